@@ -1,0 +1,67 @@
+// Command keyplane runs the keyplane API-key service.
+//
+//	keyplane serve [flags]   run the HTTP API (flags default to KEYPLANE_* env vars)
+//
+// Exit codes: 0 ok, 1 runtime error, 2 usage error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "keyplane: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var uerr usageError
+	if errors.As(err, &uerr) {
+		fmt.Fprintf(stderr, "keyplane: %v\n", err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "keyplane: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// usageError marks errors caused by how the command was invoked (exit code 2).
+type usageError struct{ error }
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `keyplane issues, manages and authenticates API keys.
+
+Usage:
+  keyplane serve [flags]    run the HTTP API; "keyplane serve -h" lists the flags
+
+`)
+}

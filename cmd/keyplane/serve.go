@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/server"
+	"github.com/keyplane/keyplane/store"
+)
+
+// config is everything `keyplane serve` reads from flags and KEYPLANE_* variables.
+type config struct {
+	addr        string
+	databaseURL string
+	dataDir     string
+	rootToken   string
+	secretKey   string
+	logLevel    string
+	logFormat   string
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", env("KEYPLANE_ADDR", "127.0.0.1:8080"), "listen address (KEYPLANE_ADDR)")
+	fs.StringVar(&c.dataDir, "data-dir", env("KEYPLANE_DATA_DIR", "."), "directory for the SQLite database and the generated secret key (KEYPLANE_DATA_DIR)")
+	fs.StringVar(&c.databaseURL, "database-url", os.Getenv("KEYPLANE_DATABASE_URL"),
+		"postgres://… for PostgreSQL, or an SQLite file path / sqlite: URL; default <data-dir>/keyplane.db (KEYPLANE_DATABASE_URL)")
+	fs.StringVar(&c.rootToken, "root-token", os.Getenv("KEYPLANE_ROOT_TOKEN"),
+		"root bearer token with every right; generated and printed once when unset (KEYPLANE_ROOT_TOKEN)")
+	fs.StringVar(&c.secretKey, "secret-key", os.Getenv("KEYPLANE_SECRET_KEY"),
+		"32-byte AES key (hex or base64) sealing key secrets; generated into <data-dir>/keyplane.key when unset (KEYPLANE_SECRET_KEY)")
+	fs.StringVar(&c.logLevel, "log-level", env("KEYPLANE_LOG_LEVEL", "info"), "debug, info, warn or error (KEYPLANE_LOG_LEVEL)")
+	fs.StringVar(&c.logFormat, "log-format", env("KEYPLANE_LOG_FORMAT", "text"), "text or json (KEYPLANE_LOG_FORMAT)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return c, usageError{fmt.Errorf("serve takes no arguments, got %q", fs.Args())}
+	}
+	if c.databaseURL == "" {
+		c.databaseURL = filepath.Join(c.dataDir, "keyplane.db")
+	}
+	return c, nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	sealer, err := loadSealer(cfg, log)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.databaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rootDigest, newToken, err := rootTokenDigest(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	e, err := server.New(server.Config{Logger: log, Auth: auth.NewAuthenticator(rootDigest), Sealer: sealer}, st)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "keyplane listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
+	if newToken != "" {
+		fmt.Fprintf(stdout, "root token (shown once, stored only as a hash): %s\n", newToken)
+		fmt.Fprintf(stdout, "try: curl -H 'Authorization: Bearer %s' http://%s/apikeys\n", newToken, ln.Addr())
+	} else if cfg.rootToken == "" {
+		fmt.Fprintln(stdout, "root token: the one printed at first start (set KEYPLANE_ROOT_TOKEN to replace it)")
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// loadSealer builds the AES-GCM sealer from the configured key, or from the
+// key file in the data dir, creating it on first start.
+func loadSealer(cfg config, log *slog.Logger) (*auth.Sealer, error) {
+	if cfg.secretKey != "" {
+		key, err := auth.ParseKey(cfg.secretKey)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("KEYPLANE_SECRET_KEY: %w", err)}
+		}
+		return auth.NewSealer(key)
+	}
+	path := filepath.Join(cfg.dataDir, "keyplane.key")
+	key, created, err := auth.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("generated secret key; replicas sharing the database must share it", "path", path)
+	}
+	return auth.NewSealer(key)
+}
+
+// rootTokenDigest returns the digest of the root token. A configured token
+// wins; otherwise the stored digest; otherwise a token is generated, its digest
+// stored, and the token returned once for printing.
+func rootTokenDigest(ctx context.Context, cfg config, st *store.Store) (digest []byte, generated string, err error) {
+	if cfg.rootToken != "" {
+		return auth.Digest(cfg.rootToken), "", nil
+	}
+	stored, err := st.Settings.Get(ctx, store.SettingRootTokenDigest)
+	if err == nil {
+		d, err := hex.DecodeString(stored)
+		if err != nil {
+			return nil, "", fmt.Errorf("stored root token digest: %w", err)
+		}
+		return d, "", nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, "", err
+	}
+	random, err := auth.RandomHex(auth.SecretBytes)
+	if err != nil {
+		return nil, "", err
+	}
+	token := "kp_root_" + random
+	digest = auth.Digest(token)
+	if err := st.Settings.Put(ctx, store.SettingRootTokenDigest, hex.EncodeToString(digest)); err != nil {
+		return nil, "", err
+	}
+	return digest, token, nil
+}
+
+func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(cfg.logFormat) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("log format must be text or json, got %q", cfg.logFormat)
+	}
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}

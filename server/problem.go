@@ -1,0 +1,154 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
+	"github.com/keyplane/keyplane/store/ndata"
+)
+
+// Portos error codes carried in a problem's errorCode.
+const (
+	codeUnauthenticated         = 1
+	codeUnauthorized            = 2
+	codeValidationFailed        = 3
+	codeResourceLocked          = 5
+	codeResourceVersionMismatch = 6
+)
+
+// problemContentType is the media type of every error body (RFC 7807).
+const problemContentType = "application/problem+json"
+
+// Problem is an error that knows how it reaches the client: a status, a
+// detail, and the Portos errorCode and member errors. Handlers return one (or
+// a store error that problemFor maps); handleError writes it.
+type Problem struct {
+	Status int
+	Detail string
+	Code   int
+	Errors []gen.ProblemError
+	Header http.Header
+	cause  error
+}
+
+func (p *Problem) Error() string {
+	if p.cause != nil {
+		return fmt.Sprintf("%d %s: %v", p.Status, p.Detail, p.cause)
+	}
+	return fmt.Sprintf("%d %s", p.Status, p.Detail)
+}
+
+func (p *Problem) Unwrap() error { return p.cause }
+
+func problemf(status, code int, format string, args ...any) *Problem {
+	return &Problem{Status: status, Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// invalid is a 400 whose errors name the offending members.
+func invalid(errs ...gen.ProblemError) *Problem {
+	p := &Problem{Status: http.StatusBadRequest, Code: codeValidationFailed, Errors: errs}
+	if len(errs) > 0 {
+		p.Detail = errs[0].MemberName + ": " + errs[0].Message
+	}
+	return p
+}
+
+// forbidden is the 403 for a principal that lacks every one of the rights.
+func forbidden(rights ...string) *Problem {
+	return problemf(http.StatusForbidden, codeUnauthorized, "requires right %v", rights)
+}
+
+// problemFor maps any error a handler or middleware returns to a Problem.
+func problemFor(err error) *Problem {
+	var p *Problem
+	var nerr *ndata.Error
+	var herr *echo.HTTPError
+	switch {
+	case errors.As(err, &p):
+		return p
+	case errors.As(err, &nerr):
+		errs := make([]gen.ProblemError, len(nerr.Errors))
+		for i, fe := range nerr.Errors {
+			errs[i] = gen.ProblemError{MemberName: fe.Member, Message: fe.Message, Code: ptr(fe.Code)}
+		}
+		return invalid(errs...)
+	case errors.Is(err, store.ErrNotFound):
+		return &Problem{Status: http.StatusNotFound, cause: err}
+	case errors.Is(err, store.ErrVersionMismatch), errors.Is(err, store.ErrConflict):
+		return &Problem{Status: http.StatusConflict, Code: codeResourceVersionMismatch,
+			Detail: "the resource changed since it was read; read it again and retry", cause: err}
+	case errors.As(err, &herr):
+		p := &Problem{Status: herr.Code, cause: herr.Internal}
+		if msg, ok := herr.Message.(string); ok && herr.Code < 500 {
+			p.Detail = msg
+		}
+		if herr.Code == http.StatusBadRequest {
+			p.Code = codeValidationFailed
+		}
+		return p
+	default:
+		return &Problem{Status: http.StatusInternalServerError, cause: err}
+	}
+}
+
+// handleError is Echo's HTTPErrorHandler: every error, from any layer, leaves
+// as one problem+json body.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	p := problemFor(err)
+	req := c.Request()
+	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
+	if p.Status >= 500 {
+		s.log.ErrorContext(req.Context(), "request failed", "request_id", reqID, "method", req.Method,
+			"path", req.URL.Path, "status", p.Status, "err", err)
+	}
+	body := gen.Problem{
+		Type:      ptr("about:blank"),
+		Title:     title(req.Header.Get("Accept-Language"), p.Status),
+		Status:    p.Status,
+		Instance:  ptr(req.URL.Path),
+		TraceId:   ptr(reqID),
+		ErrorCode: nonZero(p.Code),
+	}
+	if p.Detail != "" {
+		body.Detail = ptr(p.Detail)
+	}
+	if len(p.Errors) > 0 {
+		body.Errors = &p.Errors
+	}
+	for k, vs := range p.Header {
+		for _, v := range vs {
+			c.Response().Header().Add(k, v)
+		}
+	}
+	data, jerr := json.Marshal(body)
+	if jerr != nil {
+		s.log.ErrorContext(req.Context(), "encode problem", "request_id", reqID, "err", jerr)
+		data = []byte(`{"title":"Internal Server Error","status":500}`)
+	}
+	if req.Method == http.MethodHead {
+		err = c.NoContent(p.Status)
+	} else {
+		err = c.Blob(p.Status, problemContentType, data)
+	}
+	if err != nil {
+		s.log.WarnContext(req.Context(), "write problem", "request_id", reqID, "err", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func nonZero(v int) *int {
+	if v == 0 {
+		return nil
+	}
+	return &v
+}

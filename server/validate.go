@@ -1,0 +1,175 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store/ndata"
+)
+
+// gate is the spec-driven front door of every request: it finds the operation
+// in the OpenAPI document, authenticates the caller when the operation is
+// secured, and validates the request against the spec, before any handler runs.
+// Authentication comes first so that an anonymous caller learns nothing about
+// the request shapes.
+type gate struct {
+	router routers.Router
+	auth   Authenticator
+	opts   *openapi3filter.Options
+}
+
+func newGate(a Authenticator) (*gate, error) {
+	spec, err := gen.GetSpec()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded spec: %w", err)
+	}
+	spec.Servers = nil // match any host: the spec's server list is documentation
+	router, err := gorillamux.NewRouter(spec)
+	if err != nil {
+		return nil, fmt.Errorf("build spec router: %w", err)
+	}
+	return &gate{
+		router: router,
+		auth:   a,
+		opts: &openapi3filter.Options{
+			MultiError:          true,
+			SkipSettingDefaults: true,                                  // handlers apply defaults; the request stays as sent
+			AuthenticationFunc:  openapi3filter.NoopAuthenticationFunc, // done before, by g.auth
+		},
+	}, nil
+}
+
+func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		route, params, err := g.router.FindRoute(req)
+		if err != nil {
+			if errors.Is(err, routers.ErrMethodNotAllowed) {
+				return problemf(http.StatusMethodNotAllowed, 0, "%s is not allowed on %s", req.Method, req.URL.Path)
+			}
+			return problemf(http.StatusNotFound, 0, "no operation at %s", req.URL.Path)
+		}
+		ctx := req.Context()
+		if secured(route) {
+			p, err := g.auth.Authenticate(req)
+			if err != nil {
+				return &Problem{Status: http.StatusUnauthorized, Code: codeUnauthenticated, Detail: err.Error(),
+					Header: http.Header{"WWW-Authenticate": {auth.Challenge}}}
+			}
+			ctx = auth.WithPrincipal(ctx, p)
+		}
+		ctx = context.WithValue(ctx, rawQueryKey{}, req.URL.RawQuery)
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: g.opts}
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			return requestProblem(err)
+		}
+		c.SetRequest(req.WithContext(ctx))
+		return next(c)
+	}
+}
+
+// secured reports whether the operation demands credentials.
+func secured(route *routers.Route) bool {
+	reqs := route.Spec.Security
+	if route.Operation.Security != nil {
+		reqs = *route.Operation.Security
+	}
+	for _, r := range reqs {
+		if len(r) == 0 { // an empty requirement means anonymous access is allowed
+			return false
+		}
+	}
+	return len(reqs) > 0
+}
+
+// requestProblem turns kin-openapi's validation errors into a 400 (or 415)
+// problem whose errors name each failing parameter or body member. Messages
+// are kin-openapi's short reasons: never the schema, never the rejected value.
+func requestProblem(err error) *Problem {
+	var errs []gen.ProblemError
+	unsupported := false
+	for _, e := range flatten(err) {
+		var rerr *openapi3filter.RequestError
+		if !errors.As(e, &rerr) {
+			errs = append(errs, gen.ProblemError{MemberName: "request", Message: "invalid request"})
+			continue
+		}
+		switch {
+		case rerr.Parameter != nil:
+			for _, m := range memberErrors(rerr.Err) {
+				errs = append(errs, gen.ProblemError{MemberName: rerr.Parameter.Name, Message: m.Message, Code: m.Code})
+			}
+		case rerr.RequestBody != nil && rerr.Reason != "" && strings.Contains(rerr.Reason, "Content-Type"):
+			unsupported = true
+			errs = append(errs, gen.ProblemError{MemberName: "Content-Type", Message: rerr.Reason, Code: ptr("unsupported")})
+		case rerr.RequestBody != nil:
+			errs = append(errs, memberErrors(rerr.Err)...)
+		default:
+			errs = append(errs, gen.ProblemError{MemberName: "request", Message: rerr.Reason})
+		}
+	}
+	p := invalid(errs...)
+	if unsupported {
+		p.Status = http.StatusUnsupportedMediaType
+	}
+	p.cause = err
+	return p
+}
+
+// flatten lists the errors inside (nested) openapi3.MultiErrors.
+func flatten(err error) []error {
+	multi, ok := err.(openapi3.MultiError)
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range multi {
+		out = append(out, flatten(e)...)
+	}
+	return out
+}
+
+// memberErrors describes schema violations, each named by the JSON pointer of
+// the failing member; an error that is not a schema violation is a body that
+// could not be decoded.
+func memberErrors(err error) []gen.ProblemError {
+	var out []gen.ProblemError
+	for _, e := range flatten(err) {
+		var serr *openapi3.SchemaError
+		if errors.As(e, &serr) {
+			out = append(out, gen.ProblemError{
+				MemberName: "/" + strings.Join(serr.JSONPointer(), "/"),
+				Message:    serr.Reason,
+				Code:       ptr(serr.SchemaField),
+			})
+			continue
+		}
+		out = append(out, gen.ProblemError{MemberName: "body", Message: "not valid JSON", Code: ptr("syntax")})
+	}
+	return out
+}
+
+type rawQueryKey struct{}
+
+// listQuery parses the request's NData query for a list endpoint. The strict
+// handlers receive only typed parameters, so the gate keeps the raw query in
+// the context for this.
+func listQuery(ctx context.Context, schema ndata.Schema) (ndata.Query, error) {
+	raw, _ := ctx.Value(rawQueryKey{}).(string)
+	values, err := ndata.ParseRawQuery(raw)
+	if err != nil {
+		return ndata.Query{}, err
+	}
+	return ndata.Parse(values, schema)
+}

@@ -1,0 +1,124 @@
+// Package store persists keyplane's resources with GORM, on PostgreSQL in
+// production and on an embedded pure-Go SQLite for zero-setup runs and tests.
+// It owns the models, the versioned migrations and the queries; callers see
+// repositories (Store.APIKeys) and sentinel errors, never SQL.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Errors the repositories return; the HTTP layer maps each to one status.
+var (
+	ErrNotFound        = errors.New("resource not found")
+	ErrVersionMismatch = errors.New("resource version mismatch")
+	ErrConflict        = errors.New("resource already exists")
+)
+
+// Dialect names the database behind a Store.
+type Dialect string
+
+// The supported databases.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// Store is an open database with its repositories.
+type Store struct {
+	db      *gorm.DB
+	dialect Dialect
+
+	// APIKeys holds the API keys.
+	APIKeys *APIKeys
+	// Settings holds single values the service keeps about itself.
+	Settings *Settings
+}
+
+// Open connects to the database named by dsn and applies pending migrations.
+// A postgres:// or postgresql:// URL selects PostgreSQL; anything else is an
+// SQLite file path, optionally prefixed with "sqlite:" (as in sqlite:./k.db).
+func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
+	dialect, dialector := dialectorFor(dsn)
+	db, err := gorm.Open(dialector, &gorm.Config{
+		TranslateError: true,
+		Logger:         logger.Discard,
+		NowFunc:        func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("database handle: %w", err)
+	}
+	if dialect == SQLite {
+		// One connection serializes writers: SQLite allows one at a time, and
+		// this turns "database is locked" errors into queueing.
+		sqlDB.SetMaxOpenConns(1)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(10)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+	}
+	s := &Store{db: db, dialect: dialect}
+	if err := s.migrate(ctx, log); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	s.APIKeys = &APIKeys{db: db}
+	s.Settings = &Settings{db: db}
+	return s, nil
+}
+
+func dialectorFor(dsn string) (Dialect, gorm.Dialector) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return Postgres, postgres.Open(dsn)
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
+	if path == "" {
+		path = "keyplane.db"
+	}
+	pragmas := url.Values{"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)", "foreign_keys(1)"}}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return SQLite, sqlite.Open(path + sep + pragmas.Encode())
+}
+
+// Dialect reports which database the store runs on.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Ping checks that the database answers; /readyz uses it.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close releases the connections.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
