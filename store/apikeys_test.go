@@ -125,3 +125,28 @@ func TestSettingsMissing(t *testing.T) {
 		}
 	})
 }
+
+// TestNullsSortFirst pins one NULL order on both databases (PostgreSQL's
+// default is NULLs last ascending, SQLite's NULLs first).
+func TestNullsSortFirst(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		described := newKey(t, st, "described")
+		plain := newKey(t, st, "plain")
+		upd := &store.APIKey{ID: described.ID, Name: "described", Description: ptr("d"), Permissions: []store.Permission{}}
+		if _, err := st.APIKeys.Update(t.Context(), upd, 1); err != nil {
+			t.Fatal(err)
+		}
+		for sort, first := range map[string]string{"description": plain.ID, "-description": described.ID} {
+			q, err := ndata.Parse(url.Values{"$sort": {sort}}, store.APIKeyFields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, _, err := st.APIKeys.List(t.Context(), q)
+			if err != nil || len(keys) != 2 || keys[0].ID != first {
+				t.Fatalf("$sort=%s: %v %+v", sort, err, keys)
+			}
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }

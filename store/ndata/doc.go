@@ -36,9 +36,9 @@
 //
 //	version=gte:2;lt:5         same as  version=gte:2&version=lt:5
 //
-// In a URL the ';' must be percent-encoded as %3B: Go's net/url rejects a
-// query containing a raw ';' (and url.URL.Query silently drops the pair),
-// so handlers should read the query with url.ParseQuery and reject errors.
+// url.ParseQuery rejects a pair containing a raw ';' and url.URL.Query
+// silently drops it, which would lose the filter; decode the raw query with
+// ParseRawQuery, which keeps ';' as data. Clients may also send it as %3B.
 //
 // An operation is op:argument, where op is one of
 //

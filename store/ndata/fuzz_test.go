@@ -17,7 +17,7 @@ var sqlToken = regexp.MustCompile("^(?:\\s+|`[^`]*`|\\?|[A-Za-z]+|[0-9]+|<>|<=|>
 
 var sqlKeywords = map[string]bool{
 	"SELECT": true, "FROM": true, "WHERE": true, "AND": true, "OR": true, "NOT": true,
-	"IN": true, "IS": true, "NULL": true, "ORDER": true, "BY": true, "ASC": true,
+	"IN": true, "IS": true, "NULL": true, "ORDER": true, "BY": true, "ASC": true, "NULLS": true, "FIRST": true, "LAST": true,
 	"DESC": true, "LIMIT": true, "OFFSET": true,
 }
 
@@ -139,6 +139,12 @@ var fuzzSeeds = []string{
 	"$sort=name,,version",
 	"$foo=1",
 	"description=nin:x,null&version=gt:1&$sort=-name&$skip=3",
+	// Raw ';', accepted only by ParseRawQuery.
+	"version=gte:2;lt:5",
+	`name=in:"a;b";neq:c`,
+	"name=a;;b",
+	`name="a&name=b;"`,
+	"description=neq:null;nin:x,null;in:y,null&createdAt=gte:2023-07-13;lt:2023-07-14T00:00:00.5Z",
 }
 
 func FuzzParse(f *testing.F) {
@@ -150,40 +156,58 @@ func FuzzParse(f *testing.F) {
 		f.Fatalf("open sqlite: %v", err)
 	}
 	dry := db.Session(&gorm.Session{DryRun: true})
-	codes := map[string]bool{
-		CodeSyntax: true, CodeUnknownField: true, CodeUnknownOperator: true, CodeInvalidValue: true,
-		CodeOutOfRange: true, CodeDuplicate: true, CodeNotSortable: true,
-	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		values, err := url.ParseQuery(raw)
-		if err != nil {
+		// Both decoders: url.ParseQuery (net/http's) and ParseRawQuery
+		// (the handlers', which lets raw ';' reach the lexer).
+		decoded := 0
+		if values, err := url.ParseQuery(raw); err == nil {
+			decoded++
+			checkParse(t, dry, values)
+		}
+		if values, err := ParseRawQuery(raw); err == nil {
+			decoded++
+			checkParse(t, dry, values)
+		}
+		if decoded == 0 {
 			t.Skip()
 		}
-		q, err := Parse(values, testSchema)
-		if err != nil {
-			var perr *Error
-			if !errors.As(err, &perr) || len(perr.Errors) == 0 {
-				t.Fatalf("Parse error %T %v, want non-empty *Error", err, err)
-			}
-			for _, fe := range perr.Errors {
-				if !codes[fe.Code] || fe.Message == "" {
-					t.Fatalf("bad field error %+v", fe)
-				}
-			}
-			return
-		}
-		if q.Skip < 0 || q.Take < 0 || q.Take > MaxTake || len(q.Sort) > MaxSortKeys || len(q.Filters) > MaxFilters {
-			t.Fatalf("limits not enforced: %+v", q)
-		}
-		for _, flt := range q.Filters {
-			if len(flt.Values) == 0 || len(flt.Values) > MaxListItems || !flt.Op.isList() && len(flt.Values) != 1 {
-				t.Fatalf("bad filter %+v", flt)
-			}
-		}
-		tx := dry.Table("t").Scopes(q.Where, q.Page).Find(&[]map[string]any{})
-		if tx.Error != nil {
-			t.Fatalf("building SQL: %v", tx.Error)
-		}
-		checkSQL(t, tx.Statement.SQL.String(), tx.Statement.Vars)
 	})
+}
+
+// fuzzCodes are the codes a FieldError may carry.
+var fuzzCodes = map[string]bool{
+	CodeSyntax: true, CodeUnknownField: true, CodeUnknownOperator: true, CodeInvalidValue: true,
+	CodeOutOfRange: true, CodeDuplicate: true, CodeNotSortable: true,
+}
+
+// checkParse parses values and, if they are valid, checks the SQL built
+// from them on a dry-run handle.
+func checkParse(t *testing.T, dry *gorm.DB, values url.Values) {
+	t.Helper()
+	q, err := Parse(values, testSchema)
+	if err != nil {
+		var perr *Error
+		if !errors.As(err, &perr) || len(perr.Errors) == 0 {
+			t.Fatalf("Parse error %T %v, want non-empty *Error", err, err)
+		}
+		for _, fe := range perr.Errors {
+			if !fuzzCodes[fe.Code] || fe.Message == "" {
+				t.Fatalf("bad field error %+v", fe)
+			}
+		}
+		return
+	}
+	if q.Skip < 0 || q.Take < 0 || q.Take > MaxTake || len(q.Sort) > MaxSortKeys || len(q.Filters) > MaxFilters {
+		t.Fatalf("limits not enforced: %+v", q)
+	}
+	for _, flt := range q.Filters {
+		if len(flt.Values) == 0 || len(flt.Values) > MaxListItems || !flt.Op.isList() && len(flt.Values) != 1 {
+			t.Fatalf("bad filter %+v", flt)
+		}
+	}
+	tx := dry.Table("t").Scopes(q.Where, q.Page).Find(&[]map[string]any{})
+	if tx.Error != nil {
+		t.Fatalf("building SQL: %v", tx.Error)
+	}
+	checkSQL(t, tx.Statement.SQL.String(), tx.Statement.Vars)
 }

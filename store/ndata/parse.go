@@ -187,7 +187,7 @@ func (p *parser) sortKey(param, raw string) {
 		return
 	}
 	if p.nsort <= MaxSortKeys {
-		p.q.Sort = append(p.q.Sort, Sort{Column: f.Column, Desc: desc})
+		p.q.Sort = append(p.q.Sort, Sort{Column: f.Column, Desc: desc, Nullable: f.Nullable})
 	}
 }
 
@@ -221,7 +221,7 @@ func (p *parser) filter(key string, vals []string) {
 func (p *parser) term(param string, f Field, t term) (Filter, bool) {
 	op := OpEq
 	if t.hasOp {
-		o, ok := ops[strings.ToLower(t.op)]
+		o, ok := lookupOp(t.op)
 		if !ok {
 			p.errs.add(param, CodeUnknownOperator, "unknown operator %s (operators are eq, neq, gt, gte, lt, lte, in and nin; quote a value that contains ':')", show(t.op))
 			return Filter{}, false

@@ -241,14 +241,14 @@ func TestParseReserved(t *testing.T) {
 		{"$skip=0&$take=1000&$count=false", Query{Take: 1000, Sort: defaultSort, TieBreak: "id"}},
 		{"$SKIP=3&$Take=7&$COUNT=True", Query{Skip: 3, Take: 7, Count: true, Sort: defaultSort, TieBreak: "id"}},
 		{"$take=007", Query{Take: 7, Sort: defaultSort, TieBreak: "id"}},
-		{"$sort=name", Query{Take: DefaultTake, Sort: []Sort{{"name", false}}, TieBreak: "id"}},
-		{"$sort=-name", Query{Take: DefaultTake, Sort: []Sort{{"name", true}}, TieBreak: "id"}},
-		{"$sort=%2Bname", Query{Take: DefaultTake, Sort: []Sort{{"name", false}}, TieBreak: "id"}},
-		{"$sort=name:desc", Query{Take: DefaultTake, Sort: []Sort{{"name", true}}, TieBreak: "id"}},
-		{"$sort=name:ASC", Query{Take: DefaultTake, Sort: []Sort{{"name", false}}, TieBreak: "id"}},
-		{"$sort=NAME:Desc", Query{Take: DefaultTake, Sort: []Sort{{"name", true}}, TieBreak: "id"}},
-		{"$sort=name,-version,createdAt:desc", Query{Take: DefaultTake, Sort: []Sort{{"name", false}, {"version", true}, {"created_at", true}}, TieBreak: "id"}},
-		{"$sort=isActive&$sort=-version,id", Query{Take: DefaultTake, Sort: []Sort{{"is_active", false}, {"version", true}, {"id", false}}, TieBreak: "id"}},
+		{"$sort=name", Query{Take: DefaultTake, Sort: []Sort{{Column: "name", Desc: false}}, TieBreak: "id"}},
+		{"$sort=-name", Query{Take: DefaultTake, Sort: []Sort{{Column: "name", Desc: true}}, TieBreak: "id"}},
+		{"$sort=%2Bname", Query{Take: DefaultTake, Sort: []Sort{{Column: "name", Desc: false}}, TieBreak: "id"}},
+		{"$sort=name:desc", Query{Take: DefaultTake, Sort: []Sort{{Column: "name", Desc: true}}, TieBreak: "id"}},
+		{"$sort=name:ASC", Query{Take: DefaultTake, Sort: []Sort{{Column: "name", Desc: false}}, TieBreak: "id"}},
+		{"$sort=NAME:Desc", Query{Take: DefaultTake, Sort: []Sort{{Column: "name", Desc: true}}, TieBreak: "id"}},
+		{"$sort=name,-version,createdAt:desc", Query{Take: DefaultTake, Sort: []Sort{{Column: "name", Desc: false}, {Column: "version", Desc: true}, {Column: "created_at", Desc: true}}, TieBreak: "id"}},
+		{"$sort=isActive&$sort=-version,id", Query{Take: DefaultTake, Sort: []Sort{{Column: "is_active", Desc: false}, {Column: "version", Desc: true}, {Column: "id", Desc: false}}, TieBreak: "id"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {

@@ -1,5 +1,7 @@
 package ndata
 
+import "strings"
+
 // Op is a comparison operator of the query language. It exists so that the
 // operator of a Filter is a closed set that the SQL builder can map to a
 // fixed clause, never to text supplied by the user.
@@ -18,10 +20,16 @@ const (
 	OpNin Op = "nin" // equal to none of a list
 )
 
-// ops maps the lower-case spelling of each operator to itself.
-var ops = map[string]Op{
-	"eq": OpEq, "neq": OpNeq, "gt": OpGt, "gte": OpGte,
-	"lt": OpLt, "lte": OpLte, "in": OpIn, "nin": OpNin,
+// lookupOp returns the operator spelled s, in any case.
+func lookupOp(s string) (Op, bool) {
+	if len(s) > len(OpNin) {
+		return "", false
+	}
+	switch o := Op(strings.ToLower(s)); o {
+	case OpEq, OpNeq, OpGt, OpGte, OpLt, OpLte, OpIn, OpNin:
+		return o, true
+	}
+	return "", false
 }
 
 // isRange reports whether o orders values, which NULL and booleans cannot be.

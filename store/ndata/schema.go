@@ -58,6 +58,9 @@ type Schema struct {
 type Sort struct {
 	Column string // SQL column name, taken from a Schema
 	Desc   bool   // descending instead of ascending
+	// Nullable columns sort NULL as the smallest value (first ascending, last
+	// descending) on every database; PostgreSQL's default is the opposite.
+	Nullable bool
 }
 
 // validate reports programming errors in the schema itself. They are not

@@ -2,6 +2,7 @@ package ndata
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -37,19 +38,35 @@ func (q Query) Where(db *gorm.DB) *gorm.DB {
 // already in Sort), OFFSET and LIMIT to db. It exists so that every page of
 // a list is taken from one stable order. Negative Skip or Take count as 0.
 func (q Query) Page(db *gorm.DB) *gorm.DB {
-	cols := make([]clause.OrderByColumn, 0, len(q.Sort)+1)
+	keys := q.Sort
 	tie := q.TieBreak != ""
 	for _, s := range q.Sort {
-		cols = append(cols, clause.OrderByColumn{Column: clause.Column{Name: s.Column}, Desc: s.Desc})
 		if s.Column == q.TieBreak {
 			tie = false
 		}
 	}
 	if tie {
-		cols = append(cols, clause.OrderByColumn{Column: clause.Column{Name: q.TieBreak}})
+		keys = append(keys[:len(keys):len(keys)], Sort{Column: q.TieBreak})
 	}
-	if len(cols) > 0 {
-		db = db.Order(clause.OrderBy{Columns: cols})
+	if len(keys) > 0 {
+		// One expression, so that NULLS FIRST/LAST can follow a column; the
+		// columns are bound as identifiers, quoted by the dialect.
+		sql := make([]string, len(keys))
+		vars := make([]any, len(keys))
+		for i, s := range keys {
+			sql[i] = "?"
+			if s.Desc {
+				sql[i] += " DESC"
+			}
+			switch {
+			case s.Nullable && s.Desc:
+				sql[i] += " NULLS LAST"
+			case s.Nullable:
+				sql[i] += " NULLS FIRST"
+			}
+			vars[i] = clause.Column{Name: s.Column}
+		}
+		db = db.Order(clause.OrderBy{Expression: clause.Expr{SQL: strings.Join(sql, ", "), Vars: vars}})
 	}
 	take, skip := max(q.Take, 0), max(q.Skip, 0)
 	return db.Clauses(clause.Limit{Limit: &take, Offset: skip})
