@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"bytes"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -73,42 +74,32 @@ func TestLoadOrCreateKeyFile(t *testing.T) {
 	}
 }
 
-func TestAuthenticateBearer(t *testing.T) {
-	a := auth.NewAuthenticator(auth.Digest("root-token"))
+func TestAuthenticateRootBearer(t *testing.T) {
+	a := &auth.Authenticator{RootDigest: auth.Digest("root-token")}
 	for _, tc := range []struct {
 		header string
-		ok     bool
+		reason string // "" = authenticates as root
 	}{
-		{"Bearer root-token", true},
-		{"bearer root-token", true},
-		{"Bearer root-token2", false},
-		{"Bearer ", false},
-		{"Basic root-token", false},
-		{"root-token", false},
-		{"", false},
+		{"Bearer root-token", ""},
+		{"bearer root-token", ""},
+		{"Bearer root-token2", "bad_token"},
+		{"Bearer ", "unsupported_scheme"},
+		{"Basic root-token", "unsupported_scheme"},
+		{"root-token", "unsupported_scheme"},
+		{"", "missing_credentials"},
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
 		if tc.header != "" {
 			r.Header.Set("Authorization", tc.header)
 		}
 		p, err := a.Authenticate(r)
-		if (err == nil) != tc.ok {
-			t.Errorf("%q: err %v, want ok=%v", tc.header, err, tc.ok)
+		var fail *auth.Failure
+		switch {
+		case tc.reason == "" && (err != nil || !p.Can(auth.Admin)):
+			t.Errorf("%q: %v, want root", tc.header, err)
+		case tc.reason != "" && (!errors.As(err, &fail) || fail.Reason != tc.reason):
+			t.Errorf("%q: %v, want failure %s", tc.header, err, tc.reason)
 		}
-		if tc.ok && !p.Can(auth.APIKeyDelete) {
-			t.Errorf("%q: root cannot delete keys", tc.header)
-		}
-	}
-}
-
-func TestPrincipalCan(t *testing.T) {
-	reader := auth.NewPrincipal("r", "bearer", auth.APIKeyRead)
-	if !reader.Can(auth.APIKeyRead) || reader.Can(auth.APIKeyCreate) || !reader.Can(auth.APIKeyCreate, auth.APIKeyRead) {
-		t.Fatal("reader rights")
-	}
-	var nobody *auth.Principal
-	if nobody.Can(auth.APIKeyRead) {
-		t.Fatal("nil principal has rights")
 	}
 }
 

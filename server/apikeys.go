@@ -2,25 +2,33 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
 )
 
-// ListApiKeys serves GET /apikeys: an NData query over the keys.
+// ListApiKeys serves GET /apikeys: an NData query over the keys of the
+// organizations whose keys the caller may read.
 func (s *Server) ListApiKeys(ctx context.Context, _ gen.ListApiKeysRequestObject) (gen.ListApiKeysResponseObject, error) {
 	q, err := listQuery(ctx, store.APIKeyFields)
 	if err != nil {
 		return nil, err
 	}
-	if err := authorize(ctx, auth.APIKeyRead); err != nil {
-		return nil, err
+	all, orgs := auth.PrincipalFrom(ctx).Organizations(auth.ScopeAPIKey, auth.Read)
+	var filter *store.KeyFilter
+	if !all {
+		if len(orgs) == 0 {
+			return nil, forbidden("requires API_KEY:READ in an organization")
+		}
+		filter = &store.KeyFilter{Organizations: orgs}
 	}
-	keys, total, err := s.store.APIKeys.List(ctx, q)
+	keys, total, err := s.store.APIKeys.List(ctx, q, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -39,29 +47,30 @@ func (s *Server) ListApiKeys(ctx context.Context, _ gen.ListApiKeysRequestObject
 
 // GetApiKey serves GET /apikeys/{id}.
 func (s *Server) GetApiKey(ctx context.Context, req gen.GetApiKeyRequestObject) (gen.GetApiKeyResponseObject, error) {
-	if err := authorize(ctx, auth.APIKeyRead); err != nil {
-		return nil, err
-	}
 	k, err := s.store.APIKeys.Get(ctx, req.Id)
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetApiKey200JSONResponse{Body: apiKeyOut(k, ""), Headers: gen.GetApiKey200ResponseHeaders{ETag: etag(k)}}, nil
+	if err := allowKey(ctx, auth.Read, k.OrganizationID); err != nil {
+		return nil, err
+	}
+	return gen.GetApiKey200JSONResponse{Body: apiKeyOut(k, ""), Headers: gen.GetApiKey200ResponseHeaders{ETag: etag(k.Version)}}, nil
 }
 
 // CreateApiKey serves POST /apikeys. Its response is one of the two that ever
 // carry the secret.
 func (s *Server) CreateApiKey(ctx context.Context, req gen.CreateApiKeyRequestObject) (gen.CreateApiKeyResponseObject, error) {
-	if err := authorize(ctx, auth.APIKeyCreate); err != nil {
+	k := apiKeyIn(req.Body)
+	if err := s.checkKeyWrite(ctx, auth.Create, k); err != nil {
 		return nil, err
 	}
-	k, secret, err := s.newKey(ctx, "", req.Body)
+	secret, err := s.newKey(ctx, "", k)
 	if err != nil {
 		return nil, err
 	}
 	return gen.CreateApiKey201JSONResponse{
 		Body:    apiKeyOut(k, secret),
-		Headers: gen.CreateApiKey201ResponseHeaders{ETag: etag(k), Location: ptr("/apikeys/" + k.ID)},
+		Headers: gen.CreateApiKey201ResponseHeaders{ETag: etag(k.Version), Location: ptr("/apikeys/" + k.ID)},
 	}, nil
 }
 
@@ -72,132 +81,205 @@ func (s *Server) PutApiKey(ctx context.Context, req gen.PutApiKeyRequestObject) 
 	if in.Id != nil && *in.Id != req.Id {
 		return nil, invalid(gen.ProblemError{MemberName: "/id", Message: "must equal the id in the path", Code: ptr("mismatch")})
 	}
+	k := apiKeyIn(in)
 	current, err := s.store.APIKeys.Get(ctx, req.Id)
-	switch {
-	case err == store.ErrNotFound:
-		if req.Params.IfMatch != nil {
-			return nil, problemf(http.StatusPreconditionFailed, codeResourceVersionMismatch, "the key does not exist")
-		}
-		if in.UnderscoreV != nil {
-			return nil, problemf(http.StatusConflict, codeResourceVersionMismatch,
-				"the key does not exist (deleted?); omit _v to create it")
-		}
-		if err := authorize(ctx, auth.APIKeyCreate); err != nil {
-			return nil, err
-		}
-		k, secret, err := s.newKey(ctx, req.Id, in)
-		if err != nil {
-			return nil, err
-		}
-		return gen.PutApiKey200JSONResponse{Body: apiKeyOut(k, secret), Headers: gen.PutApiKey200ResponseHeaders{ETag: etag(k)}}, nil
-	case err != nil:
+	if errors.Is(err, store.ErrNotFound) {
+		return s.putCreatesKey(ctx, req, k)
+	}
+	if err != nil {
 		return nil, err
 	}
+	if err := allowKey(ctx, auth.Update, current.OrganizationID); err != nil {
+		return nil, err
+	}
+	if err := s.checkKeyWrite(ctx, auth.Update, k); err != nil {
+		return nil, err
+	}
+	version, err := requestedVersion(current.Version, req.Params.IfMatch, in.UnderscoreV)
+	if err != nil {
+		return nil, err
+	}
+	k.ID = req.Id
+	if k, err = s.store.APIKeys.Update(ctx, k, version); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "update", "apiKey", k.ID)
+	return gen.PutApiKey200JSONResponse{Body: apiKeyOut(k, ""), Headers: gen.PutApiKey200ResponseHeaders{ETag: etag(k.Version)}}, nil
+}
 
-	if err := authorize(ctx, auth.APIKeyCreate, auth.APIKeyUpdate); err != nil {
+// putCreatesKey is the create branch of PUT: the client chose the id.
+func (s *Server) putCreatesKey(ctx context.Context, req gen.PutApiKeyRequestObject, k *store.APIKey) (gen.PutApiKeyResponseObject, error) {
+	if req.Params.IfMatch != nil {
+		return nil, problemf(http.StatusPreconditionFailed, codeResourceVersionMismatch, "the key does not exist")
+	}
+	if req.Body.UnderscoreV != nil {
+		return nil, problemf(http.StatusConflict, codeResourceVersionMismatch,
+			"the key does not exist (deleted?); omit _v to create it")
+	}
+	if err := s.checkKeyWrite(ctx, auth.Create, k); err != nil {
 		return nil, err
 	}
-	version, err := requestedVersion(current, req.Params.IfMatch, in.UnderscoreV)
+	secret, err := s.newKey(ctx, req.Id, k)
+	if errors.Is(err, store.ErrConflict) { // created concurrently by another request
+		return nil, problemf(http.StatusConflict, codeResourceVersionMismatch, "the key was created concurrently; read it and retry")
+	}
 	if err != nil {
 		return nil, err
 	}
-	upd := apiKeyIn(in)
-	upd.ID = req.Id
-	k, err := s.store.APIKeys.Update(ctx, upd, version)
-	if err != nil {
-		return nil, err
-	}
-	return gen.PutApiKey200JSONResponse{Body: apiKeyOut(k, ""), Headers: gen.PutApiKey200ResponseHeaders{ETag: etag(k)}}, nil
+	return gen.PutApiKey200JSONResponse{Body: apiKeyOut(k, secret), Headers: gen.PutApiKey200ResponseHeaders{ETag: etag(k.Version)}}, nil
 }
 
 // DeleteApiKey serves DELETE /apikeys/{id} and returns the deleted key.
 func (s *Server) DeleteApiKey(ctx context.Context, req gen.DeleteApiKeyRequestObject) (gen.DeleteApiKeyResponseObject, error) {
-	if err := authorize(ctx, auth.APIKeyDelete); err != nil {
+	current, err := s.store.APIKeys.Get(ctx, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	if err := allowKey(ctx, auth.Delete, current.OrganizationID); err != nil {
 		return nil, err
 	}
 	var version *int64
 	if req.Params.IfMatch != nil {
-		current, err := s.store.APIKeys.Get(ctx, req.Id)
-		if err != nil {
-			return nil, err
-		}
-		if !ifMatch(*req.Params.IfMatch, current) {
+		if !ifMatch(*req.Params.IfMatch, current.Version) {
 			return nil, problemf(http.StatusPreconditionFailed, codeResourceVersionMismatch,
-				"If-Match does not match the current ETag %s", *etag(current))
+				"If-Match does not match the current ETag %s", *etag(current.Version))
 		}
 		version = &current.Version
 	}
 	k, err := s.store.APIKeys.Delete(ctx, req.Id, version)
+	if errors.Is(err, store.ErrVersionMismatch) {
+		return nil, problemf(http.StatusPreconditionFailed, codeResourceVersionMismatch, "the key changed; read it again")
+	}
 	if err != nil {
 		return nil, err
 	}
+	s.audit(ctx, "delete", "apiKey", k.ID)
 	return gen.DeleteApiKey200JSONResponse(apiKeyOut(k, "")), nil
 }
 
-// newKey generates credentials, seals the secret and stores the key. It
-// returns the plain secret for the one response that shows it.
-func (s *Server) newKey(ctx context.Context, id string, in *gen.ApiKeyInput) (*store.APIKey, string, error) {
+// RotateApiKey serves POST /apikeys/{id}/rotate: a new secret, with the old
+// one working for the grace period.
+func (s *Server) RotateApiKey(ctx context.Context, req gen.RotateApiKeyRequestObject) (gen.RotateApiKeyResponseObject, error) {
+	current, err := s.store.APIKeys.Get(ctx, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	if err := allowKey(ctx, auth.Update, current.OrganizationID); err != nil {
+		return nil, err
+	}
+	grace := 24 * time.Hour
+	if req.Body != nil && req.Body.GracePeriodSeconds != nil {
+		grace = time.Duration(*req.Body.GracePeriodSeconds) * time.Second
+	}
+	secret, err := auth.RandomHex(auth.SecretBytes)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.sealer.Seal([]byte(secret), []byte(current.ClientID))
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.store.APIKeys.Rotate(ctx, req.Id, auth.Digest(secret), sealed, time.Now().UTC().Add(grace))
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "rotate", "apiKey", k.ID)
+	return gen.RotateApiKey200JSONResponse{Body: apiKeyOut(k, secret), Headers: gen.RotateApiKey200ResponseHeaders{ETag: etag(k.Version)}}, nil
+}
+
+// allowKey fails with 403 unless the caller may use verb on the keys of org
+// (nil: platform keys, which need a platform-wide grant).
+func allowKey(ctx context.Context, verb auth.Verb, org *string) error {
+	t := auth.Target{Scope: auth.ScopeAPIKey, Verb: verb}
+	if org != nil {
+		t.Organization = *org
+	}
+	return allow(ctx, t)
+}
+
+// checkKeyWrite checks a key about to be written: the caller may use verb on
+// keys of its organization, the organization exists, the key grants nothing
+// the caller lacks, and it acts as no user but the caller (unless the caller
+// is an administrator).
+func (s *Server) checkKeyWrite(ctx context.Context, verb auth.Verb, k *store.APIKey) error {
+	if err := allowKey(ctx, verb, k.OrganizationID); err != nil {
+		return err
+	}
+	p := auth.PrincipalFrom(ctx)
+	org := ""
+	if k.OrganizationID != nil {
+		org = *k.OrganizationID
+		if _, err := s.store.Organizations.Get(ctx, org); errors.Is(err, store.ErrNotFound) {
+			return invalid(gen.ProblemError{MemberName: "/organizationId", Message: "no such organization", Code: ptr("notFound")})
+		} else if err != nil {
+			return err
+		}
+	}
+	if !p.Covers(auth.PermissionGrants(k.Permissions, org)) {
+		return forbidden("a key cannot be granted permissions its creator does not hold")
+	}
+	if k.UserName != nil && *k.UserName != "" && !p.Can(auth.Admin) {
+		u, err := s.store.Users.ByName(ctx, *k.UserName)
+		if err != nil || u.ID != p.UserID {
+			return forbidden("only administrators create keys that act as another user")
+		}
+	}
+	return nil
+}
+
+// newKey generates the key's credentials, seals its secret and stores it,
+// under id when given. It returns the plain secret for the one response that
+// shows it.
+func (s *Server) newKey(ctx context.Context, id string, k *store.APIKey) (string, error) {
 	creds, err := auth.NewCredentials(id)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	sealed, err := s.sealer.Seal([]byte(creds.Secret), []byte(creds.ClientID))
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
-	k := apiKeyIn(in)
 	k.ID, k.ClientID = creds.ID, creds.ClientID
 	k.SecretDigest, k.SecretSealed = auth.Digest(creds.Secret), sealed
 	if err := s.store.APIKeys.Create(ctx, k); err != nil {
-		return nil, "", err
+		return "", err
 	}
-	return k, creds.Secret, nil
+	s.audit(ctx, "create", "apiKey", k.ID)
+	return creds.Secret, nil
 }
 
 // requestedVersion is the version an update applies to: If-Match wins (412 on
-// mismatch), else the body's _v (409 on mismatch); naming none is a 428, since
-// a blind overwrite would silently undo someone else's change.
-func requestedVersion(current *store.APIKey, ifMatchHeader *string, bodyVersion *int64) (int64, error) {
+// mismatch), else the body's version (409 on mismatch); naming none is a 428,
+// since a blind overwrite would silently undo someone else's change.
+func requestedVersion(current int64, ifMatchHeader *string, bodyVersion *int64) (int64, error) {
 	if ifMatchHeader != nil {
 		if !ifMatch(*ifMatchHeader, current) {
 			return 0, problemf(http.StatusPreconditionFailed, codeResourceVersionMismatch,
 				"If-Match does not match the current ETag %s", *etag(current))
 		}
 		if bodyVersion == nil {
-			return current.Version, nil
+			return current, nil
 		}
 	}
 	if bodyVersion == nil {
 		return 0, problemf(http.StatusPreconditionRequired, codeResourceVersionMismatch,
 			"send the version you read, as _v or If-Match")
 	}
-	if *bodyVersion != current.Version {
+	if *bodyVersion != current {
 		return 0, problemf(http.StatusConflict, codeResourceVersionMismatch,
-			"the key is at version %d, the request names version %d", current.Version, *bodyVersion)
+			"the resource is at version %d, the request names version %d", current, *bodyVersion)
 	}
 	return *bodyVersion, nil
 }
 
-// authorize fails with 403 unless the caller holds one of the rights.
-func authorize(ctx context.Context, rights ...auth.Right) error {
-	if auth.PrincipalFrom(ctx).Can(rights...) {
-		return nil
-	}
-	names := make([]string, len(rights))
-	for i, r := range rights {
-		names[i] = string(r)
-	}
-	return forbidden(names...)
-}
-
-// etag is the strong validator of a key's version.
-func etag(k *store.APIKey) *string {
-	return ptr(`"` + strconv.FormatInt(k.Version, 10) + `"`)
+// etag is the strong validator of a version.
+func etag(version int64) *string {
+	return ptr(`"` + strconv.FormatInt(version, 10) + `"`)
 }
 
 // ifMatch evaluates an If-Match header (RFC 9110 §13.1.1, strong comparison).
-func ifMatch(header string, k *store.APIKey) bool {
-	want := *etag(k)
+func ifMatch(header string, version int64) bool {
+	want := *etag(version)
 	for _, tag := range strings.Split(header, ",") {
 		tag = strings.TrimSpace(tag)
 		if tag == "*" || tag == want {
@@ -210,12 +292,16 @@ func ifMatch(header string, k *store.APIKey) bool {
 // apiKeyIn maps the writable fields of a request body to a store model.
 func apiKeyIn(in *gen.ApiKeyInput) *store.APIKey {
 	k := &store.APIKey{
-		Name:        in.Name,
-		Description: in.Description,
-		UserName:    in.UserName,
-		DeviceName:  in.DeviceName,
-		IsActive:    in.IsActive != nil && *in.IsActive,
-		Permissions: []store.Permission{},
+		Name:           in.Name,
+		Description:    in.Description,
+		UserName:       in.UserName,
+		DeviceName:     in.DeviceName,
+		IsActive:       in.IsActive != nil && *in.IsActive,
+		OrganizationID: in.OrganizationId,
+		Permissions:    []store.Permission{},
+	}
+	if in.ExpiresAt != nil {
+		k.ExpiresAt = ptr(in.ExpiresAt.UTC().Truncate(time.Millisecond))
 	}
 	if in.Permissions != nil {
 		for _, p := range *in.Permissions {
@@ -233,27 +319,33 @@ func apiKeyIn(in *gen.ApiKeyInput) *store.APIKey {
 }
 
 // apiKeyOut maps a stored key to the wire format; secret is set only by the
-// responses that create the key.
+// responses that create the key or rotate it.
 func apiKeyOut(k *store.APIKey, secret string) gen.ApiKey {
 	out := gen.ApiKey{
-		Id:          k.ID,
-		ClientId:    k.ClientID,
-		IsActive:    k.IsActive,
-		CreatedAt:   k.CreatedAt.UTC(),
-		Name:        k.Name,
-		Description: k.Description,
-		UserName:    k.UserName,
-		DeviceName:  k.DeviceName,
-		Permissions: make([]gen.Permission, len(k.Permissions)),
-		UnderscoreV: k.Version,
+		Id:             k.ID,
+		ClientId:       k.ClientID,
+		OrganizationId: k.OrganizationID,
+		IsActive:       k.IsActive,
+		CreatedAt:      k.CreatedAt.UTC(),
+		ExpiresAt:      utc(k.ExpiresAt),
+		LastUsedAt:     utc(k.LastUsedAt),
+		Name:           k.Name,
+		Description:    k.Description,
+		UserName:       k.UserName,
+		DeviceName:     k.DeviceName,
+		Permissions:    make([]gen.Permission, len(k.Permissions)),
+		UnderscoreV:    k.Version,
+	}
+	if k.PrevSecretExpiresAt != nil && k.PrevSecretExpiresAt.After(time.Now()) {
+		out.PreviousSecretExpiresAt = utc(k.PrevSecretExpiresAt)
 	}
 	if secret != "" {
 		out.ClientSecret = &secret
 	}
 	for i, p := range k.Permissions {
-		gp := gen.Permission{Scope: gen.PermissionScope(p.Scope), Verbs: make([]gen.PermissionVerbs, len(p.Verbs))}
+		gp := gen.Permission{Scope: gen.Scope(p.Scope), Verbs: make([]gen.Verb, len(p.Verbs))}
 		for j, v := range p.Verbs {
-			gp.Verbs[j] = gen.PermissionVerbs(v)
+			gp.Verbs[j] = gen.Verb(v)
 		}
 		if len(p.WorkspaceIDs) > 0 {
 			gp.WorkspaceIds = &p.WorkspaceIDs
@@ -261,4 +353,12 @@ func apiKeyOut(k *store.APIKey, secret string) gen.ApiKey {
 		out.Permissions[i] = gp
 	}
 	return out
+}
+
+// utc returns t in UTC, keeping nil.
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	return ptr(t.UTC())
 }

@@ -148,23 +148,28 @@ func TestAuthentication(t *testing.T) {
 
 func TestRightsAreEnforced(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
-		k := h.create(t, map[string]any{"name": "k"})
-		reader := map[string]string{"Authorization": "Bearer " + limitedToken}
-		h.do(t, req{method: "GET", path: "/apikeys", header: reader}).want(200)
-		h.do(t, req{method: "GET", path: "/apikeys/" + k.Id, header: reader}).want(200)
+		org := h.org(t, "acme")
+		k := h.create(t, map[string]any{"name": "k", "organizationId": org})
+		reader := h.create(t, map[string]any{"name": "reader", "organizationId": org, "isActive": true,
+			"permissions": []any{map[string]any{"scope": "API_KEY", "verbs": []string{"READ"}}}})
+		as := *reader.ClientSecret
+		h.do(t, req{method: "GET", path: "/apikeys", apiKey: as}).want(200)
+		h.do(t, req{method: "GET", path: "/apikeys/" + k.Id, apiKey: as}).want(200)
 		for _, tc := range []struct {
 			method, path string
 			body         any
-			right        string
+			want         string
 		}{
-			{"POST", "/apikeys", map[string]any{"name": "x"}, "apiKeyCreate"},
-			{"PUT", "/apikeys/" + k.Id, map[string]any{"name": "x", "_v": 1}, "apiKeyUpdate"},
-			{"PUT", "/apikeys/aaaaaaaaaaaaaaaaaaaaaaaa", map[string]any{"name": "x"}, "apiKeyCreate"},
-			{"DELETE", "/apikeys/" + k.Id, nil, "apiKeyDelete"},
+			{"POST", "/apikeys", map[string]any{"name": "x", "organizationId": org}, "API_KEY:CREATE"},
+			{"POST", "/apikeys", map[string]any{"name": "x"}, "API_KEY:CREATE platform-wide"},
+			{"PUT", "/apikeys/" + k.Id, map[string]any{"name": "x", "_v": 1}, "API_KEY:UPDATE"},
+			{"PUT", "/apikeys/aaaaaaaaaaaaaaaaaaaaaaaa", map[string]any{"name": "x", "organizationId": org}, "API_KEY:CREATE"},
+			{"DELETE", "/apikeys/" + k.Id, nil, "API_KEY:DELETE"},
+			{"POST", "/apikeys/" + k.Id + "/rotate", nil, "API_KEY:UPDATE"},
 		} {
-			res := h.do(t, req{method: tc.method, path: tc.path, body: tc.body, header: reader}).want(403)
+			res := h.do(t, req{method: tc.method, path: tc.path, body: tc.body, apiKey: as}).want(403)
 			p := res.problem()
-			if p.ErrorCode == nil || *p.ErrorCode != 2 || !strings.Contains(*p.Detail, tc.right) {
+			if p.ErrorCode == nil || *p.ErrorCode != 2 || !strings.Contains(*p.Detail, tc.want) || *p.Message != "Permission denied" {
 				t.Errorf("%s %s: %s", tc.method, tc.path, res.Body)
 			}
 		}

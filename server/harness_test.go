@@ -8,8 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -17,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/auth/nws4"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/server"
 	"github.com/keyplane/keyplane/store"
@@ -25,17 +27,25 @@ import (
 
 const rootToken = "kp_root_test"
 
-// limitedToken authenticates as a principal holding only apiKeyRead.
-const limitedToken = "kp_limited_test"
+// testClock is the harness's settable clock (HMAC windows, key expiry).
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-// testAuth accepts the root token and a read-only token.
-type testAuth struct{ root *auth.Authenticator }
-
-func (a testAuth) Authenticate(r *http.Request) (*auth.Principal, error) {
-	if r.Header.Get("Authorization") == "Bearer "+limitedToken {
-		return auth.NewPrincipal("reader", "bearer", auth.APIKeyRead), nil
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.t.IsZero() {
+		return time.Now()
 	}
-	return a.root.Authenticate(r)
+	return c.t
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
 }
 
 // harness drives the server in-process and validates every response against
@@ -44,18 +54,30 @@ type harness struct {
 	e      *echo.Echo
 	st     *store.Store
 	router routers.Router
+	authn  *auth.Authenticator
+	clock  *testClock
 }
 
 func newHarness(t testing.TB, st *store.Store) *harness {
 	t.Helper()
-	sealer, err := auth.NewSealer(bytes.Repeat([]byte{7}, auth.KeySize))
+	secretKey := bytes.Repeat([]byte{7}, auth.KeySize)
+	sealer, err := auth.NewSealer(secretKey)
 	if err != nil {
 		t.Fatal(err)
 	}
+	clock := &testClock{}
+	tokens, err := auth.NewTokens(secretKey, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn := auth.ForStore(st, sealer, tokens, auth.Digest(rootToken))
+	authn.Now = clock.Now
 	e, err := server.New(server.Config{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Auth:   testAuth{root: auth.NewAuthenticator(auth.Digest(rootToken))},
-		Sealer: sealer,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Auth:    authn,
+		Sealer:  sealer,
+		Tokens:  tokens,
+		Limiter: authn.Limiter,
 	}, st)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +91,7 @@ func newHarness(t testing.TB, st *store.Store) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{e: e, st: st, router: router}
+	return &harness{e: e, st: st, router: router, authn: authn, clock: clock}
 }
 
 // each runs fn once per database backend, in parallel.
@@ -116,34 +138,61 @@ type req struct {
 	method, path string
 	body         any // marshalled to JSON unless a string or []byte
 	header       map[string]string
-	anonymous    bool
+	anonymous    bool                // send no credentials
+	bearer       string              // Authorization: Bearer (default: the root token)
+	apiKey       string              // x-api-key instead of a bearer token
+	hmac         *nws4.Credentials   // sign with NWS4 instead of a bearer token
+	signAt       time.Time           // HMAC timestamp (default: the harness clock)
+	after        func(*http.Request) // changes the request after signing (tampering)
 }
 
 func (h *harness) do(t testing.TB, r req) *response {
 	t.Helper()
-	var body io.Reader
+	var data []byte
 	switch b := r.body.(type) {
 	case nil:
 	case string:
-		body = strings.NewReader(b)
+		data = []byte(b)
 	case []byte:
-		body = bytes.NewReader(b)
+		data = b
 	default:
-		data, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if data, err = json.Marshal(b); err != nil {
 			t.Fatal(err)
 		}
+	}
+	var body io.Reader
+	if data != nil {
 		body = bytes.NewReader(data)
 	}
 	hr := httptest.NewRequest(r.method, r.path, body)
 	if body != nil {
 		hr.Header.Set("Content-Type", "application/json")
 	}
-	if !r.anonymous {
+	switch {
+	case r.anonymous:
+	case r.apiKey != "":
+		hr.Header.Set("x-api-key", r.apiKey)
+	case r.hmac != nil:
+	case r.bearer != "":
+		hr.Header.Set("Authorization", "Bearer "+r.bearer)
+	default:
 		hr.Header.Set("Authorization", "Bearer "+rootToken)
 	}
 	for k, v := range r.header {
 		hr.Header.Set(k, v)
+	}
+	if r.hmac != nil {
+		at := r.signAt
+		if at.IsZero() {
+			at = h.clock.Now()
+		}
+		if err := nws4.Sign(hr, data, *r.hmac, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.after != nil {
+		r.after(hr)
 	}
 	rec := httptest.NewRecorder()
 	h.e.ServeHTTP(rec, hr)
@@ -181,4 +230,51 @@ func (h *harness) create(t testing.TB, in map[string]any) gen.ApiKey {
 	var k gen.ApiKey
 	h.do(t, req{method: "POST", path: "/apikeys", body: in}).want(201).decode(&k)
 	return k
+}
+
+// org creates an organization (as root) and returns its id.
+func (h *harness) org(t testing.TB, name string) string {
+	t.Helper()
+	var o gen.Organization
+	h.do(t, req{method: "POST", path: "/v3/organizations", body: map[string]any{"name": name}}).want(201).decode(&o)
+	return o.Id
+}
+
+// workspace creates a workspace in org (as root) and returns its id.
+func (h *harness) workspace(t testing.TB, org, name string) string {
+	t.Helper()
+	var w gen.Workspace
+	h.do(t, req{method: "POST", path: "/v3/workspaces", body: map[string]any{"name": name, "organizationId": org}}).want(201).decode(&w)
+	return w.Id
+}
+
+// user creates a user (as root) with the password "password-" + name.
+func (h *harness) user(t testing.TB, name string, roles ...string) gen.User {
+	t.Helper()
+	if roles == nil {
+		roles = []string{}
+	}
+	var u gen.User
+	h.do(t, req{method: "POST", path: "/users", body: map[string]any{"userName": name, "password": "password-" + name, "roles": roles}}).want(201).decode(&u)
+	return u
+}
+
+// login returns an access token for the user made by h.user.
+func (h *harness) login(t testing.TB, name string) gen.LoginResult {
+	t.Helper()
+	var res gen.LoginResult
+	h.do(t, req{method: "POST", path: "/api/auth", anonymous: true,
+		body: map[string]any{"userName": name, "password": "password-" + name, "deviceName": "test"}}).want(200).decode(&res)
+	return res
+}
+
+// member gives a user a role in an organization (as root).
+func (h *harness) member(t testing.TB, org, userID, role string) {
+	t.Helper()
+	h.do(t, req{method: "PUT", path: "/v3/organizations/" + org + "/members/" + userID, body: map[string]any{"role": role}}).want(200)
+}
+
+// creds is the HMAC credential pair of a created key.
+func creds(k gen.ApiKey) *nws4.Credentials {
+	return &nws4.Credentials{ClientID: k.ClientId, Secret: *k.ClientSecret}
 }

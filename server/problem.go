@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
 	"github.com/keyplane/keyplane/store/ndata"
@@ -59,9 +64,9 @@ func invalid(errs ...gen.ProblemError) *Problem {
 	return p
 }
 
-// forbidden is the 403 for a principal that lacks every one of the rights.
-func forbidden(rights ...string) *Problem {
-	return problemf(http.StatusForbidden, codeUnauthorized, "requires right %v", rights)
+// forbidden is the 403 for a principal outside the scope of the operation.
+func forbidden(format string, args ...any) *Problem {
+	return problemf(http.StatusForbidden, codeUnauthorized, format, args...)
 }
 
 // problemFor maps any error a handler or middleware returns to a Problem.
@@ -69,9 +74,18 @@ func problemFor(err error) *Problem {
 	var p *Problem
 	var nerr *ndata.Error
 	var herr *echo.HTTPError
+	var fail *auth.Failure
+	var limited *auth.RateLimited
 	switch {
 	case errors.As(err, &p):
 		return p
+	case errors.As(err, &fail):
+		return &Problem{Status: http.StatusUnauthorized, Code: codeUnauthenticated, Detail: fail.Reason, cause: err,
+			Header: http.Header{"Www-Authenticate": auth.Challenges}}
+	case errors.As(err, &limited):
+		secs := int(limited.RetryAfter.Round(time.Second) / time.Second)
+		return &Problem{Status: http.StatusTooManyRequests, Detail: "too many failed authentications; retry later", cause: err,
+			Header: http.Header{"Retry-After": {strconv.Itoa(max(secs, 1))}}}
 	case errors.As(err, &nerr):
 		errs := make([]gen.ProblemError, len(nerr.Errors))
 		for i, fe := range nerr.Errors {
@@ -80,9 +94,11 @@ func problemFor(err error) *Problem {
 		return invalid(errs...)
 	case errors.Is(err, store.ErrNotFound):
 		return &Problem{Status: http.StatusNotFound, cause: err}
-	case errors.Is(err, store.ErrVersionMismatch), errors.Is(err, store.ErrConflict):
+	case errors.Is(err, store.ErrVersionMismatch):
 		return &Problem{Status: http.StatusConflict, Code: codeResourceVersionMismatch,
 			Detail: "the resource changed since it was read; read it again and retry", cause: err}
+	case errors.Is(err, store.ErrConflict):
+		return &Problem{Status: http.StatusConflict, Detail: "a resource with this identity already exists", cause: err}
 	case errors.As(err, &herr):
 		p := &Problem{Status: herr.Code, cause: herr.Internal}
 		if msg, ok := herr.Message.(string); ok && herr.Code < 500 {
@@ -117,9 +133,20 @@ func (s *Server) handleError(err error, c echo.Context) {
 		Instance:  ptr(req.URL.Path),
 		TraceId:   ptr(reqID),
 		ErrorCode: nonZero(p.Code),
+		// akenza's error fields, which its clients read.
+		Timestamp: ptr(time.Now().UTC().Truncate(time.Millisecond)),
+		Path:      ptr(req.URL.Path),
+		Error:     ptr(http.StatusText(p.Status)),
+		RequestId: ptr(reqID),
+		ErrorId:   ptr(uuid.NewString()),
 	}
 	if p.Detail != "" {
 		body.Detail = ptr(p.Detail)
+		body.Message = ptr(p.Detail)
+	}
+	if p.Status == http.StatusForbidden {
+		body.Message = ptr("Permission denied")
+		s.auditDenied(req.Context(), p.Detail)
 	}
 	if len(p.Errors) > 0 {
 		body.Errors = &p.Errors

@@ -25,6 +25,11 @@ type Config struct {
 	Auth Authenticator
 	// Sealer encrypts key secrets before they reach the store.
 	Sealer *auth.Sealer
+	// Tokens issues login access tokens.
+	Tokens *auth.Tokens
+	// Limiter slows down password guessing (the authenticator has its own
+	// view of it for keys and tokens; pass the same one).
+	Limiter *auth.Limiter
 	// BodyLimit caps request bodies (Echo syntax, e.g. "1M"); empty means 1M.
 	BodyLimit string
 }
@@ -37,9 +42,11 @@ type Authenticator interface {
 
 // Server implements gen.StrictServerInterface over a store.
 type Server struct {
-	store  *store.Store
-	sealer *auth.Sealer
-	log    *slog.Logger
+	store   *store.Store
+	sealer  *auth.Sealer
+	tokens  *auth.Tokens
+	limiter *auth.Limiter
+	log     *slog.Logger
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -52,10 +59,10 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	if cfg.BodyLimit == "" {
 		cfg.BodyLimit = "1M"
 	}
-	if cfg.Auth == nil || cfg.Sealer == nil {
-		return nil, fmt.Errorf("server: Auth and Sealer are required")
+	if cfg.Auth == nil || cfg.Sealer == nil || cfg.Tokens == nil {
+		return nil, fmt.Errorf("server: Auth, Sealer and Tokens are required")
 	}
-	s := &Server{store: st, sealer: cfg.Sealer, log: cfg.Logger}
+	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger}
 	g, err := newGate(cfg.Auth)
 	if err != nil {
 		return nil, err

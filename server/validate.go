@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 
@@ -61,11 +62,12 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return problemf(http.StatusNotFound, 0, "no operation at %s", req.URL.Path)
 		}
 		ctx := req.Context()
+		ctx = withRequestID(ctx, c.Response().Header().Get(echo.HeaderXRequestID))
+		ctx = context.WithValue(ctx, clientAddressKey{}, req.RemoteAddr)
 		if secured(route) {
 			p, err := g.auth.Authenticate(req)
 			if err != nil {
-				return &Problem{Status: http.StatusUnauthorized, Code: codeUnauthenticated, Detail: err.Error(),
-					Header: http.Header{"WWW-Authenticate": {auth.Challenge}}}
+				return err
 			}
 			ctx = auth.WithPrincipal(ctx, p)
 		}
@@ -161,6 +163,30 @@ func memberErrors(err error) []gen.ProblemError {
 }
 
 type rawQueryKey struct{}
+
+type requestIDKey struct{}
+
+type clientAddressKey struct{}
+
+// clientAddress is the peer address of the request's connection (not a
+// forwarded header, which a client could forge to dodge rate limits).
+func clientAddress(ctx context.Context) string {
+	addr, _ := ctx.Value(clientAddressKey{}).(string)
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+func withRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// requestID is the id of the request, for audit records.
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
 
 // listQuery parses the request's NData query for a list endpoint. The strict
 // handlers receive only typed parameters, so the gate keeps the raw query in

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -21,139 +20,163 @@ type Permission struct {
 
 // APIKey is a stored key. The secret itself is never stored: SecretDigest finds
 // the key from a presented secret, SecretSealed gives the secret back to the
-// HMAC verifier (AES-GCM, sealed by the auth package).
+// HMAC verifier (AES-GCM, sealed by the auth package). After a rotation the
+// previous secret keeps both forms until PrevSecretExpiresAt.
 type APIKey struct {
-	ID           string `gorm:"primaryKey"`
-	ClientID     string
-	SecretDigest []byte
-	SecretSealed []byte
-	IsActive     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	Name         string
-	Description  *string
-	UserName     *string
-	DeviceName   *string
-	Permissions  []Permission `gorm:"serializer:json"`
-	Version      int64
+	ID                  string `gorm:"primaryKey"`
+	ClientID            string
+	SecretDigest        []byte
+	SecretSealed        []byte
+	PrevSecretDigest    []byte
+	PrevSecretSealed    []byte
+	PrevSecretExpiresAt *time.Time
+	OrganizationID      *string
+	IsActive            bool
+	ExpiresAt           *time.Time
+	LastUsedAt          *time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	Name                string
+	Description         *string
+	UserName            *string
+	DeviceName          *string
+	Permissions         []Permission `gorm:"serializer:json"`
+	Version             int64
 }
 
 // APIKeyFields is the NData schema of GET /apikeys: every field of the wire
 // format except the secret can filter and sort.
 var APIKeyFields = ndata.Schema{
 	Fields: map[string]ndata.Field{
-		"id":          {Column: "id", Kind: ndata.String, Sortable: true},
-		"clientId":    {Column: "client_id", Kind: ndata.String, Sortable: true},
-		"isActive":    {Column: "is_active", Kind: ndata.Bool, Sortable: true},
-		"createdAt":   {Column: "created_at", Kind: ndata.Time, Sortable: true},
-		"name":        {Column: "name", Kind: ndata.String, Sortable: true},
-		"description": {Column: "description", Kind: ndata.String, Sortable: true, Nullable: true},
-		"userName":    {Column: "user_name", Kind: ndata.String, Sortable: true, Nullable: true},
-		"deviceName":  {Column: "device_name", Kind: ndata.String, Sortable: true, Nullable: true},
-		"_v":          {Column: "version", Kind: ndata.Int, Sortable: true},
+		"id":             {Column: "id", Kind: ndata.String, Sortable: true},
+		"clientId":       {Column: "client_id", Kind: ndata.String, Sortable: true},
+		"organizationId": {Column: "organization_id", Kind: ndata.String, Sortable: true, Nullable: true},
+		"isActive":       {Column: "is_active", Kind: ndata.Bool, Sortable: true},
+		"createdAt":      {Column: "created_at", Kind: ndata.Time, Sortable: true},
+		"expiresAt":      {Column: "expires_at", Kind: ndata.Time, Sortable: true, Nullable: true},
+		"lastUsedAt":     {Column: "last_used_at", Kind: ndata.Time, Sortable: true, Nullable: true},
+		"name":           {Column: "name", Kind: ndata.String, Sortable: true},
+		"description":    {Column: "description", Kind: ndata.String, Sortable: true, Nullable: true},
+		"userName":       {Column: "user_name", Kind: ndata.String, Sortable: true, Nullable: true},
+		"deviceName":     {Column: "device_name", Kind: ndata.String, Sortable: true, Nullable: true},
+		"_v":             {Column: "version", Kind: ndata.Int, Sortable: true},
 	},
 	TieBreak: "id",
 }
+
+// apiKeyWritable are the columns a PUT replaces.
+var apiKeyWritable = []string{"name", "description", "user_name", "device_name", "is_active", "permissions", "organization_id", "expires_at"}
 
 // APIKeys is the repository of API keys.
 type APIKeys struct {
 	db *gorm.DB
 }
 
-// List returns one page of the keys matching q, and how many match in all.
-// With q.Count set it only counts.
-func (r *APIKeys) List(ctx context.Context, q ndata.Query) (keys []APIKey, total int64, err error) {
-	base := q.Where(r.db.WithContext(ctx).Model(&APIKey{}))
-	if err := base.Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("count api keys: %w", err)
+// KeyFilter narrows a key listing to what the caller may see: nil means all
+// keys; otherwise keys of these organizations, plus platform keys (no
+// organization) when Platform is set.
+type KeyFilter struct {
+	Organizations []string
+	Platform      bool
+}
+
+// List returns one page of the keys matching q (within f), and how many match
+// in all. With q.Count set it only counts.
+func (r *APIKeys) List(ctx context.Context, q ndata.Query, f *KeyFilter) ([]APIKey, int64, error) {
+	var scope func(*gorm.DB) *gorm.DB
+	if f != nil {
+		scope = func(db *gorm.DB) *gorm.DB {
+			switch {
+			case f.Platform && len(f.Organizations) > 0:
+				return db.Where("organization_id IN ? OR organization_id IS NULL", f.Organizations)
+			case f.Platform:
+				return db.Where("organization_id IS NULL")
+			case len(f.Organizations) > 0:
+				return db.Where("organization_id IN ?", f.Organizations)
+			default:
+				return db.Where("1 = 0")
+			}
+		}
 	}
-	if q.Count || total == 0 || q.Take == 0 {
-		return nil, total, nil
-	}
-	if err := q.Page(q.Where(r.db.WithContext(ctx))).Find(&keys).Error; err != nil {
-		return nil, 0, fmt.Errorf("list api keys: %w", err)
-	}
-	return keys, total, nil
+	return list[APIKey](ctx, r.db, q, scope)
 }
 
 // Get returns the key with id, or ErrNotFound.
 func (r *APIKeys) Get(ctx context.Context, id string) (*APIKey, error) {
-	var k APIKey
-	err := r.db.WithContext(ctx).Where("id = ?", id).Take(&k).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrNotFound
-	}
+	return first[APIKey](ctx, r.db, "id = ?", id)
+}
+
+// BySecretDigest finds the key whose current secret, or previous secret still
+// in its grace period, has this SHA-256 digest: one indexed lookup, no scan.
+// It reports whether the match was the previous secret.
+func (r *APIKeys) BySecretDigest(ctx context.Context, digest []byte, at time.Time) (k *APIKey, previous bool, err error) {
+	k, err = first[APIKey](ctx, r.db, "secret_digest = ? OR (prev_secret_digest = ? AND prev_secret_expires_at > ?)", digest, digest, at)
 	if err != nil {
-		return nil, fmt.Errorf("get api key %s: %w", id, err)
+		return nil, false, err
 	}
-	return &k, nil
+	return k, string(k.SecretDigest) != string(digest), nil
+}
+
+// ByClientID finds a key by its public HMAC credential.
+func (r *APIKeys) ByClientID(ctx context.Context, clientID string) (*APIKey, error) {
+	return first[APIKey](ctx, r.db, "client_id = ?", clientID)
 }
 
 // Create inserts k at version 1. A key with the same id (or, impossibly, the
 // same clientId or secret) makes it fail with ErrConflict.
 func (r *APIKeys) Create(ctx context.Context, k *APIKey) error {
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	k.CreatedAt, k.UpdatedAt, k.Version = now, now, 1
-	err := r.db.WithContext(ctx).Create(k).Error
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return ErrConflict
-	}
-	if err != nil {
-		return fmt.Errorf("create api key: %w", err)
-	}
-	return nil
+	k.CreatedAt, k.UpdatedAt, k.Version = now(), now(), 1
+	return insert(ctx, r.db, k)
 }
 
 // Update replaces the writable fields of the key k.ID, provided it is still at
-// version. The compare and the write are one UPDATE statement, so of two
-// concurrent updates from the same version exactly one wins; the other gets
-// ErrVersionMismatch. It returns the key as stored after the update.
+// version; of two concurrent updates from the same version exactly one wins,
+// the other gets ErrVersionMismatch. It returns the key as stored.
 func (r *APIKeys) Update(ctx context.Context, k *APIKey, version int64) (*APIKey, error) {
-	k.Version = version + 1
-	k.UpdatedAt = time.Now().UTC()
-	res := r.db.WithContext(ctx).Model(&APIKey{ID: k.ID}).Where("version = ?", version).
-		Select("name", "description", "user_name", "device_name", "is_active", "permissions", "version", "updated_at").
-		Updates(k)
-	if res.Error != nil {
-		return nil, fmt.Errorf("update api key %s: %w", k.ID, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, r.missOrStale(ctx, k.ID)
+	k.Version, k.UpdatedAt = version+1, now()
+	if err := updateVersion(ctx, r.db, k, "id", k.ID, &version, apiKeyWritable...); err != nil {
+		return nil, err
 	}
 	return r.Get(ctx, k.ID)
+}
+
+// Rotate replaces the key's secret, keeping the current one as the previous
+// secret until graceUntil (a time not after now revokes it at once).
+func (r *APIKeys) Rotate(ctx context.Context, id string, digest, sealed []byte, graceUntil time.Time) (*APIKey, error) {
+	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		k, err := first[APIKey](ctx, tx, "id = ?", id)
+		if err != nil {
+			return err
+		}
+		next := &APIKey{ID: id, SecretDigest: digest, SecretSealed: sealed,
+			PrevSecretDigest: k.SecretDigest, PrevSecretSealed: k.SecretSealed, PrevSecretExpiresAt: &graceUntil,
+			Version: k.Version + 1, UpdatedAt: now()}
+		return updateVersion(ctx, tx, next, "id", id, &k.Version,
+			"secret_digest", "secret_sealed", "prev_secret_digest", "prev_secret_sealed", "prev_secret_expires_at")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.Get(ctx, id)
 }
 
 // Delete removes the key id and returns it as it was. When version is not nil
 // the key is removed only if it is still at that version.
 func (r *APIKeys) Delete(ctx context.Context, id string, version *int64) (*APIKey, error) {
-	var deleted *APIKey
-	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		repo := &APIKeys{db: tx}
-		k, err := repo.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		del := tx.Where("id = ? AND version = ?", id, k.Version)
-		if version != nil && *version != k.Version {
-			return ErrVersionMismatch
-		}
-		res := del.Delete(&APIKey{})
-		if res.Error != nil {
-			return fmt.Errorf("delete api key %s: %w", id, res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return repo.missOrStale(ctx, id)
-		}
-		deleted = k
-		return nil
-	})
-	return deleted, err
+	return remove[APIKey](ctx, r.db, "id", id, version)
 }
 
-// missOrStale explains why a guarded write touched no row.
-func (r *APIKeys) missOrStale(ctx context.Context, id string) error {
-	if _, err := r.Get(ctx, id); err != nil {
-		return err
-	}
-	return ErrVersionMismatch
+// TouchLastUsed records when keys last authenticated. It takes a batch (key
+// id → time) so that authentication costs no write per request.
+func (r *APIKeys) TouchLastUsed(ctx context.Context, used map[string]time.Time) error {
+	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for id, at := range used {
+			err := tx.Model(&APIKey{}).Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, at).
+				UpdateColumn("last_used_at", at).Error
+			if err != nil {
+				return fmt.Errorf("touch api key %s: %w", id, err)
+			}
+		}
+		return nil
+	})
 }

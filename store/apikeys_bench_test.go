@@ -70,7 +70,7 @@ func BenchmarkAPIKeysList(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			keys, total, err := st.APIKeys.List(ctx, q)
+			keys, total, err := st.APIKeys.List(ctx, q, nil)
 			if err != nil || len(keys) != 100 || total == 0 {
 				b.Fatalf("list: %v, %d keys, total %d", err, len(keys), total)
 			}

@@ -78,7 +78,7 @@ func TestAPIKeysList(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys, total, err := st.APIKeys.List(t.Context(), q)
+		keys, total, err := st.APIKeys.List(t.Context(), q, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func TestAPIKeysList(t *testing.T) {
 			t.Fatal("equal names are not ordered by id")
 		}
 		q.Count = true
-		keys, total, err = st.APIKeys.List(t.Context(), q)
+		keys, total, err = st.APIKeys.List(t.Context(), q, nil)
 		if err != nil || keys != nil || total != 3 {
 			t.Fatalf("count only: %v %v %d", err, keys, total)
 		}
@@ -141,7 +141,7 @@ func TestNullsSortFirst(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			keys, _, err := st.APIKeys.List(t.Context(), q)
+			keys, _, err := st.APIKeys.List(t.Context(), q, nil)
 			if err != nil || len(keys) != 2 || keys[0].ID != first {
 				t.Fatalf("$sort=%s: %v %+v", sort, err, keys)
 			}

@@ -42,6 +42,18 @@ type Store struct {
 
 	// APIKeys holds the API keys.
 	APIKeys *APIKeys
+	// Organizations holds organizations and their workspaces.
+	Organizations *Organizations
+	// Users holds users and their memberships.
+	Users *Users
+	// Roles holds the roles that group rights.
+	Roles *Roles
+	// Sessions holds login sessions.
+	Sessions *Sessions
+	// Replays remembers accepted HMAC signatures.
+	Replays *Replays
+	// Audit is the audit log.
+	Audit *Audit
 	// Settings holds single values the service keeps about itself.
 	Settings *Settings
 }
@@ -82,6 +94,12 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	s.APIKeys = &APIKeys{db: db}
+	s.Organizations = &Organizations{db: db}
+	s.Users = &Users{db: db}
+	s.Roles = &Roles{db: db}
+	s.Sessions = &Sessions{db: db}
+	s.Replays = &Replays{db: db}
+	s.Audit = &Audit{db: db}
 	s.Settings = &Settings{db: db}
 	return s, nil
 }

@@ -29,6 +29,9 @@ type config struct {
 	secretKey   string
 	logLevel    string
 	logFormat   string
+	// trustForwardedHost makes the HMAC verifier read the signed host from
+	// X-Forwarded-Host, for deployments behind a proxy that rewrites Host.
+	trustForwardedHost bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (config, error) {
@@ -43,6 +46,8 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 		"root bearer token with every right; generated and printed once when unset (KEYPLANE_ROOT_TOKEN)")
 	fs.StringVar(&c.secretKey, "secret-key", os.Getenv("KEYPLANE_SECRET_KEY"),
 		"32-byte AES key (hex or base64) sealing key secrets; generated into <data-dir>/keyplane.key when unset (KEYPLANE_SECRET_KEY)")
+	fs.BoolVar(&c.trustForwardedHost, "trust-forwarded-host", env("KEYPLANE_TRUST_FORWARDED_HOST", "false") == "true",
+		"verify HMAC signatures against X-Forwarded-Host when present; only behind a proxy that sets it (KEYPLANE_TRUST_FORWARDED_HOST)")
 	fs.StringVar(&c.logLevel, "log-level", env("KEYPLANE_LOG_LEVEL", "info"), "debug, info, warn or error (KEYPLANE_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", env("KEYPLANE_LOG_FORMAT", "text"), "text or json (KEYPLANE_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -69,7 +74,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	sealer, err := loadSealer(cfg, log)
+	secretKey, err := loadSecretKey(cfg, log)
+	if err != nil {
+		return err
+	}
+	sealer, err := auth.NewSealer(secretKey)
+	if err != nil {
+		return err
+	}
+	tokens, err := auth.NewTokens(secretKey, nil)
 	if err != nil {
 		return err
 	}
@@ -82,10 +95,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e, err := server.New(server.Config{Logger: log, Auth: auth.NewAuthenticator(rootDigest), Sealer: sealer}, st)
+	authn := auth.ForStore(st, sealer, tokens, rootDigest)
+	if cfg.trustForwardedHost {
+		authn.Verifier.ForwardedHostHeader = "X-Forwarded-Host"
+	}
+	e, err := server.New(server.Config{Logger: log, Auth: authn, Sealer: sealer, Tokens: tokens, Limiter: authn.Limiter}, st)
 	if err != nil {
 		return err
 	}
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	background := runBackground(bgCtx, st, authn, log)
+	defer func() {
+		stopBackground()
+		<-background // the last usage batch is written before the store closes
+	}()
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -124,15 +147,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// loadSealer builds the AES-GCM sealer from the configured key, or from the
-// key file in the data dir, creating it on first start.
-func loadSealer(cfg config, log *slog.Logger) (*auth.Sealer, error) {
+// loadSecretKey returns the configured secret key (it seals key secrets and
+// signs access tokens), or the key file in the data dir, created on first start.
+func loadSecretKey(cfg config, log *slog.Logger) ([]byte, error) {
 	if cfg.secretKey != "" {
 		key, err := auth.ParseKey(cfg.secretKey)
 		if err != nil {
 			return nil, usageError{fmt.Errorf("KEYPLANE_SECRET_KEY: %w", err)}
 		}
-		return auth.NewSealer(key)
+		return key, nil
 	}
 	path := filepath.Join(cfg.dataDir, "keyplane.key")
 	key, created, err := auth.LoadOrCreateKeyFile(path)
@@ -142,7 +165,32 @@ func loadSealer(cfg config, log *slog.Logger) (*auth.Sealer, error) {
 	if created {
 		log.Info("generated secret key; replicas sharing the database must share it", "path", path)
 	}
-	return auth.NewSealer(key)
+	return key, nil
+}
+
+// runBackground writes batched key usage and forgets expired HMAC signatures
+// until ctx ends; the returned channel closes when both have stopped.
+func runBackground(ctx context.Context, st *store.Store, authn *auth.Authenticator, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		prune := time.NewTicker(time.Minute)
+		defer prune.Stop()
+		usage := make(chan struct{})
+		go func() { authn.Usage.Run(ctx, 5*time.Second, log); close(usage) }()
+		for {
+			select {
+			case <-ctx.Done():
+				<-usage
+				return
+			case now := <-prune.C:
+				if _, err := st.Replays.Prune(ctx, now); err != nil {
+					log.Warn("prune signature replays", "err", err)
+				}
+			}
+		}
+	}()
+	return done
 }
 
 // rootTokenDigest returns the digest of the root token. A configured token

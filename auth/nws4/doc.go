@@ -1,0 +1,50 @@
+// Package nws4 implements NWS4-HMAC-SHA256, ninedigit's request-signing scheme
+// used by Portos API keys: a client signer (Sign, Transport, RequestEditor) and a
+// server verifier (ParseAuthorization, Verifier). It follows the reference C#
+// library bit for bit, quirks included, as documented in the keyplane spec
+// nws4.md: query pieces split on every "=" keeping the first two fields, the
+// path encoded twice, header lines and SignedHeaders sorted differently, the
+// Authorization parameters form-encoded twice, and the signing key
+// HMAC-SHA256("NWS4"+secret, date) with the secret used as text.
+//
+// # Client
+//
+// Wrap any transport:
+//
+//	client := &http.Client{Transport: &nws4.Transport{Credentials: creds}}
+//
+// or, with the generated keyplane client, sign through a request editor:
+//
+//	c, err := gen.NewClientWithResponses(url,
+//		gen.WithRequestEditorFn(nws4.RequestEditor(creds)))
+//
+// Transport is preferable when redirects are followed, since it signs each hop.
+//
+// # Server
+//
+//	a, err := nws4.ParseAuthorization(strings.Join(r.Header.Values("Authorization"), ","))
+//	if errors.Is(err, nws4.ErrNotNWS4) { /* try another scheme */ }
+//	secret := lookUp(a.Credential)
+//	body, _ := io.ReadAll(r.Body)
+//	err = verifier.Verify(r, a, body, secret)
+//
+// Every failure should be answered with 401 and the header
+// WWW-Authenticate: Challenge.
+//
+// # Hardening
+//
+// By default Verifier is stricter than the reference, which stays compatible
+// with every reference client: host, x-nd-date and x-nd-content-sha256 must be
+// signed, x-nd-date must equal the Timestamp, and signatures are compared in
+// constant time. Verifier.Lenient restores the reference's acceptance rules.
+//
+// # Replays
+//
+// This package has no replay protection: a captured request stays valid for
+// the whole time window (±150 s by default). The caller must record each
+// accepted Authorization.Signature in a store shared by all servers, keep it
+// for the window, and reject a signature it has already seen.
+//
+// The chunked variant (content encoding nws-chunked) is not implemented;
+// Verify reports it as ErrChunkedUnsupported.
+package nws4

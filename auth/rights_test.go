@@ -1,0 +1,135 @@
+package auth_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/keyplane/keyplane/auth"
+)
+
+func TestRightSpelling(t *testing.T) {
+	for _, tc := range []struct {
+		scope auth.Scope
+		verb  auth.Verb
+		right auth.Right
+	}{
+		{auth.ScopeAPIKey, auth.Create, "apiKeyCreate"},
+		{auth.ScopeOutputConnector, auth.Delete, "outputConnectorDelete"},
+		{auth.ScopeAsset, auth.Read, "assetRead"},
+	} {
+		if got := auth.RightOf(tc.scope, tc.verb); got != tc.right {
+			t.Errorf("RightOf(%s, %s) = %s, want %s", tc.scope, tc.verb, got, tc.right)
+		}
+		s, v, ok := auth.ParseRight(tc.right)
+		if !ok || s != tc.scope || v != tc.verb {
+			t.Errorf("ParseRight(%s) = %s %s %v", tc.right, s, v, ok)
+		}
+	}
+	if _, _, ok := auth.ParseRight("apiKeyFly"); ok {
+		t.Error("unknown right parsed")
+	}
+}
+
+const (
+	org   = "28aaaaaaaaaaaaaa"
+	other = "28bbbbbbbbbbbbbb"
+	ws1   = "29aaaaaaaaaaaaa1"
+	ws2   = "29aaaaaaaaaaaaa2"
+)
+
+func target(s auth.Scope, v auth.Verb, o, ws string) auth.Target {
+	return auth.Target{Scope: s, Verb: v, Organization: o, Workspace: ws}
+}
+
+func TestPrincipalAllowed(t *testing.T) {
+	owner := auth.NewPrincipal("o", "bearer", auth.OrganizationRoleGrants("OWNER", org), nil)
+	admin := auth.NewPrincipal("a", "bearer", auth.OrganizationRoleGrants("ADMIN", org), nil)
+	viewer := auth.NewPrincipal("v", "bearer", auth.OrganizationRoleGrants("VIEWER", org), nil)
+	wsEditor := auth.NewPrincipal("w", "bearer", auth.WorkspaceRoleGrants("EDITOR", org, ws1), nil)
+	wsKey := auth.NewPrincipal("k", "x-api-key", []auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}, Organization: org, Workspaces: []string{ws1}}}, nil)
+	// A key acting as the owner, narrowed to reading assets.
+	narrowed := auth.NewPrincipal("n", "x-api-key", auth.OrganizationRoleGrants("OWNER", org),
+		[]auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}, Organization: org}})
+	for _, tc := range []struct {
+		name string
+		p    *auth.Principal
+		t    auth.Target
+		want bool
+	}{
+		{"owner deletes the org", owner, target(auth.ScopeOrganization, auth.Delete, org, ""), true},
+		{"owner elsewhere", owner, target(auth.ScopeOrganization, auth.Read, other, ""), false},
+		{"admin cannot delete the org", admin, target(auth.ScopeOrganization, auth.Delete, org, ""), false},
+		{"admin creates keys", admin, target(auth.ScopeAPIKey, auth.Create, org, ""), true},
+		{"viewer reads assets", viewer, target(auth.ScopeAsset, auth.Read, org, ws2), true},
+		{"viewer cannot write assets", viewer, target(auth.ScopeAsset, auth.Update, org, ws2), false},
+		{"viewer cannot see keys", viewer, target(auth.ScopeAPIKey, auth.Read, org, ""), false},
+		{"workspace editor in its workspace", wsEditor, target(auth.ScopeData, auth.Create, org, ws1), true},
+		{"workspace editor elsewhere", wsEditor, target(auth.ScopeData, auth.Create, org, ws2), false},
+		{"workspace editor at org level", wsEditor, target(auth.ScopeAsset, auth.Read, org, ""), false},
+		{"workspace key in its workspace", wsKey, target(auth.ScopeAsset, auth.Read, org, ws1), true},
+		{"workspace key at org level", wsKey, target(auth.ScopeAsset, auth.Read, org, ""), false},
+		{"narrowed key reads assets", narrowed, target(auth.ScopeAsset, auth.Read, org, ws2), true},
+		{"narrowed key cannot delete the org", narrowed, target(auth.ScopeOrganization, auth.Delete, org, ""), false},
+		{"root everywhere", auth.Root(), target(auth.ScopeUser, auth.Delete, "", ""), true},
+		{"nil principal", nil, target(auth.ScopeAsset, auth.Read, org, ws1), false},
+	} {
+		if got := tc.p.Allowed(tc.t); got != tc.want {
+			t.Errorf("%s: Allowed = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestPrincipalReach(t *testing.T) {
+	both := []auth.Grant{
+		{Scope: auth.ScopeAsset, Organization: org, Workspaces: []string{ws1, ws2}},
+	}
+	for _, tc := range []struct {
+		name string
+		p    *auth.Principal
+		all  bool
+		ids  []string
+	}{
+		{"org role", auth.NewPrincipal("v", "", auth.OrganizationRoleGrants("VIEWER", org), nil), true, nil},
+		{"workspace grants", auth.NewPrincipal("k", "", both, nil), false, []string{ws1, ws2}},
+		{"narrowed by a workspace limit", auth.NewPrincipal("k", "", auth.OrganizationRoleGrants("OWNER", org),
+			[]auth.Grant{{Scope: auth.ScopeAsset, Organization: org, Workspaces: []string{ws2}}}), false, []string{ws2}},
+		{"intersection", auth.NewPrincipal("k", "", both,
+			[]auth.Grant{{Scope: auth.AnyScope, Organization: org, Workspaces: []string{ws2, "29ffffffffffffff"}}}), false, []string{ws2}},
+		{"nothing in another org", auth.NewPrincipal("k", "", auth.OrganizationRoleGrants("OWNER", other), nil), false, nil},
+	} {
+		all, ids := tc.p.Reach(org, auth.ScopeAsset, auth.Read)
+		if all != tc.all || !slices.Equal(ids, tc.ids) {
+			t.Errorf("%s: Reach = %v %v, want %v %v", tc.name, all, ids, tc.all, tc.ids)
+		}
+	}
+}
+
+func TestPrincipalCovers(t *testing.T) {
+	admin := auth.NewPrincipal("a", "", auth.OrganizationRoleGrants("ADMIN", org), nil)
+	for _, tc := range []struct {
+		name  string
+		perms []auth.Grant
+		want  bool
+	}{
+		{"nothing", nil, true},
+		{"assets in the org", []auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}, Organization: org}}, true},
+		{"a workspace", []auth.Grant{{Scope: auth.ScopeData, Verbs: []auth.Verb{auth.Create}, Organization: org, Workspaces: []string{ws1}}}, true},
+		{"deleting the org", []auth.Grant{{Scope: auth.ScopeOrganization, Verbs: []auth.Verb{auth.Delete}, Organization: org}}, false},
+		{"another org", []auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}, Organization: other}}, false},
+		{"platform-wide", []auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}}}, false},
+	} {
+		if got := admin.Covers(tc.perms); got != tc.want {
+			t.Errorf("%s: Covers = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestRightsOfGrants(t *testing.T) {
+	got := auth.RightsOfGrants(auth.GrantsOfRights([]string{"apiKeyRead", "assetCreate", "nonsense"}, ""))
+	if !slices.Equal(got, []auth.Right{"assetCreate", "apiKeyRead"}) && !slices.Equal(got, []auth.Right{"apiKeyRead", "assetCreate"}) {
+		t.Fatalf("rights %v", got)
+	}
+	if got := auth.RightsOfGrants(auth.GrantsOfRights([]string{"admin"}, "")); !slices.Equal(got, []auth.Right{auth.Admin}) {
+		t.Fatalf("admin rights %v", got)
+	}
+}

@@ -1,0 +1,222 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
+)
+
+// ListOrganizations serves GET /v3/organizations: the organizations the
+// caller can read, as a Spring page.
+func (s *Server) ListOrganizations(ctx context.Context, req gen.ListOrganizationsRequestObject) (gen.ListOrganizationsResponseObject, error) {
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.OrganizationFields)
+	if err != nil {
+		return nil, err
+	}
+	all, ids := auth.PrincipalFrom(ctx).Organizations(auth.ScopeOrganization, auth.Read)
+	if all {
+		ids = nil
+	} else if ids == nil {
+		ids = []string{}
+	}
+	orgs, total, err := s.store.Organizations.List(ctx, q, ids, deref(req.Params.Search))
+	if err != nil {
+		return nil, err
+	}
+	items, err := s.organizationsOut(ctx, orgs...)
+	if err != nil {
+		return nil, err
+	}
+	return gen.ListOrganizations200JSONResponse(newPage(items, q, total)), nil
+}
+
+// CreateOrganization serves POST /v3/organizations; the owner (the caller by
+// default) becomes its Owner.
+func (s *Server) CreateOrganization(ctx context.Context, req gen.CreateOrganizationRequestObject) (gen.CreateOrganizationResponseObject, error) {
+	if err := authorize(ctx, auth.RightOf(auth.ScopeOrganization, auth.Create)); err != nil {
+		return nil, err
+	}
+	owner := auth.PrincipalFrom(ctx).UserID
+	if req.Body.OwnerId != nil {
+		owner = *req.Body.OwnerId
+		if _, err := s.store.Users.Get(ctx, owner); errors.Is(err, store.ErrNotFound) {
+			return nil, invalid(gen.ProblemError{MemberName: "/ownerId", Message: "no such user", Code: ptr("notFound")})
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	o := &store.Organization{Name: req.Body.Name, Description: req.Body.Description, Properties: properties(req.Body.Properties)}
+	if err := s.store.Organizations.Create(ctx, o, owner); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "create", "organization", o.ID)
+	out, err := s.organizationsOut(ctx, *o)
+	if err != nil {
+		return nil, err
+	}
+	return gen.CreateOrganization201JSONResponse(out[0]), nil
+}
+
+// GetOrganization serves GET /v3/organizations/{organizationId}.
+func (s *Server) GetOrganization(ctx context.Context, req gen.GetOrganizationRequestObject) (gen.GetOrganizationResponseObject, error) {
+	o, err := s.organization(ctx, req.OrganizationId, auth.Read)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.organizationsOut(ctx, *o)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetOrganization200JSONResponse(out[0]), nil
+}
+
+// UpdateOrganization serves PUT /v3/organizations/{organizationId}.
+func (s *Server) UpdateOrganization(ctx context.Context, req gen.UpdateOrganizationRequestObject) (gen.UpdateOrganizationResponseObject, error) {
+	if _, err := s.organization(ctx, req.OrganizationId, auth.Update); err != nil {
+		return nil, err
+	}
+	o := &store.Organization{ID: req.OrganizationId, Name: req.Body.Name, Description: req.Body.Description,
+		Properties: properties(req.Body.Properties)}
+	o, err := s.store.Organizations.Update(ctx, o, req.Body.Version)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "update", "organization", o.ID)
+	out, err := s.organizationsOut(ctx, *o)
+	if err != nil {
+		return nil, err
+	}
+	return gen.UpdateOrganization200JSONResponse(out[0]), nil
+}
+
+// DeleteOrganization serves DELETE /v3/organizations/{organizationId}.
+func (s *Server) DeleteOrganization(ctx context.Context, req gen.DeleteOrganizationRequestObject) (gen.DeleteOrganizationResponseObject, error) {
+	if _, err := s.organization(ctx, req.OrganizationId, auth.Delete); err != nil {
+		return nil, err
+	}
+	if err := s.store.Organizations.Delete(ctx, req.OrganizationId); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "delete", "organization", req.OrganizationId)
+	return gen.DeleteOrganization204Response{}, nil
+}
+
+// ListOrganizationMembers serves GET /v3/organizations/{organizationId}/members.
+func (s *Server) ListOrganizationMembers(ctx context.Context, req gen.ListOrganizationMembersRequestObject) (gen.ListOrganizationMembersResponseObject, error) {
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.MemberFields)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.orgAction(ctx, req.OrganizationId, auth.ScopeUser, auth.Read); err != nil {
+		return nil, err
+	}
+	members, total, err := s.store.Users.OrganizationMembers(ctx, req.OrganizationId, q)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]gen.Member, len(members))
+	for i, m := range members {
+		items[i] = gen.Member{UserId: m.UserID, UserName: m.UserName, Role: m.Role, Created: ptr(m.CreatedAt.UTC())}
+	}
+	return gen.ListOrganizationMembers200JSONResponse(newPage(items, q, total)), nil
+}
+
+// PutOrganizationMember serves PUT /v3/organizations/{organizationId}/members/{userId}.
+func (s *Server) PutOrganizationMember(ctx context.Context, req gen.PutOrganizationMemberRequestObject) (gen.PutOrganizationMemberResponseObject, error) {
+	if err := s.orgAction(ctx, req.OrganizationId, auth.ScopeUser, auth.Update); err != nil {
+		return nil, err
+	}
+	role := string(req.Body.Role)
+	if role == "OWNER" { // only an Owner (who may delete the organization) makes Owners
+		if err := allow(ctx, auth.Target{Scope: auth.ScopeOrganization, Verb: auth.Delete, Organization: req.OrganizationId}); err != nil {
+			return nil, err
+		}
+	}
+	u, err := s.store.Users.Get(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	m := &store.OrganizationMember{OrganizationID: req.OrganizationId, UserID: u.ID, Role: role}
+	if err := s.store.Users.PutOrganizationMember(ctx, m); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "update", "organizationMember", req.OrganizationId+"/"+u.ID)
+	return gen.PutOrganizationMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: role, Created: ptr(m.CreatedAt)}, nil
+}
+
+// DeleteOrganizationMember serves DELETE /v3/organizations/{organizationId}/members/{userId}.
+func (s *Server) DeleteOrganizationMember(ctx context.Context, req gen.DeleteOrganizationMemberRequestObject) (gen.DeleteOrganizationMemberResponseObject, error) {
+	if err := s.orgAction(ctx, req.OrganizationId, auth.ScopeUser, auth.Delete); err != nil {
+		return nil, err
+	}
+	if err := s.store.Users.DeleteOrganizationMember(ctx, req.OrganizationId, req.UserId); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "delete", "organizationMember", req.OrganizationId+"/"+req.UserId)
+	return gen.DeleteOrganizationMember204Response{}, nil
+}
+
+// organization reads an organization the caller may use verb on.
+func (s *Server) organization(ctx context.Context, id string, verb auth.Verb) (*store.Organization, error) {
+	if err := s.orgAction(ctx, id, auth.ScopeOrganization, verb); err != nil {
+		return nil, err
+	}
+	return s.store.Organizations.Get(ctx, id)
+}
+
+// orgAction checks that the organization exists and the caller may use verb
+// on scope in it. Existence comes first only for callers with some standing
+// in the organization; to others every organization is forbidden alike.
+func (s *Server) orgAction(ctx context.Context, org string, scope auth.Scope, verb auth.Verb) error {
+	if err := allow(ctx, auth.Target{Scope: scope, Verb: verb, Organization: org}); err != nil {
+		return err
+	}
+	if _, err := s.store.Organizations.Get(ctx, org); err != nil {
+		return err
+	}
+	return nil
+}
+
+// organizationsOut maps organizations to the wire format, with their owners.
+func (s *Server) organizationsOut(ctx context.Context, orgs ...store.Organization) ([]gen.Organization, error) {
+	var ownerIDs []string
+	for _, o := range orgs {
+		if o.OwnerID != nil {
+			ownerIDs = append(ownerIDs, *o.OwnerID)
+		}
+	}
+	owners, err := s.store.Users.Named(ctx, ownerIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gen.Organization, len(orgs))
+	for i, o := range orgs {
+		out[i] = gen.Organization{Id: o.ID, Name: o.Name, Description: o.Description, Properties: properties(&o.Properties),
+			Version: o.Version, Created: o.CreatedAt.UTC(), Updated: o.UpdatedAt.UTC()}
+		if o.OwnerID == nil {
+			continue
+		}
+		if u, ok := owners[*o.OwnerID]; ok {
+			out[i].Owner = &gen.Owner{Id: u.ID, Name: u.UserName, Email: u.Email}
+		}
+	}
+	return out, nil
+}
+
+// properties never returns nil, so the wire shows {} rather than null.
+func properties(m *map[string]any) map[string]any {
+	if m == nil || *m == nil {
+		return map[string]any{}
+	}
+	return *m
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

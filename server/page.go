@@ -1,0 +1,64 @@
+package server
+
+import (
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store/ndata"
+)
+
+// springPage has the fields, in order, of every generated akenza page type
+// (gen.OrganizationPage, gen.WorkspacePage, …), so one builder serves them
+// all by conversion: gen.OrganizationPage(newPage(items, q, total)).
+type springPage[T any] struct {
+	Content          []T
+	Empty            bool
+	First            bool
+	Last             bool
+	Number           int
+	NumberOfElements int
+	Pageable         gen.Pageable
+	Size             int
+	Sort             gen.SortInfo
+	TotalElements    int64
+	TotalPages       int
+}
+
+// newPage wraps one page of items, read with q, in the Spring Page envelope.
+func newPage[T any](items []T, q ndata.Query, total int64) springPage[T] {
+	if items == nil {
+		items = []T{}
+	}
+	size := max(q.Take, 1)
+	number := q.Skip / size
+	pages := int((total + int64(size) - 1) / int64(size))
+	sort := gen.SortInfo{Sorted: len(q.Sort) > 0, Unsorted: len(q.Sort) == 0, Empty: len(q.Sort) == 0}
+	return springPage[T]{
+		Content:          items,
+		Empty:            len(items) == 0,
+		First:            number == 0,
+		Last:             number >= pages-1,
+		Number:           number,
+		NumberOfElements: len(items),
+		Pageable: gen.Pageable{Sort: sort, Offset: int64(q.Skip), PageSize: size, PageNumber: number,
+			Paged: true, Unpaged: false},
+		Size:          size,
+		Sort:          sort,
+		TotalElements: total,
+		TotalPages:    pages,
+	}
+}
+
+// springQuery parses the page, size and sort parameters of an akenza list.
+func springQuery(page *int, size *int, sort *[]string, schema ndata.Schema) (ndata.Query, error) {
+	p, sz := 0, 25
+	if page != nil {
+		p = *page
+	}
+	if size != nil {
+		sz = *size
+	}
+	var sorts []string
+	if sort != nil {
+		sorts = *sort
+	}
+	return ndata.ParseSpring(p, sz, sorts, schema)
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
+)
+
+// ListRoles serves GET /roles (NData).
+func (s *Server) ListRoles(ctx context.Context, _ gen.ListRolesRequestObject) (gen.ListRolesResponseObject, error) {
+	q, err := listQuery(ctx, store.RoleFields)
+	if err != nil {
+		return nil, err
+	}
+	if err := authorize(ctx, auth.RightOf(auth.ScopeRole, auth.Read)); err != nil {
+		return nil, err
+	}
+	roles, total, err := s.store.Roles.List(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	res := gen.ListRoles200JSONResponse{Count: int64(len(roles)), TotalCount: total}
+	if q.Count {
+		res.Count = total
+		return res, nil
+	}
+	items := make([]gen.Role, len(roles))
+	for i := range roles {
+		items[i] = roleOut(&roles[i])
+	}
+	res.Items = &items
+	return res, nil
+}
+
+// GetRole serves GET /roles/{name}.
+func (s *Server) GetRole(ctx context.Context, req gen.GetRoleRequestObject) (gen.GetRoleResponseObject, error) {
+	if err := authorize(ctx, auth.RightOf(auth.ScopeRole, auth.Read)); err != nil {
+		return nil, err
+	}
+	r, err := s.store.Roles.Get(ctx, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetRole200JSONResponse{Body: roleOut(r), Headers: gen.GetRole200ResponseHeaders{ETag: etag(r.Version)}}, nil
+}
+
+// CreateRole serves POST /roles.
+func (s *Server) CreateRole(ctx context.Context, req gen.CreateRoleRequestObject) (gen.CreateRoleResponseObject, error) {
+	r, err := roleIn(ctx, req.Body, auth.Create)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Roles.Create(ctx, r); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, problemf(409, 0, "a role named %s exists", r.Name)
+		}
+		return nil, err
+	}
+	s.audit(ctx, "create", "role", r.Name)
+	return gen.CreateRole201JSONResponse{Body: roleOut(r), Headers: gen.CreateRole201ResponseHeaders{ETag: etag(r.Version)}}, nil
+}
+
+// PutRole serves PUT /roles/{name}: create, or update from a named version.
+func (s *Server) PutRole(ctx context.Context, req gen.PutRoleRequestObject) (gen.PutRoleResponseObject, error) {
+	if req.Body.Name != req.Name {
+		return nil, invalid(gen.ProblemError{MemberName: "/name", Message: "must equal the name in the path", Code: ptr("mismatch")})
+	}
+	current, err := s.store.Roles.Get(ctx, req.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		r, err := roleIn(ctx, req.Body, auth.Create)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.store.Roles.Create(ctx, r); err != nil {
+			return nil, err
+		}
+		s.audit(ctx, "create", "role", r.Name)
+		return gen.PutRole200JSONResponse{Body: roleOut(r), Headers: gen.PutRole200ResponseHeaders{ETag: etag(r.Version)}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r, err := roleIn(ctx, req.Body, auth.Update)
+	if err != nil {
+		return nil, err
+	}
+	version, err := requestedVersion(current.Version, req.Params.IfMatch, req.Body.UnderscoreV)
+	if err != nil {
+		return nil, err
+	}
+	if r, err = s.store.Roles.Update(ctx, r, version); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "update", "role", r.Name)
+	return gen.PutRole200JSONResponse{Body: roleOut(r), Headers: gen.PutRole200ResponseHeaders{ETag: etag(r.Version)}}, nil
+}
+
+// DeleteRole serves DELETE /roles/{name}.
+func (s *Server) DeleteRole(ctx context.Context, req gen.DeleteRoleRequestObject) (gen.DeleteRoleResponseObject, error) {
+	if err := authorize(ctx, auth.RightOf(auth.ScopeRole, auth.Delete)); err != nil {
+		return nil, err
+	}
+	r, err := s.store.Roles.Delete(ctx, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "delete", "role", r.Name)
+	return gen.DeleteRole200JSONResponse(roleOut(r)), nil
+}
+
+// roleIn checks the caller may use verb on roles and holds every right the
+// role grants, and maps the body to a store role.
+func roleIn(ctx context.Context, in *gen.Role, verb auth.Verb) (*store.Role, error) {
+	if err := authorize(ctx, auth.RightOf(auth.ScopeRole, verb)); err != nil {
+		return nil, err
+	}
+	r := &store.Role{Name: in.Name, Label: in.Label, Description: in.Description, Rights: make([]string, len(in.Rights))}
+	for i, right := range in.Rights {
+		r.Rights[i] = string(right)
+	}
+	if !auth.PrincipalFrom(ctx).Covers(auth.GrantsOfRights(r.Rights, "")) {
+		return nil, forbidden("a role cannot grant rights the caller does not hold")
+	}
+	return r, nil
+}
+
+func roleOut(r *store.Role) gen.Role {
+	rights := make([]gen.Right, len(r.Rights))
+	for i, right := range r.Rights {
+		rights[i] = gen.Right(right)
+	}
+	return gen.Role{Name: r.Name, Label: r.Label, Description: r.Description, Rights: rights, UnderscoreV: &r.Version}
+}

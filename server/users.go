@@ -1,0 +1,164 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
+)
+
+// ListUsers serves GET /users (NData).
+func (s *Server) ListUsers(ctx context.Context, _ gen.ListUsersRequestObject) (gen.ListUsersResponseObject, error) {
+	q, err := listQuery(ctx, store.UserFields)
+	if err != nil {
+		return nil, err
+	}
+	if err := authorize(ctx, auth.RightOf(auth.ScopeUser, auth.Read)); err != nil {
+		return nil, err
+	}
+	users, total, err := s.store.Users.List(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	res := gen.ListUsers200JSONResponse{Count: int64(len(users)), TotalCount: total}
+	if q.Count {
+		res.Count = total
+		return res, nil
+	}
+	items := make([]gen.User, len(users))
+	for i := range users {
+		items[i] = userOut(&users[i])
+	}
+	res.Items = &items
+	return res, nil
+}
+
+// GetUser serves GET /users/{userId}.
+func (s *Server) GetUser(ctx context.Context, req gen.GetUserRequestObject) (gen.GetUserResponseObject, error) {
+	if auth.PrincipalFrom(ctx).UserID != req.UserId { // everyone may read themselves
+		if err := authorize(ctx, auth.RightOf(auth.ScopeUser, auth.Read)); err != nil {
+			return nil, err
+		}
+	}
+	u, err := s.store.Users.Get(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetUser200JSONResponse{Body: userOut(u), Headers: gen.GetUser200ResponseHeaders{ETag: etag(u.Version)}}, nil
+}
+
+// CreateUser serves POST /users.
+func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject) (gen.CreateUserResponseObject, error) {
+	if err := authorize(ctx, auth.RightOf(auth.ScopeUser, auth.Create)); err != nil {
+		return nil, err
+	}
+	in := req.Body
+	if in.Password == nil {
+		return nil, invalid(gen.ProblemError{MemberName: "/password", Message: "a new user needs a password", Code: ptr("required")})
+	}
+	u, err := s.userIn(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Users.Create(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, problemf(409, 0, "user name %s is taken", u.UserName)
+		}
+		return nil, err
+	}
+	s.audit(ctx, "create", "user", u.ID)
+	return gen.CreateUser201JSONResponse{Body: userOut(u), Headers: gen.CreateUser201ResponseHeaders{ETag: etag(u.Version)}}, nil
+}
+
+// UpdateUser serves PUT /users/{userId}.
+func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject) (gen.UpdateUserResponseObject, error) {
+	if err := authorize(ctx, auth.RightOf(auth.ScopeUser, auth.Update)); err != nil {
+		return nil, err
+	}
+	current, err := s.store.Users.Get(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	version, err := requestedVersion(current.Version, req.Params.IfMatch, req.Body.UnderscoreV)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.userIn(ctx, req.Body)
+	if err != nil {
+		return nil, err
+	}
+	u.ID = req.UserId
+	if u, err = s.store.Users.Update(ctx, u, version); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, problemf(409, 0, "user name %s is taken", req.Body.UserName)
+		}
+		return nil, err
+	}
+	s.audit(ctx, "update", "user", u.ID)
+	return gen.UpdateUser200JSONResponse{Body: userOut(u), Headers: gen.UpdateUser200ResponseHeaders{ETag: etag(u.Version)}}, nil
+}
+
+// DeleteUser serves DELETE /users/{userId}.
+func (s *Server) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject) (gen.DeleteUserResponseObject, error) {
+	if err := authorize(ctx, auth.RightOf(auth.ScopeUser, auth.Delete)); err != nil {
+		return nil, err
+	}
+	u, err := s.store.Users.Delete(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "delete", "user", u.ID)
+	return gen.DeleteUser200JSONResponse(userOut(u)), nil
+}
+
+// userIn maps a request body to a user, hashing its password, and checks
+// that the caller holds every right of the roles it gives.
+func (s *Server) userIn(ctx context.Context, in *gen.UserInput) (*store.User, error) {
+	u := &store.User{UserName: in.UserName, DisplayName: in.DisplayName, IsActive: in.IsActive == nil || *in.IsActive, Roles: []string{}}
+	if in.Email != nil {
+		u.Email = ptr(string(*in.Email))
+	}
+	if in.Roles != nil {
+		u.Roles = *in.Roles
+	}
+	if err := s.checkRoles(ctx, u.Roles); err != nil {
+		return nil, err
+	}
+	if in.Password != nil {
+		hash, err := auth.HashPassword(*in.Password)
+		if err != nil {
+			return nil, err
+		}
+		u.PasswordHash = hash
+	}
+	return u, nil
+}
+
+// checkRoles fails unless every role exists and the caller holds all its rights.
+func (s *Server) checkRoles(ctx context.Context, names []string) error {
+	roles, err := s.store.Roles.Named(ctx, names)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if !slices.ContainsFunc(roles, func(r store.Role) bool { return r.Name == n }) {
+			return invalid(gen.ProblemError{MemberName: "/roles", Message: fmt.Sprintf("no role named %s", n), Code: ptr("notFound")})
+		}
+	}
+	p := auth.PrincipalFrom(ctx)
+	for _, r := range roles {
+		if !p.Covers(auth.GrantsOfRights(r.Rights, "")) {
+			return forbidden("role %s grants rights the caller does not hold", r.Name)
+		}
+	}
+	return nil
+}
+
+func userOut(u *store.User) gen.User {
+	return gen.User{Id: u.ID, UserName: u.UserName, DisplayName: u.DisplayName, Email: u.Email,
+		IsActive: u.IsActive, Roles: u.Roles, CreatedAt: u.CreatedAt.UTC(), UnderscoreV: u.Version}
+}

@@ -1,0 +1,164 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
+)
+
+// ListWorkspaces serves GET /v3/workspaces?organizationId=…: the
+// organization's workspaces the caller can read.
+func (s *Server) ListWorkspaces(ctx context.Context, req gen.ListWorkspacesRequestObject) (gen.ListWorkspacesResponseObject, error) {
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.WorkspaceFields)
+	if err != nil {
+		return nil, err
+	}
+	org := req.Params.OrganizationId
+	all, ids := auth.PrincipalFrom(ctx).Reach(org, auth.ScopeWorkspace, auth.Read)
+	switch {
+	case all:
+		ids = nil
+	case len(ids) == 0:
+		return nil, forbidden("requires WORKSPACE:READ in organization %s", org)
+	}
+	wss, total, err := s.store.Organizations.ListWorkspaces(ctx, org, q, ids, deref(req.Params.Search))
+	if err != nil {
+		return nil, err
+	}
+	items := make([]gen.Workspace, len(wss))
+	for i := range wss {
+		items[i] = workspaceOut(&wss[i])
+	}
+	return gen.ListWorkspaces200JSONResponse(newPage(items, q, total)), nil
+}
+
+// CreateWorkspace serves POST /v3/workspaces.
+func (s *Server) CreateWorkspace(ctx context.Context, req gen.CreateWorkspaceRequestObject) (gen.CreateWorkspaceResponseObject, error) {
+	in := req.Body
+	if err := s.orgAction(ctx, in.OrganizationId, auth.ScopeWorkspace, auth.Create); err != nil {
+		return nil, err
+	}
+	w := &store.Workspace{OrganizationID: in.OrganizationId, Name: in.Name, Description: in.Description,
+		Properties: properties(in.Properties), Settings: properties(in.Settings)}
+	if err := s.store.Organizations.CreateWorkspace(ctx, w); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "create", "workspace", w.ID)
+	return gen.CreateWorkspace201JSONResponse(workspaceOut(w)), nil
+}
+
+// GetWorkspace serves GET /v3/workspaces/{workspaceId}.
+func (s *Server) GetWorkspace(ctx context.Context, req gen.GetWorkspaceRequestObject) (gen.GetWorkspaceResponseObject, error) {
+	w, err := s.workspace(ctx, req.WorkspaceId, auth.Read)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetWorkspace200JSONResponse(workspaceOut(w)), nil
+}
+
+// UpdateWorkspace serves PUT /v3/workspaces/{workspaceId}.
+func (s *Server) UpdateWorkspace(ctx context.Context, req gen.UpdateWorkspaceRequestObject) (gen.UpdateWorkspaceResponseObject, error) {
+	cur, err := s.workspace(ctx, req.WorkspaceId, auth.Update)
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	if in.OrganizationId != cur.OrganizationID {
+		return nil, invalid(gen.ProblemError{MemberName: "/organizationId", Message: "a workspace cannot move to another organization", Code: ptr("immutable")})
+	}
+	w := &store.Workspace{ID: cur.ID, Name: in.Name, Description: in.Description,
+		Properties: properties(in.Properties), Settings: properties(in.Settings)}
+	if w, err = s.store.Organizations.UpdateWorkspace(ctx, w, in.Version); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "update", "workspace", w.ID)
+	return gen.UpdateWorkspace200JSONResponse(workspaceOut(w)), nil
+}
+
+// DeleteWorkspace serves DELETE /v3/workspaces/{workspaceId}.
+func (s *Server) DeleteWorkspace(ctx context.Context, req gen.DeleteWorkspaceRequestObject) (gen.DeleteWorkspaceResponseObject, error) {
+	if _, err := s.workspace(ctx, req.WorkspaceId, auth.Delete); err != nil {
+		return nil, err
+	}
+	if err := s.store.Organizations.DeleteWorkspace(ctx, req.WorkspaceId); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "delete", "workspace", req.WorkspaceId)
+	return gen.DeleteWorkspace204Response{}, nil
+}
+
+// PutWorkspaceMember serves PUT /v3/workspaces/{workspaceId}/members/{userId}.
+// The user must already belong to the organization.
+func (s *Server) PutWorkspaceMember(ctx context.Context, req gen.PutWorkspaceMemberRequestObject) (gen.PutWorkspaceMemberResponseObject, error) {
+	w, err := s.workspace(ctx, req.WorkspaceId, auth.Update)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.store.Users.Get(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	orgs, _, err := s.store.Users.Memberships(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	member := false
+	for _, m := range orgs {
+		member = member || m.OrganizationID == w.OrganizationID
+	}
+	if !member {
+		return nil, invalid(gen.ProblemError{MemberName: "userId", Message: "add the user to the organization first", Code: ptr("notMember")})
+	}
+	m := &store.WorkspaceMember{WorkspaceID: w.ID, UserID: u.ID, OrganizationID: w.OrganizationID, Role: string(req.Body.Role)}
+	if err := s.store.Users.PutWorkspaceMember(ctx, m); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "update", "workspaceMember", w.ID+"/"+u.ID)
+	return gen.PutWorkspaceMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: m.Role, Created: ptr(m.CreatedAt)}, nil
+}
+
+// DeleteWorkspaceMember serves DELETE /v3/workspaces/{workspaceId}/members/{userId}.
+func (s *Server) DeleteWorkspaceMember(ctx context.Context, req gen.DeleteWorkspaceMemberRequestObject) (gen.DeleteWorkspaceMemberResponseObject, error) {
+	if _, err := s.workspace(ctx, req.WorkspaceId, auth.Update); err != nil {
+		return nil, err
+	}
+	if err := s.store.Users.DeleteWorkspaceMember(ctx, req.WorkspaceId, req.UserId); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "delete", "workspaceMember", req.WorkspaceId+"/"+req.UserId)
+	return gen.DeleteWorkspaceMember204Response{}, nil
+}
+
+// GetWorkspaceAccess serves GET /v3/workspace-access: where the caller may
+// use a verb on a scope in an organization.
+func (s *Server) GetWorkspaceAccess(ctx context.Context, req gen.GetWorkspaceAccessRequestObject) (gen.GetWorkspaceAccessResponseObject, error) {
+	all, ids := auth.PrincipalFrom(ctx).Reach(req.Params.OrganizationId, auth.Scope(req.Params.Scope), auth.Verb(req.Params.Verb))
+	if ids == nil {
+		ids = []string{}
+	}
+	return gen.GetWorkspaceAccess200JSONResponse{All: all, Ids: ids}, nil
+}
+
+// workspace reads a workspace the caller may use verb on.
+func (s *Server) workspace(ctx context.Context, id string, verb auth.Verb) (*store.Workspace, error) {
+	w, err := s.store.Organizations.GetWorkspace(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(ctx, auth.Target{Scope: auth.ScopeWorkspace, Verb: verb, Organization: w.OrganizationID, Workspace: w.ID}); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func workspaceOut(w *store.Workspace) gen.Workspace {
+	return gen.Workspace{Id: w.ID, Name: w.Name, Description: w.Description, OrganizationId: w.OrganizationID,
+		Properties: properties(&w.Properties), Settings: properties(&w.Settings), Version: w.Version,
+		Created: w.CreatedAt.UTC(), Updated: w.UpdatedAt.UTC()}
+}

@@ -1,0 +1,120 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/keyplane/keyplane/store/ndata"
+)
+
+// The generic helpers below are the one implementation of the reads and
+// versioned writes that every repository shares, so that "not found",
+// "stale version" and "already exists" mean the same everywhere.
+
+// now is the store's clock: UTC, at the millisecond precision the wire
+// formats show, so a value reads back exactly as it was written.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// first returns the row of T matching the condition, or ErrNotFound.
+func first[T any](ctx context.Context, db *gorm.DB, query string, args ...any) (*T, error) {
+	var v T
+	err := db.WithContext(ctx).Where(query, args...).Take(&v).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %T: %w", v, err)
+	}
+	return &v, nil
+}
+
+// list returns one page of the rows of T matching q and the number of
+// matches; with q.Count it only counts. scope narrows the rows before q
+// applies (e.g. to one organization); nil means all rows.
+func list[T any](ctx context.Context, db *gorm.DB, q ndata.Query, scope func(*gorm.DB) *gorm.DB) ([]T, int64, error) {
+	var zero T
+	base := db.WithContext(ctx).Model(&zero)
+	if scope != nil {
+		base = scope(base)
+	}
+	base = q.Where(base)
+	var total int64
+	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("count %T: %w", zero, err)
+	}
+	if q.Count || total == 0 || q.Take <= 0 || int64(q.Skip) >= total {
+		return nil, total, nil
+	}
+	var rows []T
+	if err := q.Page(base.Session(&gorm.Session{})).Find(&rows).Error; err != nil {
+		return nil, 0, fmt.Errorf("list %T: %w", zero, err)
+	}
+	return rows, total, nil
+}
+
+// insert creates v; a unique-key violation is ErrConflict.
+func insert(ctx context.Context, db *gorm.DB, v any) error {
+	err := db.WithContext(ctx).Create(v).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("create %T: %w", v, err)
+	}
+	return nil
+}
+
+// updateVersion writes the columns of v to the row key = id, provided it is
+// still at version (nil: any version), and bumps its version. The compare and
+// the write are one statement, so of two writers from one version exactly one
+// wins. Zero rows affected is ErrNotFound or ErrVersionMismatch.
+func updateVersion[T any](ctx context.Context, db *gorm.DB, v *T, key, id string, version *int64, columns ...string) error {
+	q := db.WithContext(ctx).Model(v).Where(key+" = ?", id)
+	if version != nil {
+		q = q.Where("version = ?", *version)
+	}
+	res := q.Select(append(columns, "version", "updated_at")).Updates(v)
+	if errors.Is(res.Error, gorm.ErrDuplicatedKey) {
+		return ErrConflict
+	}
+	if res.Error != nil {
+		return fmt.Errorf("update %T %s: %w", v, id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		if _, err := first[T](ctx, db, key+" = ?", id); err != nil {
+			return err
+		}
+		return ErrVersionMismatch
+	}
+	return nil
+}
+
+// remove deletes the row key = id of T and returns it as it was; with a
+// version, only if the row is still at it.
+func remove[T any](ctx context.Context, db *gorm.DB, key, id string, version *int64) (*T, error) {
+	var deleted *T
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		row, err := first[T](ctx, tx, key+" = ?", id)
+		if err != nil {
+			return err
+		}
+		q := tx.Where(key+" = ?", id)
+		if version != nil {
+			q = q.Where("version = ?", *version)
+		}
+		res := q.Delete(new(T))
+		if res.Error != nil {
+			return fmt.Errorf("delete %T %s: %w", row, id, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrVersionMismatch
+		}
+		deleted = row
+		return nil
+	})
+	return deleted, err
+}

@@ -1,0 +1,187 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/keyplane/keyplane/store/ndata"
+)
+
+// Organization is an akenza organization: the tenant that owns workspaces,
+// members and API keys.
+type Organization struct {
+	ID          string `gorm:"primaryKey"`
+	Name        string
+	Description *string
+	Properties  map[string]any `gorm:"serializer:json"`
+	OwnerID     *string
+	Version     int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Workspace is an akenza workspace, the unit that permissions can be limited to.
+type Workspace struct {
+	ID             string `gorm:"primaryKey"`
+	OrganizationID string
+	Name           string
+	Description    *string
+	Properties     map[string]any `gorm:"serializer:json"`
+	Settings       map[string]any `gorm:"serializer:json"`
+	Version        int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// OrganizationFields and WorkspaceFields are the sortable fields of the
+// Spring pages (akenza sorts by name, created, updated).
+var (
+	OrganizationFields = ndata.Schema{Fields: map[string]ndata.Field{
+		"id":      {Column: "id", Kind: ndata.String, Sortable: true},
+		"name":    {Column: "name", Kind: ndata.String, Sortable: true},
+		"created": {Column: "created_at", Kind: ndata.Time, Sortable: true},
+		"updated": {Column: "updated_at", Kind: ndata.Time, Sortable: true},
+	}, TieBreak: "id"}
+	WorkspaceFields = OrganizationFields
+)
+
+// Organizations is the repository of organizations and their workspaces.
+type Organizations struct {
+	db *gorm.DB
+}
+
+// List returns a page of organizations; ids nil means every organization,
+// otherwise only these. search matches a substring of the name, any case.
+func (r *Organizations) List(ctx context.Context, q ndata.Query, ids []string, search string) ([]Organization, int64, error) {
+	return list[Organization](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
+		return nameSearch(restrictIDs(db, "id", ids), search)
+	})
+}
+
+// Get returns the organization id, or ErrNotFound.
+func (r *Organizations) Get(ctx context.Context, id string) (*Organization, error) {
+	return first[Organization](ctx, r.db, "id = ?", id)
+}
+
+// Create inserts o with a new id and, when ownerID is set, makes that user its Owner.
+func (r *Organizations) Create(ctx context.Context, o *Organization, ownerID string) error {
+	id, err := newID("28")
+	if err != nil {
+		return err
+	}
+	o.ID, o.Version, o.CreatedAt, o.UpdatedAt = id, 1, now(), now()
+	if ownerID != "" {
+		o.OwnerID = &ownerID
+	}
+	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := insert(ctx, tx, o); err != nil {
+			return err
+		}
+		if ownerID == "" {
+			return nil
+		}
+		return insert(ctx, tx, &OrganizationMember{OrganizationID: o.ID, UserID: ownerID, Role: "OWNER", CreatedAt: now()})
+	})
+}
+
+// Update writes name, description and properties; with a version, only if
+// the organization is still at it.
+func (r *Organizations) Update(ctx context.Context, o *Organization, version *int64) (*Organization, error) {
+	cur, err := r.Get(ctx, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	if version == nil {
+		version = &cur.Version
+	}
+	o.Version, o.UpdatedAt = *version+1, now()
+	if err := updateVersion(ctx, r.db, o, "id", o.ID, version, "name", "description", "properties"); err != nil {
+		return nil, err
+	}
+	return r.Get(ctx, o.ID)
+}
+
+// Delete removes the organization; its workspaces, members and keys go with it.
+func (r *Organizations) Delete(ctx context.Context, id string) error {
+	_, err := remove[Organization](ctx, r.db, "id", id, nil)
+	return err
+}
+
+// ListWorkspaces returns a page of the organization's workspaces; ids nil
+// means all of them, otherwise only these.
+func (r *Organizations) ListWorkspaces(ctx context.Context, orgID string, q ndata.Query, ids []string, search string) ([]Workspace, int64, error) {
+	return list[Workspace](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
+		return nameSearch(restrictIDs(db.Where("organization_id = ?", orgID), "id", ids), search)
+	})
+}
+
+// GetWorkspace returns the workspace id, or ErrNotFound.
+func (r *Organizations) GetWorkspace(ctx context.Context, id string) (*Workspace, error) {
+	return first[Workspace](ctx, r.db, "id = ?", id)
+}
+
+// CreateWorkspace inserts w with a new id.
+func (r *Organizations) CreateWorkspace(ctx context.Context, w *Workspace) error {
+	id, err := newID("29")
+	if err != nil {
+		return err
+	}
+	w.ID, w.Version, w.CreatedAt, w.UpdatedAt = id, 1, now(), now()
+	return insert(ctx, r.db, w)
+}
+
+// UpdateWorkspace writes name, description, properties and settings; with a
+// version, only if the workspace is still at it.
+func (r *Organizations) UpdateWorkspace(ctx context.Context, w *Workspace, version *int64) (*Workspace, error) {
+	cur, err := r.GetWorkspace(ctx, w.ID)
+	if err != nil {
+		return nil, err
+	}
+	if version == nil {
+		version = &cur.Version
+	}
+	w.Version, w.UpdatedAt = *version+1, now()
+	if err := updateVersion(ctx, r.db, w, "id", w.ID, version, "name", "description", "properties", "settings"); err != nil {
+		return nil, err
+	}
+	return r.GetWorkspace(ctx, w.ID)
+}
+
+// DeleteWorkspace removes the workspace and its memberships.
+func (r *Organizations) DeleteWorkspace(ctx context.Context, id string) error {
+	_, err := remove[Workspace](ctx, r.db, "id", id, nil)
+	return err
+}
+
+// restrictIDs limits db to rows whose column is in ids; nil ids means no limit.
+func restrictIDs(db *gorm.DB, column string, ids []string) *gorm.DB {
+	if ids == nil {
+		return db
+	}
+	if len(ids) == 0 {
+		return db.Where("1 = 0")
+	}
+	return db.Where(column+" IN ?", ids)
+}
+
+// nameSearch keeps rows whose name contains search, ignoring case; the
+// pattern's wildcards are escaped so that the search is literal.
+func nameSearch(db *gorm.DB, search string) *gorm.DB {
+	if search == "" {
+		return db
+	}
+	pattern := "%" + likeEscaper.Replace(search) + "%"
+	return db.Where("LOWER(name) LIKE LOWER(?) ESCAPE '\\'", pattern)
+}
+
+// newID returns a 16-hex-character akenza id whose first two digits name the type.
+func newID(prefix string) (string, error) {
+	id, err := randomHex(7)
+	if err != nil {
+		return "", fmt.Errorf("new %s id: %w", prefix, err)
+	}
+	return prefix + id, nil
+}

@@ -1,0 +1,42 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// signatureReplay remembers a request signature until it could no longer
+// verify anyway (its timestamp left the window).
+type signatureReplay struct {
+	Signature string `gorm:"primaryKey"`
+	ExpiresAt time.Time
+}
+
+// Replays remembers the HMAC signatures already accepted. It lives in the
+// database so that every replica rejects a signature any of them has seen.
+type Replays struct {
+	db *gorm.DB
+}
+
+// Remember records signature until expires and reports whether it was new.
+// A false answer means the request is a replay.
+func (r *Replays) Remember(ctx context.Context, signature string, expires time.Time) (bool, error) {
+	err := insert(ctx, r.db, &signatureReplay{Signature: signature, ExpiresAt: expires})
+	if errors.Is(err, ErrConflict) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("remember signature: %w", err)
+	}
+	return true, nil
+}
+
+// Prune forgets the signatures that expired before t.
+func (r *Replays) Prune(ctx context.Context, t time.Time) (int64, error) {
+	res := r.db.WithContext(ctx).Where("expires_at < ?", t).Delete(&signatureReplay{})
+	return res.RowsAffected, res.Error
+}
