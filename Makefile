@@ -29,9 +29,10 @@ check-generate: generate
 vet:
 	$(GO) vet $(PKGS)
 
-## bench: NData list path vs hand-written SQL over 100k rows on PostgreSQL
+## bench: NData list vs hand-written SQL (100k rows), each auth scheme vs no auth; PostgreSQL
 bench:
 	bash bench/ndata.sh
+	bash bench/auth.sh
 
 ## fuzz: fuzz the NData parser for a minute
 fuzz:

@@ -5107,6 +5107,8 @@ type LogoutResponse429Headers struct {
 type LogoutResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -5115,6 +5117,11 @@ type LogoutResponse struct {
 	Headers401 *LogoutResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *LogoutResponse429Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r LogoutResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -9248,6 +9255,13 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 	switch {
 	case rsp.StatusCode == 204:
 		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -13595,6 +13609,22 @@ type Logout204Response struct {
 func (response Logout204Response) VisitLogoutResponse(w http.ResponseWriter) error {
 	w.WriteHeader(204)
 	return nil
+}
+
+type Logout400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response Logout400ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type Logout401ApplicationProblemPlusJSONResponse struct {
@@ -19172,71 +19202,71 @@ var swaggerSpec = []string{
 	"4oUsQaw2qvNKtdcV1A5OXtabwBeSXlKxvU9mhCGu6kqwF+DjjHKNhH7fEdtiAZwiBvx+X3yWYOv3+32/",
 	"Lq7wFDIGBHi5WI66VREOEGGSn5srNYXBGDXaTU9oN3GkaSvrbW3d3t42ofy5SePRln6Wbb0+Pjw6uTiS",
 	"z6Se+uSOWZpTz/GaLTWKThGBU+z0nE7Ta3Z0gUrJjBPmo+5thIpKFJ2jG3qdS0czPmnF8rIJSZgz842A",
-	"i3bYql+ZzLyyE6+Ss5LlXl7TEZ1xJ1dmt+1tF5RloKORoG4zLqvkbHutMrEmmWsrU+xKPNTurn4oXxJN",
-	"CjYq9kEtA6glcyhk53eOhOd7IZ9TVmDWPNIZYSZsWhdUFexa2+JUnwDAxjTmjQjfoFCR7WzmF6gl6Wyu",
-	"oIhCG10rC6yuHeCZA2qCV7qQGedoMuWa1gmZoiFrKaIQTFFsygvAMIzNQYuvkw0ppF84XEzSaqjf03C+",
-	"pJhRYRGjNGXS+R4G16fDIQ4yOYM9J6BxjAIOxjRmCAykLjkXQs9URnikNkPHVOitXj4ok+55lxWGjQ00",
-	"i7jeeju0Mhgdq5dYa7u34/W2u80db/fXfI5dz7meftDffNgZekEb7if1kvL1k1b97ljphw6a/zQe/BDg",
-	"U/zT8dXn49YJPmbH5HwnODzePb6e/vsvhz91m2j+0+fw7TE+xcez13gbD/+tGbQjMpi88sJ//yly0szC",
-	"jH3e+YmOCXhJpZ8iXF4c3Djd3+WjJNRHFa8gdJDCw133dKVJt6BAlCY4mGh6460mHVZ98HuTqNZOlYcK",
-	"Kqs9iL5pxc3pvXufp3aYKE4IgeU8yBG/O9dZSHaVVrmVJDFDjTQlJOg2S/oU4RJfZ4a/UJa6KMd0FrN9",
-	"s3TpPJuxem/y9Ii3sjIO5+K0NkajNnKDVKkNdSZTiOO/8EXS55S3DJTeJFnUsPfFGRUVrTnXCSKm6L10",
-	"hMsYwbRSr0rylG0mmiCn7WIGCFJaqpgIhX0yRjECNYaQ6XypCwXVCxk7Zlz9zpxsI9YSm1U6ZEt2h7lz",
-	"V46TDTYqjJO9SCqMU16uCgOT7n2VxyZ9UKvPbtzD1d+R+M0rPyIZY+XRdtfQyg8lrcjWeE0i0lV+xvQP",
-	"q/xAriVW5efSCjWVH7F69d29f6g0qN3IrcQF9E5FWbTs2lfOrjfsdLrtbdRtw+32bntvtwO9/XbHC3aD",
-	"zv7OsNMJtrt7w04m+iMvXnZ2LPEy7yZTNZAgMcQFZDu+lovlywS7PTtARbsWtGb8Zm7elCuaJolooZD3",
-	"PusCb1VmmItlfkpqg0pSiskoobC/L/fyOqsfSrtBbEi3xYwn27VZk+ZH5Uruoa6yCSW6aHFRcTzLHivN",
-	"JhlW1ATnlqEUZAOx+0TZp6UtM8fC4HSKYJzWWkr6YFMSzXuqgivAHBB664p/dfjYQOi2CIYAjiAmoAZB",
-	"iCI8kDZ0EOLhEMWIBEgZ7JWh2UR0m6xMbHmNxVSFHPLQ4qEP04A3dTM3dvPWu2jK5VZJLG2tB5qHEcZM",
-	"UUAnHO574V4A0U530IXdoIPQ3i7s7O14w30PDbuhF3Q73X1vvxN6YbDTbXV32kG4u7fTbe92t7eDPzWp",
-	"Xe/Ai8ipFl60ukaieXpdVY1e3bs+RxuytdWPLuGobAl62JYcI+sLBbC4//nV+euk9aIqA7i63Po3TPNb",
-	"FZ7IN4p5Ot0oYTQKISy0L2Q2liq09QWHd8uM1ip5JSnzDGpE9obRDEX9qi2gFiGH8r+3kCk+JP1P2vQq",
-	"eFifYJV2lfSoJICSptVEQ1zeMSV0FotHxO8jfINIEUtQa0hYwnpak2lS+3AZ81mefCQip85XEzlT5l82",
-	"SVA/iOW4aW3EHKn7tsmM8scsfyLpsCXpS7sCXVrsxrQZ6qJOYhV1cY1tJXtNf0DcEtueb9o3eNN0rEf5",
-	"Zbqn3HD3J7uED79JPyC++hqtx8m0WhBKVqbD8Yp1ScPK01LtPg79pA5V0nFG9qTMMXytQb5QwTOWtIlI",
-	"ibRZdwHlYxTfYoZ0xKIUDgrnVcENtjfKrzdB2ohLhqZJP68d8yjUUOX3cE1FcbsBCY3BYN4nlnBhomBM",
-	"uzU6BDDNDzS7egEgYBxG1ovEj7+hQMeF9Um2YQlrSki6lmruLujXUlU3RMiXZdFjU1Bedmmc98liEXlm",
-	"urDlqskXyENnM74RYeiemrWmzn8lBfse/Kv9zL8eTR0WF14nOfxpWVYFDpRvd/VA8fFpNOL99dabtMHc",
-	"qDqd4NO6ivWW7Myi0+ruz8wLLcPHOgxUmltyTCYtcr5ow9UxvYXZ8H275hAmI1fGDdgNogT/kQHCMMLX",
-	"yAUzwnEE/MXkfB+M4Q3qkylkDIWg5oFYh79hDiCXwbT1JjixhQDN8U3DKRV2nKlrVcDuVE2Bh1uEi+oL",
-	"dHY9r3rEQKa4wd1ik/vfmVFkLbHeYDfwYHvQag32UGfYhV6IWsNO0N4OvaEH4Q7cC3bQfivcCdqDFtqG",
-	"neEu2gv3g+7Ag61huzrreRSOUdrxIrOSHXslm1OIlLyIOZN3TV2YZ2WIhN+CxVPdOoswf2dIWimFHsum",
-	"Fp9Lo0AOZKdNBtqeB27HOEq6oMvwEh0y/+Pl5VkTHFvqEqczHSJiuncuRkj9gPiP+u0PJQ6mWJlD12jb",
-	"qPt5lKC62aKQFCN8g5rLQ9jwDSJi+DSmA2RBW8FXA1uoLfOqsNaFxwz8dM9T5oIdr5NqkYVgPVfv+cag",
-	"KlcFOFVYI62RO1XupN2Idnn0EwxxhUMw9QQKz8CKaAL0BsVWiQ7pRRrFdDbVdToSji1+l0W7moVRTOe6",
-	"TMafMoZpvSib17KQ1vpBOY8Z9ZJrzZxLI3KS6l/Oz2ius4ysHKZMHax8TLFAiiSiuDjA2HxU9mTn/f2D",
-	"TvKFtFaFnEis/ovEm5hKNYYiqM/loSbWxdbWuGZJ+IWsIbax4Isnx751kO0xIy7+8GAptMb8lU0wh5QM",
-	"I6yy0b+V0ABJFwrIQiInbH0RGLU0KMAiFToCoAmuZDWxiCpvgCnrhTkYwRv51aRZ4rpPyMkjBdOXIah2",
-	"LP/pfMSbc/SW4Uq5i/epzvJSi6zPavlmfZTlGLCeZG9qlFXzTqrGZmRBIKmnptiMD1EM0cZDN2npmK+I",
-	"Um8Wuco0wj6do2yzTP0xpJnHv73PjpvHdNz8qRwwy8QXWdC0uplDDk8MGuLTEoOGFG+ek7LulZpkpStX",
-	"TxmSFUS/rcSv38U0U9XBX5YDrouxJo71f9WvbQZ0UiFFPO+d0abDzecL5Wt/rjLdqNv61zDdzDSxMURO",
-	"fV5puhHDjOlGOXlNIQzMVOaObHAMCYDxiJI2DsEYytzZMJe3Wmb5kVVTH2L5uS/W5rCyepmKVfi7Dro+",
-	"fs7NH+vurwO7ZwvRH8dCNFO3PE99EhFr64vqAV3FRiRGJjYiO7/eRO+LAarWkeqhw8Z4qurgMNNFeUSN",
-	"B77MhJTQpUdSXMow+NmEtNKEVIJM5SakpzpL07f+2YS0YRNSKQasp0tdqb7zpQYki+BoW1ATnORDxY0x",
-	"CNRMaHgaFl5vgtMJ5sA30oXfJ2kXgBcqyFuIolgWGUx7VsiQE0WriiLU1Go0Wj9hRPai1HDeNIWjHpHz",
-	"bziQ+mGX/OpPbl5a944/26PWImhXxgq1RES66WzZMavlBqnLXDV8ZrWFBwEkJuWDAWh6W0/hCBXbp04z",
-	"r1yXzsgK2VXsT/hztXFyuVWtVRcIxhvJwU1GvrOaYAhNqtXw2o1W97K10/N2ezu7zW57fyFNgsyiSCtJ",
-	"7f1MMf09q35vIGukZ+qC250glr0tqSnaElvVjbN0cXTdVVyRX9VHXIfH6pbSXlGj8Fa2L7jpV+1lu1F7",
-	"dvPp9k7SbFq9wLSXzq7HdOdSY9JuXfJnu8m0+YIls99vwlyH8Va2f3h1u9JC//0CLnBKkOoQT4fZG/j7",
-	"CvIbshbR3NU3RCn7fYUaMyQz1QubHNWEpERvCZJNkcEABXQifXAMnIpvjRkdglFEBzDqE9+ey6T3qdah",
-	"tWxxdjCW5QKW1Huxz/Qh5qfsHdbbWWYTuRfWbdhMtP4CltpavvG6G99K/QyaRbmyO1XE8Le+ZDtoLDWT",
-	"nJJIZazKawRqmWtjyms0wTFnVmsbd8FWklQrXG0rWbhMqwpEPxs5VhdEqIgu5VaP5afi/W50Ii+UPp96",
-	"WfJ+5SNfTxTP11hcYe6wX2fy52qKltAYHIQTTOpNcAB8LXz6Ko8C8DE0Xd6paoSoml2Aba/bLDFhPAIb",
-	"BsckaGZF40dmub/fVUpsDc82g2+Bt18lKbyb5O1bmhNbWv5y5fyNHv8tqejvH/GWqP1W0cQ0JJ85TrGa",
-	"l0Pc7xKH2WMyn7XuQIlfcJUQqjCkkih6jib05lkULcqDlZABUCPFI+KE+wieGpPyb691QYx5oUpcQqJ1",
-	"pQm8llYLJdAoM0RRiG8Jrt23OYHsW2jaFN5LWrGbJv7OMovef1mwVaJV/vkK5z2t8HEQhsndFBitCkYJ",
-	"nMdxPqS1RA5J1P8GTJrzFvoVXun2h8Z0J+6ZK+sYiB/oNSL1nuyMi2WkmVQNBj6gBPgsoFN1Gxe79/bJ",
-	"4g2VjXfrsmOivJv6GkeYqYZ5iP3PAqPeD4jnGw0vECXZPE8G66a294W2x9l7cy/FwXSBFWSt6J0SIvd+",
-	"1YV8unRyAfh7zy2biN893GkiWzprI71ss/xusZdw9bSC/MGWUBqFm9/JsmbB+I9mdn8rC5dbraZ5UQds",
-	"60qnQwvu83IPofUWOszq+8ehrzL0H+A3fJuu4pu4g39iR+WaF6iKypQix18kMnpRCbq1Ebjwvq2Imk7G",
-	"GidVgSxaFg+dNnh+uDns+xmOQtkXY7EHd4FHen2K/Hjhyw/ztS82rr8fRBa98lYn9nv46NcG8B/Y7/ZH",
-	"k6eTWOVb6wZW47ZbX5K/q4UwJ8O1Ow7IkrNl7rUsSXj2rT04gHjlCZc71ZacxSMw7DJZN1ns8ymXRAhX",
-	"OOL1bFYpz1tthkpeZGxR6npvyGf2OBICqCHIeL0iW3wIT3sSK9XSK/XsVvsm3WoP5sT38CIkePLsQtik",
-	"C0E2H5edeR6bNG/Ml1BExHmW9xZ4Borw52FugV+Oj94end9DOXv2CfzldJgfcHrbVF0LgEklQpqtCPrF",
-	"GSAYo/hgxsdO7917catUURj7m/EEBsnn92KC+MZc2eypRzSAEfAn8BqBeEZ8x3VmceT0nDHn097WVqu9",
-	"1/SaXrPV2/f2PVUCQC1zobqriUqsqZaP4BbHCAxpPIFcluPRgo2pzyvWmZ3hzGSwR3SEdb9yq80zsycR",
-	"m1ucQdUlMwtYfLdK3Vh8TlYwzdQ+XTKJypdanCSTlWEqE+HYXCpQg9eIfIYFM2adQIszv7WCQTNzqgJI",
-	"qeNGg6v8TRZqLb4mKfKrGrxlqs3awNflZu/e3/3/AAAA//8=",
+	"i3bYql+ZzLyyE6+Ss5LlXl7TEZ1xJ1dmt+1tF5RloKORoG4zLqvkbHtemViTzLVl1euVj7RWP5KpjyUe",
+	"andXP5SvoiZlIRUuoVYO1C45FOL2O0cewXsh0lNWYAk90klkJtJa12AVHF6b71RrAcDGNOaNCN+gUFH6",
+	"bLIYqCUZcK4gokKBXStxrK595pkzbYJXuvYZ52gy5Zo8CjGkIcsvohBMUWwqEsAwjA1uiK+TDal7soAP",
+	"mKQFVL+n4XxJ/aPCukdplqXzPQyuT4dDHGTSDHtOQOMYBRyMacwQGEj1cy7kpKkMCknNjI4p6lu94lAm",
+	"Q/QuKz8bs2kW1731dmglPTpW+7HWdm/H6213mzve7q/5tLyecz39oL/5sDP0gjbcT0os5UsurfrdsTIW",
+	"HTT/aTz4IcCn+Kfjq8/HrRN8zI7J+U5weLx7fD39918Of+o20fynz+HbY3yKj2ev8TYe/lszaEdkMHnl",
+	"hf/+U+SkyYgZk77zEx0T8JJK10a4vJ648dO/ywdWqI8qxEGoLYWHu+7pSitwQU0pTaMw+X1JVGunykMF",
+	"xdgeRN+0ruf03r3PUztMFPOEwPI35Ijfness5MdKQ95KkpihRpoSEnSbJX2KcImvM8NfKONelONTiwnC",
+	"Wbp0nk1yvTd5esRbWRmHc6FdG6NRG7lBqjqHOpMpxPFf+CLpc8obE0pvkqyD2PvijIrq3JzrnBJTJ1/6",
+	"zmVYYVrcV+WFys4UTZBTkDEDBCnFVkyEwj4ZoxiBGkPINMvUtYXqhYwdM65+Z062d2uJmSsdsiUbyty5",
+	"K8fJnhwVxsn2JRXGKcdYhYFJw7/KY5PWqdVnNx7l6u9IXO2VH5GMsfJou9Fo5YeS7mVrvCYR6So/Y1qO",
+	"VX4g10Wr8nNpUZvKj1jt/e7eP1Qa1J7nVuI1eqcCM1p2uSxn1xt2Ot32Nuq24XZ7t72324HefrvjBbtB",
+	"Z39n2OkE2929YScTMJIXLzs7lniZ96ypskmQGOICsk1iy8XyZYLdnh3Tor0RWpl+MzdvytVZk0S0UMh7",
+	"n/WatyozzMXKQCXlRCUpxWSUUNjfl3t5ndUPpQ0kNqTbYsaT7dqsSfOjciX3UBfmhBJdtLioOJ5lwpWW",
+	"lgwraoJzy7YKsrHbfaJM2tL8mWNhcDpFME7LMyWtsymJ5j1V9BVgDgi9dcW/OuJsIHRbBEMARxATUIMg",
+	"RBEeSLM7CPFwiGJEAqRs/Mo2bYLATSInthzNYqpCDnlo8dCHacCbupkbu3nrXTTlpasklrbWA83DCGOm",
+	"jqATDve9cC+AaKc76MJu0EFobxd29na84b6Hht3QC7qd7r633wm9MNjptro77SDc3dvptne729vBn5rU",
+	"rnfgReRUCy9aXSPRPL2uqqyvbnefow3ZcuxHl3BUtgQ9bEuOkSWJAljcMv3q/HXSrVFVDlxdof0bpvmt",
+	"Ck/ke8s8nW6UMBqFEBbaFzIbSxXa+oLDu2V2bpXvklSGBjUi28lohqJ+1RZQi5BD+d9byBQfki4rbXoV",
+	"PKxPsMrUStpaEkBJ0+q7IS7vmBI6i8Uj4vcRvkGkiCWoNSQsYT2tyfS1fbiM+SxPPhKRU+eriZzpDCD7",
+	"KqgfxHLctJxijtR922RGuXCWP5E05ZL0pV2BLi02cNoMdVEnsYq6uMa2kr2mPyBuiW3PN+0bvGk6PKT8",
+	"Mt1Tbrj7k13Ch9+kHxBffY3W42RaLQglK9MRfMW6pGHlaXV3H4d+UroqaVIj21jmGL7WIF+oeBtL2kSk",
+	"RNqsu4DyMYpvMUM6yFEKB4XzqngI2xvl15sg7d0lo9mkn9cOkxRqqPJ7uKYIud2zhMZgMO8TS7gwgTOm",
+	"QxsdApimFJpdvQAQMA4j60Xix99QoEPJ+iTb44Q1JSRdSzV3F/RrqaobIuTLSuqxqUEvGzvO+2Sx7jwz",
+	"jdtyBegL5KGzGd+IMHRPzVpT57+Sgn0P/tV+5l+Ppg6LC6/zIv60LKsCB8p3yHqg+Pg0GvH+eutNOmdu",
+	"VJ1O8GldxXpLNnPRmXj3Z+aFluFjHTkqzS05JpPWRV+04eow4MIE+r5dpgiTkSvjBuyeUoL/yJhiGOFr",
+	"5IIZ4TgC/mI+vw/G8Ab1yRQyhkJQ80CsI+YwB5DL+Nt6E5zYQoDm+KZHlYpUzpTCKmB3qgzBwy3CRSUJ",
+	"OrueVz1iIFMP4W6xL/7vzCiyllhvsBt4sD1otQZ7qDPsQi9ErWEnaG+H3tCDcAfuBTtovxXuBO1BC23D",
+	"znAX7YX7QXfgwdawXZ31PArHKG2SkVnJjr2SzSlESl7EnMm7pi7MszJEwm/B4qlunUWYvzMkrZRCj2Uf",
+	"jM+lUSAHsjknA23PA7djHCWN02V4iY6y//Hy8qwJji11idOZDhExDT8XI6R+QPxH/faHEgdT38yha3R6",
+	"1C1ASlDdbFFIihG+Qc3lIWz4BhExfBrTAbKgreCrgS3UlnlVWOtaZQZ+uk0qc8GO10m1yEKwnqv3fGNQ",
+	"lasCnCqskdbInSp30u5duzz6CYa4wiGYEgSFZ2BFNAF6g2Krqof0Io1iOpvq0h4Jxxa/yzpfzcIopnNd",
+	"WeNPGcO0XpTNa1l7a/2gnMeMesl1c85lHjlJwTDnZzTXiUlW2lOmdFY+plggRRJRXBxgbD4qe7Lz/v5B",
+	"J/naW6tCTiRW/0XiTUxxG0MR1OfyUBPrYmtrXLMk/EKWHdtY8MWTY986yPaYERd/eLAUWmP+yiaYQ0qG",
+	"EVYJ7N9KaICkCwVkIZETtr4IjFoaFGCRCh0B0ARXsgBZRJU3wFQCwxyM4I38atIscd0n5OSRgunLEFQ7",
+	"lv90PuLNOXrLcKXcxftUZ3mpRdZntXyzPspyDFhPsjdlzap5J1UvNLIgkNRTU2zGhyiGaOOhm3SBzBdR",
+	"qTeLXGUaYZ/OUbZZpv4Y0szj395nx81jOm7+VA6YZeKLrIFa3cwhhycGDfFpiUFDijfPSVn3Sk2y0pWr",
+	"pwzJoqPfVuLX72KaqergL8sB1/VbE8f6v+rXNgM6qZAinvfOaNPh5vOF8uVCV5lu1G39a5huZprYGCKn",
+	"Pq803YhhxnSjnLymEAZmKnNH9kSGBMB4REkbh2AMZe5smMtbLbP8yEKrD7H83Bdrc1hZvUzFKvxdB10f",
+	"P+fmj3X314Hds4Xoj2Mhmqlbnqc+iYi19UW1ja5iIxIjExuRnV9vovfFAFUeSbXdYWM8VXVwmGm8PKLG",
+	"A19mQkro0iMpLmUY/GxCWmlCKkGmchPSU52laXX/bELasAmpFAPW06WuVKv6UgOSRXC0LagJTvKh4sYY",
+	"BGomNDwNC683wekEc+Ab6cLvk7RxwAsV5C1EUSzrEqZtLmTIiaJVRRFqajUarZ8wIntRajhvmsJRj8j5",
+	"NxxI/bBLfvUnNy+te8ef7VFrEbQrY4VaIiLddLbsmNVyg9RlroA+szrJgwASk/LBADTtsKdwhIrtU6eZ",
+	"V65LZ2RR7Sr2J/y52ji53KrWqgsE443k4CYj31l9M4Qm1Wp47Uare9na6Xm7vZ3dZre9v5AmQWZRpJWk",
+	"9n6m/v6eVfI3kGXVM6XE7eYRy96WlCFtia3qXlu6nrpuRK7Ir2o9rsNjdRdqr6i3eCvbSty0uPayDaw9",
+	"u191eyfpT61eYDpSZ9djGnqpMWmDL/mz3ZfafMGS2e83Ya4peSvbcry6XWmhZX8BFzglSDWVp8PsDfzD",
+	"FU3FjGd3YBGl7PcVasyQzFQvbHJUE5ISvSVI9lEGAxTQifTBMXAqvjVmdAhGER3AqE98ey6T3qe6jday",
+	"9dzBWJYLWFLvxT7Th5ifsndYb2eZTeReWLdhM9H6C1hqa/nG6258K/UzaBblyu5UEcPf+pJturHUTHJK",
+	"IpWxKq8RqGWujSmv0QTHnFndcNwFW0lSrXC1rWThMq2qKf1s5FhdEKEiupRbPZafive70Ym8UPp86mXJ",
+	"+5WPfD1RPF9jcYW5w36dyZ+rKVpCY3AQTjCpN8EB8LXw6as8CsDH0DSGp6p3ouqPAba9brPEhPEIbBgc",
+	"k6CZFY0fmeX+flcpsTU82wy+Bd5+laTwbpK3b2lObGn5y5XzN3r8t6Siv3/EW6L2W0UT05B85jjFal4O",
+	"cb9LHGaPyXzWugMlfsFVQqjCkEqi6Dma0JtnUbQoD1ZCBkCNFI+IE+4jeGpMyr+91gUx5oUqcQmJ1pUm",
+	"8FpaLZRAo8wQRSG+Jbh23+YEstWh6Wx4L2nF7rP4O8ssev9lwVaJVvnnK5z3tMLHQRgmd1NgtCoYJXAe",
+	"x/mQ1hI5JFH/GzDp51voV3ilOyYa0524Z66sYyB+oNeI1HuymS6WkWZSNRj4gBLgs4BO1W1cbPjbJ4s3",
+	"VPbqrcsmi/Ju6mscYaZ67CH2PwuMej8gnu9NvECUZL89Gayb2t4XOiVn7829FAfTOFaQtaJ3Sojc+1UX",
+	"8unSyQXg7z237Dt+93CniewCrY30sjPzu8X2w9XTCvIHW0JpFG5+J8uaBeM/mtn9rSxcbnWn5kVNs60r",
+	"nQ4tuM/LPYTWW+gwq+8fh77K0H+A3/Btuopv4g7+iR2Va16gKipTihx/kcjoRSXo1kbgwvu2Imo6GWuc",
+	"VAWyaFk8dNoT+uHmsO9nOAplX4zFtt0FHun1KfLjhS8/zNe+2Ov+fhBZ9Mpbzdvv4aNfG8B/YL/bH02e",
+	"TmKVb60bWI3bbn1J/q4WwpwM1+44IEvOlrnXsiTh2bf24ADilSdc7lRbchaPwLDLZN1ksc+nXBIhXOGI",
+	"17NZpTxvtRkqeZGxRanrvSGf2eNICKCGIOP1imzxITztSaxUS6/Us1vtm3SrPZgT38OLkODJswthky4E",
+	"2XxcduZ5bNK8MV9CERHnWd5b4Bkowp+HuQV+OT56e3R+D+Xs2Sfwl9NhfsDpbVN1LQAmlQhptiLoF2eA",
+	"YIzigxkfO71378WtUkVh7G/GExgkn9+LCeIbc2Wzpx7RAEbAn8BrBOIZ8R3XmcWR03PGnE97W1ut9l7T",
+	"a3rNVm/f2/dUCQC1zIXqriYqsaZaPoJbHCMwpPEEclmORws2pj6vWGd2hjOTwR7REdb9yq02z8yeRGxu",
+	"cQZVl8wsYPHdKnVj8TlZwTRT+3TJJCpfanGSTFaGqUyEY3OpQA1eI/IZFsyYdQItzvzWCgbNzKkKIKWO",
+	"Gw2u8jdZqLX4mqTIr2rwlqk2awNfl5u9e3/3/wMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

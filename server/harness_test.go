@@ -22,6 +22,7 @@ import (
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/server"
 	"github.com/keyplane/keyplane/store"
+	"github.com/keyplane/keyplane/store/ndata"
 	"github.com/keyplane/keyplane/store/storetest"
 )
 
@@ -277,4 +278,18 @@ func (h *harness) member(t testing.TB, org, userID, role string) {
 // creds is the HMAC credential pair of a created key.
 func creds(k gen.ApiKey) *nws4.Credentials {
 	return &nws4.Credentials{ClientID: k.ClientId, Secret: *k.ClientSecret}
+}
+
+// mustQuery parses an NData query for direct store calls.
+func mustQuery(t testing.TB, raw string) ndata.Query {
+	t.Helper()
+	values, err := ndata.ParseRawQuery(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ndata.Parse(values, store.AuditFields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

@@ -110,7 +110,7 @@ func (s *Server) ListOrganizationMembers(ctx context.Context, req gen.ListOrgani
 	if err != nil {
 		return nil, err
 	}
-	if err := s.orgAction(ctx, req.OrganizationId, auth.ScopeUser, auth.Read); err != nil {
+	if _, err := s.orgAction(ctx, req.OrganizationId, auth.ScopeUser, auth.Read); err != nil {
 		return nil, err
 	}
 	members, total, err := s.store.Users.OrganizationMembers(ctx, req.OrganizationId, q)
@@ -126,7 +126,7 @@ func (s *Server) ListOrganizationMembers(ctx context.Context, req gen.ListOrgani
 
 // PutOrganizationMember serves PUT /v3/organizations/{organizationId}/members/{userId}.
 func (s *Server) PutOrganizationMember(ctx context.Context, req gen.PutOrganizationMemberRequestObject) (gen.PutOrganizationMemberResponseObject, error) {
-	if err := s.orgAction(ctx, req.OrganizationId, auth.ScopeUser, auth.Update); err != nil {
+	if _, err := s.orgAction(ctx, req.OrganizationId, auth.ScopeUser, auth.Update); err != nil {
 		return nil, err
 	}
 	role := string(req.Body.Role)
@@ -149,7 +149,7 @@ func (s *Server) PutOrganizationMember(ctx context.Context, req gen.PutOrganizat
 
 // DeleteOrganizationMember serves DELETE /v3/organizations/{organizationId}/members/{userId}.
 func (s *Server) DeleteOrganizationMember(ctx context.Context, req gen.DeleteOrganizationMemberRequestObject) (gen.DeleteOrganizationMemberResponseObject, error) {
-	if err := s.orgAction(ctx, req.OrganizationId, auth.ScopeUser, auth.Delete); err != nil {
+	if _, err := s.orgAction(ctx, req.OrganizationId, auth.ScopeUser, auth.Delete); err != nil {
 		return nil, err
 	}
 	if err := s.store.Users.DeleteOrganizationMember(ctx, req.OrganizationId, req.UserId); err != nil {
@@ -161,23 +161,17 @@ func (s *Server) DeleteOrganizationMember(ctx context.Context, req gen.DeleteOrg
 
 // organization reads an organization the caller may use verb on.
 func (s *Server) organization(ctx context.Context, id string, verb auth.Verb) (*store.Organization, error) {
-	if err := s.orgAction(ctx, id, auth.ScopeOrganization, verb); err != nil {
-		return nil, err
-	}
-	return s.store.Organizations.Get(ctx, id)
+	return s.orgAction(ctx, id, auth.ScopeOrganization, verb)
 }
 
-// orgAction checks that the organization exists and the caller may use verb
-// on scope in it. Existence comes first only for callers with some standing
-// in the organization; to others every organization is forbidden alike.
-func (s *Server) orgAction(ctx context.Context, org string, scope auth.Scope, verb auth.Verb) error {
+// orgAction checks that the caller may use verb on scope in the organization,
+// then reads it (ErrNotFound when it does not exist). Authorization comes
+// first, so to outsiders every organization id is forbidden alike.
+func (s *Server) orgAction(ctx context.Context, org string, scope auth.Scope, verb auth.Verb) (*store.Organization, error) {
 	if err := allow(ctx, auth.Target{Scope: scope, Verb: verb, Organization: org}); err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := s.store.Organizations.Get(ctx, org); err != nil {
-		return err
-	}
-	return nil
+	return s.store.Organizations.Get(ctx, org)
 }
 
 // organizationsOut maps organizations to the wire format, with their owners.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
@@ -38,7 +37,7 @@ func (s *Server) ListWorkspaces(ctx context.Context, req gen.ListWorkspacesReque
 // CreateWorkspace serves POST /v3/workspaces.
 func (s *Server) CreateWorkspace(ctx context.Context, req gen.CreateWorkspaceRequestObject) (gen.CreateWorkspaceResponseObject, error) {
 	in := req.Body
-	if err := s.orgAction(ctx, in.OrganizationId, auth.ScopeWorkspace, auth.Create); err != nil {
+	if _, err := s.orgAction(ctx, in.OrganizationId, auth.ScopeWorkspace, auth.Create); err != nil {
 		return nil, err
 	}
 	w := &store.Workspace{OrganizationID: in.OrganizationId, Name: in.Name, Description: in.Description,
@@ -145,9 +144,6 @@ func (s *Server) GetWorkspaceAccess(ctx context.Context, req gen.GetWorkspaceAcc
 // workspace reads a workspace the caller may use verb on.
 func (s *Server) workspace(ctx context.Context, id string, verb auth.Verb) (*store.Workspace, error) {
 	w, err := s.store.Organizations.GetWorkspace(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -98,7 +98,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	s.Users = &Users{db: db}
 	s.Roles = &Roles{db: db}
 	s.Sessions = &Sessions{db: db}
-	s.Replays = &Replays{db: db}
+	s.Replays = &Replays{db: db, dialect: dialect}
 	s.Audit = &Audit{db: db}
 	s.Settings = &Settings{db: db}
 	return s, nil

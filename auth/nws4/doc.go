@@ -33,10 +33,10 @@
 //
 // # Hardening
 //
-// By default Verifier is stricter than the reference, which stays compatible
-// with every reference client: host, x-nd-date and x-nd-content-sha256 must be
-// signed, x-nd-date must equal the Timestamp, and signatures are compared in
-// constant time. Verifier.Lenient restores the reference's acceptance rules.
+// By default Verifier is stricter than the reference server, yet accepts every
+// reference client: host, x-nd-date and x-nd-content-sha256 must be signed and
+// x-nd-date must equal the Timestamp. Verifier.Lenient restores the reference's
+// acceptance rules. Signatures are always compared in constant time.
 //
 // # Replays
 //

@@ -1,0 +1,71 @@
+package server_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/keyplane/keyplane/auth/nws4"
+	"github.com/keyplane/keyplane/store"
+	"github.com/keyplane/keyplane/store/storetest"
+)
+
+// BenchmarkRequest measures whole requests through the server (routing,
+// authentication, validation, handler, one store read) for each scheme, and
+// an unauthenticated operation on the same server for comparison.
+// bench/auth.sh prints the ratios.
+func BenchmarkRequest(b *testing.B) {
+	h := newHarness(b, storetest.Open(b, store.Postgres))
+	org := h.org(b, "acme")
+	k := h.create(b, map[string]any{"name": "k", "organizationId": org, "isActive": true,
+		"permissions": []any{map[string]any{"scope": "ORGANIZATION", "verbs": []string{"READ"}}}})
+	owner := h.user(b, "owner")
+	h.member(b, org, owner.Id, "OWNER")
+	token := h.login(b, "owner").TokenId
+	path := "/v3/organizations/" + org
+
+	serve := func(b *testing.B, r *http.Request) {
+		rec := httptest.NewRecorder()
+		h.e.ServeHTTP(rec, r)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("%d: %s", rec.Code, rec.Body)
+		}
+	}
+	get := func(header, value string) func(*testing.B) {
+		return func(b *testing.B) {
+			for b.Loop() {
+				r := httptest.NewRequest("GET", path, nil)
+				r.Header.Set(header, value)
+				serve(b, r)
+			}
+		}
+	}
+	b.Run("unauthenticated", func(b *testing.B) {
+		for b.Loop() {
+			serve(b, httptest.NewRequest("GET", "/healthz", nil))
+		}
+	})
+	b.Run("root-bearer", get("Authorization", "Bearer "+rootToken))
+	b.Run("login-bearer", get("Authorization", "Bearer "+token))
+	b.Run("x-api-key", get("x-api-key", *k.ClientSecret))
+	b.Run("nws4", func(b *testing.B) {
+		// Each signature is accepted once, so sign b.N requests up front.
+		c := creds(k)
+		base := time.Now()
+		h.clock.Set(base)
+		reqs := make([]*http.Request, b.N)
+		for i := range reqs {
+			r := httptest.NewRequest("GET", path, bytes.NewReader(nil))
+			if err := nws4.Sign(r, nil, *c, base.Add(time.Duration(i)*time.Millisecond)); err != nil {
+				b.Fatal(err)
+			}
+			reqs[i] = r
+		}
+		b.ResetTimer()
+		for _, r := range reqs {
+			serve(b, r)
+		}
+	})
+}
