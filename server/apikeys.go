@@ -32,17 +32,8 @@ func (s *Server) ListApiKeys(ctx context.Context, _ gen.ListApiKeysRequestObject
 	if err != nil {
 		return nil, err
 	}
-	res := gen.ListApiKeys200JSONResponse{Count: int64(len(keys)), TotalCount: total}
-	if q.Count {
-		res.Count = total
-		return res, nil
-	}
-	items := make([]gen.ApiKey, len(keys))
-	for i := range keys {
-		items[i] = apiKeyOut(&keys[i], "")
-	}
-	res.Items = &items
-	return res, nil
+	items, count := queryResult(q, keys, total, func(k *store.APIKey) gen.ApiKey { return apiKeyOut(k, "") })
+	return gen.ListApiKeys200JSONResponse{Items: items, Count: count, TotalCount: total}, nil
 }
 
 // GetApiKey serves GET /apikeys/{id}.

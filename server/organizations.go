@@ -53,11 +53,8 @@ func (s *Server) CreateOrganization(ctx context.Context, req gen.CreateOrganizat
 		return nil, err
 	}
 	s.audit(ctx, "create", "organization", o.ID)
-	out, err := s.organizationsOut(ctx, *o)
-	if err != nil {
-		return nil, err
-	}
-	return gen.CreateOrganization201JSONResponse(out[0]), nil
+	out, err := s.organizationOut(ctx, o)
+	return gen.CreateOrganization201JSONResponse(out), err
 }
 
 // GetOrganization serves GET /v3/organizations/{organizationId}.
@@ -66,11 +63,8 @@ func (s *Server) GetOrganization(ctx context.Context, req gen.GetOrganizationReq
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.organizationsOut(ctx, *o)
-	if err != nil {
-		return nil, err
-	}
-	return gen.GetOrganization200JSONResponse(out[0]), nil
+	out, err := s.organizationOut(ctx, o)
+	return gen.GetOrganization200JSONResponse(out), err
 }
 
 // UpdateOrganization serves PUT /v3/organizations/{organizationId}.
@@ -85,11 +79,8 @@ func (s *Server) UpdateOrganization(ctx context.Context, req gen.UpdateOrganizat
 		return nil, err
 	}
 	s.audit(ctx, "update", "organization", o.ID)
-	out, err := s.organizationsOut(ctx, *o)
-	if err != nil {
-		return nil, err
-	}
-	return gen.UpdateOrganization200JSONResponse(out[0]), nil
+	out, err := s.organizationOut(ctx, o)
+	return gen.UpdateOrganization200JSONResponse(out), err
 }
 
 // DeleteOrganization serves DELETE /v3/organizations/{organizationId}.
@@ -172,6 +163,15 @@ func (s *Server) orgAction(ctx context.Context, org string, scope auth.Scope, ve
 		return nil, err
 	}
 	return s.store.Organizations.Get(ctx, org)
+}
+
+// organizationOut maps one organization to the wire format, with its owner.
+func (s *Server) organizationOut(ctx context.Context, o *store.Organization) (gen.Organization, error) {
+	out, err := s.organizationsOut(ctx, *o)
+	if err != nil {
+		return gen.Organization{}, err
+	}
+	return out[0], nil
 }
 
 // organizationsOut maps organizations to the wire format, with their owners.

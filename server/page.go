@@ -47,6 +47,20 @@ func newPage[T any](items []T, q ndata.Query, total int64) springPage[T] {
 	}
 }
 
+// queryResult maps one page of rows to the items and count of a Portos
+// QueryResult: with $count=true the items are absent and count is the number
+// of matches.
+func queryResult[M, T any](q ndata.Query, rows []M, total int64, out func(*M) T) (*[]T, int64) {
+	if q.Count {
+		return nil, total
+	}
+	items := make([]T, len(rows))
+	for i := range rows {
+		items[i] = out(&rows[i])
+	}
+	return &items, int64(len(rows))
+}
+
 // springQuery parses the page, size and sort parameters of an akenza list.
 func springQuery(page *int, size *int, sort *[]string, schema ndata.Schema) (ndata.Query, error) {
 	p, sz := 0, 25

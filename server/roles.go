@@ -22,17 +22,8 @@ func (s *Server) ListRoles(ctx context.Context, _ gen.ListRolesRequestObject) (g
 	if err != nil {
 		return nil, err
 	}
-	res := gen.ListRoles200JSONResponse{Count: int64(len(roles)), TotalCount: total}
-	if q.Count {
-		res.Count = total
-		return res, nil
-	}
-	items := make([]gen.Role, len(roles))
-	for i := range roles {
-		items[i] = roleOut(&roles[i])
-	}
-	res.Items = &items
-	return res, nil
+	items, count := queryResult(q, roles, total, roleOut)
+	return gen.ListRoles200JSONResponse{Items: items, Count: count, TotalCount: total}, nil
 }
 
 // GetRole serves GET /roles/{name}.

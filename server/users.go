@@ -24,17 +24,8 @@ func (s *Server) ListUsers(ctx context.Context, _ gen.ListUsersRequestObject) (g
 	if err != nil {
 		return nil, err
 	}
-	res := gen.ListUsers200JSONResponse{Count: int64(len(users)), TotalCount: total}
-	if q.Count {
-		res.Count = total
-		return res, nil
-	}
-	items := make([]gen.User, len(users))
-	for i := range users {
-		items[i] = userOut(&users[i])
-	}
-	res.Items = &items
-	return res, nil
+	items, count := queryResult(q, users, total, userOut)
+	return gen.ListUsers200JSONResponse{Items: items, Count: count, TotalCount: total}, nil
 }
 
 // GetUser serves GET /users/{userId}.
