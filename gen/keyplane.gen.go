@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/runtime"
@@ -1214,6 +1216,18 @@ type ClientInterface interface {
 	// Corresponds with GET /healthz (the `GetHealthz` operationId).
 	GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetOpenapiJson This API's OpenAPI document (JSON)
+	//
+	// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
+	GetOpenapiJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOpenapiYaml This API's OpenAPI document (YAML)
+	//
+	// The source of truth the server, its validation and the generated clients are built from.
+	//
+	// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
+	GetOpenapiYaml(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetReadyz Readiness probe
 	//
 	// Answers 200 when the database answers, 503 otherwise.
@@ -1792,6 +1806,38 @@ func (c *Client) RotateApiKey(ctx context.Context, id ApiKeyId, body RotateApiKe
 // Corresponds with GET /healthz (the `GetHealthz` operationId).
 func (c *Client) GetHealthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOpenapiJson This API's OpenAPI document (JSON)
+//
+// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
+func (c *Client) GetOpenapiJson(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOpenapiJsonRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOpenapiYaml This API's OpenAPI document (YAML)
+//
+// The source of truth the server, its validation and the generated clients are built from.
+//
+// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
+func (c *Client) GetOpenapiYaml(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOpenapiYamlRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -3045,6 +3091,60 @@ func NewGetHealthzRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/healthz")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetOpenapiJsonRequest constructs an http.Request for the GetOpenapiJson method
+func NewGetOpenapiJsonRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/openapi.json")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetOpenapiYamlRequest constructs an http.Request for the GetOpenapiYaml method
+func NewGetOpenapiYamlRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/openapi.yaml")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -4769,6 +4869,22 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `GetHealthz` operationId).
 	GetHealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthzResponse, error)
 
+	// GetOpenapiJsonWithResponse This API's OpenAPI document (JSON)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
+	GetOpenapiJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiJsonResponse, error)
+
+	// GetOpenapiYamlWithResponse This API's OpenAPI document (YAML)
+	//
+	// The source of truth the server, its validation and the generated clients are built from.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
+	GetOpenapiYamlWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiYamlResponse, error)
+
 	// GetReadyzWithResponse Readiness probe
 	//
 	// Answers 200 when the database answers, 503 otherwise.
@@ -5975,6 +6091,88 @@ func (r GetHealthzResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetHealthzResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetOpenapiJsonResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *map[string]interface{}
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOpenapiJsonResponse) GetJSON200() *map[string]interface{} {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOpenapiJsonResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOpenapiJsonResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOpenapiJsonResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOpenapiJsonResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetOpenapiYamlResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// YAML200 the response for an HTTP 200 `application/yaml` response
+	YAML200 *string
+}
+
+// GetYAML200 returns the response for an HTTP 200 `application/yaml` response
+func (r GetOpenapiYamlResponse) GetYAML200() *string {
+	return r.YAML200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOpenapiYamlResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOpenapiYamlResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOpenapiYamlResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOpenapiYamlResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8693,6 +8891,34 @@ func (c *ClientWithResponses) GetHealthzWithResponse(ctx context.Context, reqEdi
 	return ParseGetHealthzResponse(rsp)
 }
 
+// GetOpenapiJsonWithResponse This API's OpenAPI document (JSON)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /openapi.json (the `GetOpenapiJson` operationId).
+func (c *ClientWithResponses) GetOpenapiJsonWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiJsonResponse, error) {
+	rsp, err := c.GetOpenapiJson(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOpenapiJsonResponse(rsp)
+}
+
+// GetOpenapiYamlWithResponse This API's OpenAPI document (YAML)
+//
+// The source of truth the server, its validation and the generated clients are built from.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /openapi.yaml (the `GetOpenapiYaml` operationId).
+func (c *ClientWithResponses) GetOpenapiYamlWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenapiYamlResponse, error) {
+	rsp, err := c.GetOpenapiYaml(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOpenapiYamlResponse(rsp)
+}
+
 // GetReadyzWithResponse Readiness probe
 //
 // Answers 200 when the database answers, 503 otherwise.
@@ -10072,6 +10298,58 @@ func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetOpenapiJsonResponse parses an HTTP response from a GetOpenapiJsonWithResponse call
+func ParseGetOpenapiJsonResponse(rsp *http.Response) (*GetOpenapiJsonResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOpenapiJsonResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest map[string]interface{}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetOpenapiYamlResponse parses an HTTP response from a GetOpenapiYamlWithResponse call
+func ParseGetOpenapiYamlResponse(rsp *http.Response) (*GetOpenapiYamlResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOpenapiYamlResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "yaml") && rsp.StatusCode == 200:
+		var dest string
+		if err := yaml.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.YAML200 = &dest
 
 	}
 
@@ -12434,6 +12712,12 @@ type ServerInterface interface {
 	// GetHealthz Liveness probe
 	// (GET /healthz)
 	GetHealthz(ctx echo.Context) error
+	// GetOpenapiJson This API's OpenAPI document (JSON)
+	// (GET /openapi.json)
+	GetOpenapiJson(ctx echo.Context) error
+	// GetOpenapiYaml This API's OpenAPI document (YAML)
+	// (GET /openapi.yaml)
+	GetOpenapiYaml(ctx echo.Context) error
 	// GetReadyz Readiness probe
 	// (GET /readyz)
 	GetReadyz(ctx echo.Context) error
@@ -12791,6 +13075,24 @@ func (w *ServerInterfaceWrapper) GetHealthz(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetHealthz(ctx)
+	return err
+}
+
+// GetOpenapiJson converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOpenapiJson(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOpenapiJson(ctx)
+	return err
+}
+
+// GetOpenapiYaml converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOpenapiYaml(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOpenapiYaml(ctx)
 	return err
 }
 
@@ -13520,6 +13822,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealthz, options.OperationMiddlewares["getHealthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadyz, options.OperationMiddlewares["getReadyz"]...)
+	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenapiYaml, options.OperationMiddlewares["getOpenapiYaml"]...)
+	router.GET(options.BaseURL+"/openapi.json", wrapper.GetOpenapiJson, options.OperationMiddlewares["getOpenapiJson"]...)
 	router.GET(options.BaseURL+"/apikeys", wrapper.ListApiKeys, options.OperationMiddlewares["listApiKeys"]...)
 	router.POST(options.BaseURL+"/apikeys", wrapper.CreateApiKey, options.OperationMiddlewares["createApiKey"]...)
 	router.DELETE(options.BaseURL+"/apikeys/:id", wrapper.DeleteApiKey, options.OperationMiddlewares["deleteApiKey"]...)
@@ -14659,6 +14963,54 @@ func (response GetHealthz200JSONResponse) VisitGetHealthzResponse(w http.Respons
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOpenapiJsonRequestObject struct {
+}
+
+type GetOpenapiJsonResponseObject interface {
+	VisitGetOpenapiJsonResponse(w http.ResponseWriter) error
+}
+
+type GetOpenapiJson200JSONResponse map[string]interface{}
+
+func (response GetOpenapiJson200JSONResponse) VisitGetOpenapiJsonResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOpenapiYamlRequestObject struct {
+}
+
+type GetOpenapiYamlResponseObject interface {
+	VisitGetOpenapiYamlResponse(w http.ResponseWriter) error
+}
+
+type GetOpenapiYaml200ApplicationyamlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetOpenapiYaml200ApplicationyamlResponse) VisitGetOpenapiYamlResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/yaml")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
 	return err
 }
 
@@ -17732,6 +18084,12 @@ type StrictServerInterface interface {
 	// GetHealthz Liveness probe
 	// (GET /healthz)
 	GetHealthz(ctx context.Context, request GetHealthzRequestObject) (GetHealthzResponseObject, error)
+	// GetOpenapiJson This API's OpenAPI document (JSON)
+	// (GET /openapi.json)
+	GetOpenapiJson(ctx context.Context, request GetOpenapiJsonRequestObject) (GetOpenapiJsonResponseObject, error)
+	// GetOpenapiYaml This API's OpenAPI document (YAML)
+	// (GET /openapi.yaml)
+	GetOpenapiYaml(ctx context.Context, request GetOpenapiYamlRequestObject) (GetOpenapiYamlResponseObject, error)
 	// GetReadyz Readiness probe
 	// (GET /readyz)
 	GetReadyz(ctx context.Context, request GetReadyzRequestObject) (GetReadyzResponseObject, error)
@@ -18181,6 +18539,52 @@ func (sh *strictHandler) GetHealthz(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetHealthzResponseObject); ok {
 		return validResponse.VisitGetHealthzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetOpenapiJson operation middleware
+func (sh *strictHandler) GetOpenapiJson(ctx echo.Context) error {
+	var request GetOpenapiJsonRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOpenapiJson(ctx.Request().Context(), request.(GetOpenapiJsonRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOpenapiJson")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOpenapiJsonResponseObject); ok {
+		return validResponse.VisitGetOpenapiJsonResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetOpenapiYaml operation middleware
+func (sh *strictHandler) GetOpenapiYaml(ctx echo.Context) error {
+	var request GetOpenapiYamlRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOpenapiYaml(ctx.Request().Context(), request.(GetOpenapiYamlRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOpenapiYaml")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOpenapiYamlResponseObject); ok {
+		return validResponse.VisitGetOpenapiYamlResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -19094,179 +19498,182 @@ func (sh *strictHandler) PutWorkspaceMember(ctx echo.Context, workspaceId Worksp
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rctu4muCroDinqqU9lExJvkmpUztux+l2d2J7fOnM6SgbQiQkoU0BCgHZURJXzavsn/m/D7B/dt5k",
-	"nmQLNxKkSImy5Xa621NzOpYEgsCHD9/98sUJ6GRKCSKcOb0vzhjBEMXyz6NLOBL/hogFMZ5yTInTcy54",
-	"TMkI3MAIh5DTGNAh4GMErtH8OwZuUMwwJaDmf7jx6y8AQyQEmIMBDK4BJsA/HjbeQB6M/abjOiwYowkU",
-	"70Cf4GQaIafn9J1W33Fch8+n4iPjMSYj5+7uznWmMIYTxPXyDqb4ZzQ/DheXeEXwxxkCOESE4yFGsQva",
-	"2yCitygOIENgjD6BYAxjGIi5xEKweGwK+dhxHQIn4sU4dFwnRh9nOEah0+PxDBUveHd74HmDYGcAO632",
-	"YHdve7vV3oX7e45YMOcoFnP/r3deowsbw/df2tt3fyvYnusc0hnhi5t5O0YE+OL1visBHSM2pYQhEMA4",
-	"xoiBQDzIACXR3AWEAh9zNGF+sq+PMxTP0439TY7PQD9EQziLuNMbwoihZHEDSiMEiVzdKxxxFB9GGBFe",
-	"BPOTl5BDMJSjACXAD/RQuQ70aRrREBkwFi3LjM8s7G8xGjo951+2UiTdUr+yLflGtSznznUYn8vjGNJ4",
-	"4qQLjhHkKDzgVVZsxvqgdv7qEHQ6nS7geIKYC1Bz1AT+iKNe22t3Gt5eo9W59Lye/P9f/XrVTSbL2egu",
-	"X9obW7lP6+eqh2PPuOGV3+AAnci3VFi4GVx93cn0m102ZtMIzquuOx1deeHWCza68qMJxFGFNSMxrupq",
-	"5eANr/PTFMeIVbq4yIytvN5k8o2uuRJdxJUpIt4wLTxmBwHHN1UwFuuhPqgZ1uNL3iD+QB975juCPvbM",
-	"9//9H/+pyaDmjO8cMcx5X22zZnEb3fJrOEBVsD0S46qeixy86XUyfsUq8qkoGVx9xcn0G112RfpH1iB8",
-	"ZOMU7zQeQYI/Q7G6SjeUZh6ouvDsU5vdwhWrDOuZHlp12Wb8Zhf8i1IDKqz3w03VlX642dQaj4dSBVlc",
-	"3cF0Gs2lkB2MIRkhKVMDbCs4wSyOEeHAF9qRDyZiIsRAjcbA/x8+GNIYQDIH6BNmHJOReKqeSOJKuUq3",
-	"ZJShzMYm8NNrREZ87PR2Wu0iTWERowv0lwV8LNdlloEy+65fYDRDcg1ncFSAjr+imDYGkKEQTOEIATKb",
-	"DFBcpomIIcV6iOcKMODJbOL0Wp78P9eZYKK+8RKgYMLRSBzyneuc0ygRJAvgoQnL/aBg5k73f4FgXIRC",
-	"h5ChBiYMEYYFPwNsNlBHZxRlsZAyiDA1awk6tD2vCB0u8OeCoxAHBBj+XP4u8Vgh9Ns7WfBboG8Vgv7i",
-	"Gk8L7ro8fLHtGAU0DhngFLBrPAXDmE4kLAZohAmxgBMjNot4qeoqni7HmOX4cUHjAu56SCcTCBiawlho",
-	"ZiDCjIvFDDGKQqH4wWCsOZir/u1BFiR/i8l8IC5/Q4550ScxmiLI4SBCTXAp9HMYIzCI6TUiYDBXAmCf",
-	"ZAWlRqoYVhOX/sbEbmxISKW/Av2QR3usBrdSSME4hvMiYnkxFc8VA8+fxnSKYj5XIDCfXMiCrxIyL0AV",
-	"aGRhIXYoZqgIiUqAKLo56wLiEl4XXLM36p5oSicwR75foHqM+CwmpbjMxXyFuKyunE3/ViK3kBAKTWEM",
-	"xQ80hM3U1A8yhu2vawx7S+NrNoUBKuVvt9aI+5J16y2Gst+JuZSBTSLR9zA8Rx9niEn0DyjhSFnp4HQa",
-	"4UDyxa1pTAcRmvz9N6ZkngQe4ji4VLjVeffAZMY4GCAAOZhQxoE4XYH/cUzjQ4nqHf2JOb134o2h5OYz",
-	"fjo8FzKJ4zoTJHDtJItHE8SY5MlO4Svu3ovDZRySQIzZglN8jeZMICCHfMac3ra8I5jLc/xFmXcxJWAI",
-	"cYQEjHmsz8NpD3eDFvRQd7AXbgcdlB4hHNAZ7w0iSK7lHap0DGcKfAr6Wfy9lDxBwh+EFDFAKFdCl2QX",
-	"B2fHoOYnwPNBxwUK4kxamxUg/XrTkQZWMoxw8NCDFPdBMnHwGx2TZkgRwAyIUyBOFsZiZBbC3RTCyWqe",
-	"BrAHgtXSWRwgcIu5gCZmYKYM53JzMIoRDLUkyyQAX9F4gMMQkQdCUF9WJo7vw89H/+wdnh8dXB6JE7Ol",
-	"VtDeh61BO+iE22hnuOvtmXvi9KylZO5OW3+SwOx0oOeFrd3GLmy3G9u7+3uNbjeAja43GGxv76MdNGg7",
-	"ZbcivU5nKJ5gJr0aISJYXgVJijLjNZLKF+9uD+HO/sBrtPY7u60MAnQEAkwQ43AyFefttVsNr91odS9b",
-	"Oz1vt7ez2+y29391Ujyxd5oiyj7cC7YR3Ido34M7aPsREWXGx4J9BEI+ccFgxgGdcYZDpBQlGEUo/o4B",
-	"FtApAjWYPUMXQJBQaiEkQHA7phHqkyGCfBajek9OI27PZwgGNJyDmq+B3wMLsPfrAJPk5RrZXGCTgLaQ",
-	"ru5c54TyV3RGwvsha3pk2+lZ/BrG9DdA0IBGgPzX//4tROS//u9GoHxCi+5jyrjl/TuD84jC8JLS1zBW",
-	"6tf6G1vBBFqddLv6fYBTCiL5xqdjAhIz0KcAIaFHjBFgKL6RiBfhCeag1gJv8PdCpNRilKL5Z0L1ICEW",
-	"M71SjOxeULNozG4hydha4gZMgdu2gGut7Gl5bOqTLWKxOYNHhtvu1l+I0WOhwCmLSbgA9fNEMnsQz5CO",
-	"ZLEe42Ge0xkQHMoFkIEPN4K2WOaUzZxXe7/kvBJx84mYNwGzaQi5YtXixFLHO0GYj1EsLWuACLUsOV51",
-	"JS4pfQPJXEu17IHnImjDBJK5RmEAU3aBKWFCAeTxHESQS8PXCurTtgSkSzNzbFb6RNRn+Q6NMQMzoFzY",
-	"AhOHNFZfXaO5AQEccnEs5+JD40B88AGTOCU1LyvwwhpSEH+hHhEK5i3EPBtGsaAZSt2QiCXTGH9+8C2U",
-	"zFhc9hhJ1gQjlr1srdVaRis9YrWyRLp4ogN+ozdFY4CJjGux95eleK167qzevn3bsEWkxQMT3AsGAZry",
-	"BeQBcnWIFR5iGvmizvAG4ggOonXY/ga0hBBNEQkRCeagJshvCDkcQIbqKa+AhN1qCeWKsNl0SmOOwjco",
-	"xPBSbuWBDLezEqdaOzZOJUsAE7EGIOH5xJILVqDy7d2LXfsSbNpd8gaziXFMPIQkK2eFeCfkCWPomOgh",
-	"pUwrxmF+bG+MZdoq7rmRaM1rJmaDT3sa3zHFHfWhSGmS0xiFVvjaSiknWZAVjCZPK1QyAozOlDkUI5YE",
-	"Vk2tr744H24WqYVGhReAcRhzeYItAEkIMAliNEEq0gugGxTPtRAgqMeQxhPIFenfFdrgMou9mwZbLboN",
-	"ZoMIBxJ/tEn+xzcHh5pQNUvMeNtekRnPvOYCBTHixYSRyd9ATb5kGuMbIdSIl4st+58acIob12jugxsY",
-	"zVC9Cc5ixCSTlZ45komI6xM+hhwoWzozTjtlbC9a9u52ybLtoLEEsgLUDaG8Fz0SZiOwCn4vj3MScFC/",
-	"A5jczwkMbU1QgCSeEXH2zaL3o/JwGSlHaH1SXmpuICPkxoiSEYptvqTYUbVt4yrRl821jL9uGgqyMPWp",
-	"OHQofxTrZ5llJ3KiBaAkgtG1YyAW5n0NGQdsFgSIseEsynPpmvJfIXEJwUB5fF3AKMDinIRwOxKKpxbm",
-	"6tXBRzQ+LPxAFzy8a/toXWeaGE9Yxi+ylHomz4gZ8i6RaYxuMJ0xdaOPVuEcBDHl2gx0O0ZE22zUHObq",
-	"M06nTNqIMBlVB92sNCRCXCdpo116mWAgiCtrFnofUm/COxWFZQWnWoFKdjSndi/bMHcFgX+fzE8Hv6GA",
-	"i7XryGUynfGVHCMvj8m1K9qm1Y3bGAtqh3kTnCMYNiRlVO5LQcJ99TZfYupAUFyiw7EFiYUxAnhEBPOT",
-	"13Qlf7q0VHBlM1aKqBRSkFRLanTK8QQzjgMQUKIMCMG8vlE+dZwuek22o598oRFQeSRhdAvnDIwQQcoP",
-	"PJhbVqbmSi5Rurh7sY+s59JzV/GTlZ7OJezhdKpwDyASCnyRChDm84cxAQ0BIaqcnV5cvpB/XF1Kijlj",
-	"HKCPMxgpegD5OHED359NZAPY87eGoFsjEmOiGciMRIgxzRiZDrFfn3esfdak5NAmmJjPLfebZQm2z9x7",
-	"AIdYG2w2wV8dE2NTcAnwcjr8bzMUz89l3ImYO0sCg+KkjJOctx9rYiiDnmqS0/gqz+IfVuZGGiOgw8aK",
-	"SeIiGUzOKYfXA0nMJWvNvE568qucrVZbClg9pxxGh6t2b8LfxI7pjANfRuj4W770SvuVtpc7LZOdYi2g",
-	"6Ox+RDDi48UDM4roFwcRwVbeOfTamqAERfRTRS96TUeYWCEAa+h3y4T+E6l/KxajHFw1Nqa3RKBSREdM",
-	"cmfpGZuFmAMeQxxJdFlJ66eQsVsahxnlJfkyM0HLa2+vJDzLLt7SR3MwtiJNk9UsAXjxfVzCyHSiFL1G",
-	"5Dj07ytXxmgYIza+FNMUMUv4cYZcwDAZRVLMfAHQJx0sCjnwt+AUbwn1YUtP5BfKDnqVBdZdPCIolPZC",
-	"wZvEMJ1EBxnwD7QdV5L1HvgewRjFoD/zvE6gp5QfUPFbxQmsoggS+les4GKaNedg5GayKeQrSk/1Si8g",
-	"d02yyTSLwotJWSmRPBbPEI/GnJVrBt8xMIroAEZAjQQ1acPHnIGYRposV6Kf5+L5IvJpX5oK+oV1N/Ti",
-	"i2D4Rsb9FDApJYlWt1aIXRawk1z4hRgFaqdvT47OXXDw8s3xiQuOXh5fnp674Jfjo7fi6zdHb74/Oq9r",
-	"z37i6FePFj5TL0XN4+LTrA7KJFLNBqfYajkwTRgzjKLToQy4WioKwRF6gzh07txFQSGx11bCHH2WC6iz",
-	"wA3VtIs7eH/nOnace4GxRAZcTGiMgAq7R5+msWI20oYIlZZoYjRlzLZJsAUHJy8BpyPExzp+uyCqctvr",
-	"7i4Nq9wpkBBtyXQDqJzTnMgs0k4SFQdYQjLuITqX22puyWqyeioH3eUlhGJhIrP0FGOVpr0GbG7SLIx1",
-	"pTBJlYxNI11aOmei/zrpwoquWRE0F1HVJjup4RDUWru5GFVlFsdkpMw57f1syplTEDJm6ZTt/USrbJVo",
-	"lZn1VrLQ5GW+5Zr8SgS9r3ooEKxIojgl2iCudBBpGbsdUzBAARUiqMRMUNMatBXTpW12mEtHknywvq6O",
-	"Xh3bJ/CT/aWtXKbIdFOWVnRqAiLcwhiR++ghpVqjjSGKit8HTwwLNlqKZLOO60ie6biOYpqO6yiu6biO",
-	"YrWrdZlSjmcv/Mn4Xob8P4z7nRrCm1MR1hUXSXU5rRQpEggVCp0qhwJIJixNBIjcoIhOk7hHlSrAAIzp",
-	"jITauxdhxheNsmgy5XNruZaZaohjpaMWW7CKf1FGiaLgEfPb6fAoUp7H4lFiRyYwYRUWyXF3rko+KpyN",
-	"6UyTZTNd0JgfkyFNDBX2AivYU+QzYjmFO8odfLK9zHP5F2sQJ/B0k8QUlWa1AEpzXK4+0TKsMpDNYgEd",
-	"DhniFbcrdnCy5JjF7xelByJ+DYtxZ92zmpHSyfIGGQU8vU1riZndmMWlMxdCMTVgruttGcWQ8CY4EvdR",
-	"BQAQytW3KBR8UUUlL95SGQ29EjRykOJrg+oG2V9QPMjK2cqIY+yyOaIqgIM/zpD+WbDbO9dOnynQlM+R",
-	"oIIBVxYquV/AqfjAUKrmsRcAKhPkBEHCNNmywr1VAIGtVGZUiSJJorVbLElk7M7eCr6hoG/gWogTOkpk",
-	"ceevDsHevrdnYstNOokry+3MBQoMKFehsWc05pQZX5sdM+KmqSd9kljyFK1PhieJAGL4FPJx8pj4Q8fA",
-	"iz+T3IJkwHHo13VcQ0765GXMT2dOlP2iAn8WokHUDuUIENAQ9UAL5KL2XNAGdoihCzogTR9SQdcu2AEm",
-	"Gug1Da7FN7vJN7nwp2YhEUvyOsp2sIZHQx3tkYRIgfEmjX36siQdSZxYoS0jSR35UmScVUbrArtjkj9S",
-	"8Gtq1S5gZmk+SVXFUAdoLRgfxzTmLohoACNxkoDNJhMYJ5FA5kqI+YrNmnGSsbf4mw4FzJPYq/NjQOBE",
-	"XKz8O14A3woB89MYAgUOwOCcCf0ERtFqP77as7vM1J/BiwJXUFh8pnY6XhHCJFYVF6jAUUBj8NPF6QmY",
-	"UnGOSQk1GSmoZgMykklFHK+JZLl9W6tLnyra/bmy6t7P1ZE3mz/EUZCZq3Cl0upagEvSdqrUVZWOJEMc",
-	"hDo4AJiAAE5QdAgZAjUfSs+XKg/mg3+YVDTwd6CS0dw+8SFjiJ8jGMoBFxdHl+Dv4Pzo4GXdlfnOMJxg",
-	"4gs9GQdjMKaCrCseKBeSy/J27Fdm9eianOlrzeaUXxM++lWu42sIOfyq5vgazyL0lc74dMYPKSEo4DT+",
-	"qtxNl/MpkmNfRfT2q9DavwqNsF4TG/mq3v71SirLX1+iCHFUrxdy3HOtoa4d0LhmjMfasQ+RKeqz0hVm",
-	"NLs1SjvY3oP1XADLPONFMliRvWGp+T+70kza9TWav4EEjrRMnIpVB41fYePze/2v1+h+aDbef/Hc3c5d",
-	"6aFXc4iv47auBkiqVMPlnuhHciefUw45uh/tGwmud4ZiTEOdnJEJSdnflZnVWVr1I72VoZeFIXHXCKWu",
-	"S1AzedwdD4RwzowXWF2p9k63XaVAwMKOL4yGkieiOjETQJBGi4CA3ugKAYnB6vyHg5PjXw8uj09PHNd5",
-	"e3r+88XZweGR4zqSVDqu8/Lg8kB8VKTVcZ3zq9fi99Ory7Oryw+HpycnR4fKyvXy6Jfjw6MPl/88O9IP",
-	"fnj1+vSt4zpXF9L6dX76+qjA9qXKekj9ssAQVGopYTI/oPi3GSn/tUBL1epn8me5Nm+8n49NUO8TvvxA",
-	"F+xmwnuPk9AshmIGAkiEth3REcDElbxcBf0G0gGgoiAnIKQqC8XSSYqjuKRvtywSw9SfEWPA7ZgyZJzD",
-	"idXcYvC3YxSj6l7iPIvZnLfYikZV28tGpZYEoMpqIfcwWj8cHR8aJ5nF09VxjwZvk+lNqUr70Z3t9aIa",
-	"m5XDETM+HgsV7RidvOVFHTagxm/zAtAJ5uKzDrXlVHIIGfF7wEGEIOOg1c5Vclk79GehVJDryNDiUxLN",
-	"E7NRcofuh/hLXMPFZir7ZizKNV6jmxFt/vXvUrhpdbslZWUK45HKbsgTyUEq+OaJ5CBpW7TcUkLbcVxH",
-	"6USCG5+9VH+8PHp9dFnMkZOqOt+ke3+x5s+j52Hc3+XPEBe87o8TK7BQdTATPJBsZ/04guTYDmRo3CJq",
-	"wSgqNr8ob7ZMf4ABT5PnltqpXSGUS9O2EDuGMyERF0sVuMh+LmMRVcJnFOno39RsbvKG1HIqixFFmLvU",
-	"DC5Aoha4FKKlYRnJiPViMrr5mIxuJiYjVwus3V0Zk5Gu9I8UkPH7ko5K8RNVycm3GYyxANOlWL250Iyy",
-	"kIz7R2Iki3yyMIyURz8kBkOiVDCLMZ9fqEoGKl8d/4zmBzNeUB41Tent6bhlO1lLBy+DmnaVyRKM9Sa4",
-	"1PmqSWU7pSYK0iyIrApADkvL7CbvtFLLk8SHgQyiLlntyoBrveIegCQTtK2qgvhnpxeXIIkJ96XZWKmZ",
-	"lKuBfUKHwL9G82kEic4380HN//non2evD06OPpyfnl5+uDz9+ehEPZ6mqIntT2MsXdGUBDIAXcYUKIJc",
-	"d/tkqWVa5XQLbia3lQJnzPlUgGY8gUE1wJy8vdhu/Pjm4LBx8eNBe2cXHCYFNP7x3//xn64Ka/9Rlc2Q",
-	"31war1Xyu7Q6iU9+n9QEgWggEtAQha5xtFqZ6ClSfMesXiOyEt8YgWmaxS5z5znrE9/GNF8b3pKE8yYQ",
-	"awD+mDLuu8D/1CBhI5TOAZ2KTsKGvgsNNobtnV1fVsToE5UjCJKqdnyMJnVXMUN7Hp3zJt3oINm/GogJ",
-	"+H//p7XjAWOJMNN+x0AQ0eD6hapEywygpJfDVBURp68A8gOVQ1AMZDZScA1HCPgyIYHcsm1debbwlmSO",
-	"dPGm3EnHqLKzZZEhQV7M2AypzJWJtEbLCn/SaONmM8ztUhQsk56LJuJ5vXszTrmJ5ac5mMaUo0DgcJ/8",
-	"y78A6a1jfSJjNLSnWsCGgMSV75dV0PBNwTnt+fMFWmEeqTK1fZJ6Qgdz4B9IcDdeQzKawZG8pYj4pt6Y",
-	"C3x2Lb3yclmvsdhZTQZe1/tEfASIhNLjp6pFmmQpF+hsqTQIUzBcMIGfZOnOuhjAaMzFvVhRidhN6hCD",
-	"QBY2jjDjrlWEt66w2U4W65Oa1UGorqNdQEiD2QRJ4iIjFnTRdtYDvvz8D1mRwQc1idaYz+uAxn2ifzw9",
-	"68F45OtLgD66gIj/jLj4H3KBgFck/sDEBQQTAUxM/C1f/i3BA9UW+kTsod4EP1FMABNUDEZA8D5df0m9",
-	"4oUsQaw2qvNKtdcV1A5OXtabwBeSXlKxvU9mhCGu6kqwF+DjjHKNhH7fEdtiAZwiBvx+X3yWYOv3+32/",
-	"Lq7wFDIGBHi5WI66VREOEGGSn5srNYXBGDXaTU9oN3GkaSvrbW3d3t42ofy5SePRln6Wbb0+Pjw6uTiS",
-	"z6Se+uSOWZpTz/GaLTWKThGBU+z0nE7Ta3Z0gUrJjBPmo+5thIpKFJ2jG3qdS0czPmnF8rIJSZgz842A",
-	"i3bYql+ZzLyyE6+Ss5LlXl7TEZ1xJ1dmt+1tF5RloKORoG4zLqvkbHtemViTzLVl1euVj7RWP5KpjyUe",
-	"andXP5SvoiZlIRUuoVYO1C45FOL2O0cewXsh0lNWYAk90klkJtJa12AVHF6b71RrAcDGNOaNCN+gUFH6",
-	"bLIYqCUZcK4gokKBXStxrK595pkzbYJXuvYZ52gy5Zo8CjGkIcsvohBMUWwqEsAwjA1uiK+TDal7soAP",
-	"mKQFVL+n4XxJ/aPCukdplqXzPQyuT4dDHGTSDHtOQOMYBRyMacwQGEj1cy7kpKkMCknNjI4p6lu94lAm",
-	"Q/QuKz8bs2kW1731dmglPTpW+7HWdm/H6213mzve7q/5tLyecz39oL/5sDP0gjbcT0os5UsurfrdsTIW",
-	"HTT/aTz4IcCn+Kfjq8/HrRN8zI7J+U5weLx7fD39918Of+o20fynz+HbY3yKj2ev8TYe/lszaEdkMHnl",
-	"hf/+U+SkyYgZk77zEx0T8JJK10a4vJ648dO/ywdWqI8qxEGoLYWHu+7pSitwQU0pTaMw+X1JVGunykMF",
-	"xdgeRN+0ruf03r3PUztMFPOEwPI35Ijfness5MdKQ95KkpihRpoSEnSbJX2KcImvM8NfKONelONTiwnC",
-	"Wbp0nk1yvTd5esRbWRmHc6FdG6NRG7lBqjqHOpMpxPFf+CLpc8obE0pvkqyD2PvijIrq3JzrnBJTJ1/6",
-	"zmVYYVrcV+WFys4UTZBTkDEDBCnFVkyEwj4ZoxiBGkPINMvUtYXqhYwdM65+Z062d2uJmSsdsiUbyty5",
-	"K8fJnhwVxsn2JRXGKcdYhYFJw7/KY5PWqdVnNx7l6u9IXO2VH5GMsfJou9Fo5YeS7mVrvCYR6So/Y1qO",
-	"VX4g10Wr8nNpUZvKj1jt/e7eP1Qa1J7nVuI1eqcCM1p2uSxn1xt2Ot32Nuq24XZ7t72324HefrvjBbtB",
-	"Z39n2OkE2929YScTMJIXLzs7lniZ96ypskmQGOICsk1iy8XyZYLdnh3Tor0RWpl+MzdvytVZk0S0UMh7",
-	"n/WatyozzMXKQCXlRCUpxWSUUNjfl3t5ndUPpQ0kNqTbYsaT7dqsSfOjciX3UBfmhBJdtLioOJ5lwpWW",
-	"lgwraoJzy7YKsrHbfaJM2tL8mWNhcDpFME7LMyWtsymJ5j1V9BVgDgi9dcW/OuJsIHRbBEMARxATUIMg",
-	"RBEeSLM7CPFwiGJEAqRs/Mo2bYLATSInthzNYqpCDnlo8dCHacCbupkbu3nrXTTlpasklrbWA83DCGOm",
-	"jqATDve9cC+AaKc76MJu0EFobxd29na84b6Hht3QC7qd7r633wm9MNjptro77SDc3dvptne729vBn5rU",
-	"rnfgReRUCy9aXSPRPL2uqqyvbnefow3ZcuxHl3BUtgQ9bEuOkSWJAljcMv3q/HXSrVFVDlxdof0bpvmt",
-	"Ck/ke8s8nW6UMBqFEBbaFzIbSxXa+oLDu2V2bpXvklSGBjUi28lohqJ+1RZQi5BD+d9byBQfki4rbXoV",
-	"PKxPsMrUStpaEkBJ0+q7IS7vmBI6i8Uj4vcRvkGkiCWoNSQsYT2tyfS1fbiM+SxPPhKRU+eriZzpDCD7",
-	"KqgfxHLctJxijtR922RGuXCWP5E05ZL0pV2BLi02cNoMdVEnsYq6uMa2kr2mPyBuiW3PN+0bvGk6PKT8",
-	"Mt1Tbrj7k13Ch9+kHxBffY3W42RaLQglK9MRfMW6pGHlaXV3H4d+UroqaVIj21jmGL7WIF+oeBtL2kSk",
-	"RNqsu4DyMYpvMUM6yFEKB4XzqngI2xvl15sg7d0lo9mkn9cOkxRqqPJ7uKYIud2zhMZgMO8TS7gwgTOm",
-	"QxsdApimFJpdvQAQMA4j60Xix99QoEPJ+iTb44Q1JSRdSzV3F/RrqaobIuTLSuqxqUEvGzvO+2Sx7jwz",
-	"jdtyBegL5KGzGd+IMHRPzVpT57+Sgn0P/tV+5l+Ppg6LC6/zIv60LKsCB8p3yHqg+Pg0GvH+eutNOmdu",
-	"VJ1O8GldxXpLNnPRmXj3Z+aFluFjHTkqzS05JpPWRV+04eow4MIE+r5dpgiTkSvjBuyeUoL/yJhiGOFr",
-	"5IIZ4TgC/mI+vw/G8Ab1yRQyhkJQ80CsI+YwB5DL+Nt6E5zYQoDm+KZHlYpUzpTCKmB3qgzBwy3CRSUJ",
-	"OrueVz1iIFMP4W6xL/7vzCiyllhvsBt4sD1otQZ7qDPsQi9ErWEnaG+H3tCDcAfuBTtovxXuBO1BC23D",
-	"znAX7YX7QXfgwdawXZ31PArHKG2SkVnJjr2SzSlESl7EnMm7pi7MszJEwm/B4qlunUWYvzMkrZRCj2Uf",
-	"jM+lUSAHsjknA23PA7djHCWN02V4iY6y//Hy8qwJji11idOZDhExDT8XI6R+QPxH/faHEgdT38yha3R6",
-	"1C1ASlDdbFFIihG+Qc3lIWz4BhExfBrTAbKgreCrgS3UlnlVWOtaZQZ+uk0qc8GO10m1yEKwnqv3fGNQ",
-	"lasCnCqskdbInSp30u5duzz6CYa4wiGYEgSFZ2BFNAF6g2Krqof0Io1iOpvq0h4Jxxa/yzpfzcIopnNd",
-	"WeNPGcO0XpTNa1l7a/2gnMeMesl1c85lHjlJwTDnZzTXiUlW2lOmdFY+plggRRJRXBxgbD4qe7Lz/v5B",
-	"J/naW6tCTiRW/0XiTUxxG0MR1OfyUBPrYmtrXLMk/EKWHdtY8MWTY986yPaYERd/eLAUWmP+yiaYQ0qG",
-	"EVYJ7N9KaICkCwVkIZETtr4IjFoaFGCRCh0B0ARXsgBZRJU3wFQCwxyM4I38atIscd0n5OSRgunLEFQ7",
-	"lv90PuLNOXrLcKXcxftUZ3mpRdZntXyzPspyDFhPsjdlzap5J1UvNLIgkNRTU2zGhyiGaOOhm3SBzBdR",
-	"qTeLXGUaYZ/OUbZZpv4Y0szj395nx81jOm7+VA6YZeKLrIFa3cwhhycGDfFpiUFDijfPSVn3Sk2y0pWr",
-	"pwzJoqPfVuLX72KaqergL8sB1/VbE8f6v+rXNgM6qZAinvfOaNPh5vOF8uVCV5lu1G39a5huZprYGCKn",
-	"Pq803YhhxnSjnLymEAZmKnNH9kSGBMB4REkbh2AMZe5smMtbLbP8yEKrD7H83Bdrc1hZvUzFKvxdB10f",
-	"P+fmj3X314Hds4Xoj2Mhmqlbnqc+iYi19UW1ja5iIxIjExuRnV9vovfFAFUeSbXdYWM8VXVwmGm8PKLG",
-	"A19mQkro0iMpLmUY/GxCWmlCKkGmchPSU52laXX/bELasAmpFAPW06WuVKv6UgOSRXC0LagJTvKh4sYY",
-	"BGomNDwNC683wekEc+Ab6cLvk7RxwAsV5C1EUSzrEqZtLmTIiaJVRRFqajUarZ8wIntRajhvmsJRj8j5",
-	"NxxI/bBLfvUnNy+te8ef7VFrEbQrY4VaIiLddLbsmNVyg9RlroA+szrJgwASk/LBADTtsKdwhIrtU6eZ",
-	"V65LZ2RR7Sr2J/y52ji53KrWqgsE443k4CYj31l9M4Qm1Wp47Uare9na6Xm7vZ3dZre9v5AmQWZRpJWk",
-	"9n6m/v6eVfI3kGXVM6XE7eYRy96WlCFtia3qXlu6nrpuRK7Ir2o9rsNjdRdqr6i3eCvbSty0uPayDaw9",
-	"u191eyfpT61eYDpSZ9djGnqpMWmDL/mz3ZfafMGS2e83Ya4peSvbcry6XWmhZX8BFzglSDWVp8PsDfzD",
-	"FU3FjGd3YBGl7PcVasyQzFQvbHJUE5ISvSVI9lEGAxTQifTBMXAqvjVmdAhGER3AqE98ey6T3qe6jday",
-	"9dzBWJYLWFLvxT7Th5ifsndYb2eZTeReWLdhM9H6C1hqa/nG6258K/UzaBblyu5UEcPf+pJturHUTHJK",
-	"IpWxKq8RqGWujSmv0QTHnFndcNwFW0lSrXC1rWThMq2qKf1s5FhdEKEiupRbPZafive70Ym8UPp86mXJ",
-	"+5WPfD1RPF9jcYW5w36dyZ+rKVpCY3AQTjCpN8EB8LXw6as8CsDH0DSGp6p3ouqPAba9brPEhPEIbBgc",
-	"k6CZFY0fmeX+flcpsTU82wy+Bd5+laTwbpK3b2lObGn5y5XzN3r8t6Siv3/EW6L2W0UT05B85jjFal4O",
-	"cb9LHGaPyXzWugMlfsFVQqjCkEqi6Dma0JtnUbQoD1ZCBkCNFI+IE+4jeGpMyr+91gUx5oUqcQmJ1pUm",
-	"8FpaLZRAo8wQRSG+Jbh23+YEstWh6Wx4L2nF7rP4O8ssev9lwVaJVvnnK5z3tMLHQRgmd1NgtCoYJXAe",
-	"x/mQ1hI5JFH/GzDp51voV3ilOyYa0524Z66sYyB+oNeI1HuymS6WkWZSNRj4gBLgs4BO1W1cbPjbJ4s3",
-	"VPbqrcsmi/Ju6mscYaZ67CH2PwuMej8gnu9NvECUZL89Gayb2t4XOiVn7829FAfTOFaQtaJ3Sojc+1UX",
-	"8unSyQXg7z237Dt+93CniewCrY30sjPzu8X2w9XTCvIHW0JpFG5+J8uaBeM/mtn9rSxcbnWn5kVNs60r",
-	"nQ4tuM/LPYTWW+gwq+8fh77K0H+A3/Btuopv4g7+iR2Va16gKipTihx/kcjoRSXo1kbgwvu2Imo6GWuc",
-	"VAWyaFk8dNoT+uHmsO9nOAplX4zFtt0FHun1KfLjhS8/zNe+2Ov+fhBZ9Mpbzdvv4aNfG8B/YL/bH02e",
-	"TmKVb60bWI3bbn1J/q4WwpwM1+44IEvOlrnXsiTh2bf24ADilSdc7lRbchaPwLDLZN1ksc+nXBIhXOGI",
-	"17NZpTxvtRkqeZGxRanrvSGf2eNICKCGIOP1imzxITztSaxUS6/Us1vtm3SrPZgT38OLkODJswthky4E",
-	"2XxcduZ5bNK8MV9CERHnWd5b4Bkowp+HuQV+OT56e3R+D+Xs2Sfwl9NhfsDpbVN1LQAmlQhptiLoF2eA",
-	"YIzigxkfO71378WtUkVh7G/GExgkn9+LCeIbc2Wzpx7RAEbAn8BrBOIZ8R3XmcWR03PGnE97W1ut9l7T",
-	"a3rNVm/f2/dUCQC1zIXqriYqsaZaPoJbHCMwpPEEclmORws2pj6vWGd2hjOTwR7REdb9yq02z8yeRGxu",
-	"cQZVl8wsYPHdKnVj8TlZwTRT+3TJJCpfanGSTFaGqUyEY3OpQA1eI/IZFsyYdQItzvzWCgbNzKkKIKWO",
-	"Gw2u8jdZqLX4mqTIr2rwlqk2awNfl5u9e3/3/wMAAP//",
+	"7H3rctu4muCroDinKtIeStbFV6VO7bgdp9vpxPbYTmdOx9kQIiEJbQpQCMiOkrhqXmX/zP99gP2z8ybz",
+	"JFv4AJIgRUqULbfT3Z6a07EkEAQ+fPjul6+Oz8cTzgiTwul9dUYEBySCPw8v8FD9GxDhR3QiKWdOzzmX",
+	"EWdDdI1DGmDJI8QHSI4IuiKzZwJdk0hQzlDN+3jt1Z8jQViAqER97F8hypB3NGi8wdIfeU3HdYQ/ImOs",
+	"3kE+4/EkJE7PuXTal47jOnI2UR+FjCgbOre3t64zwREeE2mWtz+hP5PZUTC/xLeMfpoSRAPCJB1QErmo",
+	"s4lCfkMiHwuCRuQz8kc4wr6aSy2EqscmWI4c12F4rF5MA8d1IvJpSiMSOD0ZTUnxgrc3+61W39/q4267",
+	"09/e2dxsd7bx7o6jFiwlidTc/+t9q7GHG4MPXzubt38r2J7rHPApk/ObeTciDHnq9Z4LgI6ImHAmCPJx",
+	"FFEikK8eFIizcOYixpFHJRkLL9nXpymJZunG/gbjM9APyABPQ+n0BjgUJFlcn/OQYAare0lDSaKDkBIm",
+	"i2B+/AJLjAYwCnGGPN8MhXWQz5OQByQGY9Gy4vGZhf0tIgOn5/zLRoqkG/pXsQFv1Mtybl1HyBkcx4BH",
+	"YyddcESwJMG+rLLieKyHamcvD1C3291Dko6JcBFpDpvIG0rS67Q63UZrp9HuXrRaPfj/X7161U0my1nr",
+	"Ll/YG1u6T+vnqodjz7jmlV9TnxzDWyosPB5cfd3J9OtdNhWTEM+qrjsdXXnh1gvWuvLDMaZhhTUTNa7q",
+	"amHwmtf5eUIjIipdXBKPrbzeZPK1rrkSXaSVKSJdMy08Evu+pNdVMJaaoR6qxazHA96g/iCfevF3jHzq",
+	"xd//93/8pyGDhjO+d9Qw50O1zcaLW+uWX+M+qYLtoRpX9Vxg8LrXKeRbUZFPhcng6itOpl/rsivSP7YC",
+	"4WNrp3gn0RAz+gWr1VW6oTzzQNWFZ59a7xbeisqwnpqhVZcdj1/vgn/RakCF9X68rrrSj9frWuPRAFSQ",
+	"+dXtTybhDIRsf4TZkIBMjait4PjTKCJMIk9pRx4aq4mIQDUeIe9/eGjAI4TZDJHPVEjKhuqpeiKJa+Uq",
+	"3VKsDGU2NsafXxM2lCOnt9XuFGkK8xhdoL/M4WO5LrMIlNl3/YLDKYE1nOJhATr+SiLe6GNBAjTBQ4LY",
+	"dNwnUZkmooYU6yEtV4GBjqdjp9duwf+5zpgy/U0rAQplkgzVId+6zhkPE0GyAB6GsNwNCvHc6f7PCY6K",
+	"UOgAC9KgTBAmqOJnSEz7+uhiRVktpAwiQs9agg6dVqsIHc7pl4KjUAeEBP1S/i71WCH0O1tZ8FugbxeC",
+	"/vyKTgruOhy+2nZEfB4FAkmOxBWdoEHExwCLPhlSxizgRERMQ1mquqqnyzFmMX6c86iAux7w8RgjQSY4",
+	"UpoZCqmQajEDSsJAKX7YHxkO5up/e1j4yd9qMg+py9+AMc8vWUQmBEvcD0kTXSj9HEcE9SN+RRjqz7QA",
+	"eMmyglIjVQyriUt/E2o3NiRA6a9AP+Boj/TgdgopHEV4VkQszyfquWLgeZOIT0gkZxoE8ScXC/8bQOY5",
+	"qgKNLCzUDtUMFSFRCRBFN2dVQFzgq4Jr9kbfE0PpFObA+xWqR0ROI1aKy1LNV4jL+srZ9G8pcisJodAU",
+	"Jkh0T0PYVE99L2PY7qrGsHc8uhIT7JNS/nZjjbgrWbfeElP2WzWXNrABEv2AgzPyaUoEoL/PmSTaSocn",
+	"k5D6wBc3JhHvh2T899+ElnkSeKjjkKBw6/PuofFUSNQnCEs05kIidboK/6OIRweA6l3zSTi99+qNAXDz",
+	"qTwZnCmZxHGdMVG4dpzFozERAniyU/iK2w/qcIXEzFdjNvCEXpGZUAgosZwKp7cJd4RKOMdftHmXcoYG",
+	"mIZEwVhG5jyczmDbb+MW2evvBJt+l6RHiPt8Knv9ELMruEOVjuFUg09DP4u/F8ATAP4o4EQgxqUWuoBd",
+	"7J8eoZqXAM9DXRdpiAuwNmtAevWmAwZWNgipf9+DVPcBmDj6jY9YM+AEUYHUKTAnC2M1MgvhvRTCyWoe",
+	"B7D7itXyaeQTdEOlgiYVaKoN57A5HEYEB0aSFQDAlzzq0yAg7J4QNJdVqOP7+PPhP3sHZ4f7F4fqxGyp",
+	"FXV2cbvf8bvBJtkabLd24nvi9KylZO5Ox3wCYHa7uNUK2tuNbdzpNDa3d3cae3s+buy1+v3NzV2yRfod",
+	"p+xWpNfplERjKsCrERBG4SoAKcqMN0gKL97eHOCt3X6r0d7tbrczCNBVCDAmQuLxRJ13q9NutDqN9t5F",
+	"e6vX2u5tbTf3Oru/Oime2DtNEWUX7/ibBO9istvCW2TzARFlKkeKffhKPnFRfyoRn0pBA6IVJRyGJHom",
+	"kPD5hKAazp6hizBKKLUSEjC6GfGQXLIBwXIakXoPplG35wtGfR7MUM0zwO+hOdh7dURZ8nKDbC6ySUBH",
+	"SVe3rnPM5Us+ZcHdkDU9ss30LH4NIv4bYqTPQ8T+63//FhD2X/93LVA+5kX3MWXccP9O8SzkOLjg/DWO",
+	"tPq1+saWMIF2N92ueR+SnKMQ3vh4TAAwg3z2CVF6xIggQaJrQLyQjqlEtTZ6Q39QIqURozTNP1WqBwuo",
+	"mumlZmR3gppFY7YLScbGAjdgCtyOBVxrZY/LY1OfbBGLzRk8Mtx2u/5cjR4pBU5bTII5qJ8lktm9eAY4",
+	"ktV6Yg/zjE+R4lAuwgJ9vFa0xTKnrOe8Orsl55WIm4/EvBmaTgIsNatWJ5Y63hmhckQisKwhptSy5Hj1",
+	"lbjg/A1mMyPVinuei6INY8xmBoURTtkF5UwoBVBGMxRiCYavJdSnYwlIF/HMUbzSR6I+i3cYGzOoQNqF",
+	"rTBxwCP91RWZxSDAA6mO5Ux9aOyrDx4SgFOgeVmBF9aQgvgL/YhSMG8wldkwijnNEHRDppbMI/rl3rcQ",
+	"mLG67BEB1oRDkb1s7eVaRjs9Yr2yRLp4pAN+YzbFI0QZxLXY+8tSvHY9d1bv3r1r2CLS/IEp7oV9n0zk",
+	"HPIgWB0RhYeYRr7oM7zGNMT9cBW2vwYtISATwgLC/BmqKfIbYIn7WJB6yiswEzdGQnnLxHQy4ZEkwRsS",
+	"UHwBW7knw+0uxan2lo1TyRLQWK0BATwfWXKhGlSevXu1aw/AZtwlb6gYx46J+5Bk7axQ78QyYQzdOHpI",
+	"K9OaccQ/dtbGMm0V9yyWaOPXjOMNPu5pPBOaO5pDAWlS8ogEVvjaUiknWZAVjAanFWgZAYen2hxKiUgC",
+	"qybWV1+dj9fz1MKgwnMkJI4knGAbYRYgyvyIjImO9ELkmkQzIwQo6jHg0RhLTfq3lTa4yGLvpsFW826D",
+	"aT+kPuCPMcn/9Gb/wBCqZokZb7NVZMaLX3NO/IjIYsIo4DdUg5dMInqthBr1crVl73MDT2jjisw8dI3D",
+	"Kak30WlEBDBZ8MyxTETcJZMjLJG2pYvYaaeN7UXL3t4sWbYdNJZAVoG6oZT3okeCbARWwe/lcU4KDvp3",
+	"hJP7OcaBrQkqkERTps6+WfR+Uh4uA3KE0SfhUssYMkpuDDkbksjmS5odVds2rRJ92VzJ+OumoSBzU5+o",
+	"Q8fwo1q/yCw7kRMtACURjK4dAzE372ssJBJT3ydCDKZhnkvXtP+KqEuI+trj6yLBEVXnpITboVI8jTBX",
+	"rw4+ZvBh7gc+5+Fd2UfrOpPEeCIyfpGF1DN5Rs2Qd4lMInJN+VToG324DOcwirg0ZqCbEWHGZqPniK++",
+	"kHwiwEZE2bA66KalIRHqOoGNduFlwr4irqJZ6H1IvQnvdRSWFZxqBSrZ0ZzGvWzD3FUE/kMyP+//Rnyp",
+	"1m4il9lkKpdyjLw8BmvXtM2oGzcRVdSOyiY6IzhoAGXU7ktFwj39Ng8wta8oLjPh2IrE4oggOmSK+cE1",
+	"XcqfLiwVXNuMtSIKQgoBtaTGJ5KOqZDURz5n2oDgz+pr5VNH6aJXZDvmyecGAbVHEoc3eCbQkDCi/cD9",
+	"mWVlai7lEqWLuxP7yHouW+4yfrLU07mAPZxMNO4hwgKFL6AAUTm7HxMwEFCiyunJ+cVz+OPtBVDMqZCI",
+	"fJriUNMDLEeJG/jubCIbwJ6/NYzcxCIxZYaBTFlIhDCMUZgQ+9V5x8pnzUoObUxZ/LntfrcswfaZt+7B",
+	"IVYGm03wl8fE2BQcAF5Oh/9tSqLZGcSdqLmzJNAvTso4znn7qSGGEPRUA07j6TyLf1iZG2mMgAkbKyaJ",
+	"82QwOaccXveBmANrzbwOPPlVztaoLQWsXnKJw4Nlu4/D39SO+VQiDyJ0vA0PvNJepe3lTivOTrEWUHR2",
+	"PxEcytH8gcWK6FeHMMVW3jv8ypqgBEXMU0Uves2HlFkhACvod4uE/mPQvzWL0Q6umhjxG6ZQKeRDAdwZ",
+	"PGPTgEokI0xDQJeltH6ChbjhUZBRXpIvMxO0W53NpYRn0cVb+GgOxlakabKaBQAvvo8LGJlJlOJXhB0F",
+	"3l3lyogMIiJGF2qaImaJP02JiwRlwxDEzOeIfDbBolgibwNP6IZSHzbMRF6h7GBWWWDdpUNGArAXKt6k",
+	"hpkkOiyQt2/suEDWe+gHgiMSoctpq9X1zZTwgRS/VZ3AMooA0H8rCi5mvOYcjNxMNgW8ovRU35oF5K5J",
+	"NplmXniJU1ZKJI/5M6TDkRTlmsEzgYYh7+MQ6ZGoBjZ8KgWKeGjIciX6eaaeLyKf9qWpoF9Yd8MsvgiG",
+	"byDup4BJaUm0urVC7bKAneTCL9QoVDt5d3x45qL9F2+Ojl10+OLo4uTMRb8cHb5TX785fPPD4VndePYT",
+	"R79+tPCZeilqHhWfZnVQJpFqNjjVVsuBGYcx4zA8GUDA1UJRCA/JGyKxc+vOCwqJvbYS5piznEOdOW6o",
+	"p53fwYdb17Hj3AuMJRBwMeYRQTrsnnyeRJrZgA0Ray0xjtGEmO04wRbtH79Akg+JHJn47YKoys3W3vbC",
+	"sMqtAgnRlkzXgMo5zYlNQ+Mk0XGAJSTjDqJzua3mhi0nqycw6DYvIRQLE5mlpxirNe0VYHOdZmGsKoUB",
+	"VYptGunS0jkT/ddJF1Z0zYqgOY+qNtlJDYeo1t7OxahqszhlQ23O6exmU86cgpAxS6fs7CZaZbtEq8ys",
+	"t5KFJi/zLdbklyLoXdVDhWBFEsUJMwZxrYOAZexmxFGf+FyJoICZqGY0aCumy9jsqARHEjxYX1VHr47t",
+	"Y/zZ/tJWLlNkui5LKzqJAyLcwhiRu+ghpVqjjSGait8FT2IWHGspwGYd1wGe6biOZpqO62iu6biOZrXL",
+	"dZlSjmcv/NH4Xob834/7ncSEN6cirCousupyWilSJBAqFDp1DgUCJgwmAsKuScgnSdyjThUQCEd8ygLj",
+	"3QupkPNGWTKeyJm1XMtMNaCR1lGLLVjFv2ijRFHwSPzbyeAw1J7H4lFqR3FgwjIsgnG3rk4+KpxNmEyT",
+	"RTOd80gesQFPDBX2AivYU+AZtZzCHeUOPtle5rn8iw2IE3i6SWKKTrOaA2V8XK450TKsiiGbxQI+GAgi",
+	"K25X7eB4wTGr389LD0T9GhTjzqpnNWWlk+UNMhp4ZpvWEjO7iReXzlwIxdSAuaq3ZRhhJpvoUN1HHQDA",
+	"uNTfkkDxRR2VPH9LIRp6KWhgkOZr/eoG2V9I1M/K2dqIE9tlc0RVAYd+mhLzs2K3t66dPlOgKZ8RRQV9",
+	"qS1UsF8kufogSKrmiecIaxPkmGAmDNmywr11AIGtVGZUiSJJor1dLElk7M6tJXxDQz+GayFOmCiR+Z2/",
+	"PEA7u62dOLY8TidxodzOTKFAn0sdGnvKI8lF7GuzY0bcNPXkkiWWPE3rk+FJIoAaPsFylDym/jAx8OrP",
+	"JLcgGXAUeHUT15CTPmUZ8zOZE2W/6MCfuWgQvUMYgXwekB5qo1zUnos6yA4xdFEXpelDOujaRVsojgZ6",
+	"zf0r9c128k0u/KlZSMSSvI6yHazg0dBHewgQKTDepLFPXxekI6kTK7RlJKkjX4uMs9poXWB3TPJHCn5N",
+	"rdoFzCzNJ6mqGJoArTnj44hH0kUh93GoThKJ6XiMoyQSKL4Sar5is2aUZOzN/2ZCAfMk9u3ZEWJ4rC5W",
+	"/h3PkWeFgHlpDIEGBxJ4JpR+gsNwuR9f79ldZOrP4EWBKygoPlM7Ha8IYRKriot04CjiEXp1fnKMJlyd",
+	"Y1JCDSIF9WwIIpl0xPGKSJbbt7W69Kmi3Z9pq+7dXB15s/l9HAWZuQpXClbXAlwC26lWV3U6EoQ4KHWw",
+	"jyhDPh6T8AALgmoeBs+XLg/moX/EqWjo70gno7mXzMNCEHlGcAADzs8PL9Df0dnh/ou6C/nOOBhT5ik9",
+	"mfojNOKKrGseCAvJZXk79iuzenQNZvpWsznlt4SPfoN1fAuwxN/0HN+iaUi+8amcTOUBZ4z4kkfftLvp",
+	"YjYhMPZlyG++Ka39m9II6zW1kW/67d/egrL87QUJiST1eiHHPTMa6soBjSvGeKwc+xDGRX2WusJizW6F",
+	"0g6292A1F8Aiz3iRDFZkb1ho/s+uNJN2fUVmbzDDQyMTp2LVfuNX3Pjywfzbaux9bDY+fG25293b0kOv",
+	"5hBfxW1dDZBcq4aLPdEP5E4+4xJLcjfaN1Rc75RElAcmOSMTkrK7DZnVWVr1E7+B0MvCkLgrQlLXJarF",
+	"edzdFgrwTMReYH2lOlt7nSoFAuZ2fB5rKHkiahIzEUZptAjy+bWpEJAYrM5+3D8++nX/4ujk2HGddydn",
+	"P5+f7h8cOq4DpNJxnRf7F/vqoyatjuucvX2tfj95e3H69uLjwcnx8eGBtnK9OPzl6ODw48U/Tw/Ngx9f",
+	"vj5557jO23Owfp2dvD4ssH3psh6gXxYYgkotJQLyA4p/m7LyXwu0VKN+Jn+Wa/Ox9/OhCepdwpfv6YJd",
+	"T3jvURKaJUgkkI+Z0rZDPkSUucDLddCvDw4AHQU5RgHXWSiWTlIcxQW+3bJIjLj+jBqDbkZckNg5nFjN",
+	"LQZ/MyIRqe4lzrOY9XmLrWhUvb1sVGpJACpUC7mD0fr+6HjfOMksni6Pe4zxNpk+LlVpP7q1uVpUY7Ny",
+	"OGLGx2Ohoh2jk7e86MNGPPbbPEd8TKX6bEJtJQcOARG/+xKFBAuJ2p1cJZeVQ3/mSgW5DoQWn7BwlpiN",
+	"kjt0N8Rf4BouNlPZN2Nermk19jKizb/+HYSb9t5eSVmZwnikshvySHKQDr55JDkIbIuWW0ppO47raJ1I",
+	"cePTF/qPF4evDy+KOXJSVee7dO/P1/x58DyMu7v8BZGK1/1xYgXmqg5mggeS7aweR5Ac2z6Exs2jFg7D",
+	"YvOL9mZD+gP2ZZo8t9BO7SqhHEzbSuwYTJVEXCxV0CL7OcQi6oTPMDTRv6nZPM4b0supLEYUYe5CM7gC",
+	"iV7gQoiWhmUkI1aLydjLx2TsZWIycrXAOntLYzLSlf6RAjJ+X9JRKX6iKjn5PoMx5mC6EKvXF5pRFpJx",
+	"90iMZJGPFoaR8uj7xGAASvnTiMrZua5koPPV6c9ktj+VBeVR05TenolbtpO1TPAyqhlXGZRgrDfRhclX",
+	"TSrbaTVRkWZFZHUAclBaZjd5p5VaniQ+9CGIumS1SwOuzYp7CLNM0LauCuKdnpxfoCQm3AOzsVYzudQD",
+	"LxkfIO+KzCYhZibfzEM17+fDf56+3j8+/Hh2cnLx8eLk58Nj/Xiaoqa2P4kouKI58yEAHWIKNEGuu5ds",
+	"oWVa53QrbgbbSoEzknKiQDMaY78aYI7fnW82fnqzf9A4/2m/s7WNDpICGv/47//4T1eHtf+ky2bANxex",
+	"1yr5HaxO6pN3yWqKQDQI83lAAjd2tFqZ6ClSPBNWrxGoxDciaJJmsUPuvBSXzLMxzTOGtyThvInUGpA3",
+	"4kJ6LvI+N1jQCMA5YFLRWdAwd6EhRrizte1BRYxLpnMEUVLVTo7IuO5qZmjPY3LewI2Okv3rgZSh//d/",
+	"2lstFFsi4mmfCeSH3L96rivRihhQ4OWIq4qo09cA+ZHDEBIhyEbyr/CQIA8SEtiN2DSVZwtvSeZI52/K",
+	"LThGtZ0tiwwJ8lIhpkRnrozBGg0V/sBo42YzzO1SFCKTnkvG6nmz+3icdhPDpxmaRFwSX+HwJfuXf0Hg",
+	"rROXDGI0jKdawYahxJXvlVXQ8OKCc8bz5ym0ojLUZWovWeoJ7c+Qtw/gbrzGbDjFQ7ilhHlxvTEXeeIK",
+	"vPKwrNdU7awGgdf1S6Y+IsIC8PjpapFxspSLTLZUGoSpGC4a489QurOuBggeSXUvllQidpM6xMiHwsYh",
+	"FdK1ivDWNTbbyWKXrGZ1EKqbaBcUcH86JkBcIGLBFG0XPeTB539ARQYP1QCtqZzVEY8umfnx5LSHo6Fn",
+	"LgH55CKm/jOU6n/ERQpeofqDMhcxyhQwKfM2PPgbwIP1Fi6Z2kO9iV5xypBQVAyHSPE+U39Jv+I5lCDW",
+	"GzV5pcbrimr7xy/qTeQpSS+p2H7JpkwQqetKiOfo05RLg4TepaO2JXw8IQJ5l5fqM4Dt8vLy0qurKzzB",
+	"QiAFXqmWo29VSH3CBPDz+EpNsD8ijU6zpbSbKDS0VfQ2Nm5ubpoYfm7yaLhhnhUbr48ODo/PD+GZ1FOf",
+	"3DFLc+o5rWZbj+ITwvCEOj2n22w1u6ZAJTDjhPnoexuSohJFZ+SaX+XS0WKftGZ52YQkKkX8jYKLcdjq",
+	"XwVkXtmJV8lZQbmX13zIp9LJldnttDYLyjLw4VBRt6mEKjmbrVaZWJPMtWHV64VH2ssfydTHUg919pY/",
+	"lK+iBrKQDpfQK0d6lxIrcfu9A0fwQYn0XBRYQg9NElkcaW1qsCoOb8x3urUAEiMeyUZIr0mgKX02WQzV",
+	"kgw4VxFRpcCulDhWNz7zzJk20UtT+0xKMp5IQx6VGNKA8oskQBMSxRUJcBBEMW6or5MN6Xsyhw+UpQVU",
+	"f+DBbEH9o8K6R2mWpfMD9q9OBgPqZ9IMe47Po4j4Eo14JAjqg/o5U3LSBIJCUjOjExf1rV5xKJMhepuV",
+	"n2OzaRbXW6vt0Ep6dKz2Y+3N3lart7nX3Gpt/5pPy+s5V5OP5puPW4OW38G7SYmlfMmlZb87VsaiQ2av",
+	"Rv0ffXpCXx29/XLUPqZH4oidbfkHR9tHV5N//+Xg1V6TzF59Cd4d0RN6NH1NN+ng35p+J2T98ctW8O+v",
+	"QidNRsyY9J1XfMTQCw6ujWBxPfHYT/8+H1ihP+oQB6W2FB7uqqcLVuCCmlKGRlH2+5Ko9laVhwqKsd2L",
+	"vhldz+m9/5CndpRp5omR5W/IEb9b15nLjwVD3lKSmKFGhhIycpMlfZpwqa8zw59r416Y41PzCcJZunSW",
+	"TXK9M3l6wFtZGYdzoV1ro1FruUG6Ooc+kwmm0V/4IplzyhsTSm8S1EHsfXWGRXVuzkxOSVwnH3znEFaY",
+	"FvfVeaHQmaKJcgoyFYgRrdiqiUhwyUYkIqgmCImbZZraQvVCxk6F1L8LJ9u7tcTMlQ7ZgIYyt+7ScdCT",
+	"o8I4aF9SYZx2jFUYmDT8qzw2aZ1affbYo1z9HYmrvfIjwBgrj7YbjVZ+KOletsJrEpGu8jNxy7HKD+S6",
+	"aFV+Li1qU/kRq73f7Yf7SoPG89xOvEbvdWBG2y6X5Wy3Bt3uXmeT7HXwZme7s7Pdxa3dTrflb/vd3a1B",
+	"t+tv7u0MupmAkbx42d2yxMu8Z02XTcIsJi4o2yS2XCxfJNjt2DEtxhthlOk3s/hNuTprQEQLhbwPWa95",
+	"uzLDnK8MVFJOFEgpZcOEwv6+3KvVXf5Q2kBiTbotFTLZrs2aDD8qV3IPTGFODOhixEXN8SwTLlhaMqyo",
+	"ic4s2yrKxm5fMm3SBvNnjoXhyYTgKC3PlLTO5iyc9XTRV0QlYvzGVf+aiLO+0m0JDhAeYspQDaOAhLQP",
+	"ZncU0MGARIT5RNv4tW06DgKPEzmp5WhWUxVyyAOLh95PA17XzVzbzVvtomkvXSWxtL0aaO5HGDN1BJ1g",
+	"sNsKdnxMtvb6e3jP7xKys427O1utwW6LDPaClr/X3dtt7XaDVuBv7bX3tjp+sL2ztdfZ3tvc9P/UpHa1",
+	"Ay8ip0Z4MeoaC2fpddVlfU27+xxtyJZjP7zAw7IlmGEbMAZKEvm4uGX627PXSbdGXTlweYX275jmtys8",
+	"ke8t83i6UcJoNEJYaF/IbCxVaOMrDW4X2bl1vktSGRrVGLSTMQxF/2osoBYhx/DfGyw0HwKXlTG9Kh52",
+	"yajO1EraWjLEWdPqu6Eu74gzPo3UI+r3Ib0mrIgl6DUkLGE1rSnua3t/GfNJnnwgIqfP1xC5uDMA9FXQ",
+	"P6jluGk5xRyp+77JjHbhLH4iacoF9KVTgS7NN3BaD3XRJ7GMurixbSV7TX8k0hLbnm7ad3jTTHhI+WW6",
+	"o9xw+ye7hPe/ST8SufwarcbJjFoQACszEXzFumTMytPq7h4NvKR0VdKkBtpY5hi+0SCf63gbS9okrETa",
+	"rLuIyxGJbqggJsgRhIPCeXU8hO2N8upNlPbugmg28PPaYZJKDdV+DzcuQm73LOER6s8umSVcxIEzcYc2",
+	"PkA4TSmMd/UcYSQkDq0XqR9/I74JJbtk2R4nogmQdC3V3J3Tr0FVj4mQB5XUo7gGPTR2nF2y+brzIm7c",
+	"litAXyAPnU7lWoShO2rWhjr/lRTsO/CvzhP/ejB1WF14kxfxp2VZFThQvkPWPcXHx9GId1dbb9I5c63q",
+	"dIJPqyrWG9DMxWTi3Z2ZF1qGj0zkKJhbckwmrYs+b8M1YcCFCfSXdpkiyoYuxA3YPaUU/4GYYhzSK+Ki",
+	"KZM0RN58Pr+HRviaXLIJFoIEqNZCkYmYoxJhCfG39SY6toUAw/HjHlU6UjlTCquA3ekyBPe3CBeVJOhu",
+	"t1rVIwYy9RBu5/vi/86MImuJbfW3/Rbu9Nvt/g7pDvZwKyDtQdfvbAatQQvjLbzjb5HddrDld/ptsom7",
+	"g22yE+z6e/0Wbg861VnPg3CM0iYZmZVs2StZn0Kk5UUqBdw1fWGelCEWfA8WT33rLML8LCZppRR6BH0w",
+	"vpRGgexDc06BOq0WuhnRMGmcDuElJsr+p4uL0yY6stQlyacmRCRu+DkfIfUjkT+Zt9+XOMT1zRy+QqdH",
+	"0wKkBNXjLSpJMaTXpLk4hI1eE6aGTyLeJxa0NXwNsE2cdTPeQZlt6ESPeyU4c+4ZWLVC1m8xHOI4fqV2",
+	"vTo/OV4MBxCu90+PngmkNqHQMJmgph6vW7AZE4lzkJnhcViKi9DwUXcE5QMko6lRXHWmiwtE6TqpHJh0",
+	"QEkznjQb0B27+lMaSjC5F2KmOYJ/qvWsdATxDhZ4exaBGdqR30RUSsLuAep/7r95XQJqpTvPql54UzAv",
+	"vsSmV69w0Varm5oyCiF4pt/znV1tWBWSXCMNmMS3qjAGu4Hy4hA8HNDllCCpg1F4BlZYHeLXJLJKy4Ar",
+	"cxjx6cTUl0nERvU7FJtrFobSnZnyLn/KQLrVQr1eQwG41SPDHjL0KtdSPJf+5iRV65yfycxkx1m5d5n6",
+	"bfnAdoUUSVh7cZR7/FE7NZwPd498yheAWxb3BFj9Fwl6iissxRRBfy6Pd7IutjEJN0tigKD23doigB4d",
+	"+1ZBtocM+/nDg6XQJPhXtgMecDYIqa6i8L3EpwBdKCALiZyw8VVh1MLIFItUmDCUJnoLVfBCrl1ScTk6",
+	"KtEQX8NXBZKvfjghJw+U0VGGoCa64U8XqLC+aIMyXCmPM3iss7wwIuuTbWi9jvJyDFhNso9r61VzkeuG",
+	"fGxOIKmn/oCMI1sNMRZsN1HE85V86s0if61B2Mfz1q6XqT+ENPPwt/fJe/iQ3sM/lRdwkfgChXirmzlg",
+	"eGLQUJ8WGDRAvHnKDLxTfpyVM189bw0q335f2Ye/i2mmapRJWSECU0Q4ie74V/Paps/HFeoU5F2ExnS4",
+	"/qS1fM3aZaYbfVv/GqabqSE2MZHTn5eabtSw2HSjIw3iaixU6PQxaMyNGcLRkLMODdAIQwJ3kEueLrP8",
+	"QLXf+1h+7oq1OaysXitlGf6ugq4Pn/j1x7r7q8DuyUL0x7EQTfUtz1OfRMTa+Kp7l1exEamRiY3ILvIQ",
+	"p5CoAbpGl+79JEZ0oosxibj795DHYSBlJqSELj2Q4lKGwU8mpKUmpBJkKjchPdZZXpjOGU8mpDWbkEox",
+	"YDVdCjjwghwLi+AYW1ATHefzFWJjEKrF+QlpbkK9iU7GVCIvli68S5Z2r3iuMw2UKEqhOGbaawXinjSt",
+	"KgqT1KsxaP2IaQHzUsNZM65e9oCcf83R/Pe75G//5OalVe/4kz1qJYL2NrZCLRCRrrsbduC0WBhglhkJ",
+	"BMU0gPAxi/OOBMJxT/YJHpJi+9RJ5pWr0hmo7F7F/kS/VBsHy61qrTonOFpLIngy8r3VvEVpUu1Gq9No",
+	"7120t3qt7d7WdnOvszuXq8OmYWiUpM5upgnEjlV32ofa/pl69nYHk0VvS2rhttVWTcM3U9TfdMPX5Ff3",
+	"vzcx2qYVequowX07288+7rPeynZRb9lN0ztbSZN0/YK4LXp2PXFXOT0m7TIHP9vN0eMvRDL73SbMdcZv",
+	"Z/veV7cr2RdBo/U8FzhhBK4S4oPsDfzDVe6lQmZ3YBGl7PcVCh2xzFTPbXJUU5ISv2EEmnmjPvH5GHxw",
+	"Ap2ob2MzOkbDkPdxeMk8e644x1S3vK1lmwqgEdSsWFB0yD7T+5ifsnfYbGeRTeROWLdmM9HqC1hoa/nO",
+	"i798L0VceBblyu5UEcPf+Jrt/LLQTHLCQp02DdcI1TLXJq7x0kRHUlgtmdw5W0lSMnO5rWTuMi0rbP5k",
+	"5FhelaMiupRbPRafSut3oxN5ofTp1MsqSFQ+8tVE8XyhzyXmDvt1cRJnTdMSHqH9YExZvYn2kWeET0/n",
+	"USA5wjrZwviFONNNWtBma69ZYsJ4ADaMjpjfzIrGD8xyf7+rlNganmwG3wNvf5vkka+Tt28YTlyaYJdX",
+	"zt+Y8d+Tiv7hAW+J3m8VTcxA8onjFKt5OcR9ljjMHpL5rHQHSvyCy4RQjSGVRNEzMubXT6JoUTI2QAZh",
+	"gxQPiBPuA3hq4roT9lrnxJjnus4qZkZXGuMrsFpogUabIYpCfEtw7a4dMqDfZtxe807Sit3s83eWWcz+",
+	"y4KtEq3yz1e98XGFj/0gSO6mwmhdtUzhPI3yIa0lckii/jdw0lS60K/w0rTtjE136p65UExD/cCvCKv3",
+	"oKMzhUgzUA36HuIMecLnE30b57tOX7L5GwoNo+vQ6RPuprnGIRW60SMR/7PAqPcjkfkG2XNECZo+QrBu",
+	"anufa9edvTd3Uhzi7sWKrBW9EyBy51edw9OlkyvA33luaH5/e3+nCbQiN0Z6aA/+fr4HdvW0gvzBllAa",
+	"jZvPoLaeP/qjmd3fQfV8q0W6LOrcbl3pdGjBfV7sIbTewgdZff8o8HSG/j38hu/SVXwXd/BP7Khc8QJV",
+	"UZlS5PiLREbPK0E3NgIX3rclUdPJ2NhJVSCLlsVDp43J728O+2FKwwCas8z3ji/wSK9OkR8ufPl+vvY8",
+	"s3HvCJF5r7wgUlI2vKOPfmUA/4H9bn80eTqJVb6xbmA1brvxNfm7WghzMty44xDUPS5zr2VJwpNv7d4B",
+	"xEtPuNyptuAsHoBhl8m6yWKfTrkkQrjCEa9ms0p53nIzVPKi2Balr/eafGYPIyGgGsFC1iuyxfvwtEex",
+	"Ui28Uk9ute/SrXZvTnwHL0KCJ08uhHW6EKADPrSHemjSvDZfQhERl1neW+AZKMKf+7kFfjk6fHd4dgfl",
+	"7Mkn8JfTYX6k6W3TdS0QZZUIabYi6FenT3BEov2pHDm99x/UrdJFYexvRmPsJ58/qAmi6/jKZk895D4O",
+	"kTfGVwRFU+Y5rjONQqfnjKSc9DY22p2dZqvZarZ7u63dli4BoJc5V901jkqs6b6j6IZGBA14NMYSyvEY",
+	"wSYuEq3WmZ3hNM5gD/mQmqb5Vq9xYU+iNjc/g65LFi9g/t06dWP+Oahgmql9umASnS81P0kmKyOuTESj",
+	"+FKhGr4i7AsumDHrBJqf+Z0VDJqZUxdASh03Blzlb7JQa/41SaVp3WUwU23WBr4pNzs/wYXu5/5MIH7D",
+	"7NYn1sNQLvj2w+3/DwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -47,6 +47,8 @@ type Server struct {
 	tokens  *auth.Tokens
 	limiter *auth.Limiter
 	log     *slog.Logger
+	// specJSON is the OpenAPI document as JSON, served at /openapi.json.
+	specJSON []byte
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -67,6 +69,9 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.specJSON, err = gen.PathToRawSpec("spec")["spec"](); err != nil {
+		return nil, fmt.Errorf("embedded spec: %w", err)
+	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -79,5 +84,6 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 		g.middleware,
 	)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
+	registerDocs(e)
 	return e, nil
 }

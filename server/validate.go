@@ -53,6 +53,9 @@ func newGate(a Authenticator) (*gate, error) {
 
 func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if unguarded[c.Path()] {
+			return next(c)
+		}
 		req := c.Request()
 		route, params, err := g.router.FindRoute(req)
 		if err != nil {
@@ -80,6 +83,10 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
+
+// unguarded are the routes the server serves outside the API (the docs page
+// and metrics): no operation in the spec, no credentials.
+var unguarded = map[string]bool{"/docs": true, "/docs/*": true, "/metrics": true}
 
 // secured reports whether the operation demands credentials.
 func secured(route *routers.Route) bool {

@@ -1,0 +1,31 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/openapi"
+)
+
+// GetOpenapiYaml serves the OpenAPI document exactly as written.
+func (s *Server) GetOpenapiYaml(context.Context, gen.GetOpenapiYamlRequestObject) (gen.GetOpenapiYamlResponseObject, error) {
+	return gen.GetOpenapiYaml200ApplicationyamlResponse{Body: bytes.NewReader(openapi.YAML), ContentLength: int64(len(openapi.YAML))}, nil
+}
+
+// GetOpenapiJson serves the OpenAPI document as JSON (the generated code's
+// embedded copy), for tools and the docs page.
+func (s *Server) GetOpenapiJson(context.Context, gen.GetOpenapiJsonRequestObject) (gen.GetOpenapiJsonResponseObject, error) {
+	return specJSON(s.specJSON), nil
+}
+
+// specJSON writes the JSON document without decoding it into a map first.
+type specJSON []byte
+
+func (b specJSON) VisitGetOpenapiJsonResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(b)
+	return err
+}
