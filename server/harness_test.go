@@ -20,6 +20,7 @@ import (
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/auth/nws4"
 	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/openapi"
 	"github.com/keyplane/keyplane/server"
 	"github.com/keyplane/keyplane/store"
 	"github.com/keyplane/keyplane/store/ndata"
@@ -83,7 +84,7 @@ func newHarness(t testing.TB, st *store.Store) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := gen.GetSpec()
+	spec, err := openapi.Load()
 	if err != nil {
 		t.Fatal(err)
 	}

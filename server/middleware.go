@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"regexp"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -10,15 +11,54 @@ import (
 	"github.com/keyplane/keyplane/auth"
 )
 
-// accessLog writes one structured line per request. It logs the path, never
-// the query or headers, which may carry credentials.
-func accessLog(log *slog.Logger) echo.MiddlewareFunc {
+// operationKey is where the gate leaves the operationId of the request in the
+// Echo context, for logs and metrics.
+const operationKey = "keyplane.operation"
+
+// traceparent is the W3C trace context header: version-traceid-parentid-flags.
+var traceparent = regexp.MustCompile(`^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$`)
+
+type traceIDKey struct{}
+
+// traceContext accepts a W3C traceparent header, so that logs and problem
+// bodies carry the caller's trace id; without one, the request id stands in.
+func traceContext(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if m := traceparent.FindStringSubmatch(c.Request().Header.Get("traceparent")); m != nil && m[1] != "00000000000000000000000000000000" {
+			req := c.Request()
+			c.SetRequest(req.WithContext(context.WithValue(req.Context(), traceIDKey{}, m[1])))
+		}
+		return next(c)
+	}
+}
+
+// traceID is the request's W3C trace id, or its request id.
+func traceID(c echo.Context) string {
+	if id, ok := c.Request().Context().Value(traceIDKey{}).(string); ok {
+		return id
+	}
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// observe writes one structured log line and the metrics of each request.
+// It logs the path, never the query or headers, which may carry credentials.
+func observe(log *slog.Logger, m *metrics) echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true, LogRequestID: true,
 		LogError: true, HandleError: true, LogRemoteIP: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			operation, _ := c.Get(operationKey).(string)
+			if operation == "" {
+				operation = "unmatched"
+				if unguarded[c.Path()] {
+					operation = c.Path()
+				}
+			}
+			m.observe(operation, v.Status, v.Latency.Seconds())
 			attrs := []slog.Attr{
 				slog.String("request_id", v.RequestID),
+				slog.String("trace_id", traceID(c)),
+				slog.String("operation", operation),
 				slog.String("method", v.Method),
 				slog.String("path", v.URIPath),
 				slog.Int("status", v.Status),

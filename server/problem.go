@@ -122,6 +122,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	p := problemFor(err)
 	req := c.Request()
 	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
+	s.countAuthFailure(err)
 	if p.Status >= 500 {
 		s.log.ErrorContext(req.Context(), "request failed", "request_id", reqID, "method", req.Method,
 			"path", req.URL.Path, "status", p.Status, "err", err)
@@ -131,7 +132,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		Title:     title(req.Header.Get("Accept-Language"), p.Status),
 		Status:    p.Status,
 		Instance:  ptr(req.URL.Path),
-		TraceId:   ptr(reqID),
+		TraceId:   ptr(traceID(c)),
 		ErrorCode: nonZero(p.Code),
 		// akenza's error fields, which its clients read.
 		Timestamp: ptr(time.Now().UTC().Truncate(time.Millisecond)),
@@ -178,4 +179,16 @@ func nonZero(v int) *int {
 		return nil
 	}
 	return &v
+}
+
+// countAuthFailure counts failed and rate-limited authentications by reason.
+func (s *Server) countAuthFailure(err error) {
+	var fail *auth.Failure
+	var limited *auth.RateLimited
+	switch {
+	case errors.As(err, &fail):
+		s.metrics.authFailures.WithLabelValues(fail.Scheme, fail.Reason).Inc()
+	case errors.As(err, &limited):
+		s.metrics.authFailures.WithLabelValues("any", "rate_limited").Inc()
+	}
 }

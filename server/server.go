@@ -32,6 +32,9 @@ type Config struct {
 	Limiter *auth.Limiter
 	// BodyLimit caps request bodies (Echo syntax, e.g. "1M"); empty means 1M.
 	BodyLimit string
+	// ValidateResponses checks every response against the spec and logs
+	// violations (for staging; tests do it always).
+	ValidateResponses bool
 }
 
 // Authenticator turns a request's credentials into a principal; an error
@@ -47,6 +50,7 @@ type Server struct {
 	tokens  *auth.Tokens
 	limiter *auth.Limiter
 	log     *slog.Logger
+	metrics *metrics
 	// specJSON is the OpenAPI document as JSON, served at /openapi.json.
 	specJSON []byte
 }
@@ -64,8 +68,12 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	if cfg.Auth == nil || cfg.Sealer == nil || cfg.Tokens == nil {
 		return nil, fmt.Errorf("server: Auth, Sealer and Tokens are required")
 	}
-	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger}
-	g, err := newGate(cfg.Auth)
+	db, err := st.SQLDB()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger, metrics: newMetrics(db)}
+	g, err := newGate(cfg.Auth, cfg.ValidateResponses, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -78,12 +86,14 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	e.HTTPErrorHandler = s.handleError
 	e.Use(
 		middleware.RequestID(),
-		accessLog(cfg.Logger),
+		traceContext,
+		observe(cfg.Logger, s.metrics),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
 		middleware.BodyLimit(cfg.BodyLimit),
 		g.middleware,
 	)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	registerDocs(e)
+	e.GET("/metrics", s.metrics.handler())
 	return e, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/openapi"
 	"github.com/keyplane/keyplane/store/ndata"
 )
 
@@ -28,10 +30,12 @@ type gate struct {
 	router routers.Router
 	auth   Authenticator
 	opts   *openapi3filter.Options
+	// responses, when set, validates every response too and logs violations.
+	responses *responseValidator
 }
 
-func newGate(a Authenticator) (*gate, error) {
-	spec, err := gen.GetSpec()
+func newGate(a Authenticator, validateResponses bool, log *slog.Logger) (*gate, error) {
+	spec, err := openapi.Load()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
@@ -40,7 +44,7 @@ func newGate(a Authenticator) (*gate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build spec router: %w", err)
 	}
-	return &gate{
+	g := &gate{
 		router: router,
 		auth:   a,
 		opts: &openapi3filter.Options{
@@ -48,7 +52,11 @@ func newGate(a Authenticator) (*gate, error) {
 			SkipSettingDefaults: true,                                  // handlers apply defaults; the request stays as sent
 			AuthenticationFunc:  openapi3filter.NoopAuthenticationFunc, // done before, by g.auth
 		},
-	}, nil
+	}
+	if validateResponses {
+		g.responses = &responseValidator{log: log}
+	}
+	return g, nil
 }
 
 func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
@@ -64,24 +72,35 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return problemf(http.StatusNotFound, 0, "no operation at %s", req.URL.Path)
 		}
-		ctx := req.Context()
-		ctx = withRequestID(ctx, c.Response().Header().Get(echo.HeaderXRequestID))
-		ctx = context.WithValue(ctx, clientAddressKey{}, req.RemoteAddr)
-		if secured(route) {
-			p, err := g.auth.Authenticate(req)
-			if err != nil {
-				return err
-			}
-			ctx = auth.WithPrincipal(ctx, p)
+		c.Set(operationKey, route.Operation.OperationID)
+		if g.responses != nil {
+			return g.responses.check(c, route, params, func() error { return g.serve(c, route, params, next) })
 		}
-		ctx = context.WithValue(ctx, rawQueryKey{}, req.URL.RawQuery)
-		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: g.opts}
-		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
-			return requestProblem(err)
-		}
-		c.SetRequest(req.WithContext(ctx))
-		return next(c)
+		return g.serve(c, route, params, next)
 	}
+}
+
+// serve authenticates and validates the request of a found route, then
+// calls the handler.
+func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]string, next echo.HandlerFunc) error {
+	req := c.Request()
+	ctx := req.Context()
+	ctx = withRequestID(ctx, c.Response().Header().Get(echo.HeaderXRequestID))
+	ctx = context.WithValue(ctx, clientAddressKey{}, req.RemoteAddr)
+	if secured(route) {
+		p, err := g.auth.Authenticate(req)
+		if err != nil {
+			return err
+		}
+		ctx = auth.WithPrincipal(ctx, p)
+	}
+	ctx = context.WithValue(ctx, rawQueryKey{}, req.URL.RawQuery)
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: g.opts}
+	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+		return requestProblem(err)
+	}
+	c.SetRequest(req.WithContext(ctx))
+	return next(c)
 }
 
 // unguarded are the routes the server serves outside the API (the docs page

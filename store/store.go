@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -122,6 +123,9 @@ func dialectorFor(dsn string) (Dialect, gorm.Dialector) {
 
 // Dialect reports which database the store runs on.
 func (s *Store) Dialect() Dialect { return s.dialect }
+
+// SQLDB is the connection pool, for its statistics.
+func (s *Store) SQLDB() (*sql.DB, error) { return s.db.DB() }
 
 // Ping checks that the database answers; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error {

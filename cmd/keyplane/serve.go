@@ -32,6 +32,9 @@ type config struct {
 	// trustForwardedHost makes the HMAC verifier read the signed host from
 	// X-Forwarded-Host, for deployments behind a proxy that rewrites Host.
 	trustForwardedHost bool
+	// validateResponses checks every response against the spec and logs
+	// violations; for staging.
+	validateResponses bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (config, error) {
@@ -48,6 +51,8 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 		"32-byte AES key (hex or base64) sealing key secrets; generated into <data-dir>/keyplane.key when unset (KEYPLANE_SECRET_KEY)")
 	fs.BoolVar(&c.trustForwardedHost, "trust-forwarded-host", env("KEYPLANE_TRUST_FORWARDED_HOST", "false") == "true",
 		"verify HMAC signatures against X-Forwarded-Host when present; only behind a proxy that sets it (KEYPLANE_TRUST_FORWARDED_HOST)")
+	fs.BoolVar(&c.validateResponses, "validate-responses", env("KEYPLANE_VALIDATE_RESPONSES", "false") == "true",
+		"check every response against the OpenAPI spec and log violations; for staging (KEYPLANE_VALIDATE_RESPONSES)")
 	fs.StringVar(&c.logLevel, "log-level", env("KEYPLANE_LOG_LEVEL", "info"), "debug, info, warn or error (KEYPLANE_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", env("KEYPLANE_LOG_FORMAT", "text"), "text or json (KEYPLANE_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -99,7 +104,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.trustForwardedHost {
 		authn.Verifier.ForwardedHostHeader = "X-Forwarded-Host"
 	}
-	e, err := server.New(server.Config{Logger: log, Auth: authn, Sealer: sealer, Tokens: tokens, Limiter: authn.Limiter}, st)
+	e, err := server.New(server.Config{Logger: log, Auth: authn, Sealer: sealer, Tokens: tokens, Limiter: authn.Limiter,
+		ValidateResponses: cfg.validateResponses}, st)
 	if err != nil {
 		return err
 	}

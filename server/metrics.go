@@ -1,0 +1,61 @@
+package server
+
+import (
+	"database/sql"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the Prometheus series the server exports at /metrics. They
+// live in a registry of the server's own (no global state), labelled by
+// operationId rather than path so that their number stays bounded.
+type metrics struct {
+	registry     *prometheus.Registry
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	authFailures *prometheus.CounterVec
+}
+
+func newMetrics(db *sql.DB) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyplane_http_requests_total",
+			Help: "HTTP requests by OpenAPI operationId and status code.",
+		}, []string{"operation", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "keyplane_http_request_duration_seconds",
+			Help:    "HTTP request latency by OpenAPI operationId.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"operation"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyplane_auth_failures_total",
+			Help: "Failed authentications by scheme and reason (rate-limited requests as reason rate_limited).",
+		}, []string{"scheme", "reason"}),
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.authFailures,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if db != nil {
+		m.registry.MustRegister(collectors.NewDBStatsCollector(db, "keyplane"))
+	}
+	return m
+}
+
+// observe records one finished request.
+func (m *metrics) observe(operation string, status int, seconds float64) {
+	m.requests.WithLabelValues(operation, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(operation).Observe(seconds)
+}
+
+// handler serves the registry in the Prometheus text format.
+func (m *metrics) handler() echo.HandlerFunc {
+	h := promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	return func(c echo.Context) error {
+		h.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}

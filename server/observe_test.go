@@ -1,0 +1,93 @@
+package server_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/server"
+	"github.com/keyplane/keyplane/store"
+	"github.com/keyplane/keyplane/store/storetest"
+)
+
+func TestMetrics(t *testing.T) {
+	h := newHarness(t, storetest.Open(t, store.SQLite))
+	h.do(t, req{method: "GET", path: "/apikeys"}).want(200)
+	h.do(t, req{method: "GET", path: "/apikeys", apiKey: strings.Repeat("0", 64)}).want(401)
+	h.do(t, req{method: "GET", path: "/nowhere/" + strings.Repeat("x", 10)}).want(404)
+	rec := httptest.NewRecorder()
+	h.e.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`keyplane_http_requests_total{operation="listApiKeys",status="200"} 1`,
+		`keyplane_http_requests_total{operation="listApiKeys",status="401"} 1`,
+		`keyplane_http_requests_total{operation="unmatched",status="404"} 1`,
+		`keyplane_http_request_duration_seconds_bucket{operation="listApiKeys",le=`,
+		`keyplane_auth_failures_total{reason="unknown_key",scheme="x-api-key"} 1`,
+		`go_sql_max_open_connections{db_name="keyplane"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "nowhere") {
+		t.Error("a raw path became a label")
+	}
+}
+
+func TestTraceparent(t *testing.T) {
+	h := newHarness(t, storetest.Open(t, store.SQLite))
+	const trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	p := h.do(t, req{method: "GET", path: "/apikeys/64b00bc5ba312b6744126a87",
+		header: map[string]string{"traceparent": "00-" + trace + "-00f067aa0ba902b7-01"}}).want(404).problem()
+	if *p.TraceId != trace {
+		t.Fatalf("traceId %q, want the traceparent's %q", *p.TraceId, trace)
+	}
+	res := h.do(t, req{method: "GET", path: "/apikeys/64b00bc5ba312b6744126a87", header: map[string]string{"traceparent": "garbage"}}).want(404)
+	if p := res.problem(); *p.TraceId != res.Hdr.Get("X-Request-Id") {
+		t.Fatalf("invalid traceparent: traceId %q", *p.TraceId)
+	}
+}
+
+// TestRuntimeResponseValidation runs the server with KEYPLANE_VALIDATE_RESPONSES
+// on: valid responses pass silently, an undocumented one (a 500 from a closed
+// database) is logged, and responses go out unchanged either way.
+func TestRuntimeResponseValidation(t *testing.T) {
+	st := storetest.Open(t, store.SQLite)
+	var logs bytes.Buffer
+	secret := bytes.Repeat([]byte{7}, auth.KeySize)
+	sealer, _ := auth.NewSealer(secret)
+	tokens, _ := auth.NewTokens(secret, nil)
+	authn := auth.ForStore(st, sealer, tokens, auth.Digest(rootToken))
+	e, err := server.New(server.Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Auth: authn, Sealer: sealer,
+		Tokens: tokens, Limiter: authn.Limiter, ValidateResponses: true}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) int {
+		r := httptest.NewRequest("GET", path, nil)
+		r.Header.Set("Authorization", "Bearer "+rootToken)
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	if c := get("/apikeys"); c != 200 {
+		t.Fatalf("list: %d", c)
+	}
+	if c := get("/apikeys/64b00bc5ba312b6744126a87"); c != 404 {
+		t.Fatalf("missing key: %d", c)
+	}
+	if strings.Contains(logs.String(), "violates") {
+		t.Fatalf("valid responses flagged: %s", logs.String())
+	}
+	st.Close()
+	if c := get("/apikeys/64b00bc5ba312b6744126a87"); c != 500 {
+		t.Fatalf("closed database: %d", c)
+	}
+	if !strings.Contains(logs.String(), `"msg":"response violates the spec"`) || !strings.Contains(logs.String(), `"operation":"getApiKey"`) {
+		t.Fatalf("violation not logged: %s", logs.String())
+	}
+}
