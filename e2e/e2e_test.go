@@ -1,0 +1,218 @@
+// Package e2e tests the real binary from the outside: it builds keyplane,
+// starts it on a free port against PostgreSQL, drives it only through the
+// generated Go client, and stops it with SIGTERM.
+package e2e_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyplane/keyplane/auth/nws4"
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
+	"github.com/keyplane/keyplane/store/storetest"
+)
+
+const rootToken = "kp_root_e2e_0123456789abcdef"
+
+// binary is the keyplane executable built once for all tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "keyplane-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "keyplane")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/keyplane")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build keyplane:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// process is a running keyplane.
+type process struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan error
+}
+
+// start runs keyplane serve against dsn with dataDir and waits until it
+// prints its address.
+func start(t *testing.T, dsn, dataDir string) *process {
+	t.Helper()
+	cmd := exec.Command(binary, "serve", "-addr", "127.0.0.1:0", "-data-dir", dataDir, "-log-format", "json")
+	cmd.Env = append(os.Environ(), "KEYPLANE_DATABASE_URL="+dsn, "KEYPLANE_ROOT_TOKEN="+rootToken)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, done: make(chan error, 1)}
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		p.done <- cmd.Wait()
+	}()
+	timeout := time.After(30 * time.Second)
+	for p.url == "" {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("keyplane exited before listening: %v", <-p.done)
+			}
+			if rest, found := strings.CutPrefix(line, "keyplane listening on "); found {
+				p.url = strings.Fields(rest)[0]
+			}
+		case <-timeout:
+			cmd.Process.Kill()
+			t.Fatal("keyplane did not start within 30 s")
+		}
+	}
+	go func() {
+		for range lines { // keep draining stdout
+		}
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("keyplane exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatal("keyplane did not stop within 30 s of SIGTERM")
+	}
+}
+
+func client(t *testing.T, url string, editors ...gen.RequestEditorFn) *gen.ClientWithResponses {
+	t.Helper()
+	opts := []gen.ClientOption{}
+	for _, e := range editors {
+		opts = append(opts, gen.WithRequestEditorFn(e))
+	}
+	c, err := gen.NewClientWithResponses(url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func bearer(token string) gen.RequestEditorFn {
+	return func(_ context.Context, r *http.Request) error {
+		r.Header.Set("Authorization", "Bearer "+token)
+		return nil
+	}
+}
+
+func TestKeyLifecycleThroughTheBinary(t *testing.T) {
+	ctx := t.Context()
+	dsn := storetest.DSN(t, store.Postgres)
+	dataDir := t.TempDir()
+	p := start(t, dsn, dataDir)
+	root := client(t, p.url, bearer(rootToken))
+
+	ready, err := root.GetReadyzWithResponse(ctx)
+	if err != nil || ready.StatusCode() != 200 {
+		t.Fatalf("readyz: %v %v", err, ready)
+	}
+	org, err := root.CreateOrganizationWithResponse(ctx, gen.OrganizationInput{Name: "Acme"})
+	if err != nil || org.JSON201 == nil {
+		t.Fatalf("create organization: %v %s", err, org.Body)
+	}
+	perms := []gen.Permission{{Scope: gen.APIKEY, Verbs: []gen.Verb{gen.READ}}}
+	active := true
+	created, err := root.CreateApiKeyWithResponse(ctx, gen.ApiKeyInput{Name: "ci", IsActive: &active,
+		OrganizationId: &org.JSON201.Id, Permissions: &perms})
+	if err != nil || created.JSON201 == nil || created.JSON201.ClientSecret == nil {
+		t.Fatalf("create key: %v %s", err, created.Body)
+	}
+	key := created.JSON201
+
+	// The key signs its own requests (HMAC) and sends its secret (x-api-key).
+	signed := client(t, p.url, gen.RequestEditorFn(nws4.RequestEditor(nws4.Credentials{ClientID: key.ClientId, Secret: *key.ClientSecret})))
+	list, err := signed.ListApiKeysWithResponse(ctx, &gen.ListApiKeysParams{Name: &[]string{"ci"}})
+	if err != nil || list.JSON200 == nil || list.JSON200.TotalCount != 1 {
+		t.Fatalf("signed list: %v %s", err, list.Body)
+	}
+	withKey := client(t, p.url, func(_ context.Context, r *http.Request) error {
+		r.Header.Set("x-api-key", *key.ClientSecret)
+		return nil
+	})
+	got, err := withKey.GetApiKeyWithResponse(ctx, key.Id)
+	if err != nil || got.JSON200 == nil || got.JSON200.ClientSecret != nil {
+		t.Fatalf("get with x-api-key: %v %s", err, got.Body)
+	}
+	denied, err := withKey.DeleteApiKeyWithResponse(ctx, key.Id, &gen.DeleteApiKeyParams{})
+	if err != nil || denied.StatusCode() != 403 || denied.ApplicationproblemJSON403 == nil ||
+		*denied.ApplicationproblemJSON403.Message != "Permission denied" {
+		t.Fatalf("delete with a read-only key: %v %d %s", err, denied.StatusCode(), denied.Body)
+	}
+
+	// Update with the version, then a stale one.
+	v := int64(1)
+	upd, err := root.PutApiKeyWithResponse(ctx, key.Id, &gen.PutApiKeyParams{}, gen.ApiKeyInput{Name: "ci-renamed",
+		IsActive: &active, OrganizationId: &org.JSON201.Id, Permissions: &perms, UnderscoreV: &v})
+	if err != nil || upd.JSON200 == nil || upd.JSON200.UnderscoreV != 2 {
+		t.Fatalf("update: %v %s", err, upd.Body)
+	}
+	stale, err := root.PutApiKeyWithResponse(ctx, key.Id, &gen.PutApiKeyParams{}, gen.ApiKeyInput{Name: "x", UnderscoreV: &v})
+	if err != nil || stale.StatusCode() != 409 || *stale.ApplicationproblemJSON409.ErrorCode != 6 {
+		t.Fatalf("stale update: %v %d %s", err, stale.StatusCode(), stale.Body)
+	}
+
+	// SIGTERM drains and flushes the batched lastUsedAt; a restart on the same
+	// data shows it.
+	p.stop(t)
+	p = start(t, dsn, dataDir)
+	root = client(t, p.url, bearer(rootToken))
+	after, err := root.GetApiKeyWithResponse(ctx, key.Id)
+	if err != nil || after.JSON200 == nil || after.JSON200.LastUsedAt == nil {
+		t.Fatalf("lastUsedAt after a clean shutdown: %v %s", err, after.Body)
+	}
+	del, err := root.DeleteApiKeyWithResponse(ctx, key.Id, &gen.DeleteApiKeyParams{})
+	if err != nil || del.JSON200 == nil {
+		t.Fatalf("delete: %v %s", err, del.Body)
+	}
+	gone, err := root.GetApiKeyWithResponse(ctx, key.Id)
+	if err != nil || gone.StatusCode() != 404 {
+		t.Fatalf("get after delete: %v %d", err, gone.StatusCode())
+	}
+	p.stop(t)
+}
