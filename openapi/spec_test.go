@@ -1,0 +1,73 @@
+package openapi_test
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/keyplane/keyplane/openapi"
+)
+
+// TestSpecIsDocumented holds the spec to the bar its users need: every
+// operation has an operationId, a summary and tags; every JSON body, request
+// or response, shows an example (on the media type or its schema); every
+// error response is a problem+json.
+func TestSpecIsDocumented(t *testing.T) {
+	doc, err := openapi.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var problems []string
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			if op.OperationID == "" || op.Summary == "" || len(op.Tags) == 0 {
+				problems = append(problems, where+": needs operationId, summary and tags")
+			}
+			if op.RequestBody != nil {
+				for ct, mt := range op.RequestBody.Value.Content {
+					if !hasExample(mt) {
+						problems = append(problems, where+": request "+ct+" has no example")
+					}
+				}
+			}
+			for status, ref := range op.Responses.Map() {
+				for ct, mt := range ref.Value.Content {
+					if strings.HasPrefix(status, "4") || strings.HasPrefix(status, "5") {
+						if ct != "application/problem+json" || mt.Schema.Ref != "#/components/schemas/Problem" {
+							problems = append(problems, where+" "+status+": errors must be problem+json Problem")
+						}
+					}
+					if strings.Contains(ct, "json") && !hasExample(mt) && (mt.Schema.Value.Type.Is("object") || len(mt.Schema.Value.AllOf) > 0) {
+						problems = append(problems, where+" "+status+": response has no example")
+					}
+				}
+			}
+		}
+	}
+	sort.Strings(problems)
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+func hasExample(mt *openapi3.MediaType) bool {
+	if mt.Example != nil || len(mt.Examples) > 0 {
+		return true
+	}
+	s := mt.Schema
+	if s == nil || s.Value == nil {
+		return false
+	}
+	if s.Value.Example != nil {
+		return true
+	}
+	for _, part := range s.Value.AllOf { // pages: the envelope and its content
+		if part.Value.Example != nil {
+			return true
+		}
+	}
+	return false
+}
