@@ -26,6 +26,123 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AggregationQueryAccumulator.
+const (
+	AVG   AggregationQueryAccumulator = "AVG"
+	COUNT AggregationQueryAccumulator = "COUNT"
+	FIRST AggregationQueryAccumulator = "FIRST"
+	MAX   AggregationQueryAccumulator = "MAX"
+	MIN   AggregationQueryAccumulator = "MIN"
+	SUM   AggregationQueryAccumulator = "SUM"
+)
+
+// Valid indicates whether the value is a known member of the AggregationQueryAccumulator enum.
+func (e AggregationQueryAccumulator) Valid() bool {
+	switch e {
+	case AVG:
+		return true
+	case COUNT:
+		return true
+	case FIRST:
+		return true
+	case MAX:
+		return true
+	case MIN:
+		return true
+	case SUM:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeviceConnectivity.
+const (
+	DeviceConnectivityCOAP DeviceConnectivity = "COAP"
+	DeviceConnectivityHTTP DeviceConnectivity = "HTTP"
+	DeviceConnectivityLORA DeviceConnectivity = "LORA"
+	DeviceConnectivityMQTT DeviceConnectivity = "MQTT"
+)
+
+// Valid indicates whether the value is a known member of the DeviceConnectivity enum.
+func (e DeviceConnectivity) Valid() bool {
+	switch e {
+	case DeviceConnectivityCOAP:
+		return true
+	case DeviceConnectivityHTTP:
+		return true
+	case DeviceConnectivityLORA:
+		return true
+	case DeviceConnectivityMQTT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeviceOnlineState.
+const (
+	DEREGISTERED DeviceOnlineState = "DE_REGISTERED"
+	OFFLINE      DeviceOnlineState = "OFFLINE"
+	ONLINE       DeviceOnlineState = "ONLINE"
+	UNKNOWN      DeviceOnlineState = "UNKNOWN"
+)
+
+// Valid indicates whether the value is a known member of the DeviceOnlineState enum.
+func (e DeviceOnlineState) Valid() bool {
+	switch e {
+	case DEREGISTERED:
+		return true
+	case OFFLINE:
+		return true
+	case ONLINE:
+		return true
+	case UNKNOWN:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AssetType.
+const (
+	AssetTypeDEVICE AssetType = "DEVICE"
+)
+
+// Valid indicates whether the value is a known member of the AssetType enum.
+func (e AssetType) Valid() bool {
+	switch e {
+	case AssetTypeDEVICE:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeviceInputConnectivity.
+const (
+	DeviceInputConnectivityCOAP DeviceInputConnectivity = "COAP"
+	DeviceInputConnectivityHTTP DeviceInputConnectivity = "HTTP"
+	DeviceInputConnectivityLORA DeviceInputConnectivity = "LORA"
+	DeviceInputConnectivityMQTT DeviceInputConnectivity = "MQTT"
+)
+
+// Valid indicates whether the value is a known member of the DeviceInputConnectivity enum.
+func (e DeviceInputConnectivity) Valid() bool {
+	switch e {
+	case DeviceInputConnectivityCOAP:
+		return true
+	case DeviceInputConnectivityHTTP:
+		return true
+	case DeviceInputConnectivityLORA:
+		return true
+	case DeviceInputConnectivityMQTT:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	Ok HealthStatus = "ok"
@@ -158,6 +275,40 @@ func (e WorkspaceMemberInputRole) Valid() bool {
 	}
 }
 
+// Defines values for ListAssetsParamsType.
+const (
+	ListAssetsParamsTypeDEVICE ListAssetsParamsType = "DEVICE"
+)
+
+// Valid indicates whether the value is a known member of the ListAssetsParamsType enum.
+func (e ListAssetsParamsType) Valid() bool {
+	switch e {
+	case ListAssetsParamsTypeDEVICE:
+		return true
+	default:
+		return false
+	}
+}
+
+// AggregationQuery Example: {"accumulator":"AVG","bucketInterval":"PT1H","dataKey":"temperature","interval":{"from":"2026-11-26T00:00:00Z","to":"2026-11-27T00:00:00Z"},"topic":"default"}
+type AggregationQuery struct {
+	Accumulator AggregationQueryAccumulator `json:"accumulator"`
+
+	// BucketInterval ISO 8601 duration of a time-series bucket: PT<n>M, PT<n>H or P<n>D (default PT1H).
+	BucketInterval *string `json:"bucketInterval,omitempty"`
+
+	// DataKey A key of `data`; dots walk into nested objects.
+	DataKey  string `json:"dataKey"`
+	Interval struct {
+		From time.Time `json:"from"`
+		To   time.Time `json:"to"`
+	} `json:"interval"`
+	Topic *string `json:"topic,omitempty"`
+}
+
+// AggregationQueryAccumulator defines model for AggregationQuery.Accumulator.
+type AggregationQueryAccumulator string
+
 // ApiKey defines model for ApiKey.
 type ApiKey struct {
 	// UnderscoreV Version; starts at 1 and increments on every update.
@@ -253,6 +404,248 @@ type ApiKeyQueryResult struct {
 	TotalCount int64 `json:"totalCount"`
 }
 
+// AssetFilter Example: {"workspaceIds":["29a1b2c3d4e5f608"]}
+type AssetFilter struct {
+	// OrganizationId Organization identifier (16 hex characters starting with 28).
+	//
+	// Example: 28a1b2c3d4e5f607
+	OrganizationId *OrganizationIdValue `json:"organizationId,omitempty"`
+	Search         *string              `json:"search,omitempty"`
+	WorkspaceIds   *[]WorkspaceIdValue  `json:"workspaceIds,omitempty"`
+}
+
+// BackfillResult Example: {"count":1,"samples":[{"id":"3f1c1e8e-4d7a-4b8e-9a0b-1c2d3e4f5a6b","timestamp":"2026-11-26T10:00:00Z","topic":"default"}]}
+type BackfillResult struct {
+	Count   int `json:"count"`
+	Samples []struct {
+		Id        string    `json:"id"`
+		Timestamp time.Time `json:"timestamp"`
+		Topic     string    `json:"topic"`
+	} `json:"samples"`
+}
+
+// DataFlow Example: {"created":"2026-11-26T10:00:00.000Z","deviceType":{"id":"0da1b2c3d4e5f609","name":"Climate sensor"},"id":"08a1b2c3d4e5f60a","name":"Climate to database","outputConnectors":[{"id":"0900000000000000","topic":"*"}],"updated":"2026-11-26T10:00:00.000Z","version":1,"workspaceId":"29a1b2c3d4e5f608"}
+type DataFlow struct {
+	Created     time.Time `json:"created"`
+	Description *string   `json:"description,omitempty"`
+	DeviceType  NamedRef  `json:"deviceType"`
+
+	// Id Data flow identifier (16 hex characters starting with 08).
+	//
+	// Example: 08a1b2c3d4e5f60a
+	Id               DataFlowIdValue      `json:"id"`
+	Name             string               `json:"name"`
+	OutputConnectors []OutputConnectorRef `json:"outputConnectors"`
+	Updated          time.Time            `json:"updated"`
+	Version          int64                `json:"version"`
+
+	// WorkspaceId Workspace identifier (16 hex characters starting with 29).
+	//
+	// Example: 29a1b2c3d4e5f608
+	WorkspaceId WorkspaceIdValue `json:"workspaceId"`
+}
+
+// DataFlowIdValue Data flow identifier (16 hex characters starting with 08).
+//
+// Example: 08a1b2c3d4e5f60a
+type DataFlowIdValue = string
+
+// DataFlowInput Example: {"deviceTypeId":"0da1b2c3d4e5f609","name":"Climate to database","outputConnectors":[{"id":"0900000000000000","topic":"*"}],"workspaceId":"29a1b2c3d4e5f608"}
+type DataFlowInput struct {
+	Description *string `json:"description,omitempty"`
+
+	// DeviceTypeId Device type identifier (16 hex characters starting with 0d).
+	//
+	// Example: 0da1b2c3d4e5f609
+	DeviceTypeId     DeviceTypeIdValue     `json:"deviceTypeId"`
+	Name             string                `json:"name"`
+	OutputConnectors *[]OutputConnectorRef `json:"outputConnectors,omitempty"`
+	Version          *int64                `json:"version,omitempty"`
+
+	// WorkspaceId Workspace identifier (16 hex characters starting with 29).
+	//
+	// Example: 29a1b2c3d4e5f608
+	WorkspaceId WorkspaceIdValue `json:"workspaceId"`
+}
+
+// DataFlowPage defines model for DataFlowPage.
+type DataFlowPage struct {
+	Content          []DataFlow `json:"content"`
+	Empty            bool       `json:"empty"`
+	First            bool       `json:"first"`
+	Last             bool       `json:"last"`
+	Number           int        `json:"number"`
+	NumberOfElements int        `json:"numberOfElements"`
+	Pageable         Pageable   `json:"pageable"`
+	Size             int        `json:"size"`
+	Sort             SortInfo   `json:"sort"`
+	TotalElements    int64      `json:"totalElements"`
+	TotalPages       int        `json:"totalPages"`
+}
+
+// DataFlowSummary defines model for DataFlowSummary.
+type DataFlowSummary struct {
+	DeviceType NamedRef `json:"deviceType"`
+	Id         string   `json:"id"`
+	Name       string   `json:"name"`
+}
+
+// Device Example: {"connectivity":"HTTP","created":"2026-11-26T10:00:00.000Z","dataFlow":{"deviceType":{"id":"0da1b2c3d4e5f609","name":"Climate sensor"},"id":"08a1b2c3d4e5f60a","name":"Climate to database"},"dataFlowId":"08a1b2c3d4e5f60a","deviceId":"70B3D57ED0001234","id":"02d2327fedce2128","name":"some device","online":true,"onlineState":"ONLINE","onlineTimeout":3600,"organizationId":"28a1b2c3d4e5f607","properties":{},"type":"DEVICE","updated":"2026-11-26T10:00:00.000Z","version":1,"workspaceId":"29a1b2c3d4e5f608"}
+type Device struct {
+	Connectivity DeviceConnectivity `json:"connectivity"`
+	Created      time.Time          `json:"created"`
+	DataFlow     *DataFlowSummary   `json:"dataFlow,omitempty"`
+
+	// DataFlowId Data flow identifier (16 hex characters starting with 08).
+	//
+	// Example: 08a1b2c3d4e5f60a
+	DataFlowId  DataFlowIdValue `json:"dataFlowId"`
+	Description *string         `json:"description,omitempty"`
+
+	// DeviceId The physical id (e.g. a DevEUI).
+	DeviceId string `json:"deviceId"`
+
+	// Id Device identifier (16 hex characters starting with 02).
+	//
+	// Example: 02d2327fedce2128
+	Id           DeviceIdValue `json:"id"`
+	LastSampleAt *time.Time    `json:"lastSampleAt,omitempty"`
+	Name         string        `json:"name"`
+	Online       bool          `json:"online"`
+
+	// OnlineState UNKNOWN until the first sample; then ONLINE or OFFLINE by `onlineTimeout`.
+	OnlineState DeviceOnlineState `json:"onlineState"`
+
+	// OnlineTimeout Seconds after the last sample during which the device counts as online.
+	OnlineTimeout *int `json:"onlineTimeout,omitempty"`
+
+	// OrganizationId Organization identifier (16 hex characters starting with 28).
+	//
+	// Example: 28a1b2c3d4e5f607
+	OrganizationId OrganizationIdValue    `json:"organizationId"`
+	Properties     map[string]interface{} `json:"properties"`
+	Type           AssetType              `json:"type"`
+	Updated        time.Time              `json:"updated"`
+	Version        int64                  `json:"version"`
+
+	// WorkspaceId Workspace identifier (16 hex characters starting with 29).
+	//
+	// Example: 29a1b2c3d4e5f608
+	WorkspaceId WorkspaceIdValue `json:"workspaceId"`
+}
+
+// DeviceConnectivity defines model for Device.Connectivity.
+type DeviceConnectivity string
+
+// DeviceOnlineState UNKNOWN until the first sample; then ONLINE or OFFLINE by `onlineTimeout`.
+type DeviceOnlineState string
+
+// AssetType defines model for Device.type.
+type AssetType string
+
+// DeviceIdValue Device identifier (16 hex characters starting with 02).
+//
+// Example: 02d2327fedce2128
+type DeviceIdValue = string
+
+// DeviceInput Example: {"connectivity":"HTTP","dataFlowId":"08a1b2c3d4e5f60a","deviceId":"70B3D57ED0001234","name":"some device","onlineTimeout":3600,"workspaceId":"29a1b2c3d4e5f608"}
+type DeviceInput struct {
+	Connectivity *DeviceInputConnectivity `json:"connectivity,omitempty"`
+
+	// DataFlowId Data flow identifier (16 hex characters starting with 08).
+	//
+	// Example: 08a1b2c3d4e5f60a
+	DataFlowId    DataFlowIdValue         `json:"dataFlowId"`
+	Description   *string                 `json:"description,omitempty"`
+	DeviceId      string                  `json:"deviceId"`
+	Name          string                  `json:"name"`
+	OnlineTimeout *int                    `json:"onlineTimeout,omitempty"`
+	Properties    *map[string]interface{} `json:"properties,omitempty"`
+
+	// Version On update, the version you read.
+	Version *int64 `json:"version,omitempty"`
+
+	// WorkspaceId Workspace identifier (16 hex characters starting with 29).
+	//
+	// Example: 29a1b2c3d4e5f608
+	WorkspaceId WorkspaceIdValue `json:"workspaceId"`
+}
+
+// DeviceInputConnectivity defines model for DeviceInput.Connectivity.
+type DeviceInputConnectivity string
+
+// DevicePage defines model for DevicePage.
+type DevicePage struct {
+	Content          []Device `json:"content"`
+	Empty            bool     `json:"empty"`
+	First            bool     `json:"first"`
+	Last             bool     `json:"last"`
+	Number           int      `json:"number"`
+	NumberOfElements int      `json:"numberOfElements"`
+	Pageable         Pageable `json:"pageable"`
+	Size             int      `json:"size"`
+	Sort             SortInfo `json:"sort"`
+	TotalElements    int64    `json:"totalElements"`
+	TotalPages       int      `json:"totalPages"`
+}
+
+// DeviceType Example: {"created":"2026-11-26T10:00:00.000Z","id":"0da1b2c3d4e5f609","name":"Climate sensor","schemas":{"default":{"properties":{"humidity":{"maximum":100,"minimum":0,"type":"number"},"temperature":{"type":"number"}},"required":["temperature"],"type":"object"}},"updated":"2026-11-26T10:00:00.000Z","version":1,"workspaceId":"29a1b2c3d4e5f608"}
+type DeviceType struct {
+	Created     time.Time `json:"created"`
+	Description *string   `json:"description,omitempty"`
+
+	// Id Device type identifier (16 hex characters starting with 0d).
+	//
+	// Example: 0da1b2c3d4e5f609
+	Id   DeviceTypeIdValue `json:"id"`
+	Name string            `json:"name"`
+
+	// Schemas Per topic, the JSON Schema (draft 2020-12) of the decoder's output. A topic without a schema accepts any JSON object.
+	Schemas map[string]map[string]interface{} `json:"schemas"`
+	Updated time.Time                         `json:"updated"`
+	Version int64                             `json:"version"`
+
+	// WorkspaceId Workspace identifier (16 hex characters starting with 29).
+	//
+	// Example: 29a1b2c3d4e5f608
+	WorkspaceId WorkspaceIdValue `json:"workspaceId"`
+}
+
+// DeviceTypeIdValue Device type identifier (16 hex characters starting with 0d).
+//
+// Example: 0da1b2c3d4e5f609
+type DeviceTypeIdValue = string
+
+// DeviceTypeInput Example: {"name":"Climate sensor","schemas":{"default":{"properties":{"temperature":{"type":"number"}},"required":["temperature"],"type":"object"}},"workspaceId":"29a1b2c3d4e5f608"}
+type DeviceTypeInput struct {
+	Description *string                            `json:"description,omitempty"`
+	Name        string                             `json:"name"`
+	Schemas     *map[string]map[string]interface{} `json:"schemas,omitempty"`
+
+	// Version On update, the version you read.
+	Version *int64 `json:"version,omitempty"`
+
+	// WorkspaceId Workspace identifier (16 hex characters starting with 29).
+	//
+	// Example: 29a1b2c3d4e5f608
+	WorkspaceId WorkspaceIdValue `json:"workspaceId"`
+}
+
+// DeviceTypePage defines model for DeviceTypePage.
+type DeviceTypePage struct {
+	Content          []DeviceType `json:"content"`
+	Empty            bool         `json:"empty"`
+	First            bool         `json:"first"`
+	Last             bool         `json:"last"`
+	Number           int          `json:"number"`
+	NumberOfElements int          `json:"numberOfElements"`
+	Pageable         Pageable     `json:"pageable"`
+	Size             int          `json:"size"`
+	Sort             SortInfo     `json:"sort"`
+	TotalElements    int64        `json:"totalElements"`
+	TotalPages       int          `json:"totalPages"`
+}
+
 // Health defines model for Health.
 type Health struct {
 	Status HealthStatus `json:"status"`
@@ -260,6 +653,14 @@ type Health struct {
 
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
+
+// Kpi Example: {"dataKey":"temperature","deviceId":"02d2327fedce2128","kpi":21.6,"topic":"default"}
+type Kpi struct {
+	DataKey  string   `json:"dataKey"`
+	DeviceId string   `json:"deviceId"`
+	Kpi      *float32 `json:"kpi"`
+	Topic    string   `json:"topic"`
+}
 
 // LoginRequest defines model for LoginRequest.
 type LoginRequest struct {
@@ -321,6 +722,12 @@ type MemberPage struct {
 // NDataFilter One or more NData expressions on a field; repeated parameters AND together.
 type NDataFilter = []string
 
+// NamedRef defines model for NamedRef.
+type NamedRef struct {
+	Id   string `json:"id"`
+	Name string `json:"name"`
+}
+
 // Organization Example: {"created":"2021-02-19T15:06:56.928Z","id":"28a1b2c3d4e5f607","name":"Acme","owner":{"email":"john.doe@example.com","id":"64b00bc5ba312b6744126a88","name":"john.doe"},"properties":{},"updated":"2021-02-19T15:06:56.928Z","version":1}
 type Organization struct {
 	Created     time.Time `json:"created"`
@@ -376,6 +783,13 @@ type OrganizationPage struct {
 	Sort             SortInfo       `json:"sort"`
 	TotalElements    int64          `json:"totalElements"`
 	TotalPages       int            `json:"totalPages"`
+}
+
+// OutputConnectorRef defines model for OutputConnectorRef.
+type OutputConnectorRef struct {
+	// Id An output connector; `0900000000000000` is the built-in database connector.
+	Id    string  `json:"id"`
+	Topic *string `json:"topic,omitempty"`
 }
 
 // Owner defines model for Owner.
@@ -493,6 +907,39 @@ type RotateRequest struct {
 	GracePeriodSeconds *int `json:"gracePeriodSeconds,omitempty"`
 }
 
+// Sample Example: {"akenzaDeviceId":"02d2327fedce2128","data":{"humidity":40,"temperature":21.5},"dateStored":"2026-11-26T10:00:01.234Z","deviceId":"70B3D57ED0001234","timestamp":"2026-11-26T10:00:00.000Z","topic":"default"}
+type Sample struct {
+	// AkenzaDeviceId The device's keyplane id.
+	AkenzaDeviceId string                 `json:"akenzaDeviceId"`
+	Data           map[string]interface{} `json:"data"`
+	DateStored     time.Time              `json:"dateStored"`
+
+	// DeviceId The physical id.
+	DeviceId  string                  `json:"deviceId"`
+	Meta      *map[string]interface{} `json:"meta,omitempty"`
+	Timestamp time.Time               `json:"timestamp"`
+	Topic     string                  `json:"topic"`
+}
+
+// SampleInput Example: {"data":{"humidity":40,"temperature":21.5},"timestamp":"2026-11-26T10:00:00Z","topic":"default"}
+type SampleInput struct {
+	// Data The decoded sample; must match the device type's schema for the topic.
+	Data map[string]interface{}  `json:"data"`
+	Meta *map[string]interface{} `json:"meta,omitempty"`
+
+	// Timestamp When the sample was measured; default now.
+	Timestamp *time.Time `json:"timestamp,omitempty"`
+	Topic     *string    `json:"topic,omitempty"`
+}
+
+// SampleQuery Example: {"limit":100,"timestamp":{"gte":"2026-11-26T00:00:00Z","lt":"2026-11-27T00:00:00Z"},"topic":"default"}
+type SampleQuery struct {
+	Limit     *int       `json:"limit,omitempty"`
+	Skip      *int       `json:"skip,omitempty"`
+	Timestamp *TimeRange `json:"timestamp,omitempty"`
+	Topic     *string    `json:"topic,omitempty"`
+}
+
 // Scope A feature a permission covers.
 type Scope string
 
@@ -501,6 +948,23 @@ type SortInfo struct {
 	Empty    bool `json:"empty"`
 	Sorted   bool `json:"sorted"`
 	Unsorted bool `json:"unsorted"`
+}
+
+// TimeRange defines model for TimeRange.
+type TimeRange struct {
+	Gt  *time.Time `json:"gt,omitempty"`
+	Gte *time.Time `json:"gte,omitempty"`
+	Lt  *time.Time `json:"lt,omitempty"`
+	Lte *time.Time `json:"lte,omitempty"`
+}
+
+// TimeSeries Example: {"dataKey":"temperature","dataPoints":[21.5,21.9],"deviceId":"02d2327fedce2128","timestamps":["2026-11-26T10:00:00Z","2026-11-26T11:00:00Z"],"topic":"default"}
+type TimeSeries struct {
+	DataKey    string      `json:"dataKey"`
+	DataPoints []float32   `json:"dataPoints"`
+	DeviceId   string      `json:"deviceId"`
+	Timestamps []time.Time `json:"timestamps"`
+	Topic      string      `json:"topic"`
 }
 
 // User Example: {"_v":1,"createdAt":"2023-07-13T14:35:49.506Z","displayName":"John Doe","email":"john.doe@example.com","id":"64b00bc5ba312b6744126a88","isActive":true,"roles":["keyManager"],"userName":"john.doe"}
@@ -628,6 +1092,21 @@ type ApiKeyId = string
 // Count defines model for Count.
 type Count = bool
 
+// DataFlowId Data flow identifier (16 hex characters starting with 08).
+//
+// Example: 08a1b2c3d4e5f60a
+type DataFlowId = DataFlowIdValue
+
+// DevicePathId Device identifier (16 hex characters starting with 02).
+//
+// Example: 02d2327fedce2128
+type DevicePathId = DeviceIdValue
+
+// DeviceTypeId Device type identifier (16 hex characters starting with 0d).
+//
+// Example: 0da1b2c3d4e5f609
+type DeviceTypeId = DeviceTypeIdValue
+
 // FilterClientId One or more NData expressions on a field; repeated parameters AND together.
 type FilterClientId = NDataFilter
 
@@ -673,6 +1152,9 @@ type FilterUserName = NDataFilter
 // FilterVersion One or more NData expressions on a field; repeated parameters AND together.
 type FilterVersion = NDataFilter
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // IfMatch defines model for IfMatch.
 type IfMatch = string
 
@@ -712,6 +1194,11 @@ type UserId = string
 //
 // Example: 29a1b2c3d4e5f608
 type WorkspaceId = WorkspaceIdValue
+
+// WorkspaceIdQuery Workspace identifier (16 hex characters starting with 29).
+//
+// Example: 29a1b2c3d4e5f608
+type WorkspaceIdQuery = WorkspaceIdValue
 
 // BadRequest RFC 7807 problem details, carrying both the Portos fields (`errorCode`, `errors`)
 // and the akenza fields (`timestamp`, `path`, `error`, `message`, `requestId`, `errorId`).
@@ -899,6 +1386,122 @@ type UpdateUserParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListAssetsParams defines parameters for ListAssets.
+type ListAssetsParams struct {
+	WorkspaceId    *WorkspaceIdValue    `form:"workspaceId,omitempty" json:"workspaceId,omitempty"`
+	OrganizationId *OrganizationIdValue `form:"organizationId,omitempty" json:"organizationId,omitempty"`
+
+	// Page Zero-based page number.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size Page size.
+	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
+	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Search Case-insensitive substring of the name.
+	Search     *Search               `form:"search,omitempty" json:"search,omitempty"`
+	Type       *ListAssetsParamsType `form:"type,omitempty" json:"type,omitempty"`
+	Online     *bool                 `form:"online,omitempty" json:"online,omitempty"`
+	DataFlowId *DataFlowIdValue      `form:"dataFlowId,omitempty" json:"dataFlowId,omitempty"`
+}
+
+// ListAssetsParamsType defines parameters for ListAssets.
+type ListAssetsParamsType string
+
+// ListAssetsByFilterParams defines parameters for ListAssetsByFilter.
+type ListAssetsByFilterParams struct {
+	// Page Zero-based page number.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size Page size.
+	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
+	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
+}
+
+// ListDataFlowsParams defines parameters for ListDataFlows.
+type ListDataFlowsParams struct {
+	WorkspaceId WorkspaceIdQuery `form:"workspaceId" json:"workspaceId"`
+
+	// Page Zero-based page number.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size Page size.
+	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
+	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Search Case-insensitive substring of the name.
+	Search *Search `form:"search,omitempty" json:"search,omitempty"`
+}
+
+// ListDeviceTypesParams defines parameters for ListDeviceTypes.
+type ListDeviceTypesParams struct {
+	WorkspaceId WorkspaceIdQuery `form:"workspaceId" json:"workspaceId"`
+
+	// Page Zero-based page number.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size Page size.
+	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
+	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Search Case-insensitive substring of the name.
+	Search *Search `form:"search,omitempty" json:"search,omitempty"`
+}
+
+// GetDeviceByDeviceIdParams defines parameters for GetDeviceByDeviceId.
+type GetDeviceByDeviceIdParams struct {
+	DeviceId string `form:"deviceId" json:"deviceId"`
+
+	// WorkspaceId Narrows the search to one workspace (physical ids are unique per workspace).
+	WorkspaceId *WorkspaceIdValue `form:"workspaceId,omitempty" json:"workspaceId,omitempty"`
+}
+
+// BackfillSampleParams defines parameters for BackfillSample.
+type BackfillSampleParams struct {
+	// IdempotencyKey A client-chosen key (e.g. a UUID). A repeated request with the same key for the same
+	// device and the same body stores nothing and gets the first response; the same key with
+	// a different body is a 409. Keys are kept for 24 hours.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// BackfillSamplesJSONBody defines parameters for BackfillSamples.
+type BackfillSamplesJSONBody = []SampleInput
+
+// BackfillSamplesParams defines parameters for BackfillSamples.
+type BackfillSamplesParams struct {
+	// IdempotencyKey A client-chosen key (e.g. a UUID). A repeated request with the same key for the same
+	// device and the same body stores nothing and gets the first response; the same key with
+	// a different body is a 409. Keys are kept for 24 hours.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// QuerySamplesGetParams defines parameters for QuerySamplesGet.
+type QuerySamplesGetParams struct {
+	Topic *string `form:"topic,omitempty" json:"topic,omitempty"`
+
+	// Gte Samples at or after this time.
+	Gte *time.Time `form:"gte,omitempty" json:"gte,omitempty"`
+
+	// Lt Samples before this time.
+	Lt    *time.Time `form:"lt,omitempty" json:"lt,omitempty"`
+	Limit *int       `form:"limit,omitempty" json:"limit,omitempty"`
+	Skip  *int       `form:"skip,omitempty" json:"skip,omitempty"`
+}
+
+// GetLatestSampleParams defines parameters for GetLatestSample.
+type GetLatestSampleParams struct {
+	// Topic Only this topic (default every topic).
+	Topic *string `form:"topic,omitempty" json:"topic,omitempty"`
+}
+
 // ListOrganizationsParams defines parameters for ListOrganizations.
 type ListOrganizationsParams struct {
 	// Page Zero-based page number.
@@ -976,6 +1579,42 @@ type CreateUserJSONRequestBody = UserInput
 
 // UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
 type UpdateUserJSONRequestBody = UserInput
+
+// ListAssetsByFilterJSONRequestBody defines body for ListAssetsByFilter for application/json ContentType.
+type ListAssetsByFilterJSONRequestBody = AssetFilter
+
+// CreateDataFlowJSONRequestBody defines body for CreateDataFlow for application/json ContentType.
+type CreateDataFlowJSONRequestBody = DataFlowInput
+
+// UpdateDataFlowJSONRequestBody defines body for UpdateDataFlow for application/json ContentType.
+type UpdateDataFlowJSONRequestBody = DataFlowInput
+
+// CreateDeviceTypeJSONRequestBody defines body for CreateDeviceType for application/json ContentType.
+type CreateDeviceTypeJSONRequestBody = DeviceTypeInput
+
+// UpdateDeviceTypeJSONRequestBody defines body for UpdateDeviceType for application/json ContentType.
+type UpdateDeviceTypeJSONRequestBody = DeviceTypeInput
+
+// CreateDeviceJSONRequestBody defines body for CreateDevice for application/json ContentType.
+type CreateDeviceJSONRequestBody = DeviceInput
+
+// UpdateDeviceJSONRequestBody defines body for UpdateDevice for application/json ContentType.
+type UpdateDeviceJSONRequestBody = DeviceInput
+
+// BackfillSampleJSONRequestBody defines body for BackfillSample for application/json ContentType.
+type BackfillSampleJSONRequestBody = SampleInput
+
+// BackfillSamplesJSONRequestBody defines body for BackfillSamples for application/json ContentType.
+type BackfillSamplesJSONRequestBody = BackfillSamplesJSONBody
+
+// QuerySamplesJSONRequestBody defines body for QuerySamples for application/json ContentType.
+type QuerySamplesJSONRequestBody = SampleQuery
+
+// QueryKpiJSONRequestBody defines body for QueryKpi for application/json ContentType.
+type QueryKpiJSONRequestBody = AggregationQuery
+
+// QueryTimeSeriesJSONRequestBody defines body for QueryTimeSeries for application/json ContentType.
+type QueryTimeSeriesJSONRequestBody = AggregationQuery
 
 // CreateOrganizationJSONRequestBody defines body for CreateOrganization for application/json ContentType.
 type CreateOrganizationJSONRequestBody = OrganizationInput
@@ -1346,6 +1985,305 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
 	UpdateUser(ctx context.Context, userId UserId, params *UpdateUserParams, body UpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAssets List assets
+	//
+	// The assets (devices) of a workspace (`workspaceId`) or of an organization
+	// (`organizationId`), as a Spring page. Asking at organization level with a
+	// workspace-scoped key is a 403.
+	//
+	// Corresponds with GET /v3/assets (the `ListAssets` operationId).
+	ListAssets(ctx context.Context, params *ListAssetsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAssetsByFilterWithBody List assets, filter in the body
+	//
+	// Like `GET /v3/assets`, with `{organizationId}` or `{workspaceIds:[…]}` in the body and paging in the query.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v3/assets/list (the `ListAssetsByFilter` operationId).
+	ListAssetsByFilterWithBody(ctx context.Context, params *ListAssetsByFilterParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAssetsByFilter List assets, filter in the body
+	//
+	// Like `GET /v3/assets`, with `{organizationId}` or `{workspaceIds:[…]}` in the body and paging in the query.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v3/assets/list (the `ListAssetsByFilter` operationId).
+	ListAssetsByFilter(ctx context.Context, params *ListAssetsByFilterParams, body ListAssetsByFilterJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDataFlows List a workspace's data flows
+	//
+	// Corresponds with GET /v3/data-flows (the `ListDataFlows` operationId).
+	ListDataFlows(ctx context.Context, params *ListDataFlowsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDataFlowWithBody Create a data flow
+	//
+	// Links a device type to output connectors. Needs `DATA_FLOW:CREATE` in the workspace.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v3/data-flows (the `CreateDataFlow` operationId).
+	CreateDataFlowWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDataFlow Create a data flow
+	//
+	// Links a device type to output connectors. Needs `DATA_FLOW:CREATE` in the workspace.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v3/data-flows (the `CreateDataFlow` operationId).
+	CreateDataFlow(ctx context.Context, body CreateDataFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteDataFlow Delete a data flow
+	//
+	// A data flow still used by a device cannot be deleted (409).
+	//
+	// Corresponds with DELETE /v3/data-flows/{dataFlowId} (the `DeleteDataFlow` operationId).
+	DeleteDataFlow(ctx context.Context, dataFlowId DataFlowId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDataFlow Get a data flow
+	//
+	// Corresponds with GET /v3/data-flows/{dataFlowId} (the `GetDataFlow` operationId).
+	GetDataFlow(ctx context.Context, dataFlowId DataFlowId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateDataFlowWithBody Update a data flow
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v3/data-flows/{dataFlowId} (the `UpdateDataFlow` operationId).
+	UpdateDataFlowWithBody(ctx context.Context, dataFlowId DataFlowId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateDataFlow Update a data flow
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v3/data-flows/{dataFlowId} (the `UpdateDataFlow` operationId).
+	UpdateDataFlow(ctx context.Context, dataFlowId DataFlowId, body UpdateDataFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDeviceTypes List a workspace's device types
+	//
+	// Corresponds with GET /v3/device-types (the `ListDeviceTypes` operationId).
+	ListDeviceTypes(ctx context.Context, params *ListDeviceTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDeviceTypeWithBody Create a device type
+	//
+	// A device type names, per topic, the JSON Schema (draft 2020-12) that the decoder's
+	// output, and so every backfilled sample of that topic, must match. Needs
+	// `DEVICE_TYPE:CREATE` in the workspace.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v3/device-types (the `CreateDeviceType` operationId).
+	CreateDeviceTypeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDeviceType Create a device type
+	//
+	// A device type names, per topic, the JSON Schema (draft 2020-12) that the decoder's
+	// output, and so every backfilled sample of that topic, must match. Needs
+	// `DEVICE_TYPE:CREATE` in the workspace.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v3/device-types (the `CreateDeviceType` operationId).
+	CreateDeviceType(ctx context.Context, body CreateDeviceTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteDeviceType Delete a device type
+	//
+	// Needs `DEVICE_TYPE:DELETE`. A device type still used by a data flow cannot be deleted (409).
+	//
+	// Corresponds with DELETE /v3/device-types/{deviceTypeId} (the `DeleteDeviceType` operationId).
+	DeleteDeviceType(ctx context.Context, deviceTypeId DeviceTypeId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDeviceType Get a device type
+	//
+	// Corresponds with GET /v3/device-types/{deviceTypeId} (the `GetDeviceType` operationId).
+	GetDeviceType(ctx context.Context, deviceTypeId DeviceTypeId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateDeviceTypeWithBody Update a device type
+	//
+	// Needs `DEVICE_TYPE:UPDATE`. A `version` other than the stored one is a 409.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v3/device-types/{deviceTypeId} (the `UpdateDeviceType` operationId).
+	UpdateDeviceTypeWithBody(ctx context.Context, deviceTypeId DeviceTypeId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateDeviceType Update a device type
+	//
+	// Needs `DEVICE_TYPE:UPDATE`. A `version` other than the stored one is a 409.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v3/device-types/{deviceTypeId} (the `UpdateDeviceType` operationId).
+	UpdateDeviceType(ctx context.Context, deviceTypeId DeviceTypeId, body UpdateDeviceTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDeviceWithBody Create a device
+	//
+	// Needs `ASSET:CREATE` in the workspace. `deviceId` (the physical id) is unique within the workspace.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v3/devices (the `CreateDevice` operationId).
+	CreateDeviceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDevice Create a device
+	//
+	// Needs `ASSET:CREATE` in the workspace. `deviceId` (the physical id) is unique within the workspace.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v3/devices (the `CreateDevice` operationId).
+	CreateDevice(ctx context.Context, body CreateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDeviceByDeviceId Find a device by its physical id
+	//
+	// Corresponds with GET /v3/devices/by-device-id (the `GetDeviceByDeviceId` operationId).
+	GetDeviceByDeviceId(ctx context.Context, params *GetDeviceByDeviceIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteDevice Delete a device
+	//
+	// Needs `ASSET:DELETE`. Its samples go with it.
+	//
+	// Corresponds with DELETE /v3/devices/{deviceId} (the `DeleteDevice` operationId).
+	DeleteDevice(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDevice Get a device
+	//
+	// Corresponds with GET /v3/devices/{deviceId} (the `GetDevice` operationId).
+	GetDevice(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateDeviceWithBody Update a device
+	//
+	// Needs `ASSET:UPDATE`. A device cannot move to another workspace.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v3/devices/{deviceId} (the `UpdateDevice` operationId).
+	UpdateDeviceWithBody(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateDevice Update a device
+	//
+	// Needs `ASSET:UPDATE`. A device cannot move to another workspace.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v3/devices/{deviceId} (the `UpdateDevice` operationId).
+	UpdateDevice(ctx context.Context, deviceId DevicePathId, body UpdateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BackfillSampleWithBody Backfill one sample
+	//
+	// Stores one sample for the device. `timestamp` defaults to now and `topic` to
+	// `default`; `data` must match the device type's schema for the topic (400 naming the
+	// failing JSON pointer otherwise). Needs `DATA:CREATE` in the device's workspace. With an
+	// `Idempotency-Key`, a retried request stores nothing new and gets the first answer.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/backfill (the `BackfillSample` operationId).
+	BackfillSampleWithBody(ctx context.Context, deviceId DevicePathId, params *BackfillSampleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BackfillSample Backfill one sample
+	//
+	// Stores one sample for the device. `timestamp` defaults to now and `topic` to
+	// `default`; `data` must match the device type's schema for the topic (400 naming the
+	// failing JSON pointer otherwise). Needs `DATA:CREATE` in the device's workspace. With an
+	// `Idempotency-Key`, a retried request stores nothing new and gets the first answer.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/backfill (the `BackfillSample` operationId).
+	BackfillSample(ctx context.Context, deviceId DevicePathId, params *BackfillSampleParams, body BackfillSampleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BackfillSamplesWithBody Backfill up to 10,000 samples
+	//
+	// All or nothing: one invalid sample (400 naming its index and JSON pointer) stores none.
+	// With an `Idempotency-Key`, a retried request stores nothing new.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/backfill/bulk (the `BackfillSamples` operationId).
+	BackfillSamplesWithBody(ctx context.Context, deviceId DevicePathId, params *BackfillSamplesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// BackfillSamples Backfill up to 10,000 samples
+	//
+	// All or nothing: one invalid sample (400 naming its index and JSON pointer) stores none.
+	// With an `Idempotency-Key`, a retried request stores nothing new.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/backfill/bulk (the `BackfillSamples` operationId).
+	BackfillSamples(ctx context.Context, deviceId DevicePathId, params *BackfillSamplesParams, body BackfillSamplesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// QuerySamplesGet Query a device's samples (query parameters)
+	//
+	// Corresponds with GET /v3/devices/{deviceId}/query (the `QuerySamplesGet` operationId).
+	QuerySamplesGet(ctx context.Context, deviceId DevicePathId, params *QuerySamplesGetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// QuerySamplesWithBody Query a device's samples
+	//
+	// `topic` `*` means every topic. Needs `DATA:READ` in the device's workspace.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/query (the `QuerySamples` operationId).
+	QuerySamplesWithBody(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// QuerySamples Query a device's samples
+	//
+	// `topic` `*` means every topic. Needs `DATA:READ` in the device's workspace.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/query (the `QuerySamples` operationId).
+	QuerySamples(ctx context.Context, deviceId DevicePathId, body QuerySamplesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetLatestSample A device's newest sample
+	//
+	// Corresponds with GET /v3/devices/{deviceId}/query/latest-sample (the `GetLatestSample` operationId).
+	GetLatestSample(ctx context.Context, deviceId DevicePathId, params *GetLatestSampleParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// QueryKpiWithBody Aggregate one data key over an interval
+	//
+	// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/query/raw/kpi (the `QueryKpi` operationId).
+	QueryKpiWithBody(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// QueryKpi Aggregate one data key over an interval
+	//
+	// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/query/raw/kpi (the `QueryKpi` operationId).
+	QueryKpi(ctx context.Context, deviceId DevicePathId, body QueryKpiJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// QueryTimeSeriesWithBody Aggregate one data key per time bucket
+	//
+	// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/query/raw/time-series (the `QueryTimeSeries` operationId).
+	QueryTimeSeriesWithBody(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// QueryTimeSeries Aggregate one data key per time bucket
+	//
+	// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/query/raw/time-series (the `QueryTimeSeries` operationId).
+	QueryTimeSeries(ctx context.Context, deviceId DevicePathId, body QueryTimeSeriesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSampleTopics The topics a device has samples on
+	//
+	// Corresponds with GET /v3/devices/{deviceId}/query/topics (the `ListSampleTopics` operationId).
+	ListSampleTopics(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListOrganizations List organizations
 	//
@@ -2107,6 +3045,675 @@ func (c *Client) UpdateUserWithBody(ctx context.Context, userId UserId, params *
 // Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
 func (c *Client) UpdateUser(ctx context.Context, userId UserId, params *UpdateUserParams, body UpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateUserRequest(c.Server, userId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAssets List assets
+//
+// The assets (devices) of a workspace (`workspaceId`) or of an organization
+// (`organizationId`), as a Spring page. Asking at organization level with a
+// workspace-scoped key is a 403.
+//
+// Corresponds with GET /v3/assets (the `ListAssets` operationId).
+func (c *Client) ListAssets(ctx context.Context, params *ListAssetsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAssetsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAssetsByFilterWithBody List assets, filter in the body
+//
+// Like `GET /v3/assets`, with `{organizationId}` or `{workspaceIds:[…]}` in the body and paging in the query.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v3/assets/list (the `ListAssetsByFilter` operationId).
+func (c *Client) ListAssetsByFilterWithBody(ctx context.Context, params *ListAssetsByFilterParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAssetsByFilterRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAssetsByFilter List assets, filter in the body
+//
+// Like `GET /v3/assets`, with `{organizationId}` or `{workspaceIds:[…]}` in the body and paging in the query.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v3/assets/list (the `ListAssetsByFilter` operationId).
+func (c *Client) ListAssetsByFilter(ctx context.Context, params *ListAssetsByFilterParams, body ListAssetsByFilterJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAssetsByFilterRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDataFlows List a workspace's data flows
+//
+// Corresponds with GET /v3/data-flows (the `ListDataFlows` operationId).
+func (c *Client) ListDataFlows(ctx context.Context, params *ListDataFlowsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDataFlowsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDataFlowWithBody Create a data flow
+//
+// Links a device type to output connectors. Needs `DATA_FLOW:CREATE` in the workspace.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v3/data-flows (the `CreateDataFlow` operationId).
+func (c *Client) CreateDataFlowWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDataFlowRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDataFlow Create a data flow
+//
+// Links a device type to output connectors. Needs `DATA_FLOW:CREATE` in the workspace.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v3/data-flows (the `CreateDataFlow` operationId).
+func (c *Client) CreateDataFlow(ctx context.Context, body CreateDataFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDataFlowRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteDataFlow Delete a data flow
+//
+// A data flow still used by a device cannot be deleted (409).
+//
+// Corresponds with DELETE /v3/data-flows/{dataFlowId} (the `DeleteDataFlow` operationId).
+func (c *Client) DeleteDataFlow(ctx context.Context, dataFlowId DataFlowId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteDataFlowRequest(c.Server, dataFlowId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDataFlow Get a data flow
+//
+// Corresponds with GET /v3/data-flows/{dataFlowId} (the `GetDataFlow` operationId).
+func (c *Client) GetDataFlow(ctx context.Context, dataFlowId DataFlowId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDataFlowRequest(c.Server, dataFlowId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateDataFlowWithBody Update a data flow
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v3/data-flows/{dataFlowId} (the `UpdateDataFlow` operationId).
+func (c *Client) UpdateDataFlowWithBody(ctx context.Context, dataFlowId DataFlowId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateDataFlowRequestWithBody(c.Server, dataFlowId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateDataFlow Update a data flow
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v3/data-flows/{dataFlowId} (the `UpdateDataFlow` operationId).
+func (c *Client) UpdateDataFlow(ctx context.Context, dataFlowId DataFlowId, body UpdateDataFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateDataFlowRequest(c.Server, dataFlowId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDeviceTypes List a workspace's device types
+//
+// Corresponds with GET /v3/device-types (the `ListDeviceTypes` operationId).
+func (c *Client) ListDeviceTypes(ctx context.Context, params *ListDeviceTypesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDeviceTypesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDeviceTypeWithBody Create a device type
+//
+// A device type names, per topic, the JSON Schema (draft 2020-12) that the decoder's
+// output, and so every backfilled sample of that topic, must match. Needs
+// `DEVICE_TYPE:CREATE` in the workspace.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v3/device-types (the `CreateDeviceType` operationId).
+func (c *Client) CreateDeviceTypeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDeviceTypeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDeviceType Create a device type
+//
+// A device type names, per topic, the JSON Schema (draft 2020-12) that the decoder's
+// output, and so every backfilled sample of that topic, must match. Needs
+// `DEVICE_TYPE:CREATE` in the workspace.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v3/device-types (the `CreateDeviceType` operationId).
+func (c *Client) CreateDeviceType(ctx context.Context, body CreateDeviceTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDeviceTypeRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteDeviceType Delete a device type
+//
+// Needs `DEVICE_TYPE:DELETE`. A device type still used by a data flow cannot be deleted (409).
+//
+// Corresponds with DELETE /v3/device-types/{deviceTypeId} (the `DeleteDeviceType` operationId).
+func (c *Client) DeleteDeviceType(ctx context.Context, deviceTypeId DeviceTypeId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteDeviceTypeRequest(c.Server, deviceTypeId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDeviceType Get a device type
+//
+// Corresponds with GET /v3/device-types/{deviceTypeId} (the `GetDeviceType` operationId).
+func (c *Client) GetDeviceType(ctx context.Context, deviceTypeId DeviceTypeId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDeviceTypeRequest(c.Server, deviceTypeId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateDeviceTypeWithBody Update a device type
+//
+// Needs `DEVICE_TYPE:UPDATE`. A `version` other than the stored one is a 409.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v3/device-types/{deviceTypeId} (the `UpdateDeviceType` operationId).
+func (c *Client) UpdateDeviceTypeWithBody(ctx context.Context, deviceTypeId DeviceTypeId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateDeviceTypeRequestWithBody(c.Server, deviceTypeId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateDeviceType Update a device type
+//
+// Needs `DEVICE_TYPE:UPDATE`. A `version` other than the stored one is a 409.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v3/device-types/{deviceTypeId} (the `UpdateDeviceType` operationId).
+func (c *Client) UpdateDeviceType(ctx context.Context, deviceTypeId DeviceTypeId, body UpdateDeviceTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateDeviceTypeRequest(c.Server, deviceTypeId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDeviceWithBody Create a device
+//
+// Needs `ASSET:CREATE` in the workspace. `deviceId` (the physical id) is unique within the workspace.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v3/devices (the `CreateDevice` operationId).
+func (c *Client) CreateDeviceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDeviceRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDevice Create a device
+//
+// Needs `ASSET:CREATE` in the workspace. `deviceId` (the physical id) is unique within the workspace.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v3/devices (the `CreateDevice` operationId).
+func (c *Client) CreateDevice(ctx context.Context, body CreateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDeviceRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDeviceByDeviceId Find a device by its physical id
+//
+// Corresponds with GET /v3/devices/by-device-id (the `GetDeviceByDeviceId` operationId).
+func (c *Client) GetDeviceByDeviceId(ctx context.Context, params *GetDeviceByDeviceIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDeviceByDeviceIdRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteDevice Delete a device
+//
+// Needs `ASSET:DELETE`. Its samples go with it.
+//
+// Corresponds with DELETE /v3/devices/{deviceId} (the `DeleteDevice` operationId).
+func (c *Client) DeleteDevice(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteDeviceRequest(c.Server, deviceId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDevice Get a device
+//
+// Corresponds with GET /v3/devices/{deviceId} (the `GetDevice` operationId).
+func (c *Client) GetDevice(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDeviceRequest(c.Server, deviceId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateDeviceWithBody Update a device
+//
+// Needs `ASSET:UPDATE`. A device cannot move to another workspace.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v3/devices/{deviceId} (the `UpdateDevice` operationId).
+func (c *Client) UpdateDeviceWithBody(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateDeviceRequestWithBody(c.Server, deviceId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateDevice Update a device
+//
+// Needs `ASSET:UPDATE`. A device cannot move to another workspace.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v3/devices/{deviceId} (the `UpdateDevice` operationId).
+func (c *Client) UpdateDevice(ctx context.Context, deviceId DevicePathId, body UpdateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateDeviceRequest(c.Server, deviceId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BackfillSampleWithBody Backfill one sample
+//
+// Stores one sample for the device. `timestamp` defaults to now and `topic` to
+// `default`; `data` must match the device type's schema for the topic (400 naming the
+// failing JSON pointer otherwise). Needs `DATA:CREATE` in the device's workspace. With an
+// `Idempotency-Key`, a retried request stores nothing new and gets the first answer.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v3/devices/{deviceId}/backfill (the `BackfillSample` operationId).
+func (c *Client) BackfillSampleWithBody(ctx context.Context, deviceId DevicePathId, params *BackfillSampleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBackfillSampleRequestWithBody(c.Server, deviceId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BackfillSample Backfill one sample
+//
+// Stores one sample for the device. `timestamp` defaults to now and `topic` to
+// `default`; `data` must match the device type's schema for the topic (400 naming the
+// failing JSON pointer otherwise). Needs `DATA:CREATE` in the device's workspace. With an
+// `Idempotency-Key`, a retried request stores nothing new and gets the first answer.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v3/devices/{deviceId}/backfill (the `BackfillSample` operationId).
+func (c *Client) BackfillSample(ctx context.Context, deviceId DevicePathId, params *BackfillSampleParams, body BackfillSampleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBackfillSampleRequest(c.Server, deviceId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BackfillSamplesWithBody Backfill up to 10,000 samples
+//
+// All or nothing: one invalid sample (400 naming its index and JSON pointer) stores none.
+// With an `Idempotency-Key`, a retried request stores nothing new.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v3/devices/{deviceId}/backfill/bulk (the `BackfillSamples` operationId).
+func (c *Client) BackfillSamplesWithBody(ctx context.Context, deviceId DevicePathId, params *BackfillSamplesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBackfillSamplesRequestWithBody(c.Server, deviceId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// BackfillSamples Backfill up to 10,000 samples
+//
+// All or nothing: one invalid sample (400 naming its index and JSON pointer) stores none.
+// With an `Idempotency-Key`, a retried request stores nothing new.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v3/devices/{deviceId}/backfill/bulk (the `BackfillSamples` operationId).
+func (c *Client) BackfillSamples(ctx context.Context, deviceId DevicePathId, params *BackfillSamplesParams, body BackfillSamplesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewBackfillSamplesRequest(c.Server, deviceId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// QuerySamplesGet Query a device's samples (query parameters)
+//
+// Corresponds with GET /v3/devices/{deviceId}/query (the `QuerySamplesGet` operationId).
+func (c *Client) QuerySamplesGet(ctx context.Context, deviceId DevicePathId, params *QuerySamplesGetParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewQuerySamplesGetRequest(c.Server, deviceId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// QuerySamplesWithBody Query a device's samples
+//
+// `topic` `*` means every topic. Needs `DATA:READ` in the device's workspace.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v3/devices/{deviceId}/query (the `QuerySamples` operationId).
+func (c *Client) QuerySamplesWithBody(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewQuerySamplesRequestWithBody(c.Server, deviceId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// QuerySamples Query a device's samples
+//
+// `topic` `*` means every topic. Needs `DATA:READ` in the device's workspace.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v3/devices/{deviceId}/query (the `QuerySamples` operationId).
+func (c *Client) QuerySamples(ctx context.Context, deviceId DevicePathId, body QuerySamplesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewQuerySamplesRequest(c.Server, deviceId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetLatestSample A device's newest sample
+//
+// Corresponds with GET /v3/devices/{deviceId}/query/latest-sample (the `GetLatestSample` operationId).
+func (c *Client) GetLatestSample(ctx context.Context, deviceId DevicePathId, params *GetLatestSampleParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLatestSampleRequest(c.Server, deviceId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// QueryKpiWithBody Aggregate one data key over an interval
+//
+// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v3/devices/{deviceId}/query/raw/kpi (the `QueryKpi` operationId).
+func (c *Client) QueryKpiWithBody(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewQueryKpiRequestWithBody(c.Server, deviceId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// QueryKpi Aggregate one data key over an interval
+//
+// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v3/devices/{deviceId}/query/raw/kpi (the `QueryKpi` operationId).
+func (c *Client) QueryKpi(ctx context.Context, deviceId DevicePathId, body QueryKpiJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewQueryKpiRequest(c.Server, deviceId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// QueryTimeSeriesWithBody Aggregate one data key per time bucket
+//
+// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v3/devices/{deviceId}/query/raw/time-series (the `QueryTimeSeries` operationId).
+func (c *Client) QueryTimeSeriesWithBody(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewQueryTimeSeriesRequestWithBody(c.Server, deviceId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// QueryTimeSeries Aggregate one data key per time bucket
+//
+// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v3/devices/{deviceId}/query/raw/time-series (the `QueryTimeSeries` operationId).
+func (c *Client) QueryTimeSeries(ctx context.Context, deviceId DevicePathId, body QueryTimeSeriesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewQueryTimeSeriesRequest(c.Server, deviceId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSampleTopics The topics a device has samples on
+//
+// Corresponds with GET /v3/devices/{deviceId}/query/topics (the `ListSampleTopics` operationId).
+func (c *Client) ListSampleTopics(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSampleTopicsRequest(c.Server, deviceId)
 	if err != nil {
 		return nil, err
 	}
@@ -3829,6 +5436,1439 @@ func NewUpdateUserRequestWithBody(server string, userId UserId, params *UpdateUs
 	return req, nil
 }
 
+// NewListAssetsRequest constructs an http.Request for the ListAssets method
+func NewListAssetsRequest(server string, params *ListAssetsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/assets")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.WorkspaceId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workspaceId", *params.WorkspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.OrganizationId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "organizationId", *params.OrganizationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Size != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Online != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "online", *params.Online, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.DataFlowId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dataFlowId", *params.DataFlowId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListAssetsByFilterRequest calls the generic ListAssetsByFilter builder with application/json body
+func NewListAssetsByFilterRequest(server string, params *ListAssetsByFilterParams, body ListAssetsByFilterJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewListAssetsByFilterRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewListAssetsByFilterRequestWithBody constructs an http.Request for the ListAssetsByFilter method, with any body, and a specified content type
+func NewListAssetsByFilterRequestWithBody(server string, params *ListAssetsByFilterParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/assets/list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Size != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListDataFlowsRequest constructs an http.Request for the ListDataFlows method
+func NewListDataFlowsRequest(server string, params *ListDataFlowsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/data-flows")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workspaceId", params.WorkspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Size != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateDataFlowRequest calls the generic CreateDataFlow builder with application/json body
+func NewCreateDataFlowRequest(server string, body CreateDataFlowJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateDataFlowRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateDataFlowRequestWithBody constructs an http.Request for the CreateDataFlow method, with any body, and a specified content type
+func NewCreateDataFlowRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/data-flows")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteDataFlowRequest constructs an http.Request for the DeleteDataFlow method
+func NewDeleteDataFlowRequest(server string, dataFlowId DataFlowId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "dataFlowId", dataFlowId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/data-flows/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetDataFlowRequest constructs an http.Request for the GetDataFlow method
+func NewGetDataFlowRequest(server string, dataFlowId DataFlowId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "dataFlowId", dataFlowId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/data-flows/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateDataFlowRequest calls the generic UpdateDataFlow builder with application/json body
+func NewUpdateDataFlowRequest(server string, dataFlowId DataFlowId, body UpdateDataFlowJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateDataFlowRequestWithBody(server, dataFlowId, "application/json", bodyReader)
+}
+
+// NewUpdateDataFlowRequestWithBody constructs an http.Request for the UpdateDataFlow method, with any body, and a specified content type
+func NewUpdateDataFlowRequestWithBody(server string, dataFlowId DataFlowId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "dataFlowId", dataFlowId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/data-flows/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListDeviceTypesRequest constructs an http.Request for the ListDeviceTypes method
+func NewListDeviceTypesRequest(server string, params *ListDeviceTypesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/device-types")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workspaceId", params.WorkspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Size != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateDeviceTypeRequest calls the generic CreateDeviceType builder with application/json body
+func NewCreateDeviceTypeRequest(server string, body CreateDeviceTypeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateDeviceTypeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateDeviceTypeRequestWithBody constructs an http.Request for the CreateDeviceType method, with any body, and a specified content type
+func NewCreateDeviceTypeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/device-types")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteDeviceTypeRequest constructs an http.Request for the DeleteDeviceType method
+func NewDeleteDeviceTypeRequest(server string, deviceTypeId DeviceTypeId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceTypeId", deviceTypeId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/device-types/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetDeviceTypeRequest constructs an http.Request for the GetDeviceType method
+func NewGetDeviceTypeRequest(server string, deviceTypeId DeviceTypeId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceTypeId", deviceTypeId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/device-types/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateDeviceTypeRequest calls the generic UpdateDeviceType builder with application/json body
+func NewUpdateDeviceTypeRequest(server string, deviceTypeId DeviceTypeId, body UpdateDeviceTypeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateDeviceTypeRequestWithBody(server, deviceTypeId, "application/json", bodyReader)
+}
+
+// NewUpdateDeviceTypeRequestWithBody constructs an http.Request for the UpdateDeviceType method, with any body, and a specified content type
+func NewUpdateDeviceTypeRequestWithBody(server string, deviceTypeId DeviceTypeId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceTypeId", deviceTypeId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/device-types/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateDeviceRequest calls the generic CreateDevice builder with application/json body
+func NewCreateDeviceRequest(server string, body CreateDeviceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateDeviceRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateDeviceRequestWithBody constructs an http.Request for the CreateDevice method, with any body, and a specified content type
+func NewCreateDeviceRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/devices")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetDeviceByDeviceIdRequest constructs an http.Request for the GetDeviceByDeviceId method
+func NewGetDeviceByDeviceIdRequest(server string, params *GetDeviceByDeviceIdParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/devices/by-device-id")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "deviceId", params.DeviceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.WorkspaceId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workspaceId", *params.WorkspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteDeviceRequest constructs an http.Request for the DeleteDevice method
+func NewDeleteDeviceRequest(server string, deviceId DevicePathId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceId", deviceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/devices/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetDeviceRequest constructs an http.Request for the GetDevice method
+func NewGetDeviceRequest(server string, deviceId DevicePathId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceId", deviceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/devices/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateDeviceRequest calls the generic UpdateDevice builder with application/json body
+func NewUpdateDeviceRequest(server string, deviceId DevicePathId, body UpdateDeviceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateDeviceRequestWithBody(server, deviceId, "application/json", bodyReader)
+}
+
+// NewUpdateDeviceRequestWithBody constructs an http.Request for the UpdateDevice method, with any body, and a specified content type
+func NewUpdateDeviceRequestWithBody(server string, deviceId DevicePathId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceId", deviceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/devices/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewBackfillSampleRequest calls the generic BackfillSample builder with application/json body
+func NewBackfillSampleRequest(server string, deviceId DevicePathId, params *BackfillSampleParams, body BackfillSampleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewBackfillSampleRequestWithBody(server, deviceId, params, "application/json", bodyReader)
+}
+
+// NewBackfillSampleRequestWithBody constructs an http.Request for the BackfillSample method, with any body, and a specified content type
+func NewBackfillSampleRequestWithBody(server string, deviceId DevicePathId, params *BackfillSampleParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceId", deviceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/devices/%s/backfill", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewBackfillSamplesRequest calls the generic BackfillSamples builder with application/json body
+func NewBackfillSamplesRequest(server string, deviceId DevicePathId, params *BackfillSamplesParams, body BackfillSamplesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewBackfillSamplesRequestWithBody(server, deviceId, params, "application/json", bodyReader)
+}
+
+// NewBackfillSamplesRequestWithBody constructs an http.Request for the BackfillSamples method, with any body, and a specified content type
+func NewBackfillSamplesRequestWithBody(server string, deviceId DevicePathId, params *BackfillSamplesParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceId", deviceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/devices/%s/backfill/bulk", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewQuerySamplesGetRequest constructs an http.Request for the QuerySamplesGet method
+func NewQuerySamplesGetRequest(server string, deviceId DevicePathId, params *QuerySamplesGetParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceId", deviceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/devices/%s/query", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Topic != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "topic", *params.Topic, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Gte != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "gte", *params.Gte, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Lt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lt", *params.Lt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Skip != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skip", *params.Skip, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewQuerySamplesRequest calls the generic QuerySamples builder with application/json body
+func NewQuerySamplesRequest(server string, deviceId DevicePathId, body QuerySamplesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewQuerySamplesRequestWithBody(server, deviceId, "application/json", bodyReader)
+}
+
+// NewQuerySamplesRequestWithBody constructs an http.Request for the QuerySamples method, with any body, and a specified content type
+func NewQuerySamplesRequestWithBody(server string, deviceId DevicePathId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceId", deviceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/devices/%s/query", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetLatestSampleRequest constructs an http.Request for the GetLatestSample method
+func NewGetLatestSampleRequest(server string, deviceId DevicePathId, params *GetLatestSampleParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceId", deviceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/devices/%s/query/latest-sample", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Topic != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "topic", *params.Topic, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewQueryKpiRequest calls the generic QueryKpi builder with application/json body
+func NewQueryKpiRequest(server string, deviceId DevicePathId, body QueryKpiJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewQueryKpiRequestWithBody(server, deviceId, "application/json", bodyReader)
+}
+
+// NewQueryKpiRequestWithBody constructs an http.Request for the QueryKpi method, with any body, and a specified content type
+func NewQueryKpiRequestWithBody(server string, deviceId DevicePathId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceId", deviceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/devices/%s/query/raw/kpi", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewQueryTimeSeriesRequest calls the generic QueryTimeSeries builder with application/json body
+func NewQueryTimeSeriesRequest(server string, deviceId DevicePathId, body QueryTimeSeriesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewQueryTimeSeriesRequestWithBody(server, deviceId, "application/json", bodyReader)
+}
+
+// NewQueryTimeSeriesRequestWithBody constructs an http.Request for the QueryTimeSeries method, with any body, and a specified content type
+func NewQueryTimeSeriesRequestWithBody(server string, deviceId DevicePathId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceId", deviceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/devices/%s/query/raw/time-series", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListSampleTopicsRequest constructs an http.Request for the ListSampleTopics method
+func NewListSampleTopicsRequest(server string, deviceId DevicePathId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deviceId", deviceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/devices/%s/query/topics", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListOrganizationsRequest constructs an http.Request for the ListOrganizations method
 func NewListOrganizationsRequest(server string, params *ListOrganizationsParams) (*http.Request, error) {
 	var err error
@@ -5017,6 +8057,331 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
 	UpdateUserWithResponse(ctx context.Context, userId UserId, params *UpdateUserParams, body UpdateUserJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateUserResponse, error)
+
+	// ListAssetsWithResponse List assets
+	//
+	// The assets (devices) of a workspace (`workspaceId`) or of an organization
+	// (`organizationId`), as a Spring page. Asking at organization level with a
+	// workspace-scoped key is a 403.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/assets (the `ListAssets` operationId).
+	ListAssetsWithResponse(ctx context.Context, params *ListAssetsParams, reqEditors ...RequestEditorFn) (*ListAssetsResponse, error)
+
+	// ListAssetsByFilterWithBodyWithResponse List assets, filter in the body
+	//
+	// Like `GET /v3/assets`, with `{organizationId}` or `{workspaceIds:[…]}` in the body and paging in the query.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/assets/list (the `ListAssetsByFilter` operationId).
+	ListAssetsByFilterWithBodyWithResponse(ctx context.Context, params *ListAssetsByFilterParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListAssetsByFilterResponse, error)
+
+	// ListAssetsByFilterWithResponse List assets, filter in the body
+	//
+	// Like `GET /v3/assets`, with `{organizationId}` or `{workspaceIds:[…]}` in the body and paging in the query.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/assets/list (the `ListAssetsByFilter` operationId).
+	ListAssetsByFilterWithResponse(ctx context.Context, params *ListAssetsByFilterParams, body ListAssetsByFilterJSONRequestBody, reqEditors ...RequestEditorFn) (*ListAssetsByFilterResponse, error)
+
+	// ListDataFlowsWithResponse List a workspace's data flows
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/data-flows (the `ListDataFlows` operationId).
+	ListDataFlowsWithResponse(ctx context.Context, params *ListDataFlowsParams, reqEditors ...RequestEditorFn) (*ListDataFlowsResponse, error)
+
+	// CreateDataFlowWithBodyWithResponse Create a data flow
+	//
+	// Links a device type to output connectors. Needs `DATA_FLOW:CREATE` in the workspace.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/data-flows (the `CreateDataFlow` operationId).
+	CreateDataFlowWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDataFlowResponse, error)
+
+	// CreateDataFlowWithResponse Create a data flow
+	//
+	// Links a device type to output connectors. Needs `DATA_FLOW:CREATE` in the workspace.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/data-flows (the `CreateDataFlow` operationId).
+	CreateDataFlowWithResponse(ctx context.Context, body CreateDataFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDataFlowResponse, error)
+
+	// DeleteDataFlowWithResponse Delete a data flow
+	//
+	// A data flow still used by a device cannot be deleted (409).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v3/data-flows/{dataFlowId} (the `DeleteDataFlow` operationId).
+	DeleteDataFlowWithResponse(ctx context.Context, dataFlowId DataFlowId, reqEditors ...RequestEditorFn) (*DeleteDataFlowResponse, error)
+
+	// GetDataFlowWithResponse Get a data flow
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/data-flows/{dataFlowId} (the `GetDataFlow` operationId).
+	GetDataFlowWithResponse(ctx context.Context, dataFlowId DataFlowId, reqEditors ...RequestEditorFn) (*GetDataFlowResponse, error)
+
+	// UpdateDataFlowWithBodyWithResponse Update a data flow
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v3/data-flows/{dataFlowId} (the `UpdateDataFlow` operationId).
+	UpdateDataFlowWithBodyWithResponse(ctx context.Context, dataFlowId DataFlowId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDataFlowResponse, error)
+
+	// UpdateDataFlowWithResponse Update a data flow
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v3/data-flows/{dataFlowId} (the `UpdateDataFlow` operationId).
+	UpdateDataFlowWithResponse(ctx context.Context, dataFlowId DataFlowId, body UpdateDataFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDataFlowResponse, error)
+
+	// ListDeviceTypesWithResponse List a workspace's device types
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/device-types (the `ListDeviceTypes` operationId).
+	ListDeviceTypesWithResponse(ctx context.Context, params *ListDeviceTypesParams, reqEditors ...RequestEditorFn) (*ListDeviceTypesResponse, error)
+
+	// CreateDeviceTypeWithBodyWithResponse Create a device type
+	//
+	// A device type names, per topic, the JSON Schema (draft 2020-12) that the decoder's
+	// output, and so every backfilled sample of that topic, must match. Needs
+	// `DEVICE_TYPE:CREATE` in the workspace.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/device-types (the `CreateDeviceType` operationId).
+	CreateDeviceTypeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDeviceTypeResponse, error)
+
+	// CreateDeviceTypeWithResponse Create a device type
+	//
+	// A device type names, per topic, the JSON Schema (draft 2020-12) that the decoder's
+	// output, and so every backfilled sample of that topic, must match. Needs
+	// `DEVICE_TYPE:CREATE` in the workspace.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/device-types (the `CreateDeviceType` operationId).
+	CreateDeviceTypeWithResponse(ctx context.Context, body CreateDeviceTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDeviceTypeResponse, error)
+
+	// DeleteDeviceTypeWithResponse Delete a device type
+	//
+	// Needs `DEVICE_TYPE:DELETE`. A device type still used by a data flow cannot be deleted (409).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v3/device-types/{deviceTypeId} (the `DeleteDeviceType` operationId).
+	DeleteDeviceTypeWithResponse(ctx context.Context, deviceTypeId DeviceTypeId, reqEditors ...RequestEditorFn) (*DeleteDeviceTypeResponse, error)
+
+	// GetDeviceTypeWithResponse Get a device type
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/device-types/{deviceTypeId} (the `GetDeviceType` operationId).
+	GetDeviceTypeWithResponse(ctx context.Context, deviceTypeId DeviceTypeId, reqEditors ...RequestEditorFn) (*GetDeviceTypeResponse, error)
+
+	// UpdateDeviceTypeWithBodyWithResponse Update a device type
+	//
+	// Needs `DEVICE_TYPE:UPDATE`. A `version` other than the stored one is a 409.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v3/device-types/{deviceTypeId} (the `UpdateDeviceType` operationId).
+	UpdateDeviceTypeWithBodyWithResponse(ctx context.Context, deviceTypeId DeviceTypeId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDeviceTypeResponse, error)
+
+	// UpdateDeviceTypeWithResponse Update a device type
+	//
+	// Needs `DEVICE_TYPE:UPDATE`. A `version` other than the stored one is a 409.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v3/device-types/{deviceTypeId} (the `UpdateDeviceType` operationId).
+	UpdateDeviceTypeWithResponse(ctx context.Context, deviceTypeId DeviceTypeId, body UpdateDeviceTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDeviceTypeResponse, error)
+
+	// CreateDeviceWithBodyWithResponse Create a device
+	//
+	// Needs `ASSET:CREATE` in the workspace. `deviceId` (the physical id) is unique within the workspace.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/devices (the `CreateDevice` operationId).
+	CreateDeviceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDeviceResponse, error)
+
+	// CreateDeviceWithResponse Create a device
+	//
+	// Needs `ASSET:CREATE` in the workspace. `deviceId` (the physical id) is unique within the workspace.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/devices (the `CreateDevice` operationId).
+	CreateDeviceWithResponse(ctx context.Context, body CreateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDeviceResponse, error)
+
+	// GetDeviceByDeviceIdWithResponse Find a device by its physical id
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/devices/by-device-id (the `GetDeviceByDeviceId` operationId).
+	GetDeviceByDeviceIdWithResponse(ctx context.Context, params *GetDeviceByDeviceIdParams, reqEditors ...RequestEditorFn) (*GetDeviceByDeviceIdResponse, error)
+
+	// DeleteDeviceWithResponse Delete a device
+	//
+	// Needs `ASSET:DELETE`. Its samples go with it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v3/devices/{deviceId} (the `DeleteDevice` operationId).
+	DeleteDeviceWithResponse(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*DeleteDeviceResponse, error)
+
+	// GetDeviceWithResponse Get a device
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/devices/{deviceId} (the `GetDevice` operationId).
+	GetDeviceWithResponse(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*GetDeviceResponse, error)
+
+	// UpdateDeviceWithBodyWithResponse Update a device
+	//
+	// Needs `ASSET:UPDATE`. A device cannot move to another workspace.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v3/devices/{deviceId} (the `UpdateDevice` operationId).
+	UpdateDeviceWithBodyWithResponse(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDeviceResponse, error)
+
+	// UpdateDeviceWithResponse Update a device
+	//
+	// Needs `ASSET:UPDATE`. A device cannot move to another workspace.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v3/devices/{deviceId} (the `UpdateDevice` operationId).
+	UpdateDeviceWithResponse(ctx context.Context, deviceId DevicePathId, body UpdateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDeviceResponse, error)
+
+	// BackfillSampleWithBodyWithResponse Backfill one sample
+	//
+	// Stores one sample for the device. `timestamp` defaults to now and `topic` to
+	// `default`; `data` must match the device type's schema for the topic (400 naming the
+	// failing JSON pointer otherwise). Needs `DATA:CREATE` in the device's workspace. With an
+	// `Idempotency-Key`, a retried request stores nothing new and gets the first answer.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/backfill (the `BackfillSample` operationId).
+	BackfillSampleWithBodyWithResponse(ctx context.Context, deviceId DevicePathId, params *BackfillSampleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BackfillSampleResponse, error)
+
+	// BackfillSampleWithResponse Backfill one sample
+	//
+	// Stores one sample for the device. `timestamp` defaults to now and `topic` to
+	// `default`; `data` must match the device type's schema for the topic (400 naming the
+	// failing JSON pointer otherwise). Needs `DATA:CREATE` in the device's workspace. With an
+	// `Idempotency-Key`, a retried request stores nothing new and gets the first answer.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/backfill (the `BackfillSample` operationId).
+	BackfillSampleWithResponse(ctx context.Context, deviceId DevicePathId, params *BackfillSampleParams, body BackfillSampleJSONRequestBody, reqEditors ...RequestEditorFn) (*BackfillSampleResponse, error)
+
+	// BackfillSamplesWithBodyWithResponse Backfill up to 10,000 samples
+	//
+	// All or nothing: one invalid sample (400 naming its index and JSON pointer) stores none.
+	// With an `Idempotency-Key`, a retried request stores nothing new.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/backfill/bulk (the `BackfillSamples` operationId).
+	BackfillSamplesWithBodyWithResponse(ctx context.Context, deviceId DevicePathId, params *BackfillSamplesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BackfillSamplesResponse, error)
+
+	// BackfillSamplesWithResponse Backfill up to 10,000 samples
+	//
+	// All or nothing: one invalid sample (400 naming its index and JSON pointer) stores none.
+	// With an `Idempotency-Key`, a retried request stores nothing new.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/backfill/bulk (the `BackfillSamples` operationId).
+	BackfillSamplesWithResponse(ctx context.Context, deviceId DevicePathId, params *BackfillSamplesParams, body BackfillSamplesJSONRequestBody, reqEditors ...RequestEditorFn) (*BackfillSamplesResponse, error)
+
+	// QuerySamplesGetWithResponse Query a device's samples (query parameters)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/devices/{deviceId}/query (the `QuerySamplesGet` operationId).
+	QuerySamplesGetWithResponse(ctx context.Context, deviceId DevicePathId, params *QuerySamplesGetParams, reqEditors ...RequestEditorFn) (*QuerySamplesGetResponse, error)
+
+	// QuerySamplesWithBodyWithResponse Query a device's samples
+	//
+	// `topic` `*` means every topic. Needs `DATA:READ` in the device's workspace.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/query (the `QuerySamples` operationId).
+	QuerySamplesWithBodyWithResponse(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*QuerySamplesResponse, error)
+
+	// QuerySamplesWithResponse Query a device's samples
+	//
+	// `topic` `*` means every topic. Needs `DATA:READ` in the device's workspace.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/query (the `QuerySamples` operationId).
+	QuerySamplesWithResponse(ctx context.Context, deviceId DevicePathId, body QuerySamplesJSONRequestBody, reqEditors ...RequestEditorFn) (*QuerySamplesResponse, error)
+
+	// GetLatestSampleWithResponse A device's newest sample
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/devices/{deviceId}/query/latest-sample (the `GetLatestSample` operationId).
+	GetLatestSampleWithResponse(ctx context.Context, deviceId DevicePathId, params *GetLatestSampleParams, reqEditors ...RequestEditorFn) (*GetLatestSampleResponse, error)
+
+	// QueryKpiWithBodyWithResponse Aggregate one data key over an interval
+	//
+	// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/query/raw/kpi (the `QueryKpi` operationId).
+	QueryKpiWithBodyWithResponse(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*QueryKpiResponse, error)
+
+	// QueryKpiWithResponse Aggregate one data key over an interval
+	//
+	// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/query/raw/kpi (the `QueryKpi` operationId).
+	QueryKpiWithResponse(ctx context.Context, deviceId DevicePathId, body QueryKpiJSONRequestBody, reqEditors ...RequestEditorFn) (*QueryKpiResponse, error)
+
+	// QueryTimeSeriesWithBodyWithResponse Aggregate one data key per time bucket
+	//
+	// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/query/raw/time-series (the `QueryTimeSeries` operationId).
+	QueryTimeSeriesWithBodyWithResponse(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*QueryTimeSeriesResponse, error)
+
+	// QueryTimeSeriesWithResponse Aggregate one data key per time bucket
+	//
+	// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/devices/{deviceId}/query/raw/time-series (the `QueryTimeSeries` operationId).
+	QueryTimeSeriesWithResponse(ctx context.Context, deviceId DevicePathId, body QueryTimeSeriesJSONRequestBody, reqEditors ...RequestEditorFn) (*QueryTimeSeriesResponse, error)
+
+	// ListSampleTopicsWithResponse The topics a device has samples on
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/devices/{deviceId}/query/topics (the `ListSampleTopics` operationId).
+	ListSampleTopicsWithResponse(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*ListSampleTopicsResponse, error)
 
 	// ListOrganizationsWithResponse List organizations
 	//
@@ -7218,6 +10583,2361 @@ func (r UpdateUserResponse) ContentType() string {
 	return ""
 }
 
+// ListAssetsResponse401Headers the declared response headers of an HTTP 401 response for ListAssets
+type ListAssetsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListAssetsResponse429Headers the declared response headers of an HTTP 429 response for ListAssets
+type ListAssetsResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListAssetsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DevicePage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAssetsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAssetsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAssetsResponse) GetJSON200() *DevicePage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAssetsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAssetsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAssetsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListAssetsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAssetsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAssetsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAssetsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAssetsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListAssetsByFilterResponse401Headers the declared response headers of an HTTP 401 response for ListAssetsByFilter
+type ListAssetsByFilterResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListAssetsByFilterResponse429Headers the declared response headers of an HTTP 429 response for ListAssetsByFilter
+type ListAssetsByFilterResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListAssetsByFilterResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DevicePage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAssetsByFilterResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAssetsByFilterResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAssetsByFilterResponse) GetJSON200() *DevicePage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAssetsByFilterResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAssetsByFilterResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAssetsByFilterResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r ListAssetsByFilterResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListAssetsByFilterResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAssetsByFilterResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAssetsByFilterResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAssetsByFilterResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAssetsByFilterResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListDataFlowsResponse401Headers the declared response headers of an HTTP 401 response for ListDataFlows
+type ListDataFlowsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListDataFlowsResponse429Headers the declared response headers of an HTTP 429 response for ListDataFlows
+type ListDataFlowsResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListDataFlowsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DataFlowPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListDataFlowsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListDataFlowsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDataFlowsResponse) GetJSON200() *DataFlowPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListDataFlowsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListDataFlowsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListDataFlowsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListDataFlowsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDataFlowsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDataFlowsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDataFlowsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDataFlowsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateDataFlowResponse401Headers the declared response headers of an HTTP 401 response for CreateDataFlow
+type CreateDataFlowResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CreateDataFlowResponse429Headers the declared response headers of an HTTP 429 response for CreateDataFlow
+type CreateDataFlowResponse429Headers struct {
+	RetryAfter *int
+}
+
+type CreateDataFlowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *DataFlow
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateDataFlowResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateDataFlowResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateDataFlowResponse) GetJSON201() *DataFlow {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateDataFlowResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateDataFlowResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateDataFlowResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateDataFlowResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateDataFlowResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateDataFlowResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateDataFlowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateDataFlowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateDataFlowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateDataFlowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteDataFlowResponse401Headers the declared response headers of an HTTP 401 response for DeleteDataFlow
+type DeleteDataFlowResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteDataFlowResponse429Headers the declared response headers of an HTTP 429 response for DeleteDataFlow
+type DeleteDataFlowResponse429Headers struct {
+	RetryAfter *int
+}
+
+type DeleteDataFlowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteDataFlowResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteDataFlowResponse429Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteDataFlowResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteDataFlowResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteDataFlowResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteDataFlowResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteDataFlowResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteDataFlowResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteDataFlowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteDataFlowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteDataFlowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteDataFlowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetDataFlowResponse401Headers the declared response headers of an HTTP 401 response for GetDataFlow
+type GetDataFlowResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetDataFlowResponse429Headers the declared response headers of an HTTP 429 response for GetDataFlow
+type GetDataFlowResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetDataFlowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DataFlow
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetDataFlowResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetDataFlowResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDataFlowResponse) GetJSON200() *DataFlow {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetDataFlowResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetDataFlowResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetDataFlowResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetDataFlowResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetDataFlowResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDataFlowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDataFlowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDataFlowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDataFlowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateDataFlowResponse401Headers the declared response headers of an HTTP 401 response for UpdateDataFlow
+type UpdateDataFlowResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateDataFlowResponse429Headers the declared response headers of an HTTP 429 response for UpdateDataFlow
+type UpdateDataFlowResponse429Headers struct {
+	RetryAfter *int
+}
+
+type UpdateDataFlowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DataFlow
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateDataFlowResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateDataFlowResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateDataFlowResponse) GetJSON200() *DataFlow {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateDataFlowResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateDataFlowResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateDataFlowResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateDataFlowResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateDataFlowResponse) GetApplicationproblemJSON409() *VersionMismatch {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateDataFlowResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateDataFlowResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateDataFlowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateDataFlowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateDataFlowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateDataFlowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListDeviceTypesResponse401Headers the declared response headers of an HTTP 401 response for ListDeviceTypes
+type ListDeviceTypesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListDeviceTypesResponse429Headers the declared response headers of an HTTP 429 response for ListDeviceTypes
+type ListDeviceTypesResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListDeviceTypesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeviceTypePage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListDeviceTypesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListDeviceTypesResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDeviceTypesResponse) GetJSON200() *DeviceTypePage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListDeviceTypesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListDeviceTypesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListDeviceTypesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListDeviceTypesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDeviceTypesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDeviceTypesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDeviceTypesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDeviceTypesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateDeviceTypeResponse401Headers the declared response headers of an HTTP 401 response for CreateDeviceType
+type CreateDeviceTypeResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CreateDeviceTypeResponse429Headers the declared response headers of an HTTP 429 response for CreateDeviceType
+type CreateDeviceTypeResponse429Headers struct {
+	RetryAfter *int
+}
+
+type CreateDeviceTypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *DeviceType
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateDeviceTypeResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateDeviceTypeResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateDeviceTypeResponse) GetJSON201() *DeviceType {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateDeviceTypeResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateDeviceTypeResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateDeviceTypeResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateDeviceTypeResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateDeviceTypeResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateDeviceTypeResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateDeviceTypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateDeviceTypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateDeviceTypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateDeviceTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteDeviceTypeResponse401Headers the declared response headers of an HTTP 401 response for DeleteDeviceType
+type DeleteDeviceTypeResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteDeviceTypeResponse429Headers the declared response headers of an HTTP 429 response for DeleteDeviceType
+type DeleteDeviceTypeResponse429Headers struct {
+	RetryAfter *int
+}
+
+type DeleteDeviceTypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteDeviceTypeResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteDeviceTypeResponse429Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteDeviceTypeResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteDeviceTypeResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteDeviceTypeResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteDeviceTypeResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteDeviceTypeResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteDeviceTypeResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteDeviceTypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteDeviceTypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteDeviceTypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteDeviceTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetDeviceTypeResponse401Headers the declared response headers of an HTTP 401 response for GetDeviceType
+type GetDeviceTypeResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetDeviceTypeResponse429Headers the declared response headers of an HTTP 429 response for GetDeviceType
+type GetDeviceTypeResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetDeviceTypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeviceType
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetDeviceTypeResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetDeviceTypeResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDeviceTypeResponse) GetJSON200() *DeviceType {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetDeviceTypeResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetDeviceTypeResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetDeviceTypeResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetDeviceTypeResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetDeviceTypeResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDeviceTypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDeviceTypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDeviceTypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDeviceTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateDeviceTypeResponse401Headers the declared response headers of an HTTP 401 response for UpdateDeviceType
+type UpdateDeviceTypeResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateDeviceTypeResponse429Headers the declared response headers of an HTTP 429 response for UpdateDeviceType
+type UpdateDeviceTypeResponse429Headers struct {
+	RetryAfter *int
+}
+
+type UpdateDeviceTypeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeviceType
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateDeviceTypeResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateDeviceTypeResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateDeviceTypeResponse) GetJSON200() *DeviceType {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateDeviceTypeResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateDeviceTypeResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateDeviceTypeResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateDeviceTypeResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateDeviceTypeResponse) GetApplicationproblemJSON409() *VersionMismatch {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateDeviceTypeResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateDeviceTypeResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateDeviceTypeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateDeviceTypeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateDeviceTypeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateDeviceTypeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateDeviceResponse401Headers the declared response headers of an HTTP 401 response for CreateDevice
+type CreateDeviceResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CreateDeviceResponse429Headers the declared response headers of an HTTP 429 response for CreateDevice
+type CreateDeviceResponse429Headers struct {
+	RetryAfter *int
+}
+
+type CreateDeviceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Device
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateDeviceResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateDeviceResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateDeviceResponse) GetJSON201() *Device {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateDeviceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateDeviceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateDeviceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateDeviceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateDeviceResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateDeviceResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateDeviceResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateDeviceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateDeviceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateDeviceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateDeviceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetDeviceByDeviceIdResponse401Headers the declared response headers of an HTTP 401 response for GetDeviceByDeviceId
+type GetDeviceByDeviceIdResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetDeviceByDeviceIdResponse429Headers the declared response headers of an HTTP 429 response for GetDeviceByDeviceId
+type GetDeviceByDeviceIdResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetDeviceByDeviceIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Device
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetDeviceByDeviceIdResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetDeviceByDeviceIdResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDeviceByDeviceIdResponse) GetJSON200() *Device {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetDeviceByDeviceIdResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetDeviceByDeviceIdResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetDeviceByDeviceIdResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetDeviceByDeviceIdResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetDeviceByDeviceIdResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDeviceByDeviceIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDeviceByDeviceIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDeviceByDeviceIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDeviceByDeviceIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteDeviceResponse401Headers the declared response headers of an HTTP 401 response for DeleteDevice
+type DeleteDeviceResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteDeviceResponse429Headers the declared response headers of an HTTP 429 response for DeleteDevice
+type DeleteDeviceResponse429Headers struct {
+	RetryAfter *int
+}
+
+type DeleteDeviceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteDeviceResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteDeviceResponse429Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteDeviceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteDeviceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteDeviceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteDeviceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteDeviceResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteDeviceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteDeviceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteDeviceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteDeviceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetDeviceResponse401Headers the declared response headers of an HTTP 401 response for GetDevice
+type GetDeviceResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetDeviceResponse429Headers the declared response headers of an HTTP 429 response for GetDevice
+type GetDeviceResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetDeviceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Device
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetDeviceResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetDeviceResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDeviceResponse) GetJSON200() *Device {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetDeviceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetDeviceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetDeviceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetDeviceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetDeviceResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDeviceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDeviceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDeviceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDeviceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateDeviceResponse401Headers the declared response headers of an HTTP 401 response for UpdateDevice
+type UpdateDeviceResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateDeviceResponse429Headers the declared response headers of an HTTP 429 response for UpdateDevice
+type UpdateDeviceResponse429Headers struct {
+	RetryAfter *int
+}
+
+type UpdateDeviceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Device
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateDeviceResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateDeviceResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateDeviceResponse) GetJSON200() *Device {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateDeviceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateDeviceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateDeviceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateDeviceResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateDeviceResponse) GetApplicationproblemJSON409() *VersionMismatch {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateDeviceResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateDeviceResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateDeviceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateDeviceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateDeviceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateDeviceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// BackfillSampleResponse401Headers the declared response headers of an HTTP 401 response for BackfillSample
+type BackfillSampleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// BackfillSampleResponse429Headers the declared response headers of an HTTP 429 response for BackfillSample
+type BackfillSampleResponse429Headers struct {
+	RetryAfter *int
+}
+
+type BackfillSampleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *BackfillResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *BackfillSampleResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *BackfillSampleResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r BackfillSampleResponse) GetJSON201() *BackfillResult {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r BackfillSampleResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r BackfillSampleResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r BackfillSampleResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r BackfillSampleResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r BackfillSampleResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r BackfillSampleResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r BackfillSampleResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r BackfillSampleResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r BackfillSampleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r BackfillSampleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r BackfillSampleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r BackfillSampleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// BackfillSamplesResponse401Headers the declared response headers of an HTTP 401 response for BackfillSamples
+type BackfillSamplesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// BackfillSamplesResponse429Headers the declared response headers of an HTTP 429 response for BackfillSamples
+type BackfillSamplesResponse429Headers struct {
+	RetryAfter *int
+}
+
+type BackfillSamplesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *BackfillResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *BackfillSamplesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *BackfillSamplesResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r BackfillSamplesResponse) GetJSON201() *BackfillResult {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r BackfillSamplesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r BackfillSamplesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r BackfillSamplesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r BackfillSamplesResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r BackfillSamplesResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r BackfillSamplesResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r BackfillSamplesResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r BackfillSamplesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r BackfillSamplesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r BackfillSamplesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r BackfillSamplesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r BackfillSamplesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// QuerySamplesGetResponse401Headers the declared response headers of an HTTP 401 response for QuerySamplesGet
+type QuerySamplesGetResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// QuerySamplesGetResponse429Headers the declared response headers of an HTTP 429 response for QuerySamplesGet
+type QuerySamplesGetResponse429Headers struct {
+	RetryAfter *int
+}
+
+type QuerySamplesGetResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]Sample
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *QuerySamplesGetResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *QuerySamplesGetResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r QuerySamplesGetResponse) GetJSON200() *[]Sample {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r QuerySamplesGetResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r QuerySamplesGetResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r QuerySamplesGetResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r QuerySamplesGetResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r QuerySamplesGetResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r QuerySamplesGetResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r QuerySamplesGetResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r QuerySamplesGetResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r QuerySamplesGetResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// QuerySamplesResponse401Headers the declared response headers of an HTTP 401 response for QuerySamples
+type QuerySamplesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// QuerySamplesResponse429Headers the declared response headers of an HTTP 429 response for QuerySamples
+type QuerySamplesResponse429Headers struct {
+	RetryAfter *int
+}
+
+type QuerySamplesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]Sample
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *QuerySamplesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *QuerySamplesResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r QuerySamplesResponse) GetJSON200() *[]Sample {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r QuerySamplesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r QuerySamplesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r QuerySamplesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r QuerySamplesResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r QuerySamplesResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r QuerySamplesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r QuerySamplesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r QuerySamplesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r QuerySamplesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r QuerySamplesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetLatestSampleResponse401Headers the declared response headers of an HTTP 401 response for GetLatestSample
+type GetLatestSampleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetLatestSampleResponse429Headers the declared response headers of an HTTP 429 response for GetLatestSample
+type GetLatestSampleResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetLatestSampleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Sample
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetLatestSampleResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetLatestSampleResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetLatestSampleResponse) GetJSON200() *Sample {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetLatestSampleResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetLatestSampleResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetLatestSampleResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetLatestSampleResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetLatestSampleResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetLatestSampleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetLatestSampleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetLatestSampleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetLatestSampleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// QueryKpiResponse401Headers the declared response headers of an HTTP 401 response for QueryKpi
+type QueryKpiResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// QueryKpiResponse429Headers the declared response headers of an HTTP 429 response for QueryKpi
+type QueryKpiResponse429Headers struct {
+	RetryAfter *int
+}
+
+type QueryKpiResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Kpi
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *QueryKpiResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *QueryKpiResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r QueryKpiResponse) GetJSON200() *Kpi {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r QueryKpiResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r QueryKpiResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r QueryKpiResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r QueryKpiResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r QueryKpiResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r QueryKpiResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r QueryKpiResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r QueryKpiResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r QueryKpiResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r QueryKpiResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// QueryTimeSeriesResponse401Headers the declared response headers of an HTTP 401 response for QueryTimeSeries
+type QueryTimeSeriesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// QueryTimeSeriesResponse429Headers the declared response headers of an HTTP 429 response for QueryTimeSeries
+type QueryTimeSeriesResponse429Headers struct {
+	RetryAfter *int
+}
+
+type QueryTimeSeriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TimeSeries
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *QueryTimeSeriesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *QueryTimeSeriesResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r QueryTimeSeriesResponse) GetJSON200() *TimeSeries {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r QueryTimeSeriesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r QueryTimeSeriesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r QueryTimeSeriesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r QueryTimeSeriesResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r QueryTimeSeriesResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r QueryTimeSeriesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r QueryTimeSeriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r QueryTimeSeriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r QueryTimeSeriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r QueryTimeSeriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListSampleTopicsResponse401Headers the declared response headers of an HTTP 401 response for ListSampleTopics
+type ListSampleTopicsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListSampleTopicsResponse429Headers the declared response headers of an HTTP 429 response for ListSampleTopics
+type ListSampleTopicsResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListSampleTopicsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]string
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListSampleTopicsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListSampleTopicsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSampleTopicsResponse) GetJSON200() *[]string {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListSampleTopicsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListSampleTopicsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListSampleTopicsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListSampleTopicsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListSampleTopicsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSampleTopicsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSampleTopicsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSampleTopicsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSampleTopicsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListOrganizationsResponse401Headers the declared response headers of an HTTP 401 response for ListOrganizations
 type ListOrganizationsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -9140,6 +14860,553 @@ func (c *ClientWithResponses) UpdateUserWithResponse(ctx context.Context, userId
 		return nil, err
 	}
 	return ParseUpdateUserResponse(rsp)
+}
+
+// ListAssetsWithResponse List assets
+//
+// The assets (devices) of a workspace (`workspaceId`) or of an organization
+// (`organizationId`), as a Spring page. Asking at organization level with a
+// workspace-scoped key is a 403.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/assets (the `ListAssets` operationId).
+func (c *ClientWithResponses) ListAssetsWithResponse(ctx context.Context, params *ListAssetsParams, reqEditors ...RequestEditorFn) (*ListAssetsResponse, error) {
+	rsp, err := c.ListAssets(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAssetsResponse(rsp)
+}
+
+// ListAssetsByFilterWithBodyWithResponse List assets, filter in the body
+//
+// Like `GET /v3/assets`, with `{organizationId}` or `{workspaceIds:[…]}` in the body and paging in the query.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/assets/list (the `ListAssetsByFilter` operationId).
+func (c *ClientWithResponses) ListAssetsByFilterWithBodyWithResponse(ctx context.Context, params *ListAssetsByFilterParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListAssetsByFilterResponse, error) {
+	rsp, err := c.ListAssetsByFilterWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAssetsByFilterResponse(rsp)
+}
+
+// ListAssetsByFilterWithResponse List assets, filter in the body
+//
+// Like `GET /v3/assets`, with `{organizationId}` or `{workspaceIds:[…]}` in the body and paging in the query.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/assets/list (the `ListAssetsByFilter` operationId).
+func (c *ClientWithResponses) ListAssetsByFilterWithResponse(ctx context.Context, params *ListAssetsByFilterParams, body ListAssetsByFilterJSONRequestBody, reqEditors ...RequestEditorFn) (*ListAssetsByFilterResponse, error) {
+	rsp, err := c.ListAssetsByFilter(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAssetsByFilterResponse(rsp)
+}
+
+// ListDataFlowsWithResponse List a workspace's data flows
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/data-flows (the `ListDataFlows` operationId).
+func (c *ClientWithResponses) ListDataFlowsWithResponse(ctx context.Context, params *ListDataFlowsParams, reqEditors ...RequestEditorFn) (*ListDataFlowsResponse, error) {
+	rsp, err := c.ListDataFlows(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDataFlowsResponse(rsp)
+}
+
+// CreateDataFlowWithBodyWithResponse Create a data flow
+//
+// Links a device type to output connectors. Needs `DATA_FLOW:CREATE` in the workspace.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/data-flows (the `CreateDataFlow` operationId).
+func (c *ClientWithResponses) CreateDataFlowWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDataFlowResponse, error) {
+	rsp, err := c.CreateDataFlowWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDataFlowResponse(rsp)
+}
+
+// CreateDataFlowWithResponse Create a data flow
+//
+// Links a device type to output connectors. Needs `DATA_FLOW:CREATE` in the workspace.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/data-flows (the `CreateDataFlow` operationId).
+func (c *ClientWithResponses) CreateDataFlowWithResponse(ctx context.Context, body CreateDataFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDataFlowResponse, error) {
+	rsp, err := c.CreateDataFlow(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDataFlowResponse(rsp)
+}
+
+// DeleteDataFlowWithResponse Delete a data flow
+//
+// A data flow still used by a device cannot be deleted (409).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v3/data-flows/{dataFlowId} (the `DeleteDataFlow` operationId).
+func (c *ClientWithResponses) DeleteDataFlowWithResponse(ctx context.Context, dataFlowId DataFlowId, reqEditors ...RequestEditorFn) (*DeleteDataFlowResponse, error) {
+	rsp, err := c.DeleteDataFlow(ctx, dataFlowId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteDataFlowResponse(rsp)
+}
+
+// GetDataFlowWithResponse Get a data flow
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/data-flows/{dataFlowId} (the `GetDataFlow` operationId).
+func (c *ClientWithResponses) GetDataFlowWithResponse(ctx context.Context, dataFlowId DataFlowId, reqEditors ...RequestEditorFn) (*GetDataFlowResponse, error) {
+	rsp, err := c.GetDataFlow(ctx, dataFlowId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDataFlowResponse(rsp)
+}
+
+// UpdateDataFlowWithBodyWithResponse Update a data flow
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v3/data-flows/{dataFlowId} (the `UpdateDataFlow` operationId).
+func (c *ClientWithResponses) UpdateDataFlowWithBodyWithResponse(ctx context.Context, dataFlowId DataFlowId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDataFlowResponse, error) {
+	rsp, err := c.UpdateDataFlowWithBody(ctx, dataFlowId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateDataFlowResponse(rsp)
+}
+
+// UpdateDataFlowWithResponse Update a data flow
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v3/data-flows/{dataFlowId} (the `UpdateDataFlow` operationId).
+func (c *ClientWithResponses) UpdateDataFlowWithResponse(ctx context.Context, dataFlowId DataFlowId, body UpdateDataFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDataFlowResponse, error) {
+	rsp, err := c.UpdateDataFlow(ctx, dataFlowId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateDataFlowResponse(rsp)
+}
+
+// ListDeviceTypesWithResponse List a workspace's device types
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/device-types (the `ListDeviceTypes` operationId).
+func (c *ClientWithResponses) ListDeviceTypesWithResponse(ctx context.Context, params *ListDeviceTypesParams, reqEditors ...RequestEditorFn) (*ListDeviceTypesResponse, error) {
+	rsp, err := c.ListDeviceTypes(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDeviceTypesResponse(rsp)
+}
+
+// CreateDeviceTypeWithBodyWithResponse Create a device type
+//
+// A device type names, per topic, the JSON Schema (draft 2020-12) that the decoder's
+// output, and so every backfilled sample of that topic, must match. Needs
+// `DEVICE_TYPE:CREATE` in the workspace.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/device-types (the `CreateDeviceType` operationId).
+func (c *ClientWithResponses) CreateDeviceTypeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDeviceTypeResponse, error) {
+	rsp, err := c.CreateDeviceTypeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDeviceTypeResponse(rsp)
+}
+
+// CreateDeviceTypeWithResponse Create a device type
+//
+// A device type names, per topic, the JSON Schema (draft 2020-12) that the decoder's
+// output, and so every backfilled sample of that topic, must match. Needs
+// `DEVICE_TYPE:CREATE` in the workspace.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/device-types (the `CreateDeviceType` operationId).
+func (c *ClientWithResponses) CreateDeviceTypeWithResponse(ctx context.Context, body CreateDeviceTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDeviceTypeResponse, error) {
+	rsp, err := c.CreateDeviceType(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDeviceTypeResponse(rsp)
+}
+
+// DeleteDeviceTypeWithResponse Delete a device type
+//
+// Needs `DEVICE_TYPE:DELETE`. A device type still used by a data flow cannot be deleted (409).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v3/device-types/{deviceTypeId} (the `DeleteDeviceType` operationId).
+func (c *ClientWithResponses) DeleteDeviceTypeWithResponse(ctx context.Context, deviceTypeId DeviceTypeId, reqEditors ...RequestEditorFn) (*DeleteDeviceTypeResponse, error) {
+	rsp, err := c.DeleteDeviceType(ctx, deviceTypeId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteDeviceTypeResponse(rsp)
+}
+
+// GetDeviceTypeWithResponse Get a device type
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/device-types/{deviceTypeId} (the `GetDeviceType` operationId).
+func (c *ClientWithResponses) GetDeviceTypeWithResponse(ctx context.Context, deviceTypeId DeviceTypeId, reqEditors ...RequestEditorFn) (*GetDeviceTypeResponse, error) {
+	rsp, err := c.GetDeviceType(ctx, deviceTypeId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDeviceTypeResponse(rsp)
+}
+
+// UpdateDeviceTypeWithBodyWithResponse Update a device type
+//
+// Needs `DEVICE_TYPE:UPDATE`. A `version` other than the stored one is a 409.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v3/device-types/{deviceTypeId} (the `UpdateDeviceType` operationId).
+func (c *ClientWithResponses) UpdateDeviceTypeWithBodyWithResponse(ctx context.Context, deviceTypeId DeviceTypeId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDeviceTypeResponse, error) {
+	rsp, err := c.UpdateDeviceTypeWithBody(ctx, deviceTypeId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateDeviceTypeResponse(rsp)
+}
+
+// UpdateDeviceTypeWithResponse Update a device type
+//
+// Needs `DEVICE_TYPE:UPDATE`. A `version` other than the stored one is a 409.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v3/device-types/{deviceTypeId} (the `UpdateDeviceType` operationId).
+func (c *ClientWithResponses) UpdateDeviceTypeWithResponse(ctx context.Context, deviceTypeId DeviceTypeId, body UpdateDeviceTypeJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDeviceTypeResponse, error) {
+	rsp, err := c.UpdateDeviceType(ctx, deviceTypeId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateDeviceTypeResponse(rsp)
+}
+
+// CreateDeviceWithBodyWithResponse Create a device
+//
+// Needs `ASSET:CREATE` in the workspace. `deviceId` (the physical id) is unique within the workspace.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/devices (the `CreateDevice` operationId).
+func (c *ClientWithResponses) CreateDeviceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDeviceResponse, error) {
+	rsp, err := c.CreateDeviceWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDeviceResponse(rsp)
+}
+
+// CreateDeviceWithResponse Create a device
+//
+// Needs `ASSET:CREATE` in the workspace. `deviceId` (the physical id) is unique within the workspace.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/devices (the `CreateDevice` operationId).
+func (c *ClientWithResponses) CreateDeviceWithResponse(ctx context.Context, body CreateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDeviceResponse, error) {
+	rsp, err := c.CreateDevice(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDeviceResponse(rsp)
+}
+
+// GetDeviceByDeviceIdWithResponse Find a device by its physical id
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/devices/by-device-id (the `GetDeviceByDeviceId` operationId).
+func (c *ClientWithResponses) GetDeviceByDeviceIdWithResponse(ctx context.Context, params *GetDeviceByDeviceIdParams, reqEditors ...RequestEditorFn) (*GetDeviceByDeviceIdResponse, error) {
+	rsp, err := c.GetDeviceByDeviceId(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDeviceByDeviceIdResponse(rsp)
+}
+
+// DeleteDeviceWithResponse Delete a device
+//
+// Needs `ASSET:DELETE`. Its samples go with it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v3/devices/{deviceId} (the `DeleteDevice` operationId).
+func (c *ClientWithResponses) DeleteDeviceWithResponse(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*DeleteDeviceResponse, error) {
+	rsp, err := c.DeleteDevice(ctx, deviceId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteDeviceResponse(rsp)
+}
+
+// GetDeviceWithResponse Get a device
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/devices/{deviceId} (the `GetDevice` operationId).
+func (c *ClientWithResponses) GetDeviceWithResponse(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*GetDeviceResponse, error) {
+	rsp, err := c.GetDevice(ctx, deviceId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDeviceResponse(rsp)
+}
+
+// UpdateDeviceWithBodyWithResponse Update a device
+//
+// Needs `ASSET:UPDATE`. A device cannot move to another workspace.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v3/devices/{deviceId} (the `UpdateDevice` operationId).
+func (c *ClientWithResponses) UpdateDeviceWithBodyWithResponse(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDeviceResponse, error) {
+	rsp, err := c.UpdateDeviceWithBody(ctx, deviceId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateDeviceResponse(rsp)
+}
+
+// UpdateDeviceWithResponse Update a device
+//
+// Needs `ASSET:UPDATE`. A device cannot move to another workspace.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v3/devices/{deviceId} (the `UpdateDevice` operationId).
+func (c *ClientWithResponses) UpdateDeviceWithResponse(ctx context.Context, deviceId DevicePathId, body UpdateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDeviceResponse, error) {
+	rsp, err := c.UpdateDevice(ctx, deviceId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateDeviceResponse(rsp)
+}
+
+// BackfillSampleWithBodyWithResponse Backfill one sample
+//
+// Stores one sample for the device. `timestamp` defaults to now and `topic` to
+// `default`; `data` must match the device type's schema for the topic (400 naming the
+// failing JSON pointer otherwise). Needs `DATA:CREATE` in the device's workspace. With an
+// `Idempotency-Key`, a retried request stores nothing new and gets the first answer.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/devices/{deviceId}/backfill (the `BackfillSample` operationId).
+func (c *ClientWithResponses) BackfillSampleWithBodyWithResponse(ctx context.Context, deviceId DevicePathId, params *BackfillSampleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BackfillSampleResponse, error) {
+	rsp, err := c.BackfillSampleWithBody(ctx, deviceId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBackfillSampleResponse(rsp)
+}
+
+// BackfillSampleWithResponse Backfill one sample
+//
+// Stores one sample for the device. `timestamp` defaults to now and `topic` to
+// `default`; `data` must match the device type's schema for the topic (400 naming the
+// failing JSON pointer otherwise). Needs `DATA:CREATE` in the device's workspace. With an
+// `Idempotency-Key`, a retried request stores nothing new and gets the first answer.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/devices/{deviceId}/backfill (the `BackfillSample` operationId).
+func (c *ClientWithResponses) BackfillSampleWithResponse(ctx context.Context, deviceId DevicePathId, params *BackfillSampleParams, body BackfillSampleJSONRequestBody, reqEditors ...RequestEditorFn) (*BackfillSampleResponse, error) {
+	rsp, err := c.BackfillSample(ctx, deviceId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBackfillSampleResponse(rsp)
+}
+
+// BackfillSamplesWithBodyWithResponse Backfill up to 10,000 samples
+//
+// All or nothing: one invalid sample (400 naming its index and JSON pointer) stores none.
+// With an `Idempotency-Key`, a retried request stores nothing new.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/devices/{deviceId}/backfill/bulk (the `BackfillSamples` operationId).
+func (c *ClientWithResponses) BackfillSamplesWithBodyWithResponse(ctx context.Context, deviceId DevicePathId, params *BackfillSamplesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*BackfillSamplesResponse, error) {
+	rsp, err := c.BackfillSamplesWithBody(ctx, deviceId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBackfillSamplesResponse(rsp)
+}
+
+// BackfillSamplesWithResponse Backfill up to 10,000 samples
+//
+// All or nothing: one invalid sample (400 naming its index and JSON pointer) stores none.
+// With an `Idempotency-Key`, a retried request stores nothing new.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/devices/{deviceId}/backfill/bulk (the `BackfillSamples` operationId).
+func (c *ClientWithResponses) BackfillSamplesWithResponse(ctx context.Context, deviceId DevicePathId, params *BackfillSamplesParams, body BackfillSamplesJSONRequestBody, reqEditors ...RequestEditorFn) (*BackfillSamplesResponse, error) {
+	rsp, err := c.BackfillSamples(ctx, deviceId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBackfillSamplesResponse(rsp)
+}
+
+// QuerySamplesGetWithResponse Query a device's samples (query parameters)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/devices/{deviceId}/query (the `QuerySamplesGet` operationId).
+func (c *ClientWithResponses) QuerySamplesGetWithResponse(ctx context.Context, deviceId DevicePathId, params *QuerySamplesGetParams, reqEditors ...RequestEditorFn) (*QuerySamplesGetResponse, error) {
+	rsp, err := c.QuerySamplesGet(ctx, deviceId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseQuerySamplesGetResponse(rsp)
+}
+
+// QuerySamplesWithBodyWithResponse Query a device's samples
+//
+// `topic` `*` means every topic. Needs `DATA:READ` in the device's workspace.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/devices/{deviceId}/query (the `QuerySamples` operationId).
+func (c *ClientWithResponses) QuerySamplesWithBodyWithResponse(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*QuerySamplesResponse, error) {
+	rsp, err := c.QuerySamplesWithBody(ctx, deviceId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseQuerySamplesResponse(rsp)
+}
+
+// QuerySamplesWithResponse Query a device's samples
+//
+// `topic` `*` means every topic. Needs `DATA:READ` in the device's workspace.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/devices/{deviceId}/query (the `QuerySamples` operationId).
+func (c *ClientWithResponses) QuerySamplesWithResponse(ctx context.Context, deviceId DevicePathId, body QuerySamplesJSONRequestBody, reqEditors ...RequestEditorFn) (*QuerySamplesResponse, error) {
+	rsp, err := c.QuerySamples(ctx, deviceId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseQuerySamplesResponse(rsp)
+}
+
+// GetLatestSampleWithResponse A device's newest sample
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/devices/{deviceId}/query/latest-sample (the `GetLatestSample` operationId).
+func (c *ClientWithResponses) GetLatestSampleWithResponse(ctx context.Context, deviceId DevicePathId, params *GetLatestSampleParams, reqEditors ...RequestEditorFn) (*GetLatestSampleResponse, error) {
+	rsp, err := c.GetLatestSample(ctx, deviceId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetLatestSampleResponse(rsp)
+}
+
+// QueryKpiWithBodyWithResponse Aggregate one data key over an interval
+//
+// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/devices/{deviceId}/query/raw/kpi (the `QueryKpi` operationId).
+func (c *ClientWithResponses) QueryKpiWithBodyWithResponse(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*QueryKpiResponse, error) {
+	rsp, err := c.QueryKpiWithBody(ctx, deviceId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseQueryKpiResponse(rsp)
+}
+
+// QueryKpiWithResponse Aggregate one data key over an interval
+//
+// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/devices/{deviceId}/query/raw/kpi (the `QueryKpi` operationId).
+func (c *ClientWithResponses) QueryKpiWithResponse(ctx context.Context, deviceId DevicePathId, body QueryKpiJSONRequestBody, reqEditors ...RequestEditorFn) (*QueryKpiResponse, error) {
+	rsp, err := c.QueryKpi(ctx, deviceId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseQueryKpiResponse(rsp)
+}
+
+// QueryTimeSeriesWithBodyWithResponse Aggregate one data key per time bucket
+//
+// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/devices/{deviceId}/query/raw/time-series (the `QueryTimeSeries` operationId).
+func (c *ClientWithResponses) QueryTimeSeriesWithBodyWithResponse(ctx context.Context, deviceId DevicePathId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*QueryTimeSeriesResponse, error) {
+	rsp, err := c.QueryTimeSeriesWithBody(ctx, deviceId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseQueryTimeSeriesResponse(rsp)
+}
+
+// QueryTimeSeriesWithResponse Aggregate one data key per time bucket
+//
+// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/devices/{deviceId}/query/raw/time-series (the `QueryTimeSeries` operationId).
+func (c *ClientWithResponses) QueryTimeSeriesWithResponse(ctx context.Context, deviceId DevicePathId, body QueryTimeSeriesJSONRequestBody, reqEditors ...RequestEditorFn) (*QueryTimeSeriesResponse, error) {
+	rsp, err := c.QueryTimeSeries(ctx, deviceId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseQueryTimeSeriesResponse(rsp)
+}
+
+// ListSampleTopicsWithResponse The topics a device has samples on
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/devices/{deviceId}/query/topics (the `ListSampleTopics` operationId).
+func (c *ClientWithResponses) ListSampleTopicsWithResponse(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*ListSampleTopicsResponse, error) {
+	rsp, err := c.ListSampleTopics(ctx, deviceId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSampleTopicsResponse(rsp)
 }
 
 // ListOrganizationsWithResponse List organizations
@@ -11338,6 +17605,2220 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 	return response, nil
 }
 
+// ParseListAssetsResponse parses an HTTP response from a ListAssetsWithResponse call
+func ParseListAssetsResponse(rsp *http.Response) (*ListAssetsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAssetsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DevicePage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAssetsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListAssetsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAssetsByFilterResponse parses an HTTP response from a ListAssetsByFilterWithResponse call
+func ParseListAssetsByFilterResponse(rsp *http.Response) (*ListAssetsByFilterResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAssetsByFilterResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DevicePage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAssetsByFilterResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListAssetsByFilterResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListDataFlowsResponse parses an HTTP response from a ListDataFlowsWithResponse call
+func ParseListDataFlowsResponse(rsp *http.Response) (*ListDataFlowsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDataFlowsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DataFlowPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListDataFlowsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListDataFlowsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateDataFlowResponse parses an HTTP response from a CreateDataFlowWithResponse call
+func ParseCreateDataFlowResponse(rsp *http.Response) (*CreateDataFlowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateDataFlowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest DataFlow
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateDataFlowResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateDataFlowResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteDataFlowResponse parses an HTTP response from a DeleteDataFlowWithResponse call
+func ParseDeleteDataFlowResponse(rsp *http.Response) (*DeleteDataFlowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteDataFlowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteDataFlowResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteDataFlowResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetDataFlowResponse parses an HTTP response from a GetDataFlowWithResponse call
+func ParseGetDataFlowResponse(rsp *http.Response) (*GetDataFlowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDataFlowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DataFlow
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetDataFlowResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetDataFlowResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateDataFlowResponse parses an HTTP response from a UpdateDataFlowWithResponse call
+func ParseUpdateDataFlowResponse(rsp *http.Response) (*UpdateDataFlowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateDataFlowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DataFlow
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest VersionMismatch
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdateDataFlowResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateDataFlowResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListDeviceTypesResponse parses an HTTP response from a ListDeviceTypesWithResponse call
+func ParseListDeviceTypesResponse(rsp *http.Response) (*ListDeviceTypesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDeviceTypesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeviceTypePage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListDeviceTypesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListDeviceTypesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateDeviceTypeResponse parses an HTTP response from a CreateDeviceTypeWithResponse call
+func ParseCreateDeviceTypeResponse(rsp *http.Response) (*CreateDeviceTypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateDeviceTypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest DeviceType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateDeviceTypeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateDeviceTypeResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteDeviceTypeResponse parses an HTTP response from a DeleteDeviceTypeWithResponse call
+func ParseDeleteDeviceTypeResponse(rsp *http.Response) (*DeleteDeviceTypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteDeviceTypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteDeviceTypeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteDeviceTypeResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetDeviceTypeResponse parses an HTTP response from a GetDeviceTypeWithResponse call
+func ParseGetDeviceTypeResponse(rsp *http.Response) (*GetDeviceTypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDeviceTypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeviceType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetDeviceTypeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetDeviceTypeResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateDeviceTypeResponse parses an HTTP response from a UpdateDeviceTypeWithResponse call
+func ParseUpdateDeviceTypeResponse(rsp *http.Response) (*UpdateDeviceTypeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateDeviceTypeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeviceType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest VersionMismatch
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdateDeviceTypeResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateDeviceTypeResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateDeviceResponse parses an HTTP response from a CreateDeviceWithResponse call
+func ParseCreateDeviceResponse(rsp *http.Response) (*CreateDeviceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateDeviceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Device
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateDeviceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateDeviceResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetDeviceByDeviceIdResponse parses an HTTP response from a GetDeviceByDeviceIdWithResponse call
+func ParseGetDeviceByDeviceIdResponse(rsp *http.Response) (*GetDeviceByDeviceIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDeviceByDeviceIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Device
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetDeviceByDeviceIdResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetDeviceByDeviceIdResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteDeviceResponse parses an HTTP response from a DeleteDeviceWithResponse call
+func ParseDeleteDeviceResponse(rsp *http.Response) (*DeleteDeviceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteDeviceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteDeviceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteDeviceResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetDeviceResponse parses an HTTP response from a GetDeviceWithResponse call
+func ParseGetDeviceResponse(rsp *http.Response) (*GetDeviceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDeviceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Device
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetDeviceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetDeviceResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateDeviceResponse parses an HTTP response from a UpdateDeviceWithResponse call
+func ParseUpdateDeviceResponse(rsp *http.Response) (*UpdateDeviceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateDeviceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Device
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest VersionMismatch
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdateDeviceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateDeviceResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseBackfillSampleResponse parses an HTTP response from a BackfillSampleWithResponse call
+func ParseBackfillSampleResponse(rsp *http.Response) (*BackfillSampleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &BackfillSampleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest BackfillResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers BackfillSampleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers BackfillSampleResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseBackfillSamplesResponse parses an HTTP response from a BackfillSamplesWithResponse call
+func ParseBackfillSamplesResponse(rsp *http.Response) (*BackfillSamplesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &BackfillSamplesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest BackfillResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers BackfillSamplesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers BackfillSamplesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseQuerySamplesGetResponse parses an HTTP response from a QuerySamplesGetWithResponse call
+func ParseQuerySamplesGetResponse(rsp *http.Response) (*QuerySamplesGetResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &QuerySamplesGetResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []Sample
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers QuerySamplesGetResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers QuerySamplesGetResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseQuerySamplesResponse parses an HTTP response from a QuerySamplesWithResponse call
+func ParseQuerySamplesResponse(rsp *http.Response) (*QuerySamplesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &QuerySamplesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []Sample
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers QuerySamplesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers QuerySamplesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetLatestSampleResponse parses an HTTP response from a GetLatestSampleWithResponse call
+func ParseGetLatestSampleResponse(rsp *http.Response) (*GetLatestSampleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetLatestSampleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Sample
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetLatestSampleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetLatestSampleResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseQueryKpiResponse parses an HTTP response from a QueryKpiWithResponse call
+func ParseQueryKpiResponse(rsp *http.Response) (*QueryKpiResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &QueryKpiResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Kpi
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers QueryKpiResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers QueryKpiResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseQueryTimeSeriesResponse parses an HTTP response from a QueryTimeSeriesWithResponse call
+func ParseQueryTimeSeriesResponse(rsp *http.Response) (*QueryTimeSeriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &QueryTimeSeriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TimeSeries
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers QueryTimeSeriesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers QueryTimeSeriesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListSampleTopicsResponse parses an HTTP response from a ListSampleTopicsWithResponse call
+func ParseListSampleTopicsResponse(rsp *http.Response) (*ListSampleTopicsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSampleTopicsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []string
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListSampleTopicsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListSampleTopicsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListOrganizationsResponse parses an HTTP response from a ListOrganizationsWithResponse call
 func ParseListOrganizationsResponse(rsp *http.Response) (*ListOrganizationsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12751,6 +21232,81 @@ type ServerInterface interface {
 	// UpdateUser Update a user
 	// (PUT /users/{userId})
 	UpdateUser(ctx echo.Context, userId UserId, params UpdateUserParams) error
+	// ListAssets List assets
+	// (GET /v3/assets)
+	ListAssets(ctx echo.Context, params ListAssetsParams) error
+	// ListAssetsByFilter List assets, filter in the body
+	// (POST /v3/assets/list)
+	ListAssetsByFilter(ctx echo.Context, params ListAssetsByFilterParams) error
+	// ListDataFlows List a workspace's data flows
+	// (GET /v3/data-flows)
+	ListDataFlows(ctx echo.Context, params ListDataFlowsParams) error
+	// CreateDataFlow Create a data flow
+	// (POST /v3/data-flows)
+	CreateDataFlow(ctx echo.Context) error
+	// DeleteDataFlow Delete a data flow
+	// (DELETE /v3/data-flows/{dataFlowId})
+	DeleteDataFlow(ctx echo.Context, dataFlowId DataFlowId) error
+	// GetDataFlow Get a data flow
+	// (GET /v3/data-flows/{dataFlowId})
+	GetDataFlow(ctx echo.Context, dataFlowId DataFlowId) error
+	// UpdateDataFlow Update a data flow
+	// (PUT /v3/data-flows/{dataFlowId})
+	UpdateDataFlow(ctx echo.Context, dataFlowId DataFlowId) error
+	// ListDeviceTypes List a workspace's device types
+	// (GET /v3/device-types)
+	ListDeviceTypes(ctx echo.Context, params ListDeviceTypesParams) error
+	// CreateDeviceType Create a device type
+	// (POST /v3/device-types)
+	CreateDeviceType(ctx echo.Context) error
+	// DeleteDeviceType Delete a device type
+	// (DELETE /v3/device-types/{deviceTypeId})
+	DeleteDeviceType(ctx echo.Context, deviceTypeId DeviceTypeId) error
+	// GetDeviceType Get a device type
+	// (GET /v3/device-types/{deviceTypeId})
+	GetDeviceType(ctx echo.Context, deviceTypeId DeviceTypeId) error
+	// UpdateDeviceType Update a device type
+	// (PUT /v3/device-types/{deviceTypeId})
+	UpdateDeviceType(ctx echo.Context, deviceTypeId DeviceTypeId) error
+	// CreateDevice Create a device
+	// (POST /v3/devices)
+	CreateDevice(ctx echo.Context) error
+	// GetDeviceByDeviceId Find a device by its physical id
+	// (GET /v3/devices/by-device-id)
+	GetDeviceByDeviceId(ctx echo.Context, params GetDeviceByDeviceIdParams) error
+	// DeleteDevice Delete a device
+	// (DELETE /v3/devices/{deviceId})
+	DeleteDevice(ctx echo.Context, deviceId DevicePathId) error
+	// GetDevice Get a device
+	// (GET /v3/devices/{deviceId})
+	GetDevice(ctx echo.Context, deviceId DevicePathId) error
+	// UpdateDevice Update a device
+	// (PUT /v3/devices/{deviceId})
+	UpdateDevice(ctx echo.Context, deviceId DevicePathId) error
+	// BackfillSample Backfill one sample
+	// (POST /v3/devices/{deviceId}/backfill)
+	BackfillSample(ctx echo.Context, deviceId DevicePathId, params BackfillSampleParams) error
+	// BackfillSamples Backfill up to 10,000 samples
+	// (POST /v3/devices/{deviceId}/backfill/bulk)
+	BackfillSamples(ctx echo.Context, deviceId DevicePathId, params BackfillSamplesParams) error
+	// QuerySamplesGet Query a device's samples (query parameters)
+	// (GET /v3/devices/{deviceId}/query)
+	QuerySamplesGet(ctx echo.Context, deviceId DevicePathId, params QuerySamplesGetParams) error
+	// QuerySamples Query a device's samples
+	// (POST /v3/devices/{deviceId}/query)
+	QuerySamples(ctx echo.Context, deviceId DevicePathId) error
+	// GetLatestSample A device's newest sample
+	// (GET /v3/devices/{deviceId}/query/latest-sample)
+	GetLatestSample(ctx echo.Context, deviceId DevicePathId, params GetLatestSampleParams) error
+	// QueryKpi Aggregate one data key over an interval
+	// (POST /v3/devices/{deviceId}/query/raw/kpi)
+	QueryKpi(ctx echo.Context, deviceId DevicePathId) error
+	// QueryTimeSeries Aggregate one data key per time bucket
+	// (POST /v3/devices/{deviceId}/query/raw/time-series)
+	QueryTimeSeries(ctx echo.Context, deviceId DevicePathId) error
+	// ListSampleTopics The topics a device has samples on
+	// (GET /v3/devices/{deviceId}/query/topics)
+	ListSampleTopics(ctx echo.Context, deviceId DevicePathId) error
 	// ListOrganizations List organizations
 	// (GET /v3/organizations)
 	ListOrganizations(ctx echo.Context, params ListOrganizationsParams) error
@@ -13407,6 +21963,614 @@ func (w *ServerInterfaceWrapper) UpdateUser(ctx echo.Context) error {
 	return err
 }
 
+// ListAssets converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAssets(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAssetsParams
+	// ------------- Optional query parameter "workspaceId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "workspaceId", ctx.QueryParams(), &params.WorkspaceId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter workspaceId: %s", err))
+	}
+
+	// ------------- Optional query parameter "organizationId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "organizationId", ctx.QueryParams(), &params.OrganizationId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organizationId: %s", err))
+	}
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sort: %s", err))
+	}
+
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
+	// ------------- Optional query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", ctx.QueryParams(), &params.Type, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter type: %s", err))
+	}
+
+	// ------------- Optional query parameter "online" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "online", ctx.QueryParams(), &params.Online, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter online: %s", err))
+	}
+
+	// ------------- Optional query parameter "dataFlowId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "dataFlowId", ctx.QueryParams(), &params.DataFlowId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter dataFlowId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAssets(ctx, params)
+	return err
+}
+
+// ListAssetsByFilter converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAssetsByFilter(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAssetsByFilterParams
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sort: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAssetsByFilter(ctx, params)
+	return err
+}
+
+// ListDataFlows converts echo context to params.
+func (w *ServerInterfaceWrapper) ListDataFlows(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListDataFlowsParams
+	// ------------- Required query parameter "workspaceId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "workspaceId", ctx.QueryParams(), &params.WorkspaceId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter workspaceId: %s", err))
+	}
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sort: %s", err))
+	}
+
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListDataFlows(ctx, params)
+	return err
+}
+
+// CreateDataFlow converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateDataFlow(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateDataFlow(ctx)
+	return err
+}
+
+// DeleteDataFlow converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteDataFlow(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "dataFlowId" -------------
+	var dataFlowId DataFlowId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "dataFlowId", ctx.Param("dataFlowId"), &dataFlowId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter dataFlowId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteDataFlow(ctx, dataFlowId)
+	return err
+}
+
+// GetDataFlow converts echo context to params.
+func (w *ServerInterfaceWrapper) GetDataFlow(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "dataFlowId" -------------
+	var dataFlowId DataFlowId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "dataFlowId", ctx.Param("dataFlowId"), &dataFlowId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter dataFlowId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetDataFlow(ctx, dataFlowId)
+	return err
+}
+
+// UpdateDataFlow converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateDataFlow(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "dataFlowId" -------------
+	var dataFlowId DataFlowId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "dataFlowId", ctx.Param("dataFlowId"), &dataFlowId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter dataFlowId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateDataFlow(ctx, dataFlowId)
+	return err
+}
+
+// ListDeviceTypes converts echo context to params.
+func (w *ServerInterfaceWrapper) ListDeviceTypes(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListDeviceTypesParams
+	// ------------- Required query parameter "workspaceId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "workspaceId", ctx.QueryParams(), &params.WorkspaceId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter workspaceId: %s", err))
+	}
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sort: %s", err))
+	}
+
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListDeviceTypes(ctx, params)
+	return err
+}
+
+// CreateDeviceType converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateDeviceType(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateDeviceType(ctx)
+	return err
+}
+
+// DeleteDeviceType converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteDeviceType(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceTypeId" -------------
+	var deviceTypeId DeviceTypeId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceTypeId", ctx.Param("deviceTypeId"), &deviceTypeId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceTypeId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteDeviceType(ctx, deviceTypeId)
+	return err
+}
+
+// GetDeviceType converts echo context to params.
+func (w *ServerInterfaceWrapper) GetDeviceType(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceTypeId" -------------
+	var deviceTypeId DeviceTypeId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceTypeId", ctx.Param("deviceTypeId"), &deviceTypeId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceTypeId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetDeviceType(ctx, deviceTypeId)
+	return err
+}
+
+// UpdateDeviceType converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateDeviceType(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceTypeId" -------------
+	var deviceTypeId DeviceTypeId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceTypeId", ctx.Param("deviceTypeId"), &deviceTypeId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceTypeId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateDeviceType(ctx, deviceTypeId)
+	return err
+}
+
+// CreateDevice converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateDevice(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateDevice(ctx)
+	return err
+}
+
+// GetDeviceByDeviceId converts echo context to params.
+func (w *ServerInterfaceWrapper) GetDeviceByDeviceId(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDeviceByDeviceIdParams
+	// ------------- Required query parameter "deviceId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "deviceId", ctx.QueryParams(), &params.DeviceId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceId: %s", err))
+	}
+
+	// ------------- Optional query parameter "workspaceId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "workspaceId", ctx.QueryParams(), &params.WorkspaceId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter workspaceId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetDeviceByDeviceId(ctx, params)
+	return err
+}
+
+// DeleteDevice converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteDevice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceId" -------------
+	var deviceId DevicePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceId", ctx.Param("deviceId"), &deviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteDevice(ctx, deviceId)
+	return err
+}
+
+// GetDevice converts echo context to params.
+func (w *ServerInterfaceWrapper) GetDevice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceId" -------------
+	var deviceId DevicePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceId", ctx.Param("deviceId"), &deviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetDevice(ctx, deviceId)
+	return err
+}
+
+// UpdateDevice converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateDevice(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceId" -------------
+	var deviceId DevicePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceId", ctx.Param("deviceId"), &deviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateDevice(ctx, deviceId)
+	return err
+}
+
+// BackfillSample converts echo context to params.
+func (w *ServerInterfaceWrapper) BackfillSample(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceId" -------------
+	var deviceId DevicePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceId", ctx.Param("deviceId"), &deviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params BackfillSampleParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.BackfillSample(ctx, deviceId, params)
+	return err
+}
+
+// BackfillSamples converts echo context to params.
+func (w *ServerInterfaceWrapper) BackfillSamples(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceId" -------------
+	var deviceId DevicePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceId", ctx.Param("deviceId"), &deviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params BackfillSamplesParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.BackfillSamples(ctx, deviceId, params)
+	return err
+}
+
+// QuerySamplesGet converts echo context to params.
+func (w *ServerInterfaceWrapper) QuerySamplesGet(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceId" -------------
+	var deviceId DevicePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceId", ctx.Param("deviceId"), &deviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params QuerySamplesGetParams
+	// ------------- Optional query parameter "topic" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "topic", ctx.QueryParams(), &params.Topic, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter topic: %s", err))
+	}
+
+	// ------------- Optional query parameter "gte" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "gte", ctx.QueryParams(), &params.Gte, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter gte: %s", err))
+	}
+
+	// ------------- Optional query parameter "lt" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "lt", ctx.QueryParams(), &params.Lt, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter lt: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "skip" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "skip", ctx.QueryParams(), &params.Skip, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter skip: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.QuerySamplesGet(ctx, deviceId, params)
+	return err
+}
+
+// QuerySamples converts echo context to params.
+func (w *ServerInterfaceWrapper) QuerySamples(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceId" -------------
+	var deviceId DevicePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceId", ctx.Param("deviceId"), &deviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.QuerySamples(ctx, deviceId)
+	return err
+}
+
+// GetLatestSample converts echo context to params.
+func (w *ServerInterfaceWrapper) GetLatestSample(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceId" -------------
+	var deviceId DevicePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceId", ctx.Param("deviceId"), &deviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetLatestSampleParams
+	// ------------- Optional query parameter "topic" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "topic", ctx.QueryParams(), &params.Topic, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter topic: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetLatestSample(ctx, deviceId, params)
+	return err
+}
+
+// QueryKpi converts echo context to params.
+func (w *ServerInterfaceWrapper) QueryKpi(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceId" -------------
+	var deviceId DevicePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceId", ctx.Param("deviceId"), &deviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.QueryKpi(ctx, deviceId)
+	return err
+}
+
+// QueryTimeSeries converts echo context to params.
+func (w *ServerInterfaceWrapper) QueryTimeSeries(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceId" -------------
+	var deviceId DevicePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceId", ctx.Param("deviceId"), &deviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.QueryTimeSeries(ctx, deviceId)
+	return err
+}
+
+// ListSampleTopics converts echo context to params.
+func (w *ServerInterfaceWrapper) ListSampleTopics(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "deviceId" -------------
+	var deviceId DevicePathId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deviceId", ctx.Param("deviceId"), &deviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deviceId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListSampleTopics(ctx, deviceId)
+	return err
+}
+
 // ListOrganizations converts echo context to params.
 func (w *ServerInterfaceWrapper) ListOrganizations(ctx echo.Context) error {
 	var err error
@@ -13859,6 +23023,31 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v3/workspaces/:workspaceId/members/:userId", wrapper.DeleteWorkspaceMember, options.OperationMiddlewares["deleteWorkspaceMember"]...)
 	router.PUT(options.BaseURL+"/v3/workspaces/:workspaceId/members/:userId", wrapper.PutWorkspaceMember, options.OperationMiddlewares["putWorkspaceMember"]...)
 	router.GET(options.BaseURL+"/v3/workspace-access", wrapper.GetWorkspaceAccess, options.OperationMiddlewares["getWorkspaceAccess"]...)
+	router.GET(options.BaseURL+"/v3/device-types", wrapper.ListDeviceTypes, options.OperationMiddlewares["listDeviceTypes"]...)
+	router.POST(options.BaseURL+"/v3/device-types", wrapper.CreateDeviceType, options.OperationMiddlewares["createDeviceType"]...)
+	router.DELETE(options.BaseURL+"/v3/device-types/:deviceTypeId", wrapper.DeleteDeviceType, options.OperationMiddlewares["deleteDeviceType"]...)
+	router.GET(options.BaseURL+"/v3/device-types/:deviceTypeId", wrapper.GetDeviceType, options.OperationMiddlewares["getDeviceType"]...)
+	router.PUT(options.BaseURL+"/v3/device-types/:deviceTypeId", wrapper.UpdateDeviceType, options.OperationMiddlewares["updateDeviceType"]...)
+	router.GET(options.BaseURL+"/v3/data-flows", wrapper.ListDataFlows, options.OperationMiddlewares["listDataFlows"]...)
+	router.POST(options.BaseURL+"/v3/data-flows", wrapper.CreateDataFlow, options.OperationMiddlewares["createDataFlow"]...)
+	router.DELETE(options.BaseURL+"/v3/data-flows/:dataFlowId", wrapper.DeleteDataFlow, options.OperationMiddlewares["deleteDataFlow"]...)
+	router.GET(options.BaseURL+"/v3/data-flows/:dataFlowId", wrapper.GetDataFlow, options.OperationMiddlewares["getDataFlow"]...)
+	router.PUT(options.BaseURL+"/v3/data-flows/:dataFlowId", wrapper.UpdateDataFlow, options.OperationMiddlewares["updateDataFlow"]...)
+	router.POST(options.BaseURL+"/v3/devices", wrapper.CreateDevice, options.OperationMiddlewares["createDevice"]...)
+	router.GET(options.BaseURL+"/v3/devices/by-device-id", wrapper.GetDeviceByDeviceId, options.OperationMiddlewares["getDeviceByDeviceId"]...)
+	router.DELETE(options.BaseURL+"/v3/devices/:deviceId", wrapper.DeleteDevice, options.OperationMiddlewares["deleteDevice"]...)
+	router.GET(options.BaseURL+"/v3/devices/:deviceId", wrapper.GetDevice, options.OperationMiddlewares["getDevice"]...)
+	router.PUT(options.BaseURL+"/v3/devices/:deviceId", wrapper.UpdateDevice, options.OperationMiddlewares["updateDevice"]...)
+	router.GET(options.BaseURL+"/v3/assets", wrapper.ListAssets, options.OperationMiddlewares["listAssets"]...)
+	router.POST(options.BaseURL+"/v3/assets/list", wrapper.ListAssetsByFilter, options.OperationMiddlewares["listAssetsByFilter"]...)
+	router.POST(options.BaseURL+"/v3/devices/:deviceId/backfill", wrapper.BackfillSample, options.OperationMiddlewares["backfillSample"]...)
+	router.POST(options.BaseURL+"/v3/devices/:deviceId/backfill/bulk", wrapper.BackfillSamples, options.OperationMiddlewares["backfillSamples"]...)
+	router.GET(options.BaseURL+"/v3/devices/:deviceId/query", wrapper.QuerySamplesGet, options.OperationMiddlewares["querySamplesGet"]...)
+	router.POST(options.BaseURL+"/v3/devices/:deviceId/query", wrapper.QuerySamples, options.OperationMiddlewares["querySamples"]...)
+	router.GET(options.BaseURL+"/v3/devices/:deviceId/query/topics", wrapper.ListSampleTopics, options.OperationMiddlewares["listSampleTopics"]...)
+	router.GET(options.BaseURL+"/v3/devices/:deviceId/query/latest-sample", wrapper.GetLatestSample, options.OperationMiddlewares["getLatestSample"]...)
+	router.POST(options.BaseURL+"/v3/devices/:deviceId/query/raw/kpi", wrapper.QueryKpi, options.OperationMiddlewares["queryKpi"]...)
+	router.POST(options.BaseURL+"/v3/devices/:deviceId/query/raw/time-series", wrapper.QueryTimeSeries, options.OperationMiddlewares["queryTimeSeries"]...)
 
 }
 
@@ -16307,6 +25496,2989 @@ func (response UpdateUser429ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	return err
 }
 
+type ListAssetsRequestObject struct {
+	Params ListAssetsParams
+}
+
+type ListAssetsResponseObject interface {
+	VisitListAssetsResponse(w http.ResponseWriter) error
+}
+
+type ListAssets200JSONResponse DevicePage
+
+func (response ListAssets200JSONResponse) VisitListAssetsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAssets400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAssets400ApplicationProblemPlusJSONResponse) VisitListAssetsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAssets401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAssets401ApplicationProblemPlusJSONResponse) VisitListAssetsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAssets403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAssets403ApplicationProblemPlusJSONResponse) VisitListAssetsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAssets429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListAssets429ApplicationProblemPlusJSONResponse) VisitListAssetsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAssetsByFilterRequestObject struct {
+	Params ListAssetsByFilterParams
+	Body   *ListAssetsByFilterJSONRequestBody
+}
+
+type ListAssetsByFilterResponseObject interface {
+	VisitListAssetsByFilterResponse(w http.ResponseWriter) error
+}
+
+type ListAssetsByFilter200JSONResponse DevicePage
+
+func (response ListAssetsByFilter200JSONResponse) VisitListAssetsByFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAssetsByFilter400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAssetsByFilter400ApplicationProblemPlusJSONResponse) VisitListAssetsByFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAssetsByFilter401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAssetsByFilter401ApplicationProblemPlusJSONResponse) VisitListAssetsByFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAssetsByFilter403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAssetsByFilter403ApplicationProblemPlusJSONResponse) VisitListAssetsByFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAssetsByFilter415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response ListAssetsByFilter415ApplicationProblemPlusJSONResponse) VisitListAssetsByFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAssetsByFilter429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListAssetsByFilter429ApplicationProblemPlusJSONResponse) VisitListAssetsByFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataFlowsRequestObject struct {
+	Params ListDataFlowsParams
+}
+
+type ListDataFlowsResponseObject interface {
+	VisitListDataFlowsResponse(w http.ResponseWriter) error
+}
+
+type ListDataFlows200JSONResponse DataFlowPage
+
+func (response ListDataFlows200JSONResponse) VisitListDataFlowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataFlows400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListDataFlows400ApplicationProblemPlusJSONResponse) VisitListDataFlowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataFlows401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListDataFlows401ApplicationProblemPlusJSONResponse) VisitListDataFlowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataFlows403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListDataFlows403ApplicationProblemPlusJSONResponse) VisitListDataFlowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataFlows429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDataFlows429ApplicationProblemPlusJSONResponse) VisitListDataFlowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDataFlowRequestObject struct {
+	Body *CreateDataFlowJSONRequestBody
+}
+
+type CreateDataFlowResponseObject interface {
+	VisitCreateDataFlowResponse(w http.ResponseWriter) error
+}
+
+type CreateDataFlow201JSONResponse DataFlow
+
+func (response CreateDataFlow201JSONResponse) VisitCreateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDataFlow400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDataFlow400ApplicationProblemPlusJSONResponse) VisitCreateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDataFlow401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDataFlow401ApplicationProblemPlusJSONResponse) VisitCreateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDataFlow403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDataFlow403ApplicationProblemPlusJSONResponse) VisitCreateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDataFlow404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDataFlow404ApplicationProblemPlusJSONResponse) VisitCreateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDataFlow415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDataFlow415ApplicationProblemPlusJSONResponse) VisitCreateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDataFlow429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDataFlow429ApplicationProblemPlusJSONResponse) VisitCreateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDataFlowRequestObject struct {
+	DataFlowId DataFlowId `json:"dataFlowId"`
+}
+
+type DeleteDataFlowResponseObject interface {
+	VisitDeleteDataFlowResponse(w http.ResponseWriter) error
+}
+
+type DeleteDataFlow204Response struct {
+}
+
+func (response DeleteDataFlow204Response) VisitDeleteDataFlowResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteDataFlow400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDataFlow400ApplicationProblemPlusJSONResponse) VisitDeleteDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDataFlow401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDataFlow401ApplicationProblemPlusJSONResponse) VisitDeleteDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDataFlow403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDataFlow403ApplicationProblemPlusJSONResponse) VisitDeleteDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDataFlow404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDataFlow404ApplicationProblemPlusJSONResponse) VisitDeleteDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDataFlow409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDataFlow409ApplicationProblemPlusJSONResponse) VisitDeleteDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDataFlow429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDataFlow429ApplicationProblemPlusJSONResponse) VisitDeleteDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDataFlowRequestObject struct {
+	DataFlowId DataFlowId `json:"dataFlowId"`
+}
+
+type GetDataFlowResponseObject interface {
+	VisitGetDataFlowResponse(w http.ResponseWriter) error
+}
+
+type GetDataFlow200JSONResponse DataFlow
+
+func (response GetDataFlow200JSONResponse) VisitGetDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDataFlow400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetDataFlow400ApplicationProblemPlusJSONResponse) VisitGetDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDataFlow401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetDataFlow401ApplicationProblemPlusJSONResponse) VisitGetDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDataFlow403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetDataFlow403ApplicationProblemPlusJSONResponse) VisitGetDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDataFlow404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetDataFlow404ApplicationProblemPlusJSONResponse) VisitGetDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDataFlow429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetDataFlow429ApplicationProblemPlusJSONResponse) VisitGetDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDataFlowRequestObject struct {
+	DataFlowId DataFlowId `json:"dataFlowId"`
+	Body       *UpdateDataFlowJSONRequestBody
+}
+
+type UpdateDataFlowResponseObject interface {
+	VisitUpdateDataFlowResponse(w http.ResponseWriter) error
+}
+
+type UpdateDataFlow200JSONResponse DataFlow
+
+func (response UpdateDataFlow200JSONResponse) VisitUpdateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDataFlow400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDataFlow400ApplicationProblemPlusJSONResponse) VisitUpdateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDataFlow401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDataFlow401ApplicationProblemPlusJSONResponse) VisitUpdateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDataFlow403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDataFlow403ApplicationProblemPlusJSONResponse) VisitUpdateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDataFlow404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDataFlow404ApplicationProblemPlusJSONResponse) VisitUpdateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDataFlow409ApplicationProblemPlusJSONResponse struct {
+	VersionMismatchApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDataFlow409ApplicationProblemPlusJSONResponse) VisitUpdateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDataFlow415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDataFlow415ApplicationProblemPlusJSONResponse) VisitUpdateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDataFlow429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDataFlow429ApplicationProblemPlusJSONResponse) VisitUpdateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeviceTypesRequestObject struct {
+	Params ListDeviceTypesParams
+}
+
+type ListDeviceTypesResponseObject interface {
+	VisitListDeviceTypesResponse(w http.ResponseWriter) error
+}
+
+type ListDeviceTypes200JSONResponse DeviceTypePage
+
+func (response ListDeviceTypes200JSONResponse) VisitListDeviceTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeviceTypes400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListDeviceTypes400ApplicationProblemPlusJSONResponse) VisitListDeviceTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeviceTypes401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListDeviceTypes401ApplicationProblemPlusJSONResponse) VisitListDeviceTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeviceTypes403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListDeviceTypes403ApplicationProblemPlusJSONResponse) VisitListDeviceTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeviceTypes429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDeviceTypes429ApplicationProblemPlusJSONResponse) VisitListDeviceTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDeviceTypeRequestObject struct {
+	Body *CreateDeviceTypeJSONRequestBody
+}
+
+type CreateDeviceTypeResponseObject interface {
+	VisitCreateDeviceTypeResponse(w http.ResponseWriter) error
+}
+
+type CreateDeviceType201JSONResponse DeviceType
+
+func (response CreateDeviceType201JSONResponse) VisitCreateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDeviceType400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDeviceType400ApplicationProblemPlusJSONResponse) VisitCreateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDeviceType401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDeviceType401ApplicationProblemPlusJSONResponse) VisitCreateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDeviceType403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDeviceType403ApplicationProblemPlusJSONResponse) VisitCreateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDeviceType404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDeviceType404ApplicationProblemPlusJSONResponse) VisitCreateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDeviceType415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDeviceType415ApplicationProblemPlusJSONResponse) VisitCreateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDeviceType429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDeviceType429ApplicationProblemPlusJSONResponse) VisitCreateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDeviceTypeRequestObject struct {
+	DeviceTypeId DeviceTypeId `json:"deviceTypeId"`
+}
+
+type DeleteDeviceTypeResponseObject interface {
+	VisitDeleteDeviceTypeResponse(w http.ResponseWriter) error
+}
+
+type DeleteDeviceType204Response struct {
+}
+
+func (response DeleteDeviceType204Response) VisitDeleteDeviceTypeResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteDeviceType400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDeviceType400ApplicationProblemPlusJSONResponse) VisitDeleteDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDeviceType401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDeviceType401ApplicationProblemPlusJSONResponse) VisitDeleteDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDeviceType403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDeviceType403ApplicationProblemPlusJSONResponse) VisitDeleteDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDeviceType404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDeviceType404ApplicationProblemPlusJSONResponse) VisitDeleteDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDeviceType409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDeviceType409ApplicationProblemPlusJSONResponse) VisitDeleteDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDeviceType429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDeviceType429ApplicationProblemPlusJSONResponse) VisitDeleteDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceTypeRequestObject struct {
+	DeviceTypeId DeviceTypeId `json:"deviceTypeId"`
+}
+
+type GetDeviceTypeResponseObject interface {
+	VisitGetDeviceTypeResponse(w http.ResponseWriter) error
+}
+
+type GetDeviceType200JSONResponse DeviceType
+
+func (response GetDeviceType200JSONResponse) VisitGetDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceType400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetDeviceType400ApplicationProblemPlusJSONResponse) VisitGetDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceType401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetDeviceType401ApplicationProblemPlusJSONResponse) VisitGetDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceType403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetDeviceType403ApplicationProblemPlusJSONResponse) VisitGetDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceType404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetDeviceType404ApplicationProblemPlusJSONResponse) VisitGetDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceType429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetDeviceType429ApplicationProblemPlusJSONResponse) VisitGetDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDeviceTypeRequestObject struct {
+	DeviceTypeId DeviceTypeId `json:"deviceTypeId"`
+	Body         *UpdateDeviceTypeJSONRequestBody
+}
+
+type UpdateDeviceTypeResponseObject interface {
+	VisitUpdateDeviceTypeResponse(w http.ResponseWriter) error
+}
+
+type UpdateDeviceType200JSONResponse DeviceType
+
+func (response UpdateDeviceType200JSONResponse) VisitUpdateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDeviceType400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDeviceType400ApplicationProblemPlusJSONResponse) VisitUpdateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDeviceType401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDeviceType401ApplicationProblemPlusJSONResponse) VisitUpdateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDeviceType403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDeviceType403ApplicationProblemPlusJSONResponse) VisitUpdateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDeviceType404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDeviceType404ApplicationProblemPlusJSONResponse) VisitUpdateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDeviceType409ApplicationProblemPlusJSONResponse struct {
+	VersionMismatchApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDeviceType409ApplicationProblemPlusJSONResponse) VisitUpdateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDeviceType415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDeviceType415ApplicationProblemPlusJSONResponse) VisitUpdateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDeviceType429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDeviceType429ApplicationProblemPlusJSONResponse) VisitUpdateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDeviceRequestObject struct {
+	Body *CreateDeviceJSONRequestBody
+}
+
+type CreateDeviceResponseObject interface {
+	VisitCreateDeviceResponse(w http.ResponseWriter) error
+}
+
+type CreateDevice201JSONResponse Device
+
+func (response CreateDevice201JSONResponse) VisitCreateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDevice400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDevice400ApplicationProblemPlusJSONResponse) VisitCreateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDevice401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDevice401ApplicationProblemPlusJSONResponse) VisitCreateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDevice403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDevice403ApplicationProblemPlusJSONResponse) VisitCreateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDevice404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDevice404ApplicationProblemPlusJSONResponse) VisitCreateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDevice409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDevice409ApplicationProblemPlusJSONResponse) VisitCreateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDevice415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDevice415ApplicationProblemPlusJSONResponse) VisitCreateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDevice429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDevice429ApplicationProblemPlusJSONResponse) VisitCreateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceByDeviceIdRequestObject struct {
+	Params GetDeviceByDeviceIdParams
+}
+
+type GetDeviceByDeviceIdResponseObject interface {
+	VisitGetDeviceByDeviceIdResponse(w http.ResponseWriter) error
+}
+
+type GetDeviceByDeviceId200JSONResponse Device
+
+func (response GetDeviceByDeviceId200JSONResponse) VisitGetDeviceByDeviceIdResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceByDeviceId400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetDeviceByDeviceId400ApplicationProblemPlusJSONResponse) VisitGetDeviceByDeviceIdResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceByDeviceId401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetDeviceByDeviceId401ApplicationProblemPlusJSONResponse) VisitGetDeviceByDeviceIdResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceByDeviceId403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetDeviceByDeviceId403ApplicationProblemPlusJSONResponse) VisitGetDeviceByDeviceIdResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceByDeviceId404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetDeviceByDeviceId404ApplicationProblemPlusJSONResponse) VisitGetDeviceByDeviceIdResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceByDeviceId429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetDeviceByDeviceId429ApplicationProblemPlusJSONResponse) VisitGetDeviceByDeviceIdResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDeviceRequestObject struct {
+	DeviceId DevicePathId `json:"deviceId"`
+}
+
+type DeleteDeviceResponseObject interface {
+	VisitDeleteDeviceResponse(w http.ResponseWriter) error
+}
+
+type DeleteDevice204Response struct {
+}
+
+func (response DeleteDevice204Response) VisitDeleteDeviceResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteDevice400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDevice400ApplicationProblemPlusJSONResponse) VisitDeleteDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDevice401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDevice401ApplicationProblemPlusJSONResponse) VisitDeleteDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDevice403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDevice403ApplicationProblemPlusJSONResponse) VisitDeleteDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDevice404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDevice404ApplicationProblemPlusJSONResponse) VisitDeleteDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDevice429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDevice429ApplicationProblemPlusJSONResponse) VisitDeleteDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceRequestObject struct {
+	DeviceId DevicePathId `json:"deviceId"`
+}
+
+type GetDeviceResponseObject interface {
+	VisitGetDeviceResponse(w http.ResponseWriter) error
+}
+
+type GetDevice200JSONResponse Device
+
+func (response GetDevice200JSONResponse) VisitGetDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDevice400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetDevice400ApplicationProblemPlusJSONResponse) VisitGetDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDevice401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetDevice401ApplicationProblemPlusJSONResponse) VisitGetDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDevice403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetDevice403ApplicationProblemPlusJSONResponse) VisitGetDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDevice404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetDevice404ApplicationProblemPlusJSONResponse) VisitGetDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDevice429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetDevice429ApplicationProblemPlusJSONResponse) VisitGetDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDeviceRequestObject struct {
+	DeviceId DevicePathId `json:"deviceId"`
+	Body     *UpdateDeviceJSONRequestBody
+}
+
+type UpdateDeviceResponseObject interface {
+	VisitUpdateDeviceResponse(w http.ResponseWriter) error
+}
+
+type UpdateDevice200JSONResponse Device
+
+func (response UpdateDevice200JSONResponse) VisitUpdateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDevice400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDevice400ApplicationProblemPlusJSONResponse) VisitUpdateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDevice401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDevice401ApplicationProblemPlusJSONResponse) VisitUpdateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDevice403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDevice403ApplicationProblemPlusJSONResponse) VisitUpdateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDevice404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDevice404ApplicationProblemPlusJSONResponse) VisitUpdateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDevice409ApplicationProblemPlusJSONResponse struct {
+	VersionMismatchApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDevice409ApplicationProblemPlusJSONResponse) VisitUpdateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDevice415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDevice415ApplicationProblemPlusJSONResponse) VisitUpdateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDevice429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDevice429ApplicationProblemPlusJSONResponse) VisitUpdateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSampleRequestObject struct {
+	DeviceId DevicePathId `json:"deviceId"`
+	Params   BackfillSampleParams
+	Body     *BackfillSampleJSONRequestBody
+}
+
+type BackfillSampleResponseObject interface {
+	VisitBackfillSampleResponse(w http.ResponseWriter) error
+}
+
+type BackfillSample201JSONResponse BackfillResult
+
+func (response BackfillSample201JSONResponse) VisitBackfillSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSample400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSample400ApplicationProblemPlusJSONResponse) VisitBackfillSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSample401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSample401ApplicationProblemPlusJSONResponse) VisitBackfillSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSample403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSample403ApplicationProblemPlusJSONResponse) VisitBackfillSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSample404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSample404ApplicationProblemPlusJSONResponse) VisitBackfillSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSample409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSample409ApplicationProblemPlusJSONResponse) VisitBackfillSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSample413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSample413ApplicationProblemPlusJSONResponse) VisitBackfillSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSample415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSample415ApplicationProblemPlusJSONResponse) VisitBackfillSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSample429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSample429ApplicationProblemPlusJSONResponse) VisitBackfillSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSamplesRequestObject struct {
+	DeviceId DevicePathId `json:"deviceId"`
+	Params   BackfillSamplesParams
+	Body     *BackfillSamplesJSONRequestBody
+}
+
+type BackfillSamplesResponseObject interface {
+	VisitBackfillSamplesResponse(w http.ResponseWriter) error
+}
+
+type BackfillSamples201JSONResponse BackfillResult
+
+func (response BackfillSamples201JSONResponse) VisitBackfillSamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSamples400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSamples400ApplicationProblemPlusJSONResponse) VisitBackfillSamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSamples401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSamples401ApplicationProblemPlusJSONResponse) VisitBackfillSamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSamples403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSamples403ApplicationProblemPlusJSONResponse) VisitBackfillSamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSamples404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSamples404ApplicationProblemPlusJSONResponse) VisitBackfillSamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSamples409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSamples409ApplicationProblemPlusJSONResponse) VisitBackfillSamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSamples413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSamples413ApplicationProblemPlusJSONResponse) VisitBackfillSamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSamples415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSamples415ApplicationProblemPlusJSONResponse) VisitBackfillSamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BackfillSamples429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSamples429ApplicationProblemPlusJSONResponse) VisitBackfillSamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamplesGetRequestObject struct {
+	DeviceId DevicePathId `json:"deviceId"`
+	Params   QuerySamplesGetParams
+}
+
+type QuerySamplesGetResponseObject interface {
+	VisitQuerySamplesGetResponse(w http.ResponseWriter) error
+}
+
+type QuerySamplesGet200JSONResponse []Sample
+
+func (response QuerySamplesGet200JSONResponse) VisitQuerySamplesGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamplesGet400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamplesGet400ApplicationProblemPlusJSONResponse) VisitQuerySamplesGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamplesGet401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamplesGet401ApplicationProblemPlusJSONResponse) VisitQuerySamplesGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamplesGet403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamplesGet403ApplicationProblemPlusJSONResponse) VisitQuerySamplesGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamplesGet404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamplesGet404ApplicationProblemPlusJSONResponse) VisitQuerySamplesGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamplesGet429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamplesGet429ApplicationProblemPlusJSONResponse) VisitQuerySamplesGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamplesRequestObject struct {
+	DeviceId DevicePathId `json:"deviceId"`
+	Body     *QuerySamplesJSONRequestBody
+}
+
+type QuerySamplesResponseObject interface {
+	VisitQuerySamplesResponse(w http.ResponseWriter) error
+}
+
+type QuerySamples200JSONResponse []Sample
+
+func (response QuerySamples200JSONResponse) VisitQuerySamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamples400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamples400ApplicationProblemPlusJSONResponse) VisitQuerySamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamples401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamples401ApplicationProblemPlusJSONResponse) VisitQuerySamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamples403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamples403ApplicationProblemPlusJSONResponse) VisitQuerySamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamples404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamples404ApplicationProblemPlusJSONResponse) VisitQuerySamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamples415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamples415ApplicationProblemPlusJSONResponse) VisitQuerySamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamples429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamples429ApplicationProblemPlusJSONResponse) VisitQuerySamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLatestSampleRequestObject struct {
+	DeviceId DevicePathId `json:"deviceId"`
+	Params   GetLatestSampleParams
+}
+
+type GetLatestSampleResponseObject interface {
+	VisitGetLatestSampleResponse(w http.ResponseWriter) error
+}
+
+type GetLatestSample200JSONResponse Sample
+
+func (response GetLatestSample200JSONResponse) VisitGetLatestSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLatestSample400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetLatestSample400ApplicationProblemPlusJSONResponse) VisitGetLatestSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLatestSample401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetLatestSample401ApplicationProblemPlusJSONResponse) VisitGetLatestSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLatestSample403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetLatestSample403ApplicationProblemPlusJSONResponse) VisitGetLatestSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLatestSample404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetLatestSample404ApplicationProblemPlusJSONResponse) VisitGetLatestSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLatestSample429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetLatestSample429ApplicationProblemPlusJSONResponse) VisitGetLatestSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryKpiRequestObject struct {
+	DeviceId DevicePathId `json:"deviceId"`
+	Body     *QueryKpiJSONRequestBody
+}
+
+type QueryKpiResponseObject interface {
+	VisitQueryKpiResponse(w http.ResponseWriter) error
+}
+
+type QueryKpi200JSONResponse Kpi
+
+func (response QueryKpi200JSONResponse) VisitQueryKpiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryKpi400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response QueryKpi400ApplicationProblemPlusJSONResponse) VisitQueryKpiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryKpi401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response QueryKpi401ApplicationProblemPlusJSONResponse) VisitQueryKpiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryKpi403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response QueryKpi403ApplicationProblemPlusJSONResponse) VisitQueryKpiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryKpi404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response QueryKpi404ApplicationProblemPlusJSONResponse) VisitQueryKpiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryKpi415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response QueryKpi415ApplicationProblemPlusJSONResponse) VisitQueryKpiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryKpi429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response QueryKpi429ApplicationProblemPlusJSONResponse) VisitQueryKpiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryTimeSeriesRequestObject struct {
+	DeviceId DevicePathId `json:"deviceId"`
+	Body     *QueryTimeSeriesJSONRequestBody
+}
+
+type QueryTimeSeriesResponseObject interface {
+	VisitQueryTimeSeriesResponse(w http.ResponseWriter) error
+}
+
+type QueryTimeSeries200JSONResponse TimeSeries
+
+func (response QueryTimeSeries200JSONResponse) VisitQueryTimeSeriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryTimeSeries400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response QueryTimeSeries400ApplicationProblemPlusJSONResponse) VisitQueryTimeSeriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryTimeSeries401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response QueryTimeSeries401ApplicationProblemPlusJSONResponse) VisitQueryTimeSeriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryTimeSeries403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response QueryTimeSeries403ApplicationProblemPlusJSONResponse) VisitQueryTimeSeriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryTimeSeries404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response QueryTimeSeries404ApplicationProblemPlusJSONResponse) VisitQueryTimeSeriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryTimeSeries415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response QueryTimeSeries415ApplicationProblemPlusJSONResponse) VisitQueryTimeSeriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryTimeSeries429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response QueryTimeSeries429ApplicationProblemPlusJSONResponse) VisitQueryTimeSeriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSampleTopicsRequestObject struct {
+	DeviceId DevicePathId `json:"deviceId"`
+}
+
+type ListSampleTopicsResponseObject interface {
+	VisitListSampleTopicsResponse(w http.ResponseWriter) error
+}
+
+type ListSampleTopics200JSONResponse []string
+
+func (response ListSampleTopics200JSONResponse) VisitListSampleTopicsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSampleTopics400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListSampleTopics400ApplicationProblemPlusJSONResponse) VisitListSampleTopicsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSampleTopics401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListSampleTopics401ApplicationProblemPlusJSONResponse) VisitListSampleTopicsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSampleTopics403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListSampleTopics403ApplicationProblemPlusJSONResponse) VisitListSampleTopicsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSampleTopics404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListSampleTopics404ApplicationProblemPlusJSONResponse) VisitListSampleTopicsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSampleTopics429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListSampleTopics429ApplicationProblemPlusJSONResponse) VisitListSampleTopicsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListOrganizationsRequestObject struct {
 	Params ListOrganizationsParams
 }
@@ -18123,6 +30295,81 @@ type StrictServerInterface interface {
 	// UpdateUser Update a user
 	// (PUT /users/{userId})
 	UpdateUser(ctx context.Context, request UpdateUserRequestObject) (UpdateUserResponseObject, error)
+	// ListAssets List assets
+	// (GET /v3/assets)
+	ListAssets(ctx context.Context, request ListAssetsRequestObject) (ListAssetsResponseObject, error)
+	// ListAssetsByFilter List assets, filter in the body
+	// (POST /v3/assets/list)
+	ListAssetsByFilter(ctx context.Context, request ListAssetsByFilterRequestObject) (ListAssetsByFilterResponseObject, error)
+	// ListDataFlows List a workspace's data flows
+	// (GET /v3/data-flows)
+	ListDataFlows(ctx context.Context, request ListDataFlowsRequestObject) (ListDataFlowsResponseObject, error)
+	// CreateDataFlow Create a data flow
+	// (POST /v3/data-flows)
+	CreateDataFlow(ctx context.Context, request CreateDataFlowRequestObject) (CreateDataFlowResponseObject, error)
+	// DeleteDataFlow Delete a data flow
+	// (DELETE /v3/data-flows/{dataFlowId})
+	DeleteDataFlow(ctx context.Context, request DeleteDataFlowRequestObject) (DeleteDataFlowResponseObject, error)
+	// GetDataFlow Get a data flow
+	// (GET /v3/data-flows/{dataFlowId})
+	GetDataFlow(ctx context.Context, request GetDataFlowRequestObject) (GetDataFlowResponseObject, error)
+	// UpdateDataFlow Update a data flow
+	// (PUT /v3/data-flows/{dataFlowId})
+	UpdateDataFlow(ctx context.Context, request UpdateDataFlowRequestObject) (UpdateDataFlowResponseObject, error)
+	// ListDeviceTypes List a workspace's device types
+	// (GET /v3/device-types)
+	ListDeviceTypes(ctx context.Context, request ListDeviceTypesRequestObject) (ListDeviceTypesResponseObject, error)
+	// CreateDeviceType Create a device type
+	// (POST /v3/device-types)
+	CreateDeviceType(ctx context.Context, request CreateDeviceTypeRequestObject) (CreateDeviceTypeResponseObject, error)
+	// DeleteDeviceType Delete a device type
+	// (DELETE /v3/device-types/{deviceTypeId})
+	DeleteDeviceType(ctx context.Context, request DeleteDeviceTypeRequestObject) (DeleteDeviceTypeResponseObject, error)
+	// GetDeviceType Get a device type
+	// (GET /v3/device-types/{deviceTypeId})
+	GetDeviceType(ctx context.Context, request GetDeviceTypeRequestObject) (GetDeviceTypeResponseObject, error)
+	// UpdateDeviceType Update a device type
+	// (PUT /v3/device-types/{deviceTypeId})
+	UpdateDeviceType(ctx context.Context, request UpdateDeviceTypeRequestObject) (UpdateDeviceTypeResponseObject, error)
+	// CreateDevice Create a device
+	// (POST /v3/devices)
+	CreateDevice(ctx context.Context, request CreateDeviceRequestObject) (CreateDeviceResponseObject, error)
+	// GetDeviceByDeviceId Find a device by its physical id
+	// (GET /v3/devices/by-device-id)
+	GetDeviceByDeviceId(ctx context.Context, request GetDeviceByDeviceIdRequestObject) (GetDeviceByDeviceIdResponseObject, error)
+	// DeleteDevice Delete a device
+	// (DELETE /v3/devices/{deviceId})
+	DeleteDevice(ctx context.Context, request DeleteDeviceRequestObject) (DeleteDeviceResponseObject, error)
+	// GetDevice Get a device
+	// (GET /v3/devices/{deviceId})
+	GetDevice(ctx context.Context, request GetDeviceRequestObject) (GetDeviceResponseObject, error)
+	// UpdateDevice Update a device
+	// (PUT /v3/devices/{deviceId})
+	UpdateDevice(ctx context.Context, request UpdateDeviceRequestObject) (UpdateDeviceResponseObject, error)
+	// BackfillSample Backfill one sample
+	// (POST /v3/devices/{deviceId}/backfill)
+	BackfillSample(ctx context.Context, request BackfillSampleRequestObject) (BackfillSampleResponseObject, error)
+	// BackfillSamples Backfill up to 10,000 samples
+	// (POST /v3/devices/{deviceId}/backfill/bulk)
+	BackfillSamples(ctx context.Context, request BackfillSamplesRequestObject) (BackfillSamplesResponseObject, error)
+	// QuerySamplesGet Query a device's samples (query parameters)
+	// (GET /v3/devices/{deviceId}/query)
+	QuerySamplesGet(ctx context.Context, request QuerySamplesGetRequestObject) (QuerySamplesGetResponseObject, error)
+	// QuerySamples Query a device's samples
+	// (POST /v3/devices/{deviceId}/query)
+	QuerySamples(ctx context.Context, request QuerySamplesRequestObject) (QuerySamplesResponseObject, error)
+	// GetLatestSample A device's newest sample
+	// (GET /v3/devices/{deviceId}/query/latest-sample)
+	GetLatestSample(ctx context.Context, request GetLatestSampleRequestObject) (GetLatestSampleResponseObject, error)
+	// QueryKpi Aggregate one data key over an interval
+	// (POST /v3/devices/{deviceId}/query/raw/kpi)
+	QueryKpi(ctx context.Context, request QueryKpiRequestObject) (QueryKpiResponseObject, error)
+	// QueryTimeSeries Aggregate one data key per time bucket
+	// (POST /v3/devices/{deviceId}/query/raw/time-series)
+	QueryTimeSeries(ctx context.Context, request QueryTimeSeriesRequestObject) (QueryTimeSeriesResponseObject, error)
+	// ListSampleTopics The topics a device has samples on
+	// (GET /v3/devices/{deviceId}/query/topics)
+	ListSampleTopics(ctx context.Context, request ListSampleTopicsRequestObject) (ListSampleTopicsResponseObject, error)
 	// ListOrganizations List organizations
 	// (GET /v3/organizations)
 	ListOrganizations(ctx context.Context, request ListOrganizationsRequestObject) (ListOrganizationsResponseObject, error)
@@ -18954,6 +31201,905 @@ func (sh *strictHandler) UpdateUser(ctx echo.Context, userId UserId, params Upda
 	return nil
 }
 
+// ListAssets operation middleware
+func (sh *strictHandler) ListAssets(ctx echo.Context, params ListAssetsParams) error {
+	var request ListAssetsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAssets(ctx.Request().Context(), request.(ListAssetsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAssets")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAssetsResponseObject); ok {
+		return validResponse.VisitListAssetsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListAssetsByFilter operation middleware
+func (sh *strictHandler) ListAssetsByFilter(ctx echo.Context, params ListAssetsByFilterParams) error {
+	var request ListAssetsByFilterRequestObject
+
+	request.Params = params
+
+	var body ListAssetsByFilterJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAssetsByFilter(ctx.Request().Context(), request.(ListAssetsByFilterRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAssetsByFilter")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAssetsByFilterResponseObject); ok {
+		return validResponse.VisitListAssetsByFilterResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListDataFlows operation middleware
+func (sh *strictHandler) ListDataFlows(ctx echo.Context, params ListDataFlowsParams) error {
+	var request ListDataFlowsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDataFlows(ctx.Request().Context(), request.(ListDataFlowsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDataFlows")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListDataFlowsResponseObject); ok {
+		return validResponse.VisitListDataFlowsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateDataFlow operation middleware
+func (sh *strictHandler) CreateDataFlow(ctx echo.Context) error {
+	var request CreateDataFlowRequestObject
+
+	var body CreateDataFlowJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateDataFlow(ctx.Request().Context(), request.(CreateDataFlowRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateDataFlow")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateDataFlowResponseObject); ok {
+		return validResponse.VisitCreateDataFlowResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteDataFlow operation middleware
+func (sh *strictHandler) DeleteDataFlow(ctx echo.Context, dataFlowId DataFlowId) error {
+	var request DeleteDataFlowRequestObject
+
+	request.DataFlowId = dataFlowId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteDataFlow(ctx.Request().Context(), request.(DeleteDataFlowRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteDataFlow")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteDataFlowResponseObject); ok {
+		return validResponse.VisitDeleteDataFlowResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetDataFlow operation middleware
+func (sh *strictHandler) GetDataFlow(ctx echo.Context, dataFlowId DataFlowId) error {
+	var request GetDataFlowRequestObject
+
+	request.DataFlowId = dataFlowId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDataFlow(ctx.Request().Context(), request.(GetDataFlowRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDataFlow")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetDataFlowResponseObject); ok {
+		return validResponse.VisitGetDataFlowResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateDataFlow operation middleware
+func (sh *strictHandler) UpdateDataFlow(ctx echo.Context, dataFlowId DataFlowId) error {
+	var request UpdateDataFlowRequestObject
+
+	request.DataFlowId = dataFlowId
+
+	var body UpdateDataFlowJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateDataFlow(ctx.Request().Context(), request.(UpdateDataFlowRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateDataFlow")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateDataFlowResponseObject); ok {
+		return validResponse.VisitUpdateDataFlowResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListDeviceTypes operation middleware
+func (sh *strictHandler) ListDeviceTypes(ctx echo.Context, params ListDeviceTypesParams) error {
+	var request ListDeviceTypesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDeviceTypes(ctx.Request().Context(), request.(ListDeviceTypesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDeviceTypes")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListDeviceTypesResponseObject); ok {
+		return validResponse.VisitListDeviceTypesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateDeviceType operation middleware
+func (sh *strictHandler) CreateDeviceType(ctx echo.Context) error {
+	var request CreateDeviceTypeRequestObject
+
+	var body CreateDeviceTypeJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateDeviceType(ctx.Request().Context(), request.(CreateDeviceTypeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateDeviceType")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateDeviceTypeResponseObject); ok {
+		return validResponse.VisitCreateDeviceTypeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteDeviceType operation middleware
+func (sh *strictHandler) DeleteDeviceType(ctx echo.Context, deviceTypeId DeviceTypeId) error {
+	var request DeleteDeviceTypeRequestObject
+
+	request.DeviceTypeId = deviceTypeId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteDeviceType(ctx.Request().Context(), request.(DeleteDeviceTypeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteDeviceType")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteDeviceTypeResponseObject); ok {
+		return validResponse.VisitDeleteDeviceTypeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetDeviceType operation middleware
+func (sh *strictHandler) GetDeviceType(ctx echo.Context, deviceTypeId DeviceTypeId) error {
+	var request GetDeviceTypeRequestObject
+
+	request.DeviceTypeId = deviceTypeId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDeviceType(ctx.Request().Context(), request.(GetDeviceTypeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDeviceType")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetDeviceTypeResponseObject); ok {
+		return validResponse.VisitGetDeviceTypeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateDeviceType operation middleware
+func (sh *strictHandler) UpdateDeviceType(ctx echo.Context, deviceTypeId DeviceTypeId) error {
+	var request UpdateDeviceTypeRequestObject
+
+	request.DeviceTypeId = deviceTypeId
+
+	var body UpdateDeviceTypeJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateDeviceType(ctx.Request().Context(), request.(UpdateDeviceTypeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateDeviceType")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateDeviceTypeResponseObject); ok {
+		return validResponse.VisitUpdateDeviceTypeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateDevice operation middleware
+func (sh *strictHandler) CreateDevice(ctx echo.Context) error {
+	var request CreateDeviceRequestObject
+
+	var body CreateDeviceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateDevice(ctx.Request().Context(), request.(CreateDeviceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateDevice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateDeviceResponseObject); ok {
+		return validResponse.VisitCreateDeviceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetDeviceByDeviceId operation middleware
+func (sh *strictHandler) GetDeviceByDeviceId(ctx echo.Context, params GetDeviceByDeviceIdParams) error {
+	var request GetDeviceByDeviceIdRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDeviceByDeviceId(ctx.Request().Context(), request.(GetDeviceByDeviceIdRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDeviceByDeviceId")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetDeviceByDeviceIdResponseObject); ok {
+		return validResponse.VisitGetDeviceByDeviceIdResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteDevice operation middleware
+func (sh *strictHandler) DeleteDevice(ctx echo.Context, deviceId DevicePathId) error {
+	var request DeleteDeviceRequestObject
+
+	request.DeviceId = deviceId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteDevice(ctx.Request().Context(), request.(DeleteDeviceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteDevice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteDeviceResponseObject); ok {
+		return validResponse.VisitDeleteDeviceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetDevice operation middleware
+func (sh *strictHandler) GetDevice(ctx echo.Context, deviceId DevicePathId) error {
+	var request GetDeviceRequestObject
+
+	request.DeviceId = deviceId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDevice(ctx.Request().Context(), request.(GetDeviceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDevice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetDeviceResponseObject); ok {
+		return validResponse.VisitGetDeviceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateDevice operation middleware
+func (sh *strictHandler) UpdateDevice(ctx echo.Context, deviceId DevicePathId) error {
+	var request UpdateDeviceRequestObject
+
+	request.DeviceId = deviceId
+
+	var body UpdateDeviceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateDevice(ctx.Request().Context(), request.(UpdateDeviceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateDevice")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateDeviceResponseObject); ok {
+		return validResponse.VisitUpdateDeviceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// BackfillSample operation middleware
+func (sh *strictHandler) BackfillSample(ctx echo.Context, deviceId DevicePathId, params BackfillSampleParams) error {
+	var request BackfillSampleRequestObject
+
+	request.DeviceId = deviceId
+	request.Params = params
+
+	var body BackfillSampleJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.BackfillSample(ctx.Request().Context(), request.(BackfillSampleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "BackfillSample")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(BackfillSampleResponseObject); ok {
+		return validResponse.VisitBackfillSampleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// BackfillSamples operation middleware
+func (sh *strictHandler) BackfillSamples(ctx echo.Context, deviceId DevicePathId, params BackfillSamplesParams) error {
+	var request BackfillSamplesRequestObject
+
+	request.DeviceId = deviceId
+	request.Params = params
+
+	var body BackfillSamplesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.BackfillSamples(ctx.Request().Context(), request.(BackfillSamplesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "BackfillSamples")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(BackfillSamplesResponseObject); ok {
+		return validResponse.VisitBackfillSamplesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// QuerySamplesGet operation middleware
+func (sh *strictHandler) QuerySamplesGet(ctx echo.Context, deviceId DevicePathId, params QuerySamplesGetParams) error {
+	var request QuerySamplesGetRequestObject
+
+	request.DeviceId = deviceId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.QuerySamplesGet(ctx.Request().Context(), request.(QuerySamplesGetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "QuerySamplesGet")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(QuerySamplesGetResponseObject); ok {
+		return validResponse.VisitQuerySamplesGetResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// QuerySamples operation middleware
+func (sh *strictHandler) QuerySamples(ctx echo.Context, deviceId DevicePathId) error {
+	var request QuerySamplesRequestObject
+
+	request.DeviceId = deviceId
+
+	var body QuerySamplesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.QuerySamples(ctx.Request().Context(), request.(QuerySamplesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "QuerySamples")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(QuerySamplesResponseObject); ok {
+		return validResponse.VisitQuerySamplesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetLatestSample operation middleware
+func (sh *strictHandler) GetLatestSample(ctx echo.Context, deviceId DevicePathId, params GetLatestSampleParams) error {
+	var request GetLatestSampleRequestObject
+
+	request.DeviceId = deviceId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetLatestSample(ctx.Request().Context(), request.(GetLatestSampleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetLatestSample")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetLatestSampleResponseObject); ok {
+		return validResponse.VisitGetLatestSampleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// QueryKpi operation middleware
+func (sh *strictHandler) QueryKpi(ctx echo.Context, deviceId DevicePathId) error {
+	var request QueryKpiRequestObject
+
+	request.DeviceId = deviceId
+
+	var body QueryKpiJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.QueryKpi(ctx.Request().Context(), request.(QueryKpiRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "QueryKpi")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(QueryKpiResponseObject); ok {
+		return validResponse.VisitQueryKpiResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// QueryTimeSeries operation middleware
+func (sh *strictHandler) QueryTimeSeries(ctx echo.Context, deviceId DevicePathId) error {
+	var request QueryTimeSeriesRequestObject
+
+	request.DeviceId = deviceId
+
+	var body QueryTimeSeriesJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.QueryTimeSeries(ctx.Request().Context(), request.(QueryTimeSeriesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "QueryTimeSeries")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(QueryTimeSeriesResponseObject); ok {
+		return validResponse.VisitQueryTimeSeriesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListSampleTopics operation middleware
+func (sh *strictHandler) ListSampleTopics(ctx echo.Context, deviceId DevicePathId) error {
+	var request ListSampleTopicsRequestObject
+
+	request.DeviceId = deviceId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSampleTopics(ctx.Request().Context(), request.(ListSampleTopicsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSampleTopics")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListSampleTopicsResponseObject); ok {
+		return validResponse.VisitListSampleTopicsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListOrganizations operation middleware
 func (sh *strictHandler) ListOrganizations(ctx echo.Context, params ListOrganizationsParams) error {
 	var request ListOrganizationsRequestObject
@@ -19498,184 +32644,261 @@ func (sh *strictHandler) PutWorkspaceMember(ctx echo.Context, workspaceId Worksp
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3vchu3lueroHpuVci9LYqk/lii69aOIiuJElvSSHI8N5HXDXaDJKImwDRAybSsqnmV/TLf9wH2y86b",
-	"zJNs4QDoRpPdZFOkIsfR1NxYJPsPcHBw/v7OwZ0X8uGIM8Kk8Dp33oDgiCTw59El7qt/IyLChI4k5czr",
-	"eBcy4ayPbnBMIyx5gngPyQFB12TyjUA3JBGUM1QLPtwE9ZdIEBYhKlEXh9eIMhQc9zbeYBkOgobneyIc",
-	"kCFW7yAf8XAUE6/jXXmtK8/zPTkZqY9CJpT1vfv7e98b4QQPiTTDOxjRn8jkOJod4ltGfx8TRCPCJO1R",
-	"kviovY1ifkuSEAuCBuQjCgc4waF6lhoIVbeNsBx4vsfwUL2YRp7vJeT3MU1I5HVkMibFA97d7jab3XCn",
-	"i7da7e7ui+3tVnsX773w1IClJIl69v/6tbmxjzd67+/a2/d/K5ie7x3yMZOzk3k3IAwF6vWBD4ROiBhx",
-	"JggKcZJQIlCobhSIs3jiI8ZRQCUZiiCd1+9jkkyyif0Nrs9RPyI9PI6l1+nhWJB0cF3OY4IZjO47GkuS",
-	"HMaUMFlE85NXWGLUg6sQZygIzaUwDvJxFPOIWDIWDctenxvY3xLS8zrev2xmTLqpfxWb8EY9LO/e94Sc",
-	"wHL0eDL0sgEnBEsSHcgqI7bXBqh2/t0h2tra2keSDonwEWn0GyjoS9JpN9tbG80XG62ty2azA///S1Cv",
-	"Osl0OGud5St3Ygvn6fxcdXHcJ6555Dc0JCfwlgoDtxdXH3f6+PUOm4pRjCdVx51dXXngzgvWOvKjIaZx",
-	"hTETdV3V0cLFax7nxxFNiKi0cYm9tvJ404evdcyV5CKtLBHpmmXhsTgIJb2pwrHUXBqgmlU9AegG9Qf5",
-	"vWO/Y+T3jv3+v//jP40YNJrxV09d5r2vNlk7uLVO+TXukircHqvrqq4LXLzucQr5VlTUU3F6cfURp49f",
-	"67Aryj+2hOBja5d4p0kfM/oJq9FV2qE8d0PVgefvWu8U3orKtB6bS6sO216/3gH/rN2ACuP9cFN1pB9u",
-	"1jXG4x64ILOjOxiN4gkY2eEAsz4BmxpR18EJx0lCmESB8o4CNFQPIgLVeIKC/xGgHk8QZhNEPlIhKeur",
-	"u+qpJa6dq2xK1hnKTWyIP74mrC8HXmen1S7yFGY5usB/meHHcl9mHinz7/oZx2MCYzjD/QJ2/IUkfKOL",
-	"BYnQCPcJYuNhlyRlnoi6pNgPafqKDHQ4HnqdVhP+z/eGlOlvmilRKJOkrxb53vfOeZwakgX0MILlYVSw",
-	"z87mf0FwUsRCh1iQDcoEYYIqfYbEuKuXzjrKaiBlFBH6qSXs0G42i9jhgn4qWAq1QEjQT+XvUrcVUr+9",
-	"kye/Q/pWIekvrumoYK/D4qtpJyTkSSSQ5Ehc0xHqJXwItOiSPmXMIU5CxDiWpa6rurucY+bzxwVPCrTr",
-	"IR8OMRJkhBPlmaGYCqkG06MkjpTjh8OB0WC+/reDRZj+rR4WILX5N+Cal1csISOCJe7GpIEulX+OE4K6",
-	"Cb8mDHUn2gC8YnlDaSNzDKuZS38TajYuJcDpryA/YGmP9cWtjFI4SfCkSFhejNR9xcQLRgkfkURONAns",
-	"Jx+L8DNQ5iWqQo08LdQM1RMqUqISIYp2zrKEuMTXBdvsjd4nRtIpzoH3K1ZPiBwnrJSXpXpeIS/rLefK",
-	"v4XMrSyEwlCYIMmKgbCxfvRKwbC9ZYNh73hyLUY4JKX67da54qFi3XmLlez36lk6wAZM9C2OzsnvYyKA",
-	"/UPOJNFROjwaxTQEvbg5Sng3JsO//ya0zZPSQy2HBIdbr3cHDcdCoi5BWKIhFxKp1VX8nyQ8OQRW3zKf",
-	"hNf5Vb0xAm0+lqe9c2WTeL43JIrXTvJ8NCRCgE72Cl9x/14trpCYheqaTTyi12QiFANKLMfC62zDHqES",
-	"1vFnHd6lnKEepjFRNJaJWQ+v3dsNW7hJ9rsvou1wi2RLiLt8LDvdGLNr2EOVluFMk09TP8+/l6ATgP4o",
-	"4kQgxqU2ukBdHJwdo1qQEi9AWz7SFBcQbdaEDOoNDwKsrBfTcNWFVPsBlDj6jQ9YI+IEUYHUKjAvT2N1",
-	"ZZ7C+xmF09E8DWEPlKrl4yQk6JZKRU0q0FgHzmFyOE4IjowlK4CA3/GkS6OIsBUpaDarUMv34aejf3YO",
-	"z48OLo/UirlWK2rv4Va3HW5F22Snt9t8YfeJ13GGkts7bfMJiLm1hZvNqLW7sYvb7Y3t3b0XG/v7Id7Y",
-	"b3a729t7ZId0217Zrsi20xlJhlRAViMijMJWAFGUu94wKbx4d7uHd/a6zY3W3tZuK8cAW4oBhkRIPByp",
-	"9W62WxvN9kZr/7K102nudnZ2G/vtvV+8jE/cmWaMsodfhNsE72Gy18Q7ZPsRGWUsB0p9hMo+8VF3LBEf",
-	"S0Ejoh0lHMck+UYgEfIRQTWcX0MfYZRKamUkYHQ74DG5Yj2C5Tgh9Q48Ru2eTxh1eTRBtcAQv4NmaB/U",
-	"EWXpyw2z+cgVAW1lXd373gmX3/Exix7GrNmSbWdr8UuU8N8QI10eI/Zf//u3iLD/+r9rofIJL9qPmeKG",
-	"/XeGJzHH0SXnr3Gi3a/lJ7ZACbS2suma9yHJOYrhjU+nBIAzyMeQEOVHDAgSJLkBxovpkEpUa6E39Ftl",
-	"UhozSsv8M+V6sIiqJ32nFdmDqObImN1CkbE5Jw2YEbftENcZ2dPq2CwnW6RipwIeOW27W3+prh4oB05H",
-	"TKIZqp+nltlKOgMSyWo8NsM84WOkNJSPsEAfbpRsccIp61mv9l7JeqXm5hMpb4bGowhLrarVimWJd0ao",
-	"HJAEImuIKbcsXV69JS45f4PZxFi1YsV1UbJhiNnEsDDCmbqgnAnlAMpkgmIsIfC1QPq0HQPp0j45sSN9",
-	"Iukzf4Y2mEEF0ilsxYk9nuivrsnEkgD3pFqWc/Vh40B9CJAAngLPywFeOJcU4C/0LcrBvMVU5mEUM54h",
-	"+IZMDZkn9NPKuxCUsdrsCQHVhGOR32ytxV5GK1tiPbLUuniiBX5jJsUTRBngWtz55SVeqz61Vu/evdtw",
-	"TaTZBVPaC4chGckZ5kEwOiIKFzFDvug1vME0xt2YrLiEEZa4q5z/sfPI/KqB4f/JWbSdpmMVXJDkhobT",
-	"9z+NDxOREWERYeEE1ZRysJOrZ5oMM3Fr7Ke3TIxHI55IEr0hEcWXMKwVzYGthRzf2nE5Ph0CGqoxIKDN",
-	"E9tVVJMqcGevZh0A2Uwy5w0VQ5s2WUVh6FSKeieWqdrastgm7eprtWZ/bK9NobsO+Lm1t+1rhnaCT7sa",
-	"3witu82igK0reUIiB1y30AZLB+RA5WC1Im3B4PhMB2spESnsa+R8ded9uJmVZYYVXiIhcSJhBVsIswhR",
-	"FiZkSDQODZEbkkyMiaJkW48nQyy1YtpVvuq8fIKfQcFmkxrjbkxD4B+TMPjhzcGhEaONkiDjdrMoyGhf",
-	"c0HChMhisS3gN1SDl4wSeqNMLvVyNeXg4wYe0Y1rMgnQDY7HpN5AZwkRYAJA3pDl8HpXTA6wRDrSL2xK",
-	"UacCioa9u10ybBfSllJWkXpD0iEpuiXK48MKfi9HYSk66N8RTvfnEEeun6pIkoyZWvtG0ftJOZgHrBzj",
-	"7cKmlpYyyqqNOeuTxNWaWllWmzatgg1tLBWa9jOgysyjT9WiY/hRjV/khp1asQ6BUnyl7yI0Zp77GguJ",
-	"xDgMiRC9cTxtQ9R0do2oTYi6Oh/tI8ERVeukTO++couNqVmvTj5m+GHmBz6Tf146g+x7ozS0I3JZm7nS",
-	"M71HPWE6YTNKyA3lY6F39NEinsMo4dIEqW4HhJmIkn6G3fpC8pGACBZl/eqkG5cCNtR2ggjy3M2EQyVc",
-	"RaMwN5LlOn7VGDEHOuvAqFysqUl+uzT3lYB/nz6fd38joVRjN7hqNhrLhRpj2h6DsWvZZpyh24QqaUdl",
-	"A50THG2AZNTJVSXCA/22ADi1qyQuM2BxJWJxQhDtM6X8YJsu1E+XToBAR7S1mwxGCgGnqcZHkg6pkDRE",
-	"IWc6vBFO6mvVU8fZoJdUO+bOl4YBdb4Ux7d4IlCfMKKz1N2JEwNrLNQSpYN7kPrI51Wb/iJ9sjAPO0c9",
-	"nI407yHCIsUv4J5ROVlNCRgKKFPl7PTi8iX88fYSJOZYSER+H+NYywMsB2mS+uFqIg+vn941jNxak5gy",
-	"o0DGLCZCGMUoTAHA8rpj6bVmJYs2pMx+bvlfrEpwM/rNFTTE0mRzBf5ixI4rwYHg5XL438YkmZwDKkY9",
-	"Oy8Cw+KSkZMpLAI1whAgWTXQNIGuAvmHU1eSIRgMqK1YJM6KwXSdpvi6C8IcVGvudYAzqLK2xm0pUPWS",
-	"SxwfLpq9BeepGfOxRAHgh4LNAHLmQaXpTa2WrZ1xBlC0dj8QHMvB7IJZR/TOI0yplV89fu08oIRFzF1F",
-	"L3rN+5Q5AIUl/Lt5Rv8J+N9axej0W00M+C1TrBTzvgDtDHm7cUQlkgmmMbDLQlk/wkLc8iTKOS/pl7kH",
-	"tJrt7YWCZ97Gm3vrFI0dHGw6mjkEt/vRjQll4sRzioRa252dZmd7v7HT3P0FEsW9hIjBJb8mitLXow/m",
-	"mw87vWbYxntpqGE69LDod2DLawLy1yOTHwfd70N6Sn88fvvpuHVCj8UxO98JD493j69H//7z4Y/7DTL5",
-	"8VP07pie0uPxa7pNe//WCNsx6w6/a0b//mPsafICe7gFL96PfMDQKw5xw2g+6ieh/YEUisIYdrMyAhVh",
-	"s3XzLIwC1iTPo3MsA1MXpyccPNRQz6/GrPWBfx8THwnK+jHY7S8R+WiwwViiYBOP6KbyxzbNg4JCYyxd",
-	"lplgPu0zEkF4WCl7dZmpmcQCBQcmbA96soO+JTghCboaN5tboXkkfCDFb7VrN0/EAju/FQWSzo55ikZ+",
-	"rngGXlG6Td6aAUzJnXzt1Kw1aCuUSky52TU0LFbman0jUD/mXRwjfSWqQcqGSoESHhs9V0khnav7i/SR",
-	"K4UqOGyOsDGDL6LhG4B5TUkZY9fPx46oaXkd7+jV8eXpuXnf8YKNWrghp/dj+vaqkSc9krvZ/GUO6KOu",
-	"QrXTdydH5z46ePXm+MRHevA++vn46J36+s3Rm2+PzusGQ5JCSvSthffUS3fFcTEjVV/FFBPprqSaavk6",
-	"WsA8juPTHkD75pq1uE/eEIm9e3/W6Etj75WY1rDRDNfOWDb6sbMzeO/nGNC+/tflmBFWdxVeVMMYjuQk",
-	"NWd6NFFGjwZ8KifI/q0tWYDK6j9Pe0exjk6DJaDsYJtJ472eIBo/rr4+yW5VHzW0vr2jP2XoUoOGzo9H",
-	"QFrHXjNm9jP8rNiLmYfYL0T69Ic9EIzQ3MzgG8U76qNaYbcSpiBgCZCsIU8I0oU55OMo0QYfxPGxjtRY",
-	"FDdUddgSfHRw8gpJ3idyYCo8CnDX28393bnA650CL831Dh8i/cAkKcAOGuDwQQjbld8yI1y1vkk57V/N",
-	"+xohH1YwcNgCmakWHoJQC0Z9Y0umWqtL3amADRvHJnOsOalEsT7AYy8PEVvqzn0oXDQz3WIfJjf0TLim",
-	"tK1Km5usNG1Z5w90tw2lZkPLnpmG3bxsYEUaoYias7vT1ZBZvgLVWrtTwH2djaOsr6PI7b18HW7RXnBC",
-	"We29NJjVKglm5cZbKTA87WrODyAuZNCHRqUUgxXZ3afM5OF06AMC8rcDjrok5MrzBc5ENRO4c4CuJlVA",
-	"JeSv4cb6sqHB6tw+xB/dL92YVsZMN2W1lqcWJeYXAuceEv4oDVa5HKINjofwibUWbXDE2gxg3nl+ZtBq",
-	"A8/zPW0VLg6hlBpn7sCfzETLabwVDDU1Hyt4pxzpZZ0qVt2bKWWKlEKFrpkuLENgd0BkkrAbEvNRCgbX",
-	"9VMC4YSPWWRABTEVcjYXZOymu4LouLES70oC58W/WAvyriDcOWtSFl3l2piLuAiuS+3BoqdZ+3Deky54",
-	"Io9Zj3uzluFdlTCuazveLRIE6fRy902/2JA4paefVuvp2tMZUtrlsqZ+GVdZyua5wNrylabrWvtlC3hR",
-	"uiDGki/inWXXKnUL7or6LuXiwJp4ZprOEHOzsYPLnlxIxSxvsmySt59gJhvoSO1HjTtiXOpvSaT0oi7V",
-	"mN2lUCKykDRwkdZr3ep5oJ9J0s27Fjp2bNNBU0JVEYf+PibmZ6Vu7323prAgnnROlBQMpQ6Mw3yR5OqD",
-	"IFlEQrxEWGc+hgQzYcSWUwOjcUtu/CPnPRVZEq3dYksil+5qLtAbmvqWroU8YcBpszP/7hC92Gu+sAU3",
-	"tsbOhx5kE8UCXS51vcAZTyQXNsXvQtX8rB7viqUJBC3r08vT6ih1+QjLQXqb+sMUBqk/04Kr9ILjKKgb",
-	"ONWU9SnLlJ8pJyv7ReMNZ0BoeoZwBQp5RDqohaagzD5qIxd37aMtlNVU6koUH+0gC0J8zcNr9c1u+s0U",
-	"6rJRKMTSYreyGSyRSNVLewQUKQhxZpDLuzk1mmrFCsNuaT3dXVFOSOfKCqLzaVFdwa9ZMq1AmWVFdlUd",
-	"Q4MLnQnRD3gifRTzEMdqJZEYD4c4SQGIdkuo5xUH/5O0jHn2N4NAnhaxb8+PEcNDtbGm3/ESBQ7yNMig",
-	"S5ocSOCJUP4JjuPF8CE9Z39ehjHHFwUZ6Kh4Td0a5SKGSQNJPtJoesQT9OPF6QkacbWOaV9JACjrpyEA",
-	"UOoyjCWZbGrezuiyu4pmf65zHw/LsE4nl1bJT+aeVThSyE0U8BJkGLS7qms0AVml3MEuogyFeEjiQywI",
-	"qgU6Rad7JgboH7Y+F/0d6Qpd/4oFWAgizwmO4IKLi6NL9Hd0fnTwqu5DEwgcDSkLlJ9MwwEacCXWtQ6E",
-	"gUy1vvDcV+b96Bo86XPN1ZSfUz36GcbxOcISf9bP+JyMY/KZj+VoLA85YySUPPmss9yXkxGBa7+L+e1n",
-	"5bV/Vh5hvaYm8lm//fNbcJY/vyIxkaReL9S458ZDncsFTsDyww2s7XTPCKbMZaheN8UCuqdYx/uJTNAQ",
-	"fnbaBF2TyZv0u8KEqj9NR/1Rzyj9qGfmvb8vhtItiX5bGhUW22ZsC0EC1vlcoiWPmwZcLpc3DzNUZCYW",
-	"hUTm5vHyI821y8itrGv5HWz8gjc+vTf/Njf2PzQ23t81/d2t+1K+rAYVWgbQU42QXHuv8zE6jwS0OecS",
-	"S/Iw8dxXivmMJJRHpqguB9bb24WOGPmt+wO/BVB6IVj4mpAMg4Bqtv/GVhNFeCIsPkZvqfbOfrtKY5eZ",
-	"GV9YJ2pazpuCeoRRhqNDIb8xnV3SmNr59wcnx78cXB6fnni+9+70/KeLs4PDI8/3QJp7vvfq4PJAfdTS",
-	"3/O987ev1e+nby/P3l5+ODw9OTk61IG4V0c/Hx8efbj859mRufHDd69P33m+9/YCAnTnp6+PCsJzuh0T",
-	"uMAFsarSYI7NgBX9luXHKjnSxkNO/ywPOFgYw5Iy30HgTuGBtnYcPFApsmbFvFQGQNWxZIA6qMk7Mud9",
-	"xbT/g/TDQ+pUVoSGrKeO4zjF4AqSCBRixrhEMe8jynywnnR1RwgpFw13H6KI63JDxwsshuuahSiG3Nk2",
-	"aOoadDvggljQSpqncEyq2wFJSHX0yrTGXB+KxSk70NPLlx+UVBpA06oHpAlWZ8dVAfF5Pl0McLd8mz7e",
-	"dkx2b93ZXg6+3qiMO89l1RxWdMGY07EuvdiI20zZS8SHVKrPpqZCclB4UNpxIFFMsJCo1Z5qKLY0xnOm",
-	"Y53vQQ3JKYsnaaAu3UMPY/w5+IPiwKC7M2bNtObGfs5S+9e/g63W2t8v6W5WCDwt2yFPZNZpUOATmXUQ",
-	"zXUSgcq/9HxPe6HKuDh7pf94dfT66LLYwEibuz0cQ7Kfy5s7aI9vxzSOlPRXdtJ07UNhvn0KEiKIVNrj",
-	"6wGIzLbSe/QCwoeDRhzq/znQJjPNfHPwk3Q6yyNR0mU7AAjyrIDBcVwcwNN4CKjbw6HMqr7nZjp85TNB",
-	"ckSZUb2xcliKrSRalIEBzLfuVBDHpmwlS7zYglc9nMpmURHnzk2kKJLoAc6laCmwJ71iOVTP/jSqZ1Y6",
-	"uaie/YWonmykfyZIzx8rOiohcKqKky8TzjND07lcvT5wTxmo5+FYnnSQTwbkyWyOJ4Nbf9mWyzOIe2kQ",
-	"N9A8HCdUTi50uyjddof+RCYHY1nQgz7rTNIx1UJuzbkpGUI1k3qHPtf1Bro0bTfS9sE6CKIUtVK5uuwn",
-	"Kj3LIH2n0yEnrd/sQulSyWgXljmZEXcQZrlSKd16LTg7vbhEaSVWAGkoHUThUl94xXgPBddkMooxM2Xz",
-	"AaoFPx398+z1wcnRh/PT08sPl6c/HZ3o27NKezX9UUIB2sJZCGVfwLNaPdf9KzY306Vb0yjbBqaVEWcg",
-	"5UiRZjDEYTXCnLy72N744c3B4cbFDwftnV10mHYp+8d//8d/+rqY7Afdmwy+ubRZ8PR3CBGrT8EVqyl1",
-	"sUFYyCMS+Ra44TTUyZjiG+Ec6AbtjgcEjbJmPNACSIorFricFpgoedo3p4HUGFAw4EIGPgo+brBoI4Jk",
-	"o+mow6INI/E2xAC3d3YDaOx1xXSrA5S2DpYDMqz72jRyn2NK9wGWg9L56wspQ//v/7R2msjG2exjvxEo",
-	"jHl4/VK3+xeWUJA1ta3b1OprgnzP4RKSICiqDq9xn6AAygDZrdg27f0Ld0luSWd3yj0ALXRQPM8MKfNS",
-	"IcZEF+AOp/KIfr5RjttRS+S6jJChut/M3l6nYSfwaYJGCZckVDx8xf7lXxBk/8UVA8yXQb4o2jCUQoOC",
-	"skZgge3qa5AEgWIrKmN9FsAVy5AV3QkKDoDcG68x649xH3YpYYFt6uqjQFwDygeG9ZqqmdWgdqV+xdRH",
-	"RFgECALdktvWfPvIFH1noG5lfqEh/gj90evqAiWa1b5YcNyDnx72gEI4PSKmQvrOSQd1zc1uzfsVqznH",
-	"NNYNeg5FPBwrwU8ijYAyJ+OIDgrg8z+gsVSAasDWVE7qiCdXzPx4etbBST8wm4D87iOm/tOX6n/ER4pe",
-	"sfqDMh8xyhQxKQs2A/gbyIP1FK6YmkO9gX7klCGhpBiOkVL8psmlfsVLOOdBT9S0xzAoDlQ7OHlVb6BA",
-	"2f3psThXbMwEkbo9lniJfh9zaZgwuPLUtESIR0Sg4OpKfQayXV1dXQV1tYVHWAikyCvVcPSuimlImACt",
-	"b7fUCIcDstFuNJWvm8RGtorO5ubt7W0Dw88NnvQ3zb1i8/Xx4dHJxRHckyF/0j3mmixes9HSV/ERYXhE",
-	"vY631Wg2tkwXcFDGqfLR+xay7AUh1Rt+PVVVbzEuWuXly4CpFPYbRRcDANG/Cqh3dsud07UCO+417/Ox",
-	"9KbOMmg3twu6S/F+X0m3sYRmf9vNZpmRmz5r0zkUAW5pLb4l14RU3dTeX3zTdKtasIU0/EqPHOlZStzX",
-	"iAi1BABv4KIgzn9kSrdt5YZpdK80vAlO6/ObkBjwRG7E9IZEWtLnS7RRLa0795UQZXLJcu26weDk1rSB",
-	"vjMNZqVUJqQRj8oM2YAe1yRCI5LYxko4ihLLG+rrdEJ6n8zwA2VZl/pveTSZ08axsH1j1izC+xaH16e9",
-	"Hg1z3RI6XsiThIQSDXgiCOpCMGKi7KQRgMxKUo3VGifmGl3c570pmxTI83pzuRk+t2+o0r6hGGA0p5/D",
-	"UqsLOY6C1phGRlH2x4qo1k6Vmwp6yq4k34yv53V+fT8t7SjTyhMjJ5s2JfzufW+mKwWEdReKxJw0MpKQ",
-	"kdu86NOCS32du/ylDvXGU3pqti1HXi6d51tLPFg8PeKurMzDU1DRtcmotewg3WRMr8kI0+QvvJHMOk0H",
-	"E0p3EiA0O3dev6hd37mpUbOHEQEyBGDK2QkKurQejv9qoCkHmQrEiHZs1YNIdMUGJCGoJgixJ5KbFon1",
-	"QsVOhdS/Cy9/QH5J0DO7ZBNO7bv3F14HB59VuA7OiKtwnU77VrgwPVW58rXp+fTVn27xEtXfkQJJKt8C",
-	"irHy1e5p7pVvSo+IXeI1qUlX+R57rmvlG6aOKq18X9abr/ItzhnK9+9XtQYNrqKV5hB/zXB9addPb7fZ",
-	"29rab2+T/Tbebu+2X+xu4eZee6sZ7oZbezu9ra1we/9Fb8urjgacyrPq7o+YWeGC8ifxl5vl8wy7FwXw",
-	"QONMv5nYN021iwUhWtaXxcWEtCorzNkGhyVd0UGUQs7CSNg/Vns1txbflJ3StSbflgrp1gekqsnoo3In",
-	"99D0F8fALsZc1BrPCeFCpCWnihro3ImtonwtyBXTIW0If06pMDwaEZxkXSbtFCHS1dG96xGViPFbX/1r",
-	"8JRd5dsSHCHcx5ShGkYRiWkXwu4oor0eSQgLiY7x69i0LSqxheHUgR2oRxVqyENHh67mAa9rZ65t5y23",
-	"0XTOtpJZ2lqONKsJxlw7ZC/q7TWjFyEmO/vdfbwfbhHyYhdvvdhp9vaapLcfNcP9rf295t5W1IzCnf3W",
-	"/k47jHZf7Oy3d/e3t8OvWtQut+BF4tQYL8ZdY/Ek2676dAKcJJSIadmQP/Pm6BL3y4ZgLtuEa6ARYJg2",
-	"cprqxH/+Oj0SWzdAXnwMzhcs81sV7pg+wO/pfKNU0WiGcNi+UNk4rtDmHY3u58W5dZVZesAFqjE4sy9w",
-	"a9BMBNQR5Bj+e4uF1kOQsjKhV6XDrhjVlZ/p2eEMcdZwDjdTm3fAGR8n6hb1e5/eEFakEvQYUpWwnNd0",
-	"3NNnzK1uYz7bk48k5PT6GiFnDziC46H0D2o4ftYVekrUfdliRqdw5t+RnnwK8qVdQS7NnpK5HumiV2KR",
-	"dPFtbCW/Tb8n0jHbnnfaF7jTDDykfDM90G64/8o24eo76XsiF2+j5TSZcQsiUGUGz1nsS1pVnh1SE9Ao",
-	"SFvhpWftwVnhUwrfeJAvNd7GsTYJK7E26z7ickCSWyqIgbyCcVD4XI2HcLNRQb2BsgNSAc0GeV4XNKvc",
-	"UJ338O1ZKu7RazxB3ckVc4wLC5yxx+DyHsJZ/a+d1UuEkZA4dl6kfvyNhAZKdsXyR7WJBlDSd1xzf8a/",
-	"BlfdCqEADoRJ7FE6cHr25IrNHp8j7Om4U+foFNhDZ2O5FmPogZ51YY+Er9vBfoD+aj/rr0dzh9WGN0jm",
-	"r1ZlVdBA0wd9rmg+Po1HvLfceNPjydfqTqf8tKxjvQln0pk604cr88LI8LFBjkK4ZUrJZMe7zMZwDQy4",
-	"sNvFldv2jLK+D7gB92hMpX8AU4xjek18NGaSxiiYbb4RoAG+IVdshIUgEao1UWIQc1QiLAF/W2+gE9cI",
-	"MBrfHrWpkcq51noF6k73DFk9IlzUP2Rrt9msjhjINS+5N5rj6RRFPhLb7O6GTdzutlrdF2Srt4+bEWn1",
-	"tsL2dtTsNTHewS/CHbLXinbCdrdFtvFWb5e8iPbC/W4Tt3rt6qrnUTRG6VlfuZHsuCNZn0Ok7UUqBew1",
-	"vWGenSEWfQkRT73rHMH8jRVppRJ6AMd5fSpFgRzAGeMCtZtNdDugMbFd+wBeYlD2P1xenjXQseMuST42",
-	"EBF7bvksQup7In8wb19VONh+iR5f4sBqc5JZCavbKSpLMaY3pDEfwkZvCFOXjxLeJQ61NX0NsQ3OumFn",
-	"UBYbOtXX/Sg4W5k0tuZiVSR4HvG4RGl5MXlteYDy5n68OD2ZT16w2Q/Ojr8RSNFGcXf6gJq6ve6QfEgk",
-	"niL4BA/jUhaH47D1eem8h2QyNv6wLqDxQdbdpA1O0/PhskIqrV30eabdMY0lRPILGd6s7D/VeJZaWTuD",
-	"OUmkeWT2FZ1vEyolYSuQ+p8Hb16XkFq55JOqcsT09bSyAWH9q492mltZhKSQguf6PV+YxIBRIck100Ck",
-	"faeKvnnL8A2mupx8PrIPR3SxgEmbxxSugYPWQ/yGJE4/JsiQ9hM+HpmmTKk1qn6HnpiNQoTeuemJ9FXi",
-	"85ZDkL2GJpDLA84eE9H1hXXnfDCgaroJ5CI4FXD1XwRLZduSWYmgP5fDqJyNbSLNjRJoEfS/XBuw6Avo",
-	"DVud2R4TTfSnJ0thpPGvHF485KwXU92q40uBvYBcKBALqZ2weac4ai7gxREVBt3SQG+hdWTMdabL9nCk",
-	"EvXxDXxVYPnqm1Nx8kiFImUMakATXx3+YX0ghjJeKYcvPNVaXhqT9TnktN78ezkHLGfZ24aU1TLv+ohb",
-	"NmOQ1LM0Qy4/ri4xgXE/dcSn20XVG0VpYMOwT5cEXq9Sfwxr5vF373NS8jGTkl9VcnGe+QLdq6uHOeDy",
-	"NKChPs0JaIB581xw+KCyO6cUv3o5HLSL/rKKGv+Q0MwX2kR/7bVw042eF4Vu9G79a4RuxkbYWCGnPy8M",
-	"3ajLbOhGAxhskxcqdFVahDAgnHDS56xNIzTAUBceTdVkl0V+oEX2KpGfh3LtFFdWb8GyiH+XYdfHryf7",
-	"c+39ZWj3HCH680SIxnqXT0uf1MTavFP/HEdVYkTqyjRG5PaOsJUp6gLd+ksfUScGdKR7PJmWYQL1uUWX",
-	"lIWQUrn0SI5LGQc/h5AWhpBKmKk8hPRUa3lpjpt5DiGtOYRUygHL+VKggeeUbjgCx8SCGuhkugzCBoNQ",
-	"zZY9ZCUP9QY6HVKJAmtdBFcsO/LlpS5gUKYohZ6b2QFFAKfSsqoIfalHY9j6CasNZq2G84ZtivaImn/N",
-	"RQKrbfK3X3l4adk9/hyPWkqgvbVRqDkm0s3WpovHFnMBZrkrQaCYU0ZCzGw5k0AYXYwSJXlGuE+K41On",
-	"uVcuK2fg+IAq8Sf6qdp1MNyq0aoLgpO11JcvfXRAbkHYOI7taQKzpwLY3rshHCAxfUbA86kAj30qQFWV",
-	"424EzdazWuCUEdhKiPfyO/BP1xCYCpmfgSOU8t9X6J/Eco966YqjmrKU+C1TJlhQR10S8iHk4AQ6Vd/a",
-	"MDpG/Zh3cXzFAvdZtnRVn8xdy59VgAbQCmNOLyN3TVcJP+X3sJnOvJjIg7huzWGi5QcwN9byhfeU+VJ6",
-	"w/A8y5XtqSKFv3mXP2VmbpjklMW6Ghu2Earlto1tHdNAx1I45375M7GStBPn4ljJzGZa1C/9OcixuNlH",
-	"RXYpj3rMX5XmHyYnpo3S51Uva0xRecmXM8Wn+4cuCHe4r7O1oTUtS3iCDqIhZfUGOkCBMT4DXUeB5ADr",
-	"YguTF+JMn/2Ctpv7jZIQxiOoYXTMwsb0UZ+PqnL/uK2UxhqeYwZfgm5/m5anr1O3bxpNXFq3N+2cvzHX",
-	"f0ku+vtH3CV6vlU8MUPJZ41T7OZNMe43acLsMZXPUnugJC+4yAjVHFLJFD0nQ37zbIoW1XgDZRA2TPGI",
-	"POE/QqbGtrNwxzpjxrzU7VsxM77SEF9D1EIbNDoMUQTxLeG1hx68AYe62jNcH2StuCfK/sE2i5l/Gdgq",
-	"9Sq/vqaQT2t8HERRujcVR+tmaIrnaTINaS2xQ1L3fwOnJ5cX5hW+M6eB2tCd2mc+9OhQP/BrwuodODac",
-	"AtIMXINugDhDgQj5SO/G2aPNr9jsDoVTyetwgCjsTbONYyr0+ZFE/M+CoN73RE6fwj4jlOAsSQDrZrH3",
-	"mTPh8/vmQY6DPSJbibWidwJFHvyqC7i79OGK8A9+9s/q5vvVkyZw3r0J0sMZ9L/OHqZcvaxgemFLJI3m",
-	"zW+gZV84+LOF3d9BU37nHH5nu2Xn8TtbOru0YD/PzxA6b+G9vL9/HAW6Qn+FvOG7bBRfxB78ihOVS26g",
-	"Ki5Txhx/EWT0rBN06zJw4X5bgJpOr7VJqgJbtAwPnZ1+v3o4bMlz6peXyI8HX14t1/6lnty/NIH/xHm3",
-	"P5s9nWKVb50dWE3bbt6lf1eDMKeXm3QcgnbKZem1vEh4zq2tDCBeuMLlSbU5a/EICrvM1k0H+7zKJQjh",
-	"Cku8XMwq03mLw1Dpi2wsSm/vNeXMHsdCQDWChaxXVIur6LQniVLN3VLPabUvMq22siZ+QBYh5ZPnFMI6",
-	"UwhwsD6cOvXYonltuYQiIS7zurcgM1DEP6ulBX4+Pnp3dP4A5+w5J/CX82G+p9lu030tEGWVBGm+I+id",
-	"1yU4IcnBWA68zq/v1a7STWHcbwZDHKaf36sHJDd2y+ZXPeYhjlEwxNcEJWMWeL43TmKv4w2kHHU2N1vt",
-	"F41mo9lodfaae03dAkAPc6a7q0Ul1vRxpuiWJgT1eDLEEtrxGMPG9p5W48w/4cxWsMe8T81Z/M4R5sJ9",
-	"iJrc7BN0XzI7gNl369KN2fugg2mu9+mch+h6qdmH5KoybGcimthNhWr4mrBPuOCJ+STQ7JPfOWDQ3DN1",
-	"A6QscWPIVf4mh7VmX5M2sNaHF+a6zbrEN+1mZx9wqY+J/0YgfsvcE1Wcm6Fd8P37+/8fAAD//w==",
+	"7L3rcts4nij+KijuVMWeoWRKvsRWauq/7sTpdrdje2yls9Nx/iFEQhLGFKAmQDvqxFX7KufLfj8PcL6c",
+	"fZN9klP4ASRBiZQoWY7T3Z6amVgSCOLyu18/OwEfjTkjTAqn89kZEhySGP486uKB+jckIojpWFLOnI5z",
+	"KWPOBugGRzTEkseI95EcEnRNJs8EuiGxoJyhDf/jjb/5AgnCQkQl6uHgGlGG/ON+4w2WwdBvOq4jgiEZ",
+	"YfUO8gmPxhFxOs6V07pyHNeRk7H6KGRM2cC5u7tznTGO8YhIs7zDMf2JTI7D2SW+ZfTXhCAaEiZpn5LY",
+	"Re0dFPFbEgdYEDQkn1AwxDEO1FxqIVQ9NsZy6LgOwyP1Yho6rhOTXxMak9DpyDgh5Qve2+l5Xi/Y7eHt",
+	"Vru393xnp9Xew/vPHbVgKUms5v7/33uNA9zof/jc3rn7S8n2XOclT5ic3cy7IWHIV6/3XTjomIgxZ4Kg",
+	"AMcxJQIF6kGBOIsmLmIc+VSSkfCzff2akHiSb+wvML5w+iHp4ySSTqePI0GyxfU4jwhmsLpXWOLXEb/V",
+	"511yXmE+YN65/SUmfafj/NtWDnZb+lexlb/jZxwlRL+X3NCAnGM5LLvp7pCgEEY8EwoCxxFm6uLRBuMS",
+	"USnQeDgRNMAR8vW449DfrLjxdMDq6zcTTK++OxmT6nOzh9zvzXqS/O2vaSRJ/DKihMmy0ztVB476MApx",
+	"hvzADAXYIZ/GEQ9JupAyUErHO3XXCW/Uy3LuXEfICaBQn8cjJ19wTLAk4aGss+J0rI82Ll6/RNvb2wdI",
+	"0hERLiLNQRP5A0k6ba+93fCeN1rbXc/rwH9/0WBQZ5PZcta6y1f2xhbu0/q57uXYM6555QrYTuEtNRae",
+	"Dq6/7mz69S6binGEJ3XXnY+uvXDrBWtd+dEI06jGmokaV3e1MHjN6/w0pjERtRCXpGNrrzebfK1rrkUX",
+	"aW2KSNdMC4/FYSDpTR2IpWaojzZSccEHfq7+IL920u8Y+bWTfv8///lfhgwaaea9o4Y5H+ptNl3cWrd8",
+	"gnukDrRHalzde4HB616nkG9FTT4VZYPrrzibfq3Lrkn/2BKEj62d4p3FA8zob1itrhaG8sIDdRdefGq9",
+	"W3grap91YobWXXY6fr0L/lmrbjXW+/Gm7ko/3qxrjcchGY25JCyY/EQms4s8RFoYbQRDLghTygDaAAkQ",
+	"o7dvj19tNtEhiskYZDmkpGwiJLqlcghKlcAjUGFRn8fZF1dMyyIIszAf1ePhBAnJYyIQ43JI2QAGDIgU",
+	"MKpPYyEzNe1FcX71xiuGUUj7fRITJvV8VCCMdryDJvqJTATCsRo9lrCc9g4a8iQWzSuWKi5aS8/P2Tqd",
+	"hjoe+9BH+NMJYQM5dDptz3OdEWXp51aZHnrcBwW95IjH42gCuwmGmA0IaJyI2up/kMSwJ/+oiwc+GqmJ",
+	"iEAbPEb+X33YDWYTRD5RIdW5XZNJro3NbMqYCqp2s9tql61/lnaUaF0zmL+a3lV8V655neNBCeL/QmLe",
+	"6GFBQjTGA4JYMuqRuEpPV0PKtXR1ifgTHSUjp9Py4D9wrfobLzsUyiQZKHS6c50LHmUie8l5GBK+2imk",
+	"c+f7vyQ4LgOhl1iQBmWCMEGV5IBE0tNXl5qR1EKqTkToWecB9yw4XNLfSq5CXRAS9Lfqd6nHSk+/vVs8",
+	"fuvoW6VHf3lNxyVUFS5fbTsmAY9DgSRH4pqOUT/mIziLHhlQxqzDiYlIIllp2FFPV0PMfPi45HGJHPOS",
+	"j0YYCTLGMdDNiAqpFtOnJAqVio2DoZEVXP1vB4sg+1tN5iOF/A0Y8+KKaRKMexFpoi4lmtT1Yn5NGOpN",
+	"tKgNdM4SSRu5Cl5PMP2LULuxTwJMYjXoB1ztsR7cyk8KxzGelLGly7F6rvzw/HHMxySWE30E6ScXi+AL",
+	"nMwLVOc0imehdqhmqHkStQ6iDHOWPYguvi5BszcaTwylU5AD71egHhOZxKwSlqWarxSWNcrZ9G8hcCtZ",
+	"rNRQLEh8TzNxoqe+l6l4f1lT8TseX4sxDqqtirfWiFXJuvWWnLJbX/4Drix9/9QFPtAC7tRcWrACKP4O",
+	"hxdallOfAs4k0UZ0PB5HNADGvDWOeS8io7/9S2jxNrsQBQ8SbCsa4DpolAiJegRhiUZcSKTASyFgHPP4",
+	"JeDatvkknM579cYQxIlEnvUvlFDkuM6IKGA/LQLyiAgBQoFT+oq7Dwq6hMQsUGO28Jhek4lQGCCxTITT",
+	"2QEkpRIA6WftfaGcoT6mEVFnLGMDEE67vxe0sEcOes/DnWCb5DCEezyRnV6E2TUgca1rONfHp09/1v6e",
+	"ytIh1wKxlvqAXx2eH6MNPzs8H227SJ+4AGeQPkh/s+mA/4P1Ixrc9yIVQoIUgf7Fh6wZcqKEa3ULWnrO",
+	"z1iNLJ7wQX7C2Woe52CVriJ4Egck1VGoQIn2a8HmcBQTHBpRWsABvuZxj4YhYfc8QYOsQl3fx5+O/tl5",
+	"eXF02D1SN2aLzai9j1u9drAd7pDd/p73PMUTp2MtpYA7bfMJDnN7G3te2Npr7OF2u7Gzt/+8cXAQ4MaB",
+	"1+vt7OyTXdJrO1VYkaPTOYlHVIDTMSSMAioALSyMN0AKL97b6ePd/Z7XaO1v77UKALCtAGBEhMSjsbpv",
+	"r91qeO1G66Db2u14e53dveZBe/8XJ4cTe6c5oOzj58EOwfuY7Ht4l+w8IKAkcqj4V6AEJBf1Eol4IgUN",
+	"idbUcBSR+JlAIuBjgjZw8Q5dhFFGqZWUgtHtkEfkivUJlklMNjswjcKe37BWVTd8c/gdNHP2/iaiLHu5",
+	"ATYX2SSgrcS7O9c55fI1T1i4GrDmV7aT38UvYcz/hRjp8Qix//5f/woJ++//s5ZTPuVl+JhLDoB/53gS",
+	"cRx2OT/Bsdb/lt/YAibQ2s63a96HJOcogjc+HhMAyCCfAkJCbQQRJL4BwIvoiEq00UJv6HdKpjVynKb5",
+	"50r3YSFVM73WjGylU7NozF4pydia46XPD7dtHa61ssflsXnIRBmLnbK4FLjt3uaLzEKlTTbhzKlfZJLZ",
+	"vXgGxHmo9aQBIBOeIMWhXIQF+nijaItlz1nPfbX3K+4rEzcfiXkzlIxDLDWrVjeWx8UwQuWQxGBERUzp",
+	"hdn1apTocv4Gs4mRasU970XRhhFmEwPCCOfsgnImlAYq4wmKsATL2wLq07YEpG46c5yu9JGoz/wdptYU",
+	"KoyBWEGiNvJSCBlJjwD3pbqWC/Whcag++EgATIHqZ8VFWUNKwqP0I0rDvcVUFqOcZlRTUE6ZWjKP6W/3",
+	"xkJgxgrZYwKsCUeiiGytxVpGK79ivbJMunikC35jNsVjRBmEndn7K1K81ubUXb17965hi0jlIUQ4CMhY",
+	"zgAPgtURUXqJeWCavsMbTCPci8g9rzDEEvewICixpizeGgj+v1mXtutZUsElicFnUXz+cXSYkIwJCwkL",
+	"JmhDMYd0c5s5J8NM3Br56S0TyXjMY0nCNySkuAvLuqc4sL0Q4lu7NsRnS0AjtQYEZ/PIchXVR+Xbu1e7",
+	"9uHYjN/uDRWj1G9zH4ahfTngkJIZ29pOQw+1qq/ZWvpje20M3VbAL1J5O33NKN3g497GM6F5t7kUkHUl",
+	"j0loxb4ulMGyBelI1sEgJgO4o8ymhkMty+DoXNuNKRFZfKZ1cTgIklESYQl69+HP3zuu00uCayKPmSTx",
+	"DVaXet5t/eC4QFvAeepIMhqTGDQ8IC7pyM+OYpda891rtFqN9l4eMafOltu/Pbd+u1M/jmkAAVzaUnvn",
+	"OmNr7VNr/ewQloycznvnzfGp4zpvDv/Dcc0GLt++cVzn5dnb067jOq+PLy67zocSE/X0Ri0rcbbnwiUe",
+	"X56h/T2vhcIk1iSe9xGGgMGGIBBNq+fsoPPuVeJ52wGDf8gbd/qbHxRHOi989QptmAUg9XpgRpZhd+O8",
+	"+95rHHz43HJ3796/+eHDl/P0887dq80SW691Z7MOb4WmvI98NcR/gUIuBbrF0TWiTHLEiFBUjPf+RQIJ",
+	"LGza4m+bnA8bv+DGb17j4OOHv21cXTULX2z+tXRpNtjMBdciFGgI+wyeAyw1yyMNdQVlL1EQV2/snW1m",
+	"fq9fA8/nkKMPw4JVG2DSv9waTkX7RekNuQX4to6n7P06eH3Jk/t4MwsGhvq/QELiWALRbkE4AmVBTEZE",
+	"R4YjckPiidFKFCxkB0qZ3Ntx5vsw3TzQd9aRmvQiGqSwqKjhD28OXxrJqVnh2Njx7kohSr/mkgQxkeWS",
+	"moDf0Aa8ZBzTG6VlqZerLfufGnhMG9dk4qMbHCVks4nOYyJA6odYBVaIoL9icogl0t5FkYYxaPdj2bL3",
+	"diqWbQcs1wPrsBj9W/J7dYxtHvSOcMaSRzi0TVPqSOKEqbtvlr2fVIdqgmJjDFzAx2V6MkqRjTgbkNgW",
+	"lLV8XG/btE62RnMpd5ibhyHOTH2mLh3Dj2r9orDsTHG1DijLeHDt+LuZeU+wkEgkQUCE6CfRtNqwoT36",
+	"RCEh6ukYGBcJjqi6J6VtD1BvkmqXm/WPjxl4mPmBz8S8LB214jrjzJorCp7iuQJT9gxQ1Skn8TgmN5Qn",
+	"QmP00SKYwyjm0tilb4eEGSOyniNFfSH5WIDRmrJB/aNLKsPxFDqB02guMuFAEVfRXMh3IALYSoywgmTt",
+	"TAITcGOfuasIfDWzOGbjRC7kGGVCAta0zdg/bmOqqB2VTXRBcNgAyqgDOkCc0G/zAVJ7iuIyk76lSCyO",
+	"CaIDpuRdQNOF/Klr2QS1E0tbxkAvIWAn2eBjSUdUSBqggDNt0Qwmm2vlU8f5opdkO+bJFwYAdYwGjm7x",
+	"RKABYURHxvQmltm7uZBLVC5uJfZRFFg8dxE/WRj7MYc9nI017CHCQgUvYJGhcnI/JmBOQIkq52eX3Rfw",
+	"x9suUMxESER+TXCk6QGWwywwZnU2UUx4m8YaRm5TLZgyw0ASFhEhDGMUJiVved6x9F2zikubG8f5zbAE",
+	"O4rIuweHWPrYbIK/nEAPB15Nh0FFv4BIPDV3kQQG5Umcp1PxT9QQQwgD3QBO4+u8zL9bmZ551JQJpC0n",
+	"ibNkMLunKbjuATEH1lp4HcQ21blbo7aUsHrJJY5eLtp9GhCsdswTiXyIWfS3fAiT8Wttb+q20mxWawGl",
+	"dycEkSa8fAnzihXGJNTb2geFmId958OMlWMtiCeyANqFtLq4xJpIOhtaNYOqI8rSj9PXfVdywN/h4LpP",
+	"oyjHDOsYDVq0XEfAdzp4ikIYSL8VtMg+aeyEz3Fjp7dPGgfY6zVaQTvcJjv9XbzXc2bCMlLjVKtgnJqy",
+	"P83eTYaesziTLcw6weLDmm/NWijyldU3ahjrQw1RMp8+fa7UnjF9P2Uokm6xbII093r64rTQUn7oTU8f",
+	"fJ7CnB6T44UFPDnIAwNfRnSkBEBBmOBxKg84XjGYCM8+IHnmP3BchydynMiXnDESyDQaT8904BX+Y0HG",
+	"XyHOTkugC/Z0k2bDtAoYph6aJgGzUJYe2nqtAekBz82iwSMSXpB+LmctlXA/T8WcOfCapOas+KBZ3DT/",
+	"yC6l7pnd5OlKNTjibTFidumw1xm0NPpbMczVuqeSA8vXnCkDTr7xeUiZrmSGs+rMrIjfWuYTtNHam4pd",
+	"1sZBygZaqfX2i0mfZchnSdbefiZbtypk62yhtXTUgt/JLpBQg2ysjQosi9Qrqlx57Ycl6zesLvivF1Fz",
+	"qWC3RH5/PCxcgIDH8zEqTdDCUXTWB6iZq9LgAXlDJHbu3FmBP3O11jrkjM8uZtp64tldfHCLopVZwHv1",
+	"/WgsJ2mQPeQhph+USpr+rfUKSJbQf571jyLtK4AvlVaShjLwfl8QmX19mj+qPurkqvau/pSH95t8mMJy",
+	"BLjVMyKQsPQL9bPiAMzMAQOURJZNvtJ8oBAU9gXfqLtUH+2iNpfJaIS133Ua6VdnvHWtt3O4i/X6UmCG",
+	"n2dEbcBfekPVUTk/dLvnFr+ZL8dZMuDXl+nuXLuGUOnTWYWejvPc+2771e7zo1ee57Xa24re6He2w/Z2",
+	"+3mfhAFpt9r7dirUKPWbKM7BIsqy1Cn96VJChJBzdnpyfHqUDerSEeGKrW3vKfI7rd85JXHwBSjKMf3V",
+	"0c/HL4+cryGCFqAg97WfnF0cOq7z5h/druOmwPHy7PC81L++vCBrQVAdKpgi3tTdLy211hOgqypIZTWi",
+	"aJjljL8iN0dvjzeb1QbMJSpBafJ7CTi6jJewWhg30Pu5xPhYgOUZZ9vpT6dn705RwiSNrGx1rRpCrjpD",
+	"Gv4Rj9HZ69fwZ2+C/AIy6LREA1RmUsd1Xh19vDj6/viye3Rx9MpxHfO8+kvjVBmUTWFZVUQlNn5JgiKc",
+	"rRiFCWQP3w6pCYg2nlFTFA1DXTTKSLNUIFmPkbQY5FIq+WoyU6G25+hpCMTMKbnOp8aAN9SXDUPOwKAF",
+	"9Pn3qz2Z4LqiDDeTmm/VZbOO2i1WnCsQvAxBitiwggJWwONZ9UvD2lK6V3ta95plWLbu1V6se+k1Lqt5",
+	"lcsJ9+PAczjtFBO9Lz/Lw3bMwldjcOtkOnU1Qv2uJZW6VXXBWdJqzk1fQ5ZG3d49aBczqfe8MkpQn9aN",
+	"8Cf7S9v7k+PXTVXNmbM0hcItzSqp6Qf5Svqm/jMHpWpK8nhqp8bGJ6XzG1A6C5rVsrb25TSxQphxhvvT",
+	"wDRMRuDCNwSmrLJJjrzmHtVerSDiXBJNf5+CLHvwLHTd/R6t8vR+Zr2Z+ayrKiesSwqXU4GaSnjmYxpo",
+	"ivrj5dkpuoQ3oo0wxn2J2l7ba7Tam2kgZ0gCHkIOpzYpNtGhniFz32Id54lNAo2A4k4ws16FJXTny/pD",
+	"WPrTu1pVpLRhokqsVI8uJ1uG07LlLJ2wZcuwpmwJi11WvrwPQVovZXlwS/+Kwtm68f1PIHHNR6hHlq5S",
+	"ZfxJwnpkCesHgiM5nCUraZ5Zbm/h1yVq4dSNmafKQO+nMZ3Oo6tIsbL05hKF/1rN024192okUVkJQXMV",
+	"zJkfr/ViWRKZPNUCGbHEunrBKZbqo59wrUwY9a6yAzvhA8qsgk1LJL/My4g4hXxEHX+ry5FsiCG/ZYgy",
+	"FPGByAp44iSkEskY02izuTjTR8G/ELc8Lkor2ZeFCVpee2chzZ8XlbioMKd9+lYJ2Gw1cw68JCTLCvF1",
+	"rPr4rZ3OrtfZOWjuenu/QOGcfkzEsMuviTrp6/FH883H3b4XtPF+lno5nYq56HcAnGuifShk8uOw931A",
+	"z+iPx29/O26d0mNxzC52g5fHe8fX4//4+eWPB00y+fG38N0xPaPHyQndof1/NIN2xHqj1174Hz9Gjj5e",
+	"AA+71rvzIx8y9IqTVH2aU4YtpoOhhEg/DKGOFwTDweb35qRlpeBOijA6J2zatPHQG/ZXzWIo3sZsaDb+",
+	"NSEuEpQNIkhqeIHIJ1OsFUvkb+Ex3cKJHG6ZifxmeXiauZYZUzwdMBKCtC8EgmGmxQsWyD80ZQzActtB",
+	"3xEckxjpBEkzpU6TLH9renfzGC2A81tRJgWaNU+dkVuoGw+vqESTt2YBU3Sn2DZgNlQ+Lc5foR/O3qEB",
+	"sao8lGcCDSLewxHSI9EGlLCgUqCYRyYIuJZYcqGeLw22sqhQDW+0RWzM4svO8A3RMkS1TaOqlpbaltNx",
+	"jl4dd88uzPuOFyBqKULeW+XXK/k8W8+lUPhMjUIbZ+9Ojy5cdPjqzfGpi/TiXfTz8dE79fWbozffHV1s",
+	"mppaWYkt/WjpM5uVWFHB0OvfYlak0r5JtdXqe3w0WdqA0frl6OWAEW73PrCYi+1GnFlNbm+tX24367Hl",
+	"alvOTuX0+oJ7zQmnJPdWUXJvqRu2i8CXaKhQom7EY4J0TXryaRxrgQ+SnLFOY3uR13nPO4ahw9NXSPIB",
+	"kUNTcrukEO6Od7A3txJuWQhcFvlTN2B82TigMiS1XdGrkFxaEbiSOpcDoBH8lhmKrplcBt7/bt7XDCDJ",
+	"fpFUxRYQ6mnzb9Wqc/Pv2q27FWrRMtbeivCA6iCO9HTnTgqD7hdl8KAW1zkm04K3flk7adlpzpIEmy0v",
+	"YyptT4dAlwVx5abS9uIQ6MJ6axlLl7M6LgTQVV3ECsDKhP0zZiojaIMgpEjfDjnqkYArdRsgMy94klcb",
+	"NcnbVOquFurBzWWTNX9Pfua66YM2hGgpZxU4SUXU1ISVCiogUzpuLkVrqdJxHS2KLjZ0VUqE9sIfTS4s",
+	"cLx7SIdqP7OB7svdQVkGs1ISYF4UpBO/QP50GgLUjYLeDgmNZIOyLP41f2wKV7yDhbSnpJrNX5euY0Mr",
+	"6HDKpaZMHcuqveuQejJwKlWedS8GBJIhJNYSdkMiPs7KF+uWAwLhmCcsNDVxIirkbCkDI9mWxVcaOf5z",
+	"Rd53+S+pjF+WeTgr9JeNsrWARSgH4zKJvTTb0Ujw82a65LE8Zn3uzMrutTyxtnT/eRHVzLZXeG76xeaI",
+	"s/N0swYXul3LzFGm15UqY1VQlZ7sVCqv0bZqbdfWx6ou8LLyQoyuVQY7y95Vprh9LmvkW3Bt6MMz27SW",
+	"WNhNurh85tJTzNP+l61RMogxk010pPBRV8pjXOpvSagIpi4uPoulUNR84dHAIC0E9OpnQ/1M4l5R+duZ",
+	"lxOtDof+mhDzs3FWTedmF3d+QRQVDEzbMNgvklx9ECS3GYkXCOvE/RHBTBiyZVVt19EatoWqoN+WiV2t",
+	"vXJGUkgB9xYwWX366bmWwoQppzi789cv0fN973laIj7tCuFCU+uJAoEeN63ZznksuUgr1NjFFd28g8QV",
+	"y1w8mtZnw7P8aTV8jOUwe0z9YUrZqz+zFgHZAOgVrauBTYnqsor5mQYIVb/oCpkzNdT0DmEECnhIOqiF",
+	"porvuqiN7ErBLtpGeRcQXTvdRbsoLZt5woNr9c1e9s1UndDygPisPUPVDpaoA6Kv9ghOpMQInRcJ/Tyn",
+	"q4i6sVLDaNYB4nOZ1067f0v8J1kbiLIArMw/XMLMVsjy15VMZ5woQx5LF0U8wJG6SSR0EkyKyClKqPnK",
+	"3TMxrnTypgkF0yT27cUxYnikEGv6HS+Qb9VK9fPKW/o4kMAToZQ5HEWLq1/pPbvznOYFuCgpoBKW36nd",
+	"Vac0iSc19blI139GPNaxaGMOpRjT84WSuno2BPX/dOHwJYFsat/W6vKnynZ/ob1Tq/nAp91/9/EgF+Yq",
+	"XSl4j0pgCXxAWrfXXUWgMJjSnXuIMhTgEYleKo1mw9dOVN3Q3Ud/TzvKoL8h3VPGvWI+FoLIC4JDGHB5",
+	"edRFf0MXR4evNl3om4bDEWW+a1J8hlyRdc0DYSFT3eIc+5VT5Vdhpi8bNqf8kvHRL7COL0od+6Ln+BIn",
+	"EfkylU79JU+M/JKGfH9JBIm/KPV5c0Nt5It++5e3YFn48opERJLN8vquF0adrxtW9/EG7na6zRpT4jL0",
+	"WzLlrXXD447zE5mgEfxsdda8JpM32XelLm93+hz1R72j7KPeWUkNHF0JbsnibUvH3UVpp+iFYRyp8rlE",
+	"F0vbUbuct3VeyasyMbE87G2Op7W40kKHucLNzhb4/WDV9W02Pnz23L3tu0q4rFfpapl6VPUOkkdkcYmp",
+	"B6oTdcEllmQ18jxQjPmcxJSHJmmxYJPZ34MebkXU/YHfQk3V0lqX14TkUSJoI+0Yt+2hEE9EGsFUlcFT",
+	"3gtxZseXVkhQXlYcpOhXc6PWFPkrpg/seFNZAe1Wc1enWZFLKJJeGt7fara3d35ZmF22oARUmiOwuAz5",
+	"1N6q6+s+g9qf4wgzgmi5hJAewnKR+dZ51PdX1UxhrhBkVljmw1W2sotaWYdRSKiauqZimGEp7mpIXr4G",
+	"TW04XqUIWVn85qKbKINHJRiHWZ42FMXMu0CFecYA9HqDpIy0lTksqTQV4/5QURLkZtqdjyOCbrFAI4JF",
+	"AvVTU08R47f1I96WKtRelH/L69s3Gx/+9henTlH3OTC2dJsG6IKWCgT2AQ6g4kRFu4VI3qfdgnmnzYG8",
+	"QtLnvreoe7XriKx5db1W0lPbm8fnu3REdM/U+xfkn72n1DQ4rb2YxoYIo7y4KQr4jWnxm7nVLr4/PD3+",
+	"5bB7fHbquM67s4ufLs8PoXgH6CiO67w67B6qj1qncVzn4u0JlDp42z1/2/348uz09Oil9sXpvP6P3X+e",
+	"H5kHP74+OXvnuM7bS/DRXZydlBdHyAy7JR6YShdFGnlT9lsel1PLPGzsvtmf1Wb0/DqXlJqWKIgx0DUt",
+	"6g2O5DJjyRJ9Jkr3fgn9Q+rmA2CJzzkFZ8p7xV3cdqt58GFRokCGW7oYaTkLsr9upV9/uG9qgbVgS46f",
+	"zR6YEtrnpiTY27EmrckZZtSD++ctWLssrK4M3tNw4SU1d6sM+FTc/fauFXdfGcF+z1CsvAq2Zu8QUqzO",
+	"xdIcP9QMr11Jy1+lWcY9Q7DX00ziOCsELkgsUIAZ4xJFfIAoc8EGpltMBBBlpGvuj1DIdZszy5ZfXjPc",
+	"XER5aosxXcIYdDvkgqTB4VlojmUYux2SmNSPEp+2e6wvWtzqfaC3V+yBUNHuALr1rxAZc39wvG9V/iKc",
+	"Lq6yn8JtNr3+pijw7O4sV0O/Wbv4fUHAt0DRTnqa9ljqy0Y8DQ57gfiISvXZNHaQHMwW0F/iUKKIYCFR",
+	"q22F4hUOtG4uVXu2JBI0sjhj0SRzt2Y4tBrgz4nzLXfv2phRqm0U7G3//jewuLUODu4WKyDZ1FUY8kjG",
+	"OZ1880jGOfDJW7FvF0eHrxzX0b4EJUyfv9J/vDo6OeqWC9RZ2vHqYdPTGeSZXf27hEahov6Hzmp1AgWR",
+	"inv8cWKiy+rMP3AXo9XjpK3T/30EWM+USitEXGfbWT74Oru2Q0j1myUwOIrKDZE6BBiaB+FA5q3n5sar",
+	"uGhs2rQpMaqfKCWpXEqiZXE0YHbSHVKjyPTOyMNn0q5bejm1xaIyyJ0bDqOORC9w7olWxrJnI5YLZD+Y",
+	"DmSfpU52IPviYNJ8pb+nKPavSzpqBZ3XJSffZgT7zJnOher1xbNXxbGvHr6eLfLRYtdzmePR0hq/bcnl",
+	"KVly6WRJOPMgiamcXOo29brdN/2JTA4THf9WpBR5e9SOycq3G9+Z1Hy0YQIohZxEZLOJuqb3J3iceiRt",
+	"p6kYtWK5Or0eyAxVL9GxVzlgZe+0OnNnTaR6UCKgYrULywmYFXcQZoWSBAjy5f3zs8suyioe+BBMpI0o",
+	"XOqBV4z3kZ95eKF3n482/J+O/nl+cnh69PHi7Kz7sXv209Gpfjxv96e2P44pBChzFkB5BVNJWbHnTfeK",
+	"zY1X0v1xlWwD28oPZyjlWB3NcISDegdz+u5yp/HDm8OXjcsfDtu7e+hlTECAwNHf/+c//8vVRRt+gHsR",
+	"8E03NWxmv4NZWn3yr9iGYhcNwsDh6Kbht1ZX3xwongnkpy0Xs8yWcd4RGPoQS3HFfBvSfBPrkDXvbSK1",
+	"BuQPuZC+i/xPDRY2QggZM219WdgwFK8hhri9u+ejDTkkV0z3W0SGhGqb26arRSN7HtM/EIKrUbZ/PZAy",
+	"9H//d2vXQ6mdLZ32mUBBxIPrF4jgYIhEelAQ+wYV78zt6wP5nsMQEiPo7BZc4wFBPpTbYLdix9c3X4ol",
+	"hSudxZQ7CJfVTqAiMOThCUIkRBe6GU1Fg7nFbr12J39RaHVKRup5s/t0nA4ehk8TNI65JIGC4Sv2b/+G",
+	"IIZTXDGI3Dfxy+psGMoCvH1o9Kkb426ZsNO//Utw5utAzA3fxIP6CqyojAg02LxieXxsb4L8Qzjuxglm",
+	"gwQPAEsJ81OXsot8cQ2x2rCsE6p2tgE54ptXTH1EhIUQByqQxNckbTznItN5Ls9jVOIXGuFP6g9vUw1Q",
+	"pFnhha8uSz2i/u1gEWR/qztRH6A2t/8CBXw0wpBZ5JpcdMWSNjU02433rtiGKVTOWTTZNDkQKORBogg/",
+	"CXUcO+pDSrzoIB8+/x26W/toA8Cayskm4vEVMz+enXdwPPANEpBfXcTU/w2k+h9xkTqvSP1BmYsYZeow",
+	"KfO3fPgbjgfrLVwxtYfNJvqRU4aEomI4Qhz8WJB0r1/xwlfEUW/U9Og0sbho4/D01WYT+Uru99P2f1cs",
+	"YYJI3aNbvEC/JlwaIPSvHLUtEeAxEci/ulKf4diurq6u/E2FwmMsBFLHK9VyNFZFNCBM2IUHD8c4GJJG",
+	"u+kpXTeODG0Vna2t29vbJoafmzwebJlnxdbJ8cuj08sjeCaP385wzBZZHK/Z0qP4mDA8pk7H2W56zW2t",
+	"bg2BGWfMR+MtxEqWmFRv+PVU9ao0UlmzvGK5HSpF+o06FxPGq38VUFfILiuU3RXIcSd8wBMJNXJ0B3RY",
+	"ZtvbKWlxzQcDRd0S2VS73PG8KiE3m2vrOxymgXPwSGvxI3ZKAzzUPlj8UJfzN5hNzLsECNEibeGiVo70",
+	"LiUe6LhWdQUQpMpFiZ3/yJRISpOVkYIgzeGNcRpCaTASQx7LRkRvSKgpfbEUEtrI6ju5iogyuWRZpE0T",
+	"SV240ybSyR1IKfGjsTTkUYkhDYjwICEakzjt7ozDME5hQ32dbUjjyQw8UOZkaRHf8XAypd7Y1FtR7Wn3",
+	"tlWUDTpAnvX7uup77kNwAh7HJJBoyGNBUA+MERMlJ40hVaDC1ah1p1oFoTKgK2pTqVOgCOvecjt8KpNW",
+	"p0xaeZj4nLppS90u+DjgcktpFGVfl0S1dus8JJLxGHS6NySkOK0Nujp9M7qeLghapHaUaeaJkeVNmyJ+",
+	"d64zU/0NzLoLSWKBGhlKyMhtkfRpwqW+Lgx/oU290RSfmi1/V6RLF8USbiuTpwfEytowPJXwszYatRYM",
+	"0p3O9Z2MMY3/xIhk7mnamFCJSZBn0/nsDIgsE+p0pQEF/akappPN8phdXcLq14TEkyaaUpCpQIxoxVZN",
+	"RMIrNiQxQRuCEORrg5/uxZ1mqE4xdiqk/l0AL06rYFUaPfMhW5fXdAw2zwXjuvia1Bl3yWNZZ5x2+9YY",
+	"qOuDHYf1x740NoolZk/jJeq/Iwskqf0IMMbao19ZEFb7obdi+ddkIl3tZ0xqcf0Hig6Y+s8dZdJY7UdO",
+	"sJBvhb6YD/eVBvM+5sbu/z6P60thrOPsef3t7YP2Djlo4532Xvv53jb29tvbXrAXbO/v9re3g52D5/1t",
+	"p3404JSflQpjZzHEBdkD3Dli+TzB7nlJeKBRpt9M0jcpcpLFTQtNRKvqH9oxIa3aDFPTLTu8pYRxdYdE",
+	"k1LwWRgK+3W5l7e9+KHXPO7RMCRsXbotFdLO8sxYk+FH1UquJk9KnlPgYsRFzfEsEy5YWgqsqIkuLNsq",
+	"Kmb0XjFt0gbz5xQLw+MxwbFQwqlU8JpuESxdHSUBxgRRyAZx1b8mnrKndFuCQ4QHmDK0gVFIItoDszsK",
+	"ab9PYsICom382jadpgan5X2oFXagpirlkC8tHno/DXhdmLk2zFsO0bTPtpZY2lruaO5HGC1gcjpO2N/3",
+	"wucBJrsHvQN8EGwT8nwPbz/f9fr7HukfhF5wsH2w7+1vh14Y7B60DnbbQbj3fPegvXewsxP8oUntchde",
+	"Rk6N8GLUNRZNcnQFqTXAcUyJmKYNjms8GQAgR108qFqCGbYFY6DgdpDVLp3qUHpxkto/lW5yTSZNx97g",
+	"dBDA3bdN81s1njjHk4jjsMv5CY51OtQj6UYZo9EAYYF9KbOxVKGtzzS8m2fn1rUCNBdRaLTBCAlFylD0",
+	"r8YCahFyDP9/i4XmQ+CyMqZXxcOuGNX1OzQ/gO61nDWRf9xvvFHiAahSQ854EqtH1O8DekNYGUvQa8hY",
+	"wnJa03Ef3rcGGfNJnnwgIqfv1xA5cD4aj7UGWcjfcLPeZtOk7tsmM9qFM/+JUy5f84QZ20u7Bl2KoYoB",
+	"zStMrYm66JtYRF3c1LZSRNPvibTEtidM+wYxzYSHVCPTinLD3R8MCe+PSd8TuRiNluNkRi0IgZWNkzm6",
+	"ZMrKTfgIFcinoZ9Vfw45ESZGTKmtRYZvNMgXOt7GkjYJq5A2N13E5ZDEt1QQE/IKwkHpvDoewvZG+ZtN",
+	"dJhlKUE0G/h57aBZpYZqv4eLepOMTzwTyP94A0EOvckVs4SLNHAG+QpAfSW44ryKS7qrFwgjIXFkvUj9",
+	"+C8SmFCyK6X6ginDvL4JJ+laqrk7o1+Dqp4SIR/hmIC229D6tRySyRUb4QnqQfNFiXo4uFbylBqk8xXV",
+	"I9QkjZXIQ+eJXIswtKJmXVrp6o+tYK/Av9pP/OvB1GGF8CaS+Q/LsmpwoKnCofcVHx9HI95fbr1pout6",
+	"1ekMnpZVrLdiKEum80xXZ+alluFjEzkK5pYpJpO3UZy14Zow4NKaZVd28VrKBi7EDeQB6Jp9QUwxjug1",
+	"cVHCJI2QP1tCzUdDfEOu2BgLQUK04aHYRMxRibCE+NvNJjq1hQDD8fW600jlQoHkEnanK7/d3yJcVgVu",
+	"e8/z6kcMFErQ3RnO8XiMomiJ9Xp7gYfbvVar95xs9w+wF5JWfzto74Re38N4Fz8Pdsl+K9wN2r0W2cHb",
+	"/T3yPNwPDnoebvXb9VnPg3CMFFz1fo4qort27ZWsTyHS8iKVAnBNI8yTMsTCb8HiqbHOIszPUpJWSaGH",
+	"0Gf4t8ookEMmbkksUNvz0O2QRiStvQzhJSbK/odu97yJji11SfIkLetmeoPMRkh9T+QP5u33JQ5p1WuH",
+	"X9cHddNiuQLU0y0qSTGiN6Q5P4SN3hCmho9j3iPWaevzNYdt4qyb6Q6qbENnetyPgrN7H02ac3HfSPBi",
+	"xOMSqeXlx5umByht7sfLs9P5xwsy++H58TOB1Nko6M4m2FCPb1pHDhUBiwc+waOoEsTVcnSGCDht4sTo",
+	"wzqBxgVad5OVqc/6MOeJVJq7QFCz7okDlvxSgDc3+0+1nqVuNt3BHCfSvGN21TnfxlRKwu5x1P88fHNS",
+	"cdRKJZ/UpSOmxGLWNwjrX120623nFpLSE7zQ7/nGKAasCkmugQYs7bt1+M1bhm8w1enk8yP7cEgXE5is",
+	"eEzpHVjReojfkNiqxwQe0kHMk7EpypRJo+p3qGzeLI3QuzA1kf6Q8XnLRZCdQCnv5QPOHjKi6xursb5y",
+	"QNV0Ke9F4VQA1X+SWKq0LFlKEfTn6jAqC7GNpblZEVoEVczXFlj0DVT4rw9sDxlN9Ls/llJL45/ZvPiS",
+	"s35EdamObyXsBehCCVnI5IStzwqi5ga8WKTCRLc00VsoHRlx7elKazhSiQb4Br4qkXz1wxk5eaBEkSoA",
+	"NUETf7j4h/UFMVTBSnX4wmPdZdeIrE8mp/X636shYDnJPi1IWc/zrt6SOb8tgWQzdzMU/ONqiDGMu5ki",
+	"Pl0uarNZ5gY2APt4TuD1MvWHkGYeHnufnJIP6ZT8QzkX54kvUL26vpkDhmcGDfVpjkEDxJunhMOV0u6s",
+	"VPz66XBQLvrbSmr8KqaZb7SI/tpz4aYLPS8y3Whs/XOYbhJDbFIipz8vNN2oYanpRgcwpEVeqNBZaSHC",
+	"EOGE4wFnbRqiIYa88HAqJ7vK8gMlsu9j+VkVaqegsn4JlkXwuwy4Pnw+2e8L95c5uycL0e/HQpRoLJ+m",
+	"PpmItfVZ/XMc1rERqZGZjciuHZFmpqgBuvSXbjQshnSsazyZkmECDXgaXVJlQsro0gMpLlUQ/GRCWmhC",
+	"qgCmahPSY91l17SbeTIhrdmEVAkBy+lSwIHnpG5YBMfYgprodDoNIjUGoY007SFPedhsorMRlchPpQv/",
+	"iuUtX17oBAYlilKouZk3KIJwKk2ryqIv9WoMWD9itsGs1HDRTIuiPSDnX3OSwP2Q/O0f3Ly0LI4/2aOW",
+	"ImhvUyvUHBHpZnsL+u2LuZFlegja0FklYlPnV+WtRDb827ythjZ8qxGsEOt9xTb8YkV7fxNCujC6HMeK",
+	"VI3xgDTRoYAu21gWnkYRuSGRKZhyxbL3NUTAxzpnGMIc0Y63XVmJS+90hq5BKWiwteXGbGtDTl0CMtuq",
+	"5M4tn32mYUy9F5T2y6hhEYKGC3UsdvS3euPgvura9y4JjgETy88CYgDtE0g7UOhmraUNJypOlUWUkbIq",
+	"FVZn1fJHQyzx64jfLnEZr7JH0ov48IA8QpcD0xc5yynOGAHsAbQDKP+TGJ9witJZZLj+Yoq6bUVUm6LK",
+	"TVIn9Jog//ujLsof8dPq9Z+LyHqnBbHPFoEQnff/85//9eEuS3SBoga6cLGWwfTXusbgHNL03UTbbpcW",
+	"vR4SwZeW5momaagdm+1+ZXnrj4ZLj2yKsRDRNRXybUSYg5yK6jb6Eb8VlZkEavKU0i7v0rI4sm4V/7th",
+	"lg/KS8x51sEAdUUIrujPwlFyufaZsLZvgbEFttVujhPKrpU8qmVmpAQRJDniiRwnEgWcMRJIbvl0s270",
+	"Hd1HM+Mm2XqqHB3pfToPQ6kzQWe9HoXlXj7XJP+UgfcgpvUM+Ktgf4aMb33OBem5BvfDfHIkJI0ipaRC",
+	"i5kMY7JClJn1fWPHO9issqoXkGBRV40/qil8aS/OGm3nC6Gl2opefXfeVyEkXZPHBct/8o9UmMZrXPBy",
+	"0lmuQduG8jJ79LfH4b4OYGYW4CdL7rfAGTOLam3OCKysoYS/BSoODOzCuCclZ31KvjrRWmpOLqX/SRUd",
+	"6wBsoLYBuFrZOSyoOQyPiHCh7ZXkYxrojsg/Xp6dImiRitFGGOO+RG2v7TVa7U2duqsDLQIekviZuGJa",
+	"U9Ih8oKbOuI9HFz3aRSREAnwGeoaxepp/SYoKAcEwyhWV8zXhuSP3X+eH1XrVpW1yXNAeijuk73gcTSs",
+	"fH9POtbX17FyvKlGuxJusvU5zMGmVnCTjQWvjk6Oukd+ExURd0YTy3S0ZZWxIs48qWOPoI7VAaw5Ktmc",
+	"G/S+Eu0BtSzfxpNiVqWY1bvqJZUzi7wsjGOyacvb81eHhrb4JpLJ1/VQFKPWbNfEd3NGUqf9QbMiFOnb",
+	"ZL9fCwWeFMBvVAFcmm2LavezQaLDy8ujbrWAinw90XGom66j8XAiaIAjRMNNhUYJo78mJG2lXs9zADM+",
+	"KGI9okz7Z5Jnf7fx+2EKgkUkmsWfrd6kYRCMhvMqz+nL/25i4C+sF/AV5qOLcGrHA43wpxPCBnLodNqe",
+	"5zojytLPrdIwpSlEx3HMb9Me4zgOhuASZMSOpbPQWpdjM3it1OlsGEjeDxi39vCWmfkC35OsN4Mxryn0",
+	"9jWcpzeBNBQLWOqg0OcUyusojJofZarisRTG5lInycXiLH9W7W/tylzpDS9S4ZwnTP6WtbaKO11FVzvH",
+	"clhDV9NobWlpRX/7iN9AoApmWmebI0PaCtq3IkN+DeB+Usq+ZaVsOT64lXoUlq/pP4t1pdrdpeQxESDl",
+	"GZdFn8fG2QEEEvmSjoiQeDT2UUj6OImkUCjI+K1uLwO+DR9JfsV8M8B/gfwQS+xbHg9rUtBMnwmkgTl7",
+	"I0yENnY8DzE8omyg2/70MY3UB3DRjDllksR5CdvNQojatIKq3/dM2JrqO8jSYFfMPw7JaMwlYcGk8ROZ",
+	"+C7CKCYypiREhl5oYxCU3IbaCYzoXQ+I1JJyn8ZCmvK6ZW6a78wNXuoksqXT1vIlQtX4B4p31qt7FG04",
+	"PaDq4hUAo09K8e+1S2h6wRaRmQpMqEUCt3pJdP1gdPBQrS9O0byjjb8MipKnhNEmTEq7oSwkn4AY2JRp",
+	"M6cYjDSvmKE2aEVis5ikiK9PU7KM2Pef9f11PjuSjGCRSUycTrvV3L1znYxz6CIce41Wq9He67a8jqf+",
+	"+wtEY1RN8Hz+BLt6gg+2GcFUAFqC1LnOCH861o+1PM9YTdIvMqMJjmM8eSKMT4TxYQhjMlYCVctzPc9L",
+	"rRjLkEhtZasyOkLYlaEV30OjkhoGR5DFCjY6I9qBMVL/5c5YHBfaGM0ydP4swn0JfjcqkML0KqvhQBbT",
+	"Jvs8HmGp8yJJQz3pLPHqHunzmCx+K2xw+ZeWTkVHVJYf5r6mOfgTHSWj7CNl+mNOgRRvGUAyWsU7xDUd",
+	"l7/CntArmfC+1tQlqK5CnFmSWnpPruJ+iieCgP1kp5mhHoDWmV75LDd/bujCjDmSb87SEvdhpKhUF/T/",
+	"6qMRwUyYwDj4uqioXRwdvpqnps1IPTYZcx5SCzJhquu35zwhyu8vFK4Ky5Zmz1sRlkTIhshbAFZYxk9g",
+	"YJW9YDpKOJoYVqaNJ4bq23hX6Y2b5fGL+PlDOt5SwC831xsY16f3xA1m4PQwh9DCUa2d9C8C8xjfbl2P",
+	"6YMp6i/5aJxIEirWcfmPkybyb3CUEB9RgVgSRbr3FeOp1m44DOjmNzhCQ6jpwpIRiWmgrZRKG6/gNz+N",
+	"6QPxmsPBICYDePLBGM6896udVeAaNksjT8xkvcwkvXMC5iWIX74mpoQ2ZhmMLs9bFNIplaQhSExNMNdX",
+	"QL4XqJcE10QK8LfzRGYyKI4JikhfIp7IJjqUaMSFTDVc81AFynXpiFzqbfwxMc/aYAUC6lt8wr6vgn2Q",
+	"CERHxIDl8sgHYtT8BDot23T1wPtVPH9vmV9MiWan3Ag6JbwtVihgfWl+lIA7eJK0ZsCom3oqrfoZSqhI",
+	"SR90lH0Qmcsu9TS/JF5hJMg/AY4iEqMAMyjaWVLarrTy01nhld9S4aeHzuMstBgwI99/TuuKa39Eq+G1",
+	"G62Dbmu34+11dveaB+19qCpuX4gSSk3B8PY+bvXawXa4Q3b7e97zXBU7DMCeOLZa/X6+cx3TwmX+27Im",
+	"wy21VTIay4nT6eNIENcBm0AaKRrh/G+WjHokBoOg/vOsfxSRkTpDMDsqkICeqYqe9fuCaEOi+vo0f1R9",
+	"hMvrtHf1pzwsVd2SOsfCejRVScckLP0MP6sNMzNJ+oXIZl9tQuioUNgZfKMgUyzTY8FGhDopuwUM/LpU",
+	"dE0ZuHwK9VOSVvy+Ous27UI1VWjzhU2ONniMfH7LSAyVOXsk4CPoRyXQmfo2NRliNIh4D0dXrFCk03Ro",
+	"0B3ydNpBzKE3+jVhQJSp3KzOnbXv9D6tGIo4bLYzrz/ASlD3KMEZhSP6/SYsfCPpBEVMmINTZQx/a7rU",
+	"47wgaWMXJBqNULG2rWkisKmjpjOTu3Bn+gakHVNrhFTPINNTYPV9A6trg0t1lPX8W/G+Gp2YFkqfbr08",
+	"7nqJK19OFC8WZ14Yhm2/zrQAQBualvAYHYYjyjbXlUP7AGwYHbOgWRSNH5jlfj1Ueorv/ibju9fL27cM",
+	"J55rVbIh5Y0Z/83VZn4gLNH7raOJmZN84jgVhZaKgPssax71kMxnKRyo6JG1SAjVEFJLFL0gI37zJIqW",
+	"gIg+GYQNUDwgTLgP0LUodf4WWnVMizEvEFfKEmZGVxrha7BaaIFGmyHK2l1XwNqKwgv04u04R6+Ou2cX",
+	"qxkI9CIeRWYx+69qPJpplU8urTW7tMIww00F0dBXC9p00Xi6vXOFHJL3qsFBQES1X+G1ydJKTXcKz1zt",
+	"v461xW2zg0Z4gih0XQXVoOcjzpAPXXAAG3VYUl5PgPev2CyG+jiK/E0XOvUo3DRoHFEhtU4h/r8So973",
+	"RGa1Ag71XmqFOs+0u6musLBS+5vSaF11Iiu/6hKerpxcHfzKc/+sHr67v9MER1FmpKchQGD7oOD+2F+i",
+	"xf70xVZQGg2bzwSKCQ6Gvzez+7shDYaWPc5GN4VYOJBF72I+tASf53sIrbfwPppufZWXvFzRb/guX8U3",
+	"gYN/+oKz2YXUUZly4PizVJudUYJubQAuxbcFHcSzsamTqkQWrSp8lV3WGsxh3yU0ChWyHqqXFdGsxCO9",
+	"PEV+uFbe9/O1TzMbd8UTmfXKCyIlZYMVffRLH/BT4duvX/fr1sLAetx2y+65VqeAUTbcuOOUpFztXiuS",
+	"hCff2r2LFi284Wqn2py7eACGXSXrWqlST7dcWsOoxhWv3MtgoRkqe1Fqi9LovSaf2cNICGiDYCE3a7LF",
+	"+/C0R7FSzUWpJ7fat1k26b6ceAUvQgYnTy6EdboQ1PmjfsxHD06a1+ZLKCPiC0oXnyeyDH7u5xb4+fjo",
+	"3dHFCsrZk0/gT6fDfE9zbMPgBECU1SKkoNoGSUzlBFCuR3BM4sNEDp3O+w8Kq/CY/kQm9jfDEQ6yzx/U",
+	"BPFNeapyxAMcIX+ErwmKE+Y7rpPEkdNxhlKOO1tbrfbzptf0mq3OvrfvAWqaZc7UakqjEjfOeSy5QLc0",
+	"hrp1Iywh2dkINnhM1TBnthbIORbilschivhAHQ4LkfZ+aEeGsCdRm5udQRGQfAGz71bHX/bmCw4VamOe",
+	"jHXY8rxJ1OWVTVLIyoDVa4+PQSq0ga8J+w2XzFh0As3O/M4KBi3MqTsd5Y4bc1zVb7JAa/Y1Or9l3uNp",
+	"ccTZZ6E1N/iC5j1vmjlXvVq3kkqPzu7+JHTPJrX1EEs8syRTP79k4qwZL4oouy70rCrvrVts8G+6s81O",
+	"nJYJUiJ6ll/JQt2w3VRJHE1NVjLNCb0hTN2ZejYmOKTwaRzzHrHXMiQ4KgV5RbYPz4+fCcRvGbJ+sx4e",
+	"EfXuD3f/LwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

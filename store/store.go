@@ -55,6 +55,8 @@ type Store struct {
 	Replays *Replays
 	// Audit is the audit log.
 	Audit *Audit
+	// Devices holds devices, device types, data flows and samples.
+	Devices *Devices
 	// Settings holds single values the service keeps about itself.
 	Settings *Settings
 }
@@ -101,6 +103,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	s.Sessions = &Sessions{db: db}
 	s.Replays = &Replays{db: db, dialect: dialect}
 	s.Audit = &Audit{db: db}
+	s.Devices = &Devices{db: db, dialect: dialect}
 	s.Settings = &Settings{db: db}
 	return s, nil
 }
