@@ -18,6 +18,23 @@ const operationKey = "keyplane.operation"
 // traceparent is the W3C trace context header: version-traceid-parentid-flags.
 var traceparent = regexp.MustCompile(`^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$`)
 
+// requestIDPattern is what a client-sent X-Request-Id must look like to be
+// kept; anything else is replaced, so logs never carry arbitrary client text.
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// assignRequestID assigns each request an id (a valid one sent by the client is
+// kept), echoed as X-Request-Id and carried by logs and problems.
+func assignRequestID() echo.MiddlewareFunc {
+	return middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		Skipper: func(c echo.Context) bool {
+			if id := c.Request().Header.Get(echo.HeaderXRequestID); id != "" && !requestIDPattern.MatchString(id) {
+				c.Request().Header.Del(echo.HeaderXRequestID)
+			}
+			return false
+		},
+	})
+}
+
 type traceIDKey struct{}
 
 // traceContext accepts a W3C traceparent header, so that logs and problem

@@ -91,3 +91,23 @@ func TestRuntimeResponseValidation(t *testing.T) {
 		t.Fatalf("violation not logged: %s", logs.String())
 	}
 }
+
+func TestRequestIDs(t *testing.T) {
+	h := newHarness(t, storetest.Open(t, store.SQLite))
+	for _, tc := range []struct {
+		sent string
+		kept bool
+	}{
+		{"abc-123_x.y", true},
+		{"", false},
+		{"has space", false},
+		{strings.Repeat("a", 65), false},
+		{"<script>", false},
+	} {
+		res := h.do(t, req{method: "GET", path: "/healthz", anonymous: true, header: map[string]string{"X-Request-Id": tc.sent}})
+		got := res.Hdr.Get("X-Request-Id")
+		if (got == tc.sent) != tc.kept || got == "" {
+			t.Errorf("sent %q: got %q, kept=%v", tc.sent, got, tc.kept)
+		}
+	}
+}

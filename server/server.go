@@ -85,7 +85,7 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(
-		middleware.RequestID(),
+		assignRequestID(),
 		traceContext,
 		observe(cfg.Logger, s.metrics),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
