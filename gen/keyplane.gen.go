@@ -32893,12 +32893,11 @@ var swaggerSpec = []string{
 	"hCff2r2LFi284Wqn2py7eACGXSXrWqlST7dcWsOoxhWv3MtgoRkqe1Fqi9LovSaf2cNICGiDYCE3a7LF",
 	"+/C0R7FSzUWpJ7fat1k26b6ceAUvQgYnTy6EdboQ1PmjfsxHD06a1+ZLKCPiC0oXnyeyDH7u5xb4+fjo",
 	"3dHFCsrZk0/gT6fDfE9zbMPgBECU1SKkoNoGSUzlBFCuR3BM4sNEDp3O+w8Kq/CY/kQm9jfDEQ6yzx/U",
-	"BPFNeapyxAMcIX+ErwmKE+Y7rpPEkdNxhlKOO1tbrfbzptf0mq3OvrfvAWqaZc7UakqjEjfOeSy5QLc0",
-	"hrp1Iywh2dkINnhM1TBnthbIORbilschivhAHQ4LkfZ+aEeGsCdRm5udQRGQfAGz71bHX/bmCw4VamOe",
-	"jHXY8rxJ1OWVTVLIyoDVa4+PQSq0ga8J+w2XzFh0As3O/M4KBi3MqTsd5Y4bc1zVb7JAa/Y1Or9l3uNp",
-	"ccTZZ6E1N/iC5j1vmjlXvVq3kkqPzu7+JHTPJrX1EEs8syRTP79k4qwZL4oouy70rCrvrVts8G+6s81O",
-	"nJYJUiJ6ll/JQt2w3VRJHE1NVjLNCb0hTN2ZejYmOKTwaRzzHrHXMiQ4KgV5RbYPz4+fCcRvGbJ+sx4e",
-	"EfXuD3f/LwAA//8=",
+	"BPFNeaqyLiusftXWRfhb6OTlkAfJSEGc6yRx5HScLUBNs8yZWk1pVOLGOY8lF+iWxlC3boQlJDsbwQaP",
+	"qRrmzNYCOcdC3PI4RBEfqMNhIdLeD+3IEPYkanOzMygCki9g9t3q+MvefMGhQm3Mk7EOW543ibq8skkK",
+	"WRmweu3xMUiFNvA1Yb/hkhmLTqDZmd9ZwaCFOXWno9xxY46r+k0WaM2+Rue3zHs8LY44+yy05gZf0Lzn",
+	"TTPnqlfrVlLp0dndn4Tu2aS2HmKJZ5Zk6ueXTJw140URZdeFnlXlvXWLDf5Nd7bZidMyQUpEz/IrWagb",
+	"tpsqiaOpyUqmOaE3hKk7U8/GBIcUPo1j3iP2WoYER6Ugr8j24fnxM4H4LUPWb9bDI6Le/eHu/wUAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/keyplane/keyplane/gen"
@@ -14,8 +16,8 @@ func (s *Server) GetOpenapiYaml(context.Context, gen.GetOpenapiYamlRequestObject
 	return gen.GetOpenapiYaml200ApplicationyamlResponse{Body: bytes.NewReader(openapi.YAML), ContentLength: int64(len(openapi.YAML))}, nil
 }
 
-// GetOpenapiJson serves the OpenAPI document as JSON (the generated code's
-// embedded copy), for tools and the docs page.
+// GetOpenapiJson serves the OpenAPI document as JSON, for tools and the docs
+// page (built once, by specAsJSON).
 func (s *Server) GetOpenapiJson(context.Context, gen.GetOpenapiJsonRequestObject) (gen.GetOpenapiJsonResponseObject, error) {
 	return specJSON(s.specJSON), nil
 }
@@ -28,4 +30,18 @@ func (b specJSON) VisitGetOpenapiJsonResponse(w http.ResponseWriter) error {
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(b)
 	return err
+}
+
+// specAsJSON renders openapi.yaml as JSON, operationIds as written (the
+// generated code's embedded copy renames them).
+func specAsJSON() ([]byte, error) {
+	doc, err := openapi.Load()
+	if err != nil {
+		return nil, fmt.Errorf("load spec: %w", err)
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("spec as JSON: %w", err)
+	}
+	return b, nil
 }

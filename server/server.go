@@ -77,8 +77,8 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.specJSON, err = gen.PathToRawSpec("spec")["spec"](); err != nil {
-		return nil, fmt.Errorf("embedded spec: %w", err)
+	if s.specJSON, err = specAsJSON(); err != nil {
+		return nil, err
 	}
 
 	e := echo.New()
