@@ -2,7 +2,7 @@
 GO      ?= go
 PKGS    ?= ./...
 
-.PHONY: run test generate check-generate vet bench fuzz build
+.PHONY: run build test test-go test-ts generate check-generate lint vet bench fuzz tooling
 
 ## run: start the service on the embedded SQLite (prints the URL and a root token)
 run:
@@ -12,28 +12,51 @@ run:
 build:
 	$(GO) build -o bin/keyplane ./cmd/keyplane
 
-## test: every test, against PostgreSQL (KEYPLANE_TEST_POSTGRES_URL) and SQLite
-test:
+## test: every test: Go (unit, PostgreSQL + SQLite, e2e, docs in Chromium) and the TypeScript client live
+test: test-go test-ts
+
+## test-go: the Go tests, against PostgreSQL (KEYPLANE_TEST_POSTGRES_URL) and SQLite
+test-go:
 	$(GO) test -race -count=1 $(PKGS)
 
-## generate: rebuild gen/ from openapi/openapi.yaml
-generate:
-	$(GO) generate ./gen
+## test-ts: the TypeScript client's type check and live suite against the real binary
+test-ts:
+	bash clients/ts/run-live.sh
 
-## check-generate: fail when gen/ differs from a fresh `make generate`
+## tooling: install the pinned npm tooling (Redocly, Swagger UI assets, the TS generator)
+tooling: node_modules clients/ts/node_modules
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
+clients/ts/node_modules: clients/ts/package.json clients/ts/package-lock.json
+	npm --prefix clients/ts ci --no-audit --no-fund
+	@touch clients/ts/node_modules
+
+## generate: rebuild everything derived from openapi/openapi.yaml (gen/, the TS types, the docs assets)
+generate: tooling
+	$(GO) generate ./gen
+	npm --prefix clients/ts run --silent generate
+	bash server/docsui/update.sh
+
+## check-generate: fail when a fresh `make generate` changes anything committed
 check-generate: generate
-	@git diff --exit-code --stat -- gen || (echo "gen/ is stale: run 'make generate' and commit" >&2; exit 1)
-	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; echo "gen/ has untracked files: run 'make generate' and commit" >&2; exit 1)
+	@git diff --exit-code --stat -- gen clients/ts/src server/docsui || (echo "generated files are stale: run 'make generate' and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- gen clients/ts/src server/docsui)" || (git status --porcelain -- gen clients/ts/src server/docsui; echo "untracked generated files: run 'make generate' and commit" >&2; exit 1)
+
+## lint: lint the OpenAPI document with Redocly (recommended rules, redocly.yaml)
+lint: node_modules
+	npx --no-install redocly lint openapi/openapi.yaml
 
 ## vet: go vet
 vet:
 	$(GO) vet $(PKGS)
 
-## bench: NData list vs hand-written SQL (100k rows), each auth scheme vs no auth; PostgreSQL
+## bench: NData list vs hand-written SQL (100k rows), and each auth scheme vs no auth; PostgreSQL
 bench:
 	bash bench/ndata.sh
 	bash bench/auth.sh
 
-## fuzz: fuzz the NData parser for a minute
+## fuzz: fuzz the NData parser and the NWS4 verifier for a minute each
 fuzz:
 	$(GO) test ./store/ndata -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./auth/nws4 -run '^$$' -fuzz FuzzVerify -fuzztime 60s
