@@ -1,8 +1,9 @@
 // Command keyplane runs the keyplane API-key service.
 //
 //	keyplane serve [flags]   run the HTTP API (flags default to KEYPLANE_* env vars)
+//	keyplane keys <command>  manage API keys through the API (list, get, create, update, rotate, delete)
 //
-// Exit codes: 0 ok, 1 runtime error, 2 usage error.
+// Exit codes: 0 ok, 1 runtime or API error, 2 usage error.
 package main
 
 import (
@@ -31,6 +32,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		err = serve(ctx, args[1:], stdout, stderr)
+	case "keys":
+		err = runKeys(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -47,6 +50,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyplane: %v\n", err)
 		return 2
 	}
+	var aerr *apiError
+	if errors.As(err, &aerr) {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "keyplane: %v\n", err)
 		return 1
@@ -62,6 +70,8 @@ func usage(w io.Writer) {
 
 Usage:
   keyplane serve [flags]    run the HTTP API; "keyplane serve -h" lists the flags
+  keyplane keys <command>   manage API keys through the API: list, get, create, update,
+                            rotate, delete; "keyplane keys -h" describes them
 
 `)
 }
