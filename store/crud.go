@@ -93,6 +93,28 @@ func updateVersion[T any](ctx context.Context, db *gorm.DB, v *T, key, id string
 	return nil
 }
 
+// updateAt is updateVersion for akenza resources, whose version is optional:
+// without one the update applies to whatever version is current. stamp sets
+// the new version (and update time) on v before the write. It returns the row
+// as stored.
+func updateAt[T any](ctx context.Context, db *gorm.DB, v *T, id string, version *int64, stamp func(next int64), columns ...string) (*T, error) {
+	if version == nil {
+		var current []int64
+		if err := db.WithContext(ctx).Model(new(T)).Where("id = ?", id).Pluck("version", &current).Error; err != nil {
+			return nil, fmt.Errorf("read version of %T %s: %w", v, id, err)
+		}
+		if len(current) == 0 {
+			return nil, ErrNotFound
+		}
+		version = &current[0]
+	}
+	stamp(*version + 1)
+	if err := updateVersion(ctx, db, v, "id", id, version, columns...); err != nil {
+		return nil, err
+	}
+	return first[T](ctx, db, "id = ?", id)
+}
+
 // remove deletes the row key = id of T and returns it as it was; with a
 // version, only if the row is still at it.
 func remove[T any](ctx context.Context, db *gorm.DB, key, id string, version *int64) (*T, error) {

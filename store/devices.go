@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -119,18 +120,8 @@ func (r *Devices) CreateDeviceType(ctx context.Context, t *DeviceType) error {
 // UpdateDeviceType writes name, description and schemas; with a version,
 // only if the device type is still at it.
 func (r *Devices) UpdateDeviceType(ctx context.Context, t *DeviceType, version *int64) (*DeviceType, error) {
-	cur, err := r.GetDeviceType(ctx, t.ID)
-	if err != nil {
-		return nil, err
-	}
-	if version == nil {
-		version = &cur.Version
-	}
-	t.Version, t.UpdatedAt = *version+1, now()
-	if err := updateVersion(ctx, r.db, t, "id", t.ID, version, "name", "description", "schemas"); err != nil {
-		return nil, err
-	}
-	return r.GetDeviceType(ctx, t.ID)
+	return updateAt(ctx, r.db, t, t.ID, version, func(next int64) { t.Version, t.UpdatedAt = next, now() },
+		"name", "description", "schemas")
 }
 
 // DeleteDeviceType removes the device type; one still used by a data flow is ErrConflict.
@@ -163,18 +154,8 @@ func (r *Devices) CreateDataFlow(ctx context.Context, f *DataFlow) error {
 // UpdateDataFlow writes name, description, device type and connectors; with
 // a version, only if the data flow is still at it.
 func (r *Devices) UpdateDataFlow(ctx context.Context, f *DataFlow, version *int64) (*DataFlow, error) {
-	cur, err := r.GetDataFlow(ctx, f.ID)
-	if err != nil {
-		return nil, err
-	}
-	if version == nil {
-		version = &cur.Version
-	}
-	f.Version, f.UpdatedAt = *version+1, now()
-	if err := updateVersion(ctx, r.db, f, "id", f.ID, version, "name", "description", "device_type_id", "output_connectors"); err != nil {
-		return nil, err
-	}
-	return r.GetDataFlow(ctx, f.ID)
+	return updateAt(ctx, r.db, f, f.ID, version, func(next int64) { f.Version, f.UpdatedAt = next, now() },
+		"name", "description", "device_type_id", "output_connectors")
 }
 
 // DeleteDataFlow removes the data flow; one still used by a device is ErrConflict.
@@ -289,20 +270,47 @@ func (r *Devices) CreateDevice(ctx context.Context, d *Device) error {
 // UpdateDevice writes the device's editable fields; with a version, only if
 // the device is still at it.
 func (r *Devices) UpdateDevice(ctx context.Context, d *Device, version *int64) (*Device, error) {
-	cur, err := r.GetDevice(ctx, d.ID)
-	if err != nil {
-		return nil, err
-	}
-	if version == nil {
-		version = &cur.Version
-	}
-	d.Version, d.UpdatedAt = *version+1, now()
-	err = updateVersion(ctx, r.db, d, "id", d.ID, version,
+	return updateAt(ctx, r.db, d, d.ID, version, func(next int64) { d.Version, d.UpdatedAt = next, now() },
 		"name", "description", "device_id", "data_flow_id", "connectivity", "online_timeout", "properties")
-	if err != nil {
-		return nil, err
+}
+
+// DevicesByPhysicalID returns up to limit devices, in any workspace, whose
+// physical id is deviceID, by id.
+func (r *Devices) DevicesByPhysicalID(ctx context.Context, deviceID string, limit int) ([]Device, error) {
+	var found []Device
+	if err := r.db.WithContext(ctx).Where("device_id = ?", deviceID).Order("id").Limit(limit).Find(&found).Error; err != nil {
+		return nil, fmt.Errorf("devices by physical id: %w", err)
 	}
-	return r.GetDevice(ctx, d.ID)
+	return found, nil
+}
+
+// DataFlowsByID returns the data flows with these ids, by id (a batch lookup
+// for device pages); unknown ids are absent.
+func (r *Devices) DataFlowsByID(ctx context.Context, ids []string) (map[string]DataFlow, error) {
+	return rowsByID(ctx, r.db, ids, func(f *DataFlow) string { return f.ID })
+}
+
+// DeviceTypesByID returns the device types with these ids, by id (a batch
+// lookup for data flow and device pages); unknown ids are absent.
+func (r *Devices) DeviceTypesByID(ctx context.Context, ids []string) (map[string]DeviceType, error) {
+	return rowsByID(ctx, r.db, ids, func(t *DeviceType) string { return t.ID })
+}
+
+// rowsByID reads the rows of T whose id is one of ids, in one query, keyed by id.
+func rowsByID[T any](ctx context.Context, db *gorm.DB, ids []string, id func(*T) string) (map[string]T, error) {
+	out := make(map[string]T, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []T
+	if err := db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		var zero T
+		return nil, fmt.Errorf("%T by id: %w", zero, err)
+	}
+	for i := range rows {
+		out[id(&rows[i])] = rows[i]
+	}
+	return out, nil
 }
 
 // DeleteDevice removes the device and its samples.

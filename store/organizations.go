@@ -90,18 +90,8 @@ func (r *Organizations) Create(ctx context.Context, o *Organization, ownerID str
 // Update writes name, description and properties; with a version, only if
 // the organization is still at it.
 func (r *Organizations) Update(ctx context.Context, o *Organization, version *int64) (*Organization, error) {
-	cur, err := r.Get(ctx, o.ID)
-	if err != nil {
-		return nil, err
-	}
-	if version == nil {
-		version = &cur.Version
-	}
-	o.Version, o.UpdatedAt = *version+1, now()
-	if err := updateVersion(ctx, r.db, o, "id", o.ID, version, "name", "description", "properties"); err != nil {
-		return nil, err
-	}
-	return r.Get(ctx, o.ID)
+	return updateAt(ctx, r.db, o, o.ID, version, func(next int64) { o.Version, o.UpdatedAt = next, now() },
+		"name", "description", "properties")
 }
 
 // Delete removes the organization; its workspaces, members and keys go with it.
@@ -136,18 +126,8 @@ func (r *Organizations) CreateWorkspace(ctx context.Context, w *Workspace) error
 // UpdateWorkspace writes name, description, properties and settings; with a
 // version, only if the workspace is still at it.
 func (r *Organizations) UpdateWorkspace(ctx context.Context, w *Workspace, version *int64) (*Workspace, error) {
-	cur, err := r.GetWorkspace(ctx, w.ID)
-	if err != nil {
-		return nil, err
-	}
-	if version == nil {
-		version = &cur.Version
-	}
-	w.Version, w.UpdatedAt = *version+1, now()
-	if err := updateVersion(ctx, r.db, w, "id", w.ID, version, "name", "description", "properties", "settings"); err != nil {
-		return nil, err
-	}
-	return r.GetWorkspace(ctx, w.ID)
+	return updateAt(ctx, r.db, w, w.ID, version, func(next int64) { w.Version, w.UpdatedAt = next, now() },
+		"name", "description", "properties", "settings")
 }
 
 // DeleteWorkspace removes the workspace and its memberships.

@@ -1,0 +1,130 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
+	"github.com/keyplane/keyplane/store/ndata"
+)
+
+// ListAssets serves GET /v3/assets: the devices of one workspace
+// (workspaceId) or of a whole organization (organizationId), as a Spring
+// page. Listing a whole organization needs ASSET:READ in all of it, so a
+// workspace-scoped key asking at organization level gets a 403, as on akenza.
+func (s *Server) ListAssets(ctx context.Context, req gen.ListAssetsRequestObject) (gen.ListAssetsResponseObject, error) {
+	p := req.Params
+	q, err := springQuery(p.Page, p.Size, p.Sort, store.DeviceFields)
+	if err != nil {
+		return nil, err
+	}
+	f := store.AssetFilter{Search: deref(p.Search), DataFlowID: deref(p.DataFlowId), Online: p.Online, Now: time.Now()}
+	switch {
+	case (p.WorkspaceId == nil) == (p.OrganizationId == nil):
+		return nil, invalid(
+			gen.ProblemError{MemberName: "workspaceId", Message: "give exactly one of workspaceId and organizationId", Code: ptr("oneOf")},
+			gen.ProblemError{MemberName: "organizationId", Message: "give exactly one of workspaceId and organizationId", Code: ptr("oneOf")})
+	case p.OrganizationId != nil:
+		if err := allowWholeOrganization(ctx, *p.OrganizationId); err != nil {
+			return nil, err
+		}
+		f.OrganizationID = *p.OrganizationId
+	default:
+		if err := s.listableWorkspace(ctx, *p.WorkspaceId, auth.ScopeAsset, auth.Read); err != nil {
+			return nil, err
+		}
+		f.Workspaces = []string{*p.WorkspaceId}
+	}
+	page, err := s.assetPage(ctx, f, q)
+	return gen.ListAssets200JSONResponse(page), err
+}
+
+// ListAssetsByFilter serves POST /v3/assets/list: like ListAssets, with
+// {organizationId} or {workspaceIds} in the body. Every workspace named must
+// be readable.
+func (s *Server) ListAssetsByFilter(ctx context.Context, req gen.ListAssetsByFilterRequestObject) (gen.ListAssetsByFilterResponseObject, error) {
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.DeviceFields)
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	f := store.AssetFilter{Search: deref(in.Search), Now: time.Now()}
+	switch {
+	case (in.WorkspaceIds == nil) == (in.OrganizationId == nil):
+		return nil, invalid(
+			gen.ProblemError{MemberName: "/workspaceIds", Message: "give exactly one of workspaceIds and organizationId", Code: ptr("oneOf")},
+			gen.ProblemError{MemberName: "/organizationId", Message: "give exactly one of workspaceIds and organizationId", Code: ptr("oneOf")})
+	case in.OrganizationId != nil:
+		if err := allowWholeOrganization(ctx, *in.OrganizationId); err != nil {
+			return nil, err
+		}
+		f.OrganizationID = *in.OrganizationId
+	default:
+		f.Workspaces = []string{}
+		for _, id := range *in.WorkspaceIds {
+			if slices.Contains(f.Workspaces, id) {
+				continue
+			}
+			if err := s.listableWorkspace(ctx, id, auth.ScopeAsset, auth.Read); err != nil {
+				return nil, err
+			}
+			f.Workspaces = append(f.Workspaces, id)
+		}
+	}
+	page, err := s.assetPage(ctx, f, q)
+	return gen.ListAssetsByFilter200JSONResponse(page), err
+}
+
+// assetPage reads one page of the devices f selects.
+func (s *Server) assetPage(ctx context.Context, f store.AssetFilter, q ndata.Query) (gen.DevicePage, error) {
+	devices, total, err := s.store.Devices.ListDevices(ctx, f, q)
+	if err != nil {
+		return gen.DevicePage{}, err
+	}
+	items, err := s.devicesOut(ctx, devices...)
+	if err != nil {
+		return gen.DevicePage{}, err
+	}
+	return gen.DevicePage(newPage(items, q, total)), nil
+}
+
+// allowWholeOrganization fails with 403 unless the caller may read the
+// assets of every workspace of org: grants limited to some workspaces allow
+// nothing at organization level.
+func allowWholeOrganization(ctx context.Context, org string) error {
+	return allow(ctx, auth.Target{Scope: auth.ScopeAsset, Verb: auth.Read, Organization: org})
+}
+
+// workspaceFor reads the workspace id and checks that the caller may use verb
+// on scope in it: ErrNotFound (404) when it does not exist, 403 when it is
+// out of the caller's reach.
+func (s *Server) workspaceFor(ctx context.Context, id string, scope auth.Scope, verb auth.Verb) (*store.Workspace, error) {
+	w, err := s.store.Organizations.GetWorkspace(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(ctx, auth.Target{Scope: scope, Verb: verb, Organization: w.OrganizationID, Workspace: w.ID}); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// listableWorkspace checks that the caller may use verb on scope in the
+// workspace id, the filter of a list. An unknown workspace is not revealed
+// (as in ListDeviceTypes): it lists nothing for a platform-wide caller and is
+// a 403 for everyone else, like a workspace out of reach.
+func (s *Server) listableWorkspace(ctx context.Context, id string, scope auth.Scope, verb auth.Verb) error {
+	t := auth.Target{Scope: scope, Verb: verb, Workspace: id}
+	w, err := s.store.Organizations.GetWorkspace(ctx, id)
+	switch {
+	case err == nil:
+		t.Organization = w.OrganizationID
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	return allow(ctx, t)
+}

@@ -1,0 +1,183 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
+)
+
+// databaseConnector is akenza's built-in database output connector, where a
+// data flow sends its samples unless told otherwise.
+const databaseConnector = "0900000000000000"
+
+// ListDataFlows serves GET /v3/data-flows?workspaceId=…
+func (s *Server) ListDataFlows(ctx context.Context, req gen.ListDataFlowsRequestObject) (gen.ListDataFlowsResponseObject, error) {
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.DataFlowFields)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.listableWorkspace(ctx, req.Params.WorkspaceId, auth.ScopeDataFlow, auth.Read); err != nil {
+		return nil, err
+	}
+	flows, total, err := s.store.Devices.ListDataFlows(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
+	if err != nil {
+		return nil, err
+	}
+	items, err := s.dataFlowsOut(ctx, flows...)
+	if err != nil {
+		return nil, err
+	}
+	return gen.ListDataFlows200JSONResponse(newPage(items, q, total)), nil
+}
+
+// CreateDataFlow serves POST /v3/data-flows.
+func (s *Server) CreateDataFlow(ctx context.Context, req gen.CreateDataFlowRequestObject) (gen.CreateDataFlowResponseObject, error) {
+	in := req.Body
+	w, err := s.workspaceFor(ctx, in.WorkspaceId, auth.ScopeDataFlow, auth.Create)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.deviceTypeIn(ctx, in.DeviceTypeId, w.ID); err != nil {
+		return nil, err
+	}
+	f := &store.DataFlow{OrganizationID: w.OrganizationID, WorkspaceID: w.ID, DeviceTypeID: in.DeviceTypeId,
+		Name: in.Name, Description: in.Description, OutputConnectors: connectorsIn(in.OutputConnectors)}
+	if err := s.store.Devices.CreateDataFlow(ctx, f); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "create", "dataFlow", f.ID)
+	out, err := s.dataFlowOut(ctx, f)
+	return gen.CreateDataFlow201JSONResponse(out), err
+}
+
+// GetDataFlow serves GET /v3/data-flows/{dataFlowId}.
+func (s *Server) GetDataFlow(ctx context.Context, req gen.GetDataFlowRequestObject) (gen.GetDataFlowResponseObject, error) {
+	f, err := s.dataFlowFor(ctx, req.DataFlowId, auth.Read)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.dataFlowOut(ctx, f)
+	return gen.GetDataFlow200JSONResponse(out), err
+}
+
+// UpdateDataFlow serves PUT /v3/data-flows/{dataFlowId}: the body replaces
+// the data flow (absent connectors mean the database connector, as on
+// create). A data flow stays in its workspace.
+func (s *Server) UpdateDataFlow(ctx context.Context, req gen.UpdateDataFlowRequestObject) (gen.UpdateDataFlowResponseObject, error) {
+	cur, err := s.dataFlowFor(ctx, req.DataFlowId, auth.Update)
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	if in.WorkspaceId != cur.WorkspaceID {
+		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a data flow cannot move to another workspace", Code: ptr("immutable")})
+	}
+	if _, err := s.deviceTypeIn(ctx, in.DeviceTypeId, cur.WorkspaceID); err != nil {
+		return nil, err
+	}
+	f := &store.DataFlow{ID: cur.ID, DeviceTypeID: in.DeviceTypeId, Name: in.Name, Description: in.Description,
+		OutputConnectors: connectorsIn(in.OutputConnectors)}
+	if f, err = s.store.Devices.UpdateDataFlow(ctx, f, in.Version); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "update", "dataFlow", f.ID)
+	out, err := s.dataFlowOut(ctx, f)
+	return gen.UpdateDataFlow200JSONResponse(out), err
+}
+
+// DeleteDataFlow serves DELETE /v3/data-flows/{dataFlowId}; a data flow that
+// devices still use stays (409).
+func (s *Server) DeleteDataFlow(ctx context.Context, req gen.DeleteDataFlowRequestObject) (gen.DeleteDataFlowResponseObject, error) {
+	if _, err := s.dataFlowFor(ctx, req.DataFlowId, auth.Delete); err != nil {
+		return nil, err
+	}
+	err := s.store.Devices.DeleteDataFlow(ctx, req.DataFlowId)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, &Problem{Status: http.StatusConflict, cause: err,
+			Detail: "the data flow is used by devices; delete them or give them another data flow first"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "delete", "dataFlow", req.DataFlowId)
+	return gen.DeleteDataFlow204Response{}, nil
+}
+
+// dataFlowFor reads a data flow the caller may use verb on (DATA_FLOW scope,
+// in the data flow's workspace).
+func (s *Server) dataFlowFor(ctx context.Context, id string, verb auth.Verb) (*store.DataFlow, error) {
+	f, err := s.store.Devices.GetDataFlow(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(ctx, auth.Target{Scope: auth.ScopeDataFlow, Verb: verb, Organization: f.OrganizationID, Workspace: f.WorkspaceID}); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// deviceTypeIn reads the device type id that a data flow of workspace ws
+// names; one that does not exist there is a 400 naming /deviceTypeId.
+func (s *Server) deviceTypeIn(ctx context.Context, id, ws string) (*store.DeviceType, error) {
+	t, err := s.store.Devices.GetDeviceType(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && t.WorkspaceID != ws) {
+		return nil, invalid(gen.ProblemError{MemberName: "/deviceTypeId", Message: "no such device type in the workspace", Code: ptr("notFound")})
+	}
+	return t, err
+}
+
+// connectorsIn applies the defaults of output connector references: none
+// given means the database connector, and a reference without a topic takes
+// every topic ("*").
+func connectorsIn(in *[]gen.OutputConnectorRef) []store.ConnectorRef {
+	if in == nil {
+		return []store.ConnectorRef{{ID: databaseConnector, Topic: "*"}}
+	}
+	out := make([]store.ConnectorRef, len(*in))
+	for i, c := range *in {
+		out[i] = store.ConnectorRef{ID: c.Id, Topic: "*"}
+		if c.Topic != nil {
+			out[i].Topic = *c.Topic
+		}
+	}
+	return out
+}
+
+// dataFlowOut maps one data flow to the wire format, with its device type.
+func (s *Server) dataFlowOut(ctx context.Context, f *store.DataFlow) (gen.DataFlow, error) {
+	out, err := s.dataFlowsOut(ctx, *f)
+	if err != nil {
+		return gen.DataFlow{}, err
+	}
+	return out[0], nil
+}
+
+// dataFlowsOut maps data flows to the wire format, reading their device
+// types in one query.
+func (s *Server) dataFlowsOut(ctx context.Context, flows ...store.DataFlow) ([]gen.DataFlow, error) {
+	typeIDs := make([]string, 0, len(flows))
+	for _, f := range flows {
+		typeIDs = append(typeIDs, f.DeviceTypeID)
+	}
+	slices.Sort(typeIDs)
+	types, err := s.store.Devices.DeviceTypesByID(ctx, slices.Compact(typeIDs))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gen.DataFlow, len(flows))
+	for i, f := range flows {
+		connectors := make([]gen.OutputConnectorRef, len(f.OutputConnectors))
+		for j, c := range f.OutputConnectors {
+			connectors[j] = gen.OutputConnectorRef{Id: c.ID, Topic: ptr(c.Topic)}
+		}
+		out[i] = gen.DataFlow{Id: f.ID, Name: f.Name, Description: f.Description, WorkspaceId: f.WorkspaceID,
+			DeviceType: gen.NamedRef{Id: f.DeviceTypeID, Name: types[f.DeviceTypeID].Name}, OutputConnectors: connectors,
+			Version: f.Version, Created: f.CreatedAt.UTC(), Updated: f.UpdatedAt.UTC()}
+	}
+	return out, nil
+}

@@ -1,0 +1,244 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
+)
+
+// defaultOnlineTimeout is a device's online timeout, in seconds, unless set.
+const defaultOnlineTimeout = 3600
+
+// maxPhysicalMatches bounds how many devices, across workspaces, a lookup by
+// physical id considers.
+const maxPhysicalMatches = 1000
+
+// CreateDevice serves POST /v3/devices.
+func (s *Server) CreateDevice(ctx context.Context, req gen.CreateDeviceRequestObject) (gen.CreateDeviceResponseObject, error) {
+	in := req.Body
+	w, err := s.workspaceFor(ctx, in.WorkspaceId, auth.ScopeAsset, auth.Create)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.dataFlowIn(ctx, in.DataFlowId, w.ID); err != nil {
+		return nil, err
+	}
+	d := deviceIn(in)
+	d.OrganizationID, d.WorkspaceID = w.OrganizationID, w.ID
+	if err := s.store.Devices.CreateDevice(ctx, d); err != nil {
+		return nil, deviceConflict(err, d.DeviceID)
+	}
+	s.audit(ctx, "create", "device", d.ID)
+	out, err := s.deviceOut(ctx, d)
+	return gen.CreateDevice201JSONResponse(out), err
+}
+
+// GetDevice serves GET /v3/devices/{deviceId}.
+func (s *Server) GetDevice(ctx context.Context, req gen.GetDeviceRequestObject) (gen.GetDeviceResponseObject, error) {
+	d, err := s.deviceFor(ctx, req.DeviceId, auth.Read)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.deviceOut(ctx, d)
+	return gen.GetDevice200JSONResponse(out), err
+}
+
+// GetDeviceByDeviceId serves GET /v3/devices/by-device-id?deviceId=…: the
+// device with this physical id, in the workspace given or among those the
+// caller can read. Physical ids are unique per workspace only, so devices
+// the caller cannot read never make the answer ambiguous; several readable
+// ones without a workspaceId are a 400 asking for it.
+func (s *Server) GetDeviceByDeviceId(ctx context.Context, req gen.GetDeviceByDeviceIdRequestObject) (gen.GetDeviceByDeviceIdResponseObject, error) {
+	var found []store.Device
+	if ws := req.Params.WorkspaceId; ws != nil {
+		d, err := s.store.Devices.DeviceByPhysicalID(ctx, req.Params.DeviceId, *ws)
+		if err != nil {
+			return nil, err
+		}
+		found = []store.Device{*d}
+	} else {
+		var err error
+		if found, err = s.store.Devices.DevicesByPhysicalID(ctx, req.Params.DeviceId, maxPhysicalMatches); err != nil {
+			return nil, err
+		}
+	}
+	if len(found) == 0 {
+		return nil, store.ErrNotFound
+	}
+	p := auth.PrincipalFrom(ctx)
+	var readable []store.Device
+	for _, d := range found {
+		if p.Allowed(deviceTarget(&d, auth.Read)) {
+			readable = append(readable, d)
+		}
+	}
+	switch len(readable) {
+	case 0:
+		return nil, allow(ctx, deviceTarget(&found[0], auth.Read))
+	case 1:
+		out, err := s.deviceOut(ctx, &readable[0])
+		return gen.GetDeviceByDeviceId200JSONResponse(out), err
+	default:
+		return nil, invalid(gen.ProblemError{MemberName: "workspaceId", Code: ptr("ambiguous"),
+			Message: fmt.Sprintf("%d devices have this deviceId; name the workspace", len(readable))})
+	}
+}
+
+// UpdateDevice serves PUT /v3/devices/{deviceId}: the body replaces the
+// device (absent connectivity and onlineTimeout take their defaults, as on
+// create). A device stays in its workspace.
+func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestObject) (gen.UpdateDeviceResponseObject, error) {
+	cur, err := s.deviceFor(ctx, req.DeviceId, auth.Update)
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	if in.WorkspaceId != cur.WorkspaceID {
+		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a device cannot move to another workspace", Code: ptr("immutable")})
+	}
+	if err := s.dataFlowIn(ctx, in.DataFlowId, cur.WorkspaceID); err != nil {
+		return nil, err
+	}
+	d := deviceIn(in)
+	d.ID = cur.ID
+	if d, err = s.store.Devices.UpdateDevice(ctx, d, in.Version); err != nil {
+		return nil, deviceConflict(err, in.DeviceId)
+	}
+	s.audit(ctx, "update", "device", d.ID)
+	out, err := s.deviceOut(ctx, d)
+	return gen.UpdateDevice200JSONResponse(out), err
+}
+
+// DeleteDevice serves DELETE /v3/devices/{deviceId}; its samples go with it.
+func (s *Server) DeleteDevice(ctx context.Context, req gen.DeleteDeviceRequestObject) (gen.DeleteDeviceResponseObject, error) {
+	if _, err := s.deviceFor(ctx, req.DeviceId, auth.Delete); err != nil {
+		return nil, err
+	}
+	if err := s.store.Devices.DeleteDevice(ctx, req.DeviceId); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "delete", "device", req.DeviceId)
+	return gen.DeleteDevice204Response{}, nil
+}
+
+// deviceFor reads a device the caller may use verb on (ASSET scope, in the
+// device's workspace).
+func (s *Server) deviceFor(ctx context.Context, id string, verb auth.Verb) (*store.Device, error) {
+	d, err := s.store.Devices.GetDevice(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(ctx, deviceTarget(d, verb)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func deviceTarget(d *store.Device, verb auth.Verb) auth.Target {
+	return auth.Target{Scope: auth.ScopeAsset, Verb: verb, Organization: d.OrganizationID, Workspace: d.WorkspaceID}
+}
+
+// dataFlowIn checks that a device of workspace ws may name the data flow id:
+// one that does not exist there is a 400 naming /dataFlowId.
+func (s *Server) dataFlowIn(ctx context.Context, id, ws string) error {
+	f, err := s.store.Devices.GetDataFlow(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && f.WorkspaceID != ws) {
+		return invalid(gen.ProblemError{MemberName: "/dataFlowId", Message: "no such data flow in the workspace", Code: ptr("notFound")})
+	}
+	return err
+}
+
+// deviceIn maps a device body to the editable fields of a device, with
+// the defaults of absent members.
+func deviceIn(in *gen.DeviceInput) *store.Device {
+	d := &store.Device{DeviceID: in.DeviceId, DataFlowID: in.DataFlowId, Name: in.Name, Description: in.Description,
+		Connectivity: string(gen.DeviceConnectivityHTTP), OnlineTimeout: defaultOnlineTimeout, Properties: properties(in.Properties)}
+	if in.Connectivity != nil {
+		d.Connectivity = string(*in.Connectivity)
+	}
+	if in.OnlineTimeout != nil {
+		d.OnlineTimeout = *in.OnlineTimeout
+	}
+	return d
+}
+
+// deviceConflict explains a taken physical id; other errors pass through.
+func deviceConflict(err error, deviceID string) error {
+	if errors.Is(err, store.ErrConflict) {
+		return &Problem{Status: http.StatusConflict, cause: err,
+			Detail: fmt.Sprintf("a device with deviceId %q already exists in the workspace", deviceID)}
+	}
+	return err
+}
+
+// deviceOut maps one device to the wire format, with its data flow and
+// device type.
+func (s *Server) deviceOut(ctx context.Context, d *store.Device) (gen.Device, error) {
+	out, err := s.devicesOut(ctx, *d)
+	if err != nil {
+		return gen.Device{}, err
+	}
+	return out[0], nil
+}
+
+// devicesOut maps devices to the wire format, reading their data flows and
+// device types in one query each. online and onlineState are as of now.
+func (s *Server) devicesOut(ctx context.Context, ds ...store.Device) ([]gen.Device, error) {
+	flowIDs := make([]string, 0, len(ds))
+	for _, d := range ds {
+		flowIDs = append(flowIDs, d.DataFlowID)
+	}
+	slices.Sort(flowIDs)
+	flows, err := s.store.Devices.DataFlowsByID(ctx, slices.Compact(flowIDs))
+	if err != nil {
+		return nil, err
+	}
+	typeIDs := make([]string, 0, len(flows))
+	for _, f := range flows {
+		typeIDs = append(typeIDs, f.DeviceTypeID)
+	}
+	slices.Sort(typeIDs)
+	types, err := s.store.Devices.DeviceTypesByID(ctx, slices.Compact(typeIDs))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	out := make([]gen.Device, len(ds))
+	for i, d := range ds {
+		online, state := onlineState(&d, now)
+		out[i] = gen.Device{Id: d.ID, Name: d.Name, Description: d.Description, Type: gen.AssetTypeDEVICE,
+			WorkspaceId: d.WorkspaceID, OrganizationId: d.OrganizationID, DeviceId: d.DeviceID,
+			Properties: properties(&d.Properties), DataFlowId: d.DataFlowID,
+			Connectivity: gen.DeviceConnectivity(d.Connectivity), OnlineTimeout: ptr(d.OnlineTimeout),
+			Online: online, OnlineState: state, Version: d.Version, Created: d.CreatedAt.UTC(), Updated: d.UpdatedAt.UTC()}
+		if d.LastSampleAt != nil {
+			out[i].LastSampleAt = ptr(d.LastSampleAt.UTC())
+		}
+		if f, ok := flows[d.DataFlowID]; ok {
+			out[i].DataFlow = &gen.DataFlowSummary{Id: f.ID, Name: f.Name,
+				DeviceType: gen.NamedRef{Id: f.DeviceTypeID, Name: types[f.DeviceTypeID].Name}}
+		}
+	}
+	return out, nil
+}
+
+// onlineState tells whether a device is online at now: UNKNOWN before its
+// first sample, then ONLINE while its last sample is younger than its online
+// timeout (as store.AssetFilter.Online counts it), OFFLINE after.
+func onlineState(d *store.Device, now time.Time) (bool, gen.DeviceOnlineState) {
+	switch {
+	case d.LastSampleAt == nil:
+		return false, gen.UNKNOWN
+	case d.LastSampleAt.Add(time.Duration(d.OnlineTimeout) * time.Second).After(now):
+		return true, gen.ONLINE
+	default:
+		return false, gen.OFFLINE
+	}
+}
