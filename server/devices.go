@@ -81,7 +81,12 @@ func (s *Server) GetDeviceByDeviceId(ctx context.Context, req gen.GetDeviceByDev
 	}
 	switch len(readable) {
 	case 0:
-		return nil, allow(ctx, deviceTarget(&found[0], auth.Read))
+		if req.Params.WorkspaceId != nil { // the caller named the workspace: say it is out of reach
+			return nil, allow(ctx, deviceTarget(&found[0], auth.Read))
+		}
+		// Devices in workspaces the caller cannot read are not revealed:
+		// physical ids of other tenants stay unknown.
+		return nil, store.ErrNotFound
 	case 1:
 		out, err := s.deviceOut(ctx, &readable[0])
 		return gen.GetDeviceByDeviceId200JSONResponse(out), err

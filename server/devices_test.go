@@ -337,7 +337,7 @@ func TestDeviceByDeviceID(t *testing.T) {
 			{"unknown workspace", "shared", "29ffffffffffffff", "", 404, ""},
 			{"only the readable one counts", "shared", "", key, 200, b.Id},
 			{"out of the key's scope", "shared", one, key, 403, ""},
-			{"exists, none readable", "only/here?", "", key, 403, ""},
+			{"exists, none readable: not revealed", "only/here?", "", key, 404, ""},
 			{"no deviceId", "", "", "", 400, ""},
 		} {
 			t.Run(c.name, func(t *testing.T) {

@@ -632,7 +632,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Find a device by its physical id */
+        /**
+         * Find a device by its physical id
+         * @description Without `workspaceId`, only devices the caller can read are considered: none is a 404
+         *     (devices of other tenants are not revealed), several is a 400 asking for the workspace.
+         */
         get: operations["getDeviceByDeviceId"];
         put?: never;
         post?: never;
