@@ -417,7 +417,9 @@ func ForStore(st *store.Store, sealer *Sealer, tokens *Tokens, rootDigest []byte
 		Keys: st.APIKeys, Users: st.Users, Roles: st.Roles, Sessions: st.Sessions, Replays: st.Replays,
 		Sealer: sealer, Tokens: tokens, RootDigest: rootDigest,
 		Verifier: &nws4.Verifier{},
-		Limiter:  NewLimiter(FailureBurst, FailureInterval),
-		Usage:    NewUsage(st.APIKeys),
+		// The largest body the server accepts (a bulk backfill) must be verifiable.
+		MaxSignedBody: 16 << 20,
+		Limiter:       NewLimiter(FailureBurst, FailureInterval),
+		Usage:         NewUsage(st.APIKeys),
 	}
 }

@@ -656,10 +656,12 @@ type HealthStatus string
 
 // Kpi Example: {"dataKey":"temperature","deviceId":"02d2327fedce2128","kpi":21.6,"topic":"default"}
 type Kpi struct {
-	DataKey  string   `json:"dataKey"`
-	DeviceId string   `json:"deviceId"`
-	Kpi      *float32 `json:"kpi"`
-	Topic    string   `json:"topic"`
+	DataKey  string `json:"dataKey"`
+	DeviceId string `json:"deviceId"`
+
+	// Kpi The aggregate; null when no sample in the interval has a numeric `dataKey` (COUNT is then 0).
+	Kpi   *float64 `json:"kpi"`
+	Topic string   `json:"topic"`
 }
 
 // LoginRequest defines model for LoginRequest.
@@ -961,7 +963,7 @@ type TimeRange struct {
 // TimeSeries Example: {"dataKey":"temperature","dataPoints":[21.5,21.9],"deviceId":"02d2327fedce2128","timestamps":["2026-11-26T10:00:00Z","2026-11-26T11:00:00Z"],"topic":"default"}
 type TimeSeries struct {
 	DataKey    string      `json:"dataKey"`
-	DataPoints []float32   `json:"dataPoints"`
+	DataPoints []float64   `json:"dataPoints"`
 	DeviceId   string      `json:"deviceId"`
 	Timestamps []time.Time `json:"timestamps"`
 	Topic      string      `json:"topic"`
@@ -2249,7 +2251,9 @@ type ClientInterface interface {
 
 	// QueryKpiWithBody Aggregate one data key over an interval
 	//
-	// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+	// Computed in SQL over the half-open interval `from` ≤ timestamp < `to`, counting only
+	// numeric values of `dataKey` (FIRST is the earliest numeric value). `kpi` is null when
+	// there is none (COUNT is then 0). Needs `DATA:READ` in the device's workspace.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2258,7 +2262,9 @@ type ClientInterface interface {
 
 	// QueryKpi Aggregate one data key over an interval
 	//
-	// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+	// Computed in SQL over the half-open interval `from` ≤ timestamp < `to`, counting only
+	// numeric values of `dataKey` (FIRST is the earliest numeric value). `kpi` is null when
+	// there is none (COUNT is then 0). Needs `DATA:READ` in the device's workspace.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2267,7 +2273,9 @@ type ClientInterface interface {
 
 	// QueryTimeSeriesWithBody Aggregate one data key per time bucket
 	//
-	// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+	// Computed in SQL per bucket of `bucketInterval`, buckets aligned to the Unix epoch (so the
+	// first bucket may start before `from`); buckets without numeric values are left out. At
+	// most 10,000 buckets.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2276,7 +2284,9 @@ type ClientInterface interface {
 
 	// QueryTimeSeries Aggregate one data key per time bucket
 	//
-	// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+	// Computed in SQL per bucket of `bucketInterval`, buckets aligned to the Unix epoch (so the
+	// first bucket may start before `from`); buckets without numeric values are left out. At
+	// most 10,000 buckets.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3641,7 +3651,9 @@ func (c *Client) GetLatestSample(ctx context.Context, deviceId DevicePathId, par
 
 // QueryKpiWithBody Aggregate one data key over an interval
 //
-// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+// Computed in SQL over the half-open interval `from` ≤ timestamp < `to`, counting only
+// numeric values of `dataKey` (FIRST is the earliest numeric value). `kpi` is null when
+// there is none (COUNT is then 0). Needs `DATA:READ` in the device's workspace.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3660,7 +3672,9 @@ func (c *Client) QueryKpiWithBody(ctx context.Context, deviceId DevicePathId, co
 
 // QueryKpi Aggregate one data key over an interval
 //
-// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+// Computed in SQL over the half-open interval `from` ≤ timestamp < `to`, counting only
+// numeric values of `dataKey` (FIRST is the earliest numeric value). `kpi` is null when
+// there is none (COUNT is then 0). Needs `DATA:READ` in the device's workspace.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3679,7 +3693,9 @@ func (c *Client) QueryKpi(ctx context.Context, deviceId DevicePathId, body Query
 
 // QueryTimeSeriesWithBody Aggregate one data key per time bucket
 //
-// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+// Computed in SQL per bucket of `bucketInterval`, buckets aligned to the Unix epoch (so the
+// first bucket may start before `from`); buckets without numeric values are left out. At
+// most 10,000 buckets.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3698,7 +3714,9 @@ func (c *Client) QueryTimeSeriesWithBody(ctx context.Context, deviceId DevicePat
 
 // QueryTimeSeries Aggregate one data key per time bucket
 //
-// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+// Computed in SQL per bucket of `bucketInterval`, buckets aligned to the Unix epoch (so the
+// first bucket may start before `from`); buckets without numeric values are left out. At
+// most 10,000 buckets.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8351,7 +8369,9 @@ type ClientWithResponsesInterface interface {
 
 	// QueryKpiWithBodyWithResponse Aggregate one data key over an interval
 	//
-	// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+	// Computed in SQL over the half-open interval `from` ≤ timestamp < `to`, counting only
+	// numeric values of `dataKey` (FIRST is the earliest numeric value). `kpi` is null when
+	// there is none (COUNT is then 0). Needs `DATA:READ` in the device's workspace.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8360,7 +8380,9 @@ type ClientWithResponsesInterface interface {
 
 	// QueryKpiWithResponse Aggregate one data key over an interval
 	//
-	// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+	// Computed in SQL over the half-open interval `from` ≤ timestamp < `to`, counting only
+	// numeric values of `dataKey` (FIRST is the earliest numeric value). `kpi` is null when
+	// there is none (COUNT is then 0). Needs `DATA:READ` in the device's workspace.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8369,7 +8391,9 @@ type ClientWithResponsesInterface interface {
 
 	// QueryTimeSeriesWithBodyWithResponse Aggregate one data key per time bucket
 	//
-	// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+	// Computed in SQL per bucket of `bucketInterval`, buckets aligned to the Unix epoch (so the
+	// first bucket may start before `from`); buckets without numeric values are left out. At
+	// most 10,000 buckets.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8378,7 +8402,9 @@ type ClientWithResponsesInterface interface {
 
 	// QueryTimeSeriesWithResponse Aggregate one data key per time bucket
 	//
-	// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+	// Computed in SQL per bucket of `bucketInterval`, buckets aligned to the Unix epoch (so the
+	// first bucket may start before `from`); buckets without numeric values are left out. At
+	// most 10,000 buckets.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15350,7 +15376,9 @@ func (c *ClientWithResponses) GetLatestSampleWithResponse(ctx context.Context, d
 
 // QueryKpiWithBodyWithResponse Aggregate one data key over an interval
 //
-// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+// Computed in SQL over the half-open interval `from` ≤ timestamp < `to`, counting only
+// numeric values of `dataKey` (FIRST is the earliest numeric value). `kpi` is null when
+// there is none (COUNT is then 0). Needs `DATA:READ` in the device's workspace.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15365,7 +15393,9 @@ func (c *ClientWithResponses) QueryKpiWithBodyWithResponse(ctx context.Context, 
 
 // QueryKpiWithResponse Aggregate one data key over an interval
 //
-// Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+// Computed in SQL over the half-open interval `from` ≤ timestamp < `to`, counting only
+// numeric values of `dataKey` (FIRST is the earliest numeric value). `kpi` is null when
+// there is none (COUNT is then 0). Needs `DATA:READ` in the device's workspace.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15380,7 +15410,9 @@ func (c *ClientWithResponses) QueryKpiWithResponse(ctx context.Context, deviceId
 
 // QueryTimeSeriesWithBodyWithResponse Aggregate one data key per time bucket
 //
-// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+// Computed in SQL per bucket of `bucketInterval`, buckets aligned to the Unix epoch (so the
+// first bucket may start before `from`); buckets without numeric values are left out. At
+// most 10,000 buckets.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15395,7 +15427,9 @@ func (c *ClientWithResponses) QueryTimeSeriesWithBodyWithResponse(ctx context.Co
 
 // QueryTimeSeriesWithResponse Aggregate one data key per time bucket
 //
-// Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+// Computed in SQL per bucket of `bucketInterval`, buckets aligned to the Unix epoch (so the
+// first bucket may start before `from`); buckets without numeric values are left out. At
+// most 10,000 buckets.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -32656,262 +32690,265 @@ func (sh *strictHandler) PutWorkspaceMember(ctx echo.Context, workspaceId Worksp
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rcts4nij+KijuVMWaoWRJvsRWauq/7tjpdrdje2yls9Nx/iFEQhLGFKAmQDtqx1X7KufLfj8PcL6c",
-	"fZN9klP4ASRBiZQoWY7T3Z6amVgSCOLyu1/vHJ+PxpwRJoXTuXOGBAckgj+Punig/g2I8CM6lpQzp+Nc",
-	"yoizAbrBIQ2w5BHifSSHBF2TyQuBbkgkKGdow/t049VeIUFYgKhEPexfI8qQd9yvv8XSH3oNx3WEPyQj",
-	"rN5BPuPROCROx7lyWleO4zpyMlYfhYwoGzj39/euM8YRHhFplncwpj+RyXEwu8R3jP4aE0QDwiTtUxK5",
-	"qL2NQn5LIh8LgobkM/KHOMK+mksthKrHxlgOHddheKReTAPHdSLya0wjEjgdGcWkeMG7271ms+fv9PBW",
-	"q93bfbm93Wrv4r2XjlqwlCRSc///H5r1fVzvf7xrb9//pWB7rvOax0zObub9kDDkqdd7Lhx0RMSYM0GQ",
-	"j6OIEoF89aBAnIUTFzGOPCrJSHjpvn6NSTTJNvYXGJ87/YD0cRxKp9PHoSDp4nqchwQzWN0hlvhNyG/1",
-	"eRecV5ANmHduf4lI3+k4/7aZgd2m/lVsZu/4GYcx0e8lN9Qn51gOi266OyQogBEvhILAcYiZuni0wbhE",
-	"VAo0Hk4E9XGIPD3uOPBqJTeeDFh9/WaC6dV3J2NSfm72kIe9WU+Svf0NDSWJXoeUMFl0eqfqwFEfRiHO",
-	"kOeboQA75PM45AFJFlIESsl4p+o64Y16Wc696wg5ARTq82jkZAuOCJYkOJBVVpyM9dDGxZvXaGtrax9J",
-	"OiLCRaQxaCBvIEmn3Wxv1Zsv662tbrPZgf/+osGgyibT5ax1l4f2xhbu0/q56uXYM6555QrYTuEtFRae",
-	"DK6+7nT69S6binGIJ1XXnY2uvHDrBWtd+dEI07DCmokaV3W1MHjN6/w8phERlRCXJGMrrzedfK1rrkQX",
-	"aWWKSNdMC4/FgS/pTRWIpWaohzYSccEDfq7+IL92ku8Y+bWTfP8///lfhgwaaeaDo4Y5H6ttNlncWrd8",
-	"gnukCrSHalzVe4HB616nkO9ERT4VpoOrrzidfq3Lrkj/2BKEj62d4p1FA8zob1itrhKG8twDVReef2q9",
-	"W3gnKp91bIZWXXYyfr0L/lmrbhXW++mm6ko/3axrjccBGY25JMyf/EQms4s8QFoYrftDLghTygDaAAkQ",
-	"o3fvjg9rDXSAIjIGWQ4pKZsIiW6pHIJSJfAIVFjU51H6xRXTsgjCLMhG9XgwQULyiAjEuBxSNoABAyIF",
-	"jOrTSMhUTXuVn1+98YphFNB+n0SEST0fFQij7eZ+A/1EJgLhSI0eS1hOexsNeRyJxhVLFBetpWfnbJ1O",
-	"XR2Pfegj/PmEsIEcOp12s+k6I8qSz60iPfS4Dwp6wRGPx+EEduMPMRsQ0DgRtdV/P45gT95RFw88NFIT",
-	"EYE2eIS8v3qwG8wmiHymQqpzuyaTTBub2ZQxFZTtZqfVLlr/LO0o0LpmMH81vSv/rkzzOseDAsT/hUS8",
-	"3sOCBGiMBwSxeNQjUZmeroYUa+nqEvFnOopHTqfVhP/AtepvmumhUCbJQKHTvetc8DAV2QvOw5Dw1U4h",
-	"mTvb/yXBUREIvcaC1CkThAmqJAck4p6+usSMpBZSdiJCzzoPuGfB4ZL+VnAV6oKQoL+Vv0s9Vnj67Z38",
-	"8VtH3yo8+strOi6gqnD5atsR8XkUCCQ5Etd0jPoRH8FZ9MiAMmYdTkREHMpSw456uhxi5sPHJY8K5JjX",
-	"fDTCSJAxjoBuhlRItZg+JWGgVGzsD42s4Op/O1j46d9qMg8p5K/DmFdXTJNg3AtJA3Up0aSuF/FrwlBv",
-	"okVtoHOWSFrPVPBqgulfhNqNfRJgEqtAP+Bqj/XgVnZSOIrwpIgtXY7Vc8WH540jPiaRnOgjSD65WPhf",
-	"4GReoSqnkT8LtUM1Q8WTqHQQRZiz7EF08XUBmr3VeGIonYIceL8C9YjIOGKlsCzVfIWwrFHOpn8LgVvJ",
-	"YoWGYkGiB5qJYz31g0zFe8uait/z6FqMsV9uVby1RqxK1q23ZJTd+vIfcGXJ+6cu8JEWcK/m0oIVQPF3",
-	"OLjQspz65HMmiTai4/E4pD4w5s1xxHshGf3tX0KLt+mFKHiQYFvRANdBo1hI1CMISzTiQiIFXgoBo4hH",
-	"rwHXtswn4XQ+qDcGIE7E8qx/oYQix3VGRAH7aR6QR0QIEAqcwlfcf1TQJSRmvhqzicf0mkyEwgCJZSyc",
-	"zjYgKZUASD9r7wvlDPUxDYk6YxkZgHDa/V2/hZtkv/cy2Pa3SAZDuMdj2emFmF0DEle6hnN9fPr0Z+3v",
-	"iSwdcC0Qa6kP+NXB+THa8NLD89CWi/SJC3AG6YP0ag0H/B+sH1L/oRepEBKkCPQvPmSNgBMlXKtb0NJz",
-	"dsZqZP6E97MTTlfzNAerdBXB48gniY5CBYq1Xws2h8OI4MCI0gIO8A2PejQICHvgCRpkFer6Pv109M/O",
-	"64ujg+6RujFbbEbtPdzqtf2tYJvs9HebLxM8cTrWUnK40zaf4DC3tnCzGbR267u43a5v7+69rO/v+7i+",
-	"3+z1trf3yA7ptZ0yrMjQ6ZxEIyrA6RgQRgEVgBbmxhsghRfvbvfxzl6vWW/tbe22cgCwpQBgRITEo7G6",
-	"72a7VW+26639bmun09zt7Ow29tt7vzgZnNg7zQBlD7/0twnew2SviXfI9iMCSiyHin/5SkByUS+WiMdS",
-	"0IBoTQ2HIYleCCR8PiZoA+fv0EUYpZRaSSkY3Q55SK5Yn2AZR6TWgWkU9vyGtaq64ZnD76CZs/dqiLL0",
-	"5QbYXGSTgLYS7+5d55TLNzxmwWrAml3ZdnYXvwQR/xdipMdDxP77f/0rIOy//89aTvmUF+FjJjkA/p3j",
-	"Schx0OX8BEda/1t+YwuYQGsr2655H5KcoxDe+HRMACCDfPYJCbQRRJDoBgAvpCMq0UYLvaXfKZnWyHGa",
-	"5p8r3YcFVM30RjOylU7NojG7hSRjc46XPjvctnW41sqelsdmIRNFLHbK4pLjtru1V6mFSptsgplTv0gl",
-	"swfxDIjzUOtJAkAmPEaKQ7kIC/TpRtEWy56znvtq75XcVypuPhHzZigeB1hqVq1uLIuLYYTKIYnAiIqY",
-	"0gvT69Uo0eX8LWYTI9WKB96Log0jzCYGhBHO2AXlTCgNVEYTFGIJlrcF1KdtCUjdZOYoWekTUZ/5O0ys",
-	"KVQYA7GCRG3kpRAykhwB7kt1LRfqQ/1AffCQAJgC1c+Ki7KGFIRH6UeUhnuLqcxHOc2opqCcMrVkHtHf",
-	"HoyFwIwVskcEWBMORR7ZWou1jFZ2xXplqXTxRBf81myKR4gyCDuz95eneK3a1F29f/++botIxSFE2PfJ",
-	"WM4AD4LVEVF4iVlgmr7DG0xD3AvJA68wwBL3sCAotqbM3xoI/r9Zl7bTtKSCSxKBzyL//NPoMAEZExYQ",
-	"5k/QhmIOyeZqGSfDTNwa+ekdE/F4zCNJgrckoLgLy3qgOLC1EOJbOzbEp0tAI7UGBGfzxHIV1Ufl2btX",
-	"u/bg2Izf7i0Vo8Rv8xCGoX054JCSKdvaSkIPtaqv2VryY3ttDN1WwC8SeTt5zSjZ4NPexguhebe5FJB1",
-	"JY9IYMW+LpTB0gXpSNbBICIDuKPUpoYDLcvg8FzbjSkRaXymdXHY9+NRHGIJevfBz987rtOL/Wsij5kk",
-	"0Q1Wl3rebf3guEBbwHnqSDIakwg0PCAuycg7R7FLrfnu1lutens3i5hTZ8vt315av92rH8fUhwAubam9",
-	"d52xtfaptd45hMUjp/PBeXt86rjO24P/cFyzgct3bx3XeX327rTruM6b44vLrvOxwEQ9vVHLSpzuOXeJ",
-	"x5dnaG+32UJBHGkSz/sIQ8BgXRCIptVzdtB59ypuNrd8Bv+Qt+70Nz8ojnSe++oQbZgFIPV6YEaWYXfj",
-	"vPuhWd//eNdyd+4/vP3h45fz5PP2/WGtwNZr3dmsw1uhKe8jTw3xXqGAS4FucXiNKJMcMSIUFeO9fxFf",
-	"AgubtvjbJueD+i+4/luzvv/p4982rq4auS9qfy1cmg02c8E1DwUawu7Ac4ClZnmkrq6g6CUK4qqNvbfN",
-	"zB/0a+D5DHL0YViwagNM8pdbwalovyi5ITcH39bxFL1fB68veXKfbmbBwFD/V0hIHEkg2i0IR6DMj8iI",
-	"6MhwRG5INDFaiYKF9EApk7vbznwfppsF+s46UuNeSP0EFhU1/OHtwWsjOTVKHBvbzftCiNKvuSR+RGSx",
-	"pCbgN7QBLxlH9EZpWerlasve5zoe0/o1mXjoBocxqTXQeUQESP0Qq8ByEfRXTA6xRNq7KJIwBu1+LFr2",
-	"7nbJsu2A5WpgHeSjfwt+L4+xzYLeEU5Z8ggHtmlKHUkUM3X3jaL3k/JQTVBsjIEL+LhMTkYpsiFnAxLZ",
-	"grKWj6ttm1bJ1mgs5Q5zszDEmanP1KVj+FGtX+SWnSqu1gGlGQ+uHX83M+8JFhKJ2PeJEP04nFYbNrRH",
-	"nygkRD0dA+MiwRFV96S07QHqTRLtslb9+JiBh5kf+EzMy9JRK64zTq25Iucpniswpc8AVZ1yEo8jckN5",
-	"LDRGHy2COYwiLo1d+nZImDEi6zkS1BeSjwUYrSkbVD+6uDQcT6ETOI3mIhP2FXEVjYV8ByKArcQIK0jW",
-	"ziQwATf2mbuKwJczi2M2juVCjlEkJGBN24z94zaiitpR2UAXBAd1oIw6oAPECf02DyC1pyguM+lbisTi",
-	"iCA6YEreBTRdyJ+6lk1QO7G0ZQz0EgJ2kg0+lnREhaQ+8jnTFk1/UlsrnzrOFr0k2zFPvjIAqGM0cHiL",
-	"JwINCCM6MqY3sczejYVconRxK7GPvMDSdBfxk4WxH3PYw9lYwx4iLFDwAhYZKicPYwLmBJSocn522X0F",
-	"f7zrAsWMhUTk1xiHmh5gOUwDY1ZnE/mEt2msYeQ20YIpMwwkZiERwjBGYVLylucdS981K7m0uXGc3wxL",
-	"sKOImg/gEEsfm03wlxPo4cDL6TCo6BcQiafmzpNAvziJ83Qq/okaYghhoBvAaTydl/l3K9Mzi5oygbTF",
-	"JHGWDKb3NAXXPSDmwFpzr4PYpip3a9SWAlYvucTh60W7TwKC1Y55LJEHMYvepgdhMl6l7U3dVpLNai2g",
-	"8O6EINKEly9hXrHCmIR6W3s/F/Ow53ycsXKsBfFEGkC7kFbnl1gRSWdDq2ZQdURZ8nH6uu8LDvg77F/3",
-	"aRhmmGEdo0GLlusI+E4HT1EIA+m3/BbZI/Xt4CWub/f2SH0fN3v1lt8Otsh2fwfv9pyZsIzEONXKGaem",
-	"7E+zd5Oi5yzOpAuzTjD/sOZbsxaKbGXVjRrG+lBBlMymT54rtGdM308RiiRbLJogyb2evjgttBQfeqOp",
-	"Dz5LYU6OyWkGOTzZzwIDX4d0pARAQZjgUSIPOM18MBGefUDy1H/guA6P5TiWrzljxJdJNJ6eab+Z+48F",
-	"GX+FODstgS7Y002SDdPKYZh6aJoEzEJZcmjrtQYkBzw3iwaPSHBB+pmctVTC/TwVc+bAK5Kas/yDZnHT",
-	"/CO9lKpndpOlK1XgiLf5iNmlw15n0NLob/kwV+ueCg4sW3OqDDjZxuchZbKSGc6qM7NCfmuZT9BGa3cq",
-	"dlkbBykbaKW2uZdP+ixCPkuybu6lsnWrRLZOF1pJR835newCCRXIxtqowLJIvaLKldV+WLJ+w+qC/3oR",
-	"NZMKdgrk96fDwgUIeDwfo5IELRyGZ32AmrkqDR6Qt0Ri596dFfhTV2ulQ0757GKmrSee3cVHNy9amQV8",
-	"UN+PxnKSBNlDHmLyQamkyd9ar4BkCf3nWf8o1L4C+FJpJUkoA+/3BZHp16fZo+qjTq5q7+hPWXi/yYfJ",
-	"LUeAWz0lAjFLvlA/Kw7AzBwwQElk6eQrzQcKQW5f8I26S/XRLmpzGY9GWPtdp5F+dcZb1Xo7h7tYry8E",
-	"Zvh5RtQG/KU3VB2V80O3e27xm/lynCUDfn2Z7t61awgVPp1W6Ok4L5vfbR3uvDw6bDabrfaWojf6ne2g",
-	"vdV+2SeBT9qt9p6dCjVK/CaKc7CQsjR1Sn+6lBAh5JydnhyfHqWDunREuGJrW7uK/E7rd05BHHwOijJM",
-	"Pzz6+fj1kfM1RNAcFGS+9pOziwPHdd7+o9t13AQ4Xp8dnBf615cXZC0IqkIFE8SbuvulpdZqAnRZBam0",
-	"RhQN0pzxQ3Jz9O641ig3YC5RCUqT30vA0WW8hOXCuIHeuwLjYw6WZ5xtpz+dnr0/RTGTNLSy1bVqCLnq",
-	"DGn4RzxCZ2/ewJ+9CfJyyKDTEg1QmUkd1zk8+nRx9P3xZffo4ujQcR3zvPpL41QRlE1hWVlEJTZ+SYJC",
-	"nK4YBTFkD98OqQmINp5RUxQNQ100ykijUCBZj5E0H+RSKPlqMlOitmfoaQjEzCm5zuf6gNfVl3VDzsCg",
-	"BfT596s9meC6vAw3k5pv1WWzjtrNV5zLEbwUQfLYsIIClsPjWfVLw9pSuld7WveaZVi27tVerHvpNS6r",
-	"eRXLCQ/jwHM47RQTfSg/y8J2zMJXY3DrZDpVNUL9riWVulV1wVnSas5NX0OaRt3e2W/nM6l3m0WUoDqt",
-	"G+HP9pe29yfDr5uymjNnSQqFW5hVUtEP8pX0Tf1nBkrllOTp1E6Njc9K5zegdOY0q2Vt7ctpYrkw4xT3",
-	"p4FpGI/AhW8ITFFlkwx5zT2qvVpBxJkkmvw+BVn24Fnouv89WuXpw8x6M/NZV1VMWJcULqcCNZXwzMfU",
-	"1xT1x8uzU3QJb0QbQYT7ErWb7Wa91a4lgZwB8XkAOZzapNhAB3qG1H2LdZwnNgk0Aoo7wcx6FZbQnS3r",
-	"D2HpT+5qVZHShokysVI9upxsGUzLlrN0wpYtg4qyJSx2WfnyIQRpvZTl0S39Kwpn68b3P4HENR+hnli6",
-	"SpTxZwnriSWsHwgO5XCWrCR5Zpm9hV8XqIVTN2aeKgK9n8Z0Oo+uJMXK0psLFP5rNU+71ditkERlJQTN",
-	"VTBnfrzWi2VxaPJUc2TEEuuqBadYqo9+wrUyYdS7ig7shA8oswo2LZH8Mi8j4hTyEXX8rS5HsiGG/JYh",
-	"ylDIByIt4InjgEokI0zDWmNxpo+CfyFueZSXVtIvcxO0mu3thTR/XlTiosKc9ulbJWDT1cw58IKQLCvE",
-	"17Hq47e2OzvNzvZ+Y6e5+wsUzulHRAy7/Jqok74efzLffNrpN/023ktTL6dTMRf9DoBzTbQPhUx+HPa+",
-	"9+kZ/fH43W/HrVN6LI7ZxY7/+nj3+Hr8Hz+//nG/QSY//ha8P6Zn9Dg+odu0/4+G3w5Zb/SmGfzHj6Gj",
-	"jxfAw6717vzIhwwdcpKoT3PKsEV0MJQQ6Ych1PGCYDjY7N6cpKwU3EkeRueETZs2HnrD3qpZDPnbmA3N",
-	"xr/GxEWCskEISQ2vEPlsirViibxNPKabOJbDTTOR1ygOTzPXMmOKpwNGApD2hUAwzLR4wQJ5B6aMAVhu",
-	"O+g7giMSIZ0gaabUaZLFb03ubh6jBXB+J4qkQLPmqTNyc3Xj4RWlaPLOLGCK7uTbBsyGyifF+Uv0w9k7",
-	"NCBWlofyQqBByHs4RHok2oASFlQKFPHQBAFXEksu1POFwVYWFargjbaIjVl80Rm+JVqGKLdplNXSUtty",
-	"Os7R4XH37MK873gBohYi5INVfr2Su9l6LrnCZ2oU2jh7f3p04aKDw7fHpy7Si3fRz8dH79XXb4/efnd0",
-	"UTM1tdISW/rRwmdqpVhRwtCr32JapNK+SbXV8nt8MlnagNH65ejlgBFu9yGwmIntRpxZTW5vrV9uN+ux",
-	"5Wpbzk7k9OqCe8UJpyT3Vl5yb6kbtovAF2ioUKJuxCOCdE168nkcaYEPkpyxTmN7ldV5zzqGoYPTQyT5",
-	"gMihKbldUAh3u7m/O7cSblEIXBr5UzVgfNk4oCIktV3Rq5BcWhK4kjiXfaAR/JYZiq6ZXAre/27e1/Ah",
-	"yX6RVMUWEOpp82/ZqjPz79qtuyVq0TLW3pLwgPIgjuR0504Kgx4WZfCoFtc5JtOct35ZO2nRac6SBJst",
-	"L2MqbU+HQBcFcWWm0vbiEOjceisZS5ezOi4E0FVdxArAioT9M2YqI2iDIKRI3w456hGfK3UbIDMreJJV",
-	"GzXJ21TqrhbqwdqyyZq/Jz9z1fRBG0K0lLMKnCQiamLCSgQVkCkdN5OitVTpuI4WRRcbukolQnvhTyYX",
-	"5jjeA6RDtZ/ZQPfl7qAog1kpCTAv8pOJXyFvOg0B6kZBb4eYhrJOWRr/mj02hSvN/YW0p6CazV8LrFvL",
-	"GJhoCVVOeNaU4WNZJXgdMlAKXIWqtO7MgEBOhDRbwm5IyMdpMWPdgEAgHPGYBaZCTkiFnC1sYOTcomhL",
-	"I9XflWSBF/+SSPxFeYizKkDRKFsnWISAMC6V3wtzH408P2+mSx7JY9bnzqwkX8kva8v6d4toaLq93HPT",
-	"LzZHnJ6nm7a70M1bZo4yua5ENSuDquRkpxJ7je5Vabu2dlZ2gZelF2I0ryLYWfauUjXurqitb87RoQ/P",
-	"bNNaYm43yeKymQtPMSsCsGzFkkGEmWygI4WPum4e41J/SwJFPnWp8VkshRLnC48GBmmRoFc9N+pnEvXy",
-	"quD2vAxpdTj015iYn43rajpTO7/zC6KooG+aiMF+keTqgyCZBUm8Qlin8Y8IZsKQLauGu47dsO1VOW23",
-	"SAhr7RazlVxCeHMBy9Wnn5xrIUyY4oqzO3/zGr3ca75MCsYnPSJcaHE9USDQ46ZR2zmPJBdJvRq71KKb",
-	"9ZO4YqnDR9P6dHiaTa2Gj7Ecpo+pP0xhe/Vn2jAgHQCdo3VtsCnBXZYxP9MOoewXXS9zpqKa3iGMQD4P",
-	"SAe10FQpXhe1kV032EVbKOsJoiupu2gHJUU0T7h/rb7ZTb+ZqhpaHB6fNmso28ESVUH01R7BiRSYpLOS",
-	"oXdzeoyoGys0k6b9IO6KfHjaGVzgTUmbQhSFY6Xe4gJmtkLOv65rOuNSGfJIuijkPg7VTSKhU2ISRE5Q",
-	"Qs1X7KyJcKnLN0kvmCax7y6OEcMjhVjT73iFPKtyqpfV4dLHgQSeCKXa4TBcXAtL79md50LPwUVBOZWg",
-	"+E7tHjuFKT2J4c9Fuho04pGOTBtzKMyYnC8U2NWzIagGqMuILwlkU/u2Vpc9VbT7C+2rWs0jPu0MfIi4",
-	"n5urcKXgSyqAJfAIaU1f9xiBMmFKk+4hypCPRyR8rfSbDU+7VHV7dw/9Pekvg/6GdIcZ94p5WAgiLwgO",
-	"YMDl5VEX/Q1dHB0c1lzoooaDEWWeaxJ+hlyRdc0DYSFTveMc+5VTxVhhpi8bNqf8kvLRL7COL0o5+6Ln",
-	"+BLFIfkylVz9JUuT/JIEgH+JBYm+KGW6tqE28kW//cs7sDN8OSQhkaRWXO31wij3VYPsPt3A3U43XWNK",
-	"XIbuS6bYtW5/3HF+IhM0gp+tPpvXZPI2/a7QAe5On6P+qHeUftQ7K6iIo+vCLVnKbekovDDpG70wqCNR",
-	"PpfoaWm7bZfzvc4rgFUkJhYHwc3xu+ZXmus3l7vZ2XK/H60qv436x7umu7t1XwqX1epeLVOdqtpB8pAs",
-	"Ljj1SFWjLrjEkqxGngeKMZ+TiPLApDDmLDR7u9DRLY+6P/BbqLBaWPnympAsZgRtJP3jtpoowBORxDOV",
-	"5fMUd0ac2fGlFSCUFRkHKfpwbgybIn/5ZILt5lSOQLvV2NFJV+QSSqYXBvu3Gu2t7V8W5potKAiVZAws",
-	"Lko+tbfyarsvoBLoOMSMIFosISSHsFycvnUe1b1XFROaSwSZFZb5eHWu7BJX1mHk0qumrikfdFiIuxqS",
-	"l69IUxmOVylJVhTNuegmiuBRCcZBmrUNJTKznlBBlj8And8gRSNpbA5LKkzMeDhUFIS8mebn45CgWyzQ",
-	"iGARQzXVxG/E+G31+Lelyrbn5d/iaveN+se//cWpUuJ9Dowt3bQBeqIlAoF9gAOoP1HSfCGUD2m+YN5p",
-	"c6BmLgV0r7mol7XriLSVdbXG0lPbm8fnu3REdAfVh5fnn72nxDQ4rb2YNocIo6zUKfL5jWn4mzrZLr4/",
-	"OD3+5aB7fHbquM77s4ufLs8PoJQH6CiO6xwedA/UR63TOK5z8e4ECh+8656/6356fXZ6evRae+Z0lv+n",
-	"7j/Pj8yDn96cnL13XOfdJXjsLs5OikslpIbdAg9MqYsiicMp+i2L0qlkHjZ23/TPcjN6dp1LSk1LlMcY",
-	"6AoX1QaHcpmxZImuE4V7v4RuIlWzA7DE55yCM+WD4i5uu9XY/7gobSDFLV2atJgF2V+3kq8/PjTRwFqw",
-	"JcfP5hJMCe1zExTs7ViTVuQMM+rBw7MYrF3mVlcE70nw8JKau1UUfCoKf2vHisIvjWd/YGBWVhNbs3cI",
-	"MFbnYmmOHysG266k5a/SOuOBAdnraS1xnJYFFyQSyMeMcYlCPkCUuWAD0w0nfIg50hX4RyjguumZZcsv",
-	"riBuLqI40cWYLmEMuh1yQZJQ8TRQxzKM3Q5JRKrHjE/bPdYXO251QtDby3dEKGl+AL37V4iTeTg4PrRG",
-	"fx5OF9fcT+A2nV5/kxd4draXq6jfqFwKPyfgW6Bop0BNeyz1ZSOehIq9QnxEpfps2jxIDmYL6DZxIFFI",
-	"sJCo1bYC83IHWjWzqj1bIAnaWpyxcJK6W1McWg3w50T9Frt3bcwo1DZy9rZ//xtY3Fr7+/eLFZB06jIM",
-	"eSLjnE7FeSLjHPjkrUi4i6ODQ8d1tC9BCdPnh/qPw6OTo26xQJ0mIa8eRD2dT57a1b+LaRgo6n/grFY1",
-	"UBCpuMcfJ0K6qOr8I/c0Wj1q2jr930e49UzhtFz8dbqd5UOx02s7gMS/WQKDw7DYEKkDgqGVEPZl1ohu",
-	"bryKi8amaZsSo/qxUpKKpSRaFEcDZifdLzUMTSeNLHwm6cGll1NZLCqC3LnhMOpI9ALnnmhpZHs6Yrmw",
-	"9v3psPZZ6mSHtS8OLc1W+nuKaf+6pKNSCHpVcvJtxrPPnOlcqF5fdHtZVPvqwezpIp8skj2TOZ4syfHb",
-	"llyeUyeXTp2EM/fjiMrJpW5ar5t/05/I5CDW8W95SpE1S+2YHH27DZ5J1EcbJoBSyElIag3UNZ1AwePU",
-	"I0lzTcWoFcvVyfZAZqh6iY69ygArfafVpzttKdWDggElq11YXMCsuIMwyxUoQJA9752fXXZRWv/Ag2Ai",
-	"bUThUg+8YryPvNTDC538PLTh/XT0z/OTg9OjTxdnZ91P3bOfjk7141nzP7X9cUQhQJkzH4otmLrKij3X",
-	"3Cs2N15Jd8tVsg1sKzucoZRjdTTDEfarHczp+8vt+g9vD17XL384aO/sotcRAQECh3//n//8L1eXcPgB",
-	"7kXAN93EsJn+DmZp9cm7YhuKXdQJA4ejm4TfWj1+M6B4IZCXNGBM81zGWX9g6EosxRXzbEjzTKxD2sq3",
-	"gdQakDfkQnou8j7XWVAPIGTMNPllQd1QvLoY4vbOroc25JBcMd19ERkSqm1uNVeLRvY8ppsgBFejdP96",
-	"IGXo//7v1k4TJXa2ZNoXAvkh969fIYL9IRLJQUHsG9S/M7evD+R7DkNIhKDPm3+NBwR5UHyD3YptT998",
-	"IZbkrnQWU+4hXFY7gfLAkIUnCBETXfZmNBUN5uZ799p9/UWu8SkZqefN7pNxOngYPk3QOOKS+AqGr9i/",
-	"/RuCGE5xxSBy38Qvq7NhKA3w9qDtp26Tu2nCTv/2L8GZpwMxNzwTD+opsKIyJNBu84pl8bG9CfIO4Ljr",
-	"J5gNYjwALCXMS1zKLvLENcRqw7JOqNrZBmSM166Y+ogICyAOVCCJr0nShs5Fpg9dltWoxC80wp/VH82a",
-	"GqBIs8ILT12WekT928HCT/9Wd6I+QKVu7xXy+WiEIbPINZnpiiXVNDTbbfiu2IYpW85ZOKmZHAgUcD9W",
-	"hJ8EOo4d9SFBXnSQB5//Dr2uPbQBYE3lpIZ4dMXMj2fnHRwNPIME5FcXMfV/A6n+R1ykzitUf1DmIkaZ",
-	"OkzKvE0P/objwXoLV0ztodZAP3LKkFBUDIeIgx8LUvD1K155ijjqjZqOnSYWF20cnB7WGshTcr+XNAO8",
-	"YjETROqO3eIV+jXm0gChd+WobQkfj4lA3tWV+gzHdnV1deXVFAqPsRBIHa9Uy9FYFVKfMGGXITwYY39I",
-	"6u1GU+m6UWhoq+hsbt7e3jYw/Nzg0WDTPCs2T45fH51eHsEzWfx2imO2yOI0Gy09io8Jw2PqdJytRrOx",
-	"pdWtITDjlPlovIVYyQKT6g2/nqpllUQqa5aXL75DpUi+Uediwnj1rwKqDNlFhtK7AjnuhA94LKFiju6H",
-	"DstsN7cLGl7zwUBRt1g21C63m80yITeda/M7HCSBc/BIa/EjdkoDPNTeX/xQl/O3mE3MuwQI0SJp6KJW",
-	"jvQuJR7ouFZ1BRCkykWBnf/IFExKUpeRgiDN4Y1xGkJpMBJDHsl6SG9IoCl9vjAS2kirPbmKiDK5ZJGk",
-	"momkzt1pA+nkDqSU+NFYGvKoxJA6RHiQAI1JlPR6xkEQJbChvk43pPFkBh4oc9K0iO94MJlSb2zqraj2",
-	"tHvbKtEG/SDP+n1dAz7zITg+jyLiSzTkkSCoB8aIiZKTxpAqUOJq1LpTpfJQKdDltanEKZCH9eZyO3wu",
-	"mlalaFpxmPicKmpL3S74OOByC2kUZV+XRLV2qjwk4vEYdLq3JKA4qRS6On0zup4uD5qndpRp5omR5U2b",
-	"In73rjNTCw7MugtJYo4aGUrIyG2e9GnCpb7ODX+lTb3hFJ+aLYaXp0sX+YJuK5OnR8TKyjA8lfCzNhq1",
-	"FgzSfc/1nYwxjf7EiGTuadqYUIpJkGfTuXMGRBYJdbrSgIL+RA3TyWZZzK4uaPVrTKJJA00pyFQgRrRi",
-	"qyYiwRUbkoigDUEI8rTBT3fmTjJUpxg7FVL/LoAXJzWxSo2e2ZDNy2s6BpvngnFdfE2qjLvkkawyTrt9",
-	"KwzU1cKOg+pjXxsbxRKzJ/ES1d+RBpJUfgQYY+XRhxaEVX7onVj+NalIV/kZk1pc/YG8A6b6c0epNFb5",
-	"kRMs5DuhL+bjQ6XBrKu5sft/yOL6EhjrOLvN/tbWfnub7Lfxdnu3/XJ3Czf32ltNf9ff2tvpb2352/sv",
-	"+1tO9WjAKT8rFcbOYogLsge4c8TyeYLdy4LwQKNMv50kb1LkJI2bFpqIllVDtGNCWpUZpqZbdnhLAePq",
-	"DokmpeCzMBT263Kv5tbih97wqEeDgLB16bZUSDvLM2VNhh+VK7maPCl5ToGLERc1x7NMuGBpybGiBrqw",
-	"bKson9F7xbRJG8yfUywMj8cER0IJp1LBa7JFsHR1lAQYEUQhG8RV/5p4yp7SbQkOEB5gytAGRgEJaQ/M",
-	"7iig/T6JCPOJtvFr23SSGpyU96FW2IGaqpBDvrZ46MM04HVh5towbzlE0z7bSmJpa7mjeRhhtIDJ6ThB",
-	"f68ZvPQx2dnv7eN9f4uQl7t46+VOs7/XJP39oOnvb+3vNfe2gmbg7+y39nfafrD7cme/vbu/ve3/oUnt",
-	"chdeRE6N8GLUNRZOMnQFqdXHUUSJmKYNjms8GQAgR108KFuCGbYJY6D8tp9WMp3qV3pxktg/lW5yTSYN",
-	"x97gdBDA/bdN81sVnjjHk5DjoMv5CY50OtQT6UYpo9EAYYF9IbOxVKHNOxrcz7Nz61oBmosoNNpghAQi",
-	"YSj6V2MBtQg5hv+/xULzIXBZGdOr4mFXjOr6HZofQC9bzhrIO+7X3yrxAFSpIWc8jtQj6vcBvSGsiCXo",
-	"NaQsYTmt6bgP71uDjPksTz4SkdP3a4gcOB+Nx1qDLORvuGmns2lS922TGe3Cmf/EKZdveMyM7aVdgS5F",
-	"UMWAZhWm1kRd9E0soi5uYlvJo+n3RFpi2zOmfYOYZsJDypFpRbnh/g+GhA/HpO+JXIxGy3EyoxYEwMrG",
-	"8RxdMmHlJnyECuTRwEtrQQecCBMjptTWPMM3GuQrHW9jSZuElUibNRdxOSTRLRXEhLyCcFA4r46HsL1R",
-	"Xq2BDtIsJYhmAz+vHTSr1FDt93BRb5LyiRcCeZ9uIMihN7lilnCRBM4gTwGopwRXnFVxSXb1CmEkJA6t",
-	"F6kf/0V8E0p2pVRfMGWY1zfgJF1LNXdn9GtQ1RMi5CEcEdB261q/lkMyuWIjPEE9aMUoUQ/710qeUoN0",
-	"vqJ6hJqksQJ56DyWaxGGVtSsCytd/bEV7BX4V/uZfz2aOqwQ3kQy/2FZVgUONFU49KHi49NoxHvLrTdJ",
-	"dF2vOp3C07KK9WYEZcl0nunqzLzQMnxsIkfB3DLFZLKmirM2XBMGXFiz7MouXkvZwIW4gSwAXbMviCnG",
-	"Ib0mLoqZpCHyZkuoeWiIb8gVG2MhSIA2migyEXNUIiwh/rbWQKe2EGA4vl53EqmcK5BcwO505beHW4SL",
-	"qsBt7Tab1SMGciXo7g3neDpGkbfENnu7fhO3e61W7yXZ6u/jZkBa/S2/vR00+02Md/BLf4fstYIdv91r",
-	"kW281d8lL4M9f7/XxK1+uzrreRSOkYCr3s9RSXTXjr2S9SlEWl6kUgCuaYR5VoZY8C1YPDXWWYT5RULS",
-	"Sin0ELoO/1YaBXLAxC2JBGo3m+h2SEOS1F6G8BITZf9Dt3veQMeWuiR5nJR1M51CZiOkvifyB/P2hxKH",
-	"pOq1w6+rg7ppuFwC6skWlaQY0hvSmB/CRm8IU8PHEe8R67T1+ZrDNnHWjWQHZbahMz3uR8HZg48mybl4",
-	"aCR4PuJxidTy4uNN0gOUNvfj5dnp/OMFmf3g/PiFQOpsFHSnE2yox2vWkUNFwPyBT/AoLAVxtRydIQJO",
-	"myg2+rBOoHGB1t2kZerTrsxZIpXmLhDUrDvkgCW/EODNzf5TrWepm012MMeJNO+YXXXOtxGVkrAHHPU/",
-	"D96elBy1UsknVemIKbGYdhHC+lcX7TS3MgtJ4Qle6Pd8YxQDVoUk10ADlvadKvzmHcM3mOp08vmRfTig",
-	"iwlMWjym8A6saD3Eb0hk1WMCD+kg4vHYFGVKpVH1O1Q2bxRG6F2Ymkh/yPi85SLITqCU9/IBZ48Z0fWN",
-	"1VhfOaBqupT3onAqgOo/SSxVUpYsoQj6c3kYlYXYxtLcKAktgirmawss+gYq/FcHtseMJvrdH0uhpfHP",
-	"bF58zVk/pLpUx7cS9gJ0oYAspHLC5p2CqLkBLxapMNEtDfQOSkeGXHu6khqOVKIBvoGvCiRf/XBKTh4p",
-	"UaQMQE3QxB8u/mF9QQxlsFIevvBUd9k1IuuzyWm9/vdyCFhOsk8KUlbzvKu3pM5vSyCpZW6GnH9cDTGG",
-	"cTdVxKfLRdUaRW5gA7BP5wReL1N/DGnm8bH32Sn5mE7JP5RzcZ74AtWrq5s5YHhq0FCf5hg0QLx5Tjhc",
-	"Ke3OSsWvng4H5aK/raTGr2Ka+UaL6K89F2660PMi043G1j+H6SY2xCYhcvrzQtONGpaYbnQAQ1LkhQqd",
-	"lRYgDBFOOBpw1qYBGmLICw+mcrLLLD9QIvshlp9VoXYKKquXYFkEv8uA6+Pnk/2+cH+Zs3u2EP1+LESx",
-	"xvJp6pOKWJt36p/joIqNSI1MbUR27YgkM0UN0KW/dKNhMaRjXePJlAwTaMCT6JIyE1JKlx5JcSmD4GcT",
-	"0kITUgkwlZuQnuouu6bdzLMJac0mpFIIWE6XAg48J3XDIjjGFtRAp9NpEIkxCG0kaQ9ZykOtgc5GVCIv",
-	"kS68K5a1fHmlExiUKEqh5mbWoAjCqTStKoq+1KsxYP2E2QazUsNFIymK9oicf81JAg9D8nd/cPPSsjj+",
-	"bI9aiqC9S6xQc0Skm61N6Lcv5kaW6SFoQ2eViJrOr8paiWx4t1lbDW34ViNYLtb7im14+Yr2Xg1CujC6",
-	"HEeKVI3xgDTQgYAu21jmnkYhuSGhKZhyxdL31YXPxzpnGMIc0XZzq7QSl97pDF2DUtBga8uM2daGnKoE",
-	"ZLZVyb1bPPtMw5hqLyjsl1HBIgQNF6pY7Ohv1cbBfVW1710SHAEmFp8FxADaJ5B0oNDNWgsbTpScKgsp",
-	"I0VVKqzOqsWPBljiNyG/XeIyDtNHkov4+Ig8QpcD0xc5yynOGAHsAbQDKP+TGJ9wgtJpZLj+Yoq6bYZU",
-	"m6KKTVIn9Jog7/ujLsoe8ZLq9Xd5ZL3XgtidRSBE58P//Od/fbxPE12gqIEuXKxlMP21rjE4hzR9N9G2",
-	"26VFr8dE8KWluYpJGmrHZrtfWd76o+HSE5tiLER0TYV8GxHmIKeiuvV+yG9FaSaBmjyhtMu7tCyOrFvF",
-	"/26Y5aPyEnOeVTBAXRGCK/qzcJRMrn0hrO1bYGyBbbmb44SyayWPapkZKUEESY54LMexRD5njPiSWz7d",
-	"tBt9R/fRTLlJup4yR0dyn87jUOpU0FmvR2G5l881yT9n4D2KaT0F/jLYnyHjm3eZID3X4H6QTY6EpGGo",
-	"lFRoMZNiTFqIMrW+b2w392tlVvUcEizqqvFHNYUv7cVZo+18IbSUW9HL7675VQhJ1+RxwfKf/SMlpvEK",
-	"F7ycdJZp0LahvMge/e1xuK8DmKkF+NmS+y1wxtSiWpkzAiurK+FvgYoDA7sw7lnJWZ+Sr060kpqTSel/",
-	"UkXHOgAbqG0ALld2DnJqDsMjIlxoeyX5mPq6I/KPl2enCFqkYrQRRLgvUbvZbtZb7ZpO3dWBFj4PSPRC",
-	"XDGtKekQecFNHfEe9q/7NAxJgAT4DHWNYvW0fhMUlAOCYRSrK+ZpQ/Kn7j/Pj8p1q9La5BkgPRb3SV/w",
-	"NBpWtr9nHevr61gZ3pSjXQE32bwLMrCpFNxkY8Hh0clR98hroDzizmhiqY62rDKWx5lndewJ1LEqgDVH",
-	"JZtzg82vRHtALcu28ayYlSlm1a56SeXMIi8L45hs2vLu/PDA0BbPRDJ5uh6KYtSa7Zr4bs5I4rTfb5SE",
-	"In2b7PdrocCzAviNKoBLs21R7n42SHRweXnULRdQkacnOg5003U0Hk4E9XGIaFBTaBQz+mtMklbq1TwH",
-	"MOOjItYTyrR/Jnn2dxu/HyQgmEeiWfzZ7E3qBsFoUBqu9j6pdG9HpLm6l46ZCFDDx2FIIiXX6hBbHBHk",
-	"cyZoQCISdBCzeNP2FUtC35S6aXgZYTgpmKZE44jcEBySoOamDdrN402EdUhbn0eLlc5U9vpuYhAoqBax",
-	"FmSj84hmBzSN8OcTwgZy6HTazabrjChLPrcK46ymKBWOIn6bNEnHkT8EnyYjdjCgRZf08RjCNCZRNgxU",
-	"h0cMvHt809J8ifVZWJ1B+TcUmhMb1tmbQB6NBSxVaMBdAuVVNF7NUFNd91gKYzSqkqVjscY/q/q6dm20",
-	"8IYX6aDOMyZ/y2pnyZ2uomyeYzmsoGxqtLbUzHzAwIjfQKQNZppRzxGCbQ3zWxGCvwZwP2uV37JWuRwf",
-	"3ExcIss3JZjFukL19FLySEm+jCQ+l0SQNQQSeZKOiJB4NPZQQPo4DqVQKMj4re6PA84ZD0l+xTwzwHuF",
-	"vABL7FkuG2tSUK1fCKSBOX0jTIQ2lFDN8EgJ1dC3qI9pqD6Aj2nMKZMkymrw1nIxdtMatn7fC2Gr2u8h",
-	"zYRdMe84IKMxl4T5k/pPZOK5CKOIyIiSABl6oa1ZUDMcij8wonc9IFJLyn0aCWnqAxeJ/N+ZG7zUWXBL",
-	"591lS4Sy948UsK1X9yTqfHJA5dU3AEaftfrfa5vT5IItIjMVWVGJBG724vD60ejggVpflKB5R1uvGVRV",
-	"TwijTZiUdkNZQD4DMbApUy2jGIw0rpihNmhFYrOYpIivT1PSlN4Pd/r+OneOJCNYZBwRp9NuNXbuXSfl",
-	"HLqKyG691aq3d7utZqep/vsLhJOUTfBy/gQ7eoKPthnBlDBagtS5zgh/PtaPtZpNYzVJvkiNJjiK8OSZ",
-	"MD4TxschjPFYCVStpttsNhMrxjIkUlvZykLQIG7M0IrvodNKBYMjyGI5G50R7cAYqf9yZyyOC22MZhk6",
-	"ARjhvgTHIRVIYXqZ1XAg83mffR6NsNSJnaSunnSWeHWP9HlEFr8VNrj8SwunoiMqiw9zT9Mc/JmO4lH6",
-	"kTL9MaNAircMIJuu5B3imo6LX2FP2CyY8KHW1CWorkKcWZJaeE+u4n6KJ4KA/WynmaEegNapXvkiM39u",
-	"6MqSGZLXZmmJ+zhSVKILen/10IhgJkxkH3ydV9Qujg4O56lpM1KPTcacx9SCTJzt+u05z4jy+4vlK8Oy",
-	"pdnzZoglEbIush6GJZbxExhYZi+YDnMOJ4aVaeOJofo23pV642Z5/CJ+/piOtwTwi831Bsb16T1zgxk4",
-	"PcggNHdUayf9i8A8wreb12P6aIr6az4ax5IEinVc/uOkgbwbHMbEQ1QgFoehbt7FeKK1Gw4DuvkNDtEQ",
-	"itKweEQi6msrpdLGS/jNT2P6SLzmYDCIyACefDSGM+/9amcluIbN0sgzM1kvM0nunIB5CQKwr4mpAY5Z",
-	"CqPL8xaFdEolqQsSURON9hWQ7xXqxf41kQL87TyWqQyKI4JC0peIx7KBDiQacSETDdc8VIJyXToil3ob",
-	"f0zMszZYgoD6Fp+x76tgH2Qy0RExYLk88oEYNT8DUMs2XT3wYSXbP1jmF1Nj2ik2gk4Jb4sVClhfkuAl",
-	"4A6eJa0ZMOomnkqrAIgSKhLSBy1xH0XmsmtVza/plxtZFBJZUJuvsHTVWe6V31LlqsdORM31SDAjP9wl",
-	"hdG1P6JVb7brrf1ua6fT3O3s7Db223tQFt2+ECWUmorn7T3c6rX9rWCb7PR3my8zVezAB3vi2OpVfHfv",
-	"OqYHzfy3pV2SW2qrZDSWE6fTx6EgrgM2gSRSNMTZ3ywe9UgEBkH951n/KCQjdYZgdlQgAU1fFT3r9wXR",
-	"hkT19Wn2qPoIl9dp7+hPWViquiV1jrn1aKqSjIlZ8hl+VhtmZpLkC5HOvtqE0BIitzP4RkGmWKZJhI0I",
-	"VXKOcxj4danomlKI+RTqJyQt/3152nDSRmuqUugrmxxt8Ah5/JaRCEqL9ojPR9BQS6Az9W1iMsRoEPIe",
-	"Dq9YrsqoaTGhW/zpvImIQ3P3a8KAKFNZK0/+te/0Ib0k8jhstjOvwcFKUPckwRm5I/r9Zlx8I/kQeUyY",
-	"g1NFDH9zulblvCBpYxckGo1Qvjiv6YJQ01HTqclduDOND5KWrxVCqmeQ6Tmw+qGB1ZXBpTzKev6tNL8a",
-	"nZgWSp9vvTjueokrX04Uz1eXXhiGbb/O9DBAG5qW8AgdBCPKautKAn4ENoyOmd/Ii8aPzHK/Hio9x3d/",
-	"k/Hd6+Xtm4YTz7Uq2ZDy1oz/5opLPxKW6P1W0cTMST5znJJKUXnAfZF2v3pM5rMUDpQ0+VokhGoIqSSK",
-	"XpARv3kWRQtARJ8MwgYoHhEm3Edou5Q4f3O9RqbFmFc6fxwzoyuN8DVYLbRAo80QRf26S2BtReEFmgl3",
-	"nKPD4+7ZxWoGAr2IJ5FZzP7LOqemWuWzS2vNLq0gSHFTQTQ0BoM+YzSa7k9dIodkzXaw7xNR7ld4Y7K0",
-	"EtOdwjNX+68jbXGrddAITxCFtrGgGvQ8xBnyoI0PYKMOS8rqCfD+FZvFUA+HoVdzodWQwk2DxiEVUusU",
-	"4v8rLq6Q1go40HupFOo806+nvMLCSv17CqN11Yms/KpLeLp0cnXwK8/9s3r4/uFOExyGqZGeBgCB7f2c",
-	"+2MPuMaSRSDMxZZQGg2bLwSKCPaHvzez+/sh9YeWPc5GN4VY2Jd572I2tACf53sIrbfwPpru3ZXV7FzR",
-	"b/g+W8U3gYN/+oq56YVUUZky4PizlMudUYJubQAuxLcFLdDTsYmTqkAWLavclV7WGsxh38U0DBSyHqiX",
-	"5dGswCO9PEV+vF7kD/O1TzMbd8UTmfXKCyIlZYMVffRLH/Bz5d6vX7js1sLAatx2024aV6WAUTrcuOOU",
-	"pFzuXsuThGff2oOLFi284XKn2py7eASGXSbrWqlSz7dcWMOowhWv3IxhoRkqfVFii9LovSaf2eNICGiD",
-	"YCFrFdniQ3jak1ip5qLUs1vt2yyb9FBOvIIXIYWTZxfCOl0I6vxRP+KjRyfNa/MlFBHxBbWXz2NZBD8P",
-	"cwv8fHz0/uhiBeXs2Sfwp9NhvqcZtmFwAiDKKhFSUG39OKJyAijXIzgi0UEsh07nw0eFVXhMfyIT+5vh",
-	"CPvp549qguimOFVZlxVWv2rrIvwtdPJywP14pCDOdeIodDrOJqCmWeZMraYkKnHjnEeSC3RLI6hbN8IS",
-	"kp2NYIPHVA1zZmuBnGMhbnkUoJAP1OGwAGnvh3ZkCHsStbnZGRQByRYw+251/EVvvuBQoTbi8ViHLc+b",
-	"RF1e0SS5rAxYvfb4GKRCG/iasN9wwYx5J9DszO+tYNDcnLpVU+a4McdV/iYLtGZfc2gKbpc/nhRHnH0W",
-	"eouDL2je86YbddmrdS+s5Ojs9lVCN51SWw+wxDNLMg0ACiZOuwmjkLLrXNOt4ubA1tRZe7nZiZMyQUpE",
-	"T/MrWaA7zpsqiaOpyQqmOaE3hKk7U89GBAcUPo0j3iP2WoYEh4Ugr8j2wfnxC4H4LUPWb9bDI6Le/fH+",
-	"/wUAAP//",
+	"7L3rcts4vjj4KiieqYo0Q8mSfImt1NT+3YnT7W7H9thK50zH2RAiIQljClAToB114qrzdR9jq7bO932A",
+	"/bLnTeZJ/oUfQBKUSImS5Tjd7amZiSWBIC6/+/Wz4/PxhDPCpHC6n50RwQGJ4M+jHh6qfwMi/IhOJOXM",
+	"6TqXMuJsiG5wSAMseYT4AMkRQddk+kygGxIJyhmqeR9vvPoLJAgLEJWoj/1rRBnyjgeNN1j6I6/puI7w",
+	"R2SM1TvIJzyehMTpOldO+8pxXEdOJ+qjkBFlQ+fu7s51JjjCYyLN8g4n9CcyPQ7ml/iW0V9jgmhAmKQD",
+	"SiIXdXZQyG9J5GNB0Ih8Qv4IR9hXc6mFUPXYBMuR4zoMj9WLaeC4TkR+jWlEAqcro5gUL3hvp99q9f3d",
+	"Pt5ud/p7z3d22p09vP/cUQuWkkRq7v/zfatxgBuDD587O3d/Kdie67zkMZPzm3k3Igx56vWeCwcdETHh",
+	"TBDk4yiiRCBfPSgQZ+HURYwjj0oyFl66r19jEk2zjf0FxudOPyADHIfS6Q5wKEi6uD7nIcEMVvcKS/w6",
+	"5Lf6vAvOK8gGLDq3v0Rk4HSd/9jKwG5L/yq2snf8jMOY6PeSG+qTcyxHRTfdGxEUwIhnQkHgJMRMXTyq",
+	"MS4RlQJNRlNBfRwiT487Drx6yY0nA9Zfv5lgdvW96YSUn5s95H5v1pNkb39NQ0milyElTBad3qk6cDSA",
+	"UYgz5PlmKMAO+TQJeUCShRSBUjLeqbpOeKNelnPnOkJOAYUGPBo72YIjgiUJDmWVFSdjPVS7eP0SbW9v",
+	"HyBJx0S4iDSHTeQNJel2Wp3tRut5o73da7W68N9fNBhU2WS6nI3u8pW9saX7tH6uejn2jBteuQK2U3hL",
+	"hYUng6uvO51+s8umYhLiadV1Z6MrL9x6wUZXfjTGNKywZqLGVV0tDN7wOj9NaEREJcQlydjK600n3+ia",
+	"K9FFWpki0g3TwmNx6Et6UwViqRnqoVoiLnjAz9Uf5Ndu8h0jv3aT7//9X/9tyKCRZt47apjzodpmk8Vt",
+	"dMsnuE+qQHuoxlW9Fxi86XUK+VZU5FNhOrj6itPpN7rsivSPrUD42MYp3lk0xIz+htXqKmEozz1QdeH5",
+	"pza7hbei8lnHZmjVZSfjN7vgn7XqVmG9H2+qrvTjzabWeByQ8YRLwvzpT2Q6v8hDpIXRhj/igjClDKAa",
+	"SIAYvX17/KreRIcoIhOQ5ZCSsomQ6JbKEShVAo9BhUUDHqVfXDEtiyDMgmxUnwdTJCSPiECMyxFlQxgw",
+	"JFLAqAGNhEzVtBf5+dUbrxhGAR0MSESY1PNRgTDaaR000U9kKhCO1OiJhOV0dtCIx5FoXrFEcdFaenbO",
+	"1uk01PHYhz7Gn04IG8qR0+20Wq4zpiz53C7SQ48HoKAXHPFkEk5hN/4IsyEBjRNRW/334wj25B318NBD",
+	"YzUREajGI+T91YPdYDZF5BMVUp3bNZlm2tjcpoypoGw3u+1O0frnaUeB1jWH+evpXfl3ZZrXOR4WIP4v",
+	"JOKNPhYkQBM8JIjF4z6JyvR0NaRYS1eXiD/RcTx2uu0W/AeuVX/TSg+FMkmGCp3uXOeCh6nIXnAehoSv",
+	"dwrJ3Nn+LwmOikDoJRakQZkgTFAlOSAR9/XVJWYktZCyExF61kXAPQ8Ol/S3gqtQF4QE/a38XeqxwtPv",
+	"7OaP3zr6duHRX17TSQFVhctX246Iz6NAIMmRuKYTNIj4GM6iT4aUMetwIiLiUJYadtTT5RCzGD4ueVQg",
+	"x7zk4zFGgkxwBHQzpEKqxQwoCQOlYmN/ZGQFV//bxcJP/1aTeUghfwPGvLhimgTjfkiaqEeJJnX9iF8T",
+	"hvpTLWoDnbNE0kamglcTTP8i1G7skwCTWAX6AVd7rAe3s5PCUYSnRWzpcqKeKz48bxLxCYnkVB9B8snF",
+	"wv8CJ/MCVTmN/FmoHaoZKp5EpYMowpxVD6KHrwvQ7I3GE0PpFOTA+xWoR0TGESuFZanmK4RljXI2/VsK",
+	"3EoWKzQUCxLd00wc66nvZSreX9VU/I5H12KC/XKr4q01Yl2ybr0lo+zWl/+AK0veP3OBD7SAOzWXFqwA",
+	"ir/DwYWW5dQnnzNJtBEdTyYh9YExb00i3g/J+G//Elq8TS9EwYME24oGuC4ax0KiPkFYojEXEinwUggY",
+	"RTx6Cbi2bT4Jp/tevTEAcSKWZ4MLJRQ5rjMmCthP84A8JkKAUOAUvuLug4IuITHz1ZgtPKHXZCoUBkgs",
+	"Y+F0dwBJqQRA+ll7XyhnaIBpSNQZy8gAhNMZ7Plt3CIH/efBjr9NMhjCfR7Lbj/E7BqQuNI1nOvj06c/",
+	"b39PZOmAa4FYS33Arw7Pj1HNSw/PQ9su0icuwBmkD9KrNx3wf7BBSP37XqRCSJAi0L/4iDUDTpRwrW5B",
+	"S8/ZGauR+RM+yE44Xc3jHKzSVQSPI58kOgoVKNZ+LdgcDiOCAyNKCzjA1zzq0yAg7J4naJBVqOv7+NPR",
+	"P7svL44Oe0fqxmyxGXX2cbvf8beDHbI72Gs9T/DE6VpLyeFOx3yCw9zexq1W0N5r7OFOp7Gzt/+8cXDg",
+	"48ZBq9/f2dknu6TfccqwIkOncxKNqQCnY0AYBVQAWpgbb4AUXry3M8C7+/1Wo72/vdfOAcC2AoAxERKP",
+	"J+q+W512o9VptA967d1ua6+7u9c86Oz/4mRwYu80A5R9/NzfIXgfk/0W3iU7DwgosRwp/uUrAclF/Vgi",
+	"HktBA6I1NRyGJHomkPD5hKAazt+hizBKKbWSUjC6HfGQXLEBwTKOSL0L0yjs+Q1rVbXmmcPvormz9+qI",
+	"svTlBthcZJOAjhLv7lznlMvXPGbBesCaXdlOdhe/BBH/F2Kkz0PE/uf//ldA2P/8fxs55VNehI+Z5AD4",
+	"d46nIcdBj/MTHGn9b/WNLWEC7e1su+Z9SHKOQnjj4zEBgAzyySck0EYQQaIbALyQjqlEtTZ6Q79TMq2R",
+	"4zTNP1e6Dwuomum1ZmRrnZpFY/YKScbWAi99drgd63CtlT0uj81CJopY7IzFJcdt9+ovUguVNtkEc6d+",
+	"kUpm9+IZEOeh1pMEgEx5jBSHchEW6OONoi2WPWcz99XZL7mvVNx8JObNUDwJsNSsWt1YFhfDCJUjEoER",
+	"FTGlF6bXq1Gix/kbzKZGqhX3vBdFG8aYTQ0II5yxC8qZUBqojKYoxBIsb0uoT8cSkHrJzFGy0keiPot3",
+	"mFhTqDAGYgWJ2shLIWQkOQI8kOpaLtSHxqH64CEBMAWqnxUXZQ0pCI/SjygN9xZTmY9ymlNNQTllask8",
+	"or/dGwuBGStkjwiwJhyKPLK1l2sZ7eyK9cpS6eKRLviN2RSPEGUQdmbvL0/x2vWZu3r37l3DFpGKQ4iw",
+	"75OJnAMeBKsjovASs8A0fYc3mIa4H5J7XmGAJe5jQVBsTZm/NRD8f7MubbdlSQWXJAKfRf75x9FhAjIh",
+	"LCDMn6KaYg7J5uoZJ8NM3Br56S0T8WTCI0mCNySguAfLuqc4sL0U4tu7NsSnS0BjtQYEZ/PIchXVR+XZ",
+	"u1e79uDYjN/uDRXjxG9zH4ahfTngkJIp29pOQg+1qq/ZWvJjZ2MM3VbALxJ5O3nNONng497GM6F5t7kU",
+	"kHUlj0hgxb4ulcHSBelI1uEwIkO4o9SmhgMty+DwXNuNKRFpfKZ1cdj343EcYgl69+HP3zuu04/9ayKP",
+	"mSTRDVaXet5r/+C4QFvAeepIMp6QCDQ8IC7JyM+OYpda891rtNuNzl4WMafOltu/Pbd+u1M/TqgPAVza",
+	"UnvnOhNr7TNr/ewQFo+d7nvnzfGp4zpvDv/Tcc0GLt++cVzn5dnb057jOq+PLy57zocCE/XsRi0rcbrn",
+	"3CUeX56h/b1WGwVxpEk8HyAMAYMNQSCaVs/ZRee9q7jV2vYZ/EPeuLPf/KA40nnuq1eoZhaA1OuBGVmG",
+	"3dp5732rcfDhc9vdvXv/5ocPX86Tzzt3r+oFtl7rzuYd3gpN+QB5aoj3AgVcCnSLw2tEmeSIEaGoGO//",
+	"i/gSWNisxd82OR82fsGN31qNg48f/la7umrmvqj/tXBpNtgsBNc8FGgI+wyeAyw1yyMNdQVFL1EQV23s",
+	"nW1mfq9fA89nkKMPw4JVG2CSv9wKTkX7RckNuTn4to6n6P06eH3Fk/t4Mw8Ghvq/QELiSALRbkM4AmV+",
+	"RMZER4YjckOiqdFKFCykB0qZ3NtxFvsw3SzQd96RGvdD6iewqKjhD28OXxrJqVni2Nhp3RVClH7NJfEj",
+	"IoslNQG/oRq8ZBLRG6VlqZerLXufGnhCG9dk6qEbHMak3kTnEREg9UOsAstF0F8xOcISae+iSMIYtPux",
+	"aNl7OyXLtgOWq4F1kI/+Lfi9PMY2C3pHOGXJYxzYpil1JFHM1N03i95PykM1QbExBi7g4zI5GaXIhpwN",
+	"SWQLylo+rrZtWiVbo7mSO8zNwhDnpj5Tl47hR7V+kVt2qrhaB5RmPLh2/N3cvCdYSCRi3ydCDOJwVm2o",
+	"aY8+UUiI+joGxkWCI6ruSWnbQ9SfJtplvfrxMQMPcz/wuZiXlaNWXGeSWnNFzlO8UGBKnwGqOuMknkTk",
+	"hvJYaIw+WgZzGEVcGrv07YgwY0TWcySoLySfCDBaUzasfnRxaTieQidwGi1EJuwr4iqaS/kORABbiRFW",
+	"kKydSWACbuwzdxWBL2cWx2wSy6Uco0hIwJq2GfvHbUQVtaOyiS4IDhpAGXVAB4gT+m0eQGpfUVxm0rcU",
+	"icURQXTIlLwLaLqUP/Usm6B2YmnLGOglBOwkNT6RdEyFpD7yOdMWTX9a3yifOs4WvSLbMU++MACoYzRw",
+	"eIunAg0JIzoypj+1zN7NpVyidHFrsY+8wNJyl/GTpbEfC9jD2UTDHiIsUPACFhkqp/djAuYElKhyfnbZ",
+	"ewF/vO0BxYyFROTXGIeaHmA5SgNj1mcT+YS3Waxh5DbRgikzDCRmIRHCMEZhUvJW5x0r3zUrubSFcZzf",
+	"DEuwo4ha9+AQKx+bTfBXE+jhwMvpMKjoFxCJp+bOk0C/OInzdCb+iRpiCGGgNeA0ns7L/LuV6ZlFTZlA",
+	"2mKSOE8G03uages+EHNgrbnXQWxTlbs1aksBq5dc4vDlst0nAcFqxzyWyIOYRW/LgzAZr9L2Zm4ryWa1",
+	"FlB4d0IQacLLVzCvWGFMQr2tc5CLedh3PsxZOTaCeCINoF1Kq/NLrIik86FVc6g6piz5OHvddwUH/B32",
+	"rwc0DDPMsI7RoEXbdQR8p4OnKISBDNp+m+yTxk7wHDd2+vukcYBb/Ubb7wTbZGewi/f6zlxYRmKcaueM",
+	"UzP2p/m7SdFzHmfShVknmH9Y8615C0W2supGDWN9qCBKZtMnzxXaM2bvpwhFki0WTZDkXs9enBZaig+9",
+	"2dIHn6UwJ8fktIIcnhxkgYEvQzpWAqAgTPAokQecVj6YCM8/IHnqP3Bch8dyEsuXnDHiyyQaT8900Mr9",
+	"x4KMv0KcnZZAl+zpJsmGaecwTD00SwLmoSw5tM1aA5IDXphFg8ckuCCDTM5aKeF+kYo5d+AVSc1Z/kGz",
+	"uFn+kV5K1TO7ydKVKnDE23zE7Mphr3NoafS3fJirdU8FB5atOVUGnGzji5AyWckcZ9WZWSG/tcwnqNbe",
+	"m4ld1sZByoZaqW3t55M+i5DPkqxb+6ls3S6RrdOFVtJRc34nu0BCBbKxMSqwKlKvqXJltR9WrN+wvuC/",
+	"WUTNpILdAvn98bBwCQIeL8aoJEELh+HZAKBmoUqDh+QNkdi5c+cF/tTVWumQUz67nGnried38cHNi1Zm",
+	"Ae/V9+OJnCZB9pCHmHxQKmnyt9YrIFlC/3k2OAq1rwC+VFpJEsrABwNBZPr1afao+qiTqzq7+lMW3m/y",
+	"YXLLEeBWT4lAzJIv1M+KAzAzBwxQElk6+VrzgUKQ2xd8o+5SfbSL2lzG4zHWftdZpF+f8Va13i7gLtbr",
+	"C4EZfp4TtQF/6Q1VR+X80OudW/xmsRxnyYBfX6a7c+0aQoVPpxV6us7z1nfbr3afH71qtVrtzraiN/qd",
+	"naCz3Xk+IIFPOu3Ovp0KNU78JopzsJCyNHVKf7qUECHknJ2eHJ8epYN6dEy4Ymvbe4r8zup3TkEcfA6K",
+	"Mkx/dfTz8csj52uIoDkoyHztJ2cXh47rvPlHr+e4CXC8PDs8L/Svry7IWhBUhQomiDdz9ytLrdUE6LIK",
+	"UmmNKBqkOeOvyM3R2+N6s9yAuUIlKE1+LwFHV/ESlgvjBno/Fxgfc7A852w7/en07N0pipmkoZWtrlVD",
+	"yFVnSMM/4hE6e/0a/uxPkZdDBp2WaIDKTOq4zqujjxdH3x9f9o4ujl45rmOeV39pnCqCshksK4uoxMYv",
+	"SVCI0xWjIIbs4dsRNQHRxjNqiqJhqItGGWkWCiSbMZLmg1wKJV9NZkrU9gw9DYGYOyXX+dQY8ob6smHI",
+	"GRi0gD7/frUnE1yXl+HmUvOtumzWUbv5inM5gpciSB4b1lDAcng8r35pWFtJ9+rM6l7zDMvWvTrLdS+9",
+	"xlU1r2I54X4ceAGnnWGi9+VnWdiOWfh6DG6TTKeqRqjftaJSt64uOE9azbnpa0jTqDu7B518JvVeq4gS",
+	"VKd1Y/zJ/tL2/mT4dVNWc+YsSaFwC7NKKvpBvpK+qf/MQKmckjye2qmx8Unp/AaUzpxmtaqtfTVNLBdm",
+	"nOL+LDCN4jG48A2BKapskiGvuUe1VyuIOJNEk99nIMsePA9dd79Hqzy9n1lvbj7rqooJ64rC5UygphKe",
+	"+YT6mqL+eHl2ii7hjagWRHggUafVaTXanXoSyBkQnweQw6lNik10qGdI3bdYx3lik0AjoLgTzKxXYQnd",
+	"2bL+EJb+5K7WFSltmCgTK9Wjq8mWwaxsOU8nbNkyqChbwmJXlS/vQ5A2S1ke3NK/pnC2aXz/E0hcixHq",
+	"kaWrRBl/krAeWcL6geBQjubJSpJnltlb+HWBWjhzY+apItD7aUJn8+hKUqwsvblA4b9W83Tazb0KSVRW",
+	"QtBCBXPux2u92ILsV5N+Rl4gFoehjg9jPLGwmaSJJJ0FjbBAGLF4TCLq6+wjiBeuQb4WFNtRE7Rm4tp5",
+	"rDNR1Ss0FObImCVWVguOsVQv/YRrZeKovRZd2AkfUmYVjFoh+WZRRsYp5EPq+F9dDqUmRvyWqbML+VCk",
+	"BURxHFCJZIRpWG8uzzRS+CfELY/y0lL6ZW6Cdquzs5TnLIqKXFYY1D59qwRtupoFB14QEmaFGDtWff72",
+	"Tne31d05aO629n6Bwj2DiIhRj18TddLXk4/mm4+7g5bfwftp6udsKuiy3wFwron24ZDpj6P+9z49oz8e",
+	"v/3tuH1Kj8Uxu9j1Xx7vHV9P/vPnlz8eNMn0x9+Cd8f0jB7HJ3SHDv7R9Dsh649ft4L//DF09PECeNi1",
+	"5p0f+YihV5wk6tuCMnARHY4kRBpiCLW8IBgONrs3JylrBXeSh9EFYdumjYjesLduFkX+NuZDw/GvMXGR",
+	"oGwYQlLFC0Q+mWKxWCJvC0/oFo7laMtM5DWLw+PMtcy5AuiQkQC0DSEQDDMtZrBA3qEpowCW4y76juCI",
+	"REgnaJopdZpm8VuTu1vE6AGc34oiKdSseeaM3FzdenhFKZq8NQuYoTv5tgXzofpJc4AS/XT+Dg2IleXB",
+	"PBNoGPI+DpEeiWpQQoNKgSIemiDkSmLRhXq+MNjLokIVvOEWsTGLLzrDN0TLMOU2lbJaXmpbTtc5enXc",
+	"O7sw7ztegqiFCHlvk4Neyef5ejK5wmtqFKqdvTs9unDR4as3x6cu0ot30c/HR+/U12+O3nx3dFE3Nb3S",
+	"El/60cJn6qVYUSJQVL/FtEimfZNqq+X3+GiyvAGjzcvxqwEj3O59YDFTG4w4s57e0N683mDWY8v1tpyf",
+	"6AnVFYeKE85oDu285tBWN2wXoS/QkKFE3phHBOma+OTTJNICHyRZY51G9yKrM591LEOHp6+Q5EMiR6bk",
+	"d0Eh3p3Wwd7CSrxFIXhp5FHVgPVV45CKkNR2ha9DcmlJ4Ezi3PaBRvBbZii6ZnIpeP8v876mD0n+y6Qq",
+	"toRQz5qfy1admZ83bl0uUYtWsTaXhCeUB5Ekp7twUhh0vyiHB7X4LjDZ5qIFVrXTFp3mPEmw2fIqptrO",
+	"bAh2URBZZqrtLA/Bzq23krF2NavnUgBd10WtAKxI2D9jpjKDNkhCivbtiKM+8blStwEys4IrWbVTkzxO",
+	"pe6qoR6sr5os+nvyc1dNX7QhREs568BJIqImJrREUAGZ0nEzKVpLlY7raFF0uaGtVCK0F/5ocmGO491D",
+	"OlT7mQ+0X+0OijKolZIA8yI/mfgF8mbTIDxjn0P9mIayQVkaf5s9NoMrrYOltKegms5fC6xbqxiYaAlV",
+	"TnjWjOFjVSV4EzJQClyFqrTuDIFAToQ0X8JuSMgnaTFl3QBBIBzxmAWmQk9IhZwvrGDk3KJoTyPVfy7J",
+	"Qi/+JZH4i/Ig51WAolG2TrAMAWFcKr8X5l4aeX7RTJc8ksdswJ15Sb6SX9iW9T8vo6Hp9nLPzb7YHHF6",
+	"nm7abkM3j5k7yuS6EtWsDKqSk51JLDa6V6Xt2tpZ2QVell6I0byKYGfVu0rVuM9FbYVzjhZ9eGab1hJz",
+	"u0kWl81ceIpZEYJVK6YMI8xkEx0pfNR1+xiX+lsSKPKpS53PYymUWF96NDBIiwT96rlZP5Oon1cFdxZl",
+	"aKvDob/GxPxsXGezmeL5nV8QRQV908QM9oskVx8EySxI4gXCuozAmGAmDNmyasjr2BHbXpXTdouEsPZe",
+	"MVvJJaS3lrBcffrJuRbChCnuOL/z1y/R8/3W86RgfdKjwoUW21MFAn1uGsWd80hykdTLsUs9ulk/iyuW",
+	"Onw0rU+Hp9ncavgEy1H6mPrDFNZXf6YNC9IB0Lla1yabEdxlGfMz7RjKftH1Oucquukdwgjk84B0URvN",
+	"lAJ2UQfZdYtdtI2yniS6kruLdlFSxPOE+9fqm730m5mqpcXh+WmziLIdrFCVRF/tEZxIgUk6K1n6eUGP",
+	"E3VjhWbStB/F5yIfnnZGF3hT0qYUReFgqbe6gJmtUXNA11Wdc6mMeCRdFHIfh+omkdApOQkiJyih5it2",
+	"1kS41OWcpDfMkti3F8eI4bFCrNl3vECeVbnVy+qA6eNAAk+FUu1wGC6vxaX37C5y4efgoqCcS1B8p3aP",
+	"n8KUosTw5yJdjRrxSEfGTTh40pPzhQK/ejYE1Qh1GfMVgWxm39bqsqeKdn+hfVXrecRnnYH3EfdzcxWu",
+	"FHxJBbAEHiGt6eseJ1CmTGnSfUQZ8vGYhC+VflPztEtVt5f30N+T/jbob0h3uHGvmIeFIPKC4AAGXF4e",
+	"9dDf0MXR4au6C13ccDCmzHNNwtGIK7KueSAsZKZ3nWO/cqYYLMz0pWZzyi8pH/0C6/iilLMveo4vURyS",
+	"LzPJ3V+yNM0vSQD6l1iQ6ItSpus1tZEv+u1f3oKd4csrEhJJ6sXVZi+Mcl81yO/jDdztbNM3psRl6P5k",
+	"im3r9std5ycyRWP42erzeU2mb9LvCh3g7uw56o96R+lHvbOCijy6Lt2KpeRWjgIMk77VS4M6EuVzhZ6a",
+	"ttt2Nd/rogJcRWJicRDeAr9rfqW5fne5m50vN/zBqjLcbHz43HL3tu9K4bJa3a1VqmNVO0gekuUFrx6o",
+	"atUFl1iS9cjzUDHmcxJRHpgUypyFZn8POsrlUfcHfgsVXgsrb14TksWMoFrSv267hQI8FUk8U1k+UXFn",
+	"xrkdX1oBQlmRc5CiXy2MoVPkL5/MsNOayVHotJu7OumLXELJ9sJkg3azs73zy9JctyUFqZKMheVF0Wf2",
+	"Vl7t9xlUIp2EmBFEiyWE5BBWyxOwzqO696piQnWJILPGMh+uzpZdYss6jFx618w15YMOC3FXQ/LqFXEq",
+	"w/E6JdGKokmX3UQRPCrBOEizxqFEZ9aTKsjyF6DzHKSIJI3VYUmFiSH3h4qCkDfTfH0SEnSLBRoTLGKo",
+	"5pr4jRi/rR7/tlLZ+Lz8W1xtv9n48Le/OFVKzC+AsZWbRkBPtkQgsA9wCPUvSpo/hPI+zR/MO20O1Mql",
+	"oO63lvXSdh2RttKu1th6ZnuL+HyPjonu4Hr/9gDz95SYBme1F9NmEWGUlVpFPr8xDYdTJ9vF94enx78c",
+	"9o7PTh3XeXd28dPl+SGUEgEdxXGdV4e9Q/VR6zSO61y8PYHCC2975297H1+enZ4evdSeOV1l4GPvn+dH",
+	"5sGPr0/O3jmu8/YSPHYXZyfFpRpSw26BB6bURZHE4RT9lkXpVDIPG7tv+me5GT27zhWlphXKcwx1hY1q",
+	"g0O5yliyQteLwr1fQjeTqtkJWOJzTsGZ8l5xF7fTbh58WJa2kOKWLo1azILsr9vJ1x/um+hgLdiS4+ez",
+	"DeazC2bE+IUpE/YGC1+zkFfMKQz3z2uw9p1bXREGJOHEK+ryVpnymbj87V0rLr80wv2eoVpZlW7N8CHk",
+	"WJ2LpUt+qBh+u5bev04zj3uGaG+m2cVxWqhckEggHzPGJQr5EFHmglVMt8DwIQpJ9wQYo4DrNmyWdb+4",
+	"prm5iOLUF2PMhDHodsQFSYLH09Ady1R2OyIRqR5FPmsJ2Vw0udWbQW8v36OhpB2DQqx1ImfuD4737RqQ",
+	"h9PlXQASuE2n19/kRaDdndVq/DcrF+fPifwWKNpJUbM+TH3ZiCfBYy8QH1OpPpvGE5KDIQP6XxxKFBIs",
+	"JGp3rFC93IFWzbXqzJdsgkYbZyycpg7YFIfWA/wFccDFDl8bMwr1j5wF7n/9DWxw7YODu+UqSTp1GYY8",
+	"krlOJ+c8krkOvPRWbNzF0eErx3W0d0GJ1+ev9B+vjk6OesUidpoWvX5Y9WyGe2pp/y6mYaCo/6GzXh1D",
+	"QaTiHn+cmOmiOvgP3GVp/Thq6/R/HwHYc6XcchHZ6XZWD85Or+0QUgHnCQwOw2LTpA4RhuZG2JdZa7yF",
+	"ESwumpg2ckqMGsRKbSqWkmhRZM07nVAtkYfD0PT2yAJqkq5gejmVxaIiyF0YIKOORC9w4YmWxrqnI1YL",
+	"dD+YDXSfp052oPvyYNNspb+nKPevSzoqBaVXJSffZoT73JkuhOrNxbuXxbmvH96eLvLRYtszmePR0h6/",
+	"bcnlKZly5WRKOHM/jqicXuo2+rodOf2JTA9jHRGXpxRZ+9auydq3G/OZ1H1UMyGVQk5DUm+inulNCj6o",
+	"PknafSpGrViuTr8HMkPVS3Q0VgZY6TutzuFpk6s+lBAoWe3ScgNmxV2EWa5kAYJ8eu/87LKH0ooIHoQX",
+	"aSMKl3rgFeMD5KU+X+gt6KGa99PRP89PDk+PPl6cnfU+9s5+OjrVj2ftCNX2JxGFkGXOfCi/YCo9K/Zc",
+	"d6/Ywggm3b9XyTawrexwRlJO1NGMxtivdjCn7y53Gj+8OXzZuPzhsLO7h15GBAQIHP793//1364u6vAD",
+	"3IuAb3qJYTP9HQzV6pN3xWqKXTQIAxekmwTkWl2HM6B4JpCXtIRMM18mWcdi6JMsxRXzbEjzTPRD2ly4",
+	"idQakDfiQnou8j41WNAIIIjMtB1mQcNQvIYY4c7unodqckSumO4HiQwJ1Ta3uqtFI3se098Qwq1Run89",
+	"kDL0//+/7d0WSuxsybTPBPJD7l+/QAT7IySSg4JoOKjIZ25fH8j3HIaQCEHnOf8aDwnyoBwHuxU7nr75",
+	"QizJXek8ptxBAK12C+WBIQtYECImuhDOeCY+zM13EzYtmnVv3lwrVjJWz5vdJ+N0ODF8mqJJxCXxFQxf",
+	"sf/4DwRRneKKQSy/iWhWZ8NQGvLtQSNS3bh3ywSi/u1fgjNPh2bWPBMh6imwojIk0AD0imURs/0p8g7h",
+	"uBsnmA1jPAQsJcxLnMwu8sQ1RG/Dsk6o2lkNcsjrV0x9RIQFEBkqkMTXJGmM5yLTGS/Lc1TiFxrjT+qP",
+	"Vl0NUKRZ4YWnLks9ov7tYuGnf6s7UR+gdrj3Avl8PMaQa+SaXHXFkuoamu3GgFesZgqpcxZO6yYrAgXc",
+	"jxXhJ4GObEcDSJkXXeTB579D920P1QCsqZzWEY+umPnx7LyLo6FnkID86iKm/m8o1f+Ii9R5heoPylzE",
+	"KFOHSZm35cHfcDxYb+GKqT3Um+hHThkSiorhEHHwbEFSvn7FC08RR71R00PUROei2uHpq3oTeUru95L2",
+	"hFcsZoJI3UNcvEC/xlwaIPSuHLUt4eMJEci7ulKf4diurq6uvLpC4QkWAqnjlWo5GqtC6hMm7MKIhxPs",
+	"j0ij02wpXTcKDW0V3a2t29vbJoafmzwabplnxdbJ8cuj08sjeCaL6E5xzBZZnFazrUfxCWF4Qp2us91s",
+	"Nbe1ujUCZpwyH423ED1ZYFK94dcz1a2S2GXN8vLleKgUyTfqXExgr/5VQN0hu+xQelcgx53wIY8l1NDR",
+	"HdphmZ3WTkELbj4cKuoWy6ba5U6rVSbkpnNtfYeDJJQOHmkvf8ROcoCHOgfLH+px/gazqXmXACFaJC1m",
+	"1MqR3qXEQx3pqq4Awla5KLDzH5kSSkkyM1IQpDm8MU5DcA1GYsQj2QjpDQk0pc+XSkK1tP6Tq4gokyuW",
+	"Taqb2OrcnTaRTvdASokfT6Qhj0oMaUDMBwnQhERJ92kcBFECG+rrdEMaT+bggTInTZT4jgfTGfXGpt6K",
+	"as86vK2ibdCh8mww0FXpMx+C4/MoIr5EIx4JgvpgjJgqOWkCLuQSV6PWnSoVjEqBLq9NJU6BPKy3Vtvh",
+	"Uxm1KmXUigPHF9RVW+l2wccBl1tIoyj7uiSqvVvlIRFPJqDTvSEBxUnt0vXpm9H1dMHSPLWjTDNPjCxv",
+	"2gzxu3OduepwYNZdShJz1MhQQkZu86RPEy71dW74C23qDWf41Hx5vDxdusiXeFubPD0gVlaG4ZkUoI3R",
+	"qI1gkO7Eru9kgmn0J0Ykc0+zxoRSTILMm+5nZ0hkkVCnaw8o6E/UMJ1+lkXx6hJXv8YkmjbRjIJMBWJE",
+	"K7ZqIhJcsRGJCKoJQpCnDX66V3iSszrD2KmQ+ncBvDipklVq9MyGbF1e0wnYPJeM6+FrUmXcJY9klXHa",
+	"7VthoK4fdhxUH/vS2ChWmD2Jl6j+jjSQpPIjwBgrj35lQVjlh96K1V+TinSVnzHJxtUfyDtgqj93lEpj",
+	"lR85wUK+FfpiPtxXGsz6rBu7//ssri+Bsa6z1xpsbx90dshBB+909jrP97Zxa7+z3fL3/O393cH2tr9z",
+	"8Hyw7VSPBpzxs1Jh7CyGuCB7gLtALF8k2D0vCA80yvSbafImRU7SSGqhiWhZfUQ7JqRdmWFqumWHtxQw",
+	"rt6IaFIKPgtDYb8u92ptL3/oNY/6NAgI25RuS4W08z5T1mT4UbmSq8mTkucUuBhxUXM8y4QLlpYcK2qi",
+	"C8u2ivI5vldMm7TB/DnDwvBkQnAkdHlzKlCyRbB0dZUEGBFEIT/EVf+aeMq+0m0JDhAeYspQDaOAhLQP",
+	"ZncU0MGARIT5RNv4tW06SRZOCv5QK+xATVXIIV9aPPR+GvCmMHNjmLcaommfbSWxtL3a0dyPMFrA5HSd",
+	"YLDfCp77mOwe9A/wgb9NyPM9vP18tzXYb5HBQdDyD7YP9lv720Er8HcP2ge7HT/Ye7570Nk72Nnx/9Ck",
+	"drULLyKnRngx6hoLpxm6gtTq4yiiRMzSBsc1ngwAkKMeHpYtwQzbgjFQkNtPa5vOdFC9OEnsn0o3uSbT",
+	"pmNvcDYI4O7bpvntCk+c42nIcdDj/ARHOkHqkXSjlNFogLDAvpDZWKrQ1mca3C2yc+vqAZqLKDSqMUIC",
+	"kTAU/auxgFqEHMP/32Kh+RC4rIzpVfGwK0Z1RQ/ND6AxBmdN5B0PGm+UeACq1IgzHkfqEfX7kN4QVsQS",
+	"9BpSlrCa1nQ8gPdtQMZ8kicfiMjp+zVEDpyPxmOtQRbyN9y099osqfu2yYx24Sx+4pTL1zxmxvbSqUCX",
+	"IqhrQLOaUxuiLvomllEXN7Gt5NH0eyItse0J075BTDPhIeXItKbccPcHQ8L7Y9L3RC5Ho9U4mVELAmBl",
+	"k3iBLpmwchM+QgXyaOCl1aEDToSJEVNqa57hGw3yhY63saRNwkqkzbqLuByR6JYKYkJeQTgonFfHQ9je",
+	"KK/eRIdplhJEs4Gf1w6aVWqo9nu4qD9N+cQzgbyPNxDk0J9eMUu4SAJnkKcA1FOCK87quiS7eoEwEhKH",
+	"1ovUj/8ivgklu1KqL5gyzOubcJKupZq7c/o1qOoJEfIQjghouw2tX8sRmV6xMZ6iPjSHlKiP/WslT6lB",
+	"Ol9RPUJN0liBPHQey40IQ2tq1oW1r/7YCvYa/KvzxL8eTB1WCG8imf+wLKsCB5opJXpf8fFxNOL91dab",
+	"JLpuVp1O4WlVxXorgkJlOs90fWZeaBk+NpGjYG6ZYTJZm8V5G64JAy6sYnZll7OlbOhC3EAWgK7ZF8QU",
+	"45BeExfFTNIQefNF1Tw0wjfkik2wECRAtRaKTMQclQhLiL+tN9GpLQQYjp+01tSRyrmSyQXsTteCu79F",
+	"uKgu3PZeq1U9YiBXlO7OcI7HYxR5S2yrv+e3cKffbvefk+3BAW4FpD3Y9js7QWvQwngXP/d3yX472PU7",
+	"/TbZwduDPfI82PcP+i3cHnSqs54H4RgJuOr9HJVEd+3aK9mcQqTlRSoF4JpGmCdliAXfgsVTY51FmJ8l",
+	"JK2UQo+gD/JvpVEgh0zckkigTquFbkc0JEk1ZggvMVH2P/R65010bKlLksdJoTfTO2Q+Qup7In8wb78v",
+	"cUjqYDv8ujqomxbQJaCebFFJiiG9Ic3FIWz0hjA1fBLxPrFOW5+vOWwTZ91MdlBmGzrT434UnN37aJKc",
+	"i/tGgucjHldILS8+3iQ9QGlzP16enS4+XpDZD8+PnwmkzkZBdzpBTT1et44cagTmD3yKx2EpiKvl6AwR",
+	"cNpEsdGHdQKNC7TuJi1cn/ZpzhKpNHeBoGbdMwcs+YUAb272n2o9K91ssoMFTqRFx+yqc76NqJSE3eOo",
+	"/3n45qTkqJVKPq1KR0zRxbSvENa/umi3tZ1ZSApP8EK/5xujGLAqJLkGGrC071bhN28ZvsFUp5MvjuzD",
+	"AV1OYNLiMYV3YEXrIX5DIqseE3hIhxGPJ6YoUyqNqt+h1nmzMELvwtRE+kPG560WQXYCxb1XDzh7yIiu",
+	"b6zq+toBVbPFvZeFUwFU/0liqZKyZAlF0J/Lw6gsxDaW5mZJaBHUNd9YYNE3UPO/OrA9ZDTR7/5YCi2N",
+	"f2bz4kvOBiHVpTq+lbAXoAsFZCGVE7Y+K4haGPBikQoT3dJEb6F0ZMi1pyup4UglGuIb+KpA8tUPp+Tk",
+	"gRJFygDUBE384eIfNhfEUAYr5eELj3WXPSOyPpmcNut/L4eA1ST7pCBlNc+7ekvq/LYEknrmZsj5x9UQ",
+	"Yxh3U0V8tlxUvVnkBjYA+3hO4M0y9YeQZh4ee5+ckg/plPxDORcXiS9Qvbq6mQOGpwYN9WmBQQPEm6eE",
+	"w7XS7qxU/OrpcFAu+ttKavwqpplvtIj+xnPhZgs9LzPdaGz9c5huYkNsEiKnPy813ahhielGBzAkRV6o",
+	"0FlpAcIQ4YSjIWcdGqARhrzwYCYnu8zyAyWy72P5WRdqZ6CyegmWZfC7Crg+fD7Z7wv3Vzm7JwvR78dC",
+	"FGssn6U+qYi19Vn9cxxUsRGpkamNyK4dkWSmqAG69JduPSxGdKJrPJmSYQINeRJdUmZCSunSAykuZRD8",
+	"ZEJaakIqAaZyE9Jj3WXPtJt5MiFt2IRUCgGr6VLAgRekblgEx9iCmuh0Ng0iMQahWpL2kKU81JvobEwl",
+	"8hLpwrtiWcuXFzqBQYmiFGpuZg2KIJxK06qi6Eu9GgPWj5htMC81XDSTomgPyPk3nCRwPyR/+wc3L62K",
+	"40/2qJUI2tvECrVARLrZ3oIO/GJhZJkegmo6q0TUdX5V1kqk5t1mbTW04VuNYLlY7ytW8/IV7b06hHRh",
+	"dDmJFKma4CFpokMBfbexzD2NQnJDQlMw5Yql72sIn090zjCEOaKd1nZpJS690zm6BqWgwdaWGbOtDTlV",
+	"Cch8q5I7t3j2uYYx1V5Q2C+jgkUIGi5UsdjR36qNg/uqat+7JDgCTCw+C4gBtE8g6UCh27cWNpwoOVUW",
+	"UkaKqlRYvVaLHw2wxK9DfrvCZbxKH0ku4sMD8ghdDkxf5DynOGMEsAfQDqD8T2J8wglKp5Hh+osZ6rYV",
+	"Um2KKjZJndBrgrzvj3ooe8RLqtd/ziPrnRbEPlsEQnTf//u//vvDXZroAkUNdOFiLYPpr3WNwQWk6bup",
+	"tt2uLHo9JIKvLM1VTNJQOzbb/cry1h8Nlx7ZFGMhomsq5NuIsAA5FdVtDEJ+K0ozCdTkCaVd3aVlcWTd",
+	"PP53wywflJeY86yCAeqKEFzRn4WjZHLtM2Ft3wJjC2zL3RwnlF0reVTLzEgJIkhyxGM5iSXyOWPEl9zy",
+	"6ab96bu6j2bKTdL1lDk6kvt0HoZSp4LOZj0Kq718oUn+KQPvQUzrKfCXwf4cGd/6nAnSCw3uh9nkSEga",
+	"hkpJhRYzKcakhShT63ttp3VQL7Oq55BgWVeNP6opfGUvzgZt50uhpdyKXn53ra9CSHomjwuW/+QfKTGN",
+	"V7jg1aSzTIO2DeVF9uhvj8N9HcBMLcBPltxvgTOmFtXKnBFYWUMJf0tUHBjYg3FPSs7mlHx1opXUnExK",
+	"/5MqOtYB2EBtA3C5snOYU3MYHhPhQtsrySfU1x2Rf7w8O0XQIhWjWhDhgUSdVqfVaHfqOnVXB1r4PCDR",
+	"M3HFtKakQ+QFN3XE+9i/HtAwJAES4DPUNYrV0/pNUFAOCIZRrK6Ypw3JH3v/PD8q161Ka5NngPRQ3Cd9",
+	"weNoWNn+nnSsr69jZXhTjnYF3GTrc5CBTaXgJhsLXh2dHPWOvCbKI+6cJpbqaKsqY3mceVLHHkEdqwJY",
+	"C1SyBTfY+kq0B9SybBtPilmZYlbtqldUzizysjSOyaYtb89fHRra4plIJk/XQ1GMWrNdE9/NGUmc9gfN",
+	"klCkb5P9fi0UeFIAv1EFcGW2LcrdzwaJDi8vj3rlAiry9ETHgW66jiajqaA+DhEN6gqNYkZ/jUnSSr2a",
+	"5wBmfFDEekSZ9s8kz/5u4/eDBATzSDSPP1v9acMgGA1Kw9XeJZXu7Yg0V/fSMRMBavg4DEmk5FodYosj",
+	"gnzOBA1IRIIuYhZv2rliSeibUjcNLyMMJwXTlGgckRuCQxLU3bRBu3m8hbAOaRvwaLnSmcpe300NAgXV",
+	"ItaCbHQe0eyApjH+dELYUI6cbqfVcp0xZcnndmGc1QylwlHEb5Mm6TjyR+DTZMQOBrTokj4eQ5gmJMqG",
+	"gerwgIF3D29aWiyxPgmrcyj/mkJzYsM6+1PIo7GApQoN+JxAeRWNVzPUVNc9lsIYjapk6Vis8c+qvm5c",
+	"Gy284WU6qPOEyd+y2llyp+som+dYjioomxqtLTUzHzAw5jcQaYOZZtQLhGBbw/xWhOCvAdxPWuW3rFWu",
+	"xge3EpfI6k0J5rGuUD29lDxSki8jic8lEWQNgUSepGMiJB5PPBSQAY5DKRQKMn6r++OAc8ZDkl8xzwzw",
+	"XiAvwBJ7lsvGmhRU62cCaWBO3wgToZoSqhkeK6Ea+hYNMA3VB/AxTThlkkRZDd56LsZuVsPW73smbFX7",
+	"HaSZsCvmHQdkPOGSMH/a+IlMPRdhFBEZURIgQy+0NQtqhkPxB0b0rodEakl5QCMhTX3gIpH/O3ODlzoL",
+	"buW8u2yJUPb+gQK29eoeRZ1PDqi8+gbA6JNW/3ttc5pcsEVkZiIrKpHArX4cXj8YHTxU64sSNO9q6zWD",
+	"quoJYbQJk9JuKAvIJyAGNmWqZxSDkeYVM9QGrUlslpMU8fVpSprS+/6zvr/uZ0eSMSwyjojT7bSbu3eu",
+	"k3IOXUVkr9FuNzp7vXar21L//QXCScomeL54gl09wQfbjGBKGK1A6lxnjD8d68farZaxmiRfpEYTHEV4",
+	"+kQYnwjjwxDGeKIEqnbLbbVaiRVjFRKprWxlIWgQN2ZoxffQaaWCwRFksZyNzoh2YIzUf7lzFselNkaz",
+	"DJ0AjPBAguOQCqQwvcxqOJT5vM8Bj8ZY6sRO0lBPOiu8uk8GPCLL3wobXP2lhVPRMZXFh7mvaQ7+RMfx",
+	"OP1Imf6YUSDFW4aQTVfyDnFNJ8WvsCdsFUx4X2vqClRXIc48SS28J1dxP8UTQcB+stPMUQ9A61SvfJaZ",
+	"P2u6smSG5PV5WuI+jBSV6ILeXz00JpgJE9kHX+cVtYujw1eL1LQ5qccmY85DakEmznbz9pwnRPn9xfKV",
+	"YdnK7HkrxJII2RBZD8MSy/gJDCyzF8yGOYdTw8q08cRQfRvvSr1x8zx+GT9/SMdbAvjF5noD4/r0nrjB",
+	"HJweZhCaO6qNk/5lYB7h263rCX0wRf0lH09iSQLFOi7/cZL1iRrhcNDgE8IQ6OE3OETeIOJjD/37//p/",
+	"UKpJoqu41dr2kSe55yIof6tUbc7C6RVj8ZhE1Ec3OIx1PACYMZW6jmqvjy8ue4hqsx/BUUjVMeceqTeR",
+	"dz2hnhrF4jCETmJXTI5IBAEHEHhQe3n29jSZiKFWfTXGWGAQACL104Q+EFs8HA4jMoQnH4w3Lnq/2lkJ",
+	"WcBmaeSJ722W7yV3TsASBrHi18SUK8cZiq3OBhV9UMjYECSiJnDua9CJCYlQP/aviQS01n8em214rvkN",
+	"emkOGQmUQq4Q8C2jnxCZcH+EaoIbhwSY/M1kYww1fiOZKJaa6NRfpDPemqilGeKCI4JCMpCIx7KJDuUV",
+	"G3MhEyuAebgU23t0TC71Cf4xkd7aYAnuawB6QvyvgviQ70XHxADm6ngPwubiPEktAfb0wPsVtn9vGalM",
+	"JW6n2FQ8I+IuV7tgfUkanIA7eJJH58Col/hzrTIpI5wZKaBx8INIpnZFr8WVD3MjiwJHCyoYFhb4Osu9",
+	"8luq7/XQ6bq5ThJm5PvPSfl47bVpN1qdRvug197ttva6u3vNg84+FI+3L0RJy6YufGcft/sdfzvYIbuD",
+	"vdbzTGE99MHqOrE6On++cx3TqWfx29Je0m21VTKeyKnTHeBQENcBhp7E04Y4+5vF4z6JwGyq/zwbHIVk",
+	"rM4QjLMKJKA1rqJng4Eg2tyqvj7NHlUf4fK6nV39KQveVbekzjG3Hk1VkjExSz7Dz2rDzEySfCHS2deb",
+	"EBpn5HYG3yjIFKu00rARoUpmdg4Dvy4V3VCiNZ9B/YSk5b8vT65Omo3N1FN9YZOjGo+Qx28ZiaAAa5/4",
+	"fAxtxwQ6U98m+iNGw5D3cXjFcrVYTSMO3QhRZ5dEHFrgXxMGRJnKenmKtH2n9+m4kcdhs51FbSDWgrpH",
+	"CWHJHdHvNy/lG8kayWPCApwqYvhbsxU9F4WSG+sp0WiE8iWMTa+Iuo4tT+0vwp1rD5E0xq0QeD6HTE/h",
+	"5/cNP68MLuWx6ItvpfXV6MSsUPp068XR6Stc+WqieL4G99Jgdft1ptMDqmlawiN0GIwpq28qVfoB2DA6",
+	"Zn4zLxo/MMv9eqj0FAX/TUbBb5a3bxlOvNCqZEPKGzP+myvB/UBYovdbRRMzJ/nEcUrqaeUB91naI+wh",
+	"mc9KOFDSCm2ZEKohpJIoekHG/OZJFC0AEX0yCBugeECYcB+gOVXia851ZJkVY17oLHvMjK40xtdgtdAC",
+	"jTZDFHU1L4G1NYUXaLncdY5eHffOLtYzEOhFPIrMYvZf1l821SqfXFobdmkFQYqbCqKhfRp0Y6PRbBfv",
+	"Ejkka0mEfZ+Icr/Ca5PLlpjuFJ652nUeaYtbvQs+YwrNdUE16HuIM+RBsyPARh28lVVd4AOIIZnBUA+H",
+	"oVd3oSGTwk2DxiEVUusU4v8oLkGRVlQ41HupFBA+19WovA7FWl2OCmOa1Yms/apLeLp0cnXwa8/9s3r4",
+	"7v5OExyGqZGeBgCBnYOc+2MfuMaKpTLMxZZQGg2bzwSKCPZHvzez+7sR9UeWPc5GN4VY2Jd572I2tACf",
+	"F3sIrbfwAZrtcJZVNl3Tb/guW8U3gYN/+rrC6YVUUZky4PizFBWeU4JubQAuxLcljeLTsYmTqkAWLatv",
+	"ll7WBsxh38U0DBSyHqqX5dGswCO9OkV+uI7t9/O1zzIbd80TmffKCyIlZcM1ffQrH/BTfeOvX97t1sLA",
+	"atx2y26tV6XMUzrcuOOUpFzuXsuThCff2r1LOy294XKn2oK7eACGXSbrWgllT7dcWOmpwhWv3bJiqRkq",
+	"fVFii9LovSGf2cNICKhGsJD1imzxPjztUaxUC1Hqya32bRaXui8nXsOLkMLJkwthky4Edf5oEPHxg5Pm",
+	"jfkSioj4kgrV57Esgp/7uQV+Pj56d3SxhnL25BP40+kw39MM2zA4ARBllQgpqLZ+HFE5BZTrExyR6DCW",
+	"I6f7/oPCKjyhP5Gp/c1ojP308wc1QXRTnNCtiy9HOqkVS/230CneAffjsYI414mj0Ok6W4CaZplzFa2S",
+	"qMTaOY8kF+iWRlDdb4wlpIQbwQZPqBrmzFdMOcdC3PIoQCEfqsNhAdLeD+3IEPYkanPzMygCki1g/t3q",
+	"+IvefMGhjm/E44kOW140ibq8oklyWRmweu3xMUiFaviasN9wwYx5J9D8zO+sYNDcnLqhVea4McdV/iYL",
+	"tOZf88qUJS9/PCkhOf8sdGAHX9Ci503P7rJX645hydHZTb6Ebs2lth5gieeWZNokFEyc9lxGIWXXudZk",
+	"xS2UramzJnzzEyfFlJSIniQZqYWDCd3UkhzPTFYwzQm9IUzdmXo2Ijig8GkS8T6x1zIiOCwEeUW2D8+P",
+	"nwnEbxmyfrMeHhP17g93/zsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

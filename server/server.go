@@ -32,6 +32,8 @@ type Config struct {
 	Limiter *auth.Limiter
 	// BodyLimit caps request bodies (Echo syntax, e.g. "1M"); empty means 1M.
 	BodyLimit string
+	// BulkBodyLimit caps bulk backfills (up to 10,000 samples); empty means 16M.
+	BulkBodyLimit string
 	// ValidateResponses checks every response against the spec and logs
 	// violations (for staging; tests do it always).
 	ValidateResponses bool
@@ -65,6 +67,9 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	if cfg.BodyLimit == "" {
 		cfg.BodyLimit = "1M"
 	}
+	if cfg.BulkBodyLimit == "" {
+		cfg.BulkBodyLimit = "16M"
+	}
 	if cfg.Auth == nil || cfg.Sealer == nil || cfg.Tokens == nil {
 		return nil, fmt.Errorf("server: Auth, Sealer and Tokens are required")
 	}
@@ -89,7 +94,8 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 		traceContext,
 		observe(cfg.Logger, s.metrics),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
-		middleware.BodyLimit(cfg.BodyLimit),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: cfg.BodyLimit, Skipper: isBulk}),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: cfg.BulkBodyLimit, Skipper: not(isBulk)}),
 		g.middleware,
 	)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
@@ -97,3 +103,10 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	e.GET("/metrics", s.metrics.handler())
 	return e, nil
 }
+
+// bulkRoute is the one operation whose body may exceed BodyLimit.
+const bulkRoute = "/v3/devices/:deviceId/backfill/bulk"
+
+func isBulk(c echo.Context) bool { return c.Path() == bulkRoute }
+
+func not(f middleware.Skipper) middleware.Skipper { return func(c echo.Context) bool { return !f(c) } }

@@ -844,7 +844,9 @@ export interface paths {
         put?: never;
         /**
          * Aggregate one data key over an interval
-         * @description Computed in SQL. `value` is null when no sample in the interval has a numeric `dataKey`.
+         * @description Computed in SQL over the half-open interval `from` ≤ timestamp < `to`, counting only
+         *     numeric values of `dataKey` (FIRST is the earliest numeric value). `kpi` is null when
+         *     there is none (COUNT is then 0). Needs `DATA:READ` in the device's workspace.
          */
         post: operations["queryKpi"];
         delete?: never;
@@ -867,7 +869,9 @@ export interface paths {
         put?: never;
         /**
          * Aggregate one data key per time bucket
-         * @description Computed in SQL; buckets without samples are left out. At most 10,000 buckets.
+         * @description Computed in SQL per bucket of `bucketInterval`, buckets aligned to the Unix epoch (so the
+         *     first bucket may start before `from`); buckets without numeric values are left out. At
+         *     most 10,000 buckets.
          */
         post: operations["queryTimeSeries"];
         delete?: never;
@@ -1949,6 +1953,10 @@ export interface components {
             deviceId: string;
             topic: string;
             dataKey: string;
+            /**
+             * Format: double
+             * @description The aggregate; null when no sample in the interval has a numeric `dataKey` (COUNT is then 0).
+             */
             kpi: number | null;
         };
         /**

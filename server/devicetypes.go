@@ -1,0 +1,173 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
+)
+
+// ListDeviceTypes serves GET /v3/device-types?workspaceId=…. An unknown
+// workspace is not revealed: it is an empty page for a platform-wide
+// caller and a 403 for everyone else, like a workspace out of reach.
+func (s *Server) ListDeviceTypes(ctx context.Context, req gen.ListDeviceTypesRequestObject) (gen.ListDeviceTypesResponseObject, error) {
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.DeviceTypeFields)
+	if err != nil {
+		return nil, err
+	}
+	target := auth.Target{Scope: auth.ScopeDeviceType, Verb: auth.Read, Workspace: req.Params.WorkspaceId}
+	w, err := s.store.Organizations.GetWorkspace(ctx, req.Params.WorkspaceId)
+	switch {
+	case err == nil:
+		target.Organization = w.OrganizationID
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	if err := allow(ctx, target); err != nil {
+		return nil, err
+	}
+	types, total, err := s.store.Devices.ListDeviceTypes(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
+	if err != nil {
+		return nil, err
+	}
+	items := make([]gen.DeviceType, len(types))
+	for i := range types {
+		if items[i], err = deviceTypeOut(&types[i]); err != nil {
+			return nil, err
+		}
+	}
+	return gen.ListDeviceTypes200JSONResponse(newPage(items, q, total)), nil
+}
+
+// CreateDeviceType serves POST /v3/device-types: every schema must compile.
+func (s *Server) CreateDeviceType(ctx context.Context, req gen.CreateDeviceTypeRequestObject) (gen.CreateDeviceTypeResponseObject, error) {
+	in := req.Body
+	w, err := s.store.Organizations.GetWorkspace(ctx, in.WorkspaceId)
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(ctx, auth.Target{Scope: auth.ScopeDeviceType, Verb: auth.Create, Organization: w.OrganizationID, Workspace: w.ID}); err != nil {
+		return nil, err
+	}
+	schemas, err := schemasIn(in.Schemas)
+	if err != nil {
+		return nil, err
+	}
+	t := &store.DeviceType{OrganizationID: w.OrganizationID, WorkspaceID: w.ID, Name: in.Name, Description: in.Description, Schemas: schemas}
+	if err := s.store.Devices.CreateDeviceType(ctx, t); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "create", "deviceType", t.ID)
+	out, err := deviceTypeOut(t)
+	if err != nil {
+		return nil, err
+	}
+	return gen.CreateDeviceType201JSONResponse(out), nil
+}
+
+// GetDeviceType serves GET /v3/device-types/{deviceTypeId}.
+func (s *Server) GetDeviceType(ctx context.Context, req gen.GetDeviceTypeRequestObject) (gen.GetDeviceTypeResponseObject, error) {
+	t, err := s.deviceType(ctx, req.DeviceTypeId, auth.Read)
+	if err != nil {
+		return nil, err
+	}
+	out, err := deviceTypeOut(t)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetDeviceType200JSONResponse(out), nil
+}
+
+// UpdateDeviceType serves PUT /v3/device-types/{deviceTypeId}: name,
+// description and schemas (omitted schemas: none); the workspace is fixed.
+func (s *Server) UpdateDeviceType(ctx context.Context, req gen.UpdateDeviceTypeRequestObject) (gen.UpdateDeviceTypeResponseObject, error) {
+	cur, err := s.deviceType(ctx, req.DeviceTypeId, auth.Update)
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	if in.WorkspaceId != cur.WorkspaceID {
+		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a device type cannot move to another workspace", Code: ptr("immutable")})
+	}
+	schemas, err := schemasIn(in.Schemas)
+	if err != nil {
+		return nil, err
+	}
+	t := &store.DeviceType{ID: cur.ID, Name: in.Name, Description: in.Description, Schemas: schemas}
+	if t, err = s.store.Devices.UpdateDeviceType(ctx, t, in.Version); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "update", "deviceType", t.ID)
+	out, err := deviceTypeOut(t)
+	if err != nil {
+		return nil, err
+	}
+	return gen.UpdateDeviceType200JSONResponse(out), nil
+}
+
+// DeleteDeviceType serves DELETE /v3/device-types/{deviceTypeId}; one a
+// data flow uses is a 409.
+func (s *Server) DeleteDeviceType(ctx context.Context, req gen.DeleteDeviceTypeRequestObject) (gen.DeleteDeviceTypeResponseObject, error) {
+	if _, err := s.deviceType(ctx, req.DeviceTypeId, auth.Delete); err != nil {
+		return nil, err
+	}
+	err := s.store.Devices.DeleteDeviceType(ctx, req.DeviceTypeId)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, &Problem{Status: http.StatusConflict, Detail: "the device type is used by a data flow; change or delete the data flow first", cause: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "delete", "deviceType", req.DeviceTypeId)
+	return gen.DeleteDeviceType204Response{}, nil
+}
+
+// deviceType reads a device type the caller may use verb on.
+func (s *Server) deviceType(ctx context.Context, id string, verb auth.Verb) (*store.DeviceType, error) {
+	t, err := s.store.Devices.GetDeviceType(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(ctx, auth.Target{Scope: auth.ScopeDeviceType, Verb: verb, Organization: t.OrganizationID, Workspace: t.WorkspaceID}); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// schemasIn encodes the per-topic schemas of a request, each of which must
+// compile (400 naming /schemas/<topic> otherwise).
+func schemasIn(in *map[string]map[string]any) (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	if in == nil {
+		return out, nil
+	}
+	for topic, sch := range *in {
+		raw, err := json.Marshal(sch)
+		if err != nil {
+			return nil, fmt.Errorf("encode schema of topic %q: %w", topic, err)
+		}
+		out[topic] = raw
+	}
+	if err := checkSchemas(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func deviceTypeOut(t *store.DeviceType) (gen.DeviceType, error) {
+	schemas := make(map[string]map[string]any, len(t.Schemas))
+	for topic, raw := range t.Schemas {
+		var sch map[string]any
+		if err := json.Unmarshal(raw, &sch); err != nil {
+			return gen.DeviceType{}, fmt.Errorf("device type %s: schema of topic %q: %w", t.ID, topic, err)
+		}
+		schemas[topic] = sch
+	}
+	return gen.DeviceType{Id: t.ID, Name: t.Name, Description: t.Description, WorkspaceId: t.WorkspaceID,
+		Schemas: schemas, Version: t.Version, Created: t.CreatedAt.UTC(), Updated: t.UpdatedAt.UTC()}, nil
+}

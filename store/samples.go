@@ -1,0 +1,349 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// IdempotencyTTL is how long a backfill's Idempotency-Key is remembered; an
+// older key counts as absent and is replaced by the next request using it.
+const IdempotencyTTL = 24 * time.Hour
+
+// sampleBatch is the number of samples per INSERT statement (7 parameters a
+// row, well under PostgreSQL's 65,535 and SQLite's 32,766 limits).
+const sampleBatch = 1000
+
+// IdempotencyRecord is the first answer to a backfill sent with an
+// Idempotency-Key: a retry with the same key and request hash gets Response
+// back (with Status) and stores nothing.
+type IdempotencyRecord struct {
+	DeviceID    string `gorm:"primaryKey"`
+	Key         string `gorm:"primaryKey;column:key"`
+	RequestHash []byte
+	Status      int
+	Response    string
+	CreatedAt   time.Time
+}
+
+// TableName is the table of idempotency records.
+func (IdempotencyRecord) TableName() string { return "idempotency_keys" }
+
+// Idempotency returns the device's record for key, or ErrNotFound when there
+// is none younger than IdempotencyTTL.
+func (r *Devices) Idempotency(ctx context.Context, deviceID, key string) (*IdempotencyRecord, error) {
+	return first[IdempotencyRecord](ctx, r.db, `device_id = ? AND "key" = ? AND created_at >= ?`,
+		deviceID, key, now().Add(-IdempotencyTTL))
+}
+
+// PruneIdempotencyKeys deletes the records created before cutoff (for a
+// periodic job; InsertSamples already drops a device's expired keys).
+func (r *Devices) PruneIdempotencyKeys(ctx context.Context, cutoff time.Time) (int64, error) {
+	res := r.db.WithContext(ctx).Where("created_at < ?", cutoff.UTC()).Delete(&IdempotencyRecord{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("prune idempotency keys: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// errIdempotencyTaken is a concurrent (or earlier) request's key, found by
+// the primary key while inserting ours.
+var errIdempotencyTaken = errors.New("idempotency key taken")
+
+// InsertSamples stores the device's samples all or nothing, in one
+// transaction that also moves the device's last_sample_at forward to the
+// newest timestamp and, with idem, records the idempotency key and its
+// response. The caller sets each sample's ID, Topic, Timestamp and Data;
+// DeviceID and DateStored are set here.
+//
+// When the key is already recorded (a request that committed first, even
+// one racing with this one), nothing is stored and that record is returned
+// as replay, for the caller to compare hashes and answer with. A missing
+// device is ErrNotFound.
+func (r *Devices) InsertSamples(ctx context.Context, deviceID string, samples []Sample, idem *IdempotencyRecord) (replay *IdempotencyRecord, err error) {
+	if len(samples) == 0 {
+		return nil, nil
+	}
+	stored := now()
+	newest := samples[0].Timestamp
+	for i := range samples {
+		s := &samples[i]
+		s.DeviceID, s.DateStored, s.Timestamp = deviceID, stored, s.Timestamp.UTC()
+		if s.Timestamp.After(newest) {
+			newest = s.Timestamp
+		}
+	}
+	err = r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if idem != nil {
+			// The key goes in first: a concurrent duplicate then waits on the
+			// primary key here, before either writes any sample.
+			if err := tx.Where("device_id = ? AND created_at < ?", deviceID, stored.Add(-IdempotencyTTL)).
+				Delete(&IdempotencyRecord{}).Error; err != nil {
+				return fmt.Errorf("drop expired idempotency keys: %w", err)
+			}
+			idem.DeviceID, idem.CreatedAt = deviceID, stored
+			err := tx.Create(idem).Error
+			switch {
+			case errors.Is(err, gorm.ErrDuplicatedKey):
+				return errIdempotencyTaken
+			case errors.Is(err, gorm.ErrForeignKeyViolated):
+				return ErrNotFound
+			case err != nil:
+				return fmt.Errorf("record idempotency key: %w", err)
+			}
+		}
+		err := tx.CreateInBatches(samples, sampleBatch).Error
+		switch {
+		case errors.Is(err, gorm.ErrForeignKeyViolated):
+			return ErrNotFound
+		case err != nil:
+			return fmt.Errorf("insert samples: %w", err)
+		}
+		res := tx.Model(&Device{}).Where("id = ? AND (last_sample_at IS NULL OR last_sample_at < ?)", deviceID, newest).
+			UpdateColumn("last_sample_at", newest)
+		if res.Error != nil {
+			return fmt.Errorf("update last_sample_at: %w", res.Error)
+		}
+		return nil
+	})
+	if errors.Is(err, errIdempotencyTaken) {
+		return r.Idempotency(ctx, deviceID, idem.Key)
+	}
+	return nil, err
+}
+
+// SampleQuery selects a device's samples: one topic ("*" or empty: all),
+// optional time bounds, and a page (newest first; Limit 0: no limit).
+type SampleQuery struct {
+	Topic            string
+	Gt, Gte, Lt, Lte *time.Time
+	Limit, Skip      int
+}
+
+// QuerySamples returns the device's samples matching q, newest first (ties
+// by id).
+func (r *Devices) QuerySamples(ctx context.Context, deviceID string, q SampleQuery) ([]Sample, error) {
+	db := r.db.WithContext(ctx).Where("device_id = ?", deviceID)
+	if q.Topic != "" && q.Topic != "*" {
+		db = db.Where("topic = ?", q.Topic)
+	}
+	for _, b := range []struct {
+		op string
+		t  *time.Time
+	}{{">", q.Gt}, {">=", q.Gte}, {"<", q.Lt}, {"<=", q.Lte}} {
+		if b.t != nil {
+			db = db.Where("ts "+b.op+" ?", b.t.UTC())
+		}
+	}
+	if q.Limit > 0 {
+		db = db.Limit(q.Limit)
+	}
+	if q.Skip > 0 {
+		db = db.Offset(q.Skip)
+	}
+	var out []Sample
+	if err := db.Order("ts DESC, id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("query samples: %w", err)
+	}
+	return out, nil
+}
+
+// Topics returns the topics the device has samples on, sorted.
+func (r *Devices) Topics(ctx context.Context, deviceID string) ([]string, error) {
+	out := []string{}
+	err := r.db.WithContext(ctx).Model(&Sample{}).Where("device_id = ?", deviceID).
+		Distinct("topic").Order("topic").Pluck("topic", &out).Error
+	if err != nil {
+		return nil, fmt.Errorf("sample topics: %w", err)
+	}
+	return out, nil
+}
+
+// LatestSample returns the device's newest sample, of one topic or (topic
+// empty) any; ErrNotFound when there is none.
+func (r *Devices) LatestSample(ctx context.Context, deviceID, topic string) (*Sample, error) {
+	db := r.db.WithContext(ctx).Where("device_id = ?", deviceID)
+	if topic != "" {
+		db = db.Where("topic = ?", topic)
+	}
+	var out []Sample
+	if err := db.Order("ts DESC, id").Limit(1).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("latest sample: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, ErrNotFound
+	}
+	return &out[0], nil
+}
+
+// Accumulator is how an aggregation combines the numeric values of a key.
+type Accumulator string
+
+// The accumulators. AccFirst is the value of the earliest sample.
+const (
+	AccMin   Accumulator = "MIN"
+	AccMax   Accumulator = "MAX"
+	AccAvg   Accumulator = "AVG"
+	AccSum   Accumulator = "SUM"
+	AccCount Accumulator = "COUNT"
+	AccFirst Accumulator = "FIRST"
+)
+
+// sqlAggregates are the SQL aggregate functions of the accumulators
+// (AccFirst has none: it is an ordered pick). The only text of an aggregation query
+// that varies comes from this table and the dialect; user input is bound.
+var sqlAggregates = map[Accumulator]string{AccMin: "MIN", AccMax: "MAX", AccAvg: "AVG", AccSum: "SUM", AccCount: "COUNT"}
+
+// DataKeyPattern is a valid data key: names joined by dots, each walking
+// into a nested object.
+var DataKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`)
+
+// Aggregation asks for the numeric values of DataKey in the samples of Topic
+// with From <= timestamp < To, combined by Accumulator. Non-numeric and
+// missing values are left out.
+type Aggregation struct {
+	Topic       string
+	DataKey     string
+	Accumulator Accumulator
+	From, To    time.Time
+}
+
+// Point is one bucket of a time series: its start and aggregate.
+type Point struct {
+	Start time.Time
+	Value float64
+}
+
+// Aggregate computes a over the device's samples in SQL; nil when no sample
+// has a numeric value at the key (COUNT too).
+func (r *Devices) Aggregate(ctx context.Context, deviceID string, a Aggregation) (*float64, error) {
+	inner, args, err := r.numericValues(deviceID, a, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	var query string
+	if a.Accumulator == AccFirst {
+		query = "SELECT v FROM (" + inner + ") x ORDER BY ts, id LIMIT 1"
+	} else {
+		query = "SELECT " + sqlAggregates[a.Accumulator] + "(v) FROM (" + inner + ") x"
+	}
+	var v sql.NullFloat64
+	err = r.db.WithContext(ctx).Raw(query, args...).Row().Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !v.Valid) {
+		if a.Accumulator == AccCount {
+			return new(float64), nil // no numeric value: a count of 0
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("aggregate samples: %w", err)
+	}
+	return &v.Float64, nil
+}
+
+// Series computes a per bucket of the given length, buckets aligned to the
+// Unix epoch, in SQL; buckets without numeric values are left out.
+func (r *Devices) Series(ctx context.Context, deviceID string, a Aggregation, bucket time.Duration) ([]Point, error) {
+	secs := int64(bucket / time.Second)
+	if secs <= 0 || bucket%time.Second != 0 {
+		return nil, fmt.Errorf("series: bucket %s is not a positive number of seconds", bucket)
+	}
+	// Buckets are numbered from origin, the start of the bucket holding
+	// From: the dividend is never negative, so integer division floors on
+	// both databases, and the starts stay aligned to the epoch.
+	origin := floorDiv(a.From.Unix(), secs) * secs
+	inner, args, err := r.numericValues(deviceID, a, origin, secs)
+	if err != nil {
+		return nil, err
+	}
+	var query string
+	if a.Accumulator == AccFirst {
+		query = "SELECT b, v FROM (SELECT b, v, ROW_NUMBER() OVER (PARTITION BY b ORDER BY ts, id) AS rn FROM (" +
+			inner + ") y) x WHERE rn = 1 ORDER BY b"
+	} else {
+		query = "SELECT b, " + sqlAggregates[a.Accumulator] + "(v) FROM (" + inner + ") x GROUP BY b ORDER BY b"
+	}
+	rows, err := r.db.WithContext(ctx).Raw(query, args...).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("sample series: %w", err)
+	}
+	defer rows.Close()
+	out := []Point{}
+	for rows.Next() {
+		var b int64
+		var v float64
+		if err := rows.Scan(&b, &v); err != nil {
+			return nil, fmt.Errorf("sample series: %w", err)
+		}
+		out = append(out, Point{Start: time.Unix(origin+b*secs, 0).UTC(), Value: v})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sample series: %w", err)
+	}
+	return out, nil
+}
+
+// numericValues is the SELECT of the samples in a's interval whose value at
+// a.DataKey is a JSON number: column v (the value as a double), with secs > 0
+// also b, the bucket number counted from origin, and for FIRST ts and id.
+//
+//	PostgreSQL: jsonb_typeof(data #> $path) = 'number', (data #>> $path)::float8,
+//	            floor((date_part('epoch', ts) - $origin) / $secs);
+//	            $path is string_to_array($key, '.'), a text[]
+//	SQLite:     json_type(data, $path) IN ('integer', 'real'), json_extract(data, $path),
+//	            (unixepoch(ts) - $origin) / $secs; $path as $."a"."b"
+func (r *Devices) numericValues(deviceID string, a Aggregation, origin, secs int64) (string, []any, error) {
+	if !DataKeyPattern.MatchString(a.DataKey) {
+		return "", nil, fmt.Errorf("aggregate: invalid data key %q", a.DataKey)
+	}
+	if _, ok := sqlAggregates[a.Accumulator]; !ok && a.Accumulator != AccFirst {
+		return "", nil, fmt.Errorf("aggregate: unknown accumulator %q", a.Accumulator)
+	}
+	var path, value, numeric, bucket string
+	if r.dialect == Postgres {
+		path = a.DataKey
+		value = "(data #>> string_to_array(CAST(? AS text), '.'))::float8"
+		numeric = "jsonb_typeof(data #> string_to_array(CAST(? AS text), '.')) = 'number'"
+		// date_part is a double; extract would be a slower numeric.
+		bucket = "floor((date_part('epoch', ts) - ?) / ?)::bigint"
+	} else {
+		path = `$."` + strings.ReplaceAll(a.DataKey, ".", `"."`) + `"`
+		value = "CAST(json_extract(data, ?) AS REAL)"
+		numeric = "json_type(data, ?) IN ('integer', 'real')"
+		bucket = "(unixepoch(ts) - ?) / ?"
+	}
+	cols := value + " AS v"
+	if a.Accumulator == AccFirst {
+		cols += ", ts, id"
+	}
+	var args []any
+	if secs > 0 {
+		cols = bucket + " AS b, " + cols
+		args = append(args, origin, secs)
+	}
+	args = append(args, path, deviceID, a.Topic, a.From.UTC(), a.To.UTC(), path)
+	return "SELECT " + cols + " FROM samples WHERE device_id = ? AND topic = ? AND ts >= ? AND ts < ? AND " + numeric, args, nil
+}
+
+// floorDiv is a / b rounded toward negative infinity (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// BucketCount is the number of epoch-aligned buckets of length bucket that
+// [from, to) touches (to after from).
+func BucketCount(from, to time.Time, bucket time.Duration) int64 {
+	secs := int64(bucket / time.Second)
+	last := to.Add(-time.Nanosecond)
+	return floorDiv(last.Unix(), secs) - floorDiv(from.Unix(), secs) + 1
+}
