@@ -156,7 +156,7 @@ func TestKeyLifecycleThroughTheBinary(t *testing.T) {
 	if err != nil || org.JSON201 == nil {
 		t.Fatalf("create organization: %v %s", err, org.Body)
 	}
-	perms := []gen.Permission{{Scope: gen.APIKEY, Verbs: []gen.Verb{gen.READ}}}
+	perms := []gen.Permission{{Scope: gen.ScopeAPIKEY, Verbs: []gen.Verb{gen.VerbREAD}}}
 	active := true
 	created, err := root.CreateApiKeyWithResponse(ctx, gen.ApiKeyInput{Name: "ci", IsActive: &active,
 		OrganizationId: &org.JSON201.Id, Permissions: &perms})

@@ -28,28 +28,49 @@ import (
 
 // Defines values for AggregationQueryAccumulator.
 const (
-	AVG   AggregationQueryAccumulator = "AVG"
-	COUNT AggregationQueryAccumulator = "COUNT"
-	FIRST AggregationQueryAccumulator = "FIRST"
-	MAX   AggregationQueryAccumulator = "MAX"
-	MIN   AggregationQueryAccumulator = "MIN"
-	SUM   AggregationQueryAccumulator = "SUM"
+	AggregationQueryAccumulatorAVG   AggregationQueryAccumulator = "AVG"
+	AggregationQueryAccumulatorCOUNT AggregationQueryAccumulator = "COUNT"
+	AggregationQueryAccumulatorFIRST AggregationQueryAccumulator = "FIRST"
+	AggregationQueryAccumulatorMAX   AggregationQueryAccumulator = "MAX"
+	AggregationQueryAccumulatorMIN   AggregationQueryAccumulator = "MIN"
+	AggregationQueryAccumulatorSUM   AggregationQueryAccumulator = "SUM"
 )
 
 // Valid indicates whether the value is a known member of the AggregationQueryAccumulator enum.
 func (e AggregationQueryAccumulator) Valid() bool {
 	switch e {
-	case AVG:
+	case AggregationQueryAccumulatorAVG:
 		return true
-	case COUNT:
+	case AggregationQueryAccumulatorCOUNT:
 		return true
-	case FIRST:
+	case AggregationQueryAccumulatorFIRST:
 		return true
-	case MAX:
+	case AggregationQueryAccumulatorMAX:
 		return true
-	case MIN:
+	case AggregationQueryAccumulatorMIN:
 		return true
-	case SUM:
+	case AggregationQueryAccumulatorSUM:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeliveryStatus.
+const (
+	DeliveryStatusDELIVERED DeliveryStatus = "DELIVERED"
+	DeliveryStatusFAILED    DeliveryStatus = "FAILED"
+	DeliveryStatusPENDING   DeliveryStatus = "PENDING"
+)
+
+// Valid indicates whether the value is a known member of the DeliveryStatus enum.
+func (e DeliveryStatus) Valid() bool {
+	switch e {
+	case DeliveryStatusDELIVERED:
+		return true
+	case DeliveryStatusFAILED:
+		return true
+	case DeliveryStatusPENDING:
 		return true
 	default:
 		return false
@@ -82,22 +103,22 @@ func (e DeviceConnectivity) Valid() bool {
 
 // Defines values for DeviceOnlineState.
 const (
-	DEREGISTERED DeviceOnlineState = "DE_REGISTERED"
-	OFFLINE      DeviceOnlineState = "OFFLINE"
-	ONLINE       DeviceOnlineState = "ONLINE"
-	UNKNOWN      DeviceOnlineState = "UNKNOWN"
+	DeviceOnlineStateDEREGISTERED DeviceOnlineState = "DE_REGISTERED"
+	DeviceOnlineStateOFFLINE      DeviceOnlineState = "OFFLINE"
+	DeviceOnlineStateONLINE       DeviceOnlineState = "ONLINE"
+	DeviceOnlineStateUNKNOWN      DeviceOnlineState = "UNKNOWN"
 )
 
 // Valid indicates whether the value is a known member of the DeviceOnlineState enum.
 func (e DeviceOnlineState) Valid() bool {
 	switch e {
-	case DEREGISTERED:
+	case DeviceOnlineStateDEREGISTERED:
 		return true
-	case OFFLINE:
+	case DeviceOnlineStateOFFLINE:
 		return true
-	case ONLINE:
+	case DeviceOnlineStateONLINE:
 		return true
-	case UNKNOWN:
+	case DeviceOnlineStateUNKNOWN:
 		return true
 	default:
 		return false
@@ -145,13 +166,13 @@ func (e DeviceInputConnectivity) Valid() bool {
 
 // Defines values for HealthStatus.
 const (
-	Ok HealthStatus = "ok"
+	HealthStatusOk HealthStatus = "ok"
 )
 
 // Valid indicates whether the value is a known member of the HealthStatus enum.
 func (e HealthStatus) Valid() bool {
 	switch e {
-	case Ok:
+	case HealthStatusOk:
 		return true
 	default:
 		return false
@@ -185,45 +206,222 @@ func (e OrganizationMemberInputRole) Valid() bool {
 	}
 }
 
+// Defines values for OutputConnectorScope.
+const (
+	OutputConnectorScopeDATAFLOW   OutputConnectorScope = "DATA_FLOW"
+	OutputConnectorScopeRULEACTION OutputConnectorScope = "RULE_ACTION"
+)
+
+// Valid indicates whether the value is a known member of the OutputConnectorScope enum.
+func (e OutputConnectorScope) Valid() bool {
+	switch e {
+	case OutputConnectorScopeDATAFLOW:
+		return true
+	case OutputConnectorScopeRULEACTION:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OutputConnectorType.
+const (
+	OutputConnectorTypeWEBHOOK OutputConnectorType = "WEBHOOK"
+)
+
+// Valid indicates whether the value is a known member of the OutputConnectorType enum.
+func (e OutputConnectorType) Valid() bool {
+	switch e {
+	case OutputConnectorTypeWEBHOOK:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OutputConnectorInputScope.
+const (
+	OutputConnectorInputScopeDATAFLOW   OutputConnectorInputScope = "DATA_FLOW"
+	OutputConnectorInputScopeRULEACTION OutputConnectorInputScope = "RULE_ACTION"
+)
+
+// Valid indicates whether the value is a known member of the OutputConnectorInputScope enum.
+func (e OutputConnectorInputScope) Valid() bool {
+	switch e {
+	case OutputConnectorInputScopeDATAFLOW:
+		return true
+	case OutputConnectorInputScopeRULEACTION:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OutputConnectorInputType.
+const (
+	OutputConnectorInputTypeWEBHOOK OutputConnectorInputType = "WEBHOOK"
+)
+
+// Valid indicates whether the value is a known member of the OutputConnectorInputType enum.
+func (e OutputConnectorInputType) Valid() bool {
+	switch e {
+	case OutputConnectorInputTypeWEBHOOK:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RuleActionType.
+const (
+	RuleActionTypeOUTPUTCONNECTOR RuleActionType = "OUTPUT_CONNECTOR"
+)
+
+// Valid indicates whether the value is a known member of the RuleActionType enum.
+func (e RuleActionType) Valid() bool {
+	switch e {
+	case RuleActionTypeOUTPUTCONNECTOR:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RuleConditionChainOperator.
+const (
+	RuleConditionChainOperatorAND RuleConditionChainOperator = "AND"
+	RuleConditionChainOperatorOR  RuleConditionChainOperator = "OR"
+)
+
+// Valid indicates whether the value is a known member of the RuleConditionChainOperator enum.
+func (e RuleConditionChainOperator) Valid() bool {
+	switch e {
+	case RuleConditionChainOperatorAND:
+		return true
+	case RuleConditionChainOperatorOR:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RuleConditionOperator.
+const (
+	RuleConditionOperatorEQ  RuleConditionOperator = "EQ"
+	RuleConditionOperatorGT  RuleConditionOperator = "GT"
+	RuleConditionOperatorGTE RuleConditionOperator = "GTE"
+	RuleConditionOperatorLT  RuleConditionOperator = "LT"
+	RuleConditionOperatorLTE RuleConditionOperator = "LTE"
+	RuleConditionOperatorNEQ RuleConditionOperator = "NEQ"
+)
+
+// Valid indicates whether the value is a known member of the RuleConditionOperator enum.
+func (e RuleConditionOperator) Valid() bool {
+	switch e {
+	case RuleConditionOperatorEQ:
+		return true
+	case RuleConditionOperatorGT:
+		return true
+	case RuleConditionOperatorGTE:
+		return true
+	case RuleConditionOperatorLT:
+		return true
+	case RuleConditionOperatorLTE:
+		return true
+	case RuleConditionOperatorNEQ:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RuleInputRefType.
+const (
+	RuleInputRefTypeDEVICE RuleInputRefType = "DEVICE"
+)
+
+// Valid indicates whether the value is a known member of the RuleInputRefType enum.
+func (e RuleInputRefType) Valid() bool {
+	switch e {
+	case RuleInputRefTypeDEVICE:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RuleLogicType.
+const (
+	RuleLogicTypeCOMPARISON RuleLogicType = "COMPARISON"
+)
+
+// Valid indicates whether the value is a known member of the RuleLogicType enum.
+func (e RuleLogicType) Valid() bool {
+	switch e {
+	case RuleLogicTypeCOMPARISON:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RuleOperandType.
+const (
+	RuleOperandTypeCONSTANT   RuleOperandType = "CONSTANT"
+	RuleOperandTypeDATASOURCE RuleOperandType = "DATA_SOURCE"
+)
+
+// Valid indicates whether the value is a known member of the RuleOperandType enum.
+func (e RuleOperandType) Valid() bool {
+	switch e {
+	case RuleOperandTypeCONSTANT:
+		return true
+	case RuleOperandTypeDATASOURCE:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Scope.
 const (
-	APIKEY          Scope = "API_KEY"
-	ASSET           Scope = "ASSET"
-	DATA            Scope = "DATA"
-	DATAFLOW        Scope = "DATA_FLOW"
-	DEVICETYPE      Scope = "DEVICE_TYPE"
-	ORGANIZATION    Scope = "ORGANIZATION"
-	OUTPUTCONNECTOR Scope = "OUTPUT_CONNECTOR"
-	ROLE            Scope = "ROLE"
-	RULE            Scope = "RULE"
-	USER            Scope = "USER"
-	WORKSPACE       Scope = "WORKSPACE"
+	ScopeAPIKEY          Scope = "API_KEY"
+	ScopeASSET           Scope = "ASSET"
+	ScopeDATA            Scope = "DATA"
+	ScopeDATAFLOW        Scope = "DATA_FLOW"
+	ScopeDEVICETYPE      Scope = "DEVICE_TYPE"
+	ScopeORGANIZATION    Scope = "ORGANIZATION"
+	ScopeOUTPUTCONNECTOR Scope = "OUTPUT_CONNECTOR"
+	ScopeROLE            Scope = "ROLE"
+	ScopeRULE            Scope = "RULE"
+	ScopeUSER            Scope = "USER"
+	ScopeWORKSPACE       Scope = "WORKSPACE"
 )
 
 // Valid indicates whether the value is a known member of the Scope enum.
 func (e Scope) Valid() bool {
 	switch e {
-	case APIKEY:
+	case ScopeAPIKEY:
 		return true
-	case ASSET:
+	case ScopeASSET:
 		return true
-	case DATA:
+	case ScopeDATA:
 		return true
-	case DATAFLOW:
+	case ScopeDATAFLOW:
 		return true
-	case DEVICETYPE:
+	case ScopeDEVICETYPE:
 		return true
-	case ORGANIZATION:
+	case ScopeORGANIZATION:
 		return true
-	case OUTPUTCONNECTOR:
+	case ScopeOUTPUTCONNECTOR:
 		return true
-	case ROLE:
+	case ScopeROLE:
 		return true
-	case RULE:
+	case ScopeRULE:
 		return true
-	case USER:
+	case ScopeUSER:
 		return true
-	case WORKSPACE:
+	case ScopeWORKSPACE:
 		return true
 	default:
 		return false
@@ -232,22 +430,79 @@ func (e Scope) Valid() bool {
 
 // Defines values for Verb.
 const (
-	CREATE Verb = "CREATE"
-	DELETE Verb = "DELETE"
-	READ   Verb = "READ"
-	UPDATE Verb = "UPDATE"
+	VerbCREATE Verb = "CREATE"
+	VerbDELETE Verb = "DELETE"
+	VerbREAD   Verb = "READ"
+	VerbUPDATE Verb = "UPDATE"
 )
 
 // Valid indicates whether the value is a known member of the Verb enum.
 func (e Verb) Valid() bool {
 	switch e {
-	case CREATE:
+	case VerbCREATE:
 		return true
-	case DELETE:
+	case VerbDELETE:
 		return true
-	case READ:
+	case VerbREAD:
 		return true
-	case UPDATE:
+	case VerbUPDATE:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookPropertiesAuthType.
+const (
+	WebhookPropertiesAuthTypeBASIC  WebhookPropertiesAuthType = "BASIC"
+	WebhookPropertiesAuthTypeBEARER WebhookPropertiesAuthType = "BEARER"
+	WebhookPropertiesAuthTypeHEADER WebhookPropertiesAuthType = "HEADER"
+	WebhookPropertiesAuthTypeNONE   WebhookPropertiesAuthType = "NONE"
+)
+
+// Valid indicates whether the value is a known member of the WebhookPropertiesAuthType enum.
+func (e WebhookPropertiesAuthType) Valid() bool {
+	switch e {
+	case WebhookPropertiesAuthTypeBASIC:
+		return true
+	case WebhookPropertiesAuthTypeBEARER:
+		return true
+	case WebhookPropertiesAuthTypeHEADER:
+		return true
+	case WebhookPropertiesAuthTypeNONE:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookPropertiesContentType.
+const (
+	WebhookPropertiesContentTypeApplicationjson WebhookPropertiesContentType = "application/json"
+)
+
+// Valid indicates whether the value is a known member of the WebhookPropertiesContentType enum.
+func (e WebhookPropertiesContentType) Valid() bool {
+	switch e {
+	case WebhookPropertiesContentTypeApplicationjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookPropertiesMethod.
+const (
+	WebhookPropertiesMethodPOST WebhookPropertiesMethod = "POST"
+	WebhookPropertiesMethodPUT  WebhookPropertiesMethod = "PUT"
+)
+
+// Valid indicates whether the value is a known member of the WebhookPropertiesMethod enum.
+func (e WebhookPropertiesMethod) Valid() bool {
+	switch e {
+	case WebhookPropertiesMethodPOST:
+		return true
+	case WebhookPropertiesMethodPUT:
 		return true
 	default:
 		return false
@@ -284,6 +539,27 @@ const (
 func (e ListAssetsParamsType) Valid() bool {
 	switch e {
 	case ListAssetsParamsTypeDEVICE:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListDeliveriesParamsStatus.
+const (
+	ListDeliveriesParamsStatusDELIVERED ListDeliveriesParamsStatus = "DELIVERED"
+	ListDeliveriesParamsStatusFAILED    ListDeliveriesParamsStatus = "FAILED"
+	ListDeliveriesParamsStatusPENDING   ListDeliveriesParamsStatus = "PENDING"
+)
+
+// Valid indicates whether the value is a known member of the ListDeliveriesParamsStatus enum.
+func (e ListDeliveriesParamsStatus) Valid() bool {
+	switch e {
+	case ListDeliveriesParamsStatusDELIVERED:
+		return true
+	case ListDeliveriesParamsStatusFAILED:
+		return true
+	case ListDeliveriesParamsStatusPENDING:
 		return true
 	default:
 		return false
@@ -488,6 +764,50 @@ type DataFlowSummary struct {
 	DeviceType NamedRef `json:"deviceType"`
 	Id         string   `json:"id"`
 	Name       string   `json:"name"`
+}
+
+// Delivery Example: {"attempts":[{"at":"2026-11-26T10:00:01.000Z","durationMs":12,"error":"503 Service Unavailable","statusCode":503},{"at":"2026-11-26T10:00:03.000Z","durationMs":9,"statusCode":200}],"created":"2026-11-26T10:00:00.500Z","deliveredAt":"2026-11-26T10:00:03.009Z","deviceId":"02d2327fedce2128","id":"7d1f8a9e-2b3c-4d5e-8f90-1a2b3c4d5e6f","nextAttemptAt":null,"outputConnectorId":"09a1b2c3d4e5f60b","ruleId":"21a1b2c3d4e5f60c","sampleId":"3f1c1e8e-4d7a-4b8e-9a0b-1c2d3e4f5a6b","status":"DELIVERED"}
+type Delivery struct {
+	Attempts          []DeliveryAttempt `json:"attempts"`
+	Created           time.Time         `json:"created"`
+	DeliveredAt       *time.Time        `json:"deliveredAt,omitempty"`
+	DeviceId          string            `json:"deviceId"`
+	Id                string            `json:"id"`
+	NextAttemptAt     *time.Time        `json:"nextAttemptAt,omitempty"`
+	OutputConnectorId string            `json:"outputConnectorId"`
+
+	// RuleId The rule whose action queued it; absent for data-flow deliveries.
+	RuleId   *string        `json:"ruleId,omitempty"`
+	SampleId string         `json:"sampleId"`
+	Status   DeliveryStatus `json:"status"`
+}
+
+// DeliveryStatus defines model for Delivery.Status.
+type DeliveryStatus string
+
+// DeliveryAttempt defines model for DeliveryAttempt.
+type DeliveryAttempt struct {
+	At         time.Time `json:"at"`
+	DurationMs int64     `json:"durationMs"`
+	Error      *string   `json:"error,omitempty"`
+
+	// StatusCode The receiver's HTTP status; absent when no response came.
+	StatusCode *int `json:"statusCode,omitempty"`
+}
+
+// DeliveryPage defines model for DeliveryPage.
+type DeliveryPage struct {
+	Content          []Delivery `json:"content"`
+	Empty            bool       `json:"empty"`
+	First            bool       `json:"first"`
+	Last             bool       `json:"last"`
+	Number           int        `json:"number"`
+	NumberOfElements int        `json:"numberOfElements"`
+	Pageable         Pageable   `json:"pageable"`
+	Size             int        `json:"size"`
+	Sort             SortInfo   `json:"sort"`
+	TotalElements    int64      `json:"totalElements"`
+	TotalPages       int        `json:"totalPages"`
 }
 
 // Device Example: {"connectivity":"HTTP","created":"2026-11-26T10:00:00.000Z","dataFlow":{"deviceType":{"id":"0da1b2c3d4e5f609","name":"Climate sensor"},"id":"08a1b2c3d4e5f60a","name":"Climate to database"},"dataFlowId":"08a1b2c3d4e5f60a","deviceId":"70B3D57ED0001234","id":"02d2327fedce2128","name":"some device","online":true,"onlineState":"ONLINE","onlineTimeout":3600,"organizationId":"28a1b2c3d4e5f607","properties":{},"type":"DEVICE","updated":"2026-11-26T10:00:00.000Z","version":1,"workspaceId":"29a1b2c3d4e5f608"}
@@ -787,6 +1107,78 @@ type OrganizationPage struct {
 	TotalPages       int            `json:"totalPages"`
 }
 
+// OutputConnector Example: {"created":"2026-11-26T10:00:00.000Z","id":"09a1b2c3d4e5f60b","name":"Alerts webhook","scope":"RULE_ACTION","type":"WEBHOOK","updated":"2026-11-26T10:00:00.000Z","version":1,"webhookProperties":{"authType":"BEARER","bearerToken":"********","contentType":"application/json","headers":{},"method":"POST","uri":"https://hooks.example.com/keyplane"},"workspaceId":"29a1b2c3d4e5f608"}
+type OutputConnector struct {
+	Created time.Time `json:"created"`
+
+	// Id Output connector identifier (16 hex characters starting with 09).
+	//
+	// Example: 09a1b2c3d4e5f60b
+	Id   OutputConnectorIdValue `json:"id"`
+	Name string                 `json:"name"`
+
+	// Scope Whether data flows or rule actions route samples to it.
+	Scope OutputConnectorScope `json:"scope"`
+
+	// SigningSecret HMAC key of the X-Keyplane-Signature header; in the creating response only.
+	SigningSecret     *string             `json:"signingSecret,omitempty"`
+	Type              OutputConnectorType `json:"type"`
+	Updated           time.Time           `json:"updated"`
+	Version           int64               `json:"version"`
+	WebhookProperties WebhookProperties   `json:"webhookProperties"`
+
+	// WorkspaceId Workspace identifier (16 hex characters starting with 29).
+	//
+	// Example: 29a1b2c3d4e5f608
+	WorkspaceId WorkspaceIdValue `json:"workspaceId"`
+}
+
+// OutputConnectorScope Whether data flows or rule actions route samples to it.
+type OutputConnectorScope string
+
+// OutputConnectorType defines model for OutputConnector.Type.
+type OutputConnectorType string
+
+// OutputConnectorIdValue Output connector identifier (16 hex characters starting with 09).
+//
+// Example: 09a1b2c3d4e5f60b
+type OutputConnectorIdValue = string
+
+// OutputConnectorInput Example: {"name":"Alerts webhook","scope":"RULE_ACTION","type":"WEBHOOK","webhookProperties":{"authType":"BEARER","bearerToken":"s3cr3t","uri":"https://hooks.example.com/keyplane"},"workspaceId":"29a1b2c3d4e5f608"}
+type OutputConnectorInput struct {
+	Name              string                     `json:"name"`
+	Scope             *OutputConnectorInputScope `json:"scope,omitempty"`
+	Type              OutputConnectorInputType   `json:"type"`
+	Version           *int64                     `json:"version,omitempty"`
+	WebhookProperties WebhookProperties          `json:"webhookProperties"`
+
+	// WorkspaceId Workspace identifier (16 hex characters starting with 29).
+	//
+	// Example: 29a1b2c3d4e5f608
+	WorkspaceId WorkspaceIdValue `json:"workspaceId"`
+}
+
+// OutputConnectorInputScope defines model for OutputConnectorInput.Scope.
+type OutputConnectorInputScope string
+
+// OutputConnectorInputType defines model for OutputConnectorInput.Type.
+type OutputConnectorInputType string
+
+// OutputConnectorPage defines model for OutputConnectorPage.
+type OutputConnectorPage struct {
+	Content          []OutputConnector `json:"content"`
+	Empty            bool              `json:"empty"`
+	First            bool              `json:"first"`
+	Last             bool              `json:"last"`
+	Number           int               `json:"number"`
+	NumberOfElements int               `json:"numberOfElements"`
+	Pageable         Pageable          `json:"pageable"`
+	Size             int               `json:"size"`
+	Sort             SortInfo          `json:"sort"`
+	TotalElements    int64             `json:"totalElements"`
+	TotalPages       int               `json:"totalPages"`
+}
+
 // OutputConnectorRef defines model for OutputConnectorRef.
 type OutputConnectorRef struct {
 	// Id An output connector; `0900000000000000` is the built-in database connector.
@@ -909,6 +1301,144 @@ type RotateRequest struct {
 	GracePeriodSeconds *int `json:"gracePeriodSeconds,omitempty"`
 }
 
+// Rule Example: {"actions":[{"configuration":{"outputConnectorId":"09a1b2c3d4e5f60b"},"id":"a1","name":"Alert","type":"OUTPUT_CONNECTOR"}],"active":true,"created":"2026-11-26T10:00:00.000Z","id":"21a1b2c3d4e5f60c","inputs":[{"id":"02d2327fedce2128","type":"DEVICE"}],"logic":{"dataSources":[{"dataKey":"temperature","dataTopic":"default","id":"s1","inputIds":["02d2327fedce2128"],"triggerOnUplink":true}],"logicBlocks":[{"actionIds":["a1"],"conditions":[{"operandFirst":{"dataSourceId":"s1","type":"DATA_SOURCE"},"operandSecond":{"type":"CONSTANT","value":30},"operator":"GT"}]}],"type":"COMPARISON"},"name":"Too hot","updated":"2026-11-26T10:00:00.000Z","version":1,"workspaceId":"29a1b2c3d4e5f608"}
+type Rule struct {
+	Actions     []RuleAction `json:"actions"`
+	Active      bool         `json:"active"`
+	Created     time.Time    `json:"created"`
+	Description *string      `json:"description,omitempty"`
+
+	// Id Rule identifier (16 hex characters starting with 21).
+	//
+	// Example: 21a1b2c3d4e5f60c
+	Id      RuleIdValue    `json:"id"`
+	Inputs  []RuleInputRef `json:"inputs"`
+	Logic   RuleLogic      `json:"logic"`
+	Name    string         `json:"name"`
+	Updated time.Time      `json:"updated"`
+	Version int64          `json:"version"`
+
+	// WorkspaceId Workspace identifier (16 hex characters starting with 29).
+	//
+	// Example: 29a1b2c3d4e5f608
+	WorkspaceId WorkspaceIdValue `json:"workspaceId"`
+}
+
+// RuleAction defines model for RuleAction.
+type RuleAction struct {
+	Configuration struct {
+		// OutputConnectorId Output connector identifier (16 hex characters starting with 09).
+		//
+		// Example: 09a1b2c3d4e5f60b
+		OutputConnectorId OutputConnectorIdValue `json:"outputConnectorId"`
+	} `json:"configuration"`
+	Id   string         `json:"id"`
+	Name *string        `json:"name,omitempty"`
+	Type RuleActionType `json:"type"`
+}
+
+// RuleActionType defines model for RuleAction.Type.
+type RuleActionType string
+
+// RuleCondition defines model for RuleCondition.
+type RuleCondition struct {
+	// ChainOperator How this condition joins the next one (default AND).
+	ChainOperator *RuleConditionChainOperator `json:"chainOperator,omitempty"`
+	OperandFirst  RuleOperand                 `json:"operandFirst"`
+	OperandSecond RuleOperand                 `json:"operandSecond"`
+	Operator      RuleConditionOperator       `json:"operator"`
+}
+
+// RuleConditionChainOperator How this condition joins the next one (default AND).
+type RuleConditionChainOperator string
+
+// RuleConditionOperator defines model for RuleCondition.Operator.
+type RuleConditionOperator string
+
+// RuleDataSource defines model for RuleDataSource.
+type RuleDataSource struct {
+	DataKey         *string  `json:"dataKey,omitempty"`
+	DataTopic       *string  `json:"dataTopic,omitempty"`
+	Id              string   `json:"id"`
+	InputIds        []string `json:"inputIds"`
+	TriggerOnUplink *bool    `json:"triggerOnUplink,omitempty"`
+}
+
+// RuleIdValue Rule identifier (16 hex characters starting with 21).
+//
+// Example: 21a1b2c3d4e5f60c
+type RuleIdValue = string
+
+// RuleInput Example: {"actions":[{"configuration":{"outputConnectorId":"09a1b2c3d4e5f60b"},"id":"a1","type":"OUTPUT_CONNECTOR"}],"active":true,"inputs":[{"id":"02d2327fedce2128","type":"DEVICE"}],"logic":{"dataSources":[{"dataKey":"temperature","id":"s1","inputIds":["02d2327fedce2128"]}],"logicBlocks":[{"actionIds":["a1"],"conditions":[{"operandFirst":{"dataSourceId":"s1","type":"DATA_SOURCE"},"operandSecond":{"type":"CONSTANT","value":30},"operator":"GT"}]}],"type":"COMPARISON"},"name":"Too hot","workspaceId":"29a1b2c3d4e5f608"}
+type RuleInput struct {
+	Actions     []RuleAction   `json:"actions"`
+	Active      *bool          `json:"active,omitempty"`
+	Description *string        `json:"description,omitempty"`
+	Inputs      []RuleInputRef `json:"inputs"`
+	Logic       RuleLogic      `json:"logic"`
+	Name        string         `json:"name"`
+	Version     *int64         `json:"version,omitempty"`
+
+	// WorkspaceId Workspace identifier (16 hex characters starting with 29).
+	//
+	// Example: 29a1b2c3d4e5f608
+	WorkspaceId WorkspaceIdValue `json:"workspaceId"`
+}
+
+// RuleInputRef defines model for RuleInputRef.
+type RuleInputRef struct {
+	// Id Device identifier (16 hex characters starting with 02).
+	//
+	// Example: 02d2327fedce2128
+	Id   DeviceIdValue    `json:"id"`
+	Type RuleInputRefType `json:"type"`
+}
+
+// RuleInputRefType defines model for RuleInputRef.Type.
+type RuleInputRefType string
+
+// RuleLogic defines model for RuleLogic.
+type RuleLogic struct {
+	DataSources []RuleDataSource `json:"dataSources"`
+	LogicBlocks []struct {
+		ActionIds  []string        `json:"actionIds"`
+		Conditions []RuleCondition `json:"conditions"`
+	} `json:"logicBlocks"`
+	Type RuleLogicType `json:"type"`
+}
+
+// RuleLogicType defines model for RuleLogic.Type.
+type RuleLogicType string
+
+// RuleOperand defines model for RuleOperand.
+type RuleOperand struct {
+	// DataKey With DATA_SOURCE; dots walk into nested objects (default the data source's dataKey).
+	DataKey      *string         `json:"dataKey,omitempty"`
+	DataSourceId *string         `json:"dataSourceId,omitempty"`
+	Type         RuleOperandType `json:"type"`
+
+	// Value With CONSTANT; a number, string or boolean.
+	Value interface{} `json:"value,omitempty"`
+}
+
+// RuleOperandType defines model for RuleOperand.Type.
+type RuleOperandType string
+
+// RulePage defines model for RulePage.
+type RulePage struct {
+	Content          []Rule   `json:"content"`
+	Empty            bool     `json:"empty"`
+	First            bool     `json:"first"`
+	Last             bool     `json:"last"`
+	Number           int      `json:"number"`
+	NumberOfElements int      `json:"numberOfElements"`
+	Pageable         Pageable `json:"pageable"`
+	Size             int      `json:"size"`
+	Sort             SortInfo `json:"sort"`
+	TotalElements    int64    `json:"totalElements"`
+	TotalPages       int      `json:"totalPages"`
+}
+
 // Sample Example: {"akenzaDeviceId":"02d2327fedce2128","data":{"humidity":40,"temperature":21.5},"dateStored":"2026-11-26T10:00:01.234Z","deviceId":"70B3D57ED0001234","timestamp":"2026-11-26T10:00:00.000Z","topic":"default"}
 type Sample struct {
 	// AkenzaDeviceId The device's keyplane id.
@@ -1013,6 +1543,36 @@ type UserQueryResult struct {
 
 // Verb defines model for Verb.
 type Verb string
+
+// WebhookProperties defines model for WebhookProperties.
+type WebhookProperties struct {
+	// AuthHeaders With authType HEADER. Values are secrets, shown as `********`.
+	AuthHeaders      *map[string]string         `json:"authHeaders,omitempty"`
+	AuthType         *WebhookPropertiesAuthType `json:"authType,omitempty"`
+	BasicCredentials *struct {
+		// Password A secret, shown as `********`.
+		Password string `json:"password"`
+		Username string `json:"username"`
+	} `json:"basicCredentials,omitempty"`
+
+	// BearerToken With authType BEARER. A secret, shown as `********`.
+	BearerToken *string                       `json:"bearerToken,omitempty"`
+	ContentType *WebhookPropertiesContentType `json:"contentType,omitempty"`
+	Headers     *map[string]string            `json:"headers,omitempty"`
+	Method      *WebhookPropertiesMethod      `json:"method,omitempty"`
+
+	// Uri An http or https URL.
+	Uri string `json:"uri"`
+}
+
+// WebhookPropertiesAuthType defines model for WebhookProperties.AuthType.
+type WebhookPropertiesAuthType string
+
+// WebhookPropertiesContentType defines model for WebhookProperties.ContentType.
+type WebhookPropertiesContentType string
+
+// WebhookPropertiesMethod defines model for WebhookProperties.Method.
+type WebhookPropertiesMethod string
 
 // Workspace Example: {"created":"2021-02-19T15:06:56.928Z","id":"29a1b2c3d4e5f608","name":"Building A","organizationId":"28a1b2c3d4e5f607","properties":{},"settings":{},"updated":"2021-02-19T15:06:56.928Z","version":1}
 type Workspace struct {
@@ -1165,11 +1725,21 @@ type IfMatch = string
 // Example: 28a1b2c3d4e5f607
 type OrganizationId = OrganizationIdValue
 
+// OutputConnectorId Output connector identifier (16 hex characters starting with 09).
+//
+// Example: 09a1b2c3d4e5f60b
+type OutputConnectorId = OutputConnectorIdValue
+
 // Page defines model for Page.
 type Page = int
 
 // RoleName Example: keyManager
 type RoleName = RoleNameValue
+
+// RuleId Rule identifier (16 hex characters starting with 21).
+//
+// Example: 21a1b2c3d4e5f60c
+type RuleId = RuleIdValue
 
 // Search defines model for Search.
 type Search = string
@@ -1531,6 +2101,53 @@ type ListOrganizationMembersParams struct {
 	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
 }
 
+// ListOutputConnectorsParams defines parameters for ListOutputConnectors.
+type ListOutputConnectorsParams struct {
+	WorkspaceId WorkspaceIdQuery `form:"workspaceId" json:"workspaceId"`
+
+	// Page Zero-based page number.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size Page size.
+	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
+	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Search Case-insensitive substring of the name.
+	Search *Search `form:"search,omitempty" json:"search,omitempty"`
+}
+
+// ListDeliveriesParams defines parameters for ListDeliveries.
+type ListDeliveriesParams struct {
+	// Page Zero-based page number.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size Page size.
+	Size   *Size                       `form:"size,omitempty" json:"size,omitempty"`
+	Status *ListDeliveriesParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+}
+
+// ListDeliveriesParamsStatus defines parameters for ListDeliveries.
+type ListDeliveriesParamsStatus string
+
+// ListRulesParams defines parameters for ListRules.
+type ListRulesParams struct {
+	WorkspaceId WorkspaceIdQuery `form:"workspaceId" json:"workspaceId"`
+
+	// Page Zero-based page number.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size Page size.
+	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
+	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Search Case-insensitive substring of the name.
+	Search *Search `form:"search,omitempty" json:"search,omitempty"`
+}
+
 // GetWorkspaceAccessParams defines parameters for GetWorkspaceAccess.
 type GetWorkspaceAccessParams struct {
 	OrganizationId OrganizationIdValue `form:"organizationId" json:"organizationId"`
@@ -1626,6 +2243,18 @@ type UpdateOrganizationJSONRequestBody = OrganizationInput
 
 // PutOrganizationMemberJSONRequestBody defines body for PutOrganizationMember for application/json ContentType.
 type PutOrganizationMemberJSONRequestBody = OrganizationMemberInput
+
+// CreateOutputConnectorJSONRequestBody defines body for CreateOutputConnector for application/json ContentType.
+type CreateOutputConnectorJSONRequestBody = OutputConnectorInput
+
+// UpdateOutputConnectorJSONRequestBody defines body for UpdateOutputConnector for application/json ContentType.
+type UpdateOutputConnectorJSONRequestBody = OutputConnectorInput
+
+// CreateRuleJSONRequestBody defines body for CreateRule for application/json ContentType.
+type CreateRuleJSONRequestBody = RuleInput
+
+// UpdateRuleJSONRequestBody defines body for UpdateRule for application/json ContentType.
+type UpdateRuleJSONRequestBody = RuleInput
 
 // CreateWorkspaceJSONRequestBody defines body for CreateWorkspace for application/json ContentType.
 type CreateWorkspaceJSONRequestBody = WorkspaceInput
@@ -2382,6 +3011,129 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /v3/organizations/{organizationId}/members/{userId} (the `PutOrganizationMember` operationId).
 	PutOrganizationMember(ctx context.Context, organizationId OrganizationId, userId UserId, body PutOrganizationMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListOutputConnectors List a workspace's output connectors
+	//
+	// Corresponds with GET /v3/output-connectors (the `ListOutputConnectors` operationId).
+	ListOutputConnectors(ctx context.Context, params *ListOutputConnectorsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateOutputConnectorWithBody Create an output connector
+	//
+	// A `WEBHOOK` connector POSTs every sample routed to it. Each delivery carries
+	// `X-Keyplane-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(signingSecret, "<t>.<body>")>`
+	// and `X-Keyplane-Delivery: <delivery id>` (deliveries are at least once: deduplicate by
+	// it). `signingSecret` is returned only by this response. Needs `OUTPUT_CONNECTOR:CREATE`
+	// in the workspace.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v3/output-connectors (the `CreateOutputConnector` operationId).
+	CreateOutputConnectorWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateOutputConnector Create an output connector
+	//
+	// A `WEBHOOK` connector POSTs every sample routed to it. Each delivery carries
+	// `X-Keyplane-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(signingSecret, "<t>.<body>")>`
+	// and `X-Keyplane-Delivery: <delivery id>` (deliveries are at least once: deduplicate by
+	// it). `signingSecret` is returned only by this response. Needs `OUTPUT_CONNECTOR:CREATE`
+	// in the workspace.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v3/output-connectors (the `CreateOutputConnector` operationId).
+	CreateOutputConnector(ctx context.Context, body CreateOutputConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteOutputConnector Delete an output connector
+	//
+	// Pending deliveries to it are dropped.
+	//
+	// Corresponds with DELETE /v3/output-connectors/{outputConnectorId} (the `DeleteOutputConnector` operationId).
+	DeleteOutputConnector(ctx context.Context, outputConnectorId OutputConnectorId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOutputConnector Get an output connector
+	//
+	// Corresponds with GET /v3/output-connectors/{outputConnectorId} (the `GetOutputConnector` operationId).
+	GetOutputConnector(ctx context.Context, outputConnectorId OutputConnectorId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateOutputConnectorWithBody Update an output connector
+	//
+	// Secrets sent as `********` (as read) keep their stored value.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v3/output-connectors/{outputConnectorId} (the `UpdateOutputConnector` operationId).
+	UpdateOutputConnectorWithBody(ctx context.Context, outputConnectorId OutputConnectorId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateOutputConnector Update an output connector
+	//
+	// Secrets sent as `********` (as read) keep their stored value.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v3/output-connectors/{outputConnectorId} (the `UpdateOutputConnector` operationId).
+	UpdateOutputConnector(ctx context.Context, outputConnectorId OutputConnectorId, body UpdateOutputConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDeliveries A connector's deliveries and their attempts
+	//
+	// Newest first. Needs `OUTPUT_CONNECTOR:READ`.
+	//
+	// Corresponds with GET /v3/output-connectors/{outputConnectorId}/deliveries (the `ListDeliveries` operationId).
+	ListDeliveries(ctx context.Context, outputConnectorId OutputConnectorId, params *ListDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListRules List a workspace's rules
+	//
+	// Corresponds with GET /v3/rules (the `ListRules` operationId).
+	ListRules(ctx context.Context, params *ListRulesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateRuleWithBody Create a rule
+	//
+	// A COMPARISON rule is evaluated on every stored sample of its input devices: each logic
+	// block's conditions compare a `dataKey` of the sample with a constant (EQ, NEQ, GT, GTE,
+	// LT, LTE), chained left to right by each condition's `chainOperator` (AND, OR); a block
+	// that holds runs its actions, each sending the sample to an output connector. Needs
+	// `RULE:CREATE` in the workspace.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v3/rules (the `CreateRule` operationId).
+	CreateRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateRule Create a rule
+	//
+	// A COMPARISON rule is evaluated on every stored sample of its input devices: each logic
+	// block's conditions compare a `dataKey` of the sample with a constant (EQ, NEQ, GT, GTE,
+	// LT, LTE), chained left to right by each condition's `chainOperator` (AND, OR); a block
+	// that holds runs its actions, each sending the sample to an output connector. Needs
+	// `RULE:CREATE` in the workspace.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v3/rules (the `CreateRule` operationId).
+	CreateRule(ctx context.Context, body CreateRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteRule Delete a rule
+	//
+	// Corresponds with DELETE /v3/rules/{ruleId} (the `DeleteRule` operationId).
+	DeleteRule(ctx context.Context, ruleId RuleId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetRule Get a rule
+	//
+	// Corresponds with GET /v3/rules/{ruleId} (the `GetRule` operationId).
+	GetRule(ctx context.Context, ruleId RuleId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateRuleWithBody Update a rule
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v3/rules/{ruleId} (the `UpdateRule` operationId).
+	UpdateRuleWithBody(ctx context.Context, ruleId RuleId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateRule Update a rule
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v3/rules/{ruleId} (the `UpdateRule` operationId).
+	UpdateRule(ctx context.Context, ruleId RuleId, body UpdateRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkspaceAccess Which workspaces the caller may act on
 	//
@@ -3933,6 +4685,279 @@ func (c *Client) PutOrganizationMemberWithBody(ctx context.Context, organization
 // Corresponds with PUT /v3/organizations/{organizationId}/members/{userId} (the `PutOrganizationMember` operationId).
 func (c *Client) PutOrganizationMember(ctx context.Context, organizationId OrganizationId, userId UserId, body PutOrganizationMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutOrganizationMemberRequest(c.Server, organizationId, userId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListOutputConnectors List a workspace's output connectors
+//
+// Corresponds with GET /v3/output-connectors (the `ListOutputConnectors` operationId).
+func (c *Client) ListOutputConnectors(ctx context.Context, params *ListOutputConnectorsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOutputConnectorsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateOutputConnectorWithBody Create an output connector
+//
+// A `WEBHOOK` connector POSTs every sample routed to it. Each delivery carries
+// `X-Keyplane-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(signingSecret, "<t>.<body>")>`
+// and `X-Keyplane-Delivery: <delivery id>` (deliveries are at least once: deduplicate by
+// it). `signingSecret` is returned only by this response. Needs `OUTPUT_CONNECTOR:CREATE`
+// in the workspace.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v3/output-connectors (the `CreateOutputConnector` operationId).
+func (c *Client) CreateOutputConnectorWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateOutputConnectorRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateOutputConnector Create an output connector
+//
+// A `WEBHOOK` connector POSTs every sample routed to it. Each delivery carries
+// `X-Keyplane-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(signingSecret, "<t>.<body>")>`
+// and `X-Keyplane-Delivery: <delivery id>` (deliveries are at least once: deduplicate by
+// it). `signingSecret` is returned only by this response. Needs `OUTPUT_CONNECTOR:CREATE`
+// in the workspace.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v3/output-connectors (the `CreateOutputConnector` operationId).
+func (c *Client) CreateOutputConnector(ctx context.Context, body CreateOutputConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateOutputConnectorRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteOutputConnector Delete an output connector
+//
+// Pending deliveries to it are dropped.
+//
+// Corresponds with DELETE /v3/output-connectors/{outputConnectorId} (the `DeleteOutputConnector` operationId).
+func (c *Client) DeleteOutputConnector(ctx context.Context, outputConnectorId OutputConnectorId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteOutputConnectorRequest(c.Server, outputConnectorId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOutputConnector Get an output connector
+//
+// Corresponds with GET /v3/output-connectors/{outputConnectorId} (the `GetOutputConnector` operationId).
+func (c *Client) GetOutputConnector(ctx context.Context, outputConnectorId OutputConnectorId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOutputConnectorRequest(c.Server, outputConnectorId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateOutputConnectorWithBody Update an output connector
+//
+// Secrets sent as `********` (as read) keep their stored value.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v3/output-connectors/{outputConnectorId} (the `UpdateOutputConnector` operationId).
+func (c *Client) UpdateOutputConnectorWithBody(ctx context.Context, outputConnectorId OutputConnectorId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateOutputConnectorRequestWithBody(c.Server, outputConnectorId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateOutputConnector Update an output connector
+//
+// Secrets sent as `********` (as read) keep their stored value.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v3/output-connectors/{outputConnectorId} (the `UpdateOutputConnector` operationId).
+func (c *Client) UpdateOutputConnector(ctx context.Context, outputConnectorId OutputConnectorId, body UpdateOutputConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateOutputConnectorRequest(c.Server, outputConnectorId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDeliveries A connector's deliveries and their attempts
+//
+// Newest first. Needs `OUTPUT_CONNECTOR:READ`.
+//
+// Corresponds with GET /v3/output-connectors/{outputConnectorId}/deliveries (the `ListDeliveries` operationId).
+func (c *Client) ListDeliveries(ctx context.Context, outputConnectorId OutputConnectorId, params *ListDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDeliveriesRequest(c.Server, outputConnectorId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListRules List a workspace's rules
+//
+// Corresponds with GET /v3/rules (the `ListRules` operationId).
+func (c *Client) ListRules(ctx context.Context, params *ListRulesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListRulesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateRuleWithBody Create a rule
+//
+// A COMPARISON rule is evaluated on every stored sample of its input devices: each logic
+// block's conditions compare a `dataKey` of the sample with a constant (EQ, NEQ, GT, GTE,
+// LT, LTE), chained left to right by each condition's `chainOperator` (AND, OR); a block
+// that holds runs its actions, each sending the sample to an output connector. Needs
+// `RULE:CREATE` in the workspace.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v3/rules (the `CreateRule` operationId).
+func (c *Client) CreateRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateRuleRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateRule Create a rule
+//
+// A COMPARISON rule is evaluated on every stored sample of its input devices: each logic
+// block's conditions compare a `dataKey` of the sample with a constant (EQ, NEQ, GT, GTE,
+// LT, LTE), chained left to right by each condition's `chainOperator` (AND, OR); a block
+// that holds runs its actions, each sending the sample to an output connector. Needs
+// `RULE:CREATE` in the workspace.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v3/rules (the `CreateRule` operationId).
+func (c *Client) CreateRule(ctx context.Context, body CreateRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateRuleRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteRule Delete a rule
+//
+// Corresponds with DELETE /v3/rules/{ruleId} (the `DeleteRule` operationId).
+func (c *Client) DeleteRule(ctx context.Context, ruleId RuleId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteRuleRequest(c.Server, ruleId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRule Get a rule
+//
+// Corresponds with GET /v3/rules/{ruleId} (the `GetRule` operationId).
+func (c *Client) GetRule(ctx context.Context, ruleId RuleId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRuleRequest(c.Server, ruleId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateRuleWithBody Update a rule
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v3/rules/{ruleId} (the `UpdateRule` operationId).
+func (c *Client) UpdateRuleWithBody(ctx context.Context, ruleId RuleId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateRuleRequestWithBody(c.Server, ruleId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateRule Update a rule
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v3/rules/{ruleId} (the `UpdateRule` operationId).
+func (c *Client) UpdateRule(ctx context.Context, ruleId RuleId, body UpdateRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateRuleRequest(c.Server, ruleId, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7318,6 +8343,597 @@ func NewPutOrganizationMemberRequestWithBody(server string, organizationId Organ
 	return req, nil
 }
 
+// NewListOutputConnectorsRequest constructs an http.Request for the ListOutputConnectors method
+func NewListOutputConnectorsRequest(server string, params *ListOutputConnectorsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/output-connectors")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workspaceId", params.WorkspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Size != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateOutputConnectorRequest calls the generic CreateOutputConnector builder with application/json body
+func NewCreateOutputConnectorRequest(server string, body CreateOutputConnectorJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateOutputConnectorRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateOutputConnectorRequestWithBody constructs an http.Request for the CreateOutputConnector method, with any body, and a specified content type
+func NewCreateOutputConnectorRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/output-connectors")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteOutputConnectorRequest constructs an http.Request for the DeleteOutputConnector method
+func NewDeleteOutputConnectorRequest(server string, outputConnectorId OutputConnectorId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "outputConnectorId", outputConnectorId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/output-connectors/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetOutputConnectorRequest constructs an http.Request for the GetOutputConnector method
+func NewGetOutputConnectorRequest(server string, outputConnectorId OutputConnectorId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "outputConnectorId", outputConnectorId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/output-connectors/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateOutputConnectorRequest calls the generic UpdateOutputConnector builder with application/json body
+func NewUpdateOutputConnectorRequest(server string, outputConnectorId OutputConnectorId, body UpdateOutputConnectorJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateOutputConnectorRequestWithBody(server, outputConnectorId, "application/json", bodyReader)
+}
+
+// NewUpdateOutputConnectorRequestWithBody constructs an http.Request for the UpdateOutputConnector method, with any body, and a specified content type
+func NewUpdateOutputConnectorRequestWithBody(server string, outputConnectorId OutputConnectorId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "outputConnectorId", outputConnectorId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/output-connectors/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListDeliveriesRequest constructs an http.Request for the ListDeliveries method
+func NewListDeliveriesRequest(server string, outputConnectorId OutputConnectorId, params *ListDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "outputConnectorId", outputConnectorId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/output-connectors/%s/deliveries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Size != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListRulesRequest constructs an http.Request for the ListRules method
+func NewListRulesRequest(server string, params *ListRulesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/rules")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workspaceId", params.WorkspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Size != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateRuleRequest calls the generic CreateRule builder with application/json body
+func NewCreateRuleRequest(server string, body CreateRuleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateRuleRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateRuleRequestWithBody constructs an http.Request for the CreateRule method, with any body, and a specified content type
+func NewCreateRuleRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/rules")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteRuleRequest constructs an http.Request for the DeleteRule method
+func NewDeleteRuleRequest(server string, ruleId RuleId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ruleId", ruleId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/rules/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetRuleRequest constructs an http.Request for the GetRule method
+func NewGetRuleRequest(server string, ruleId RuleId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ruleId", ruleId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/rules/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateRuleRequest calls the generic UpdateRule builder with application/json body
+func NewUpdateRuleRequest(server string, ruleId RuleId, body UpdateRuleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateRuleRequestWithBody(server, ruleId, "application/json", bodyReader)
+}
+
+// NewUpdateRuleRequestWithBody constructs an http.Request for the UpdateRule method, with any body, and a specified content type
+func NewUpdateRuleRequestWithBody(server string, ruleId RuleId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "ruleId", ruleId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/rules/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetWorkspaceAccessRequest constructs an http.Request for the GetWorkspaceAccess method
 func NewGetWorkspaceAccessRequest(server string, params *GetWorkspaceAccessParams) (*http.Request, error) {
 	var err error
@@ -8512,6 +10128,143 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /v3/organizations/{organizationId}/members/{userId} (the `PutOrganizationMember` operationId).
 	PutOrganizationMemberWithResponse(ctx context.Context, organizationId OrganizationId, userId UserId, body PutOrganizationMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*PutOrganizationMemberResponse, error)
+
+	// ListOutputConnectorsWithResponse List a workspace's output connectors
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/output-connectors (the `ListOutputConnectors` operationId).
+	ListOutputConnectorsWithResponse(ctx context.Context, params *ListOutputConnectorsParams, reqEditors ...RequestEditorFn) (*ListOutputConnectorsResponse, error)
+
+	// CreateOutputConnectorWithBodyWithResponse Create an output connector
+	//
+	// A `WEBHOOK` connector POSTs every sample routed to it. Each delivery carries
+	// `X-Keyplane-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(signingSecret, "<t>.<body>")>`
+	// and `X-Keyplane-Delivery: <delivery id>` (deliveries are at least once: deduplicate by
+	// it). `signingSecret` is returned only by this response. Needs `OUTPUT_CONNECTOR:CREATE`
+	// in the workspace.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/output-connectors (the `CreateOutputConnector` operationId).
+	CreateOutputConnectorWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateOutputConnectorResponse, error)
+
+	// CreateOutputConnectorWithResponse Create an output connector
+	//
+	// A `WEBHOOK` connector POSTs every sample routed to it. Each delivery carries
+	// `X-Keyplane-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(signingSecret, "<t>.<body>")>`
+	// and `X-Keyplane-Delivery: <delivery id>` (deliveries are at least once: deduplicate by
+	// it). `signingSecret` is returned only by this response. Needs `OUTPUT_CONNECTOR:CREATE`
+	// in the workspace.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/output-connectors (the `CreateOutputConnector` operationId).
+	CreateOutputConnectorWithResponse(ctx context.Context, body CreateOutputConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOutputConnectorResponse, error)
+
+	// DeleteOutputConnectorWithResponse Delete an output connector
+	//
+	// Pending deliveries to it are dropped.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v3/output-connectors/{outputConnectorId} (the `DeleteOutputConnector` operationId).
+	DeleteOutputConnectorWithResponse(ctx context.Context, outputConnectorId OutputConnectorId, reqEditors ...RequestEditorFn) (*DeleteOutputConnectorResponse, error)
+
+	// GetOutputConnectorWithResponse Get an output connector
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/output-connectors/{outputConnectorId} (the `GetOutputConnector` operationId).
+	GetOutputConnectorWithResponse(ctx context.Context, outputConnectorId OutputConnectorId, reqEditors ...RequestEditorFn) (*GetOutputConnectorResponse, error)
+
+	// UpdateOutputConnectorWithBodyWithResponse Update an output connector
+	//
+	// Secrets sent as `********` (as read) keep their stored value.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v3/output-connectors/{outputConnectorId} (the `UpdateOutputConnector` operationId).
+	UpdateOutputConnectorWithBodyWithResponse(ctx context.Context, outputConnectorId OutputConnectorId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateOutputConnectorResponse, error)
+
+	// UpdateOutputConnectorWithResponse Update an output connector
+	//
+	// Secrets sent as `********` (as read) keep their stored value.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v3/output-connectors/{outputConnectorId} (the `UpdateOutputConnector` operationId).
+	UpdateOutputConnectorWithResponse(ctx context.Context, outputConnectorId OutputConnectorId, body UpdateOutputConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateOutputConnectorResponse, error)
+
+	// ListDeliveriesWithResponse A connector's deliveries and their attempts
+	//
+	// Newest first. Needs `OUTPUT_CONNECTOR:READ`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/output-connectors/{outputConnectorId}/deliveries (the `ListDeliveries` operationId).
+	ListDeliveriesWithResponse(ctx context.Context, outputConnectorId OutputConnectorId, params *ListDeliveriesParams, reqEditors ...RequestEditorFn) (*ListDeliveriesResponse, error)
+
+	// ListRulesWithResponse List a workspace's rules
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/rules (the `ListRules` operationId).
+	ListRulesWithResponse(ctx context.Context, params *ListRulesParams, reqEditors ...RequestEditorFn) (*ListRulesResponse, error)
+
+	// CreateRuleWithBodyWithResponse Create a rule
+	//
+	// A COMPARISON rule is evaluated on every stored sample of its input devices: each logic
+	// block's conditions compare a `dataKey` of the sample with a constant (EQ, NEQ, GT, GTE,
+	// LT, LTE), chained left to right by each condition's `chainOperator` (AND, OR); a block
+	// that holds runs its actions, each sending the sample to an output connector. Needs
+	// `RULE:CREATE` in the workspace.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/rules (the `CreateRule` operationId).
+	CreateRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateRuleResponse, error)
+
+	// CreateRuleWithResponse Create a rule
+	//
+	// A COMPARISON rule is evaluated on every stored sample of its input devices: each logic
+	// block's conditions compare a `dataKey` of the sample with a constant (EQ, NEQ, GT, GTE,
+	// LT, LTE), chained left to right by each condition's `chainOperator` (AND, OR); a block
+	// that holds runs its actions, each sending the sample to an output connector. Needs
+	// `RULE:CREATE` in the workspace.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/rules (the `CreateRule` operationId).
+	CreateRuleWithResponse(ctx context.Context, body CreateRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateRuleResponse, error)
+
+	// DeleteRuleWithResponse Delete a rule
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v3/rules/{ruleId} (the `DeleteRule` operationId).
+	DeleteRuleWithResponse(ctx context.Context, ruleId RuleId, reqEditors ...RequestEditorFn) (*DeleteRuleResponse, error)
+
+	// GetRuleWithResponse Get a rule
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/rules/{ruleId} (the `GetRule` operationId).
+	GetRuleWithResponse(ctx context.Context, ruleId RuleId, reqEditors ...RequestEditorFn) (*GetRuleResponse, error)
+
+	// UpdateRuleWithBodyWithResponse Update a rule
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v3/rules/{ruleId} (the `UpdateRule` operationId).
+	UpdateRuleWithBodyWithResponse(ctx context.Context, ruleId RuleId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateRuleResponse, error)
+
+	// UpdateRuleWithResponse Update a rule
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v3/rules/{ruleId} (the `UpdateRule` operationId).
+	UpdateRuleWithResponse(ctx context.Context, ruleId RuleId, body UpdateRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateRuleResponse, error)
 
 	// GetWorkspaceAccessWithResponse Which workspaces the caller may act on
 	//
@@ -13686,6 +15439,1010 @@ func (r PutOrganizationMemberResponse) ContentType() string {
 	return ""
 }
 
+// ListOutputConnectorsResponse401Headers the declared response headers of an HTTP 401 response for ListOutputConnectors
+type ListOutputConnectorsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListOutputConnectorsResponse429Headers the declared response headers of an HTTP 429 response for ListOutputConnectors
+type ListOutputConnectorsResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListOutputConnectorsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OutputConnectorPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListOutputConnectorsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListOutputConnectorsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListOutputConnectorsResponse) GetJSON200() *OutputConnectorPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListOutputConnectorsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListOutputConnectorsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListOutputConnectorsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListOutputConnectorsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListOutputConnectorsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListOutputConnectorsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListOutputConnectorsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListOutputConnectorsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateOutputConnectorResponse401Headers the declared response headers of an HTTP 401 response for CreateOutputConnector
+type CreateOutputConnectorResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CreateOutputConnectorResponse429Headers the declared response headers of an HTTP 429 response for CreateOutputConnector
+type CreateOutputConnectorResponse429Headers struct {
+	RetryAfter *int
+}
+
+type CreateOutputConnectorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *OutputConnector
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateOutputConnectorResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateOutputConnectorResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateOutputConnectorResponse) GetJSON201() *OutputConnector {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateOutputConnectorResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateOutputConnectorResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateOutputConnectorResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateOutputConnectorResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateOutputConnectorResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateOutputConnectorResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateOutputConnectorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateOutputConnectorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateOutputConnectorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateOutputConnectorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteOutputConnectorResponse401Headers the declared response headers of an HTTP 401 response for DeleteOutputConnector
+type DeleteOutputConnectorResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteOutputConnectorResponse429Headers the declared response headers of an HTTP 429 response for DeleteOutputConnector
+type DeleteOutputConnectorResponse429Headers struct {
+	RetryAfter *int
+}
+
+type DeleteOutputConnectorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteOutputConnectorResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteOutputConnectorResponse429Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteOutputConnectorResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteOutputConnectorResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteOutputConnectorResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteOutputConnectorResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteOutputConnectorResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteOutputConnectorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteOutputConnectorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteOutputConnectorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteOutputConnectorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetOutputConnectorResponse401Headers the declared response headers of an HTTP 401 response for GetOutputConnector
+type GetOutputConnectorResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetOutputConnectorResponse429Headers the declared response headers of an HTTP 429 response for GetOutputConnector
+type GetOutputConnectorResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetOutputConnectorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OutputConnector
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetOutputConnectorResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetOutputConnectorResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOutputConnectorResponse) GetJSON200() *OutputConnector {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetOutputConnectorResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetOutputConnectorResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetOutputConnectorResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetOutputConnectorResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetOutputConnectorResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOutputConnectorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOutputConnectorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOutputConnectorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOutputConnectorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateOutputConnectorResponse401Headers the declared response headers of an HTTP 401 response for UpdateOutputConnector
+type UpdateOutputConnectorResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateOutputConnectorResponse429Headers the declared response headers of an HTTP 429 response for UpdateOutputConnector
+type UpdateOutputConnectorResponse429Headers struct {
+	RetryAfter *int
+}
+
+type UpdateOutputConnectorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OutputConnector
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateOutputConnectorResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateOutputConnectorResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateOutputConnectorResponse) GetJSON200() *OutputConnector {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateOutputConnectorResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateOutputConnectorResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateOutputConnectorResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateOutputConnectorResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateOutputConnectorResponse) GetApplicationproblemJSON409() *VersionMismatch {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateOutputConnectorResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateOutputConnectorResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateOutputConnectorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateOutputConnectorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateOutputConnectorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateOutputConnectorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for ListDeliveries
+type ListDeliveriesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListDeliveriesResponse429Headers the declared response headers of an HTTP 429 response for ListDeliveries
+type ListDeliveriesResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeliveryPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListDeliveriesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListDeliveriesResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDeliveriesResponse) GetJSON200() *DeliveryPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListDeliveriesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListDeliveriesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListDeliveriesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListDeliveriesResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListDeliveriesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListRulesResponse401Headers the declared response headers of an HTTP 401 response for ListRules
+type ListRulesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListRulesResponse429Headers the declared response headers of an HTTP 429 response for ListRules
+type ListRulesResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListRulesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RulePage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListRulesResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListRulesResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListRulesResponse) GetJSON200() *RulePage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListRulesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListRulesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListRulesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListRulesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListRulesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListRulesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListRulesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListRulesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateRuleResponse401Headers the declared response headers of an HTTP 401 response for CreateRule
+type CreateRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CreateRuleResponse429Headers the declared response headers of an HTTP 429 response for CreateRule
+type CreateRuleResponse429Headers struct {
+	RetryAfter *int
+}
+
+type CreateRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Rule
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateRuleResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateRuleResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateRuleResponse) GetJSON201() *Rule {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateRuleResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateRuleResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateRuleResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateRuleResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateRuleResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateRuleResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteRuleResponse401Headers the declared response headers of an HTTP 401 response for DeleteRule
+type DeleteRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteRuleResponse429Headers the declared response headers of an HTTP 429 response for DeleteRule
+type DeleteRuleResponse429Headers struct {
+	RetryAfter *int
+}
+
+type DeleteRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteRuleResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteRuleResponse429Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteRuleResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteRuleResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteRuleResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteRuleResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteRuleResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetRuleResponse401Headers the declared response headers of an HTTP 401 response for GetRule
+type GetRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetRuleResponse429Headers the declared response headers of an HTTP 429 response for GetRule
+type GetRuleResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Rule
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetRuleResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetRuleResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRuleResponse) GetJSON200() *Rule {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetRuleResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetRuleResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetRuleResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetRuleResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetRuleResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateRuleResponse401Headers the declared response headers of an HTTP 401 response for UpdateRule
+type UpdateRuleResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateRuleResponse429Headers the declared response headers of an HTTP 429 response for UpdateRule
+type UpdateRuleResponse429Headers struct {
+	RetryAfter *int
+}
+
+type UpdateRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Rule
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateRuleResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateRuleResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateRuleResponse) GetJSON200() *Rule {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateRuleResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateRuleResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateRuleResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateRuleResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateRuleResponse) GetApplicationproblemJSON409() *VersionMismatch {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateRuleResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateRuleResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetWorkspaceAccessResponse401Headers the declared response headers of an HTTP 401 response for GetWorkspaceAccess
 type GetWorkspaceAccessResponse401Headers struct {
 	WWWAuthenticate *string
@@ -15614,6 +18371,233 @@ func (c *ClientWithResponses) PutOrganizationMemberWithResponse(ctx context.Cont
 		return nil, err
 	}
 	return ParsePutOrganizationMemberResponse(rsp)
+}
+
+// ListOutputConnectorsWithResponse List a workspace's output connectors
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/output-connectors (the `ListOutputConnectors` operationId).
+func (c *ClientWithResponses) ListOutputConnectorsWithResponse(ctx context.Context, params *ListOutputConnectorsParams, reqEditors ...RequestEditorFn) (*ListOutputConnectorsResponse, error) {
+	rsp, err := c.ListOutputConnectors(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListOutputConnectorsResponse(rsp)
+}
+
+// CreateOutputConnectorWithBodyWithResponse Create an output connector
+//
+// A `WEBHOOK` connector POSTs every sample routed to it. Each delivery carries
+// `X-Keyplane-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(signingSecret, "<t>.<body>")>`
+// and `X-Keyplane-Delivery: <delivery id>` (deliveries are at least once: deduplicate by
+// it). `signingSecret` is returned only by this response. Needs `OUTPUT_CONNECTOR:CREATE`
+// in the workspace.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/output-connectors (the `CreateOutputConnector` operationId).
+func (c *ClientWithResponses) CreateOutputConnectorWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateOutputConnectorResponse, error) {
+	rsp, err := c.CreateOutputConnectorWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateOutputConnectorResponse(rsp)
+}
+
+// CreateOutputConnectorWithResponse Create an output connector
+//
+// A `WEBHOOK` connector POSTs every sample routed to it. Each delivery carries
+// `X-Keyplane-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(signingSecret, "<t>.<body>")>`
+// and `X-Keyplane-Delivery: <delivery id>` (deliveries are at least once: deduplicate by
+// it). `signingSecret` is returned only by this response. Needs `OUTPUT_CONNECTOR:CREATE`
+// in the workspace.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/output-connectors (the `CreateOutputConnector` operationId).
+func (c *ClientWithResponses) CreateOutputConnectorWithResponse(ctx context.Context, body CreateOutputConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateOutputConnectorResponse, error) {
+	rsp, err := c.CreateOutputConnector(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateOutputConnectorResponse(rsp)
+}
+
+// DeleteOutputConnectorWithResponse Delete an output connector
+//
+// Pending deliveries to it are dropped.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v3/output-connectors/{outputConnectorId} (the `DeleteOutputConnector` operationId).
+func (c *ClientWithResponses) DeleteOutputConnectorWithResponse(ctx context.Context, outputConnectorId OutputConnectorId, reqEditors ...RequestEditorFn) (*DeleteOutputConnectorResponse, error) {
+	rsp, err := c.DeleteOutputConnector(ctx, outputConnectorId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteOutputConnectorResponse(rsp)
+}
+
+// GetOutputConnectorWithResponse Get an output connector
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/output-connectors/{outputConnectorId} (the `GetOutputConnector` operationId).
+func (c *ClientWithResponses) GetOutputConnectorWithResponse(ctx context.Context, outputConnectorId OutputConnectorId, reqEditors ...RequestEditorFn) (*GetOutputConnectorResponse, error) {
+	rsp, err := c.GetOutputConnector(ctx, outputConnectorId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOutputConnectorResponse(rsp)
+}
+
+// UpdateOutputConnectorWithBodyWithResponse Update an output connector
+//
+// Secrets sent as `********` (as read) keep their stored value.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v3/output-connectors/{outputConnectorId} (the `UpdateOutputConnector` operationId).
+func (c *ClientWithResponses) UpdateOutputConnectorWithBodyWithResponse(ctx context.Context, outputConnectorId OutputConnectorId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateOutputConnectorResponse, error) {
+	rsp, err := c.UpdateOutputConnectorWithBody(ctx, outputConnectorId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateOutputConnectorResponse(rsp)
+}
+
+// UpdateOutputConnectorWithResponse Update an output connector
+//
+// Secrets sent as `********` (as read) keep their stored value.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v3/output-connectors/{outputConnectorId} (the `UpdateOutputConnector` operationId).
+func (c *ClientWithResponses) UpdateOutputConnectorWithResponse(ctx context.Context, outputConnectorId OutputConnectorId, body UpdateOutputConnectorJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateOutputConnectorResponse, error) {
+	rsp, err := c.UpdateOutputConnector(ctx, outputConnectorId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateOutputConnectorResponse(rsp)
+}
+
+// ListDeliveriesWithResponse A connector's deliveries and their attempts
+//
+// Newest first. Needs `OUTPUT_CONNECTOR:READ`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/output-connectors/{outputConnectorId}/deliveries (the `ListDeliveries` operationId).
+func (c *ClientWithResponses) ListDeliveriesWithResponse(ctx context.Context, outputConnectorId OutputConnectorId, params *ListDeliveriesParams, reqEditors ...RequestEditorFn) (*ListDeliveriesResponse, error) {
+	rsp, err := c.ListDeliveries(ctx, outputConnectorId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDeliveriesResponse(rsp)
+}
+
+// ListRulesWithResponse List a workspace's rules
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/rules (the `ListRules` operationId).
+func (c *ClientWithResponses) ListRulesWithResponse(ctx context.Context, params *ListRulesParams, reqEditors ...RequestEditorFn) (*ListRulesResponse, error) {
+	rsp, err := c.ListRules(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListRulesResponse(rsp)
+}
+
+// CreateRuleWithBodyWithResponse Create a rule
+//
+// A COMPARISON rule is evaluated on every stored sample of its input devices: each logic
+// block's conditions compare a `dataKey` of the sample with a constant (EQ, NEQ, GT, GTE,
+// LT, LTE), chained left to right by each condition's `chainOperator` (AND, OR); a block
+// that holds runs its actions, each sending the sample to an output connector. Needs
+// `RULE:CREATE` in the workspace.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/rules (the `CreateRule` operationId).
+func (c *ClientWithResponses) CreateRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateRuleResponse, error) {
+	rsp, err := c.CreateRuleWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateRuleResponse(rsp)
+}
+
+// CreateRuleWithResponse Create a rule
+//
+// A COMPARISON rule is evaluated on every stored sample of its input devices: each logic
+// block's conditions compare a `dataKey` of the sample with a constant (EQ, NEQ, GT, GTE,
+// LT, LTE), chained left to right by each condition's `chainOperator` (AND, OR); a block
+// that holds runs its actions, each sending the sample to an output connector. Needs
+// `RULE:CREATE` in the workspace.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/rules (the `CreateRule` operationId).
+func (c *ClientWithResponses) CreateRuleWithResponse(ctx context.Context, body CreateRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateRuleResponse, error) {
+	rsp, err := c.CreateRule(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateRuleResponse(rsp)
+}
+
+// DeleteRuleWithResponse Delete a rule
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v3/rules/{ruleId} (the `DeleteRule` operationId).
+func (c *ClientWithResponses) DeleteRuleWithResponse(ctx context.Context, ruleId RuleId, reqEditors ...RequestEditorFn) (*DeleteRuleResponse, error) {
+	rsp, err := c.DeleteRule(ctx, ruleId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteRuleResponse(rsp)
+}
+
+// GetRuleWithResponse Get a rule
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/rules/{ruleId} (the `GetRule` operationId).
+func (c *ClientWithResponses) GetRuleWithResponse(ctx context.Context, ruleId RuleId, reqEditors ...RequestEditorFn) (*GetRuleResponse, error) {
+	rsp, err := c.GetRule(ctx, ruleId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRuleResponse(rsp)
+}
+
+// UpdateRuleWithBodyWithResponse Update a rule
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v3/rules/{ruleId} (the `UpdateRule` operationId).
+func (c *ClientWithResponses) UpdateRuleWithBodyWithResponse(ctx context.Context, ruleId RuleId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateRuleResponse, error) {
+	rsp, err := c.UpdateRuleWithBody(ctx, ruleId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateRuleResponse(rsp)
+}
+
+// UpdateRuleWithResponse Update a rule
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v3/rules/{ruleId} (the `UpdateRule` operationId).
+func (c *ClientWithResponses) UpdateRuleWithResponse(ctx context.Context, ruleId RuleId, body UpdateRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateRuleResponse, error) {
+	rsp, err := c.UpdateRule(ctx, ruleId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateRuleResponse(rsp)
 }
 
 // GetWorkspaceAccessWithResponse Which workspaces the caller may act on
@@ -20536,6 +23520,950 @@ func ParsePutOrganizationMemberResponse(rsp *http.Response) (*PutOrganizationMem
 	return response, nil
 }
 
+// ParseListOutputConnectorsResponse parses an HTTP response from a ListOutputConnectorsWithResponse call
+func ParseListOutputConnectorsResponse(rsp *http.Response) (*ListOutputConnectorsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListOutputConnectorsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OutputConnectorPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListOutputConnectorsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListOutputConnectorsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateOutputConnectorResponse parses an HTTP response from a CreateOutputConnectorWithResponse call
+func ParseCreateOutputConnectorResponse(rsp *http.Response) (*CreateOutputConnectorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateOutputConnectorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest OutputConnector
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateOutputConnectorResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateOutputConnectorResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteOutputConnectorResponse parses an HTTP response from a DeleteOutputConnectorWithResponse call
+func ParseDeleteOutputConnectorResponse(rsp *http.Response) (*DeleteOutputConnectorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteOutputConnectorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteOutputConnectorResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteOutputConnectorResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetOutputConnectorResponse parses an HTTP response from a GetOutputConnectorWithResponse call
+func ParseGetOutputConnectorResponse(rsp *http.Response) (*GetOutputConnectorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOutputConnectorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OutputConnector
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetOutputConnectorResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetOutputConnectorResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateOutputConnectorResponse parses an HTTP response from a UpdateOutputConnectorWithResponse call
+func ParseUpdateOutputConnectorResponse(rsp *http.Response) (*UpdateOutputConnectorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateOutputConnectorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OutputConnector
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest VersionMismatch
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdateOutputConnectorResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateOutputConnectorResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListDeliveriesResponse parses an HTTP response from a ListDeliveriesWithResponse call
+func ParseListDeliveriesResponse(rsp *http.Response) (*ListDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeliveryPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListDeliveriesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListDeliveriesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListRulesResponse parses an HTTP response from a ListRulesWithResponse call
+func ParseListRulesResponse(rsp *http.Response) (*ListRulesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListRulesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RulePage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListRulesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListRulesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateRuleResponse parses an HTTP response from a CreateRuleWithResponse call
+func ParseCreateRuleResponse(rsp *http.Response) (*CreateRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Rule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateRuleResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteRuleResponse parses an HTTP response from a DeleteRuleWithResponse call
+func ParseDeleteRuleResponse(rsp *http.Response) (*DeleteRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteRuleResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetRuleResponse parses an HTTP response from a GetRuleWithResponse call
+func ParseGetRuleResponse(rsp *http.Response) (*GetRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Rule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetRuleResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateRuleResponse parses an HTTP response from a UpdateRuleWithResponse call
+func ParseUpdateRuleResponse(rsp *http.Response) (*UpdateRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Rule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest VersionMismatch
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdateRuleResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateRuleResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetWorkspaceAccessResponse parses an HTTP response from a GetWorkspaceAccessWithResponse call
 func ParseGetWorkspaceAccessResponse(rsp *http.Response) (*GetWorkspaceAccessResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -21377,6 +25305,39 @@ type ServerInterface interface {
 	// PutOrganizationMember Add a member or change their role
 	// (PUT /v3/organizations/{organizationId}/members/{userId})
 	PutOrganizationMember(ctx echo.Context, organizationId OrganizationId, userId UserId) error
+	// ListOutputConnectors List a workspace's output connectors
+	// (GET /v3/output-connectors)
+	ListOutputConnectors(ctx echo.Context, params ListOutputConnectorsParams) error
+	// CreateOutputConnector Create an output connector
+	// (POST /v3/output-connectors)
+	CreateOutputConnector(ctx echo.Context) error
+	// DeleteOutputConnector Delete an output connector
+	// (DELETE /v3/output-connectors/{outputConnectorId})
+	DeleteOutputConnector(ctx echo.Context, outputConnectorId OutputConnectorId) error
+	// GetOutputConnector Get an output connector
+	// (GET /v3/output-connectors/{outputConnectorId})
+	GetOutputConnector(ctx echo.Context, outputConnectorId OutputConnectorId) error
+	// UpdateOutputConnector Update an output connector
+	// (PUT /v3/output-connectors/{outputConnectorId})
+	UpdateOutputConnector(ctx echo.Context, outputConnectorId OutputConnectorId) error
+	// ListDeliveries A connector's deliveries and their attempts
+	// (GET /v3/output-connectors/{outputConnectorId}/deliveries)
+	ListDeliveries(ctx echo.Context, outputConnectorId OutputConnectorId, params ListDeliveriesParams) error
+	// ListRules List a workspace's rules
+	// (GET /v3/rules)
+	ListRules(ctx echo.Context, params ListRulesParams) error
+	// CreateRule Create a rule
+	// (POST /v3/rules)
+	CreateRule(ctx echo.Context) error
+	// DeleteRule Delete a rule
+	// (DELETE /v3/rules/{ruleId})
+	DeleteRule(ctx echo.Context, ruleId RuleId) error
+	// GetRule Get a rule
+	// (GET /v3/rules/{ruleId})
+	GetRule(ctx echo.Context, ruleId RuleId) error
+	// UpdateRule Update a rule
+	// (PUT /v3/rules/{ruleId})
+	UpdateRule(ctx echo.Context, ruleId RuleId) error
 	// GetWorkspaceAccess Which workspaces the caller may act on
 	// (GET /v3/workspace-access)
 	GetWorkspaceAccess(ctx echo.Context, params GetWorkspaceAccessParams) error
@@ -22800,6 +26761,251 @@ func (w *ServerInterfaceWrapper) PutOrganizationMember(ctx echo.Context) error {
 	return err
 }
 
+// ListOutputConnectors converts echo context to params.
+func (w *ServerInterfaceWrapper) ListOutputConnectors(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOutputConnectorsParams
+	// ------------- Required query parameter "workspaceId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "workspaceId", ctx.QueryParams(), &params.WorkspaceId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter workspaceId: %s", err))
+	}
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sort: %s", err))
+	}
+
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListOutputConnectors(ctx, params)
+	return err
+}
+
+// CreateOutputConnector converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateOutputConnector(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateOutputConnector(ctx)
+	return err
+}
+
+// DeleteOutputConnector converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteOutputConnector(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "outputConnectorId" -------------
+	var outputConnectorId OutputConnectorId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "outputConnectorId", ctx.Param("outputConnectorId"), &outputConnectorId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter outputConnectorId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteOutputConnector(ctx, outputConnectorId)
+	return err
+}
+
+// GetOutputConnector converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOutputConnector(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "outputConnectorId" -------------
+	var outputConnectorId OutputConnectorId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "outputConnectorId", ctx.Param("outputConnectorId"), &outputConnectorId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter outputConnectorId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOutputConnector(ctx, outputConnectorId)
+	return err
+}
+
+// UpdateOutputConnector converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateOutputConnector(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "outputConnectorId" -------------
+	var outputConnectorId OutputConnectorId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "outputConnectorId", ctx.Param("outputConnectorId"), &outputConnectorId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter outputConnectorId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateOutputConnector(ctx, outputConnectorId)
+	return err
+}
+
+// ListDeliveries converts echo context to params.
+func (w *ServerInterfaceWrapper) ListDeliveries(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "outputConnectorId" -------------
+	var outputConnectorId OutputConnectorId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "outputConnectorId", ctx.Param("outputConnectorId"), &outputConnectorId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter outputConnectorId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListDeliveriesParams
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListDeliveries(ctx, outputConnectorId, params)
+	return err
+}
+
+// ListRules converts echo context to params.
+func (w *ServerInterfaceWrapper) ListRules(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRulesParams
+	// ------------- Required query parameter "workspaceId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "workspaceId", ctx.QueryParams(), &params.WorkspaceId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter workspaceId: %s", err))
+	}
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sort: %s", err))
+	}
+
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListRules(ctx, params)
+	return err
+}
+
+// CreateRule converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateRule(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateRule(ctx)
+	return err
+}
+
+// DeleteRule converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteRule(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ruleId" -------------
+	var ruleId RuleId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ruleId", ctx.Param("ruleId"), &ruleId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ruleId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteRule(ctx, ruleId)
+	return err
+}
+
+// GetRule converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRule(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ruleId" -------------
+	var ruleId RuleId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ruleId", ctx.Param("ruleId"), &ruleId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ruleId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRule(ctx, ruleId)
+	return err
+}
+
+// UpdateRule converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateRule(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "ruleId" -------------
+	var ruleId RuleId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "ruleId", ctx.Param("ruleId"), &ruleId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter ruleId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateRule(ctx, ruleId)
+	return err
+}
+
 // GetWorkspaceAccess converts echo context to params.
 func (w *ServerInterfaceWrapper) GetWorkspaceAccess(ctx echo.Context) error {
 	var err error
@@ -23094,6 +27300,17 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v3/devices/:deviceId/query/latest-sample", wrapper.GetLatestSample, options.OperationMiddlewares["getLatestSample"]...)
 	router.POST(options.BaseURL+"/v3/devices/:deviceId/query/raw/kpi", wrapper.QueryKpi, options.OperationMiddlewares["queryKpi"]...)
 	router.POST(options.BaseURL+"/v3/devices/:deviceId/query/raw/time-series", wrapper.QueryTimeSeries, options.OperationMiddlewares["queryTimeSeries"]...)
+	router.GET(options.BaseURL+"/v3/output-connectors", wrapper.ListOutputConnectors, options.OperationMiddlewares["listOutputConnectors"]...)
+	router.POST(options.BaseURL+"/v3/output-connectors", wrapper.CreateOutputConnector, options.OperationMiddlewares["createOutputConnector"]...)
+	router.DELETE(options.BaseURL+"/v3/output-connectors/:outputConnectorId", wrapper.DeleteOutputConnector, options.OperationMiddlewares["deleteOutputConnector"]...)
+	router.GET(options.BaseURL+"/v3/output-connectors/:outputConnectorId", wrapper.GetOutputConnector, options.OperationMiddlewares["getOutputConnector"]...)
+	router.PUT(options.BaseURL+"/v3/output-connectors/:outputConnectorId", wrapper.UpdateOutputConnector, options.OperationMiddlewares["updateOutputConnector"]...)
+	router.GET(options.BaseURL+"/v3/output-connectors/:outputConnectorId/deliveries", wrapper.ListDeliveries, options.OperationMiddlewares["listDeliveries"]...)
+	router.GET(options.BaseURL+"/v3/rules", wrapper.ListRules, options.OperationMiddlewares["listRules"]...)
+	router.POST(options.BaseURL+"/v3/rules", wrapper.CreateRule, options.OperationMiddlewares["createRule"]...)
+	router.DELETE(options.BaseURL+"/v3/rules/:ruleId", wrapper.DeleteRule, options.OperationMiddlewares["deleteRule"]...)
+	router.GET(options.BaseURL+"/v3/rules/:ruleId", wrapper.GetRule, options.OperationMiddlewares["getRule"]...)
+	router.PUT(options.BaseURL+"/v3/rules/:ruleId", wrapper.UpdateRule, options.OperationMiddlewares["updateRule"]...)
 
 }
 
@@ -29398,6 +33615,1249 @@ func (response PutOrganizationMember429ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type ListOutputConnectorsRequestObject struct {
+	Params ListOutputConnectorsParams
+}
+
+type ListOutputConnectorsResponseObject interface {
+	VisitListOutputConnectorsResponse(w http.ResponseWriter) error
+}
+
+type ListOutputConnectors200JSONResponse OutputConnectorPage
+
+func (response ListOutputConnectors200JSONResponse) VisitListOutputConnectorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOutputConnectors400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListOutputConnectors400ApplicationProblemPlusJSONResponse) VisitListOutputConnectorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOutputConnectors401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListOutputConnectors401ApplicationProblemPlusJSONResponse) VisitListOutputConnectorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOutputConnectors403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListOutputConnectors403ApplicationProblemPlusJSONResponse) VisitListOutputConnectorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOutputConnectors429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListOutputConnectors429ApplicationProblemPlusJSONResponse) VisitListOutputConnectorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOutputConnectorRequestObject struct {
+	Body *CreateOutputConnectorJSONRequestBody
+}
+
+type CreateOutputConnectorResponseObject interface {
+	VisitCreateOutputConnectorResponse(w http.ResponseWriter) error
+}
+
+type CreateOutputConnector201JSONResponse OutputConnector
+
+func (response CreateOutputConnector201JSONResponse) VisitCreateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOutputConnector400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOutputConnector400ApplicationProblemPlusJSONResponse) VisitCreateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOutputConnector401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOutputConnector401ApplicationProblemPlusJSONResponse) VisitCreateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOutputConnector403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOutputConnector403ApplicationProblemPlusJSONResponse) VisitCreateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOutputConnector404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOutputConnector404ApplicationProblemPlusJSONResponse) VisitCreateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOutputConnector415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOutputConnector415ApplicationProblemPlusJSONResponse) VisitCreateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOutputConnector429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOutputConnector429ApplicationProblemPlusJSONResponse) VisitCreateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOutputConnectorRequestObject struct {
+	OutputConnectorId OutputConnectorId `json:"outputConnectorId"`
+}
+
+type DeleteOutputConnectorResponseObject interface {
+	VisitDeleteOutputConnectorResponse(w http.ResponseWriter) error
+}
+
+type DeleteOutputConnector204Response struct {
+}
+
+func (response DeleteOutputConnector204Response) VisitDeleteOutputConnectorResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteOutputConnector400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOutputConnector400ApplicationProblemPlusJSONResponse) VisitDeleteOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOutputConnector401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOutputConnector401ApplicationProblemPlusJSONResponse) VisitDeleteOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOutputConnector403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOutputConnector403ApplicationProblemPlusJSONResponse) VisitDeleteOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOutputConnector404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOutputConnector404ApplicationProblemPlusJSONResponse) VisitDeleteOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOutputConnector429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOutputConnector429ApplicationProblemPlusJSONResponse) VisitDeleteOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutputConnectorRequestObject struct {
+	OutputConnectorId OutputConnectorId `json:"outputConnectorId"`
+}
+
+type GetOutputConnectorResponseObject interface {
+	VisitGetOutputConnectorResponse(w http.ResponseWriter) error
+}
+
+type GetOutputConnector200JSONResponse OutputConnector
+
+func (response GetOutputConnector200JSONResponse) VisitGetOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutputConnector400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutputConnector400ApplicationProblemPlusJSONResponse) VisitGetOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutputConnector401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutputConnector401ApplicationProblemPlusJSONResponse) VisitGetOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutputConnector403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutputConnector403ApplicationProblemPlusJSONResponse) VisitGetOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutputConnector404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutputConnector404ApplicationProblemPlusJSONResponse) VisitGetOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutputConnector429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutputConnector429ApplicationProblemPlusJSONResponse) VisitGetOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOutputConnectorRequestObject struct {
+	OutputConnectorId OutputConnectorId `json:"outputConnectorId"`
+	Body              *UpdateOutputConnectorJSONRequestBody
+}
+
+type UpdateOutputConnectorResponseObject interface {
+	VisitUpdateOutputConnectorResponse(w http.ResponseWriter) error
+}
+
+type UpdateOutputConnector200JSONResponse OutputConnector
+
+func (response UpdateOutputConnector200JSONResponse) VisitUpdateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOutputConnector400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOutputConnector400ApplicationProblemPlusJSONResponse) VisitUpdateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOutputConnector401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOutputConnector401ApplicationProblemPlusJSONResponse) VisitUpdateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOutputConnector403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOutputConnector403ApplicationProblemPlusJSONResponse) VisitUpdateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOutputConnector404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOutputConnector404ApplicationProblemPlusJSONResponse) VisitUpdateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOutputConnector409ApplicationProblemPlusJSONResponse struct {
+	VersionMismatchApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOutputConnector409ApplicationProblemPlusJSONResponse) VisitUpdateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOutputConnector415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOutputConnector415ApplicationProblemPlusJSONResponse) VisitUpdateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOutputConnector429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOutputConnector429ApplicationProblemPlusJSONResponse) VisitUpdateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveriesRequestObject struct {
+	OutputConnectorId OutputConnectorId `json:"outputConnectorId"`
+	Params            ListDeliveriesParams
+}
+
+type ListDeliveriesResponseObject interface {
+	VisitListDeliveriesResponse(w http.ResponseWriter) error
+}
+
+type ListDeliveries200JSONResponse DeliveryPage
+
+func (response ListDeliveries200JSONResponse) VisitListDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveries400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListDeliveries400ApplicationProblemPlusJSONResponse) VisitListDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveries401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListDeliveries401ApplicationProblemPlusJSONResponse) VisitListDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveries403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListDeliveries403ApplicationProblemPlusJSONResponse) VisitListDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveries404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListDeliveries404ApplicationProblemPlusJSONResponse) VisitListDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveries429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDeliveries429ApplicationProblemPlusJSONResponse) VisitListDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRulesRequestObject struct {
+	Params ListRulesParams
+}
+
+type ListRulesResponseObject interface {
+	VisitListRulesResponse(w http.ResponseWriter) error
+}
+
+type ListRules200JSONResponse RulePage
+
+func (response ListRules200JSONResponse) VisitListRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRules400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListRules400ApplicationProblemPlusJSONResponse) VisitListRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRules401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListRules401ApplicationProblemPlusJSONResponse) VisitListRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRules403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListRules403ApplicationProblemPlusJSONResponse) VisitListRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRules429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListRules429ApplicationProblemPlusJSONResponse) VisitListRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRuleRequestObject struct {
+	Body *CreateRuleJSONRequestBody
+}
+
+type CreateRuleResponseObject interface {
+	VisitCreateRuleResponse(w http.ResponseWriter) error
+}
+
+type CreateRule201JSONResponse Rule
+
+func (response CreateRule201JSONResponse) VisitCreateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRule400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRule400ApplicationProblemPlusJSONResponse) VisitCreateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRule401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRule401ApplicationProblemPlusJSONResponse) VisitCreateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRule403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRule403ApplicationProblemPlusJSONResponse) VisitCreateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRule404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRule404ApplicationProblemPlusJSONResponse) VisitCreateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRule415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRule415ApplicationProblemPlusJSONResponse) VisitCreateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRule429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRule429ApplicationProblemPlusJSONResponse) VisitCreateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRuleRequestObject struct {
+	RuleId RuleId `json:"ruleId"`
+}
+
+type DeleteRuleResponseObject interface {
+	VisitDeleteRuleResponse(w http.ResponseWriter) error
+}
+
+type DeleteRule204Response struct {
+}
+
+func (response DeleteRule204Response) VisitDeleteRuleResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteRule400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRule400ApplicationProblemPlusJSONResponse) VisitDeleteRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRule401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRule401ApplicationProblemPlusJSONResponse) VisitDeleteRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRule403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRule403ApplicationProblemPlusJSONResponse) VisitDeleteRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRule404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRule404ApplicationProblemPlusJSONResponse) VisitDeleteRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRule429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRule429ApplicationProblemPlusJSONResponse) VisitDeleteRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRuleRequestObject struct {
+	RuleId RuleId `json:"ruleId"`
+}
+
+type GetRuleResponseObject interface {
+	VisitGetRuleResponse(w http.ResponseWriter) error
+}
+
+type GetRule200JSONResponse Rule
+
+func (response GetRule200JSONResponse) VisitGetRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRule400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetRule400ApplicationProblemPlusJSONResponse) VisitGetRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRule401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetRule401ApplicationProblemPlusJSONResponse) VisitGetRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRule403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetRule403ApplicationProblemPlusJSONResponse) VisitGetRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRule404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetRule404ApplicationProblemPlusJSONResponse) VisitGetRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRule429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetRule429ApplicationProblemPlusJSONResponse) VisitGetRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateRuleRequestObject struct {
+	RuleId RuleId `json:"ruleId"`
+	Body   *UpdateRuleJSONRequestBody
+}
+
+type UpdateRuleResponseObject interface {
+	VisitUpdateRuleResponse(w http.ResponseWriter) error
+}
+
+type UpdateRule200JSONResponse Rule
+
+func (response UpdateRule200JSONResponse) VisitUpdateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateRule400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateRule400ApplicationProblemPlusJSONResponse) VisitUpdateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateRule401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateRule401ApplicationProblemPlusJSONResponse) VisitUpdateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateRule403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateRule403ApplicationProblemPlusJSONResponse) VisitUpdateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateRule404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateRule404ApplicationProblemPlusJSONResponse) VisitUpdateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateRule409ApplicationProblemPlusJSONResponse struct {
+	VersionMismatchApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateRule409ApplicationProblemPlusJSONResponse) VisitUpdateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateRule415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateRule415ApplicationProblemPlusJSONResponse) VisitUpdateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateRule429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateRule429ApplicationProblemPlusJSONResponse) VisitUpdateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWorkspaceAccessRequestObject struct {
 	Params GetWorkspaceAccessParams
 }
@@ -30440,6 +35900,39 @@ type StrictServerInterface interface {
 	// PutOrganizationMember Add a member or change their role
 	// (PUT /v3/organizations/{organizationId}/members/{userId})
 	PutOrganizationMember(ctx context.Context, request PutOrganizationMemberRequestObject) (PutOrganizationMemberResponseObject, error)
+	// ListOutputConnectors List a workspace's output connectors
+	// (GET /v3/output-connectors)
+	ListOutputConnectors(ctx context.Context, request ListOutputConnectorsRequestObject) (ListOutputConnectorsResponseObject, error)
+	// CreateOutputConnector Create an output connector
+	// (POST /v3/output-connectors)
+	CreateOutputConnector(ctx context.Context, request CreateOutputConnectorRequestObject) (CreateOutputConnectorResponseObject, error)
+	// DeleteOutputConnector Delete an output connector
+	// (DELETE /v3/output-connectors/{outputConnectorId})
+	DeleteOutputConnector(ctx context.Context, request DeleteOutputConnectorRequestObject) (DeleteOutputConnectorResponseObject, error)
+	// GetOutputConnector Get an output connector
+	// (GET /v3/output-connectors/{outputConnectorId})
+	GetOutputConnector(ctx context.Context, request GetOutputConnectorRequestObject) (GetOutputConnectorResponseObject, error)
+	// UpdateOutputConnector Update an output connector
+	// (PUT /v3/output-connectors/{outputConnectorId})
+	UpdateOutputConnector(ctx context.Context, request UpdateOutputConnectorRequestObject) (UpdateOutputConnectorResponseObject, error)
+	// ListDeliveries A connector's deliveries and their attempts
+	// (GET /v3/output-connectors/{outputConnectorId}/deliveries)
+	ListDeliveries(ctx context.Context, request ListDeliveriesRequestObject) (ListDeliveriesResponseObject, error)
+	// ListRules List a workspace's rules
+	// (GET /v3/rules)
+	ListRules(ctx context.Context, request ListRulesRequestObject) (ListRulesResponseObject, error)
+	// CreateRule Create a rule
+	// (POST /v3/rules)
+	CreateRule(ctx context.Context, request CreateRuleRequestObject) (CreateRuleResponseObject, error)
+	// DeleteRule Delete a rule
+	// (DELETE /v3/rules/{ruleId})
+	DeleteRule(ctx context.Context, request DeleteRuleRequestObject) (DeleteRuleResponseObject, error)
+	// GetRule Get a rule
+	// (GET /v3/rules/{ruleId})
+	GetRule(ctx context.Context, request GetRuleRequestObject) (GetRuleResponseObject, error)
+	// UpdateRule Update a rule
+	// (PUT /v3/rules/{ruleId})
+	UpdateRule(ctx context.Context, request UpdateRuleRequestObject) (UpdateRuleResponseObject, error)
 	// GetWorkspaceAccess Which workspaces the caller may act on
 	// (GET /v3/workspace-access)
 	GetWorkspaceAccess(ctx context.Context, request GetWorkspaceAccessRequestObject) (GetWorkspaceAccessResponseObject, error)
@@ -32416,6 +37909,370 @@ func (sh *strictHandler) PutOrganizationMember(ctx echo.Context, organizationId 
 	return nil
 }
 
+// ListOutputConnectors operation middleware
+func (sh *strictHandler) ListOutputConnectors(ctx echo.Context, params ListOutputConnectorsParams) error {
+	var request ListOutputConnectorsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListOutputConnectors(ctx.Request().Context(), request.(ListOutputConnectorsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListOutputConnectors")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListOutputConnectorsResponseObject); ok {
+		return validResponse.VisitListOutputConnectorsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateOutputConnector operation middleware
+func (sh *strictHandler) CreateOutputConnector(ctx echo.Context) error {
+	var request CreateOutputConnectorRequestObject
+
+	var body CreateOutputConnectorJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateOutputConnector(ctx.Request().Context(), request.(CreateOutputConnectorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateOutputConnector")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateOutputConnectorResponseObject); ok {
+		return validResponse.VisitCreateOutputConnectorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteOutputConnector operation middleware
+func (sh *strictHandler) DeleteOutputConnector(ctx echo.Context, outputConnectorId OutputConnectorId) error {
+	var request DeleteOutputConnectorRequestObject
+
+	request.OutputConnectorId = outputConnectorId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteOutputConnector(ctx.Request().Context(), request.(DeleteOutputConnectorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteOutputConnector")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteOutputConnectorResponseObject); ok {
+		return validResponse.VisitDeleteOutputConnectorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetOutputConnector operation middleware
+func (sh *strictHandler) GetOutputConnector(ctx echo.Context, outputConnectorId OutputConnectorId) error {
+	var request GetOutputConnectorRequestObject
+
+	request.OutputConnectorId = outputConnectorId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOutputConnector(ctx.Request().Context(), request.(GetOutputConnectorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOutputConnector")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOutputConnectorResponseObject); ok {
+		return validResponse.VisitGetOutputConnectorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateOutputConnector operation middleware
+func (sh *strictHandler) UpdateOutputConnector(ctx echo.Context, outputConnectorId OutputConnectorId) error {
+	var request UpdateOutputConnectorRequestObject
+
+	request.OutputConnectorId = outputConnectorId
+
+	var body UpdateOutputConnectorJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateOutputConnector(ctx.Request().Context(), request.(UpdateOutputConnectorRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateOutputConnector")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateOutputConnectorResponseObject); ok {
+		return validResponse.VisitUpdateOutputConnectorResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListDeliveries operation middleware
+func (sh *strictHandler) ListDeliveries(ctx echo.Context, outputConnectorId OutputConnectorId, params ListDeliveriesParams) error {
+	var request ListDeliveriesRequestObject
+
+	request.OutputConnectorId = outputConnectorId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDeliveries(ctx.Request().Context(), request.(ListDeliveriesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDeliveries")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListDeliveriesResponseObject); ok {
+		return validResponse.VisitListDeliveriesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListRules operation middleware
+func (sh *strictHandler) ListRules(ctx echo.Context, params ListRulesParams) error {
+	var request ListRulesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRules(ctx.Request().Context(), request.(ListRulesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRules")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListRulesResponseObject); ok {
+		return validResponse.VisitListRulesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateRule operation middleware
+func (sh *strictHandler) CreateRule(ctx echo.Context) error {
+	var request CreateRuleRequestObject
+
+	var body CreateRuleJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateRule(ctx.Request().Context(), request.(CreateRuleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateRule")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateRuleResponseObject); ok {
+		return validResponse.VisitCreateRuleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteRule operation middleware
+func (sh *strictHandler) DeleteRule(ctx echo.Context, ruleId RuleId) error {
+	var request DeleteRuleRequestObject
+
+	request.RuleId = ruleId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteRule(ctx.Request().Context(), request.(DeleteRuleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteRule")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteRuleResponseObject); ok {
+		return validResponse.VisitDeleteRuleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetRule operation middleware
+func (sh *strictHandler) GetRule(ctx echo.Context, ruleId RuleId) error {
+	var request GetRuleRequestObject
+
+	request.RuleId = ruleId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRule(ctx.Request().Context(), request.(GetRuleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRule")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRuleResponseObject); ok {
+		return validResponse.VisitGetRuleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateRule operation middleware
+func (sh *strictHandler) UpdateRule(ctx echo.Context, ruleId RuleId) error {
+	var request UpdateRuleRequestObject
+
+	request.RuleId = ruleId
+
+	var body UpdateRuleJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateRule(ctx.Request().Context(), request.(UpdateRuleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateRule")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateRuleResponseObject); ok {
+		return validResponse.VisitUpdateRuleResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetWorkspaceAccess operation middleware
 func (sh *strictHandler) GetWorkspaceAccess(ctx echo.Context, params GetWorkspaceAccessParams) error {
 	var request GetWorkspaceAccessRequestObject
@@ -32690,265 +38547,309 @@ func (sh *strictHandler) PutWorkspaceMember(ctx echo.Context, workspaceId Worksp
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rcts4vjj4KiieqYo0Q8mSfImt1NT+3YnT7W7H9thK50zH2RAiIQljClAToB114qrzdR9jq7bO932A",
-	"/bLnTeZJ/oUfQBKUSImS5Tjd7amZiSWBIC6/+/Wz4/PxhDPCpHC6n50RwQGJ4M+jHh6qfwMi/IhOJOXM",
-	"6TqXMuJsiG5wSAMseYT4AMkRQddk+kygGxIJyhmqeR9vvPoLJAgLEJWoj/1rRBnyjgeNN1j6I6/puI7w",
-	"R2SM1TvIJzyehMTpOldO+8pxXEdOJ+qjkBFlQ+fu7s51JjjCYyLN8g4n9CcyPQ7ml/iW0V9jgmhAmKQD",
-	"SiIXdXZQyG9J5GNB0Ih8Qv4IR9hXc6mFUPXYBMuR4zoMj9WLaeC4TkR+jWlEAqcro5gUL3hvp99q9f3d",
-	"Pt5ud/p7z3d22p09vP/cUQuWkkRq7v/zfatxgBuDD587O3d/Kdie67zkMZPzm3k3Igx56vWeCwcdETHh",
-	"TBDk4yiiRCBfPSgQZ+HURYwjj0oyFl66r19jEk2zjf0FxudOPyADHIfS6Q5wKEi6uD7nIcEMVvcKS/w6",
-	"5Lf6vAvOK8gGLDq3v0Rk4HSd/9jKwG5L/yq2snf8jMOY6PeSG+qTcyxHRTfdGxEUwIhnQkHgJMRMXTyq",
-	"MS4RlQJNRlNBfRwiT487Drx6yY0nA9Zfv5lgdvW96YSUn5s95H5v1pNkb39NQ0milyElTBad3qk6cDSA",
-	"UYgz5PlmKMAO+TQJeUCShRSBUjLeqbpOeKNelnPnOkJOAYUGPBo72YIjgiUJDmWVFSdjPVS7eP0SbW9v",
-	"HyBJx0S4iDSHTeQNJel2Wp3tRut5o73da7W68N9fNBhU2WS6nI3u8pW9saX7tH6uejn2jBteuQK2U3hL",
-	"hYUng6uvO51+s8umYhLiadV1Z6MrL9x6wUZXfjTGNKywZqLGVV0tDN7wOj9NaEREJcQlydjK600n3+ia",
-	"K9FFWpki0g3TwmNx6Et6UwViqRnqoVoiLnjAz9Uf5Ndu8h0jv3aT7//9X/9tyKCRZt47apjzodpmk8Vt",
-	"dMsnuE+qQHuoxlW9Fxi86XUK+VZU5FNhOrj6itPpN7rsivSPrUD42MYp3lk0xIz+htXqKmEozz1QdeH5",
-	"pza7hbei8lnHZmjVZSfjN7vgn7XqVmG9H2+qrvTjzabWeByQ8YRLwvzpT2Q6v8hDpIXRhj/igjClDKAa",
-	"SIAYvX17/KreRIcoIhOQ5ZCSsomQ6JbKEShVAo9BhUUDHqVfXDEtiyDMgmxUnwdTJCSPiECMyxFlQxgw",
-	"JFLAqAGNhEzVtBf5+dUbrxhGAR0MSESY1PNRgTDaaR000U9kKhCO1OiJhOV0dtCIx5FoXrFEcdFaenbO",
-	"1uk01PHYhz7Gn04IG8qR0+20Wq4zpiz53C7SQ48HoKAXHPFkEk5hN/4IsyEBjRNRW/334wj25B318NBD",
-	"YzUREajGI+T91YPdYDZF5BMVUp3bNZlm2tjcpoypoGw3u+1O0frnaUeB1jWH+evpXfl3ZZrXOR4WIP4v",
-	"JOKNPhYkQBM8JIjF4z6JyvR0NaRYS1eXiD/RcTx2uu0W/AeuVX/TSg+FMkmGCp3uXOeCh6nIXnAehoSv",
-	"dwrJ3Nn+LwmOikDoJRakQZkgTFAlOSAR9/XVJWYktZCyExF61kXAPQ8Ol/S3gqtQF4QE/a38XeqxwtPv",
-	"7OaP3zr6duHRX17TSQFVhctX246Iz6NAIMmRuKYTNIj4GM6iT4aUMetwIiLiUJYadtTT5RCzGD4ueVQg",
-	"x7zk4zFGgkxwBHQzpEKqxQwoCQOlYmN/ZGQFV//bxcJP/1aTeUghfwPGvLhimgTjfkiaqEeJJnX9iF8T",
-	"hvpTLWoDnbNE0kamglcTTP8i1G7skwCTWAX6AVd7rAe3s5PCUYSnRWzpcqKeKz48bxLxCYnkVB9B8snF",
-	"wv8CJ/MCVTmN/FmoHaoZKp5EpYMowpxVD6KHrwvQ7I3GE0PpFOTA+xWoR0TGESuFZanmK4RljXI2/VsK",
-	"3EoWKzQUCxLd00wc66nvZSreX9VU/I5H12KC/XKr4q01Yl2ybr0lo+zWl/+AK0veP3OBD7SAOzWXFqwA",
-	"ir/DwYWW5dQnnzNJtBEdTyYh9YExb00i3g/J+G//Elq8TS9EwYME24oGuC4ax0KiPkFYojEXEinwUggY",
-	"RTx6Cbi2bT4Jp/tevTEAcSKWZ4MLJRQ5rjMmCthP84A8JkKAUOAUvuLug4IuITHz1ZgtPKHXZCoUBkgs",
-	"Y+F0dwBJqQRA+ll7XyhnaIBpSNQZy8gAhNMZ7Plt3CIH/efBjr9NMhjCfR7Lbj/E7BqQuNI1nOvj06c/",
-	"b39PZOmAa4FYS33Arw7Pj1HNSw/PQ9su0icuwBmkD9KrNx3wf7BBSP37XqRCSJAi0L/4iDUDTpRwrW5B",
-	"S8/ZGauR+RM+yE44Xc3jHKzSVQSPI58kOgoVKNZ+LdgcDiOCAyNKCzjA1zzq0yAg7J4naJBVqOv7+NPR",
-	"P7svL44Oe0fqxmyxGXX2cbvf8beDHbI72Gs9T/DE6VpLyeFOx3yCw9zexq1W0N5r7OFOp7Gzt/+8cXDg",
-	"48ZBq9/f2dknu6TfccqwIkOncxKNqQCnY0AYBVQAWpgbb4AUXry3M8C7+/1Wo72/vdfOAcC2AoAxERKP",
-	"J+q+W512o9VptA967d1ua6+7u9c86Oz/4mRwYu80A5R9/NzfIXgfk/0W3iU7DwgosRwp/uUrAclF/Vgi",
-	"HktBA6I1NRyGJHomkPD5hKAazt+hizBKKbWSUjC6HfGQXLEBwTKOSL0L0yjs+Q1rVbXmmcPvormz9+qI",
-	"svTlBthcZJOAjhLv7lznlMvXPGbBesCaXdlOdhe/BBH/F2Kkz0PE/uf//ldA2P/8fxs55VNehI+Z5AD4",
-	"d46nIcdBj/MTHGn9b/WNLWEC7e1su+Z9SHKOQnjj4zEBgAzyySck0EYQQaIbALyQjqlEtTZ6Q79TMq2R",
-	"4zTNP1e6Dwuomum1ZmRrnZpFY/YKScbWAi99drgd63CtlT0uj81CJopY7IzFJcdt9+ovUguVNtkEc6d+",
-	"kUpm9+IZEOeh1pMEgEx5jBSHchEW6OONoi2WPWcz99XZL7mvVNx8JObNUDwJsNSsWt1YFhfDCJUjEoER",
-	"FTGlF6bXq1Gix/kbzKZGqhX3vBdFG8aYTQ0II5yxC8qZUBqojKYoxBIsb0uoT8cSkHrJzFGy0keiPot3",
-	"mFhTqDAGYgWJ2shLIWQkOQI8kOpaLtSHxqH64CEBMAWqnxUXZQ0pCI/SjygN9xZTmY9ymlNNQTllask8",
-	"or/dGwuBGStkjwiwJhyKPLK1l2sZ7eyK9cpS6eKRLviN2RSPEGUQdmbvL0/x2vWZu3r37l3DFpGKQ4iw",
-	"75OJnAMeBKsjovASs8A0fYc3mIa4H5J7XmGAJe5jQVBsTZm/NRD8f7MubbdlSQWXJAKfRf75x9FhAjIh",
-	"LCDMn6KaYg7J5uoZJ8NM3Br56S0T8WTCI0mCNySguAfLuqc4sL0U4tu7NsSnS0BjtQYEZ/PIchXVR+XZ",
-	"u1e79uDYjN/uDRXjxG9zH4ahfTngkJIp29pOQg+1qq/ZWvJjZ2MM3VbALxJ5O3nNONng497GM6F5t7kU",
-	"kHUlj0hgxb4ulcHSBelI1uEwIkO4o9SmhgMty+DwXNuNKRFpfKZ1cdj343EcYgl69+HP3zuu04/9ayKP",
-	"mSTRDVaXet5r/+C4QFvAeepIMp6QCDQ8IC7JyM+OYpda891rtNuNzl4WMafOltu/Pbd+u1M/TqgPAVza",
-	"UnvnOhNr7TNr/ewQFo+d7nvnzfGp4zpvDv/Tcc0GLt++cVzn5dnb057jOq+PLy57zocCE/XsRi0rcbrn",
-	"3CUeX56h/b1WGwVxpEk8HyAMAYMNQSCaVs/ZRee9q7jV2vYZ/EPeuLPf/KA40nnuq1eoZhaA1OuBGVmG",
-	"3dp5732rcfDhc9vdvXv/5ocPX86Tzzt3r+oFtl7rzuYd3gpN+QB5aoj3AgVcCnSLw2tEmeSIEaGoGO//",
-	"i/gSWNisxd82OR82fsGN31qNg48f/la7umrmvqj/tXBpNtgsBNc8FGgI+wyeAyw1yyMNdQVFL1EQV23s",
-	"nW1mfq9fA89nkKMPw4JVG2CSv9wKTkX7RckNuTn4to6n6P06eH3Fk/t4Mw8Ghvq/QELiSALRbkM4AmV+",
-	"RMZER4YjckOiqdFKFCykB0qZ3NtxFvsw3SzQd96RGvdD6iewqKjhD28OXxrJqVni2Nhp3RVClH7NJfEj",
-	"IoslNQG/oRq8ZBLRG6VlqZerLXufGnhCG9dk6qEbHMak3kTnEREg9UOsAstF0F8xOcISae+iSMIYtPux",
-	"aNl7OyXLtgOWq4F1kI/+Lfi9PMY2C3pHOGXJYxzYpil1JFHM1N03i95PykM1QbExBi7g4zI5GaXIhpwN",
-	"SWQLylo+rrZtWiVbo7mSO8zNwhDnpj5Tl47hR7V+kVt2qrhaB5RmPLh2/N3cvCdYSCRi3ydCDOJwVm2o",
-	"aY8+UUiI+joGxkWCI6ruSWnbQ9SfJtplvfrxMQMPcz/wuZiXlaNWXGeSWnNFzlO8UGBKnwGqOuMknkTk",
-	"hvJYaIw+WgZzGEVcGrv07YgwY0TWcySoLySfCDBaUzasfnRxaTieQidwGi1EJuwr4iqaS/kORABbiRFW",
-	"kKydSWACbuwzdxWBL2cWx2wSy6Uco0hIwJq2GfvHbUQVtaOyiS4IDhpAGXVAB4gT+m0eQGpfUVxm0rcU",
-	"icURQXTIlLwLaLqUP/Usm6B2YmnLGOglBOwkNT6RdEyFpD7yOdMWTX9a3yifOs4WvSLbMU++MACoYzRw",
-	"eIunAg0JIzoypj+1zN7NpVyidHFrsY+8wNJyl/GTpbEfC9jD2UTDHiIsUPACFhkqp/djAuYElKhyfnbZ",
-	"ewF/vO0BxYyFROTXGIeaHmA5SgNj1mcT+YS3Waxh5DbRgikzDCRmIRHCMEZhUvJW5x0r3zUrubSFcZzf",
-	"DEuwo4ha9+AQKx+bTfBXE+jhwMvpMKjoFxCJp+bOk0C/OInzdCb+iRpiCGGgNeA0ns7L/LuV6ZlFTZlA",
-	"2mKSOE8G03uages+EHNgrbnXQWxTlbs1aksBq5dc4vDlst0nAcFqxzyWyIOYRW/LgzAZr9L2Zm4ryWa1",
-	"FlB4d0IQacLLVzCvWGFMQr2tc5CLedh3PsxZOTaCeCINoF1Kq/NLrIik86FVc6g6piz5OHvddwUH/B32",
-	"rwc0DDPMsI7RoEXbdQR8p4OnKISBDNp+m+yTxk7wHDd2+vukcYBb/Ubb7wTbZGewi/f6zlxYRmKcaueM",
-	"UzP2p/m7SdFzHmfShVknmH9Y8615C0W2supGDWN9qCBKZtMnzxXaM2bvpwhFki0WTZDkXs9enBZaig+9",
-	"2dIHn6UwJ8fktIIcnhxkgYEvQzpWAqAgTPAokQecVj6YCM8/IHnqP3Bch8dyEsuXnDHiyyQaT8900Mr9",
-	"x4KMv0KcnZZAl+zpJsmGaecwTD00SwLmoSw5tM1aA5IDXphFg8ckuCCDTM5aKeF+kYo5d+AVSc1Z/kGz",
-	"uFn+kV5K1TO7ydKVKnDE23zE7Mphr3NoafS3fJirdU8FB5atOVUGnGzji5AyWckcZ9WZWSG/tcwnqNbe",
-	"m4ld1sZByoZaqW3t55M+i5DPkqxb+6ls3S6RrdOFVtJRc34nu0BCBbKxMSqwKlKvqXJltR9WrN+wvuC/",
-	"WUTNpILdAvn98bBwCQIeL8aoJEELh+HZAKBmoUqDh+QNkdi5c+cF/tTVWumQUz67nGnried38cHNi1Zm",
-	"Ae/V9+OJnCZB9pCHmHxQKmnyt9YrIFlC/3k2OAq1rwC+VFpJEsrABwNBZPr1afao+qiTqzq7+lMW3m/y",
-	"YXLLEeBWT4lAzJIv1M+KAzAzBwxQElk6+VrzgUKQ2xd8o+5SfbSL2lzG4zHWftdZpF+f8Va13i7gLtbr",
-	"C4EZfp4TtQF/6Q1VR+X80OudW/xmsRxnyYBfX6a7c+0aQoVPpxV6us7z1nfbr3afH71qtVrtzraiN/qd",
-	"naCz3Xk+IIFPOu3Ovp0KNU78JopzsJCyNHVKf7qUECHknJ2eHJ8epYN6dEy4Ymvbe4r8zup3TkEcfA6K",
-	"Mkx/dfTz8csj52uIoDkoyHztJ2cXh47rvPlHr+e4CXC8PDs8L/Svry7IWhBUhQomiDdz9ytLrdUE6LIK",
-	"UmmNKBqkOeOvyM3R2+N6s9yAuUIlKE1+LwFHV/ESlgvjBno/Fxgfc7A852w7/en07N0pipmkoZWtrlVD",
-	"yFVnSMM/4hE6e/0a/uxPkZdDBp2WaIDKTOq4zqujjxdH3x9f9o4ujl45rmOeV39pnCqCshksK4uoxMYv",
-	"SVCI0xWjIIbs4dsRNQHRxjNqiqJhqItGGWkWCiSbMZLmg1wKJV9NZkrU9gw9DYGYOyXX+dQY8ob6smHI",
-	"GRi0gD7/frUnE1yXl+HmUvOtumzWUbv5inM5gpciSB4b1lDAcng8r35pWFtJ9+rM6l7zDMvWvTrLdS+9",
-	"xlU1r2I54X4ceAGnnWGi9+VnWdiOWfh6DG6TTKeqRqjftaJSt64uOE9azbnpa0jTqDu7B518JvVeq4gS",
-	"VKd1Y/zJ/tL2/mT4dVNWc+YsSaFwC7NKKvpBvpK+qf/MQKmckjye2qmx8Unp/AaUzpxmtaqtfTVNLBdm",
-	"nOL+LDCN4jG48A2BKapskiGvuUe1VyuIOJNEk99nIMsePA9dd79Hqzy9n1lvbj7rqooJ64rC5UygphKe",
-	"+YT6mqL+eHl2ii7hjagWRHggUafVaTXanXoSyBkQnweQw6lNik10qGdI3bdYx3lik0AjoLgTzKxXYQnd",
-	"2bL+EJb+5K7WFSltmCgTK9Wjq8mWwaxsOU8nbNkyqChbwmJXlS/vQ5A2S1ke3NK/pnC2aXz/E0hcixHq",
-	"kaWrRBl/krAeWcL6geBQjubJSpJnltlb+HWBWjhzY+apItD7aUJn8+hKUqwsvblA4b9W83Tazb0KSVRW",
-	"QtBCBXPux2u92ILsV5N+Rl4gFoehjg9jPLGwmaSJJJ0FjbBAGLF4TCLq6+wjiBeuQb4WFNtRE7Rm4tp5",
-	"rDNR1Ss0FObImCVWVguOsVQv/YRrZeKovRZd2AkfUmYVjFoh+WZRRsYp5EPq+F9dDqUmRvyWqbML+VCk",
-	"BURxHFCJZIRpWG8uzzRS+CfELY/y0lL6ZW6Cdquzs5TnLIqKXFYY1D59qwRtupoFB14QEmaFGDtWff72",
-	"Tne31d05aO629n6Bwj2DiIhRj18TddLXk4/mm4+7g5bfwftp6udsKuiy3wFwron24ZDpj6P+9z49oz8e",
-	"v/3tuH1Kj8Uxu9j1Xx7vHV9P/vPnlz8eNMn0x9+Cd8f0jB7HJ3SHDv7R9Dsh649ft4L//DF09PECeNi1",
-	"5p0f+YihV5wk6tuCMnARHY4kRBpiCLW8IBgONrs3JylrBXeSh9EFYdumjYjesLduFkX+NuZDw/GvMXGR",
-	"oGwYQlLFC0Q+mWKxWCJvC0/oFo7laMtM5DWLw+PMtcy5AuiQkQC0DSEQDDMtZrBA3qEpowCW4y76juCI",
-	"REgnaJopdZpm8VuTu1vE6AGc34oiKdSseeaM3FzdenhFKZq8NQuYoTv5tgXzofpJc4AS/XT+Dg2IleXB",
-	"PBNoGPI+DpEeiWpQQoNKgSIemiDkSmLRhXq+MNjLokIVvOEWsTGLLzrDN0TLMOU2lbJaXmpbTtc5enXc",
-	"O7sw7ztegqiFCHlvk4Neyef5ejK5wmtqFKqdvTs9unDR4as3x6cu0ot30c/HR+/U12+O3nx3dFE3Nb3S",
-	"El/60cJn6qVYUSJQVL/FtEimfZNqq+X3+GiyvAGjzcvxqwEj3O59YDFTG4w4s57e0N683mDWY8v1tpyf",
-	"6AnVFYeKE85oDu285tBWN2wXoS/QkKFE3phHBOma+OTTJNICHyRZY51G9yKrM591LEOHp6+Q5EMiR6bk",
-	"d0Eh3p3Wwd7CSrxFIXhp5FHVgPVV45CKkNR2ha9DcmlJ4Ezi3PaBRvBbZii6ZnIpeP8v876mD0n+y6Qq",
-	"toRQz5qfy1admZ83bl0uUYtWsTaXhCeUB5Ekp7twUhh0vyiHB7X4LjDZ5qIFVrXTFp3mPEmw2fIqptrO",
-	"bAh2URBZZqrtLA/Bzq23krF2NavnUgBd10WtAKxI2D9jpjKDNkhCivbtiKM+8blStwEys4IrWbVTkzxO",
-	"pe6qoR6sr5os+nvyc1dNX7QhREs568BJIqImJrREUAGZ0nEzKVpLlY7raFF0uaGtVCK0F/5ocmGO491D",
-	"OlT7mQ+0X+0OijKolZIA8yI/mfgF8mbTIDxjn0P9mIayQVkaf5s9NoMrrYOltKegms5fC6xbqxiYaAlV",
-	"TnjWjOFjVSV4EzJQClyFqrTuDIFAToQ0X8JuSMgnaTFl3QBBIBzxmAWmQk9IhZwvrGDk3KJoTyPVfy7J",
-	"Qi/+JZH4i/Ig51WAolG2TrAMAWFcKr8X5l4aeX7RTJc8ksdswJ15Sb6SX9iW9T8vo6Hp9nLPzb7YHHF6",
-	"nm7abkM3j5k7yuS6EtWsDKqSk51JLDa6V6Xt2tpZ2QVell6I0byKYGfVu0rVuM9FbYVzjhZ9eGab1hJz",
-	"u0kWl81ceIpZEYJVK6YMI8xkEx0pfNR1+xiX+lsSKPKpS53PYymUWF96NDBIiwT96rlZP5Oon1cFdxZl",
-	"aKvDob/GxPxsXGezmeL5nV8QRQV908QM9oskVx8EySxI4gXCuozAmGAmDNmyasjr2BHbXpXTdouEsPZe",
-	"MVvJJaS3lrBcffrJuRbChCnuOL/z1y/R8/3W86RgfdKjwoUW21MFAn1uGsWd80hykdTLsUs9ulk/iyuW",
-	"Onw0rU+Hp9ncavgEy1H6mPrDFNZXf6YNC9IB0Lla1yabEdxlGfMz7RjKftH1Oucquukdwgjk84B0URvN",
-	"lAJ2UQfZdYtdtI2yniS6kruLdlFSxPOE+9fqm730m5mqpcXh+WmziLIdrFCVRF/tEZxIgUk6K1n6eUGP",
-	"E3VjhWbStB/F5yIfnnZGF3hT0qYUReFgqbe6gJmtUXNA11Wdc6mMeCRdFHIfh+omkdApOQkiJyih5it2",
-	"1kS41OWcpDfMkti3F8eI4bFCrNl3vECeVbnVy+qA6eNAAk+FUu1wGC6vxaX37C5y4efgoqCcS1B8p3aP",
-	"n8KUosTw5yJdjRrxSEfGTTh40pPzhQK/ejYE1Qh1GfMVgWxm39bqsqeKdn+hfVXrecRnnYH3EfdzcxWu",
-	"FHxJBbAEHiGt6eseJ1CmTGnSfUQZ8vGYhC+VflPztEtVt5f30N+T/jbob0h3uHGvmIeFIPKC4AAGXF4e",
-	"9dDf0MXR4au6C13ccDCmzHNNwtGIK7KueSAsZKZ3nWO/cqYYLMz0pWZzyi8pH/0C6/iilLMveo4vURyS",
-	"LzPJ3V+yNM0vSQD6l1iQ6ItSpus1tZEv+u1f3oKd4csrEhJJ6sXVZi+Mcl81yO/jDdztbNM3psRl6P5k",
-	"im3r9std5ycyRWP42erzeU2mb9LvCh3g7uw56o96R+lHvbOCijy6Lt2KpeRWjgIMk77VS4M6EuVzhZ6a",
-	"ttt2Nd/rogJcRWJicRDeAr9rfqW5fne5m50vN/zBqjLcbHz43HL3tu9K4bJa3a1VqmNVO0gekuUFrx6o",
-	"atUFl1iS9cjzUDHmcxJRHpgUypyFZn8POsrlUfcHfgsVXgsrb14TksWMoFrSv267hQI8FUk8U1k+UXFn",
-	"xrkdX1oBQlmRc5CiXy2MoVPkL5/MsNOayVHotJu7OumLXELJ9sJkg3azs73zy9JctyUFqZKMheVF0Wf2",
-	"Vl7t9xlUIp2EmBFEiyWE5BBWyxOwzqO696piQnWJILPGMh+uzpZdYss6jFx618w15YMOC3FXQ/LqFXEq",
-	"w/E6JdGKokmX3UQRPCrBOEizxqFEZ9aTKsjyF6DzHKSIJI3VYUmFiSH3h4qCkDfTfH0SEnSLBRoTLGKo",
-	"5pr4jRi/rR7/tlLZ+Lz8W1xtv9n48Le/OFVKzC+AsZWbRkBPtkQgsA9wCPUvSpo/hPI+zR/MO20O1Mql",
-	"oO63lvXSdh2RttKu1th6ZnuL+HyPjonu4Hr/9gDz95SYBme1F9NmEWGUlVpFPr8xDYdTJ9vF94enx78c",
-	"9o7PTh3XeXd28dPl+SGUEgEdxXGdV4e9Q/VR6zSO61y8PYHCC2975297H1+enZ4evdSeOV1l4GPvn+dH",
-	"5sGPr0/O3jmu8/YSPHYXZyfFpRpSw26BB6bURZHE4RT9lkXpVDIPG7tv+me5GT27zhWlphXKcwx1hY1q",
-	"g0O5yliyQteLwr1fQjeTqtkJWOJzTsGZ8l5xF7fTbh58WJa2kOKWLo1azILsr9vJ1x/um+hgLdiS4+ez",
-	"DeazC2bE+IUpE/YGC1+zkFfMKQz3z2uw9p1bXREGJOHEK+ryVpnymbj87V0rLr80wv2eoVpZlW7N8CHk",
-	"WJ2LpUt+qBh+u5bev04zj3uGaG+m2cVxWqhckEggHzPGJQr5EFHmglVMt8DwIQpJ9wQYo4DrNmyWdb+4",
-	"prm5iOLUF2PMhDHodsQFSYLH09Ady1R2OyIRqR5FPmsJ2Vw0udWbQW8v36OhpB2DQqx1ImfuD4737RqQ",
-	"h9PlXQASuE2n19/kRaDdndVq/DcrF+fPifwWKNpJUbM+TH3ZiCfBYy8QH1OpPpvGE5KDIQP6XxxKFBIs",
-	"JGp3rFC93IFWzbXqzJdsgkYbZyycpg7YFIfWA/wFccDFDl8bMwr1j5wF7n/9DWxw7YODu+UqSTp1GYY8",
-	"krlOJ+c8krkOvPRWbNzF0eErx3W0d0GJ1+ev9B+vjk6OesUidpoWvX5Y9WyGe2pp/y6mYaCo/6GzXh1D",
-	"QaTiHn+cmOmiOvgP3GVp/Thq6/R/HwHYc6XcchHZ6XZWD85Or+0QUgHnCQwOw2LTpA4RhuZG2JdZa7yF",
-	"ESwumpg2ckqMGsRKbSqWkmhRZM07nVAtkYfD0PT2yAJqkq5gejmVxaIiyF0YIKOORC9w4YmWxrqnI1YL",
-	"dD+YDXSfp052oPvyYNNspb+nKPevSzoqBaVXJSffZoT73JkuhOrNxbuXxbmvH96eLvLRYtszmePR0h6/",
-	"bcnlKZly5WRKOHM/jqicXuo2+rodOf2JTA9jHRGXpxRZ+9auydq3G/OZ1H1UMyGVQk5DUm+inulNCj6o",
-	"PknafSpGrViuTr8HMkPVS3Q0VgZY6TutzuFpk6s+lBAoWe3ScgNmxV2EWa5kAYJ8eu/87LKH0ooIHoQX",
-	"aSMKl3rgFeMD5KU+X+gt6KGa99PRP89PDk+PPl6cnfU+9s5+OjrVj2ftCNX2JxGFkGXOfCi/YCo9K/Zc",
-	"d6/Ywggm3b9XyTawrexwRlJO1NGMxtivdjCn7y53Gj+8OXzZuPzhsLO7h15GBAQIHP793//1364u6vAD",
-	"3IuAb3qJYTP9HQzV6pN3xWqKXTQIAxekmwTkWl2HM6B4JpCXtIRMM18mWcdi6JMsxRXzbEjzTPRD2ly4",
-	"idQakDfiQnou8j41WNAIIIjMtB1mQcNQvIYY4c7unodqckSumO4HiQwJ1Ta3uqtFI3se098Qwq1Run89",
-	"kDL0//+/7d0WSuxsybTPBPJD7l+/QAT7IySSg4JoOKjIZ25fH8j3HIaQCEHnOf8aDwnyoBwHuxU7nr75",
-	"QizJXek8ptxBAK12C+WBIQtYECImuhDOeCY+zM13EzYtmnVv3lwrVjJWz5vdJ+N0ODF8mqJJxCXxFQxf",
-	"sf/4DwRRneKKQSy/iWhWZ8NQGvLtQSNS3bh3ywSi/u1fgjNPh2bWPBMh6imwojIk0AD0imURs/0p8g7h",
-	"uBsnmA1jPAQsJcxLnMwu8sQ1RG/Dsk6o2lkNcsjrV0x9RIQFEBkqkMTXJGmM5yLTGS/Lc1TiFxrjT+qP",
-	"Vl0NUKRZ4YWnLks9ov7tYuGnf6s7UR+gdrj3Avl8PMaQa+SaXHXFkuoamu3GgFesZgqpcxZO6yYrAgXc",
-	"jxXhJ4GObEcDSJkXXeTB579D920P1QCsqZzWEY+umPnx7LyLo6FnkID86iKm/m8o1f+Ii9R5heoPylzE",
-	"KFOHSZm35cHfcDxYb+GKqT3Um+hHThkSiorhEHHwbEFSvn7FC08RR71R00PUROei2uHpq3oTeUru95L2",
-	"hFcsZoJI3UNcvEC/xlwaIPSuHLUt4eMJEci7ulKf4diurq6uvLpC4QkWAqnjlWo5GqtC6hMm7MKIhxPs",
-	"j0ij02wpXTcKDW0V3a2t29vbJoafmzwabplnxdbJ8cuj08sjeCaL6E5xzBZZnFazrUfxCWF4Qp2us91s",
-	"Nbe1ujUCZpwyH423ED1ZYFK94dcz1a2S2GXN8vLleKgUyTfqXExgr/5VQN0hu+xQelcgx53wIY8l1NDR",
-	"HdphmZ3WTkELbj4cKuoWy6ba5U6rVSbkpnNtfYeDJJQOHmkvf8ROcoCHOgfLH+px/gazqXmXACFaJC1m",
-	"1MqR3qXEQx3pqq4Awla5KLDzH5kSSkkyM1IQpDm8MU5DcA1GYsQj2QjpDQk0pc+XSkK1tP6Tq4gokyuW",
-	"Taqb2OrcnTaRTvdASokfT6Qhj0oMaUDMBwnQhERJ92kcBFECG+rrdEMaT+bggTInTZT4jgfTGfXGpt6K",
-	"as86vK2ibdCh8mww0FXpMx+C4/MoIr5EIx4JgvpgjJgqOWkCLuQSV6PWnSoVjEqBLq9NJU6BPKy3Vtvh",
-	"Uxm1KmXUigPHF9RVW+l2wccBl1tIoyj7uiSqvVvlIRFPJqDTvSEBxUnt0vXpm9H1dMHSPLWjTDNPjCxv",
-	"2gzxu3OduepwYNZdShJz1MhQQkZu86RPEy71dW74C23qDWf41Hx5vDxdusiXeFubPD0gVlaG4ZkUoI3R",
-	"qI1gkO7Eru9kgmn0J0Ykc0+zxoRSTILMm+5nZ0hkkVCnaw8o6E/UMJ1+lkXx6hJXv8YkmjbRjIJMBWJE",
-	"K7ZqIhJcsRGJCKoJQpCnDX66V3iSszrD2KmQ+ncBvDipklVq9MyGbF1e0wnYPJeM6+FrUmXcJY9klXHa",
-	"7VthoK4fdhxUH/vS2ChWmD2Jl6j+jjSQpPIjwBgrj35lQVjlh96K1V+TinSVnzHJxtUfyDtgqj93lEpj",
-	"lR85wUK+FfpiPtxXGsz6rBu7//ssri+Bsa6z1xpsbx90dshBB+909jrP97Zxa7+z3fL3/O393cH2tr9z",
-	"8Hyw7VSPBpzxs1Jh7CyGuCB7gLtALF8k2D0vCA80yvSbafImRU7SSGqhiWhZfUQ7JqRdmWFqumWHtxQw",
-	"rt6IaFIKPgtDYb8u92ptL3/oNY/6NAgI25RuS4W08z5T1mT4UbmSq8mTkucUuBhxUXM8y4QLlpYcK2qi",
-	"C8u2ivI5vldMm7TB/DnDwvBkQnAkdHlzKlCyRbB0dZUEGBFEIT/EVf+aeMq+0m0JDhAeYspQDaOAhLQP",
-	"ZncU0MGARIT5RNv4tW06SRZOCv5QK+xATVXIIV9aPPR+GvCmMHNjmLcaommfbSWxtL3a0dyPMFrA5HSd",
-	"YLDfCp77mOwe9A/wgb9NyPM9vP18tzXYb5HBQdDyD7YP9lv720Er8HcP2ge7HT/Ye7570Nk72Nnx/9Ck",
-	"drULLyKnRngx6hoLpxm6gtTq4yiiRMzSBsc1ngwAkKMeHpYtwQzbgjFQkNtPa5vOdFC9OEnsn0o3uSbT",
-	"pmNvcDYI4O7bpvntCk+c42nIcdDj/ARHOkHqkXSjlNFogLDAvpDZWKrQ1mca3C2yc+vqAZqLKDSqMUIC",
-	"kTAU/auxgFqEHMP/32Kh+RC4rIzpVfGwK0Z1RQ/ND6AxBmdN5B0PGm+UeACq1IgzHkfqEfX7kN4QVsQS",
-	"9BpSlrCa1nQ8gPdtQMZ8kicfiMjp+zVEDpyPxmOtQRbyN9y099osqfu2yYx24Sx+4pTL1zxmxvbSqUCX",
-	"IqhrQLOaUxuiLvomllEXN7Gt5NH0eyItse0J075BTDPhIeXItKbccPcHQ8L7Y9L3RC5Ho9U4mVELAmBl",
-	"k3iBLpmwchM+QgXyaOCl1aEDToSJEVNqa57hGw3yhY63saRNwkqkzbqLuByR6JYKYkJeQTgonFfHQ9je",
-	"KK/eRIdplhJEs4Gf1w6aVWqo9nu4qD9N+cQzgbyPNxDk0J9eMUu4SAJnkKcA1FOCK87quiS7eoEwEhKH",
-	"1ovUj/8ivgklu1KqL5gyzOubcJKupZq7c/o1qOoJEfIQjghouw2tX8sRmV6xMZ6iPjSHlKiP/WslT6lB",
-	"Ol9RPUJN0liBPHQey40IQ2tq1oW1r/7YCvYa/KvzxL8eTB1WCG8imf+wLKsCB5opJXpf8fFxNOL91dab",
-	"JLpuVp1O4WlVxXorgkJlOs90fWZeaBk+NpGjYG6ZYTJZm8V5G64JAy6sYnZll7OlbOhC3EAWgK7ZF8QU",
-	"45BeExfFTNIQefNF1Tw0wjfkik2wECRAtRaKTMQclQhLiL+tN9GpLQQYjp+01tSRyrmSyQXsTteCu79F",
-	"uKgu3PZeq1U9YiBXlO7OcI7HYxR5S2yrv+e3cKffbvefk+3BAW4FpD3Y9js7QWvQwngXP/d3yX472PU7",
-	"/TbZwduDPfI82PcP+i3cHnSqs54H4RgJuOr9HJVEd+3aK9mcQqTlRSoF4JpGmCdliAXfgsVTY51FmJ8l",
-	"JK2UQo+gD/JvpVEgh0zckkigTquFbkc0JEk1ZggvMVH2P/R65010bKlLksdJoTfTO2Q+Qup7In8wb78v",
-	"cUjqYDv8ujqomxbQJaCebFFJiiG9Ic3FIWz0hjA1fBLxPrFOW5+vOWwTZ91MdlBmGzrT434UnN37aJKc",
-	"i/tGgucjHldILS8+3iQ9QGlzP16enS4+XpDZD8+PnwmkzkZBdzpBTT1et44cagTmD3yKx2EpiKvl6AwR",
-	"cNpEsdGHdQKNC7TuJi1cn/ZpzhKpNHeBoGbdMwcs+YUAb272n2o9K91ssoMFTqRFx+yqc76NqJSE3eOo",
-	"/3n45qTkqJVKPq1KR0zRxbSvENa/umi3tZ1ZSApP8EK/5xujGLAqJLkGGrC071bhN28ZvsFUp5MvjuzD",
-	"AV1OYNLiMYV3YEXrIX5DIqseE3hIhxGPJ6YoUyqNqt+h1nmzMELvwtRE+kPG560WQXYCxb1XDzh7yIiu",
-	"b6zq+toBVbPFvZeFUwFU/0liqZKyZAlF0J/Lw6gsxDaW5mZJaBHUNd9YYNE3UPO/OrA9ZDTR7/5YCi2N",
-	"f2bz4kvOBiHVpTq+lbAXoAsFZCGVE7Y+K4haGPBikQoT3dJEb6F0ZMi1pyup4UglGuIb+KpA8tUPp+Tk",
-	"gRJFygDUBE384eIfNhfEUAYr5eELj3WXPSOyPpmcNut/L4eA1ST7pCBlNc+7ekvq/LYEknrmZsj5x9UQ",
-	"Yxh3U0V8tlxUvVnkBjYA+3hO4M0y9YeQZh4ee5+ckg/plPxDORcXiS9Qvbq6mQOGpwYN9WmBQQPEm6eE",
-	"w7XS7qxU/OrpcFAu+ttKavwqpplvtIj+xnPhZgs9LzPdaGz9c5huYkNsEiKnPy813ahhielGBzAkRV6o",
-	"0FlpAcIQ4YSjIWcdGqARhrzwYCYnu8zyAyWy72P5WRdqZ6CyegmWZfC7Crg+fD7Z7wv3Vzm7JwvR78dC",
-	"FGssn6U+qYi19Vn9cxxUsRGpkamNyK4dkWSmqAG69JduPSxGdKJrPJmSYQINeRJdUmZCSunSAykuZRD8",
-	"ZEJaakIqAaZyE9Jj3WXPtJt5MiFt2IRUCgGr6VLAgRekblgEx9iCmuh0Ng0iMQahWpL2kKU81JvobEwl",
-	"8hLpwrtiWcuXFzqBQYmiFGpuZg2KIJxK06qi6Eu9GgPWj5htMC81XDSTomgPyPk3nCRwPyR/+wc3L62K",
-	"40/2qJUI2tvECrVARLrZ3oIO/GJhZJkegmo6q0TUdX5V1kqk5t1mbTW04VuNYLlY7ytW8/IV7b06hHRh",
-	"dDmJFKma4CFpokMBfbexzD2NQnJDQlMw5Yql72sIn090zjCEOaKd1nZpJS690zm6BqWgwdaWGbOtDTlV",
-	"Cch8q5I7t3j2uYYx1V5Q2C+jgkUIGi5UsdjR36qNg/uqat+7JDgCTCw+C4gBtE8g6UCh27cWNpwoOVUW",
-	"UkaKqlRYvVaLHw2wxK9DfrvCZbxKH0ku4sMD8ghdDkxf5DynOGMEsAfQDqD8T2J8wglKp5Hh+osZ6rYV",
-	"Um2KKjZJndBrgrzvj3ooe8RLqtd/ziPrnRbEPlsEQnTf//u//vvDXZroAkUNdOFiLYPpr3WNwQWk6bup",
-	"tt2uLHo9JIKvLM1VTNJQOzbb/cry1h8Nlx7ZFGMhomsq5NuIsAA5FdVtDEJ+K0ozCdTkCaVd3aVlcWTd",
-	"PP53wywflJeY86yCAeqKEFzRn4WjZHLtM2Ft3wJjC2zL3RwnlF0reVTLzEgJIkhyxGM5iSXyOWPEl9zy",
-	"6ab96bu6j2bKTdL1lDk6kvt0HoZSp4LOZj0Kq718oUn+KQPvQUzrKfCXwf4cGd/6nAnSCw3uh9nkSEga",
-	"hkpJhRYzKcakhShT63ttp3VQL7Oq55BgWVeNP6opfGUvzgZt50uhpdyKXn53ra9CSHomjwuW/+QfKTGN",
-	"V7jg1aSzTIO2DeVF9uhvj8N9HcBMLcBPltxvgTOmFtXKnBFYWUMJf0tUHBjYg3FPSs7mlHx1opXUnExK",
-	"/5MqOtYB2EBtA3C5snOYU3MYHhPhQtsrySfU1x2Rf7w8O0XQIhWjWhDhgUSdVqfVaHfqOnVXB1r4PCDR",
-	"M3HFtKakQ+QFN3XE+9i/HtAwJAES4DPUNYrV0/pNUFAOCIZRrK6Ypw3JH3v/PD8q161Ka5NngPRQ3Cd9",
-	"weNoWNn+nnSsr69jZXhTjnYF3GTrc5CBTaXgJhsLXh2dHPWOvCbKI+6cJpbqaKsqY3mceVLHHkEdqwJY",
-	"C1SyBTfY+kq0B9SybBtPilmZYlbtqldUzizysjSOyaYtb89fHRra4plIJk/XQ1GMWrNdE9/NGUmc9gfN",
-	"klCkb5P9fi0UeFIAv1EFcGW2LcrdzwaJDi8vj3rlAiry9ETHgW66jiajqaA+DhEN6gqNYkZ/jUnSSr2a",
-	"5wBmfFDEekSZ9s8kz/5u4/eDBATzSDSPP1v9acMgGA1Kw9XeJZXu7Yg0V/fSMRMBavg4DEmk5FodYosj",
-	"gnzOBA1IRIIuYhZv2rliSeibUjcNLyMMJwXTlGgckRuCQxLU3bRBu3m8hbAOaRvwaLnSmcpe300NAgXV",
-	"ItaCbHQe0eyApjH+dELYUI6cbqfVcp0xZcnndmGc1QylwlHEb5Mm6TjyR+DTZMQOBrTokj4eQ5gmJMqG",
-	"gerwgIF3D29aWiyxPgmrcyj/mkJzYsM6+1PIo7GApQoN+JxAeRWNVzPUVNc9lsIYjapk6Vis8c+qvm5c",
-	"Gy284WU6qPOEyd+y2llyp+som+dYjioomxqtLTUzHzAw5jcQaYOZZtQLhGBbw/xWhOCvAdxPWuW3rFWu",
-	"xge3EpfI6k0J5rGuUD29lDxSki8jic8lEWQNgUSepGMiJB5PPBSQAY5DKRQKMn6r++OAc8ZDkl8xzwzw",
-	"XiAvwBJ7lsvGmhRU62cCaWBO3wgToZoSqhkeK6Ea+hYNMA3VB/AxTThlkkRZDd56LsZuVsPW73smbFX7",
-	"HaSZsCvmHQdkPOGSMH/a+IlMPRdhFBEZURIgQy+0NQtqhkPxB0b0rodEakl5QCMhTX3gIpH/O3ODlzoL",
-	"buW8u2yJUPb+gQK29eoeRZ1PDqi8+gbA6JNW/3ttc5pcsEVkZiIrKpHArX4cXj8YHTxU64sSNO9q6zWD",
-	"quoJYbQJk9JuKAvIJyAGNmWqZxSDkeYVM9QGrUlslpMU8fVpSprS+/6zvr/uZ0eSMSwyjojT7bSbu3eu",
-	"k3IOXUVkr9FuNzp7vXar21L//QXCScomeL54gl09wQfbjGBKGK1A6lxnjD8d68farZaxmiRfpEYTHEV4",
-	"+kQYnwjjwxDGeKIEqnbLbbVaiRVjFRKprWxlIWgQN2ZoxffQaaWCwRFksZyNzoh2YIzUf7lzFselNkaz",
-	"DJ0AjPBAguOQCqQwvcxqOJT5vM8Bj8ZY6sRO0lBPOiu8uk8GPCLL3wobXP2lhVPRMZXFh7mvaQ7+RMfx",
-	"OP1Imf6YUSDFW4aQTVfyDnFNJ8WvsCdsFUx4X2vqClRXIc48SS28J1dxP8UTQcB+stPMUQ9A61SvfJaZ",
-	"P2u6smSG5PV5WuI+jBSV6ILeXz00JpgJE9kHX+cVtYujw1eL1LQ5qccmY85DakEmznbz9pwnRPn9xfKV",
-	"YdnK7HkrxJII2RBZD8MSy/gJDCyzF8yGOYdTw8q08cRQfRvvSr1x8zx+GT9/SMdbAvjF5noD4/r0nrjB",
-	"HJweZhCaO6qNk/5lYB7h263rCX0wRf0lH09iSQLFOi7/cZL1iRrhcNDgE8IQ6OE3OETeIOJjD/37//p/",
-	"UKpJoqu41dr2kSe55yIof6tUbc7C6RVj8ZhE1Ec3OIx1PACYMZW6jmqvjy8ue4hqsx/BUUjVMeceqTeR",
-	"dz2hnhrF4jCETmJXTI5IBAEHEHhQe3n29jSZiKFWfTXGWGAQACL104Q+EFs8HA4jMoQnH4w3Lnq/2lkJ",
-	"WcBmaeSJ722W7yV3TsASBrHi18SUK8cZiq3OBhV9UMjYECSiJnDua9CJCYlQP/aviQS01n8em214rvkN",
-	"emkOGQmUQq4Q8C2jnxCZcH+EaoIbhwSY/M1kYww1fiOZKJaa6NRfpDPemqilGeKCI4JCMpCIx7KJDuUV",
-	"G3MhEyuAebgU23t0TC71Cf4xkd7aYAnuawB6QvyvgviQ70XHxADm6ngPwubiPEktAfb0wPsVtn9vGalM",
-	"JW6n2FQ8I+IuV7tgfUkanIA7eJJH58Col/hzrTIpI5wZKaBx8INIpnZFr8WVD3MjiwJHCyoYFhb4Osu9",
-	"8luq7/XQ6bq5ThJm5PvPSfl47bVpN1qdRvug197ttva6u3vNg84+FI+3L0RJy6YufGcft/sdfzvYIbuD",
-	"vdbzTGE99MHqOrE6On++cx3TqWfx29Je0m21VTKeyKnTHeBQENcBhp7E04Y4+5vF4z6JwGyq/zwbHIVk",
-	"rM4QjLMKJKA1rqJng4Eg2tyqvj7NHlUf4fK6nV39KQveVbekzjG3Hk1VkjExSz7Dz2rDzEySfCHS2deb",
-	"EBpn5HYG3yjIFKu00rARoUpmdg4Dvy4V3VCiNZ9B/YSk5b8vT65Omo3N1FN9YZOjGo+Qx28ZiaAAa5/4",
-	"fAxtxwQ6U98m+iNGw5D3cXjFcrVYTSMO3QhRZ5dEHFrgXxMGRJnKenmKtH2n9+m4kcdhs51FbSDWgrpH",
-	"CWHJHdHvNy/lG8kayWPCApwqYvhbsxU9F4WSG+sp0WiE8iWMTa+Iuo4tT+0vwp1rD5E0xq0QeD6HTE/h",
-	"5/cNP68MLuWx6ItvpfXV6MSsUPp068XR6Stc+WqieL4G99Jgdft1ptMDqmlawiN0GIwpq28qVfoB2DA6",
-	"Zn4zLxo/MMv9eqj0FAX/TUbBb5a3bxlOvNCqZEPKGzP+myvB/UBYovdbRRMzJ/nEcUrqaeUB91naI+wh",
-	"mc9KOFDSCm2ZEKohpJIoekHG/OZJFC0AEX0yCBugeECYcB+gOVXia851ZJkVY17oLHvMjK40xtdgtdAC",
-	"jTZDFHU1L4G1NYUXaLncdY5eHffOLtYzEOhFPIrMYvZf1l821SqfXFobdmkFQYqbCqKhfRp0Y6PRbBfv",
-	"Ejkka0mEfZ+Icr/Ca5PLlpjuFJ652nUeaYtbvQs+YwrNdUE16HuIM+RBsyPARh28lVVd4AOIIZnBUA+H",
-	"oVd3oSGTwk2DxiEVUusU4v8oLkGRVlQ41HupFBA+19WovA7FWl2OCmOa1Yms/apLeLp0cnXwa8/9s3r4",
-	"7v5OExyGqZGeBgCBnYOc+2MfuMaKpTLMxZZQGg2bzwSKCPZHvzez+7sR9UeWPc5GN4VY2Jd572I2tACf",
-	"F3sIrbfwAZrtcJZVNl3Tb/guW8U3gYN/+rrC6YVUUZky4PizFBWeU4JubQAuxLcljeLTsYmTqkAWLatv",
-	"ll7WBsxh38U0DBSyHqqX5dGswCO9OkV+uI7t9/O1zzIbd80TmffKCyIlZcM1ffQrH/BTfeOvX97t1sLA",
-	"atx2y26tV6XMUzrcuOOUpFzuXsuThCff2r1LOy294XKn2oK7eACGXSbrWgllT7dcWOmpwhWv3bJiqRkq",
-	"fVFii9LovSGf2cNICKhGsJD1imzxPjztUaxUC1Hqya32bRaXui8nXsOLkMLJkwthky4Edf5oEPHxg5Pm",
-	"jfkSioj4kgrV57Esgp/7uQV+Pj56d3SxhnL25BP40+kw39MM2zA4ARBllQgpqLZ+HFE5BZTrExyR6DCW",
-	"I6f7/oPCKjyhP5Gp/c1ojP308wc1QXRTnNCtiy9HOqkVS/230CneAffjsYI414mj0Ok6W4CaZplzFa2S",
-	"qMTaOY8kF+iWRlDdb4wlpIQbwQZPqBrmzFdMOcdC3PIoQCEfqsNhAdLeD+3IEPYkanPzMygCki1g/t3q",
-	"+IvefMGhjm/E44kOW140ibq8oklyWRmweu3xMUiFaviasN9wwYx5J9D8zO+sYNDcnLqhVea4McdV/iYL",
-	"tOZf88qUJS9/PCkhOf8sdGAHX9Ci503P7rJX645hydHZTb6Ebs2lth5gieeWZNokFEyc9lxGIWXXudZk",
-	"xS2UramzJnzzEyfFlJSIniQZqYWDCd3UkhzPTFYwzQm9IUzdmXo2Ijig8GkS8T6x1zIiOCwEeUW2D8+P",
-	"nwnEbxmyfrMeHhP17g93/zsAAP//",
+	"7P3rcts4ujAK3wqKa6piz1CyJB9iOzX1vYqtdKvbsT223Fkz7XwhREISxhSgJiA76rSr1t99Gbtq1/q/",
+	"L2D/2e+drCvZhQcgCYqkRMl2nO721FodSwJBHJ7z8Yvj8/GEM8KkcA6/OCOCAxLBn50eHqp/AyL8iE4k",
+	"5cw5dC5lxNkQ3eKQBljyCPEBkiOCbsjslUC3JBKUM7Thfbr1Nt8gQViAqER97N8gypDXHdTeY+mPvLrj",
+	"OsIfkTFW7yCf8XgSEufQuXaa147jOnI2UR+FjCgbOvf3964zwREeE2mW157QH8msG+SXeMXoL1OCaECY",
+	"pANKIhe1dlDI70jkY0HQiHxG/ghH2FdzqYVQ9dgEy5HjOgyP1Ytp4LhORH6Z0ogEzqGMpqR4wXs7/Uaj",
+	"7+/28Xaz1d97vbPTbO3h/deOWrCUJFJz//9/btQOcG3w8Utr5/4vBdtznSM+ZTK/mQ8jwpCnXu+5cNAR",
+	"ERPOBEE+jiJKBPLVgwJxFs5cxDjyqCRj4SX7+mVKolm6sb/A+MzpB2SAp6F0Dgc4FCRZXJ/zkGAGqzvG",
+	"Er8L+Z0+74LzCtIBi87tLxEZOIfOf2ylYLelfxVb6Tt+wuGU6PeSW+qTcyxHRTfdGxEUwIhXQkHgJMRM",
+	"XTzaYFwiKgWajGaC+jhEnh7XDbzNkhuPB6y/fjPB/Op7swkpPzd7yMPerCdJ3/6OhpJERyElTBad3qk6",
+	"cDSAUYgz5PlmKMAO+TwJeUDihRSBUjzeqbpOeKNelnPvOkLOAIUGPBo76YIjgiUJ2rLKiuOxHtq4eHeE",
+	"tre3D5CkYyJcROrDOvKGkhy2Gq3tWuN1rbndazQO4f/+pcGgyiaT5TzqLo/tjS3dp/Vz1cuxZ3zklStg",
+	"O4W3VFh4PLj6upPpH3fZVExCPKu67nR05YVbL3jUlXfGmIYV1kzUuKqrhcGPvM7PExoRUQlxSTy28nqT",
+	"yR91zZXoIq1MEekj08KuaPuS3laBWGqGemgjFhc84OfqD/LLYfwdI78cxt//z3/9tyGDRpr52VHDnI/V",
+	"Nhsv7lG3fIL7pAq0h2pc1XuBwY+9TiGvREU+FSaDq684mf5Rl12R/rEVCB97dIp3Fg0xo79itbpKGMoz",
+	"D1RdePapx93Clah81lMztOqy4/GPu+CftOpWYb2fbquu9NPtY62xG5DxhEvC/NmPZJZfZBtpYbTmj7gg",
+	"TCkDaAMkQIyurrrHm3XURhGZgCyHlJRNhER3VI5AqRJ4DCosGvAo+eKaaVkEYRako/o8mCEheUQEYlyO",
+	"KBvCgCGRAkYNaCRkoqa9yc6v3njNMAroYEAiwqSejwqE0U7joI5+JDOBcKRGTyQsp7WDRnwaifo1ixUX",
+	"raWn52ydTk0dj33oY/z5hLChHDmHrUbDdcaUxZ+bRXpodwAKesERTybhDHbjjzAbEtA4EbXVf38awZ68",
+	"Tg8PPTRWExGBNniEvL96sBvMZoh8pkKqc7shs1Qby23KmArKdrPbbBWtP087CrSuHOavp3dl35VqXmdT",
+	"OZnKI84Y8SWPypeRG7f2SuZnShdzjocFVOhfJOK1PhYkQBM8JIhNx30SlRkN1JBik4GCKPyZjqdj57DZ",
+	"gP8BjOlvGskNUSbJUOH2vetc8DDRHwpOxfCT9Q4injvd/8U0LFe/I/3j2m+Dx9N3XRIcFeHOERakRpkg",
+	"TFAlMiEx7WuYje1naj1lpy/0rIuwOo8Hl/TXgmtXwIAE/bX8Xeqxwptu7Wav2rrmZuE1X97QSQE7AUBT",
+	"246Iz6NAIMmRuKETNIj4GM6iT4aUMetwIiKmoSy1aKmny6FzMSxe8qhAgDvi4zFGgkxwBAwjpEKqxQwo",
+	"CQPhIoL9kRGSXP3vIRZ+8reazEOK6tVgzJtrpnkP7oekjnqUaBrfj/gNYag/0zoGEHhLFq+ltodqEvlf",
+	"hNqNfRJgC6xAOOFqu3pwMz0pHEV4VsSPLyfqueLD8yYRn5BIzvQRxJ9cLPzf4GTeoCqnkT0LtUM1Q8WT",
+	"qHQQRZiz6kH08E0Bmr3XeGKoqoIceL8C9YjIacRKYVmq+QphWaOcTWuXArcSQgst5IJED7SPT/XUD7KR",
+	"769qI//AoxsxwX45Pb+zRqxL1K23pJTd+vIfcGXx++cu8IkWcK/m0hIlQPFbHFxoIVZ98jmTRHsP8GQS",
+	"Uh8kkq1JxPshGf/t30LL9cmFKHiQYFTSAHeIxlMhUZ8gLNGYC4kUeCkEjCIeHQGubZtPwjn8Wb0xMALM",
+	"2eBCSYOO64yJAvbTLCCPiRAggDiFr7j/qKBLSMx8NWYLT+gNmQmFARLLqXAOdwBJqQRA+km7nShnaIBp",
+	"SNQZy8gAhNMa7PlN3CAH/dfBjr9NUhjCfT6Vh/0QsxtA4krXcK6PT59+3vEQKxEB15qAFneBX7XPu2jD",
+	"Sw7PQ9su0icuwAumD9LbrDvg+GGDkPoPvUiFkCBFoH/zEasHnCitQt2CVhvSM1Yjsyd8kJ5wsprnOVil",
+	"pAk+jXwSK2dUoKl26MHmcBgRHBgdQsABvuNRnwYBYQ88QYOsQl3fpx87/zw8uui0ex11Y7a+gFr7uNlv",
+	"+dvBDtkd7DVex3jiHFpLyeBOy3yCw9zexo1G0Nyr7eFWq7azt/+6dnDg49pBo9/f2dknu6TfcsqwIkWn",
+	"cxKNqQBva0AYBVQAWpgZb4AUXry3M8C7+/1Grbm/vdfMAMC2AoAxERKPJ+q+G61mrdGqNQ96zd3Dxt7h",
+	"7l79oLX/LyeFE3unKaDs49f+DsH7mOw38C7ZeUJAmcqR4l++EpBc1J9KxKdS0IBoFRWHIYleCSR8PiFo",
+	"A2fv0EUYJZRaSSkY3Y14SK7ZgGA5jcjmIUyjsOdXrHX0Dc8c/iHKnb23iShLXm6AzUU2CWgp8e7edU65",
+	"fMenLFgPWNMr20nv4l9BxP+NGOnzELH//X/+OyDsf/8/j3LKp7wIH1PJAfDvHM9CjoMe5yc40rrm6htb",
+	"wgSa2+l2zfuQ5ByF8MbnYwIAGeSzT0igrT+CRLcAeCEdU4k2mug9fatkWiPHaZp/rnQfFlA10zvNyNY6",
+	"NYvG7BWSjK0F4Qnp4basw7VW9rw8No0VKWKxc6amDLfd23yTmOa0rSrInfpFIpk9iGdAgItaTxz5MuNT",
+	"pDiUi7BAn24VbbEMWY9zX639kvtKxM1nYt4MTScBlppVqxtLA4IYoXJEIrAeI6b0wuR6NUr0OH+P2cxI",
+	"teKB96JowxizmQFhhFN2QTkTSgOV0QyFWILJcQn1aVkCUi+eOYpX+kzUZ/EOY2sKFcYyriBRW7cpxMrE",
+	"R4AHUl3LhfpQa6sPHhIAU6D6WQFh1pCCuDD9iNJw7zCV2fCunGoKyilTS+YR/fXBWAjMWCF7RIA14VBk",
+	"ka25XMtoplesV5ZIF890we/NpniEKIN4O3t/WYrX3Jy7qw8fPtRsEak4dgr7PpnIHPAgWB0RhZeYRuTp",
+	"O7zFNMT9kDzwCgMscR8LgqbWlNlbA8H/V+vSdhuWVHBJInDWZJ9/Hh0mIBPCAsL8GdpQzCHe3GbKyTAT",
+	"d0Z+umJiOpnwSJLgPQko7sGyHigObC+F+OauDfHJEtBYrQHB2TyzXEX1UXn27tWuPTg247B8T8U4dlg9",
+	"hGFoJxZ44mTCtrbjmEut6mu2Fv/YejSGbivgF7G8Hb9mHG/weW/jldC821wKyLqSRySwgn6XymDJgnQI",
+	"73AYkSHcUWJTw4GWZXB4ru3GlIgkMNW6OOz70/E0xBL07vZP3zmu05/6N0R2mSTRLVaXet5rfu+4QFvA",
+	"a+xIMp6QCDQ8IC7xyC+OYpda892rNZu11l4aKqjOltu/vbZ+u1c/TqgPkWvaUnvvOhNr7XNr/eIQNh07",
+	"hz8777unjuu8b/+n45oNXF69d1zn6OzqtOe4zrvuxWXP+Vhgop7fqGUlTvacucTu5Rna32s0UTCNNInn",
+	"A4QhUrImCIQR6zkP0XnvetpobPsM/iHv3flvvlcc6Tzz1THaMAtA6vXAjCzD7sZ57+dG7eDjl6a7e//z",
+	"++8//nYef965P94ssPVad5b39Cs05QPkqSHeGxRwKdAdDm8QZZIjRoSiYrz/b+JLYGHzFn/b5Nyu/QvX",
+	"fm3UDj59/NvG9XU988XmXwuXZoPNQnDNQoGGsC/gOcBSszxSU1dQ9BIFcdXG3ttm5p/1a+D5FHL0YViw",
+	"agNM/Jdbwalovyi+ITcD39bxFL1fR+2veHKfbvNgYKj/GyQkjiQQ7SbEYVDmR2RMdEg8IrckmhmtRMFC",
+	"cqCUyb0dZ7EP000jnPOO1Gk/pH4Mi4oafv++fWQkp3qJY2OncV8IUfo1l8SPiCyW1AT8hjbgJZOI3iot",
+	"S71cbdn7XMMTWrshMw/d4nBKNuvoPCICpH4I0mCZ1IFrJkdYIu1dFHH8hnY/Fi17b6dk2XakdjWwDrJh",
+	"zwW/lwcXp9H+CCcseYwD2zSljiSaMnX39aL3k/IYVVBsjIEL+LiMT0YpsiFnQxLZgrKWj6ttm1ZJU6mv",
+	"5A5z0/jL3NRn6tIx/KjWLzLLThRX64CSVA/XDjzMzXuChURi6vtEiME0nFcbNrRHnygkRH0d/OMiwRFV",
+	"96S07SHqz2LtcrP68TEDD7kfeC7YZ+VwHdeZJNZckfEULxSYkmeAqs45iScRuaV8KjRGd5bBHEYRl8Yu",
+	"fTcizBiR9Rwx6gvJJwKM1pQNqx/dtDQOUaETOI0WIhP2FXEV9aV8B0KfrYwQKzrYTqEwwT32mbuKwJcz",
+	"iy6bTOVSjlEkJGBN24z94y6iitpRWUcXBAc1oIw6oAPECf02DyC1ryguM3lrisTiiCA6ZEreBTRdyp96",
+	"lk1QO7G0ZQz0EgJ2kg0+kXRMhaQ+8jnTFk1/tvmofKqbLnpFtmOefGMAUMdo4PAOzwQaEkZ0ZEx/Zpm9",
+	"60u5ROni1mIfWYGl4S7jJ0tjPxawh7OJhj1EWKDgBSwyVM4exgTMCShR5fzssvcG/rjqAcWcConIL1Mc",
+	"anqA5SgJjFmfTWQz/eaxhpG7WAumzDCQKQuJEIYxCpOLuDrvWPmuWcmlLQxg/WZYgh1F1HgAh1j52GyC",
+	"v5pADwdeTodBRb+ASDw1d5YE+sXZq6dz8U/UEEMIOd0ATuPphNS/WymuadSUiSAuJol5Mpjc0xxc94GY",
+	"A2vNvA5im6rcrVFbCli95BKHR8t2H0dCqx3zqUQexCx6Wx6EyXiVtjd3W3Ear7WAwrsTgkgTV7+CecUK",
+	"YxLqba2DTMzDvvMxZ+V4FMQTSQDtUlqdXWJFJM2HVuVQdUxZ/HH+uu8LDvgt9m8GNAxTzLCO0aBF03UE",
+	"fKeDpyiEgQyafpPsk9pO8BrXdvr7pHaAG/1a028F22RnsIv3+k4uLCM2TjUzxqk5+1P+bhL0zONMsjDr",
+	"BLMPa76Vt1CkK6tu1DDWhwqiZDp9/FyhPWP+fopQJN5i0QRx0vn8xWmhpfjQ6w198GnudnxMTiPI4MlB",
+	"Ghh4FNKxEgAFYYJHsTzgNLLBRDj/gOSJ/8Bx51MGLIBqHDQy/7Mg468QZ6cl0CV7uo3TgJoZDFMPzZOA",
+	"PJTFh/a41oD4gBemD+ExCS7IIJWzVqo0sEjFzB14RVIzl5JhFjfPP5JLqXpmt2meVgWOeJeNmF057DWH",
+	"lkZ/y4a5WvdUcGDpmhNlwEk3vggp45XkOKtOSQv5nWU+QRvNvbnYZW0cpGyoldrGfjbbtQj5LMm6sZ/I",
+	"1s0S2TpZaCUdNeN3sitDVCAbj0YFVkXqNVWutOjFioUr1hf8HxdRU6lgt0B+fz4sXIKA3cUYFSeD4TA8",
+	"GwDULFRp8JC8JxI7925e4E9crZUOOeGzy5m2nji/i49uVrQyC/hZfT+eyFkcZA8JmPEHpZLGf2u9ApIl",
+	"9J9ng06ofQXwpdJK4lAGPhgIIpOvT9NH1UedXNXa1Z/S8H6TD5NZjgC3ekIEpiz+Qv2sOAAzc8AAJZEl",
+	"k681HygEmX3BN+ou1Ue7ms/ldDzG2u86j/TrM96q1tsF3MV6fSEwk5DeGn+x7RKWUh2UJoaAkXk5p5nI",
+	"bsYR+l7J+a00gnu3sY3iUJKrTCiJ9tZrX/9uY1uhRMlLtotecpCdodVoKIBeLGfuxnIm7FfbVUred5AK",
+	"pJqjtILWduv1gAQ+aTVb+46RN18HzcE+PiC1Vn/br+0Eu6S2Pzho1JpYfaE+7w3URZDPsq3PU72UTcPQ",
+	"LUhXVfwmw0CUymJyKg+dVjPzm5+I4t0VFKA4SMI57px0f+pcdI4LHOzJzVelRgaCzBaLBLM1hFnrlkoe",
+	"UueoKYzG5RLm2S1GpDL8yt7Vuq/mRUnLuVFRkk1bkBEzDQm6G3FBwPnEGfplSqYkQFS+QVgbYQY8AkGm",
+	"BtKbOTNKRKHpOIWWgpXEgJEGVJx3To+7p985rgUrrvOu3T3pHBfEURQRoKKM7GQVrl0jzLzeTYEvhZlF",
+	"RCsGuRzNxau4US3CUkkCMeSt9Bg1USq8VOITqkPav+/1zpEen9wnGNUYt8vSaf/3EvMVlln6uOjInk9o",
+	"iRnNn0hoMWKFLVTYQkYspFSXWipOWEVsAezLmdgAV+ktVS9zFIw6bkX7jWX7+fq2nHvXLppY+LTFz183",
+	"3m4f777uHDcajWZreyfm5wV8PkmBHsfxEoqwsZCyhPjrT5cSIoOds9OT7mknGdSjY8KVOru9p9Suebuu",
+	"U5D/lkGzFFmOOz91jzrO1zA9ZaAgZQknZxdtx3Xe/6PXc9wYOI7O2ueFcXWr83wLgqpoP7HAPXf3K1ur",
+	"qhnOyvh0UhSTBkmRnGNy27nqbtbLHZcrlL7UFOwScHSV6KByI5yB3i8FTscMLOeCbE5/PD37cIqmTNLQ",
+	"Ks+jeToU52FIwz/iETp79w7+7M+Ql0EGXY7AAJWZFOSMTxed77qXPSNrmOfVXxqniqBsDsvKMimwiUci",
+	"KMTJilEwhaohdyNqEqFMRJSpAouhECxlhSz4sZyjWbGl0OKVkTHnzfUpehoCkTsl1/lcG/Ka+rJmyBk4",
+	"soA+/36tpiaoPmu7ydUisoRM66jdbIndDMFLECSLDWsYXjN4nDe7alhbyebamre55hmWbXNtLbe56jWu",
+	"anEtlhMexoEXcNo5JvpQfpaG65qFr8fgHpPpVLUE63etaMxd1wacJ63m3PQ1JOVTWrsHrWwFlb1GESWo",
+	"TuvG+LP9pR31keLXbVmRvbM4ddItzCatGP/wlezM+s8UlMopyTNqboCNL8bmb8DYnNGsVvWxr6aJZdKL",
+	"EtyfB6bRdAyhe4bAFFU0S5HX3KPaq5U8lEqi8e9zkGUPzkPX/e/RG08f5s7LW57SqyomrCsKl3MJGkp4",
+	"5hPqa4r6w+XZKbqEN6KNIMIDiVqNVqPWbG3GCRwB8XkAhi5tBayjtp4hCdvCOr8Dm8RZAdUsYWa9Ckvo",
+	"Tpf1h/Dwx3e1rkhpw0SZWKkeXU22DOZlyzydsGXLoKJsCYtdVb58CEF6XMry5B7+NYWzx8b3P4HEtRih",
+	"nlm6ipXxFwnrmSWs7wkO5ShPVvIeMn6z3A9mnioCvR8ndD5/viS1erEn+kbN02rW9yokT1uJwKt5S2/0",
+	"YguqXpi0c/IGsWkYJi4sY2EzyZJxGisaYYEwYtMxiaivs44hT2gD8rShyJ6aoDGXz8anOmygxO9qiZXV",
+	"gmIt1Us/4VoZuGqvRRd2woeUWYUiV0i6XZSJeQp1EHTejy6DtiFG/I6pswv5UCQV0/E0oBLJCNNws748",
+	"w1jhnxB3PMpKS8mXmQmajdbOUp6zKBtiWSV0+/StmvvJahYceEEouJVa5FgNiZo7h7uNw52D+m5j719Q",
+	"sG8QETHq8RuiTvpm8sl882l30PBbeD8p+TBfAmLZ7wA4N0T7cMjsh1H/O5+e0R+6V792m6e0K7rsYtc/",
+	"6u51byb/+dPRDwd1Mvvh1+BDl57R7vSE7tDBP+p+K2T98btG8J8/hI4+XgAPu7mO8wMfMXTMSay+LSj/",
+	"GtHhCCJ2HAwpFhcEw8Gm9+bE5SzhTrIwuiBdy/RN0xv21s2ezN5GPiUM/zIlLhKUDUNIpnyDyGdTHR9L",
+	"5G3hCd3CUznaMhN59eKweHMtOVcAHTISgLYhBIJhpqceFshrm/JJYDk+RG8JjkiEdGEGM6Uuz1D81vju",
+	"FjF6AOcrUSSFmjXPnZGbadQDryhFkyuzgDm6k+3TlE/Ri7shVQ2PiUGsLP/1lUDDkPdxiPRItAGls6gU",
+	"KOKhST6qJBZdqOcLg7wtKlQhCMUiNmbxRWf4nmgZptymUlbDU23LOXQ6x93e2YV5X3cJohYi5INNDnol",
+	"X/J15DIFV9UotHH24bRz4aL28fvuqYv04l30U7fzQX39vvP+bedi09TyTEp76kcLn9ksxYoSgaL6LSbF",
+	"se2bVFstv8dnk+UNGD2+HL8aMMLtPgQWU7XBiDPr6Q3NP2xETTOrOTTVDdtddwo0ZCiNO+YRQboJEPk8",
+	"ibTAB8VVsE6ff5M21klbtKL26TGSfEjkyLQVKSjAv9M42FtYgb8o9D6JOK6aqLZq/HERktqu8HVILi0J",
+	"nImd2z7QCH7HDEXXTC4B7/9l3lf3objPMqmKLSHU8+bnslWn5udHty4vDUel64YnlAeRxKe7cFIY9LAo",
+	"hye1+C4w2WaiBVa10xadZp4k2Gx5FVNtaz71qiiILDXVtpanXmXWW8lYu5rVcymAruuiVgBWJOyfMVOR",
+	"SRskoTTL3YijPvG5UrcBMtNCa2mVc1M0hkrdRkw9uLlqkYjfk5+7atkCG0K0lLMOnMQiamxCiwUVkCkd",
+	"N5WitVTpuI4WRZcb2kolQnvhzyYXZjjeA6TDfDu09d3A+VyTmH+GJJIC3ZH+iPMb8LpwWMbF1UnnU/uo",
+	"1z07TSHpQ+ft92dnP64Vl6rfMOe1mMqR9m87bzvtCwCCPmjjsRnnr+Z/OnBLHZUZP1/aNFPFV4lCRI64",
+	"Wt/52WVPLTiizqEzknIiDre21FJE3ZINtuIm6M79V3AYV2DRJW3pFnqF+YQU2nOgfngQZ/4KJZtCxonO",
+	"NVHa+lQSY8WFAku6DHUSa9jutT+9Ozn74LgZsCiKkxJ0yCgblpVGgip8Vum//6z9aM69dkmHDIzgSN/j",
+	"m9ieDKer+GGSKcFZOCu2B81FScbwWrTSp/YuF8H7Qi9X7oGnj6fUIDPvss4vfQ2hqBh+82wNxiE/Hria",
+	"G/tg3o2dp3O2G/tguWw0t+w1fdnrUtU1iaTY9qNt+cREbm3fdUKV4kBMm56sQ2NWwfLfO9Iuin/Or7YC",
+	"Jj6fWDQny7z4v5/f/11QwGE1Gb+oMl+bmTCwlKq/Qd58eQ3P+H9Rf0pDWaMsye9KH6uvTL8LqjT/tcB7",
+	"uooDk5YwuNgmMudYW9XJ8hg2tgRLC101uuMoAjsklI8j7JaEfJI06dKNNQXCEZ+ywFR+DqmQ+YKdBgCL",
+	"sokMtn0pqW5Y/EuMiUX1tfKoWTTKxtVllAzGJYhVWNPLINqimS55JLtswJ08jlViMjYWflmmoyfbyzw3",
+	"/2JzxMl5ukkbV92UOHeU8XXFFLMMquKTnStYZ2hipe3aVLPsAi9LL8SQxCLYWfWuEvqan2w+kEcfntmm",
+	"tcTMbuLFpTMXnmJa3HLVSrzDCDNZRx2Fj7ofBONSf0sCRT51C708liYy18KjgUFaROpXLwDxE4n6WVfD",
+	"zqLKf+pw6C9TYn42rGm+AmF25xdEUUFfav4A+1VKqRwRQVIPZZpJPyaYCUO2rN6EWsO0/aEZb0qRka+5",
+	"V8xWMoUOG0sEl1ip0udaCBOmaUh+5++O0Ov9xuu4EWLc+9RFPo6imQKBPpc6ffGcR5KLuA6z3ULETfuk",
+	"XrMkoEjT+mR4UiVQDZ9gOUoeU3+Yho3qz6QRZjKgG3ibpub9nGFYljG/8ioKVh+YXKcAvUMYgXwekEPU",
+	"RHMtplzUQnY/LBdto7TXre4Q6KJdFDeHOeH+jfpmL/lmrhtOvbwKRIl3O27uW7Xarb7aDpxIQchD2grn",
+	"y4LeuerGCk0gSZ/TL0UxYjrYsSBaJ2l2urBeSAEzW6OWpe7XkwvZGfFIuijkPg7VTSKhU75jRI5RQs1X",
+	"bPyJcGlIY6wyzpPYq4suYnisEGv+HW+QZ3UE8tL68vo4kMAzgahEOAyX13jXe3YXhYhm4KKgTHBQfKd2",
+	"7+jClPXYsewauxrikc68mHCI1IzPFxpH6dkQdLnQ7fFWBLK5fVurS58q2v2FjoVaL+JyPtjsIeJ+Zq7C",
+	"lUKsUgEsQcSR9iTp3rlQ/h4pNoAog/Iu4ZHSbzY8HbJ3BJY0D/097puM/oZ052T3mnlYCCIvCA5gwOVl",
+	"p4f+hi467eNNV12hh4MxZZ5rEtpHXJF1zQNhIZpAp6Yx+5VzTYZgpt82bE75W8JHf4N1/KaUs9/0HL9F",
+	"05D8Nlfv57e0DMhvcYLjb1NBot8iHpLNDbWR3/Tbf7sCu+FvxyQkkmwWdzG6MM6jqoa3T7dwt3ONADFT",
+	"4jJ0FTdN3ELcJ6Fz6PxIZmgMP0epM+SGzN4n3xUGWLrz56g/6h0lH/XOCio9634HK7YoWDnLxOyxQiXo",
+	"WPlcGJvHQwhmThwQaVjgarF9iwq7F4mJxZawBXF92ZXavrLszebbWH20ulfVax+/NNy97ftSuKxWz32V",
+	"quvVDpKHZHkh9Seqhn7BJZZkPfI8VIz5nESUB6ZER8ZCs7+3o+BhzlHE76BzUGFHlxtC0phktIElGnMh",
+	"0XYDBXgm4nj5snz1RuGZ5Hc8Defzbo2/TIfocTagQ1OGC5TiKjX+4oJHuDnngk0v6uyqd37V+3R0dnra",
+	"OeqdXYC9E5tGFNryV93xW1BIkLLJVNp1b/NZJtkiROr9IR8auxqW+BLkZj1FaRoLlrg3l6Fi1iSa8SpM",
+	"ifzcChQARnQ4JNEZu5qElN0YkhCv5G3I/RtTrtLXcTeaUjfVs0lbZz1CgSJmwbvYPpVuoZssJ95xu9f+",
+	"dHl2daG27cZPaqC1hJ2js9PLXhtaDd5qWrPdiIfrtorf9Zz7j/cpIh2dvT9vX3Qvz05TsguNiEdcfo0q",
+	"TwnkVqU105C0fVnSpQknbVHyVplnSJ6+gMqKCX+KAXyFrYKfr6TOeAL6yyY5gYGLPPR/iIRmHDenMucc",
+	"n5CbANnq3mIL3FZjLTkqvMKzhWU714nJmDu6/LxFW6bzxV1216/tstRDmuMp1Wp6Gq9j9pDL7u8oprqr",
+	"XuEIU3aWkM4vBYKAbsaeNOv/N6dM2wYZ+SwRZyQN7mufHm/asSvtU6gudlFcT2yOMyzD8DM9vpA1rPrs",
+	"XEvbzj8c1zmF/37Xg/90HNc56cF/OsvvK7MV6xXzKy27veOEKa4aDZpmmS4FS0soWOahK2EDq+FLKmRY",
+	"vCBvzChvW1Mgh1gLz4S3lvkSAJGShZQdf2l8jPpxtXjh5ny8cF4EtOOFm0t9qgmDXK3L9KOKytVl468j",
+	"3lYVZP+wEuvXFUBT00GrsQRhcb5lXzGermFYeaBkWb1d1kOkzhXjs76xfhylQmUp5YwPeJ3AlZUqs1Yt",
+	"wVkuSpXt4SS+7BX5bkKpVgBIi9GvhlgZMma9cIU1W5RvbYZsk8oVtp1Kp6vsOh+SFr/btTbzsbjETtWD",
+	"nYcri/IuhS0jodvAkL2pMpCLxdG1hb25IHMleli86A0KuBToDoc3iDLJESNCksBU+xLZZByITNfO2FcC",
+	"mXdUq3qR5YxflmtCNr90U7ZYGDpaLJHBVuMH3+gCJ30SuUg/iXiEDI+pF19X2ZU8W2QmWDpfwjGfPxzz",
+	"0qp5kkrSELhxvLAskEKDbH3GncZc2cVWs76rEYZcSh6VGBub9db2zr+Wlu9d0lsztlguLVE0v7ciB7Ze",
+	"yStoqg7B64gWO6XjQ1it9KF1HtUtlhVrxJf4ztdY5tO1DLW7hVqHkalYO3dN2TpKhfRMQ/Lqzf0qw/E6",
+	"3V2LuNmymyiCR58HJEgK4UO3cQgdsqvKqxN5JeKqlwOu69HDkgprXT4cKgqq+EC0iq7NdYcFGhMsptCY",
+	"Pua+jN9VL+lTEFudenYWax15j6vxtP7tL0tDZ5bAGDhjV4GxkI6pjH3Q9gEOoaWHBUwNC5jCTAOx19Zv",
+	"9xUgzbzTdno2MlW197MuysI4AHFDJ5k5ljg157a3SALo0TG5wGxIVr7n/N3l76k4L7GNBkTn+2GUdo1H",
+	"PlcaqW3CPbv4rn3a/VfbJE19OLv48fK8DfIbhMU4Lkh16qMOozEpRI6btxe5Rmv71Pvnecc8GKcdXV1C",
+	"atXF2Ulx94kklrgg6L80Kj4WAop+S0WEShHJJtQ4+bM8cju9zhUd9St0HBnqpiHVBodylbGVJ74v2fsl",
+	"NEarWnARS3zOKQhlPyvu4raa9YOPyyoxJrilu7wXsyD762b89ceH1m60FmxJ+PkCivmCiXOa58IqkPYG",
+	"C1+zkFfkYlQeXqrR2ndmdUUYEFdIWzF8zHgrC0oNbu9apQZLi/Y9sPoMFe2MLRuqqKlzscKXPlasKLZW",
+	"qJm1/8rC8AOrzq1SayM9n3lm0mXa7gs1PATyMWNcopAPEWUuBGLekJmAhHc2RBi8h2MUcMiosAPKLeHM",
+	"otTmIoqreZr4WRhjmjiaenhJNRIrOvNuRCJSvTDefPDd4xXISw4z3p59/a6CnzLEWqcYyMPBce7Ch0zp",
+	"KdWl1zk4XWpZSuA2mV5/kxWBdndKXZWl610C1kucFnad1/m0GX3ZiMf1cN4gPqZSfdbBF0hyiJ1DVNZR",
+	"W6KQYCFRs2V5EzMHWrV8bCvfheouopKcsXCW2D8SHFoP8BeUNivOMbIxo1D/yAR9/q+/Qdhn8+DgfrlK",
+	"kkxdhiHPFCGq640+U4QoJIZZltaLTvvYcR0d0K7E6/Nj/cdx56TTKxaxPxTWP1jBwTCVo++TKjClxfKr",
+	"NGDKmXzjMgzo+077uHNRRwCaAuGImLhU4SJdzBkL5MWFazxjx86Wfio4v7TMg615nZ5BU7z4UJMCEHoR",
+	"juu8bV92jxxXDyw60z4W1D+KCMQQ4HDVIy2nN22z7UW7XkxjFR5VjGkqwEBWoap0pk7Gl4XXqo+2jlbZ",
+	"1k4x9GQqFdm3WVC0KL7Z3E9Fdzl6DNieA8bdRrE5Cqon2Ys3hZSSntH64/lVsfcESpEUlAYYSTlBPIJ/",
+	"Bbq6OMlwHPWUu3QP88AQFddwTzzQ69ednI9rSCIh3k5pGChZsu2s1+hVEKlk0T9OUcm8v39RRclnbqdp",
+	"nf7vo0JlrtdlpmRlsp3VQ2+Ta2tDrfSC7uphWOzo0DUU0RjPlF6lpMwKKdgumkQEsraVUjaYymlUonPR",
+	"otTwD7rjhEQeDkNPl0JMM8IRldZyKitZRZC70BeqjkQvcOGJlgb1JSNWi+ybr3ZVQJ3syL7l1VLSlf6e",
+	"yoB+XdJRqWpnVXLybZYAzZ3pQqh+vIKgZYVA16//mSzy2WIpUpnj2erCf9uSy0u1+ZWrzcOZ+9OIyhn0",
+	"YTREC1KN21Nd0iFLKbzPNTyhtRsyOzRtTfyQEiZ1WU7T2wRtmJogQs5CsllHiqnfkJn2aPd1edBbncau",
+	"WK7uTwJkhqqXaGUkBazknSnZ0WtMFbGS1S7tx2JWfIgwy/R0QdBwxFOqCEpaxniQH69NslzqgdeMD5CX",
+	"RJAIEt2qA/B+7Pzz/KR92vl0cXbW+9Q7+7Fzqh8fEkYiqMyvtj+JKNTc4cyH/jSmFb5iz5vuNVuYgg+U",
+	"AWQb2FZ6OEoDAqVujP1qB3P64XKn9v379lHt8vt2a3cPpWr93//nv/7b1V1vjAEEvunFbpLkd3B7qU/e",
+	"NdtQ7KJGGAQ0uHFFGajRqledAsUrgTwNQ90gKd02mfZD6gPMqFOiUlwzz4Y0z6Tv0lssYZo6UmtA3ogL",
+	"6bnI+1xjQS2AKghqBv3ZULyaGOHW7p6HNuSIXDO4swgZEqot+JuuFo3secgvUxyaekEo2b8eSBn6f//v",
+	"5m4DxVb7eNpXAvkh92/eIIL9ERJJLVoqTMtSc/v6QL7jMIRE6vcJ9m/wkCAP+hWxO7Hj6ZsvxJLMleYx",
+	"5R7CzLWTOQsMafiTEGB3YoGpYJAWOHAzvgx9Saa2i0BjHBB9XOD8wCwwu4/H6RBM+DRDk4hL4isYvmb/",
+	"8R8IypKIawbFqExJHnU2DCU1izzbhGEqqfzt34IzT9cW2fBMiRNPgRWVoTaeXbO05Et/hrw2HHftBLPh",
+	"FA8BSwnz4pAVF3niBsoPwbJOqNrZBjTZ2Lxm6iMiLIDSJgJJfEOQ9xdxQ6HK0V/UZy+NPVXiFxrjz+qP",
+	"xqYaoEizwgtPXZZ6RP17iIWf/K3uRH2owYg3yOfjMYZiea5p5qFY0qaG5r+A6fTvivCrWeGTgOrFm6as",
+	"Fwq4P1WEnwS6NBMaQE8RcYg8+Px3iEL10AaANZWzTcSja2Z+PDs/xNHQM0hAfnERU/8ZSvX/xEXqvEL1",
+	"B2UuYpSpw6TM2/LgbzgerLdwzdQeNuvoB04ZEoqK4RDp/BCoEa1f8caD4tGwUY3bcXkZtAGpd8hTcr+n",
+	"A6KIuGZTJohEsAvxBv0y5dIAoXftqG0JH0+IQN71tfoMx3Z9fX3tbSoUnmAhkDpeqZajsSqkPmEiU213",
+	"gv0RqbXqDSiBG1olcO/u7uoYfq7zaLhlnhVbJ92jzullB55JSxIlOGaLLE6j3tSj+IQwPKHOobNdb9S3",
+	"tbo1AmacMB+Nt1D+o8BBc8tv5tr/xcV3NMvL9iujUsTfqHMxlWn0rwIas9l92ZK7AjnuhA/5VEKTMV00",
+	"G5bZauzkl3XCh0NF3aayrna502iUCbnJXFtvcRDXgoBHmssfsat0wUOtg+UP9Th/j9nMvEuAEG3qQumV",
+	"I71LiYc6nUpdAdRd4aLAa9gxPebibg9IQZDm8MaKDKF6GIkRj2QtpLck0JQ+20sObSQN8lxFRJlcsa/c",
+	"pikOlLnTOtL1ypBS4sfQJVuRRyWG1CCCjARoQiKkOSzCQRDFsKG+Tjak8SQHD5Q5SaWvtzyYzak3OQP0",
+	"XPiM1dXSeYv9m7PBgPoZA/yh4/MoIr5EIx4JgvpgjJgpOWkCASklgQtad6rUUS8Buqw2FbsYs7DeWG2H",
+	"L30mq/SZLK58tKDx5Eq3Cx5TuNxCGkXZ1yVRzd0qD4npZAI63XsSUBw3d16fvhldT6dQZKkdZZp5YmT5",
+	"5ueI373r5Npngll3KUnMUCNDCRm5y5I+TbjU15nhb7SpN5zjU/n+oVm6dJHtgbk2eXpCrKwMw3M17B6N",
+	"Rj0KBrXhyvSdTDCN/sSIZO5p3phQiklQOu7wizMs6mhyYYpnK+iP1TBdPzHNCdA9AH+ZkmhWR3MKMhWI",
+	"Ea3YqolIcM1GJCJoQxCCPG3wawOpjYuuzjF2KqT+XQAvjtsIlho90yFblzd0AjbPJeN6+IZUGXfJI1ll",
+	"nA4iqTBQN1jsBtXHHhkbxQqzx9FX1d+RhKVVfgQYY+XRxxaEVX7oSqz+mkSkq/yMqZZb/YGsA6b6c51E",
+	"Gqv8yAkW8kroi/n4UGnQRGk1Ex/iz2mUcAxjh85eY7C9fdDaIQctvNPaa73e28aN/dZ2w9/zt/d3B9vb",
+	"/s7B68G2Uz22eM7PSoWxsxjiguwB7gKxfJFg97og2Ngo0+9n8ZsUOUnyMoQmomUNZO0Is2Zlhqnplh0s",
+	"V8C4eiOiSSn4LAyF/brcq7G9/KF3POrTICDssXRbKqRduDRhTYYflSu5mjwpeU6BixEXNcezTLhgacmw",
+	"ojq6sGyrKFuk9pppkzaYP+dYGJ5MCI6E7tdFRbZP16GSACOCKGSbuepfE53dV7otwQHCQ0wZ2sAoICHt",
+	"g9kdBXQwIBFhPtE2fm2bjqvdxh0rqBV2oKYq5JBHFg99mAb8WJj5aJi3GqJpn20lsbS52tE8jDBawOQc",
+	"OsFgvxG89jHZPegf4AN/m5DXe3j79W5jsN8gg4Og4R9sH+w39reDRuDvHjQPdlt+sPd696C1d7Cz4/+h",
+	"Se1qF15ETo3wYtQ1Fs5SdAWp1cdRRImYpw2Z9opOp4eHZUsww7ZgzL3rnHA/KfyUXcrVxUls/1S6yQ2B",
+	"pn7pBueDAO6/bZrfrPDEOZ6FHAc9zk9wpNMtn0k3ShiNBggL7AuZjaUKbX2hwf0iO7cuf625iEKjDUZI",
+	"IGKGon81FlCLkGP47x0Wmg+By8qYXhUPu2ZUl6TX/ECOCEOc1ZHXHdTeK/EAVKkRZ3waqUfU70N6S1gR",
+	"S9BrSFjCalpTdwDvewQZ80WefCIip+/XEDlwPhqPtQZZyAbTHmE+lTlS922TGe3CWfzEKZfv+JQZ20ur",
+	"Al2KSFLcSDshHom66JtYRl3c2LaSRdPviLTEthdM+wYxzYSHlCPTmnLD/R8MCR+OSd8RuRyNVuNkRi0I",
+	"gJWZeM5iXTJm5SZ8hArk0cBL2ucHnAgTI6bU1izDNxrkGx1vY0mbhJVIm5su4nJEojsqiAl5BeGgcF4d",
+	"D2F7o7zNOmonOY8QzQZ+XjtoVqmh2u/hov4s4ROvBPI+3UKQQ392zSzhIg6cQZ4CUE8JrjhtTBDv6g3C",
+	"SEgcWi9SP/6b+CaU7FqpvmDKMK+vw0m6lmru5vRrUNVjIuRBxpnSdmtav5YjMrtmYzxDfYLAF93H/o2S",
+	"p9Qgnf2sHqEmBbVAHjqfykcRhtbUrAubt/yxFew1+FfrhX89mTqsEN5EMv9hWVYFDjTXC++h4uPzaMT7",
+	"q603Tpt/XHU6gadVFeutCDrt6NTb9Zl5oWW4ayJHwdwyx2Q2dLZroQ3XhAEXtuG5tvsxUjZ0IW4gDUDX",
+	"7AtiinFIb4iLpkzSEHn5rkAeGuFbcs0mWAgSoI0GikzEHJUIS4i/3ayjU1sIMBxfrzuOVM70/Cxgd7qZ",
+	"0cMtwkWNjbb3Go3qEQOZrkr3hnM8H6PIWmIb/T2/gVv9ZrP/mmwPDnAjIM3Btt/aCRqDBsa7+LW/S/ab",
+	"wa7f6jfJDt4e7JHXwb5/0G/g5qBVnfU8CceIwVXvp1MS3bVrr+TxFCItL1IpANc0wrwoQyz4FiyeGuss",
+	"wvwqJmmlFHpEcChHv5ZGgbSZuCORQK1GA92NaEjidqIQXmKi7L/v9c7rqGupS5JP47KRpvl9PkLqOyK/",
+	"N29/KHGIG7k6/KY6qOuXl4F6vEUlKYb0ltQXh7DRW8LU8EnE+8Q6bX2+5rBNnHU93kGZbehMj/tBF1J4",
+	"2NHEORcPjQTPRjyukFpefLxxeoDS5n64PDtdfLwgs7fPu68EUmejoDuZYEM9vmkdOVQczR74DI/DUhBX",
+	"y9EZIuC0iaZGH9YJNC7Qutuk8zKK+06niVSau+iCKf0pDSVY8gsB3tzsP9V6VrrZeAcLnEiLjtlV53wX",
+	"USkJe8BR/7P9/qTkqJVKPqtKR0wJ15g2IKx/ddFuYzu1kBSe4IV+zzdGMWBVSHINNGBp363Cb64YvsVU",
+	"p5MvjuzDAV1OYJJSVIV3YEXrIX5LIqu6G3hIhxGfTkyJt0QaVb9Ds956YYTehamw9oeMz1stguwEutOu",
+	"HnD2lBFd31jb4LUDqua70y4LpwKo/pPEUsVFDmOKoD+Xh1FZiG0szfWS0CJozPtogUXfQNPq6sD2lNFE",
+	"v/tjKbQ0/pnNi0ecDUKqS3V8K2EvQBcKyEIiJ2x9URC1MODFIhUmuqWOrqAQbci1pyuuCEslGuJb+KpA",
+	"8tUPJ+TkiRJFygDUBE384eIfHi+IoQxWysMXnusue0ZkfTE5Pa7/vRwCVpPs4/K21Tzv6i2J89sSSDZT",
+	"N0PGP66GGMO4myji8+WiNutFbmADsM/nBH5cpv4U0szTY++LU/IpnZJ/KOfiIvEFauFXN3PA8MSgoT4t",
+	"MGiAePOScLhW2p2Vil89HQ6Kz39bSY1fxTTzjbbkePRcuPmy8ctMNxpb/xymm6khNjGR05+Xmm7UsNh0",
+	"owMY4iIvVOistABhiHDC0ZCzFg3QCENeeDCXk11m+YGC+w+x/KwLtXNQWb0EyzL4XQVcnz6f7PeF+6uc",
+	"3YuF6PdjIZpqLJ+nPomItfVF/dMNqtiI1MjERmTXjogzU9QAXfprDIV2xYhOdI0nUzJMoCGPo0vKTEgJ",
+	"XXoixaUMgl9MSEtNSCXAVG5Ceq677JnmVS8mpEc2IZVCwGq6FHDgBakbFsExtqA6Op1Pg4iNQWgjTntI",
+	"Ux426+hsTCXyYunCu2ZpA6k3OoFBiaIUam6m7c4gnErTqqLoS70aA9bPmG2Qlxou6nFRtCfk/I+cJPAw",
+	"JL/6g5uXVsXxF3vUSgTtKrZCLRCRbre3sBBEioWRZXoI2tBZJWJT51elrUQ2vLu0rYY2fKsRLBPrfc02",
+	"vGxFe28TQrowupxEilRN8JDUUVvcQBtImXkaheSWhKZgyjVL3lcTPp/onGEIc0Q7je3SSlx6pzm6BqWg",
+	"wdaWGrOtDTlVCUi+Vcm9Wzx7rmFMtRcU9suoYBGChgtVLHb012rj4L6q2vcuCY4AE4vPAmIA7ROIO1Do",
+	"ZtCFDSdKTpWFlJGiKhVW5+biRwMs8buQ361wGcfJI/FFfHxCHqHLgemLzHOKM0YAewDtAMr/JMYnHKN0",
+	"Ehmuv5ijblsh1aaoYpPUCb0hyPuu00PpI15cvf5LFlnvtSD2xSIQ4vDn//mv//54nyS6QFEDXbhYy2D6",
+	"a11jcAFpejvTttuVRa+nRPCVpbmKSRpqx2a7X1ne+qPh0jObYixEdE2FfBsRFiCnorq1QcjvRGkmgZo8",
+	"prSru7Qsjgzme+d3wyyflJeY86yCAeqKEFzRn4WjpHLtK2Ft3wJjC2zL3RwnlN0oeVTLzEgJIkhyxKdy",
+	"MpXI54wRX3LLp3vc7rU/vTs5+3Cou/Im3CRZT5mjI75P52kodSLoPK5HYbWXLzTJv2TgPYlpPQH+MtjP",
+	"kfGtL6kgvdDg3k4nR0LSMFRKKrSYSTAmKUSZWN83dhoHm2VW9QwSLOuq8Uc1ha/sxXlE2/lSaCm3opff",
+	"XeOrEJKeyeOC5b/4R0pM4xUueDXpLNWgbUN5kT362+NwXwcwEwvwiyX3W+CMiUW1MmcEVlZTwt8SFQcG",
+	"9mDci5LzeEq+OtFKak4qpf9JFR3rAGygtgG4XNlpZ9QchsdEuND2SvIJ9XVH5B8uz04RtEjFaCOI8ECi",
+	"VqPVqDVbmzp1Vwda+Dwg0StxzbSmpEPkBTd1xPvYvxnQMCQBEuAz1DWK1dP6TVBQDgiGUayumacNyZ96",
+	"/zzvlOtWpbXJU0B6Ku6TvOB5NKx0fy861tfXsVK8KUe7Am6y9SVIwaZScJONBcedk06v49VRFnFzmlii",
+	"o62qjGVx5kUdewZ1rApgLVDJFtxg4yvRHlDL0m28KGZlilm1q15RObPIy9I4Jpu2XJ0ftw1t8Uwkk6fr",
+	"oShGrdmuie/mjMRO+4N6SSjSt8l+vxYKvCiA36gCuDLbFuXuZ4NE7cvLTq9cQEWenqgb6KbraDKaCerj",
+	"ENFgU6HRlNFfpiRupV7NcwAzPiliPaNM+2eSZ3+38ftBDIJZJMrjz1Z/VjMIRoPScLUPcaV7OyLN1b10",
+	"zESAGj4OQxIpuVaH2OKIIJ8zQQMSkeAQMYs37VyzOPRNqZuGlxGG44JpSjSOyC3BIQk23aRBu3m8gbAO",
+	"aRvwaLnSmcheb2cGgYJqEWtBOjqLaHZA0xh/PiFsKEfOYavRcJ0xZfHnZmGc1RylwlHE7+Im6TjyR+DT",
+	"ZMQOBrTokj4eQ5gmJEqHgerwhIF3T29aWiyxvgirOZR/R6E5sWGd/Rnk0VjAUoUGfImhvIrGqxlqout2",
+	"pTBGoypZOhZr/LOqr4+ujRbe8DId1HnB5G9Z7Sy503WUzXMsRxWUTY3WlpqZDRgY81uItMFMM+oFQrCt",
+	"YX4rQvDXAO4XrfJb1ipX44NbsUtk9aYEeawrVE8vJY+U5MtI7HOJBVlDIJEn6ZgIiccTDwVkgKehFAoF",
+	"Gb/T/XHAOeMhya+ZZwZ4b5AXYIk9y2VjTQqq9SuBNDAnb4SJ0IYSqhkeK6Ea+hYNMA3VB/AxTThlkkRp",
+	"Dd7NTIzdvIat3/dK2Kr2B0gzYdfM6wZkPOGSMH9W+5HMPBdhFBEZURIgQy+0NQtqhkPxB0b0rodEakl5",
+	"QCMhTX3gIpH/rbnBS50Ft3LeXbpEKHv/RAHbenXPos7HB1RefQNg9EWr/722OY0v2CIyc5EVlUjgVn8a",
+	"3jwZHWyr9UUxmh9q6zWDquoxYbQJk9JuKAvIZyAGNmXaTCkGI/VrZqgNWpPYLCcp4uvTlCSl9+cv+v4O",
+	"vziSjGGR04g4h61mfffedRLOoauI7NWazVprr9dsHDbU//0LwknKJni9eIJdPcFH24xgShitQOpcZ4w/",
+	"d/VjzUbDWE3iLxKjCY4iPHshjC+E8WkI43SiBKpmw200GrEVYxUSqa1sZSFoEDdmaMV30GmlgsERZLGM",
+	"jc6IdmCM1H+5OYvjUhujWYZOAEZ4IMFxSAVSmF5mNRzKbN7ngEdjLHViJ6mpJ50VXt0nAx6R5W+FDa7+",
+	"0sKp6JjK4sPc1zQHf6bj6Tj5SJn+mFIgxVuGkE1X8g5xQyfFr7AnbBRM+FBr6gpUVyFOnqQW3pOruJ/i",
+	"iSBgv9hpctQD0DrRK1+l5s8NXVkyRfLNPC1xn0aKinVB768eGhPMhInsg6+zitpFp328SE3LST02GXOe",
+	"UgsycbaPb895QZTfXyxfGZatzJ63QiyJkDWR9jAssYyfwMAye8F8mHM4M6xMG08M1bfxrtQbl+fxy/j5",
+	"UzreYsAvNtcbGNen98INcnDaTiE0c1SPTvqXgXmE77ZuJvTJFPUjPp5MJQkU67j8x0naJ2qEw0GNTwhD",
+	"oIff4hB5g4iPPfQ//8f/hRJNEl1PG41tH3mSey6C8rdK1eYsnF0zNh2TiProFodTHQ8AZkylrqONd92L",
+	"yx6i2uxHcBRSdcyZRzbryLuZUE+NYtMwhE5i10yOSAQBBxB4sHF0dnUaT8RQY3M1xlhgEAAi9eOEPhFb",
+	"bA+HERnCk0/GGxe9X+2shCxgszTywvcel+/Fd07AEgax4jfElCvHKYqtzgYVfVDIWBMkoiZw7mvQiQmJ",
+	"UH/q3xAJaK3/7JpteK75DXppDhkJlEKuEPCK0c+ITLg/QhuCG4cEmPzNZGMMNX4jGSuWmuhsvklmvDNR",
+	"S3PEBUcEhWQgEZ/KOmrLazbmQsZWAPNwKbb36Jhc6hP8YyK9tcES3NcA9IL4XwXxId+LjokBzNXxHoTN",
+	"xXmSWgLs6YEPK2z/s2WkMpW4nWJT8ZyIu1ztgvXFaXAC7uBFHs2BUS/251plUkY4NVJA4+AnkUztil6L",
+	"Kx9mRhYFjhZUMCws8HWWeeW3VN/rqdN1M50kzMifv8Tl47XXpllrtGrNg15z97Cxd7i7Vz9o7UPxePtC",
+	"lLRs6sK39nGz3/K3gx2yO9hrvE4V1rYPVteJ1dH5y73rmE49i9+W9JJuqq2S8UTOnMMBDgVxHWDocTxt",
+	"iNO/2XTcJxGYTfWfZ4NOSMbqDME4q0ACWuMqejYYCKLNrerr0/RR9REu77C1qz+lwbvqltQ5ZtajqUo8",
+	"Zsriz/Cz2jAzk8RfiGT29SaExhmZncE3CjLFKq00bESokpmdwcCvS0UfKdGaz6F+TNKy35cnV8fNxubq",
+	"qb6xydEGj5DH7xiJoABrn/h8DG3HBDpT38b6I0bDkPdxeM0ytVhNIw7dCFFnl0QcWuDfEAZEmcrN8hRp",
+	"+04f0nEji8NmO4vaQKwFdc8SwpI5ot9vXso3kjWSxYQFOFXE8LfmK3ouCiU31lOi0QhlSxibXhGbOrY8",
+	"sb8IN9ceIm6MWyHwPIdML+HnDw0/rwwu5bHoi2+l8dXoxLxQ+nLrxdHpK1z5aqJ4tgb30mB1+3Wm0wPa",
+	"0LSER6gdjCnbfKxU6Sdgw6jL/HpWNH5ilvv1UOklCv6bjIJ/XN6+ZTjxQquSDSnvzfhvrgT3E2GJ3m8V",
+	"Tcyc5AvHKamnlQXcV0mPsKdkPivhQEkrtGVCqIaQSqLoBRnz2xdRtABE9MkgbIDiCWHCfYLmVLGvOdOR",
+	"ZV6MeaOz7DEzutIY34DVQgs02gxR1NW8BNbWFF6g5fKh0znu9s4u1jMQ6EU8i8xi9l/WXzbRKl9cWo/s",
+	"0gqCBDcVREP7NOjGRqP5Lt5lcgjUK6ylld0Xixww+igd/FL181Fk/uyxVjIwz1fkRxuC+BGRAo2xuCHB",
+	"5p+yIGjuWGwMyIH6otKg3ofO2+/Pzn700snQ+dllL478NblTEYdYDMkRlXXUwf4IBSSkMMTHUUSJuGbe",
+	"f9Z+JLNJiBmpXdIhg1ygQyT/rkO2pox+RgI6qgn4hri3TfPbiHxG379vH9Uuv2+3dvc2BB0yBb1w1y66",
+	"dvQwqZ+r6099Hsz0F9fOpv7Du2aQ02qt5Nis89BEjiXrpoF5Bm2Y76gJ68AShQQLiTjzySEKSDDVME9Q",
+	"f3bNqNysIy+zRIgYi3tea1bbN4Gd8TUnUWJnV73zq96no7PT085R7+wiznm9ZtXrns6h0hPFkMy95Xls",
+	"83M7LTfPa58LnH28GtMlKntVL+z5yez+c2RpCVUq481bX/gc4C12A5wTFlA2RBYWA6ECXA4iPpkU9aE3",
+	"ulQBIr3Y9B/Bpr8aKCyw7S+7oMbXJDVK0E8Z5e9NFnlGe/+q4LCimj1PL8r150tzZYIwibBA3l/N/zy0",
+	"gQWEDW3qTs1avzAmfgj6LLXtf+Pc+KuiyIvl/lu13D8dd95KWW9pxN6pneVWKgtD9kRxlN5x+o4nt/8X",
+	"ZuhKLKeisBvueef0uHv6neM6x52T7k+di86x4zrv2t2TznFRj9ynLYCo9ZtqnTXiI31hXQUpWQnQQw+O",
+	"VEVkgWEOWEoynkjxFdiZQcdoGi7pVnMxDV/61DwSLqmzrIJHcCt/SktUNM0m0+rPiyxOR2fvz9sX3cuz",
+	"U3gYUYGIkq6U0IA4i+1OWuxK+8joij2KgZkUhUNEsD9CIR9S/5r1Q+7fvBIo6dev/hxPwJpjJQFCQ5qk",
+	"VJpuWA+lhSVmEm10/uGiU/Wf73rq/zvuNTvpueik19l0kT/ClJFAJ/1IbuIx+zO9juTFrwTyYOgZoCaP",
+	"PLTRPj120dnF5huEEaz0mkFfnBEPA3WGTEeDYh9W7uoZhVFrrQVD5cQcI0+b6VxcnazTRUeB+RMJrWrq",
+	"Z7EbwZ5eeuZ89ZLh0TTjj4npgc2+tr6ofyq5uhPIfLHJPLjMb8nNlJteig+/8eQo2hsRWOzLZZYU9y29",
+	"ydVkPqDNS9t7fjvM4ekh78V28W3W3l3MVBIJp4Z9n4hyE8Q7U6g2zsuZChK5Oi8+0uk0m4eQEE4lmgoC",
+	"cb99TwmlnvD5RIfaaPk0banAB1AgYi78xsNh6G26amLwSBlhLKRCi7lE/P+K+0skilhb76VStbdsTNnC",
+	"JhOVo4KTbg1l5hB1Imu/6hKeLp1cHfzac/+kHr5/eEYkDsMkA48GAHmtg0xu4z5Q3RX7YJiLLfMuAGy+",
+	"Aku0P/q95dR9GFF/ZCXb2OimEAv7Mps6nA4twOfF6b/WW/ggG8zfDby0bemaScEf0lV8Ezj4pzfGJBdS",
+	"xSKTAsefxSyTi3C+swG4EN/cxT3PkrFxBmpBoGlZ87Lksh4h1+XtlIZgCWmrl2XRrCDdfHWK/MgGCjup",
+	"/kGJ9PPMxl3zRPIp94JISdlwzQT8lQ/4xRDz9Q0xdxYGVuO2W1+s/l5Vejglw02urZKUy3NnsyThxaDz",
+	"YIPO0hsuN+0suIsnYNhlsq5VLfbllgstPRWueG0/39Ick+RFcaKJRu9HSoh9GgkBbRAs5GZFtvgQnvYs",
+	"hquFKPVivfo2rVcP5cRrpAgmcPKSH/iY+YHq/NEg4uMnJ82PlihYRMSXtJ8+n8oi+HlYzt9P3c6HzsUa",
+	"ytlLwt+fTof5jqbYhiHDD1FWiZCCautPIypngHJ9giMStady5Bz+/FFhFZ7QH8nM/mY0xn7y+aOaILot",
+	"rtauOytHumI1lvpvodN8Au5PxwriXGcahc6hswWoaZaZC4OJSw5tnPNIcoHuaASt+8ZYQr13I9jgCVXD",
+	"nHw7lHMsxB2PAgiAYRCTpr0f2pEh7EnU5vIzKAKSLiD/bnX8RW++4NCkN+LTiY6BWTSJuryiSTIlF62I",
+	"OoNUaAPfEPYrLpgxm+GZn/mDVekpM6cLr0kdN+a4yt9kgVb+Ncem53j543F/yPyzbSGIBF/QouexGlX+",
+	"amjCmByd7mF2qQmXCXOiEdR/zS2pBk8WTYwlRoOQ3wkUUnZjd3uElJpc2qE9NZa4Bs8WTBx3SlIielxB",
+	"VC0cTOgmxmk8N1nR1UIddqtN9MYd6Y84vxGb+nKJnZj4SiTxmTb45OIz8+85gsgxKjjT8W0a2yEHMnn7",
+	"kuPQLsr81Cf0ljAFdmq5EcEBhU+TiPeJ/fyI4LAQaxXnaZ93XwnE7xiyfrMeHhN1fB/v/78AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

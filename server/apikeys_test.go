@@ -78,7 +78,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 		}}).want(200)
 		ures.decode(&updated)
 		if updated.UnderscoreV != 2 || updated.Name != "renamed" || updated.IsActive || updated.ClientSecret != nil ||
-			len(updated.Permissions) != 1 || updated.Permissions[0].Scope != gen.ASSET || updated.Description != nil {
+			len(updated.Permissions) != 1 || updated.Permissions[0].Scope != gen.ScopeASSET || updated.Description != nil {
 			t.Fatalf("update result %s", ures.Body)
 		}
 		if ures.Hdr.Get("ETag") != `"2"` {

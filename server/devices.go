@@ -240,10 +240,10 @@ func (s *Server) devicesOut(ctx context.Context, ds ...store.Device) ([]gen.Devi
 func onlineState(d *store.Device, now time.Time) (bool, gen.DeviceOnlineState) {
 	switch {
 	case d.LastSampleAt == nil:
-		return false, gen.UNKNOWN
+		return false, gen.DeviceOnlineStateUNKNOWN
 	case d.LastSampleAt.Add(time.Duration(d.OnlineTimeout) * time.Second).After(now):
-		return true, gen.ONLINE
+		return true, gen.DeviceOnlineStateONLINE
 	default:
-		return false, gen.OFFLINE
+		return false, gen.DeviceOnlineStateOFFLINE
 	}
 }

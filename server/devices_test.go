@@ -207,7 +207,7 @@ func TestDevices(t *testing.T) {
 		d := h.device(t, ws, flow.Id, "70B3D57ED0001234", "sensor")
 		if !strings.HasPrefix(d.Id, "02") || d.Type != gen.AssetTypeDEVICE || d.OrganizationId != org || d.WorkspaceId != ws ||
 			d.DeviceId != "70B3D57ED0001234" || d.Connectivity != "HTTP" || d.OnlineTimeout == nil || *d.OnlineTimeout != 3600 ||
-			d.Online || d.OnlineState != gen.UNKNOWN || d.LastSampleAt != nil || d.Properties == nil || len(d.Properties) != 0 || d.Version != 1 {
+			d.Online || d.OnlineState != gen.DeviceOnlineStateUNKNOWN || d.LastSampleAt != nil || d.Properties == nil || len(d.Properties) != 0 || d.Version != 1 {
 			t.Fatalf("device %+v", d)
 		}
 		if d.DataFlow == nil || d.DataFlow.Id != flow.Id || d.DataFlow.Name != "to db" || d.DataFlow.DeviceType.Name != "Climate sensor" {
@@ -425,11 +425,11 @@ func TestAssets(t *testing.T) {
 		states := map[string]gen.DeviceOnlineState{}
 		for _, d := range list("workspaceId=" + ws).Content {
 			states[d.Id] = d.OnlineState
-			if (d.OnlineState == gen.ONLINE) != d.Online || (d.LastSampleAt == nil) != (d.OnlineState == gen.UNKNOWN) {
+			if (d.OnlineState == gen.DeviceOnlineStateONLINE) != d.Online || (d.LastSampleAt == nil) != (d.OnlineState == gen.DeviceOnlineStateUNKNOWN) {
 				t.Errorf("device %s: online %v, state %s, last sample %v", d.Name, d.Online, d.OnlineState, d.LastSampleAt)
 			}
 		}
-		if states[ids[0]] != gen.ONLINE || states[ids[1]] != gen.OFFLINE || states[ids[2]] != gen.UNKNOWN {
+		if states[ids[0]] != gen.DeviceOnlineStateONLINE || states[ids[1]] != gen.DeviceOnlineStateOFFLINE || states[ids[2]] != gen.DeviceOnlineStateUNKNOWN {
 			t.Fatalf("states %v", states)
 		}
 		if page = list("workspaceId=" + ws + "&online=true"); page.TotalElements != 1 || page.Content[0].Id != ids[0] {

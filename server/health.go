@@ -10,7 +10,7 @@ import (
 
 // GetHealthz answers while the process serves HTTP.
 func (s *Server) GetHealthz(context.Context, gen.GetHealthzRequestObject) (gen.GetHealthzResponseObject, error) {
-	return gen.GetHealthz200JSONResponse{Status: gen.Ok}, nil
+	return gen.GetHealthz200JSONResponse{Status: gen.HealthStatusOk}, nil
 }
 
 // GetReadyz answers 200 when the database does, so a load balancer only sends
@@ -21,5 +21,5 @@ func (s *Server) GetReadyz(ctx context.Context, _ gen.GetReadyzRequestObject) (g
 	if err := s.store.Ping(ctx); err != nil {
 		return nil, &Problem{Status: http.StatusServiceUnavailable, Detail: "database unavailable", cause: err}
 	}
-	return gen.GetReadyz200JSONResponse{Status: gen.Ok}, nil
+	return gen.GetReadyz200JSONResponse{Status: gen.HealthStatusOk}, nil
 }

@@ -214,6 +214,68 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)`,
 	}},
+	{4, "output connectors, rules, delivery outbox", []string{
+		`CREATE TABLE output_connectors (
+			id              VARCHAR(16) PRIMARY KEY,
+			organization_id VARCHAR(16) NOT NULL,
+			workspace_id    VARCHAR(16) NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+			name            VARCHAR(200) NOT NULL,
+			type            VARCHAR(20) NOT NULL,
+			scope           VARCHAR(20) NOT NULL,
+			properties      TEXT NOT NULL,
+			secrets_sealed  {{bytes}} NOT NULL,
+			version         BIGINT NOT NULL,
+			created_at      {{time}} NOT NULL,
+			updated_at      {{time}} NOT NULL
+		)`,
+		`CREATE INDEX output_connectors_workspace ON output_connectors (workspace_id, name, id)`,
+		`CREATE TABLE rules (
+			id              VARCHAR(16) PRIMARY KEY,
+			organization_id VARCHAR(16) NOT NULL,
+			workspace_id    VARCHAR(16) NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+			name            VARCHAR(200) NOT NULL,
+			description     TEXT,
+			active          {{bool}} NOT NULL,
+			inputs          TEXT NOT NULL,
+			logic           TEXT NOT NULL,
+			actions         TEXT NOT NULL,
+			version         BIGINT NOT NULL,
+			created_at      {{time}} NOT NULL,
+			updated_at      {{time}} NOT NULL
+		)`,
+		`CREATE INDEX rules_workspace ON rules (workspace_id, name, id)`,
+		`CREATE TABLE rule_inputs (
+			rule_id   VARCHAR(16) NOT NULL REFERENCES rules (id) ON DELETE CASCADE,
+			device_id VARCHAR(16) NOT NULL,
+			PRIMARY KEY (rule_id, device_id)
+		)`,
+		`CREATE INDEX rule_inputs_device ON rule_inputs (device_id)`,
+		`CREATE TABLE deliveries (
+			id              VARCHAR(36) PRIMARY KEY,
+			connector_id    VARCHAR(16) NOT NULL REFERENCES output_connectors (id) ON DELETE CASCADE,
+			sample_id       VARCHAR(36) NOT NULL,
+			device_id       VARCHAR(16) NOT NULL,
+			rule_id         VARCHAR(16),
+			payload         TEXT NOT NULL,
+			status          VARCHAR(10) NOT NULL,
+			attempts        INTEGER NOT NULL,
+			next_attempt_at {{time}},
+			lease_until     {{time}},
+			created_at      {{time}} NOT NULL,
+			delivered_at    {{time}}
+		)`,
+		`CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at)`,
+		`CREATE INDEX deliveries_connector ON deliveries (connector_id, created_at, id)`,
+		`CREATE TABLE delivery_attempts (
+			id          {{serial}},
+			delivery_id VARCHAR(36) NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+			at          {{time}} NOT NULL,
+			status_code INTEGER,
+			error       TEXT,
+			duration_ms BIGINT NOT NULL
+		)`,
+		`CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, at)`,
+	}},
 }
 
 var columnTypes = map[Dialect]*strings.Replacer{

@@ -57,6 +57,8 @@ type Store struct {
 	Audit *Audit
 	// Devices holds devices, device types, data flows and samples.
 	Devices *Devices
+	// Connectors holds output connectors, rules and deliveries.
+	Connectors *Connectors
 	// Settings holds single values the service keeps about itself.
 	Settings *Settings
 }
@@ -104,6 +106,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	s.Replays = &Replays{db: db, dialect: dialect}
 	s.Audit = &Audit{db: db}
 	s.Devices = &Devices{db: db, dialect: dialect}
+	s.Connectors = &Connectors{db: db, dialect: dialect}
 	s.Settings = &Settings{db: db}
 	return s, nil
 }

@@ -529,9 +529,9 @@ func TestParsePermission(t *testing.T) {
 		want gen.Permission
 		err  string
 	}{
-		{"API_KEY:READ", gen.Permission{Scope: gen.APIKEY, Verbs: []gen.Verb{gen.READ}}, ""},
-		{"asset:read, Update", gen.Permission{Scope: gen.ASSET, Verbs: []gen.Verb{gen.READ, gen.UPDATE}}, ""},
-		{"ASSET:READ:29a1b2c3d4e5f608,29a1b2c3d4e5f609", gen.Permission{Scope: gen.ASSET, Verbs: []gen.Verb{gen.READ}, WorkspaceIds: &ws}, ""},
+		{"API_KEY:READ", gen.Permission{Scope: gen.ScopeAPIKEY, Verbs: []gen.Verb{gen.VerbREAD}}, ""},
+		{"asset:read, Update", gen.Permission{Scope: gen.ScopeASSET, Verbs: []gen.Verb{gen.VerbREAD, gen.VerbUPDATE}}, ""},
+		{"ASSET:READ:29a1b2c3d4e5f608,29a1b2c3d4e5f609", gen.Permission{Scope: gen.ScopeASSET, Verbs: []gen.Verb{gen.VerbREAD}, WorkspaceIds: &ws}, ""},
 		{"", gen.Permission{}, "want SCOPE:VERB"},
 		{"API_KEY", gen.Permission{}, "want SCOPE:VERB"},
 		{"API_KEY:", gen.Permission{}, `unknown verb ""`},

@@ -880,6 +880,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v3/output-connectors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a workspace's output connectors */
+        get: operations["listOutputConnectors"];
+        put?: never;
+        /**
+         * Create an output connector
+         * @description A `WEBHOOK` connector POSTs every sample routed to it. Each delivery carries
+         *     `X-Keyplane-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(signingSecret, "<t>.<body>")>`
+         *     and `X-Keyplane-Delivery: <delivery id>` (deliveries are at least once: deduplicate by
+         *     it). `signingSecret` is returned only by this response. Needs `OUTPUT_CONNECTOR:CREATE`
+         *     in the workspace.
+         */
+        post: operations["createOutputConnector"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/output-connectors/{outputConnectorId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                outputConnectorId: components["parameters"]["OutputConnectorId"];
+            };
+            cookie?: never;
+        };
+        /** Get an output connector */
+        get: operations["getOutputConnector"];
+        /**
+         * Update an output connector
+         * @description Secrets sent as `********` (as read) keep their stored value.
+         */
+        put: operations["updateOutputConnector"];
+        post?: never;
+        /**
+         * Delete an output connector
+         * @description Pending deliveries to it are dropped.
+         */
+        delete: operations["deleteOutputConnector"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/output-connectors/{outputConnectorId}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                outputConnectorId: components["parameters"]["OutputConnectorId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A connector's deliveries and their attempts
+         * @description Newest first. Needs `OUTPUT_CONNECTOR:READ`.
+         */
+        get: operations["listDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a workspace's rules */
+        get: operations["listRules"];
+        put?: never;
+        /**
+         * Create a rule
+         * @description A COMPARISON rule is evaluated on every stored sample of its input devices: each logic
+         *     block's conditions compare a `dataKey` of the sample with a constant (EQ, NEQ, GT, GTE,
+         *     LT, LTE), chained left to right by each condition's `chainOperator` (AND, OR); a block
+         *     that holds runs its actions, each sending the sample to an output connector. Needs
+         *     `RULE:CREATE` in the workspace.
+         */
+        post: operations["createRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/rules/{ruleId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ruleId: components["parameters"]["RuleId"];
+            };
+            cookie?: never;
+        };
+        /** Get a rule */
+        get: operations["getRule"];
+        /** Update a rule */
+        put: operations["updateRule"];
+        post?: never;
+        /** Delete a rule */
+        delete: operations["deleteRule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1981,6 +2101,466 @@ export interface components {
             dataPoints: number[];
             timestamps: string[];
         };
+        /**
+         * @description Output connector identifier (16 hex characters starting with 09).
+         * @example 09a1b2c3d4e5f60b
+         */
+        OutputConnectorIdValue: string;
+        /**
+         * @description Rule identifier (16 hex characters starting with 21).
+         * @example 21a1b2c3d4e5f60c
+         */
+        RuleIdValue: string;
+        WebhookProperties: {
+            /**
+             * @default NONE
+             * @enum {string}
+             */
+            authType?: "BEARER" | "HEADER" | "BASIC" | "NONE";
+            /**
+             * Format: uri
+             * @description An http or https URL.
+             */
+            uri: string;
+            /**
+             * @default POST
+             * @enum {string}
+             */
+            method?: "POST" | "PUT";
+            /**
+             * @default application/json
+             * @enum {string}
+             */
+            contentType?: "application/json";
+            headers?: {
+                [key: string]: string;
+            };
+            /** @description With authType HEADER. Values are secrets, shown as `********`. */
+            authHeaders?: {
+                [key: string]: string;
+            };
+            basicCredentials?: {
+                username: string;
+                /** @description A secret, shown as `********`. */
+                password: string;
+            };
+            /** @description With authType BEARER. A secret, shown as `********`. */
+            bearerToken?: string;
+        };
+        /**
+         * @example {
+         *       "id": "09a1b2c3d4e5f60b",
+         *       "name": "Alerts webhook",
+         *       "type": "WEBHOOK",
+         *       "scope": "RULE_ACTION",
+         *       "workspaceId": "29a1b2c3d4e5f608",
+         *       "webhookProperties": {
+         *         "authType": "BEARER",
+         *         "uri": "https://hooks.example.com/keyplane",
+         *         "method": "POST",
+         *         "contentType": "application/json",
+         *         "headers": {},
+         *         "bearerToken": "********"
+         *       },
+         *       "version": 1,
+         *       "created": "2026-11-26T10:00:00.000Z",
+         *       "updated": "2026-11-26T10:00:00.000Z"
+         *     }
+         */
+        OutputConnector: {
+            id: components["schemas"]["OutputConnectorIdValue"];
+            name: string;
+            /** @enum {string} */
+            type: "WEBHOOK";
+            /**
+             * @description Whether data flows or rule actions route samples to it.
+             * @enum {string}
+             */
+            scope: "DATA_FLOW" | "RULE_ACTION";
+            workspaceId: components["schemas"]["WorkspaceIdValue"];
+            webhookProperties: components["schemas"]["WebhookProperties"];
+            /** @description HMAC key of the X-Keyplane-Signature header; in the creating response only. */
+            signingSecret?: string;
+            /** Format: int64 */
+            version: number;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            updated: string;
+        };
+        /**
+         * @example {
+         *       "name": "Alerts webhook",
+         *       "type": "WEBHOOK",
+         *       "scope": "RULE_ACTION",
+         *       "workspaceId": "29a1b2c3d4e5f608",
+         *       "webhookProperties": {
+         *         "authType": "BEARER",
+         *         "uri": "https://hooks.example.com/keyplane",
+         *         "bearerToken": "s3cr3t"
+         *       }
+         *     }
+         */
+        OutputConnectorInput: {
+            name: string;
+            /** @enum {string} */
+            type: "WEBHOOK";
+            /**
+             * @default DATA_FLOW
+             * @enum {string}
+             */
+            scope?: "DATA_FLOW" | "RULE_ACTION";
+            workspaceId: components["schemas"]["WorkspaceIdValue"];
+            webhookProperties: components["schemas"]["WebhookProperties"];
+            /** Format: int64 */
+            version?: number;
+        };
+        /**
+         * @example {
+         *       "content": [],
+         *       "pageable": {
+         *         "sort": {
+         *           "sorted": false,
+         *           "unsorted": true,
+         *           "empty": true
+         *         },
+         *         "offset": 0,
+         *         "pageSize": 25,
+         *         "pageNumber": 0,
+         *         "paged": true,
+         *         "unpaged": false
+         *       },
+         *       "totalPages": 0,
+         *       "totalElements": 0,
+         *       "last": true,
+         *       "number": 0,
+         *       "sort": {
+         *         "sorted": false,
+         *         "unsorted": true,
+         *         "empty": true
+         *       },
+         *       "size": 25,
+         *       "numberOfElements": 0,
+         *       "first": true,
+         *       "empty": true
+         *     }
+         */
+        OutputConnectorPage: components["schemas"]["PageMeta"] & {
+            content: components["schemas"]["OutputConnector"][];
+        };
+        /**
+         * @example {
+         *       "id": "7d1f8a9e-2b3c-4d5e-8f90-1a2b3c4d5e6f",
+         *       "outputConnectorId": "09a1b2c3d4e5f60b",
+         *       "sampleId": "3f1c1e8e-4d7a-4b8e-9a0b-1c2d3e4f5a6b",
+         *       "deviceId": "02d2327fedce2128",
+         *       "ruleId": "21a1b2c3d4e5f60c",
+         *       "status": "DELIVERED",
+         *       "attempts": [
+         *         {
+         *           "at": "2026-11-26T10:00:01.000Z",
+         *           "statusCode": 503,
+         *           "error": "503 Service Unavailable",
+         *           "durationMs": 12
+         *         },
+         *         {
+         *           "at": "2026-11-26T10:00:03.000Z",
+         *           "statusCode": 200,
+         *           "durationMs": 9
+         *         }
+         *       ],
+         *       "nextAttemptAt": null,
+         *       "created": "2026-11-26T10:00:00.500Z",
+         *       "deliveredAt": "2026-11-26T10:00:03.009Z"
+         *     }
+         */
+        Delivery: {
+            id: string;
+            outputConnectorId: string;
+            sampleId: string;
+            deviceId: string;
+            /** @description The rule whose action queued it; absent for data-flow deliveries. */
+            ruleId?: string;
+            /** @enum {string} */
+            status: "PENDING" | "DELIVERED" | "FAILED";
+            attempts: components["schemas"]["DeliveryAttempt"][];
+            /** Format: date-time */
+            nextAttemptAt?: string | null;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            deliveredAt?: string | null;
+        };
+        DeliveryAttempt: {
+            /** Format: date-time */
+            at: string;
+            /** @description The receiver's HTTP status; absent when no response came. */
+            statusCode?: number;
+            error?: string;
+            /** Format: int64 */
+            durationMs: number;
+        };
+        /**
+         * @example {
+         *       "content": [],
+         *       "pageable": {
+         *         "sort": {
+         *           "sorted": true,
+         *           "unsorted": false,
+         *           "empty": false
+         *         },
+         *         "offset": 0,
+         *         "pageSize": 25,
+         *         "pageNumber": 0,
+         *         "paged": true,
+         *         "unpaged": false
+         *       },
+         *       "totalPages": 0,
+         *       "totalElements": 0,
+         *       "last": true,
+         *       "number": 0,
+         *       "sort": {
+         *         "sorted": true,
+         *         "unsorted": false,
+         *         "empty": false
+         *       },
+         *       "size": 25,
+         *       "numberOfElements": 0,
+         *       "first": true,
+         *       "empty": true
+         *     }
+         */
+        DeliveryPage: components["schemas"]["PageMeta"] & {
+            content: components["schemas"]["Delivery"][];
+        };
+        RuleInputRef: {
+            id: components["schemas"]["DeviceIdValue"];
+            /** @enum {string} */
+            type: "DEVICE";
+        };
+        RuleDataSource: {
+            id: string;
+            inputIds: string[];
+            /** @default * */
+            dataTopic?: string;
+            dataKey?: string;
+            /** @default true */
+            triggerOnUplink?: boolean;
+        };
+        RuleOperand: {
+            /** @enum {string} */
+            type: "DATA_SOURCE" | "CONSTANT";
+            dataSourceId?: string;
+            /** @description With DATA_SOURCE; dots walk into nested objects (default the data source's dataKey). */
+            dataKey?: string;
+            /** @description With CONSTANT; a number, string or boolean. */
+            value?: unknown;
+        };
+        RuleCondition: {
+            operandFirst: components["schemas"]["RuleOperand"];
+            /** @enum {string} */
+            operator: "EQ" | "NEQ" | "GT" | "GTE" | "LT" | "LTE";
+            operandSecond: components["schemas"]["RuleOperand"];
+            /**
+             * @description How this condition joins the next one (default AND).
+             * @enum {string}
+             */
+            chainOperator?: "AND" | "OR";
+        };
+        RuleLogic: {
+            /** @enum {string} */
+            type: "COMPARISON";
+            dataSources: components["schemas"]["RuleDataSource"][];
+            logicBlocks: {
+                conditions: components["schemas"]["RuleCondition"][];
+                actionIds: string[];
+            }[];
+        };
+        RuleAction: {
+            id: string;
+            name?: string;
+            /** @enum {string} */
+            type: "OUTPUT_CONNECTOR";
+            configuration: {
+                outputConnectorId: components["schemas"]["OutputConnectorIdValue"];
+            };
+        };
+        /**
+         * @example {
+         *       "id": "21a1b2c3d4e5f60c",
+         *       "name": "Too hot",
+         *       "workspaceId": "29a1b2c3d4e5f608",
+         *       "active": true,
+         *       "inputs": [
+         *         {
+         *           "id": "02d2327fedce2128",
+         *           "type": "DEVICE"
+         *         }
+         *       ],
+         *       "logic": {
+         *         "type": "COMPARISON",
+         *         "dataSources": [
+         *           {
+         *             "id": "s1",
+         *             "inputIds": [
+         *               "02d2327fedce2128"
+         *             ],
+         *             "dataTopic": "default",
+         *             "dataKey": "temperature",
+         *             "triggerOnUplink": true
+         *           }
+         *         ],
+         *         "logicBlocks": [
+         *           {
+         *             "conditions": [
+         *               {
+         *                 "operandFirst": {
+         *                   "type": "DATA_SOURCE",
+         *                   "dataSourceId": "s1"
+         *                 },
+         *                 "operator": "GT",
+         *                 "operandSecond": {
+         *                   "type": "CONSTANT",
+         *                   "value": 30
+         *                 }
+         *               }
+         *             ],
+         *             "actionIds": [
+         *               "a1"
+         *             ]
+         *           }
+         *         ]
+         *       },
+         *       "actions": [
+         *         {
+         *           "id": "a1",
+         *           "name": "Alert",
+         *           "type": "OUTPUT_CONNECTOR",
+         *           "configuration": {
+         *             "outputConnectorId": "09a1b2c3d4e5f60b"
+         *           }
+         *         }
+         *       ],
+         *       "version": 1,
+         *       "created": "2026-11-26T10:00:00.000Z",
+         *       "updated": "2026-11-26T10:00:00.000Z"
+         *     }
+         */
+        Rule: {
+            id: components["schemas"]["RuleIdValue"];
+            name: string;
+            description?: string;
+            workspaceId: components["schemas"]["WorkspaceIdValue"];
+            active: boolean;
+            inputs: components["schemas"]["RuleInputRef"][];
+            logic: components["schemas"]["RuleLogic"];
+            actions: components["schemas"]["RuleAction"][];
+            /** Format: int64 */
+            version: number;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            updated: string;
+        };
+        /**
+         * @example {
+         *       "name": "Too hot",
+         *       "workspaceId": "29a1b2c3d4e5f608",
+         *       "active": true,
+         *       "inputs": [
+         *         {
+         *           "id": "02d2327fedce2128",
+         *           "type": "DEVICE"
+         *         }
+         *       ],
+         *       "logic": {
+         *         "type": "COMPARISON",
+         *         "dataSources": [
+         *           {
+         *             "id": "s1",
+         *             "inputIds": [
+         *               "02d2327fedce2128"
+         *             ],
+         *             "dataKey": "temperature"
+         *           }
+         *         ],
+         *         "logicBlocks": [
+         *           {
+         *             "conditions": [
+         *               {
+         *                 "operandFirst": {
+         *                   "type": "DATA_SOURCE",
+         *                   "dataSourceId": "s1"
+         *                 },
+         *                 "operator": "GT",
+         *                 "operandSecond": {
+         *                   "type": "CONSTANT",
+         *                   "value": 30
+         *                 }
+         *               }
+         *             ],
+         *             "actionIds": [
+         *               "a1"
+         *             ]
+         *           }
+         *         ]
+         *       },
+         *       "actions": [
+         *         {
+         *           "id": "a1",
+         *           "type": "OUTPUT_CONNECTOR",
+         *           "configuration": {
+         *             "outputConnectorId": "09a1b2c3d4e5f60b"
+         *           }
+         *         }
+         *       ]
+         *     }
+         */
+        RuleInput: {
+            name: string;
+            description?: string;
+            workspaceId: components["schemas"]["WorkspaceIdValue"];
+            /** @default true */
+            active?: boolean;
+            inputs: components["schemas"]["RuleInputRef"][];
+            logic: components["schemas"]["RuleLogic"];
+            actions: components["schemas"]["RuleAction"][];
+            /** Format: int64 */
+            version?: number;
+        };
+        /**
+         * @example {
+         *       "content": [],
+         *       "pageable": {
+         *         "sort": {
+         *           "sorted": false,
+         *           "unsorted": true,
+         *           "empty": true
+         *         },
+         *         "offset": 0,
+         *         "pageSize": 25,
+         *         "pageNumber": 0,
+         *         "paged": true,
+         *         "unpaged": false
+         *       },
+         *       "totalPages": 0,
+         *       "totalElements": 0,
+         *       "last": true,
+         *       "number": 0,
+         *       "sort": {
+         *         "sorted": false,
+         *         "unsorted": true,
+         *         "empty": true
+         *       },
+         *       "size": 25,
+         *       "numberOfElements": 0,
+         *       "first": true,
+         *       "empty": true
+         *     }
+         */
+        RulePage: components["schemas"]["PageMeta"] & {
+            content: components["schemas"]["Rule"][];
+        };
     };
     responses: {
         /** @description The request does not match the API (`errorCode` 3, details in `errors`). */
@@ -2315,6 +2895,8 @@ export interface components {
          *     a different body is a 409. Keys are kept for 24 hours.
          */
         IdempotencyKey: string;
+        OutputConnectorId: components["schemas"]["OutputConnectorIdValue"];
+        RuleId: components["schemas"]["RuleIdValue"];
     };
     requestBodies: never;
     headers: {
@@ -4775,6 +5357,347 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    listOutputConnectors: {
+        parameters: {
+            query: {
+                workspaceId: components["parameters"]["WorkspaceIdQuery"];
+                /** @description Zero-based page number. */
+                page?: components["parameters"]["Page"];
+                /** @description Page size. */
+                size?: components["parameters"]["Size"];
+                /**
+                 * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
+                 * @example [
+                 *       "name,asc"
+                 *     ]
+                 */
+                sort?: components["parameters"]["SpringSort"];
+                /** @description Case-insensitive substring of the name. */
+                search?: components["parameters"]["Search"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of output connectors (secrets masked). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutputConnectorPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    createOutputConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OutputConnectorInput"];
+            };
+        };
+        responses: {
+            /** @description Created; the only response with `signingSecret`. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutputConnector"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    getOutputConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                outputConnectorId: components["parameters"]["OutputConnectorId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connector (secrets masked). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutputConnector"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    updateOutputConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                outputConnectorId: components["parameters"]["OutputConnectorId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OutputConnectorInput"];
+            };
+        };
+        responses: {
+            /** @description Updated. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutputConnector"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["VersionMismatch"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    deleteOutputConnector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                outputConnectorId: components["parameters"]["OutputConnectorId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    listDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Zero-based page number. */
+                page?: components["parameters"]["Page"];
+                /** @description Page size. */
+                size?: components["parameters"]["Size"];
+                status?: "PENDING" | "DELIVERED" | "FAILED";
+            };
+            header?: never;
+            path: {
+                outputConnectorId: components["parameters"]["OutputConnectorId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of deliveries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    listRules: {
+        parameters: {
+            query: {
+                workspaceId: components["parameters"]["WorkspaceIdQuery"];
+                /** @description Zero-based page number. */
+                page?: components["parameters"]["Page"];
+                /** @description Page size. */
+                size?: components["parameters"]["Size"];
+                /**
+                 * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
+                 * @example [
+                 *       "name,asc"
+                 *     ]
+                 */
+                sort?: components["parameters"]["SpringSort"];
+                /** @description Case-insensitive substring of the name. */
+                search?: components["parameters"]["Search"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of rules. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulePage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    createRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleInput"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    getRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ruleId: components["parameters"]["RuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rule. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    updateRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ruleId: components["parameters"]["RuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleInput"];
+            };
+        };
+        responses: {
+            /** @description Updated. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["VersionMismatch"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    deleteRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ruleId: components["parameters"]["RuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
         };
     };
