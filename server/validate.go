@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/openapi"
-	"github.com/keyplane/keyplane/store/ndata"
 )
 
 // gate is the spec-driven front door of every request: it finds the operation
@@ -186,42 +184,4 @@ func memberErrors(err error) []gen.ProblemError {
 		out = append(out, gen.ProblemError{MemberName: "body", Message: "not valid JSON", Code: ptr("syntax")})
 	}
 	return out
-}
-
-type rawQueryKey struct{}
-
-type requestIDKey struct{}
-
-type clientAddressKey struct{}
-
-// clientAddress is the peer address of the request's connection (not a
-// forwarded header, which a client could forge to dodge rate limits).
-func clientAddress(ctx context.Context) string {
-	addr, _ := ctx.Value(clientAddressKey{}).(string)
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
-	return addr
-}
-
-func withRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
-}
-
-// requestID is the id of the request, for audit records.
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
-
-// listQuery parses the request's NData query for a list endpoint. The strict
-// handlers receive only typed parameters, so the gate keeps the raw query in
-// the context for this.
-func listQuery(ctx context.Context, schema ndata.Schema) (ndata.Query, error) {
-	raw, _ := ctx.Value(rawQueryKey{}).(string)
-	values, err := ndata.ParseRawQuery(raw)
-	if err != nil {
-		return ndata.Query{}, err
-	}
-	return ndata.Parse(values, schema)
 }
