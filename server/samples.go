@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/delivery"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
 )
@@ -75,12 +76,17 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 			return nil, err
 		}
 	}
-	schemas, err := s.schemasOf(ctx, d)
+	flow, err := s.store.Devices.GetDataFlow(ctx, d.DataFlowID)
+	if err != nil {
+		return nil, fmt.Errorf("data flow %s of device %s: %w", d.DataFlowID, d.ID, err)
+	}
+	schemas, err := s.schemasOfFlow(ctx, flow)
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	samples := make([]store.Sample, len(in))
+	data := make([]map[string]any, len(in))
 	result := gen.BackfillResult{Count: len(in), Samples: make([]struct {
 		Id        string    `json:"id"`
 		Timestamp time.Time `json:"timestamp"`
@@ -111,7 +117,7 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 		if smp.Timestamp != nil {
 			ts = smp.Timestamp.UTC().Truncate(time.Millisecond)
 		}
-		data, err := json.Marshal(smp.Data)
+		encoded, err := json.Marshal(smp.Data)
 		if err != nil {
 			return nil, fmt.Errorf("encode sample data: %w", err)
 		}
@@ -124,7 +130,8 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 			meta = ptr(string(m))
 		}
 		id := uuid.NewString() // version 4, random
-		samples[i] = store.Sample{ID: id, Topic: topic, Timestamp: ts, Data: string(data), Meta: meta}
+		samples[i] = store.Sample{ID: id, Topic: topic, Timestamp: ts, DateStored: now, Data: string(encoded), Meta: meta}
+		data[i] = smp.Data
 		result.Samples[i].Id, result.Samples[i].Timestamp, result.Samples[i].Topic = id, ts, topic
 	}
 	if len(errs) > 0 {
@@ -141,13 +148,23 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 	if key != nil {
 		idem = &store.IdempotencyRecord{Key: *key, RequestHash: hash, Status: http.StatusCreated, Response: string(out)}
 	}
-	rec, err := s.store.Devices.InsertSamples(ctx, d.ID, samples, idem)
+	// The outbox rows go into the samples' transaction: a stored sample is
+	// always delivered (at least once), a rejected or replayed one never.
+	deliveries, err := delivery.Plan(ctx, s.store.Connectors, s.log, d, flow, samples, data)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.store.Devices.InsertSamples(ctx, d.ID, samples, idem, deliveries...)
 	if err != nil {
 		return nil, err
 	}
 	if rec != nil { // a concurrent request with the same key committed first
 		return replayed(rec, hash)
 	}
+	if len(deliveries) > 0 {
+		s.wake()
+	}
+	s.streams.publish(ctx, d, samples)
 	return &backfillResponse{status: http.StatusCreated, body: out}, nil
 }
 
@@ -176,13 +193,8 @@ func (r *backfillResponse) VisitBackfillSamplesResponse(w http.ResponseWriter) e
 	return writeJSON(w, r.status, r.body)
 }
 
-// schemasOf loads the schemas of the device's type (device → data flow →
-// device type), once per request.
-func (s *Server) schemasOf(ctx context.Context, d *store.Device) (*sampleSchemas, error) {
-	flow, err := s.store.Devices.GetDataFlow(ctx, d.DataFlowID)
-	if err != nil {
-		return nil, fmt.Errorf("data flow %s of device %s: %w", d.DataFlowID, d.ID, err)
-	}
+// schemasOfFlow loads the schemas of the data flow's device type.
+func (s *Server) schemasOfFlow(ctx context.Context, flow *store.DataFlow) (*sampleSchemas, error) {
 	t, err := s.store.Devices.GetDeviceType(ctx, flow.DeviceTypeID)
 	if err != nil {
 		return nil, fmt.Errorf("device type %s of data flow %s: %w", flow.DeviceTypeID, flow.ID, err)

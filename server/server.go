@@ -37,6 +37,10 @@ type Config struct {
 	// ValidateResponses checks every response against the spec and logs
 	// violations (for staging; tests do it always).
 	ValidateResponses bool
+	// Wake, when set, is called after a backfill commits deliveries, so the
+	// delivery worker claims them at once instead of at its next poll; it
+	// must not block (delivery.Worker.Wake).
+	Wake func()
 }
 
 // Authenticator turns a request's credentials into a principal; an error
@@ -53,6 +57,9 @@ type Server struct {
 	limiter *auth.Limiter
 	log     *slog.Logger
 	metrics *metrics
+	// wake nudges the delivery worker (Config.Wake); never nil.
+	wake    func()
+	streams *hub
 	// specJSON is the OpenAPI document as JSON, served at /openapi.json.
 	specJSON []byte
 }
@@ -77,7 +84,11 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger, metrics: newMetrics(db)}
+	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger, metrics: newMetrics(db),
+		streams: newHub(st, cfg.Logger)}
+	if s.wake = cfg.Wake; s.wake == nil {
+		s.wake = func() {}
+	}
 	g, err := newGate(cfg.Auth, cfg.ValidateResponses, cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -101,6 +112,7 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	registerDocs(e)
 	e.GET("/metrics", s.metrics.handler())
+	e.GET(dataStreamsRoute, s.dataStreams(cfg.Auth))
 	return e, nil
 }
 

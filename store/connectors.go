@@ -211,3 +211,15 @@ func (r *Connectors) ActiveRulesFor(ctx context.Context, deviceID string) ([]Rul
 		r.db.Model(&RuleInput{}).Select("rule_id").Where("device_id = ?", deviceID)).Find(&rules).Error
 	return rules, err
 }
+
+// NewConnectorID returns a fresh output connector id. A connector's secrets
+// are sealed with its id as additional data, so the id exists before the
+// row: seal, then CreateWithID.
+func NewConnectorID() (string, error) { return newID("09") }
+
+// CreateWithID inserts c under the id it already holds (from
+// NewConnectorID); an id taken meanwhile is ErrConflict.
+func (r *Connectors) CreateWithID(ctx context.Context, c *OutputConnector) error {
+	c.Version, c.CreatedAt, c.UpdatedAt = 1, now(), now()
+	return insert(ctx, r.db, c)
+}

@@ -60,13 +60,19 @@ var errIdempotencyTaken = errors.New("idempotency key taken")
 // transaction that also moves the device's last_sample_at forward to the
 // newest timestamp and, with idem, records the idempotency key and its
 // response. The caller sets each sample's ID, Topic, Timestamp and Data;
-// DeviceID and DateStored are set here.
+// DeviceID is set here, and DateStored unless the caller set it (the
+// deliveries' payloads carry it).
+//
+// The deliveries (the outbox: the samples on their way to output
+// connectors, each with its ID, ConnectorID, SampleID, DeviceID, RuleID and
+// Payload) are written in the same transaction, PENDING and due now, so a
+// stored sample is never left undelivered and a rolled-back one never sent.
 //
 // When the key is already recorded (a request that committed first, even
 // one racing with this one), nothing is stored and that record is returned
 // as replay, for the caller to compare hashes and answer with. A missing
 // device is ErrNotFound.
-func (r *Devices) InsertSamples(ctx context.Context, deviceID string, samples []Sample, idem *IdempotencyRecord) (replay *IdempotencyRecord, err error) {
+func (r *Devices) InsertSamples(ctx context.Context, deviceID string, samples []Sample, idem *IdempotencyRecord, deliveries ...Delivery) (replay *IdempotencyRecord, err error) {
 	if len(samples) == 0 {
 		return nil, nil
 	}
@@ -74,7 +80,12 @@ func (r *Devices) InsertSamples(ctx context.Context, deviceID string, samples []
 	newest := samples[0].Timestamp
 	for i := range samples {
 		s := &samples[i]
-		s.DeviceID, s.DateStored, s.Timestamp = deviceID, stored, s.Timestamp.UTC()
+		s.DeviceID, s.Timestamp = deviceID, s.Timestamp.UTC()
+		if s.DateStored.IsZero() {
+			s.DateStored = stored
+		} else {
+			s.DateStored = s.DateStored.UTC()
+		}
 		if s.Timestamp.After(newest) {
 			newest = s.Timestamp
 		}
@@ -110,7 +121,7 @@ func (r *Devices) InsertSamples(ctx context.Context, deviceID string, samples []
 		if res.Error != nil {
 			return fmt.Errorf("update last_sample_at: %w", res.Error)
 		}
-		return nil
+		return insertDeliveries(tx, deliveries, stored)
 	})
 	if errors.Is(err, errIdempotencyTaken) {
 		return r.Idempotency(ctx, deviceID, idem.Key)

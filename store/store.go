@@ -40,6 +40,7 @@ const (
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
+	dsn     string
 
 	// APIKeys holds the API keys.
 	APIKeys *APIKeys
@@ -71,7 +72,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	db, err := gorm.Open(dialector, &gorm.Config{
 		TranslateError: true,
 		Logger:         logger.Discard,
-		NowFunc:        func() time.Time { return time.Now().UTC() },
+		NowFunc:        now, // UTC, millisecond precision, as the wire formats show
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
@@ -93,7 +94,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
-	s := &Store{db: db, dialect: dialect}
+	s := &Store{db: db, dialect: dialect, dsn: dsn}
 	if err := s.migrate(ctx, log); err != nil {
 		sqlDB.Close()
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/delivery"
 	"github.com/keyplane/keyplane/server"
 	"github.com/keyplane/keyplane/store"
 )
@@ -35,6 +36,9 @@ type config struct {
 	// validateResponses checks every response against the spec and logs
 	// violations; for staging.
 	validateResponses bool
+	// webhookAllowPrivate lets webhooks reach loopback, private and
+	// link-local addresses (refused by default against SSRF).
+	webhookAllowPrivate bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (config, error) {
@@ -53,6 +57,8 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 		"verify HMAC signatures against X-Forwarded-Host when present; only behind a proxy that sets it (KEYPLANE_TRUST_FORWARDED_HOST)")
 	fs.BoolVar(&c.validateResponses, "validate-responses", env("KEYPLANE_VALIDATE_RESPONSES", "false") == "true",
 		"check every response against the OpenAPI spec and log violations; for staging (KEYPLANE_VALIDATE_RESPONSES)")
+	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", env("KEYPLANE_WEBHOOK_ALLOW_PRIVATE", "false") == "true",
+		"let webhook deliveries reach loopback, private and link-local addresses (KEYPLANE_WEBHOOK_ALLOW_PRIVATE)")
 	fs.StringVar(&c.logLevel, "log-level", env("KEYPLANE_LOG_LEVEL", "info"), "debug, info, warn or error (KEYPLANE_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", env("KEYPLANE_LOG_FORMAT", "text"), "text or json (KEYPLANE_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -104,13 +110,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.trustForwardedHost {
 		authn.Verifier.ForwardedHostHeader = "X-Forwarded-Host"
 	}
+	worker := &delivery.Worker{Store: st.Connectors, Sealer: sealer, AllowPrivate: cfg.webhookAllowPrivate,
+		Log: log.With("component", "delivery")}
+	if v := os.Getenv("KEYPLANE_DELIVERY_LEASE"); v != "" { // hidden: tests shorten the lease
+		if worker.Lease, err = time.ParseDuration(v); err != nil || worker.Lease <= 0 {
+			return usageError{fmt.Errorf("KEYPLANE_DELIVERY_LEASE: want a positive duration, got %q", v)}
+		}
+	}
 	e, err := server.New(server.Config{Logger: log, Auth: authn, Sealer: sealer, Tokens: tokens, Limiter: authn.Limiter,
-		ValidateResponses: cfg.validateResponses}, st)
+		ValidateResponses: cfg.validateResponses, Wake: worker.Wake}, st)
 	if err != nil {
 		return err
 	}
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	background := runBackground(bgCtx, st, authn, log)
+	background := runBackground(bgCtx, st, authn, worker, log)
 	defer func() {
 		stopBackground()
 		<-background // the last usage batch is written before the store closes
@@ -174,9 +187,12 @@ func loadSecretKey(cfg config, log *slog.Logger) ([]byte, error) {
 	return key, nil
 }
 
-// runBackground writes batched key usage and forgets expired HMAC signatures
-// until ctx ends; the returned channel closes when both have stopped.
-func runBackground(ctx context.Context, st *store.Store, authn *auth.Authenticator, log *slog.Logger) <-chan struct{} {
+// runBackground writes batched key usage, forgets expired HMAC signatures
+// and delivers the outbox (polling every second, woken by backfills) until
+// ctx ends; the returned channel closes when all have stopped, the
+// deliveries in flight finished (each bounded by the worker's attempt
+// timeout).
+func runBackground(ctx context.Context, st *store.Store, authn *auth.Authenticator, worker *delivery.Worker, log *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -184,10 +200,13 @@ func runBackground(ctx context.Context, st *store.Store, authn *auth.Authenticat
 		defer prune.Stop()
 		usage := make(chan struct{})
 		go func() { authn.Usage.Run(ctx, 5*time.Second, log); close(usage) }()
+		deliveries := make(chan struct{})
+		go func() { worker.Run(ctx, time.Second); close(deliveries) }()
 		for {
 			select {
 			case <-ctx.Done():
 				<-usage
+				<-deliveries
 				return
 			case now := <-prune.C:
 				if _, err := st.Replays.Prune(ctx, now); err != nil {

@@ -1,0 +1,125 @@
+// Package connector is the at-rest format of an output connector's
+// configuration, shared by the HTTP handlers that write it and the delivery
+// worker that reads it.
+//
+// A WEBHOOK connector is stored in two parts (store.OutputConnector):
+//
+//   - Properties: the JSON of its public part (uri, method, content type,
+//     auth type, plain headers, basic username, and the names of its auth
+//     headers with empty values);
+//   - SecretsSealed: the JSON of its secrets (signing secret, bearer token,
+//     basic password, auth header values), sealed with AES-256-GCM
+//     (auth.Sealer) with the connector's id as additional data, so a sealed
+//     blob copied onto another connector does not open.
+//
+// Seal writes both parts; Open reads them back into one Webhook; Public reads
+// only the public part (for responses, which mask every secret).
+package connector
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/store"
+)
+
+// Auth types of a webhook (WebhookProperties.authType).
+const (
+	AuthNone   = "NONE"
+	AuthBearer = "BEARER"
+	AuthBasic  = "BASIC"
+	AuthHeader = "HEADER"
+)
+
+// Webhook is the full configuration of a WEBHOOK connector, secrets
+// included: what a delivery needs. Its JSON form carries the secrets too;
+// never log it.
+type Webhook struct {
+	URI         string            `json:"uri"`
+	Method      string            `json:"method"`      // POST or PUT
+	ContentType string            `json:"contentType"` // application/json
+	AuthType    string            `json:"authType"`    // NONE, BEARER, BASIC or HEADER
+	Headers     map[string]string `json:"headers,omitempty"`
+	// AuthHeaders are sent with AuthType HEADER; their values are secrets.
+	AuthHeaders map[string]string `json:"authHeaders,omitempty"`
+	// BearerToken is sent as "Authorization: Bearer …" with AuthType BEARER (secret).
+	BearerToken string `json:"bearerToken,omitempty"`
+	// BasicUser and BasicPassword are sent as HTTP basic credentials with
+	// AuthType BASIC; the password is a secret.
+	BasicUser     string `json:"basicUser,omitempty"`
+	BasicPassword string `json:"basicPassword,omitempty"`
+	// SigningSecret is the HMAC-SHA256 key of the X-Keyplane-Signature header (secret).
+	SigningSecret string `json:"signingSecret,omitempty"`
+}
+
+// secrets is the sealed part of a Webhook.
+type secrets struct {
+	SigningSecret string            `json:"signingSecret,omitempty"`
+	BearerToken   string            `json:"bearerToken,omitempty"`
+	BasicPassword string            `json:"basicPassword,omitempty"`
+	AuthHeaders   map[string]string `json:"authHeaders,omitempty"`
+}
+
+// Seal splits w into the Properties JSON (no secrets) and the sealed secrets
+// of the connector connectorID.
+func Seal(sealer *auth.Sealer, w Webhook, connectorID string) (props string, sealed []byte, err error) {
+	sec := secrets{SigningSecret: w.SigningSecret, BearerToken: w.BearerToken, BasicPassword: w.BasicPassword, AuthHeaders: w.AuthHeaders}
+	pub := w
+	pub.BearerToken, pub.BasicPassword, pub.SigningSecret = "", "", ""
+	pub.AuthHeaders = nil
+	if len(w.AuthHeaders) > 0 {
+		pub.AuthHeaders = make(map[string]string, len(w.AuthHeaders))
+		for name := range w.AuthHeaders {
+			pub.AuthHeaders[name] = ""
+		}
+	}
+	p, err := json.Marshal(pub)
+	if err != nil {
+		return "", nil, fmt.Errorf("encode connector properties: %w", err)
+	}
+	s, err := json.Marshal(sec)
+	if err != nil {
+		return "", nil, fmt.Errorf("encode connector secrets: %w", err)
+	}
+	if sealed, err = sealer.Seal(s, []byte(connectorID)); err != nil {
+		return "", nil, fmt.Errorf("seal connector secrets: %w", err)
+	}
+	return string(p), sealed, nil
+}
+
+// Open returns the full configuration of c, secrets included.
+func Open(sealer *auth.Sealer, c *store.OutputConnector) (Webhook, error) {
+	w, err := Public(c)
+	if err != nil {
+		return Webhook{}, err
+	}
+	plain, err := sealer.Open(c.SecretsSealed, []byte(c.ID))
+	if err != nil {
+		return Webhook{}, fmt.Errorf("connector %s: %w", c.ID, err)
+	}
+	var sec secrets
+	if err := json.Unmarshal(plain, &sec); err != nil {
+		return Webhook{}, fmt.Errorf("connector %s: decode secrets: %w", c.ID, err)
+	}
+	w.SigningSecret, w.BearerToken, w.BasicPassword = sec.SigningSecret, sec.BearerToken, sec.BasicPassword
+	w.AuthHeaders = maps.Clone(sec.AuthHeaders)
+	return w, nil
+}
+
+// Public returns the public part of c: every secret is empty, and
+// AuthHeaders holds the names of the auth headers with empty values.
+func Public(c *store.OutputConnector) (Webhook, error) {
+	var w Webhook
+	if err := json.Unmarshal([]byte(c.Properties), &w); err != nil {
+		return Webhook{}, fmt.Errorf("connector %s: decode properties: %w", c.ID, err)
+	}
+	// Seal never writes secrets here; clearing them anyway keeps a
+	// hand-edited row from leaking one into a response.
+	w.BearerToken, w.BasicPassword, w.SigningSecret = "", "", ""
+	for name := range w.AuthHeaders {
+		w.AuthHeaders[name] = ""
+	}
+	return w, nil
+}

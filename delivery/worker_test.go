@@ -1,0 +1,131 @@
+package delivery
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyplane/keyplane/connector"
+	"github.com/keyplane/keyplane/store"
+)
+
+func TestPublicAddr(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1": false, "::1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
+		"169.254.169.254": false, "fe80::1": false, "0.0.0.0": false, "::": false, "fc00::1": false,
+		"100.64.0.1": false, "0.1.2.3": false, "224.0.0.1": false, "::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false,
+		"93.184.216.34": true, "2606:2800:220:1:248:1893:25c8:1946": true, "::ffff:93.184.216.34": true,
+	} {
+		if got := publicAddr(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("publicAddr(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+// TestSSRFRefusal: without AllowPrivate the worker's dialer refuses
+// 127.0.0.1 (the receiver never sees a request); with it, the request goes.
+func TestSSRFRefusal(t *testing.T) {
+	var mu sync.Mutex
+	hits := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	d := &store.Delivery{ID: "d1", Payload: `{}`}
+	hook := &connector.Webhook{URI: srv.URL, Method: "POST"}
+
+	w := &Worker{}
+	w.init()
+	code, msg := w.send(t.Context(), d, hook)
+	if code != nil || msg == nil || !strings.Contains(*msg, "refused") || strings.Contains(*msg, srv.URL) {
+		t.Fatalf("private address: code %v, error %v", code, deref(msg))
+	}
+	// A name resolving to loopback is refused too (the check is on the dialed IP).
+	code, msg = w.send(t.Context(), d, &connector.Webhook{URI: strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)})
+	if code != nil || msg == nil || !strings.Contains(*msg, "refused") {
+		t.Fatalf("localhost: code %v, error %v", code, deref(msg))
+	}
+	if hits != 0 {
+		t.Fatalf("the receiver got %d requests", hits)
+	}
+
+	allowed := &Worker{AllowPrivate: true}
+	allowed.init()
+	if code, msg := allowed.send(t.Context(), d, hook); code == nil || *code != 200 || msg != nil {
+		t.Fatalf("allowed: code %v, error %v", code, deref(msg))
+	}
+}
+
+// TestRequest: the request carries the payload, the auth of the connector,
+// its headers, the delivery id and a verifiable signature; redirects are not
+// followed; the error text of a failure has no URL.
+func TestRequest(t *testing.T) {
+	at := time.Unix(1_790_000_000, 0)
+	var got *http.Request
+	var body []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/redirect" {
+			http.Redirect(w, r, "/ok", http.StatusFound)
+			return
+		}
+		got = r
+		body, _ = io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	w := &Worker{AllowPrivate: true, Now: func() time.Time { return at }}
+	w.init()
+	d := &store.Delivery{ID: "d-42", Payload: `{"id":"s1"}`}
+	for _, c := range []struct {
+		hook  connector.Webhook
+		check func(r *http.Request) bool
+	}{
+		{connector.Webhook{AuthType: connector.AuthBearer, BearerToken: "tok"}, func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer tok" }},
+		{connector.Webhook{AuthType: connector.AuthBasic, BasicUser: "u", BasicPassword: "p"}, func(r *http.Request) bool {
+			u, p, ok := r.BasicAuth()
+			return ok && u == "u" && p == "p"
+		}},
+		{connector.Webhook{AuthType: connector.AuthHeader, AuthHeaders: map[string]string{"X-Api-Key": "k"}}, func(r *http.Request) bool { return r.Header.Get("X-Api-Key") == "k" }},
+		{connector.Webhook{AuthType: connector.AuthNone, Method: "PUT"}, func(r *http.Request) bool { return r.Method == "PUT" && r.Header.Get("Authorization") == "" }},
+	} {
+		h := c.hook
+		h.URI, h.SigningSecret, h.Headers = srv.URL+"/hook", "sig", map[string]string{"X-Custom": "v", DeliveryHeader: "forged"}
+		code, msg := w.send(t.Context(), d, &h)
+		if code == nil || *code != 202 || msg != nil {
+			t.Fatalf("%s: code %v error %v", h.AuthType, code, deref(msg))
+		}
+		if !c.check(got) || got.Header.Get("X-Custom") != "v" || got.Header.Get(DeliveryHeader) != "d-42" ||
+			got.Header.Get("Content-Type") != "application/json" || string(body) != d.Payload {
+			t.Fatalf("%s: request %v %s", h.AuthType, got.Header, body)
+		}
+		if err := VerifySignature("sig", got.Header.Get(SignatureHeader), body, at, time.Minute); err != nil {
+			t.Fatalf("%s: signature: %v", h.AuthType, err)
+		}
+	}
+	code, msg := w.send(t.Context(), d, &connector.Webhook{URI: srv.URL + "/redirect"})
+	if code == nil || *code != 302 || msg == nil || *msg != "302 Found" {
+		t.Fatalf("redirect: code %v error %v", code, deref(msg))
+	}
+	code, msg = w.send(t.Context(), d, &connector.Webhook{URI: "http://user:secret@127.0.0.1:1/x?token=secret"})
+	if code != nil || msg == nil || strings.Contains(*msg, "secret") {
+		t.Fatalf("unreachable: code %v error %v", code, deref(msg))
+	}
+	code, msg = w.send(t.Context(), d, &connector.Webhook{URI: "file:///etc/passwd"})
+	if code != nil || msg == nil {
+		t.Fatalf("file url: code %v error %v", code, deref(msg))
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}

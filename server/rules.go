@@ -1,0 +1,293 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
+)
+
+// dataKeyPattern is a data key: names joined by dots, each walking one level
+// into the sample's data (package rules).
+var dataKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`)
+
+// ListRules serves GET /v3/rules?workspaceId=….
+func (s *Server) ListRules(ctx context.Context, req gen.ListRulesRequestObject) (gen.ListRulesResponseObject, error) {
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.RuleFields)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.listableWorkspace(ctx, req.Params.WorkspaceId, auth.ScopeRule, auth.Read); err != nil {
+		return nil, err
+	}
+	rows, total, err := s.store.Connectors.ListRules(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
+	if err != nil {
+		return nil, err
+	}
+	items := make([]gen.Rule, len(rows))
+	for i := range rows {
+		if items[i], err = ruleOut(&rows[i]); err != nil {
+			return nil, err
+		}
+	}
+	return gen.ListRules200JSONResponse(newPage(items, q, total)), nil
+}
+
+// CreateRule serves POST /v3/rules.
+func (s *Server) CreateRule(ctx context.Context, req gen.CreateRuleRequestObject) (gen.CreateRuleResponseObject, error) {
+	in := req.Body
+	w, err := s.workspaceFor(ctx, in.WorkspaceId, auth.ScopeRule, auth.Create)
+	if err != nil {
+		return nil, err
+	}
+	r, devices, err := s.ruleIn(ctx, in, w.ID)
+	if err != nil {
+		return nil, err
+	}
+	r.OrganizationID, r.WorkspaceID = w.OrganizationID, w.ID
+	if err := s.store.Connectors.CreateRule(ctx, r, devices); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "create", "rule", r.ID)
+	out, err := ruleOut(r)
+	return gen.CreateRule201JSONResponse(out), err
+}
+
+// GetRule serves GET /v3/rules/{ruleId}.
+func (s *Server) GetRule(ctx context.Context, req gen.GetRuleRequestObject) (gen.GetRuleResponseObject, error) {
+	r, err := s.ruleFor(ctx, req.RuleId, auth.Read)
+	if err != nil {
+		return nil, err
+	}
+	out, err := ruleOut(r)
+	return gen.GetRule200JSONResponse(out), err
+}
+
+// UpdateRule serves PUT /v3/rules/{ruleId}: the body replaces the rule
+// (absent active means true, as on create); the workspace is fixed.
+func (s *Server) UpdateRule(ctx context.Context, req gen.UpdateRuleRequestObject) (gen.UpdateRuleResponseObject, error) {
+	cur, err := s.ruleFor(ctx, req.RuleId, auth.Update)
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	if in.WorkspaceId != cur.WorkspaceID {
+		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a rule cannot move to another workspace", Code: ptr("immutable")})
+	}
+	r, devices, err := s.ruleIn(ctx, in, cur.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	r.ID = cur.ID
+	if r, err = s.store.Connectors.UpdateRule(ctx, r, devices, in.Version); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "update", "rule", r.ID)
+	out, err := ruleOut(r)
+	return gen.UpdateRule200JSONResponse(out), err
+}
+
+// DeleteRule serves DELETE /v3/rules/{ruleId}.
+func (s *Server) DeleteRule(ctx context.Context, req gen.DeleteRuleRequestObject) (gen.DeleteRuleResponseObject, error) {
+	if _, err := s.ruleFor(ctx, req.RuleId, auth.Delete); err != nil {
+		return nil, err
+	}
+	if err := s.store.Connectors.DeleteRule(ctx, req.RuleId); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "delete", "rule", req.RuleId)
+	return gen.DeleteRule204Response{}, nil
+}
+
+// ruleFor reads a rule the caller may use verb on (RULE scope, in the rule's
+// workspace).
+func (s *Server) ruleFor(ctx context.Context, id string, verb auth.Verb) (*store.Rule, error) {
+	r, err := s.store.Connectors.GetRule(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(ctx, auth.Target{Scope: auth.ScopeRule, Verb: verb, Organization: r.OrganizationID, Workspace: r.WorkspaceID}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ruleIn validates a rule body for workspace ws and maps it to the editable
+// fields of a rule, with the defaults of absent members (active, and each
+// data source's dataTopic "*" and triggerOnUplink true), and the ids of its
+// input devices. Every problem found is reported, each naming its member.
+func (s *Server) ruleIn(ctx context.Context, in *gen.RuleInput, ws string) (*store.Rule, []string, error) {
+	var errs []gen.ProblemError
+	bad := func(member, code, format string, args ...any) {
+		errs = append(errs, gen.ProblemError{MemberName: member, Message: fmt.Sprintf(format, args...), Code: ptr(code)})
+	}
+
+	// Inputs: devices of the workspace, each once.
+	devices := make([]string, 0, len(in.Inputs))
+	isInput := map[string]bool{}
+	for i, input := range in.Inputs {
+		member := fmt.Sprintf("/inputs/%d/id", i)
+		if isInput[input.Id] {
+			bad(member, "duplicate", "the device is already an input")
+			continue
+		}
+		d, err := s.store.Devices.GetDevice(ctx, input.Id)
+		switch {
+		case errors.Is(err, store.ErrNotFound) || (err == nil && d.WorkspaceID != ws):
+			bad(member, "notFound", "no such device in the workspace")
+			continue
+		case err != nil:
+			return nil, nil, err
+		}
+		isInput[input.Id] = true
+		devices = append(devices, input.Id)
+	}
+
+	// Actions: unique ids, each sending to a connector of the workspace.
+	logic := in.Logic
+	actions := map[string]bool{}
+	connectorIDs := make([]string, 0, len(in.Actions))
+	for _, a := range in.Actions {
+		connectorIDs = append(connectorIDs, a.Configuration.OutputConnectorId)
+	}
+	connectors, err := s.store.Connectors.ByID(ctx, connectorIDs)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, a := range in.Actions {
+		if actions[a.Id] {
+			bad(fmt.Sprintf("/actions/%d/id", i), "duplicate", "another action has this id")
+		}
+		actions[a.Id] = true
+		if c, ok := connectors[a.Configuration.OutputConnectorId]; !ok || c.WorkspaceID != ws {
+			bad(fmt.Sprintf("/actions/%d/configuration/outputConnectorId", i), "notFound", "no such output connector in the workspace")
+		}
+	}
+
+	// Data sources: unique ids, reading the rule's inputs.
+	sources := map[string]gen.RuleDataSource{}
+	for i := range logic.DataSources {
+		ds := &logic.DataSources[i]
+		base := fmt.Sprintf("/logic/dataSources/%d", i)
+		if _, dup := sources[ds.Id]; dup {
+			bad(base+"/id", "duplicate", "another data source has this id")
+		}
+		for j, id := range ds.InputIds {
+			if !isInput[id] {
+				bad(fmt.Sprintf("%s/inputIds/%d", base, j), "notFound", "not one of the rule's inputs")
+			}
+		}
+		if ds.DataTopic == nil {
+			ds.DataTopic = ptr("*")
+		} else if *ds.DataTopic == "" {
+			bad(base+"/dataTopic", "required", `a topic, or "*" for any`)
+		}
+		if ds.TriggerOnUplink == nil {
+			ds.TriggerOnUplink = ptr(true)
+		}
+		if ds.DataKey != nil && !dataKeyPattern.MatchString(*ds.DataKey) {
+			bad(base+"/dataKey", "pattern", "must match %s", dataKeyPattern)
+		}
+		sources[ds.Id] = *ds
+	}
+
+	// Logic blocks: conditions over the data sources, running the actions.
+	for b, block := range logic.LogicBlocks {
+		base := fmt.Sprintf("/logic/logicBlocks/%d", b)
+		for c, cond := range block.Conditions {
+			member := fmt.Sprintf("%s/conditions/%d", base, c)
+			numeric := cond.Operator != gen.RuleConditionOperatorEQ && cond.Operator != gen.RuleConditionOperatorNEQ
+			checkOperand(member+"/operandFirst", cond.OperandFirst, numeric, sources, bad)
+			checkOperand(member+"/operandSecond", cond.OperandSecond, numeric, sources, bad)
+		}
+		for k, id := range block.ActionIds {
+			if !actions[id] {
+				bad(fmt.Sprintf("%s/actionIds/%d", base, k), "notFound", "no action has this id")
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, invalid(errs...)
+	}
+
+	r := &store.Rule{Name: in.Name, Description: in.Description, Active: in.Active == nil || *in.Active}
+	for _, part := range []struct {
+		to *string
+		v  any
+	}{{&r.Inputs, in.Inputs}, {&r.Logic, logic}, {&r.Actions, in.Actions}} {
+		raw, err := json.Marshal(part.v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode rule: %w", err)
+		}
+		*part.to = string(raw)
+	}
+	return r, devices, nil
+}
+
+// checkOperand validates one operand of a condition: a DATA_SOURCE operand
+// names a data source and has a data key (its own or its source's); a
+// CONSTANT operand has a number, string or boolean value, a number when the
+// operator orders (numeric).
+func checkOperand(member string, o gen.RuleOperand, numeric bool, sources map[string]gen.RuleDataSource, bad func(member, code, format string, args ...any)) {
+	switch o.Type {
+	case gen.RuleOperandTypeDATASOURCE:
+		if o.Value != nil {
+			bad(member+"/value", "unexpected", "a DATA_SOURCE operand has no value")
+		}
+		if o.DataSourceId == nil {
+			bad(member+"/dataSourceId", "required", "a DATA_SOURCE operand names a data source")
+			return
+		}
+		ds, ok := sources[*o.DataSourceId]
+		if !ok {
+			bad(member+"/dataSourceId", "notFound", "no data source has this id")
+			return
+		}
+		key := o.DataKey
+		if key == nil {
+			key = ds.DataKey
+		}
+		switch {
+		case key == nil:
+			bad(member+"/dataKey", "required", "neither the operand nor its data source has a dataKey")
+		case !dataKeyPattern.MatchString(*key):
+			bad(member+"/dataKey", "pattern", "must match %s", dataKeyPattern)
+		}
+	case gen.RuleOperandTypeCONSTANT:
+		if o.DataSourceId != nil {
+			bad(member+"/dataSourceId", "unexpected", "a CONSTANT operand names no data source")
+		}
+		if o.DataKey != nil {
+			bad(member+"/dataKey", "unexpected", "a CONSTANT operand has no dataKey")
+		}
+		switch o.Value.(type) {
+		case float64, json.Number: // as JSON decodes numbers
+		case string, bool:
+			if numeric {
+				bad(member+"/value", "type", "GT, GTE, LT and LTE compare numbers")
+			}
+		default:
+			bad(member+"/value", "type", "a CONSTANT operand's value is a number, string or boolean")
+		}
+	}
+}
+
+// ruleOut maps a rule to the wire format.
+func ruleOut(r *store.Rule) (gen.Rule, error) {
+	out := gen.Rule{Id: r.ID, Name: r.Name, Description: r.Description, WorkspaceId: r.WorkspaceID, Active: r.Active,
+		Version: r.Version, Created: r.CreatedAt.UTC(), Updated: r.UpdatedAt.UTC()}
+	for _, part := range []struct {
+		from string
+		v    any
+	}{{r.Inputs, &out.Inputs}, {r.Logic, &out.Logic}, {r.Actions, &out.Actions}} {
+		if err := json.Unmarshal([]byte(part.from), part.v); err != nil {
+			return gen.Rule{}, fmt.Errorf("rule %s: decode: %w", r.ID, err)
+		}
+	}
+	return out, nil
+}

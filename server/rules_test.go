@@ -1,0 +1,337 @@
+package server_test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/rules"
+)
+
+// ruleFixture is a workspace with two devices and a RULE_ACTION connector,
+// and the same in another workspace of the organization.
+type ruleFixture struct {
+	org, ws, other      string
+	dev1, dev2, foreign string
+	conn, foreignConn   string
+}
+
+func newRuleFixture(t *testing.T, h *harness) *ruleFixture {
+	t.Helper()
+	f := &ruleFixture{org: h.org(t, "acme")}
+	f.ws = h.workspace(t, f.org, "main")
+	f.other = h.workspace(t, f.org, "other")
+	flow := h.storeDataFlow(t, f.org, f.ws, h.deviceType(t, f.ws, "t"))
+	f.dev1 = h.storeDevice(t, f.org, f.ws, flow, "phys-1").ID
+	f.dev2 = h.storeDevice(t, f.org, f.ws, flow, "phys-2").ID
+	otherFlow := h.storeDataFlow(t, f.org, f.other, h.deviceType(t, f.other, "t"))
+	f.foreign = h.storeDevice(t, f.org, f.other, otherFlow, "phys-3").ID
+	hook := map[string]any{"uri": "https://h.example/"}
+	f.conn = h.newWebhookConnector(t, f.ws, "alerts", hook).Id
+	f.foreignConn = h.newWebhookConnector(t, f.other, "elsewhere", hook).Id
+	return f
+}
+
+// body is a valid rule: temperature of dev1 above 30 sends to conn.
+func (f *ruleFixture) body(name string) map[string]any {
+	return map[string]any{
+		"name":        name,
+		"workspaceId": f.ws,
+		"inputs":      []any{map[string]any{"id": f.dev1, "type": "DEVICE"}},
+		"logic": map[string]any{
+			"type":        "COMPARISON",
+			"dataSources": []any{map[string]any{"id": "s1", "inputIds": []string{f.dev1}, "dataKey": "temperature"}},
+			"logicBlocks": []any{map[string]any{
+				"conditions": []any{map[string]any{
+					"operandFirst":  map[string]any{"type": "DATA_SOURCE", "dataSourceId": "s1"},
+					"operator":      "GT",
+					"operandSecond": map[string]any{"type": "CONSTANT", "value": 30},
+				}},
+				"actionIds": []string{"a1"},
+			}},
+		},
+		"actions": []any{map[string]any{"id": "a1", "name": "Alert", "type": "OUTPUT_CONNECTOR", "configuration": map[string]any{"outputConnectorId": f.conn}}},
+	}
+}
+
+// edit returns a deep copy of a body changed by fn (through its JSON form, so
+// fn sees maps and slices of any).
+func edit(t *testing.T, body map[string]any, fn func(b map[string]any)) map[string]any {
+	t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	fn(out)
+	return out
+}
+
+// zeroFirst zeroes *v and returns it, so a decode into a reused variable keeps
+// nothing from the previous one.
+func zeroFirst[T any](v *T) *T {
+	var zero T
+	*v = zero
+	return v
+}
+
+// at walks a decoded body along keys and indexes.
+func at(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			v = v.(map[string]any)[k]
+		case int:
+			v = v.([]any)[k]
+		}
+	}
+	return v
+}
+
+func TestRules(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		f := newRuleFixture(t, h)
+
+		// Create: defaults (active, dataTopic "*", triggerOnUplink), the wire shape kept.
+		var r gen.Rule
+		h.do(t, req{method: "POST", path: "/v3/rules", body: f.body("too hot")}).want(201).decode(&r)
+		ds := r.Logic.DataSources[0]
+		if !strings.HasPrefix(r.Id, "21") || !r.Active || r.Version != 1 || r.WorkspaceId != f.ws || r.Name != "too hot" ||
+			len(r.Inputs) != 1 || r.Inputs[0].Id != f.dev1 || *ds.DataTopic != "*" || !*ds.TriggerOnUplink || *ds.DataKey != "temperature" ||
+			r.Logic.Type != "COMPARISON" || len(r.Logic.LogicBlocks) != 1 || r.Logic.LogicBlocks[0].Conditions[0].OperandSecond.Value != 30.0 ||
+			len(r.Actions) != 1 || r.Actions[0].Configuration.OutputConnectorId != f.conn || *r.Actions[0].Name != "Alert" {
+			t.Fatalf("rule %+v", r)
+		}
+		// The stored rule is indexed by its input and evaluates.
+		active, err := h.st.Connectors.ActiveRulesFor(t.Context(), f.dev1)
+		if err != nil || len(active) != 1 || active[0].ID != r.Id {
+			t.Fatalf("active rules of dev1 %+v %v", active, err)
+		}
+		got, err := rules.Evaluate(&active[0], f.dev1, "default", map[string]any{"temperature": 31.0})
+		if err != nil || !slices.Equal(got, []string{f.conn}) {
+			t.Fatalf("evaluate %v %v", got, err)
+		}
+
+		// A fuller rule: two inputs, topics, OR chains, string and boolean constants, nested keys, inactive.
+		full := edit(t, f.body("full"), func(b map[string]any) {
+			b["active"] = false
+			b["description"] = "two devices"
+			b["inputs"] = []any{map[string]any{"id": f.dev1, "type": "DEVICE"}, map[string]any{"id": f.dev2, "type": "DEVICE"}}
+			l := b["logic"].(map[string]any)
+			l["dataSources"] = []any{
+				map[string]any{"id": "s1", "inputIds": []string{f.dev1, f.dev2}, "dataTopic": "climate", "triggerOnUplink": false},
+				map[string]any{"id": "s2", "inputIds": []string{f.dev2}, "dataKey": "door.open"},
+			}
+			l["logicBlocks"] = []any{map[string]any{
+				"conditions": []any{
+					map[string]any{"operandFirst": map[string]any{"type": "DATA_SOURCE", "dataSourceId": "s1", "dataKey": "status"}, "operator": "EQ",
+						"operandSecond": map[string]any{"type": "CONSTANT", "value": "alarm"}, "chainOperator": "OR"},
+					map[string]any{"operandFirst": map[string]any{"type": "DATA_SOURCE", "dataSourceId": "s2"}, "operator": "NEQ",
+						"operandSecond": map[string]any{"type": "CONSTANT", "value": false}},
+				},
+				"actionIds": []string{"a1", "a2"},
+			}}
+			b["actions"] = append(b["actions"].([]any), map[string]any{"id": "a2", "type": "OUTPUT_CONNECTOR", "configuration": map[string]any{"outputConnectorId": f.conn}})
+		})
+		var r2 gen.Rule
+		h.do(t, req{method: "POST", path: "/v3/rules", body: full}).want(201).decode(&r2)
+		if r2.Active || *r2.Description != "two devices" || *r2.Logic.DataSources[0].DataTopic != "climate" || *r2.Logic.DataSources[0].TriggerOnUplink ||
+			*r2.Logic.LogicBlocks[0].Conditions[0].ChainOperator != "OR" || r2.Logic.LogicBlocks[0].Conditions[1].OperandSecond.Value != false {
+			t.Fatalf("full rule %+v", r2)
+		}
+		if active, _ := h.st.Connectors.ActiveRulesFor(t.Context(), f.dev2); len(active) != 0 {
+			t.Fatalf("an inactive rule is active: %+v", active)
+		}
+
+		// Rejected rules, each naming its member.
+		for _, c := range []struct {
+			name   string
+			fn     func(b map[string]any)
+			status int
+			member string
+		}{
+			{"device of another workspace", func(b map[string]any) {
+				b["inputs"] = []any{map[string]any{"id": f.foreign, "type": "DEVICE"}}
+			}, 400, "/inputs/0/id"},
+			{"unknown device", func(b map[string]any) {
+				b["inputs"] = append(b["inputs"].([]any), map[string]any{"id": "02ffffffffffffff", "type": "DEVICE"})
+			}, 400, "/inputs/1/id"},
+			{"duplicate input", func(b map[string]any) {
+				b["inputs"] = append(b["inputs"].([]any), map[string]any{"id": f.dev1, "type": "DEVICE"})
+			}, 400, "/inputs/1/id"},
+			{"data source reads a non-input", func(b map[string]any) {
+				at(b, "logic", "dataSources", 0).(map[string]any)["inputIds"] = []string{f.dev1, f.dev2}
+			}, 400, "/logic/dataSources/0/inputIds/1"},
+			{"duplicate data source", func(b map[string]any) {
+				l := b["logic"].(map[string]any)
+				l["dataSources"] = append(l["dataSources"].([]any), map[string]any{"id": "s1", "inputIds": []string{f.dev1}})
+			}, 400, "/logic/dataSources/1/id"},
+			{"empty data topic", func(b map[string]any) {
+				at(b, "logic", "dataSources", 0).(map[string]any)["dataTopic"] = ""
+			}, 400, "/logic/dataSources/0/dataTopic"},
+			{"bad data source key", func(b map[string]any) {
+				at(b, "logic", "dataSources", 0).(map[string]any)["dataKey"] = "a..b"
+			}, 400, "/logic/dataSources/0/dataKey"},
+			{"unknown data source", func(b map[string]any) {
+				at(b, "logic", "logicBlocks", 0, "conditions", 0, "operandFirst").(map[string]any)["dataSourceId"] = "s9"
+			}, 400, "/logic/logicBlocks/0/conditions/0/operandFirst/dataSourceId"},
+			{"data source operand without id", func(b map[string]any) {
+				delete(at(b, "logic", "logicBlocks", 0, "conditions", 0, "operandFirst").(map[string]any), "dataSourceId")
+			}, 400, "/logic/logicBlocks/0/conditions/0/operandFirst/dataSourceId"},
+			{"no data key anywhere", func(b map[string]any) {
+				delete(at(b, "logic", "dataSources", 0).(map[string]any), "dataKey")
+			}, 400, "/logic/logicBlocks/0/conditions/0/operandFirst/dataKey"},
+			{"bad operand key", func(b map[string]any) {
+				at(b, "logic", "logicBlocks", 0, "conditions", 0, "operandFirst").(map[string]any)["dataKey"] = "temp-erature"
+			}, 400, "/logic/logicBlocks/0/conditions/0/operandFirst/dataKey"},
+			{"non-numeric constant with GT", func(b map[string]any) {
+				at(b, "logic", "logicBlocks", 0, "conditions", 0, "operandSecond").(map[string]any)["value"] = "30"
+			}, 400, "/logic/logicBlocks/0/conditions/0/operandSecond/value"},
+			{"boolean constant with LTE", func(b map[string]any) {
+				c := at(b, "logic", "logicBlocks", 0, "conditions", 0).(map[string]any)
+				c["operator"] = "LTE"
+				c["operandSecond"].(map[string]any)["value"] = true
+			}, 400, "/logic/logicBlocks/0/conditions/0/operandSecond/value"},
+			{"constant without value", func(b map[string]any) {
+				delete(at(b, "logic", "logicBlocks", 0, "conditions", 0, "operandSecond").(map[string]any), "value")
+			}, 400, "/logic/logicBlocks/0/conditions/0/operandSecond/value"},
+			{"object constant", func(b map[string]any) {
+				c := at(b, "logic", "logicBlocks", 0, "conditions", 0).(map[string]any)
+				c["operator"] = "EQ"
+				c["operandSecond"].(map[string]any)["value"] = map[string]any{"a": 1}
+			}, 400, "/logic/logicBlocks/0/conditions/0/operandSecond/value"},
+			{"unknown action", func(b map[string]any) {
+				at(b, "logic", "logicBlocks", 0).(map[string]any)["actionIds"] = []string{"a1", "a7"}
+			}, 400, "/logic/logicBlocks/0/actionIds/1"},
+			{"duplicate action", func(b map[string]any) {
+				b["actions"] = append(b["actions"].([]any), at(b, "actions", 0))
+			}, 400, "/actions/1/id"},
+			{"connector of another workspace", func(b map[string]any) {
+				at(b, "actions", 0, "configuration").(map[string]any)["outputConnectorId"] = f.foreignConn
+			}, 400, "/actions/0/configuration/outputConnectorId"},
+			{"unknown connector", func(b map[string]any) {
+				at(b, "actions", 0, "configuration").(map[string]any)["outputConnectorId"] = "09ffffffffffffff"
+			}, 400, "/actions/0/configuration/outputConnectorId"},
+			{"unknown operator", func(b map[string]any) {
+				at(b, "logic", "logicBlocks", 0, "conditions", 0).(map[string]any)["operator"] = "LIKE"
+			}, 400, ""},
+			{"no inputs", func(b map[string]any) { b["inputs"] = []any{} }, 400, ""},
+			{"unknown workspace", func(b map[string]any) { b["workspaceId"] = "29ffffffffffffff" }, 404, ""},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				res := h.do(t, req{method: "POST", path: "/v3/rules", body: edit(t, f.body("bad"), c.fn)}).want(c.status)
+				if c.member != "" {
+					wantMember(t, res, c.member)
+				}
+			})
+		}
+		// Every problem is reported, not only the first.
+		both := edit(t, f.body("bad"), func(b map[string]any) {
+			b["inputs"] = []any{map[string]any{"id": f.foreign, "type": "DEVICE"}}
+			at(b, "actions", 0, "configuration").(map[string]any)["outputConnectorId"] = f.foreignConn
+		})
+		wantMembers(t, h.do(t, req{method: "POST", path: "/v3/rules", body: both}),
+			"/inputs/0/id", "/actions/0/configuration/outputConnectorId", "/logic/dataSources/0/inputIds/0")
+
+		// Get, update (re-indexes inputs; active defaults to true), stale version, no move.
+		path := "/v3/rules/" + r2.Id
+		var g gen.Rule
+		h.do(t, req{method: "GET", path: path}).want(200).decode(&g)
+		if g.Id != r2.Id || g.Version != 1 || len(g.Inputs) != 2 || g.Logic.LogicBlocks[0].ActionIds[1] != "a2" {
+			t.Fatalf("get %+v", g)
+		}
+		moved := edit(t, f.body("moved"), func(b map[string]any) {
+			b["inputs"] = []any{map[string]any{"id": f.dev2, "type": "DEVICE"}}
+			at(b, "logic", "dataSources", 0).(map[string]any)["inputIds"] = []string{f.dev2}
+			b["version"] = 1
+		})
+		h.do(t, req{method: "PUT", path: path, body: moved}).want(200).decode(zeroFirst(&g))
+		if g.Version != 2 || g.Name != "moved" || !g.Active || g.Description != nil || len(g.Inputs) != 1 || g.Inputs[0].Id != f.dev2 {
+			t.Fatalf("updated %+v", g)
+		}
+		if active, _ := h.st.Connectors.ActiveRulesFor(t.Context(), f.dev2); len(active) != 1 || active[0].ID != r2.Id {
+			t.Fatalf("dev2's rules after update %+v", active)
+		}
+		if active, _ := h.st.Connectors.ActiveRulesFor(t.Context(), f.dev1); len(active) != 1 || active[0].ID != r.Id {
+			t.Fatalf("dev1's rules after update %+v", active)
+		}
+		h.do(t, req{method: "PUT", path: path, body: moved}).want(409)
+		unversioned := edit(t, moved, func(b map[string]any) { delete(b, "version"); b["active"] = false })
+		h.do(t, req{method: "PUT", path: path, body: unversioned}).want(200).decode(zeroFirst(&g))
+		if g.Version != 3 || g.Active {
+			t.Fatalf("unversioned update %+v", g)
+		}
+		elsewhere := edit(t, unversioned, func(b map[string]any) { b["workspaceId"] = f.other })
+		wantMember(t, h.do(t, req{method: "PUT", path: path, body: elsewhere}), "/workspaceId")
+		bad := edit(t, unversioned, func(b map[string]any) { b["inputs"] = []any{map[string]any{"id": f.foreign, "type": "DEVICE"}} })
+		wantMember(t, h.do(t, req{method: "PUT", path: path, body: bad}), "/inputs/0/id")
+		h.do(t, req{method: "PUT", path: "/v3/rules/21ffffffffffffff", body: unversioned}).want(404)
+		h.do(t, req{method: "GET", path: "/v3/rules/21ffffffffffffff"}).want(404)
+
+		// Lists.
+		var page gen.RulePage
+		h.do(t, req{method: "GET", path: "/v3/rules?workspaceId=" + f.ws + "&sort=name"}).want(200).decode(zeroFirst(&page))
+		if page.TotalElements != 2 || page.Content[0].Name != "moved" || page.Content[1].Name != "too hot" {
+			t.Fatalf("page %+v", page)
+		}
+		h.do(t, req{method: "GET", path: "/v3/rules?workspaceId=" + f.ws + "&search=HOT"}).want(200).decode(zeroFirst(&page))
+		if page.TotalElements != 1 || page.Content[0].Id != r.Id {
+			t.Fatalf("search %+v", page)
+		}
+		h.do(t, req{method: "GET", path: "/v3/rules?workspaceId=" + f.other}).want(200).decode(zeroFirst(&page))
+		if page.TotalElements != 0 || !page.Empty {
+			t.Fatalf("other workspace %+v", page)
+		}
+		h.do(t, req{method: "GET", path: "/v3/rules"}).want(400)
+
+		// Delete: the rule and its index go.
+		h.do(t, req{method: "DELETE", path: "/v3/rules/" + r.Id}).want(204)
+		h.do(t, req{method: "GET", path: "/v3/rules/" + r.Id}).want(404)
+		h.do(t, req{method: "DELETE", path: "/v3/rules/" + r.Id}).want(404)
+		if active, _ := h.st.Connectors.ActiveRulesFor(t.Context(), f.dev1); len(active) != 0 {
+			t.Fatalf("deleted rule still active: %+v", active)
+		}
+
+		wantAudit(t, h, "create:rule", "update:rule", "delete:rule")
+	})
+}
+
+func TestRulePermissions(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		f := newRuleFixture(t, h)
+		var r gen.Rule
+		h.do(t, req{method: "POST", path: "/v3/rules", body: f.body("rule")}).want(201).decode(&r)
+		path := "/v3/rules/" + r.Id
+
+		viewer := h.user(t, "viewer")
+		h.member(t, f.org, viewer.Id, "VIEWER")
+		vtok := h.login(t, "viewer").TokenId
+		h.do(t, req{method: "GET", path: path, bearer: vtok}).want(200)
+		h.do(t, req{method: "GET", path: "/v3/rules?workspaceId=" + f.ws, bearer: vtok}).want(200)
+		h.do(t, req{method: "POST", path: "/v3/rules", bearer: vtok, body: f.body("x")}).want(403)
+		h.do(t, req{method: "PUT", path: path, bearer: vtok, body: f.body("x")}).want(403)
+		h.do(t, req{method: "DELETE", path: path, bearer: vtok}).want(403)
+
+		key := func(scope string, verbs []string, ws string) string {
+			return *h.create(t, map[string]any{"name": "k", "organizationId": f.org, "isActive": true, "permissions": []any{
+				map[string]any{"scope": scope, "verbs": verbs, "workspaceIds": []string{ws}}}}).ClientSecret
+		}
+		connectorKey := key("OUTPUT_CONNECTOR", []string{"READ", "CREATE", "UPDATE", "DELETE"}, f.ws)
+		h.do(t, req{method: "GET", path: path, apiKey: connectorKey}).want(403)
+		h.do(t, req{method: "GET", path: "/v3/rules?workspaceId=" + f.ws, apiKey: connectorKey}).want(403)
+		h.do(t, req{method: "POST", path: "/v3/rules", apiKey: connectorKey, body: f.body("x")}).want(403)
+		elsewhere := key("RULE", []string{"READ", "CREATE", "UPDATE", "DELETE"}, f.other)
+		h.do(t, req{method: "GET", path: path, apiKey: elsewhere}).want(403)
+		h.do(t, req{method: "POST", path: "/v3/rules", apiKey: elsewhere, body: f.body("x")}).want(403)
+		writer := key("RULE", []string{"READ", "CREATE", "UPDATE", "DELETE"}, f.ws)
+		var made gen.Rule
+		h.do(t, req{method: "POST", path: "/v3/rules", apiKey: writer, body: f.body("x")}).want(201).decode(&made)
+		h.do(t, req{method: "PUT", path: "/v3/rules/" + made.Id, apiKey: writer, body: f.body("y")}).want(200)
+		h.do(t, req{method: "DELETE", path: "/v3/rules/" + made.Id, apiKey: writer}).want(204)
+	})
+}

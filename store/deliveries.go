@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/keyplane/keyplane/store/ndata"
+)
+
+// DeliveryFields are the fields of a connector's delivery page: newest first
+// (created desc), ties by id.
+var DeliveryFields = ndata.Schema{Fields: map[string]ndata.Field{
+	"id":      {Column: "id", Kind: ndata.String, Sortable: true},
+	"created": {Column: "created_at", Kind: ndata.Time, Sortable: true},
+}, TieBreak: "id"}
+
+// deliveryBatch is the number of deliveries per INSERT statement (12
+// parameters a row, well under both databases' limits).
+const deliveryBatch = 1000
+
+// insertDeliveries writes the outbox rows of a backfill inside its
+// transaction: status PENDING, due at created (now), with defaults for the
+// fields the planner left empty.
+func insertDeliveries(tx *gorm.DB, deliveries []Delivery, created time.Time) error {
+	if len(deliveries) == 0 {
+		return nil
+	}
+	for i := range deliveries {
+		d := &deliveries[i]
+		if d.ID == "" {
+			return errors.New("insert deliveries: a delivery without id")
+		}
+		d.Status, d.Attempts, d.LeaseUntil, d.DeliveredAt = DeliveryPending, 0, nil, nil
+		d.CreatedAt = created
+		if d.NextAttemptAt == nil {
+			d.NextAttemptAt = &created
+		}
+	}
+	err := tx.CreateInBatches(deliveries, deliveryBatch).Error
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		// A connector deleted between planning and this insert.
+		return fmt.Errorf("insert deliveries: an output connector was deleted meanwhile, retry: %w", err)
+	}
+	if err != nil {
+		return fmt.Errorf("insert deliveries: %w", err)
+	}
+	return nil
+}
+
+// ClaimDeliveries leases up to n due deliveries (PENDING, next_attempt_at <=
+// now, no lease or an expired one) until now+lease and returns them, oldest
+// due first. On PostgreSQL the selection is FOR UPDATE SKIP LOCKED, so
+// replicas claiming at once get disjoint rows; SQLite serializes writers, so
+// the plain UPDATE … RETURNING is atomic there. The returned rows carry
+// LeaseUntil exactly as stored: CompleteDelivery compares it.
+func (r *Connectors) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int) ([]Delivery, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	now = now.UTC().Truncate(time.Millisecond)
+	until := now.Add(lease)
+	lock := ""
+	if r.dialect == Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	query := `UPDATE deliveries SET lease_until = ? WHERE id IN (
+		SELECT id FROM deliveries
+		WHERE status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+		ORDER BY next_attempt_at LIMIT ?` + lock + `) RETURNING *`
+	var out []Delivery
+	if err := r.db.WithContext(ctx).Raw(query, until, DeliveryPending, now, now, n).Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	for i := range out {
+		out[i].LeaseUntil = &until
+	}
+	return out, nil
+}
+
+// DeliveryOutcome is the result of one attempt: the row's next state and
+// the attempt's record.
+type DeliveryOutcome struct {
+	Status        string     // DeliveryDelivered, DeliveryPending (retry) or DeliveryFailed
+	NextAttemptAt *time.Time // when PENDING
+	DeliveredAt   *time.Time // when DELIVERED
+	Attempt       DeliveryAttempt
+}
+
+// CompleteDelivery records an attempt of the delivery id claimed with the
+// lease leaseUntil: one UPDATE guarded by that lease (status, attempts+1,
+// next attempt, delivered at; lease cleared) and, when it applied, the
+// attempt row, in one transaction. It reports false, writing nothing, when
+// the lease is no longer this claim's (it expired and another worker took
+// the delivery over, or the delivery is gone): the newer state stands.
+func (r *Connectors) CompleteDelivery(ctx context.Context, id string, leaseUntil time.Time, o DeliveryOutcome) (bool, error) {
+	applied := false
+	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Delivery{}).Where("id = ? AND lease_until = ? AND status = ?", id, leaseUntil.UTC(), DeliveryPending).
+			Updates(map[string]any{
+				"status":          o.Status,
+				"attempts":        gorm.Expr("attempts + 1"),
+				"next_attempt_at": utcPtr(o.NextAttemptAt),
+				"delivered_at":    utcPtr(o.DeliveredAt),
+				"lease_until":     nil,
+			})
+		if res.Error != nil {
+			return fmt.Errorf("complete delivery %s: %w", id, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return nil
+		}
+		a := o.Attempt
+		a.ID, a.DeliveryID, a.At = 0, id, a.At.UTC()
+		if err := tx.Create(&a).Error; err != nil {
+			return fmt.Errorf("record delivery attempt %s: %w", id, err)
+		}
+		applied = true
+		return nil
+	})
+	return applied, err
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// ListDeliveries returns a page of the connector's deliveries (optionally
+// of one status) and their number.
+func (r *Connectors) ListDeliveries(ctx context.Context, connectorID, status string, q ndata.Query) ([]Delivery, int64, error) {
+	return list[Delivery](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
+		db = db.Where("connector_id = ?", connectorID)
+		if status != "" {
+			db = db.Where("status = ?", status)
+		}
+		return db
+	})
+}
+
+// DeliveryAttempts returns the attempts of the deliveries ids, oldest first,
+// by delivery id: one query for a whole page.
+func (r *Connectors) DeliveryAttempts(ctx context.Context, ids []string) (map[string][]DeliveryAttempt, error) {
+	out := make(map[string][]DeliveryAttempt, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []DeliveryAttempt
+	if err := r.db.WithContext(ctx).Where("delivery_id IN ?", ids).Order("delivery_id, at, id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read delivery attempts: %w", err)
+	}
+	for _, a := range rows {
+		out[a.DeliveryID] = append(out[a.DeliveryID], a)
+	}
+	return out, nil
+}
+
+// GetDelivery returns the delivery id, or ErrNotFound.
+func (r *Connectors) GetDelivery(ctx context.Context, id string) (*Delivery, error) {
+	return first[Delivery](ctx, r.db, "id = ?", id)
+}

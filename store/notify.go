@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// samplesChannel is the PostgreSQL notification channel on which every
+// replica learns of new samples, so that live streams on any replica see
+// samples stored through any other.
+const samplesChannel = "keyplane_samples"
+
+// maxNotifyIDs keeps a notification's payload well under PostgreSQL's 8000
+// bytes: sample ids are 36 characters.
+const maxNotifyIDs = 150
+
+// SampleNotice says that a device has new samples.
+type SampleNotice struct {
+	DeviceID  string   `json:"deviceId"`
+	SampleIDs []string `json:"ids"`
+}
+
+// Shared reports whether other replicas can share this store, so that news
+// must travel through it (PostgreSQL) rather than stay in the process (SQLite).
+func (s *Store) Shared() bool { return s.dialect == Postgres }
+
+// NotifySamples announces new samples to every replica listening (PostgreSQL
+// only; large batches are split into several notifications).
+func (s *Store) NotifySamples(ctx context.Context, n SampleNotice) error {
+	for start := 0; start < len(n.SampleIDs); start += maxNotifyIDs {
+		part := SampleNotice{DeviceID: n.DeviceID, SampleIDs: n.SampleIDs[start:min(start+maxNotifyIDs, len(n.SampleIDs))]}
+		payload, err := json.Marshal(part)
+		if err != nil {
+			return err
+		}
+		if err := s.db.WithContext(ctx).Exec("SELECT pg_notify(?, ?)", samplesChannel, string(payload)).Error; err != nil {
+			return fmt.Errorf("notify samples: %w", err)
+		}
+	}
+	return nil
+}
+
+// ListenSamples calls fn for every sample notice, on a connection of its
+// own, until ctx ends or the connection fails (the caller reconnects).
+func (s *Store) ListenSamples(ctx context.Context, fn func(SampleNotice)) error {
+	conn, err := pgx.Connect(ctx, s.dsn)
+	if err != nil {
+		return fmt.Errorf("listen: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+samplesChannel); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	for {
+		note, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		var n SampleNotice
+		if json.Unmarshal([]byte(note.Payload), &n) == nil {
+			fn(n)
+		}
+	}
+}
+
+// SamplesByID returns the device's samples with these ids, oldest first.
+func (r *Devices) SamplesByID(ctx context.Context, deviceID string, ids []string) ([]Sample, error) {
+	var out []Sample
+	err := r.db.WithContext(ctx).Where("device_id = ? AND id IN ?", deviceID, ids).Order("ts, id").Find(&out).Error
+	return out, err
+}
