@@ -844,6 +844,7 @@ type Device struct {
 	// Example: 28a1b2c3d4e5f607
 	OrganizationId OrganizationIdValue    `json:"organizationId"`
 	Properties     map[string]interface{} `json:"properties"`
+	Tags           *[]TagRef              `json:"tags,omitempty"`
 	Type           AssetType              `json:"type"`
 	Updated        time.Time              `json:"updated"`
 	Version        int64                  `json:"version"`
@@ -882,6 +883,9 @@ type DeviceInput struct {
 	OnlineTimeout *int                    `json:"onlineTimeout,omitempty"`
 	Properties    *map[string]interface{} `json:"properties,omitempty"`
 
+	// Tags Tags of the device's workspace, by id (a PUT replaces the list).
+	Tags *[]DeviceInput_Tags_Item `json:"tags,omitempty"`
+
 	// Version On update, the version you read.
 	Version *int64 `json:"version,omitempty"`
 
@@ -893,6 +897,15 @@ type DeviceInput struct {
 
 // DeviceInputConnectivity defines model for DeviceInput.Connectivity.
 type DeviceInputConnectivity string
+
+// DeviceInput_Tags_Item defines model for DeviceInput.tags.Item.
+type DeviceInput_Tags_Item struct {
+	// Id Tag identifier (16 hex characters starting with 71).
+	//
+	// Example: 71a1b2c3d4e5f60d
+	Id                   TagIdValue             `json:"id"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
 
 // DevicePage defines model for DevicePage.
 type DevicePage struct {
@@ -1482,6 +1495,68 @@ type SortInfo struct {
 	Unsorted bool `json:"unsorted"`
 }
 
+// Tag Example: {"created":"2026-11-26T10:00:00.000Z","id":"71a1b2c3d4e5f60d","name":"Ground floor","updated":"2026-11-26T10:00:00.000Z","version":1,"workspaceId":"29a1b2c3d4e5f608"}
+type Tag struct {
+	Created     time.Time `json:"created"`
+	Description *string   `json:"description,omitempty"`
+
+	// Id Tag identifier (16 hex characters starting with 71).
+	//
+	// Example: 71a1b2c3d4e5f60d
+	Id      TagIdValue `json:"id"`
+	Name    string     `json:"name"`
+	Updated time.Time  `json:"updated"`
+	Version int64      `json:"version"`
+
+	// WorkspaceId Workspace identifier (16 hex characters starting with 29).
+	//
+	// Example: 29a1b2c3d4e5f608
+	WorkspaceId WorkspaceIdValue `json:"workspaceId"`
+}
+
+// TagIdValue Tag identifier (16 hex characters starting with 71).
+//
+// Example: 71a1b2c3d4e5f60d
+type TagIdValue = string
+
+// TagInput Example: {"name":"Ground floor","workspaceId":"29a1b2c3d4e5f608"}
+type TagInput struct {
+	Description *string `json:"description,omitempty"`
+	Name        string  `json:"name"`
+	Version     *int64  `json:"version,omitempty"`
+
+	// WorkspaceId Workspace identifier (16 hex characters starting with 29).
+	//
+	// Example: 29a1b2c3d4e5f608
+	WorkspaceId WorkspaceIdValue `json:"workspaceId"`
+}
+
+// TagPage defines model for TagPage.
+type TagPage struct {
+	Content          []Tag    `json:"content"`
+	Empty            bool     `json:"empty"`
+	First            bool     `json:"first"`
+	Last             bool     `json:"last"`
+	Number           int      `json:"number"`
+	NumberOfElements int      `json:"numberOfElements"`
+	Pageable         Pageable `json:"pageable"`
+	Size             int      `json:"size"`
+	Sort             SortInfo `json:"sort"`
+	TotalElements    int64    `json:"totalElements"`
+	TotalPages       int      `json:"totalPages"`
+}
+
+// TagRef defines model for TagRef.
+type TagRef struct {
+	Description *string `json:"description,omitempty"`
+
+	// Id Tag identifier (16 hex characters starting with 71).
+	//
+	// Example: 71a1b2c3d4e5f60d
+	Id   TagIdValue `json:"id"`
+	Name string     `json:"name"`
+}
+
 // TimeRange defines model for TimeRange.
 type TimeRange struct {
 	Gt  *time.Time `json:"gt,omitempty"`
@@ -1756,6 +1831,11 @@ type Sort = []string
 // SpringSort defines model for SpringSort.
 type SpringSort = []string
 
+// TagId Tag identifier (16 hex characters starting with 71).
+//
+// Example: 71a1b2c3d4e5f60d
+type TagId = TagIdValue
+
 // Take defines model for Take.
 type Take = int
 
@@ -1977,6 +2057,9 @@ type ListAssetsParams struct {
 	Type       *ListAssetsParamsType `form:"type,omitempty" json:"type,omitempty"`
 	Online     *bool                 `form:"online,omitempty" json:"online,omitempty"`
 	DataFlowId *DataFlowIdValue      `form:"dataFlowId,omitempty" json:"dataFlowId,omitempty"`
+
+	// TagsIds Only devices carrying at least one of these tags.
+	TagsIds *[]TagIdValue `form:"tags.ids,omitempty" json:"tags.ids,omitempty"`
 }
 
 // ListAssetsParamsType defines parameters for ListAssets.
@@ -2148,6 +2231,23 @@ type ListRulesParams struct {
 	Search *Search `form:"search,omitempty" json:"search,omitempty"`
 }
 
+// ListTagsParams defines parameters for ListTags.
+type ListTagsParams struct {
+	WorkspaceId WorkspaceIdQuery `form:"workspaceId" json:"workspaceId"`
+
+	// Page Zero-based page number.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size Page size.
+	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
+	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Search Case-insensitive substring of the name.
+	Search *Search `form:"search,omitempty" json:"search,omitempty"`
+}
+
 // GetWorkspaceAccessParams defines parameters for GetWorkspaceAccess.
 type GetWorkspaceAccessParams struct {
 	OrganizationId OrganizationIdValue `form:"organizationId" json:"organizationId"`
@@ -2256,6 +2356,12 @@ type CreateRuleJSONRequestBody = RuleInput
 // UpdateRuleJSONRequestBody defines body for UpdateRule for application/json ContentType.
 type UpdateRuleJSONRequestBody = RuleInput
 
+// CreateTagJSONRequestBody defines body for CreateTag for application/json ContentType.
+type CreateTagJSONRequestBody = TagInput
+
+// UpdateTagJSONRequestBody defines body for UpdateTag for application/json ContentType.
+type UpdateTagJSONRequestBody = TagInput
+
 // CreateWorkspaceJSONRequestBody defines body for CreateWorkspace for application/json ContentType.
 type CreateWorkspaceJSONRequestBody = WorkspaceInput
 
@@ -2264,6 +2370,72 @@ type UpdateWorkspaceJSONRequestBody = WorkspaceInput
 
 // PutWorkspaceMemberJSONRequestBody defines body for PutWorkspaceMember for application/json ContentType.
 type PutWorkspaceMemberJSONRequestBody = WorkspaceMemberInput
+
+// Getter for additional properties for DeviceInput_Tags_Item. Returns the specified
+// element and whether it was found
+func (a DeviceInput_Tags_Item) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for DeviceInput_Tags_Item
+func (a *DeviceInput_Tags_Item) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for DeviceInput_Tags_Item to handle AdditionalProperties
+func (a *DeviceInput_Tags_Item) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["id"]; found {
+		err = json.Unmarshal(raw, &a.Id)
+		if err != nil {
+			return fmt.Errorf("error reading 'id': %w", err)
+		}
+		delete(object, "id")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for DeviceInput_Tags_Item to handle AdditionalProperties
+func (a DeviceInput_Tags_Item) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["id"], err = json.Marshal(a.Id)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'id': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -3134,6 +3306,55 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /v3/rules/{ruleId} (the `UpdateRule` operationId).
 	UpdateRule(ctx context.Context, ruleId RuleId, body UpdateRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListTags List a workspace's tags
+	//
+	// Corresponds with GET /v3/tags (the `ListTags` operationId).
+	ListTags(ctx context.Context, params *ListTagsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTagWithBody Create a tag
+	//
+	// Tags group devices of a workspace (asset lists filter by them; data streams subscribe to them). Needs `ASSET:CREATE` in the workspace.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v3/tags (the `CreateTag` operationId).
+	CreateTagWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTag Create a tag
+	//
+	// Tags group devices of a workspace (asset lists filter by them; data streams subscribe to them). Needs `ASSET:CREATE` in the workspace.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v3/tags (the `CreateTag` operationId).
+	CreateTag(ctx context.Context, body CreateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteTag Delete a tag
+	//
+	// The tag is removed from its devices.
+	//
+	// Corresponds with DELETE /v3/tags/{tagId} (the `DeleteTag` operationId).
+	DeleteTag(ctx context.Context, tagId TagId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTag Get a tag
+	//
+	// Corresponds with GET /v3/tags/{tagId} (the `GetTag` operationId).
+	GetTag(ctx context.Context, tagId TagId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateTagWithBody Update a tag
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v3/tags/{tagId} (the `UpdateTag` operationId).
+	UpdateTagWithBody(ctx context.Context, tagId TagId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateTag Update a tag
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v3/tags/{tagId} (the `UpdateTag` operationId).
+	UpdateTag(ctx context.Context, tagId TagId, body UpdateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkspaceAccess Which workspaces the caller may act on
 	//
@@ -4968,6 +5189,125 @@ func (c *Client) UpdateRule(ctx context.Context, ruleId RuleId, body UpdateRuleJ
 	return c.Client.Do(req)
 }
 
+// ListTags List a workspace's tags
+//
+// Corresponds with GET /v3/tags (the `ListTags` operationId).
+func (c *Client) ListTags(ctx context.Context, params *ListTagsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTagsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTagWithBody Create a tag
+//
+// Tags group devices of a workspace (asset lists filter by them; data streams subscribe to them). Needs `ASSET:CREATE` in the workspace.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v3/tags (the `CreateTag` operationId).
+func (c *Client) CreateTagWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTagRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTag Create a tag
+//
+// Tags group devices of a workspace (asset lists filter by them; data streams subscribe to them). Needs `ASSET:CREATE` in the workspace.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v3/tags (the `CreateTag` operationId).
+func (c *Client) CreateTag(ctx context.Context, body CreateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTagRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteTag Delete a tag
+//
+// The tag is removed from its devices.
+//
+// Corresponds with DELETE /v3/tags/{tagId} (the `DeleteTag` operationId).
+func (c *Client) DeleteTag(ctx context.Context, tagId TagId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteTagRequest(c.Server, tagId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTag Get a tag
+//
+// Corresponds with GET /v3/tags/{tagId} (the `GetTag` operationId).
+func (c *Client) GetTag(ctx context.Context, tagId TagId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTagRequest(c.Server, tagId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateTagWithBody Update a tag
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v3/tags/{tagId} (the `UpdateTag` operationId).
+func (c *Client) UpdateTagWithBody(ctx context.Context, tagId TagId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateTagRequestWithBody(c.Server, tagId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateTag Update a tag
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v3/tags/{tagId} (the `UpdateTag` operationId).
+func (c *Client) UpdateTag(ctx context.Context, tagId TagId, body UpdateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateTagRequest(c.Server, tagId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetWorkspaceAccess Which workspaces the caller may act on
 //
 // For the caller (user, key or token): may it use `verb` on `scope` in every workspace of
@@ -6612,6 +6952,18 @@ func NewListAssetsRequest(server string, params *ListAssetsParams) (*http.Reques
 		if params.DataFlowId != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dataFlowId", *params.DataFlowId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TagsIds != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tags.ids", *params.TagsIds, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -8934,6 +9286,259 @@ func NewUpdateRuleRequestWithBody(server string, ruleId RuleId, contentType stri
 	return req, nil
 }
 
+// NewListTagsRequest constructs an http.Request for the ListTags method
+func NewListTagsRequest(server string, params *ListTagsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/tags")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workspaceId", params.WorkspaceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Size != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateTagRequest calls the generic CreateTag builder with application/json body
+func NewCreateTagRequest(server string, body CreateTagJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateTagRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateTagRequestWithBody constructs an http.Request for the CreateTag method, with any body, and a specified content type
+func NewCreateTagRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/tags")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteTagRequest constructs an http.Request for the DeleteTag method
+func NewDeleteTagRequest(server string, tagId TagId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tagId", tagId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/tags/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetTagRequest constructs an http.Request for the GetTag method
+func NewGetTagRequest(server string, tagId TagId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tagId", tagId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/tags/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateTagRequest calls the generic UpdateTag builder with application/json body
+func NewUpdateTagRequest(server string, tagId TagId, body UpdateTagJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateTagRequestWithBody(server, tagId, "application/json", bodyReader)
+}
+
+// NewUpdateTagRequestWithBody constructs an http.Request for the UpdateTag method, with any body, and a specified content type
+func NewUpdateTagRequestWithBody(server string, tagId TagId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tagId", tagId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/tags/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetWorkspaceAccessRequest constructs an http.Request for the GetWorkspaceAccess method
 func NewGetWorkspaceAccessRequest(server string, params *GetWorkspaceAccessParams) (*http.Request, error) {
 	var err error
@@ -10265,6 +10870,61 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /v3/rules/{ruleId} (the `UpdateRule` operationId).
 	UpdateRuleWithResponse(ctx context.Context, ruleId RuleId, body UpdateRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateRuleResponse, error)
+
+	// ListTagsWithResponse List a workspace's tags
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/tags (the `ListTags` operationId).
+	ListTagsWithResponse(ctx context.Context, params *ListTagsParams, reqEditors ...RequestEditorFn) (*ListTagsResponse, error)
+
+	// CreateTagWithBodyWithResponse Create a tag
+	//
+	// Tags group devices of a workspace (asset lists filter by them; data streams subscribe to them). Needs `ASSET:CREATE` in the workspace.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/tags (the `CreateTag` operationId).
+	CreateTagWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTagResponse, error)
+
+	// CreateTagWithResponse Create a tag
+	//
+	// Tags group devices of a workspace (asset lists filter by them; data streams subscribe to them). Needs `ASSET:CREATE` in the workspace.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/tags (the `CreateTag` operationId).
+	CreateTagWithResponse(ctx context.Context, body CreateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTagResponse, error)
+
+	// DeleteTagWithResponse Delete a tag
+	//
+	// The tag is removed from its devices.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v3/tags/{tagId} (the `DeleteTag` operationId).
+	DeleteTagWithResponse(ctx context.Context, tagId TagId, reqEditors ...RequestEditorFn) (*DeleteTagResponse, error)
+
+	// GetTagWithResponse Get a tag
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/tags/{tagId} (the `GetTag` operationId).
+	GetTagWithResponse(ctx context.Context, tagId TagId, reqEditors ...RequestEditorFn) (*GetTagResponse, error)
+
+	// UpdateTagWithBodyWithResponse Update a tag
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v3/tags/{tagId} (the `UpdateTag` operationId).
+	UpdateTagWithBodyWithResponse(ctx context.Context, tagId TagId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateTagResponse, error)
+
+	// UpdateTagWithResponse Update a tag
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v3/tags/{tagId} (the `UpdateTag` operationId).
+	UpdateTagWithResponse(ctx context.Context, tagId TagId, body UpdateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTagResponse, error)
 
 	// GetWorkspaceAccessWithResponse Which workspaces the caller may act on
 	//
@@ -16443,6 +17103,470 @@ func (r UpdateRuleResponse) ContentType() string {
 	return ""
 }
 
+// ListTagsResponse401Headers the declared response headers of an HTTP 401 response for ListTags
+type ListTagsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListTagsResponse429Headers the declared response headers of an HTTP 429 response for ListTags
+type ListTagsResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListTagsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TagPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListTagsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListTagsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListTagsResponse) GetJSON200() *TagPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListTagsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListTagsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListTagsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListTagsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListTagsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListTagsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListTagsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListTagsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateTagResponse401Headers the declared response headers of an HTTP 401 response for CreateTag
+type CreateTagResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CreateTagResponse429Headers the declared response headers of an HTTP 429 response for CreateTag
+type CreateTagResponse429Headers struct {
+	RetryAfter *int
+}
+
+type CreateTagResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Tag
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateTagResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateTagResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateTagResponse) GetJSON201() *Tag {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateTagResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateTagResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateTagResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateTagResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateTagResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateTagResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateTagResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateTagResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateTagResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateTagResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateTagResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteTagResponse401Headers the declared response headers of an HTTP 401 response for DeleteTag
+type DeleteTagResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteTagResponse429Headers the declared response headers of an HTTP 429 response for DeleteTag
+type DeleteTagResponse429Headers struct {
+	RetryAfter *int
+}
+
+type DeleteTagResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteTagResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteTagResponse429Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteTagResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteTagResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteTagResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteTagResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteTagResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteTagResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteTagResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteTagResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteTagResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetTagResponse401Headers the declared response headers of an HTTP 401 response for GetTag
+type GetTagResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetTagResponse429Headers the declared response headers of an HTTP 429 response for GetTag
+type GetTagResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetTagResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Tag
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetTagResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetTagResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTagResponse) GetJSON200() *Tag {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetTagResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetTagResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetTagResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetTagResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetTagResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTagResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTagResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTagResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTagResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateTagResponse401Headers the declared response headers of an HTTP 401 response for UpdateTag
+type UpdateTagResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateTagResponse429Headers the declared response headers of an HTTP 429 response for UpdateTag
+type UpdateTagResponse429Headers struct {
+	RetryAfter *int
+}
+
+type UpdateTagResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Tag
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateTagResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateTagResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateTagResponse) GetJSON200() *Tag {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateTagResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateTagResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateTagResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateTagResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateTagResponse) GetApplicationproblemJSON409() *VersionMismatch {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateTagResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateTagResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateTagResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateTagResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateTagResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateTagResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetWorkspaceAccessResponse401Headers the declared response headers of an HTTP 401 response for GetWorkspaceAccess
 type GetWorkspaceAccessResponse401Headers struct {
 	WWWAuthenticate *string
@@ -18598,6 +19722,103 @@ func (c *ClientWithResponses) UpdateRuleWithResponse(ctx context.Context, ruleId
 		return nil, err
 	}
 	return ParseUpdateRuleResponse(rsp)
+}
+
+// ListTagsWithResponse List a workspace's tags
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/tags (the `ListTags` operationId).
+func (c *ClientWithResponses) ListTagsWithResponse(ctx context.Context, params *ListTagsParams, reqEditors ...RequestEditorFn) (*ListTagsResponse, error) {
+	rsp, err := c.ListTags(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListTagsResponse(rsp)
+}
+
+// CreateTagWithBodyWithResponse Create a tag
+//
+// Tags group devices of a workspace (asset lists filter by them; data streams subscribe to them). Needs `ASSET:CREATE` in the workspace.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/tags (the `CreateTag` operationId).
+func (c *ClientWithResponses) CreateTagWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTagResponse, error) {
+	rsp, err := c.CreateTagWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTagResponse(rsp)
+}
+
+// CreateTagWithResponse Create a tag
+//
+// Tags group devices of a workspace (asset lists filter by them; data streams subscribe to them). Needs `ASSET:CREATE` in the workspace.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/tags (the `CreateTag` operationId).
+func (c *ClientWithResponses) CreateTagWithResponse(ctx context.Context, body CreateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTagResponse, error) {
+	rsp, err := c.CreateTag(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTagResponse(rsp)
+}
+
+// DeleteTagWithResponse Delete a tag
+//
+// The tag is removed from its devices.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v3/tags/{tagId} (the `DeleteTag` operationId).
+func (c *ClientWithResponses) DeleteTagWithResponse(ctx context.Context, tagId TagId, reqEditors ...RequestEditorFn) (*DeleteTagResponse, error) {
+	rsp, err := c.DeleteTag(ctx, tagId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteTagResponse(rsp)
+}
+
+// GetTagWithResponse Get a tag
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/tags/{tagId} (the `GetTag` operationId).
+func (c *ClientWithResponses) GetTagWithResponse(ctx context.Context, tagId TagId, reqEditors ...RequestEditorFn) (*GetTagResponse, error) {
+	rsp, err := c.GetTag(ctx, tagId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTagResponse(rsp)
+}
+
+// UpdateTagWithBodyWithResponse Update a tag
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v3/tags/{tagId} (the `UpdateTag` operationId).
+func (c *ClientWithResponses) UpdateTagWithBodyWithResponse(ctx context.Context, tagId TagId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateTagResponse, error) {
+	rsp, err := c.UpdateTagWithBody(ctx, tagId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateTagResponse(rsp)
+}
+
+// UpdateTagWithResponse Update a tag
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v3/tags/{tagId} (the `UpdateTag` operationId).
+func (c *ClientWithResponses) UpdateTagWithResponse(ctx context.Context, tagId TagId, body UpdateTagJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateTagResponse, error) {
+	rsp, err := c.UpdateTag(ctx, tagId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateTagResponse(rsp)
 }
 
 // GetWorkspaceAccessWithResponse Which workspaces the caller may act on
@@ -24464,6 +25685,443 @@ func ParseUpdateRuleResponse(rsp *http.Response) (*UpdateRuleResponse, error) {
 	return response, nil
 }
 
+// ParseListTagsResponse parses an HTTP response from a ListTagsWithResponse call
+func ParseListTagsResponse(rsp *http.Response) (*ListTagsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListTagsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TagPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListTagsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListTagsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateTagResponse parses an HTTP response from a CreateTagWithResponse call
+func ParseCreateTagResponse(rsp *http.Response) (*CreateTagResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateTagResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Tag
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateTagResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateTagResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteTagResponse parses an HTTP response from a DeleteTagWithResponse call
+func ParseDeleteTagResponse(rsp *http.Response) (*DeleteTagResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteTagResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteTagResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteTagResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetTagResponse parses an HTTP response from a GetTagWithResponse call
+func ParseGetTagResponse(rsp *http.Response) (*GetTagResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTagResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Tag
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetTagResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetTagResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateTagResponse parses an HTTP response from a UpdateTagWithResponse call
+func ParseUpdateTagResponse(rsp *http.Response) (*UpdateTagResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateTagResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Tag
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest VersionMismatch
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdateTagResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateTagResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetWorkspaceAccessResponse parses an HTTP response from a GetWorkspaceAccessWithResponse call
 func ParseGetWorkspaceAccessResponse(rsp *http.Response) (*GetWorkspaceAccessResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -25338,6 +26996,21 @@ type ServerInterface interface {
 	// UpdateRule Update a rule
 	// (PUT /v3/rules/{ruleId})
 	UpdateRule(ctx echo.Context, ruleId RuleId) error
+	// ListTags List a workspace's tags
+	// (GET /v3/tags)
+	ListTags(ctx echo.Context, params ListTagsParams) error
+	// CreateTag Create a tag
+	// (POST /v3/tags)
+	CreateTag(ctx echo.Context) error
+	// DeleteTag Delete a tag
+	// (DELETE /v3/tags/{tagId})
+	DeleteTag(ctx echo.Context, tagId TagId) error
+	// GetTag Get a tag
+	// (GET /v3/tags/{tagId})
+	GetTag(ctx echo.Context, tagId TagId) error
+	// UpdateTag Update a tag
+	// (PUT /v3/tags/{tagId})
+	UpdateTag(ctx echo.Context, tagId TagId) error
 	// GetWorkspaceAccess Which workspaces the caller may act on
 	// (GET /v3/workspace-access)
 	GetWorkspaceAccess(ctx echo.Context, params GetWorkspaceAccessParams) error
@@ -26037,6 +27710,13 @@ func (w *ServerInterfaceWrapper) ListAssets(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "dataFlowId", ctx.QueryParams(), &params.DataFlowId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter dataFlowId: %s", err))
+	}
+
+	// ------------- Optional query parameter "tags.ids" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tags.ids", ctx.QueryParams(), &params.TagsIds, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tags.ids: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -27006,6 +28686,109 @@ func (w *ServerInterfaceWrapper) UpdateRule(ctx echo.Context) error {
 	return err
 }
 
+// ListTags converts echo context to params.
+func (w *ServerInterfaceWrapper) ListTags(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListTagsParams
+	// ------------- Required query parameter "workspaceId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "workspaceId", ctx.QueryParams(), &params.WorkspaceId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter workspaceId: %s", err))
+	}
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sort: %s", err))
+	}
+
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListTags(ctx, params)
+	return err
+}
+
+// CreateTag converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateTag(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateTag(ctx)
+	return err
+}
+
+// DeleteTag converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteTag(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tagId" -------------
+	var tagId TagId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tagId", ctx.Param("tagId"), &tagId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tagId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteTag(ctx, tagId)
+	return err
+}
+
+// GetTag converts echo context to params.
+func (w *ServerInterfaceWrapper) GetTag(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tagId" -------------
+	var tagId TagId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tagId", ctx.Param("tagId"), &tagId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tagId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetTag(ctx, tagId)
+	return err
+}
+
+// UpdateTag converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateTag(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "tagId" -------------
+	var tagId TagId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tagId", ctx.Param("tagId"), &tagId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tagId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateTag(ctx, tagId)
+	return err
+}
+
 // GetWorkspaceAccess converts echo context to params.
 func (w *ServerInterfaceWrapper) GetWorkspaceAccess(ctx echo.Context) error {
 	var err error
@@ -27311,6 +29094,11 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v3/rules/:ruleId", wrapper.DeleteRule, options.OperationMiddlewares["deleteRule"]...)
 	router.GET(options.BaseURL+"/v3/rules/:ruleId", wrapper.GetRule, options.OperationMiddlewares["getRule"]...)
 	router.PUT(options.BaseURL+"/v3/rules/:ruleId", wrapper.UpdateRule, options.OperationMiddlewares["updateRule"]...)
+	router.GET(options.BaseURL+"/v3/tags", wrapper.ListTags, options.OperationMiddlewares["listTags"]...)
+	router.POST(options.BaseURL+"/v3/tags", wrapper.CreateTag, options.OperationMiddlewares["createTag"]...)
+	router.DELETE(options.BaseURL+"/v3/tags/:tagId", wrapper.DeleteTag, options.OperationMiddlewares["deleteTag"]...)
+	router.GET(options.BaseURL+"/v3/tags/:tagId", wrapper.GetTag, options.OperationMiddlewares["getTag"]...)
+	router.PUT(options.BaseURL+"/v3/tags/:tagId", wrapper.UpdateTag, options.OperationMiddlewares["updateTag"]...)
 
 }
 
@@ -34858,6 +36646,589 @@ func (response UpdateRule429ApplicationProblemPlusJSONResponse) VisitUpdateRuleR
 	return err
 }
 
+type ListTagsRequestObject struct {
+	Params ListTagsParams
+}
+
+type ListTagsResponseObject interface {
+	VisitListTagsResponse(w http.ResponseWriter) error
+}
+
+type ListTags200JSONResponse TagPage
+
+func (response ListTags200JSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTags400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListTags400ApplicationProblemPlusJSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTags401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListTags401ApplicationProblemPlusJSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTags403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListTags403ApplicationProblemPlusJSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTags429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListTags429ApplicationProblemPlusJSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTagRequestObject struct {
+	Body *CreateTagJSONRequestBody
+}
+
+type CreateTagResponseObject interface {
+	VisitCreateTagResponse(w http.ResponseWriter) error
+}
+
+type CreateTag201JSONResponse Tag
+
+func (response CreateTag201JSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTag400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTag400ApplicationProblemPlusJSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTag401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTag401ApplicationProblemPlusJSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTag403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTag403ApplicationProblemPlusJSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTag404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTag404ApplicationProblemPlusJSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTag409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTag409ApplicationProblemPlusJSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTag415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTag415ApplicationProblemPlusJSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTag429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTag429ApplicationProblemPlusJSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTagRequestObject struct {
+	TagId TagId `json:"tagId"`
+}
+
+type DeleteTagResponseObject interface {
+	VisitDeleteTagResponse(w http.ResponseWriter) error
+}
+
+type DeleteTag204Response struct {
+}
+
+func (response DeleteTag204Response) VisitDeleteTagResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteTag400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTag400ApplicationProblemPlusJSONResponse) VisitDeleteTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTag401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTag401ApplicationProblemPlusJSONResponse) VisitDeleteTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTag403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTag403ApplicationProblemPlusJSONResponse) VisitDeleteTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTag404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTag404ApplicationProblemPlusJSONResponse) VisitDeleteTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTag429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTag429ApplicationProblemPlusJSONResponse) VisitDeleteTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTagRequestObject struct {
+	TagId TagId `json:"tagId"`
+}
+
+type GetTagResponseObject interface {
+	VisitGetTagResponse(w http.ResponseWriter) error
+}
+
+type GetTag200JSONResponse Tag
+
+func (response GetTag200JSONResponse) VisitGetTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTag400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetTag400ApplicationProblemPlusJSONResponse) VisitGetTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTag401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetTag401ApplicationProblemPlusJSONResponse) VisitGetTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTag403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetTag403ApplicationProblemPlusJSONResponse) VisitGetTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTag404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetTag404ApplicationProblemPlusJSONResponse) VisitGetTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTag429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetTag429ApplicationProblemPlusJSONResponse) VisitGetTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTagRequestObject struct {
+	TagId TagId `json:"tagId"`
+	Body  *UpdateTagJSONRequestBody
+}
+
+type UpdateTagResponseObject interface {
+	VisitUpdateTagResponse(w http.ResponseWriter) error
+}
+
+type UpdateTag200JSONResponse Tag
+
+func (response UpdateTag200JSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTag400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTag400ApplicationProblemPlusJSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTag401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTag401ApplicationProblemPlusJSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTag403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTag403ApplicationProblemPlusJSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTag404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTag404ApplicationProblemPlusJSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTag409ApplicationProblemPlusJSONResponse struct {
+	VersionMismatchApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTag409ApplicationProblemPlusJSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTag415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTag415ApplicationProblemPlusJSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTag429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTag429ApplicationProblemPlusJSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWorkspaceAccessRequestObject struct {
 	Params GetWorkspaceAccessParams
 }
@@ -35933,6 +38304,21 @@ type StrictServerInterface interface {
 	// UpdateRule Update a rule
 	// (PUT /v3/rules/{ruleId})
 	UpdateRule(ctx context.Context, request UpdateRuleRequestObject) (UpdateRuleResponseObject, error)
+	// ListTags List a workspace's tags
+	// (GET /v3/tags)
+	ListTags(ctx context.Context, request ListTagsRequestObject) (ListTagsResponseObject, error)
+	// CreateTag Create a tag
+	// (POST /v3/tags)
+	CreateTag(ctx context.Context, request CreateTagRequestObject) (CreateTagResponseObject, error)
+	// DeleteTag Delete a tag
+	// (DELETE /v3/tags/{tagId})
+	DeleteTag(ctx context.Context, request DeleteTagRequestObject) (DeleteTagResponseObject, error)
+	// GetTag Get a tag
+	// (GET /v3/tags/{tagId})
+	GetTag(ctx context.Context, request GetTagRequestObject) (GetTagResponseObject, error)
+	// UpdateTag Update a tag
+	// (PUT /v3/tags/{tagId})
+	UpdateTag(ctx context.Context, request UpdateTagRequestObject) (UpdateTagResponseObject, error)
 	// GetWorkspaceAccess Which workspaces the caller may act on
 	// (GET /v3/workspace-access)
 	GetWorkspaceAccess(ctx context.Context, request GetWorkspaceAccessRequestObject) (GetWorkspaceAccessResponseObject, error)
@@ -38273,6 +40659,175 @@ func (sh *strictHandler) UpdateRule(ctx echo.Context, ruleId RuleId) error {
 	return nil
 }
 
+// ListTags operation middleware
+func (sh *strictHandler) ListTags(ctx echo.Context, params ListTagsParams) error {
+	var request ListTagsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTags(ctx.Request().Context(), request.(ListTagsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTags")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListTagsResponseObject); ok {
+		return validResponse.VisitListTagsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateTag operation middleware
+func (sh *strictHandler) CreateTag(ctx echo.Context) error {
+	var request CreateTagRequestObject
+
+	var body CreateTagJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateTag(ctx.Request().Context(), request.(CreateTagRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateTag")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateTagResponseObject); ok {
+		return validResponse.VisitCreateTagResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteTag operation middleware
+func (sh *strictHandler) DeleteTag(ctx echo.Context, tagId TagId) error {
+	var request DeleteTagRequestObject
+
+	request.TagId = tagId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteTag(ctx.Request().Context(), request.(DeleteTagRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteTag")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteTagResponseObject); ok {
+		return validResponse.VisitDeleteTagResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetTag operation middleware
+func (sh *strictHandler) GetTag(ctx echo.Context, tagId TagId) error {
+	var request GetTagRequestObject
+
+	request.TagId = tagId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTag(ctx.Request().Context(), request.(GetTagRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTag")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetTagResponseObject); ok {
+		return validResponse.VisitGetTagResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateTag operation middleware
+func (sh *strictHandler) UpdateTag(ctx echo.Context, tagId TagId) error {
+	var request UpdateTagRequestObject
+
+	request.TagId = tagId
+
+	var body UpdateTagJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateTag(ctx.Request().Context(), request.(UpdateTagRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateTag")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateTagResponseObject); ok {
+		return validResponse.VisitUpdateTagResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetWorkspaceAccess operation middleware
 func (sh *strictHandler) GetWorkspaceAccess(ctx echo.Context, params GetWorkspaceAccessParams) error {
 	var request GetWorkspaceAccessRequestObject
@@ -38548,311 +41103,319 @@ func (sh *strictHandler) PutWorkspaceMember(ctx echo.Context, workspaceId Worksp
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
 	"7L3tcts4ujB4Kyi+UxV7hpIl+SO2U1Pvq9hKt7sd22PLnTPTyoYQCUkYU4CagOyo0646f/cytmrr/N8L",
-	"2D/73sm5ki08AElQJCVKtuN0t6fO6VgSCOLj+f784vh8POGMMCmcwy/OiOCARPBnp4uH6t+ACD+iE0k5",
+	"2D/73sm5ki08AElQIiVStuN0t6fO6VgSCOLj+f784vh8POGMMCmcwy/OiOCARPBnp4uH6t+ACD+iE0k5",
 	"cw6dKxlxNkS3OKQBljxCfIDkiKAbMnsl0C2JBOUMbXifbr3NN0gQFiAqUR/7N4gy5J0Mau+x9Ede3XEd",
-	"4Y/IGKt3kM94PAmJc+j0nGbPcVxHzibqo5ARZUPn/v7edSY4wmMizfLaE/ojmZ0E+SVeM/rLlCAaECbp",
-	"gJLIRa0dFPI7EvlYEDQin5E/whH21VxqIVQ9NsFy5LgOw2P1Yho4rhORX6Y0IoFzKKMpKV7w3k6/0ej7",
-	"u3283Wz1917v7DRbe3j/taMWLCWJ1Nz/x8+N2gGuDT5+ae3c/6Vge65zxKdM5jfzYUQY8tTrPRcOOiJi",
-	"wpkgyMdRRIlAvnpQIM7CmYsYRx6VZCy8ZF+/TEk0Szf2FxifOf2ADPA0lM7hAIeCJIvrcx4SzGB1x1ji",
-	"dyG/0+ddcF5BOmDRuf0lIgPn0PkfWynYbelfxVb6jp9wOCX6veSW+uQCy1HRTXdHBAUw4pVQEDgJMVMX",
-	"jzYYl4hKgSajmaA+DpGnx50E3mbJjccD1l+/mWB+9d3ZhJSfmz3kYW/Wk6Rvf0dDSaKjkBImi07vTB04",
-	"GsAoxBnyfDMUYId8noQ8IPFCikApHu9UXSe8US/LuXcdIWeAQgMejZ10wRHBkgRtWWXF8VgPbVy+O0Lb",
-	"29sHSNIxES4i9WEdeUNJDluN1nat8brW3O42Gofwf//SYFBlk8lyHnWXx/bGlu7T+rnq5dgzPvLKFbCd",
-	"wVsqLDweXH3dyfSPu2wqJiGeVV13Orrywq0XPOrKO2NMwwprJmpc1dXC4Ede5+cJjYiohLgkHlt5vcnk",
-	"j7rmSnSRVqaI9JFp4Ylo+5LeVoFYaoZ6aCMWFzzg5+oP8sth/B0jvxzG3//3f/6XIYNGmvnZUcOcj9U2",
-	"Gy/uUbd8ivukCrSHalzVe4HBj71OIa9FRT4VJoOrrziZ/lGXXZH+sRUIH3t0inceDTGjv2K1ukoYyjMP",
-	"VF149qnH3cK1qHzWUzO06rLj8Y+74J+06lZhvZ9uq6700+1jrfEkIOMJl4T5sx/JLL/INtLCaM0fcUGY",
-	"UgbQBkiAGF1fnxxv1lEbRWQCshxSUjYREt1ROQKlSuAxqLBowKPkix7TsgjCLEhH9XkwQ0LyiAjEuBxR",
-	"NoQBQyIFjBrQSMhETXuTnV+9sccwCuhgQCLCpJ6PCoTRTuOgjn4kM4FwpEZPJCyntYNGfBqJeo/FiovW",
-	"0tNztk6npo7HPvQx/nxK2FCOnMNWo+E6Y8riz80iPfRkAAp6wRFPJuEMduOPMBsS0DgRtdV/fxrBnrxO",
-	"Fw89NFYTEYE2eIS8v3qwG8xmiHymQqpzuyGzVBvLbcqYCsp2s9tsFa0/TzsKtK4c5q+nd2XflWpe51M5",
-	"mcojzhjxJY/Kl5Ebt/ZK5mdKF3OBhwVU6F8k4rU+FiRAEzwkiE3HfRKVGQ3UkGKTgYIo/JmOp2PnsNmA",
-	"/wGM6W8ayQ1RJslQ4fa961zyMNEfCk7F8JP1DiKeO93/5TQsV78j/ePab4PH03ddERwV4c4RFqRGmSBM",
-	"UCUyITHta5iN7WdqPWWnL/Ssi7A6jwdX9NeCa1fAgAT9tfxd6rHCm27tZq/auuZm4TVf3dBJATsBQFPb",
-	"jojPo0AgyZG4oRM0iPgYzqJPhpQx63AiIqahLLVoqafLoXMxLF7xqECAO+LjMUaCTHAEDCOkQqrFDCgJ",
-	"A+Eigv2REZJc/e8hFn7yt5rMQ4rq1WDMmx7TvAf3Q1JHXUo0je9H/IYw1J9pHQMIvCWL11LbQzWJ/C9C",
-	"7cY+CbAFViCccLUnenAzPSkcRXhWxI+vJuq54sPzJhGfkEjO9BHEn1ws/N/gZN6gKqeRPQu1QzVDxZOo",
-	"dBBFmLPqQXTxTQGavdd4Yqiqghx4vwL1iMhpxEphWar5CmFZo5xNa5cCtxJCCy3kgkQPtI9P9dQPspHv",
-	"r2oj/8CjGzHBfjk9v7NGrEvUrbeklN368h9wZfH75y7wiRZwr+bSEiVA8VscXGohVn3yOZNEew/wZBJS",
-	"HySSrUnE+yEZ/+3fQsv1yYUoeJBgVNIAd4jGUyFRnyAs0ZgLiRR4KQSMIh4dAa5tm0/COfxZvTEwAsz5",
-	"4FJJg47rjIkC9rMsII+JECCAOIWvuP+ooEtIzHw1ZgtP6A2ZCYUBEsupcA53AEmpBED6SbudKGdogGlI",
-	"1BnLyACE0xrs+U3cIAf918GOv01SGMJ9PpWH/RCzG0DiStdwoY9Pn37e8RArEQHXmoAWd4FftS9O0IaX",
-	"HJ6Htl2kT1yAF0wfpLdZd8DxwwYh9R96kQohQYpA/+YjVg84UVqFugWtNqRnrEZmT/ggPeFkNc9zsEpJ",
-	"E3wa+SRWzqhAU+3Qg83hMCI4MDqEgAN8x6M+DQLCHniCBlmFur5PP3b+eXh02Wl3O+rGbH0BtfZxs9/y",
-	"t4MdsjvYa7yO8cQ5tJaSwZ2W+QSHub2NG42guVfbw61WbWdv/3Xt4MDHtYNGv7+zs092Sb/llGFFik4X",
-	"JBpTAd7WgDAKqAC0MDPeACm8eG9ngHf3+41ac397r5kBgG0FAGMiJB5P1H03Ws1ao1VrHnSbu4eNvcPd",
-	"vfpBa/9fTgon9k5TQNnHr/0dgvcx2W/gXbLzhIAylSPFv3wlILmoP5WIT6WgAdEqKg5DEr0SSPh8QtAG",
-	"zt6hizBKKLWSUjC6G/GQ9NiAYDmNyOYhTKOw51esdfQNzxz+IcqdvbeJKEteboDNRTYJaCnx7t51zrh8",
-	"x6csWA9Y0yvbSe/iX0HE/40Y6fMQsf/9f/07IOx//7+PcspnvAgfU8kB8O8Cz0KOgy7npzjSuubqG1vC",
-	"BJrb6XbN+5DkHIXwxudjAgAZ5LNPSKCtP4JEtwB4IR1TiTaa6D19q2RaI8dpmn+hdB8WUDXTO83I1jo1",
-	"i8bsFZKMrQXhCenhtqzDtVb2vDw2jRUpYrFzpqYMt93bfJOY5rStKsid+mUimT2IZ0CAi1pPHPky41Ok",
-	"OJSLsECfbhVtsQxZj3Nfrf2S+0rEzWdi3gxNJwGWmlWrG0sDghihckQisB4jpvTC5Ho1SnQ5f4/ZzEi1",
-	"4oH3omjDGLOZAWGEU3ZBORNKA5XRDIVYgslxCfVpWQJSN545ilf6TNRn8Q5jawoVxjKuIFFbtynEysRH",
-	"gAdSXcul+lBrqw8eEgBToPpZAWHWkIK4MP2I0nDvMJXZ8K6cagrKKVNL5hH99cFYCMxYIXtEgDXhUGSR",
-	"rblcy2imV6xXlkgXz3TB782meIQog3g7e39ZitfcnLurDx8+1GwRqTh2Cvs+mcgc8CBYHRGFl5hG5Ok7",
-	"vMU0xP2QPPAKAyxxHwuCptaU2VsDwf9X69J2G5ZUcEUicNZkn38eHSYgE8ICwvwZ2lDMId7cZsrJMBN3",
-	"Rn66ZmI6mfBIkuA9CSjuwrIeKA5sL4X45q4N8ckS0FitAcHZPLNcRfVRefbu1a49ODbjsHxPxTh2WD2E",
-	"YWgnFnjiZMK2tuOYS63qa7YW/9h6NIZuK+CXsbwdv2Ycb/B5b+OV0LzbXArIupJHJLCCfpfKYMmCdAjv",
-	"cBiRIdxRYlPDgZZlcHih7caUiCQw1bo47PvT8TTEEvTu9k/fOa7Tn/o3RJ4wSaJbrC71otv83nGBtoDX",
-	"2JFkPCERaHhAXOKRXxzFLrXmu1drNmutvTRUUJ0tt397bf12r36cUB8i17Sl9t51Jtba59b6xSFsOnYO",
-	"f3ben5w5rvO+/R+OazZwdf3ecZ2j8+uzruM6704ur7rOxwIT9fxGLStxsufMJZ5cnaP9vUYTBdNIk3g+",
-	"QBgiJWuCQBixnvMQXXR700Zj22fwD3nvzn/zveJIF5mvjtGGWQBSrwdmZBl2Ny66PzdqBx+/NN3d+5/f",
-	"f//xt4v488798WaBrde6s7ynX6EpHyBPDfHeoIBLge5weIMokxwxIhQV4/1/E18CC5u3+Nsm53btX7j2",
-	"a6N28Onj3zZ6vXrmi82/Fi7NBpuF4JqFAg1hX8BzgKVmeaSmrqDoJQriqo29t83MP+vXwPMp5OjDsGDV",
-	"Bpj4L7eCU9F+UXxDbga+reMper+O2l/x5D7d5sHAUP83SEgcSSDaTYjDoMyPyJjokHhEbkk0M1qJgoXk",
-	"QCmTezvOYh+mm0Y45x2p035I/RgWFTX8/n37yEhO9RLHxk7jvhCi9GuuiB8RWSypCfgNbcBLJhG9VVqW",
-	"ernasve5hie0dkNmHrrF4ZRs1tFFRARI/RCkwTKpAz0mR1gi7V0UcfyGdj8WLXtvp2TZdqR2NbAOsmHP",
-	"Bb+XBxen0f4IJyx5jAPbNKWOJJoydff1oveT8hhVUGyMgQv4uIxPRimyIWdDEtmCspaPq22bVklTqa/k",
-	"DnPT+Mvc1Ofq0jH8qNYvMstOFFfrgJJUD9cOPMzNe4qFRGLq+0SIwTScVxs2tEefKCREfR384yLBEVX3",
-	"pLTtIerPYu1ys/rxMQMPuR94Lthn5XAd15kk1lyR8RQvFJiSZ4CqzjmJJxG5pXwqNEZ3lsEcRhGXxi59",
-	"NyLMGJH1HDHqC8knAozWlA2rH920NA5RoRM4jRYiE/YVcRX1pXwHQp+tjBArOthOoTDBPfaZu4rAlzOL",
-	"EzaZyqUco0hIwJq2GfvHXUQVtaOyji4JDmpAGXVAB4gT+m0eQGpfUVxm8tYUicURQXTIlLwLaLqUP3Ut",
-	"m6B2YmnLGOglBOwkG3wi6ZgKSX3kc6Ytmv5s81H51Em66BXZjnnyjQFAHaOBwzs8E2hIGNGRMf2ZZfau",
-	"L+USpYtbi31kBZaGu4yfLI39WMAezica9hBhgYIXsMhQOXsYEzAnoESVi/Or7hv447oLFHMqJCK/THGo",
-	"6QGWoyQwZn02kc30m8caRu5iLZgyw0CmLCRCGMYoTC7i6rxj5btmJZe2MID1m2EJdhRR4wEcYuVjswn+",
-	"agI9HHg5HQYV/RIi8dTcWRLoF2evns3FP1FDDCHkdAM4jacTUv9upbimUVMmgriYJObJYHJPc3DdB2IO",
-	"rDXzOohtqnK3Rm0pYPWSSxweLdt9HAmtdsynEnkQs+hteRAm41Xa3txtxWm81gIK704IIk1c/QrmFSuM",
-	"Sai3tQ4yMQ/7zsecleNREE8kAbRLaXV2iRWRNB9alUPVMWXxx/nrvi844LfYvxnQMEwxwzpGgxZN1xHw",
-	"nQ6eohAGMmj6TbJPajvBa1zb6e+T2gFu9GtNvxVsk53BLt7rO7mwjNg41cwYp+bsT/m7SdAzjzPJwqwT",
-	"zD6s+VbeQpGurLpRw1gfKoiS6fTxc4X2jPn7KUKReItFE8RJ5/MXp4WW4kOvN/TBp7nb8TE5jSCDJwdp",
-	"YOBRSMdKABSECR7F8oDTyAYT4fwDkif+A8edTxmwAKpx0Mj8z4KMv0KcnZZAl+zpNk4DamYwTD00TwLy",
-	"UBYf2uNaA+IDXpg+hMckuCSDVM5aqdLAIhUzd+AVSc1cSoZZ3Dz/SC6l6pndpnlaFTjiXTZiduWw1xxa",
-	"Gv0tG+Zq3VPBgaVrTpQBJ934IqSMV5LjrDolLeR3lvkEbTT35mKXtXGQsqFWahv72WzXIuSzJOvGfiJb",
-	"N0tk62ShlXTUjN/JrgxRgWw8GhVYFanXVLnSohcrFq5YX/B/XERNpYLdAvn9+bBwCQKeLMaoOBkMh+H5",
-	"AKBmoUqDh+Q9kdi5d/MCf+JqrXTICZ9dzrT1xPldfHSzopVZwM/q+/FEzuIge0jAjD8olTT+W+sVkCyh",
-	"/zwfdELtK4AvlVYShzLwwUAQmXx9lj6qPurkqtau/pSG95t8mMxyBLjVEyIwZfEX6mfFAZiZAwYoiSyZ",
-	"fK35QCHI7Au+UXepPtrVfK6m4zHWftd5pF+f8Va13i7gLtbrC4GZhPTW+Ittl7CU6qA0MQSMzMs5zUR2",
-	"M47Q90rOb6UR3LuNbRSHklxnQkm0t177+ncb2wolSl6yXfSSg+wMrUZDAfRiOXM3ljNhv9quUvK+g1Qg",
-	"1RylFbS2W68HJPBJq9nad4y8+TpoDvbxAam1+tt+bSfYJbX9wUGj1sTqC/V5b6AugnyWbX2e6qVsGoZu",
-	"Qbqq4jcZBqJUFpNTeei0mpnf/EQUP1lBAYqDJJzjzunJT53LznGBgz25+arUyECQ2WKRYLaGMGvdUslD",
-	"6hw1hdG4XMI8T4oRqQy/sne17qt5UdJyblSUZNMWZMRMQ4LuRlwQcD5xhn6ZkikJEJVvENZGmAGPQJCp",
-	"gfRmzowSUWg6TqGlYCUxYKQBFReds+OTs+8c14IV13nXPjntHBfEURQRoKKM7GQVrl0jzLzeTYEvhZlF",
-	"RCsGuRzNxau4US3CUkkCMeSt9Bg1USq8VOITqkPav+92L5Aen9wnGNUYt8vSaf/3EvMVlln6uOjInk9o",
-	"iRnNn0hoMWKFLVTYQkYspFSXWipOWEVsAezLmdgAV+ktVS9zFIw6bkX7jWX7+fq2nHvXLppY+LTFz183",
-	"3m4f777uHDcajWZreyfm5wV8PkmBHsfxEoqwsZCyhPjrT1cSIoOd87PTk7NOMqhLx4QrdXZ7T6ld83Zd",
-	"pyD/LYNmKbIcd346Oeo4X8P0lIGClCWcnl+2Hdd5/49u13Fj4Dg6b18UxtWtzvMtCKqi/cQC99zdr2yt",
-	"qmY4K+PTSVFMGiRFco7Jbef6ZLNe7rhcofSlpmBXgKOrRAeVG+EM9H4pcDpmYDkXZHP249n5hzM0ZZKG",
-	"VnkezdOhOA9DGv4Rj9D5u3fwZ3+GvAwy6HIEBqjMpCBnfLrsfHdy1TWyhnle/aVxqgjK5rCsLJMCm3gk",
-	"gkKcrBgFU6gacjeiJhHKRESZKrAYCsFSVsiCH8s5mhVbCi1eGRlz3lyfoqchELlTcp3PtSGvqS9rhpyB",
-	"Iwvo8+/XamqC6rO2m1wtIkvItI7azZbYzRC8BEGy2LCG4TWDx3mzq4a1lWyurXmba55h2TbX1nKbq17j",
-	"qhbXYjnhYRx4AaedY6IP5WdpuK5Z+HoM7jGZTlVLsH7XisbcdW3AedJqzk1fQ1I+pbV70MpWUNlrFFGC",
-	"6rRujD/bX9pRHyl+3ZYV2TuPUyfdwmzSivEPX8nOrP9MQamckjyj5gbY+GJs/gaMzRnNalUf+2qaWCa9",
-	"KMH9eWAaTccQumcITFFFsxR5zT2qvVrJQ6kkGv8+B1n24Dx03f8evfH0Ye68vOUpvapiwrqicDmXoKGE",
-	"Zz6hvqaoP1ydn6EreCPaCCI8kKjVaDVqzdZmnMAREJ8HYOjSVsA6ausZkrAtrPM7sEmcFVDNEmbWq7CE",
-	"7nRZfwgPf3xX64qUNkyUiZXq0dVky2BetszTCVu2DCrKlrDYVeXLhxCkx6UsT+7hX1M4e2x8/xNIXIsR",
-	"6pmlq1gZf5GwnlnC+p7gUI7yZCXvIeM3y/1g5qki0PtxQufz50tSqxd7om/UPK1mfa9C8rSVCLyat/RG",
-	"L7ag6oVJOydvEJuGYeLCMhY2kywZp7GiERYIIzYdk4j6OusY8oQ2IE8biuypCRpz+Wx8qsMGSvyullhZ",
-	"LSjWUr30E66Vgav2WnRhp3xImVUocoWk20WZmGdQB0Hn/egyaBtixO+YOruQD0VSMR1PAyqRjDANN+vL",
-	"M4wV/glxx6OstJR8mZmg2WjtLOU5i7IhllVCt0/fqrmfrGbBgReEglupRY7VkKi5c7jbONw5qO829v4F",
-	"BfsGERGjLr8h6qRvJp/MN592Bw2/hfeTkg/zJSCW/Q6Ac0O0D4fMfhj1v/PpOf3h5PrXk+YZPREn7HLX",
-	"PzrZO7mZ/MdPRz8c1Mnsh1+DDyf0nJ5MT+kOHfyj7rdC1h+/awT/8UPo6OMF8LCb6zg/8BFDx5zE6tuC",
-	"8q8RHY4gYsfBkGJxSTAcbHpvTlzOEu4kC6ML0rVM3zS9YW/d7MnsbeRTwvAvU+IiQdkwhGTKN4h8NtXx",
-	"sUTeFp7QLTyVoy0zkVcvDos315JzBdAhIwFoG0IgGGZ66mGBvLYpnwSW40P0luCIREgXZjBT6vIMxW+N",
-	"724RowdwvhZFUqhZ89wZuZlGPfCKUjS5NguYozvZPk35FL24G1LV8JgYxMryX18JNAx5H4dIj0QbUDqL",
-	"SoEiHprko0pi0aV6vjDI26JCFYJQLGJjFl90hu+JlmHKbSplNTzVtpxDp3N80j2/NO87WYKohQj5YJOD",
-	"XsmXfB25TMFVNQptnH8461y6qH38/uTMRXrxLvrppPNBff2+8/5t53LT1PJMSnvqRwuf2SzFihKBovot",
-	"JsWx7ZtUWy2/x2eT5Q0YPb4cvxowwu0+BBZTtcGIM+vpDc0/bERNM6s5NNUN2113CjRkKI075hFBugkQ",
-	"+TyJtMAHxVWwTp9/kzbWSVu0ovbZMZJ8SOTItBUpKMC/0zjYW1iBvyj0Pok4rpqotmr8cRGS2q7wdUgu",
-	"LQmciZ3bPtAIfscMRddMLgHv/2XeV/ehuM8yqYotIdTz5ueyVafm50e3Li8NR6XrhieUB5HEp7twUhj0",
-	"sCiHJ7X4LjDZZqIFVrXTFp1mniTYbHkVU21rPvWqKIgsNdW2lqdeZdZbyVi7mtVzKYCu66JWAFYk7J8z",
-	"U5FJGyShNMvdiKM+8blStwEy00JraZVzUzSGSt1GTD24uWqRiN+Tn7tq2QIbQrSUsw6cxCJqbEKLBRWQ",
-	"KR03laK1VOm4jhZFlxvaSiVCe+HPJhdmON4DpMN8O7T13cD5XJOYf4YkkgLdkf6I8xvwunBYxuX1aedT",
-	"+6h7cn6WQtKHztvvz89/XCsuVb9hzmsxlSPt33bedtqXAAR90MZjM85fzf904JY6KjN+vrRppoqvEoWI",
-	"HHG1vovzq65acESdQ2ck5UQcbm2ppYi6JRtsxU3Qnfuv4DCuwKJL2tIt9ArzCSm050D98CDO/BVKNoWM",
-	"E51rorT1qSTGigsFlnQZ6iTWsN1tf3p3ev7BcTNgURQnJeiQUTYsK40EVfis0n//UfvRnHvtig4ZGMGR",
-	"vsc3sT0ZTlfxwyRTgrNwVmwPmouSjOG1aKVP7V0ugveFXq7cA08fT6lBZt5lnV/6GkJRMfzm2RqMQ348",
-	"cDU39sG8GztP52w39sFy2Whu2Wv6stelqmsSSbHtR9vyiYnc2r7rhCrFgZg2PVmHxqyC5b93pF0U/5xf",
-	"bQVMfD6xaE6WefF/P7//u6CAw2oyflFlvjYzYWApVX+DvPnyGp7x/6L+lIayRlmS35U+Vl+ZfhdUaf5r",
-	"gfd0FQcmLWFwsU1kzrG2qpPlMWxsCZYWump0x1EEdkgoH0fYLQn5JGnSpRtrCoQjPmWBqfwcUiHzBTsN",
-	"ABZlExls+1JS3bD4lxgTi+pr5VGzaJSNq8soGYxLEKuwppdBtEUzXfFInrABd/I4VonJ2Fj4ZZmOnmwv",
-	"89z8i80RJ+fpJm1cdVPi3FHG1xVTzDKoik92rmCdoYmVtmtTzbILvCq9EEMSi2Bn1btK6Gt+svlAHn14",
-	"ZpvWEjO7iReXzlx4imlxy1Ur8Q4jzGQddRQ+6n4QjEv9LQkU+dQt9PJYmshcC48GBmkRqV+9AMRPJOpn",
-	"XQ07iyr/qcOhv0yJ+dmwpvkKhNmdXxJFBX2p+QPsVymlckQEST2UaSb9mGAmDNmyehNqDdP2h2a8KUVG",
-	"vuZeMVvJFDpsLBFcYqVKn2shTJimIfmdvztCr/cbr+NGiHHvUxf5OIpmCgT6XOr0xQseSS7iOsx2CxE3",
-	"7ZPaY0lAkab1yfCkSqAaPsFylDym/jANG9WfSSPMZMBJ4G2amvdzhmFZxvzKqyhYfWBynQL0DmEE8nlA",
-	"DlETzbWYclEL2f2wXLSN0l63ukOgi3ZR3BzmlPs36pu95Ju5bjj18ioQJd7tuLlv1Wq3+mo7cCIFIQ9p",
-	"K5wvC3rnqhsrNIEkfU6/FMWI6WDHgmidpNnpwnohBcxsjVqWul9PLmRnxCPpopD7OFQ3iYRO+Y4ROUYJ",
-	"NV+x8SfCpSGNsco4T2KvL08Qw2OFWPPveIM8qyOQl9aX18eBBJ4JRCXCYbi8xrves7soRDQDFwVlgoPi",
-	"O7V7RxemrMeOZdfY1RCPdObFhEOkZny+0DhKz4agy4Vuj7cikM3t21pd+lTR7i91LNR6EZfzwWYPEfcz",
-	"cxWuFGKVCmAJIo60J0n3zoXy90ixAUQZlHcJj5R+s+HpkL0jsKR56O9x32T0N6Q7J7s95mEhiLwkOIAB",
-	"V1edLvobuuy0jzdddYUeDsaUea5JaB9xRdY1D4SFaAKdmsbsV841GYKZftuwOeVvCR/9Ddbxm1LOftNz",
-	"/BZNQ/LbXL2f39IyIL/FCY6/TQWJfot4SDY31EZ+02//7Rrshr8dk5BIslncxejSOI+qGt4+3cLdzjUC",
-	"xEyJy9BV3DRxC3GfhM6h8yOZoTH8HKXOkBsye598Vxhg6c6fo/6od5R81DsrqPSs+x2s2KJg5SwTs8cK",
-	"laBj5XNhbB4PIZg5cUCkYYGrxfYtKuxeJCYWW8IWxPVlV2r7yrI3m29j9dHqXlWvffzScPe270vhslo9",
-	"91Wqrlc7SB6S5YXUn6ga+iWXWJL1yPNQMeYLElEemBIdGQvN/t6Ogoc5RxG/g85BhR1dbghJY5LRBpZo",
-	"zIVE2w0U4JmI4+XL8tUbhWeS3/E0nM+7Nf4yHaLH2YAOTRkuUIqr1PiLCx7h5pwLNr2o8+vuxXX309H5",
-	"2VnnqHt+CfZObBpRaMtfdcdvQSFByiZTade9zWeZZIsQqfeHfGjsaljiK5Cb9RSlaSxY4u5chopZk2jG",
-	"qzAl8nMrUAAY0eGQROfsehJSdmNIQryStyH3b0y5Sl/H3WhK3VTPJm2d9QgFipgF72L7VLqFk2Q58Y7b",
-	"3fanq/PrS7VtN35SA60l7Bydn11129Bq8FbTmu1GPFy3Vfyu69x/vE8R6ej8/UX78uTq/Cwlu9CIeMTl",
-	"16jylEBuVVozDUnblyVdmnDSFiVvlXmG5OlLqKyY8KcYwFfYKvj5SuqMJ6C/bJJTGLjIQ/+HSGjGcXMq",
-	"c87xCbkJkK3uLbbAbTXWkqPCKzxbWLZznZiMuaPLz1u0ZTpf3GV3/douSz2kOZ5Sraan8TpmD7ns/o5i",
-	"qrvqFY4wZecJ6fxSIAjoZuxJs/5/c8q0bZCRzxJxRtLgvvbZ8aYdu9I+g+pil8X1xOY4wzIMP9fjC1nD",
-	"qs/OtbTt/MNxnTP473dd+E/HcZ3TLvyns/y+MluxXjG/0rLbO06Y4qrRoGmW6VKwtISCZR66EjawGr6k",
-	"QobFC/LGjPK2NQVyiLXwTHhrmS8BEClZSNnxl8bHqB9XixduzscL50VAO164udSnmjDI1bpMP6qoXF02",
-	"/jribVVB9g8rsX5dATQ1HbQaSxAW51v2FePpGoaVB0qW1dtlPUTqXDE+6xvrx1EqVJZSzviA1wlcWaky",
-	"a9USnOWiVNkeTuPLXpHvJpRqBYC0GP1qiJUhY9YLV1izRfnWZsg2qVxh26l0usqu8yFp8btdazMfi0vs",
-	"VD3YebiyKO9S2DISug0M2ZsqA7lYHF1b2JsLMleih8WL3qCAS4HucHiDKJMcMSIkCUy1L5FNxoHIdO2M",
-	"fSWQeUe1qhdZzvhluSZk80s3ZYuFoaPFEhlsNX7wjS5w0ieRi/STiEfI8Jh68XWVXcmzRWaCpfMlHPP5",
-	"wzGvrJonqSQNgRvHC8sCKTTI1mfcacyVXWw167saYciV5FGJsbFZb23v/Gtp+d4lvTVji+XSEkXzeyty",
-	"YOuVvIKm6hC8jmixUzo+hNVKH1rnUd1iWbFGfInvfI1lPl3LULtbqHUYmYq1c9eUraNUSM80JK/e3K8y",
-	"HK/T3bWImy27iSJ49HlAgqQQPnQbh9Ahu6q8OpFXIq56OeC6Hj0sqbDW5cOhoqCKD0Sr6Npcd1igMcFi",
-	"Co3pY+7L+F31kj4FsdWpZ2ex1pH3uBpP69/+sjR0ZgmMgTN2FRgL6ZjK2AdtH+AQWnpYwNSwgCnMNBB7",
-	"bf12XwHSzDttp2cjU1V7P+uiLIwDEDd0kpljiVNzbnuLJIAuHZNLzIZk5XvO313+norzEttoQHS+H0Zp",
-	"13jkc6WR2ibc88vv2mcn/2qbpKkP55c/Xl20QX6DsBjHBalOfdRhNCaFyHHz9iLXaG2fuv+86JgH47Sj",
-	"6ytIrbo8Py3uPpHEEhcE/ZdGxcdCQNFvqYhQKSLZhBonf5ZHbqfXuaKjfoWOI0PdNKTa4FCuMrbyxPcl",
-	"e7+CxmhVCy5iiS84BaHsZ8Vd3FazfvBxWSXGBLd0l/diFmR/3Yy//vjQ2o3Wgi0JP19AMV8wcU7zXFgF",
-	"0t5g4WsW8opcjMrDSzVa+86srggD4gppK4aPGW9lQanB7V2r1GBp0b4HVp+hop2xZUMVNXUuVvjSx4oV",
-	"xdYKNbP2X1kYfmDVuVVqbaTnM89MTpi2+0IND4F8zBiXKORDRJkLgZg3ZCYg4Z0NEQbv4RgFHDIq7IBy",
-	"SzizKLW5iOJqniZ+FsaYJo6mHl5SjcSKzrwbkYhUL4w3H3z3eAXyksOMt2dfv6vgpwyx1ikG8nBwnLvw",
-	"IVN6SnXpdQ5Ol1qWErhNptffZEWg3Z1SV2XpepeA9RKnhV3ndT5tRl824nE9nDeIj6lUn3XwBZIcYucQ",
-	"lXXUligkWEjUbFnexMyBVi0f28p3obqLqCTnLJwl9o8Eh9YD/AWlzYpzjGzMKNQ/MkGf/+tvEPbZPDi4",
-	"X66SJFOXYcgzRYjqeqPPFCEKiWGWpfWy0z52XEcHtCvx+uJY/3HcOe10i0XsD4X1D1ZwMEzl6PukCkxp",
-	"sfwqDZhyJt+4DAP6vtM+7lzWEYCmQDgiJi5VuEgXc8YCeXHhGs/YsbOlnwrOLy3zYGteZ+fQFC8+1KQA",
-	"hF6E4zpv21cnR46rBxadaR8L6h9FBGIIcLjqkZbTm7bZ9qJdL6axCo8qxjQVYCCrUFU6Uyfjy8Jr1Udb",
-	"R6tsa6cYejKViuzbLChaFN9s7qeiuxw9BmzPAeNuo9gcBdWT7MWbQkpJz2j98eK62HsCpUgKSgOMpJwg",
-	"HsG/Al1fnmY4jnrKXbqHeWCIimu4Jx7o9etOzsc1JJEQb6c0DJQs2XbWa/QqiFSy6B+nqGTe37+oouQz",
-	"t9O0Tv/3UaEy1+syU7Iy2c7qobfJtbWhVnpBd/UwLHZ06BqKaIxnSq9SUmaFFGwXTSICWdtKKRtM5TQq",
-	"0bloUWr4B91xQiIPh6GnSyGmGeGISms5lZWsIshd6AtVR6IXuPBES4P6khGrRfbNV7sqoE52ZN/yainp",
-	"Sn9PZUC/LumoVLWzKjn5NkuA5s50IVQ/XkHQskKg69f/TBb5bLEUqczxbHXhv23J5aXa/MrV5uHM/WlE",
-	"5Qz6MBqiBanG7aku6ZClFN7nGp7Q2g2ZHZq2Jn5ICZO6LKfpbYI2TE0QIWch2awjxdRvyEx7tPu6POit",
-	"TmNXLFf3JwEyQ9VLtDKSAlbyzpTs6DWmiljJapf2YzErPkSYZXq6IGg44ilVBCUtYzzIj9cmWS71wB7j",
-	"A+QlESSCRLfqALwfO/+8OG2fdT5dnp93P3XPf+yc6ceHhJEIKvOr7U8iCjV3OPOhP41pha/Y86bbYwtT",
-	"8IEygGwD20oPR2lAoNSNsV/tYM4+XO3Uvn/fPqpdfd9u7e6hVK3/+3//53+5uuuNMYDAN93YTZL8Dm4v",
-	"9cnrsQ3FLmqEQUCDG1eUgRqtetUpULwSyNMwdBIkpdsm035IfYAZdUpUih7zbEjzTPouvcUSpqkjtQbk",
-	"jbiQnou8zzUW1AKogqBm0J8NxauJEW7t7nloQ45Ij8GdRciQUG3B33S1aGTPQ36Z4tDUC0LJ/vVAytD/",
-	"9/80dxsottrH074SyA+5f/MGEeyPkEhq0VJhWpaa29cH8h2HISRSv0+wf4OHBHnQr4jdiR1P33whlmSu",
-	"NI8p9xBmrp3MWWBIw5+EALsTC0wFg7TAgZvxZehLMrVdBBrjgOjjAucHZoHZfTxOh2DCpxmaRFwSX8Fw",
-	"j/2P/4GgLInoMShGZUryqLNhKKlZ5NkmDFNJ5W//Fpx5urbIhmdKnHgKrKgMtfGsx9KSL/0Z8tpw3LVT",
-	"zIZTPAQsJcyLQ1Zc5IkbKD8Eyzqlamcb0GRjs8fUR0RYAKVNBJL4hiDvL+KGQpWjv6jPXhp7qsQvNMaf",
-	"1R+NTTVAkWaFF566LPWI+vcQCz/5W92J+lCDEW+Qz8djDMXyXNPMQ7GkTQ3NfwHT6d8V4VezwicB1Ys3",
-	"TVkvFHB/qgg/CXRpJjSAniLiEHnw+e8QheqhDQBrKmebiEc9Zn48vzjE0dAzSEB+cRFT/xlK9f/EReq8",
-	"QvUHZS5ilKnDpMzb8uBvOB6st9Bjag+bdfQDpwwJRcVwiHR+CNSI1q9440HxaNioxu24vAzagNQ75Cm5",
-	"39MBUUT02JQJIhHsQrxBv0y5NEDo9Ry1LeHjCRHI6/XUZzi2Xq/X8zYVCk+wEEgdr1TLSS/9VgcN95j3",
-	"XaeLtm63t9THmpARwWPh6SIsH0j/ivs3RKINxb40NvXV9aARicjmITQE6zHvSw+wsOcc9hwx7cMw0nPc",
-	"nkODnmLIydeAi6KnZLGeA4VRTgJ4rNH67//8L3gE/Nbw3V97zv3He72niPiE3pIe83Q81ieqUE96yNTE",
-	"EXXUtjBXnxA2FXt0vZf/+bkNNOLvnuZ6GPUjfidIpIlNSH3CRKYI8QT7I1Jr1RtQGTi0KgPf3d3VMfxc",
-	"59Fwyzwrtk5PjjpnVx14Jq3UlJAeW5JzGvWmHsUnhOEJdQ6d7Xqjvq210BHIKAlP1uQMqqIU+K1u+c1c",
-	"V8S4JpGWBLJt3KgU8Tf6aKFgj/5VQL86u11dAsIg3p7yIZ9K6L2ma4nDMluNnfyyTvlwqIj+VNbVLnca",
-	"jTLZP5lr6y0O4hIZ8Ehz+SN28TJ4qHWw/KEu5+8xm5l3CdAtTLksvXKkdynxUGeZqSuAcjRcFDhTO6b1",
-	"XtwEAykI0oKPMa5DBCNGYsQjWQvpLQk0A8y22EMbSd9AV/EWJldst7dpaiZl7rSOdBk3hKVUkrXhGko6",
-	"q0FgHQnQhERICx4IB0EUw4b6OtmQxpMcPFDmJAXQ3vJgNqf15ezyc1FFVrNP5y32b84HA+pn/BKHjs+j",
-	"iPgSjXgkCOqDjWamxMcJxOmUxHNolbJSo8EE6LJKZux5zcJ6Y7UdvrTfrNJ+s7gg1IJ+nCvdLjiS4XIL",
-	"aRRlX5dENXerPCSmkwmouu9JQHHc83p9+mZUYJ1ZkqV2lMUc0wpZmCN+966T6yoK1u6lJDFDjQwlZOQu",
-	"S/o04VJfZ4a/0RbwcI5P5duqZunSZbY16Nrk6QmxsjIMz5X2ezQa9SgY1IYr03cywTT6EyOSuad5G0sp",
-	"JkFFvcMvzrCo0culqSmuoD/WTnVZyTRVQrdG/GVKolkdzdkNqECMaH1fTUSCHlNCO9oQhCBP20G1PBzX",
-	"op1j7FRI/bsAXhx3Vyy1BadDtq5u6ARMwUvGdfENqTLuikeyyjgdW1NhoO47eRJUH3tkTDcrzB4HpVV/",
-	"RxKtV/kRYIyVRx9bEFb5oWux+msSka7yM6aIcPUHsn6p6s91Emms8iOnWMhroS/m40OlQRO81kxcqz+n",
-	"wdMxjB06e43B9vZBa4cctPBOa6/1em8bN/Zb2w1/z9/e3x1sb/s7B68H2071kOs59zMVxvxkiAuyB7gL",
-	"xPJFgt3rghhso0y/n8VvUuQkSVcRmoiW9dW1A++alRmmplt2DGEB4+qOiCal4MoxFPbrcq/G9vKH3vGo",
-	"T4OAsMfSbamQdj3XhDUZflSu5GrypOQ5BS5GXNQcz7JsgwEqw4rq6NIyOaNs7d4e05Z+sArPsTA8mRAc",
-	"Cd3GjIps+7JDJQFGBFFIwnPVvyZova90W4IDhIeYMrSBUUBC2gdvBAroYEAiwnyijUDaZB8XAY4beVAr",
-	"GkNNVcghjywe+jAN+LEw89EwbzVE067sSmJpc7WjeRhhtIDJOXSCwX4jeO1jsnvQP8AH/jYhr/fw9uvd",
-	"xmC/QQYHQcM/2D7Yb+xvB43A3z1oHuy2/GDv9e5Ba+9gZ8f/Q5Pa1S68iJwa4cWoayycpegKUquPo4gS",
-	"MU8bMl0nnU4XD8uWYIZtwZh71znlflIPK7uU68vT2P6pdJMbAr0O0w3Ox0bcf9s0v1nhiQs8CzkOupyf",
-	"4khnoT6TbpQwGg0QFtgXMhtLFdr6QoP7RXZuXRVccxGFRhuMkEDEDEX/aiygFiHH8N87LDQfAk+eMb0q",
-	"HtZjVFfq1/xAjghDnNWRdzKovVfiAahSI874NFKPqN+H9JawIpag15CwhNW0ppMBvO8RZMwXefKJiJy+",
-	"X0PkwCdrHPkaZCFJTjvK+VTmSN23TWa0C2fxE2dcvuNTZmwvrQp0KSJJzSfthHgk6qJvYhl1cWPbShZN",
-	"vyPSEtteMO0bxDQTNVOOTGvKDfd/MCR8OCZ9R+RyNFqNkxm1IABWZsJci3XJmJWbqBoqkEcD0yqIShRw",
-	"IkzonFJbswzfaJBvdBiSJW0SViJtbrqIyxGJ7qggJhIYhIPCeXWYiO2N8jbrqJ2kgkKQH/h57VhipYZq",
-	"v4eL+rOET7wSyPt0C7Ef/VmPWcJFHE+EPAWgnhJccdqvId7VG4SRkDi0XqR+/DfxTYRdT6m+YMowr6/D",
-	"SbqWau7m9GtQ1WMi5EEintJ2a1q/liMy67ExnqE+QeCL7mP/RslTapBOClePUJOZWyAPXUzlowhDa2rW",
-	"hT1t/tgK9hr8q/XCv55MHVYIbwK8/7AsqwIHmmsR+FDx8Xk04v3V1htXE3hcdTqBp1UV660IGhDpjOT1",
-	"mXmhZfjEBNSCuWWOyWzoJOBCG66Jji7sTtSz21RSNnQhbiCNy9fsC0KtcUhviIumTNIQeflmSR4a4VvS",
-	"YxMsBAnQRgNFJmKOSoQlhCVv1tGZLQQYjq/XHQdwZ1qhFrA73ePp4Rbhon5P23uNRvWIgUyzqXvDOZ6P",
-	"UWQtsY3+nt/ArX6z2X9NtgcHuBGQ5mDbb+0EjUED41382t8l+81g12/1m2QHbw/2yOtg3z/oN3Bz0KrO",
-	"ep6EY8TgqvfTKYnu2rVX8ngKkZYXqRSAaxphXpQhFnwLFk+NdRZhfhWTtFIKPSI4lKNfS6NA2kzckUig",
-	"VqOB7kY0JHGXVQgvMckH33e7F3V0YqlLkk/jappY4j4WJB8h9R2R35u3P5Q4xP1tHX5THdT1y8tAPd6i",
-	"khRDekvqi0PY6C1havgk4n1inbY+X3PYJs66Hu+gzDZ0rsf9oOtLPOxo4lSUh0aCZyMeV8i4Lz7eOGtC",
-	"aXM/XJ2fLT5ekNnbFyevBFJno6A7mWBDPb5pHTkUYs0e+AyPw1IQV8vRiTPgtImmRh/WeUUu0LrbpCE1",
-	"ittxp/llmrvoOjL9KQ0lWPILAd7c7D/Vela62XgHC5xIi47ZVed8F1EpCXvAUf+z/f605KiVSj6rSkdM",
-	"ZduYNiCsf3XRbmM7tZAUnuClfs83RjFgVUhyDTRgad+twm+uGb7FVGfZL47swwFdTmCSCl2Fd2BF6yF+",
-	"SyKr6B14SIcRn05M5btEGlW/Qw/jemGE3qUpPPeHjM9bLYLsFJr2rh5w9pQRXd9YN+W1A6rmm/YuC6cC",
-	"qP6TxFLFtR9jiqA/l4dRWYhtLM31ktAi6Ff8aIFF30Av7+rA9pTRRL/7Yym0NP6ZzYtHnA1CqiuYfCth",
-	"L0AXCshCIidsfVEQtTDgxSIVJrqljq6hPm/ItacrLpRLJRriW/iqQPLVDyfk5IkSRcoA1ARN/OHiHx4v",
-	"iKEMVsrDF57rLrtGZH0xOT2u/70cAlaT7OOqv9U87+otifPbEkg2UzdDxj+uhhjDuJso4vNVtDbrRW5g",
-	"A7DP5wR+XKb+FNLM02Pvi1PyKZ2Sfyjn4iLxBVoEVDdzwPDEoKE+LTBogHjzknC4VtqdlYpfPR0OavJ/",
-	"W0mNX8U08412Knn0XLj5avrLTDcaW/8cppupITYxkdOfl5pu1LDYdKMDGOIiL1TorLQAYYhwwtGQsxYN",
-	"0AhDXngwl5NdZvmBPgQPsfysC7VzUFm9BMsy+F0FXJ8+n+z3hfurnN2Lhej3YyGaaiyfpz6JiLX1Rf1z",
-	"ElSxEamRiY3Irh0RZ6aoAbr01xjqD4sRnegaT6ZkmEBDHkeXlJmQErr0RIpLGQS/mJCWmpBKgKnchPRc",
-	"d9k1Pb1eTEiPbEIqhYDVdCngwAtSNyyCY2xBdXQ2nwYRG4PQRpz2kKY8bNbR+ZhK5MXShddjaV+tNzqB",
-	"QYmiFEqRpl3gIJxK06qi6Eu9GgPWz5htkJcaLutxUbQn5PyPnCTwMCS//oObl1bF8Rd71EoE7Tq2Qi0Q",
-	"kW63t6CArFgYWaaHoA2dVSI2dX5V2mFlw7tLu41ow7cawTKx3j224WUL/XubENKF0dUkUqRqgoekjtri",
-	"BrpjyszTKCS3JDQFU3oseV9N+Hyic4Z1vd2dxnZpJS690xxdgwrZYGtLjdnWhpyqBCTfweXeLZ4910en",
-	"2gsK24hUsAhBH4oqFjv6a7VxcF9V7XtXBEeAicVnATGA9gnEjTl0j+zCPhwlp8pCykhRlQqroXXxowGW",
-	"+F3I71a4jOPkkfgiPj4hj9DlwPRF5jnFOSOAPYB2AOV/EuMTjlE6iQzXX8xRt62QalNUsUnqlN4QlBTx",
-	"1o94cVH/L1lkvdeC2BeLQIjDn//7P//r432S6AJFDXThYi2D6a91jcEFpOntTNtuVxa9nhLBV5bmKiZp",
-	"qB2b7X5leeuPhkvPbIqxENE1jQNsRFiAnFAufxDyO1GaSaAmjynt6i4tiyOD+d753TDLJ+Ul5jyrYIC6",
-	"IgRX9GfhKKlc+0pY27fA2ALbcjfHKWU3Sh7VMjNSggiSHPGpnEwl8jljxJfc8uket7vtT+9Ozz8c6mbF",
-	"CTdJ1lPm6Ijv03kaSp0IOo/rUVjt5QtN8i8ZeE9iWk+Avwz2c2R860sqSC80uLfTyZGQNAyVkgqddxKM",
-	"SQpRJtb3jZ3GwWaZVT2DBMu6avxRTeEre3Ee0Xa+FFrKrejld9f4KoSka/K4YPkv/pES03iFC15NOks1",
-	"aNtQXmSP/vY43NcBzMQC/GLJ/RY4Y2JRrcwZgZXVlPC3RMWBgV0Y96LkPJ6Sr060kpqTSul/UkXHOgAb",
-	"qG0ALld22hk1h+ExES60vYI+dLpR9A9X52cIOsditBFEeCBRq9Fq1JqtTZ26qwMtfB6Q6JXoMa0p6RB5",
-	"wU0d8T72bwY0DEmAdAs7XaNYPa3fBAXlgGAYxarHPG1I/tT950WnXLcqrU2eAtJTcZ/kBc+jYaX7e9Gx",
-	"vr6OleJNOdoVcJOtL0EKNpWCm2wsOO6cdrodr46yiJvTxBIdbVVlLIszL+rYM6hjVQBrgUq24AYbX4n2",
-	"gFqWbuNFMStTzKpd9YrKmUVelsYx2bTl+uK4bWiLZyKZPF0PRTFqzXZNfDdnJHbaH9RLQpG+Tfb7tVDg",
-	"RQH8RhXAldm2KHc/GyRqX111uuUCKvL0RCeB7kWPJqOZoD4OEQ02FRpNGf1lSuIO89U8BzDjkyLWM8q0",
-	"fyZ59ncbvx/EIJhFojz+bPVnNYNgNCgNV/sQV7q3I9Jc3UvHTASo4eMwJJGSa3WILY4I8jkTNCARCQ4R",
-	"s3jTTo/FoW9K3TS8jDAcF0xTonFEbgkOSbDpJn3rzeMNhHVI24BHy5XORPZ6OzMIFFSLWAvS0VlEswOa",
-	"xvjzKWFDOXIOW42G64wpiz83C+Os5igVjiJ+FzdJx5E/Ap8mI3YwoEWX9PEYwjQhUToMVIcnDLx7etPS",
-	"Yon1RVjNofw7Cs2JDevszyCPxgKWKjTgSwzlVTRezVATXfdECmM0qpKlY7HGP6v6+ujaaOENL9NBnRdM",
-	"/pbVzpI7XUfZvMByVEHZ1GhtqZnZgIExv4VIG8w0o14gBNsa5rciBH8N4H7RKr9lrXI1PrgVu0RWb0qQ",
-	"x7pC9fRK8khJvozEPpdYkDUEEnmSjomQeDzxUEAGeBpKoVCQ8TvdHwecMx6SvMc8M8B7g7wAS+xZLhtr",
-	"UlCtXwmkgTl5I0yENpRQzfBYCdXQt2iAaag+gI9pwimTJEpr8G5mYuzmNWz9vlfCVrU/QJoJ6zHvJCDj",
-	"CZeE+bPaj2TmuQijiMiIkgAZeqGtWVAzHIo/MKJ3PSRSS8oDGglp6gMXifxvzQ1e6Sy4lfPu0iVC2fsn",
-	"CtjWq3sWdT4+oPLqGwCjL1r977XNaXzBFpGZi6yoRAK3+tPw5snoYFutL4rR/FBbrxlUVY8Jo02YlHZD",
-	"WUA+AzGwKdNmSjEYqfeYoTZoTWKznKSIr09TkpTen7/o+zv84kgyhkVOI+Ictpr13XvXSTiHriKyV2s2",
-	"a629brNx2FD/9y8IJymb4PXiCXb1BB9tM4IpYbQCqXOdMf58oh9rNhrGahJ/kRhNcBTh2QthfCGMT0MY",
-	"pxMlUDUbbqPRiK0Yq5BIbWUrC0GDuDFDK76DTisVDI4gi2VsdEa0A2Ok/svNWRyX2hjNMnQCMMIDCY5D",
-	"KpDC9DKr4VBm8z4HPBpjqRM7SU096azw6j4Z8IgsfytscPWXFk5Fx1QWH+a+pjn4Mx1Px8lHyvTHlAIp",
-	"3jKEbLqSd4gbOil+hT1ho2DCh1pTV6C6CnHyJLXwnlzF/RRPBAH7xU6Tox6A1ole+So1f27oypIpkm/m",
-	"aYn7NFJUrAt6f/XQmGAmTGQffJ1V1C477eNFalpO6rHJmPOUWpCJs318e84Lovz+YvnKsGxl9rwVYkmE",
-	"rIm0h2GJZfwUBpbZC+bDnMOZYWXaeGKovo13pd64PI9fxs+f0vEWA36xud7AuD69F26Qg9N2CqGZo3p0",
-	"0r8MzCN8t3UzoU+mqB/x8WQqSaBYx9U/TtM+USMcDmp8QhgCPfwWh8gbRHzsof/+P/9vlGiSqDdtNLZ9",
-	"5EnuuQjK3ypVm7Nw1mNsOiYR9dEtDqc6HgDMmEpdRxvvTi6vuohqsx/BUUjVMWce2awj72ZCPTWKTcMQ",
-	"Oon1mByRCAIOIPBg4+j8+iyeiKHG5mqMscAgAETqxwl9IrbYHg4jMoQnn4w3Lnq/2lkJWcBmaeSF7z0u",
-	"34vvnIAlDGLFb4gpV45TFFudDSr6oJCxJkhETeDc16ATExKh/tS/IRLQWv95YrbhueY36KU5ZCRQCrlC",
-	"wGtGPyMy4f4IbQhuHBJg8jeTjTHU+I1krFhqorP5JpnxzkQtzREXHBEUkoFEfCrrqC17bMyFjK0A5uFS",
-	"bO/SMbnSJ/jHRHprgyW4rwHoBfG/CuJDvhcdEwOYq+M9CJuL8yS1BNjVAx9W2P5ny0hlKnE7xabiORF3",
-	"udoF64vT4ATcwYs8mgOjbuzPtcqkjHBqpIDGwU8imdoVvRZXPsyMLAocLahgWFjg6zzzym+pvtdTp+tm",
-	"OkmYkT9/icvHa69Ns9Zo1ZoH3ebuYWPvcHevftDah+Lx9oUoadnUhW/t42a/5W8HO2R3sNd4nSqsbR+s",
-	"rhOro/OXe9cxnXoWvy3pJd1UWyXjiZw5hwMcCuI6wNDjeNoQp3+z6bhPIjCb6j/PB52QjNUZgnFWgQS0",
-	"xlX0bDAQRJtb1ddn6aPqI1zeYWtXf0qDd9UtqXPMrEdTlXjMlMWf4We1YWYmib8QyezrTQiNMzI7g28U",
-	"ZIpVWmnYiFAlMzuDgV+Xij5SojWfQ/2YpGW/L0+ujpuNzdVTfWOTow0eIY/fMRJBAdY+8fkY2o4JdK6+",
-	"jfVHjIYh7+OwxzK1WE0jDt0IUWeXRBxa4N8QBkSZys3yFGn7Th/ScSOLw2Y7i9pArAV1zxLCkjmi329e",
-	"yjeSNZLFhAU4VcTwt+Yrei4KJTfWU6LRCGVLGJteEZs6tjyxvwg31x4iboxbIfA8h0wv4ecPDT+vDC7l",
-	"seiLb6Xx1ejEvFD6cuvF0ekrXPlqoni2BvfSYHX7dabTA9rQtIRHqB2MKdt8rFTpJ2DD6IT59axo/MQs",
-	"9+uh0ksU/DcZBf+4vH3LcOKFViUbUt6b8d9cCe4nwhK93yqamDnJF45TUk8rC7ivkh5hT8l8VsKBklZo",
-	"y4RQDSGVRNFLMua3L6JoAYjok0HYAMUTwoT7BM2pYl9zpiPLvBjzRmfZY2Z0pTG+AauFFmi0GaKoq3kJ",
-	"rK0pvEDL5UOnc3zSPb9cz0CgF/EsMovZf1l/2USrfHFpPbJLKwgS3FQQDe3ToBsbjea7eJfJIVCvsJZW",
-	"dl8scsDoo3TwS9XPR5H5s8daycA8X5EfbQjiR0QKNMbihgSbf8qCoLljsTEgB+qLSoN6Hzpvvz8//9FL",
-	"J0MX51fdOPLX5E5FHGIxJEdU1lEH+yMUkJDCEB9HESWix7z/qP1IZpMQM1K7okMGuUCHSP5dh2xNGf2M",
-	"BHRUE/ANcW+b5rcR+Yy+f98+ql19327t7m0IOmQKeuGuXdRz9DCpn6vrT30ezPQXPWdT/+H1GOS0Wis5",
-	"Nus8NJFjybppYJ5BG+Y7asI6sEQhwUIiznxyiAISTDXME9Sf9RiVm3XkZZYIEWNxz2vNavsmsDO+5iRK",
-	"7Py6e3Hd/XR0fnbWOeqeX8Y5rz1Wve7pHCo9UQzJ3FuexzY/t9Ny87z2ucDZx6sxXaKyV/XCnp/M7j9H",
-	"lpZQpTLevPWFzwHeYjfABWEBZUNkYTEQKsDlIOKTSVEfeqNLFSDSi03/EWz6q4HCAtv+sgtqfE1SowT9",
-	"lFH+3mSRZ7T3rwoOK6rZ8/SiXH++MlcmCJMIC+T91fzPQxtYQNjQpu7UrPULY+KHoM9S2/43zo2/Koq8",
-	"WO6/Vcv903HnrZT1lkbsndlZbqWyMGRPFEfpHafveHL7f2GGrsRyKgq74V50zo5Pzr5zXOe4c3ryU+ey",
-	"c+y4zrv2yWnnuKhH7tMWQNT6TbXOGvGRvrCugpSsBOihB0eqIrLAMAcsJRlPpPgK7MygYzQNl3SruZyG",
-	"L31qHgmX1FlWwSO4lT+lJSqaZpNp9edFFqej8/cX7cuTq/MzeBhRgYiSrpTQgDiL7U5a7Er7yOiKPYqB",
-	"mRSFQ0SwP0IhH1K/x/oh929eCZT061d/jidgzbGSAKEhTVIqTTesh9LCEjOJNjr/cNGZ+s93XfX/HbfH",
-	"TrsuOu12Nl3kjzBlJNBJP5KbeMz+TK8jefErgTwYeg6oySMPbbTPjl10frn5BmEEK+0x6Isz4mGgzpDp",
-	"aFDsw8pdPaMwaq21YKicmGPkaTOdy+vTdbroKDB/IqFVTf0sdiPY00vPnK9eMjyaZvwxMT2w2dfWF/VP",
-	"JVd3ApkvNpkHl/ktuZly00vx4TeeHEW7IwKLfbnMkuK+pTe5mswHtHlpe89vhzk8PeS92C6+zdq7i5lK",
-	"IuHUsO8TUW6CeGcK1cZ5OVNBIlfnxUc6nWbzEBLCqURTQSDut+8podQTPp/oUBstn6YtFfgACkTMhd94",
-	"OAy9TVdNDB4pI4yFVGgxl4j/WdxfIlHE2novlaq9ZWPKFjaZqBwVnHRrKDOHqBNZ+1VX8HTp5Org1577",
-	"J/Xw/cMzInEYJhl4NADIax1kchv3gequ2AfDXGyZdwFg8xVYov3R7y2n7sOI+iMr2cZGN4VY2JfZ1OF0",
-	"aAE+L07/td7CB9lg/pPAS9uWrpkU/CFdxTeBg396Y0xyIVUsMilw/FnMMrkI5zsbgAvxzV3c8ywZG2eg",
-	"FgSaljUvSy7rEXJd3k5pCJaQtnpZFs0K0s1Xp8iPbKCwk+oflEg/z2zcNU8kn3IviJSUDddMwF/5gF8M",
-	"MV/fEHNnYWA1brv1xervVaWHUzLc5NoqSbk8dzZLEl4MOg826Cy94XLTzoK7eAKGXSbrWtViX2650NJT",
-	"4YrX9vMtzTFJXhQnmmj0fqSE2KeRENAGwUJuVmSLD+Fpz2K4WohSL9arb9N69VBOvEaKYAInL/mBj5kf",
-	"qM4fDSI+fnLS/GiJgkVEfEn76YupLIKfh+X8/XTS+dC5XEM5e0n4+9PpMN/RFNswZPghyioRUlBt/WlE",
-	"5QxQrk9wRKL2VI6cw58/KqzCE/ojmdnfjMbYTz5/VBNEt8XV2nVn5UhXrMZS/y10mk/A/elYQZzrTKPQ",
-	"OXS2ADXNMnNhMHHJoY0LHkku0B2NoHXfGEuo924EGzyhapiTb4dygYW441EAATAMYtK090M7MoQ9idpc",
-	"fgZFQNIF5N+tjr/ozZccmvRGfDrRMTCLJlGXVzRJpuSiFVFnkApt4BvCfsUFM2YzPPMzf7AqPWXmdOE1",
-	"qePGHFf5myzQyr/m2PQcL3887g+Zf7YtBJHgC1r0PFajyl8NTRiTo9M9zK404TJhTjSC+q+5JdXgyaKJ",
-	"scRoEPI7gULKbuxuj5BSk0s7tKfGEtfg2YKJ405JSkSPK4iqhYMJ3cQ4jecmK7paqMNutYneuCP9Eec3",
-	"YlNfLrETE1+JJD7TBp9cfGb+PUcQOUYFZzq+TWM75EAmb19yHNpFmZ/6lN4SpsBOLTciOKDwaRLxPrGf",
-	"HxEcFmKt4jzti5NXAvE7hqzfrIfHRB3fx/v/PwAA//8=",
+	"4Y/IGKt3kM94PAmJc+j0nGbPcVxHzibqo5ARZUPn/v7edSY4wmMizfLaE/ojmZ0Ei0u8ZvSXKUE0IEzS",
+	"ASWRi1o7KOR3JPKxIGhEPiN/hCPsq7nUQqh6bILlyHEdhsfqxTRwXCciv0xpRALnUEZTkr/gvZ1+o9H3",
+	"d/t4u9nq773e2Wm29vD+a0ctWEoSqbn/j58btQNcG3z80tq5/0vO9lzniE+ZXNzMhxFhyFOv91w46IiI",
+	"CWeCIB9HESUC+epBgTgLZy5iHHlUkrHwkn39MiXRLN3YX2B85vQDMsDTUDqHAxwKkiyuz3lIMIPVHWOJ",
+	"34X8Tp93znkF6YBl5/aXiAycQ+d/bKVgt6V/FVvpO37C4ZTo95Jb6pMLLEd5N90dERTAiFdCQeAkxExd",
+	"PNpgXCIqBZqMZoL6OESeHncSeJsFNx4PWH/9ZoL51XdnE1J8bvaQh71ZT5K+/R0NJYmOQkqYzDu9M3Xg",
+	"aACjEGfI881QgB3yeRLygMQLyQOleLxTdp3wRr0s5951hJwBCg14NHbSBUcESxK0ZZkVx2M9tHH57ght",
+	"b28fIEnHRLiI1Id15A0lOWw1Wtu1xutac7vbaBzC//1Lg0GZTSbLedRdHtsbW7lP6+eyl2PP+MgrV8B2",
+	"Bm8psfB4cPl1J9M/7rKpmIR4Vnbd6ejSC7de8Kgr74wxDUusmahxZVcLgx95nZ8nNCKiFOKSeGzp9SaT",
+	"P+qaS9FFWpoi0kemhSei7Ut6WwZiqRnqoY1YXPCAn6s/yC+H8XeM/HIYf//f//lfhgwaaeZnRw1zPpbb",
+	"bLy4R93yKe6TMtAeqnFl7wUGP/Y6hbwWJflUmAwuv+Jk+kdddkn6xyoQPvboFO88GmJGf8VqdaUwlGce",
+	"KLvw7FOPu4VrUfqsp2Zo2WXH4x93wT9p1a3Eej/dll3pp9vHWuNJQMYTLgnzZz+S2eIi20gLozV/xAVh",
+	"ShlAGyABYnR9fXK8WUdtFJEJyHJISdlESHRH5QiUKoHHoMKiAY+SL3pMyyIIsyAd1efBDAnJIyIQ43JE",
+	"2RAGDIkUMGpAIyETNe1Ndn71xh7DKKCDAYkIk3o+KhBGO42DOvqRzATCkRo9kbCc1g4a8Wkk6j0WKy5a",
+	"S0/P2Tqdmjoe+9DH+PMpYUM5cg5bjYbrjCmLPzfz9NCTASjoOUc8mYQz2I0/wmxIQONE1Fb//WkEe/I6",
+	"XTz00FhNRATa4BHy/urBbjCbIfKZCqnO7YbMUm1sYVPGVFC0m91mK2/9i7QjR+tawPz19K7su1LN63wq",
+	"J1N5xBkjvuRR8TIWxq29kvmZ0sVc4GEOFfoXiXitjwUJ0AQPCWLTcZ9ERUYDNSTfZKAgCn+m4+nYOWw2",
+	"4H8AY/qbRnJDlEkyVLh97zqXPEz0h5xTMfxkvYOI5073fzkNi9XvSP+49tvg8fRdVwRHebhzhAWpUSYI",
+	"E1SJTEhM+xpmY/uZWk/R6Qs96zKsXsSDK/przrUrYECC/lr8LvVY7k23drNXbV1zM/ear27oJIedAKCp",
+	"bUfE51EgkORI3NAJGkR8DGfRJ0PKmHU4ERHTUBZatNTTxdC5HBaveJQjwB3x8RgjQSY4AoYRUiHVYgaU",
+	"hIFwEcH+yAhJrv73EAs/+VtN5iFF9Wow5k2Pad6D+yGpoy4lmsb3I35DGOrPtI4BBN6SxWup7aGcRP4X",
+	"oXZjnwTYAksQTrjaEz24mZ4UjiI8y+PHVxP1XP7heZOIT0gkZ/oI4k8uFv5vcDJvUJnTyJ6F2qGaoeRJ",
+	"lDqIPMypehBdPCwkLhJ+W5e2wMwpaenimxx8fq8R0pBvBaKwUYVTEZHTiBUijVTz5SKNxm2bqK/EIiXt",
+	"5priBYkeaIif6qkfZIzfr2qM/8CjGzHBfjHjuLNGrHvD1lvSe7a+/AdcWfz+uQt8ogXcq7m06Aro8hYH",
+	"l1paVp98ziTRbgo8mYTUB9FnaxLxfkjGf/u30ApEciEKHiRYrzTAHaLxVEjUJwhLNOZCIgVeCtOjiEdH",
+	"gNTb5pNwDn9WbwyMpHQ+uFRip+M6Y6KA/SwLyGMiBEg6Tu4r7j8q6BISM1+N2cITekNmQmGAxHIqnMMd",
+	"oAZUAiD9pP1blDM0wDQk6oxlZADCaQ32/CZukIP+62DH3yYpDOE+n8rDfojZDVCLUtdwoY9Pn/6ihyPW",
+	"VgKuVQ4tVwNjbF+coA0vOTwPbbtIn7gAd5s+SG+z7oCHiQ1C6j/0IhVCgriC/s1HrB5wotQXdQtaP0nP",
+	"WI3MnvBBesLJap7nYJU2KPg08kmsBVKBptpzCJvDYURwYJQVAQf4jkd9GgSEPfAEDbIKdX2ffuz88/Do",
+	"stPudtSN2YoJau3jZr/lbwc7ZHew13gd44lzaC0lgzst8wkOc3sbNxpBc6+2h1ut2s7e/uvawYGPaweN",
+	"fn9nZ5/skn7LKcKKFJ0uSDSmAty6AWEUUAFoYWa8AVJ48d7OAO/u9xu15v72XjMDANsKAMZESDyeqPtu",
+	"tJq1RqvWPOg2dw8be4e7e/WD1v6/nBRO7J2mgLKPX/s7BO9jst/Au2TnCQFlKkeKf/lKEnNRfyoRn0pB",
+	"A6J1YRyGJHolkPD5hKANnL1DF2GUUGolDmF0N+Ih6bEBwXIakc1DmEZhz69YGwM2PHP4h2jh7L1NRFny",
+	"cgNsLrJJQEvJkfeuc8blOz5lwXrAml7ZTnoX/woi/m/ESJ+HiP3v/+vfAWH/+/99lFM+43n4mEoOgH8X",
+	"eBZyHHQ5P8WRVmqrb2wFE2hup9s170OScxTCG5+PCQBkkM8+IYE2MwkS3QLghXRMJdpoovf0rRKejRyn",
+	"af6FUrJYQNVM7zQjW+vULBqzl0sytpbEQaSH27IO11rZ8/LYNCglj8XO2bQy3HZv801iA9RGsWDh1C8T",
+	"yexBPAMiadR64hCbGZ8ixaFchAX6dKtoi2Uxe5z7au0X3Fcibj4T82ZoOgmw1Kxa3VgaecQIlSMSgZka",
+	"MaWAJterUaLL+XvMZkaqFQ+8F0UbxpjNDAgjnLILyplQqq6MZijEEmybK6hPyxKQuvHMUbzSZ6I+y3cY",
+	"m22oMCZ4BYnajE4hKCc+AjyQ6lou1YdaW33wkACYAtXPijyzhuQEoOlHlIZ7h6nMxpEtqKagnDK1ZB7R",
+	"Xx+MhcCMFbJHBFgTDkUW2ZqrtYxmesV6ZYl08UwX/N5sikeIMgjss/eXpXjNzbm7+vDhQ80WkfKDtLDv",
+	"k4lcAB4EqyMi9xLT0D99h7eYhrgfkgdeYYAl7mNB0NSaMntrIPj/al3absOSCq5IBF6h7PPPo8MEZEJY",
+	"QJg/QxuKOcSb20w5GWbizshP10xMJxMeSRK8JwHFXVjWA8WB7ZUQ39y1IT5ZAhqrNSA4m2eWq6g+Ks/e",
+	"vdq1B8dmPKPvqRjHnrGHMAztLQOXn0zY1nYc3KlVfc3W4h9bj8bQbQX8Mpa349eM4w0+7228Epp3m0sB",
+	"WVfyiARWdPFKGSxZkI4VHg4jMoQ7SmxqONCyDA4vtIGaEpFEwFoXh31/Op6GWILe3f7pO8d1+lP/hsgT",
+	"Jkl0i9WlXnSb3zsu0BZwTzuSjCckAg0PiEs88ouj2KXWfPdqzWattZfGJKqz5fZvr63f7tWPE+pDiJy2",
+	"1N67zsRa+9xavziETcfO4c/O+5Mzx3Xet//Dcc0Grq7fO65zdH591nVc593J5VXX+ZhjC5/fqGUlTvac",
+	"ucSTq3O0v9doomAaaRLPBwhDSGZNEIhX1nMeootub9pobPsM/iHv3flvvlcc6SLz1THaMAtA6vXAjCzD",
+	"7sZF9+dG7eDjl6a7e//z++8//nYRf965P97MsfVad7YYUqDQlA+Qp4Z4b1DApUB3OLxBlEmOGBGKivH+",
+	"v4kvgYXNuxZsk3O79i9c+7VRO/j08W8bvV4988XmX3OXZoPNUnDNQoGGsC/gosBSszxSU1eQ9xIFceXG",
+	"3ttm5p/1a+D5FHL0YViwagNM/Jdbwntpvyi+ITcD39bx5L1fpwdUPLlPt4tgYKj/GyQkjiQQ7SYEfFDm",
+	"R2RMdOw9IrckmhmtRMFCcqCUyb0dZ7mz1E1DqRc9ttN+SP0YFhU1/P59+8hITvUCx8ZO4z4XovRrrogf",
+	"EZkvqQn4DW3ASyYRvVValnq52rL3uYYntHZDZh66xeGUbNbRRUQESP0QDcIyOQo9JkdYIu3GFHGgiPZz",
+	"5i17b6dg2XZIeDmwDrLx1Tm/F0cxp2kFCCcseYwD2zSljiSaMnX39bz3k+JgWFBsjIEL+LiMT0YpsiFn",
+	"QxLZgrKWj8ttm5bJh6lXcoe5aaDnwtTn6tIx/KjWLzLLThRX64CSnBLXjnBcmPcUC4nE1PeJEINpOK82",
+	"bOjQAaKQEPV1lJGLBEdU3ZPStoeoP4u1y83yx8cMPCz8wBeiiirHBbnOJLHmioxLeqnAlDwDVHXOGz2J",
+	"yC3lU6ExurMK5jCKuDR26bsRYcaIrOeIUV9IPhFgtKZsWP7opoUBjwqdwGm0FJmwr4irqK/kOxBjbaWe",
+	"WGHIdq6GiSKyz9xVBL6YWZywyVSu5Bh5QgLWtM3YP+4iqqgdlXV0SXBQA8qoI0dAnNBv8wBS+4riMpMg",
+	"p0gsjgiiQ6bkXUDTlfypa9kEtRNLW8ZALyFgJ9ngE0nHVEjqI58zbdH0Z5uPyqdO0kVXZDvmyTcGAHUw",
+	"CA7v8EygIWFEh+D0Z5bZu76SSxQubi32kRVYGu4qfrIyyGQJezifaNhDhAUKXsAiQ+XsYUzAnIASVS7O",
+	"r7pv4I/rLlDMqZCI/DLFoaYHWI6SCJz12UQ2pXAeaxi5i7VgygwDmbKQCGEYozBJj9V5R+W7ZgWXtjRS",
+	"9pthCXa4UuMBHKLysdkEv5pADwdeTIdBRb+EkD81d5YE+vlpsmdz8U/UEEOIbd0ATuPpzNe/W7m0adSU",
+	"CVXOJ4mLZDC5pzm47gMxB9aaeR3ENpW5W6O25LB6ySUOj1btPg65VjvmU4k8CI70tjwIk/FKbW/utuJ8",
+	"YWsBuXcnBJEmgL+CecUKYxLqba2DTMzDvvNxwcrxKIgnkkjdlbQ6u8SSSLoYWrWAqmPK4o/z132fc8Bv",
+	"sX8zoGGYYoZ1jAYtmq4j4DsdPEUhDGTQ9Jtkn9R2gte4ttPfJ7UD3OjXmn4r2CY7g12813cWwjJi41Qz",
+	"Y5yasz8t3k2Cnos4kyzMOsHsw5pvLVoo0pWVN2oY60MJUTKdPn4u154xfz95KBJvMW+COLt9/uK00JJ/",
+	"6PWGPvg0STw+JqcRZPDkIA0MPArpWAmAgjDBo1gecBrZYCK8+IDkif/AcedzEyyAahw0Mv+zIOOvEGen",
+	"JdAVe7qN842aGQxTD82TgEUoiw/tca0B8QEvzVPCYxJckkEqZ1UqabBMxVw48JKkZi73wyxunn8kl1L2",
+	"zG7ThLASHPEuGzFbOex1AS2N/pYNc7XuKefA0jUnyoCTbnwZUsYrWeCsOvct5HeW+QRtNPfmYpe1cZCy",
+	"oVZqG/vZtNo85LMk68Z+Ils3C2TrZKGldNSM38kuQVGCbDwaFaiK1GuqXGl1jYoVMtYX/B8XUVOpYDdH",
+	"fn8+LFyBgCfLMSrOOsNheD4AqFmq0uAheU8kdu7dRYE/cbWWOuSEz65m2nrixV18dLOilVnAz+r78UTO",
+	"4iB7yPSMPyiVNP5b6xWQLKH/PB90Qu0rgC+VVhKHMvDBQBCZfH2WPqo+6iyu1q7+lIb3m8SbzHIEuNUT",
+	"IjBl8RfqZ8UBmJkDBiiJLJl8rflAIcjsC75Rd6k+2mWDrqbjMdZ+13mkX5/xlrXeLuEu1utzgZmE9Nb4",
+	"i22XsJTqoDQxBIxclHOaiexmHKHvlZzfSiO4dxvbKA4luc6Ekmhvvfb17za2FUoUvGQ77yUH2RlajYYC",
+	"6OVy5m4sZ8J+tV2l4H0HqUCqOUoraG23Xg9I4JNWs7XvGHnzddAc7OMDUmv1t/3aTrBLavuDg0atidUX",
+	"6vPeQF0E+Szb+jzVS9k0DN2cvFjFbzIMRKksJnnz0Gk1M7/5iSh+UkEBioMknOPO6clPncvOcY6DPbn5",
+	"stTIQJDZYp5gtoYwa91SwUPqHDWF0bhcwDxP8hGpCL+yd7Xuq3ledvTCqChJ283JiJmGBN2NuCDgfOIM",
+	"/TIlUxIgKt8grI0wAx6BIFMD6c2cGSUi13ScQkvOSmLASAMqLjpnxydn3zmuBSuu8659cto5zomjyCNA",
+	"eanfySpcuxiZeb2bAl8KM8uIVgxyCzQXV3GjWoSllARiyFvhMWqilHupxCdUh7R/3+1eID0+uU8wqjFu",
+	"17/T/u8V5isss/Rx2ZE9n9ASM5o/kdBixApbqLCFjFhIKS+1lJywjNgC2LdgYgNcpbdUvcxRMOq4Je03",
+	"lu3n69ty7l27OmPu0xY/f914u328+7pz3Gg0mq3tnZif5/D5JNd6HMdLKMLGQsoS4q8/XUmIDHbOz05P",
+	"zjrJoC4dE67U2e09pXbN23WdnPy3DJqlyHLc+enkqON8DdNTBgpSlnB6ftl2XOf9P7pdx42B4+i8fZEb",
+	"V1ed51sQVEb7iQXuubuvbK0qZzgr4tNJ9U0aJNV4jslt5/pks17suKxQY1NTsCvA0SrRQcVGOAO9X3Kc",
+	"jhlYXgiyOfvx7PzDGZoySUOrDpDm6VAFiCEN/4hH6PzdO/izP0NeBhl03QMDVGZSkDM+XXa+O7nqGlnD",
+	"PK/+0jiVB2VzWFaUSYFNPBJBIU5WjIIplCe5G1GTCGUioky5WQwVZynLZcGP5RzNii25Fq+MjGmZ6/Gw",
+	"vJDexcMCo6k0ZDq+EENnFg7bdT7XhrymvqwZqgj+MCDzv1/jq4nNz5qAFmonWbKqdWNutiRwhm4meJZF",
+	"qjXstxlysGi91SBbyXTbmjfdLvI923TbWm261WusarjNFzcexsiXMOw5XvxQtphG/ZqFr8cnH5N3lTUo",
+	"63dVtAmva0pepNDm3PQ1JFVYWrsHrWwhlr1GHiUoTzLH+LP9pR08skhG51g7Hoo4GDkpv51AjKuYmmL4",
+	"GAKMIjIJsW+if0Mq5GYmGGLZEvO8wxUq5sxRtTz6Udr2Ph/2aqLs3NyU3JJBJF/JWK//TBGpmI4+o/oL",
+	"tOjFYv8NWOwz6mnVQIVq6mwmRyuhfPPANJqOIf7RkNe8+nMp7pp7VHu1MrBScT7+fQ6y7MGL0HX/ewxp",
+	"oA/ziS6a79KryqfZFSX0uSwXpYHwCfU1Rf3h6vwMXcEb0UYQ4YFErUarUWu2NlPG4/MArIXalFpHbT1D",
+	"EvuGdZIMNtnHAmqPwsx6FZbmki7rDxEmEd/VugK1DRNFQrV6tJpkHcxL1ot0wpasg5KSNSy2qnT9EIL0",
+	"uJTlycMk1hRNHxvfS8mbv2+JazlCPbN0FZsiXiSsZ5awvic4lKNFsrLoZuQ3q52J5qk80PtxQueLEBTk",
+	"py9359+oeVrN+l6JDHQrm7qay/lGLzandIjJ3SdvEJuGYeIHNGZKk3Ea5wKjERYIIzYdk4j6OnUbkq02",
+	"INkdKhWqCRpzSYF8qmMvCpzXllhZLrLYUr30E66Vxqz2mndhp3xImVVts0Lm8rJ01jMoJqGTp3QtuQ0x",
+	"4ndMnV3IhyKpb4+nAZVIRpiGm/XVadoK/4S441FWWkq+zEzQbLR2VvKcZSklq+rW26dvdUhIVrPkwHPi",
+	"6a38LMdqH9XcOdxtHO4c1Hcbe/+CqoeDiIhRl98QddI3k0/mm0+7g4bfwvtJ3Yz5OhqrfgfAuSHaEUZm",
+	"P4z63/n0nP5wcv3rSfOMnogTdrnrH53sndxM/uOnox8O6mT2w6/BhxN6Tk+mp3SHDv5R91sh64/fNYL/",
+	"+CF09PECeNitkJwf+IihY05i9W1JDd2IDkcQ9uRgyFO5JBgONr03J64JCneShdElOW+my53esLduCmr2",
+	"Nhbz6vAvU+IiQdkwhIzUN4h8Nr0MsETeFp7QLTyVoy0zkVfPzy0w17LgT6FDRgLQNoRAMMx0QMQCeW1T",
+	"gwrs5ofoLcERiZCubmGm1DUu8t8a390yRg/gfC3ypFCz5rkzcjNtleAVhWhybRYwR3eyXbUW8xzj3lVl",
+	"Y4xiECtKIn4l0DDkfRwiPRJtQP0xKgWKeGgyuEqJRZfq+dxIeYsKlYjksYiNWXzeGb4nWoYptqkUFUJV",
+	"23IOnc7xSff80rzvZAWi5iLkg00OeiVfFovxZarWqlFo4/zDWefSRe3j9ydnLtKLd9FPJ50P6uv3nfdv",
+	"O5ebpiBqUh9VP5r7zGYhVhQIFOVvMakwbt+k2mrxPT6bLG/A6PHl+GrACLf7EFhM1QYjzqynNzT/sGFJ",
+	"zazm0FQ3bPdIytGQob7wmEcE6ZZN5PMk0gIfVKjBugbBm7QNUtpQF7XPjpHkQyJHpglMTruEncbB3tJ+",
+	"CXk+lCRsu2y2X9Ug7jwkteMJ1iG5tCD6KHbt+0Aj+B0zFF0zuQS8/5d5X92HCkmrpCq2glDPm5+LVp2a",
+	"nx/durwyppeuG+NRHIkTn+7SSWHQw0JFntTiu8Rkm4mVqGqnzTvNRZJgs+UqptrWfP5aXiReaqptrc5f",
+	"y6y3lLG2mtVzJYCu66BXAJYn7J8zU9ZKGyShvs3diKM+8blStwEy02p1aal4U3mHSt30TT24WbXSxiN7",
+	"+Z/U6lq29oMNIVrKWQdOYhE1NqHFggrIlI6bStFaqnRcR4uiqw1thRKhvfBnkwszHO8B0uFi87r13cCL",
+	"CTsx/wxJJAW6I/0R5zfgdeGwjMvr086n9lH35PwshaQPnbffn5//uFZwr37DnNdiKkfav+287bQvAQj6",
+	"oI3HZpy/mv/psDV1VGb8fH3YTClkJQoROeJqfRfnV1214Ig6h85Iyok43NpSSxF1SzbYilvWO/dfwWFc",
+	"gkUXNBFc6hXmE5Jrz4Ei7EGcPi2UbAppOzphR2nrU0mMFReqVOla3kmkZbvb/vTu9PyD42bAIi9KTNAh",
+	"o2xYVF8KShla9RP/o/ajOffaFR0yMIIjfY9vYnsynK7ih0m6CWfhLN8eNBcjGsNr3kqf2rucB+9LvVwL",
+	"Dzx9NKkGmXmX9eLS1xCK8uF3ka3BOOTHA6u5sQ/m3diLdM52Yx+slo3mlr2mL3tdqromkRTbfrQtn5jI",
+	"re27TqhSHIZq05N1aEwVLP+9I+2y6O/F1ZbAxOcTi+ZkmRf/9/P7v3OqYFST8fPKG7aZCQNLqfob5M3X",
+	"KPGM/xf1pzSUNcqSJLn0sXpl+p1T6vqvOd7TKg7MgnDl89gmMudYq+pkeQwbW4Klua4a3R8WgR0SavAR",
+	"dktCPkk6nenupALhiE9ZYMpnh1TIxaqnBgDzUrIMtn0pKBGZ/0uMiXlFyhZRM2+UjaurKBmMSxArtzCa",
+	"QbRlM13xSJ6wAXcWcawUk7Gx8MsqHT3ZXua5+RebI07O002a7uoW0gtHGV9XTDGLoCo+2bmqf4Ymltqu",
+	"TTWLLvCq8EIMScyDnap3ldDXxcnmA3n04ZltWkvM7CZeXDpz7immFUKrljMeRpjJOuoofNRNNRiX+lsS",
+	"KPKp+xAuYmkicy09GhikRaR++QS9n0jUz7oadpaVT1SHQ3+ZEvOzYU3zZRyzO78kigr6UvMH2K9SSuWI",
+	"CJJ6KNNyBGOCmTBky2rwqDVM2x+a8abkGfmae/lsJVMtsrFCcImVKn2uuTBhOq8s7vzdEXq933gdd5OM",
+	"G8i6yMdRNFMg0OdS54Be8EhyEReztvuwuGmz2R5LAoo0rU+GJ6UW1fAJlqPkMfWH6Xqp/ky6iSYDTgJv",
+	"0zQOmDMMyyLmV1yKwmqms9BuQe8QRiCfB+QQNdFcny4XtZDdVMxF2yhtGKzbLLpoF8Uddk65f6O+2Uu+",
+	"mWspVC8upVHg3Y47JJctGayvtgMnkhPykPYT+rKkAbG6sVwTSNIs9ktejJgOdsyJ1kk6xi4tupLDzNYo",
+	"CKqbHi2E7Ix4JF0Uch+H6iaR0HnzMSLHKKHmyzf+RLgwpDFWGedJ7PXlCWJ4rBBr/h1vkGe1VfLSIv36",
+	"OJDAM4GoRDgMVxfK13t2l4WIZuAip9ZykH+ndgPu3Lz/2LHsGrsa4pHOvJhwiNSMzxe6b+nZELQK0T0G",
+	"KwLZ3L6t1aVP5e3+UsdCrRdxOR9s9hBxPzNX7kohVikHliDiSHuSdANi6CGAFBtAlEGNnPBI6Tcbng7Z",
+	"OwJLmof+HjefRn9Duv2022MeFoLIS4IDGHB11emiv6HLTvt401VX6OFgTJnnmqoAI67IuuaBsBBNoFPT",
+	"mP3KuU5NMNNvGzan/C3ho7/BOn5Tytlveo7fomlIfpsrmvRbWkvltzjB8bepINFvEQ/J5obayG/67b9d",
+	"g93wt2MSEkk281tBXRrnUVnD26dbuNu5boqYKXEZWrObTngh7pPQOXR+JDM0hp+j1BlyQ2bvk+9yAyzd",
+	"+XPUH/WOko96ZznlsnXTiIp9HipnmZg9liinHSufS2PzeAjBzIkDIg0LrBbbt6w6fp6YmG8JWxLXl12p",
+	"7SvL3uxiL7CPVguweu3jl4a7t31fCJfliuJXKV1f7iB5SFZXo3+ikvKXXGJJ1iPPQ8WYL0hEeWDqnGQs",
+	"NPt7Owoe5hxF/A7aL+W2xbkhJI1JRhtYojEXEm03UIBnIo6XL8rWb+SeyeKOp+F83q3xl+kQPc4GdGhq",
+	"mYFSXKZQYlw1CjfnXLDpRZ1fdy+uu5+Ozs/OOkfd80uwd2LTzUNb/so7fnOqMVI2mUq7ePBilkm2kpN6",
+	"f8iHxq6GJb4CuVlPUZjGgiXuzmWomDWJZrwK02dgYQUKACM6HJLonF1PQspuDEmIV/I25P6Nqfnp67gb",
+	"Tamb6tmkN7YeoUARs+BdbJ9Kt3CSLCfecbvb/nR1fn2ptu3GT2qgtYSdo/Ozq24b+jXealqz3YiH696U",
+	"33Wd+4/3KSIdnb+/aF+eXJ2fpWQXujmPuPwapbISyC1La6YhafuyoNUVTnrLLFplniF5+hLKUyb8KQbw",
+	"ClsFP19B3aEE9FdNcgoDl3no/xAJzTju8GXOOT4hNwGy6t5iC9yqsZYFKlzh2dzap+vEZMwd3eK8eVum",
+	"86VtdtevbLPSQ7rAU8oVRjVex+whF93fUUx1q17hCFN2npDOLzmCgO5oH8+P/s0p07ZBRj5LxBlJg/va",
+	"Z8ebduxK+wxKtF3mF2Wb4wyrMPxcj89lDVWfnesL3PmH4zpn8N/vuvCfjuM6p134T2f1fWW2Yr1ifqVF",
+	"t3ecMMWq0aBplulKsLSEglUeugI2UA1fUiHD4gWLxozi3j85coi18Ex4a5EvARApWUjR8RfGx6gfq8UL",
+	"N+fjhRdFQDteuLnSp5owyGqtuh9VVC4vG38d8basIPuHlVi/rgCamg5ajRUIixf7Hubj6RqGlQdKluV7",
+	"jj1E6qwYn/WNNTUpFCoLKWd8wOsErlQqb1u2AGmxKFW0h9P4sivy3YRSVQBIi9FXQ6wMGfuyqmpg7pot",
+	"yrc2Q7ZJZYVtp9JplV0vhqTF73atzSyvZrjyYOfhyqK8K2HLSOg2MGRvqgjkYnF0bWFvLshciR4WL3qD",
+	"Ai4FusPhDaJMcsSIkCQw1b5ENhkHItO1M/aVQOYd5apeZDnjl9WakM0v3ZQt5oaO5ktksNX4wTe6wEmf",
+	"RC7STyIeIcNj6vnXVXQlzxaZCZbOl3DM5w/HvLJqnqSSNARuHC8tC6TQIFufcacxV3ax1azvaoQhV5JH",
+	"BcbGZr21vfOvlcWLVzQojS2WK0sUze8tz4GdVLWNg9cRzXdKx4dQrfShdR7lLZYlC+0X+M7XWObT9V21",
+	"W65ah5GpWDt3Tdk6Srn0TENy9Q6JpeF4nRa5edxs1U3kwaPPAxIk3QSgZTuEDtml+dWJvBJx1csB10X9",
+	"YUm5tS4fDhU5VXwgWkXX5rrDAo0JFlPo7h9zX8bvypf0yYmtTj07y7WORY+r8bT+7S8rQ2dWwBg4Y6vA",
+	"WEjHVMY+aPsAh9AXxQKmhgVMYaYL22vrt/sSkGbeaTs9G5ma4vtZF2VuHIC4oZPMHCucmnPbW1qtm47J",
+	"JWZDUvmeF+9u8Z7y8xLbaEB0vh9Gaet95HOlkdom3PPL79pnJ/9qm6SpD+eXP15dtEF+g7AYxwWpTn3U",
+	"YTQmhchxF+1FrtHaPnX/edExD8ZpR9dXkFp1eX6a38IjiSXOCfovjIqPhYC831IRoVREsgk1Tv4sjtzu",
+	"4uHaqcKvs+bCIPVTf6fTAwYhB7vyH7EMs121/o/ux6vqo7POJq8LQSUj9et5I3UO1Fk84/VqI7Va3ZrJ",
+	"mnNw/a0WAf6mDHUFAPJsKqyieC8a7PNrsKZ9U05v4a9CmitlzaVCT8VwtgrNzYa6P1m5waGsMrb0xPcF",
+	"e7+CHqxlyxJjiS84hYv/WelgbqtZP/i4ql5xIoGCs6tAUbO/bsZff3xohWNrwRYRWSwzvFhWeM4+u7RW",
+	"sr3B3Ncs1agWIjkfXtDY2ndmdXkYENcRrRhkbeSFnIK827tWQd7C0rYPrNFGRTvj8YVao+pcrCDfjyXr",
+	"bq4VkG3tv7Ro+sDarFUqUqXnMy+mnTDtHYVKVwL5mDEuUciHiDIX0hVuyExAWRg2RBhibMYo4JB3aKdd",
+	"WSYMS58xF5Ff89pkmcAY0y/aVI1NanZZOQx3IxKR8uVj50PUH6+MbHKY8fbs63cV/BQh1jolsx4OjnMX",
+	"PmQ8IkF5G88cnK70vyRwm0yvv8kaCnZ3CgN6Cte7AqxXuPbtaujzyaX6shGPq8a9QXxMpfqs1R8kOUSY",
+	"IyrrqC1RSLCQqNmy1JnMgZYtst5a7FR5F1FJzlk4S2SsBIfWA/wlBUDzM3FtzMi10mVSI/7X3yA5onlw",
+	"cL/acJdMXYQhz5RHoatyP1MeBaRPW/7Iy0772HEdnfbluM71xbH+47hz2unmG6I+5FYJquCGn8rR90mt",
+	"tMKWMmWaNC44RuNiRej7Tvu4c1lHAJoC4YiY7A3hIt3yAAvkxeXdPOPtzRZIzDm/tBiSbZ88O4f+u/Gh",
+	"JmWS9CIc13nbvjo5clw9MO9M+1hQ/ygiYMTAYdUjLaY3bbPtZbteTmMVHpWM/M3BQFai90KmmtSXpdeq",
+	"j7aOqmxrJx96MvX87NvMKe0X3+zCT3l3OXoM2J4Dxt1GvtMGagzaizflBuMFm48X1/kxBlCwK6eAzkjK",
+	"CeIR/CvQ9eVphuOop9yVe5gHhii/00li/lm/OvO8jSwxGb+d0jBQsmTbWa+nvCBSyaJ/nNLLi8a2ZXWX",
+	"n7lzt3X6v486zgv9sDOFnZPtVDd+J9fWho4ii+IKDsP8cABdaRiN8UzpVUrKLFGoxEWTiEBtE6WUDaZy",
+	"GhXoXDSvgMoH3ZdJIg+HoacLBqd1UxCV1nJKK1l5kLvU3qqORC9w6YkWOhWSEdXi3+drQuZQJzv+fXVN",
+	"sXSlv6di2V+XdJSqbV2WnHybhbIXznQpVD9e2eyictnrV8lOFvls7ppU5ni27inftuTy0pOlck8WOHN/",
+	"GlE5g27FhmhBQY72VBc+ylIK73MNT2jthswOTfMvP6SESV282nQAQxumcpaQs5Bs1pFi6jdkpuO++rqI",
+	"9q0u9qJYru7iBWSGqpdoZSQFrOSdKdnRa0wVsYLVruxaZlZ8iDDLdD5D0JbLU6oIShqreVBFRptkudQD",
+	"e4wPkJfEWQoS3aoD8H7s/PPitH3W+XR5ft791D3/sXOmHx8SRiLoX6O2P4koVKbjzIcubgCzmj1vuj22",
+	"tFANUAaQbWBb6eEoDQiUujH2yx3M2Yerndr379tHtavv263dPZSq9X//7//8L1f3hjMGEPimG7tJkt/B",
+	"7aU+eT22odhFjTAI+3PjumtQyVyvOgWKVwJ5GoZOgqTA6WTaD6kPMKNOiUrRY54NaZ4pckFvsYRp6kit",
+	"AXkjLqTnIu9zjQW1AGoFqRn0Z0PxamKEW7t7HtqQI9JjcGcRMiRUW/A3XS0a2fOQX6Y4NFX1ULJ/PZAy",
+	"9P/9P83dBoqt9vG0rwTyQ+7fvEEE+yMkkortVJjG3ub29YF8x2EIidTvE+zf4CFBHnT1Y3dix9M3n4sl",
+	"mStdxJR7SMbSoVhZYEiDhIUAuxMLTJ2ftAyQm/Fl6EsyFdAEGuOA6OMC5wdmgdl9PE4nKsCnGZpEXBJf",
+	"wXCP/Y//gaB4l+gxKNloCteps2Eoqezn2SYMU2/sb/8WnHm6AteGZwqBeQqsqAy18azH0sJo/Rny2nDc",
+	"tVPMhlM8BCwlzIsDO13kiRso0gfLOqVqZxvQimqzx9RHRFgABcAEkviGIO8v4oZCLcC/qM9emqGhxC80",
+	"xp/VH41NNUCRZoUXnros9Yj69xALP/lb3Yn6UIMRb5DPx2MMJWVd0/JKsaRNDc1/AdPp3xXhV7PCJwE1",
+	"/jdN8UsUcH+qCD8JdAFDNIDOW+IQefD575Cr4aENAGsqZ5uIRz1mfjy/OMTR0DNIQH5xEVP/GUr1/8RF",
+	"6rxC9QdlLmKUqcOkzNvy4G84Hqy30GNqD5t19AOnDAlFxXCIdBYldFLQr3jjQYsF2KjG7bgIG9qABHXk",
+	"Kbnf02HDRPTYlAkiEexCvEG/TLk0QOj1HLUt4eMJEcjr9dRnOLZer9fzNhUKT7AQSB2vVMtJL/1Wp9b0",
+	"mPddp4u2bre31MeakBHBY+HpUmUfSP+K+zdEog3FvjQ29dX1oBGJyOYhtM3sMe9LD7Cw5xz2HDHtwzDS",
+	"c9yeQ4OeYsjJ14CLoqdksZ4D5cNOAnis0frv//wveAT81vDdX3vO/cd7D23AhamX4KEZ/roJw+89iJ/W",
+	"LMOEVyflMCGqGg81KEXEJ/SW9Jino54/UYW60kOm8pyoo7aF+fqEsamLp6uq/c/PbaAxf/c018SoH/E7",
+	"QSJNrELqEyYypf4n2B+RWqvegPr7oVV//+7uro7h5zqPhlvmWbF1enLUObvqwDNpPcSEdNmSoNOoN/Uo",
+	"PiEMT6hz6GzXG/VtrcWOQMZJeLomh1B7LMfvdctv5noPx5X/tCSRbZZKpYi/0UcLZfH0rwK6wtpNYRMU",
+	"APH4lA/5VEKHU92xA5bZauwsLuuUD4eKaUxlXe1yp9Eo0h2Subbe4iAuRAWPNFc/YpcIhYdaB6sf6nL+",
+	"HrOZeZcA3cQUpdQrR3qXEg91Lre6Aij6xkWOM7ZjGtzGraaQgiAtOBnjPMA5RmLEI1kL6S0JNAPNNrJF",
+	"G0l3XlfxJiYrNrXdNJUJM3daR7pYKsJSKsnccB0l3dUgfJ0EaEIipAUXhIMgimFDfZ1sSOPJAjxQ5iRl",
+	"Rt/yYDanNS7Y9eeikqyW2s5b7N+cDwbUz/g1Dh2fRxHxJRrxSBDUBxvPTImfE4jzKYgH0SppqXa+CdBl",
+	"ldTYc5uF9Ua1Hb40uS7T5Dq/7OKSrteVbhcc0XC5uTSKsq9Lopq7ZR4S08kEVOX3JKAYnGkPom9GhdbR",
+	"r1lqR1nMMa2Qhznid+86C727wVq+kiRmqJGhhIzcZUmfJlzq68zwN9qCHs7xqcXm5Vm6dJltwL02eXpC",
+	"rCwNw3MFdB+NRj0KBrXhyvSdTDCN/sSIZO5p3kZTiElQt/bwizPMa6d2aTp3KOiPtVtdvDlNSNQNiH+Z",
+	"kmhWR3N2ByoQI9peoCYiQY8poR9tCEKQp+2oWh6OK77PMXYqpP5dAC+OexgX2pLTIVtXN3QCpuQV47r4",
+	"hpQZd8UjWWacjs0pMVB3dz4Jyo89MqafCrPHQW3l35FE+5V+BBhj6dHHFoSVfuhaVH9NItKVfsaU6i//",
+	"QNavVf65TiKNlX7kFAt5LfTFfHyoNGiC35qJa/bnNPg6hrFDZ68x2N4+aO2Qgxbeae21Xu9t48Z+a7vh",
+	"7/nb+7uD7W1/5+D1YNspH7I9576mwpivDHFB9gB3iVi+TLB7nRPDbZTp97P4TYqcJEmhQhPRou71duBe",
+	"szTD1HTLjkHMYVzdEdGkFFxBhsJ+Xe7V2F790Dse9WkQEPZYui0V0q6anrAmw4+KlVxNnpQ8p8DFiIua",
+	"41mWcTBgZVhRHV1aJmuUrZDfY9pTAFblORaGJxOCI6GbhVKRbRJ6qCTAiCAKqe6u+tcEvfeVbktwgPAQ",
+	"U4Y2MApISPvgzUABHQxIRJhPtBFIm/zjUvtxuyxqRXOoqXI55JHFQx+mAT8WZj4a5lVDNO0KLyWWNqsd",
+	"zcMIowVMzqETDPYbwWsfk92D/gE+8LcJeb2Ht1/vNgb7DTI4CBr+wfbBfmN/O2gE/u5B82C35Qd7r3cP",
+	"WnsHOzv+H5rUVrvwPHJqhBejrrFwlqIrSK0+jiJKxDxtyPR2djomvT1vCWbYVsckhJ5yP6k6mV3K9eVp",
+	"bP9UuskNgY7C6QbnYyvuv22a3yzxxAWehRwHXc5PcaRrPTyTbpQwGg0QFtjnMhtLFdr6QoP7ZXZu3XtD",
+	"cxGFRhuMkEDEDEX/6sXugoSQY/jvHRaaD4En0JheFQ/rMar74Wh+IEeEIc7qyDsZ1N4r8QBUqRFnfBqp",
+	"R9TvQ3pLWB5L0GtIWEI1relkAO97BBnzRZ58IiKn79cQOfDpmkAADbKQZKcd7XwqF0jdt01mtAtn+RNn",
+	"XL7jU2ZsL60SdCkiSWVF7YR4JOqib2IVdXFj20oWTb8j0hLbXjDtG8Q0E3VTjExryg33fzAkfDgmfUfk",
+	"ajSqxsmMWhAAKzNhsvm6ZMzKTVQOFcijgWnIRyUKOBEm9E6prVmGbzTINzqMyZI2CSuQNjddxOWIRHdU",
+	"EBNJDMJB7rw6zMT2RnmbddROUkkhSBD8vHYsslJDtd/DRf1ZwideCeR9uoXYkf6sxyzhIo5HQp4CUE8J",
+	"rjjtihTv6g3CSEgcWi9SP/6b+CZCr6dUXzBlmNfX4SRdSzV3F/RrUNVjIuRBIp/Sdmtav5YjMuuxMZ6h",
+	"PkHgi+5j/0bJU2qQTipXj1CT2ZsjD11M5aMIQ2tq1rmd4/7YCvYa/Kv1wr+eTB1WCG8CxP+wLKsEB5pr",
+	"xPtQ8fF5NOL9auuNqxE8rjqdwFNVxXorgjZ/OqN5fWaeaxk+MQG5YG6ZYzIbOok414ZroqtzewD27GbQ",
+	"lA1diBtI4/o1+4JQbRzSG+KiKZM0RN5iS0IPjfAt6bEJFoIEaKOBIhMxRyXCEsKaN+vozBYCDMfX644D",
+	"wDMNx3PYne6k+HCLcF5Xxe29RqN8xECmpeO94RzPxyiylthGf89v4Fa/2ey/JtuDA9wISHOw7bd2gsag",
+	"gfEufu3vkv1msOu3+k2yg7cHe+R1sO8f9Bu4OWiVZz1PwjFicNX76RREd+3aK3k8hUjLi1QKwDWNMC/K",
+	"EAu+BYunxjqLML+KSVohhR4RHMrRr4VRIG0m7kgkUKvRQHcjGpK4lzmEl5jkhe+73Ys6OrHUJcmncc1q",
+	"LHEfC7IYIfUdkd+btz+UOMRd5B1+Ux7U9cuLQD3eopIUQ3pL6stD2OgtYWr4JOJ9Yp22Pl9z2CbOuh7v",
+	"oMg2dK7H/aDrUzzsaOJUlodGgmcjHitk7Ocfb5x1obS5H67Oz5YfL8js7YuTVwKps1HQnUywoR7ftI4c",
+	"yp1nD3yGx2EhiKvl6MQbcNpEU6MP67wkF2jdLQ5pAGcMXF/9nOanae6i69D0pzSUYMnPBXhzs/9U66l0",
+	"s/EOljiRlh2zq875LqJSEvaAo/5n+/1pwVErlXxWlo6Y+vExbUBY/+qi3cZ2aiHJPcFL/Z5vjGLAqpDk",
+	"GmjA0r5bht9cM3yLqc7SXx7ZhwO6msAkFb5y78CK1kP8lkRW0TzwkA4jPp2YynmJNKp+V2/36rkRepem",
+	"cN0fMj6vWgTZKbTGrx5w9pQRXVkAeD+XrOgk/fydH8nM5DJamZKZzvbz8fIKKJJo+fzg+fij9pXojoXr",
+	"BVTNt8ZfFU4FUP0niaWKa0fGFEF/Lg6jshDbWJrrBaFF6tQfL7Do2aGvCrA9ZTTR7/5Yci2Nf2bz4hFn",
+	"g5DqCijfStgL0IUcspDICVtfFEQtDXixSIWJbqmja6jvG3Lt6YoL7VKJhvgWvsqRfPXDCTl5okSRIgA1",
+	"QRN/uPiHxwtiKIKV4vCF57rLrhFZX0xOj+t/L4aAapJ9XDW4nOddvSVxflsCyWbqZsj4x9UQYxh3E0V8",
+	"vgrXZj3PDWwA9vmcwI/L1J9Cmnl67H1xSj6lU/IP5VxcJr5Ai4HyZg4Ynhg01KclBg0Qb14SDtdKu7NS",
+	"8cunw0FN/28rqfGrmGa+0U4nj54LN1+Nf5XpRmPrn8N0MzXEJiZy+vNK040aFptudABDXOSFCp2VFiAM",
+	"EU44GnLWogEaYcgLD+ZysossP9DH4CGWn3Whdg4qy5dgWQW/VcD16fPJfl+4X+XsXixEvx8L0VRj+Tz1",
+	"SUSsrS/qn5OgjI1IjUxsRHbtiDgzRQ3Qpb/GUL9YjOhE13gyJcMEGvI4uqTIhJTQpSdSXIog+MWEtNKE",
+	"VABMxSak57rLrukJ9mJCemQTUiEEVNOlgAMvSd2wCI6xBdXR2XwaRGwMQhtx2kOa8rBZR+djKpEXSxde",
+	"j6V9ud7oBAYlilIoZZp2kYNwKk2r8qIv9WoMWD9jtsGi1HBZj4uiPSHnf+QkgYch+fUf3LxUFcdf7FGV",
+	"CNp1bIVaIiLdbm9BAVqxNLJMD0EbOqtEbOr8qrRDy4Zn9b7Whm81gmVivXtsw8s2CvA2IaQLo6tJpEjV",
+	"BA9JHbXFDXTXlJmnUUhuSWgKpvRY8r6a8PlE5wzrer07je3CSlx6pwt0DSpsg60tNWZne8GXw+O8RuH5",
+	"sy/04Sn3gtw2JCUsQtDHoozFjv5abhzcV1n73hXBEWBi/llADKB9AnFjj+POTydHndw+HgWnykLKSF6V",
+	"iqQhUNGjAZb4XcjvKlzGcfKIdRHzrVbCuCKzSEsy47hlJmdxcyMBRZqFbswzCXmQMLfcE1NDaSAySy3b",
+	"Bt5qX7OkGaYiJHIGwbYDHo3XtSKWPEk4IQ2ki1zwnBGgDEBSAIP/JIY1HJOrJOpdfzFHubdCqs1s+ea2",
+	"U3pDUFLgXD/ixQ0PvmQJ0b0WMr9YxE8c/vzf//lfH++TJB4o2KCLMmv5Un+t6ycuIbtvZ9ouXVmsfEri",
+	"VVlSLZmAonZstvuVZck/Gi49s5nJQkTXNFWwEWEJckIrgUHI70RhloSaPOYi1d11lrQBrgnndyMIPCkv",
+	"MedZBgPUFSG4oj8LR0ll9lfC2r4FxhbYFrtwTim7UbK2aTahJAckOeJTOZlK5HPGiC+55a8+bnfbn96d",
+	"nn841I2cE26SrKfIiRPfp/M0lDoR4h7XW1Lt5UvdDS/ZhU/iNkiAvwj2F8j41pdUSVjqTGinkyMhaRgq",
+	"BRy6EuG0PYspspl4FjZ2GgebRR6DDBKs6hjyRzXzV/ZQPaJfYCW0FHsIiu+u8VUISdfkqMHyX3w/BWb/",
+	"EhdcTTpLrQO2EyDP1v7tcbivA5iJdfvFSv0tcMbEWlyaMwIrqynhb4WKAwO7MO5FyXk8JV+daCk1J5XS",
+	"/6SKjnUANlDbAFys7LQzag7DYyJcaOkFPfp0E+0frs7PEHTVxWgjiPBAolaj1ag1W5s6LVkHkfg8INEr",
+	"0WNaU9Lh/4KbGul97N8MaBiSAOn2fNo4rJ7Wb4JieUAwjGLVY542kn/q/vOiU6xbFdZdTwHpqbhP8oLn",
+	"0bDS/b3oWF9fx0rxphjtcrjJ1pcgBZtSgVs2Fhx3TjvdjldHWcRd0MQSHa2qMpbFmRd17BnUsTKAtUQl",
+	"W3KDja9Ee0AtS7fxopgVKWblrrqicmaRl5UxWjZtub44bhva4pkoLU/XelGMWrNdE7vOGYkDEg7qBWFW",
+	"3yb7/Voo8KIAfqMKYGW2LYrdzwaJ2ldXnW6xgIo8PdFJoPv0o8loJqiPQ0SDTYVGU0Z/mZK4+345zwHM",
+	"+KSI9Ywy7Z9Jnv3d5iYEMQhmkWgRf7b6s5pBMBoUhuJ9iKv429F2ru4TFEcZKdTwcRiSSMm1OnwYRwT5",
+	"nAkakIgEh4hZvGmnx+KwPqVuGl5GGI6LwSnROCK3BIck2HSTnv7m8QbCOlxvwKPVSmcie72dGQQKykXj",
+	"BenoLKLZEVBj/PmUsKEcOYetRsN1xpTFn5u5MWRzlApHEb+LG8DjyB+BT5MRO9DRokv6eAxhmpAoHQaq",
+	"wxMGFT69aWm5xPoirC6g/DsKjZcN6+zPIEfIApYyNOBLDOVlNF7NUBNd90QKYzQqk4FkscY/q/r66Npo",
+	"7g2v0kGdF0z+ltXOgjtdR9m8wHJUQtnUaG2pmdmAgTG/hUgbzDSjXiIE2xrmtyIEfw3gftEqv2Wtshof",
+	"3IpdItUbLixiXa56eiV5pCRfRmKfSyzIGgKJPEnHREg8nngoIAM8DaVQKMj4ne79A84ZD0neY54Z4L1B",
+	"XoAl9iyXjTUpqNavBNLAnLwRJkIbSqhmeKyEaujJNMA0VB/AxzThlEkSpfWFNzMxdvMatn7fK2Gr2h8g",
+	"hYb1mHcSkPGES8L8We1HMvNchFFEZERJgAy90NYsqIcOhS0Y0bseEqkl5QGNhDS1j/NE/rfmBq90hl/l",
+	"nMJ0iVDS/4kCtvXqnkWdjw+ouLIIwOiLVv97beEaX7BFZOYiK0qRwK3+NLx5MjrYVuuLYjQ/1NZrBhXj",
+	"Y8JoEyal3VAWkM9ADGzKtJlSDEbqPWaoDVqT2KwmKeLr05QkXfnnL/r+Dr84koxhkdOIOIetZn333nUS",
+	"zqErpOzVms1aa6/bbBw21P/9C8JJiiZ4vXyCXT3Bx8opYBlSZ+eANRsNYzWJv5jPCXshjC+E8SkI43Si",
+	"BKpmw200GrEVowqJ1Fa2ohA0iBsztOI76CJTwuAIsljGRmdEOzBG6r/cBYvjShujWYZObkZ4IMFxSAVS",
+	"mF5kNRzKbE7rgEdjLHXSKqmpJ50Kr+6TAY/I6rfCBqu/NHcqOqYy/zD3Nc3Bn+l4Ok4+UqY/phRI8ZYh",
+	"ZNMVvEPc0En+K+wJGzkTPtSaWoHqKsRZJKm59+Qq7qd4IgjYL3aaBeoBaJ3ola9S8+eGrpqZIvnmIi1x",
+	"n0aKinVB768eGhPMhInsg6+zitplp328TE1bkHpsMuY8pRZk4mwf357zgii/v1i+IiyrzJ63QiyJkDWR",
+	"9mcssIyfwsAie0FOgQXNyrTxxFB9G+8KvXGLPH4VP39Kx1sM+PnmegPj+vReuMECnLZTCM0c1aOT/lVg",
+	"HuG7rZsJfTJF/YiPJ1NJAsU6rv5xmvbAGuFwUOMTwhDo4bc4RN4g4mMP/ff/+X+jRJNEvWmjse0jT3LP",
+	"RVDaV6nanIWzHmPTMYmoj25xONXxAGDGVOo62nh3cnnVRVSb/QiOQqqOOfPIZh15NxPqqVFsGobQJa3H",
+	"5IhEEHAAgQcbR+fXZ/FEDDU2qzHGHIMAEKkfJ/SJ2GJ7OIzIEJ58Mt647P1qZwVkAZulkRe+97h8L75z",
+	"ApYwiBW/IaYUO05RrDobVPRBIWNNkIiawLmvQScmJEL9qX9DJKC1/vPEbMNzzW/QJ3TISKAUcoWA14x+",
+	"RmTC/RHaENw4JMDkbyYbY6hfHMlYsdREZ/NNMuOdiVqaIy44IigkA4n4VNZRW/bYmAsZWwHMw4XY3qVj",
+	"cqVP8I+J9NYGC3BfA9AL4n8VxId8LzomBjCr4z0Im8vzJLUE2NUDH1a0/2fLSGWqjDv5puI5EXe12gXr",
+	"i9PgBNzBizy6AEbd2J9rlUkZ4dRIAU2Rn0QytSt6La/qmBmZFziaU50xt8DXeeaV31J9r6dO1810yTAj",
+	"f/4Sl8bXXptmrdGqNQ+6zd3Dxt7h7l79oLUPhfHtC1HSsql539rHzX7L3w52yO5gr/E6VVjbPlhdJ1a3",
+	"6i/3rmO6EC1/W9Inu6m2SsYTOXMOBzgUxHWAocfxtCFO/2bTcZ9EYDbVf54POiEZqzME46wCCWj7q+jZ",
+	"YCCINreqr8/SR9VHuLzD1q7+lAbvqltS55hZj6Yq8Zgpiz/Dz2rDzEwSfyGS2debEJqCZHYG3yjIFFXa",
+	"hNiIUCYzO4OBX5eKPlKiNZ9D/ZikZb8vTq6OG6nN1Yp9Y5OjDR4hj98xEkFx2T7x+Rhaqgl0rr6N9UeM",
+	"hiHv47DHMnVmTZMR3eRRZ5dEHNr73xAGRJnKzeIUaftOH9JNJIvDZjvLWlysBXXPEsKSOaLfb17KN5I1",
+	"ksWEJTiVx/C35it6LgslN9ZTotEIZcszmz4Ymzq2PLG/CHeh9UXc9LdE4PkCMr2Enz80/Lw0uBTHoi+/",
+	"lcZXoxPzQunLredHp1e48mqieLa++Mpgdft1posF2tC0hEeoHYwp23ysVOknYMPohPn1rGj8xCz366HS",
+	"SxT8NxkF/7i8fctw4qVWJRtS3pvx31wJ7ifCEr3fMpqYOckXjlNQTysLuK+S/mdPyXwq4UBBm7dVQqiG",
+	"kFKi6CUZ89sXUTQHRPTJIGyA4glhwn2CxluxrznTbWZejHmjs+wxM7rSGN+A1UILNNoMkdexvQDW1hRe",
+	"oJ30odM5PumeX65nINCLeBaZxey/qHduolW+uLQe2aUVBAluKoiG1nDQaY5G8x3Ki+QQqFdYSyu7Lxc5",
+	"YPRROvil6uejyPzZYy1lYJ6vyI82BPEjIgUaY3FDgs0/ZUHQhWOxMWAB1JeVBvU+dN5+f37+o5dOhi7O",
+	"r7px5K/JnYo4xGJIjqisow72RyggIYUhPo4iSkSPef9R+5HMJiFmpHZFhwxygQ6R/LsO2Zoy+hkJ6BYn",
+	"4Bvi3jbNbyPyGX3/vn1Uu/q+3drd2xB0yBT0wl27qOfoYVI/V9ef+jyY6S96zqb+w+sxyGm1VnJs1nlo",
+	"IseSddPAPIM2zHfUhHVYDa58cogCEkw1zBPUn/UYlZt15GWWCBFjcT9vzWr7JrAzvuYkSuz8untx3f10",
+	"dH521jnqnl/GOa89Vr7u6RwqPVEMydxbnsc2P7fTYvO89rnA2cerMV2islf1wp6fzO4/R5ZWUKUi3rz1",
+	"hc8B3nI3wAVhAWVDZGExECrA5SDik0lej32jS+Ug0otN/xFs+tVAYYltf9UFNb4mqVGCfsoof2+yyDPa",
+	"+6uCQ0U1e55eFOvPV+bKBGESYYG8v5r/eWgDCwgb2tRdqLV+YUz8EPRZaNv/xrnxV0WRF8v9t2q5fzru",
+	"vJWy3sKIvTM7y61QFobsifwoveP0HU9u/8/N0JVYTkVup9+Lztnxydl3juscd05Pfupcdo4d13nXPjnt",
+	"HOf1/33aAohavynXWSM+0hfWlZOSlQA99OBIVUQWGOaApSTjiRRfgZ0ZdIym4YpuNZfT8KVPzSPhkjrL",
+	"MngEt/KntERF02wyrf68zOJ0dP7+on15cnV+Bg8jKhBR0pUSGhBnsd1Ji11pHxldsUcxMJOicIgI9kco",
+	"5EPq91g/5P7NK6FQNqA6IFxtEKw5VhKg7lYeT6ub8UNpYYmZRBudf7joTP3nu676/47bY6ddF512O5su",
+	"8keYMhLopB/JTTxmf6bXkbz4lUAeDD0H1OSRhzbaZ8cuOr/cfIMwgpX2GPTFGfEwUGfIdDQo9mHlrp5R",
+	"GLXWWjBUTlxg5Gkzncvr03W66CgwfyKhVU39LHYj2NNLz5yvXjI8mmb8MTE9sNnX1hf1TylXdwKZLzaZ",
+	"B5f5LbiZYtNL/uE3nhxFuyMCi325zILivoU3WU3mA9q8sr3nt8Mcnh7yXmwX32bt3eVMRX+9RCXqqgEv",
+	"GtGjpHXjYRmFSF3Jn1IfkhrUYkiFf4u1IQWYaBjx6QRZPUyw3bADC0EkCqmQAg1oKEmkPctk/EZndwsZ",
+	"ETwWSEz7auo+MaUPxmldkhXNiwq0gi4ePhHd7+Lhs+gEakcvbYe+/bZDEiBvDocsYr/1ReLhCqcwJLDj",
+	"oY7LgMBXNIj4GPRsg2tFPuEY8F90jgfrHLk3Waxx5J5846nx34DKyz0WqBsFl1hNnFI0f6Wu8a2wnCcH",
+	"uRdF49tUNJZxnkRgqmHfJ6LY0/nO9MOI0/+ngkSuLr8V6az9zUOoO0UlmgoC6YV9D3GGPOHziY7o12bw",
+	"VBDkA6hDNxfl7+Ew9DZdNTEEvhnZTomLOi9R/M/8NnaJdtPWeylVVDqburK0l13p5MOkKVyR11WdyNqv",
+	"uoKnCydXB7/23D+ph+8fXngFh2FS6IMGAHitg0wJlX2gtxXb7ZmLLQpiAth8BQEv/uj3Vrrjw4j6Iyun",
+	"30Y3hVjYl9kKRenQHHxeXmXIegsfZHOGTwIPgR/nAbWHPqSr+CZw8E9v4UgupIydIwWOP4u1YyGR8s4G",
+	"4Fx8c5e3Vk7GxoVucvLZimwUyWU9Qkr92ykNweHaVi/LollOVavqFPmRbR527a4H1euaZzbumieyWNlL",
+	"ECkpG65Z56vyAb/4e7++rebOwsBy3Hbri9VGuEyr2GS4KemjJOXiEj1ZkvBiw3mwDWflDRfbc5bcxRMw",
+	"7CJZ17J0v9xyroWnxBWv7TxbmcqevCjOZ9fo/Uh1d55GQkAbBAu5WZItPoSnPYvVailKvdiuvk3b1UM5",
+	"8RqVSBI4eSlD8phlSNT5a2/VU5PmR6tHkkfEV3iZL6YyD34eVlrkp5POh87lGsrZS12RP50O8x1NsQ1D",
+	"IRFEWSlCCqqtP42onAHK9QmOSNSeypFz+PNHhVV4Qn8kM/ub0Rj7yeePaoLoNr8plNTNEXRjHCz130JX",
+	"Ewi4Px0riHOdaRQ6h84WoKZZ5kK0fVzZdOOCR5ILdEcj6BA+xhLaShnBBk+oGuYsdl28wELc8SiAOHsG",
+	"qS/a+6EdGcKeRG1ucQZFQNIFLL5bHX/emy95SOLgGAi1XzaJury8STKV3a3EHYNUaAPfEPYrzpkxW0hm",
+	"ceYPVkHZzJwuvCZ13JjjKn6TBVqLrzk2YUHFj8dt6BefbVuhQ8XPQ4BR8auh13tydLpV8pUmXCabgkYQ",
+	"iLSwpBo8mTcxlhgNQn4nUEjZjd1UHjL3F6qb2FNjiWvwbM7EcUNWJaLHjQrUwsGEblIpxnOT5V0ttHuK",
+	"JxhytHFH+iPOb8Smvlxi1z95JZI0MBt8FtLAFt9zBAkqVHCm02g0tkOpleTtK45DR0IuTm0FlmXj06zQ",
+	"l7iLnCIdizOc0lvCFOCqDUcEBxQ+TSLezzw+IjjMxXvFu9oXJ68E4ncMWb9ZD4+JuoCP9/9/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -276,6 +276,25 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, at)`,
 	}},
+	{5, "tags", []string{
+		`CREATE TABLE tags (
+			id              VARCHAR(16) PRIMARY KEY,
+			organization_id VARCHAR(16) NOT NULL,
+			workspace_id    VARCHAR(16) NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+			name            VARCHAR(200) NOT NULL,
+			description     TEXT,
+			version         BIGINT NOT NULL,
+			created_at      {{time}} NOT NULL,
+			updated_at      {{time}} NOT NULL
+		)`,
+		`CREATE UNIQUE INDEX tags_workspace_name ON tags (workspace_id, name)`,
+		`CREATE TABLE device_tags (
+			device_id VARCHAR(16) NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+			tag_id    VARCHAR(16) NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
+			PRIMARY KEY (device_id, tag_id)
+		)`,
+		`CREATE INDEX device_tags_tag ON device_tags (tag_id)`,
+	}},
 }
 
 var columnTypes = map[Dialect]*strings.Replacer{

@@ -1000,6 +1000,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v3/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a workspace's tags */
+        get: operations["listTags"];
+        put?: never;
+        /**
+         * Create a tag
+         * @description Tags group devices of a workspace (asset lists filter by them; data streams subscribe to them). Needs `ASSET:CREATE` in the workspace.
+         */
+        post: operations["createTag"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/tags/{tagId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tagId: components["parameters"]["TagId"];
+            };
+            cookie?: never;
+        };
+        /** Get a tag */
+        get: operations["getTag"];
+        /** Update a tag */
+        put: operations["updateTag"];
+        post?: never;
+        /**
+         * Delete a tag
+         * @description The tag is removed from its devices.
+         */
+        delete: operations["deleteTag"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1823,6 +1868,7 @@ export interface components {
             };
             dataFlowId: components["schemas"]["DataFlowIdValue"];
             dataFlow?: components["schemas"]["DataFlowSummary"];
+            tags?: components["schemas"]["TagRef"][];
             /** @enum {string} */
             connectivity: "LORA" | "MQTT" | "HTTP" | "COAP";
             /** @description Seconds after the last sample during which the device counts as online. */
@@ -1863,6 +1909,12 @@ export interface components {
             workspaceId: components["schemas"]["WorkspaceIdValue"];
             deviceId: string;
             dataFlowId: components["schemas"]["DataFlowIdValue"];
+            /** @description Tags of the device's workspace, by id (a PUT replaces the list). */
+            tags?: ({
+                id: components["schemas"]["TagIdValue"];
+            } & {
+                [key: string]: unknown;
+            })[];
             /**
              * @default HTTP
              * @enum {string}
@@ -2561,6 +2613,84 @@ export interface components {
         RulePage: components["schemas"]["PageMeta"] & {
             content: components["schemas"]["Rule"][];
         };
+        /**
+         * @description Tag identifier (16 hex characters starting with 71).
+         * @example 71a1b2c3d4e5f60d
+         */
+        TagIdValue: string;
+        /**
+         * @example {
+         *       "id": "71a1b2c3d4e5f60d",
+         *       "name": "Ground floor",
+         *       "workspaceId": "29a1b2c3d4e5f608",
+         *       "version": 1,
+         *       "created": "2026-11-26T10:00:00.000Z",
+         *       "updated": "2026-11-26T10:00:00.000Z"
+         *     }
+         */
+        Tag: {
+            id: components["schemas"]["TagIdValue"];
+            name: string;
+            description?: string;
+            workspaceId: components["schemas"]["WorkspaceIdValue"];
+            /** Format: int64 */
+            version: number;
+            /** Format: date-time */
+            created: string;
+            /** Format: date-time */
+            updated: string;
+        };
+        /**
+         * @example {
+         *       "name": "Ground floor",
+         *       "workspaceId": "29a1b2c3d4e5f608"
+         *     }
+         */
+        TagInput: {
+            name: string;
+            description?: string;
+            workspaceId: components["schemas"]["WorkspaceIdValue"];
+            /** Format: int64 */
+            version?: number;
+        };
+        TagRef: {
+            id: components["schemas"]["TagIdValue"];
+            name: string;
+            description?: string;
+        };
+        /**
+         * @example {
+         *       "content": [],
+         *       "pageable": {
+         *         "sort": {
+         *           "sorted": false,
+         *           "unsorted": true,
+         *           "empty": true
+         *         },
+         *         "offset": 0,
+         *         "pageSize": 25,
+         *         "pageNumber": 0,
+         *         "paged": true,
+         *         "unpaged": false
+         *       },
+         *       "totalPages": 0,
+         *       "totalElements": 0,
+         *       "last": true,
+         *       "number": 0,
+         *       "sort": {
+         *         "sorted": false,
+         *         "unsorted": true,
+         *         "empty": true
+         *       },
+         *       "size": 25,
+         *       "numberOfElements": 0,
+         *       "first": true,
+         *       "empty": true
+         *     }
+         */
+        TagPage: components["schemas"]["PageMeta"] & {
+            content: components["schemas"]["Tag"][];
+        };
     };
     responses: {
         /** @description The request does not match the API (`errorCode` 3, details in `errors`). */
@@ -2897,6 +3027,7 @@ export interface components {
         IdempotencyKey: string;
         OutputConnectorId: components["schemas"]["OutputConnectorIdValue"];
         RuleId: components["schemas"]["RuleIdValue"];
+        TagId: components["schemas"]["TagIdValue"];
     };
     requestBodies: never;
     headers: {
@@ -4997,6 +5128,8 @@ export interface operations {
                 type?: "DEVICE";
                 online?: boolean;
                 dataFlowId?: components["schemas"]["DataFlowIdValue"];
+                /** @description Only devices carrying at least one of these tags. */
+                "tags.ids"?: components["schemas"]["TagIdValue"][];
             };
             header?: never;
             path?: never;
@@ -5682,6 +5815,161 @@ export interface operations {
             header?: never;
             path: {
                 ruleId: components["parameters"]["RuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    listTags: {
+        parameters: {
+            query: {
+                workspaceId: components["parameters"]["WorkspaceIdQuery"];
+                /** @description Zero-based page number. */
+                page?: components["parameters"]["Page"];
+                /** @description Page size. */
+                size?: components["parameters"]["Size"];
+                /**
+                 * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
+                 * @example [
+                 *       "name,asc"
+                 *     ]
+                 */
+                sort?: components["parameters"]["SpringSort"];
+                /** @description Case-insensitive substring of the name. */
+                search?: components["parameters"]["Search"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of tags. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    createTag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagInput"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tag"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    getTag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tagId: components["parameters"]["TagId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tag. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tag"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    updateTag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tagId: components["parameters"]["TagId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagInput"];
+            };
+        };
+        responses: {
+            /** @description Updated. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tag"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["VersionMismatch"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    deleteTag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tagId: components["parameters"]["TagId"];
             };
             cookie?: never;
         };
