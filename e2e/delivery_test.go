@@ -19,7 +19,8 @@ import (
 	"github.com/keyplane/keyplane/store/storetest"
 )
 
-// startEnv is start with extra environment variables.
+// startEnv runs keyplane serve against dsn with dataDir (and extra
+// environment variables) and waits until it prints its address.
 func startEnv(t *testing.T, dsn, dataDir string, env ...string) *process {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "-addr", "127.0.0.1:0", "-data-dir", dataDir, "-log-format", "json")

@@ -4,15 +4,12 @@
 package e2e_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -51,57 +48,6 @@ type process struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan error
-}
-
-// start runs keyplane serve against dsn with dataDir and waits until it
-// prints its address.
-func start(t *testing.T, dsn, dataDir string) *process {
-	t.Helper()
-	cmd := exec.Command(binary, "serve", "-addr", "127.0.0.1:0", "-data-dir", dataDir, "-log-format", "json")
-	cmd.Env = append(os.Environ(), "KEYPLANE_DATABASE_URL="+dsn, "KEYPLANE_ROOT_TOKEN="+rootToken)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		p.done <- cmd.Wait()
-	}()
-	timeout := time.After(30 * time.Second)
-	for p.url == "" {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("keyplane exited before listening: %v", <-p.done)
-			}
-			if rest, found := strings.CutPrefix(line, "keyplane listening on "); found {
-				p.url = strings.Fields(rest)[0]
-			}
-		case <-timeout:
-			cmd.Process.Kill()
-			t.Fatal("keyplane did not start within 30 s")
-		}
-	}
-	go func() {
-		for range lines { // keep draining stdout
-		}
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-		}
-	})
-	return p
 }
 
 // stop sends SIGTERM and expects a clean exit.
@@ -145,7 +91,7 @@ func TestKeyLifecycleThroughTheBinary(t *testing.T) {
 	ctx := t.Context()
 	dsn := storetest.DSN(t, store.Postgres)
 	dataDir := t.TempDir()
-	p := start(t, dsn, dataDir)
+	p := startEnv(t, dsn, dataDir)
 	root := client(t, p.url, bearer(rootToken))
 
 	ready, err := root.GetReadyzWithResponse(ctx)
@@ -200,7 +146,7 @@ func TestKeyLifecycleThroughTheBinary(t *testing.T) {
 	// SIGTERM drains and flushes the batched lastUsedAt; a restart on the same
 	// data shows it.
 	p.stop(t)
-	p = start(t, dsn, dataDir)
+	p = startEnv(t, dsn, dataDir)
 	root = client(t, p.url, bearer(rootToken))
 	after, err := root.GetApiKeyWithResponse(ctx, key.Id)
 	if err != nil || after.JSON200 == nil || after.JSON200.LastUsedAt == nil {
