@@ -23,6 +23,9 @@ func (s *Server) ListAssets(ctx context.Context, req gen.ListAssetsRequestObject
 		return nil, err
 	}
 	f := store.AssetFilter{Search: deref(p.Search), DataFlowID: deref(p.DataFlowId), Online: p.Online, Now: time.Now()}
+	if p.TagsIds != nil {
+		f.TagIDs = *p.TagsIds
+	}
 	switch {
 	case (p.WorkspaceId == nil) == (p.OrganizationId == nil):
 		return nil, invalid(

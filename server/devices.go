@@ -30,9 +30,13 @@ func (s *Server) CreateDevice(ctx context.Context, req gen.CreateDeviceRequestOb
 	if err := s.dataFlowIn(ctx, in.DataFlowId, w.ID); err != nil {
 		return nil, err
 	}
+	tags, err := s.tagsIn(ctx, in.Tags, w.ID)
+	if err != nil {
+		return nil, err
+	}
 	d := deviceIn(in)
 	d.OrganizationID, d.WorkspaceID = w.OrganizationID, w.ID
-	if err := s.store.Devices.CreateDevice(ctx, d); err != nil {
+	if err := s.store.Devices.CreateDevice(ctx, d, tags...); err != nil {
 		return nil, deviceConflict(err, d.DeviceID)
 	}
 	s.audit(ctx, "create", "device", d.ID)
@@ -98,7 +102,7 @@ func (s *Server) GetDeviceByDeviceId(ctx context.Context, req gen.GetDeviceByDev
 
 // UpdateDevice serves PUT /v3/devices/{deviceId}: the body replaces the
 // device (absent connectivity and onlineTimeout take their defaults, as on
-// create). A device stays in its workspace.
+// create; absent tags mean none). A device stays in its workspace.
 func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestObject) (gen.UpdateDeviceResponseObject, error) {
 	cur, err := s.deviceFor(ctx, req.DeviceId, auth.Update)
 	if err != nil {
@@ -111,9 +115,13 @@ func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestOb
 	if err := s.dataFlowIn(ctx, in.DataFlowId, cur.WorkspaceID); err != nil {
 		return nil, err
 	}
+	tags, err := s.tagsIn(ctx, in.Tags, cur.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
 	d := deviceIn(in)
 	d.ID = cur.ID
-	if d, err = s.store.Devices.UpdateDevice(ctx, d, in.Version); err != nil {
+	if d, err = s.store.Devices.UpdateDevice(ctx, d, in.Version, tags...); err != nil {
 		return nil, deviceConflict(err, in.DeviceId)
 	}
 	s.audit(ctx, "update", "device", d.ID)
@@ -193,12 +201,19 @@ func (s *Server) deviceOut(ctx context.Context, d *store.Device) (gen.Device, er
 	return out[0], nil
 }
 
-// devicesOut maps devices to the wire format, reading their data flows and
-// device types in one query each. online and onlineState are as of now.
+// devicesOut maps devices to the wire format, reading their data flows,
+// device types and tags in one query each. online and onlineState are as of
+// now.
 func (s *Server) devicesOut(ctx context.Context, ds ...store.Device) ([]gen.Device, error) {
 	flowIDs := make([]string, 0, len(ds))
+	deviceIDs := make([]string, 0, len(ds))
 	for _, d := range ds {
 		flowIDs = append(flowIDs, d.DataFlowID)
+		deviceIDs = append(deviceIDs, d.ID)
+	}
+	tags, err := s.store.Devices.TagsOfDevices(ctx, deviceIDs)
+	if err != nil {
+		return nil, err
 	}
 	slices.Sort(flowIDs)
 	flows, err := s.store.Devices.DataFlowsByID(ctx, slices.Compact(flowIDs))
@@ -222,7 +237,8 @@ func (s *Server) devicesOut(ctx context.Context, ds ...store.Device) ([]gen.Devi
 			WorkspaceId: d.WorkspaceID, OrganizationId: d.OrganizationID, DeviceId: d.DeviceID,
 			Properties: properties(&d.Properties), DataFlowId: d.DataFlowID,
 			Connectivity: gen.DeviceConnectivity(d.Connectivity), OnlineTimeout: ptr(d.OnlineTimeout),
-			Online: online, OnlineState: state, Version: d.Version, Created: d.CreatedAt.UTC(), Updated: d.UpdatedAt.UTC()}
+			Online: online, OnlineState: state, Version: d.Version, Created: d.CreatedAt.UTC(), Updated: d.UpdatedAt.UTC(),
+			Tags: ptr(tagRefsOut(tags[d.ID]))}
 		if d.LastSampleAt != nil {
 			out[i].LastSampleAt = ptr(d.LastSampleAt.UTC())
 		}

@@ -97,6 +97,8 @@ func problemFor(err error) *Problem {
 	case errors.Is(err, store.ErrVersionMismatch):
 		return &Problem{Status: http.StatusConflict, Code: codeResourceVersionMismatch,
 			Detail: "the resource changed since it was read; read it again and retry", cause: err}
+	case errors.Is(err, store.ErrReferenceGone):
+		return &Problem{Status: http.StatusConflict, Detail: "a resource this request refers to was deleted meanwhile; check it and retry", cause: err}
 	case errors.Is(err, store.ErrConflict):
 		return &Problem{Status: http.StatusConflict, Detail: "a resource with this identity already exists", cause: err}
 	case errors.As(err, &herr):

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,17 +30,24 @@ type hub struct {
 	log   *slog.Logger
 
 	mu     sync.Mutex
-	subs   map[string]map[*subscriber]bool // device id → subscribers
+	subs   map[string]map[*subscriber]bool // subscription key (device id, or tagKey) → subscribers
 	count  int                             // subscriptions in subs
+	tags   int                             // of which to tags
 	listen context.CancelFunc              // stops the LISTEN loop; nil when not listening
 }
 
 // subscriber is one WebSocket connection's queue.
 type subscriber struct {
 	out    chan sampleJSON
-	topics map[string]string // device id → topic ("*" = all)
+	topics map[string]string // subscription key → topic ("*" = all)
 	closed bool
 }
+
+// tagKeyPrefix marks the subscription keys of tags, which stand for every
+// device carrying the tag when a sample is published.
+const tagKeyPrefix = "tag:"
+
+func tagKey(tagID string) string { return tagKeyPrefix + tagID }
 
 func newHub(st *store.Store, log *slog.Logger) *hub {
 	return &hub{store: st, log: log, subs: map[string]map[*subscriber]bool{}}
@@ -60,7 +68,33 @@ func (h *hub) publish(ctx context.Context, d *store.Device, samples []store.Samp
 		}
 		return
 	}
-	h.dispatch(d, samples)
+	h.dispatch(d, h.subscribedTags(ctx, d.ID), samples)
+}
+
+// subscribedTags returns the subscription keys of the device's tags that
+// someone here subscribes to. It reads the device's tags only while there
+// are tag subscriptions, so publishing to nobody costs no query.
+func (h *hub) subscribedTags(ctx context.Context, deviceID string) []string {
+	h.mu.Lock()
+	n := h.tags
+	h.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	tags, err := h.store.Devices.TagsOfDevices(ctx, []string{deviceID})
+	if err != nil {
+		h.log.WarnContext(ctx, "read tags of device", "device", deviceID, "err", err)
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var keys []string
+	for _, t := range tags[deviceID] {
+		if key := tagKey(t.ID); len(h.subs[key]) > 0 {
+			keys = append(keys, key)
+		}
+	}
+	return keys
 }
 
 // run listens for samples stored by any replica until ctx ends, reconnecting
@@ -79,12 +113,14 @@ func (h *hub) run(ctx context.Context) {
 	}
 }
 
-// load reads the announced samples, if anyone here listens to the device.
+// load reads the announced samples, if anyone here listens to the device
+// or to one of its tags.
 func (h *hub) load(ctx context.Context, n store.SampleNotice) {
 	h.mu.Lock()
 	listening := len(h.subs[n.DeviceID]) > 0
 	h.mu.Unlock()
-	if !listening {
+	tags := h.subscribedTags(ctx, n.DeviceID)
+	if !listening && len(tags) == 0 {
 		return
 	}
 	d, err := h.store.Devices.GetDevice(ctx, n.DeviceID)
@@ -96,18 +132,28 @@ func (h *hub) load(ctx context.Context, n store.SampleNotice) {
 		h.log.Warn("load announced samples", "device", n.DeviceID, "err", err)
 		return
 	}
-	h.dispatch(d, samples)
+	h.dispatch(d, tags, samples)
 }
 
-// dispatch queues the samples for every subscriber of the device whose
-// topic matches; a subscriber whose queue is full is dropped.
-func (h *hub) dispatch(d *store.Device, samples []store.Sample) {
+// dispatch queues the samples for every subscriber of the device or of one
+// of tagKeys (the device's tags) whose topic matches, once per subscriber
+// however many of its subscriptions match; a subscriber whose queue is full
+// is dropped.
+func (h *hub) dispatch(d *store.Device, tagKeys []string, samples []store.Sample) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for sub := range h.subs[d.ID] {
-		topic := sub.topics[d.ID]
+	wants := map[*subscriber]map[string]bool{} // subscriber → topics ("*" = all)
+	for _, key := range append([]string{d.ID}, tagKeys...) {
+		for sub := range h.subs[key] {
+			if wants[sub] == nil {
+				wants[sub] = map[string]bool{}
+			}
+			wants[sub][sub.topics[key]] = true
+		}
+	}
+	for sub, topics := range wants {
 		for i := range samples {
-			if topic != "*" && topic != samples[i].Topic {
+			if !topics["*"] && !topics[samples[i].Topic] {
 				continue
 			}
 			select {
@@ -122,17 +168,24 @@ func (h *hub) dispatch(d *store.Device, samples []store.Sample) {
 	}
 }
 
-func (h *hub) subscribe(sub *subscriber, deviceID, topic string) {
+// subscribe adds a subscription to key: a device id, or tagKey(tag id).
+func (h *hub) subscribe(sub *subscriber, key, topic string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.subs[deviceID] == nil {
-		h.subs[deviceID] = map[*subscriber]bool{}
+	if sub.closed {
+		return
 	}
-	if !h.subs[deviceID][sub] {
-		h.subs[deviceID][sub] = true
+	if h.subs[key] == nil {
+		h.subs[key] = map[*subscriber]bool{}
+	}
+	if !h.subs[key][sub] {
+		h.subs[key][sub] = true
 		h.count++
+		if strings.HasPrefix(key, tagKeyPrefix) {
+			h.tags++
+		}
 	}
-	sub.topics[deviceID] = topic
+	sub.topics[key] = topic
 	if h.listen == nil && h.store.Shared() {
 		ctx, cancel := context.WithCancel(context.Background())
 		h.listen = cancel
@@ -140,19 +193,25 @@ func (h *hub) subscribe(sub *subscriber, deviceID, topic string) {
 	}
 }
 
-func (h *hub) unsubscribe(sub *subscriber, deviceID string) {
+func (h *hub) unsubscribe(sub *subscriber, key string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.removeLocked(sub, deviceID)
+	h.removeLocked(sub, key)
 }
 
 // removeLocked ends one subscription; the last one stops listening.
-func (h *hub) removeLocked(sub *subscriber, deviceID string) {
-	if h.subs[deviceID][sub] {
-		delete(h.subs[deviceID], sub)
+func (h *hub) removeLocked(sub *subscriber, key string) {
+	if h.subs[key][sub] {
+		delete(h.subs[key], sub)
+		if len(h.subs[key]) == 0 {
+			delete(h.subs, key)
+		}
 		h.count--
+		if strings.HasPrefix(key, tagKeyPrefix) {
+			h.tags--
+		}
 	}
-	delete(sub.topics, deviceID)
+	delete(sub.topics, key)
 	if h.count == 0 && h.listen != nil {
 		h.listen()
 		h.listen = nil
@@ -177,6 +236,19 @@ func (h *hub) dropLocked(sub *subscriber) {
 	close(sub.out)
 }
 
+// dataTag reads a tag whose devices' samples the caller may read (DATA:READ
+// in the tag's workspace, as for a device subscription).
+func (s *Server) dataTag(ctx context.Context, id string) (*store.Tag, error) {
+	t, err := s.store.Devices.GetTag(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(ctx, auth.Target{Scope: auth.ScopeData, Verb: auth.Read, Organization: t.OrganizationID, Workspace: t.WorkspaceID}); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
 // streamMessage is akenza's data-stream protocol, both directions.
 type streamMessage struct {
 	Type          string               `json:"type"`
@@ -193,7 +265,8 @@ type streamSubscription struct {
 }
 
 // dataStreams serves GET /v3/data-streams: a WebSocket on which the caller
-// subscribes to devices and receives each stored sample as sample_insert.
+// subscribes to devices (assetId) or tags (tagId: every device carrying the
+// tag when a sample is stored) and receives each stored sample as sample_insert.
 // Browsers cannot set headers on a WebSocket, so, as with akenza, the key may
 // also come as the xApiKey query parameter.
 func (s *Server) dataStreams(authn Authenticator) echo.HandlerFunc {
@@ -277,30 +350,44 @@ func (s *Server) handleStreamMessage(ctx context.Context, sub *subscriber, m str
 	if len(m.Subscriptions) == 0 || len(m.Subscriptions) > 100 {
 		return fail("send 1 to 100 subscriptions")
 	}
-	for _, want := range m.Subscriptions {
-		if want.AssetID == "" {
-			return fail("subscriptions name an assetId (tags are not supported)")
+	keys := make([]string, len(m.Subscriptions))
+	for i, want := range m.Subscriptions {
+		if (want.AssetID == "") == (want.TagID == "") {
+			return fail("each subscription names one of assetId and tagId")
 		}
-		if m.Type == "subscribe" {
-			if _, err := s.dataDevice(ctx, want.AssetID, auth.Read); err != nil {
-				var p *Problem
-				if errors.As(err, &p) && p.Status == http.StatusForbidden {
-					return fail("Permission denied: " + want.AssetID)
-				}
-				return fail("no device " + want.AssetID)
+		id, what := want.AssetID, "device"
+		keys[i] = want.AssetID
+		if want.TagID != "" {
+			id, what = want.TagID, "tag"
+			keys[i] = tagKey(want.TagID)
+		}
+		if m.Type != "subscribe" {
+			continue
+		}
+		var err error
+		if want.TagID != "" {
+			_, err = s.dataTag(ctx, want.TagID)
+		} else {
+			_, err = s.dataDevice(ctx, want.AssetID, auth.Read)
+		}
+		if err != nil {
+			var p *Problem
+			if errors.As(err, &p) && p.Status == http.StatusForbidden {
+				return fail("Permission denied: " + id)
 			}
+			return fail("no " + what + " " + id)
 		}
 	}
-	for _, want := range m.Subscriptions {
+	for i, want := range m.Subscriptions {
 		if m.Type == "unsubscribe" {
-			s.streams.unsubscribe(sub, want.AssetID)
+			s.streams.unsubscribe(sub, keys[i])
 			continue
 		}
 		topic := want.Topic
 		if topic == "" {
 			topic = "*"
 		}
-		s.streams.subscribe(sub, want.AssetID, topic)
+		s.streams.subscribe(sub, keys[i], topic)
 	}
 	return streamMessage{Type: m.Type + "d", ID: m.ID, Subscriptions: m.Subscriptions}
 }

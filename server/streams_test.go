@@ -73,14 +73,20 @@ func TestDataStreams(t *testing.T) {
 			t.Fatalf("subscribe answer %+v", m)
 		}
 		send(map[string]any{"type": "subscribe", "id": 2, "subscriptions": []any{map[string]any{"tagId": "71aaaaaaaaaaaaaa"}}})
-		if m := read(); m.Type != "error" || !strings.Contains(m.Message, "assetId") {
-			t.Fatalf("tag subscription answer %+v", m)
+		if m := read(); m.Type != "error" || !strings.Contains(m.Message, "no tag 71aaaaaaaaaaaaaa") {
+			t.Fatalf("unknown tag subscription answer %+v", m)
+		}
+		send(map[string]any{"type": "subscribe", "id": 3, "subscriptions": []any{map[string]any{"tagId": "71aaaaaaaaaaaaaa", "assetId": e.dev.ID}}})
+		if m := read(); m.Type != "error" || !strings.Contains(m.Message, "one of assetId and tagId") {
+			t.Fatalf("asset and tag subscription answer %+v", m)
 		}
 
 		h.do(t, req{method: "POST", path: e.path("/backfill"), body: map[string]any{"data": map[string]any{"temperature": 3}, "topic": "battery"}}).want(201)
+		// Explicit timestamps: samples of one bulk request otherwise share one,
+		// and PostgreSQL's path reads announced samples back by (ts, id).
 		h.do(t, req{method: "POST", path: e.path("/backfill/bulk"), body: []any{
-			map[string]any{"data": map[string]any{"temperature": 21.5}},
-			map[string]any{"data": map[string]any{"temperature": 22.5}},
+			map[string]any{"data": map[string]any{"temperature": 21.5}, "timestamp": "2026-01-01T00:00:00Z"},
+			map[string]any{"data": map[string]any{"temperature": 22.5}, "timestamp": "2026-01-01T00:00:01Z"},
 		}}).want(201)
 		for _, want := range []float64{21.5, 22.5} { // the battery topic is filtered out
 			m := read()
@@ -105,5 +111,113 @@ func TestDataStreams(t *testing.T) {
 		if err := wsjson.Read(ctx, other, &m); err != nil || m.Type != "error" || !strings.Contains(m.Message, "Permission denied") {
 			t.Fatalf("outsider subscribe: %v %+v", err, m)
 		}
+	})
+}
+
+// TestDataStreamsByTag subscribes to a tag: samples of every device carrying
+// the tag when they are stored arrive, once each, and those of other devices
+// do not.
+func TestDataStreamsByTag(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		e := newDataEnv(t, h)
+		srv := httptest.NewServer(h.e)
+		defer srv.Close()
+		floor := h.tag(t, e.ws, "Floor 1")
+		tagDevice := func(id, physical string, tags ...string) {
+			t.Helper()
+			refs := []any{}
+			for _, tag := range tags {
+				refs = append(refs, map[string]any{"id": tag})
+			}
+			h.do(t, req{method: "PUT", path: "/v3/devices/" + id, body: map[string]any{"name": physical, "workspaceId": e.ws,
+				"dataFlowId": e.flowID, "deviceId": physical, "tags": refs}}).want(200)
+		}
+		tagDevice(e.dev.ID, e.dev.DeviceID, floor.Id)
+		untagged := h.storeDevice(t, e.org, e.ws, e.flowID, "untagged")
+		backfill := func(id string, temperature float64) {
+			t.Helper()
+			h.do(t, req{method: "POST", path: "/v3/devices/" + id + "/backfill",
+				body: map[string]any{"data": map[string]any{"temperature": temperature}}}).want(201)
+		}
+		reader := h.create(t, map[string]any{"name": "reader", "organizationId": e.org, "isActive": true,
+			"permissions": []any{map[string]any{"scope": "DATA", "verbs": []string{"READ"}, "workspaceIds": []string{e.ws}}}})
+		outsider := h.create(t, map[string]any{"name": "outsider", "organizationId": e.org, "isActive": true,
+			"permissions": []any{map[string]any{"scope": "DATA", "verbs": []string{"READ"}, "workspaceIds": []string{e.other}}}})
+
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		wsURL := "ws" + strings.TrimPrefix(srv.URL, "http") + "/v3/data-streams"
+		dial := func(key string) (func() streamMsg, func(map[string]any)) {
+			t.Helper()
+			conn, _, err := websocket.Dial(ctx, wsURL+"?xApiKey="+key, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.CloseNow() })
+			read := func() streamMsg {
+				t.Helper()
+				var m streamMsg
+				if err := wsjson.Read(ctx, conn, &m); err != nil {
+					t.Fatalf("read: %v", err)
+				}
+				return m
+			}
+			send := func(m map[string]any) {
+				t.Helper()
+				if err := wsjson.Write(ctx, conn, m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if m := read(); m.Type != "connected" {
+				t.Fatalf("first message %+v", m)
+			}
+			return read, send
+		}
+		wantSample := func(m streamMsg, device string, temperature float64) {
+			t.Helper()
+			if m.Type != "sample_insert" || m.Sample == nil || m.Sample.AkenzaDeviceID != device || m.Sample.Data["temperature"] != temperature {
+				t.Fatalf("want sample %v of %s, got %+v", temperature, device, m)
+			}
+		}
+
+		// A key reading data only elsewhere may not subscribe to the tag.
+		oread, osend := dial(*outsider.ClientSecret)
+		osend(map[string]any{"type": "subscribe", "id": 1, "subscriptions": []any{map[string]any{"tagId": floor.Id}}})
+		if m := oread(); m.Type != "error" || !strings.Contains(m.Message, "Permission denied: "+floor.Id) {
+			t.Fatalf("outsider tag subscription %+v", m)
+		}
+
+		read, send := dial(*reader.ClientSecret)
+		send(map[string]any{"type": "subscribe", "id": 1, "subscriptions": []any{map[string]any{"tagId": floor.Id}}})
+		if m := read(); m.Type != "subscribed" || len(m.Subscriptions) != 1 || m.Subscriptions[0]["tagId"] != floor.Id {
+			t.Fatalf("tag subscription answer %+v", m)
+		}
+		backfill(untagged.ID, 1) // not carrying the tag: not sent
+		backfill(e.dev.ID, 2)
+		wantSample(read(), e.dev.ID, 2)
+
+		// Subscribed to the device as well: each sample still arrives once.
+		send(map[string]any{"type": "subscribe", "id": 2, "subscriptions": []any{map[string]any{"assetId": e.dev.ID}}})
+		if m := read(); m.Type != "subscribed" {
+			t.Fatalf("device subscription answer %+v", m)
+		}
+		backfill(e.dev.ID, 3)
+		backfill(e.dev.ID, 4)
+		wantSample(read(), e.dev.ID, 3)
+		wantSample(read(), e.dev.ID, 4)
+
+		// A device tagged after the subscription counts from then on.
+		tagDevice(untagged.ID, untagged.DeviceID, floor.Id)
+		backfill(untagged.ID, 5)
+		wantSample(read(), untagged.ID, 5)
+
+		// Unsubscribing from the tag leaves the device subscription.
+		send(map[string]any{"type": "unsubscribe", "id": 3, "subscriptions": []any{map[string]any{"tagId": floor.Id}}})
+		if m := read(); m.Type != "unsubscribed" {
+			t.Fatalf("unsubscribe answer %+v", m)
+		}
+		backfill(untagged.ID, 6) // only the tag covered it
+		backfill(e.dev.ID, 7)
+		wantSample(read(), e.dev.ID, 7)
 	})
 }

@@ -62,6 +62,9 @@ func insert(ctx context.Context, db *gorm.DB, v any) error {
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return ErrConflict
 	}
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return ErrReferenceGone
+	}
 	if err != nil {
 		return fmt.Errorf("create %T: %w", v, err)
 	}

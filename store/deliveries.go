@@ -43,7 +43,7 @@ func insertDeliveries(tx *gorm.DB, deliveries []Delivery, created time.Time) err
 	err := tx.CreateInBatches(deliveries, deliveryBatch).Error
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		// A connector deleted between planning and this insert.
-		return fmt.Errorf("insert deliveries: an output connector was deleted meanwhile, retry: %w", err)
+		return fmt.Errorf("insert deliveries: an output connector was deleted meanwhile: %w", ErrReferenceGone)
 	}
 	if err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)

@@ -196,6 +196,8 @@ type AssetFilter struct {
 	// within their online timeout at Now.
 	Online *bool
 	Now    time.Time
+	// TagIDs, when not empty, keeps devices carrying at least one of these tags.
+	TagIDs []string
 }
 
 // ListDevices returns a page of devices matching f.
@@ -207,6 +209,9 @@ func (r *Devices) ListDevices(ctx context.Context, f AssetFilter, q ndata.Query)
 		db = nameSearch(restrictIDs(db, "workspace_id", f.Workspaces), f.Search)
 		if f.DataFlowID != "" {
 			db = db.Where("data_flow_id = ?", f.DataFlowID)
+		}
+		if len(f.TagIDs) > 0 {
+			db = db.Where("id IN (SELECT device_id FROM device_tags WHERE tag_id IN ?)", f.TagIDs)
 		}
 		if f.Online != nil {
 			// online: a sample within online_timeout seconds of now. The
@@ -257,21 +262,38 @@ func (r *Devices) DeviceByPhysicalID(ctx context.Context, deviceID, workspaceID 
 	}
 }
 
-// CreateDevice inserts d with a new id; a physical id taken in the workspace is ErrConflict.
-func (r *Devices) CreateDevice(ctx context.Context, d *Device) error {
+// CreateDevice inserts d with a new id and the tags tagIDs (which the caller
+// has checked are of d's workspace), in one transaction; a physical id taken
+// in the workspace is ErrConflict.
+func (r *Devices) CreateDevice(ctx context.Context, d *Device, tagIDs ...string) error {
 	id, err := newID("02")
 	if err != nil {
 		return err
 	}
 	d.ID, d.Version, d.CreatedAt, d.UpdatedAt = id, 1, now(), now()
-	return insert(ctx, r.db, d)
+	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := insert(ctx, tx, d); err != nil {
+			return err
+		}
+		return setDeviceTags(ctx, tx, d.ID, tagIDs, false)
+	})
 }
 
-// UpdateDevice writes the device's editable fields; with a version, only if
+// UpdateDevice writes the device's editable fields and replaces its tags
+// with tagIDs (none: no tags), in one transaction; with a version, only if
 // the device is still at it.
-func (r *Devices) UpdateDevice(ctx context.Context, d *Device, version *int64) (*Device, error) {
-	return updateAt(ctx, r.db, d, d.ID, version, func(next int64) { d.Version, d.UpdatedAt = next, now() },
-		"name", "description", "device_id", "data_flow_id", "connectivity", "online_timeout", "properties")
+func (r *Devices) UpdateDevice(ctx context.Context, d *Device, version *int64, tagIDs ...string) (*Device, error) {
+	var out *Device
+	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		out, err = updateAt(ctx, tx, d, d.ID, version, func(next int64) { d.Version, d.UpdatedAt = next, now() },
+			"name", "description", "device_id", "data_flow_id", "connectivity", "online_timeout", "properties")
+		if err != nil {
+			return err
+		}
+		return setDeviceTags(ctx, tx, d.ID, tagIDs, true)
+	})
+	return out, err
 }
 
 // DevicesByPhysicalID returns up to limit devices, in any workspace, whose

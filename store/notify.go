@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -66,9 +67,18 @@ func (s *Store) ListenSamples(ctx context.Context, fn func(SampleNotice)) error 
 	}
 }
 
-// SamplesByID returns the device's samples with these ids, oldest first.
+// SamplesByID returns the device's samples with these ids, in the order of
+// ids (the order they were stored in, which a timestamp cannot tell apart
+// within one bulk).
 func (r *Devices) SamplesByID(ctx context.Context, deviceID string, ids []string) ([]Sample, error) {
 	var out []Sample
-	err := r.db.WithContext(ctx).Where("device_id = ? AND id IN ?", deviceID, ids).Order("ts, id").Find(&out).Error
-	return out, err
+	if err := r.db.WithContext(ctx).Where("device_id = ? AND id IN ?", deviceID, ids).Find(&out).Error; err != nil {
+		return nil, err
+	}
+	pos := make(map[string]int, len(ids))
+	for i, id := range ids {
+		pos[id] = i
+	}
+	slices.SortFunc(out, func(a, b Sample) int { return pos[a.ID] - pos[b.ID] })
+	return out, nil
 }

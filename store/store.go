@@ -25,6 +25,9 @@ var (
 	ErrNotFound        = errors.New("resource not found")
 	ErrVersionMismatch = errors.New("resource version mismatch")
 	ErrConflict        = errors.New("resource already exists")
+	// ErrReferenceGone means a resource the write refers to was deleted
+	// between the request's checks and its transaction.
+	ErrReferenceGone = errors.New("a referenced resource was deleted")
 )
 
 // Dialect names the database behind a Store.

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
+)
+
+// ListTags serves GET /v3/tags?workspaceId=…
+func (s *Server) ListTags(ctx context.Context, req gen.ListTagsRequestObject) (gen.ListTagsResponseObject, error) {
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.TagFields)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.listableWorkspace(ctx, req.Params.WorkspaceId, auth.ScopeAsset, auth.Read); err != nil {
+		return nil, err
+	}
+	tags, total, err := s.store.Devices.ListTags(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
+	if err != nil {
+		return nil, err
+	}
+	items := make([]gen.Tag, len(tags))
+	for i := range tags {
+		items[i] = tagOut(&tags[i])
+	}
+	return gen.ListTags200JSONResponse(newPage(items, q, total)), nil
+}
+
+// CreateTag serves POST /v3/tags; a name taken in the workspace is a 409.
+func (s *Server) CreateTag(ctx context.Context, req gen.CreateTagRequestObject) (gen.CreateTagResponseObject, error) {
+	in := req.Body
+	w, err := s.workspaceFor(ctx, in.WorkspaceId, auth.ScopeAsset, auth.Create)
+	if err != nil {
+		return nil, err
+	}
+	t := &store.Tag{OrganizationID: w.OrganizationID, WorkspaceID: w.ID, Name: in.Name, Description: in.Description}
+	if err := s.store.Devices.CreateTag(ctx, t); err != nil {
+		return nil, tagConflict(err, in.Name)
+	}
+	s.audit(ctx, "create", "tag", t.ID)
+	return gen.CreateTag201JSONResponse(tagOut(t)), nil
+}
+
+// GetTag serves GET /v3/tags/{tagId}.
+func (s *Server) GetTag(ctx context.Context, req gen.GetTagRequestObject) (gen.GetTagResponseObject, error) {
+	t, err := s.tagFor(ctx, req.TagId, auth.Read)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetTag200JSONResponse(tagOut(t)), nil
+}
+
+// UpdateTag serves PUT /v3/tags/{tagId}: name and description (absent: none).
+// A tag stays in its workspace.
+func (s *Server) UpdateTag(ctx context.Context, req gen.UpdateTagRequestObject) (gen.UpdateTagResponseObject, error) {
+	cur, err := s.tagFor(ctx, req.TagId, auth.Update)
+	if err != nil {
+		return nil, err
+	}
+	in := req.Body
+	if in.WorkspaceId != cur.WorkspaceID {
+		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a tag cannot move to another workspace", Code: ptr("immutable")})
+	}
+	t := &store.Tag{ID: cur.ID, Name: in.Name, Description: in.Description}
+	if t, err = s.store.Devices.UpdateTag(ctx, t, in.Version); err != nil {
+		return nil, tagConflict(err, in.Name)
+	}
+	s.audit(ctx, "update", "tag", t.ID)
+	return gen.UpdateTag200JSONResponse(tagOut(t)), nil
+}
+
+// DeleteTag serves DELETE /v3/tags/{tagId}; its devices lose it.
+func (s *Server) DeleteTag(ctx context.Context, req gen.DeleteTagRequestObject) (gen.DeleteTagResponseObject, error) {
+	if _, err := s.tagFor(ctx, req.TagId, auth.Delete); err != nil {
+		return nil, err
+	}
+	if err := s.store.Devices.DeleteTag(ctx, req.TagId); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "delete", "tag", req.TagId)
+	return gen.DeleteTag204Response{}, nil
+}
+
+// tagFor reads a tag the caller may use verb on (ASSET scope, in the tag's
+// workspace).
+func (s *Server) tagFor(ctx context.Context, id string, verb auth.Verb) (*store.Tag, error) {
+	t, err := s.store.Devices.GetTag(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := allow(ctx, auth.Target{Scope: auth.ScopeAsset, Verb: verb, Organization: t.OrganizationID, Workspace: t.WorkspaceID}); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// tagConflict explains a taken name; other errors pass through.
+func tagConflict(err error, name string) error {
+	if errors.Is(err, store.ErrConflict) {
+		return &Problem{Status: http.StatusConflict, cause: err,
+			Detail: fmt.Sprintf("a tag named %q already exists in the workspace", name)}
+	}
+	return err
+}
+
+// tagsIn checks the tags of a device body against the device's workspace ws
+// (one query): each must exist there, a 400 naming /tags/<i>/id otherwise.
+// It returns their ids, duplicates removed.
+func (s *Server) tagsIn(ctx context.Context, in *[]gen.DeviceInput_Tags_Item, ws string) ([]string, error) {
+	if in == nil || len(*in) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(*in))
+	for _, t := range *in {
+		ids = append(ids, t.Id)
+	}
+	unique := slices.Clone(ids)
+	slices.Sort(unique)
+	unique = slices.Compact(unique)
+	found, err := s.store.Devices.TagsByID(ctx, unique)
+	if err != nil {
+		return nil, err
+	}
+	var errs []gen.ProblemError
+	for i, id := range ids {
+		if t, ok := found[id]; !ok || t.WorkspaceID != ws {
+			errs = append(errs, gen.ProblemError{MemberName: fmt.Sprintf("/tags/%d/id", i), Message: "no such tag in the workspace", Code: ptr("notFound")})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, invalid(errs...)
+	}
+	return unique, nil
+}
+
+func tagOut(t *store.Tag) gen.Tag {
+	return gen.Tag{Id: t.ID, Name: t.Name, Description: t.Description, WorkspaceId: t.WorkspaceID,
+		Version: t.Version, Created: t.CreatedAt.UTC(), Updated: t.UpdatedAt.UTC()}
+}
+
+func tagRefsOut(tags []store.Tag) []gen.TagRef {
+	out := make([]gen.TagRef, len(tags))
+	for i, t := range tags {
+		out[i] = gen.TagRef{Id: t.ID, Name: t.Name, Description: t.Description}
+	}
+	return out
+}

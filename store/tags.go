@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/keyplane/keyplane/store/ndata"
+)
+
+// Tag groups devices of one workspace; its name is unique in the workspace.
+type Tag struct {
+	ID             string `gorm:"primaryKey"`
+	OrganizationID string
+	WorkspaceID    string
+	Name           string
+	Description    *string
+	Version        int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// DeviceTag says that a device carries a tag. Rows go with their device or
+// tag (ON DELETE CASCADE).
+type DeviceTag struct {
+	DeviceID string `gorm:"primaryKey"`
+	TagID    string `gorm:"primaryKey"`
+}
+
+// TagFields are the sortable fields of tag pages.
+var TagFields = OrganizationFields
+
+// ListTags returns a page of the workspace's tags.
+func (r *Devices) ListTags(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]Tag, int64, error) {
+	return list[Tag](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
+		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
+	})
+}
+
+// GetTag returns the tag id, or ErrNotFound.
+func (r *Devices) GetTag(ctx context.Context, id string) (*Tag, error) {
+	return first[Tag](ctx, r.db, "id = ?", id)
+}
+
+// TagsByID returns the tags with these ids, by id; unknown ids are absent.
+func (r *Devices) TagsByID(ctx context.Context, ids []string) (map[string]Tag, error) {
+	return rowsByID(ctx, r.db, ids, func(t *Tag) string { return t.ID })
+}
+
+// CreateTag inserts t with a new id; a name taken in the workspace is ErrConflict.
+func (r *Devices) CreateTag(ctx context.Context, t *Tag) error {
+	id, err := newID("71")
+	if err != nil {
+		return err
+	}
+	t.ID, t.Version, t.CreatedAt, t.UpdatedAt = id, 1, now(), now()
+	return insert(ctx, r.db, t)
+}
+
+// UpdateTag writes name and description; with a version, only if the tag is
+// still at it. A name taken in the workspace is ErrConflict.
+func (r *Devices) UpdateTag(ctx context.Context, t *Tag, version *int64) (*Tag, error) {
+	return updateAt(ctx, r.db, t, t.ID, version, func(next int64) { t.Version, t.UpdatedAt = next, now() },
+		"name", "description")
+}
+
+// DeleteTag removes the tag; its devices lose it (device_tags cascade).
+func (r *Devices) DeleteTag(ctx context.Context, id string) error {
+	_, err := remove[Tag](ctx, r.db, "id", id, nil)
+	return err
+}
+
+// TagsOfDevices returns the tags of each of the devices, by device id and
+// then by tag name, in one query; devices without tags are absent.
+func (r *Devices) TagsOfDevices(ctx context.Context, deviceIDs []string) (map[string][]Tag, error) {
+	out := make(map[string][]Tag, len(deviceIDs))
+	if len(deviceIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		DeviceID string
+		Tag      `gorm:"embedded"`
+	}
+	err := r.db.WithContext(ctx).Table("tags").
+		Select("device_tags.device_id, tags.*").
+		Joins("JOIN device_tags ON device_tags.tag_id = tags.id").
+		Where("device_tags.device_id IN ?", deviceIDs).
+		Order("tags.name, tags.id").
+		Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("tags of devices: %w", err)
+	}
+	for _, row := range rows {
+		out[row.DeviceID] = append(out[row.DeviceID], row.Tag)
+	}
+	return out, nil
+}
+
+// setDeviceTags replaces the device's tags with tagIDs (duplicates collapse)
+// in tx.
+func setDeviceTags(ctx context.Context, tx *gorm.DB, deviceID string, tagIDs []string, replace bool) error {
+	if replace {
+		if err := tx.WithContext(ctx).Where("device_id = ?", deviceID).Delete(&DeviceTag{}).Error; err != nil {
+			return fmt.Errorf("clear tags of device %s: %w", deviceID, err)
+		}
+	}
+	ids := slices.Clone(tagIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) == 0 {
+		return nil
+	}
+	rows := make([]DeviceTag, len(ids))
+	for i, id := range ids {
+		rows[i] = DeviceTag{DeviceID: deviceID, TagID: id}
+	}
+	return insert(ctx, tx, &rows)
+}
