@@ -11,6 +11,7 @@ import (
 	"github.com/keyplane/keyplane/connector"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
+	"github.com/keyplane/keyplane/store/storetest"
 )
 
 // newWebhookConnector creates an output connector (as root) with these
@@ -270,17 +271,8 @@ func TestOutputConnectors(t *testing.T) {
 // database (the outbox is another file's).
 func (h *harness) insertDelivery(t testing.TB, connectorID string) {
 	t.Helper()
-	db, err := h.st.SQLDB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stmt := "INSERT INTO deliveries (id, connector_id, sample_id, device_id, payload, status, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-	if h.st.Dialect() == store.Postgres {
-		stmt = "INSERT INTO deliveries (id, connector_id, sample_id, device_id, payload, status, attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-	}
-	if _, err := db.ExecContext(t.Context(), stmt, "d-"+connectorID, connectorID, "s", "02aaaaaaaaaaaaaa", "{}", "PENDING", 0, time.Now().UTC()); err != nil {
-		t.Fatal(err)
-	}
+	storetest.Exec(t, h.st, "INSERT INTO deliveries (id, connector_id, sample_id, device_id, payload, status, attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		"d-"+connectorID, connectorID, "s", "02aaaaaaaaaaaaaa", "{}", "PENDING", 0, time.Now().UTC())
 	if n := h.countDeliveries(t, connectorID); n != 1 {
 		t.Fatalf("%d deliveries inserted", n)
 	}
@@ -288,19 +280,7 @@ func (h *harness) insertDelivery(t testing.TB, connectorID string) {
 
 func (h *harness) countDeliveries(t testing.TB, connectorID string) int {
 	t.Helper()
-	db, err := h.st.SQLDB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stmt := "SELECT COUNT(*) FROM deliveries WHERE connector_id = ?"
-	if h.st.Dialect() == store.Postgres {
-		stmt = "SELECT COUNT(*) FROM deliveries WHERE connector_id = $1"
-	}
-	var n int
-	if err := db.QueryRowContext(t.Context(), stmt, connectorID).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return int(storetest.QueryInt(t, h.st, "SELECT COUNT(*) FROM deliveries WHERE connector_id = ?", connectorID))
 }
 
 func TestOutputConnectorPermissions(t *testing.T) {

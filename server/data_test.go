@@ -372,17 +372,8 @@ func TestBackfillIdempotency(t *testing.T) {
 		h.do(t, req{method: "POST", path: "/v3/devices/" + dev2.ID + "/backfill/bulk", header: key, body: body[:1]}).want(201)
 
 		// A key older than 24 hours is forgotten.
-		db, err := h.st.SQLDB()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stmt := `UPDATE idempotency_keys SET created_at = ? WHERE device_id = ? AND "key" = ?`
-		if h.st.Dialect() == store.Postgres {
-			stmt = `UPDATE idempotency_keys SET created_at = $1 WHERE device_id = $2 AND "key" = $3`
-		}
-		if _, err := db.ExecContext(t.Context(), stmt, time.Now().UTC().Add(-25*time.Hour), e.dev.ID, key["Idempotency-Key"]); err != nil {
-			t.Fatal(err)
-		}
+		storetest.Exec(t, h.st, `UPDATE idempotency_keys SET created_at = ? WHERE device_id = ? AND "key" = ?`,
+			time.Now().UTC().Add(-25*time.Hour), e.dev.ID, key["Idempotency-Key"])
 		h.do(t, req{method: "POST", path: e.path("/backfill/bulk"), header: key, body: body[:1]}).want(201)
 		h.do(t, req{method: "POST", path: e.path("/backfill/bulk"), header: key, body: body[:1]}).want(201)
 		h.do(t, req{method: "POST", path: e.path("/backfill/bulk"), header: key, body: body}).want(409)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
+	"github.com/keyplane/keyplane/store/storetest"
 )
 
 // deviceType creates a device type directly in the store (its HTTP handlers
@@ -49,17 +50,7 @@ func (h *harness) device(t testing.TB, ws, flow, physicalID, name string) gen.De
 // backfill that normally sets it is not what these tests are about).
 func (h *harness) lastSample(t testing.TB, id string, at time.Time) {
 	t.Helper()
-	db, err := h.st.SQLDB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stmt := "UPDATE devices SET last_sample_at = ? WHERE id = ?"
-	if h.st.Dialect() == store.Postgres {
-		stmt = "UPDATE devices SET last_sample_at = $1 WHERE id = $2"
-	}
-	if _, err := db.ExecContext(t.Context(), stmt, at.UTC(), id); err != nil {
-		t.Fatal(err)
-	}
+	storetest.Exec(t, h.st, "UPDATE devices SET last_sample_at = ? WHERE id = ?", at.UTC(), id)
 }
 
 // wantMember checks a 400's problem names member.

@@ -165,3 +165,18 @@ func (r *Connectors) DeliveryAttempts(ctx context.Context, ids []string) (map[st
 func (r *Connectors) GetDelivery(ctx context.Context, id string) (*Delivery, error) {
 	return first[Delivery](ctx, r.db, "id = ?", id)
 }
+
+// DeliveryRetention is how long finished (DELIVERED or FAILED) deliveries
+// and their attempts stay visible in the delivery log.
+const DeliveryRetention = 7 * 24 * time.Hour
+
+// PruneDeliveries forgets finished deliveries created before cutoff; pending
+// ones are never pruned.
+func (r *Connectors) PruneDeliveries(ctx context.Context, cutoff time.Time) (int64, error) {
+	res := r.db.WithContext(ctx).Where("status IN ? AND created_at < ?",
+		[]string{DeliveryDelivered, DeliveryFailed}, cutoff.UTC()).Delete(&Delivery{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}

@@ -170,3 +170,32 @@ func TestDeliveryClaims(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneDeliveries: finished deliveries older than the cutoff go; pending
+// ones stay whatever their age.
+func TestPruneDeliveries(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		d := sampleDevice(t, st)
+		conn := outboxConnector(t, st, d)
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		samples := []store.Sample{newSample(at, `{"a":1}`), newSample(at, `{"a":2}`), newSample(at, `{"a":3}`)}
+		rows := outbox(samples, conn)
+		if _, err := st.Devices.InsertSamples(ctx, d.ID, samples, nil, rows...); err != nil {
+			t.Fatal(err)
+		}
+		for i, status := range []string{store.DeliveryDelivered, store.DeliveryFailed} {
+			storetest.Exec(t, st, "UPDATE deliveries SET status = ? WHERE id = ?", status, rows[i].ID)
+		}
+		if n, err := st.Connectors.PruneDeliveries(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+			t.Fatalf("pruned %d recent deliveries: %v", n, err)
+		}
+		if n, err := st.Connectors.PruneDeliveries(ctx, time.Now().Add(time.Minute)); err != nil || n != 2 {
+			t.Fatalf("pruned %d finished deliveries, want 2: %v", n, err)
+		}
+		left, total, err := st.Connectors.ListDeliveries(ctx, conn, "", pageAll(t))
+		if err != nil || total != 1 || left[0].ID != rows[2].ID || left[0].Status != store.DeliveryPending {
+			t.Fatalf("left %v %d %+v", err, total, left)
+		}
+	})
+}

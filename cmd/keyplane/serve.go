@@ -187,6 +187,21 @@ func loadSecretKey(cfg config, log *slog.Logger) ([]byte, error) {
 	return key, nil
 }
 
+// prunePast forgets what has outlived its use: expired HMAC signatures,
+// idempotency keys past their 24 hours, and finished deliveries past their
+// retention.
+func prunePast(ctx context.Context, st *store.Store, now time.Time, log *slog.Logger) {
+	if _, err := st.Replays.Prune(ctx, now); err != nil {
+		log.Warn("prune signature replays", "err", err)
+	}
+	if _, err := st.Devices.PruneIdempotencyKeys(ctx, now.Add(-store.IdempotencyTTL)); err != nil {
+		log.Warn("prune idempotency keys", "err", err)
+	}
+	if _, err := st.Connectors.PruneDeliveries(ctx, now.Add(-store.DeliveryRetention)); err != nil {
+		log.Warn("prune deliveries", "err", err)
+	}
+}
+
 // runBackground writes batched key usage, forgets expired HMAC signatures
 // and delivers the outbox (polling every second, woken by backfills) until
 // ctx ends; the returned channel closes when all have stopped, the
@@ -209,9 +224,7 @@ func runBackground(ctx context.Context, st *store.Store, authn *auth.Authenticat
 				<-deliveries
 				return
 			case now := <-prune.C:
-				if _, err := st.Replays.Prune(ctx, now); err != nil {
-					log.Warn("prune signature replays", "err", err)
-				}
+				prunePast(ctx, st, now, log)
 			}
 		}
 	}()
