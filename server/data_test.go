@@ -710,3 +710,20 @@ func BenchmarkBackfillOne(b *testing.B) {
 		h.do(b, req{method: "POST", path: e.path("/backfill"), body: body}).want(201)
 	}
 }
+
+// TestSchemaChangeApplies: compiled schemas are cached per device type
+// version, so an updated device type applies to the very next backfill.
+func TestSchemaChangeApplies(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		e := newDataEnv(t, h)
+		sample := map[string]any{"data": map[string]any{"temperature": 20}}
+		h.do(t, req{method: "POST", path: e.path("/backfill"), body: sample}).want(201)
+		stricter := map[string]any{"default": map[string]any{"type": "object", "required": []string{"temperature", "humidity"}}}
+		h.do(t, req{method: "PUT", path: "/v3/device-types/" + e.typeID,
+			body: map[string]any{"name": "Climate", "workspaceId": e.ws, "schemas": stricter}}).want(200)
+		wantMember(t, h.do(t, req{method: "POST", path: e.path("/backfill"), body: sample}), "/data/humidity")
+		h.do(t, req{method: "PUT", path: "/v3/device-types/" + e.typeID,
+			body: map[string]any{"name": "Climate", "workspaceId": e.ws}}).want(200) // no schemas: anything goes
+		h.do(t, req{method: "POST", path: e.path("/backfill"), body: map[string]any{"data": map[string]any{"x": "y"}}}).want(201)
+	})
+}

@@ -199,7 +199,7 @@ func (s *Server) schemasOfFlow(ctx context.Context, flow *store.DataFlow) (*samp
 	if err != nil {
 		return nil, fmt.Errorf("device type %s of data flow %s: %w", flow.DeviceTypeID, flow.ID, err)
 	}
-	return newSampleSchemas(t.Schemas), nil
+	return s.schemas.of(t)
 }
 
 // QuerySamples serves POST /v3/devices/{deviceId}/query.

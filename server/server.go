@@ -60,6 +60,7 @@ type Server struct {
 	// wake nudges the delivery worker (Config.Wake); never nil.
 	wake    func()
 	streams *hub
+	schemas *schemaCache
 	// specJSON is the OpenAPI document as JSON, served at /openapi.json.
 	specJSON []byte
 }
@@ -85,7 +86,7 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 		return nil, err
 	}
 	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger, metrics: newMetrics(db),
-		streams: newHub(st, cfg.Logger)}
+		streams: newHub(st, cfg.Logger), schemas: newSchemaCache()}
 	if s.wake = cfg.Wake; s.wake == nil {
 		s.wake = func() {}
 	}
