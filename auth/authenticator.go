@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -92,6 +91,9 @@ type Authenticator struct {
 	Usage    *Usage
 	// RootDigest is the SHA-256 of the root token (the token itself is never kept).
 	RootDigest []byte
+	// Proxies are the reverse proxies trusted to name the client in
+	// X-Forwarded-For (for rate limiting); none by default.
+	Proxies Proxies
 	// MaxSignedBody caps the body read to check an HMAC signature.
 	MaxSignedBody int64
 	Now           func() time.Time
@@ -108,7 +110,7 @@ func (a *Authenticator) now() time.Time {
 // *RateLimited (429); other errors are the database's.
 func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	now := a.now()
-	client := "ip:" + clientAddress(r)
+	client := "ip:" + a.Proxies.ClientIP(r)
 	if wait, blocked := a.Limiter.Blocked(now, client); blocked {
 		return nil, &RateLimited{RetryAfter: wait}
 	}
@@ -394,15 +396,6 @@ func nws4Reason(err error) string {
 	}
 }
 
-// clientAddress is the peer address of the connection (not a forwarded
-// header, which a client could forge to dodge the limiter).
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 // Defaults of ForStore's limiter: 20 failures at once, then one every 3 s.
 const (

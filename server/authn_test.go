@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/auth/nws4"
 	"github.com/keyplane/keyplane/gen"
 )
@@ -202,5 +203,25 @@ func TestGeneratedClientWithSigner(t *testing.T) {
 		if resp.StatusCode != 401 || !strings.Contains(string(body), "chunked_unsupported") {
 			t.Fatalf("chunked: %d %s", resp.StatusCode, body)
 		}
+	})
+}
+
+// TestRateLimitBehindProxy: behind a trusted proxy the limiter keys on the
+// forwarded client, so one client's failures do not block the others.
+func TestRateLimitBehindProxy(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		proxies, err := auth.ParseProxies("192.0.2.0/24") // httptest's peer address
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.authn.Proxies = proxies
+		h.clock.Set(time.Now())
+		from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
+		wrong := strings.Repeat("ef", 32)
+		for range 20 {
+			h.do(t, req{method: "GET", path: "/apikeys", apiKey: wrong, header: from("198.51.100.1")}).want(401)
+		}
+		h.do(t, req{method: "GET", path: "/apikeys", header: from("198.51.100.1")}).want(429)
+		h.do(t, req{method: "GET", path: "/apikeys", header: from("198.51.100.2")}).want(200)
 	})
 }

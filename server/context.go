@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net"
 
 	"github.com/keyplane/keyplane/store/ndata"
 )
@@ -16,13 +15,10 @@ type requestIDKey struct{}
 
 type clientAddressKey struct{}
 
-// clientAddress is the peer address of the request's connection (not a
-// forwarded header, which a client could forge to dodge rate limits).
+// clientAddress is the client's address as the gate saw it: the peer, or
+// the forwarded client behind a trusted proxy (auth.Proxies.ClientIP).
 func clientAddress(ctx context.Context) string {
 	addr, _ := ctx.Value(clientAddressKey{}).(string)
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
 	return addr
 }
 

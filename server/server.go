@@ -34,6 +34,9 @@ type Config struct {
 	BodyLimit string
 	// BulkBodyLimit caps bulk backfills (up to 10,000 samples); empty means 16M.
 	BulkBodyLimit string
+	// Proxies are the reverse proxies trusted to name the client in
+	// X-Forwarded-For, for login rate limits (use the authenticator's).
+	Proxies auth.Proxies
 	// ValidateResponses checks every response against the spec and logs
 	// violations (for staging; tests do it always).
 	ValidateResponses bool
@@ -90,7 +93,7 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	if s.wake = cfg.Wake; s.wake == nil {
 		s.wake = func() {}
 	}
-	g, err := newGate(cfg.Auth, cfg.ValidateResponses, cfg.Logger)
+	g, err := newGate(cfg.Auth, cfg.Proxies, cfg.ValidateResponses, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -30,9 +30,10 @@ type gate struct {
 	opts   *openapi3filter.Options
 	// responses, when set, validates every response too and logs violations.
 	responses *responseValidator
+	proxies   auth.Proxies
 }
 
-func newGate(a Authenticator, validateResponses bool, log *slog.Logger) (*gate, error) {
+func newGate(a Authenticator, proxies auth.Proxies, validateResponses bool, log *slog.Logger) (*gate, error) {
 	spec, err := openapi.Load()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
@@ -43,8 +44,9 @@ func newGate(a Authenticator, validateResponses bool, log *slog.Logger) (*gate, 
 		return nil, fmt.Errorf("build spec router: %w", err)
 	}
 	g := &gate{
-		router: router,
-		auth:   a,
+		router:  router,
+		auth:    a,
+		proxies: proxies,
 		opts: &openapi3filter.Options{
 			MultiError:          true,
 			SkipSettingDefaults: true,                                  // handlers apply defaults; the request stays as sent
@@ -84,7 +86,7 @@ func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]str
 	req := c.Request()
 	ctx := req.Context()
 	ctx = withRequestID(ctx, c.Response().Header().Get(echo.HeaderXRequestID))
-	ctx = context.WithValue(ctx, clientAddressKey{}, req.RemoteAddr)
+	ctx = context.WithValue(ctx, clientAddressKey{}, g.proxies.ClientIP(req))
 	if secured(route) {
 		p, err := g.auth.Authenticate(req)
 		if err != nil {

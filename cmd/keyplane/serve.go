@@ -36,6 +36,8 @@ type config struct {
 	// validateResponses checks every response against the spec and logs
 	// violations; for staging.
 	validateResponses bool
+	// trustedProxies may name the client in X-Forwarded-For (rate limits).
+	trustedProxies string
 	// webhookAllowPrivate lets webhooks reach loopback, private and
 	// link-local addresses (refused by default against SSRF).
 	webhookAllowPrivate bool
@@ -55,6 +57,8 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 		"32-byte AES key (hex or base64) sealing key secrets; generated into <data-dir>/keyplane.key when unset (KEYPLANE_SECRET_KEY)")
 	fs.BoolVar(&c.trustForwardedHost, "trust-forwarded-host", env("KEYPLANE_TRUST_FORWARDED_HOST", "false") == "true",
 		"verify HMAC signatures against X-Forwarded-Host when present; only behind a proxy that sets it (KEYPLANE_TRUST_FORWARDED_HOST)")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("KEYPLANE_TRUSTED_PROXIES"),
+		"comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client, for rate limits (KEYPLANE_TRUSTED_PROXIES)")
 	fs.BoolVar(&c.validateResponses, "validate-responses", env("KEYPLANE_VALIDATE_RESPONSES", "false") == "true",
 		"check every response against the OpenAPI spec and log violations; for staging (KEYPLANE_VALIDATE_RESPONSES)")
 	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", env("KEYPLANE_WEBHOOK_ALLOW_PRIVATE", "false") == "true",
@@ -107,6 +111,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	authn := auth.ForStore(st, sealer, tokens, rootDigest)
+	if authn.Proxies, err = auth.ParseProxies(cfg.trustedProxies); err != nil {
+		return usageError{err}
+	}
 	if cfg.trustForwardedHost {
 		authn.Verifier.ForwardedHostHeader = "X-Forwarded-Host"
 	}
@@ -117,7 +124,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Errorf("KEYPLANE_DELIVERY_LEASE: want a positive duration, got %q", v)}
 		}
 	}
-	e, err := server.New(server.Config{Logger: log, Auth: authn, Sealer: sealer, Tokens: tokens, Limiter: authn.Limiter,
+	e, err := server.New(server.Config{Logger: log, Auth: authn, Sealer: sealer, Tokens: tokens, Limiter: authn.Limiter, Proxies: authn.Proxies,
 		ValidateResponses: cfg.validateResponses, Wake: worker.Wake}, st)
 	if err != nil {
 		return err
