@@ -47,8 +47,9 @@ check-generate: generate
 lint: node_modules
 	npx --no-install redocly lint openapi/openapi.yaml
 
-## vet: go vet
+## vet: gofmt (every Go file formatted) and go vet
 vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "run gofmt -w on the files above" >&2; exit 1)
 	$(GO) vet $(PKGS)
 
 ## bench: NData list vs hand-written SQL (100k rows), and each auth scheme vs no auth; PostgreSQL

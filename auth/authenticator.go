@@ -396,7 +396,6 @@ func nws4Reason(err error) string {
 	}
 }
 
-
 // Defaults of ForStore's limiter: 20 failures at once, then one every 3 s.
 const (
 	FailureBurst    = 20
