@@ -394,5 +394,11 @@ func TestDeliveryBulk(t *testing.T) {
 		if p := h.deliveries(t, c.Id, "?size=1"); p.TotalElements != int64(len(body)) {
 			t.Fatalf("%d deliveries", p.TotalElements)
 		}
+		// /metrics shows the backlog.
+		rec := httptest.NewRecorder()
+		h.e.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if want := `keyplane_outbox_deliveries{status="PENDING"} 2000`; !strings.Contains(rec.Body.String(), want) {
+			t.Fatalf("/metrics lacks %s", want)
+		}
 	})
 }

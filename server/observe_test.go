@@ -28,6 +28,7 @@ func TestMetrics(t *testing.T) {
 		`keyplane_http_request_duration_seconds_bucket{operation="listApiKeys",le=`,
 		`keyplane_auth_failures_total{reason="unknown_key",scheme="x-api-key"} 1`,
 		`go_sql_max_open_connections{db_name="keyplane"}`,
+		`keyplane_outbox_deliveries{status="PENDING"} 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -88,7 +88,7 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger, metrics: newMetrics(db),
+	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger, metrics: newMetrics(db, st.Connectors),
 		streams: newHub(st, cfg.Logger), schemas: newSchemaCache()}
 	if s.wake = cfg.Wake; s.wake == nil {
 		s.wake = func() {}

@@ -180,3 +180,20 @@ func (r *Connectors) PruneDeliveries(ctx context.Context, cutoff time.Time) (int
 	}
 	return res.RowsAffected, nil
 }
+
+// DeliveryCounts counts the outbox by status, for monitoring (a growing
+// PENDING count means receivers are down or workers too few).
+func (r *Connectors) DeliveryCounts(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	if err := r.db.WithContext(ctx).Model(&Delivery{}).Select("status, COUNT(*) AS n").Group("status").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("count deliveries: %w", err)
+	}
+	out := map[string]int64{DeliveryPending: 0, DeliveryDelivered: 0, DeliveryFailed: 0}
+	for _, row := range rows {
+		out[row.Status] = row.N
+	}
+	return out, nil
+}
