@@ -114,7 +114,9 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 		g.middleware,
 	)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
-	registerDocs(e)
+	if err := registerDocs(e); err != nil {
+		return nil, err
+	}
 	e.GET("/metrics", s.metrics.handler())
 	e.GET(dataStreamsRoute, s.dataStreams(cfg.Auth))
 	return e, nil
