@@ -7,6 +7,8 @@
 #
 # KEYPLANE_TEST_POSTGRES_URL: the PostgreSQL to use (default
 #   postgres://postgres@127.0.0.1:5432/test?sslmode=disable, as `make test`).
+#   When it is unreachable the server runs on the embedded SQLite instead,
+#   except in CI (CI set), where a missing PostgreSQL is a failure.
 # KEYPLANE_START_TIMEOUT: seconds to wait for the server to listen (default 60).
 set -euo pipefail
 
@@ -14,7 +16,7 @@ client_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$client_dir/../.." && pwd)
 
 command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
-for tool in go psql npm node od; do
+for tool in go npm node od; do
   command -v "$tool" >/dev/null || { echo "run-live.sh: $tool is not installed" >&2; exit 1; }
 done
 
@@ -75,13 +77,21 @@ fi
 echo "== npm run typecheck"
 npm run --silent typecheck
 
-echo "== PostgreSQL schema $schema"
-psql "$pg_url" -q -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $schema" >/dev/null
-schema_created=true
-case $pg_url in
-  *\?*) database_url="$pg_url&search_path=$schema" ;;
-  *) database_url="$pg_url?search_path=$schema" ;;
-esac
+if command -v psql >/dev/null && psql "$pg_url" -q -c 'SELECT 1' >/dev/null 2>&1; then
+  echo "== PostgreSQL schema $schema"
+  psql "$pg_url" -q -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $schema" >/dev/null
+  schema_created=true
+  case $pg_url in
+    *\?*) database_url="$pg_url&search_path=$schema" ;;
+    *) database_url="$pg_url?search_path=$schema" ;;
+  esac
+elif [[ -n ${CI:-} ]]; then
+  echo "run-live.sh: PostgreSQL is required in CI ($pg_url is not reachable)" >&2
+  exit 1
+else
+  echo "== PostgreSQL not reachable: the embedded SQLite"
+  database_url="sqlite:$tmp/keyplane.db"
+fi
 
 token="kp_root_test_$(random_hex 32)"
 mkdir "$tmp/data"
