@@ -51,13 +51,13 @@ func (r *RateLimited) Error() string {
 type (
 	// KeyFinder finds API keys by secret digest or clientId.
 	KeyFinder interface {
-		BySecretDigest(ctx context.Context, digest []byte, at time.Time) (*store.APIKey, bool, error)
+		Get(ctx context.Context, id string) (*store.APIKey, error)
+		BySecretDigest(ctx context.Context, digest []byte, at time.Time) (*store.APIKey, error)
 		ByClientID(ctx context.Context, clientID string) (*store.APIKey, error)
 	}
 	// UserFinder finds users and their memberships.
 	UserFinder interface {
 		Get(ctx context.Context, id string) (*store.User, error)
-		ByName(ctx context.Context, name string) (*store.User, error)
 		Memberships(ctx context.Context, userID string) ([]store.OrganizationMember, []store.WorkspaceMember, error)
 	}
 	// RoleFinder finds roles by name.
@@ -108,20 +108,22 @@ func (a *Authenticator) now() time.Time {
 
 // Authenticate identifies the caller of r. Failures are *Failure (401) or
 // *RateLimited (429); other errors are the database's.
+//
+// Failures are counted per client address and per (address, credential):
+// a key's clientId and a user's name are public, so a stranger failing with
+// them from elsewhere must not lock out their holder. An address that is
+// blocked is refused before its credential is checked, valid or not: the
+// point of the limit is to stop checking guesses from it.
 func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	now := a.now()
-	client := "ip:" + a.Proxies.ClientIP(r)
-	if wait, blocked := a.Limiter.Blocked(now, client); blocked {
+	client := a.Proxies.ClientIP(r)
+	if wait, blocked := a.Limiter.Blocked(now, client, ""); blocked {
 		return nil, &RateLimited{RetryAfter: wait}
 	}
-	p, keyID, err := a.authenticate(r, now)
+	p, keyID, err := a.authenticate(r, client, now)
 	var fail *Failure
 	if errors.As(err, &fail) {
-		keys := []string{client}
-		if keyID != "" {
-			keys = append(keys, "key:"+keyID)
-		}
-		a.Limiter.Fail(now, keys...)
+		a.Limiter.Fail(now, client, keyCredential(keyID))
 	}
 	if err != nil {
 		return nil, err
@@ -132,18 +134,29 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	return p, nil
 }
 
+// keyCredential names a key in the failure limiter ("" for none).
+func keyCredential(keyID string) string {
+	if keyID == "" {
+		return ""
+	}
+	return "key:" + keyID
+}
+
 // authenticate dispatches on the scheme. keyID names the key a failure
-// concerns, when one was identified.
-func (a *Authenticator) authenticate(r *http.Request, now time.Time) (p *Principal, keyID string, err error) {
-	authz := r.Header.Get("Authorization")
-	apiKey := r.Header.Get("x-api-key")
+// concerns, when one was identified. Exactly one credential is accepted: a
+// repeated Authorization or x-api-key header is ambiguous, never "the first
+// one wins".
+func (a *Authenticator) authenticate(r *http.Request, client string, now time.Time) (p *Principal, keyID string, err error) {
+	authzs, apiKeys := r.Header.Values("Authorization"), r.Header.Values("X-Api-Key")
+	if len(authzs) > 1 || len(apiKeys) > 1 || len(authzs) == 1 && len(apiKeys) == 1 {
+		return nil, "", &Failure{Scheme: "any", Reason: "ambiguous_credentials", Err: ErrBadCredentials}
+	}
+	authz, apiKey := r.Header.Get("Authorization"), r.Header.Get("X-Api-Key")
 	switch {
-	case apiKey != "" && authz != "":
-		return nil, "", &Failure{Scheme: "x-api-key", Reason: "ambiguous_credentials", Err: ErrBadCredentials}
 	case apiKey != "":
 		return a.apiKey(r.Context(), apiKey, now)
 	case strings.HasPrefix(authz, nws4.Scheme+" "):
-		return a.hmac(r, authz, now)
+		return a.hmac(r, authz, client, now)
 	case authz != "":
 		p, err := a.bearer(r.Context(), authz, now)
 		return p, "", err
@@ -164,9 +177,19 @@ func (a *Authenticator) bearer(ctx context.Context, header string, now time.Time
 	if a.Tokens == nil || strings.Count(token, ".") != 2 {
 		return nil, &Failure{Scheme: "bearer", Reason: "bad_token", Err: ErrBadCredentials}
 	}
-	userID, sessionID, err := a.Tokens.Parse(token)
+	userID, sessionID, expires, err := a.Tokens.Parse(token)
 	if err != nil {
 		return nil, &Failure{Scheme: "bearer", Reason: "bad_token", Err: err}
+	}
+	return a.sessionPrincipal(ctx, userID, sessionID, expires, now)
+}
+
+// sessionPrincipal checks that a login session is live and its user active,
+// and builds the user's principal; the access token authenticates until
+// expires.
+func (a *Authenticator) sessionPrincipal(ctx context.Context, userID, sessionID string, expires, now time.Time) (*Principal, error) {
+	if !now.Before(expires) {
+		return nil, &Failure{Scheme: "bearer", Reason: "token_expired", Err: ErrBadCredentials}
 	}
 	if _, err := a.Sessions.Active(ctx, sessionID, now); err != nil {
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrSessionEnded) {
@@ -184,22 +207,24 @@ func (a *Authenticator) bearer(ctx context.Context, header string, now time.Time
 	}
 	p := NewPrincipal(u.UserName, "bearer", grants, nil)
 	p.UserID, p.SessionID = u.ID, sessionID
+	p.cred.until = expires
 	return p, nil
 }
 
 func (a *Authenticator) apiKey(ctx context.Context, secret string, now time.Time) (*Principal, string, error) {
-	k, _, err := a.Keys.BySecretDigest(ctx, Digest(secret), now)
+	digest := Digest(secret)
+	k, err := a.Keys.BySecretDigest(ctx, digest, now)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", &Failure{Scheme: "x-api-key", Reason: "unknown_key", Err: ErrBadCredentials}
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := a.keyPrincipal(ctx, k, "x-api-key", now)
+	p, err := a.keyPrincipal(ctx, k, "x-api-key", digest, now)
 	return p, k.ID, err
 }
 
-func (a *Authenticator) hmac(r *http.Request, header string, now time.Time) (*Principal, string, error) {
+func (a *Authenticator) hmac(r *http.Request, header, client string, now time.Time) (*Principal, string, error) {
 	fail := func(reason string, err error) error { return &Failure{Scheme: "nws4", Reason: reason, Err: err} }
 	authz, err := nws4.ParseAuthorization(header)
 	if err != nil {
@@ -212,14 +237,15 @@ func (a *Authenticator) hmac(r *http.Request, header string, now time.Time) (*Pr
 	if err != nil {
 		return nil, "", err
 	}
-	if wait, blocked := a.Limiter.Blocked(now, "key:"+k.ID); blocked {
+	if wait, blocked := a.Limiter.Blocked(now, client, keyCredential(k.ID)); blocked {
 		return nil, "", &RateLimited{RetryAfter: wait}
 	}
 	body, err := a.readBody(r)
 	if err != nil {
 		return nil, k.ID, fail("body_unreadable", err)
 	}
-	if err := a.verifyWithSecrets(r, authz, body, k, now); err != nil {
+	digest, err := a.verifyWithSecrets(r, authz, body, k, now)
+	if err != nil {
 		return nil, k.ID, fail(nws4Reason(err), err)
 	}
 	fresh, err := a.Replays.Remember(r.Context(), authz.Signature, now.Add(a.window()))
@@ -229,28 +255,40 @@ func (a *Authenticator) hmac(r *http.Request, header string, now time.Time) (*Pr
 	if !fresh {
 		return nil, k.ID, fail("replay", ErrBadCredentials)
 	}
-	p, err := a.keyPrincipal(r.Context(), k, "nws4", now)
+	p, err := a.keyPrincipal(r.Context(), k, "nws4", digest, now)
 	return p, k.ID, err
 }
 
 // verifyWithSecrets checks the signature with the key's secret, then with its
-// previous secret while that is in its grace period.
-func (a *Authenticator) verifyWithSecrets(r *http.Request, authz *nws4.Authorization, body []byte, k *store.APIKey, now time.Time) error {
+// previous secret while that is in its grace period, and returns the digest
+// of the secret that verified.
+func (a *Authenticator) verifyWithSecrets(r *http.Request, authz *nws4.Authorization, body []byte, k *store.APIKey, now time.Time) ([]byte, error) {
 	secret, err := a.Sealer.Open(k.SecretSealed, []byte(k.ClientID))
 	if err != nil {
-		return fmt.Errorf("open key secret: %w", err)
+		return nil, fmt.Errorf("open key secret: %w", err)
 	}
 	v := *a.Verifier // one clock for the whole authentication
 	v.Now = func() time.Time { return now }
 	err = v.Verify(r, authz, body, string(secret))
-	if !errors.Is(err, nws4.ErrSignature) || k.PrevSecretSealed == nil || k.PrevSecretExpiresAt == nil || !now.Before(*k.PrevSecretExpiresAt) {
-		return err
+	if err == nil {
+		return k.SecretDigest, nil
+	}
+	if !errors.Is(err, nws4.ErrSignature) || !inGrace(k, now) {
+		return nil, err
 	}
 	prev, perr := a.Sealer.Open(k.PrevSecretSealed, []byte(k.ClientID))
 	if perr != nil {
-		return err
+		return nil, err
 	}
-	return v.Verify(r, authz, body, string(prev))
+	if err := v.Verify(r, authz, body, string(prev)); err != nil {
+		return nil, err
+	}
+	return k.PrevSecretDigest, nil
+}
+
+// inGrace reports whether the key's previous secret still authenticates.
+func inGrace(k *store.APIKey, now time.Time) bool {
+	return k.PrevSecretSealed != nil && k.PrevSecretExpiresAt != nil && now.Before(*k.PrevSecretExpiresAt)
 }
 
 // readBody reads the body for the signature check and puts it back for the
@@ -274,38 +312,79 @@ func (a *Authenticator) readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// window is how long an accepted signature must be remembered: a timestamp
+// up to half the window ahead stays verifiable for another half, so a whole
+// window from now covers it.
 func (a *Authenticator) window() time.Duration {
 	if a.Verifier != nil && a.Verifier.Window > 0 {
 		return a.Verifier.Window
 	}
-	return 300 * time.Second
+	return nws4.DefaultWindow
 }
 
-// keyPrincipal checks that k may authenticate now and builds its principal:
-// its permissions alone, or, with a userName, the user's grants narrowed by them.
-func (a *Authenticator) keyPrincipal(ctx context.Context, k *store.APIKey, scheme string, now time.Time) (*Principal, error) {
+// keyPrincipal checks that k may authenticate now with the secret of this
+// digest and builds its principal: its permissions alone, or, when it acts as
+// a user, the user's grants narrowed by them.
+func (a *Authenticator) keyPrincipal(ctx context.Context, k *store.APIKey, scheme string, digest []byte, now time.Time) (*Principal, error) {
 	if !k.IsActive {
 		return nil, &Failure{Scheme: scheme, Reason: "inactive_key", Err: ErrBadCredentials}
 	}
 	if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
 		return nil, &Failure{Scheme: scheme, Reason: "expired_key", Err: ErrBadCredentials}
 	}
-	org := ""
-	if k.OrganizationID != nil {
-		org = *k.OrganizationID
+	var until time.Time
+	switch {
+	case DigestEqual(digest, k.SecretDigest):
+	case k.PrevSecretDigest != nil && DigestEqual(digest, k.PrevSecretDigest) && inGrace(k, now):
+		until = *k.PrevSecretExpiresAt
+	default:
+		return nil, &Failure{Scheme: scheme, Reason: "rotated_key", Err: ErrBadCredentials}
 	}
+	if k.ExpiresAt != nil && (until.IsZero() || k.ExpiresAt.Before(until)) {
+		until = *k.ExpiresAt
+	}
+	p, err := KeyAuthority(ctx, a.Roles, a.Users, k)
+	if errors.Is(err, ErrKeyUserGone) {
+		return nil, &Failure{Scheme: scheme, Reason: "inactive_user", Err: ErrBadCredentials}
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.Scheme = scheme
+	p.cred = credential{secretDigest: digest, until: until}
+	return p, nil
+}
+
+// ErrKeyUserGone means a key acts as a user who no longer exists or is
+// inactive: it authenticates no one.
+var ErrKeyUserGone = errors.New("the key's user is gone or inactive")
+
+// KeyAuthority is what a key may do, whoever holds its secret: its
+// permissions alone inside its organization, or, when it acts as a user (by
+// the user's id, never by name, so a new user with an old name inherits
+// nothing), the user's grants narrowed by its permissions. A key that acts as
+// a missing or inactive user is ErrKeyUserGone. Operations that hand out or
+// change a key check that the caller covers this.
+func KeyAuthority(ctx context.Context, roles RoleFinder, users UserFinder, k *store.APIKey) (*Principal, error) {
+	org := deref(k.OrganizationID)
 	perms := PermissionGrants(k.Permissions, org)
 	subject := "key:" + k.ID
-	if k.UserName == nil || *k.UserName == "" {
-		p := NewPrincipal(subject, scheme, perms, nil)
-		p.KeyID = k.ID
+	if k.UserID == nil {
+		if deref(k.UserName) != "" { // acted as a user by name before keys were bound to ids
+			return nil, ErrKeyUserGone
+		}
+		p := NewPrincipal(subject, "", perms, nil)
+		p.KeyID, p.home = k.ID, org
 		return p, nil
 	}
-	u, err := a.Users.ByName(ctx, *k.UserName)
-	if err != nil || !u.IsActive {
-		return nil, a.userFailure(scheme, err)
+	u, err := users.Get(ctx, *k.UserID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !u.IsActive {
+		return nil, ErrKeyUserGone
 	}
-	grants, err := UserGrants(ctx, a.Roles, a.Users, u)
+	if err != nil {
+		return nil, err
+	}
+	grants, err := UserGrants(ctx, roles, users, u)
 	if err != nil {
 		return nil, err
 	}
@@ -316,14 +395,57 @@ func (a *Authenticator) keyPrincipal(ctx context.Context, k *store.APIKey, schem
 			limit = []Grant{{Scope: AnyScope, Organization: org}} // … within the key's organization
 		}
 	}
-	if k.DeviceName != nil && *k.DeviceName != "" {
-		subject += " as " + u.UserName + "@" + *k.DeviceName
-	} else {
-		subject += " as " + u.UserName
+	subject += " as " + u.UserName
+	if d := deref(k.DeviceName); d != "" {
+		subject += "@" + d
 	}
-	p := NewPrincipal(subject, scheme, grants, limit)
-	p.KeyID, p.UserID = k.ID, u.ID
+	p := NewPrincipal(subject, "", grants, limit)
+	p.KeyID, p.UserID, p.home = k.ID, u.ID, org
 	return p, nil
+}
+
+// UserAuthority is everything a user may do: its global roles and every
+// membership. Changing another user's credentials or standing needs it covered.
+func UserAuthority(ctx context.Context, roles RoleFinder, users UserFinder, u *store.User) (*Principal, error) {
+	grants, err := UserGrants(ctx, roles, users, u)
+	if err != nil {
+		return nil, err
+	}
+	p := NewPrincipal(u.UserName, "", grants, nil)
+	p.UserID = u.ID
+	return p, nil
+}
+
+// Revalidate checks that the credential p authenticated with still would,
+// and returns the principal as it stands now: a long-lived session (a
+// WebSocket stream) is authorized for as long as it lives, so a key deleted,
+// deactivated, expired or rotated past its grace, a session ended, a user
+// deactivated or removed, or a narrower permission reaches it. Failures are
+// *Failure, as for Authenticate.
+func (a *Authenticator) Revalidate(ctx context.Context, p *Principal) (*Principal, error) {
+	now := a.now()
+	switch {
+	case p.KeyID != "":
+		k, err := a.Keys.Get(ctx, p.KeyID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, &Failure{Scheme: p.Scheme, Reason: "deleted_key", Err: ErrBadCredentials}
+		}
+		if err != nil {
+			return nil, err
+		}
+		return a.keyPrincipal(ctx, k, p.Scheme, p.cred.secretDigest, now)
+	case p.SessionID != "":
+		return a.sessionPrincipal(ctx, p.UserID, p.SessionID, p.cred.until, now)
+	default: // the root token: fixed for the life of the process
+		return p, nil
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func (a *Authenticator) userFailure(scheme string, err error) error {

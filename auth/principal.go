@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // Principal is the authenticated caller of one request, whatever scheme
@@ -25,7 +26,30 @@ type Principal struct {
 
 	grants []Grant
 	limit  []Grant // nil: no narrowing
+	// home is the organization of the key that authenticated, which the
+	// caller belongs to even when its permissions there allow nothing.
+	home string
+	// cred is what proved the principal, so that a long-lived session can
+	// ask later whether it still would (Authenticator.Revalidate).
+	cred credential
 }
+
+// credential records how a principal authenticated.
+type credential struct {
+	// secretDigest is the digest of the key secret that was presented
+	// (x-api-key) or that verified the signature (NWS4): after a rotation it
+	// tells whether the session rests on the current or the previous secret.
+	secretDigest []byte
+	// until is when the credential stops authenticating on its own (a key's
+	// expiry, the end of a previous secret's grace, an access token's
+	// expiry); zero means never.
+	until time.Time
+}
+
+// Until is when the principal's credential stops authenticating by itself,
+// whatever else happens; the zero time means never. A long-lived session
+// must end by then.
+func (p *Principal) Until() time.Time { return p.cred.until }
 
 // NewPrincipal returns a principal holding grants, narrowed by limit when
 // limit is not nil.
@@ -163,10 +187,68 @@ func PrincipalFrom(ctx context.Context) *Principal {
 	return p
 }
 
-// Covers reports whether the principal itself holds every grant of perms in
-// org, so that a key it creates or changes can never do more than it can.
-func (p *Principal) Covers(perms []Grant) bool {
-	for _, g := range perms {
+// Holds reports whether the principal holds any grant in org, or, for org
+// "", any platform-wide grant: whether org is any of its business. To a
+// principal that does not hold an organization, the organization's
+// resources do not exist (404, as for a missing id), so that ids cannot be
+// probed across tenants; a principal that holds it but lacks a verb is
+// refused (403).
+func (p *Principal) Holds(org string) bool {
+	if p == nil {
+		return false
+	}
+	if org != "" && p.home == org {
+		return true
+	}
+	return holds(p.grants, org) && (p.limit == nil || holds(p.limit, org))
+}
+
+func holds(gs []Grant, org string) bool {
+	return slices.ContainsFunc(gs, func(g Grant) bool { return g.Organization == "" || g.Organization == org })
+}
+
+// Organization returns the one organization the principal belongs to, when
+// it belongs to exactly one and holds nothing platform-wide: a key's own
+// organization, or a user's single membership. Portos clients name no
+// organization; their keys land there.
+func (p *Principal) Organization() (string, bool) {
+	if p == nil || p.Holds("") {
+		return "", false
+	}
+	if p.home != "" {
+		return p.home, true
+	}
+	org := ""
+	for _, g := range p.grants {
+		if org != "" && g.Organization != org {
+			return "", false
+		}
+		org = g.Organization
+	}
+	return org, org != ""
+}
+
+// Covers reports whether the principal may do everything q may, so that an
+// operation handing q's authority to someone (a key's secret, a role, a
+// membership) or taking it away never lets the caller climb: authority only
+// goes down.
+//
+// It checks every target q's grants name: each scope and verb at each grant's
+// place (a workspace, an organization, or platform-wide). That is enough,
+// because a principal allowed at a place is allowed everywhere inside it. A
+// grant of every scope and verb (an organization Owner, a platform admin)
+// must also be held as such, so only an Owner covers an Owner.
+func (p *Principal) Covers(q *Principal) bool {
+	if q == nil {
+		return true
+	}
+	for _, g := range append(slices.Clip(q.grants), q.limit...) {
+		if g.Scope == AnyScope && g.Verbs == nil && g.Workspaces == nil {
+			t := Target{Scope: AnyScope, Organization: g.Organization}
+			if q.Allowed(t) && !p.Allowed(t) {
+				return false
+			}
+		}
 		scopes := []Scope{g.Scope}
 		if g.Scope == AnyScope {
 			scopes = Scopes
@@ -175,14 +257,15 @@ func (p *Principal) Covers(perms []Grant) bool {
 		if verbs == nil {
 			verbs = Verbs
 		}
+		places := g.Workspaces
+		if places == nil {
+			places = []string{""}
+		}
 		for _, s := range scopes {
 			for _, v := range verbs {
-				t := Target{Scope: s, Verb: v, Organization: g.Organization}
-				if g.Workspaces == nil && !p.Allowed(t) {
-					return false
-				}
-				for _, ws := range g.Workspaces {
-					if t.Workspace = ws; !p.Allowed(t) {
+				for _, ws := range places {
+					t := Target{Scope: s, Verb: v, Organization: g.Organization, Workspace: ws}
+					if q.Allowed(t) && !p.Allowed(t) {
 						return false
 					}
 				}
@@ -190,4 +273,10 @@ func (p *Principal) Covers(perms []Grant) bool {
 		}
 	}
 	return true
+}
+
+// CoversGrants reports whether the principal covers a principal holding gs
+// (a key's permissions, a role's rights).
+func (p *Principal) CoversGrants(gs []Grant) bool {
+	return p.Covers(NewPrincipal("", "", gs, nil))
 }

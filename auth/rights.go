@@ -24,7 +24,9 @@ const (
 	ScopeDataFlow        Scope = "DATA_FLOW"
 	ScopeUser            Scope = "USER"
 	ScopeRole            Scope = "ROLE"
-	AnyScope             Scope = "*"
+	// ScopeMetrics is the operational surface (/metrics): only READ means anything.
+	ScopeMetrics Scope = "METRICS"
+	AnyScope     Scope = "*"
 
 	Read   Verb = "READ"
 	Create Verb = "CREATE"
@@ -35,7 +37,7 @@ const (
 // Scopes lists every scope; Verbs every verb.
 var (
 	Scopes = []Scope{ScopeOrganization, ScopeWorkspace, ScopeAsset, ScopeData, ScopeAPIKey, ScopeRule,
-		ScopeOutputConnector, ScopeDeviceType, ScopeDataFlow, ScopeUser, ScopeRole}
+		ScopeOutputConnector, ScopeDeviceType, ScopeDataFlow, ScopeUser, ScopeRole, ScopeMetrics}
 	Verbs = []Verb{Read, Create, Update, Delete}
 )
 

@@ -118,7 +118,7 @@ func TestPrincipalCovers(t *testing.T) {
 		{"another org", []auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}, Organization: other}}, false},
 		{"platform-wide", []auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}}}, false},
 	} {
-		if got := admin.Covers(tc.perms); got != tc.want {
+		if got := admin.CoversGrants(tc.perms); got != tc.want {
 			t.Errorf("%s: Covers = %v, want %v", tc.name, got, tc.want)
 		}
 	}

@@ -3,7 +3,9 @@ package auth
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -110,4 +112,14 @@ func LoadOrCreateKeyFile(path string) (key []byte, created bool, err error) {
 	}
 	key, err = hex.DecodeString(encoded)
 	return key, true, err
+}
+
+// CheckValue is a fingerprint of the secret key that can be stored beside
+// what it sealed: HMAC-SHA256 of a fixed label, from which the key cannot be
+// recovered. A replica started with another key sees a different value and
+// refuses to start, instead of failing every HMAC request later.
+func CheckValue(key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("keyplane secret key check v1"))
+	return hex.EncodeToString(m.Sum(nil))
 }

@@ -60,17 +60,17 @@ func (t *Tokens) Issue(userID, sessionID string) (string, time.Time, error) {
 }
 
 // Parse checks an access token's signature, algorithm, issuer and expiry and
-// returns its user and session.
-func (t *Tokens) Parse(token string) (userID, sessionID string, err error) {
+// returns its user, its session and when it expires.
+func (t *Tokens) Parse(token string) (userID, sessionID string, expires time.Time, err error) {
 	var claims accessClaims
 	_, err = jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return t.key, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(tokenIssuer), jwt.WithExpirationRequired(), jwt.WithTimeFunc(t.now))
 	if err != nil {
-		return "", "", fmt.Errorf("%w: %v", ErrBadCredentials, err)
+		return "", "", time.Time{}, fmt.Errorf("%w: %v", ErrBadCredentials, err)
 	}
 	if claims.Subject == "" || claims.Session == "" {
-		return "", "", errors.Join(ErrBadCredentials, errors.New("token names no user or session"))
+		return "", "", time.Time{}, errors.Join(ErrBadCredentials, errors.New("token names no user or session"))
 	}
-	return claims.Subject, claims.Session, nil
+	return claims.Subject, claims.Session, claims.ExpiresAt.Time, nil
 }

@@ -390,6 +390,7 @@ const (
 	ScopeDATA            Scope = "DATA"
 	ScopeDATAFLOW        Scope = "DATA_FLOW"
 	ScopeDEVICETYPE      Scope = "DEVICE_TYPE"
+	ScopeMETRICS         Scope = "METRICS"
 	ScopeORGANIZATION    Scope = "ORGANIZATION"
 	ScopeOUTPUTCONNECTOR Scope = "OUTPUT_CONNECTOR"
 	ScopeROLE            Scope = "ROLE"
@@ -410,6 +411,8 @@ func (e Scope) Valid() bool {
 	case ScopeDATAFLOW:
 		return true
 	case ScopeDEVICETYPE:
+		return true
+	case ScopeMETRICS:
 		return true
 	case ScopeORGANIZATION:
 		return true
@@ -1310,6 +1313,10 @@ type RoleQueryResult struct {
 
 // RotateRequest defines model for RotateRequest.
 type RotateRequest struct {
+	// EndPreviousGrace End the grace period of an earlier secret that is still in it (it stops working
+	// at once). Without it such a rotation is refused with 409.
+	EndPreviousGrace *bool `json:"endPreviousGrace,omitempty"`
+
 	// GracePeriodSeconds How long the previous secret keeps working (at most 30 days).
 	GracePeriodSeconds *int `json:"gracePeriodSeconds,omitempty"`
 }
@@ -1595,9 +1602,12 @@ type UserInput struct {
 	UnderscoreV *int64 `json:"_v,omitempty"`
 
 	// CreatedAt Ignored.
-	CreatedAt   *time.Time           `json:"createdAt,omitempty"`
-	DisplayName *string              `json:"displayName,omitempty"`
-	Email       *openapi_types.Email `json:"email,omitempty"`
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+
+	// CurrentPassword The caller's present password, required to change one's own password.
+	CurrentPassword *string              `json:"currentPassword,omitempty"`
+	DisplayName     *string              `json:"displayName,omitempty"`
+	Email           *openapi_types.Email `json:"email,omitempty"`
 
 	// Id Ignored.
 	Id       *string `json:"id,omitempty"`
@@ -2633,7 +2643,14 @@ type ClientInterface interface {
 	//
 	// Issues a new `clientSecret` (shown in this response only). The previous secret keeps
 	// authenticating, for `x-api-key` and HMAC alike, until `gracePeriodSeconds` have
-	// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization.
+	// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization, and,
+	// since the response is a working secret, everything the key may do: a caller never
+	// rotates a key broader than itself.
+	//
+	// A key has one previous secret. While it is still in its grace period another
+	// rotation is refused with 409, so that no rotation silently ends an earlier secret's
+	// grace; send `endPreviousGrace: true` to end it deliberately. Concurrent rotations
+	// serialize: one succeeds, the others get 409, and every 200 returns a secret that works.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2644,7 +2661,14 @@ type ClientInterface interface {
 	//
 	// Issues a new `clientSecret` (shown in this response only). The previous secret keeps
 	// authenticating, for `x-api-key` and HMAC alike, until `gracePeriodSeconds` have
-	// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization.
+	// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization, and,
+	// since the response is a working secret, everything the key may do: a caller never
+	// rotates a key broader than itself.
+	//
+	// A key has one previous secret. While it is still in its grace period another
+	// rotation is refused with 409, so that no rotation silently ends an earlier secret's
+	// grace; send `endPreviousGrace: true` to end it deliberately. Concurrent rotations
+	// serialize: one succeeds, the others get 409, and every 200 returns a secret that works.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2759,7 +2783,8 @@ type ClientInterface interface {
 
 	// DeleteUser Delete a user
 	//
-	// Needs `userDelete`. Returns the deleted user; its memberships and sessions go with it.
+	// Needs `userDelete` and everything the user may do. Returns the deleted user; its
+	// memberships, sessions and the keys that act as it go with it.
 	//
 	// Corresponds with DELETE /users/{userId} (the `DeleteUser` operationId).
 	DeleteUser(ctx context.Context, userId UserId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2774,6 +2799,12 @@ type ClientInterface interface {
 	// Needs `userUpdate`. Name the version you read (`_v` or `If-Match`). Omit `password`
 	// to keep it; changing it ends the user's sessions.
 	//
+	// Changing another user's `password`, `email`, `userName`, `isActive` or `roles`
+	// needs everything that user may do (global roles and every membership): a holder
+	// of `userUpdate` cannot take over an organization Owner. Users change their own
+	// `displayName`, `email` and `password` without `userUpdate`; a new password of
+	// one's own needs `currentPassword`.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
@@ -2783,6 +2814,12 @@ type ClientInterface interface {
 	//
 	// Needs `userUpdate`. Name the version you read (`_v` or `If-Match`). Omit `password`
 	// to keep it; changing it ends the user's sessions.
+	//
+	// Changing another user's `password`, `email`, `userName`, `isActive` or `roles`
+	// needs everything that user may do (global roles and every membership): a holder
+	// of `userUpdate` cannot take over an organization Owner. Users change their own
+	// `displayName`, `email` and `password` without `userUpdate`; a new password of
+	// one's own needs `currentPassword`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3163,12 +3200,19 @@ type ClientInterface interface {
 
 	// DeleteOrganizationMember Remove a member
 	//
+	// Needs `userDelete` in the organization and everything the member's roles allow
+	// there; the last Owner cannot be removed (409).
+	//
 	// Corresponds with DELETE /v3/organizations/{organizationId}/members/{userId} (the `DeleteOrganizationMember` operationId).
 	DeleteOrganizationMember(ctx context.Context, organizationId OrganizationId, userId UserId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutOrganizationMemberWithBody Add a member or change their role
 	//
-	// Needs `userUpdate` in the organization (Owner or Admin); only an Owner makes another Owner.
+	// Needs `userUpdate` in the organization (Owner or Admin), and everything both the
+	// member's present role and the new one allow there: only an Owner makes, changes or
+	// removes an Owner, and the last Owner cannot be demoted (409). Adding someone who is
+	// not yet a member needs platform-wide `userRead`; otherwise the answer is the same
+	// 404 as for a user that does not exist.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3177,7 +3221,11 @@ type ClientInterface interface {
 
 	// PutOrganizationMember Add a member or change their role
 	//
-	// Needs `userUpdate` in the organization (Owner or Admin); only an Owner makes another Owner.
+	// Needs `userUpdate` in the organization (Owner or Admin), and everything both the
+	// member's present role and the new one allow there: only an Owner makes, changes or
+	// removes an Owner, and the last Owner cannot be demoted (409). Adding someone who is
+	// not yet a member needs platform-wide `userRead`; otherwise the answer is the same
+	// 404 as for a user that does not exist.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3426,7 +3474,9 @@ type ClientInterface interface {
 
 	// PutWorkspaceMemberWithBody Give a user a role in a workspace
 	//
-	// Needs `workspaceUpdate` on the workspace.
+	// Needs `workspaceUpdate` on the workspace and everything both the user's present
+	// role there and the new one allow (an Editor cannot make anyone, himself included,
+	// workspace Admin). The user must be a member of the organization.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3435,7 +3485,9 @@ type ClientInterface interface {
 
 	// PutWorkspaceMember Give a user a role in a workspace
 	//
-	// Needs `workspaceUpdate` on the workspace.
+	// Needs `workspaceUpdate` on the workspace and everything both the user's present
+	// role there and the new one allow (an Editor cannot make anyone, himself included,
+	// workspace Admin). The user must be a member of the organization.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3685,7 +3737,14 @@ func (c *Client) PutApiKey(ctx context.Context, id ApiKeyId, params *PutApiKeyPa
 //
 // Issues a new `clientSecret` (shown in this response only). The previous secret keeps
 // authenticating, for `x-api-key` and HMAC alike, until `gracePeriodSeconds` have
-// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization.
+// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization, and,
+// since the response is a working secret, everything the key may do: a caller never
+// rotates a key broader than itself.
+//
+// A key has one previous secret. While it is still in its grace period another
+// rotation is refused with 409, so that no rotation silently ends an earlier secret's
+// grace; send `endPreviousGrace: true` to end it deliberately. Concurrent rotations
+// serialize: one succeeds, the others get 409, and every 200 returns a secret that works.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3706,7 +3765,14 @@ func (c *Client) RotateApiKeyWithBody(ctx context.Context, id ApiKeyId, contentT
 //
 // Issues a new `clientSecret` (shown in this response only). The previous secret keeps
 // authenticating, for `x-api-key` and HMAC alike, until `gracePeriodSeconds` have
-// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization.
+// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization, and,
+// since the response is a working secret, everything the key may do: a caller never
+// rotates a key broader than itself.
+//
+// A key has one previous secret. While it is still in its grace period another
+// rotation is refused with 409, so that no rotation silently ends an earlier secret's
+// grace; send `endPreviousGrace: true` to end it deliberately. Concurrent rotations
+// serialize: one succeeds, the others get 409, and every 200 returns a secret that works.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3971,7 +4037,8 @@ func (c *Client) CreateUser(ctx context.Context, body CreateUserJSONRequestBody,
 
 // DeleteUser Delete a user
 //
-// Needs `userDelete`. Returns the deleted user; its memberships and sessions go with it.
+// Needs `userDelete` and everything the user may do. Returns the deleted user; its
+// memberships, sessions and the keys that act as it go with it.
 //
 // Corresponds with DELETE /users/{userId} (the `DeleteUser` operationId).
 func (c *Client) DeleteUser(ctx context.Context, userId UserId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4006,6 +4073,12 @@ func (c *Client) GetUser(ctx context.Context, userId UserId, reqEditors ...Reque
 // Needs `userUpdate`. Name the version you read (`_v` or `If-Match`). Omit `password`
 // to keep it; changing it ends the user's sessions.
 //
+// Changing another user's `password`, `email`, `userName`, `isActive` or `roles`
+// needs everything that user may do (global roles and every membership): a holder
+// of `userUpdate` cannot take over an organization Owner. Users change their own
+// `displayName`, `email` and `password` without `userUpdate`; a new password of
+// one's own needs `currentPassword`.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
@@ -4025,6 +4098,12 @@ func (c *Client) UpdateUserWithBody(ctx context.Context, userId UserId, params *
 //
 // Needs `userUpdate`. Name the version you read (`_v` or `If-Match`). Omit `password`
 // to keep it; changing it ends the user's sessions.
+//
+// Changing another user's `password`, `email`, `userName`, `isActive` or `roles`
+// needs everything that user may do (global roles and every membership): a holder
+// of `userUpdate` cannot take over an organization Owner. Users change their own
+// `displayName`, `email` and `password` without `userUpdate`; a new password of
+// one's own needs `currentPassword`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4865,6 +4944,9 @@ func (c *Client) ListOrganizationMembers(ctx context.Context, organizationId Org
 
 // DeleteOrganizationMember Remove a member
 //
+// Needs `userDelete` in the organization and everything the member's roles allow
+// there; the last Owner cannot be removed (409).
+//
 // Corresponds with DELETE /v3/organizations/{organizationId}/members/{userId} (the `DeleteOrganizationMember` operationId).
 func (c *Client) DeleteOrganizationMember(ctx context.Context, organizationId OrganizationId, userId UserId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteOrganizationMemberRequest(c.Server, organizationId, userId)
@@ -4880,7 +4962,11 @@ func (c *Client) DeleteOrganizationMember(ctx context.Context, organizationId Or
 
 // PutOrganizationMemberWithBody Add a member or change their role
 //
-// Needs `userUpdate` in the organization (Owner or Admin); only an Owner makes another Owner.
+// Needs `userUpdate` in the organization (Owner or Admin), and everything both the
+// member's present role and the new one allow there: only an Owner makes, changes or
+// removes an Owner, and the last Owner cannot be demoted (409). Adding someone who is
+// not yet a member needs platform-wide `userRead`; otherwise the answer is the same
+// 404 as for a user that does not exist.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4899,7 +4985,11 @@ func (c *Client) PutOrganizationMemberWithBody(ctx context.Context, organization
 
 // PutOrganizationMember Add a member or change their role
 //
-// Needs `userUpdate` in the organization (Owner or Admin); only an Owner makes another Owner.
+// Needs `userUpdate` in the organization (Owner or Admin), and everything both the
+// member's present role and the new one allow there: only an Owner makes, changes or
+// removes an Owner, and the last Owner cannot be demoted (409). Adding someone who is
+// not yet a member needs platform-wide `userRead`; otherwise the answer is the same
+// 404 as for a user that does not exist.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5468,7 +5558,9 @@ func (c *Client) DeleteWorkspaceMember(ctx context.Context, workspaceId Workspac
 
 // PutWorkspaceMemberWithBody Give a user a role in a workspace
 //
-// Needs `workspaceUpdate` on the workspace.
+// Needs `workspaceUpdate` on the workspace and everything both the user's present
+// role there and the new one allow (an Editor cannot make anyone, himself included,
+// workspace Admin). The user must be a member of the organization.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5487,7 +5579,9 @@ func (c *Client) PutWorkspaceMemberWithBody(ctx context.Context, workspaceId Wor
 
 // PutWorkspaceMember Give a user a role in a workspace
 //
-// Needs `workspaceUpdate` on the workspace.
+// Needs `workspaceUpdate` on the workspace and everything both the user's present
+// role there and the new one allow (an Editor cannot make anyone, himself included,
+// workspace Admin). The user must be a member of the organization.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -10127,7 +10221,14 @@ type ClientWithResponsesInterface interface {
 	//
 	// Issues a new `clientSecret` (shown in this response only). The previous secret keeps
 	// authenticating, for `x-api-key` and HMAC alike, until `gracePeriodSeconds` have
-	// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization.
+	// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization, and,
+	// since the response is a working secret, everything the key may do: a caller never
+	// rotates a key broader than itself.
+	//
+	// A key has one previous secret. While it is still in its grace period another
+	// rotation is refused with 409, so that no rotation silently ends an earlier secret's
+	// grace; send `endPreviousGrace: true` to end it deliberately. Concurrent rotations
+	// serialize: one succeeds, the others get 409, and every 200 returns a secret that works.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10138,7 +10239,14 @@ type ClientWithResponsesInterface interface {
 	//
 	// Issues a new `clientSecret` (shown in this response only). The previous secret keeps
 	// authenticating, for `x-api-key` and HMAC alike, until `gracePeriodSeconds` have
-	// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization.
+	// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization, and,
+	// since the response is a working secret, everything the key may do: a caller never
+	// rotates a key broader than itself.
+	//
+	// A key has one previous secret. While it is still in its grace period another
+	// rotation is refused with 409, so that no rotation silently ends an earlier secret's
+	// grace; send `endPreviousGrace: true` to end it deliberately. Concurrent rotations
+	// serialize: one succeeds, the others get 409, and every 200 returns a secret that works.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10269,7 +10377,8 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteUserWithResponse Delete a user
 	//
-	// Needs `userDelete`. Returns the deleted user; its memberships and sessions go with it.
+	// Needs `userDelete` and everything the user may do. Returns the deleted user; its
+	// memberships, sessions and the keys that act as it go with it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10288,6 +10397,12 @@ type ClientWithResponsesInterface interface {
 	// Needs `userUpdate`. Name the version you read (`_v` or `If-Match`). Omit `password`
 	// to keep it; changing it ends the user's sessions.
 	//
+	// Changing another user's `password`, `email`, `userName`, `isActive` or `roles`
+	// needs everything that user may do (global roles and every membership): a holder
+	// of `userUpdate` cannot take over an organization Owner. Users change their own
+	// `displayName`, `email` and `password` without `userUpdate`; a new password of
+	// one's own needs `currentPassword`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
@@ -10297,6 +10412,12 @@ type ClientWithResponsesInterface interface {
 	//
 	// Needs `userUpdate`. Name the version you read (`_v` or `If-Match`). Omit `password`
 	// to keep it; changing it ends the user's sessions.
+	//
+	// Changing another user's `password`, `email`, `userName`, `isActive` or `roles`
+	// needs everything that user may do (global roles and every membership): a holder
+	// of `userUpdate` cannot take over an organization Owner. Users change their own
+	// `displayName`, `email` and `password` without `userUpdate`; a new password of
+	// one's own needs `currentPassword`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10711,6 +10832,9 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteOrganizationMemberWithResponse Remove a member
 	//
+	// Needs `userDelete` in the organization and everything the member's roles allow
+	// there; the last Owner cannot be removed (409).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v3/organizations/{organizationId}/members/{userId} (the `DeleteOrganizationMember` operationId).
@@ -10718,7 +10842,11 @@ type ClientWithResponsesInterface interface {
 
 	// PutOrganizationMemberWithBodyWithResponse Add a member or change their role
 	//
-	// Needs `userUpdate` in the organization (Owner or Admin); only an Owner makes another Owner.
+	// Needs `userUpdate` in the organization (Owner or Admin), and everything both the
+	// member's present role and the new one allow there: only an Owner makes, changes or
+	// removes an Owner, and the last Owner cannot be demoted (409). Adding someone who is
+	// not yet a member needs platform-wide `userRead`; otherwise the answer is the same
+	// 404 as for a user that does not exist.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10727,7 +10855,11 @@ type ClientWithResponsesInterface interface {
 
 	// PutOrganizationMemberWithResponse Add a member or change their role
 	//
-	// Needs `userUpdate` in the organization (Owner or Admin); only an Owner makes another Owner.
+	// Needs `userUpdate` in the organization (Owner or Admin), and everything both the
+	// member's present role and the new one allow there: only an Owner makes, changes or
+	// removes an Owner, and the last Owner cannot be demoted (409). Adding someone who is
+	// not yet a member needs platform-wide `userRead`; otherwise the answer is the same
+	// 404 as for a user that does not exist.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11006,7 +11138,9 @@ type ClientWithResponsesInterface interface {
 
 	// PutWorkspaceMemberWithBodyWithResponse Give a user a role in a workspace
 	//
-	// Needs `workspaceUpdate` on the workspace.
+	// Needs `workspaceUpdate` on the workspace and everything both the user's present
+	// role there and the new one allow (an Editor cannot make anyone, himself included,
+	// workspace Admin). The user must be a member of the organization.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11015,7 +11149,9 @@ type ClientWithResponsesInterface interface {
 
 	// PutWorkspaceMemberWithResponse Give a user a role in a workspace
 	//
-	// Needs `workspaceUpdate` on the workspace.
+	// Needs `workspaceUpdate` on the workspace and everything both the user's present
+	// role there and the new one allow (an Editor cannot make anyone, himself included,
+	// workspace Admin). The user must be a member of the organization.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11793,6 +11929,8 @@ type RotateApiKeyResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -11828,6 +11966,11 @@ func (r RotateApiKeyResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r RotateApiKeyResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RotateApiKeyResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
@@ -15940,6 +16083,8 @@ type DeleteOrganizationMemberResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -15966,6 +16111,11 @@ func (r DeleteOrganizationMemberResponse) GetApplicationproblemJSON403() *Forbid
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteOrganizationMemberResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteOrganizationMemberResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -16025,6 +16175,8 @@ type PutOrganizationMemberResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -16058,6 +16210,11 @@ func (r PutOrganizationMemberResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r PutOrganizationMemberResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r PutOrganizationMemberResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
@@ -18482,7 +18639,14 @@ func (c *ClientWithResponses) PutApiKeyWithResponse(ctx context.Context, id ApiK
 //
 // Issues a new `clientSecret` (shown in this response only). The previous secret keeps
 // authenticating, for `x-api-key` and HMAC alike, until `gracePeriodSeconds` have
-// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization.
+// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization, and,
+// since the response is a working secret, everything the key may do: a caller never
+// rotates a key broader than itself.
+//
+// A key has one previous secret. While it is still in its grace period another
+// rotation is refused with 409, so that no rotation silently ends an earlier secret's
+// grace; send `endPreviousGrace: true` to end it deliberately. Concurrent rotations
+// serialize: one succeeds, the others get 409, and every 200 returns a secret that works.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -18499,7 +18663,14 @@ func (c *ClientWithResponses) RotateApiKeyWithBodyWithResponse(ctx context.Conte
 //
 // Issues a new `clientSecret` (shown in this response only). The previous secret keeps
 // authenticating, for `x-api-key` and HMAC alike, until `gracePeriodSeconds` have
-// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization.
+// passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization, and,
+// since the response is a working secret, everything the key may do: a caller never
+// rotates a key broader than itself.
+//
+// A key has one previous secret. While it is still in its grace period another
+// rotation is refused with 409, so that no rotation silently ends an earlier secret's
+// grace; send `endPreviousGrace: true` to end it deliberately. Concurrent rotations
+// serialize: one succeeds, the others get 409, and every 200 returns a secret that works.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -18720,7 +18891,8 @@ func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, body C
 
 // DeleteUserWithResponse Delete a user
 //
-// Needs `userDelete`. Returns the deleted user; its memberships and sessions go with it.
+// Needs `userDelete` and everything the user may do. Returns the deleted user; its
+// memberships, sessions and the keys that act as it go with it.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -18751,6 +18923,12 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, userId Us
 // Needs `userUpdate`. Name the version you read (`_v` or `If-Match`). Omit `password`
 // to keep it; changing it ends the user's sessions.
 //
+// Changing another user's `password`, `email`, `userName`, `isActive` or `roles`
+// needs everything that user may do (global roles and every membership): a holder
+// of `userUpdate` cannot take over an organization Owner. Users change their own
+// `displayName`, `email` and `password` without `userUpdate`; a new password of
+// one's own needs `currentPassword`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /users/{userId} (the `UpdateUser` operationId).
@@ -18766,6 +18944,12 @@ func (c *ClientWithResponses) UpdateUserWithBodyWithResponse(ctx context.Context
 //
 // Needs `userUpdate`. Name the version you read (`_v` or `If-Match`). Omit `password`
 // to keep it; changing it ends the user's sessions.
+//
+// Changing another user's `password`, `email`, `userName`, `isActive` or `roles`
+// needs everything that user may do (global roles and every membership): a holder
+// of `userUpdate` cannot take over an organization Owner. Users change their own
+// `displayName`, `email` and `password` without `userUpdate`; a new password of
+// one's own needs `currentPassword`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19456,6 +19640,9 @@ func (c *ClientWithResponses) ListOrganizationMembersWithResponse(ctx context.Co
 
 // DeleteOrganizationMemberWithResponse Remove a member
 //
+// Needs `userDelete` in the organization and everything the member's roles allow
+// there; the last Owner cannot be removed (409).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v3/organizations/{organizationId}/members/{userId} (the `DeleteOrganizationMember` operationId).
@@ -19469,7 +19656,11 @@ func (c *ClientWithResponses) DeleteOrganizationMemberWithResponse(ctx context.C
 
 // PutOrganizationMemberWithBodyWithResponse Add a member or change their role
 //
-// Needs `userUpdate` in the organization (Owner or Admin); only an Owner makes another Owner.
+// Needs `userUpdate` in the organization (Owner or Admin), and everything both the
+// member's present role and the new one allow there: only an Owner makes, changes or
+// removes an Owner, and the last Owner cannot be demoted (409). Adding someone who is
+// not yet a member needs platform-wide `userRead`; otherwise the answer is the same
+// 404 as for a user that does not exist.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19484,7 +19675,11 @@ func (c *ClientWithResponses) PutOrganizationMemberWithBodyWithResponse(ctx cont
 
 // PutOrganizationMemberWithResponse Add a member or change their role
 //
-// Needs `userUpdate` in the organization (Owner or Admin); only an Owner makes another Owner.
+// Needs `userUpdate` in the organization (Owner or Admin), and everything both the
+// member's present role and the new one allow there: only an Owner makes, changes or
+// removes an Owner, and the last Owner cannot be demoted (409). Adding someone who is
+// not yet a member needs platform-wide `userRead`; otherwise the answer is the same
+// 404 as for a user that does not exist.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19955,7 +20150,9 @@ func (c *ClientWithResponses) DeleteWorkspaceMemberWithResponse(ctx context.Cont
 
 // PutWorkspaceMemberWithBodyWithResponse Give a user a role in a workspace
 //
-// Needs `workspaceUpdate` on the workspace.
+// Needs `workspaceUpdate` on the workspace and everything both the user's present
+// role there and the new one allow (an Editor cannot make anyone, himself included,
+// workspace Admin). The user must be a member of the organization.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19970,7 +20167,9 @@ func (c *ClientWithResponses) PutWorkspaceMemberWithBodyWithResponse(ctx context
 
 // PutWorkspaceMemberWithResponse Give a user a role in a workspace
 //
-// Needs `workspaceUpdate` on the workspace.
+// Needs `workspaceUpdate` on the workspace and everything both the user's present
+// role there and the new one allow (an Editor cannot make anyone, himself included,
+// workspace Admin). The user must be a member of the organization.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20743,6 +20942,13 @@ func ParseRotateApiKeyResponse(rsp *http.Response) (*RotateApiKeyResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
@@ -24615,6 +24821,13 @@ func ParseDeleteOrganizationMemberResponse(rsp *http.Response) (*DeleteOrganizat
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24698,6 +24911,13 @@ func ParsePutOrganizationMemberResponse(rsp *http.Response) (*PutOrganizationMem
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
@@ -30150,6 +30370,22 @@ func (response RotateApiKey404ApplicationProblemPlusJSONResponse) VisitRotateApi
 	return err
 }
 
+type RotateApiKey409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RotateApiKey409ApplicationProblemPlusJSONResponse) VisitRotateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateApiKey415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -35258,6 +35494,22 @@ func (response DeleteOrganizationMember404ApplicationProblemPlusJSONResponse) Vi
 	return err
 }
 
+type DeleteOrganizationMember409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOrganizationMember409ApplicationProblemPlusJSONResponse) VisitDeleteOrganizationMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteOrganizationMember429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -35364,6 +35616,22 @@ func (response PutOrganizationMember404ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutOrganizationMember409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response PutOrganizationMember409ApplicationProblemPlusJSONResponse) VisitPutOrganizationMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -41102,320 +41370,332 @@ func (sh *strictHandler) PutWorkspaceMember(ctx echo.Context, workspaceId Worksp
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3tcts4ujB4Kyi+UxV7hpIl+SO2U1Pvq9hKt7sd22PLnTPTyoYQCUkYU4CagOyo0646f/cytmrr/N8L",
-	"2D/73sm5ki08AElQIiVStuN0t6fO6VgSCOLj+f784vh8POGMMCmcwy/OiOCARPBnp4uH6t+ACD+iE0k5",
-	"cw6dKxlxNkS3OKQBljxCfIDkiKAbMnsl0C2JBOUMbXifbr3NN0gQFiAqUR/7N4gy5J0Mau+x9Ede3XEd",
-	"4Y/IGKt3kM94PAmJc+j0nGbPcVxHzibqo5ARZUPn/v7edSY4wmMizfLaE/ojmZ0Ei0u8ZvSXKUE0IEzS",
-	"ASWRi1o7KOR3JPKxIGhEPiN/hCPsq7nUQqh6bILlyHEdhsfqxTRwXCciv0xpRALnUEZTkr/gvZ1+o9H3",
-	"d/t4u9nq773e2Wm29vD+a0ctWEoSqbn/j58btQNcG3z80tq5/0vO9lzniE+ZXNzMhxFhyFOv91w46IiI",
-	"CWeCIB9HESUC+epBgTgLZy5iHHlUkrHwkn39MiXRLN3YX2B85vQDMsDTUDqHAxwKkiyuz3lIMIPVHWOJ",
-	"34X8Tp93znkF6YBl5/aXiAycQ+d/bKVgt6V/FVvpO37C4ZTo95Jb6pMLLEd5N90dERTAiFdCQeAkxExd",
-	"PNpgXCIqBZqMZoL6OESeHncSeJsFNx4PWH/9ZoL51XdnE1J8bvaQh71ZT5K+/R0NJYmOQkqYzDu9M3Xg",
-	"aACjEGfI881QgB3yeRLygMQLyQOleLxTdp3wRr0s5951hJwBCg14NHbSBUcESxK0ZZkVx2M9tHH57ght",
-	"b28fIEnHRLiI1Id15A0lOWw1Wtu1xutac7vbaBzC//1Lg0GZTSbLedRdHtsbW7lP6+eyl2PP+MgrV8B2",
-	"Bm8psfB4cPl1J9M/7rKpmIR4Vnbd6ejSC7de8Kgr74wxDUusmahxZVcLgx95nZ8nNCKiFOKSeGzp9SaT",
-	"P+qaS9FFWpoi0kemhSei7Ut6WwZiqRnqoY1YXPCAn6s/yC+H8XeM/HIYf//f//lfhgwaaeZnRw1zPpbb",
-	"bLy4R93yKe6TMtAeqnFl7wUGP/Y6hbwWJflUmAwuv+Jk+kdddkn6xyoQPvboFO88GmJGf8VqdaUwlGce",
-	"KLvw7FOPu4VrUfqsp2Zo2WXH4x93wT9p1a3Eej/dll3pp9vHWuNJQMYTLgnzZz+S2eIi20gLozV/xAVh",
-	"ShlAGyABYnR9fXK8WUdtFJEJyHJISdlESHRH5QiUKoHHoMKiAY+SL3pMyyIIsyAd1efBDAnJIyIQ43JE",
-	"2RAGDIkUMGpAIyETNe1Ndn71xh7DKKCDAYkIk3o+KhBGO42DOvqRzATCkRo9kbCc1g4a8Wkk6j0WKy5a",
-	"S0/P2Tqdmjoe+9DH+PMpYUM5cg5bjYbrjCmLPzfz9NCTASjoOUc8mYQz2I0/wmxIQONE1Fb//WkEe/I6",
-	"XTz00FhNRATa4BHy/urBbjCbIfKZCqnO7YbMUm1sYVPGVFC0m91mK2/9i7QjR+tawPz19K7su1LN63wq",
-	"J1N5xBkjvuRR8TIWxq29kvmZ0sVc4GEOFfoXiXitjwUJ0AQPCWLTcZ9ERUYDNSTfZKAgCn+m4+nYOWw2",
-	"4H8AY/qbRnJDlEkyVLh97zqXPEz0h5xTMfxkvYOI5073fzkNi9XvSP+49tvg8fRdVwRHebhzhAWpUSYI",
-	"E1SJTEhM+xpmY/uZWk/R6Qs96zKsXsSDK/przrUrYECC/lr8LvVY7k23drNXbV1zM/ear27oJIedAKCp",
-	"bUfE51EgkORI3NAJGkR8DGfRJ0PKmHU4ERHTUBZatNTTxdC5HBaveJQjwB3x8RgjQSY4AoYRUiHVYgaU",
-	"hIFwEcH+yAhJrv73EAs/+VtN5iFF9Wow5k2Pad6D+yGpoy4lmsb3I35DGOrPtI4BBN6SxWup7aGcRP4X",
-	"oXZjnwTYAksQTrjaEz24mZ4UjiI8y+PHVxP1XP7heZOIT0gkZ/oI4k8uFv5vcDJvUJnTyJ6F2qGaoeRJ",
-	"lDqIPMypehBdPCwkLhJ+W5e2wMwpaenimxx8fq8R0pBvBaKwUYVTEZHTiBUijVTz5SKNxm2bqK/EIiXt",
-	"5priBYkeaIif6qkfZIzfr2qM/8CjGzHBfjHjuLNGrHvD1lvSe7a+/AdcWfz+uQt8ogXcq7m06Aro8hYH",
-	"l1paVp98ziTRbgo8mYTUB9FnaxLxfkjGf/u30ApEciEKHiRYrzTAHaLxVEjUJwhLNOZCIgVeCtOjiEdH",
-	"gNTb5pNwDn9WbwyMpHQ+uFRip+M6Y6KA/SwLyGMiBEg6Tu4r7j8q6BISM1+N2cITekNmQmGAxHIqnMMd",
-	"oAZUAiD9pP1blDM0wDQk6oxlZADCaQ32/CZukIP+62DH3yYpDOE+n8rDfojZDVCLUtdwoY9Pn/6ihyPW",
-	"VgKuVQ4tVwNjbF+coA0vOTwPbbtIn7gAd5s+SG+z7oCHiQ1C6j/0IhVCgriC/s1HrB5wotQXdQtaP0nP",
-	"WI3MnvBBesLJap7nYJU2KPg08kmsBVKBptpzCJvDYURwYJQVAQf4jkd9GgSEPfAEDbIKdX2ffuz88/Do",
-	"stPudtSN2YoJau3jZr/lbwc7ZHew13gd44lzaC0lgzst8wkOc3sbNxpBc6+2h1ut2s7e/uvawYGPaweN",
-	"fn9nZ5/skn7LKcKKFJ0uSDSmAty6AWEUUAFoYWa8AVJ48d7OAO/u9xu15v72XjMDANsKAMZESDyeqPtu",
-	"tJq1RqvWPOg2dw8be4e7e/WD1v6/nBRO7J2mgLKPX/s7BO9jst/Au2TnCQFlKkeKf/lKEnNRfyoRn0pB",
-	"A6J1YRyGJHolkPD5hKANnL1DF2GUUGolDmF0N+Ih6bEBwXIakc1DmEZhz69YGwM2PHP4h2jh7L1NRFny",
-	"cgNsLrJJQEvJkfeuc8blOz5lwXrAml7ZTnoX/woi/m/ESJ+HiP3v/+vfAWH/+/99lFM+43n4mEoOgH8X",
-	"eBZyHHQ5P8WRVmqrb2wFE2hup9s170OScxTCG5+PCQBkkM8+IYE2MwkS3QLghXRMJdpoovf0rRKejRyn",
-	"af6FUrJYQNVM7zQjW+vULBqzl0sytpbEQaSH27IO11rZ8/LYNCglj8XO2bQy3HZv801iA9RGsWDh1C8T",
-	"yexBPAMiadR64hCbGZ8ixaFchAX6dKtoi2Uxe5z7au0X3Fcibj4T82ZoOgmw1Kxa3VgaecQIlSMSgZka",
-	"MaWAJterUaLL+XvMZkaqFQ+8F0UbxpjNDAgjnLILyplQqq6MZijEEmybK6hPyxKQuvHMUbzSZ6I+y3cY",
-	"m22oMCZ4BYnajE4hKCc+AjyQ6lou1YdaW33wkACYAtXPijyzhuQEoOlHlIZ7h6nMxpEtqKagnDK1ZB7R",
-	"Xx+MhcCMFbJHBFgTDkUW2ZqrtYxmesV6ZYl08UwX/N5sikeIMgjss/eXpXjNzbm7+vDhQ80WkfKDtLDv",
-	"k4lcAB4EqyMi9xLT0D99h7eYhrgfkgdeYYAl7mNB0NSaMntrIPj/al3absOSCq5IBF6h7PPPo8MEZEJY",
-	"QJg/QxuKOcSb20w5GWbizshP10xMJxMeSRK8JwHFXVjWA8WB7ZUQ39y1IT5ZAhqrNSA4m2eWq6g+Ks/e",
-	"vdq1B8dmPKPvqRjHnrGHMAztLQOXn0zY1nYc3KlVfc3W4h9bj8bQbQX8Mpa349eM4w0+7228Epp3m0sB",
-	"WVfyiARWdPFKGSxZkI4VHg4jMoQ7SmxqONCyDA4vtIGaEpFEwFoXh31/Op6GWILe3f7pO8d1+lP/hsgT",
-	"Jkl0i9WlXnSb3zsu0BZwTzuSjCckAg0PiEs88ouj2KXWfPdqzWattZfGJKqz5fZvr63f7tWPE+pDiJy2",
-	"1N67zsRa+9xavziETcfO4c/O+5Mzx3Xet//Dcc0Grq7fO65zdH591nVc593J5VXX+ZhjC5/fqGUlTvac",
-	"ucSTq3O0v9doomAaaRLPBwhDSGZNEIhX1nMeootub9pobPsM/iHv3flvvlcc6SLz1THaMAtA6vXAjCzD",
-	"7sZF9+dG7eDjl6a7e//z++8//nYRf965P97MsfVad7YYUqDQlA+Qp4Z4b1DApUB3OLxBlEmOGBGKivH+",
-	"v4kvgYXNuxZsk3O79i9c+7VRO/j08W8bvV4988XmX3OXZoPNUnDNQoGGsC/gosBSszxSU1eQ9xIFceXG",
-	"3ttm5p/1a+D5FHL0YViwagNM/Jdbwntpvyi+ITcD39bx5L1fpwdUPLlPt4tgYKj/GyQkjiQQ7SYEfFDm",
-	"R2RMdOw9IrckmhmtRMFCcqCUyb0dZ7mz1E1DqRc9ttN+SP0YFhU1/P59+8hITvUCx8ZO4z4XovRrrogf",
-	"EZkvqQn4DW3ASyYRvVValnq52rL3uYYntHZDZh66xeGUbNbRRUQESP0QDcIyOQo9JkdYIu3GFHGgiPZz",
-	"5i17b6dg2XZIeDmwDrLx1Tm/F0cxp2kFCCcseYwD2zSljiSaMnX39bz3k+JgWFBsjIEL+LiMT0YpsiFn",
-	"QxLZgrKWj8ttm5bJh6lXcoe5aaDnwtTn6tIx/KjWLzLLThRX64CSnBLXjnBcmPcUC4nE1PeJEINpOK82",
-	"bOjQAaKQEPV1lJGLBEdU3ZPStoeoP4u1y83yx8cMPCz8wBeiiirHBbnOJLHmioxLeqnAlDwDVHXOGz2J",
-	"yC3lU6ExurMK5jCKuDR26bsRYcaIrOeIUV9IPhFgtKZsWP7opoUBjwqdwGm0FJmwr4irqK/kOxBjbaWe",
-	"WGHIdq6GiSKyz9xVBL6YWZywyVSu5Bh5QgLWtM3YP+4iqqgdlXV0SXBQA8qoI0dAnNBv8wBS+4riMpMg",
-	"p0gsjgiiQ6bkXUDTlfypa9kEtRNLW8ZALyFgJ9ngE0nHVEjqI58zbdH0Z5uPyqdO0kVXZDvmyTcGAHUw",
-	"CA7v8EygIWFEh+D0Z5bZu76SSxQubi32kRVYGu4qfrIyyGQJezifaNhDhAUKXsAiQ+XsYUzAnIASVS7O",
-	"r7pv4I/rLlDMqZCI/DLFoaYHWI6SCJz12UQ2pXAeaxi5i7VgygwDmbKQCGEYozBJj9V5R+W7ZgWXtjRS",
-	"9pthCXa4UuMBHKLysdkEv5pADwdeTIdBRb+EkD81d5YE+vlpsmdz8U/UEEOIbd0ATuPpzNe/W7m0adSU",
-	"CVXOJ4mLZDC5pzm47gMxB9aaeR3ENpW5W6O25LB6ySUOj1btPg65VjvmU4k8CI70tjwIk/FKbW/utuJ8",
-	"YWsBuXcnBJEmgL+CecUKYxLqba2DTMzDvvNxwcrxKIgnkkjdlbQ6u8SSSLoYWrWAqmPK4o/z132fc8Bv",
-	"sX8zoGGYYoZ1jAYtmq4j4DsdPEUhDGTQ9Jtkn9R2gte4ttPfJ7UD3OjXmn4r2CY7g12813cWwjJi41Qz",
-	"Y5yasz8t3k2Cnos4kyzMOsHsw5pvLVoo0pWVN2oY60MJUTKdPn4u154xfz95KBJvMW+COLt9/uK00JJ/",
-	"6PWGPvg0STw+JqcRZPDkIA0MPArpWAmAgjDBo1gecBrZYCK8+IDkif/AcedzEyyAahw0Mv+zIOOvEGen",
-	"JdAVe7qN842aGQxTD82TgEUoiw/tca0B8QEvzVPCYxJckkEqZ1UqabBMxVw48JKkZi73wyxunn8kl1L2",
-	"zG7ThLASHPEuGzFbOex1AS2N/pYNc7XuKefA0jUnyoCTbnwZUsYrWeCsOvct5HeW+QRtNPfmYpe1cZCy",
-	"oVZqG/vZtNo85LMk68Z+Ils3C2TrZKGldNSM38kuQVGCbDwaFaiK1GuqXGl1jYoVMtYX/B8XUVOpYDdH",
-	"fn8+LFyBgCfLMSrOOsNheD4AqFmq0uAheU8kdu7dRYE/cbWWOuSEz65m2nrixV18dLOilVnAz+r78UTO",
-	"4iB7yPSMPyiVNP5b6xWQLKH/PB90Qu0rgC+VVhKHMvDBQBCZfH2WPqo+6iyu1q7+lIb3m8SbzHIEuNUT",
-	"IjBl8RfqZ8UBmJkDBiiJLJl8rflAIcjsC75Rd6k+2mWDrqbjMdZ+13mkX5/xlrXeLuEu1utzgZmE9Nb4",
-	"i22XsJTqoDQxBIxclHOaiexmHKHvlZzfSiO4dxvbKA4luc6Ekmhvvfb17za2FUoUvGQ77yUH2RlajYYC",
-	"6OVy5m4sZ8J+tV2l4H0HqUCqOUoraG23Xg9I4JNWs7XvGHnzddAc7OMDUmv1t/3aTrBLavuDg0atidUX",
-	"6vPeQF0E+Szb+jzVS9k0DN2cvFjFbzIMRKksJnnz0Gk1M7/5iSh+UkEBioMknOPO6clPncvOcY6DPbn5",
-	"stTIQJDZYp5gtoYwa91SwUPqHDWF0bhcwDxP8hGpCL+yd7Xuq3ledvTCqChJ283JiJmGBN2NuCDgfOIM",
-	"/TIlUxIgKt8grI0wAx6BIFMD6c2cGSUi13ScQkvOSmLASAMqLjpnxydn3zmuBSuu8659cto5zomjyCNA",
-	"eanfySpcuxiZeb2bAl8KM8uIVgxyCzQXV3GjWoSllARiyFvhMWqilHupxCdUh7R/3+1eID0+uU8wqjFu",
-	"17/T/u8V5isss/Rx2ZE9n9ASM5o/kdBixApbqLCFjFhIKS+1lJywjNgC2LdgYgNcpbdUvcxRMOq4Je03",
-	"lu3n69ty7l27OmPu0xY/f914u328+7pz3Gg0mq3tnZif5/D5JNd6HMdLKMLGQsoS4q8/XUmIDHbOz05P",
-	"zjrJoC4dE67U2e09pXbN23WdnPy3DJqlyHLc+enkqON8DdNTBgpSlnB6ftl2XOf9P7pdx42B4+i8fZEb",
-	"V1ed51sQVEb7iQXuubuvbK0qZzgr4tNJ9U0aJNV4jslt5/pks17suKxQY1NTsCvA0SrRQcVGOAO9X3Kc",
-	"jhlYXgiyOfvx7PzDGZoySUOrDpDm6VAFiCEN/4hH6PzdO/izP0NeBhl03QMDVGZSkDM+XXa+O7nqGlnD",
-	"PK/+0jiVB2VzWFaUSYFNPBJBIU5WjIIplCe5G1GTCGUioky5WQwVZynLZcGP5RzNii25Fq+MjGmZ6/Gw",
-	"vJDexcMCo6k0ZDq+EENnFg7bdT7XhrymvqwZqgj+MCDzv1/jq4nNz5qAFmonWbKqdWNutiRwhm4meJZF",
-	"qjXstxlysGi91SBbyXTbmjfdLvI923TbWm261WusarjNFzcexsiXMOw5XvxQtphG/ZqFr8cnH5N3lTUo",
-	"63dVtAmva0pepNDm3PQ1JFVYWrsHrWwhlr1GHiUoTzLH+LP9pR08skhG51g7Hoo4GDkpv51AjKuYmmL4",
-	"GAKMIjIJsW+if0Mq5GYmGGLZEvO8wxUq5sxRtTz6Udr2Ph/2aqLs3NyU3JJBJF/JWK//TBGpmI4+o/oL",
-	"tOjFYv8NWOwz6mnVQIVq6mwmRyuhfPPANJqOIf7RkNe8+nMp7pp7VHu1MrBScT7+fQ6y7MGL0HX/ewxp",
-	"oA/ziS6a79KryqfZFSX0uSwXpYHwCfU1Rf3h6vwMXcEb0UYQ4YFErUarUWu2NlPG4/MArIXalFpHbT1D",
-	"EvuGdZIMNtnHAmqPwsx6FZbmki7rDxEmEd/VugK1DRNFQrV6tJpkHcxL1ot0wpasg5KSNSy2qnT9EIL0",
-	"uJTlycMk1hRNHxvfS8mbv2+JazlCPbN0FZsiXiSsZ5awvic4lKNFsrLoZuQ3q52J5qk80PtxQueLEBTk",
-	"py9359+oeVrN+l6JDHQrm7qay/lGLzandIjJ3SdvEJuGYeIHNGZKk3Ea5wKjERYIIzYdk4j6OnUbkq02",
-	"INkdKhWqCRpzSYF8qmMvCpzXllhZLrLYUr30E66Vxqz2mndhp3xImVVts0Lm8rJ01jMoJqGTp3QtuQ0x",
-	"4ndMnV3IhyKpb4+nAZVIRpiGm/XVadoK/4S441FWWkq+zEzQbLR2VvKcZSklq+rW26dvdUhIVrPkwHPi",
-	"6a38LMdqH9XcOdxtHO4c1Hcbe/+CqoeDiIhRl98QddI3k0/mm0+7g4bfwvtJ3Yz5OhqrfgfAuSHaEUZm",
-	"P4z63/n0nP5wcv3rSfOMnogTdrnrH53sndxM/uOnox8O6mT2w6/BhxN6Tk+mp3SHDv5R91sh64/fNYL/",
-	"+CF09PECeNitkJwf+IihY05i9W1JDd2IDkcQ9uRgyFO5JBgONr03J64JCneShdElOW+my53esLduCmr2",
-	"Nhbz6vAvU+IiQdkwhIzUN4h8Nr0MsETeFp7QLTyVoy0zkVfPzy0w17LgT6FDRgLQNoRAMMx0QMQCeW1T",
-	"gwrs5ofoLcERiZCubmGm1DUu8t8a390yRg/gfC3ypFCz5rkzcjNtleAVhWhybRYwR3eyXbUW8xzj3lVl",
-	"Y4xiECtKIn4l0DDkfRwiPRJtQP0xKgWKeGgyuEqJRZfq+dxIeYsKlYjksYiNWXzeGb4nWoYptqkUFUJV",
-	"23IOnc7xSff80rzvZAWi5iLkg00OeiVfFovxZarWqlFo4/zDWefSRe3j9ydnLtKLd9FPJ50P6uv3nfdv",
-	"O5ebpiBqUh9VP5r7zGYhVhQIFOVvMakwbt+k2mrxPT6bLG/A6PHl+GrACLf7EFhM1QYjzqynNzT/sGFJ",
-	"zazm0FQ3bPdIytGQob7wmEcE6ZZN5PMk0gIfVKjBugbBm7QNUtpQF7XPjpHkQyJHpglMTruEncbB3tJ+",
-	"CXk+lCRsu2y2X9Ug7jwkteMJ1iG5tCD6KHbt+0Aj+B0zFF0zuQS8/5d5X92HCkmrpCq2glDPm5+LVp2a",
-	"nx/durwyppeuG+NRHIkTn+7SSWHQw0JFntTiu8Rkm4mVqGqnzTvNRZJgs+UqptrWfP5aXiReaqptrc5f",
-	"y6y3lLG2mtVzJYCu66BXAJYn7J8zU9ZKGyShvs3diKM+8blStwEy02p1aal4U3mHSt30TT24WbXSxiN7",
-	"+Z/U6lq29oMNIVrKWQdOYhE1NqHFggrIlI6bStFaqnRcR4uiqw1thRKhvfBnkwszHO8B0uFi87r13cCL",
-	"CTsx/wxJJAW6I/0R5zfgdeGwjMvr086n9lH35PwshaQPnbffn5//uFZwr37DnNdiKkfav+287bQvAQj6",
-	"oI3HZpy/mv/psDV1VGb8fH3YTClkJQoROeJqfRfnV1214Ig6h85Iyok43NpSSxF1SzbYilvWO/dfwWFc",
-	"gkUXNBFc6hXmE5Jrz4Ei7EGcPi2UbAppOzphR2nrU0mMFReqVOla3kmkZbvb/vTu9PyD42bAIi9KTNAh",
-	"o2xYVF8KShla9RP/o/ajOffaFR0yMIIjfY9vYnsynK7ih0m6CWfhLN8eNBcjGsNr3kqf2rucB+9LvVwL",
-	"Dzx9NKkGmXmX9eLS1xCK8uF3ka3BOOTHA6u5sQ/m3diLdM52Yx+slo3mlr2mL3tdqromkRTbfrQtn5jI",
-	"re27TqhSHIZq05N1aEwVLP+9I+2y6O/F1ZbAxOcTi+ZkmRf/9/P7v3OqYFST8fPKG7aZCQNLqfob5M3X",
-	"KPGM/xf1pzSUNcqSJLn0sXpl+p1T6vqvOd7TKg7MgnDl89gmMudYq+pkeQwbW4Klua4a3R8WgR0SavAR",
-	"dktCPkk6nenupALhiE9ZYMpnh1TIxaqnBgDzUrIMtn0pKBGZ/0uMiXlFyhZRM2+UjaurKBmMSxArtzCa",
-	"QbRlM13xSJ6wAXcWcawUk7Gx8MsqHT3ZXua5+RebI07O002a7uoW0gtHGV9XTDGLoCo+2bmqf4Ymltqu",
-	"TTWLLvCq8EIMScyDnap3ldDXxcnmA3n04ZltWkvM7CZeXDpz7immFUKrljMeRpjJOuoofNRNNRiX+lsS",
-	"KPKp+xAuYmkicy09GhikRaR++QS9n0jUz7oadpaVT1SHQ3+ZEvOzYU3zZRyzO78kigr6UvMH2K9SSuWI",
-	"CJJ6KNNyBGOCmTBky2rwqDVM2x+a8abkGfmae/lsJVMtsrFCcImVKn2uuTBhOq8s7vzdEXq933gdd5OM",
-	"G8i6yMdRNFMg0OdS54Be8EhyEReztvuwuGmz2R5LAoo0rU+GJ6UW1fAJlqPkMfWH6Xqp/ky6iSYDTgJv",
-	"0zQOmDMMyyLmV1yKwmqms9BuQe8QRiCfB+QQNdFcny4XtZDdVMxF2yhtGKzbLLpoF8Uddk65f6O+2Uu+",
-	"mWspVC8upVHg3Y47JJctGayvtgMnkhPykPYT+rKkAbG6sVwTSNIs9ktejJgOdsyJ1kk6xi4tupLDzNYo",
-	"CKqbHi2E7Ix4JF0Uch+H6iaR0HnzMSLHKKHmyzf+RLgwpDFWGedJ7PXlCWJ4rBBr/h1vkGe1VfLSIv36",
-	"OJDAM4GoRDgMVxfK13t2l4WIZuAip9ZykH+ndgPu3Lz/2LHsGrsa4pHOvJhwiNSMzxe6b+nZELQK0T0G",
-	"KwLZ3L6t1aVP5e3+UsdCrRdxOR9s9hBxPzNX7kohVikHliDiSHuSdANi6CGAFBtAlEGNnPBI6Tcbng7Z",
-	"OwJLmof+HjefRn9Duv2022MeFoLIS4IDGHB11emiv6HLTvt401VX6OFgTJnnmqoAI67IuuaBsBBNoFPT",
-	"mP3KuU5NMNNvGzan/C3ho7/BOn5Tytlveo7fomlIfpsrmvRbWkvltzjB8bepINFvEQ/J5obayG/67b9d",
-	"g93wt2MSEkk281tBXRrnUVnD26dbuNu5boqYKXEZWrObTngh7pPQOXR+JDM0hp+j1BlyQ2bvk+9yAyzd",
-	"+XPUH/WOko96ZznlsnXTiIp9HipnmZg9liinHSufS2PzeAjBzIkDIg0LrBbbt6w6fp6YmG8JWxLXl12p",
-	"7SvL3uxiL7CPVguweu3jl4a7t31fCJfliuJXKV1f7iB5SFZXo3+ikvKXXGJJ1iPPQ8WYL0hEeWDqnGQs",
-	"NPt7Owoe5hxF/A7aL+W2xbkhJI1JRhtYojEXEm03UIBnIo6XL8rWb+SeyeKOp+F83q3xl+kQPc4GdGhq",
-	"mYFSXKZQYlw1CjfnXLDpRZ1fdy+uu5+Ozs/OOkfd80uwd2LTzUNb/so7fnOqMVI2mUq7ePBilkm2kpN6",
-	"f8iHxq6GJb4CuVlPUZjGgiXuzmWomDWJZrwK02dgYQUKACM6HJLonF1PQspuDEmIV/I25P6Nqfnp67gb",
-	"Tamb6tmkN7YeoUARs+BdbJ9Kt3CSLCfecbvb/nR1fn2ptu3GT2qgtYSdo/Ozq24b+jXealqz3YiH696U",
-	"33Wd+4/3KSIdnb+/aF+eXJ2fpWQXujmPuPwapbISyC1La6YhafuyoNUVTnrLLFplniF5+hLKUyb8KQbw",
-	"ClsFP19B3aEE9FdNcgoDl3no/xAJzTju8GXOOT4hNwGy6t5iC9yqsZYFKlzh2dzap+vEZMwd3eK8eVum",
-	"86VtdtevbLPSQ7rAU8oVRjVex+whF93fUUx1q17hCFN2npDOLzmCgO5oH8+P/s0p07ZBRj5LxBlJg/va",
-	"Z8ebduxK+wxKtF3mF2Wb4wyrMPxcj89lDVWfnesL3PmH4zpn8N/vuvCfjuM6p134T2f1fWW2Yr1ifqVF",
-	"t3ecMMWq0aBplulKsLSEglUeugI2UA1fUiHD4gWLxozi3j85coi18Ex4a5EvARApWUjR8RfGx6gfq8UL",
-	"N+fjhRdFQDteuLnSp5owyGqtuh9VVC4vG38d8basIPuHlVi/rgCamg5ajRUIixf7Hubj6RqGlQdKluV7",
-	"jj1E6qwYn/WNNTUpFCoLKWd8wOsErlQqb1u2AGmxKFW0h9P4sivy3YRSVQBIi9FXQ6wMGfuyqmpg7pot",
-	"yrc2Q7ZJZYVtp9JplV0vhqTF73atzSyvZrjyYOfhyqK8K2HLSOg2MGRvqgjkYnF0bWFvLshciR4WL3qD",
-	"Ai4FusPhDaJMcsSIkCQw1b5ENhkHItO1M/aVQOYd5apeZDnjl9WakM0v3ZQt5oaO5ktksNX4wTe6wEmf",
-	"RC7STyIeIcNj6vnXVXQlzxaZCZbOl3DM5w/HvLJqnqSSNARuHC8tC6TQIFufcacxV3ax1azvaoQhV5JH",
-	"BcbGZr21vfOvlcWLVzQojS2WK0sUze8tz4GdVLWNg9cRzXdKx4dQrfShdR7lLZYlC+0X+M7XWObT9V21",
-	"W65ah5GpWDt3Tdk6Srn0TENy9Q6JpeF4nRa5edxs1U3kwaPPAxIk3QSgZTuEDtml+dWJvBJx1csB10X9",
-	"YUm5tS4fDhU5VXwgWkXX5rrDAo0JFlPo7h9zX8bvypf0yYmtTj07y7WORY+r8bT+7S8rQ2dWwBg4Y6vA",
-	"WEjHVMY+aPsAh9AXxQKmhgVMYaYL22vrt/sSkGbeaTs9G5ma4vtZF2VuHIC4oZPMHCucmnPbW1qtm47J",
-	"JWZDUvmeF+9u8Z7y8xLbaEB0vh9Gaet95HOlkdom3PPL79pnJ/9qm6SpD+eXP15dtEF+g7AYxwWpTn3U",
-	"YTQmhchxF+1FrtHaPnX/edExD8ZpR9dXkFp1eX6a38IjiSXOCfovjIqPhYC831IRoVREsgk1Tv4sjtzu",
-	"4uHaqcKvs+bCIPVTf6fTAwYhB7vyH7EMs121/o/ux6vqo7POJq8LQSUj9et5I3UO1Fk84/VqI7Va3ZrJ",
-	"mnNw/a0WAf6mDHUFAPJsKqyieC8a7PNrsKZ9U05v4a9CmitlzaVCT8VwtgrNzYa6P1m5waGsMrb0xPcF",
-	"e7+CHqxlyxJjiS84hYv/WelgbqtZP/i4ql5xIoGCs6tAUbO/bsZff3xohWNrwRYRWSwzvFhWeM4+u7RW",
-	"sr3B3Ncs1agWIjkfXtDY2ndmdXkYENcRrRhkbeSFnIK827tWQd7C0rYPrNFGRTvj8YVao+pcrCDfjyXr",
-	"bq4VkG3tv7Ro+sDarFUqUqXnMy+mnTDtHYVKVwL5mDEuUciHiDIX0hVuyExAWRg2RBhibMYo4JB3aKdd",
-	"WSYMS58xF5Ff89pkmcAY0y/aVI1NanZZOQx3IxKR8uVj50PUH6+MbHKY8fbs63cV/BQh1jolsx4OjnMX",
-	"PmQ8IkF5G88cnK70vyRwm0yvv8kaCnZ3CgN6Cte7AqxXuPbtaujzyaX6shGPq8a9QXxMpfqs1R8kOUSY",
-	"IyrrqC1RSLCQqNmy1JnMgZYtst5a7FR5F1FJzlk4S2SsBIfWA/wlBUDzM3FtzMi10mVSI/7X3yA5onlw",
-	"cL/acJdMXYQhz5RHoatyP1MeBaRPW/7Iy0772HEdnfbluM71xbH+47hz2unmG6I+5FYJquCGn8rR90mt",
-	"tMKWMmWaNC44RuNiRej7Tvu4c1lHAJoC4YiY7A3hIt3yAAvkxeXdPOPtzRZIzDm/tBiSbZ88O4f+u/Gh",
-	"JmWS9CIc13nbvjo5clw9MO9M+1hQ/ygiYMTAYdUjLaY3bbPtZbteTmMVHpWM/M3BQFai90KmmtSXpdeq",
-	"j7aOqmxrJx96MvX87NvMKe0X3+zCT3l3OXoM2J4Dxt1GvtMGagzaizflBuMFm48X1/kxBlCwK6eAzkjK",
-	"CeIR/CvQ9eVphuOop9yVe5gHhii/00li/lm/OvO8jSwxGb+d0jBQsmTbWa+nvCBSyaJ/nNLLi8a2ZXWX",
-	"n7lzt3X6v486zgv9sDOFnZPtVDd+J9fWho4ii+IKDsP8cABdaRiN8UzpVUrKLFGoxEWTiEBtE6WUDaZy",
-	"GhXoXDSvgMoH3ZdJIg+HoacLBqd1UxCV1nJKK1l5kLvU3qqORC9w6YkWOhWSEdXi3+drQuZQJzv+fXVN",
-	"sXSlv6di2V+XdJSqbV2WnHybhbIXznQpVD9e2eyictnrV8lOFvls7ppU5ni27inftuTy0pOlck8WOHN/",
-	"GlE5g27FhmhBQY72VBc+ylIK73MNT2jthswOTfMvP6SESV282nQAQxumcpaQs5Bs1pFi6jdkpuO++rqI",
-	"9q0u9qJYru7iBWSGqpdoZSQFrOSdKdnRa0wVsYLVruxaZlZ8iDDLdD5D0JbLU6oIShqreVBFRptkudQD",
-	"e4wPkJfEWQoS3aoD8H7s/PPitH3W+XR5ft791D3/sXOmHx8SRiLoX6O2P4koVKbjzIcubgCzmj1vuj22",
-	"tFANUAaQbWBb6eEoDQiUujH2yx3M2Yerndr379tHtavv263dPZSq9X//7//8L1f3hjMGEPimG7tJkt/B",
-	"7aU+eT22odhFjTAI+3PjumtQyVyvOgWKVwJ5GoZOgqTA6WTaD6kPMKNOiUrRY54NaZ4pckFvsYRp6kit",
-	"AXkjLqTnIu9zjQW1AGoFqRn0Z0PxamKEW7t7HtqQI9JjcGcRMiRUW/A3XS0a2fOQX6Y4NFX1ULJ/PZAy",
-	"9P/9P83dBoqt9vG0rwTyQ+7fvEEE+yMkkortVJjG3ub29YF8x2EIidTvE+zf4CFBHnT1Y3dix9M3n4sl",
-	"mStdxJR7SMbSoVhZYEiDhIUAuxMLTJ2ftAyQm/Fl6EsyFdAEGuOA6OMC5wdmgdl9PE4nKsCnGZpEXBJf",
-	"wXCP/Y//gaB4l+gxKNloCteps2Eoqezn2SYMU2/sb/8WnHm6AteGZwqBeQqsqAy18azH0sJo/Rny2nDc",
-	"tVPMhlM8BCwlzIsDO13kiRso0gfLOqVqZxvQimqzx9RHRFgABcAEkviGIO8v4oZCLcC/qM9emqGhxC80",
-	"xp/VH41NNUCRZoUXnros9Yj69xALP/lb3Yn6UIMRb5DPx2MMJWVd0/JKsaRNDc1/AdPp3xXhV7PCJwE1",
-	"/jdN8UsUcH+qCD8JdAFDNIDOW+IQefD575Cr4aENAGsqZ5uIRz1mfjy/OMTR0DNIQH5xEVP/GUr1/8RF",
-	"6rxC9QdlLmKUqcOkzNvy4G84Hqy30GNqD5t19AOnDAlFxXCIdBYldFLQr3jjQYsF2KjG7bgIG9qABHXk",
-	"Kbnf02HDRPTYlAkiEexCvEG/TLk0QOj1HLUt4eMJEcjr9dRnOLZer9fzNhUKT7AQSB2vVMtJL/1Wp9b0",
-	"mPddp4u2bre31MeakBHBY+HpUmUfSP+K+zdEog3FvjQ29dX1oBGJyOYhtM3sMe9LD7Cw5xz2HDHtwzDS",
-	"c9yeQ4OeYsjJ14CLoqdksZ4D5cNOAnis0frv//wveAT81vDdX3vO/cd7D23AhamX4KEZ/roJw+89iJ/W",
-	"LMOEVyflMCGqGg81KEXEJ/SW9Jino54/UYW60kOm8pyoo7aF+fqEsamLp6uq/c/PbaAxf/c018SoH/E7",
-	"QSJNrELqEyYypf4n2B+RWqvegPr7oVV//+7uro7h5zqPhlvmWbF1enLUObvqwDNpPcSEdNmSoNOoN/Uo",
-	"PiEMT6hz6GzXG/VtrcWOQMZJeLomh1B7LMfvdctv5noPx5X/tCSRbZZKpYi/0UcLZfH0rwK6wtpNYRMU",
-	"APH4lA/5VEKHU92xA5bZauwsLuuUD4eKaUxlXe1yp9Eo0h2Subbe4iAuRAWPNFc/YpcIhYdaB6sf6nL+",
-	"HrOZeZcA3cQUpdQrR3qXEg91Lre6Aij6xkWOM7ZjGtzGraaQgiAtOBnjPMA5RmLEI1kL6S0JNAPNNrJF",
-	"G0l3XlfxJiYrNrXdNJUJM3daR7pYKsJSKsnccB0l3dUgfJ0EaEIipAUXhIMgimFDfZ1sSOPJAjxQ5iRl",
-	"Rt/yYDanNS7Y9eeikqyW2s5b7N+cDwbUz/g1Dh2fRxHxJRrxSBDUBxvPTImfE4jzKYgH0SppqXa+CdBl",
-	"ldTYc5uF9Ua1Hb40uS7T5Dq/7OKSrteVbhcc0XC5uTSKsq9Lopq7ZR4S08kEVOX3JKAYnGkPom9GhdbR",
-	"r1lqR1nMMa2Qhznid+86C727wVq+kiRmqJGhhIzcZUmfJlzq68zwN9qCHs7xqcXm5Vm6dJltwL02eXpC",
-	"rCwNw3MFdB+NRj0KBrXhyvSdTDCN/sSIZO5p3kZTiElQt/bwizPMa6d2aTp3KOiPtVtdvDlNSNQNiH+Z",
-	"kmhWR3N2ByoQI9peoCYiQY8poR9tCEKQp+2oWh6OK77PMXYqpP5dAC+OexgX2pLTIVtXN3QCpuQV47r4",
-	"hpQZd8UjWWacjs0pMVB3dz4Jyo89MqafCrPHQW3l35FE+5V+BBhj6dHHFoSVfuhaVH9NItKVfsaU6i//",
-	"QNavVf65TiKNlX7kFAt5LfTFfHyoNGiC35qJa/bnNPg6hrFDZ68x2N4+aO2Qgxbeae21Xu9t48Z+a7vh",
-	"7/nb+7uD7W1/5+D1YNspH7I9576mwpivDHFB9gB3iVi+TLB7nRPDbZTp97P4TYqcJEmhQhPRou71duBe",
-	"szTD1HTLjkHMYVzdEdGkFFxBhsJ+Xe7V2F790Dse9WkQEPZYui0V0q6anrAmw4+KlVxNnpQ8p8DFiIua",
-	"41mWcTBgZVhRHV1aJmuUrZDfY9pTAFblORaGJxOCI6GbhVKRbRJ6qCTAiCAKqe6u+tcEvfeVbktwgPAQ",
-	"U4Y2MApISPvgzUABHQxIRJhPtBFIm/zjUvtxuyxqRXOoqXI55JHFQx+mAT8WZj4a5lVDNO0KLyWWNqsd",
-	"zcMIowVMzqETDPYbwWsfk92D/gE+8LcJeb2Ht1/vNgb7DTI4CBr+wfbBfmN/O2gE/u5B82C35Qd7r3cP",
-	"WnsHOzv+H5rUVrvwPHJqhBejrrFwlqIrSK0+jiJKxDxtyPR2djomvT1vCWbYVsckhJ5yP6k6mV3K9eVp",
-	"bP9UuskNgY7C6QbnYyvuv22a3yzxxAWehRwHXc5PcaRrPTyTbpQwGg0QFtjnMhtLFdr6QoP7ZXZu3XtD",
-	"cxGFRhuMkEDEDEX/6sXugoSQY/jvHRaaD4En0JheFQ/rMar74Wh+IEeEIc7qyDsZ1N4r8QBUqRFnfBqp",
-	"R9TvQ3pLWB5L0GtIWEI1relkAO97BBnzRZ58IiKn79cQOfDpmkAADbKQZKcd7XwqF0jdt01mtAtn+RNn",
-	"XL7jU2ZsL60SdCkiSWVF7YR4JOqib2IVdXFj20oWTb8j0hLbXjDtG8Q0E3VTjExryg33fzAkfDgmfUfk",
-	"ajSqxsmMWhAAKzNhsvm6ZMzKTVQOFcijgWnIRyUKOBEm9E6prVmGbzTINzqMyZI2CSuQNjddxOWIRHdU",
-	"EBNJDMJB7rw6zMT2RnmbddROUkkhSBD8vHYsslJDtd/DRf1ZwideCeR9uoXYkf6sxyzhIo5HQp4CUE8J",
-	"rjjtihTv6g3CSEgcWi9SP/6b+CZCr6dUXzBlmNfX4SRdSzV3F/RrUNVjIuRBIp/Sdmtav5YjMuuxMZ6h",
-	"PkHgi+5j/0bJU2qQTipXj1CT2ZsjD11M5aMIQ2tq1rmd4/7YCvYa/Kv1wr+eTB1WCG8CxP+wLKsEB5pr",
-	"xPtQ8fF5NOL9auuNqxE8rjqdwFNVxXorgjZ/OqN5fWaeaxk+MQG5YG6ZYzIbOok414ZroqtzewD27GbQ",
-	"lA1diBtI4/o1+4JQbRzSG+KiKZM0RN5iS0IPjfAt6bEJFoIEaKOBIhMxRyXCEsKaN+vozBYCDMfX644D",
-	"wDMNx3PYne6k+HCLcF5Xxe29RqN8xECmpeO94RzPxyiylthGf89v4Fa/2ey/JtuDA9wISHOw7bd2gsag",
-	"gfEufu3vkv1msOu3+k2yg7cHe+R1sO8f9Bu4OWiVZz1PwjFicNX76RREd+3aK3k8hUjLi1QKwDWNMC/K",
-	"EAu+BYunxjqLML+KSVohhR4RHMrRr4VRIG0m7kgkUKvRQHcjGpK4lzmEl5jkhe+73Ys6OrHUJcmncc1q",
-	"LHEfC7IYIfUdkd+btz+UOMRd5B1+Ux7U9cuLQD3eopIUQ3pL6stD2OgtYWr4JOJ9Yp22Pl9z2CbOuh7v",
-	"oMg2dK7H/aDrUzzsaOJUlodGgmcjHitk7Ocfb5x1obS5H67Oz5YfL8js7YuTVwKps1HQnUywoR7ftI4c",
-	"yp1nD3yGx2EhiKvl6MQbcNpEU6MP67wkF2jdLQ5pAGcMXF/9nOanae6i69D0pzSUYMnPBXhzs/9U66l0",
-	"s/EOljiRlh2zq875LqJSEvaAo/5n+/1pwVErlXxWlo6Y+vExbUBY/+qi3cZ2aiHJPcFL/Z5vjGLAqpDk",
-	"GmjA0r5bht9cM3yLqc7SXx7ZhwO6msAkFb5y78CK1kP8lkRW0TzwkA4jPp2YynmJNKp+V2/36rkRepem",
-	"cN0fMj6vWgTZKbTGrx5w9pQRXVkAeD+XrOgk/fydH8nM5DJamZKZzvbz8fIKKJJo+fzg+fij9pXojoXr",
-	"BVTNt8ZfFU4FUP0niaWKa0fGFEF/Lg6jshDbWJrrBaFF6tQfL7Do2aGvCrA9ZTTR7/5Yci2Nf2bz4hFn",
-	"g5DqCijfStgL0IUcspDICVtfFEQtDXixSIWJbqmja6jvG3Lt6YoL7VKJhvgWvsqRfPXDCTl5okSRIgA1",
-	"QRN/uPiHxwtiKIKV4vCF57rLrhFZX0xOj+t/L4aAapJ9XDW4nOddvSVxflsCyWbqZsj4x9UQYxh3E0V8",
-	"vgrXZj3PDWwA9vmcwI/L1J9Cmnl67H1xSj6lU/IP5VxcJr5Ai4HyZg4Ynhg01KclBg0Qb14SDtdKu7NS",
-	"8cunw0FN/28rqfGrmGa+0U4nj54LN1+Nf5XpRmPrn8N0MzXEJiZy+vNK040aFptudABDXOSFCp2VFiAM",
-	"EU44GnLWogEaYcgLD+ZysossP9DH4CGWn3Whdg4qy5dgWQW/VcD16fPJfl+4X+XsXixEvx8L0VRj+Tz1",
-	"SUSsrS/qn5OgjI1IjUxsRHbtiDgzRQ3Qpb/GUL9YjOhE13gyJcMEGvI4uqTIhJTQpSdSXIog+MWEtNKE",
-	"VABMxSak57rLrukJ9mJCemQTUiEEVNOlgAMvSd2wCI6xBdXR2XwaRGwMQhtx2kOa8rBZR+djKpEXSxde",
-	"j6V9ud7oBAYlilIoZZp2kYNwKk2r8qIv9WoMWD9jtsGi1HBZj4uiPSHnf+QkgYch+fUf3LxUFcdf7FGV",
-	"CNp1bIVaIiLdbm9BAVqxNLJMD0EbOqtEbOr8qrRDy4Zn9b7Whm81gmVivXtsw8s2CvA2IaQLo6tJpEjV",
-	"BA9JHbXFDXTXlJmnUUhuSWgKpvRY8r6a8PlE5wzrer07je3CSlx6pwt0DSpsg60tNWZne8GXw+O8RuH5",
-	"sy/04Sn3gtw2JCUsQtDHoozFjv5abhzcV1n73hXBEWBi/llADKB9AnFjj+POTydHndw+HgWnykLKSF6V",
-	"iqQhUNGjAZb4XcjvKlzGcfKIdRHzrVbCuCKzSEsy47hlJmdxcyMBRZqFbswzCXmQMLfcE1NDaSAySy3b",
-	"Bt5qX7OkGaYiJHIGwbYDHo3XtSKWPEk4IQ2ki1zwnBGgDEBSAIP/JIY1HJOrJOpdfzFHubdCqs1s+ea2",
-	"U3pDUFLgXD/ixQ0PvmQJ0b0WMr9YxE8c/vzf//lfH++TJB4o2KCLMmv5Un+t6ycuIbtvZ9ouXVmsfEri",
-	"VVlSLZmAonZstvuVZck/Gi49s5nJQkTXNFWwEWEJckIrgUHI70RhloSaPOYi1d11lrQBrgnndyMIPCkv",
-	"MedZBgPUFSG4oj8LR0ll9lfC2r4FxhbYFrtwTim7UbK2aTahJAckOeJTOZlK5HPGiC+55a8+bnfbn96d",
-	"nn841I2cE26SrKfIiRPfp/M0lDoR4h7XW1Lt5UvdDS/ZhU/iNkiAvwj2F8j41pdUSVjqTGinkyMhaRgq",
-	"BRy6EuG0PYspspl4FjZ2GgebRR6DDBKs6hjyRzXzV/ZQPaJfYCW0FHsIiu+u8VUISdfkqMHyX3w/BWb/",
-	"EhdcTTpLrQO2EyDP1v7tcbivA5iJdfvFSv0tcMbEWlyaMwIrqynhb4WKAwO7MO5FyXk8JV+daCk1J5XS",
-	"/6SKjnUANlDbAFys7LQzag7DYyJcaOkFPfp0E+0frs7PEHTVxWgjiPBAolaj1ag1W5s6LVkHkfg8INEr",
-	"0WNaU9Lh/4KbGul97N8MaBiSAOn2fNo4rJ7Wb4JieUAwjGLVY542kn/q/vOiU6xbFdZdTwHpqbhP8oLn",
-	"0bDS/b3oWF9fx0rxphjtcrjJ1pcgBZtSgVs2Fhx3TjvdjldHWcRd0MQSHa2qMpbFmRd17BnUsTKAtUQl",
-	"W3KDja9Ee0AtS7fxopgVKWblrrqicmaRl5UxWjZtub44bhva4pkoLU/XelGMWrNdE7vOGYkDEg7qBWFW",
-	"3yb7/Voo8KIAfqMKYGW2LYrdzwaJ2ldXnW6xgIo8PdFJoPv0o8loJqiPQ0SDTYVGU0Z/mZK4+345zwHM",
-	"+KSI9Ywy7Z9Jnv3d5iYEMQhmkWgRf7b6s5pBMBoUhuJ9iKv429F2ru4TFEcZKdTwcRiSSMm1OnwYRwT5",
-	"nAkakIgEh4hZvGmnx+KwPqVuGl5GGI6LwSnROCK3BIck2HSTnv7m8QbCOlxvwKPVSmcie72dGQQKykXj",
-	"BenoLKLZEVBj/PmUsKEcOYetRsN1xpTFn5u5MWRzlApHEb+LG8DjyB+BT5MRO9DRokv6eAxhmpAoHQaq",
-	"wxMGFT69aWm5xPoirC6g/DsKjZcN6+zPIEfIApYyNOBLDOVlNF7NUBNd90QKYzQqk4FkscY/q/r66Npo",
-	"7g2v0kGdF0z+ltXOgjtdR9m8wHJUQtnUaG2pmdmAgTG/hUgbzDSjXiIE2xrmtyIEfw3gftEqv2Wtshof",
-	"3IpdItUbLixiXa56eiV5pCRfRmKfSyzIGgKJPEnHREg8nngoIAM8DaVQKMj4ne79A84ZD0neY54Z4L1B",
-	"XoAl9iyXjTUpqNavBNLAnLwRJkIbSqhmeKyEaujJNMA0VB/AxzThlEkSpfWFNzMxdvMatn7fK2Gr2h8g",
-	"hYb1mHcSkPGES8L8We1HMvNchFFEZERJgAy90NYsqIcOhS0Y0bseEqkl5QGNhDS1j/NE/rfmBq90hl/l",
-	"nMJ0iVDS/4kCtvXqnkWdjw+ouLIIwOiLVv97beEaX7BFZOYiK0qRwK3+NLx5MjrYVuuLYjQ/1NZrBhXj",
-	"Y8JoEyal3VAWkM9ADGzKtJlSDEbqPWaoDVqT2KwmKeLr05QkXfnnL/r+Dr84koxhkdOIOIetZn333nUS",
-	"zqErpOzVms1aa6/bbBw21P/9C8JJiiZ4vXyCXT3Bx8opYBlSZ+eANRsNYzWJv5jPCXshjC+E8SkI43Si",
-	"BKpmw200GrEVowqJ1Fa2ohA0iBsztOI76CJTwuAIsljGRmdEOzBG6r/cBYvjShujWYZObkZ4IMFxSAVS",
-	"mF5kNRzKbE7rgEdjLHXSKqmpJ50Kr+6TAY/I6rfCBqu/NHcqOqYy/zD3Nc3Bn+l4Ok4+UqY/phRI8ZYh",
-	"ZNMVvEPc0En+K+wJGzkTPtSaWoHqKsRZJKm59+Qq7qd4IgjYL3aaBeoBaJ3ola9S8+eGrpqZIvnmIi1x",
-	"n0aKinVB768eGhPMhInsg6+zitplp328TE1bkHpsMuY8pRZk4mwf357zgii/v1i+IiyrzJ63QiyJkDWR",
-	"9mcssIyfwsAie0FOgQXNyrTxxFB9G+8KvXGLPH4VP39Kx1sM+PnmegPj+vReuMECnLZTCM0c1aOT/lVg",
-	"HuG7rZsJfTJF/YiPJ1NJAsU6rv5xmvbAGuFwUOMTwhDo4bc4RN4g4mMP/ff/+X+jRJNEvWmjse0jT3LP",
-	"RVDaV6nanIWzHmPTMYmoj25xONXxAGDGVOo62nh3cnnVRVSb/QiOQqqOOfPIZh15NxPqqVFsGobQJa3H",
-	"5IhEEHAAgQcbR+fXZ/FEDDU2qzHGHIMAEKkfJ/SJ2GJ7OIzIEJ58Mt647P1qZwVkAZulkRe+97h8L75z",
-	"ApYwiBW/IaYUO05RrDobVPRBIWNNkIiawLmvQScmJEL9qX9DJKC1/vPEbMNzzW/QJ3TISKAUcoWA14x+",
-	"RmTC/RHaENw4JMDkbyYbY6hfHMlYsdREZ/NNMuOdiVqaIy44IigkA4n4VNZRW/bYmAsZWwHMw4XY3qVj",
-	"cqVP8I+J9NYGC3BfA9AL4n8VxId8LzomBjCr4z0Im8vzJLUE2NUDH1a0/2fLSGWqjDv5puI5EXe12gXr",
-	"i9PgBNzBizy6AEbd2J9rlUkZ4dRIAU2Rn0QytSt6La/qmBmZFziaU50xt8DXeeaV31J9r6dO1810yTAj",
-	"f/4Sl8bXXptmrdGqNQ+6zd3Dxt7h7l79oLUPhfHtC1HSsql539rHzX7L3w52yO5gr/E6VVjbPlhdJ1a3",
-	"6i/3rmO6EC1/W9Inu6m2SsYTOXMOBzgUxHWAocfxtCFO/2bTcZ9EYDbVf54POiEZqzME46wCCWj7q+jZ",
-	"YCCINreqr8/SR9VHuLzD1q7+lAbvqltS55hZj6Yq8Zgpiz/Dz2rDzEwSfyGS2debEJqCZHYG3yjIFFXa",
-	"hNiIUCYzO4OBX5eKPlKiNZ9D/ZikZb8vTq6OG6nN1Yp9Y5OjDR4hj98xEkFx2T7x+Rhaqgl0rr6N9UeM",
-	"hiHv47DHMnVmTZMR3eRRZ5dEHNr73xAGRJnKzeIUaftOH9JNJIvDZjvLWlysBXXPEsKSOaLfb17KN5I1",
-	"ksWEJTiVx/C35it6LgslN9ZTotEIZcszmz4Ymzq2PLG/CHeh9UXc9LdE4PkCMr2Enz80/Lw0uBTHoi+/",
-	"lcZXoxPzQunLredHp1e48mqieLa++Mpgdft1posF2tC0hEeoHYwp23ysVOknYMPohPn1rGj8xCz366HS",
-	"SxT8NxkF/7i8fctw4qVWJRtS3pvx31wJ7ifCEr3fMpqYOckXjlNQTysLuK+S/mdPyXwq4UBBm7dVQqiG",
-	"kFKi6CUZ89sXUTQHRPTJIGyA4glhwn2CxluxrznTbWZejHmjs+wxM7rSGN+A1UILNNoMkdexvQDW1hRe",
-	"oJ30odM5PumeX65nINCLeBaZxey/qHduolW+uLQe2aUVBAluKoiG1nDQaY5G8x3Ki+QQqFdYSyu7Lxc5",
-	"YPRROvil6uejyPzZYy1lYJ6vyI82BPEjIgUaY3FDgs0/ZUHQhWOxMWAB1JeVBvU+dN5+f37+o5dOhi7O",
-	"r7px5K/JnYo4xGJIjqisow72RyggIYUhPo4iSkSPef9R+5HMJiFmpHZFhwxygQ6R/LsO2Zoy+hkJ6BYn",
-	"4Bvi3jbNbyPyGX3/vn1Uu/q+3drd2xB0yBT0wl27qOfoYVI/V9ef+jyY6S96zqb+w+sxyGm1VnJs1nlo",
-	"IseSddPAPIM2zHfUhHVYDa58cogCEkw1zBPUn/UYlZt15GWWCBFjcT9vzWr7JrAzvuYkSuz8untx3f10",
-	"dH521jnqnl/GOa89Vr7u6RwqPVEMydxbnsc2P7fTYvO89rnA2cerMV2islf1wp6fzO4/R5ZWUKUi3rz1",
-	"hc8B3nI3wAVhAWVDZGExECrA5SDik0lej32jS+Ug0otN/xFs+tVAYYltf9UFNb4mqVGCfsoof2+yyDPa",
-	"+6uCQ0U1e55eFOvPV+bKBGESYYG8v5r/eWgDCwgb2tRdqLV+YUz8EPRZaNv/xrnxV0WRF8v9t2q5fzru",
-	"vJWy3sKIvTM7y61QFobsifwoveP0HU9u/8/N0JVYTkVup9+Lztnxydl3juscd05Pfupcdo4d13nXPjnt",
-	"HOf1/33aAohavynXWSM+0hfWlZOSlQA99OBIVUQWGOaApSTjiRRfgZ0ZdIym4YpuNZfT8KVPzSPhkjrL",
-	"MngEt/KntERF02wyrf68zOJ0dP7+on15cnV+Bg8jKhBR0pUSGhBnsd1Ji11pHxldsUcxMJOicIgI9kco",
-	"5EPq91g/5P7NK6FQNqA6IFxtEKw5VhKg7lYeT6ub8UNpYYmZRBudf7joTP3nu676/47bY6ddF512O5su",
-	"8keYMhLopB/JTTxmf6bXkbz4lUAeDD0H1OSRhzbaZ8cuOr/cfIMwgpX2GPTFGfEwUGfIdDQo9mHlrp5R",
-	"GLXWWjBUTlxg5Gkzncvr03W66CgwfyKhVU39LHYj2NNLz5yvXjI8mmb8MTE9sNnX1hf1TylXdwKZLzaZ",
-	"B5f5LbiZYtNL/uE3nhxFuyMCi325zILivoU3WU3mA9q8sr3nt8Mcnh7yXmwX32bt3eVMRX+9RCXqqgEv",
-	"GtGjpHXjYRmFSF3Jn1IfkhrUYkiFf4u1IQWYaBjx6QRZPUyw3bADC0EkCqmQAg1oKEmkPctk/EZndwsZ",
-	"ETwWSEz7auo+MaUPxmldkhXNiwq0gi4ePhHd7+Lhs+gEakcvbYe+/bZDEiBvDocsYr/1ReLhCqcwJLDj",
-	"oY7LgMBXNIj4GPRsg2tFPuEY8F90jgfrHLk3Waxx5J5846nx34DKyz0WqBsFl1hNnFI0f6Wu8a2wnCcH",
-	"uRdF49tUNJZxnkRgqmHfJ6LY0/nO9MOI0/+ngkSuLr8V6az9zUOoO0UlmgoC6YV9D3GGPOHziY7o12bw",
-	"VBDkA6hDNxfl7+Ew9DZdNTEEvhnZTomLOi9R/M/8NnaJdtPWeylVVDqburK0l13p5MOkKVyR11WdyNqv",
-	"uoKnCydXB7/23D+ph+8fXngFh2FS6IMGAHitg0wJlX2gtxXb7ZmLLQpiAth8BQEv/uj3Vrrjw4j6Iyun",
-	"30Y3hVjYl9kKRenQHHxeXmXIegsfZHOGTwIPgR/nAbWHPqSr+CZw8E9v4UgupIydIwWOP4u1YyGR8s4G",
-	"4Fx8c5e3Vk7GxoVucvLZimwUyWU9Qkr92ykNweHaVi/LollOVavqFPmRbR527a4H1euaZzbumieyWNlL",
-	"ECkpG65Z56vyAb/4e7++rebOwsBy3Hbri9VGuEyr2GS4KemjJOXiEj1ZkvBiw3mwDWflDRfbc5bcxRMw",
-	"7CJZ17J0v9xyroWnxBWv7TxbmcqevCjOZ9fo/Uh1d55GQkAbBAu5WZItPoSnPYvVailKvdiuvk3b1UM5",
-	"8RqVSBI4eSlD8phlSNT5a2/VU5PmR6tHkkfEV3iZL6YyD34eVlrkp5POh87lGsrZS12RP50O8x1NsQ1D",
-	"IRFEWSlCCqqtP42onAHK9QmOSNSeypFz+PNHhVV4Qn8kM/ub0Rj7yeePaoLoNr8plNTNEXRjHCz130JX",
-	"Ewi4Px0riHOdaRQ6h84WoKZZ5kK0fVzZdOOCR5ILdEcj6BA+xhLaShnBBk+oGuYsdl28wELc8SiAOHsG",
-	"qS/a+6EdGcKeRG1ucQZFQNIFLL5bHX/emy95SOLgGAi1XzaJury8STKV3a3EHYNUaAPfEPYrzpkxW0hm",
-	"ceYPVkHZzJwuvCZ13JjjKn6TBVqLrzk2YUHFj8dt6BefbVuhQ8XPQ4BR8auh13tydLpV8pUmXCabgkYQ",
-	"iLSwpBo8mTcxlhgNQn4nUEjZjd1UHjL3F6qb2FNjiWvwbM7EcUNWJaLHjQrUwsGEblIpxnOT5V0ttHuK",
-	"JxhytHFH+iPOb8Smvlxi1z95JZI0MBt8FtLAFt9zBAkqVHCm02g0tkOpleTtK45DR0IuTm0FlmXj06zQ",
-	"l7iLnCIdizOc0lvCFOCqDUcEBxQ+TSLezzw+IjjMxXvFu9oXJ68E4ncMWb9ZD4+JuoCP9/9/AAAA//8=",
+	"7L3tcts4ujB4Kyi+UxV7hpIl+SO2U1Pvq7aVbnc7tseWO2emlQ0hEpIwpgA1AdlRp111/u5lbNXW+b8X",
+	"sH/2vZNzJVt4AJKgSEqUbMfptKfO6VgSCOLj+f787Ph8POGMMCmcw8/OiOCARPBnp4uH6t+ACD+iE0k5",
+	"cw6dKxlxNkS3OKQBljxCfIDkiKAbMnsl0C2JBOUMbXgfb73NN0gQFiAqUR/7N4gy5J0Mau+w9Ede3XEd",
+	"4Y/IGKt3kE94PAmJc+j0nGbPcVxHzibqo5ARZUPn/v7edSY4wmMizfLaE/oTmZ0E+SVeM/rrlCAaECbp",
+	"gJLIRa0dFPI7EvlYEDQin5A/whH21VxqIVQ9NsFy5LgOw2P1Yho4rhORX6c0IoFzKKMpKV7w3k6/0ej7",
+	"u3283Wz1917v7DRbe3j/taMWLCWJ1Nz/xy+N2gGuDT58bu3c/6Vge65zxKdM5jfzfkQY8tTrPRcOOiJi",
+	"wpkgyMdRRIlAvnpQIM7CmYsYRx6VZCy8ZF+/Tkk0Szf2FxifOf2ADPA0lM7hAIeCJIvrcx4SzGB1x1ji",
+	"tyG/0+ddcF5BOmDRuf0lIgPn0PkfWynYbelfxVb6jp9xOCX6veSW+uQCy1HRTXdHBAUw4pVQEDgJMVMX",
+	"jzYYl4hKgSajmaA+DpGnx50E3mbJjccD1l+/mWB+9d3ZhJSfmz3kYW/Wk6Rvf0tDSaKjkBImi07vTB04",
+	"GsAoxBnyfDMUYId8moQ8IPFCikApHu9UXSe8US/LuXcdIWeAQgMejZ10wRHBkgRtWWXF8VgPbVy+PULb",
+	"29sHSNIxES4i9WEdeUNJDluN1nat8brW3O42Gofwf//SYFBlk8lyHnWXx/bGlu7T+rnq5dgzPvLKFbCd",
+	"wVsqLDweXH3dyfSPu2wqJiGeVV13Orrywq0XPOrKO2NMwwprJmpc1dXC4Ede56cJjYiohLgkHlt5vcnk",
+	"j7rmSnSRVqaI9JFp4Ylo+5LeVoFYaoZ6aCMWFzzg5+oP8uth/B0jvx7G3//3f/6XIYNGmvnFUcOcD9U2",
+	"Gy/uUbd8ivukCrSHalzVe4HBj71OIa9FRT4VJoOrrziZ/lGXXZH+sRUIH3t0inceDTGjv2G1ukoYyjMP",
+	"VF149qnH3cK1qHzWUzO06rLj8Y+74J+16lZhvR9vq6704+1jrfEkIOMJl4T5s5/ILL/INtLCaM0fcUGY",
+	"UgbQBkiAGF1fnxxv1lEbRWQCshxSUjYREt1ROQKlSuAxqLBowKPkix7TsgjCLEhH9XkwQ0LyiAjEuBxR",
+	"NoQBQyIFjBrQSMhETXuTnV+9sccwCuhgQCLCpJ6PCoTRTuOgjn4iM4FwpEZPJCyntYNGfBqJeo/FiovW",
+	"0tNztk6npo7HPvQx/nRK2FCOnMNWo+E6Y8riz80iPfRkAAp6wRFPJuEMduOPMBsS0DgRtdV/fxrBnrxO",
+	"Fw89NFYTEYE2eIS8v3qwG8xmiHyiQqpzuyGzVBvLbcqYCsp2s9tsFa0/TzsKtK4c5q+nd2XflWpe51M5",
+	"mcojzhjxJY/Kl5Ebt/ZK5mdKF3OBhwVU6F8k4rU+FiRAEzwkiE3HfRKVGQ3UkGKTgYIo/ImOp2PnsNmA",
+	"/wGM6W8ayQ1RJslQ4fa961zyMNEfCk7F8JP1DiKeO93/5TQsV78j/ePab4PH03ddERwV4c4RFqRGmSBM",
+	"UCUyITHta5iN7WdqPWWnL/Ssi7A6jwdX9LeCa1fAgAT9rfxd6rHCm27tZq/auuZm4TVf3dBJATsBQFPb",
+	"jojPo0AgyZG4oRM0iPgYzqJPhpQx63AiIqahLLVoqafLoXMxLF7xqECAO+LjMUaCTHAEDCOkQqrFDCgJ",
+	"A+Eigv2REZJc/e8hFn7yt5rMQ4rq1WDMmx7TvAf3Q1JHXUo0je9H/IYw1J9pHQMIvCWL11LbQzWJ/C9C",
+	"7cY+CbAFViCccLUnenAzPSkcRXhWxI+vJuq54sPzJhGfkEjO9BHEn1ws/N/hZN6gKqeRPQu1QzVDxZOo",
+	"dBBFmLPqQXTxsJS4SPhtXdoCM6ekpYtvCvD5nUZIQ74ViMJGFU5FRE4jVoo0Us1XiDQat22ivhSLlLRb",
+	"aIoXJHqgIX6qp36QMX5/VWP8ex7diAn2yxnHnTVi3Ru23pLes/XlP+DK4vfPXeATLeBezaVFV0CX73Bw",
+	"qaVl9cnnTBLtpsCTSUh9EH22JhHvh2T8t38LrUAkF6LgQYL1SgPcIRpPhUR9grBEYy4kUuClMD2KeHQE",
+	"SL1tPgnn8Bf1xsBISueDSyV2Oq4zJgrYz7KAPCZCgKTjFL7i/oOCLiEx89WYLTyhN2QmFAZILKfCOdwB",
+	"akAlANLP2r9FOUMDTEOizlhGBiCc1mDPb+IGOei/Dnb8bZLCEO7zqTzsh5jdALWodA0X+vj06ec9HLG2",
+	"EnCtcmi5Ghhj++IEbXjJ4Xlo20X6xAW42/RBept1BzxMbBBS/6EXqRASxBX0bz5i9YATpb6oW9D6SXrG",
+	"amT2hA/SE05W8zwHq7RBwaeRT2ItkAo01Z5D2BwOI4IDo6wIOMC3POrTICDsgSdokFWo6/v4U+efh0eX",
+	"nXa3o27MVkxQax83+y1/O9ghu4O9xusYT5xDaykZ3GmZT3CY29u40Qiae7U93GrVdvb2X9cODnxcO2j0",
+	"+zs7+2SX9FtOGVak6HRBojEV4NYNCKOACkALM+MNkMKL93YGeHe/36g197f3mhkA2FYAMCZC4vFE3Xej",
+	"1aw1WrXmQbe5e9jYO9zdqx+09v/lpHBi7zQFlH382t8heB+T/QbeJTtPCChTOVL8y1eSmIv6U4n4VAoa",
+	"EK0L4zAk0SuBhM8nBG3g7B26CKOEUitxCKO7EQ9Jjw0IltOIbB7CNAp7fsPaGLDhmcM/RLmz9zYRZcnL",
+	"DbC5yCYBLSVH3rvOGZdv+ZQF6wFremU76V38K4j4vxEjfR4i9r//r38HhP3v//dRTvmMF+FjKjkA/l3g",
+	"Wchx0OX8FEdaqV19Y0uYQHM73a55H5KcoxDe+HxMACCDfPIJCbSZSZDoFgAvpGMq0UYTvaPfKeHZyHGa",
+	"5l8oJYsFVM30VjOytU7NojF7hSRja0EcRHq4LetwrZU9L49Ng1KKWOycTSvDbfc23yQ2QG0UC3KnfplI",
+	"Zg/iGRBJo9YTh9jM+BQpDuUiLNDHW0VbLIvZ49xXa7/kvhJx85mYN0PTSYClZtXqxtLII0aoHJEIzNSI",
+	"KQU0uV6NEl3O32E2M1KteOC9KNowxmxmQBjhlF1QzoRSdWU0QyGWYNtcQn1aloDUjWeO4pU+E/VZvMPY",
+	"bEOFMcErSNRmdApBOfER4IFU13KpPtTa6oOHBMAUqH5W5Jk1pCAATT+iNNw7TGU2jiynmoJyytSSeUR/",
+	"ezAWAjNWyB4RYE04FFlkay7XMprpFeuVJdLFM13wO7MpHiHKILDP3l+W4jU35+7q/fv3NVtEKg7Swr5P",
+	"JjIHPAhWR0ThJaahf/oObzENcT8kD7zCAEvcx4KgqTVl9tZA8P/NurTdhiUVXJEIvELZ559HhwnIhLCA",
+	"MH+GNhRziDe3mXIyzMSdkZ+umZhOJjySJHhHAoq7sKwHigPbSyG+uWtDfLIENFZrQHA2zyxXUX1Unr17",
+	"tWsPjs14Rt9RMY49Yw9hGNpbBi4/mbCt7Ti4U6v6mq3FP7YejaHbCvhlLG/HrxnHG3ze23glNO82lwKy",
+	"ruQRCazo4qUyWLIgHSs8HEZkCHeU2NRwoGUZHF5oAzUlIomAtS4O+/50PA2xBL27/fP3juv0p/4NkSdM",
+	"kugWq0u96DZ/cFygLeCediQZT0gEGh4Ql3jkZ0exS6357tWazVprL41JVGfL7d9eW7/dqx8n1IcQOW2p",
+	"vXedibX2ubV+dgibjp3DX5x3J2eO67xr/4fjmg1cXb9zXOfo/Pqs67jO25PLq67zocAWPr9Ry0qc7Dlz",
+	"iSdX52h/r9FEwTTSJJ4PEIaQzJogEK+s5zxEF93etNHY9hn8Q96589/8oDjSRearY7RhFoDU64EZWYbd",
+	"jYvuL43awYfPTXf3/pd3P3z4/SL+vHN/vFlg67XuLB9SoNCUD5CnhnhvUMClQHc4vEGUSY4YEYqK8f6/",
+	"iS+Bhc27FmyTc7v2L1z7rVE7+Pjhbxu9Xj3zxeZfC5dmg81CcM1CgYawz+CiwFKzPFJTV1D0EgVx1cbe",
+	"22bmX/Rr4PkUcvRhWLBqA0z8l1vBe2m/KL4hNwPf1vEUvV+nB6x4ch9v82BgqP8bJCSOJBDtJgR8UOZH",
+	"ZEx07D0itySaGa1EwUJyoJTJvR1nsbPUTUOp8x7baT+kfgyLihr+8K59ZCSneoljY6dxXwhR+jVXxI+I",
+	"LJbUBPyGNuAlk4jeKi1LvVxt2ftUwxNauyEzD93icEo26+giIgKkfogGYZkchR6TIyyRdmOKOFBE+zmL",
+	"lr23U7JsOyS8GlgH2fjqgt/Lo5jTtAKEE5Y8xoFtmlJHEk2Zuvt60ftJeTAsKDbGwAV8XMYnoxTZkLMh",
+	"iWxBWcvH1bZNq+TD1Fdyh7lpoGdu6nN16Rh+VOsXmWUniqt1QElOiWtHOObmPcVCIjH1fSLEYBrOqw0b",
+	"OnSAKCREfR1l5CLBEVX3pLTtIerPYu1ys/rxMQMPuR94Lqpo5bgg15kk1lyRcUkvFJiSZ4CqznmjJxG5",
+	"pXwqNEZ3lsEcRhGXxi59NyLMGJH1HDHqC8knAozWlA2rH920NOBRoRM4jRYiE/YVcRX1pXwHYqyt1BMr",
+	"DNnO1TBRRPaZu4rAlzOLEzaZyqUco0hIwJq2GfvHXUQVtaOyji4JDmpAGXXkCIgT+m0eQGpfUVxmEuQU",
+	"icURQXTIlLwLaLqUP3Utm6B2YmnLGOglBOwkG3wi6ZgKSX3kc6Ytmv5s81H51Em66BXZjnnyjQFAHQyC",
+	"wzs8E2hIGNEhOP2ZZfauL+USpYtbi31kBZaGu4yfLA0yWcAezica9hBhgYIXsMhQOXsYEzAnoESVi/Or",
+	"7hv447oLFHMqJCK/TnGo6QGWoyQCZ302kU0pnMcaRu5iLZgyw0CmLCRCGMYoTNLj6rxj5btmJZe2MFL2",
+	"q2EJdrhS4wEcYuVjswn+agI9HHg5HQYV/RJC/tTcWRLoF6fJns3FP1FDDCG2dQM4jaczX/9u5dKmUVMm",
+	"VLmYJObJYHJPc3DdB2IOrDXzOohtqnK3Rm0pYPWSSxweLdt9HHKtdsynEnkQHOlteRAm41Xa3txtxfnC",
+	"1gIK704IIk0A/wrmFSuMSai3tQ4yMQ/7zoecleNREE8kkbpLaXV2iRWRNB9alUPVMWXxx/nrvi844O+w",
+	"fzOgYZhihnWMBi2ariPgOx08RSEMZND0m2Sf1HaC17i2098ntQPc6NeafivYJjuDXbzXd3JhGbFxqpkx",
+	"Ts3Zn/J3k6BnHmeShVknmH1Y8628hSJdWXWjhrE+VBAl0+nj5wrtGfP3U4Qi8RaLJoiz2+cvTgstxYde",
+	"b+iDT5PE42NyGkEGTw7SwMCjkI6VACgIEzyK5QGnkQ0mwvkHJE/8B447n5tgAVTjoJH5nwUZf4U4Oy2B",
+	"LtnTbZxv1MxgmHpongTkoSw+tMe1BsQHvDBPCY9JcEkGqZy1UkmDRSpm7sArkpq53A+zuHn+kVxK1TO7",
+	"TRPCKnDEu2zE7Mphrzm0NPpbNszVuqeCA0vXnCgDTrrxRUgZryTHWXXuW8jvLPMJ2mjuzcUua+MgZUOt",
+	"1Db2s2m1RchnSdaN/US2bpbI1slCK+moGb+TXYKiAtl4NCqwKlKvqXKl1TVWrJCxvuD/uIiaSgW7BfL7",
+	"82HhEgQ8WYxRcdYZDsPzAUDNQpUGD8k7IrFz7+YF/sTVWumQEz67nGnrifO7+OBmRSuzgF/U9+OJnMVB",
+	"9pDpGX9QKmn8t9YrIFlC/3k+6ITaVwBfKq0kDmXgg4EgMvn6LH1UfdRZXK1d/SkN7zeJN5nlCHCrJ0Rg",
+	"yuIv1M+KAzAzBwxQElky+VrzgUKQ2Rd8o+5SfbTLBl1Nx2Os/a7zSL8+461qvV3AXazXFwIzCemt8Rfb",
+	"LmEp1UFpYggYmZdzmonsZhyh75Sc30ojuHcb2ygOJbnOhJJob7329e82thVKlLxku+glB9kZWo2GAujF",
+	"cuZuLGfCfrVdpeR9B6lAqjlKK2htt14PSOCTVrO17xh583XQHOzjA1Jr9bf92k6wS2r7g4NGrYnVF+rz",
+	"3kBdBPkk2/o81UvZNAzdgrxYxW8yDESpLCZ589BpNTO/+YkofrKCAhQHSTjHndOTnzuXneMCB3ty81Wp",
+	"kYEgs8UiwWwNYda6pZKH1DlqCqNxuYR5nhQjUhl+Ze9q3Vfzouzo3KgoSdstyIiZhgTdjbgg4HziDP06",
+	"JVMSICrfIKyNMAMegSBTA+nNnBklotB0nEJLwUpiwEgDKi46Z8cnZ987rgUrrvO2fXLaOS6IoygiQEWp",
+	"38kqXLsYmXm9mwJfCjOLiFYMcjmai1dxo1qEpZIEYshb6TFqolR4qcQnVIe0/9DtXiA9PrlPMKoxbte/",
+	"0/7vJeYrLLP0cdGRPZ/QEjOaP5HQYsQKW6iwhYxYSKkutVScsIrYAtiXM7EBrtJbql7mKBh13Ir2G8v2",
+	"8+VtOfeuXZ2x8GmLn79ufLd9vPu6c9xoNJqt7Z2Ynxfw+STXehzHSyjCxkLKEuKvP11JiAx2zs9OT846",
+	"yaAuHROu1NntPaV2zdt1nYL8twyapchy3Pn55KjjfAnTUwYKUpZwen7Zdlzn3T+6XceNgePovH1RGFe3",
+	"Os+3IKiK9hML3HN3v7K1qprhrIxPJ9U3aZBU4zkmt53rk816ueNyhRqbmoJdAY6uEh1UboQz0Pu5wOmY",
+	"geVckM3ZT2fn78/QlEkaWnWANE+HKkAMafhHPELnb9/Cn/0Z8jLIoOseGKAyk4Kc8fGy8/3JVdfIGuZ5",
+	"9ZfGqSIom8OyskwKbOKRCApxsmIUTKE8yd2ImkQoExFlys1iqDhLWSELfiznaFZsKbR4ZWRMy1yPh9WF",
+	"9C4elhhNpSHT8YUYOpM7bNf5VBvymvqyZqgi+MOAzP9xja8mNj9rAsrVTrJkVevG3GxJ4AzdTPAsi1Rr",
+	"2G8z5CBvvdUgu5LptjVvus3zPdt021puutVrXNVwWyxuPIyRL2DYc7z4oWwxjfo1C1+PTz4m76pqUNbv",
+	"WtEmvK4pOU+hzbnpa0iqsLR2D1rZQix7jSJKUJ1kjvEn+0s7eCRPRudYOx6KOBg5Kb+dQIyrmJpi+BgC",
+	"jCIyCbFvon9DKuRmJhhi0RKLvMMrVMyZo2pF9KOy7X0+7NVE2bmFKbkVg0i+kLFe/5kiUjkdfUb1F2jR",
+	"i8X+K7DYZ9TTVQMVVlNnMzlaCeWbB6bRdAzxj4a8FtWfS3HX3KPaq5WBlYrz8e9zkGUPzkPX/R8xpIE+",
+	"zCeaN9+lV1VMs1eU0OeyXJQGwifU1xT1x6vzM3QFb0QbQYQHErUarUat2dpMGY/PA7AWalNqHbX1DEns",
+	"G9ZJMthkHwuoPQoz61VYmku6rG8iTCK+q3UFahsmyoRq9ehqknUwL1nn6YQtWQcVJWtY7KrS9UMI0uNS",
+	"licPk1hTNH1sfK8kb/6xJa7FCPXM0lVsiniRsJ5ZwvqB4FCO8mQl72bkN8udieapItD7aULnixCU5Kcv",
+	"duffqHlazfpehQx0K5t6NZfzjV5sQekQk7tP3iA2DcPED2jMlCbjNM4FRiMsEEZsOiYR9XXqNiRbbUCy",
+	"O1QqVBM05pIC+VTHXpQ4ry2xslpksaV66SdcK41Z7bXowk75kDKr2uYKmcuL0lnPoJiETp7SteQ2xIjf",
+	"MXV2IR+KpL49ngZUIhlhGm7Wl6dpK/wT4o5HWWkp+TIzQbPR2lnKcxallCyrW2+fvtUhIVnNggMviKe3",
+	"8rMcq31Uc+dwt3G4c1Dfbez9C6oeDiIiRl1+Q9RJ30w+mm8+7g4afgvvJ3Uz5utoLPsdAOeGaEcYmf04",
+	"6n/v03P648n1byfNM3oiTtjlrn90sndyM/mPn49+PKiT2Y+/Be9P6Dk9mZ7SHTr4R91vhaw/ftsI/uPH",
+	"0NHHC+Bht0JyfuQjho45idW3BTV0IzocQdiTgyFP5ZJgONj03py4JijcSRZGF+S8mS53esPeuimo2dvI",
+	"59XhX6fERYKyYQgZqW8Q+WR6GWCJvC08oVt4KkdbZiKvXpxbYK4l50+hQ0YC0DaEQDDMdEDEAnltU4MK",
+	"7OaH6DuCIxIhXd3CTKlrXBS/Nb67RYwewPlaFEmhZs1zZ+Rm2irBK0rR5NosYI7uZLtq5fMc495VVWOM",
+	"YhArSyJ+JdAw5H0cIj0SbUD9MSoFinhoMrgqiUWX6vnCSHmLClWI5LGIjVl80Rm+I1qGKbeplBVCVdty",
+	"Dp3O8Un3/NK872QJohYi5INNDnoln/PF+DJVa9UotHH+/qxz6aL28buTMxfpxbvo55POe/X1u8677zqX",
+	"m6YgalIfVT9a+MxmKVaUCBTVbzGpMG7fpNpq+T0+myxvwOjx5fjVgBFu9yGwmKoNRpxZT29ofrNhSc2s",
+	"5tBUN2z3SCrQkKG+8JhHBOmWTeTTJNICH1SowboGwZu0DVLaUBe1z46R5EMiR6YJTEG7hJ3Gwd7CfglF",
+	"PpQkbLtqtt+qQdxFSGrHE6xDcmlJ9FHs2veBRvA7Zii6ZnIJeP8v8766DxWSlklVbAmhnjc/l606NT8/",
+	"unV5aUwvXTfGozwSJz7dhZPCoIeFijypxXeByTYTK7GqnbboNPMkwWbLq5hqW/P5a0WReKmptrU8fy2z",
+	"3krG2tWsnksBdF0HvQKwImH/nJmyVtogCfVt7kYc9YnPlboNkJlWq0tLxZvKO1Tqpm/qwc1VK208spf/",
+	"Sa2uVWs/2BCipZx14CQWUWMTWiyogEzpuKkUraVKx3W0KLrc0FYqEdoLfza5MMPxHiAd5pvXre8Gzifs",
+	"xPwzJJEU6I70R5zfgNeFwzIur087H9tH3ZPzsxSS3ne+++H8/Ke1gnv1G+a8FlM50v5t57tO+xKAoA/a",
+	"eGzG+av5nw5bU0dlxs/Xh82UQlaiEJEjrtZ3cX7VVQuOqHPojKSciMOtLbUUUbdkg624Zb1z/wUcxhVY",
+	"dEkTwYVeYT4hhfYcKMIexOnTQsmmkLajE3aUtj6VxFhxoUqVruWdRFq2u+2Pb0/P3ztuBiyKosQEHTLK",
+	"hmX1paCUoVU/8T9qP5lzr13RIQMjONL3+Ca2J8PpKn6YpJtwFs6K7UFzMaIxvBat9Km9y0XwvtDLlXvg",
+	"6aNJNcjMu6zzS19DKCqG3zxbg3HIjweu5sY+mHdj5+mc7cY+WC4bzS17TV/2ulR1TSIptv1oWz4xkVvb",
+	"d51QpTgM1aYn69CYVbD8j460i6K/86utgInPJxbNyTIv/u/n938XVMFYTcYvKm/YZiYMLKXqb5A3X6PE",
+	"M/5f1J/SUNYoS5Lk0sfqK9PvglLXfy3wnq7iwCwJVz6PbSJzjrVVnSyPYWNLsLTQVaP7wyKwQ0INPsJu",
+	"ScgnSacz3Z1UIBzxKQtM+eyQCpmvemoAsCgly2Db55ISkcW/xJhYVKQsj5pFo2xcXUbJYFyCWIWF0Qyi",
+	"LZrpikfyhA24k8exSkzGxsLPy3T0ZHuZ5+ZfbI44OU83abqrW0jnjjK+rphilkFVfLJzVf8MTay0XZtq",
+	"ll3gVemFGJJYBDur3lVCX/OTzQfy6MMz27SWmNlNvLh05sJTTCuErlrOeBhhJuuoo/BRN9VgXOpvSaDI",
+	"p+5DmMfSROZaeDQwSItI/eoJej+TqJ91NewsKp+oDof+OiXmZ8Oa5ss4Znd+SRQV9KXmD7BfpZTKEREk",
+	"9VCm5QjGBDNhyJbV4FFrmLY/NONNKTLyNfeK2UqmWmRjieASK1X6XAthwnReye/87RF6vd94HXeTjBvI",
+	"usjHUTRTINDnUueAXvBIchEXs7b7sLhps9keSwKKNK1PhielFtXwCZaj5DH1h+l6qf5MuokmA04Cb9M0",
+	"DpgzDMsy5ldeisJqppNrt6B3CCOQzwNyiJpork+Xi1rIbirmom2UNgzWbRZdtIviDjun3L9R3+wl38y1",
+	"FKqXl9Io8W7HHZKrlgzWV9uBEykIeUj7CX1e0IBY3VihCSRpFvu5KEZMBzsWROskHWMXFl0pYGZrFATV",
+	"TY9yITsjHkkXhdzHobpJJHTefIzIMUqo+YqNPxEuDWmMVcZ5Ent9eYIYHivEmn/HG+RZbZW8tEi/Pg4k",
+	"8EwgKhEOw+WF8vWe3UUhohm4KKi1HBTfqd2AuzDvP3Ysu8auhnikMy8mHCI14/OF7lt6NgStQnSPwRWB",
+	"bG7f1urSp4p2f6ljodaLuJwPNnuIuJ+Zq3ClEKtUAEsQcaQ9SboBMfQQQIoNIMqgRk54pPSbDU+H7B2B",
+	"Jc1Df4+bT6O/Id1+2u0xDwtB5CXBAQy4uup00d/QZad9vOmqK/RwMKbMc01VgBFXZF3zQFiIJtCpacx+",
+	"5VynJpjp9w2bU/6e8NHfYR2/K+Xsdz3H79E0JL/PFU36Pa2l8nuc4Pj7VJDo94iH5PcxURxdbG6oDf2u",
+	"V/H7NdgPfz8mIZFks7gl1KVxIlU1wH28hTue66qImRKboUW76YgX4j4JnUPnJzJDY/g5Sp0iN2T2Lvmu",
+	"MNDSnT9P/VHvKPmod1ZQNls3j1ix38PK2SZmjxXKasdK6MIYPR5CUHPiiEjDA1eL8VtUJb9IXCy2iC2I",
+	"78uu1PaZZW823xPsg9UKrF778Lnh7m3fl8JlteL4q5Swr3aQPCTLq9I/UWn5Sy6xJOuRacKCC9MC4XvF",
+	"q5c3p+gY4XWohqMJiSiHPhyYIYKjkJIo7pQDHIsKJCQNQ0VuqUQbdK6DTo9hiTjzyWYdvTeZiRSaG42s",
+	"fjxqmogMpoIE2s2w0zjQ1DSvg8LCLmBdpoRLZlP7ezsKxOd8YPwOOksVdvy5ISRdL9rAEo25kGi7gQI8",
+	"E3EqQFkhgkbhNecvcRrOpxQbV6COPuRsQIemTBvo+1VqQMYFsXBzzrucHtz5dffiuvvx6PzsrHPUPb8E",
+	"Uy42jUq0UbO6T7ug0CRlk6m06yLnE2iyRarU+0M+NCZDLPEVqAR6itIMHSxxdy75xqxJNONVmBYKuRUo",
+	"nIrocEiic3Y9CSm7MVQuXsl3IfdvTDlTX4cUaebTVM8mbb/1CIVdmAVvY9NbuoWTZDnxjtvd9ser8+tL",
+	"tW03flIDrSXHHZ2fXXXb0IryVpPP7UY8XLfd/L7r3H+4T2nD0fm7i/blydX5WcpJoFH1iMsvUQUsgdyq",
+	"5HMakrYvS7p44aRtTh7ZnyEv/BIqbyYsNwbwFbYKLsySkkoJ6C+b5BQGLgo++CZytXHcvMycc3xCbgJk",
+	"qzvCLXBbjVvmqPAKzxaWdV0n3GTu6PLzFm2Zzlft2V2/aM9S52+Op1Sr+WocqtlDLru/o5jqrnqFI0zZ",
+	"eUI6PxcIArpZfzw/+jenTJs9GfmkZBWSxi22z4437bCc9hlUn7ssrjc3xxmWYfi5Hl/IGlZ9dq7lcecf",
+	"juucwX+/78J/Oo7rnHbhP53l95XZivWK+ZWW3d5xwhRXDXRNE2iXgqUlFCxzPpawgdXwJRUyLF6Qt9OU",
+	"tzUqkEOshWcid8vcJIBIyULKjr809Ef9uFoodHM+FDovAtqh0M2l7uKEQa7WhfxRReXqsvGXEW+rCrLf",
+	"rMT6ZQXQ1BrSaixBWJxv6ViMp2vYih4oWVZvp/YQqXPF0LOvrF9LqVBZSjnjA14nJmelyr1Va6uWi1Jl",
+	"eziNL3tFvptQqhUA0mL0qyFWhox9XlYQsXDNFuVbmyHbpHKFbafS6Sq7zkfbxe92rc0sLtS49GDn4cqi",
+	"vEthy0joNjBkb6oM5GJxdG1hby5+XokeFi96gwIuBbrD4Q2iTHLEiJAkMIXMRDbPCILutZ/5lUDmHdUK",
+	"emQ54+flmpDNL92ULRZGxRZLZLDV+ME3unZLn0Qu0k8iHiHDY+rF11V2Jc8WdAqWzpdI0+ePNL2yyrmk",
+	"kjTEpBwvrHik0CBbenKnMVdRstWs72qEIVeSRyXGxma9tb3zr6V1mZf0Xo0tlkurL83vrcg3nxTsjePy",
+	"ES32t8eHsFpVR+s8qlssK/YQKAkLWGOZT9dS1u4max1Gphjv3DVlS0QV0jMNyas3f6wMx+t0/y3iZstu",
+	"oggefR6QIGmUAN3oISrK7jqgTuSViAt6DrjuVwBLKizj+XCoKChQBIE4uuzYHRZoTLCYRiR4g2Luy/hd",
+	"9WpFBWHjqWdnsdaRdyIb5/Hf/rI0KmgJjIF/eRUYC+mYytitbh/gEFq+WMDUsIApzDSYe239dl8B0sw7",
+	"badnI1MufT/roiwMbRA3dJKZY4lTc257CwuR0zG5xGxIVr7n/N3l76k45bKNBkSnMmI0SeJ/kc+VRmqb",
+	"cM8vv2+fnfyrbfLB3p9f/nR10Qb5DSJ+HBekOvVRRwiZ7CjHzduLXKO1fez+86JjHowzqq6vIGvs8hwe",
+	"fdfpXp4cXRVKhknAdEFmQ2nofywOFP2WCguVwq5NPHXyZ3l4ehcP186Hfp01HAapx/p7nQMxCDlYmL/F",
+	"WtN2af5v3aO3qrfOOpuiVgsrmatfz5urC6DO4h6vl5ur1erWzEidg+uvtdLxV2WyKwGQZ1NmFcV70WWf",
+	"X5c1PaoKGih/EdK8UmpgKv6sZg4brtDBbaibsFUbHMpVxlae+L5k71fQaLZq7WUs8QWncPG/KG3MbTXr",
+	"Bx+WFWVOZFFwe5WobPbXzfjrDw8t42wt2CIi+VrK+drJc5bahQWh7Q0WvmahbpULU3141WZr35nVFWFA",
+	"XCx1xQhyIy8UVB3e3rWqDpfW731gIToq2hnfLxRUVediRTB/qFhcdK1oc2v/lUXTBxagXaXsVno+82La",
+	"CdN+UijnJZCPGeMShXyIKHMhJ+OGzATUvmFDhCHaZowCDsmVdm5ZvTDi11xEcWFvk0oDY0xTbFMaNylM",
+	"ZiVq3I1IRKrXyJ2Pv3+8WrnJYcbbs6/fVfBThljr1AV7ODjOXfiQ8YgE1a09/jSKCJMXVsX0vC1MV4h7",
+	"JdAkIpBlGlcvd1F8lEhyZGpWc0ZeCcTvWDIss5x167C7zl1EJTln4SwRUOawbKkfKcG6ZDX6m6zBY3en",
+	"NDCp9LSXIOWSEIVJ6fFfxufL48J+bxAfU6k+a+VNnfwNIRNEZR21JQoJFhI1W5Yyttb5t6pcQEIB1kPb",
+	"BTVai5OlbbwutDZmslb+198gb6V5cHC/3ACZTF2G38+U4qILpz9TigtkuFt+1ctO+9hxHZ2Z57jO9cWx",
+	"/uO4c9rpFrf7fV9YyGmFcIKpHP2QlLMr7fpTpY9mzsEb15NCP3Tax53LOgLQFAhHxGShCBfprhRYIC+u",
+	"wOcZr3W2hmXB+aX1qmw769k5tEiODzWpZKUX4bjOd+2rkyPH1QOLzrSPBfWPIgImGByueqTl9KZttr1o",
+	"14tprMKjihHMBRjIKrTHyBT8+rzwWvXR1tEq29ophp5MyUX7NguqL8Y3m/up6C5HjwHbc8C42yh2PkEZ",
+	"SHvxpiJkvGDz8eK6OFYCaqoV1DgaSTlBPIJ/Bbq+PM1wHPWUu3QP88AQFTejSYxX6xfQnrfwJQbv76Y0",
+	"DJQk3HbWa/sviFSS9LdTHTtvKlxUGvuZm6tbp//HKLWda1meqb2dbGd1031ybW1o+pIXV3AYLhL10RjP",
+	"lFaopMwKtWTcRDFQKuVgKqdRicZIi2rcvNetsyTycBh6uqZzWtoGUWktp7KKWAS5C63F6kj0AheeaKlL",
+	"JBmxWhz/fNnOAupkx/EvL/uWrvSPVM/8y5KOSuXHq5KTr7OWee5MF0L141U2L6tovn4h82SRz+ZsSmWO",
+	"Z2tw83VLLi9tc1ZumwNn7k8jKmfQUNoQLaiV0p7q2lRZSuF9quEJrd2Q2aHpz+aHlDCp64ubJm1owxQ3",
+	"E3IWks06Ukz9hsx0/Fpf1zm/1fV4FMvVjdaAzFD1Eq2MpICVvDMlO3qNqSJWstqljeXMig8RZpnmdAg6",
+	"p3lKFUFJ7zsPCv1ogzKXemCP8QHyknhRQaJbdQDeT51/Xpy2zzofL8/Pux+75z91zvTjQ8JIBC2G1PYn",
+	"EYXigZz50GgPYFaz5023xxbWEgLKALINbCs9HKUBgVI3xn61gzl7f7VT++Fd+6h29UO7tbuHUrX+7//9",
+	"n//l6vZ9xgAC33RjJ0/yOzjt1CevxzYUu6gRBuGLblwaD4rN61WnQPFKIE/D0EmQ1KCdTPsh9QFm1ClR",
+	"KXrMsyHNM8U66C2WME0dqTUgb8SF9FzkfaqxoBZAOSc1g/5sKF5NjHBrd89DG3JEegzuLIqtyNr/sOlq",
+	"0cieh/w6xaEpfIiS/euBlKH/7/9p7jZQ7HOIp30lkB9y/+YNItgfIZEU1afC9F43t68P5HsOQ0ikfp9g",
+	"/wYPCfKg8SK7EzuevvlCLMlcaR5T7iGpTAeSZYEhDXYWAuxOLDAlmNIKTW7GE6MvyRSpE2iMA6KPC1w3",
+	"mAVm9/E4nXABn2ZoEnFJfAXDPfY//geC+mqix6CqpqktqM6GoaT4omebMExJuL/9W3Dm6SJpG56p1eYp",
+	"sKIy1MazHktr1/VnyGvDcddOMRtO8RCwlDAvDlB1kSduoI4iLOuUqp1tQLewzR5THxFhAdRoE0jiG4K8",
+	"v4gbCuUa/6I+e2mmiRK/0Bh/Un80NtUARZoVXnjqstQj6t9DLPzkb3Un6kMNRrxBPh+PMVT9dU1XMsWS",
+	"NjU0/wVMp39XhF/NCp8EtGHYNPVJUcD9qSL8JNA1JtEAmqOJQ+TB579DzomHNgCsqZxtIh71mPnx/OIQ",
+	"R0PPIAH51UVM/Wco1f8TF6nzCtUflLmIUaYOkzJvy4O/4Xiw3kKPqT1s1tGPnDIkFBXDIdLZoNDsQr/i",
+	"jQddMGCjGrfjOnloAxLtkafkfk+HPxPRY1MmiESwC/EG/Trl0gCh13PUtoSPJ0Qgr9dTn+HYer1ez9tU",
+	"KDzBQiB1vFItJ730W50i1GPe950u2rrd3lIfa0JGBI+Fp6vJvSf9K+7fEIk2FPvS2NRX14NGJCKbh9DZ",
+	"tMe8zz3Awp5z2HPEtA/DSM9xew4NeoohJ18DLoqeksV6DlR4OwngsUbrv//zv+AR8LrDd3/tOfcf7j20",
+	"ARemXoKHZvjrJgy/9yAOXLMMEyaeVCyF6HA81KAUEZ/QW9Jjno7e/kgV6koPmeKAoo7aFubrE8amdKEu",
+	"fPc/P7WBxvzd01wTo37E7wSJNLEKqU+YyHRjmGB/RGqtegNaJIRWi4S7u7s6hp/rPBpumWfF1unJUefs",
+	"qgPPpCUrE9JlS4JOo97Uo/iEMDyhzqGzXW/Ut7UWOwIZJ+HpmhxCWbgCv9ctv5lrDx0XZ9SSRLafLZUi",
+	"/kYfLVQu1L8KqHxl9+1NUADE41M+5FMJTWh1UxVYZquxk1/WKR8OFdOYyrra5U6jUaY7JHNtfYeDuEYY",
+	"PNJc/ohdxRUeah0sf6jL+TvMZuZdAnQTUzdUrxzpXUo81Dnp6gqgHh8XBa7kjulBHHcDQwqCtOBkjPMA",
+	"5xiJEY9kLaS3JNAMNNtrGG0kDZRdxZuYXLHv8KYpHpm50zrS9WwRllJJ5obrKOmuBmH4JEATEiEtuCAc",
+	"BFEMG+rrZEMaT3LwQJmTVIL9jgezOa0xZ9efi6myup4732H/5nwwoH7Gr3Ho+DyKiC/RiEeCoD7YeGZK",
+	"/JxAlFJJNItWSSt1XE6ALqukxp7bLKw3VtvhSx/yKn3IiytiLmhMvtLtgiMaLreQRlH2ZUlUc7fKQ2I6",
+	"mYCq/I4EFIMz7UH0zajQOnY3S+0oizmmFfIwR/zuXSfXXh2s5UtJYoYaGUrIyF2W9GnCpb7ODH+jLejh",
+	"HJ/K95fP0qXLbI/0tcnTE2JlZRieq3H8aDTqUTCoDVem72SCafQnRiRzT/M2mlJMgpLCh5+dYVHHu0vT",
+	"XEVBf6zd6mqlaWKl7hH965REszqasztQgRjR9gI1EQl6TAn9aEMQgjxtR9XycFyUf46xUyH17wJ4cdxm",
+	"utSWnA7ZurqhEzAlLxnXxTekyrgrHskq43RsToWBugH3SVB97JEx/awwexzUVv0dSaxi5UeAMVYefWxB",
+	"WOWHrsXqr0lEusrPmG4K1R/I+rWqP9dJpLHKj5xiIa+FvpgPD5UGTfBbM3HN/pKGjscwdujsNQbb2wet",
+	"HXLQwjutvdbrvW3c2G9tN/w9f3t/d7C97e8cvB5sO9UDzufc11QY85UhLsge4C4QyxcJdq8LItCNMv1u",
+	"Fr9JkZMkuVVoIloo5H3IBu41KzNMTbfsGMQCxtUdEU1KwRVkKOyX5V6N7eUPveVRnwYBYY+l21Ih7YL2",
+	"CWsy/KhcydXkSclzClyMuKg5nmUZBwNWhhXV0aVlskbZJgY9pj0FYFWeY2F4MiE4ErqfKxTXtvq4HioJ",
+	"MCKIQsq+q/41Ift9pdsSHCA8xJShDYwCEtI+eDNQQAcDEhHmE20E0ib/uBtC3NGMWtEcaqpCDnlk8dCH",
+	"acCPhZmPhnmrIZp2hVcSS5urHc3DCKMFTM6hEwz2G8FrH5Pdg/4BPvC3CXm9h7df7zYG+w0yOAga/sH2",
+	"wX5jfztoBP7uQfNgt+UHe693D1p7Bzs7/jdNale78CJyaoQXo66xcJaiK0itPo4iSsQ8bci033Y6Jjm/",
+	"aAlm2FbHpLOecj+pnpldyvXlaWz/VLrJDYGmz+kG52Mr7r9umt+s8MQFnoUcB13OT3Gka1Y8k26UMBoN",
+	"EBbYFzIbSxXa+kyD+0V2bt0WRXMRhUYbjJBAxAxF/+rF7oKEkGP47x0Wmg+BJ9CYXhUP6zGqWxZpfiBH",
+	"hCHO6sg7GdTeKfEAVKkRZ3waqUfU70N6S1gRS9BrSFjCalrTyQDe9wgy5os8+URETt+vIXLg0zWBABpk",
+	"IUVQO9r5VOZI3ddNZrQLZ/ETZ1y+5VNmbC+tCnQpIkmFSO2EeCTqom9iGXVxY9tKFk2/J9IS214w7SvE",
+	"NBN1U45Ma8oN998YEj4ck74ncjkarcbJjFoQACszYbLFumTMyk1UDhXIo4HpmUglCjgRJvROqa1Zhm80",
+	"yDc6jMmSNgkrkTY3XcTliER3VBATSQzCQeG8OszE9kZ5m3XUTlJJIUgQ/Lx2LLJSQ7Xfw0X9WcInXgnk",
+	"fbyF2JH+rMcs4SKOR0KeAlAPulSl3Z3iXb1BGAmJQ+tF6sd/E99E6PWU6gumDPP6Opyka6nmbk6/BlU9",
+	"JkIeJPIpbbem9Ws5IrMeG+MZ6hMEvug+9m+UPKUG6ZR49Qg1mb0F8tDFVD6KMLSmZl3Y1O/bVrDX4F+t",
+	"F/71ZOqwQngTIP7NsqwKHGiuV/JDxcfn0Yj3V1tvXI3gcdXpBJ5WVay3oE2hKQawPjMvtAyfmIBcMLfM",
+	"MZkNnURcaMM10dWFvQx7dr9uyoYuxA2kcf2afUGoNg7pDXHRlEkaIi/fWtFDI3xLemyChSAB2migyETM",
+	"UYnSzo5nthBgOL5edxwAns3jwyxwe0xQ5pM4flhvDYIv41aMcS41Sbvxx0KPYq0BP0Q4ziQEh22P6ZuK",
+	"De39iEP7ZTnCSrwQJBxAHGgbfh1hAd2e5s6wjt6PaAjW8WxzS5HtiYkZCETmnSVNLF0kuDbiMZ52uxQ0",
+	"JEyGM0RYIPKdNV+JHoNXvYEoU+TNd/E8RBAWjCRXM4C0l5jpw1kdHXFmCq4k7xQQr00hVvoQti2mvq+u",
+	"TSeEwV4EGhKpl60gRBvxW41GYhPCmd6fkDxZJLvojqUPN+8Xtfrc3ms0qod/ZFqn3hsx4Pm4ftas3ujv",
+	"+Q3c6jeb/ddke3CAGwFpDrb91k7QGDQw3sWv/V2y3wx2/Va/SXbw9mCPvA72/YN+AzcHrepyxJOw/xhv",
+	"9H46JaF6u/ZKHk+71RimkFIRToO5L5ptUFmuOOJsEFKd+vjc9m6NphZbfhUT41L+PCI4lKPfSmOA2kzc",
+	"KYKmqNcd0HOdTcQhuMikrvzQ7V7U0YmlLEs+jSuvY4n7WJB8fNz3RP5g3v5QaiIkllPhHDr8pjpu6JeX",
+	"4Ua8RcVJQ3pL6osDGOktYWr4JOJ9Yp22Pl9z2CbKvh7voMwyeK7H/airkzzsaOJEpofmAWTjXVeo11B8",
+	"vHHOjdLlf7w6P1t8vKCxtS9OXgmkzkZBdzLBhnp80zpyKNqfPfAZHoelIK6Wo9OuwGUXTY01RGeluUAc",
+	"b3FIAy104Lixd5KdqNmRrkLUn9JQgh+nEODNzf5TrWelm413sMCFuOiYXXXOdxGVkrAHHPU/2+9OS446",
+	"IjiYVaUjpgtCTBsQ1r+6aLexndrHCk/wUr/nK6MYsColRwLQgJ9ltwqDumb4FlNdo2FxXCcO6HICk9R3",
+	"K7wDK1YT8VsSWQUfQQ4dRnw6MVUfE11E/a7e7tUL4zMvTdHFbzI6c7X4wVPcJ+Ea4YZPGc+XBYB3c6mq",
+	"juuEsOhD5ydQBnVx1kRutQq25rMlFFAkuRLFqRPxR+0p03031wunU2C2SjAdQPWfJJIurnsaUwT9uTyI",
+	"zkJs42eolwSWqVN/vLCyZ4e+VYDtKWPJ/vDHUmhn/jMbl78mJTAOegK6UEAWEjlh67OCqIXhThapMLFN",
+	"dXQNtalDLozJUReJphIN8S18VSD56ocTcvJEaUJlAGpCZr656JfHC2Epg5Xy4JXnusuuEVlfbFSPG31R",
+	"DgGrSfZxzehqcRfqLUnogyWQbKZOpkx0hBpi3CJuoojP12DbrBcFARiAfb4QgMdl6k8hzTw99r64pJ/S",
+	"Jf1NuZYXiS/QHqO6mQOGJwYN9WmBQQPEm5d007WSLq1CDNWTIaGjw9eV0vpFTDNfaZeeR8+EnO/FsMx0",
+	"o7H1z2G6mRpiExM5/Xmp6UYNi003OnwlLvEDkRY8IgHCEBCBoyFnLRqgEYaqAMFcRn6Z5Qe6WDzE8rMu",
+	"1M5BZfUCPMvgdxVwffpswj8W7q9ydi8Woj+OhWiqsXye+iQi1tZn9c9JUMVGpEYaG1Ea9JQGm0EFLx1t",
+	"Vkd2YZE4bUkNeKPLl46hurUY0Ylw42pyIlH30iok2I9T64Y8jmMpT4lLSNoT6TxlwP9ifVpqfSqBw3Lr",
+	"03PdZddA8ov16ZGtT6UQsJoaBsx7Qc6PRauMGamOzubzZ2I7EtqI82XSXJnNOjofU4m8WDDxeixt6PZG",
+	"Z74omkelDkqNaR9EYmlKBqGzR/FAE/4aD0ondpEHbF79EXNl9XfMvPXKgHV7PaYNZBmii6VNddHGMOR9",
+	"HBqHfxqXmlLbzUOEoYI2iXStbuuc4soWUK8WtGrMMsHI6PyOkSh2D5jegnJEaIT4HesxzxJm0r3pBKBk",
+	"z2mqnfXqNyaqOxFy+aDH0q6FxjQ41xnRK2IEekJDPJ4xGSgv1l3W45qFTyiaPXIOz8NI6fU3bv97iljT",
+	"F4NhwjauYzPhAhn2dnsL6kOLhaF/egja0ElfYlOnP6YNlDY8q7G+9kyoEVnq12MbXraPh7cJMXcYXU0i",
+	"RY8neEjqqC0gIwPLLO0MyS0JTT2jHkveVxM+n+iUfp3RsdPYLi2Up3eao2tQAB+Moam3wdqQU5WA5Bs0",
+	"3bvFs+faZFV7QWGXoAomO2gzU8WkSn+rNg7uq6oB9orgCDCx+CwgSNM+gbjvznHn55OjTmGbnZJTZSFl",
+	"pKiITNKvq+zRAEv8NuR3K1zGcfKIdRHznZDCuGC6SCum47ijLWdx7zEBNdSF7ps1CXmQMLfCE1NDaSAy",
+	"S63U9qeLh1Z3qQW9ahUhkTOIhh7waLyumbfiScIJaSDNc8FzRoAyAEkBDP6TWD5xTK6StAT9xRzl3gqp",
+	"toMW20NP6Q1BSf8B/YgX9yP5nCVE91pg/mwRP3H4y3//5399uE9y7KCeiq6ZrqV4/bUub7qA7H43046D",
+	"lcXKpyReK0uqFVOK1I7Ndr+wLPmt4dIz2wEtRHRNzxMbERYgJ3T6GIT8TpSmsajJYy6yuj/VkjbAd+T8",
+	"YQSBJ+Ul5jyrYIC6IgRX9GfhKKnM/kpY27fA2ALbch/bKWU3StY2vWCU5IAkR3wqJ1OJfM4Y8SW3AgqO",
+	"2932x7en5+8PdZ/1hJsk6ynzssX36TwNpU6EuMd1Z6328oX+oG+tHNlX4tdJgL8M9nNkfOtzqiQs9Pa0",
+	"08lNTj/k6fdnKcYkNXAT387GTuNgsywqOIMEyxr6fKvOlJVdiI/ofVkKLeV+mPK7a3wRQtI1SYSw/BcP",
+	"W4lzpcIFryadpdYB29VSZGv/+jjclwHMxLr9YqX+GjhjYi2uzBmBldWU8LdExYGBXRj3ouQ8npKvTrSS",
+	"mpNK6X9SRcc6ABuobQAuV3baGTWH4TERLnTcgxaauqTRj1fnZwiaXmO0EUR4IFGr0WrUmq1N7WXWYTw+",
+	"D0j0SvSY1pR0fobgxsvcx/7NgIYhCZDunqmNw+pp/SaoZQkEwyhWPeZpI/nH7j8vOuW6VWlbhBSQnor7",
+	"JC94Hg0r3d+LjvXldawUb8rRroCbbH0OUrCpFFlnY8Fx57TT7Xh1lEXcnCaW6GirKmNZnHlRx55BHasC",
+	"WAtUsgU32PhCtAfUsnQbL4pZmWJW7apXVM4s8rI0Es6mLdcXx21DWzwTC+fpYjy68CPURNLJBZyROCDh",
+	"oF4SZvV1st8vhQIvCuBXqgCuzLZFufvZIFH76qrTLRdQkacnOgk8tAHV80YzQX0cIhpsKjSaMvrrVPeL",
+	"r+w5gBmfFLGeUab9M8mzf9jkkSAGwSwS5fFnqz+rGQSjQWko3vs48teOtnN1G684ykihhqlT7GOmg7Rx",
+	"RJDPmaABiUhwiJjFm3Z6LA7rU+qm4WWE4bhanxKNI3JLcEiCTRcJpasqvNSPNxDW4XoDHi1XOhPZ67uZ",
+	"QaCgWjRekI7OIpodATXGn04JG8qRc9hqNFxnTFn8uVkYQzZHqXAU8Tth6hriyB+BT5MRO9DRokv6eAxh",
+	"mpAoHQaqwxMGFT69aWmxxPoirOZQ/i2FvuiGdfZnUBHTApYqNOBzDOVVNF7NUBNd90QKYzQSdqbXQhX2",
+	"T62+Pro2WnjDy3RQ5wWTv2a1s+RO11E2L7AcVVA2NVpbamY2YGDMbyHSJs6IWiAE2xrm1yIEfwngftEq",
+	"v2atcjU+uBW7RFbvh5LHukL19EryiOjeHMbnEguyhkAiT9IxERKPJx4KyABPQykUCjJ+pzPzwDnjIcl7",
+	"zDMDvDfIC7DEnuWysSYF1fqVQBqYkzfCRGhDCdUMj01WeI8NMA3VB/AxTThlkkRpAejNTIzdvIat3/dK",
+	"2Kr2e0ihYT3mnQRkPOGSMH9W+4nMPBdhFBEZURIgQy+0NQsK1kPKJCN610MitaQ8oJGQpjh1kcj/nbnB",
+	"K53ht3JOYbpEaNLwRAHbenXPos7HB1Re+gVg9EWr/6N2WI4v2CIyc5EVlUjgVn8a3jwZHWyr9UUxmuuu",
+	"PZRBSf+YMNqESWk3lAXkExADmzJtphSDkXqPGWqD1iQ2y0mK+PI0JUlX/uWzvr/Dz44kY1jkNCLOYatZ",
+	"3713nYRz6BI2e7Vms9ba6zYbhw31f/+CcJKyCV4vnmBXT/Bh5RSwDKmzc8CajYaxmsRfzOeEvRDGF8L4",
+	"FIRxOlECVbPhNhqN2IqxConUVrayEDSIGzO04nto81PB4AiyWMZGZ0Q7MEbqv9ycxXGpjdEsQyc3IzyQ",
+	"4DikAilML7MaDmU2p3XAozGWOmmV1NSTzgqv7pMBj8jyt8IGV39p4VR0TGXxYe5rmoM/0fF0nHykTH9M",
+	"KZDiLUPIpit5h7ihk+JX2BM2CiZ8qDV1BaqrECdPUgvvyVXcT/FEELBf7DQ56gFoneiVr1Lz54Yua5oi",
+	"+WaelrhPI0XFuqD3Vw+NCWam2ozW7LKK2mWnfbxITctJPTYZc55SCzJxto9vz3lBlD9eLF8Zlq3MnrdC",
+	"LImQNZF23CyxjJ/CwDJ7QUGBBc3KtPHEUH0b70q9cXkev4yfP6XjLQb8YnO9gXF9ei/cIAen7RRCM0f1",
+	"6KR/GZhH+G7rZkKfTFE/4uPJVJJAsY6rf5ymTcpGOBzU+IQwBHr4LQ6RN4j42EP//X/+3yjRJFFv2mhs",
+	"+8iT3HMR1F5WqjZn4azH2HRMIuqjWxxOdTwAmDGVuo423p5cXnUR1WY/3UVYSJR5ZLOOvJsJ9dQoNg1D",
+	"aGPXY3JEIgg4gMCDjaPz67N4IoYam6sxxgKDABCpnyb0idhieziMyBCefDLeuOj9amclZAGbpZEXvve4",
+	"fC++cwKWMIgVvyGzpKpfjGKrs0FFHxQy1gSJqAmc+xJ0YkIi1J/6N0QCWus/T8w2PNf8Bo1ch4wESiFX",
+	"CHjN6CdEJtwfoQ1oL056TJv8zWRjDAWmIxkrlprobL5JZozrFc4RFxwRFJKBRHwq66gte2zMhYytAObh",
+	"Umzv0jG50if4bSK9tcES3NcA9IL4XwTxId+LjokBzNXxHoTNxXmSWgLs6oEP66rwi2WkMmXgnWJT8ZyI",
+	"u1ztgvXFaXAC7uBFHs2BUTf251plUkY4NVJA1+onkUztil6LqzpmRhYFjhZUZyws8HWeeeXXVN/rqdN1",
+	"M21MzMhfPse9C7TXpllrtGrNg25z97Cxd7i7Vz9o7UPnAvtClLRsmhK09nGz3/K3gx2yO9hrvE4V1rYP",
+	"VteJ1U78873rmDZRi9+WNDJvqq2S8UTOnMMBDgVxHWDocTxtiNO/2XTcJxGYTfWf54NOSMbqDME4q0AC",
+	"+jIrejYYCKLNrerrs/RR9REu77C1qz+lwbvqltQ5ZtajqUo8Zsriz/Cz2jAzk8RfiGT29SaEri2ZncE3",
+	"CjLFKn1cbESokpmdwcAvS0UfKdGaz6F+TNKy35cnV8ed7uZqxb6xydEGj5DH7xiJoLhsn/h8DD3vRFxQ",
+	"W+uPGOny3T2WqTNrusDoLpw6uyTiXCLJbwgDokzlZnmKtH2nD2n3ksVhs51FPUjWgrpnCWHJHNEfNy/l",
+	"K8kayWLCApwqYvhb8xU9F4WSG+sp0WiEsuWZTaOSTR1bnthfhGtVw9c18uOuzBUCz3PI9BJ+/tDw88rg",
+	"Uh6LvvhWGl+MTswLpS+3XhydvsKVryaKZ+uLLw1Wt18X98DY0LSER6gdjCnbfKxU6Sdgw+iE+fWsaPzE",
+	"LPfLodJLFPxXGQX/uLx9y3DihVYlG1LemfFfXQnuJ8ISvd8qmpg5yReOU1JPKwu4r0R8YE/JfFbCgXX7",
+	"8BlHY6bVSEFvPv2WVyJuDRWG/M44NrWuGmIhjRyd1hOKyJjfJvWEStvu5VG0kmx8qWd/iX99OJDro0TY",
+	"3PMTQrX7BA3aCoF4XhBz58G6z+VIO/QS4J5ERBAmAciTZpKM3IGEBjCPAOQPdc0BbDqaoTG+UYqh7mgm",
+	"EI96TIO+SMa4yXyFmBKQMU8rb6F2EKglCj4mkIA/4oiKHgyeQX6mXrJpbDYJsRzwaFy7owGxupe/SdOk",
+	"4M06SykOYRB4THpsp7GDsIAcLN0oSVfcC7jOQ0DkExWFHTMvprIEb9eUTKGZ+6HTOT7pnl+uZ/3Ri3gW",
+	"gdTsv6xzdWIyeKFWz+3gDIIUf3iUbUMIMLhcKoXqlbW0zv9iARRGH6WDX2rAPooGmD3WSu6G+f4MaEMQ",
+	"PyJSoDEWNyTY/FOWh80di40BOVBfVCjWe9/57ofz85+8dDJ0cX7VjePATSZdxCEyR3JEZR11sD9CAQkp",
+	"DPFxFFEiesz7j9pPZDYJMSO1KzpkkBl2iOTfdQDflNFPSEDvQAHfEPe2aX4bkU/oh3fto9rVD+3W7t6G",
+	"oEOmoBfu2kU9Rw+T+rm6/tTnwUx/0XM29R9ej0GGs7WSY7POQxNHmKybBuYZtGG+oybIx2p35pNDFJBg",
+	"qmGeoP6sx6jcrCMvs0SIH4zb72tRo2/CfONrTmIGz6+7F9fdj0fnZ2edo+75ZZwB3WPVq+DOodITRRTN",
+	"veV5PDVzOy131mitBs4+Xo3pGZa9qpf4oyfzAs2RpSVUqYw3b33mc4C3WEe+IAxkbwuLgVABLgcRn0x0",
+	"R9pCRbYAkV48PI/g4VkNFBZ4epZdUONLkhqlGaSM8o8mizyj92dVcFjRZDFPL8ptEVfmysBqgAXy/mr+",
+	"56ENLCCIbFN3ftf6hXH4QAhwqafnK+fGXxRFXvw4X6sf5+m481bKekvjN8/snMdSWRhyaYpjNo/Tdzy5",
+	"N6gwX1tiORWFfZ8vOmfHJ2ffO65z3Dk9+blz2Tl2XOdt++S0c1zUDfppy2Fq/aZan5X4SF9YV0GCXgL0",
+	"0JElVRG1WZhGCEtJxhMpvgA7M+gYTcMlvYsup+FL16JHwiV1llXwCG7lT2mJiqbZ1Gr9eZHF6ej83UX7",
+	"8uTq/AweRlQgoqQrJTQgzmK7kxa70q5Cun6TYmAmYeUQEeyPUMiH1O+xfsj9m1dCoWxAdXqA2iBYc6yU",
+	"UN27Pp4WrAMYCk1LzCTa6PzDRWfqP9931f933B477brotNvZBF8RZSTQKWCSm+jc/kyvI3nxK4E8GHoO",
+	"qMkjD220z45ddH65+QZhBCvtMfDZjHgYqDNkOjYY+7ByV88ojFprLRjqaOYYedpa6fL6dJ2eSgrMn0ho",
+	"VVM/i90I9vTSQemLF5CPphl/TEwPbPa19Vn9kzPqFJlnEsh8sck8uOhzyc2Um16KD7/x5CjaHRFY7Mtl",
+	"lpR6Lr3J1WQ+oM1Lm71+Pczh6SHvxXbxdVZiXsxU9NcLVKKuGvCiET1Kkj8eVlGI1JX8KfUhqUEthlT4",
+	"t1wbUoCJhhGfTpDV0Qbb7VuwEESikAop0ICGkkTas0zGb3Suv5ARwWOBxLSvpu4TUwhjnFapWdLKqkQr",
+	"6OLhE9H9Lh4+i06gdvTShOrrb0IlAfLmcMgi9lufJR4ucQpDOQM81HEZOqZ5EPEx6NkG18p8wjHgv+gc",
+	"D9Y5Cm+yXOMoPPnGU+O/AZWXeyxRN0oucTVxStH8pbrG18JynhzkXhSNr1PRWMR5EoGphn2fiHJP51vT",
+	"HSUuBjEVJHJ1MbZI13DYPIQqZFSiqSCQbNr3EGfIEz6f6OwIbQZPBUE+gOSduYwJD4eht+mqiSHwzch2",
+	"SlzUWarifxY3NUy0m7beS6US49lEpoWdDSunoiYtAsu8rupE1n7VFTxdOrk6+LXn/lk9fP/wMjw4DJOy",
+	"LzQAwGsdZArq7AO9XbH5ornYsiAmgM1XEPDij/5ohVzej6g/sio82OimEAv7MluvKh1agM+La05Zb+GD",
+	"bAb5SeDp3JsHVKJ6n67iq8DBP72FI7mQKnaOFDj+LNaOXFrtnQ3AhfjmLm60nYyNyx4V5AaW2SiSy3qE",
+	"AgvfTWkIDte2elkWzQpqnK1OkR/Z5mFXcntQ9bZ5ZuOueSL5Om+CSEnZcM2qbysf8Iu/98vbau4sDKzG",
+	"bbc+W02lqyS/J8PjDHjOFhRsypKEFxvOg204S2+43J6z4C6egGGXybqWpfvllgstPBWueG3n2dKyAMmL",
+	"4toAGr0fqQrT00gIaINgITcrssWH8LRnsVotRKkX29XXabt6KCdeUpdmIa99qQHzmCVdoKgHeKuemjQ/",
+	"Wm2XIiKe8TKX1XKBzaaFXHoMKrno/ivF9Vw2MEOdgEqeVGMZ4xs1eMYZcdGIjgUJB4gyP5wGJHB7LF1E",
+	"XOGva16su133iVVfYpBXPotrqRQB/8MKqfx80nnfuVxDs3ypovKnU8C+pympwLr8EWWVuADo5f40onIG",
+	"9KJPcESi9lSOnMNfPiiSgCf0JzKzvxmNsZ98/qAmiG6L+5tJ3efjNi5LBH8LXQoh4P50rCDOdaZR6Bw6",
+	"W0BXzDJzqQJxkd6NCx5JLtAdjaDZ/RhL6JBmpDI8oWqYk28geoGFuONRAEkCukiadt1oL4ywJ1Gby8+g",
+	"qF+6gPy71fEXvfkSaq7pyB7IE1g0CRRoK5gk06TAyjoySIU28A1hv+GCGbNVcPIzv7dqI2fm1DWvLKKt",
+	"j6v8TRZo5V9zbGKayh83kRgFz7atuKfy5yE6qvzVSM4macKW7vp9pQmXIfQ0giiq3JJq8GTRxFhiNAj5",
+	"nUAhZTdxpwz9IsnzpVnsqbHENXi2YOK4tzBUEYub7rIAgf3f5IGM5yYrulrgnPEEQ4427kh/xPmNiOup",
+	"2cVbXokkh80Gn1wOW/49R5BdQwVnOgdIYzvUiUnevuQ4dBhnfmorKi4bXGfF7cQNERXpyM9wSm8JU4Cr",
+	"NhwRHFD4NIl4P/P4iOCwEO8V72pfnLwSiN8xZP1mPTwm6gI+3P//AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -42,7 +42,7 @@ func (s *Server) GetApiKey(ctx context.Context, req gen.GetApiKeyRequestObject) 
 	if err != nil {
 		return nil, err
 	}
-	if err := allowKey(ctx, auth.Read, k.OrganizationID); err != nil {
+	if err := allow(ctx, keyTarget(auth.Read, k.OrganizationID)); err != nil {
 		return nil, err
 	}
 	return gen.GetApiKey200JSONResponse{Body: apiKeyOut(k, ""), Headers: gen.GetApiKey200ResponseHeaders{ETag: etag(k.Version)}}, nil
@@ -80,8 +80,11 @@ func (s *Server) PutApiKey(ctx context.Context, req gen.PutApiKeyRequestObject) 
 	if err != nil {
 		return nil, err
 	}
-	if err := allowKey(ctx, auth.Update, current.OrganizationID); err != nil {
+	if err := s.allowKey(ctx, auth.Update, current); err != nil {
 		return nil, err
+	}
+	if in.OrganizationId == nil { // a Portos client knows no organizations: the key stays where it is
+		k.OrganizationID = current.OrganizationID
 	}
 	if err := s.checkKeyWrite(ctx, auth.Update, k); err != nil {
 		return nil, err
@@ -126,7 +129,7 @@ func (s *Server) DeleteApiKey(ctx context.Context, req gen.DeleteApiKeyRequestOb
 	if err != nil {
 		return nil, err
 	}
-	if err := allowKey(ctx, auth.Delete, current.OrganizationID); err != nil {
+	if err := s.allowKey(ctx, auth.Delete, current); err != nil {
 		return nil, err
 	}
 	var version *int64
@@ -149,18 +152,22 @@ func (s *Server) DeleteApiKey(ctx context.Context, req gen.DeleteApiKeyRequestOb
 }
 
 // RotateApiKey serves POST /apikeys/{id}/rotate: a new secret, with the old
-// one working for the grace period.
+// one working for the grace period. It hands out a working secret, so the
+// caller must cover everything the key may do.
 func (s *Server) RotateApiKey(ctx context.Context, req gen.RotateApiKeyRequestObject) (gen.RotateApiKeyResponseObject, error) {
 	current, err := s.store.APIKeys.Get(ctx, req.Id)
 	if err != nil {
 		return nil, err
 	}
-	if err := allowKey(ctx, auth.Update, current.OrganizationID); err != nil {
+	if err := s.allowKey(ctx, auth.Update, current); err != nil {
 		return nil, err
 	}
-	grace := 24 * time.Hour
-	if req.Body != nil && req.Body.GracePeriodSeconds != nil {
-		grace = time.Duration(*req.Body.GracePeriodSeconds) * time.Second
+	grace, endGrace := 24*time.Hour, false
+	if req.Body != nil {
+		if req.Body.GracePeriodSeconds != nil {
+			grace = time.Duration(*req.Body.GracePeriodSeconds) * time.Second
+		}
+		endGrace = req.Body.EndPreviousGrace != nil && *req.Body.EndPreviousGrace
 	}
 	secret, err := auth.RandomHex(auth.SecretBytes)
 	if err != nil {
@@ -170,7 +177,7 @@ func (s *Server) RotateApiKey(ctx context.Context, req gen.RotateApiKeyRequestOb
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.store.APIKeys.Rotate(ctx, req.Id, auth.Digest(secret), sealed, time.Now().UTC().Add(grace))
+	k, err := s.store.APIKeys.Rotate(ctx, req.Id, auth.Digest(secret), sealed, time.Now().UTC().Add(grace), endGrace)
 	if err != nil {
 		return nil, err
 	}
@@ -178,44 +185,82 @@ func (s *Server) RotateApiKey(ctx context.Context, req gen.RotateApiKeyRequestOb
 	return gen.RotateApiKey200JSONResponse{Body: apiKeyOut(k, secret), Headers: gen.RotateApiKey200ResponseHeaders{ETag: etag(k.Version)}}, nil
 }
 
-// allowKey fails with 403 unless the caller may use verb on the keys of org
-// (nil: platform keys, which need a platform-wide grant).
-func allowKey(ctx context.Context, verb auth.Verb, org *string) error {
+// keyTarget is verb on the keys of org (nil: platform keys, which need a
+// platform-wide grant).
+func keyTarget(verb auth.Verb, org *string) auth.Target {
 	t := auth.Target{Scope: auth.ScopeAPIKey, Verb: verb}
 	if org != nil {
 		t.Organization = *org
 	}
-	return allow(ctx, t)
+	return t
 }
 
-// checkKeyWrite checks a key about to be written: the caller may use verb on
-// keys of its organization, the organization exists, the key grants nothing
-// the caller lacks, and it acts as no user but the caller (unless the caller
-// is an administrator).
-func (s *Server) checkKeyWrite(ctx context.Context, verb auth.Verb, k *store.APIKey) error {
-	if err := allowKey(ctx, verb, k.OrganizationID); err != nil {
+// allowKey checks that the caller may use verb on the stored key k and
+// covers everything k may do: rotating, changing or deleting a key hands
+// out or takes away that authority.
+func (s *Server) allowKey(ctx context.Context, verb auth.Verb, k *store.APIKey) error {
+	if err := allow(ctx, keyTarget(verb, k.OrganizationID)); err != nil {
 		return err
 	}
+	q, err := auth.KeyAuthority(ctx, s.store.Roles, s.store.Users, k)
+	if errors.Is(err, auth.ErrKeyUserGone) {
+		return nil // it authenticates no one: there is nothing to cover
+	}
+	if err != nil {
+		return err
+	}
+	return covers(ctx, q, "the key holds authority the caller does not")
+}
+
+// checkKeyWrite checks a key about to be written, and binds it to the user it
+// acts as: its organization exists (the caller's own when it names none and
+// the caller belongs to just one), the caller may use verb on keys there, the
+// user exists, and the caller covers everything the key will be able to do.
+func (s *Server) checkKeyWrite(ctx context.Context, verb auth.Verb, k *store.APIKey) error {
 	p := auth.PrincipalFrom(ctx)
-	org := ""
+	if k.OrganizationID == nil && !p.Holds("") {
+		if org, ok := p.Organization(); ok { // a Portos client knows no organizations
+			k.OrganizationID = &org
+		}
+	}
 	if k.OrganizationID != nil {
-		org = *k.OrganizationID
-		if _, err := s.store.Organizations.Get(ctx, org); errors.Is(err, store.ErrNotFound) {
-			return invalid(gen.ProblemError{MemberName: "/organizationId", Message: "no such organization", Code: ptr("notFound")})
+		missing := invalid(gen.ProblemError{MemberName: "/organizationId", Message: "no such organization", Code: ptr("notFound")})
+		if !p.Holds(*k.OrganizationID) { // as for a missing one: ids are not probed across tenants
+			return missing
+		}
+		if _, err := s.store.Organizations.Get(ctx, *k.OrganizationID); errors.Is(err, store.ErrNotFound) {
+			return missing
 		} else if err != nil {
 			return err
 		}
 	}
-	if !p.Covers(auth.PermissionGrants(k.Permissions, org)) {
-		return forbidden("a key cannot be granted permissions its creator does not hold")
-	}
-	if k.UserName != nil && *k.UserName != "" && !p.Can(auth.Admin) {
-		u, err := s.store.Users.ByName(ctx, *k.UserName)
-		if err != nil || u.ID != p.UserID {
-			return forbidden("only administrators create keys that act as another user")
+	if t := keyTarget(verb, k.OrganizationID); !p.Allowed(t) {
+		if t.Organization == "" {
+			return forbidden("requires API_KEY:%s platform-wide; name an organizationId", verb)
 		}
+		return forbidden("requires API_KEY:%s in organization %s", verb, t.Organization)
 	}
-	return nil
+	k.UserID = nil
+	if name := deref(k.UserName); name != "" {
+		u, err := s.store.Users.ByName(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return invalid(gen.ProblemError{MemberName: "/userName", Message: "no such user", Code: ptr("notFound")})
+		}
+		if err != nil {
+			return err
+		}
+		k.UserID, k.UserName = &u.ID, &u.UserName
+	} else {
+		k.UserName = nil
+	}
+	q, err := auth.KeyAuthority(ctx, s.store.Roles, s.store.Users, k)
+	if errors.Is(err, auth.ErrKeyUserGone) {
+		return invalid(gen.ProblemError{MemberName: "/userName", Message: "the user is inactive", Code: ptr("inactive")})
+	}
+	if err != nil {
+		return err
+	}
+	return covers(ctx, q, "a key cannot be granted permissions its creator does not hold")
 }
 
 // newKey generates the key's credentials, seals its secret and stores it,

@@ -21,6 +21,7 @@ var (
 
 func TestAPIKeyLifecycle(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
+		h.user(t, "john.doe")
 		before := time.Now().Add(-time.Second)
 		res := h.do(t, req{method: "POST", path: "/apikeys", body: map[string]any{
 			"name": "My API key", "description": "This is an API key description",
@@ -161,7 +162,8 @@ func TestRightsAreEnforced(t *testing.T) {
 			want         string
 		}{
 			{"POST", "/apikeys", map[string]any{"name": "x", "organizationId": org}, "API_KEY:CREATE"},
-			{"POST", "/apikeys", map[string]any{"name": "x"}, "API_KEY:CREATE platform-wide"},
+			// A Portos client names no organization: the key lands in the caller's own.
+			{"POST", "/apikeys", map[string]any{"name": "x"}, "API_KEY:CREATE in organization " + org},
 			{"PUT", "/apikeys/" + k.Id, map[string]any{"name": "x", "_v": 1}, "API_KEY:UPDATE"},
 			{"PUT", "/apikeys/aaaaaaaaaaaaaaaaaaaaaaaa", map[string]any{"name": "x", "organizationId": org}, "API_KEY:CREATE"},
 			{"DELETE", "/apikeys/" + k.Id, nil, "API_KEY:DELETE"},
@@ -360,6 +362,8 @@ func TestPutCreates(t *testing.T) {
 func TestListNData(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
 		names := []string{"alpha", "beta", "gamma", "delta", "epsilon"}
+		h.user(t, "user0")
+		h.user(t, "user1")
 		for i, n := range names {
 			h.create(t, map[string]any{"name": n, "isActive": i%2 == 0, "userName": fmt.Sprintf("user%d", i%2)})
 		}

@@ -99,7 +99,7 @@ func (s *Server) assetPage(ctx context.Context, f store.AssetFilter, q ndata.Que
 // assets of every workspace of org: grants limited to some workspaces allow
 // nothing at organization level.
 func allowWholeOrganization(ctx context.Context, org string) error {
-	return allow(ctx, auth.Target{Scope: auth.ScopeAsset, Verb: auth.Read, Organization: org})
+	return allowFilter(ctx, auth.Target{Scope: auth.ScopeAsset, Verb: auth.Read, Organization: org})
 }
 
 // workspaceFor reads the workspace id and checks that the caller may use verb
@@ -129,5 +129,5 @@ func (s *Server) listableWorkspace(ctx context.Context, id string, scope auth.Sc
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	return allow(ctx, t)
+	return allowFilter(ctx, t)
 }

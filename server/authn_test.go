@@ -156,7 +156,7 @@ func TestFailedAuthenticationsAreRateLimited(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
 		h.clock.Set(time.Now())
 		wrong := strings.Repeat("cd", 32)
-		for range 20 {
+		for range auth.FailureBurst * auth.AddressFactor { // an unknown key counts against the address alone
 			h.do(t, req{method: "GET", path: "/apikeys", apiKey: wrong}).want(401)
 		}
 		res := h.do(t, req{method: "GET", path: "/apikeys", apiKey: wrong}).want(429)
@@ -218,7 +218,7 @@ func TestRateLimitBehindProxy(t *testing.T) {
 		h.clock.Set(time.Now())
 		from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
 		wrong := strings.Repeat("ef", 32)
-		for range 20 {
+		for range auth.FailureBurst * auth.AddressFactor {
 			h.do(t, req{method: "GET", path: "/apikeys", apiKey: wrong, header: from("198.51.100.1")}).want(401)
 		}
 		h.do(t, req{method: "GET", path: "/apikeys", header: from("198.51.100.1")}).want(429)

@@ -2,24 +2,62 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"strings"
 
 	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/store"
 )
 
-// allow fails with 403 unless the caller may act on t.
+// allow fails unless the caller may act on t: with a 403 when t's
+// organization is the caller's business, and otherwise exactly as if the
+// resource did not exist (404), so that ids cannot be probed across tenants.
 func allow(ctx context.Context, t auth.Target) error {
+	p := auth.PrincipalFrom(ctx)
+	if p.Allowed(t) {
+		return nil
+	}
+	if !p.Holds(t.Organization) {
+		return hidden()
+	}
+	return forbidden("requires %s:%s %s", t.Scope, t.Verb, where(t))
+}
+
+// allowFilter is allow for the organization or workspace a list is filtered
+// by: a 403 whether or not it exists, which tells a caller outside it nothing
+// either.
+func allowFilter(ctx context.Context, t auth.Target) error {
 	if auth.PrincipalFrom(ctx).Allowed(t) {
 		return nil
 	}
-	where := "platform-wide"
+	return forbidden("requires %s:%s %s", t.Scope, t.Verb, where(t))
+}
+
+// where names the place of a target in a refusal.
+func where(t auth.Target) string {
 	switch {
 	case t.Workspace != "":
-		where = "in workspace " + t.Workspace
+		return "in workspace " + t.Workspace
 	case t.Organization != "":
-		where = "in organization " + t.Organization
+		return "in organization " + t.Organization
 	}
-	return forbidden("requires %s:%s %s", t.Scope, t.Verb, where)
+	return "platform-wide"
+}
+
+// hidden is the answer to a caller that may not know a resource exists: the
+// very problem of a missing one, recorded as a denial.
+func hidden() *Problem {
+	return &Problem{Status: http.StatusNotFound, cause: store.ErrNotFound, denied: true}
+}
+
+// covers fails with 403 unless the caller covers q: whatever hands out or
+// takes away q's authority (a key's secret, a membership, a user's
+// credentials) may be done only by a caller who holds all of it.
+func covers(ctx context.Context, q *auth.Principal, format string, args ...any) error {
+	if auth.PrincipalFrom(ctx).Covers(q) {
+		return nil
+	}
+	return forbidden(format, args...)
 }
 
 // authorize fails with 403 unless the caller holds one of the rights

@@ -395,9 +395,7 @@ func TestDeliveryBulk(t *testing.T) {
 			t.Fatalf("%d deliveries", p.TotalElements)
 		}
 		// /metrics shows the backlog.
-		rec := httptest.NewRecorder()
-		h.e.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-		if want := `keyplane_outbox_deliveries{status="PENDING"} 2000`; !strings.Contains(rec.Body.String(), want) {
+		if want := `keyplane_outbox_deliveries{status="PENDING"} 2000`; !strings.Contains(h.scrape(t, nil).Body.String(), want) {
 			t.Fatalf("/metrics lacks %s", want)
 		}
 	})

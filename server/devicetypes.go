@@ -20,15 +20,7 @@ func (s *Server) ListDeviceTypes(ctx context.Context, req gen.ListDeviceTypesReq
 	if err != nil {
 		return nil, err
 	}
-	target := auth.Target{Scope: auth.ScopeDeviceType, Verb: auth.Read, Workspace: req.Params.WorkspaceId}
-	w, err := s.store.Organizations.GetWorkspace(ctx, req.Params.WorkspaceId)
-	switch {
-	case err == nil:
-		target.Organization = w.OrganizationID
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, err
-	}
-	if err := allow(ctx, target); err != nil {
+	if err := s.listableWorkspace(ctx, req.Params.WorkspaceId, auth.ScopeDeviceType, auth.Read); err != nil {
 		return nil, err
 	}
 	types, total, err := s.store.Devices.ListDeviceTypes(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))

@@ -15,7 +15,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
-	"github.com/labstack/echo/v4"
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/auth/nws4"
@@ -53,7 +52,7 @@ func (c *testClock) Set(t time.Time) {
 // harness drives the server in-process and validates every response against
 // the spec: an undocumented status, header or field fails the test.
 type harness struct {
-	e      *echo.Echo
+	e      *server.API
 	st     *store.Store
 	router routers.Router
 	authn  *auth.Authenticator
@@ -274,6 +273,22 @@ func (h *harness) login(t testing.TB, name string) gen.LoginResult {
 func (h *harness) member(t testing.TB, org, userID, role string) {
 	t.Helper()
 	h.do(t, req{method: "PUT", path: "/v3/organizations/" + org + "/members/" + userID, body: map[string]any{"role": role}}).want(200)
+}
+
+// scrape reads /metrics, which is outside the spec, with the given headers
+// (the root token when nil).
+func (h *harness) scrape(t testing.TB, header map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest("GET", "/metrics", nil)
+	if header == nil {
+		header = map[string]string{"Authorization": "Bearer " + rootToken}
+	}
+	for k, v := range header {
+		r.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.e.ServeHTTP(rec, r)
+	return rec
 }
 
 // creds is the HMAC credential pair of a created key.

@@ -111,7 +111,7 @@ func TestOrganizationsAndWorkspaces(t *testing.T) {
 		if page.TotalElements != 1 || page.Content[0].Id != org.Id || !page.First || !page.Last || page.Size != 25 {
 			t.Fatalf("owner's page %+v", page)
 		}
-		h.do(t, req{method: "GET", path: "/v3/organizations/" + other, bearer: tok}).want(403)
+		h.do(t, req{method: "GET", path: "/v3/organizations/" + other, bearer: tok}).want(404) // not its business: as if missing
 
 		var names []string
 		for i := range 7 {
@@ -188,7 +188,7 @@ func TestOrganizationsAndWorkspaces(t *testing.T) {
 		atok := h.login(t, "admin").TokenId
 		h.do(t, req{method: "PUT", path: "/v3/organizations/" + org.Id + "/members/" + admin.Id, bearer: atok, body: map[string]any{"role": "OWNER"}}).want(403)
 		h.do(t, req{method: "DELETE", path: "/v3/organizations/" + org.Id + "/members/" + viewer.Id, bearer: atok}).want(204)
-		h.do(t, req{method: "GET", path: "/v3/workspaces/" + wsID, bearer: vtok}).want(403)
+		h.do(t, req{method: "GET", path: "/v3/workspaces/" + wsID, bearer: vtok}).want(404) // no longer its business
 		h.do(t, req{method: "DELETE", path: "/v3/organizations/" + org.Id, bearer: atok}).want(403)
 
 		// Deleting the organization takes its workspaces and keys along.
@@ -217,6 +217,7 @@ func TestKeyScopes(t *testing.T) {
 		}
 		h.do(t, req{method: "GET", path: "/v3/workspaces?organizationId=" + other, apiKey: as}).want(403)
 		h.do(t, req{method: "GET", path: "/v3/organizations/" + org, apiKey: as}).want(403)
+		h.do(t, req{method: "GET", path: "/v3/organizations/" + other, apiKey: as}).want(404)
 		h.do(t, req{method: "GET", path: "/apikeys", apiKey: as}).want(403)
 
 		// A key acting as a user has the user's rights, narrowed by its permissions.
@@ -227,10 +228,11 @@ func TestKeyScopes(t *testing.T) {
 		h.do(t, req{method: "POST", path: "/apikeys", bearer: otok, body: map[string]any{"name": "as owner", "organizationId": org,
 			"isActive": true, "userName": "owner", "deviceName": "ci"}}).want(201).decode(&asUser)
 		h.do(t, req{method: "GET", path: "/v3/organizations/" + org, apiKey: *asUser.ClientSecret}).want(200)
-		h.do(t, req{method: "GET", path: "/v3/organizations/" + other, apiKey: *asUser.ClientSecret}).want(403)
-		// An owner cannot mint keys for someone else, nor beyond its organization.
-		h.do(t, req{method: "POST", path: "/apikeys", bearer: otok, body: map[string]any{"name": "x", "organizationId": org, "userName": "root"}}).want(403)
-		h.do(t, req{method: "POST", path: "/apikeys", bearer: otok, body: map[string]any{"name": "x", "organizationId": other}}).want(403)
+		h.do(t, req{method: "GET", path: "/v3/organizations/" + other, apiKey: *asUser.ClientSecret}).want(404)
+		// An owner cannot mint keys for a user that does not exist, nor beyond
+		// its organization (which answers as a missing one).
+		h.do(t, req{method: "POST", path: "/apikeys", bearer: otok, body: map[string]any{"name": "x", "organizationId": org, "userName": "root"}}).want(400)
+		h.do(t, req{method: "POST", path: "/apikeys", bearer: otok, body: map[string]any{"name": "x", "organizationId": other}}).want(400)
 		h.do(t, req{method: "POST", path: "/apikeys", body: map[string]any{"name": "x", "organizationId": "28ffffffffffffff"}}).want(400)
 		// Keys listed by the owner are its organization's.
 		var keys gen.ApiKeyQueryResult
@@ -264,10 +266,16 @@ func TestRotation(t *testing.T) {
 		h.do(t, req{method: "GET", path: path, apiKey: old}).want(401)
 		h.do(t, req{method: "GET", path: path, hmac: creds(k)}).want(401)
 		h.do(t, req{method: "GET", path: path, apiKey: *rotated.ClientSecret}).want(200)
-		// Rotating with no grace revokes the previous secret at once.
-		var again gen.ApiKey
-		h.do(t, req{method: "POST", path: "/apikeys/" + k.Id + "/rotate", body: map[string]any{"gracePeriodSeconds": 0}}).want(200).decode(&again)
+		// The first secret's grace has not ended by the server's clock: a
+		// rotation that would end it silently is refused, and changes nothing.
 		h.clock.Set(time.Time{})
+		h.do(t, req{method: "POST", path: "/apikeys/" + k.Id + "/rotate", body: map[string]any{"gracePeriodSeconds": 0}}).want(409)
+		h.do(t, req{method: "GET", path: path, apiKey: old}).want(200)
+		// Rotating with no grace, ending the earlier grace deliberately,
+		// revokes both earlier secrets at once.
+		var again gen.ApiKey
+		h.do(t, req{method: "POST", path: "/apikeys/" + k.Id + "/rotate", body: map[string]any{"gracePeriodSeconds": 0, "endPreviousGrace": true}}).want(200).decode(&again)
+		h.do(t, req{method: "GET", path: path, apiKey: old}).want(401)
 		h.do(t, req{method: "GET", path: path, apiKey: *rotated.ClientSecret}).want(401)
 		h.do(t, req{method: "GET", path: path, apiKey: *again.ClientSecret}).want(200)
 	})

@@ -25,8 +25,8 @@ var dummyHash = sync.OnceValue(func() string {
 func (s *Server) Login(ctx context.Context, req gen.LoginRequestObject) (gen.LoginResponseObject, error) {
 	in := req.Body
 	now := time.Now()
-	buckets := []string{"ip:" + clientAddress(ctx), "user:" + in.UserName}
-	if wait, blocked := s.limiter.Blocked(now, buckets...); blocked {
+	addr, credential := clientAddress(ctx), "user:"+in.UserName
+	if wait, blocked := s.limiter.Blocked(now, addr, credential); blocked {
 		return nil, &auth.RateLimited{RetryAfter: wait}
 	}
 	u, err := s.store.Users.ByName(ctx, in.UserName)
@@ -38,7 +38,7 @@ func (s *Server) Login(ctx context.Context, req gen.LoginRequestObject) (gen.Log
 		hash = u.PasswordHash
 	}
 	if perr := auth.CheckPassword(hash, in.Password); perr != nil || u == nil || !u.IsActive {
-		s.limiter.Fail(now, buckets...)
+		s.limiter.Fail(now, addr, credential)
 		s.record(ctx, "login", "user", in.UserName, "denied", nil)
 		return nil, &auth.Failure{Scheme: "password", Reason: "bad_password", Err: auth.ErrBadCredentials}
 	}

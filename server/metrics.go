@@ -3,10 +3,10 @@ package server
 import (
 	"context"
 	"database/sql"
+	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -84,10 +84,6 @@ func (m *metrics) observe(operation string, status int, seconds float64) {
 }
 
 // handler serves the registry in the Prometheus text format.
-func (m *metrics) handler() echo.HandlerFunc {
-	h := promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
-	return func(c echo.Context) error {
-		h.ServeHTTP(c.Response(), c.Request())
-		return nil
-	}
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }

@@ -58,11 +58,13 @@ func traceID(c echo.Context) string {
 }
 
 // observe writes one structured log line and the metrics of each request.
-// It logs the path, never the query or headers, which may carry credentials.
-func observe(log *slog.Logger, m *metrics) echo.MiddlewareFunc {
+// It logs the path, never the query or headers, which may carry credentials,
+// and the client address the rate limits use (the peer, or the client named
+// by a trusted proxy), never a header anyone could forge.
+func observe(log *slog.Logger, m *metrics, proxies auth.Proxies) echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true, LogRequestID: true,
-		LogError: true, HandleError: true, LogRemoteIP: true,
+		LogError: true, HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			operation, _ := c.Get(operationKey).(string)
 			if operation == "" {
@@ -80,7 +82,7 @@ func observe(log *slog.Logger, m *metrics) echo.MiddlewareFunc {
 				slog.String("path", v.URIPath),
 				slog.Int("status", v.Status),
 				slog.Duration("latency", v.Latency),
-				slog.String("remote_ip", v.RemoteIP),
+				slog.String("remote_ip", proxies.ClientIP(c.Request())),
 			}
 			if p := auth.PrincipalFrom(c.Request().Context()); p != nil {
 				attrs = append(attrs, slog.String("principal", p.Subject))

@@ -18,9 +18,7 @@ func TestMetrics(t *testing.T) {
 	h.do(t, req{method: "GET", path: "/apikeys"}).want(200)
 	h.do(t, req{method: "GET", path: "/apikeys", apiKey: strings.Repeat("0", 64)}).want(401)
 	h.do(t, req{method: "GET", path: "/nowhere/" + strings.Repeat("x", 10)}).want(404)
-	rec := httptest.NewRecorder()
-	h.e.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	body := rec.Body.String()
+	body := h.scrape(t, nil).Body.String()
 	for _, want := range []string{
 		`keyplane_http_requests_total{operation="listApiKeys",status="200"} 1`,
 		`keyplane_http_requests_total{operation="listApiKeys",status="401"} 1`,

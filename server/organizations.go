@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
@@ -116,37 +117,70 @@ func (s *Server) ListOrganizationMembers(ctx context.Context, req gen.ListOrgani
 }
 
 // PutOrganizationMember serves PUT /v3/organizations/{organizationId}/members/{userId}.
+// A membership is authority: the caller must hold everything both the old
+// and the new role allow in the organization, so only an Owner makes,
+// changes or removes an Owner, and the last Owner stays (409). Pulling in
+// someone who is not a member yet needs platform-wide USER:READ; without it
+// the answer is the one for a missing user, so user ids cannot be probed.
 func (s *Server) PutOrganizationMember(ctx context.Context, req gen.PutOrganizationMemberRequestObject) (gen.PutOrganizationMemberResponseObject, error) {
-	if _, err := s.orgAction(ctx, req.OrganizationId, auth.ScopeUser, auth.Update); err != nil {
+	org, role := req.OrganizationId, string(req.Body.Role)
+	if _, err := s.orgAction(ctx, org, auth.ScopeUser, auth.Update); err != nil {
 		return nil, err
 	}
-	role := string(req.Body.Role)
-	if role == "OWNER" { // only an Owner (who may delete the organization) makes Owners
-		if err := allow(ctx, auth.Target{Scope: auth.ScopeOrganization, Verb: auth.Delete, Organization: req.OrganizationId}); err != nil {
-			return nil, err
+	old, err := s.store.Users.OrganizationMember(ctx, org, req.UserId)
+	if errors.Is(err, store.ErrNotFound) {
+		if !auth.PrincipalFrom(ctx).Can(auth.RightOf(auth.ScopeUser, auth.Read)) {
+			return nil, store.ErrNotFound
 		}
+		old = &store.OrganizationMember{}
+	} else if err != nil {
+		return nil, err
 	}
 	u, err := s.store.Users.Get(ctx, req.UserId)
 	if err != nil {
 		return nil, err
 	}
-	m := &store.OrganizationMember{OrganizationID: req.OrganizationId, UserID: u.ID, Role: role}
+	change := slices.Concat(auth.OrganizationRoleGrants(old.Role, org), auth.OrganizationRoleGrants(role, org))
+	if err := covers(ctx, auth.NewPrincipal("", "", change, nil), "changing a membership needs everything both roles allow"); err != nil {
+		return nil, err
+	}
+	m := &store.OrganizationMember{OrganizationID: org, UserID: u.ID, Role: role}
 	if err := s.store.Users.PutOrganizationMember(ctx, m); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "update", "organizationMember", req.OrganizationId+"/"+u.ID)
+	s.audit(ctx, "update", "organizationMember", org+"/"+u.ID)
 	return gen.PutOrganizationMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: role, Created: ptr(m.CreatedAt)}, nil
 }
 
-// DeleteOrganizationMember serves DELETE /v3/organizations/{organizationId}/members/{userId}.
+// DeleteOrganizationMember serves DELETE /v3/organizations/{organizationId}/members/{userId}:
+// the member loses its organization role and its workspace roles there, so
+// the caller must hold everything they allow.
 func (s *Server) DeleteOrganizationMember(ctx context.Context, req gen.DeleteOrganizationMemberRequestObject) (gen.DeleteOrganizationMemberResponseObject, error) {
-	if _, err := s.orgAction(ctx, req.OrganizationId, auth.ScopeUser, auth.Delete); err != nil {
+	org := req.OrganizationId
+	if _, err := s.orgAction(ctx, org, auth.ScopeUser, auth.Delete); err != nil {
 		return nil, err
 	}
-	if err := s.store.Users.DeleteOrganizationMember(ctx, req.OrganizationId, req.UserId); err != nil {
+	m, err := s.store.Users.OrganizationMember(ctx, org, req.UserId)
+	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "organizationMember", req.OrganizationId+"/"+req.UserId)
+	_, wss, err := s.store.Users.Memberships(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	lost := auth.OrganizationRoleGrants(m.Role, org)
+	for _, w := range wss {
+		if w.OrganizationID == org {
+			lost = append(lost, auth.WorkspaceRoleGrants(w.Role, org, w.WorkspaceID)...)
+		}
+	}
+	if err := covers(ctx, auth.NewPrincipal("", "", lost, nil), "removing a member needs everything its roles allow"); err != nil {
+		return nil, err
+	}
+	if err := s.store.Users.DeleteOrganizationMember(ctx, org, req.UserId); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "delete", "organizationMember", org+"/"+req.UserId)
 	return gen.DeleteOrganizationMember204Response{}, nil
 }
 

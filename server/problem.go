@@ -40,6 +40,9 @@ type Problem struct {
 	Errors []gen.ProblemError
 	Header http.Header
 	cause  error
+	// denied records the refusal in the audit log even when the status
+	// hides it (a 404 to a caller outside the resource's organization).
+	denied bool
 }
 
 func (p *Problem) Error() string {
@@ -99,6 +102,10 @@ func problemFor(err error) *Problem {
 			Detail: "the resource changed since it was read; read it again and retry", cause: err}
 	case errors.Is(err, store.ErrReferenceGone):
 		return &Problem{Status: http.StatusConflict, Detail: "a resource this request refers to was deleted meanwhile; check it and retry", cause: err}
+	case errors.Is(err, store.ErrLastOwner):
+		return &Problem{Status: http.StatusConflict, Detail: "an organization keeps at least one owner: make another member owner first", cause: err}
+	case errors.Is(err, store.ErrPreviousSecretInGrace):
+		return &Problem{Status: http.StatusConflict, Detail: "the previous secret is still in its grace period; rotate again with endPreviousGrace (or wait until previousSecretExpiresAt)", cause: err}
 	case errors.Is(err, store.ErrConflict):
 		return &Problem{Status: http.StatusConflict, Detail: "a resource with this identity already exists", cause: err}
 	case errors.As(err, &herr):
@@ -147,9 +154,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		body.Detail = ptr(p.Detail)
 		body.Message = ptr(p.Detail)
 	}
-	if p.Status == http.StatusForbidden {
+	switch {
+	case p.Status == http.StatusForbidden:
 		body.Message = ptr("Permission denied")
 		s.auditDenied(req.Context(), p.Detail)
+	case p.denied:
+		s.auditDenied(req.Context(), "outside the caller's organizations")
 	}
 	if len(p.Errors) > 0 {
 		body.Errors = &p.Errors

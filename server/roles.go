@@ -78,6 +78,9 @@ func (s *Server) PutRole(ctx context.Context, req gen.PutRoleRequestObject) (gen
 	if err != nil {
 		return nil, err
 	}
+	if err := coversRole(ctx, current); err != nil { // what the role's holders lose
+		return nil, err
+	}
 	version, err := requestedVersion(current.Version, req.Params.IfMatch, req.Body.UnderscoreV)
 	if err != nil {
 		return nil, err
@@ -92,6 +95,13 @@ func (s *Server) PutRole(ctx context.Context, req gen.PutRoleRequestObject) (gen
 // DeleteRole serves DELETE /roles/{name}.
 func (s *Server) DeleteRole(ctx context.Context, req gen.DeleteRoleRequestObject) (gen.DeleteRoleResponseObject, error) {
 	if err := authorize(ctx, auth.RightOf(auth.ScopeRole, auth.Delete)); err != nil {
+		return nil, err
+	}
+	current, err := s.store.Roles.Get(ctx, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := coversRole(ctx, current); err != nil {
 		return nil, err
 	}
 	r, err := s.store.Roles.Delete(ctx, req.Name)
@@ -112,10 +122,18 @@ func roleIn(ctx context.Context, in *gen.Role, verb auth.Verb) (*store.Role, err
 	for i, right := range in.Rights {
 		r.Rights[i] = string(right)
 	}
-	if !auth.PrincipalFrom(ctx).Covers(auth.GrantsOfRights(r.Rights, "")) {
-		return nil, forbidden("a role cannot grant rights the caller does not hold")
+	if err := coversRole(ctx, r); err != nil {
+		return nil, err
 	}
 	return r, nil
+}
+
+// coversRole fails unless the caller holds every right of the role: giving
+// a role rights, or taking them from everyone who holds it, is done only by
+// someone who holds them.
+func coversRole(ctx context.Context, r *store.Role) error {
+	return covers(ctx, auth.NewPrincipal("", "", auth.GrantsOfRights(r.Rights, ""), nil),
+		"a role cannot grant rights the caller does not hold")
 }
 
 func roleOut(r *store.Role) gen.Role {

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -40,6 +41,11 @@ type Config struct {
 	// ValidateResponses checks every response against the spec and logs
 	// violations (for staging; tests do it always).
 	ValidateResponses bool
+	// MetricsSeparate takes /metrics off the API: the caller serves
+	// API.Metrics on an address of its own (KEYPLANE_METRICS_ADDR). Otherwise
+	// the API serves /metrics only to a credential holding METRICS:READ
+	// platform-wide.
+	MetricsSeparate bool
 	// Wake, when set, is called after a backfill commits deliveries, so the
 	// delivery worker claims them at once instead of at its next poll; it
 	// must not block (delivery.Worker.Wake).
@@ -47,9 +53,21 @@ type Config struct {
 }
 
 // Authenticator turns a request's credentials into a principal; an error
-// means 401. *auth.Authenticator is the production one.
+// means 401. Revalidate tells whether a principal's credential still
+// authenticates, and what it may do now, for sessions that outlive a request.
+// *auth.Authenticator is the production one.
 type Authenticator interface {
 	Authenticate(r *http.Request) (*auth.Principal, error)
+	Revalidate(ctx context.Context, p *auth.Principal) (*auth.Principal, error)
+}
+
+// API is keyplane's HTTP surface: the Echo instance that serves the API, and
+// the metrics handler for an address of its own.
+type API struct {
+	*echo.Echo
+	// Metrics serves the Prometheus metrics to anyone who reaches it; serve
+	// it only on an operator's address (Config.MetricsSeparate).
+	Metrics http.Handler
 }
 
 // Server implements gen.StrictServerInterface over a store.
@@ -70,8 +88,8 @@ type Server struct {
 
 var _ gen.StrictServerInterface = (*Server)(nil)
 
-// New returns the Echo instance that serves the whole API.
-func New(cfg Config, st *store.Store) (*echo.Echo, error) {
+// New returns the Echo instance that serves the whole API, and the metrics.
+func New(cfg Config, st *store.Store) (*API, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -107,7 +125,7 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	e.Use(
 		assignRequestID(),
 		traceContext,
-		observe(cfg.Logger, s.metrics),
+		observe(cfg.Logger, s.metrics, cfg.Proxies),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: cfg.BodyLimit, Skipper: isBulk}),
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: cfg.BulkBodyLimit, Skipper: not(isBulk)}),
@@ -117,9 +135,29 @@ func New(cfg Config, st *store.Store) (*echo.Echo, error) {
 	if err := registerDocs(e); err != nil {
 		return nil, err
 	}
-	e.GET("/metrics", s.metrics.handler())
+	metrics := s.metrics.handler()
+	if !cfg.MetricsSeparate {
+		e.GET("/metrics", guardMetrics(cfg.Auth, metrics))
+	}
 	e.GET(dataStreamsRoute, s.dataStreams(cfg.Auth))
-	return e, nil
+	return &API{Echo: e, Metrics: metrics}, nil
+}
+
+// guardMetrics serves the metrics only to a credential with METRICS:READ
+// platform-wide: they tell an outsider the operations, their volume and
+// failures.
+func guardMetrics(authn Authenticator, metrics http.Handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p, err := authn.Authenticate(c.Request())
+		if err != nil {
+			return err
+		}
+		if !p.Allowed(auth.Target{Scope: auth.ScopeMetrics, Verb: auth.Read}) {
+			return forbidden("requires METRICS:READ platform-wide")
+		}
+		metrics.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
 }
 
 // bulkRoute is the one operation whose body may exceed BodyLimit.

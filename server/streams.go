@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -218,6 +221,13 @@ func (h *hub) removeLocked(sub *subscriber, key string) {
 	}
 }
 
+// keys lists the subscription keys of sub.
+func (h *hub) keys(sub *subscriber) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Collect(maps.Keys(sub.topics))
+}
+
 // drop removes the subscriber everywhere and closes its queue.
 func (h *hub) drop(sub *subscriber) {
 	h.mu.Lock()
@@ -268,33 +278,72 @@ type streamSubscription struct {
 // subscribes to devices (assetId) or tags (tagId: every device carrying the
 // tag when a sample is stored) and receives each stored sample as sample_insert.
 // Browsers cannot set headers on a WebSocket, so, as with akenza, the key may
-// also come as the xApiKey query parameter.
+// also come as the xApiKey query parameter (one credential only: a key in
+// both places, or twice, is ambiguous).
 func (s *Server) dataStreams(authn Authenticator) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if key := req.URL.Query().Get("xApiKey"); key != "" && req.Header.Get("x-api-key") == "" {
-			req.Header.Set("x-api-key", key)
+		for _, key := range req.URL.Query()["xApiKey"] {
+			req.Header.Add("x-api-key", key)
 		}
 		p, err := authn.Authenticate(req)
 		if err != nil {
 			return err
 		}
-		ctx := auth.WithPrincipal(req.Context(), p)
 		conn, err := websocket.Accept(c.Response(), req, nil)
 		if err != nil {
 			return nil // Accept has answered the client
 		}
 		defer conn.CloseNow()
-		s.stream(ctx, conn)
+		s.stream(req.Context(), conn, authn, p)
 		return nil
 	}
 }
 
+// Close codes of a stream whose authorization ended (HTTP's 401 and 403 in
+// the WebSocket private range).
+const (
+	closeUnauthenticated websocket.StatusCode = 4401
+	closeForbidden       websocket.StatusCode = 4403
+)
+
+// streamRecheck is how often a stream re-checks its authorization with no
+// news of a change, as a safety net under the change notifications.
+const streamRecheck = time.Minute
+
 // stream runs one connection: it reads subscription requests and writes
-// samples until either side goes away.
-func (s *Server) stream(ctx context.Context, conn *websocket.Conn) {
+// samples until either side goes away. It is authorized for as long as it
+// lives: whenever what the principal may do could have changed (a change
+// notice from any replica, the credential's own expiry, or a periodic
+// check), it re-checks the credential and every subscription, and closes
+// with 4401 or 4403 when they no longer hold.
+func (s *Server) stream(ctx context.Context, conn *websocket.Conn, authn Authenticator, p *auth.Principal) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	recheck := make(chan struct{}, 1)
+	nudge := func() {
+		select {
+		case recheck <- struct{}{}:
+		default:
+		}
+	}
+	listenCtx, listening := context.WithTimeout(ctx, 10*time.Second)
+	unsubscribe, err := s.store.Changes.Subscribe(listenCtx, func(ch store.Change) {
+		if concerns(p, ch) {
+			nudge()
+		}
+	})
+	listening()
+	if err != nil {
+		s.log.WarnContext(ctx, "data stream cannot follow revocations", "err", err)
+		conn.Close(websocket.StatusTryAgainLater, "cannot follow revocations now; reconnect later")
+		return
+	}
+	defer unsubscribe()
+	nudge() // a change between authentication and Subscribe would otherwise go unseen
+
+	var current atomic.Pointer[auth.Principal]
+	current.Store(p)
 	sub := &subscriber{out: make(chan sampleJSON, streamBuffer), topics: map[string]string{}}
 	defer s.streams.drop(sub)
 	replies := make(chan streamMessage, 16)
@@ -306,7 +355,7 @@ func (s *Server) stream(ctx context.Context, conn *websocket.Conn) {
 				return
 			}
 			select {
-			case replies <- s.handleStreamMessage(ctx, sub, m):
+			case replies <- s.handleStreamMessage(auth.WithPrincipal(ctx, current.Load()), sub, m):
 			case <-ctx.Done():
 				return
 			}
@@ -320,15 +369,31 @@ func (s *Server) stream(ctx context.Context, conn *websocket.Conn) {
 	if !write(streamMessage{Type: "connected"}) {
 		return
 	}
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
+	setExpiry := func(until time.Time) {
+		if until.IsZero() {
+			expiry.Stop()
+			return
+		}
+		expiry.Reset(time.Until(until))
+	}
+	setExpiry(p.Until())
+	safety := time.NewTicker(streamRecheck)
+	defer safety.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			conn.Close(websocket.StatusNormalClosure, "")
 			return
+		case <-recheck:
+		case <-expiry.C:
+		case <-safety.C:
 		case m := <-replies:
 			if !write(m) {
 				return
 			}
+			continue
 		case sample, ok := <-sub.out:
 			if !ok {
 				conn.Close(websocket.StatusPolicyViolation, "too slow: samples were dropped")
@@ -337,8 +402,60 @@ func (s *Server) stream(ctx context.Context, conn *websocket.Conn) {
 			if !write(streamMessage{Type: "sample_insert", Sample: &sample}) {
 				return
 			}
+			continue
+		}
+		next, code, reason := s.reauthorize(ctx, authn, current.Load(), sub)
+		if code != 0 {
+			conn.Close(code, reason)
+			return
+		}
+		current.Store(next)
+		setExpiry(next.Until())
+	}
+}
+
+// concerns reports whether a change may affect what p may do.
+func concerns(p *auth.Principal, ch store.Change) bool {
+	switch ch.Kind {
+	case store.ChangeKey:
+		return ch.ID == p.KeyID
+	case store.ChangeUser:
+		return p.UserID != "" && ch.ID == p.UserID
+	case store.ChangeSession:
+		return ch.ID == p.SessionID
+	default: // a role, an organization, or news that may have been missed
+		return true
+	}
+}
+
+// reauthorize re-checks a stream's credential and subscriptions. A close
+// code of 0 means the stream may go on, as the returned principal. A
+// database that cannot answer now leaves the stream as it is: the next
+// check decides.
+func (s *Server) reauthorize(ctx context.Context, authn Authenticator, p *auth.Principal, sub *subscriber) (*auth.Principal, websocket.StatusCode, string) {
+	next, err := authn.Revalidate(ctx, p)
+	var fail *auth.Failure
+	if errors.As(err, &fail) {
+		return nil, closeUnauthenticated, "credential no longer valid: " + fail.Reason
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "re-check data stream", "err", err)
+		return p, 0, ""
+	}
+	actx := auth.WithPrincipal(ctx, next)
+	for _, key := range s.streams.keys(sub) {
+		var err error
+		if tag, ok := strings.CutPrefix(key, tagKeyPrefix); ok {
+			_, err = s.dataTag(actx, tag)
+		} else {
+			_, err = s.dataDevice(actx, key, auth.Read)
+		}
+		var p *Problem
+		if errors.As(err, &p) && (p.Status == http.StatusForbidden || p.denied) {
+			return nil, closeForbidden, "permission withdrawn: " + strings.TrimPrefix(key, tagKeyPrefix)
 		}
 	}
+	return next, 0, ""
 }
 
 // handleStreamMessage answers subscribe and unsubscribe requests.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
@@ -51,7 +52,7 @@ func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject
 	if in.Password == nil {
 		return nil, invalid(gen.ProblemError{MemberName: "/password", Message: "a new user needs a password", Code: ptr("required")})
 	}
-	u, err := s.userIn(ctx, in)
+	u, err := s.userIn(ctx, in, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -65,10 +66,16 @@ func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject
 	return gen.CreateUser201JSONResponse{Body: userOut(u), Headers: gen.CreateUser201ResponseHeaders{ETag: etag(u.Version)}}, nil
 }
 
-// UpdateUser serves PUT /users/{userId}.
+// UpdateUser serves PUT /users/{userId}. Users change their own display
+// name, email and password (with the present one); anything else needs
+// userUpdate, and changing another user's credentials or standing needs
+// everything that user may do.
 func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject) (gen.UpdateUserResponseObject, error) {
-	if err := authorize(ctx, auth.RightOf(auth.ScopeUser, auth.Update)); err != nil {
-		return nil, err
+	p := auth.PrincipalFrom(ctx)
+	if p.UserID != req.UserId { // outsiders learn nothing about the user
+		if err := authorize(ctx, auth.RightOf(auth.ScopeUser, auth.Update)); err != nil {
+			return nil, err
+		}
 	}
 	current, err := s.store.Users.Get(ctx, req.UserId)
 	if err != nil {
@@ -78,11 +85,14 @@ func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.userIn(ctx, req.Body)
+	u, err := s.userIn(ctx, req.Body, current.Roles)
 	if err != nil {
 		return nil, err
 	}
 	u.ID = req.UserId
+	if err := s.checkUserChange(ctx, current, u, req.Body); err != nil {
+		return nil, err
+	}
 	if u, err = s.store.Users.Update(ctx, u, version); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, problemf(409, 0, "user name %s is taken", req.Body.UserName)
@@ -93,9 +103,68 @@ func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject
 	return gen.UpdateUser200JSONResponse{Body: userOut(u), Headers: gen.UpdateUser200ResponseHeaders{ETag: etag(u.Version)}}, nil
 }
 
-// DeleteUser serves DELETE /users/{userId}.
+// checkUserChange authorizes replacing current with next. A caller is the
+// user "itself" only with all of the user's authority (a login, not a key
+// narrowed to part of it).
+func (s *Server) checkUserChange(ctx context.Context, current, next *store.User, in *gen.UserInput) error {
+	whole, err := auth.UserAuthority(ctx, s.store.Roles, s.store.Users, current)
+	if err != nil {
+		return err
+	}
+	p := auth.PrincipalFrom(ctx)
+	itself := p.UserID == current.ID && p.Covers(whole)
+	standing := next.UserName != current.UserName || next.IsActive != current.IsActive || !sameSet(next.Roles, current.Roles)
+	credentials := in.Password != nil || deref(next.Email) != deref(current.Email)
+	if !itself || standing {
+		if err := authorize(ctx, auth.RightOf(auth.ScopeUser, auth.Update)); err != nil {
+			return err
+		}
+	}
+	if !itself && (standing || credentials) {
+		if err := covers(ctx, whole, "changing another user's credentials or standing needs everything that user may do"); err != nil {
+			return err
+		}
+	}
+	if itself && in.Password != nil {
+		return s.checkCurrentPassword(ctx, current, in.CurrentPassword)
+	}
+	return nil
+}
+
+// checkCurrentPassword lets a user change its own password only with the
+// present one, so that a stolen access token cannot take the account over;
+// wrong guesses count against the login limiter.
+func (s *Server) checkCurrentPassword(ctx context.Context, u *store.User, given *string) error {
+	addr, credential := clientAddress(ctx), "user:"+u.UserName
+	now := time.Now()
+	if wait, blocked := s.limiter.Blocked(now, addr, credential); blocked {
+		return &auth.RateLimited{RetryAfter: wait}
+	}
+	if given == nil {
+		return invalid(gen.ProblemError{MemberName: "/currentPassword", Message: "changing your own password needs the present one", Code: ptr("required")})
+	}
+	if auth.CheckPassword(u.PasswordHash, *given) != nil {
+		s.limiter.Fail(now, addr, credential)
+		return invalid(gen.ProblemError{MemberName: "/currentPassword", Message: "does not match", Code: ptr("mismatch")})
+	}
+	return nil
+}
+
+// DeleteUser serves DELETE /users/{userId}: it takes away everything the
+// user may do, so the caller must hold all of it.
 func (s *Server) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject) (gen.DeleteUserResponseObject, error) {
 	if err := authorize(ctx, auth.RightOf(auth.ScopeUser, auth.Delete)); err != nil {
+		return nil, err
+	}
+	current, err := s.store.Users.Get(ctx, req.UserId)
+	if err != nil {
+		return nil, err
+	}
+	whole, err := auth.UserAuthority(ctx, s.store.Roles, s.store.Users, current)
+	if err != nil {
+		return nil, err
+	}
+	if err := covers(ctx, whole, "deleting a user needs everything that user may do"); err != nil {
 		return nil, err
 	}
 	u, err := s.store.Users.Delete(ctx, req.UserId)
@@ -107,8 +176,8 @@ func (s *Server) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject
 }
 
 // userIn maps a request body to a user, hashing its password, and checks
-// that the caller holds every right of the roles it gives.
-func (s *Server) userIn(ctx context.Context, in *gen.UserInput) (*store.User, error) {
+// that the caller holds every right of the roles it adds to had.
+func (s *Server) userIn(ctx context.Context, in *gen.UserInput, had []string) (*store.User, error) {
 	u := &store.User{UserName: in.UserName, DisplayName: in.DisplayName, IsActive: in.IsActive == nil || *in.IsActive, Roles: []string{}}
 	if in.Email != nil {
 		u.Email = ptr(string(*in.Email))
@@ -116,7 +185,13 @@ func (s *Server) userIn(ctx context.Context, in *gen.UserInput) (*store.User, er
 	if in.Roles != nil {
 		u.Roles = *in.Roles
 	}
-	if err := s.checkRoles(ctx, u.Roles); err != nil {
+	var added []string
+	for _, r := range u.Roles {
+		if !slices.Contains(had, r) {
+			added = append(added, r)
+		}
+	}
+	if err := s.checkRoles(ctx, added); err != nil {
 		return nil, err
 	}
 	if in.Password != nil {
@@ -142,11 +217,16 @@ func (s *Server) checkRoles(ctx context.Context, names []string) error {
 	}
 	p := auth.PrincipalFrom(ctx)
 	for _, r := range roles {
-		if !p.Covers(auth.GrantsOfRights(r.Rights, "")) {
+		if !p.CoversGrants(auth.GrantsOfRights(r.Rights, "")) {
 			return forbidden("role %s grants rights the caller does not hold", r.Name)
 		}
 	}
 	return nil
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
 
 func userOut(u *store.User) gen.User {

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"slices"
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
@@ -90,28 +92,41 @@ func (s *Server) DeleteWorkspace(ctx context.Context, req gen.DeleteWorkspaceReq
 }
 
 // PutWorkspaceMember serves PUT /v3/workspaces/{workspaceId}/members/{userId}.
-// The user must already belong to the organization.
+// The user must already belong to the organization, and the caller must
+// hold everything both the old and the new role allow in the workspace (an
+// Editor cannot make himself workspace Admin).
 func (s *Server) PutWorkspaceMember(ctx context.Context, req gen.PutWorkspaceMemberRequestObject) (gen.PutWorkspaceMemberResponseObject, error) {
 	w, err := s.workspace(ctx, req.WorkspaceId, auth.Update)
 	if err != nil {
 		return nil, err
 	}
+	role := string(req.Body.Role)
+	oldRole := ""
+	old, err := s.store.Users.WorkspaceMember(ctx, w.ID, req.UserId)
+	switch {
+	case err == nil:
+		oldRole = old.Role
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	default:
+		if _, err := s.store.Users.OrganizationMember(ctx, w.OrganizationID, req.UserId); errors.Is(err, store.ErrNotFound) {
+			if !auth.PrincipalFrom(ctx).Can(auth.RightOf(auth.ScopeUser, auth.Read)) {
+				return nil, store.ErrNotFound // as for a user that does not exist
+			}
+			return nil, invalid(gen.ProblemError{MemberName: "userId", Message: "add the user to the organization first", Code: ptr("notMember")})
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	u, err := s.store.Users.Get(ctx, req.UserId)
 	if err != nil {
 		return nil, err
 	}
-	orgs, _, err := s.store.Users.Memberships(ctx, u.ID)
-	if err != nil {
+	change := slices.Concat(auth.WorkspaceRoleGrants(oldRole, w.OrganizationID, w.ID), auth.WorkspaceRoleGrants(role, w.OrganizationID, w.ID))
+	if err := covers(ctx, auth.NewPrincipal("", "", change, nil), "changing a membership needs everything both roles allow"); err != nil {
 		return nil, err
 	}
-	member := false
-	for _, m := range orgs {
-		member = member || m.OrganizationID == w.OrganizationID
-	}
-	if !member {
-		return nil, invalid(gen.ProblemError{MemberName: "userId", Message: "add the user to the organization first", Code: ptr("notMember")})
-	}
-	m := &store.WorkspaceMember{WorkspaceID: w.ID, UserID: u.ID, OrganizationID: w.OrganizationID, Role: string(req.Body.Role)}
+	m := &store.WorkspaceMember{WorkspaceID: w.ID, UserID: u.ID, OrganizationID: w.OrganizationID, Role: role}
 	if err := s.store.Users.PutWorkspaceMember(ctx, m); err != nil {
 		return nil, err
 	}
@@ -119,15 +134,25 @@ func (s *Server) PutWorkspaceMember(ctx context.Context, req gen.PutWorkspaceMem
 	return gen.PutWorkspaceMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: m.Role, Created: ptr(m.CreatedAt)}, nil
 }
 
-// DeleteWorkspaceMember serves DELETE /v3/workspaces/{workspaceId}/members/{userId}.
+// DeleteWorkspaceMember serves DELETE /v3/workspaces/{workspaceId}/members/{userId};
+// the caller must hold everything the role allowed.
 func (s *Server) DeleteWorkspaceMember(ctx context.Context, req gen.DeleteWorkspaceMemberRequestObject) (gen.DeleteWorkspaceMemberResponseObject, error) {
-	if _, err := s.workspace(ctx, req.WorkspaceId, auth.Update); err != nil {
+	w, err := s.workspace(ctx, req.WorkspaceId, auth.Update)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.store.Users.DeleteWorkspaceMember(ctx, req.WorkspaceId, req.UserId); err != nil {
+	m, err := s.store.Users.WorkspaceMember(ctx, w.ID, req.UserId)
+	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "workspaceMember", req.WorkspaceId+"/"+req.UserId)
+	lost := auth.WorkspaceRoleGrants(m.Role, w.OrganizationID, w.ID)
+	if err := covers(ctx, auth.NewPrincipal("", "", lost, nil), "removing a member needs everything its role allows"); err != nil {
+		return nil, err
+	}
+	if err := s.store.Users.DeleteWorkspaceMember(ctx, w.ID, req.UserId); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, "delete", "workspaceMember", w.ID+"/"+req.UserId)
 	return gen.DeleteWorkspaceMember204Response{}, nil
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -38,8 +39,13 @@ type APIKey struct {
 	UpdatedAt           time.Time
 	Name                string
 	Description         *string
-	UserName            *string
-	DeviceName          *string
+	// UserID is the user the key acts as; UserName is that user's name as
+	// shown on the wire, kept in step when the user is renamed. The key is
+	// bound to the id: deleting the user deletes the key, and a new user
+	// with the same name inherits nothing.
+	UserID     *string
+	UserName   *string
+	DeviceName *string
 	Permissions         []Permission `gorm:"serializer:json"`
 	Version             int64
 }
@@ -65,12 +71,17 @@ var APIKeyFields = ndata.Schema{
 }
 
 // apiKeyWritable are the columns a PUT replaces.
-var apiKeyWritable = []string{"name", "description", "user_name", "device_name", "is_active", "permissions", "organization_id", "expires_at"}
+var apiKeyWritable = []string{"name", "description", "user_id", "user_name", "device_name", "is_active", "permissions", "organization_id", "expires_at"}
 
 // APIKeys is the repository of API keys.
 type APIKeys struct {
-	db *gorm.DB
+	db      *gorm.DB
+	changes *Changes
 }
+
+// ErrPreviousSecretInGrace means a rotation would end an earlier secret's
+// grace period, which must never happen silently.
+var ErrPreviousSecretInGrace = errors.New("the previous secret is still in its grace period")
 
 // KeyFilter narrows a key listing to what the caller may see: nil means all
 // keys; otherwise keys of these organizations, plus platform keys (no
@@ -108,13 +119,8 @@ func (r *APIKeys) Get(ctx context.Context, id string) (*APIKey, error) {
 
 // BySecretDigest finds the key whose current secret, or previous secret still
 // in its grace period, has this SHA-256 digest: one indexed lookup, no scan.
-// It reports whether the match was the previous secret.
-func (r *APIKeys) BySecretDigest(ctx context.Context, digest []byte, at time.Time) (k *APIKey, previous bool, err error) {
-	k, err = first[APIKey](ctx, r.db, "secret_digest = ? OR (prev_secret_digest = ? AND prev_secret_expires_at > ?)", digest, digest, at)
-	if err != nil {
-		return nil, false, err
-	}
-	return k, string(k.SecretDigest) != string(digest), nil
+func (r *APIKeys) BySecretDigest(ctx context.Context, digest []byte, at time.Time) (*APIKey, error) {
+	return first[APIKey](ctx, r.db, "secret_digest = ? OR (prev_secret_digest = ? AND prev_secret_expires_at > ?)", digest, digest, at)
 }
 
 // ByClientID finds a key by its public HMAC credential.
@@ -134,24 +140,35 @@ func (r *APIKeys) Create(ctx context.Context, k *APIKey) error {
 // the other gets ErrVersionMismatch. It returns the key as stored.
 func (r *APIKeys) Update(ctx context.Context, k *APIKey, version int64) (*APIKey, error) {
 	k.Version, k.UpdatedAt = version+1, now()
-	if err := updateVersion(ctx, r.db, k, "id", k.ID, &version, apiKeyWritable...); err != nil {
+	err := r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		return keyChanged(k.ID), updateVersion(ctx, tx, k, "id", k.ID, &version, apiKeyWritable...)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return r.Get(ctx, k.ID)
 }
 
 // Rotate replaces the key's secret, keeping the current one as the previous
-// secret until graceUntil (a time not after now revokes it at once).
-func (r *APIKeys) Rotate(ctx context.Context, id string, digest, sealed []byte, graceUntil time.Time) (*APIKey, error) {
-	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+// secret until graceUntil (a time not after now revokes it at once). There is
+// one previous secret: while an earlier one is still in its grace period the
+// rotation fails with ErrPreviousSecretInGrace, unless endGrace says to end
+// that grace now. Concurrent rotations serialize on the key's version: one
+// wins, the others get ErrVersionMismatch, so every rotation that succeeds
+// hands out a secret that works.
+func (r *APIKeys) Rotate(ctx context.Context, id string, digest, sealed []byte, graceUntil time.Time, endGrace bool) (*APIKey, error) {
+	err := r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
 		k, err := first[APIKey](ctx, tx, "id = ?", id)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if k.PrevSecretExpiresAt != nil && k.PrevSecretExpiresAt.After(time.Now()) && !endGrace {
+			return nil, ErrPreviousSecretInGrace
 		}
 		next := &APIKey{ID: id, SecretDigest: digest, SecretSealed: sealed,
 			PrevSecretDigest: k.SecretDigest, PrevSecretSealed: k.SecretSealed, PrevSecretExpiresAt: &graceUntil,
 			Version: k.Version + 1, UpdatedAt: now()}
-		return updateVersion(ctx, tx, next, "id", id, &k.Version,
+		return keyChanged(id), updateVersion(ctx, tx, next, "id", id, &k.Version,
 			"secret_digest", "secret_sealed", "prev_secret_digest", "prev_secret_sealed", "prev_secret_expires_at")
 	})
 	if err != nil {
@@ -163,8 +180,16 @@ func (r *APIKeys) Rotate(ctx context.Context, id string, digest, sealed []byte, 
 // Delete removes the key id and returns it as it was. When version is not nil
 // the key is removed only if it is still at that version.
 func (r *APIKeys) Delete(ctx context.Context, id string, version *int64) (*APIKey, error) {
-	return remove[APIKey](ctx, r.db, "id", id, version)
+	var deleted *APIKey
+	err := r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		var err error
+		deleted, err = remove[APIKey](ctx, tx, "id", id, version)
+		return keyChanged(id), err
+	})
+	return deleted, err
 }
+
+func keyChanged(id string) []Change { return []Change{{Kind: ChangeKey, ID: id}} }
 
 // TouchLastUsed records when keys last authenticated. It takes a batch (key
 // id → time) so that authentication costs no write per request.

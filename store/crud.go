@@ -119,7 +119,8 @@ func updateAt[T any](ctx context.Context, db *gorm.DB, v *T, id string, version 
 }
 
 // remove deletes the row key = id of T and returns it as it was; with a
-// version, only if the row is still at it.
+// version, only if the row is still at it. Of concurrent removals one wins;
+// the others find the row gone (ErrNotFound), not a version mismatch.
 func remove[T any](ctx context.Context, db *gorm.DB, key, id string, version *int64) (*T, error) {
 	var deleted *T
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -135,7 +136,13 @@ func remove[T any](ctx context.Context, db *gorm.DB, key, id string, version *in
 		if res.Error != nil {
 			return fmt.Errorf("delete %T %s: %w", row, id, res.Error)
 		}
-		if res.RowsAffected == 0 {
+		if res.RowsAffected == 0 { // deleted or changed since it was read
+			if version == nil {
+				return ErrNotFound
+			}
+			if _, err := first[T](ctx, tx, key+" = ?", id); err != nil {
+				return err
+			}
 			return ErrVersionMismatch
 		}
 		deleted = row

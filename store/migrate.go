@@ -295,6 +295,14 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX device_tags_tag ON device_tags (tag_id)`,
 	}},
+	{6, "keys bound to user ids", []string{
+		// A key acts as a user by id: deleting the user deletes the key, and a
+		// new user with an old name inherits nothing. Keys whose user name
+		// matches no user stay unbound, and authenticate no one.
+		`ALTER TABLE api_keys ADD COLUMN user_id VARCHAR(24) REFERENCES users (id) ON DELETE CASCADE`,
+		`UPDATE api_keys SET user_id = (SELECT users.id FROM users WHERE users.user_name = api_keys.user_name) WHERE user_name IS NOT NULL`,
+		`CREATE INDEX api_keys_user ON api_keys (user_id)`,
+	}},
 }
 
 var columnTypes = map[Dialect]*strings.Replacer{

@@ -50,7 +50,8 @@ var (
 
 // Organizations is the repository of organizations and their workspaces.
 type Organizations struct {
-	db *gorm.DB
+	db      *gorm.DB
+	changes *Changes
 }
 
 // List returns a page of organizations; ids nil means every organization,
@@ -96,8 +97,10 @@ func (r *Organizations) Update(ctx context.Context, o *Organization, version *in
 
 // Delete removes the organization; its workspaces, members and keys go with it.
 func (r *Organizations) Delete(ctx context.Context, id string) error {
-	_, err := remove[Organization](ctx, r.db, "id", id, nil)
-	return err
+	return r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		_, err := remove[Organization](ctx, tx, "id", id, nil)
+		return []Change{{Kind: ChangeOrganization, ID: id}}, err
+	})
 }
 
 // ListWorkspaces returns a page of the organization's workspaces; ids nil
@@ -132,8 +135,13 @@ func (r *Organizations) UpdateWorkspace(ctx context.Context, w *Workspace, versi
 
 // DeleteWorkspace removes the workspace and its memberships.
 func (r *Organizations) DeleteWorkspace(ctx context.Context, id string) error {
-	_, err := remove[Workspace](ctx, r.db, "id", id, nil)
-	return err
+	return r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		w, err := remove[Workspace](ctx, tx, "id", id, nil)
+		if err != nil {
+			return nil, err
+		}
+		return []Change{{Kind: ChangeOrganization, ID: w.OrganizationID}}, nil
+	})
 }
 
 // restrictIDs limits db to rows whose column is in ids; nil ids means no limit.

@@ -32,7 +32,8 @@ var RoleFields = ndata.Schema{
 
 // Roles is the repository of roles.
 type Roles struct {
-	db *gorm.DB
+	db      *gorm.DB
+	changes *Changes
 }
 
 // List returns one page of the roles matching q.
@@ -64,7 +65,10 @@ func (r *Roles) Create(ctx context.Context, role *Role) error {
 // Update writes label, description and rights provided the role is still at version.
 func (r *Roles) Update(ctx context.Context, role *Role, version int64) (*Role, error) {
 	role.Version, role.UpdatedAt = version+1, now()
-	if err := updateVersion(ctx, r.db, role, "name", role.Name, &version, "label", "description", "rights"); err != nil {
+	err := r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		return roleChanged(role.Name), updateVersion(ctx, tx, role, "name", role.Name, &version, "label", "description", "rights")
+	})
+	if err != nil {
 		return nil, err
 	}
 	return r.Get(ctx, role.Name)
@@ -72,5 +76,13 @@ func (r *Roles) Update(ctx context.Context, role *Role, version int64) (*Role, e
 
 // Delete removes the role and returns it.
 func (r *Roles) Delete(ctx context.Context, name string) (*Role, error) {
-	return remove[Role](ctx, r.db, "name", name, nil)
+	var deleted *Role
+	err := r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		var err error
+		deleted, err = remove[Role](ctx, tx, "name", name, nil)
+		return roleChanged(name), err
+	})
+	return deleted, err
 }
+
+func roleChanged(name string) []Change { return []Change{{Kind: ChangeRole, ID: name}} }

@@ -26,7 +26,8 @@ var ErrSessionEnded = errors.New("session ended")
 
 // Sessions is the repository of login sessions.
 type Sessions struct {
-	db *gorm.DB
+	db      *gorm.DB
+	changes *Changes
 }
 
 // Create starts a session.
@@ -78,5 +79,8 @@ func (r *Sessions) Refresh(ctx context.Context, oldDigest, newDigest []byte, t, 
 
 // Revoke ends the session id.
 func (r *Sessions) Revoke(ctx context.Context, id string) error {
-	return r.db.WithContext(ctx).Model(&Session{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now()).Error
+	return r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		err := tx.Model(&Session{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now()).Error
+		return []Change{{Kind: ChangeSession, ID: id}}, err
+	})
 }

@@ -14,6 +14,10 @@ import (
 const (
 	// SettingRootTokenDigest is the hex SHA-256 of the root token.
 	SettingRootTokenDigest = "root_token_sha256"
+	// SettingSecretKeyCheck is a check value of the secret key that sealed
+	// the database's secrets (never the key), so that a replica started with
+	// another key refuses to start instead of failing every HMAC request.
+	SettingSecretKeyCheck = "secret_key_check"
 )
 
 // setting is one row of the settings table.
@@ -55,4 +59,15 @@ func (s *Settings) Put(ctx context.Context, name, value string) error {
 		return fmt.Errorf("put setting %s: %w", name, err)
 	}
 	return nil
+}
+
+// Claim stores value under name unless a value is there already, and returns
+// the value that is stored: of replicas starting together, the first one's
+// value wins and every one of them learns it.
+func (s *Settings) Claim(ctx context.Context, name, value string) (string, error) {
+	row := setting{Name: name, Value: value, UpdatedAt: time.Now().UTC()}
+	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+		return "", fmt.Errorf("claim setting %s: %w", name, err)
+	}
+	return s.Get(ctx, name)
 }

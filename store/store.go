@@ -65,6 +65,8 @@ type Store struct {
 	Connectors *Connectors
 	// Settings holds single values the service keeps about itself.
 	Settings *Settings
+	// Changes tells every replica when what someone may do has changed.
+	Changes *Changes
 }
 
 // Open connects to the database named by dsn and applies pending migrations.
@@ -102,11 +104,12 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		sqlDB.Close()
 		return nil, err
 	}
-	s.APIKeys = &APIKeys{db: db}
-	s.Organizations = &Organizations{db: db}
-	s.Users = &Users{db: db}
-	s.Roles = &Roles{db: db}
-	s.Sessions = &Sessions{db: db}
+	s.Changes = newChanges(db, dialect, dsn, log)
+	s.APIKeys = &APIKeys{db: db, changes: s.Changes}
+	s.Organizations = &Organizations{db: db, changes: s.Changes}
+	s.Users = &Users{db: db, changes: s.Changes, dialect: dialect}
+	s.Roles = &Roles{db: db, changes: s.Changes}
+	s.Sessions = &Sessions{db: db, changes: s.Changes}
 	s.Replays = &Replays{db: db, dialect: dialect}
 	s.Audit = &Audit{db: db}
 	s.Devices = &Devices{db: db, dialect: dialect}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -64,8 +65,16 @@ var MemberFields = ndata.Schema{Fields: map[string]ndata.Field{
 
 // Users is the repository of users and their memberships.
 type Users struct {
-	db *gorm.DB
+	db      *gorm.DB
+	changes *Changes
+	dialect Dialect
 }
+
+// ErrLastOwner means a change would leave an organization without an Owner.
+var ErrLastOwner = errors.New("the organization's last owner cannot be removed or demoted")
+
+// ownerRole is the organization role that can never be left vacant.
+const ownerRole = "OWNER"
 
 // List returns one page of the users matching q.
 func (r *Users) List(ctx context.Context, q ndata.Query) ([]User, int64, error) {
@@ -110,21 +119,27 @@ func (r *Users) Create(ctx context.Context, u *User) error {
 }
 
 // Update writes the user's fields (the password hash only when set) provided
-// it is still at version. A new password ends the user's sessions.
+// it is still at version. A new password ends the user's sessions; a new
+// name shows on the keys that act as the user.
 func (r *Users) Update(ctx context.Context, u *User, version int64) (*User, error) {
 	u.Version, u.UpdatedAt = version+1, now()
 	cols := []string{"user_name", "display_name", "email", "is_active", "roles"}
 	if u.PasswordHash != "" {
 		cols = append(cols, "password_hash")
 	}
-	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
 		if err := updateVersion(ctx, tx, u, "id", u.ID, &version, cols...); err != nil {
-			return err
+			return nil, err
 		}
-		if u.PasswordHash == "" {
-			return nil
+		if err := tx.Model(&APIKey{}).Where("user_id = ?", u.ID).UpdateColumn("user_name", u.UserName).Error; err != nil {
+			return nil, fmt.Errorf("rename the user's keys: %w", err)
 		}
-		return tx.Model(&Session{}).Where("user_id = ? AND revoked_at IS NULL", u.ID).Update("revoked_at", now()).Error
+		if u.PasswordHash != "" {
+			if err := tx.Model(&Session{}).Where("user_id = ? AND revoked_at IS NULL", u.ID).Update("revoked_at", now()).Error; err != nil {
+				return nil, fmt.Errorf("end the user's sessions: %w", err)
+			}
+		}
+		return userChanged(u.ID), nil
 	})
 	if err != nil {
 		return nil, err
@@ -132,10 +147,19 @@ func (r *Users) Update(ctx context.Context, u *User, version int64) (*User, erro
 	return r.Get(ctx, u.ID)
 }
 
-// Delete removes the user, its memberships and sessions, and returns it.
+// Delete removes the user and returns it; its memberships, sessions and the
+// keys that act as it go with it.
 func (r *Users) Delete(ctx context.Context, id string) (*User, error) {
-	return remove[User](ctx, r.db, "id", id, nil)
+	var deleted *User
+	err := r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		var err error
+		deleted, err = remove[User](ctx, tx, "id", id, nil)
+		return userChanged(id), err
+	})
+	return deleted, err
 }
+
+func userChanged(id string) []Change { return []Change{{Kind: ChangeUser, ID: id}} }
 
 // Memberships returns the user's organization and workspace roles.
 func (r *Users) Memberships(ctx context.Context, userID string) ([]OrganizationMember, []WorkspaceMember, error) {
@@ -182,50 +206,93 @@ func (r *Users) OrganizationMembers(ctx context.Context, orgID string, q ndata.Q
 	return members, total, nil
 }
 
-// PutOrganizationMember gives the user a role in the organization, replacing any other.
+// OrganizationMember returns the user's membership of the organization, or
+// ErrNotFound.
+func (r *Users) OrganizationMember(ctx context.Context, orgID, userID string) (*OrganizationMember, error) {
+	return first[OrganizationMember](ctx, r.db, "organization_id = ? AND user_id = ?", orgID, userID)
+}
+
+// WorkspaceMember returns the user's membership of the workspace, or ErrNotFound.
+func (r *Users) WorkspaceMember(ctx context.Context, wsID, userID string) (*WorkspaceMember, error) {
+	return first[WorkspaceMember](ctx, r.db, "workspace_id = ? AND user_id = ?", wsID, userID)
+}
+
+// PutOrganizationMember gives the user a role in the organization, replacing
+// any other; demoting the last Owner is ErrLastOwner.
 func (r *Users) PutOrganizationMember(ctx context.Context, m *OrganizationMember) error {
 	m.CreatedAt = now()
-	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Where("organization_id = ? AND user_id = ?", m.OrganizationID, m.UserID).Delete(&OrganizationMember{}).Error; err != nil {
-			return fmt.Errorf("replace membership: %w", err)
+	return r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		if m.Role != ownerRole {
+			if err := r.keepAnOwner(ctx, tx, m.OrganizationID, m.UserID); err != nil {
+				return nil, err
+			}
 		}
-		return insert(ctx, tx, m)
+		if err := tx.Where("organization_id = ? AND user_id = ?", m.OrganizationID, m.UserID).Delete(&OrganizationMember{}).Error; err != nil {
+			return nil, fmt.Errorf("replace membership: %w", err)
+		}
+		return userChanged(m.UserID), insert(ctx, tx, m)
 	})
 }
 
-// DeleteOrganizationMember removes the user from the organization and its workspaces.
+// DeleteOrganizationMember removes the user from the organization and its
+// workspaces; removing the last Owner is ErrLastOwner.
 func (r *Users) DeleteOrganizationMember(ctx context.Context, orgID, userID string) error {
-	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		if err := r.keepAnOwner(ctx, tx, orgID, userID); err != nil {
+			return nil, err
+		}
 		res := tx.Where("organization_id = ? AND user_id = ?", orgID, userID).Delete(&OrganizationMember{})
 		if res.Error != nil {
-			return fmt.Errorf("delete membership: %w", res.Error)
+			return nil, fmt.Errorf("delete membership: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
-			return ErrNotFound
+			return nil, ErrNotFound
 		}
-		return tx.Where("organization_id = ? AND user_id = ?", orgID, userID).Delete(&WorkspaceMember{}).Error
+		return userChanged(userID), tx.Where("organization_id = ? AND user_id = ?", orgID, userID).Delete(&WorkspaceMember{}).Error
 	})
+}
+
+// keepAnOwner fails with ErrLastOwner when the user is the organization's
+// only Owner, so that the user may not stop being one. On PostgreSQL it
+// locks the organization first, so that two Owners demoting each other at
+// once cannot both succeed.
+func (r *Users) keepAnOwner(ctx context.Context, tx *gorm.DB, orgID, userID string) error {
+	if r.dialect == Postgres {
+		if err := tx.Exec("SELECT id FROM organizations WHERE id = ? FOR UPDATE", orgID).Error; err != nil {
+			return fmt.Errorf("lock organization: %w", err)
+		}
+	}
+	var owners []string
+	if err := tx.Model(&OrganizationMember{}).Where("organization_id = ? AND role = ?", orgID, ownerRole).Pluck("user_id", &owners).Error; err != nil {
+		return fmt.Errorf("read owners: %w", err)
+	}
+	if len(owners) == 1 && owners[0] == userID {
+		return ErrLastOwner
+	}
+	return nil
 }
 
 // PutWorkspaceMember gives the user a role in the workspace, replacing any other.
 func (r *Users) PutWorkspaceMember(ctx context.Context, m *WorkspaceMember) error {
 	m.CreatedAt = now()
-	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
 		if err := tx.Where("workspace_id = ? AND user_id = ?", m.WorkspaceID, m.UserID).Delete(&WorkspaceMember{}).Error; err != nil {
-			return fmt.Errorf("replace membership: %w", err)
+			return nil, fmt.Errorf("replace membership: %w", err)
 		}
-		return insert(ctx, tx, m)
+		return userChanged(m.UserID), insert(ctx, tx, m)
 	})
 }
 
 // DeleteWorkspaceMember removes the user from the workspace.
 func (r *Users) DeleteWorkspaceMember(ctx context.Context, wsID, userID string) error {
-	res := r.db.WithContext(ctx).Where("workspace_id = ? AND user_id = ?", wsID, userID).Delete(&WorkspaceMember{})
-	if res.Error != nil {
-		return fmt.Errorf("delete membership: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		res := tx.Where("workspace_id = ? AND user_id = ?", wsID, userID).Delete(&WorkspaceMember{})
+		if res.Error != nil {
+			return nil, fmt.Errorf("delete membership: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return nil, ErrNotFound
+		}
+		return userChanged(userID), nil
+	})
 }

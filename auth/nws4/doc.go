@@ -20,6 +20,21 @@
 //
 // Transport is preferable when redirects are followed, since it signs each hop.
 //
+// # Timestamps
+//
+// Timestamps have millisecond resolution, so two identical requests signed in
+// the same millisecond carry the same signature, and a server that rejects
+// replays refuses the second. Within one Transport, or one function returned by
+// RequestEditor, timestamps therefore strictly increase: a request that would
+// reuse the previous millisecond (or precede it, if the clock went backwards)
+// is signed one millisecond later, so no two requests share a signature. If
+// the clock steps back, timestamps run ahead of it until it catches up.
+// Separate Transports or processes sharing one credential get no such
+// guarantee and must not sign identical requests within the same millisecond:
+// share one Transport per credential, or give each process its own key. Other
+// client implementations should do the same. Sign, which takes the time
+// explicitly, leaves this to its caller.
+//
 // # Server
 //
 //	a, err := nws4.ParseAuthorization(strings.Join(r.Header.Values("Authorization"), ","))

@@ -390,8 +390,8 @@ func TestKeysWithAPIKeyAndHMAC(t *testing.T) {
 			stdout: []string{"reader", "API_KEY:READ"},
 		},
 		{
-			name: "a key outside the organization is forbidden", args: asKey("get", "{platform}"), explicit: true,
-			code: 1, stderr: []string{"error: 403 "}, absent: []string{"{secret}"},
+			name: "a key outside the organization is not found", args: asKey("get", "{platform}"), explicit: true,
+			code: 1, stderr: []string{"error: 404 "}, absent: []string{"{secret}"},
 		},
 		{
 			name: "a read-only key cannot create", args: signed("create", "--name", "mine", "--organization", "{org}"),

@@ -19,6 +19,7 @@ import (
 	"github.com/keyplane/keyplane/delivery"
 	"github.com/keyplane/keyplane/server"
 	"github.com/keyplane/keyplane/store"
+	"github.com/keyplane/keyplane/store/ndata"
 )
 
 // config is everything `keyplane serve` reads from flags and KEYPLANE_* variables.
@@ -41,6 +42,9 @@ type config struct {
 	// webhookAllowPrivate lets webhooks reach loopback, private and
 	// link-local addresses (refused by default against SSRF).
 	webhookAllowPrivate bool
+	// metricsAddr, when set, serves /metrics there (and not on addr)
+	// without credentials; otherwise /metrics needs METRICS:READ.
+	metricsAddr string
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (config, error) {
@@ -63,6 +67,8 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 		"check every response against the OpenAPI spec and log violations; for staging (KEYPLANE_VALIDATE_RESPONSES)")
 	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", env("KEYPLANE_WEBHOOK_ALLOW_PRIVATE", "false") == "true",
 		"let webhook deliveries reach loopback, private and link-local addresses (KEYPLANE_WEBHOOK_ALLOW_PRIVATE)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", os.Getenv("KEYPLANE_METRICS_ADDR"),
+		"serve /metrics on this address of its own, without credentials; unset, /metrics on the API needs METRICS:READ (KEYPLANE_METRICS_ADDR)")
 	fs.StringVar(&c.logLevel, "log-level", env("KEYPLANE_LOG_LEVEL", "info"), "debug, info, warn or error (KEYPLANE_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", env("KEYPLANE_LOG_FORMAT", "text"), "text or json (KEYPLANE_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -106,6 +112,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	if err := checkSecretKey(ctx, st, sealer, secretKey); err != nil {
+		return err
+	}
+	// Bind before anything is generated: a busy port must not cost the
+	// root token printed only once.
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	var metricsLn net.Listener
+	if cfg.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.metricsAddr); err != nil {
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		defer metricsLn.Close()
+	}
 	rootDigest, newToken, err := rootTokenDigest(ctx, cfg, st)
 	if err != nil {
 		return err
@@ -124,8 +147,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Errorf("KEYPLANE_DELIVERY_LEASE: want a positive duration, got %q", v)}
 		}
 	}
-	e, err := server.New(server.Config{Logger: log, Auth: authn, Sealer: sealer, Tokens: tokens, Limiter: authn.Limiter, Proxies: authn.Proxies,
-		ValidateResponses: cfg.validateResponses, Wake: worker.Wake}, st)
+	api, err := server.New(server.Config{Logger: log, Auth: authn, Sealer: sealer, Tokens: tokens, Limiter: authn.Limiter, Proxies: authn.Proxies,
+		ValidateResponses: cfg.validateResponses, MetricsSeparate: metricsLn != nil, Wake: worker.Wake}, st)
 	if err != nil {
 		return err
 	}
@@ -136,12 +159,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		<-background // the last usage batch is written before the store closes
 	}()
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{
-		Handler:           e,
+		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -156,8 +175,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "root token: the one printed at first start (set KEYPLANE_ROOT_TOKEN to replace it)")
 	}
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if metricsLn != nil {
+		metricsSrv := &http.Server{Handler: api.Metrics, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		defer metricsSrv.Close()
+		go func() { errc <- metricsSrv.Serve(metricsLn) }()
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metricsLn.Addr())
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -193,6 +219,38 @@ func loadSecretKey(cfg config, log *slog.Logger) ([]byte, error) {
 	}
 	return key, nil
 }
+
+// checkSecretKey refuses to run with a secret key other than the one that
+// sealed the database's secrets: a replica with the wrong key would fail
+// every HMAC request and sign access tokens the others reject. The database
+// keeps a check value of the key (never the key); a database from before
+// check values proves the key on one of its sealed secrets.
+func checkSecretKey(ctx context.Context, st *store.Store, sealer *auth.Sealer, key []byte) error {
+	want := auth.CheckValue(key)
+	stored, err := st.Settings.Get(ctx, store.SettingSecretKeyCheck)
+	if errors.Is(err, store.ErrNotFound) {
+		keys, _, lerr := st.APIKeys.List(ctx, ndata.Query{Take: 1}, nil)
+		if lerr != nil {
+			return lerr
+		}
+		if len(keys) == 1 {
+			if _, err := sealer.Open(keys[0].SecretSealed, []byte(keys[0].ClientID)); err != nil {
+				return errSecretKeyMismatch
+			}
+		}
+		stored, err = st.Settings.Claim(ctx, store.SettingSecretKeyCheck, want)
+	}
+	if err != nil {
+		return err
+	}
+	if stored != want {
+		return errSecretKeyMismatch
+	}
+	return nil
+}
+
+var errSecretKeyMismatch = errors.New("KEYPLANE_SECRET_KEY is not the key this database's secrets were sealed with: " +
+	"every replica sharing a database must use the same secret key")
 
 // prunePast forgets what has outlived its use: expired HMAC signatures,
 // idempotency keys past their 24 hours, and finished deliveries past their

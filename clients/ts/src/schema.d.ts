@@ -158,7 +158,14 @@ export interface paths {
          * Rotate an API key's secret
          * @description Issues a new `clientSecret` (shown in this response only). The previous secret keeps
          *     authenticating, for `x-api-key` and HMAC alike, until `gracePeriodSeconds` have
-         *     passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization.
+         *     passed (0 revokes it at once). Needs `apiKeyUpdate` in the key's organization, and,
+         *     since the response is a working secret, everything the key may do: a caller never
+         *     rotates a key broader than itself.
+         *
+         *     A key has one previous secret. While it is still in its grace period another
+         *     rotation is refused with 409, so that no rotation silently ends an earlier secret's
+         *     grace; send `endPreviousGrace: true` to end it deliberately. Concurrent rotations
+         *     serialize: one succeeds, the others get 409, and every 200 returns a secret that works.
          */
         post: operations["rotateApiKey"];
         delete?: never;
@@ -253,12 +260,19 @@ export interface paths {
          * Update a user
          * @description Needs `userUpdate`. Name the version you read (`_v` or `If-Match`). Omit `password`
          *     to keep it; changing it ends the user's sessions.
+         *
+         *     Changing another user's `password`, `email`, `userName`, `isActive` or `roles`
+         *     needs everything that user may do (global roles and every membership): a holder
+         *     of `userUpdate` cannot take over an organization Owner. Users change their own
+         *     `displayName`, `email` and `password` without `userUpdate`; a new password of
+         *     one's own needs `currentPassword`.
          */
         put: operations["updateUser"];
         post?: never;
         /**
          * Delete a user
-         * @description Needs `userDelete`. Returns the deleted user; its memberships and sessions go with it.
+         * @description Needs `userDelete` and everything the user may do. Returns the deleted user; its
+         *     memberships, sessions and the keys that act as it go with it.
          */
         delete: operations["deleteUser"];
         options?: never;
@@ -402,11 +416,19 @@ export interface paths {
         get?: never;
         /**
          * Add a member or change their role
-         * @description Needs `userUpdate` in the organization (Owner or Admin); only an Owner makes another Owner.
+         * @description Needs `userUpdate` in the organization (Owner or Admin), and everything both the
+         *     member's present role and the new one allow there: only an Owner makes, changes or
+         *     removes an Owner, and the last Owner cannot be demoted (409). Adding someone who is
+         *     not yet a member needs platform-wide `userRead`; otherwise the answer is the same
+         *     404 as for a user that does not exist.
          */
         put: operations["putOrganizationMember"];
         post?: never;
-        /** Remove a member */
+        /**
+         * Remove a member
+         * @description Needs `userDelete` in the organization and everything the member's roles allow
+         *     there; the last Owner cannot be removed (409).
+         */
         delete: operations["deleteOrganizationMember"];
         options?: never;
         head?: never;
@@ -478,7 +500,9 @@ export interface paths {
         get?: never;
         /**
          * Give a user a role in a workspace
-         * @description Needs `workspaceUpdate` on the workspace.
+         * @description Needs `workspaceUpdate` on the workspace and everything both the user's present
+         *     role there and the new one allow (an Editor cannot make anyone, himself included,
+         *     workspace Admin). The user must be a member of the organization.
          */
         put: operations["putWorkspaceMember"];
         post?: never;
@@ -1211,7 +1235,7 @@ export interface components {
          * @description A feature a permission covers.
          * @enum {string}
          */
-        Scope: "ORGANIZATION" | "WORKSPACE" | "ASSET" | "DATA" | "API_KEY" | "RULE" | "OUTPUT_CONNECTOR" | "DEVICE_TYPE" | "DATA_FLOW" | "USER" | "ROLE";
+        Scope: "ORGANIZATION" | "WORKSPACE" | "ASSET" | "DATA" | "API_KEY" | "RULE" | "OUTPUT_CONNECTOR" | "DEVICE_TYPE" | "DATA_FLOW" | "USER" | "ROLE" | "METRICS";
         /** @enum {string} */
         Verb: "READ" | "CREATE" | "UPDATE" | "DELETE";
         /**
@@ -1226,6 +1250,12 @@ export interface components {
              * @default 86400
              */
             gracePeriodSeconds?: number;
+            /**
+             * @description End the grace period of an earlier secret that is still in it (it stops working
+             *     at once). Without it such a rotation is refused with 409.
+             * @default false
+             */
+            endPreviousGrace?: boolean;
         };
         LoginRequest: {
             userName: string;
@@ -1307,6 +1337,11 @@ export interface components {
              * @description Required on create; omit on update to keep it. At least 12 characters.
              */
             password?: string;
+            /**
+             * Format: password
+             * @description The caller's present password, required to change one's own password.
+             */
+            currentPassword?: string;
             displayName?: string;
             /** Format: email */
             email?: string;
@@ -3489,6 +3524,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
         };
@@ -4337,6 +4373,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
         };
@@ -4365,6 +4402,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
         };
     };

@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"gorm.io/gorm"
+)
+
+// changesChannel is the PostgreSQL notification channel on which every
+// replica learns that what someone may do has changed, so that long-lived
+// sessions (and caches of principals) on any replica follow a change made
+// through any other.
+const changesChannel = "keyplane_changes"
+
+// ChangeKind says what changed.
+type ChangeKind string
+
+// The kinds of change. ID names the key, user or session; a role or an
+// organization change may concern anyone.
+const (
+	// ChangeKey: an API key was updated, rotated or deleted.
+	ChangeKey ChangeKind = "key"
+	// ChangeUser: a user, its roles or memberships changed, or it was deleted.
+	ChangeUser ChangeKind = "user"
+	// ChangeSession: a login session ended.
+	ChangeSession ChangeKind = "session"
+	// ChangeRole: a role's rights changed or it was deleted.
+	ChangeRole ChangeKind = "role"
+	// ChangeOrganization: an organization or a workspace was deleted, with
+	// the keys and memberships in it.
+	ChangeOrganization ChangeKind = "organization"
+	// ChangeUnknown: notices may have been missed (the listener reconnected);
+	// assume anything changed.
+	ChangeUnknown ChangeKind = "unknown"
+)
+
+// Change is one committed change to the inputs of principals.
+type Change struct {
+	Kind ChangeKind `json:"kind"`
+	ID   string     `json:"id,omitempty"`
+}
+
+// Changes announces committed changes to every replica: on PostgreSQL through
+// NOTIFY, sent inside the changing transaction so that it is delivered exactly
+// when the change commits; on SQLite (one process) directly after commit.
+type Changes struct {
+	db      *gorm.DB
+	dialect Dialect
+	dsn     string
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	subs   map[*func(Change)]struct{}
+	stop   context.CancelFunc // ends the LISTEN loop; nil when nobody listens
+	ready  chan struct{}      // closed once the loop first LISTENs
+	failed error              // why the loop could not LISTEN yet, if it could not
+}
+
+func newChanges(db *gorm.DB, dialect Dialect, dsn string, log *slog.Logger) *Changes {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Changes{db: db, dialect: dialect, dsn: dsn, log: log, subs: map[*func(Change)]struct{}{}}
+}
+
+// within runs fn in a transaction and announces the changes it reports once
+// the transaction commits (and only then).
+func (c *Changes) within(ctx context.Context, fn func(tx *gorm.DB) ([]Change, error)) error {
+	var changes []Change
+	err := c.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		cs, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		changes = cs
+		if c.dialect != Postgres {
+			return nil
+		}
+		for _, ch := range cs {
+			payload, err := json.Marshal(ch)
+			if err != nil {
+				return err
+			}
+			if err := tx.Exec("SELECT pg_notify(?, ?)", changesChannel, string(payload)).Error; err != nil {
+				return fmt.Errorf("notify change: %w", err)
+			}
+		}
+		return nil
+	})
+	if err == nil && c.dialect != Postgres {
+		c.dispatch(changes...)
+	}
+	return err
+}
+
+// Subscribe calls fn (which must not block) for every change committed from
+// now on by any replica, until the returned function is called. On
+// PostgreSQL it returns once this process is listening, so that no change
+// committed after Subscribe returns can be missed; if the listener later
+// loses its connection, fn receives ChangeUnknown after it reconnects.
+func (c *Changes) Subscribe(ctx context.Context, fn func(Change)) (unsubscribe func(), err error) {
+	c.mu.Lock()
+	key := &fn
+	c.subs[key] = struct{}{}
+	if c.dialect == Postgres && c.stop == nil {
+		lctx, cancel := context.WithCancel(context.Background())
+		c.stop, c.ready, c.failed = cancel, make(chan struct{}), nil
+		go c.listen(lctx, c.ready)
+	}
+	ready := c.ready
+	c.mu.Unlock()
+	unsubscribe = func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.subs, key)
+		if len(c.subs) == 0 && c.stop != nil {
+			c.stop()
+			c.stop, c.ready = nil, nil
+		}
+	}
+	if ready == nil {
+		return unsubscribe, nil
+	}
+	select {
+	case <-ready:
+		return unsubscribe, nil
+	case <-ctx.Done():
+		unsubscribe()
+		c.mu.Lock()
+		failed := c.failed
+		c.mu.Unlock()
+		if failed != nil {
+			return nil, fmt.Errorf("listen for changes: %w", failed)
+		}
+		return nil, ctx.Err()
+	}
+}
+
+func (c *Changes) dispatch(changes ...Change) {
+	c.mu.Lock()
+	fns := make([]func(Change), 0, len(c.subs))
+	for fn := range c.subs {
+		fns = append(fns, *fn)
+	}
+	c.mu.Unlock()
+	for _, ch := range changes {
+		for _, fn := range fns {
+			fn(ch)
+		}
+	}
+}
+
+// listen holds a LISTEN connection until ctx ends, reconnecting after
+// failures; after a reconnection every subscriber hears ChangeUnknown.
+func (c *Changes) listen(ctx context.Context, ready chan struct{}) {
+	first := true
+	for ctx.Err() == nil {
+		err := c.listenOnce(ctx, func() {
+			if first {
+				close(ready)
+				first = false
+				return
+			}
+			c.dispatch(Change{Kind: ChangeUnknown})
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		c.mu.Lock()
+		c.failed = err
+		c.mu.Unlock()
+		c.log.Warn("change notifications interrupted; reconnecting", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (c *Changes) listenOnce(ctx context.Context, listening func()) error {
+	conn, err := pgx.Connect(ctx, c.dsn)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+changesChannel); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	listening()
+	for {
+		note, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		var ch Change
+		if json.Unmarshal([]byte(note.Payload), &ch) == nil {
+			c.dispatch(ch)
+		}
+	}
+}
