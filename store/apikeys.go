@@ -43,11 +43,11 @@ type APIKey struct {
 	// shown on the wire, kept in step when the user is renamed. The key is
 	// bound to the id: deleting the user deletes the key, and a new user
 	// with the same name inherits nothing.
-	UserID     *string
-	UserName   *string
-	DeviceName *string
-	Permissions         []Permission `gorm:"serializer:json"`
-	Version             int64
+	UserID      *string
+	UserName    *string
+	DeviceName  *string
+	Permissions []Permission `gorm:"serializer:json"`
+	Version     int64
 }
 
 // APIKeyFields is the NData schema of GET /apikeys: every field of the wire
