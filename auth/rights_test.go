@@ -133,3 +133,61 @@ func TestRightsOfGrants(t *testing.T) {
 		t.Fatalf("admin rights %v", got)
 	}
 }
+
+func TestPrincipalCoversPrincipal(t *testing.T) {
+	role := func(r string) *auth.Principal { return auth.NewPrincipal(r, "", auth.OrganizationRoleGrants(r, org), nil) }
+	wsRole := func(r string) *auth.Principal {
+		return auth.NewPrincipal("ws "+r, "", auth.WorkspaceRoleGrants(r, org, ws1), nil)
+	}
+	platform := auth.NewPrincipal("platform asset reader", "", []auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}}}, nil)
+	// The owner acting through a key narrowed to reading assets of one workspace.
+	narrowedOwner := auth.NewPrincipal("key as owner", "", auth.OrganizationRoleGrants("OWNER", org),
+		[]auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}, Organization: org, Workspaces: []string{ws1}}})
+	for _, tc := range []struct {
+		name   string
+		caller *auth.Principal
+		target *auth.Principal
+		want   bool
+	}{
+		{"an owner covers an owner", role("OWNER"), role("OWNER"), true},
+		{"an admin does not cover an owner", role("ADMIN"), role("OWNER"), false},
+		{"an admin covers an editor", role("ADMIN"), role("EDITOR"), true},
+		{"an editor does not cover an admin", role("EDITOR"), role("ADMIN"), false},
+		{"an org editor does not cover a workspace admin", role("EDITOR"), wsRole("ADMIN"), false},
+		{"an org editor covers a workspace editor", role("EDITOR"), wsRole("EDITOR"), true},
+		{"a workspace admin does not cover an org viewer", wsRole("ADMIN"), role("VIEWER"), false},
+		{"an owner of another organization covers nothing here", auth.NewPrincipal("", "", auth.OrganizationRoleGrants("OWNER", other), nil), role("MEMBER"), false},
+		{"an org-wide grant does not cover a platform-wide one", role("OWNER"), platform, false},
+		{"a platform-wide grant covers the same in an organization", platform, auth.NewPrincipal("", "", []auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}, Organization: org}}, nil), true},
+		{"root covers everyone", auth.Root(), role("OWNER"), true},
+		{"a narrowed key is covered as what it may do", wsRole("VIEWER"), narrowedOwner, true},
+		{"a narrowed key does not cover the user it acts as", narrowedOwner, role("OWNER"), false},
+		{"nobody covers nothing", auth.NewPrincipal("", "", nil, nil), auth.NewPrincipal("", "", nil, nil), true},
+	} {
+		if got := tc.caller.Covers(tc.target); got != tc.want {
+			t.Errorf("%s: Covers = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestPrincipalHolds(t *testing.T) {
+	viewer := auth.NewPrincipal("", "", auth.WorkspaceRoleGrants("VIEWER", org, ws1), nil)
+	for _, tc := range []struct {
+		name string
+		p    *auth.Principal
+		org  string
+		want bool
+	}{
+		{"a workspace viewer holds its organization", viewer, org, true},
+		{"… and not another", viewer, other, false},
+		{"… nor the platform", viewer, "", false},
+		{"root holds every organization", auth.Root(), other, true},
+		{"a grant outside the narrowing holds nothing", auth.NewPrincipal("", "", auth.OrganizationRoleGrants("OWNER", other),
+			[]auth.Grant{{Scope: auth.AnyScope, Organization: org}}), other, false},
+		{"nil holds nothing", nil, org, false},
+	} {
+		if got := tc.p.Holds(tc.org); got != tc.want {
+			t.Errorf("%s: Holds(%q) = %v, want %v", tc.name, tc.org, got, tc.want)
+		}
+	}
+}

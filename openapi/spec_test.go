@@ -1,12 +1,14 @@
 package openapi_test
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/openapi"
 )
 
@@ -70,4 +72,35 @@ func hasExample(mt *openapi3.MediaType) bool {
 		}
 	}
 	return false
+}
+
+// TestScopesAgreeWithAuth: the spec's Scope enum and Right pattern and the
+// auth package's list of scopes are one vocabulary; a scope added on one
+// side only would be unusable or unenforced.
+func TestScopesAgreeWithAuth(t *testing.T) {
+	doc, err := openapi.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inSpec []string
+	for _, v := range doc.Components.Schemas["Scope"].Value.Enum {
+		inSpec = append(inSpec, v.(string))
+	}
+	var inAuth []string
+	for _, s := range auth.Scopes {
+		inAuth = append(inAuth, string(s))
+	}
+	sort.Strings(inSpec)
+	sort.Strings(inAuth)
+	if strings.Join(inSpec, ",") != strings.Join(inAuth, ",") {
+		t.Fatalf("Scope enum %v, auth.Scopes %v", inSpec, inAuth)
+	}
+	right := regexp.MustCompile(doc.Components.Schemas["Right"].Value.Pattern)
+	for _, s := range auth.Scopes {
+		for _, v := range auth.Verbs {
+			if r := auth.RightOf(s, v); !right.MatchString(string(r)) {
+				t.Errorf("right %s does not match the spec's Right pattern", r)
+			}
+		}
+	}
 }

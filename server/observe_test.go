@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -108,5 +109,51 @@ func TestRequestIDs(t *testing.T) {
 		if (got == tc.sent) != tc.kept || got == "" {
 			t.Errorf("sent %q: got %q, kept=%v", tc.sent, got, tc.kept)
 		}
+	}
+}
+
+// TestAccessLogAddress: the access log names the client the rate limits
+// see (the peer, or the client a trusted proxy forwards), never whatever a
+// client writes into X-Forwarded-For.
+func TestAccessLogAddress(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		proxies string
+		want    string
+	}{
+		{"no trusted proxy: the peer, not the forged header", "", "192.0.2.1"},
+		{"behind a trusted proxy: the forwarded client", "192.0.2.0/24", "203.0.113.9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := storetest.Open(t, store.SQLite)
+			var logs bytes.Buffer
+			secret := bytes.Repeat([]byte{7}, auth.KeySize)
+			sealer, _ := auth.NewSealer(secret)
+			tokens, _ := auth.NewTokens(secret, nil)
+			authn := auth.ForStore(st, sealer, tokens, auth.Digest(rootToken))
+			proxies, err := auth.ParseProxies(tc.proxies)
+			if err != nil {
+				t.Fatal(err)
+			}
+			authn.Proxies = proxies
+			api, err := server.New(server.Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Auth: authn, Sealer: sealer,
+				Tokens: tokens, Limiter: authn.Limiter, Proxies: proxies}, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest("GET", "/healthz", nil) // from 192.0.2.1
+			r.Header.Set("X-Forwarded-For", "203.0.113.9")
+			r.Header.Set("X-Real-Ip", "203.0.113.10")
+			api.ServeHTTP(httptest.NewRecorder(), r)
+			var line struct {
+				RemoteIP string `json:"remote_ip"`
+			}
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+				t.Fatalf("log %s: %v", logs.String(), err)
+			}
+			if line.RemoteIP != tc.want {
+				t.Fatalf("remote_ip %q, want %q", line.RemoteIP, tc.want)
+			}
+		})
 	}
 }
