@@ -135,7 +135,9 @@ func TestRightsOfGrants(t *testing.T) {
 }
 
 func TestPrincipalCoversPrincipal(t *testing.T) {
-	role := func(r string) *auth.Principal { return auth.NewPrincipal(r, "", auth.OrganizationRoleGrants(r, org), nil) }
+	role := func(r string) *auth.Principal {
+		return auth.NewPrincipal(r, "", auth.OrganizationRoleGrants(r, org), nil)
+	}
 	wsRole := func(r string) *auth.Principal {
 		return auth.NewPrincipal("ws "+r, "", auth.WorkspaceRoleGrants(r, org, ws1), nil)
 	}

@@ -2,8 +2,9 @@
 // backfill into outbox rows (store.Delivery, written in the samples'
 // transaction), and Worker claims due rows with a lease, POSTs them to their
 // webhooks (signed, see Sign), records every attempt and retries failures
-// with exponential backoff. Delivery is at least once: a worker killed
-// mid-send leaves a lease that expires, and another claim sends again.
+// with jittered exponential backoff (JitteredBackoff). Delivery is at least
+// once: a worker killed mid-send leaves a lease that expires, and another
+// claim sends again.
 package delivery
 
 import (
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -31,15 +33,18 @@ const (
 	DefaultConcurrency    = 16
 	DefaultMaxAttempts    = 12
 	DefaultAttemptTimeout = 10 * time.Second
-	// MaxBackoff caps the wait between attempts.
+	// MinBackoff is the shortest wait between attempts (the first one).
+	MinBackoff = time.Second
+	// MaxBackoff caps the wait between attempts, jitter included.
 	MaxBackoff = time.Hour
 )
 
 // maxErrorText bounds the error recorded with an attempt.
 const maxErrorText = 200
 
-// Backoff is the wait after the n-th failed attempt (n >= 1): 1 s, 2 s,
-// 4 s, … doubling, capped at MaxBackoff.
+// Backoff is the longest wait after the n-th failed attempt (n >= 1):
+// 1 s, 2 s, 4 s, … doubling, capped at MaxBackoff. The worker waits
+// between half of it and all of it (JitteredBackoff).
 func Backoff(n int) time.Duration {
 	if n < 1 {
 		n = 1
@@ -47,7 +52,26 @@ func Backoff(n int) time.Duration {
 	if n > 13 { // 2^12 s > 1 h already
 		return MaxBackoff
 	}
-	return min(time.Second<<(n-1), MaxBackoff)
+	return min(MinBackoff<<(n-1), MaxBackoff)
+}
+
+// JitteredBackoff is the wait after the n-th failed attempt with jitter u
+// in [0, 1]: Backoff(n) less u times its spread, the spread being down to
+// half of Backoff(n) but never below MinBackoff. So u = 0 is Backoff(n)
+// itself, and every wait lies in [MinBackoff, MaxBackoff]: jitter spreads
+// retries of deliveries that failed together without ever waiting longer
+// than the schedule (or the cap) says. u outside [0, 1] (NaN included) is
+// taken as the nearer bound (NaN as 0).
+func JitteredBackoff(n int, u float64) time.Duration {
+	hi := Backoff(n)
+	lo := max(hi/2, MinBackoff)
+	switch {
+	case !(u > 0): // NaN too
+		return hi
+	case u >= 1:
+		return lo
+	}
+	return max(hi-time.Duration(u*float64(hi-lo)), lo)
 }
 
 // Worker delivers the outbox. Several workers (replicas) may run on one
@@ -56,10 +80,11 @@ type Worker struct {
 	Store  *store.Connectors
 	Sealer *auth.Sealer
 	// Client sends the requests; nil builds one whose dialer refuses
-	// non-public addresses unless AllowPrivate. Redirects are never followed.
+	// special-purpose addresses (refusePrivate) unless AllowPrivate.
+	// Redirects are never followed.
 	Client *http.Client
-	// AllowPrivate lets webhooks reach loopback, private and link-local
-	// addresses (tests, on-premises receivers).
+	// AllowPrivate lets webhooks reach loopback, private, link-local and
+	// other special-purpose addresses (tests, on-premises receivers).
 	AllowPrivate bool
 	Log          *slog.Logger
 	// Now is the clock (tests set it); nil means time.Now.
@@ -75,6 +100,11 @@ type Worker struct {
 	// AttemptTimeout bounds one attempt; default 10 s, and never more than
 	// half the lease, so that an attempt ends inside its claim.
 	AttemptTimeout time.Duration
+	// Jitter returns the jitter of a retry's wait, in [0, 1] (see
+	// JitteredBackoff; 0 waits Backoff exactly). It is called from
+	// concurrent sends, so it must be safe for concurrent use. nil means
+	// math/rand/v2's Float64.
+	Jitter func() float64
 
 	once   sync.Once
 	wake   chan struct{}
@@ -104,6 +134,9 @@ func (w *Worker) init() {
 		}
 		if w.AttemptTimeout <= 0 {
 			w.AttemptTimeout = DefaultAttemptTimeout
+		}
+		if w.Jitter == nil {
+			w.Jitter = rand.Float64
 		}
 		w.AttemptTimeout = min(w.AttemptTimeout, w.Lease/2)
 		if w.Client != nil {
@@ -265,7 +298,7 @@ func (w *Worker) deliver(ctx context.Context, d *store.Delivery, t *target) erro
 	case n >= w.MaxAttempts:
 		o.Status = store.DeliveryFailed
 	default:
-		next := end.Add(Backoff(n))
+		next := end.Add(JitteredBackoff(n, w.Jitter()))
 		o.Status, o.NextAttemptAt = store.DeliveryPending, &next
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -342,7 +375,7 @@ func describe(err error, timeout time.Duration) string {
 	var ne net.Error
 	switch {
 	case errors.Is(err, ErrPrivateAddress):
-		return "refused: the destination is a loopback, private or link-local address"
+		return "refused: the destination is a loopback, private or other special-purpose address"
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
 		return fmt.Sprintf("no response within %s", timeout)
 	}

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -199,7 +200,7 @@ func TestDeliverySurvivesKill(t *testing.T) {
 	const n = 5
 	in := make([]gen.SampleInput, n)
 	for i := range in {
-		in[i] = gen.SampleInput{Data: map[string]any{"temperature": 20 + i}}
+		in[i] = gen.SampleInput{Data: json.RawMessage(fmt.Sprintf(`{"temperature":%d}`, 20+i))}
 	}
 	res, err := root.BackfillSamplesWithResponse(ctx, dev.JSON201.Id, &gen.BackfillSamplesParams{}, in)
 	if err != nil || res.JSON201 == nil || len(res.JSON201.Samples) != n {

@@ -813,7 +813,7 @@ type DeliveryPage struct {
 	TotalPages       int        `json:"totalPages"`
 }
 
-// Device Example: {"connectivity":"HTTP","created":"2026-11-26T10:00:00.000Z","dataFlow":{"deviceType":{"id":"0da1b2c3d4e5f609","name":"Climate sensor"},"id":"08a1b2c3d4e5f60a","name":"Climate to database"},"dataFlowId":"08a1b2c3d4e5f60a","deviceId":"70B3D57ED0001234","id":"02d2327fedce2128","name":"some device","online":true,"onlineState":"ONLINE","onlineTimeout":3600,"organizationId":"28a1b2c3d4e5f607","properties":{},"type":"DEVICE","updated":"2026-11-26T10:00:00.000Z","version":1,"workspaceId":"29a1b2c3d4e5f608"}
+// Device Example: {"connectivity":"HTTP","created":"2026-11-26T10:00:00.000Z","dataFlow":{"deviceType":{"id":"0da1b2c3d4e5f609","name":"Climate sensor"},"id":"08a1b2c3d4e5f60a","name":"Climate to database"},"dataFlowId":"08a1b2c3d4e5f60a","description":null,"deviceId":"70B3D57ED0001234","id":"02d2327fedce2128","name":"some device","online":true,"onlineState":"ONLINE","onlineTimeout":3600,"organizationId":"28a1b2c3d4e5f607","properties":{},"type":"DEVICE","updated":"2026-11-26T10:00:00.000Z","version":1,"workspaceId":"29a1b2c3d4e5f608"}
 type Device struct {
 	Connectivity DeviceConnectivity `json:"connectivity"`
 	Created      time.Time          `json:"created"`
@@ -822,8 +822,10 @@ type Device struct {
 	// DataFlowId Data flow identifier (16 hex characters starting with 08).
 	//
 	// Example: 08a1b2c3d4e5f60a
-	DataFlowId  DataFlowIdValue `json:"dataFlowId"`
-	Description *string         `json:"description,omitempty"`
+	DataFlowId DataFlowIdValue `json:"dataFlowId"`
+
+	// Description Shown as null when unset, as akenza does.
+	Description *string `json:"description"`
 
 	// DeviceId The physical id (e.g. a DevEUI).
 	DeviceId string `json:"deviceId"`
@@ -995,9 +997,12 @@ type Kpi struct {
 	DataKey  string `json:"dataKey"`
 	DeviceId string `json:"deviceId"`
 
-	// Kpi The aggregate; null when no sample in the interval has a numeric `dataKey` (COUNT is then 0).
-	Kpi   *float64 `json:"kpi"`
-	Topic string   `json:"topic"`
+	// Kpi The aggregate; null when no sample in the interval has a numeric `dataKey` (COUNT is
+	// then 0). On PostgreSQL it is computed in NUMERIC and exact (an AVG to 16 or more
+	// decimals); on SQLite in double precision. An aggregate beyond a double's range
+	// (about ±1.8e308, which JSON clients cannot read) is a 400 (`aggregateRange`).
+	Kpi   *json.Number `json:"kpi"`
+	Topic string       `json:"topic"`
 }
 
 // LoginRequest defines model for LoginRequest.
@@ -1475,8 +1480,9 @@ type Sample struct {
 
 // SampleInput Example: {"data":{"humidity":40,"temperature":21.5},"timestamp":"2026-11-26T10:00:00Z","topic":"default"}
 type SampleInput struct {
-	// Data The decoded sample; must match the device type's schema for the topic.
-	Data map[string]interface{}  `json:"data"`
+	// Data The decoded sample; must match the device type's schema for the topic. It is
+	// stored as sent: integers beyond 2^53 and long decimals read back exactly.
+	Data json.RawMessage         `json:"data"`
 	Meta *map[string]interface{} `json:"meta,omitempty"`
 
 	// Timestamp When the sample was measured; default now.
@@ -1574,11 +1580,13 @@ type TimeRange struct {
 
 // TimeSeries Example: {"dataKey":"temperature","dataPoints":[21.5,21.9],"deviceId":"02d2327fedce2128","timestamps":["2026-11-26T10:00:00Z","2026-11-26T11:00:00Z"],"topic":"default"}
 type TimeSeries struct {
-	DataKey    string      `json:"dataKey"`
-	DataPoints []float64   `json:"dataPoints"`
-	DeviceId   string      `json:"deviceId"`
-	Timestamps []time.Time `json:"timestamps"`
-	Topic      string      `json:"topic"`
+	DataKey string `json:"dataKey"`
+
+	// DataPoints One aggregate per bucket, computed as `Kpi.kpi` is.
+	DataPoints []json.Number `json:"dataPoints"`
+	DeviceId   string        `json:"deviceId"`
+	Timestamps []time.Time   `json:"timestamps"`
+	Topic      string        `json:"topic"`
 }
 
 // User Example: {"_v":1,"createdAt":"2023-07-13T14:35:49.506Z","displayName":"John Doe","email":"john.doe@example.com","id":"64b00bc5ba312b6744126a88","isActive":true,"roles":["keyManager"],"userName":"john.doe"}
@@ -2070,6 +2078,9 @@ type ListAssetsParams struct {
 
 	// TagsIds Only devices carrying at least one of these tags.
 	TagsIds *[]TagIdValue `form:"tags.ids,omitempty" json:"tags.ids,omitempty"`
+
+	// AssetIds Only these assets (repeat the parameter for several).
+	AssetIds *[]DeviceIdValue `form:"assetIds,omitempty" json:"assetIds,omitempty"`
 }
 
 // ListAssetsParamsType defines parameters for ListAssets.
@@ -2152,11 +2163,17 @@ type BackfillSamplesParams struct {
 type QuerySamplesGetParams struct {
 	Topic *string `form:"topic,omitempty" json:"topic,omitempty"`
 
+	// Gt Samples after this time.
+	Gt *time.Time `form:"gt,omitempty" json:"gt,omitempty"`
+
 	// Gte Samples at or after this time.
 	Gte *time.Time `form:"gte,omitempty" json:"gte,omitempty"`
 
 	// Lt Samples before this time.
-	Lt    *time.Time `form:"lt,omitempty" json:"lt,omitempty"`
+	Lt *time.Time `form:"lt,omitempty" json:"lt,omitempty"`
+
+	// Lte Samples at or before this time.
+	Lte   *time.Time `form:"lte,omitempty" json:"lte,omitempty"`
 	Limit *int       `form:"limit,omitempty" json:"limit,omitempty"`
 	Skip  *int       `form:"skip,omitempty" json:"skip,omitempty"`
 }
@@ -2280,6 +2297,9 @@ type ListWorkspacesParams struct {
 
 	// Search Case-insensitive substring of the name.
 	Search *Search `form:"search,omitempty" json:"search,omitempty"`
+
+	// Name Only the workspace with exactly this name.
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
 }
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
@@ -3060,6 +3080,8 @@ type ClientInterface interface {
 	BackfillSamples(ctx context.Context, deviceId DevicePathId, params *BackfillSamplesParams, body BackfillSamplesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// QuerySamplesGet Query a device's samples (query parameters)
+	//
+	// The GET form of `querySamples`, with the same bounds (`gt`, `gte`, `lt`, `lte`).
 	//
 	// Corresponds with GET /v3/devices/{deviceId}/query (the `QuerySamplesGet` operationId).
 	QuerySamplesGet(ctx context.Context, deviceId DevicePathId, params *QuerySamplesGetParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4634,6 +4656,8 @@ func (c *Client) BackfillSamples(ctx context.Context, deviceId DevicePathId, par
 }
 
 // QuerySamplesGet Query a device's samples (query parameters)
+//
+// The GET form of `querySamples`, with the same bounds (`gt`, `gte`, `lt`, `lte`).
 //
 // Corresponds with GET /v3/devices/{deviceId}/query (the `QuerySamplesGet` operationId).
 func (c *Client) QuerySamplesGet(ctx context.Context, deviceId DevicePathId, params *QuerySamplesGetParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7067,6 +7091,18 @@ func NewListAssetsRequest(server string, params *ListAssetsParams) (*http.Reques
 
 		}
 
+		if params.AssetIds != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "assetIds", *params.AssetIds, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -8066,6 +8102,18 @@ func NewQuerySamplesGetRequest(server string, deviceId DevicePathId, params *Que
 
 		}
 
+		if params.Gt != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "gt", *params.Gt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Gte != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "gte", *params.Gte, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
@@ -8081,6 +8129,18 @@ func NewQuerySamplesGetRequest(server string, deviceId DevicePathId, params *Que
 		if params.Lt != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lt", *params.Lt, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Lte != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lte", *params.Lte, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -9783,6 +9843,18 @@ func NewListWorkspacesRequest(server string, params *ListWorkspacesParams) (*htt
 
 		}
 
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -10679,6 +10751,8 @@ type ClientWithResponsesInterface interface {
 
 	// QuerySamplesGetWithResponse Query a device's samples (query parameters)
 	//
+	// The GET form of `querySamples`, with the same bounds (`gt`, `gte`, `lt`, `lte`).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v3/devices/{deviceId}/query (the `QuerySamplesGet` operationId).
@@ -11169,6 +11243,11 @@ type LogoutResponse429Headers struct {
 	RetryAfter *int
 }
 
+// LogoutResponse503Headers the declared response headers of an HTTP 503 response for Logout
+type LogoutResponse503Headers struct {
+	RetryAfter *int
+}
+
 type LogoutResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11178,10 +11257,14 @@ type LogoutResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LogoutResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *LogoutResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LogoutResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -11197,6 +11280,11 @@ func (r LogoutResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r LogoutResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r LogoutResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11238,6 +11326,11 @@ type LoginResponse429Headers struct {
 	RetryAfter *int
 }
 
+// LoginResponse503Headers the declared response headers of an HTTP 503 response for Login
+type LoginResponse503Headers struct {
+	RetryAfter *int
+}
+
 type LoginResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11247,14 +11340,20 @@ type LoginResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LoginResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *LoginResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LoginResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11272,6 +11371,11 @@ func (r LoginResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r LoginResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r LoginResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -11280,6 +11384,11 @@ func (r LoginResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r LoginResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r LoginResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11321,6 +11430,11 @@ type RefreshTokenResponse429Headers struct {
 	RetryAfter *int
 }
 
+// RefreshTokenResponse503Headers the declared response headers of an HTTP 503 response for RefreshToken
+type RefreshTokenResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RefreshTokenResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11330,14 +11444,20 @@ type RefreshTokenResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RefreshTokenResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RefreshTokenResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RefreshTokenResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11355,6 +11475,11 @@ func (r RefreshTokenResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r RefreshTokenResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r RefreshTokenResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -11363,6 +11488,11 @@ func (r RefreshTokenResponse) GetApplicationproblemJSON415() *UnsupportedMediaTy
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r RefreshTokenResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RefreshTokenResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11404,6 +11534,11 @@ type ListApiKeysResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListApiKeysResponse503Headers the declared response headers of an HTTP 503 response for ListApiKeys
+type ListApiKeysResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListApiKeysResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11417,10 +11552,14 @@ type ListApiKeysResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListApiKeysResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListApiKeysResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListApiKeysResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11446,6 +11585,11 @@ func (r ListApiKeysResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListApiKeysResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListApiKeysResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11493,6 +11637,11 @@ type CreateApiKeyResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateApiKeyResponse503Headers the declared response headers of an HTTP 503 response for CreateApiKey
+type CreateApiKeyResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateApiKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11510,12 +11659,16 @@ type CreateApiKeyResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateApiKeyResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateApiKeyResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateApiKeyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateApiKeyResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -11551,6 +11704,11 @@ func (r CreateApiKeyResponse) GetApplicationproblemJSON415() *UnsupportedMediaTy
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r CreateApiKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11592,6 +11750,11 @@ type DeleteApiKeyResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteApiKeyResponse503Headers the declared response headers of an HTTP 503 response for DeleteApiKey
+type DeleteApiKeyResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteApiKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11609,10 +11772,14 @@ type DeleteApiKeyResponse struct {
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteApiKeyResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteApiKeyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteApiKeyResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11648,6 +11815,11 @@ func (r DeleteApiKeyResponse) GetApplicationproblemJSON412() *PreconditionFailed
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteApiKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteApiKeyResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11694,6 +11866,11 @@ type GetApiKeyResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetApiKeyResponse503Headers the declared response headers of an HTTP 503 response for GetApiKey
+type GetApiKeyResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetApiKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11709,12 +11886,16 @@ type GetApiKeyResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetApiKeyResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetApiKeyResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetApiKeyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetApiKeyResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11745,6 +11926,11 @@ func (r GetApiKeyResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetApiKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetApiKeyResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -11791,6 +11977,11 @@ type PutApiKeyResponse429Headers struct {
 	RetryAfter *int
 }
 
+// PutApiKeyResponse503Headers the declared response headers of an HTTP 503 response for PutApiKey
+type PutApiKeyResponse503Headers struct {
+	RetryAfter *int
+}
+
 type PutApiKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11814,12 +12005,16 @@ type PutApiKeyResponse struct {
 	ApplicationproblemJSON428 *PreconditionRequired
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *PutApiKeyResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PutApiKeyResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *PutApiKeyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PutApiKeyResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11872,6 +12067,11 @@ func (r PutApiKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
 }
 
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PutApiKeyResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r PutApiKeyResponse) GetBody() []byte {
 	return r.Body
@@ -11916,6 +12116,11 @@ type RotateApiKeyResponse429Headers struct {
 	RetryAfter *int
 }
 
+// RotateApiKeyResponse503Headers the declared response headers of an HTTP 503 response for RotateApiKey
+type RotateApiKeyResponse503Headers struct {
+	RetryAfter *int
+}
+
 type RotateApiKeyResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11931,16 +12136,22 @@ type RotateApiKeyResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *RotateApiKeyResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RotateApiKeyResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RotateApiKeyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RotateApiKeyResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -11973,6 +12184,11 @@ func (r RotateApiKeyResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r RotateApiKeyResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r RotateApiKeyResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -11981,6 +12197,11 @@ func (r RotateApiKeyResponse) GetApplicationproblemJSON415() *UnsupportedMediaTy
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r RotateApiKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RotateApiKeyResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12135,6 +12356,11 @@ func (r GetOpenapiYamlResponse) ContentType() string {
 	return ""
 }
 
+// GetReadyzResponse503Headers the declared response headers of an HTTP 503 response for GetReadyz
+type GetReadyzResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetReadyzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12142,6 +12368,8 @@ type GetReadyzResponse struct {
 	JSON200 *Health
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetReadyzResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12193,6 +12421,11 @@ type ListRolesResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListRolesResponse503Headers the declared response headers of an HTTP 503 response for ListRoles
+type ListRolesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListRolesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12206,10 +12439,14 @@ type ListRolesResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListRolesResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListRolesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListRolesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12235,6 +12472,11 @@ func (r ListRolesResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListRolesResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListRolesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12281,6 +12523,11 @@ type CreateRoleResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateRoleResponse503Headers the declared response headers of an HTTP 503 response for CreateRole
+type CreateRoleResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateRoleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12294,16 +12541,22 @@ type CreateRoleResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateRoleResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateRoleResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateRoleResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateRoleResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12331,6 +12584,11 @@ func (r CreateRoleResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateRoleResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r CreateRoleResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -12339,6 +12597,11 @@ func (r CreateRoleResponse) GetApplicationproblemJSON415() *UnsupportedMediaType
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r CreateRoleResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateRoleResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12380,6 +12643,11 @@ type DeleteRoleResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteRoleResponse503Headers the declared response headers of an HTTP 503 response for DeleteRole
+type DeleteRoleResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteRoleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12395,10 +12663,14 @@ type DeleteRoleResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteRoleResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteRoleResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteRoleResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12429,6 +12701,11 @@ func (r DeleteRoleResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteRoleResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteRoleResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12475,6 +12752,11 @@ type GetRoleResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetRoleResponse503Headers the declared response headers of an HTTP 503 response for GetRole
+type GetRoleResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetRoleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12490,12 +12772,16 @@ type GetRoleResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetRoleResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetRoleResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetRoleResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetRoleResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12526,6 +12812,11 @@ func (r GetRoleResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetRoleResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetRoleResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12572,6 +12863,11 @@ type PutRoleResponse429Headers struct {
 	RetryAfter *int
 }
 
+// PutRoleResponse503Headers the declared response headers of an HTTP 503 response for PutRole
+type PutRoleResponse503Headers struct {
+	RetryAfter *int
+}
+
 type PutRoleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12587,18 +12883,24 @@ type PutRoleResponse struct {
 	ApplicationproblemJSON409 *VersionMismatch
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON428 the response for an HTTP 428 `application/problem+json` response
 	ApplicationproblemJSON428 *PreconditionRequired
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *PutRoleResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PutRoleResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *PutRoleResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PutRoleResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12631,6 +12933,11 @@ func (r PutRoleResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PutRoleResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r PutRoleResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -12644,6 +12951,11 @@ func (r PutRoleResponse) GetApplicationproblemJSON428() *PreconditionRequired {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r PutRoleResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PutRoleResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12685,6 +12997,11 @@ type ListUsersResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListUsersResponse503Headers the declared response headers of an HTTP 503 response for ListUsers
+type ListUsersResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListUsersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12698,10 +13015,14 @@ type ListUsersResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListUsersResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListUsersResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListUsersResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12727,6 +13048,11 @@ func (r ListUsersResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListUsersResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListUsersResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12773,6 +13099,11 @@ type CreateUserResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateUserResponse503Headers the declared response headers of an HTTP 503 response for CreateUser
+type CreateUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12786,16 +13117,22 @@ type CreateUserResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateUserResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateUserResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateUserResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateUserResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -12823,6 +13160,11 @@ func (r CreateUserResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateUserResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r CreateUserResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -12831,6 +13173,11 @@ func (r CreateUserResponse) GetApplicationproblemJSON415() *UnsupportedMediaType
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r CreateUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateUserResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12872,6 +13219,11 @@ type DeleteUserResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteUserResponse503Headers the declared response headers of an HTTP 503 response for DeleteUser
+type DeleteUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12887,10 +13239,14 @@ type DeleteUserResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteUserResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteUserResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteUserResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -12921,6 +13277,11 @@ func (r DeleteUserResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteUserResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -12967,6 +13328,11 @@ type GetUserResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetUserResponse503Headers the declared response headers of an HTTP 503 response for GetUser
+type GetUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12982,12 +13348,16 @@ type GetUserResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetUserResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetUserResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetUserResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetUserResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13018,6 +13388,11 @@ func (r GetUserResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetUserResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13064,6 +13439,11 @@ type UpdateUserResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateUserResponse503Headers the declared response headers of an HTTP 503 response for UpdateUser
+type UpdateUserResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13081,18 +13461,24 @@ type UpdateUserResponse struct {
 	ApplicationproblemJSON409 *VersionMismatch
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON428 the response for an HTTP 428 `application/problem+json` response
 	ApplicationproblemJSON428 *PreconditionRequired
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdateUserResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateUserResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateUserResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateUserResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13130,6 +13516,11 @@ func (r UpdateUserResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateUserResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r UpdateUserResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -13143,6 +13534,11 @@ func (r UpdateUserResponse) GetApplicationproblemJSON428() *PreconditionRequired
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r UpdateUserResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateUserResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13184,6 +13580,11 @@ type ListAssetsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListAssetsResponse503Headers the declared response headers of an HTTP 503 response for ListAssets
+type ListAssetsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListAssetsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13197,10 +13598,14 @@ type ListAssetsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListAssetsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListAssetsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAssetsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13226,6 +13631,11 @@ func (r ListAssetsResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListAssetsResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAssetsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13267,6 +13677,11 @@ type ListAssetsByFilterResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListAssetsByFilterResponse503Headers the declared response headers of an HTTP 503 response for ListAssetsByFilter
+type ListAssetsByFilterResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListAssetsByFilterResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13278,14 +13693,20 @@ type ListAssetsByFilterResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListAssetsByFilterResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListAssetsByFilterResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAssetsByFilterResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13308,6 +13729,11 @@ func (r ListAssetsByFilterResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ListAssetsByFilterResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r ListAssetsByFilterResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -13316,6 +13742,11 @@ func (r ListAssetsByFilterResponse) GetApplicationproblemJSON415() *UnsupportedM
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListAssetsByFilterResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAssetsByFilterResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13357,6 +13788,11 @@ type ListDataFlowsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListDataFlowsResponse503Headers the declared response headers of an HTTP 503 response for ListDataFlows
+type ListDataFlowsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListDataFlowsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13370,10 +13806,14 @@ type ListDataFlowsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListDataFlowsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListDataFlowsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListDataFlowsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13399,6 +13839,11 @@ func (r ListDataFlowsResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListDataFlowsResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListDataFlowsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13440,6 +13885,11 @@ type CreateDataFlowResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateDataFlowResponse503Headers the declared response headers of an HTTP 503 response for CreateDataFlow
+type CreateDataFlowResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateDataFlowResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13453,14 +13903,20 @@ type CreateDataFlowResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateDataFlowResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateDataFlowResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateDataFlowResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -13488,6 +13944,11 @@ func (r CreateDataFlowResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateDataFlowResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r CreateDataFlowResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -13496,6 +13957,11 @@ func (r CreateDataFlowResponse) GetApplicationproblemJSON415() *UnsupportedMedia
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r CreateDataFlowResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateDataFlowResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13537,6 +14003,11 @@ type DeleteDataFlowResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteDataFlowResponse503Headers the declared response headers of an HTTP 503 response for DeleteDataFlow
+type DeleteDataFlowResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteDataFlowResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13552,10 +14023,14 @@ type DeleteDataFlowResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteDataFlowResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteDataFlowResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteDataFlowResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -13586,6 +14061,11 @@ func (r DeleteDataFlowResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteDataFlowResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteDataFlowResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13627,6 +14107,11 @@ type GetDataFlowResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetDataFlowResponse503Headers the declared response headers of an HTTP 503 response for GetDataFlow
+type GetDataFlowResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetDataFlowResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13642,10 +14127,14 @@ type GetDataFlowResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetDataFlowResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetDataFlowResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetDataFlowResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13676,6 +14165,11 @@ func (r GetDataFlowResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetDataFlowResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetDataFlowResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13717,6 +14211,11 @@ type UpdateDataFlowResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateDataFlowResponse503Headers the declared response headers of an HTTP 503 response for UpdateDataFlow
+type UpdateDataFlowResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateDataFlowResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13732,14 +14231,20 @@ type UpdateDataFlowResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateDataFlowResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateDataFlowResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateDataFlowResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13772,6 +14277,11 @@ func (r UpdateDataFlowResponse) GetApplicationproblemJSON409() *VersionMismatch 
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateDataFlowResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r UpdateDataFlowResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -13780,6 +14290,11 @@ func (r UpdateDataFlowResponse) GetApplicationproblemJSON415() *UnsupportedMedia
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r UpdateDataFlowResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateDataFlowResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13821,6 +14336,11 @@ type ListDeviceTypesResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListDeviceTypesResponse503Headers the declared response headers of an HTTP 503 response for ListDeviceTypes
+type ListDeviceTypesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListDeviceTypesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13834,10 +14354,14 @@ type ListDeviceTypesResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListDeviceTypesResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListDeviceTypesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListDeviceTypesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -13863,6 +14387,11 @@ func (r ListDeviceTypesResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListDeviceTypesResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListDeviceTypesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13904,6 +14433,11 @@ type CreateDeviceTypeResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateDeviceTypeResponse503Headers the declared response headers of an HTTP 503 response for CreateDeviceType
+type CreateDeviceTypeResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateDeviceTypeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13917,14 +14451,20 @@ type CreateDeviceTypeResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateDeviceTypeResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateDeviceTypeResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateDeviceTypeResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -13952,6 +14492,11 @@ func (r CreateDeviceTypeResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateDeviceTypeResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r CreateDeviceTypeResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -13960,6 +14505,11 @@ func (r CreateDeviceTypeResponse) GetApplicationproblemJSON415() *UnsupportedMed
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r CreateDeviceTypeResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateDeviceTypeResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14001,6 +14551,11 @@ type DeleteDeviceTypeResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteDeviceTypeResponse503Headers the declared response headers of an HTTP 503 response for DeleteDeviceType
+type DeleteDeviceTypeResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteDeviceTypeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14016,10 +14571,14 @@ type DeleteDeviceTypeResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteDeviceTypeResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteDeviceTypeResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteDeviceTypeResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -14050,6 +14609,11 @@ func (r DeleteDeviceTypeResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteDeviceTypeResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteDeviceTypeResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14091,6 +14655,11 @@ type GetDeviceTypeResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetDeviceTypeResponse503Headers the declared response headers of an HTTP 503 response for GetDeviceType
+type GetDeviceTypeResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetDeviceTypeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14106,10 +14675,14 @@ type GetDeviceTypeResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetDeviceTypeResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetDeviceTypeResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetDeviceTypeResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14140,6 +14713,11 @@ func (r GetDeviceTypeResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetDeviceTypeResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetDeviceTypeResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14181,6 +14759,11 @@ type UpdateDeviceTypeResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateDeviceTypeResponse503Headers the declared response headers of an HTTP 503 response for UpdateDeviceType
+type UpdateDeviceTypeResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateDeviceTypeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14196,14 +14779,20 @@ type UpdateDeviceTypeResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateDeviceTypeResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateDeviceTypeResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateDeviceTypeResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14236,6 +14825,11 @@ func (r UpdateDeviceTypeResponse) GetApplicationproblemJSON409() *VersionMismatc
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateDeviceTypeResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r UpdateDeviceTypeResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -14244,6 +14838,11 @@ func (r UpdateDeviceTypeResponse) GetApplicationproblemJSON415() *UnsupportedMed
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r UpdateDeviceTypeResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateDeviceTypeResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14285,6 +14884,11 @@ type CreateDeviceResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateDeviceResponse503Headers the declared response headers of an HTTP 503 response for CreateDevice
+type CreateDeviceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateDeviceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14300,14 +14904,20 @@ type CreateDeviceResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateDeviceResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateDeviceResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateDeviceResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -14340,6 +14950,11 @@ func (r CreateDeviceResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateDeviceResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r CreateDeviceResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -14348,6 +14963,11 @@ func (r CreateDeviceResponse) GetApplicationproblemJSON415() *UnsupportedMediaTy
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r CreateDeviceResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateDeviceResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14389,6 +15009,11 @@ type GetDeviceByDeviceIdResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetDeviceByDeviceIdResponse503Headers the declared response headers of an HTTP 503 response for GetDeviceByDeviceId
+type GetDeviceByDeviceIdResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetDeviceByDeviceIdResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14404,10 +15029,14 @@ type GetDeviceByDeviceIdResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetDeviceByDeviceIdResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetDeviceByDeviceIdResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetDeviceByDeviceIdResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14438,6 +15067,11 @@ func (r GetDeviceByDeviceIdResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetDeviceByDeviceIdResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetDeviceByDeviceIdResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14479,6 +15113,11 @@ type DeleteDeviceResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteDeviceResponse503Headers the declared response headers of an HTTP 503 response for DeleteDevice
+type DeleteDeviceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteDeviceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14492,10 +15131,14 @@ type DeleteDeviceResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteDeviceResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteDeviceResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteDeviceResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -14521,6 +15164,11 @@ func (r DeleteDeviceResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteDeviceResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteDeviceResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14562,6 +15210,11 @@ type GetDeviceResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetDeviceResponse503Headers the declared response headers of an HTTP 503 response for GetDevice
+type GetDeviceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetDeviceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14577,10 +15230,14 @@ type GetDeviceResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetDeviceResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetDeviceResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetDeviceResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14611,6 +15268,11 @@ func (r GetDeviceResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetDeviceResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetDeviceResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14652,6 +15314,11 @@ type UpdateDeviceResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateDeviceResponse503Headers the declared response headers of an HTTP 503 response for UpdateDevice
+type UpdateDeviceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateDeviceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14667,14 +15334,20 @@ type UpdateDeviceResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateDeviceResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateDeviceResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateDeviceResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -14707,6 +15380,11 @@ func (r UpdateDeviceResponse) GetApplicationproblemJSON409() *VersionMismatch {
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateDeviceResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r UpdateDeviceResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -14715,6 +15393,11 @@ func (r UpdateDeviceResponse) GetApplicationproblemJSON415() *UnsupportedMediaTy
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r UpdateDeviceResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateDeviceResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -14756,6 +15439,11 @@ type BackfillSampleResponse429Headers struct {
 	RetryAfter *int
 }
 
+// BackfillSampleResponse503Headers the declared response headers of an HTTP 503 response for BackfillSample
+type BackfillSampleResponse503Headers struct {
+	RetryAfter *int
+}
+
 type BackfillSampleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14777,10 +15465,14 @@ type BackfillSampleResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *BackfillSampleResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *BackfillSampleResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *BackfillSampleResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -14828,6 +15520,11 @@ func (r BackfillSampleResponse) GetApplicationproblemJSON429() *TooManyRequests 
 	return r.ApplicationproblemJSON429
 }
 
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r BackfillSampleResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r BackfillSampleResponse) GetBody() []byte {
 	return r.Body
@@ -14867,6 +15564,11 @@ type BackfillSamplesResponse429Headers struct {
 	RetryAfter *int
 }
 
+// BackfillSamplesResponse503Headers the declared response headers of an HTTP 503 response for BackfillSamples
+type BackfillSamplesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type BackfillSamplesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14888,10 +15590,14 @@ type BackfillSamplesResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *BackfillSamplesResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *BackfillSamplesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *BackfillSamplesResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -14939,6 +15645,11 @@ func (r BackfillSamplesResponse) GetApplicationproblemJSON429() *TooManyRequests
 	return r.ApplicationproblemJSON429
 }
 
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r BackfillSamplesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
 // GetBody returns the raw response body bytes
 func (r BackfillSamplesResponse) GetBody() []byte {
 	return r.Body
@@ -14978,6 +15689,11 @@ type QuerySamplesGetResponse429Headers struct {
 	RetryAfter *int
 }
 
+// QuerySamplesGetResponse503Headers the declared response headers of an HTTP 503 response for QuerySamplesGet
+type QuerySamplesGetResponse503Headers struct {
+	RetryAfter *int
+}
+
 type QuerySamplesGetResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -14993,10 +15709,14 @@ type QuerySamplesGetResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *QuerySamplesGetResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *QuerySamplesGetResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *QuerySamplesGetResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15027,6 +15747,11 @@ func (r QuerySamplesGetResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r QuerySamplesGetResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r QuerySamplesGetResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -15068,6 +15793,11 @@ type QuerySamplesResponse429Headers struct {
 	RetryAfter *int
 }
 
+// QuerySamplesResponse503Headers the declared response headers of an HTTP 503 response for QuerySamples
+type QuerySamplesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type QuerySamplesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15081,14 +15811,20 @@ type QuerySamplesResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *QuerySamplesResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *QuerySamplesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *QuerySamplesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15116,6 +15852,11 @@ func (r QuerySamplesResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r QuerySamplesResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r QuerySamplesResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -15124,6 +15865,11 @@ func (r QuerySamplesResponse) GetApplicationproblemJSON415() *UnsupportedMediaTy
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r QuerySamplesResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r QuerySamplesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -15165,6 +15911,11 @@ type GetLatestSampleResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetLatestSampleResponse503Headers the declared response headers of an HTTP 503 response for GetLatestSample
+type GetLatestSampleResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetLatestSampleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15180,10 +15931,14 @@ type GetLatestSampleResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetLatestSampleResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetLatestSampleResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetLatestSampleResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15214,6 +15969,11 @@ func (r GetLatestSampleResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetLatestSampleResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetLatestSampleResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -15255,6 +16015,11 @@ type QueryKpiResponse429Headers struct {
 	RetryAfter *int
 }
 
+// QueryKpiResponse503Headers the declared response headers of an HTTP 503 response for QueryKpi
+type QueryKpiResponse503Headers struct {
+	RetryAfter *int
+}
+
 type QueryKpiResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15268,14 +16033,20 @@ type QueryKpiResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *QueryKpiResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *QueryKpiResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *QueryKpiResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15303,6 +16074,11 @@ func (r QueryKpiResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r QueryKpiResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r QueryKpiResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -15311,6 +16087,11 @@ func (r QueryKpiResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r QueryKpiResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r QueryKpiResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -15352,6 +16133,11 @@ type QueryTimeSeriesResponse429Headers struct {
 	RetryAfter *int
 }
 
+// QueryTimeSeriesResponse503Headers the declared response headers of an HTTP 503 response for QueryTimeSeries
+type QueryTimeSeriesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type QueryTimeSeriesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15365,14 +16151,20 @@ type QueryTimeSeriesResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *QueryTimeSeriesResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *QueryTimeSeriesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *QueryTimeSeriesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15400,6 +16192,11 @@ func (r QueryTimeSeriesResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r QueryTimeSeriesResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r QueryTimeSeriesResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -15408,6 +16205,11 @@ func (r QueryTimeSeriesResponse) GetApplicationproblemJSON415() *UnsupportedMedi
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r QueryTimeSeriesResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r QueryTimeSeriesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -15449,6 +16251,11 @@ type ListSampleTopicsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListSampleTopicsResponse503Headers the declared response headers of an HTTP 503 response for ListSampleTopics
+type ListSampleTopicsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListSampleTopicsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15464,10 +16271,14 @@ type ListSampleTopicsResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListSampleTopicsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListSampleTopicsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListSampleTopicsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15498,6 +16309,11 @@ func (r ListSampleTopicsResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListSampleTopicsResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListSampleTopicsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -15539,6 +16355,11 @@ type ListOrganizationsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListOrganizationsResponse503Headers the declared response headers of an HTTP 503 response for ListOrganizations
+type ListOrganizationsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListOrganizationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15550,10 +16371,14 @@ type ListOrganizationsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListOrganizationsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListOrganizationsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListOrganizationsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15574,6 +16399,11 @@ func (r ListOrganizationsResponse) GetApplicationproblemJSON401() *Unauthorized 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListOrganizationsResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListOrganizationsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -15615,6 +16445,11 @@ type CreateOrganizationResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateOrganizationResponse503Headers the declared response headers of an HTTP 503 response for CreateOrganization
+type CreateOrganizationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateOrganizationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15626,14 +16461,20 @@ type CreateOrganizationResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateOrganizationResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateOrganizationResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateOrganizationResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -15656,6 +16497,11 @@ func (r CreateOrganizationResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateOrganizationResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r CreateOrganizationResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -15664,6 +16510,11 @@ func (r CreateOrganizationResponse) GetApplicationproblemJSON415() *UnsupportedM
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r CreateOrganizationResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateOrganizationResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -15705,6 +16556,11 @@ type DeleteOrganizationResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteOrganizationResponse503Headers the declared response headers of an HTTP 503 response for DeleteOrganization
+type DeleteOrganizationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteOrganizationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15718,10 +16574,14 @@ type DeleteOrganizationResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteOrganizationResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteOrganizationResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteOrganizationResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -15747,6 +16607,11 @@ func (r DeleteOrganizationResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteOrganizationResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteOrganizationResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -15788,6 +16653,11 @@ type GetOrganizationResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetOrganizationResponse503Headers the declared response headers of an HTTP 503 response for GetOrganization
+type GetOrganizationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetOrganizationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15803,10 +16673,14 @@ type GetOrganizationResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetOrganizationResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetOrganizationResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetOrganizationResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15837,6 +16711,11 @@ func (r GetOrganizationResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetOrganizationResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetOrganizationResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -15878,6 +16757,11 @@ type UpdateOrganizationResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateOrganizationResponse503Headers the declared response headers of an HTTP 503 response for UpdateOrganization
+type UpdateOrganizationResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateOrganizationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15893,14 +16777,20 @@ type UpdateOrganizationResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateOrganizationResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateOrganizationResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateOrganizationResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -15933,6 +16823,11 @@ func (r UpdateOrganizationResponse) GetApplicationproblemJSON409() *VersionMisma
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateOrganizationResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r UpdateOrganizationResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -15941,6 +16836,11 @@ func (r UpdateOrganizationResponse) GetApplicationproblemJSON415() *UnsupportedM
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r UpdateOrganizationResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateOrganizationResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -15982,6 +16882,11 @@ type ListOrganizationMembersResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListOrganizationMembersResponse503Headers the declared response headers of an HTTP 503 response for ListOrganizationMembers
+type ListOrganizationMembersResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListOrganizationMembersResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15997,10 +16902,14 @@ type ListOrganizationMembersResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListOrganizationMembersResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListOrganizationMembersResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListOrganizationMembersResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16031,6 +16940,11 @@ func (r ListOrganizationMembersResponse) GetApplicationproblemJSON404() *NotFoun
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListOrganizationMembersResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListOrganizationMembersResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16072,6 +16986,11 @@ type DeleteOrganizationMemberResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteOrganizationMemberResponse503Headers the declared response headers of an HTTP 503 response for DeleteOrganizationMember
+type DeleteOrganizationMemberResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteOrganizationMemberResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16087,10 +17006,14 @@ type DeleteOrganizationMemberResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteOrganizationMemberResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteOrganizationMemberResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteOrganizationMemberResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -16121,6 +17044,11 @@ func (r DeleteOrganizationMemberResponse) GetApplicationproblemJSON409() *Confli
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteOrganizationMemberResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteOrganizationMemberResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16162,6 +17090,11 @@ type PutOrganizationMemberResponse429Headers struct {
 	RetryAfter *int
 }
 
+// PutOrganizationMemberResponse503Headers the declared response headers of an HTTP 503 response for PutOrganizationMember
+type PutOrganizationMemberResponse503Headers struct {
+	RetryAfter *int
+}
+
 type PutOrganizationMemberResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16177,14 +17110,20 @@ type PutOrganizationMemberResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PutOrganizationMemberResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *PutOrganizationMemberResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PutOrganizationMemberResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16217,6 +17156,11 @@ func (r PutOrganizationMemberResponse) GetApplicationproblemJSON409() *Conflict 
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PutOrganizationMemberResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r PutOrganizationMemberResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -16225,6 +17169,11 @@ func (r PutOrganizationMemberResponse) GetApplicationproblemJSON415() *Unsupport
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r PutOrganizationMemberResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PutOrganizationMemberResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16266,6 +17215,11 @@ type ListOutputConnectorsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListOutputConnectorsResponse503Headers the declared response headers of an HTTP 503 response for ListOutputConnectors
+type ListOutputConnectorsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListOutputConnectorsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16279,10 +17233,14 @@ type ListOutputConnectorsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListOutputConnectorsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListOutputConnectorsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListOutputConnectorsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16308,6 +17266,11 @@ func (r ListOutputConnectorsResponse) GetApplicationproblemJSON403() *Forbidden 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListOutputConnectorsResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListOutputConnectorsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16349,6 +17312,11 @@ type CreateOutputConnectorResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateOutputConnectorResponse503Headers the declared response headers of an HTTP 503 response for CreateOutputConnector
+type CreateOutputConnectorResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateOutputConnectorResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16362,14 +17330,20 @@ type CreateOutputConnectorResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateOutputConnectorResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateOutputConnectorResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateOutputConnectorResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -16397,6 +17371,11 @@ func (r CreateOutputConnectorResponse) GetApplicationproblemJSON404() *NotFound 
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateOutputConnectorResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r CreateOutputConnectorResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -16405,6 +17384,11 @@ func (r CreateOutputConnectorResponse) GetApplicationproblemJSON415() *Unsupport
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r CreateOutputConnectorResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateOutputConnectorResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16446,6 +17430,11 @@ type DeleteOutputConnectorResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteOutputConnectorResponse503Headers the declared response headers of an HTTP 503 response for DeleteOutputConnector
+type DeleteOutputConnectorResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteOutputConnectorResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16459,10 +17448,14 @@ type DeleteOutputConnectorResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteOutputConnectorResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteOutputConnectorResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteOutputConnectorResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -16488,6 +17481,11 @@ func (r DeleteOutputConnectorResponse) GetApplicationproblemJSON404() *NotFound 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteOutputConnectorResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteOutputConnectorResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16529,6 +17527,11 @@ type GetOutputConnectorResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetOutputConnectorResponse503Headers the declared response headers of an HTTP 503 response for GetOutputConnector
+type GetOutputConnectorResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetOutputConnectorResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16544,10 +17547,14 @@ type GetOutputConnectorResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetOutputConnectorResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetOutputConnectorResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetOutputConnectorResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16578,6 +17585,11 @@ func (r GetOutputConnectorResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetOutputConnectorResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetOutputConnectorResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16619,6 +17631,11 @@ type UpdateOutputConnectorResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateOutputConnectorResponse503Headers the declared response headers of an HTTP 503 response for UpdateOutputConnector
+type UpdateOutputConnectorResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateOutputConnectorResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16634,14 +17651,20 @@ type UpdateOutputConnectorResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateOutputConnectorResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateOutputConnectorResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateOutputConnectorResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16674,6 +17697,11 @@ func (r UpdateOutputConnectorResponse) GetApplicationproblemJSON409() *VersionMi
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateOutputConnectorResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r UpdateOutputConnectorResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -16682,6 +17710,11 @@ func (r UpdateOutputConnectorResponse) GetApplicationproblemJSON415() *Unsupport
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r UpdateOutputConnectorResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateOutputConnectorResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16723,6 +17756,11 @@ type ListDeliveriesResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for ListDeliveries
+type ListDeliveriesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListDeliveriesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16738,10 +17776,14 @@ type ListDeliveriesResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListDeliveriesResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListDeliveriesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListDeliveriesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16772,6 +17814,11 @@ func (r ListDeliveriesResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListDeliveriesResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListDeliveriesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16813,6 +17860,11 @@ type ListRulesResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListRulesResponse503Headers the declared response headers of an HTTP 503 response for ListRules
+type ListRulesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListRulesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16826,10 +17878,14 @@ type ListRulesResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListRulesResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListRulesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListRulesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -16855,6 +17911,11 @@ func (r ListRulesResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListRulesResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListRulesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16896,6 +17957,11 @@ type CreateRuleResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateRuleResponse503Headers the declared response headers of an HTTP 503 response for CreateRule
+type CreateRuleResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateRuleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16909,14 +17975,20 @@ type CreateRuleResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateRuleResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateRuleResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateRuleResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -16944,6 +18016,11 @@ func (r CreateRuleResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateRuleResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r CreateRuleResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -16952,6 +18029,11 @@ func (r CreateRuleResponse) GetApplicationproblemJSON415() *UnsupportedMediaType
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r CreateRuleResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateRuleResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -16993,6 +18075,11 @@ type DeleteRuleResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteRuleResponse503Headers the declared response headers of an HTTP 503 response for DeleteRule
+type DeleteRuleResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteRuleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17006,10 +18093,14 @@ type DeleteRuleResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteRuleResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteRuleResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteRuleResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -17035,6 +18126,11 @@ func (r DeleteRuleResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteRuleResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteRuleResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17076,6 +18172,11 @@ type GetRuleResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetRuleResponse503Headers the declared response headers of an HTTP 503 response for GetRule
+type GetRuleResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetRuleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17091,10 +18192,14 @@ type GetRuleResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetRuleResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetRuleResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetRuleResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17125,6 +18230,11 @@ func (r GetRuleResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetRuleResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetRuleResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17166,6 +18276,11 @@ type UpdateRuleResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateRuleResponse503Headers the declared response headers of an HTTP 503 response for UpdateRule
+type UpdateRuleResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateRuleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17181,14 +18296,20 @@ type UpdateRuleResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateRuleResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateRuleResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateRuleResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17221,6 +18342,11 @@ func (r UpdateRuleResponse) GetApplicationproblemJSON409() *VersionMismatch {
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateRuleResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r UpdateRuleResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -17229,6 +18355,11 @@ func (r UpdateRuleResponse) GetApplicationproblemJSON415() *UnsupportedMediaType
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r UpdateRuleResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateRuleResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17270,6 +18401,11 @@ type ListTagsResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListTagsResponse503Headers the declared response headers of an HTTP 503 response for ListTags
+type ListTagsResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListTagsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17283,10 +18419,14 @@ type ListTagsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListTagsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListTagsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListTagsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17312,6 +18452,11 @@ func (r ListTagsResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListTagsResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListTagsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17353,6 +18498,11 @@ type CreateTagResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateTagResponse503Headers the declared response headers of an HTTP 503 response for CreateTag
+type CreateTagResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateTagResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17368,14 +18518,20 @@ type CreateTagResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateTagResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateTagResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateTagResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -17408,6 +18564,11 @@ func (r CreateTagResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateTagResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r CreateTagResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -17416,6 +18577,11 @@ func (r CreateTagResponse) GetApplicationproblemJSON415() *UnsupportedMediaType 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r CreateTagResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateTagResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17457,6 +18623,11 @@ type DeleteTagResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteTagResponse503Headers the declared response headers of an HTTP 503 response for DeleteTag
+type DeleteTagResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteTagResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17470,10 +18641,14 @@ type DeleteTagResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteTagResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteTagResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteTagResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -17499,6 +18674,11 @@ func (r DeleteTagResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteTagResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteTagResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17540,6 +18720,11 @@ type GetTagResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetTagResponse503Headers the declared response headers of an HTTP 503 response for GetTag
+type GetTagResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetTagResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17555,10 +18740,14 @@ type GetTagResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetTagResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetTagResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetTagResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17589,6 +18778,11 @@ func (r GetTagResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetTagResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetTagResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17630,6 +18824,11 @@ type UpdateTagResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateTagResponse503Headers the declared response headers of an HTTP 503 response for UpdateTag
+type UpdateTagResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateTagResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17645,14 +18844,20 @@ type UpdateTagResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateTagResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateTagResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateTagResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17685,6 +18890,11 @@ func (r UpdateTagResponse) GetApplicationproblemJSON409() *VersionMismatch {
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateTagResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r UpdateTagResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -17693,6 +18903,11 @@ func (r UpdateTagResponse) GetApplicationproblemJSON415() *UnsupportedMediaType 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r UpdateTagResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateTagResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17734,6 +18949,11 @@ type GetWorkspaceAccessResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetWorkspaceAccessResponse503Headers the declared response headers of an HTTP 503 response for GetWorkspaceAccess
+type GetWorkspaceAccessResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetWorkspaceAccessResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17745,10 +18965,14 @@ type GetWorkspaceAccessResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetWorkspaceAccessResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetWorkspaceAccessResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetWorkspaceAccessResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17769,6 +18993,11 @@ func (r GetWorkspaceAccessResponse) GetApplicationproblemJSON401() *Unauthorized
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetWorkspaceAccessResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetWorkspaceAccessResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17810,6 +19039,11 @@ type ListWorkspacesResponse429Headers struct {
 	RetryAfter *int
 }
 
+// ListWorkspacesResponse503Headers the declared response headers of an HTTP 503 response for ListWorkspaces
+type ListWorkspacesResponse503Headers struct {
+	RetryAfter *int
+}
+
 type ListWorkspacesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17823,10 +19057,14 @@ type ListWorkspacesResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListWorkspacesResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListWorkspacesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWorkspacesResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -17852,6 +19090,11 @@ func (r ListWorkspacesResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListWorkspacesResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListWorkspacesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17893,6 +19136,11 @@ type CreateWorkspaceResponse429Headers struct {
 	RetryAfter *int
 }
 
+// CreateWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for CreateWorkspace
+type CreateWorkspaceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type CreateWorkspaceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -17906,14 +19154,20 @@ type CreateWorkspaceResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateWorkspaceResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateWorkspaceResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateWorkspaceResponse503Headers
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -17941,6 +19195,11 @@ func (r CreateWorkspaceResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateWorkspaceResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r CreateWorkspaceResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -17949,6 +19208,11 @@ func (r CreateWorkspaceResponse) GetApplicationproblemJSON415() *UnsupportedMedi
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r CreateWorkspaceResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateWorkspaceResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -17990,6 +19254,11 @@ type DeleteWorkspaceResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for DeleteWorkspace
+type DeleteWorkspaceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteWorkspaceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18003,10 +19272,14 @@ type DeleteWorkspaceResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteWorkspaceResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteWorkspaceResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteWorkspaceResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -18032,6 +19305,11 @@ func (r DeleteWorkspaceResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteWorkspaceResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteWorkspaceResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -18073,6 +19351,11 @@ type GetWorkspaceResponse429Headers struct {
 	RetryAfter *int
 }
 
+// GetWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for GetWorkspace
+type GetWorkspaceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type GetWorkspaceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18088,10 +19371,14 @@ type GetWorkspaceResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetWorkspaceResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetWorkspaceResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetWorkspaceResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18122,6 +19409,11 @@ func (r GetWorkspaceResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetWorkspaceResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetWorkspaceResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -18163,6 +19455,11 @@ type UpdateWorkspaceResponse429Headers struct {
 	RetryAfter *int
 }
 
+// UpdateWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for UpdateWorkspace
+type UpdateWorkspaceResponse503Headers struct {
+	RetryAfter *int
+}
+
 type UpdateWorkspaceResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18178,14 +19475,20 @@ type UpdateWorkspaceResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *VersionMismatch
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateWorkspaceResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateWorkspaceResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateWorkspaceResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18218,6 +19521,11 @@ func (r UpdateWorkspaceResponse) GetApplicationproblemJSON409() *VersionMismatch
 	return r.ApplicationproblemJSON409
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateWorkspaceResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r UpdateWorkspaceResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -18226,6 +19534,11 @@ func (r UpdateWorkspaceResponse) GetApplicationproblemJSON415() *UnsupportedMedi
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r UpdateWorkspaceResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateWorkspaceResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -18267,6 +19580,11 @@ type DeleteWorkspaceMemberResponse429Headers struct {
 	RetryAfter *int
 }
 
+// DeleteWorkspaceMemberResponse503Headers the declared response headers of an HTTP 503 response for DeleteWorkspaceMember
+type DeleteWorkspaceMemberResponse503Headers struct {
+	RetryAfter *int
+}
+
 type DeleteWorkspaceMemberResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18280,10 +19598,14 @@ type DeleteWorkspaceMemberResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteWorkspaceMemberResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteWorkspaceMemberResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteWorkspaceMemberResponse503Headers
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -18309,6 +19631,11 @@ func (r DeleteWorkspaceMemberResponse) GetApplicationproblemJSON404() *NotFound 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteWorkspaceMemberResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteWorkspaceMemberResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -18350,6 +19677,11 @@ type PutWorkspaceMemberResponse429Headers struct {
 	RetryAfter *int
 }
 
+// PutWorkspaceMemberResponse503Headers the declared response headers of an HTTP 503 response for PutWorkspaceMember
+type PutWorkspaceMemberResponse503Headers struct {
+	RetryAfter *int
+}
+
 type PutWorkspaceMemberResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18363,14 +19695,20 @@ type PutWorkspaceMemberResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PutWorkspaceMemberResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *PutWorkspaceMemberResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PutWorkspaceMemberResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -18398,6 +19736,11 @@ func (r PutWorkspaceMemberResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PutWorkspaceMemberResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r PutWorkspaceMemberResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
@@ -18406,6 +19749,11 @@ func (r PutWorkspaceMemberResponse) GetApplicationproblemJSON415() *UnsupportedM
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r PutWorkspaceMemberResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PutWorkspaceMemberResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -19385,6 +20733,8 @@ func (c *ClientWithResponses) BackfillSamplesWithResponse(ctx context.Context, d
 
 // QuerySamplesGetWithResponse Query a device's samples (query parameters)
 //
+// The GET form of `querySamples`, with the same bounds (`gt`, `gte`, `lt`, `lte`).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v3/devices/{deviceId}/query (the `QuerySamplesGet` operationId).
@@ -20220,6 +21570,13 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -20243,6 +21600,16 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers LogoutResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -20283,6 +21650,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20296,6 +21670,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -20320,6 +21701,16 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers LoginResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -20360,6 +21751,13 @@ func ParseRefreshTokenResponse(rsp *http.Response) (*RefreshTokenResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20373,6 +21771,13 @@ func ParseRefreshTokenResponse(rsp *http.Response) (*RefreshTokenResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -20397,6 +21802,16 @@ func ParseRefreshTokenResponse(rsp *http.Response) (*RefreshTokenResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RefreshTokenResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -20451,6 +21866,13 @@ func ParseListApiKeysResponse(rsp *http.Response) (*ListApiKeysResponse, error) 
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -20474,6 +21896,16 @@ func ParseListApiKeysResponse(rsp *http.Response) (*ListApiKeysResponse, error) 
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListApiKeysResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -20542,6 +21974,13 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -20582,6 +22021,16 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateApiKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -20650,6 +22099,13 @@ func ParseDeleteApiKeyResponse(rsp *http.Response) (*DeleteApiKeyResponse, error
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -20673,6 +22129,16 @@ func ParseDeleteApiKeyResponse(rsp *http.Response) (*DeleteApiKeyResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteApiKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -20734,6 +22200,13 @@ func ParseGetApiKeyResponse(rsp *http.Response) (*GetApiKeyResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -20767,6 +22240,16 @@ func ParseGetApiKeyResponse(rsp *http.Response) (*GetApiKeyResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetApiKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -20856,6 +22339,13 @@ func ParsePutApiKeyResponse(rsp *http.Response) (*PutApiKeyResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -20889,6 +22379,16 @@ func ParsePutApiKeyResponse(rsp *http.Response) (*PutApiKeyResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PutApiKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -20950,6 +22450,13 @@ func ParseRotateApiKeyResponse(rsp *http.Response) (*RotateApiKeyResponse, error
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20963,6 +22470,13 @@ func ParseRotateApiKeyResponse(rsp *http.Response) (*RotateApiKeyResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -20997,6 +22511,16 @@ func ParseRotateApiKeyResponse(rsp *http.Response) (*RotateApiKeyResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RotateApiKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21110,6 +22634,19 @@ func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
 
 	}
 
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetReadyzResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
 	return response, nil
 }
 
@@ -21162,6 +22699,13 @@ func ParseListRolesResponse(rsp *http.Response) (*ListRolesResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -21185,6 +22729,16 @@ func ParseListRolesResponse(rsp *http.Response) (*ListRolesResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListRolesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21239,6 +22793,13 @@ func ParseCreateRoleResponse(rsp *http.Response) (*CreateRoleResponse, error) {
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21252,6 +22813,13 @@ func ParseCreateRoleResponse(rsp *http.Response) (*CreateRoleResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -21286,6 +22854,16 @@ func ParseCreateRoleResponse(rsp *http.Response) (*CreateRoleResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateRoleResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21347,6 +22925,13 @@ func ParseDeleteRoleResponse(rsp *http.Response) (*DeleteRoleResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -21370,6 +22955,16 @@ func ParseDeleteRoleResponse(rsp *http.Response) (*DeleteRoleResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteRoleResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21431,6 +23026,13 @@ func ParseGetRoleResponse(rsp *http.Response) (*GetRoleResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -21464,6 +23066,16 @@ func ParseGetRoleResponse(rsp *http.Response) (*GetRoleResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetRoleResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21525,6 +23137,13 @@ func ParsePutRoleResponse(rsp *http.Response) (*PutRoleResponse, error) {
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21545,6 +23164,13 @@ func ParsePutRoleResponse(rsp *http.Response) (*PutRoleResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -21579,6 +23205,16 @@ func ParsePutRoleResponse(rsp *http.Response) (*PutRoleResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PutRoleResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21633,6 +23269,13 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -21656,6 +23299,16 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListUsersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21710,6 +23363,13 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21723,6 +23383,13 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -21757,6 +23424,16 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21818,6 +23495,13 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -21841,6 +23525,16 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -21902,6 +23596,13 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -21935,6 +23636,16 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22003,6 +23714,13 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 		}
 		response.ApplicationproblemJSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22023,6 +23741,13 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -22057,6 +23782,16 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateUserResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22111,6 +23846,13 @@ func ParseListAssetsResponse(rsp *http.Response) (*ListAssetsResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -22134,6 +23876,16 @@ func ParseListAssetsResponse(rsp *http.Response) (*ListAssetsResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAssetsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22181,6 +23933,13 @@ func ParseListAssetsByFilterResponse(rsp *http.Response) (*ListAssetsByFilterRes
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22194,6 +23953,13 @@ func ParseListAssetsByFilterResponse(rsp *http.Response) (*ListAssetsByFilterRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -22218,6 +23984,16 @@ func ParseListAssetsByFilterResponse(rsp *http.Response) (*ListAssetsByFilterRes
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAssetsByFilterResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22272,6 +24048,13 @@ func ParseListDataFlowsResponse(rsp *http.Response) (*ListDataFlowsResponse, err
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -22295,6 +24078,16 @@ func ParseListDataFlowsResponse(rsp *http.Response) (*ListDataFlowsResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListDataFlowsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22349,6 +24142,13 @@ func ParseCreateDataFlowResponse(rsp *http.Response) (*CreateDataFlowResponse, e
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22362,6 +24162,13 @@ func ParseCreateDataFlowResponse(rsp *http.Response) (*CreateDataFlowResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -22386,6 +24193,16 @@ func ParseCreateDataFlowResponse(rsp *http.Response) (*CreateDataFlowResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateDataFlowResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22450,6 +24267,13 @@ func ParseDeleteDataFlowResponse(rsp *http.Response) (*DeleteDataFlowResponse, e
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -22473,6 +24297,16 @@ func ParseDeleteDataFlowResponse(rsp *http.Response) (*DeleteDataFlowResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteDataFlowResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22534,6 +24368,13 @@ func ParseGetDataFlowResponse(rsp *http.Response) (*GetDataFlowResponse, error) 
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -22557,6 +24398,16 @@ func ParseGetDataFlowResponse(rsp *http.Response) (*GetDataFlowResponse, error) 
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetDataFlowResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22618,6 +24469,13 @@ func ParseUpdateDataFlowResponse(rsp *http.Response) (*UpdateDataFlowResponse, e
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22631,6 +24489,13 @@ func ParseUpdateDataFlowResponse(rsp *http.Response) (*UpdateDataFlowResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -22655,6 +24520,16 @@ func ParseUpdateDataFlowResponse(rsp *http.Response) (*UpdateDataFlowResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateDataFlowResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22709,6 +24584,13 @@ func ParseListDeviceTypesResponse(rsp *http.Response) (*ListDeviceTypesResponse,
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -22732,6 +24614,16 @@ func ParseListDeviceTypesResponse(rsp *http.Response) (*ListDeviceTypesResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListDeviceTypesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22786,6 +24678,13 @@ func ParseCreateDeviceTypeResponse(rsp *http.Response) (*CreateDeviceTypeRespons
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22799,6 +24698,13 @@ func ParseCreateDeviceTypeResponse(rsp *http.Response) (*CreateDeviceTypeRespons
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -22823,6 +24729,16 @@ func ParseCreateDeviceTypeResponse(rsp *http.Response) (*CreateDeviceTypeRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateDeviceTypeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22887,6 +24803,13 @@ func ParseDeleteDeviceTypeResponse(rsp *http.Response) (*DeleteDeviceTypeRespons
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -22910,6 +24833,16 @@ func ParseDeleteDeviceTypeResponse(rsp *http.Response) (*DeleteDeviceTypeRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteDeviceTypeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -22971,6 +24904,13 @@ func ParseGetDeviceTypeResponse(rsp *http.Response) (*GetDeviceTypeResponse, err
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -22994,6 +24934,16 @@ func ParseGetDeviceTypeResponse(rsp *http.Response) (*GetDeviceTypeResponse, err
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetDeviceTypeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23055,6 +25005,13 @@ func ParseUpdateDeviceTypeResponse(rsp *http.Response) (*UpdateDeviceTypeRespons
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23068,6 +25025,13 @@ func ParseUpdateDeviceTypeResponse(rsp *http.Response) (*UpdateDeviceTypeRespons
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -23092,6 +25056,16 @@ func ParseUpdateDeviceTypeResponse(rsp *http.Response) (*UpdateDeviceTypeRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateDeviceTypeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23153,6 +25127,13 @@ func ParseCreateDeviceResponse(rsp *http.Response) (*CreateDeviceResponse, error
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23166,6 +25147,13 @@ func ParseCreateDeviceResponse(rsp *http.Response) (*CreateDeviceResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -23190,6 +25178,16 @@ func ParseCreateDeviceResponse(rsp *http.Response) (*CreateDeviceResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateDeviceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23251,6 +25249,13 @@ func ParseGetDeviceByDeviceIdResponse(rsp *http.Response) (*GetDeviceByDeviceIdR
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -23274,6 +25279,16 @@ func ParseGetDeviceByDeviceIdResponse(rsp *http.Response) (*GetDeviceByDeviceIdR
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetDeviceByDeviceIdResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23331,6 +25346,13 @@ func ParseDeleteDeviceResponse(rsp *http.Response) (*DeleteDeviceResponse, error
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -23354,6 +25376,16 @@ func ParseDeleteDeviceResponse(rsp *http.Response) (*DeleteDeviceResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteDeviceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23415,6 +25447,13 @@ func ParseGetDeviceResponse(rsp *http.Response) (*GetDeviceResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -23438,6 +25477,16 @@ func ParseGetDeviceResponse(rsp *http.Response) (*GetDeviceResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetDeviceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23499,6 +25548,13 @@ func ParseUpdateDeviceResponse(rsp *http.Response) (*UpdateDeviceResponse, error
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23512,6 +25568,13 @@ func ParseUpdateDeviceResponse(rsp *http.Response) (*UpdateDeviceResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -23536,6 +25599,16 @@ func ParseUpdateDeviceResponse(rsp *http.Response) (*UpdateDeviceResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateDeviceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23618,6 +25691,13 @@ func ParseBackfillSampleResponse(rsp *http.Response) (*BackfillSampleResponse, e
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -23641,6 +25721,16 @@ func ParseBackfillSampleResponse(rsp *http.Response) (*BackfillSampleResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers BackfillSampleResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23723,6 +25813,13 @@ func ParseBackfillSamplesResponse(rsp *http.Response) (*BackfillSamplesResponse,
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -23746,6 +25843,16 @@ func ParseBackfillSamplesResponse(rsp *http.Response) (*BackfillSamplesResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers BackfillSamplesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23807,6 +25914,13 @@ func ParseQuerySamplesGetResponse(rsp *http.Response) (*QuerySamplesGetResponse,
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -23830,6 +25944,16 @@ func ParseQuerySamplesGetResponse(rsp *http.Response) (*QuerySamplesGetResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers QuerySamplesGetResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23884,6 +26008,13 @@ func ParseQuerySamplesResponse(rsp *http.Response) (*QuerySamplesResponse, error
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23897,6 +26028,13 @@ func ParseQuerySamplesResponse(rsp *http.Response) (*QuerySamplesResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -23921,6 +26059,16 @@ func ParseQuerySamplesResponse(rsp *http.Response) (*QuerySamplesResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers QuerySamplesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -23982,6 +26130,13 @@ func ParseGetLatestSampleResponse(rsp *http.Response) (*GetLatestSampleResponse,
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -24005,6 +26160,16 @@ func ParseGetLatestSampleResponse(rsp *http.Response) (*GetLatestSampleResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetLatestSampleResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24059,6 +26224,13 @@ func ParseQueryKpiResponse(rsp *http.Response) (*QueryKpiResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24072,6 +26244,13 @@ func ParseQueryKpiResponse(rsp *http.Response) (*QueryKpiResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -24096,6 +26275,16 @@ func ParseQueryKpiResponse(rsp *http.Response) (*QueryKpiResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers QueryKpiResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24150,6 +26339,13 @@ func ParseQueryTimeSeriesResponse(rsp *http.Response) (*QueryTimeSeriesResponse,
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24163,6 +26359,13 @@ func ParseQueryTimeSeriesResponse(rsp *http.Response) (*QueryTimeSeriesResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -24187,6 +26390,16 @@ func ParseQueryTimeSeriesResponse(rsp *http.Response) (*QueryTimeSeriesResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers QueryTimeSeriesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24248,6 +26461,13 @@ func ParseListSampleTopicsResponse(rsp *http.Response) (*ListSampleTopicsRespons
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -24271,6 +26491,16 @@ func ParseListSampleTopicsResponse(rsp *http.Response) (*ListSampleTopicsRespons
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListSampleTopicsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24318,6 +26548,13 @@ func ParseListOrganizationsResponse(rsp *http.Response) (*ListOrganizationsRespo
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -24341,6 +26578,16 @@ func ParseListOrganizationsResponse(rsp *http.Response) (*ListOrganizationsRespo
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListOrganizationsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24388,6 +26635,13 @@ func ParseCreateOrganizationResponse(rsp *http.Response) (*CreateOrganizationRes
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24401,6 +26655,13 @@ func ParseCreateOrganizationResponse(rsp *http.Response) (*CreateOrganizationRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -24425,6 +26686,16 @@ func ParseCreateOrganizationResponse(rsp *http.Response) (*CreateOrganizationRes
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateOrganizationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24482,6 +26753,13 @@ func ParseDeleteOrganizationResponse(rsp *http.Response) (*DeleteOrganizationRes
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -24505,6 +26783,16 @@ func ParseDeleteOrganizationResponse(rsp *http.Response) (*DeleteOrganizationRes
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteOrganizationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24566,6 +26854,13 @@ func ParseGetOrganizationResponse(rsp *http.Response) (*GetOrganizationResponse,
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -24589,6 +26884,16 @@ func ParseGetOrganizationResponse(rsp *http.Response) (*GetOrganizationResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetOrganizationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24650,6 +26955,13 @@ func ParseUpdateOrganizationResponse(rsp *http.Response) (*UpdateOrganizationRes
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24663,6 +26975,13 @@ func ParseUpdateOrganizationResponse(rsp *http.Response) (*UpdateOrganizationRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -24687,6 +27006,16 @@ func ParseUpdateOrganizationResponse(rsp *http.Response) (*UpdateOrganizationRes
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateOrganizationResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24748,6 +27077,13 @@ func ParseListOrganizationMembersResponse(rsp *http.Response) (*ListOrganization
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -24771,6 +27107,16 @@ func ParseListOrganizationMembersResponse(rsp *http.Response) (*ListOrganization
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListOrganizationMembersResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24835,6 +27181,13 @@ func ParseDeleteOrganizationMemberResponse(rsp *http.Response) (*DeleteOrganizat
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -24858,6 +27211,16 @@ func ParseDeleteOrganizationMemberResponse(rsp *http.Response) (*DeleteOrganizat
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteOrganizationMemberResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -24919,6 +27282,13 @@ func ParsePutOrganizationMemberResponse(rsp *http.Response) (*PutOrganizationMem
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24932,6 +27302,13 @@ func ParsePutOrganizationMemberResponse(rsp *http.Response) (*PutOrganizationMem
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -24956,6 +27333,16 @@ func ParsePutOrganizationMemberResponse(rsp *http.Response) (*PutOrganizationMem
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PutOrganizationMemberResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25010,6 +27397,13 @@ func ParseListOutputConnectorsResponse(rsp *http.Response) (*ListOutputConnector
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -25033,6 +27427,16 @@ func ParseListOutputConnectorsResponse(rsp *http.Response) (*ListOutputConnector
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListOutputConnectorsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25087,6 +27491,13 @@ func ParseCreateOutputConnectorResponse(rsp *http.Response) (*CreateOutputConnec
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25100,6 +27511,13 @@ func ParseCreateOutputConnectorResponse(rsp *http.Response) (*CreateOutputConnec
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -25124,6 +27542,16 @@ func ParseCreateOutputConnectorResponse(rsp *http.Response) (*CreateOutputConnec
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateOutputConnectorResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25181,6 +27609,13 @@ func ParseDeleteOutputConnectorResponse(rsp *http.Response) (*DeleteOutputConnec
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -25204,6 +27639,16 @@ func ParseDeleteOutputConnectorResponse(rsp *http.Response) (*DeleteOutputConnec
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteOutputConnectorResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25265,6 +27710,13 @@ func ParseGetOutputConnectorResponse(rsp *http.Response) (*GetOutputConnectorRes
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -25288,6 +27740,16 @@ func ParseGetOutputConnectorResponse(rsp *http.Response) (*GetOutputConnectorRes
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetOutputConnectorResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25349,6 +27811,13 @@ func ParseUpdateOutputConnectorResponse(rsp *http.Response) (*UpdateOutputConnec
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25362,6 +27831,13 @@ func ParseUpdateOutputConnectorResponse(rsp *http.Response) (*UpdateOutputConnec
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -25386,6 +27862,16 @@ func ParseUpdateOutputConnectorResponse(rsp *http.Response) (*UpdateOutputConnec
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateOutputConnectorResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25447,6 +27933,13 @@ func ParseListDeliveriesResponse(rsp *http.Response) (*ListDeliveriesResponse, e
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -25470,6 +27963,16 @@ func ParseListDeliveriesResponse(rsp *http.Response) (*ListDeliveriesResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListDeliveriesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25524,6 +28027,13 @@ func ParseListRulesResponse(rsp *http.Response) (*ListRulesResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -25547,6 +28057,16 @@ func ParseListRulesResponse(rsp *http.Response) (*ListRulesResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListRulesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25601,6 +28121,13 @@ func ParseCreateRuleResponse(rsp *http.Response) (*CreateRuleResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25614,6 +28141,13 @@ func ParseCreateRuleResponse(rsp *http.Response) (*CreateRuleResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -25638,6 +28172,16 @@ func ParseCreateRuleResponse(rsp *http.Response) (*CreateRuleResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateRuleResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25695,6 +28239,13 @@ func ParseDeleteRuleResponse(rsp *http.Response) (*DeleteRuleResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -25718,6 +28269,16 @@ func ParseDeleteRuleResponse(rsp *http.Response) (*DeleteRuleResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteRuleResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25779,6 +28340,13 @@ func ParseGetRuleResponse(rsp *http.Response) (*GetRuleResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -25802,6 +28370,16 @@ func ParseGetRuleResponse(rsp *http.Response) (*GetRuleResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetRuleResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25863,6 +28441,13 @@ func ParseUpdateRuleResponse(rsp *http.Response) (*UpdateRuleResponse, error) {
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25876,6 +28461,13 @@ func ParseUpdateRuleResponse(rsp *http.Response) (*UpdateRuleResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -25900,6 +28492,16 @@ func ParseUpdateRuleResponse(rsp *http.Response) (*UpdateRuleResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateRuleResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -25954,6 +28556,13 @@ func ParseListTagsResponse(rsp *http.Response) (*ListTagsResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -25977,6 +28586,16 @@ func ParseListTagsResponse(rsp *http.Response) (*ListTagsResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListTagsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26038,6 +28657,13 @@ func ParseCreateTagResponse(rsp *http.Response) (*CreateTagResponse, error) {
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -26051,6 +28677,13 @@ func ParseCreateTagResponse(rsp *http.Response) (*CreateTagResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -26075,6 +28708,16 @@ func ParseCreateTagResponse(rsp *http.Response) (*CreateTagResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateTagResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26132,6 +28775,13 @@ func ParseDeleteTagResponse(rsp *http.Response) (*DeleteTagResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -26155,6 +28805,16 @@ func ParseDeleteTagResponse(rsp *http.Response) (*DeleteTagResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteTagResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26216,6 +28876,13 @@ func ParseGetTagResponse(rsp *http.Response) (*GetTagResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -26239,6 +28906,16 @@ func ParseGetTagResponse(rsp *http.Response) (*GetTagResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetTagResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26300,6 +28977,13 @@ func ParseUpdateTagResponse(rsp *http.Response) (*UpdateTagResponse, error) {
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -26313,6 +28997,13 @@ func ParseUpdateTagResponse(rsp *http.Response) (*UpdateTagResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -26337,6 +29028,16 @@ func ParseUpdateTagResponse(rsp *http.Response) (*UpdateTagResponse, error) {
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateTagResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26384,6 +29085,13 @@ func ParseGetWorkspaceAccessResponse(rsp *http.Response) (*GetWorkspaceAccessRes
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -26407,6 +29115,16 @@ func ParseGetWorkspaceAccessResponse(rsp *http.Response) (*GetWorkspaceAccessRes
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetWorkspaceAccessResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26461,6 +29179,13 @@ func ParseListWorkspacesResponse(rsp *http.Response) (*ListWorkspacesResponse, e
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -26484,6 +29209,16 @@ func ParseListWorkspacesResponse(rsp *http.Response) (*ListWorkspacesResponse, e
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListWorkspacesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26538,6 +29273,13 @@ func ParseCreateWorkspaceResponse(rsp *http.Response) (*CreateWorkspaceResponse,
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -26551,6 +29293,13 @@ func ParseCreateWorkspaceResponse(rsp *http.Response) (*CreateWorkspaceResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -26575,6 +29324,16 @@ func ParseCreateWorkspaceResponse(rsp *http.Response) (*CreateWorkspaceResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateWorkspaceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26632,6 +29391,13 @@ func ParseDeleteWorkspaceResponse(rsp *http.Response) (*DeleteWorkspaceResponse,
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -26655,6 +29421,16 @@ func ParseDeleteWorkspaceResponse(rsp *http.Response) (*DeleteWorkspaceResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteWorkspaceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26716,6 +29492,13 @@ func ParseGetWorkspaceResponse(rsp *http.Response) (*GetWorkspaceResponse, error
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -26739,6 +29522,16 @@ func ParseGetWorkspaceResponse(rsp *http.Response) (*GetWorkspaceResponse, error
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetWorkspaceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26800,6 +29593,13 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -26813,6 +29613,13 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -26837,6 +29644,16 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateWorkspaceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26894,6 +29711,13 @@ func ParseDeleteWorkspaceMemberResponse(rsp *http.Response) (*DeleteWorkspaceMem
 		}
 		response.ApplicationproblemJSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	switch {
@@ -26917,6 +29741,16 @@ func ParseDeleteWorkspaceMemberResponse(rsp *http.Response) (*DeleteWorkspaceMem
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteWorkspaceMemberResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -26971,6 +29805,13 @@ func ParsePutWorkspaceMemberResponse(rsp *http.Response) (*PutWorkspaceMemberRes
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
 		var dest UnsupportedMediaType
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -26984,6 +29825,13 @@ func ParsePutWorkspaceMemberResponse(rsp *http.Response) (*PutWorkspaceMemberRes
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -27008,6 +29856,16 @@ func ParsePutWorkspaceMemberResponse(rsp *http.Response) (*PutWorkspaceMemberRes
 			headers.RetryAfter = &value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PutWorkspaceMemberResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -27939,6 +30797,13 @@ func (w *ServerInterfaceWrapper) ListAssets(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tags.ids: %s", err))
 	}
 
+	// ------------- Optional query parameter "assetIds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "assetIds", ctx.QueryParams(), &params.AssetIds, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter assetIds: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListAssets(ctx, params)
 	return err
@@ -28356,6 +31221,13 @@ func (w *ServerInterfaceWrapper) QuerySamplesGet(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter topic: %s", err))
 	}
 
+	// ------------- Optional query parameter "gt" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "gt", ctx.QueryParams(), &params.Gt, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter gt: %s", err))
+	}
+
 	// ------------- Optional query parameter "gte" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "gte", ctx.QueryParams(), &params.Gte, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
@@ -28368,6 +31240,13 @@ func (w *ServerInterfaceWrapper) QuerySamplesGet(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "lt", ctx.QueryParams(), &params.Lt, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter lt: %s", err))
+	}
+
+	// ------------- Optional query parameter "lte" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "lte", ctx.QueryParams(), &params.Lte, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter lte: %s", err))
 	}
 
 	// ------------- Optional query parameter "limit" -------------
@@ -29082,6 +31961,13 @@ func (w *ServerInterfaceWrapper) ListWorkspaces(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
 	}
 
+	// ------------- Optional query parameter "name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "name", ctx.QueryParams(), &params.Name, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter name: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListWorkspaces(ctx, params)
 	return err
@@ -29354,7 +32240,14 @@ type UnauthorizedApplicationProblemPlusJSONResponse struct {
 	Headers UnauthorizedResponseHeaders
 }
 
-type UnavailableApplicationProblemPlusJSONResponse Problem
+type UnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type UnavailableApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers UnavailableResponseHeaders
+}
 
 type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
 
@@ -29429,6 +32322,25 @@ func (response Logout429ApplicationProblemPlusJSONResponse) VisitLogoutResponse(
 	return err
 }
 
+type Logout503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response Logout503ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LoginRequestObject struct {
 	Body *LoginJSONRequestBody
 }
@@ -29486,6 +32398,22 @@ func (response Login401ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 	return err
 }
 
+type Login413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response Login413ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Login415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -29517,6 +32445,25 @@ func (response Login429ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response Login503ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -29578,6 +32525,22 @@ func (response RefreshToken401ApplicationProblemPlusJSONResponse) VisitRefreshTo
 	return err
 }
 
+type RefreshToken413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response RefreshToken413ApplicationProblemPlusJSONResponse) VisitRefreshTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RefreshToken415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -29609,6 +32572,25 @@ func (response RefreshToken429ApplicationProblemPlusJSONResponse) VisitRefreshTo
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefreshToken503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RefreshToken503ApplicationProblemPlusJSONResponse) VisitRefreshTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -29701,6 +32683,25 @@ func (response ListApiKeys429ApplicationProblemPlusJSONResponse) VisitListApiKey
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys503ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -29843,6 +32844,25 @@ func (response CreateApiKey429ApplicationProblemPlusJSONResponse) VisitCreateApi
 	return err
 }
 
+type CreateApiKey503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey503ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteApiKeyRequestObject struct {
 	Id     ApiKeyId `json:"id"`
 	Params DeleteApiKeyParams
@@ -29968,6 +32988,25 @@ func (response DeleteApiKey429ApplicationProblemPlusJSONResponse) VisitDeleteApi
 	return err
 }
 
+type DeleteApiKey503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteApiKey503ApplicationProblemPlusJSONResponse) VisitDeleteApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetApiKeyRequestObject struct {
 	Id ApiKeyId `json:"id"`
 }
@@ -30082,6 +33121,25 @@ func (response GetApiKey429ApplicationProblemPlusJSONResponse) VisitGetApiKeyRes
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey503ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30270,6 +33328,25 @@ func (response PutApiKey429ApplicationProblemPlusJSONResponse) VisitPutApiKeyRes
 	return err
 }
 
+type PutApiKey503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response PutApiKey503ApplicationProblemPlusJSONResponse) VisitPutApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateApiKeyRequestObject struct {
 	Id   ApiKeyId `json:"id"`
 	Body *RotateApiKeyJSONRequestBody
@@ -30386,6 +33463,22 @@ func (response RotateApiKey409ApplicationProblemPlusJSONResponse) VisitRotateApi
 	return err
 }
 
+type RotateApiKey413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response RotateApiKey413ApplicationProblemPlusJSONResponse) VisitRotateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateApiKey415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -30417,6 +33510,25 @@ func (response RotateApiKey429ApplicationProblemPlusJSONResponse) VisitRotateApi
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateApiKey503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RotateApiKey503ApplicationProblemPlusJSONResponse) VisitRotateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30518,10 +33630,13 @@ type GetReadyz503ApplicationProblemPlusJSONResponse struct {
 func (response GetReadyz503ApplicationProblemPlusJSONResponse) VisitGetReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -30615,6 +33730,25 @@ func (response ListRoles429ApplicationProblemPlusJSONResponse) VisitListRolesRes
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoles503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListRoles503ApplicationProblemPlusJSONResponse) VisitListRolesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30718,6 +33852,22 @@ func (response CreateRole409ApplicationProblemPlusJSONResponse) VisitCreateRoleR
 	return err
 }
 
+type CreateRole413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRole413ApplicationProblemPlusJSONResponse) VisitCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateRole415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -30749,6 +33899,25 @@ func (response CreateRole429ApplicationProblemPlusJSONResponse) VisitCreateRoleR
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRole503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRole503ApplicationProblemPlusJSONResponse) VisitCreateRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30857,6 +34026,25 @@ func (response DeleteRole429ApplicationProblemPlusJSONResponse) VisitDeleteRoleR
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRole503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRole503ApplicationProblemPlusJSONResponse) VisitDeleteRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30979,6 +34167,25 @@ func (response GetRole429ApplicationProblemPlusJSONResponse) VisitGetRoleRespons
 	return err
 }
 
+type GetRole503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetRole503ApplicationProblemPlusJSONResponse) VisitGetRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutRoleRequestObject struct {
 	Name   RoleName `json:"name"`
 	Params PutRoleParams
@@ -31096,6 +34303,22 @@ func (response PutRole412ApplicationProblemPlusJSONResponse) VisitPutRoleRespons
 	return err
 }
 
+type PutRole413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response PutRole413ApplicationProblemPlusJSONResponse) VisitPutRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutRole415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -31143,6 +34366,25 @@ func (response PutRole429ApplicationProblemPlusJSONResponse) VisitPutRoleRespons
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutRole503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response PutRole503ApplicationProblemPlusJSONResponse) VisitPutRoleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31235,6 +34477,25 @@ func (response ListUsers429ApplicationProblemPlusJSONResponse) VisitListUsersRes
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers503ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31338,6 +34599,22 @@ func (response CreateUser409ApplicationProblemPlusJSONResponse) VisitCreateUserR
 	return err
 }
 
+type CreateUser413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser413ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateUser415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -31369,6 +34646,25 @@ func (response CreateUser429ApplicationProblemPlusJSONResponse) VisitCreateUserR
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser503ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31477,6 +34773,25 @@ func (response DeleteUser429ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser503ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31595,6 +34910,25 @@ func (response GetUser429ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser503ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31732,6 +35066,22 @@ func (response UpdateUser412ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 	return err
 }
 
+type UpdateUser413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser413ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateUser415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -31779,6 +35129,25 @@ func (response UpdateUser429ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser503ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31875,6 +35244,25 @@ func (response ListAssets429ApplicationProblemPlusJSONResponse) VisitListAssetsR
 	return err
 }
 
+type ListAssets503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListAssets503ApplicationProblemPlusJSONResponse) VisitListAssetsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAssetsByFilterRequestObject struct {
 	Params ListAssetsByFilterParams
 	Body   *ListAssetsByFilterJSONRequestBody
@@ -31949,6 +35337,22 @@ func (response ListAssetsByFilter403ApplicationProblemPlusJSONResponse) VisitLis
 	return err
 }
 
+type ListAssetsByFilter413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ListAssetsByFilter413ApplicationProblemPlusJSONResponse) VisitListAssetsByFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListAssetsByFilter415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -31980,6 +35384,25 @@ func (response ListAssetsByFilter429ApplicationProblemPlusJSONResponse) VisitLis
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAssetsByFilter503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListAssetsByFilter503ApplicationProblemPlusJSONResponse) VisitListAssetsByFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32076,6 +35499,25 @@ func (response ListDataFlows429ApplicationProblemPlusJSONResponse) VisitListData
 	return err
 }
 
+type ListDataFlows503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListDataFlows503ApplicationProblemPlusJSONResponse) VisitListDataFlowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDataFlowRequestObject struct {
 	Body *CreateDataFlowJSONRequestBody
 }
@@ -32165,6 +35607,22 @@ func (response CreateDataFlow404ApplicationProblemPlusJSONResponse) VisitCreateD
 	return err
 }
 
+type CreateDataFlow413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDataFlow413ApplicationProblemPlusJSONResponse) VisitCreateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDataFlow415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -32196,6 +35654,25 @@ func (response CreateDataFlow429ApplicationProblemPlusJSONResponse) VisitCreateD
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDataFlow503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDataFlow503ApplicationProblemPlusJSONResponse) VisitCreateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32318,6 +35795,25 @@ func (response DeleteDataFlow429ApplicationProblemPlusJSONResponse) VisitDeleteD
 	return err
 }
 
+type DeleteDataFlow503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDataFlow503ApplicationProblemPlusJSONResponse) VisitDeleteDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDataFlowRequestObject struct {
 	DataFlowId DataFlowId `json:"dataFlowId"`
 }
@@ -32422,6 +35918,25 @@ func (response GetDataFlow429ApplicationProblemPlusJSONResponse) VisitGetDataFlo
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDataFlow503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetDataFlow503ApplicationProblemPlusJSONResponse) VisitGetDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32532,6 +36047,22 @@ func (response UpdateDataFlow409ApplicationProblemPlusJSONResponse) VisitUpdateD
 	return err
 }
 
+type UpdateDataFlow413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDataFlow413ApplicationProblemPlusJSONResponse) VisitUpdateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateDataFlow415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -32563,6 +36094,25 @@ func (response UpdateDataFlow429ApplicationProblemPlusJSONResponse) VisitUpdateD
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDataFlow503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDataFlow503ApplicationProblemPlusJSONResponse) VisitUpdateDataFlowResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32659,6 +36209,25 @@ func (response ListDeviceTypes429ApplicationProblemPlusJSONResponse) VisitListDe
 	return err
 }
 
+type ListDeviceTypes503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListDeviceTypes503ApplicationProblemPlusJSONResponse) VisitListDeviceTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDeviceTypeRequestObject struct {
 	Body *CreateDeviceTypeJSONRequestBody
 }
@@ -32748,6 +36317,22 @@ func (response CreateDeviceType404ApplicationProblemPlusJSONResponse) VisitCreat
 	return err
 }
 
+type CreateDeviceType413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDeviceType413ApplicationProblemPlusJSONResponse) VisitCreateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDeviceType415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -32779,6 +36364,25 @@ func (response CreateDeviceType429ApplicationProblemPlusJSONResponse) VisitCreat
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDeviceType503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDeviceType503ApplicationProblemPlusJSONResponse) VisitCreateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32901,6 +36505,25 @@ func (response DeleteDeviceType429ApplicationProblemPlusJSONResponse) VisitDelet
 	return err
 }
 
+type DeleteDeviceType503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDeviceType503ApplicationProblemPlusJSONResponse) VisitDeleteDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDeviceTypeRequestObject struct {
 	DeviceTypeId DeviceTypeId `json:"deviceTypeId"`
 }
@@ -33005,6 +36628,25 @@ func (response GetDeviceType429ApplicationProblemPlusJSONResponse) VisitGetDevic
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDeviceType503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetDeviceType503ApplicationProblemPlusJSONResponse) VisitGetDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -33115,6 +36757,22 @@ func (response UpdateDeviceType409ApplicationProblemPlusJSONResponse) VisitUpdat
 	return err
 }
 
+type UpdateDeviceType413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDeviceType413ApplicationProblemPlusJSONResponse) VisitUpdateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateDeviceType415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -33146,6 +36804,25 @@ func (response UpdateDeviceType429ApplicationProblemPlusJSONResponse) VisitUpdat
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDeviceType503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDeviceType503ApplicationProblemPlusJSONResponse) VisitUpdateDeviceTypeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -33255,6 +36932,22 @@ func (response CreateDevice409ApplicationProblemPlusJSONResponse) VisitCreateDev
 	return err
 }
 
+type CreateDevice413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDevice413ApplicationProblemPlusJSONResponse) VisitCreateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDevice415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -33286,6 +36979,25 @@ func (response CreateDevice429ApplicationProblemPlusJSONResponse) VisitCreateDev
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDevice503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDevice503ApplicationProblemPlusJSONResponse) VisitCreateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -33398,6 +37110,25 @@ func (response GetDeviceByDeviceId429ApplicationProblemPlusJSONResponse) VisitGe
 	return err
 }
 
+type GetDeviceByDeviceId503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetDeviceByDeviceId503ApplicationProblemPlusJSONResponse) VisitGetDeviceByDeviceIdResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteDeviceRequestObject struct {
 	DeviceId DevicePathId `json:"deviceId"`
 }
@@ -33496,6 +37227,25 @@ func (response DeleteDevice429ApplicationProblemPlusJSONResponse) VisitDeleteDev
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDevice503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteDevice503ApplicationProblemPlusJSONResponse) VisitDeleteDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -33608,6 +37358,25 @@ func (response GetDevice429ApplicationProblemPlusJSONResponse) VisitGetDeviceRes
 	return err
 }
 
+type GetDevice503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetDevice503ApplicationProblemPlusJSONResponse) VisitGetDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateDeviceRequestObject struct {
 	DeviceId DevicePathId `json:"deviceId"`
 	Body     *UpdateDeviceJSONRequestBody
@@ -33714,6 +37483,22 @@ func (response UpdateDevice409ApplicationProblemPlusJSONResponse) VisitUpdateDev
 	return err
 }
 
+type UpdateDevice413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDevice413ApplicationProblemPlusJSONResponse) VisitUpdateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateDevice415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -33745,6 +37530,25 @@ func (response UpdateDevice429ApplicationProblemPlusJSONResponse) VisitUpdateDev
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDevice503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateDevice503ApplicationProblemPlusJSONResponse) VisitUpdateDeviceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -33907,6 +37711,25 @@ func (response BackfillSample429ApplicationProblemPlusJSONResponse) VisitBackfil
 	return err
 }
 
+type BackfillSample503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSample503ApplicationProblemPlusJSONResponse) VisitBackfillSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type BackfillSamplesRequestObject struct {
 	DeviceId DevicePathId `json:"deviceId"`
 	Params   BackfillSamplesParams
@@ -34065,6 +37888,25 @@ func (response BackfillSamples429ApplicationProblemPlusJSONResponse) VisitBackfi
 	return err
 }
 
+type BackfillSamples503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response BackfillSamples503ApplicationProblemPlusJSONResponse) VisitBackfillSamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type QuerySamplesGetRequestObject struct {
 	DeviceId DevicePathId `json:"deviceId"`
 	Params   QuerySamplesGetParams
@@ -34174,6 +38016,25 @@ func (response QuerySamplesGet429ApplicationProblemPlusJSONResponse) VisitQueryS
 	return err
 }
 
+type QuerySamplesGet503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamplesGet503ApplicationProblemPlusJSONResponse) VisitQuerySamplesGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type QuerySamplesRequestObject struct {
 	DeviceId DevicePathId `json:"deviceId"`
 	Body     *QuerySamplesJSONRequestBody
@@ -34264,6 +38125,22 @@ func (response QuerySamples404ApplicationProblemPlusJSONResponse) VisitQuerySamp
 	return err
 }
 
+type QuerySamples413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamples413ApplicationProblemPlusJSONResponse) VisitQuerySamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type QuerySamples415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -34295,6 +38172,25 @@ func (response QuerySamples429ApplicationProblemPlusJSONResponse) VisitQuerySamp
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuerySamples503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response QuerySamples503ApplicationProblemPlusJSONResponse) VisitQuerySamplesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34408,6 +38304,25 @@ func (response GetLatestSample429ApplicationProblemPlusJSONResponse) VisitGetLat
 	return err
 }
 
+type GetLatestSample503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetLatestSample503ApplicationProblemPlusJSONResponse) VisitGetLatestSampleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type QueryKpiRequestObject struct {
 	DeviceId DevicePathId `json:"deviceId"`
 	Body     *QueryKpiJSONRequestBody
@@ -34498,6 +38413,22 @@ func (response QueryKpi404ApplicationProblemPlusJSONResponse) VisitQueryKpiRespo
 	return err
 }
 
+type QueryKpi413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response QueryKpi413ApplicationProblemPlusJSONResponse) VisitQueryKpiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type QueryKpi415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -34529,6 +38460,25 @@ func (response QueryKpi429ApplicationProblemPlusJSONResponse) VisitQueryKpiRespo
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryKpi503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response QueryKpi503ApplicationProblemPlusJSONResponse) VisitQueryKpiResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34623,6 +38573,22 @@ func (response QueryTimeSeries404ApplicationProblemPlusJSONResponse) VisitQueryT
 	return err
 }
 
+type QueryTimeSeries413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response QueryTimeSeries413ApplicationProblemPlusJSONResponse) VisitQueryTimeSeriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type QueryTimeSeries415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -34654,6 +38620,25 @@ func (response QueryTimeSeries429ApplicationProblemPlusJSONResponse) VisitQueryT
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryTimeSeries503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response QueryTimeSeries503ApplicationProblemPlusJSONResponse) VisitQueryTimeSeriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34766,6 +38751,25 @@ func (response ListSampleTopics429ApplicationProblemPlusJSONResponse) VisitListS
 	return err
 }
 
+type ListSampleTopics503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListSampleTopics503ApplicationProblemPlusJSONResponse) VisitListSampleTopicsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListOrganizationsRequestObject struct {
 	Params ListOrganizationsParams
 }
@@ -34838,6 +38842,25 @@ func (response ListOrganizations429ApplicationProblemPlusJSONResponse) VisitList
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrganizations503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListOrganizations503ApplicationProblemPlusJSONResponse) VisitListOrganizationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34915,6 +38938,22 @@ func (response CreateOrganization403ApplicationProblemPlusJSONResponse) VisitCre
 	return err
 }
 
+type CreateOrganization413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOrganization413ApplicationProblemPlusJSONResponse) VisitCreateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateOrganization415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -34946,6 +38985,25 @@ func (response CreateOrganization429ApplicationProblemPlusJSONResponse) VisitCre
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOrganization503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOrganization503ApplicationProblemPlusJSONResponse) VisitCreateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35048,6 +39106,25 @@ func (response DeleteOrganization429ApplicationProblemPlusJSONResponse) VisitDel
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOrganization503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOrganization503ApplicationProblemPlusJSONResponse) VisitDeleteOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35160,6 +39237,25 @@ func (response GetOrganization429ApplicationProblemPlusJSONResponse) VisitGetOrg
 	return err
 }
 
+type GetOrganization503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetOrganization503ApplicationProblemPlusJSONResponse) VisitGetOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateOrganizationRequestObject struct {
 	OrganizationId OrganizationId `json:"organizationId"`
 	Body           *UpdateOrganizationJSONRequestBody
@@ -35266,6 +39362,22 @@ func (response UpdateOrganization409ApplicationProblemPlusJSONResponse) VisitUpd
 	return err
 }
 
+type UpdateOrganization413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOrganization413ApplicationProblemPlusJSONResponse) VisitUpdateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateOrganization415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -35297,6 +39409,25 @@ func (response UpdateOrganization429ApplicationProblemPlusJSONResponse) VisitUpd
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOrganization503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOrganization503ApplicationProblemPlusJSONResponse) VisitUpdateOrganizationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35406,6 +39537,25 @@ func (response ListOrganizationMembers429ApplicationProblemPlusJSONResponse) Vis
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrganizationMembers503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListOrganizationMembers503ApplicationProblemPlusJSONResponse) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35529,6 +39679,25 @@ func (response DeleteOrganizationMember429ApplicationProblemPlusJSONResponse) Vi
 	return err
 }
 
+type DeleteOrganizationMember503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOrganizationMember503ApplicationProblemPlusJSONResponse) VisitDeleteOrganizationMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutOrganizationMemberRequestObject struct {
 	OrganizationId OrganizationId `json:"organizationId"`
 	UserId         UserId         `json:"userId"`
@@ -35636,6 +39805,22 @@ func (response PutOrganizationMember409ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type PutOrganizationMember413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response PutOrganizationMember413ApplicationProblemPlusJSONResponse) VisitPutOrganizationMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutOrganizationMember415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -35667,6 +39852,25 @@ func (response PutOrganizationMember429ApplicationProblemPlusJSONResponse) Visit
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutOrganizationMember503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response PutOrganizationMember503ApplicationProblemPlusJSONResponse) VisitPutOrganizationMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35763,6 +39967,25 @@ func (response ListOutputConnectors429ApplicationProblemPlusJSONResponse) VisitL
 	return err
 }
 
+type ListOutputConnectors503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListOutputConnectors503ApplicationProblemPlusJSONResponse) VisitListOutputConnectorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateOutputConnectorRequestObject struct {
 	Body *CreateOutputConnectorJSONRequestBody
 }
@@ -35852,6 +40075,22 @@ func (response CreateOutputConnector404ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type CreateOutputConnector413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOutputConnector413ApplicationProblemPlusJSONResponse) VisitCreateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateOutputConnector415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -35883,6 +40122,25 @@ func (response CreateOutputConnector429ApplicationProblemPlusJSONResponse) Visit
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateOutputConnector503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateOutputConnector503ApplicationProblemPlusJSONResponse) VisitCreateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35985,6 +40243,25 @@ func (response DeleteOutputConnector429ApplicationProblemPlusJSONResponse) Visit
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOutputConnector503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteOutputConnector503ApplicationProblemPlusJSONResponse) VisitDeleteOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36097,6 +40374,25 @@ func (response GetOutputConnector429ApplicationProblemPlusJSONResponse) VisitGet
 	return err
 }
 
+type GetOutputConnector503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutputConnector503ApplicationProblemPlusJSONResponse) VisitGetOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateOutputConnectorRequestObject struct {
 	OutputConnectorId OutputConnectorId `json:"outputConnectorId"`
 	Body              *UpdateOutputConnectorJSONRequestBody
@@ -36203,6 +40499,22 @@ func (response UpdateOutputConnector409ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type UpdateOutputConnector413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOutputConnector413ApplicationProblemPlusJSONResponse) VisitUpdateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateOutputConnector415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -36234,6 +40546,25 @@ func (response UpdateOutputConnector429ApplicationProblemPlusJSONResponse) Visit
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateOutputConnector503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateOutputConnector503ApplicationProblemPlusJSONResponse) VisitUpdateOutputConnectorResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36347,6 +40678,25 @@ func (response ListDeliveries429ApplicationProblemPlusJSONResponse) VisitListDel
 	return err
 }
 
+type ListDeliveries503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListDeliveries503ApplicationProblemPlusJSONResponse) VisitListDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListRulesRequestObject struct {
 	Params ListRulesParams
 }
@@ -36435,6 +40785,25 @@ func (response ListRules429ApplicationProblemPlusJSONResponse) VisitListRulesRes
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRules503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListRules503ApplicationProblemPlusJSONResponse) VisitListRulesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36528,6 +40897,22 @@ func (response CreateRule404ApplicationProblemPlusJSONResponse) VisitCreateRuleR
 	return err
 }
 
+type CreateRule413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRule413ApplicationProblemPlusJSONResponse) VisitCreateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateRule415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -36559,6 +40944,25 @@ func (response CreateRule429ApplicationProblemPlusJSONResponse) VisitCreateRuleR
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRule503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRule503ApplicationProblemPlusJSONResponse) VisitCreateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36661,6 +41065,25 @@ func (response DeleteRule429ApplicationProblemPlusJSONResponse) VisitDeleteRuleR
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRule503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRule503ApplicationProblemPlusJSONResponse) VisitDeleteRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36773,6 +41196,25 @@ func (response GetRule429ApplicationProblemPlusJSONResponse) VisitGetRuleRespons
 	return err
 }
 
+type GetRule503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetRule503ApplicationProblemPlusJSONResponse) VisitGetRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateRuleRequestObject struct {
 	RuleId RuleId `json:"ruleId"`
 	Body   *UpdateRuleJSONRequestBody
@@ -36879,6 +41321,22 @@ func (response UpdateRule409ApplicationProblemPlusJSONResponse) VisitUpdateRuleR
 	return err
 }
 
+type UpdateRule413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateRule413ApplicationProblemPlusJSONResponse) VisitUpdateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateRule415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -36910,6 +41368,25 @@ func (response UpdateRule429ApplicationProblemPlusJSONResponse) VisitUpdateRuleR
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateRule503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateRule503ApplicationProblemPlusJSONResponse) VisitUpdateRuleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -37002,6 +41479,25 @@ func (response ListTags429ApplicationProblemPlusJSONResponse) VisitListTagsRespo
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTags503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListTags503ApplicationProblemPlusJSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -37111,6 +41607,22 @@ func (response CreateTag409ApplicationProblemPlusJSONResponse) VisitCreateTagRes
 	return err
 }
 
+type CreateTag413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTag413ApplicationProblemPlusJSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateTag415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -37142,6 +41654,25 @@ func (response CreateTag429ApplicationProblemPlusJSONResponse) VisitCreateTagRes
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTag503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTag503ApplicationProblemPlusJSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -37244,6 +41775,25 @@ func (response DeleteTag429ApplicationProblemPlusJSONResponse) VisitDeleteTagRes
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTag503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTag503ApplicationProblemPlusJSONResponse) VisitDeleteTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -37356,6 +41906,25 @@ func (response GetTag429ApplicationProblemPlusJSONResponse) VisitGetTagResponse(
 	return err
 }
 
+type GetTag503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetTag503ApplicationProblemPlusJSONResponse) VisitGetTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateTagRequestObject struct {
 	TagId TagId `json:"tagId"`
 	Body  *UpdateTagJSONRequestBody
@@ -37462,6 +42031,22 @@ func (response UpdateTag409ApplicationProblemPlusJSONResponse) VisitUpdateTagRes
 	return err
 }
 
+type UpdateTag413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTag413ApplicationProblemPlusJSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateTag415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -37493,6 +42078,25 @@ func (response UpdateTag429ApplicationProblemPlusJSONResponse) VisitUpdateTagRes
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTag503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTag503ApplicationProblemPlusJSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -37569,6 +42173,25 @@ func (response GetWorkspaceAccess429ApplicationProblemPlusJSONResponse) VisitGet
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWorkspaceAccess503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetWorkspaceAccess503ApplicationProblemPlusJSONResponse) VisitGetWorkspaceAccessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -37665,6 +42288,25 @@ func (response ListWorkspaces429ApplicationProblemPlusJSONResponse) VisitListWor
 	return err
 }
 
+type ListWorkspaces503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListWorkspaces503ApplicationProblemPlusJSONResponse) VisitListWorkspacesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateWorkspaceRequestObject struct {
 	Body *CreateWorkspaceJSONRequestBody
 }
@@ -37754,6 +42396,22 @@ func (response CreateWorkspace404ApplicationProblemPlusJSONResponse) VisitCreate
 	return err
 }
 
+type CreateWorkspace413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWorkspace413ApplicationProblemPlusJSONResponse) VisitCreateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateWorkspace415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -37785,6 +42443,25 @@ func (response CreateWorkspace429ApplicationProblemPlusJSONResponse) VisitCreate
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWorkspace503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWorkspace503ApplicationProblemPlusJSONResponse) VisitCreateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -37887,6 +42564,25 @@ func (response DeleteWorkspace429ApplicationProblemPlusJSONResponse) VisitDelete
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWorkspace503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWorkspace503ApplicationProblemPlusJSONResponse) VisitDeleteWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -37999,6 +42695,25 @@ func (response GetWorkspace429ApplicationProblemPlusJSONResponse) VisitGetWorksp
 	return err
 }
 
+type GetWorkspace503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetWorkspace503ApplicationProblemPlusJSONResponse) VisitGetWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWorkspaceRequestObject struct {
 	WorkspaceId WorkspaceId `json:"workspaceId"`
 	Body        *UpdateWorkspaceJSONRequestBody
@@ -38105,6 +42820,22 @@ func (response UpdateWorkspace409ApplicationProblemPlusJSONResponse) VisitUpdate
 	return err
 }
 
+type UpdateWorkspace413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWorkspace413ApplicationProblemPlusJSONResponse) VisitUpdateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWorkspace415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -38136,6 +42867,25 @@ func (response UpdateWorkspace429ApplicationProblemPlusJSONResponse) VisitUpdate
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWorkspace503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWorkspace503ApplicationProblemPlusJSONResponse) VisitUpdateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -38243,6 +42993,25 @@ func (response DeleteWorkspaceMember429ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type DeleteWorkspaceMember503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWorkspaceMember503ApplicationProblemPlusJSONResponse) VisitDeleteWorkspaceMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutWorkspaceMemberRequestObject struct {
 	WorkspaceId WorkspaceId `json:"workspaceId"`
 	UserId      UserId      `json:"userId"`
@@ -38334,6 +43103,22 @@ func (response PutWorkspaceMember404ApplicationProblemPlusJSONResponse) VisitPut
 	return err
 }
 
+type PutWorkspaceMember413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response PutWorkspaceMember413ApplicationProblemPlusJSONResponse) VisitPutWorkspaceMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutWorkspaceMember415ApplicationProblemPlusJSONResponse struct {
 	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
 }
@@ -38365,6 +43150,25 @@ func (response PutWorkspaceMember429ApplicationProblemPlusJSONResponse) VisitPut
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutWorkspaceMember503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response PutWorkspaceMember503ApplicationProblemPlusJSONResponse) VisitPutWorkspaceMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -41370,332 +46174,341 @@ func (sh *strictHandler) PutWorkspaceMember(ctx echo.Context, workspaceId Worksp
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3tcts4ujB4Kyi+UxV7hpIl+SO2U1Pvq7aVbnc7tseWO2emlQ0hEpIwpgA1AdlRp111/u5lbNXW+b8X",
-	"sH/2vZNzJVt4AJKgSEqUbMfptKfO6VgSCOLj+f787Ph8POGMMCmcw8/OiOCARPBnp4uH6t+ACD+iE0k5",
-	"cw6dKxlxNkS3OKQBljxCfIDkiKAbMnsl0C2JBOUMbXgfb73NN0gQFiAqUR/7N4gy5J0Mau+w9Ede3XEd",
-	"4Y/IGKt3kE94PAmJc+j0nGbPcVxHzibqo5ARZUPn/v7edSY4wmMizfLaE/oTmZ0E+SVeM/rrlCAaECbp",
-	"gJLIRa0dFPI7EvlYEDQin5A/whH21VxqIVQ9NsFy5LgOw2P1Yho4rhORX6c0IoFzKKMpKV7w3k6/0ej7",
-	"u3283Wz1917v7DRbe3j/taMWLCWJ1Nz/xy+N2gGuDT58bu3c/6Vge65zxKdM5jfzfkQY8tTrPRcOOiJi",
-	"wpkgyMdRRIlAvnpQIM7CmYsYRx6VZCy8ZF+/Tkk0Szf2FxifOf2ADPA0lM7hAIeCJIvrcx4SzGB1x1ji",
-	"tyG/0+ddcF5BOmDRuf0lIgPn0PkfWynYbelfxVb6jp9xOCX6veSW+uQCy1HRTXdHBAUw4pVQEDgJMVMX",
-	"jzYYl4hKgSajmaA+DpGnx50E3mbJjccD1l+/mWB+9d3ZhJSfmz3kYW/Wk6Rvf0tDSaKjkBImi07vTB04",
-	"GsAoxBnyfDMUYId8moQ8IPFCikApHu9UXSe8US/LuXcdIWeAQgMejZ10wRHBkgRtWWXF8VgPbVy+PULb",
-	"29sHSNIxES4i9WEdeUNJDluN1nat8brW3O42Gofwf//SYFBlk8lyHnWXx/bGlu7T+rnq5dgzPvLKFbCd",
-	"wVsqLDweXH3dyfSPu2wqJiGeVV13Orrywq0XPOrKO2NMwwprJmpc1dXC4Ede56cJjYiohLgkHlt5vcnk",
-	"j7rmSnSRVqaI9JFp4Ylo+5LeVoFYaoZ6aCMWFzzg5+oP8uth/B0jvx7G3//3f/6XIYNGmvnFUcOcD9U2",
-	"Gy/uUbd8ivukCrSHalzVe4HBj71OIa9FRT4VJoOrrziZ/lGXXZH+sRUIH3t0inceDTGjv2G1ukoYyjMP",
-	"VF149qnH3cK1qHzWUzO06rLj8Y+74J+16lZhvR9vq6704+1jrfEkIOMJl4T5s5/ILL/INtLCaM0fcUGY",
-	"UgbQBkiAGF1fnxxv1lEbRWQCshxSUjYREt1ROQKlSuAxqLBowKPkix7TsgjCLEhH9XkwQ0LyiAjEuBxR",
-	"NoQBQyIFjBrQSMhETXuTnV+9sccwCuhgQCLCpJ6PCoTRTuOgjn4iM4FwpEZPJCyntYNGfBqJeo/FiovW",
-	"0tNztk6npo7HPvQx/nRK2FCOnMNWo+E6Y8riz80iPfRkAAp6wRFPJuEMduOPMBsS0DgRtdV/fxrBnrxO",
-	"Fw89NFYTEYE2eIS8v3qwG8xmiHyiQqpzuyGzVBvLbcqYCsp2s9tsFa0/TzsKtK4c5q+nd2XflWpe51M5",
-	"mcojzhjxJY/Kl5Ebt/ZK5mdKF3OBhwVU6F8k4rU+FiRAEzwkiE3HfRKVGQ3UkGKTgYIo/ImOp2PnsNmA",
-	"/wGM6W8ayQ1RJslQ4fa961zyMNEfCk7F8JP1DiKeO93/5TQsV78j/ePab4PH03ddERwV4c4RFqRGmSBM",
-	"UCUyITHta5iN7WdqPWWnL/Ssi7A6jwdX9LeCa1fAgAT9rfxd6rHCm27tZq/auuZm4TVf3dBJATsBQFPb",
-	"jojPo0AgyZG4oRM0iPgYzqJPhpQx63AiIqahLLVoqafLoXMxLF7xqECAO+LjMUaCTHAEDCOkQqrFDCgJ",
-	"A+Eigv2REZJc/e8hFn7yt5rMQ4rq1WDMmx7TvAf3Q1JHXUo0je9H/IYw1J9pHQMIvCWL11LbQzWJ/C9C",
-	"7cY+CbAFViCccLUnenAzPSkcRXhWxI+vJuq54sPzJhGfkEjO9BHEn1ws/N/hZN6gKqeRPQu1QzVDxZOo",
-	"dBBFmLPqQXTxsJS4SPhtXdoCM6ekpYtvCvD5nUZIQ74ViMJGFU5FRE4jVoo0Us1XiDQat22ivhSLlLRb",
-	"aIoXJHqgIX6qp36QMX5/VWP8ex7diAn2yxnHnTVi3Ru23pLes/XlP+DK4vfPXeATLeBezaVFV0CX73Bw",
-	"qaVl9cnnTBLtpsCTSUh9EH22JhHvh2T8t38LrUAkF6LgQYL1SgPcIRpPhUR9grBEYy4kUuClMD2KeHQE",
-	"SL1tPgnn8Bf1xsBISueDSyV2Oq4zJgrYz7KAPCZCgKTjFL7i/oOCLiEx89WYLTyhN2QmFAZILKfCOdwB",
-	"akAlANLP2r9FOUMDTEOizlhGBiCc1mDPb+IGOei/Dnb8bZLCEO7zqTzsh5jdALWodA0X+vj06ec9HLG2",
-	"EnCtcmi5Ghhj++IEbXjJ4Xlo20X6xAW42/RBept1BzxMbBBS/6EXqRASxBX0bz5i9YATpb6oW9D6SXrG",
-	"amT2hA/SE05W8zwHq7RBwaeRT2ItkAo01Z5D2BwOI4IDo6wIOMC3POrTICDsgSdokFWo6/v4U+efh0eX",
-	"nXa3o27MVkxQax83+y1/O9ghu4O9xusYT5xDaykZ3GmZT3CY29u40Qiae7U93GrVdvb2X9cODnxcO2j0",
-	"+zs7+2SX9FtOGVak6HRBojEV4NYNCKOACkALM+MNkMKL93YGeHe/36g197f3mhkA2FYAMCZC4vFE3Xej",
-	"1aw1WrXmQbe5e9jYO9zdqx+09v/lpHBi7zQFlH382t8heB+T/QbeJTtPCChTOVL8y1eSmIv6U4n4VAoa",
-	"EK0L4zAk0SuBhM8nBG3g7B26CKOEUitxCKO7EQ9Jjw0IltOIbB7CNAp7fsPaGLDhmcM/RLmz9zYRZcnL",
-	"DbC5yCYBLSVH3rvOGZdv+ZQF6wFremU76V38K4j4vxEjfR4i9r//r38HhP3v//dRTvmMF+FjKjkA/l3g",
-	"Wchx0OX8FEdaqV19Y0uYQHM73a55H5KcoxDe+HxMACCDfPIJCbSZSZDoFgAvpGMq0UYTvaPfKeHZyHGa",
-	"5l8oJYsFVM30VjOytU7NojF7hSRja0EcRHq4LetwrZU9L49Ng1KKWOycTSvDbfc23yQ2QG0UC3KnfplI",
-	"Zg/iGRBJo9YTh9jM+BQpDuUiLNDHW0VbLIvZ49xXa7/kvhJx85mYN0PTSYClZtXqxtLII0aoHJEIzNSI",
-	"KQU0uV6NEl3O32E2M1KteOC9KNowxmxmQBjhlF1QzoRSdWU0QyGWYNtcQn1aloDUjWeO4pU+E/VZvMPY",
-	"bEOFMcErSNRmdApBOfER4IFU13KpPtTa6oOHBMAUqH5W5Jk1pCAATT+iNNw7TGU2jiynmoJyytSSeUR/",
-	"ezAWAjNWyB4RYE04FFlkay7XMprpFeuVJdLFM13wO7MpHiHKILDP3l+W4jU35+7q/fv3NVtEKg7Swr5P",
-	"JjIHPAhWR0ThJaahf/oObzENcT8kD7zCAEvcx4KgqTVl9tZA8P/NurTdhiUVXJEIvELZ559HhwnIhLCA",
-	"MH+GNhRziDe3mXIyzMSdkZ+umZhOJjySJHhHAoq7sKwHigPbSyG+uWtDfLIENFZrQHA2zyxXUX1Unr17",
-	"tWsPjs14Rt9RMY49Yw9hGNpbBi4/mbCt7Ti4U6v6mq3FP7YejaHbCvhlLG/HrxnHG3ze23glNO82lwKy",
-	"ruQRCazo4qUyWLIgHSs8HEZkCHeU2NRwoGUZHF5oAzUlIomAtS4O+/50PA2xBL27/fP3juv0p/4NkSdM",
-	"kugWq0u96DZ/cFygLeCediQZT0gEGh4Ql3jkZ0exS6357tWazVprL41JVGfL7d9eW7/dqx8n1IcQOW2p",
-	"vXedibX2ubV+dgibjp3DX5x3J2eO67xr/4fjmg1cXb9zXOfo/Pqs67jO25PLq67zocAWPr9Ry0qc7Dlz",
-	"iSdX52h/r9FEwTTSJJ4PEIaQzJogEK+s5zxEF93etNHY9hn8Q96589/8oDjSRearY7RhFoDU64EZWYbd",
-	"jYvuL43awYfPTXf3/pd3P3z4/SL+vHN/vFlg67XuLB9SoNCUD5CnhnhvUMClQHc4vEGUSY4YEYqK8f6/",
-	"iS+Bhc27FmyTc7v2L1z7rVE7+Pjhbxu9Xj3zxeZfC5dmg81CcM1CgYawz+CiwFKzPFJTV1D0EgVx1cbe",
-	"22bmX/Rr4PkUcvRhWLBqA0z8l1vBe2m/KL4hNwPf1vEUvV+nB6x4ch9v82BgqP8bJCSOJBDtJgR8UOZH",
-	"ZEx07D0itySaGa1EwUJyoJTJvR1nsbPUTUOp8x7baT+kfgyLihr+8K59ZCSneoljY6dxXwhR+jVXxI+I",
-	"LJbUBPyGNuAlk4jeKi1LvVxt2ftUwxNauyEzD93icEo26+giIgKkfogGYZkchR6TIyyRdmOKOFBE+zmL",
-	"lr23U7JsOyS8GlgH2fjqgt/Lo5jTtAKEE5Y8xoFtmlJHEk2Zuvt60ftJeTAsKDbGwAV8XMYnoxTZkLMh",
-	"iWxBWcvH1bZNq+TD1Fdyh7lpoGdu6nN16Rh+VOsXmWUniqt1QElOiWtHOObmPcVCIjH1fSLEYBrOqw0b",
-	"OnSAKCREfR1l5CLBEVX3pLTtIerPYu1ys/rxMQMPuR94Lqpo5bgg15kk1lyRcUkvFJiSZ4CqznmjJxG5",
-	"pXwqNEZ3lsEcRhGXxi59NyLMGJH1HDHqC8knAozWlA2rH920NOBRoRM4jRYiE/YVcRX1pXwHYqyt1BMr",
-	"DNnO1TBRRPaZu4rAlzOLEzaZyqUco0hIwJq2GfvHXUQVtaOyji4JDmpAGXXkCIgT+m0eQGpfUVxmEuQU",
-	"icURQXTIlLwLaLqUP3Utm6B2YmnLGOglBOwkG3wi6ZgKSX3kc6Ytmv5s81H51Em66BXZjnnyjQFAHQyC",
-	"wzs8E2hIGNEhOP2ZZfauL+USpYtbi31kBZaGu4yfLA0yWcAezica9hBhgYIXsMhQOXsYEzAnoESVi/Or",
-	"7hv447oLFHMqJCK/TnGo6QGWoyQCZ302kU0pnMcaRu5iLZgyw0CmLCRCGMYoTNLj6rxj5btmJZe2MFL2",
-	"q2EJdrhS4wEcYuVjswn+agI9HHg5HQYV/RJC/tTcWRLoF6fJns3FP1FDDCG2dQM4jaczX/9u5dKmUVMm",
-	"VLmYJObJYHJPc3DdB2IOrDXzOohtqnK3Rm0pYPWSSxweLdt9HHKtdsynEnkQHOlteRAm41Xa3txtxfnC",
-	"1gIK704IIk0A/wrmFSuMSai3tQ4yMQ/7zoecleNREE8kkbpLaXV2iRWRNB9alUPVMWXxx/nrvi844O+w",
-	"fzOgYZhihnWMBi2ariPgOx08RSEMZND0m2Sf1HaC17i2098ntQPc6NeafivYJjuDXbzXd3JhGbFxqpkx",
-	"Ts3Zn/J3k6BnHmeShVknmH1Y8628hSJdWXWjhrE+VBAl0+nj5wrtGfP3U4Qi8RaLJoiz2+cvTgstxYde",
-	"b+iDT5PE42NyGkEGTw7SwMCjkI6VACgIEzyK5QGnkQ0mwvkHJE/8B447n5tgAVTjoJH5nwUZf4U4Oy2B",
-	"LtnTbZxv1MxgmHpongTkoSw+tMe1BsQHvDBPCY9JcEkGqZy1UkmDRSpm7sArkpq53A+zuHn+kVxK1TO7",
-	"TRPCKnDEu2zE7Mphrzm0NPpbNszVuqeCA0vXnCgDTrrxRUgZryTHWXXuW8jvLPMJ2mjuzcUua+MgZUOt",
-	"1Db2s2m1RchnSdaN/US2bpbI1slCK+moGb+TXYKiAtl4NCqwKlKvqXKl1TVWrJCxvuD/uIiaSgW7BfL7",
-	"82HhEgQ8WYxRcdYZDsPzAUDNQpUGD8k7IrFz7+YF/sTVWumQEz67nGnrifO7+OBmRSuzgF/U9+OJnMVB",
-	"9pDpGX9QKmn8t9YrIFlC/3k+6ITaVwBfKq0kDmXgg4EgMvn6LH1UfdRZXK1d/SkN7zeJN5nlCHCrJ0Rg",
-	"yuIv1M+KAzAzBwxQElky+VrzgUKQ2Rd8o+5SfbTLBl1Nx2Os/a7zSL8+461qvV3AXazXFwIzCemt8Rfb",
-	"LmEp1UFpYggYmZdzmonsZhyh75Sc30ojuHcb2ygOJbnOhJJob7329e82thVKlLxku+glB9kZWo2GAujF",
-	"cuZuLGfCfrVdpeR9B6lAqjlKK2htt14PSOCTVrO17xh583XQHOzjA1Jr9bf92k6wS2r7g4NGrYnVF+rz",
-	"3kBdBPkk2/o81UvZNAzdgrxYxW8yDESpLCZ589BpNTO/+YkofrKCAhQHSTjHndOTnzuXneMCB3ty81Wp",
-	"kYEgs8UiwWwNYda6pZKH1DlqCqNxuYR5nhQjUhl+Ze9q3Vfzouzo3KgoSdstyIiZhgTdjbgg4HziDP06",
-	"JVMSICrfIKyNMAMegSBTA+nNnBklotB0nEJLwUpiwEgDKi46Z8cnZ987rgUrrvO2fXLaOS6IoygiQEWp",
-	"38kqXLsYmXm9mwJfCjOLiFYMcjmai1dxo1qEpZIEYshb6TFqolR4qcQnVIe0/9DtXiA9PrlPMKoxbte/",
-	"0/7vJeYrLLP0cdGRPZ/QEjOaP5HQYsQKW6iwhYxYSKkutVScsIrYAtiXM7EBrtJbql7mKBh13Ir2G8v2",
-	"8+VtOfeuXZ2x8GmLn79ufLd9vPu6c9xoNJqt7Z2Ynxfw+STXehzHSyjCxkLKEuKvP11JiAx2zs9OT846",
-	"yaAuHROu1NntPaV2zdt1nYL8twyapchy3Pn55KjjfAnTUwYKUpZwen7Zdlzn3T+6XceNgePovH1RGFe3",
-	"Os+3IKiK9hML3HN3v7K1qprhrIxPJ9U3aZBU4zkmt53rk816ueNyhRqbmoJdAY6uEh1UboQz0Pu5wOmY",
-	"geVckM3ZT2fn78/QlEkaWnWANE+HKkAMafhHPELnb9/Cn/0Z8jLIoOseGKAyk4Kc8fGy8/3JVdfIGuZ5",
-	"9ZfGqSIom8OyskwKbOKRCApxsmIUTKE8yd2ImkQoExFlys1iqDhLWSELfiznaFZsKbR4ZWRMy1yPh9WF",
-	"9C4elhhNpSHT8YUYOpM7bNf5VBvymvqyZqgi+MOAzP9xja8mNj9rAsrVTrJkVevG3GxJ4AzdTPAsi1Rr",
-	"2G8z5CBvvdUgu5LptjVvus3zPdt021puutVrXNVwWyxuPIyRL2DYc7z4oWwxjfo1C1+PTz4m76pqUNbv",
-	"WtEmvK4pOU+hzbnpa0iqsLR2D1rZQix7jSJKUJ1kjvEn+0s7eCRPRudYOx6KOBg5Kb+dQIyrmJpi+BgC",
-	"jCIyCbFvon9DKuRmJhhi0RKLvMMrVMyZo2pF9KOy7X0+7NVE2bmFKbkVg0i+kLFe/5kiUjkdfUb1F2jR",
-	"i8X+K7DYZ9TTVQMVVlNnMzlaCeWbB6bRdAzxj4a8FtWfS3HX3KPaq5WBlYrz8e9zkGUPzkPX/R8xpIE+",
-	"zCeaN9+lV1VMs1eU0OeyXJQGwifU1xT1x6vzM3QFb0QbQYQHErUarUat2dpMGY/PA7AWalNqHbX1DEns",
-	"G9ZJMthkHwuoPQoz61VYmku6rG8iTCK+q3UFahsmyoRq9ehqknUwL1nn6YQtWQcVJWtY7KrS9UMI0uNS",
-	"licPk1hTNH1sfK8kb/6xJa7FCPXM0lVsiniRsJ5ZwvqB4FCO8mQl72bkN8udieapItD7aULnixCU5Kcv",
-	"duffqHlazfpehQx0K5t6NZfzjV5sQekQk7tP3iA2DcPED2jMlCbjNM4FRiMsEEZsOiYR9XXqNiRbbUCy",
-	"O1QqVBM05pIC+VTHXpQ4ry2xslpksaV66SdcK41Z7bXowk75kDKr2uYKmcuL0lnPoJiETp7SteQ2xIjf",
-	"MXV2IR+KpL49ngZUIhlhGm7Wl6dpK/wT4o5HWWkp+TIzQbPR2lnKcxallCyrW2+fvtUhIVnNggMviKe3",
-	"8rMcq31Uc+dwt3G4c1Dfbez9C6oeDiIiRl1+Q9RJ30w+mm8+7g4afgvvJ3Uz5utoLPsdAOeGaEcYmf04",
-	"6n/v03P648n1byfNM3oiTtjlrn90sndyM/mPn49+PKiT2Y+/Be9P6Dk9mZ7SHTr4R91vhaw/ftsI/uPH",
-	"0NHHC+Bht0JyfuQjho45idW3BTV0IzocQdiTgyFP5ZJgONj03py4JijcSRZGF+S8mS53esPeuimo2dvI",
-	"59XhX6fERYKyYQgZqW8Q+WR6GWCJvC08oVt4KkdbZiKvXpxbYK4l50+hQ0YC0DaEQDDMdEDEAnltU4MK",
-	"7OaH6DuCIxIhXd3CTKlrXBS/Nb67RYwewPlaFEmhZs1zZ+Rm2irBK0rR5NosYI7uZLtq5fMc495VVWOM",
-	"YhArSyJ+JdAw5H0cIj0SbUD9MSoFinhoMrgqiUWX6vnCSHmLClWI5LGIjVl80Rm+I1qGKbeplBVCVdty",
-	"Dp3O8Un3/NK872QJohYi5INNDnoln/PF+DJVa9UotHH+/qxz6aL28buTMxfpxbvo55POe/X1u8677zqX",
-	"m6YgalIfVT9a+MxmKVaUCBTVbzGpMG7fpNpq+T0+myxvwOjx5fjVgBFu9yGwmKoNRpxZT29ofrNhSc2s",
-	"5tBUN2z3SCrQkKG+8JhHBOmWTeTTJNICH1SowboGwZu0DVLaUBe1z46R5EMiR6YJTEG7hJ3Gwd7CfglF",
-	"PpQkbLtqtt+qQdxFSGrHE6xDcmlJ9FHs2veBRvA7Zii6ZnIJeP8v8766DxWSlklVbAmhnjc/l606NT8/",
-	"unV5aUwvXTfGozwSJz7dhZPCoIeFijypxXeByTYTK7GqnbboNPMkwWbLq5hqW/P5a0WReKmptrU8fy2z",
-	"3krG2tWsnksBdF0HvQKwImH/nJmyVtogCfVt7kYc9YnPlboNkJlWq0tLxZvKO1Tqpm/qwc1VK208spf/",
-	"Sa2uVWs/2BCipZx14CQWUWMTWiyogEzpuKkUraVKx3W0KLrc0FYqEdoLfza5MMPxHiAd5pvXre8Gzifs",
-	"xPwzJJEU6I70R5zfgNeFwzIur087H9tH3ZPzsxSS3ne+++H8/Ke1gnv1G+a8FlM50v5t57tO+xKAoA/a",
-	"eGzG+av5nw5bU0dlxs/Xh82UQlaiEJEjrtZ3cX7VVQuOqHPojKSciMOtLbUUUbdkg624Zb1z/wUcxhVY",
-	"dEkTwYVeYT4hhfYcKMIexOnTQsmmkLajE3aUtj6VxFhxoUqVruWdRFq2u+2Pb0/P3ztuBiyKosQEHTLK",
-	"hmX1paCUoVU/8T9qP5lzr13RIQMjONL3+Ca2J8PpKn6YpJtwFs6K7UFzMaIxvBat9Km9y0XwvtDLlXvg",
-	"6aNJNcjMu6zzS19DKCqG3zxbg3HIjweu5sY+mHdj5+mc7cY+WC4bzS17TV/2ulR1TSIptv1oWz4xkVvb",
-	"d51QpTgM1aYn69CYVbD8j460i6K/86utgInPJxbNyTIv/u/n938XVMFYTcYvKm/YZiYMLKXqb5A3X6PE",
-	"M/5f1J/SUNYoS5Lk0sfqK9PvglLXfy3wnq7iwCwJVz6PbSJzjrVVnSyPYWNLsLTQVaP7wyKwQ0INPsJu",
-	"ScgnSacz3Z1UIBzxKQtM+eyQCpmvemoAsCgly2Db55ISkcW/xJhYVKQsj5pFo2xcXUbJYFyCWIWF0Qyi",
-	"LZrpikfyhA24k8exSkzGxsLPy3T0ZHuZ5+ZfbI44OU83abqrW0jnjjK+rphilkFVfLJzVf8MTay0XZtq",
-	"ll3gVemFGJJYBDur3lVCX/OTzQfy6MMz27SWmNlNvLh05sJTTCuErlrOeBhhJuuoo/BRN9VgXOpvSaDI",
-	"p+5DmMfSROZaeDQwSItI/eoJej+TqJ91NewsKp+oDof+OiXmZ8Oa5ss4Znd+SRQV9KXmD7BfpZTKEREk",
-	"9VCm5QjGBDNhyJbV4FFrmLY/NONNKTLyNfeK2UqmWmRjieASK1X6XAthwnReye/87RF6vd94HXeTjBvI",
-	"usjHUTRTINDnUueAXvBIchEXs7b7sLhps9keSwKKNK1PhielFtXwCZaj5DH1h+l6qf5MuokmA04Cb9M0",
-	"DpgzDMsy5ldeisJqppNrt6B3CCOQzwNyiJpork+Xi1rIbirmom2UNgzWbRZdtIviDjun3L9R3+wl38y1",
-	"FKqXl9Io8W7HHZKrlgzWV9uBEykIeUj7CX1e0IBY3VihCSRpFvu5KEZMBzsWROskHWMXFl0pYGZrFATV",
-	"TY9yITsjHkkXhdzHobpJJHTefIzIMUqo+YqNPxEuDWmMVcZ5Ent9eYIYHivEmn/HG+RZbZW8tEi/Pg4k",
-	"8EwgKhEOw+WF8vWe3UUhohm4KKi1HBTfqd2AuzDvP3Ysu8auhnikMy8mHCI14/OF7lt6NgStQnSPwRWB",
-	"bG7f1urSp4p2f6ljodaLuJwPNnuIuJ+Zq3ClEKtUAEsQcaQ9SboBMfQQQIoNIMqgRk54pPSbDU+H7B2B",
-	"Jc1Df4+bT6O/Id1+2u0xDwtB5CXBAQy4uup00d/QZad9vOmqK/RwMKbMc01VgBFXZF3zQFiIJtCpacx+",
-	"5VynJpjp9w2bU/6e8NHfYR2/K+Xsdz3H79E0JL/PFU36Pa2l8nuc4Pj7VJDo94iH5PcxURxdbG6oDf2u",
-	"V/H7NdgPfz8mIZFks7gl1KVxIlU1wH28hTue66qImRKboUW76YgX4j4JnUPnJzJDY/g5Sp0iN2T2Lvmu",
-	"MNDSnT9P/VHvKPmod1ZQNls3j1ix38PK2SZmjxXKasdK6MIYPR5CUHPiiEjDA1eL8VtUJb9IXCy2iC2I",
-	"78uu1PaZZW823xPsg9UKrF778Lnh7m3fl8JlteL4q5Swr3aQPCTLq9I/UWn5Sy6xJOuRacKCC9MC4XvF",
-	"q5c3p+gY4XWohqMJiSiHPhyYIYKjkJIo7pQDHIsKJCQNQ0VuqUQbdK6DTo9hiTjzyWYdvTeZiRSaG42s",
-	"fjxqmogMpoIE2s2w0zjQ1DSvg8LCLmBdpoRLZlP7ezsKxOd8YPwOOksVdvy5ISRdL9rAEo25kGi7gQI8",
-	"E3EqQFkhgkbhNecvcRrOpxQbV6COPuRsQIemTBvo+1VqQMYFsXBzzrucHtz5dffiuvvx6PzsrHPUPb8E",
-	"Uy42jUq0UbO6T7ug0CRlk6m06yLnE2iyRarU+0M+NCZDLPEVqAR6itIMHSxxdy75xqxJNONVmBYKuRUo",
-	"nIrocEiic3Y9CSm7MVQuXsl3IfdvTDlTX4cUaebTVM8mbb/1CIVdmAVvY9NbuoWTZDnxjtvd9ser8+tL",
-	"tW03flIDrSXHHZ2fXXXb0IryVpPP7UY8XLfd/L7r3H+4T2nD0fm7i/blydX5WcpJoFH1iMsvUQUsgdyq",
-	"5HMakrYvS7p44aRtTh7ZnyEv/BIqbyYsNwbwFbYKLsySkkoJ6C+b5BQGLgo++CZytXHcvMycc3xCbgJk",
-	"qzvCLXBbjVvmqPAKzxaWdV0n3GTu6PLzFm2Zzlft2V2/aM9S52+Op1Sr+WocqtlDLru/o5jqrnqFI0zZ",
-	"eUI6PxcIArpZfzw/+jenTJs9GfmkZBWSxi22z4437bCc9hlUn7ssrjc3xxmWYfi5Hl/IGlZ9dq7lcecf",
-	"juucwX+/78J/Oo7rnHbhP53l95XZivWK+ZWW3d5xwhRXDXRNE2iXgqUlFCxzPpawgdXwJRUyLF6Qt9OU",
-	"tzUqkEOshWcid8vcJIBIyULKjr809Ef9uFoodHM+FDovAtqh0M2l7uKEQa7WhfxRReXqsvGXEW+rCrLf",
-	"rMT6ZQXQ1BrSaixBWJxv6ViMp2vYih4oWVZvp/YQqXPF0LOvrF9LqVBZSjnjA14nJmelyr1Va6uWi1Jl",
-	"eziNL3tFvptQqhUA0mL0qyFWhox9XlYQsXDNFuVbmyHbpHKFbafS6Sq7zkfbxe92rc0sLtS49GDn4cqi",
-	"vEthy0joNjBkb6oM5GJxdG1hby5+XokeFi96gwIuBbrD4Q2iTHLEiJAkMIXMRDbPCILutZ/5lUDmHdUK",
-	"emQ54+flmpDNL92ULRZGxRZLZLDV+ME3unZLn0Qu0k8iHiHDY+rF11V2Jc8WdAqWzpdI0+ePNL2yyrmk",
-	"kjTEpBwvrHik0CBbenKnMVdRstWs72qEIVeSRyXGxma9tb3zr6V1mZf0Xo0tlkurL83vrcg3nxTsjePy",
-	"ES32t8eHsFpVR+s8qlssK/YQKAkLWGOZT9dS1u4max1Gphjv3DVlS0QV0jMNyas3f6wMx+t0/y3iZstu",
-	"oggefR6QIGmUAN3oISrK7jqgTuSViAt6DrjuVwBLKizj+XCoKChQBIE4uuzYHRZoTLCYRiR4g2Luy/hd",
-	"9WpFBWHjqWdnsdaRdyIb5/Hf/rI0KmgJjIF/eRUYC+mYytitbh/gEFq+WMDUsIApzDSYe239dl8B0sw7",
-	"badnI1MufT/roiwMbRA3dJKZY4lTc257CwuR0zG5xGxIVr7n/N3l76k45bKNBkSnMmI0SeJ/kc+VRmqb",
-	"cM8vv2+fnfyrbfLB3p9f/nR10Qb5DSJ+HBekOvVRRwiZ7CjHzduLXKO1fez+86JjHowzqq6vIGvs8hwe",
-	"fdfpXp4cXRVKhknAdEFmQ2nofywOFP2WCguVwq5NPHXyZ3l4ehcP186Hfp01HAapx/p7nQMxCDlYmL/F",
-	"WtN2af5v3aO3qrfOOpuiVgsrmatfz5urC6DO4h6vl5ur1erWzEidg+uvtdLxV2WyKwGQZ1NmFcV70WWf",
-	"X5c1PaoKGih/EdK8UmpgKv6sZg4brtDBbaibsFUbHMpVxlae+L5k71fQaLZq7WUs8QWncPG/KG3MbTXr",
-	"Bx+WFWVOZFFwe5WobPbXzfjrDw8t42wt2CIi+VrK+drJc5bahQWh7Q0WvmahbpULU3141WZr35nVFWFA",
-	"XCx1xQhyIy8UVB3e3rWqDpfW731gIToq2hnfLxRUVediRTB/qFhcdK1oc2v/lUXTBxagXaXsVno+82La",
-	"CdN+UijnJZCPGeMShXyIKHMhJ+OGzATUvmFDhCHaZowCDsmVdm5ZvTDi11xEcWFvk0oDY0xTbFMaNylM",
-	"ZiVq3I1IRKrXyJ2Pv3+8WrnJYcbbs6/fVfBThljr1AV7ODjOXfiQ8YgE1a09/jSKCJMXVsX0vC1MV4h7",
-	"JdAkIpBlGlcvd1F8lEhyZGpWc0ZeCcTvWDIss5x167C7zl1EJTln4SwRUOawbKkfKcG6ZDX6m6zBY3en",
-	"NDCp9LSXIOWSEIVJ6fFfxufL48J+bxAfU6k+a+VNnfwNIRNEZR21JQoJFhI1W5Yyttb5t6pcQEIB1kPb",
-	"BTVai5OlbbwutDZmslb+198gb6V5cHC/3ACZTF2G38+U4qILpz9TigtkuFt+1ctO+9hxHZ2Z57jO9cWx",
-	"/uO4c9rpFrf7fV9YyGmFcIKpHP2QlLMr7fpTpY9mzsEb15NCP3Tax53LOgLQFAhHxGShCBfprhRYIC+u",
-	"wOcZr3W2hmXB+aX1qmw769k5tEiODzWpZKUX4bjOd+2rkyPH1QOLzrSPBfWPIgImGByueqTl9KZttr1o",
-	"14tprMKjihHMBRjIKrTHyBT8+rzwWvXR1tEq29ophp5MyUX7NguqL8Y3m/up6C5HjwHbc8C42yh2PkEZ",
-	"SHvxpiJkvGDz8eK6OFYCaqoV1DgaSTlBPIJ/Bbq+PM1wHPWUu3QP88AQFTejSYxX6xfQnrfwJQbv76Y0",
-	"DJQk3HbWa/sviFSS9LdTHTtvKlxUGvuZm6tbp//HKLWda1meqb2dbGd1031ybW1o+pIXV3AYLhL10RjP",
-	"lFaopMwKtWTcRDFQKuVgKqdRicZIi2rcvNetsyTycBh6uqZzWtoGUWktp7KKWAS5C63F6kj0AheeaKlL",
-	"JBmxWhz/fNnOAupkx/EvL/uWrvSPVM/8y5KOSuXHq5KTr7OWee5MF0L141U2L6tovn4h82SRz+ZsSmWO",
-	"Z2tw83VLLi9tc1ZumwNn7k8jKmfQUNoQLaiV0p7q2lRZSuF9quEJrd2Q2aHpz+aHlDCp64ubJm1owxQ3",
-	"E3IWks06Ukz9hsx0/Fpf1zm/1fV4FMvVjdaAzFD1Eq2MpICVvDMlO3qNqSJWstqljeXMig8RZpnmdAg6",
-	"p3lKFUFJ7zsPCv1ogzKXemCP8QHyknhRQaJbdQDeT51/Xpy2zzofL8/Pux+75z91zvTjQ8JIBC2G1PYn",
-	"EYXigZz50GgPYFaz5023xxbWEgLKALINbCs9HKUBgVI3xn61gzl7f7VT++Fd+6h29UO7tbuHUrX+7//9",
-	"n//l6vZ9xgAC33RjJ0/yOzjt1CevxzYUu6gRBuGLblwaD4rN61WnQPFKIE/D0EmQ1KCdTPsh9QFm1ClR",
-	"KXrMsyHNM8U66C2WME0dqTUgb8SF9FzkfaqxoBZAOSc1g/5sKF5NjHBrd89DG3JEegzuLIqtyNr/sOlq",
-	"0cieh/w6xaEpfIiS/euBlKH/7/9p7jZQ7HOIp30lkB9y/+YNItgfIZEU1afC9F43t68P5HsOQ0ikfp9g",
-	"/wYPCfKg8SK7EzuevvlCLMlcaR5T7iGpTAeSZYEhDXYWAuxOLDAlmNIKTW7GE6MvyRSpE2iMA6KPC1w3",
-	"mAVm9/E4nXABn2ZoEnFJfAXDPfY//geC+mqix6CqpqktqM6GoaT4omebMExJuL/9W3Dm6SJpG56p1eYp",
-	"sKIy1MazHktr1/VnyGvDcddOMRtO8RCwlDAvDlB1kSduoI4iLOuUqp1tQLewzR5THxFhAdRoE0jiG4K8",
-	"v4gbCuUa/6I+e2mmiRK/0Bh/Un80NtUARZoVXnjqstQj6t9DLPzkb3Un6kMNRrxBPh+PMVT9dU1XMsWS",
-	"NjU0/wVMp39XhF/NCp8EtGHYNPVJUcD9qSL8JNA1JtEAmqOJQ+TB579DzomHNgCsqZxtIh71mPnx/OIQ",
-	"R0PPIAH51UVM/Wco1f8TF6nzCtUflLmIUaYOkzJvy4O/4Xiw3kKPqT1s1tGPnDIkFBXDIdLZoNDsQr/i",
-	"jQddMGCjGrfjOnloAxLtkafkfk+HPxPRY1MmiESwC/EG/Trl0gCh13PUtoSPJ0Qgr9dTn+HYer1ez9tU",
-	"KDzBQiB1vFItJ730W50i1GPe950u2rrd3lIfa0JGBI+Fp6vJvSf9K+7fEIk2FPvS2NRX14NGJCKbh9DZ",
-	"tMe8zz3Awp5z2HPEtA/DSM9xew4NeoohJ18DLoqeksV6DlR4OwngsUbrv//zv+AR8LrDd3/tOfcf7j20",
-	"ARemXoKHZvjrJgy/9yAOXLMMEyaeVCyF6HA81KAUEZ/QW9Jjno7e/kgV6koPmeKAoo7aFubrE8amdKEu",
-	"fPc/P7WBxvzd01wTo37E7wSJNLEKqU+YyHRjmGB/RGqtegNaJIRWi4S7u7s6hp/rPBpumWfF1unJUefs",
-	"qgPPpCUrE9JlS4JOo97Uo/iEMDyhzqGzXW/Ut7UWOwIZJ+HpmhxCWbgCv9ctv5lrDx0XZ9SSRLafLZUi",
-	"/kYfLVQu1L8KqHxl9+1NUADE41M+5FMJTWh1UxVYZquxk1/WKR8OFdOYyrra5U6jUaY7JHNtfYeDuEYY",
-	"PNJc/ohdxRUeah0sf6jL+TvMZuZdAnQTUzdUrxzpXUo81Dnp6gqgHh8XBa7kjulBHHcDQwqCtOBkjPMA",
-	"5xiJEY9kLaS3JNAMNNtrGG0kDZRdxZuYXLHv8KYpHpm50zrS9WwRllJJ5obrKOmuBmH4JEATEiEtuCAc",
-	"BFEMG+rrZEMaT3LwQJmTVIL9jgezOa0xZ9efi6myup4732H/5nwwoH7Gr3Ho+DyKiC/RiEeCoD7YeGZK",
-	"/JxAlFJJNItWSSt1XE6ALqukxp7bLKw3VtvhSx/yKn3IiytiLmhMvtLtgiMaLreQRlH2ZUlUc7fKQ2I6",
-	"mYCq/I4EFIMz7UH0zajQOnY3S+0oizmmFfIwR/zuXSfXXh2s5UtJYoYaGUrIyF2W9GnCpb7ODH+jLejh",
-	"HJ/K95fP0qXLbI/0tcnTE2JlZRieq3H8aDTqUTCoDVem72SCafQnRiRzT/M2mlJMgpLCh5+dYVHHu0vT",
-	"XEVBf6zd6mqlaWKl7hH965REszqasztQgRjR9gI1EQl6TAn9aEMQgjxtR9XycFyUf46xUyH17wJ4cdxm",
-	"utSWnA7ZurqhEzAlLxnXxTekyrgrHskq43RsToWBugH3SVB97JEx/awwexzUVv0dSaxi5UeAMVYefWxB",
-	"WOWHrsXqr0lEusrPmG4K1R/I+rWqP9dJpLHKj5xiIa+FvpgPD5UGTfBbM3HN/pKGjscwdujsNQbb2wet",
-	"HXLQwjutvdbrvW3c2G9tN/w9f3t/d7C97e8cvB5sO9UDzufc11QY85UhLsge4C4QyxcJdq8LItCNMv1u",
-	"Fr9JkZMkuVVoIloo5H3IBu41KzNMTbfsGMQCxtUdEU1KwRVkKOyX5V6N7eUPveVRnwYBYY+l21Ih7YL2",
-	"CWsy/KhcydXkSclzClyMuKg5nmUZBwNWhhXV0aVlskbZJgY9pj0FYFWeY2F4MiE4ErqfKxTXtvq4HioJ",
-	"MCKIQsq+q/41Ift9pdsSHCA8xJShDYwCEtI+eDNQQAcDEhHmE20E0ib/uBtC3NGMWtEcaqpCDnlk8dCH",
-	"acCPhZmPhnmrIZp2hVcSS5urHc3DCKMFTM6hEwz2G8FrH5Pdg/4BPvC3CXm9h7df7zYG+w0yOAga/sH2",
-	"wX5jfztoBP7uQfNgt+UHe693D1p7Bzs7/jdNale78CJyaoQXo66xcJaiK0itPo4iSsQ8bci033Y6Jjm/",
-	"aAlm2FbHpLOecj+pnpldyvXlaWz/VLrJDYGmz+kG52Mr7r9umt+s8MQFnoUcB13OT3Gka1Y8k26UMBoN",
-	"EBbYFzIbSxXa+kyD+0V2bt0WRXMRhUYbjJBAxAxF/+rF7oKEkGP47x0Wmg+BJ9CYXhUP6zGqWxZpfiBH",
-	"hCHO6sg7GdTeKfEAVKkRZ3waqUfU70N6S1gRS9BrSFjCalrTyQDe9wgy5os8+URETt+vIXLg0zWBABpk",
-	"IUVQO9r5VOZI3ddNZrQLZ/ETZ1y+5VNmbC+tCnQpIkmFSO2EeCTqom9iGXVxY9tKFk2/J9IS214w7SvE",
-	"NBN1U45Ma8oN998YEj4ck74ncjkarcbJjFoQACszYbLFumTMyk1UDhXIo4HpmUglCjgRJvROqa1Zhm80",
-	"yDc6jMmSNgkrkTY3XcTliER3VBATSQzCQeG8OszE9kZ5m3XUTlJJIUgQ/Lx2LLJSQ7Xfw0X9WcInXgnk",
-	"fbyF2JH+rMcs4SKOR0KeAlAPulSl3Z3iXb1BGAmJQ+tF6sd/E99E6PWU6gumDPP6Opyka6nmbk6/BlU9",
-	"JkIeJPIpbbem9Ws5IrMeG+MZ6hMEvug+9m+UPKUG6ZR49Qg1mb0F8tDFVD6KMLSmZl3Y1O/bVrDX4F+t",
-	"F/71ZOqwQngTIP7NsqwKHGiuV/JDxcfn0Yj3V1tvXI3gcdXpBJ5WVay3oE2hKQawPjMvtAyfmIBcMLfM",
-	"MZkNnURcaMM10dWFvQx7dr9uyoYuxA2kcf2afUGoNg7pDXHRlEkaIi/fWtFDI3xLemyChSAB2migyETM",
-	"UYnSzo5nthBgOL5edxwAns3jwyxwe0xQ5pM4flhvDYIv41aMcS41Sbvxx0KPYq0BP0Q4ziQEh22P6ZuK",
-	"De39iEP7ZTnCSrwQJBxAHGgbfh1hAd2e5s6wjt6PaAjW8WxzS5HtiYkZCETmnSVNLF0kuDbiMZ52uxQ0",
-	"JEyGM0RYIPKdNV+JHoNXvYEoU+TNd/E8RBAWjCRXM4C0l5jpw1kdHXFmCq4k7xQQr00hVvoQti2mvq+u",
-	"TSeEwV4EGhKpl60gRBvxW41GYhPCmd6fkDxZJLvojqUPN+8Xtfrc3ms0qod/ZFqn3hsx4Pm4ftas3ujv",
-	"+Q3c6jeb/ddke3CAGwFpDrb91k7QGDQw3sWv/V2y3wx2/Va/SXbw9mCPvA72/YN+AzcHrepyxJOw/xhv",
-	"9H46JaF6u/ZKHk+71RimkFIRToO5L5ptUFmuOOJsEFKd+vjc9m6NphZbfhUT41L+PCI4lKPfSmOA2kzc",
-	"KYKmqNcd0HOdTcQhuMikrvzQ7V7U0YmlLEs+jSuvY4n7WJB8fNz3RP5g3v5QaiIkllPhHDr8pjpu6JeX",
-	"4Ua8RcVJQ3pL6osDGOktYWr4JOJ9Yp22Pl9z2CbKvh7voMwyeK7H/airkzzsaOJEpofmAWTjXVeo11B8",
-	"vHHOjdLlf7w6P1t8vKCxtS9OXgmkzkZBdzLBhnp80zpyKNqfPfAZHoelIK6Wo9OuwGUXTY01RGeluUAc",
-	"b3FIAy104Lixd5KdqNmRrkLUn9JQgh+nEODNzf5TrWelm413sMCFuOiYXXXOdxGVkrAHHPU/2+9OS446",
-	"IjiYVaUjpgtCTBsQ1r+6aLexndrHCk/wUr/nK6MYsColRwLQgJ9ltwqDumb4FlNdo2FxXCcO6HICk9R3",
-	"K7wDK1YT8VsSWQUfQQ4dRnw6MVUfE11E/a7e7tUL4zMvTdHFbzI6c7X4wVPcJ+Ea4YZPGc+XBYB3c6mq",
-	"juuEsOhD5ydQBnVx1kRutQq25rMlFFAkuRLFqRPxR+0p03031wunU2C2SjAdQPWfJJIurnsaUwT9uTyI",
-	"zkJs42eolwSWqVN/vLCyZ4e+VYDtKWPJ/vDHUmhn/jMbl78mJTAOegK6UEAWEjlh67OCqIXhThapMLFN",
-	"dXQNtalDLozJUReJphIN8S18VSD56ocTcvJEaUJlAGpCZr656JfHC2Epg5Xy4JXnusuuEVlfbFSPG31R",
-	"DgGrSfZxzehqcRfqLUnogyWQbKZOpkx0hBpi3CJuoojP12DbrBcFARiAfb4QgMdl6k8hzTw99r64pJ/S",
-	"Jf1NuZYXiS/QHqO6mQOGJwYN9WmBQQPEm5d007WSLq1CDNWTIaGjw9eV0vpFTDNfaZeeR8+EnO/FsMx0",
-	"o7H1z2G6mRpiExM5/Xmp6UYNi003OnwlLvEDkRY8IgHCEBCBoyFnLRqgEYaqAMFcRn6Z5Qe6WDzE8rMu",
-	"1M5BZfUCPMvgdxVwffpswj8W7q9ydi8Woj+OhWiqsXye+iQi1tZn9c9JUMVGpEYaG1Ea9JQGm0EFLx1t",
-	"Vkd2YZE4bUkNeKPLl46hurUY0Ylw42pyIlH30iok2I9T64Y8jmMpT4lLSNoT6TxlwP9ifVpqfSqBw3Lr",
-	"03PdZddA8ov16ZGtT6UQsJoaBsx7Qc6PRauMGamOzubzZ2I7EtqI82XSXJnNOjofU4m8WDDxeixt6PZG",
-	"Z74omkelDkqNaR9EYmlKBqGzR/FAE/4aD0ondpEHbF79EXNl9XfMvPXKgHV7PaYNZBmii6VNddHGMOR9",
-	"HBqHfxqXmlLbzUOEoYI2iXStbuuc4soWUK8WtGrMMsHI6PyOkSh2D5jegnJEaIT4HesxzxJm0r3pBKBk",
-	"z2mqnfXqNyaqOxFy+aDH0q6FxjQ41xnRK2IEekJDPJ4xGSgv1l3W45qFTyiaPXIOz8NI6fU3bv97iljT",
-	"F4NhwjauYzPhAhn2dnsL6kOLhaF/egja0ElfYlOnP6YNlDY8q7G+9kyoEVnq12MbXraPh7cJMXcYXU0i",
-	"RY8neEjqqC0gIwPLLO0MyS0JTT2jHkveVxM+n+iUfp3RsdPYLi2Up3eao2tQAB+Moam3wdqQU5WA5Bs0",
-	"3bvFs+faZFV7QWGXoAomO2gzU8WkSn+rNg7uq6oB9orgCDCx+CwgSNM+gbjvznHn55OjTmGbnZJTZSFl",
-	"pKiITNKvq+zRAEv8NuR3K1zGcfKIdRHznZDCuGC6SCum47ijLWdx7zEBNdSF7ps1CXmQMLfCE1NDaSAy",
-	"S63U9qeLh1Z3qQW9ahUhkTOIhh7waLyumbfiScIJaSDNc8FzRoAyAEkBDP6TWD5xTK6StAT9xRzl3gqp",
-	"toMW20NP6Q1BSf8B/YgX9yP5nCVE91pg/mwRP3H4y3//5399uE9y7KCeiq6ZrqV4/bUub7qA7H43046D",
-	"lcXKpyReK0uqFVOK1I7Ndr+wLPmt4dIz2wEtRHRNzxMbERYgJ3T6GIT8TpSmsajJYy6yuj/VkjbAd+T8",
-	"YQSBJ+Ul5jyrYIC6IgRX9GfhKKnM/kpY27fA2ALbch/bKWU3StY2vWCU5IAkR3wqJ1OJfM4Y8SW3AgqO",
-	"2932x7en5+8PdZ/1hJsk6ynzssX36TwNpU6EuMd1Z6328oX+oG+tHNlX4tdJgL8M9nNkfOtzqiQs9Pa0",
-	"08lNTj/k6fdnKcYkNXAT387GTuNgsywqOIMEyxr6fKvOlJVdiI/ofVkKLeV+mPK7a3wRQtI1SYSw/BcP",
-	"W4lzpcIFryadpdYB29VSZGv/+jjclwHMxLr9YqX+GjhjYi2uzBmBldWU8LdExYGBXRj3ouQ8npKvTrSS",
-	"mpNK6X9SRcc6ABuobQAuV3baGTWH4TERLnTcgxaauqTRj1fnZwiaXmO0EUR4IFGr0WrUmq1N7WXWYTw+",
-	"D0j0SvSY1pR0fobgxsvcx/7NgIYhCZDunqmNw+pp/SaoZQkEwyhWPeZpI/nH7j8vOuW6VWlbhBSQnor7",
-	"JC94Hg0r3d+LjvXldawUb8rRroCbbH0OUrCpFFlnY8Fx57TT7Xh1lEXcnCaW6GirKmNZnHlRx55BHasC",
-	"WAtUsgU32PhCtAfUsnQbL4pZmWJW7apXVM4s8rI0Es6mLdcXx21DWzwTC+fpYjy68CPURNLJBZyROCDh",
-	"oF4SZvV1st8vhQIvCuBXqgCuzLZFufvZIFH76qrTLRdQkacnOgk8tAHV80YzQX0cIhpsKjSaMvrrVPeL",
-	"r+w5gBmfFLGeUab9M8mzf9jkkSAGwSwS5fFnqz+rGQSjQWko3vs48teOtnN1G684ykihhqlT7GOmg7Rx",
-	"RJDPmaABiUhwiJjFm3Z6LA7rU+qm4WWE4bhanxKNI3JLcEiCTRcJpasqvNSPNxDW4XoDHi1XOhPZ67uZ",
-	"QaCgWjRekI7OIpodATXGn04JG8qRc9hqNFxnTFn8uVkYQzZHqXAU8Tth6hriyB+BT5MRO9DRokv6eAxh",
-	"mpAoHQaqwxMGFT69aWmxxPoirOZQ/i2FvuiGdfZnUBHTApYqNOBzDOVVNF7NUBNd90QKYzQSdqbXQhX2",
-	"T62+Pro2WnjDy3RQ5wWTv2a1s+RO11E2L7AcVVA2NVpbamY2YGDMbyHSJs6IWiAE2xrm1yIEfwngftEq",
-	"v2atcjU+uBW7RFbvh5LHukL19EryiOjeHMbnEguyhkAiT9IxERKPJx4KyABPQykUCjJ+pzPzwDnjIcl7",
-	"zDMDvDfIC7DEnuWysSYF1fqVQBqYkzfCRGhDCdUMj01WeI8NMA3VB/AxTThlkkRpAejNTIzdvIat3/dK",
-	"2Kr2e0ihYT3mnQRkPOGSMH9W+4nMPBdhFBEZURIgQy+0NQsK1kPKJCN610MitaQ8oJGQpjh1kcj/nbnB",
-	"K53ht3JOYbpEaNLwRAHbenXPos7HB1Re+gVg9EWr/6N2WI4v2CIyc5EVlUjgVn8a3jwZHWyr9UUxmuuu",
-	"PZRBSf+YMNqESWk3lAXkExADmzJtphSDkXqPGWqD1iQ2y0mK+PI0JUlX/uWzvr/Dz44kY1jkNCLOYatZ",
-	"3713nYRz6BI2e7Vms9ba6zYbhw31f/+CcJKyCV4vnmBXT/Bh5RSwDKmzc8CajYaxmsRfzOeEvRDGF8L4",
-	"FIRxOlECVbPhNhqN2IqxConUVrayEDSIGzO04nto81PB4AiyWMZGZ0Q7MEbqv9ycxXGpjdEsQyc3IzyQ",
-	"4DikAilML7MaDmU2p3XAozGWOmmV1NSTzgqv7pMBj8jyt8IGV39p4VR0TGXxYe5rmoM/0fF0nHykTH9M",
-	"KZDiLUPIpit5h7ihk+JX2BM2CiZ8qDV1BaqrECdPUgvvyVXcT/FEELBf7DQ56gFoneiVr1Lz54Yua5oi",
-	"+WaelrhPI0XFuqD3Vw+NCWam2ozW7LKK2mWnfbxITctJPTYZc55SCzJxto9vz3lBlD9eLF8Zlq3MnrdC",
-	"LImQNZF23CyxjJ/CwDJ7QUGBBc3KtPHEUH0b70q9cXkev4yfP6XjLQb8YnO9gXF9ei/cIAen7RRCM0f1",
-	"6KR/GZhH+G7rZkKfTFE/4uPJVJJAsY6rf5ymTcpGOBzU+IQwBHr4LQ6RN4j42EP//X/+3yjRJFFv2mhs",
-	"+8iT3HMR1F5WqjZn4azH2HRMIuqjWxxOdTwAmDGVuo423p5cXnUR1WY/3UVYSJR5ZLOOvJsJ9dQoNg1D",
-	"aGPXY3JEIgg4gMCDjaPz67N4IoYam6sxxgKDABCpnyb0idhieziMyBCefDLeuOj9amclZAGbpZEXvve4",
-	"fC++cwKWMIgVvyGzpKpfjGKrs0FFHxQy1gSJqAmc+xJ0YkIi1J/6N0QCWus/T8w2PNf8Bo1ch4wESiFX",
-	"CHjN6CdEJtwfoQ1oL056TJv8zWRjDAWmIxkrlprobL5JZozrFc4RFxwRFJKBRHwq66gte2zMhYytAObh",
-	"Umzv0jG50if4bSK9tcES3NcA9IL4XwTxId+LjokBzNXxHoTNxXmSWgLs6oEP66rwi2WkMmXgnWJT8ZyI",
-	"u1ztgvXFaXAC7uBFHs2BUTf251plUkY4NVJA1+onkUztil6LqzpmRhYFjhZUZyws8HWeeeXXVN/rqdN1",
-	"M21MzMhfPse9C7TXpllrtGrNg25z97Cxd7i7Vz9o7UPnAvtClLRsmhK09nGz3/K3gx2yO9hrvE4V1rYP",
-	"VteJ1U78873rmDZRi9+WNDJvqq2S8UTOnMMBDgVxHWDocTxtiNO/2XTcJxGYTfWf54NOSMbqDME4q0AC",
-	"+jIrejYYCKLNrerrs/RR9REu77C1qz+lwbvqltQ5ZtajqUo8Zsriz/Cz2jAzk8RfiGT29SaEri2ZncE3",
-	"CjLFKn1cbESokpmdwcAvS0UfKdGaz6F+TNKy35cnV8ed7uZqxb6xydEGj5DH7xiJoLhsn/h8DD3vRFxQ",
-	"W+uPGOny3T2WqTNrusDoLpw6uyTiXCLJbwgDokzlZnmKtH2nD2n3ksVhs51FPUjWgrpnCWHJHNEfNy/l",
-	"K8kayWLCApwqYvhb8xU9F4WSG+sp0WiEsuWZTaOSTR1bnthfhGtVw9c18uOuzBUCz3PI9BJ+/tDw88rg",
-	"Uh6LvvhWGl+MTswLpS+3XhydvsKVryaKZ+uLLw1Wt18X98DY0LSER6gdjCnbfKxU6Sdgw+iE+fWsaPzE",
-	"LPfLodJLFPxXGQX/uLx9y3DihVYlG1LemfFfXQnuJ8ISvd8qmpg5yReOU1JPKwu4r0R8YE/JfFbCgXX7",
-	"8BlHY6bVSEFvPv2WVyJuDRWG/M44NrWuGmIhjRyd1hOKyJjfJvWEStvu5VG0kmx8qWd/iX99OJDro0TY",
-	"3PMTQrX7BA3aCoF4XhBz58G6z+VIO/QS4J5ERBAmAciTZpKM3IGEBjCPAOQPdc0BbDqaoTG+UYqh7mgm",
-	"EI96TIO+SMa4yXyFmBKQMU8rb6F2EKglCj4mkIA/4oiKHgyeQX6mXrJpbDYJsRzwaFy7owGxupe/SdOk",
-	"4M06SykOYRB4THpsp7GDsIAcLN0oSVfcC7jOQ0DkExWFHTMvprIEb9eUTKGZ+6HTOT7pnl+uZ/3Ri3gW",
-	"gdTsv6xzdWIyeKFWz+3gDIIUf3iUbUMIMLhcKoXqlbW0zv9iARRGH6WDX2rAPooGmD3WSu6G+f4MaEMQ",
-	"PyJSoDEWNyTY/FOWh80di40BOVBfVCjWe9/57ofz85+8dDJ0cX7VjePATSZdxCEyR3JEZR11sD9CAQkp",
-	"DPFxFFEiesz7j9pPZDYJMSO1KzpkkBl2iOTfdQDflNFPSEDvQAHfEPe2aX4bkU/oh3fto9rVD+3W7t6G",
-	"oEOmoBfu2kU9Rw+T+rm6/tTnwUx/0XM29R9ej0GGs7WSY7POQxNHmKybBuYZtGG+oybIx2p35pNDFJBg",
-	"qmGeoP6sx6jcrCMvs0SIH4zb72tRo2/CfONrTmIGz6+7F9fdj0fnZ2edo+75ZZwB3WPVq+DOodITRRTN",
-	"veV5PDVzOy131mitBs4+Xo3pGZa9qpf4oyfzAs2RpSVUqYw3b33mc4C3WEe+IAxkbwuLgVABLgcRn0x0",
-	"R9pCRbYAkV48PI/g4VkNFBZ4epZdUONLkhqlGaSM8o8mizyj92dVcFjRZDFPL8ptEVfmysBqgAXy/mr+",
-	"56ENLCCIbFN3ftf6hXH4QAhwqafnK+fGXxRFXvw4X6sf5+m481bKekvjN8/snMdSWRhyaYpjNo/Tdzy5",
-	"N6gwX1tiORWFfZ8vOmfHJ2ffO65z3Dk9+blz2Tl2XOdt++S0c1zUDfppy2Fq/aZan5X4SF9YV0GCXgL0",
-	"0JElVRG1WZhGCEtJxhMpvgA7M+gYTcMlvYsup+FL16JHwiV1llXwCG7lT2mJiqbZ1Gr9eZHF6ej83UX7",
-	"8uTq/AweRlQgoqQrJTQgzmK7kxa70q5Cun6TYmAmYeUQEeyPUMiH1O+xfsj9m1dCoWxAdXqA2iBYc6yU",
-	"UN27Pp4WrAMYCk1LzCTa6PzDRWfqP9931f933B477brotNvZBF8RZSTQKWCSm+jc/kyvI3nxK4E8GHoO",
-	"qMkjD220z45ddH65+QZhBCvtMfDZjHgYqDNkOjYY+7ByV88ojFprLRjqaOYYedpa6fL6dJ2eSgrMn0ho",
-	"VVM/i90I9vTSQemLF5CPphl/TEwPbPa19Vn9kzPqFJlnEsh8sck8uOhzyc2Um16KD7/x5CjaHRFY7Mtl",
-	"lpR6Lr3J1WQ+oM1Lm71+Pczh6SHvxXbxdVZiXsxU9NcLVKKuGvCiET1Kkj8eVlGI1JX8KfUhqUEthlT4",
-	"t1wbUoCJhhGfTpDV0Qbb7VuwEESikAop0ICGkkTas0zGb3Suv5ARwWOBxLSvpu4TUwhjnFapWdLKqkQr",
-	"6OLhE9H9Lh4+i06gdvTShOrrb0IlAfLmcMgi9lufJR4ucQpDOQM81HEZOqZ5EPEx6NkG18p8wjHgv+gc",
-	"D9Y5Cm+yXOMoPPnGU+O/AZWXeyxRN0oucTVxStH8pbrG18JynhzkXhSNr1PRWMR5EoGphn2fiHJP51vT",
-	"HSUuBjEVJHJ1MbZI13DYPIQqZFSiqSCQbNr3EGfIEz6f6OwIbQZPBUE+gOSduYwJD4eht+mqiSHwzch2",
-	"SlzUWarifxY3NUy0m7beS6US49lEpoWdDSunoiYtAsu8rupE1n7VFTxdOrk6+LXn/lk9fP/wMjw4DJOy",
-	"LzQAwGsdZArq7AO9XbH5ornYsiAmgM1XEPDij/5ohVzej6g/sio82OimEAv7MluvKh1agM+La05Zb+GD",
-	"bAb5SeDp3JsHVKJ6n67iq8DBP72FI7mQKnaOFDj+LNaOXFrtnQ3AhfjmLm60nYyNyx4V5AaW2SiSy3qE",
-	"AgvfTWkIDte2elkWzQpqnK1OkR/Z5mFXcntQ9bZ5ZuOueSL5Om+CSEnZcM2qbysf8Iu/98vbau4sDKzG",
-	"bbc+W02lqyS/J8PjDHjOFhRsypKEFxvOg204S2+43J6z4C6egGGXybqWpfvllgstPBWueG3n2dKyAMmL",
-	"4toAGr0fqQrT00gIaINgITcrssWH8LRnsVotRKkX29XXabt6KCdeUpdmIa99qQHzmCVdoKgHeKuemjQ/",
-	"Wm2XIiKe8TKX1XKBzaaFXHoMKrno/ivF9Vw2MEOdgEqeVGMZ4xs1eMYZcdGIjgUJB4gyP5wGJHB7LF1E",
-	"XOGva16su133iVVfYpBXPotrqRQB/8MKqfx80nnfuVxDs3ypovKnU8C+pympwLr8EWWVuADo5f40onIG",
-	"9KJPcESi9lSOnMNfPiiSgCf0JzKzvxmNsZ98/qAmiG6L+5tJ3efjNi5LBH8LXQoh4P50rCDOdaZR6Bw6",
-	"W0BXzDJzqQJxkd6NCx5JLtAdjaDZ/RhL6JBmpDI8oWqYk28geoGFuONRAEkCukiadt1oL4ywJ1Gby8+g",
-	"qF+6gPy71fEXvfkSaq7pyB7IE1g0CRRoK5gk06TAyjoySIU28A1hv+GCGbNVcPIzv7dqI2fm1DWvLKKt",
-	"j6v8TRZo5V9zbGKayh83kRgFz7atuKfy5yE6qvzVSM4macKW7vp9pQmXIfQ0giiq3JJq8GTRxFhiNAj5",
-	"nUAhZTdxpwz9IsnzpVnsqbHENXi2YOK4tzBUEYub7rIAgf3f5IGM5yYrulrgnPEEQ4427kh/xPmNiOup",
-	"2cVbXokkh80Gn1wOW/49R5BdQwVnOgdIYzvUiUnevuQ4dBhnfmorKi4bXGfF7cQNERXpyM9wSm8JU4Cr",
-	"NhwRHFD4NIl4P/P4iOCwEO8V72pfnLwSiN8xZP1mPTwm6gI+3P//AQAA//8=",
+	"7L3rcts4uij6KiiuqYo9Q8mSfImt1NTealvpdsexPbbSmZlWdgiRkIQxBagJyI467ar19zzGqTq1/u8H",
+	"OH/2epN5kl34AJKgREqUbMfptKbW6lgSCOLy3a+fHZ+PxpwRJoXT/OwMCQ5IBH+2O3ig/g2I8CM6lpQz",
+	"p+lcy4izAbrFIQ2w5BHifSSHBN2Q6QuBbkkkKGdoy/t4622/QoKwAFGJeti/QZQh77RfeYulP/SqjusI",
+	"f0hGWL2DfMKjcUicptN16l3HcR05HauPQkaUDZz7+3vXGeMIj4g0y2uN6RsyPQ3ml/iO0V8mBNGAMEn7",
+	"lEQuauyhkN+RyMeCoCH5hPwhjrCv5lILoeqxMZZDx3UYHqkX08BxnYj8MqERCZymjCYkf8EHe71arefv",
+	"9/BuvdE7eLm3V28c4MOXjlqwlCRSc/+vn2uVI1zpf/jc2Lv/U872XOeYT5ic38z7IWHIU6/3XDjoiIgx",
+	"Z4IgH0cRJQL56kGBOAunLmIceVSSkfCSff0yIdE03difYHzm9APSx5NQOs0+DgVJFtfjPCSYwepOsMSv",
+	"Q36nzzvnvIJ0wKJz+1NE+k7T+Y+dFOx29K9iJ33HTzicEP1eckt9conlMO+mO0OCAhjxQigIHIeYqYtH",
+	"W4xLRKVA4+FUUB+HyNPjTgNvu+DG4wHrr99MMLv6znRMis/NHvKwN+tJ0re/pqEk0XFICZN5p3euDhz1",
+	"YRTiDHm+GQqwQz6NQx6QeCF5oBSPd8quE96ol+Xcu46QU0ChPo9GTrrgiGBJgpYss+J4rIe2rl4fo93d",
+	"3SMk6YgIF5HqoIq8gSTNRq2xW6m9rNR3O7VaE/7vnxoMymwyWc6j7vLE3tjSfVo/l70ce8ZHXrkCtnN4",
+	"S4mFx4PLrzuZ/nGXTcU4xNOy605Hl1649YJHXXl7hGlYYs1EjSu7Whj8yOv8NKYREaUQl8RjS683mfxR",
+	"11yKLtLSFJE+Mi08FS1f0tsyEEvNUA9txeKCB/xc/UF+acbfMfJLM/7+3//5X4YMGmnmZ0cNcz6U22y8",
+	"uEfd8hnukTLQHqpxZe8FBj/2OoV8J0ryqTAZXH7FyfSPuuyS9I+tQPjYo1O8i2iAGf0Vq9WVwlCeeaDs",
+	"wrNPPe4W3onSZz0xQ8suOx7/uAv+SatuJdb78bbsSj/ePtYaTwMyGnNJmD99Q6bzi2whLYxW/CEXhCll",
+	"AG2BBIjRu3enJ9tV1EIRGYMsh5SUTYREd1QOQakSeAQqLOrzKPmiy7QsgjAL0lE9HkyRkDwiAjEuh5QN",
+	"YMCASAGj+jQSMlHTXmXnV2/sMowC2u+TiDCp56MCYbRXO6qiN2QqEI7U6LGE5TT20JBPIlHtslhx0Vp6",
+	"es7W6VTU8diHPsKfzggbyKHTbNRqrjOiLP5cz9NDT/ugoOcc8XgcTmE3/hCzAQGNE1Fb/fcnEezJa3fw",
+	"wEMjNRERaItHyPuzB7vBbIrIJyqkOrcbMk21sblNGVNB0W7264289c/Tjhytaw7z19O7su9KNa+LiRxP",
+	"5DFnjPiSR8XLmBu39kpmZ0oXc4kHOVTonyTilR4WJEBjPCCITUY9EhUZDdSQfJOBgij8iY4mI6dZr8H/",
+	"AMb0N7XkhiiTZKBw+951rniY6A85p2L4yXoHEc+d7v9qEhar35H+ce23wePpu64JjvJw5xgLUqFMECao",
+	"EpmQmPQ0zMb2M7WeotMXetZFWD2PB9f015xrV8CABP21+F3qsdybbuxnr9q65nruNV/f0HEOOwFAU9uO",
+	"iM+jQCDJkbihY9SP+AjOokcGlDHrcCIiJqEstGipp4uhczEsXvMoR4A75qMRRoKMcQQMI6RCqsX0KQkD",
+	"4SKC/aERklz9bxMLP/lbTeYhRfUqMOZVl2neg3shqaIOJZrG9yJ+QxjqTbWOAQTeksUrqe2hnET+J6F2",
+	"Y58E2AJLEE642lM9uJ6eFI4iPM3jx9dj9Vz+4XnjiI9JJKf6COJPLhb+b3Ayr1CZ08iehdqhmqHkSZQ6",
+	"iDzMWfUgOnhQSFwk/LYubYGZU9LSwTc5+PxWI6Qh3wpEYaMKpyIiJxErRBqp5stFGo3bNlFfikVK2s01",
+	"xQsSPdAQP9FTP8gYf7iqMf49j27EGPvFjOPOGrHuDVtvSe/Z+vJvcGXx+2cu8IkWcK/m0qIroMt3OLjS",
+	"0rL65HMmiXZT4PE4pD6IPjvjiPdCMvrLv4RWIJILUfAgwXqlAa6JRhMhUY8gLNGIC4kUeClMjyIeHQNS",
+	"75pPwmn+rN4YGEnpon+lxE7HdUZEAft5FpBHRAiQdJzcV9x/UNAlJGa+GrODx/SGTIXCAInlRDjNPaAG",
+	"VAIg/aT9W5Qz1Mc0JOqMZWQAwmn0D/w6rpGj3stgz98lKQzhHp/IZi/E7AaoRalruNTHp09/3sMRaysB",
+	"1yqHlquBMbYuT9GWlxyeh3ZdpE9cgLtNH6S3XXXAw8T6IfUfepEKIUFcQf/iQ1YNOFHqi7oFrZ+kZ6xG",
+	"Zk/4KD3hZDXPc7BKGxR8Evkk1gKpQBPtOYTN4TAiODDKioADfM2jHg0Cwh54ggZZhbq+j2/a/2geX7Vb",
+	"nba6MVsxQY1DXO81/N1gj+z3D2ovYzxxmtZSMrjTMJ/gMHd3ca0W1A8qB7jRqOwdHL6sHB35uHJU6/X2",
+	"9g7JPuk1nCKsSNHpkkQjKsCtGxBGARWAFmbGGyCFFx/s9fH+Ya9WqR/uHtQzALCrAGBEhMSjsbrvWqNe",
+	"qTUq9aNOfb9ZO2juH1SPGof/dFI4sXeaAsohfunvEXyIyWEN75O9JwSUiRwq/uUrScxFvYlEfCIFDYjW",
+	"hXEYkuiFQMLnY4K2cPYOXYRRQqmVOITR3ZCHpMv6BMtJRLabMI3Cnl+xNgZseebwm2ju7L1tRFnycgNs",
+	"LrJJQEPJkfeuc87laz5hwXrAml7ZXnoX/wwi/i/ESI+HiP33//uvgLD//v8f5ZTPeR4+ppID4N8lnoYc",
+	"Bx3Oz3CkldrVN7aECdR30+2a9yHJOQrhjc/HBAAyyCefkECbmQSJbgHwQjqiEm3V0Vv6nRKejRynaf6l",
+	"UrJYQNVMrzUjW+vULBpzkEsydhbEQaSH27AO11rZ8/LYNCglj8XO2LQy3PZg+1ViA9RGsWDu1K8SyexB",
+	"PAMiadR64hCbKZ8gxaFchAX6eKtoi2Uxe5z7ahwW3Fcibj4T82ZoMg6w1Kxa3VgaecQIlUMSgZkaMaWA",
+	"JterUaLD+VvMpkaqFQ+8F0UbRphNDQgjnLILyplQqq6MpijEEmybS6hPwxKQOvHMUbzSZ6I+i3cYm22o",
+	"MCZ4BYnajE4hKCc+AtyX6lqu1IdKS33wkACYAtXPijyzhuQEoOlHlIZ7h6nMxpHNqaagnDK1ZB7RXx+M",
+	"hcCMFbJHBFgTDkUW2erLtYx6esV6ZYl08UwX/NZsikeIMgjss/eXpXj17Zm7ev/+fcUWkfKDtLDvk7Gc",
+	"Ax4EqyMi9xLT0D99h7eYhrgXkgdeYYAl7mFB0MSaMntrIPj/al3afs2SCq5JBF6h7PPPo8MEZExYQJg/",
+	"RVuKOcSb2045GWbijkQuyJ7wpxIfsERUIh8zNQIkCcT4XZdt+dqDoGl8fyJIoB4MuZAucJuKDjPUi9Pz",
+	"S43phgBvZ9C9y/LxHSydT4nxYjIe80iS4C0JKO7AoAfKPbtLUbu+b6N2sgQ0UmtAsNJnFiCphgnP3r3a",
+	"tQec0biA31Ixil2AD+GM2i0Ivk2Z8OfdOIpV2zQ0/45/bDya5GJbGq5ixSJ+zSje4PPexguhhRRzKSDU",
+	"Sx6RwAqjXipsJgvSQdGDQUQGcEeJ8RAHWmjD4aW2xFMiklBf6+Kw709GkxBLMDC0fvrecZ3exL8h8pRJ",
+	"Et1idamXnfoPjgtEFPzwjiSjMYlAlQUqGo/87Ci5QKv4B5V6vdI4SIMv1dly+7eX1m/36scx9SEWUJuk",
+	"711nbK19Zq2fHcImI6f5s/P29Nxxnbetvzuu2cD1u7eO6xxfvDvvOK7z+vTquuN8yDH6z27UMocne85c",
+	"4un1BTo8qNVRMIk0L+N9hCH2tCIIBGbrOZvostOd1Gq7PoN/yFt39psfFI29zHx1grbMApB6PXBdy4K9",
+	"ddn5uVY5+vC57u7f//z2hw+/Xcaf9+5PtnOM2tadzcdOKDTlfeSpId4rFHAp0B0ObxBlkiNGhKJivPcv",
+	"4kvg1bM+FNu23qr8E1d+rVWOPn74y1a3W818sf3n3KXZYLMQXLNQoCHsM/hisNS8nVTUFeS9REFcubH3",
+	"tj39Z/0aeD6FHH0YFqzaABP/5ZZw09ovim/IzcC3dTx579d5ECue3MfbeTAw1P8VEhJHEoh2HSJbKPMj",
+	"MiI6yQCRWxJNjfqlYCE5UMrkwZ6z2CvspjHj867pSS+kfgyLihr+8LZ1bETEaoEHZ692nwtR+jXXxI+I",
+	"zBdJBfyGtuAl44jeKnVSvVxt2ftUwWNauSFTD93icEK2q+gyIgLUGwh7YZlkjC4DmUr7a0UcEaPFnLxl",
+	"H+wVLNuOfS8H1kE2kDzn9+Jw7TR/AuGEJY9wYNvg1JFEE6buvpr3flIc9QvynLHkAR+X8ckojT3kbEAi",
+	"WyPQikC5bdMyiT/Vlfx+bhrROjf1hbp0DD+q9YvMshMN3TqgJHnGtUM55+Y9w0IiMfF9IkR/Es7qR1s6",
+	"RoIoJEQ9HU7lIsGV9D7CUxTiAepNY7F6u/zxMQMPcz/wufCplQOgXGecmK1Fxve+UGBKngGqOuN2H0fk",
+	"lvKJ0BjdXgZzGEVcGgP83ZAwYy3Xc8SoLyQfC7DOUzYof3STwshOhU7gHVuITNhXxFVUl/IdCCa3cmys",
+	"eGs7KcWES9ln7ioCX8wsTtl4IpdyjDwhAWvaZgw9dxFV1I7KKrqKdUMTIgPihH6bB5DaUxSXmUxARWJx",
+	"RBAdMCXvApou5U8dy/ipvXXaBAh6CQH1cIuPJR1RIamPfM606dafbj8qnzpNF70i2zFPvjIAqKNecHiH",
+	"pwINCCM61qg3tez71aVconBxa7GPrMBSc5fxk6XRNAvYw8VYwx4iLFDwAqYnKqcPYwLmBJSocnlx3XkF",
+	"f7zrAMWcCInILxMcanqA5TAJNVqfTWRzJ2exhpG7WAumzDCQCQuJEIYxCpPduTrvWPmuWcGlLQwJ/mpY",
+	"gh2XVXsAh1j52GyCv5pADwdeTIdBRb+C2EY1d5YE+vn5wOczgV7UEEMI4t0CTuPpFN+/WknDaXiYicnO",
+	"J4nzZDC5pxm47gExB9aaeR0EcZW5W6O25LB6ySUOj5ftPo4tVzvmE4k8iAL1djyIB/JKbW/mtuLEaGsB",
+	"uXcnBJEmU2EF84oVryXU2xpHmeCOQ+fDnJXjURBPJCHJS2l1doklkXQ+hmwOVUeUxR9nr/s+54C/w/5N",
+	"n4ZhihnWMRq0qLuOgO90lBiFeJd+3a+TQ1LZC17iyl7vkFSOcK1XqfuNYJfs9ffxQc+Ziz+JjVP1jHFq",
+	"xv40fzcJes7jTLIw6wSzD2u+NW+hSFdW3qhhrA8lRMl0+vi5XHvG7P3koUi8xbwJ4jT+2YvTQkv+oVdr",
+	"+uDTbPj4mJxakMGTozQC8jikIyUACsIEj2J5wKllo6bw/AOSJ44Sx51NwrAAqnZUy/zPgow/Q0ChlkCX",
+	"7Ok2TqyqZzBMPTRLAuahLD60x7UGxAe8MCELj0hwRfqpnLVS7YZFKubcgZckNTNJLmZxs/wjuZSyZ3ab",
+	"Zr6V4Ih32dDgleN759DS6G/ZeF7rnnIOLF1zogw46cYXIWW8kjnOqpP8Qn5nmU/QVv1gJkhbGwcpG2il",
+	"tnaYzR/OQz5Lsq4dJrJ1vUC2ThZaSkfN+J3sWhslyMajUYFVkXpNlSstI7JiKZD1Bf/HRdRUKtjPkd+f",
+	"DwuXIODpYoyK0+twGF70AWoWqjR4QN4SiZ17d17gT1ytpQ454bPLmbaeeH4XH9ysaGUW8LP6fjSW0zib",
+	"AFJa4w9KJY3/1noFZIXoPy/67VD7CuBLpZXEMRu83xdEJl+fp4+qjzpdrbGvP6V5DCbDKLMcAW71hAhM",
+	"WPyF+llxAGbmgAFKIksmX2s+UAgy+4Jv1F2qj3Z9pOvJaIS133UW6ddnvGWttwu4i/X6XGAmIb01/mLb",
+	"JSylOihNDAEj5+WceiK7GUfoWyXnN9JQ9f3aLopjZt5lYma0t177+vdruwolCl6ym/eSo+wMjVpNAfRi",
+	"OXM/ljNhv9quUvC+o1Qg1RylETR2Gy/7JPBJo944dIy8+TKo9w/xEak0ert+ZS/YJ5XD/lGtUsfqC/X5",
+	"oK8ugnySLX2e6qVsEoZuTgKw4jcZBqJUFpOl2nQa9cxvfiKKn66gAMVBEs5J++z0p/ZV+yTHwZ7cfFlq",
+	"ZCDIbDFPMFtDmLVuqeAhdY6awmhcLmCep/mIVIRf2bta99U8Lw18blSU5CfnpP5MQoLuhlwQcD5xhn6Z",
+	"kAkJEJWvENZGmD6PQJCpgPRmzowSkWs6TqElZyUxYKQBFZft85PT8+8d14IV13ndOj1rn+TEUeQRoLwc",
+	"92QVrl11zbzeTYEvhZlFRCsGuTmai1dxo1qEpZQEYshb4TFqopR7qcQnVMfu/9DpXCI9PrlPMKoxbhf6",
+	"0/7vJeYrLLP0cdGRPZ/QEjOaP5DQYsQKW6iwhYxYSCkvtZScsIzYAtg3Z2LTMaC3VL3MUTDquCXtN5bt",
+	"58vbcu5duwxl7tMZbNQ82GLxL2vf7Z7sv2yf1Gq1emN3L2bxOaw/yTMfxSEUitaxkLKEH+hP1xKiop2L",
+	"87PT83YyqENHhCsNd/dAaWKzpl4nJ/cvg3kp/py0fzo9bjtfwhqVAYyUS5xdXLUc13n7t07HcWN4Ob5o",
+	"XeaG2q0uBlhAVUYhimXwGXBY2YAVLCrReD3kdwxhgRQQaZo9YYJISMcx2XwB11x4JRllnl8kNUxpkNQ0",
+	"OiG37Xen29Vir+gKlUo1ebwGArBK6FGxhc/gweccj2YGK+YieM7fnF+8P0cTJmloVVPSAgPUUmJIYxLi",
+	"Ebp4/Rr+7E2Rl0ErXT3CgKeZFISYj1ft70+vO0aQMc+rvzR25sHrDL4WRadjE+xEUIiTFaNgAkVe7obU",
+	"pJOZcCtTtBdD3V7Kcvn7Y3leszJRrjktA5eWLwAPymsAHTwosMhKwwPiCzEUa+6wXedTZcAr6suKoa/g",
+	"bAMe8vu17GYrsZo0gKy1aa4elSUWW/fnZsssZ+hxgnVZFFvDVJwhDvOGYg3AK1mJG7NW4nl+aluJG8ut",
+	"xHqNq9qI8yWb5TLDIgFhgSAww+Mfym7TAGOz8PX472PyxLK2a/2uFc3P61qt5+m1OTd9DUllm8b+USNb",
+	"3OaglkcXyhPQEf5kf2nHqcwT1RlGjwcijntOSponEOMqFqfYP4ZYpoiMQ+ybQOOQCrmdibtYtMQ8R/QK",
+	"VYhmaFwe/Sht5p+NsDUBfW5umnPJeJUv5BfQf6aIVExHn1HTBlq0cQ58Bc6BjCa8akzEappzJh0soXyz",
+	"wDScjCDU0pDXvJp+Ke6ae1R7tZK9UuE+/n0GsuzB89B1/3uMnqAPc7/OWwrTq8qn2SvK6zMJNUof4WPq",
+	"a4r64/XFObrWibtbQYT7EjVqjVql3thOGY/PAzBMaqttFbX0DEmYHY5Tf3VGt4B6rjCzXoWlx6TL+iYi",
+	"MuK7WlegtmGiSKhWj64mWQezkvU8nbAl66CkZA2LXVW6fghBelzK8uQRGWuKpo+N76Xkzd+3xLUYoZ5Z",
+	"uooNExsJ65klrB8IDuVwnqzMezT5zXK/pXkqD/TejOlsvYOCVPjFkQM3ap5GvXpQItndStxezbt9oxeb",
+	"U47FlAkgryzzNeOx0dIkt8Zpx2iIBcKITUYkor7OEoe8ri3Iq0dUdBkYZmvbVXTB0CUXchCR67+dISoR",
+	"FUjhz0TqJMbzd2/bV6fHkAJGPmFfQsm81k/fI8lR/QDxCI14BLX3fTrCodiGDJ7rv51RCSsL+KQXQjKf",
+	"TxW9qqIWSzeEemTKWYCwGfdCoAizAemyLSjjgP7P/65XD8lu7dA1RlkQXnTelogroijytx0X5a+hLS+Z",
+	"H0qQets6s7fArm+w0rJmOk3nX4Kz6nkqSZeL27a0Tf2EayWJq+vNg9EzPqDMKtq6Ql74omThcyjVoVPT",
+	"dEnCLQFOEMpQyAciaZOAJwGVSEaYhtvV5UnwiuQIccejrICYfJmZoF5r7C1ls4sSdpa1P7BP32q0kaxm",
+	"wYHnZCtY2W+O1YWsvtfcrzX3jqr7tYN/QvHMfkTEsMNviDrpm/FH883H/X7Nb+DDpCrJbJWSZb8D4NwQ",
+	"7VMk0x+Hve99ekF/PH3362n9nJ6KU3a17x+fHpzejP/+0/GPR1Uy/fHX4P0pvaCnkzO6R/t/q/qNkPVG",
+	"r2vB338MHX28AB52Ry3nRz5k6ISTWGNdUIo5ooMhBJU5GLKArgiGg03vzYlLy8KdZGF0QUahaZaoN+yt",
+	"m+CbvY35rEX8y4S4SFA2CCHf9xUin0xLDCyRt4PHdAdP5HDHTORV8zM3zLXMOZTogJEAFCwhEAwzjTSx",
+	"QF7LlDIDV0ETfUdwRCKka4eYKXUFkfy3xne3SLYBcH4n8gRvs+aZM3Iz3bngFYVo8s4sYIbuZJuzzWeR",
+	"xi3QykZwxSBWlKL9QqBByHs4RHok2oIydlQKFPHQ5MeVkgSv1PO5eQgWFSoRJ2URG7P4vDN8S7TYVmxG",
+	"Kqqnq7blNJ32yWnn4sq873QJouYi5IOtLHoln+drOmaKH6tRaOvi/Xn7ykWtk7en5y7Si3fRT6ft9+rr",
+	"t+2337Wvtk1d3aTMrn4095ntQqwokKHK32JSqN6+SbXV4nt8NvXFgNHjqy6rASPc7kNgMdWUjDiznqpU",
+	"/2aDvupZZamubthutZVjFCCxDI505y/yaRxpgQ/q/2Bd4eFV2k0r7cuMWucnSPIBkUPTSyin68Ze7ehg",
+	"YduNPLdREhRfNpdy1RD5PCS1AyrWIbm0IJArjm3wgUbwO2YoumZyCXj/T/O+qg/1p5ZJVWwJoZ61uBet",
+	"OrW4P7pBfWkgFF03yKU4FCk+3YWTwqCHxco8qZF7gZU6Ex6yqmk67zTnSYLNllexTjdmswPzghpT63Rj",
+	"eXZgZr2l7NOrGXqXAui6MQkKwPKE/QtmioZpGyxUD7obctQjPlfqNkBmWgsw7Thg6hppAwuGB7dXrWPy",
+	"yIENT2poLltZw4YQLeWsAyexiBpbDWNBBWRKx02laC1VOq6jRdHltsVCidBe+LPJhRmO9wDpcL4H4vqe",
+	"7/l0qJh/hiSSAt2R3pDzG3A0cVjG1buz9sfWcef04jyFpPft7364uHizVpy0fsOMo2Yih9ql73zXbl0B",
+	"EPRAG4/NOH82/9OReuqozPjZ6ruZWshKFCJyyNX6Li+uO2rBEXWazlDKsWju7KiliKolG+zckOk4xIw4",
+	"91/AR16CRRf0olzoCOdjkmvPgVr+QZycLpRsCklROh1KaesTSYzhGmqA6QLRSahpq9P6+Prs4r3jZsAi",
+	"LzBO0AGjbFBUvQsKRVrVKf9eeWPOvXJNBwzs/kjf46vYhA6nq/hhkszDWTjNtwfNBMnG8Jq30qd2qOfB",
+	"+0LH3twDT+iWNwG0GmRmvfTzS19DKMqH33m2BuOQHw9czXN/NOu5n6dztuf+aLlsNLPsNd3361LVNYmk",
+	"2PWjXfnERG5td31CleLIW5uerENjVsHy3zvSZvF1GZ6WwMTnE4tmZJmNy//5Xf45NUZWk/Hzike2mIl8",
+	"S6n6K+TNVoCBkv3QqHhCQ1mhLElBTB+rrky/cwqJ/znHe7qKA7MgQvsitonMONZWdbI8ho0twdJcV41u",
+	"M4zADgkVDgm7JSEfJw3zdJNbgXDEJywwxclDKuR8TVkDgHk5aQbbPhcU4Mz/JcbEvBJw86iZN8rG1WWU",
+	"DMYliJVbds4g2qKZrnkkT1mfO/M4VorJ2Fj4eZmOnmwv89zsi80Ru2nYRNy7WXcinzvK+LpiilkEVfHJ",
+	"ztRUNDSx1HZtqll0gdeFF2JIYh7srHpXCX2dn2w2dkkfntmmtcTMbuLFpTPnnmJaf3XVYtGDCDNZRW2F",
+	"j7plCeNSf0sCRT51O8t5LE1kroVHA4O0iNQrn6H4E4l6WVfD3qLilOpw6C8TYn42rGm2SGZ251dEUUFf",
+	"av4A+1VKqRwSQVIPZVrsYUQwE4ZsWX1CtYZp+0Mz3pQ8I1/9IJ+tZGpx1pYILrFSpc81FyZMX5v5nb8+",
+	"Ri8Pay/jpqRxH2IX+TiKpgoEelzqJNhLHkku4lLhdpcbN+1Z3GVJQJGm9cnwpJClGj7Gcpg8pv4wzVPV",
+	"n0lT2mTAaRAHb80ahmUR8ysu9GG1KpprZqF3CCOQzwPSRHU00+7NRQ1k96Zz0S5K+07rbp0u2kdx/6Iz",
+	"7t+obw6Sb2YaNlWLC5UUeLfjRttlCzLrq23DieSEPKTdmj4v6GOtbizXBJL0HP6cFyOm4ztzonWSxsML",
+	"S9rkMLM1yq3qllI5xQAi6aKQ+zhUN4mELkEQI3KMEmq+fONPhAujOGOVcZbEvrs6RQyPFGLNvuMV8qym",
+	"VV7aAkEfBxJ4KhCVCIfh8jYEes/uoqjYDFzkVLIO8u/U7uOeW/ggdiy7xq6GeKTjNcccglPj84XeZno2",
+	"3dxOt6pcEchm9m2tLn0qb/dXOhZqvYjL2WCzh4j7mblyVwqxSjmwBBFH2pOk+1hDhwak2ACiDCoQhcdK",
+	"v9nydMjeMVjSPPTXuIc5+gvSXczdLvOwEEReERzAgOvrdgf9BV21Wyfb0IfQw8GIMi+OwB1yRdY1D4SF",
+	"aAKdmsbsV870wYKZftuyOeVvCR/9Ddbxm1LOftNz/BZNQvLbTEmq39JKNb/FOZ2/TQSJfot4SH4bEcXR",
+	"xfaW2tBvehW/vQP74W8nJCSSbOc33LoyTqSyBriPt3DHM805MVNiM3T6N/0GQ9wjodN03pApGsHPUeoU",
+	"uSHTt8l3uYGW7ux56o96R8lHvbOcouS6NceK3TRWTrAxeyxRtDxWQhfG6PEQgpoTR0QaHrhajN+iHgR5",
+	"4mK+RWxBfF92pbbPLHuz8x3XPliN1qqVD59r7sHufSFclms9sEqDgHIHyUOyvOb/ExXuv+ISS7IemSYs",
+	"uDQNJr5XvHp564+2EV4Hajgak4hy6HKCGSI4CimJ4j5Euh2rQELSMFTklkq0RWf6E3UZlogzn2xX0XuT",
+	"jEmhddTQ6nakpon7toKbYa92pKnpvA4KC7uEdZkaNplNHR7sKRCf8YHxO+jbldtP6YaQdL1oC0s04kKi",
+	"3RoK8FTEqQBFtRdqudc8f4mTcDaL2rgCdfQhZ306MEXwQN8vU2EzLjeG6zPe5fTgLt51Lt91Ph5fnJ+3",
+	"jzsXV2DKxaYNjDZqlvdp55TxpGw8kXbV6fmcoWy9L/X+kA+MyRBLfA0qgZ6iMCkJS9yZyTcyaxL1eBWm",
+	"QcXcChRORXQwINEFezcOKbsxVC5eyXch929MsVhfhxRp5lNXzybd4/UIhV2YBa9j01u6hdNkOfGOW53W",
+	"x+uLd1dq2278pAZaS447vji/7rSg0eetJp+7tXi4bmr6fce5/3Cf0obji7eXravT64vzlJNAv/Mhl1+i",
+	"oFoCuWXJ5yQkLV8W9EjDSVOieWR/hlT4K6hrmrDcGMBX2Cq4MAtqSiWgv2ySMxi4KPjgm0hPx3FrOHPO",
+	"8Qm5CZCt7gi3wG01bjlHhVd4Nrdo7jrhJjNHNz9v3pbpbKGi/fXrFC11/s7xlHIVdY1DNXvIRfd3HFPd",
+	"Va9wiCm7SEjn5xxBAPpOJVQd/YtTps2ejHxSsgpJ4xZb5yfbdlhO6xzK713lF9yb4QzLMPxCj89lDas+",
+	"O9NQuv03x3XO4b/fd+A/bcd1zjrwn/by+8psxXrF7EqLbu8kYYqrBrqmOcNLwdISCpY5HwvYwGr4kgoZ",
+	"Fi+Yt9MUN43KkUOshWcid4vcJIBIyUKKjr8w9Ef9uFoodH02FHpeBLRDoetL3cUJg1ytx/ujisrlZeMv",
+	"I96WFWS/WYn1ywqgqTWkUVuCsHi+YWY+nq5hK3qgZFm+Wd1DpM4VQ8++sm44hUJlIeWMD3idmJyVSheX",
+	"LS5bLEoV7eEsvuwV+W5CqVYASIvRr4ZYGTL2eVkNyNw1W5RvbYZsk8oVtp1Kp6vsej7aLn63a21mcW3K",
+	"pQc7C1cW5V0KW0ZCt4Ehe1NFIBeLo2sLezPx80r0sHjRKxRwKdAdDm8QZZIjRoQkgandJrJ5RhB0r/3M",
+	"LwQy7yhX0CPLGT8v14RsfummbDE3KjZfIoOtxg++0uVqeiRykX4S8QgZHlPNv66iK3m2oFOwdG4iTZ8/",
+	"0vTaKueSStIQk3KysMiTQoNstc292kwRzUa9uq8RhlxLHhUYG+vVxu7eP5eWol7S2Ta2WC4tODW7tzzf",
+	"fFKjOI7LRzTf3x4fwmqFLK3zKG+xLNlEoSAsYI1lPl3DXrtXr3UYmfrDM9eULRGVS880JK/eWrM0HK/T",
+	"WzmPmy27iTx49HlAgqRTBPT6h6gou+2COpEXIq5h2ue6YQMsqYpOJZQyE3DUCAskCJNNZORsEZcWa/yv",
+	"/V2IjwBHWFymDDJZUQ/7N7qsWTjN+N3MHeTUBLvCd29NcMmjgGFORSSI/NGl3e6wQCOCxSQiwSsUs3vG",
+	"78qXR8qJU09dSYvVnHmvtfFW/+VPS8OQlgA1OLRXAeqQjqiM/fj2AQ6gXY8FvTULesNMv8CX1m/3JUDb",
+	"vNP2stYyJekPsz7R3FgKcUPHmTmWeFFntrew2Dsd6Qp3K9/z/N3N31N+jmcL9YnOncRonAQcI58rFdi2",
+	"GV9cfd86P/1nyySgvb+4enN92QKBEUKMHBfESPVRhySZdCzHnTdQuUZN/Nj5x2XbPBincL27hjS1qwt4",
+	"9G27c3V6fJ0riiYR2jmpFIW5BrH8kfdbKp2UivM2AdzJn8Xx8B08WDsB+2XWUhmkLvLvddJFP+Rg0v4W",
+	"63nb7Q++dRfiqu5B62zy2lmsZB9/OWsfz4E6i3u8XG4fV6tbMwV2Bq6/1mrSX5WNsABAnk17VhRvozw/",
+	"v/JsuoLl9MP+IqR5pVzEVPxZzf42WKFn3kC3vSs3OJSrjC098X3B3q+hb3DZ+tZY4ktO4eJ/Vuqf26hX",
+	"jz4sK3ydyKLgZyvQEe2v6/HXHx5aKttacF7Vu7SG9JhEqDfxb4h009rVWCDvzZhWb8bUQ1Rk8rFWKfw8",
+	"Y2ZeWMDbPiyL7pXU0+ZibB9ecto6w8zq8rAprvS6Yvi7kT1ySibv7lslkwuLDz+wih4VrYzjGqrBqnOx",
+	"wq8/lKyMulaovLX/0mLuA6vnrlIzLD2fWRw6ZdrJC7XIklLqIR8gylwwmNyQqYDCPWyg0EkOyQgFHDJD",
+	"7cS4am64srmI/KrkJg8Ixph+6aaub1JVzcoyuRuSiJQv8DubPPB4hX6Tw4y3Z1+/q+CnCLHWKWr2cHCc",
+	"ufAB4xEJyluO/EkUESYvrXLv84Y8Xd7uhUDjiECKbFx63UXxUSLJkSm4zRl5IRC/Y8mwzHLWLSLvOncR",
+	"leSChdNE2JnBsqVOsATrktXob7LGk/29wqiqwtNegpRL4ivGhcd/FZ8vj6sSvkJ8RKX6rBVBdfI3hIwR",
+	"lVXUkigkWEhUb1iK3Vrn3yhzAQkFWA9tFxSYzc/0tvE613KZSbn5n3+BpJv60dH9cmNmMnURfj9Tfo6u",
+	"+v5M+TmQnm85ha/arRPHdXRaoeM67y5P9B8n7bN2J79Z8/vcKlQrxEJM5PCHpBZfYZemMn1P57zTcTEs",
+	"9EO7ddK+qiIATYFwREwKjXCRiPuKe3H5QM+43LMFOHPOLy22Zdtszy+gwXV8qEkZLr0Ix3W+a12fHjuu",
+	"Hph3pj0sqH8cETDn4HDVIy2mNy2z7UW7XkxjFR6VDL/OwUBWordHplrZ54XXqo+2ilbZ1l4+9GTqRdq3",
+	"mVM6Mr7ZuZ/y7nL4GLA9A4z7ecAY17C0F2/KWcYLNh8v3+UHekBBuJwCTUMpx4hH8K9A767OMhxHPeUu",
+	"3cMsMET5nXQSQ9j61b9nrYWJ8fy7CQ0DJQm35vt/51dKninmLYhUkvS3U9p73uy4qK73M7fGt07/91En",
+	"fK7FfKZweLKd1d0AybW1oGPNvLiCw3CRqI9GeKq0QiVlliiE4yaKgVIp+xM5iQo0RppXoOe9bnUmkYfD",
+	"0NMFqdO6PIhKazmlVcQ8yF1oeVZHohe48EQL3SvJiNWSEGZrjuZQJzsJYXnNunSlv6di7F+WdJSqnV6W",
+	"nHydhdjnznQhVD9eWfaicuzrV2FPFvlsjqtU5ni27jxft+Sy6fmzcs8fOHN/ElE5hQbghmhBoZfWRBfW",
+	"ylIK71MFj2nlhkybprmcbpGpi6ObDnNoy1RmE3Iaku0qUkz9hkx18F1PF2m/1cWEFMvVXeKAzFD1Eq2M",
+	"pICVvDMlO3qNqSJWsNqlXfHMipsIs0xnPQRt3zyliqCkcZ8HVYq0QZlLPbDLeB95SbCrINGtOgDvTfsf",
+	"l2et8/bHq4uLzsfOxZv2uX58QBiJoD+S2v44olD5kDMfugQCzGr2vO122cJCSEAZQLaBbaWHozQgUOpG",
+	"2C93MOfvr/cqP7xtHVeuf2g19g9Qqtb/9d//+V+u7j1oDCDwTSd28iS/gwNQffK6bEuxiwphEHvpxnX9",
+	"oFK+XnUKFC8E8jQMnQZJAd3xpBdSH2BGnRKVoss8G9I8U2mE3mIJ01SRWgPyhlxIz0XepwoLKgHUolIz",
+	"6M+G4lXEEDf2Dzy0JYeky+DOotiKrP0P264Wjex5yC8THJqqjSjZvx5IGfo//7u+X0OxzyGe9oVAfsj9",
+	"m1eIYH+IRNIRgArTK9/cvj6Q7zkMIZH6fYz9GzwgyIOukexO7Hn65nOxJHOl85hyDxlxOigtCwxppLYQ",
+	"YHdigakflZaXcjOeGH1JpsKeQCMcEH1c4LrBLDC7j8fpbBH4NEXjiEviKxjusv/4DwTF4USXQUlQUxhR",
+	"nQ1DSeVIzzZhmHp2f/mX4MzTFd62PFNozlNgRWWojWddlhbe602R14LjrpxhNpjgAWApYV4c7OoiT9xA",
+	"EUhY1hlVO9uCVmfbXaY+IsICKDAnkMQ3BHl/EjcUak3+SX320jQZJX6hEf6k/qhtqwGKNCu88NRlqUfU",
+	"v00s/ORvdSfqQwVGvEI+H40wlCx2TUs1xZK2NTT/CUynf1WEX80KnwT0kNg2xVVRwP2JIvwk0AUyUR86",
+	"u4km8uDzXyFhxkNbANZUTrcRj7rM/Hhx2cTRwDNIQH5xEVP/GUj1/8RF6rxC9QdlLmKUqcOkzNvx4G84",
+	"Hqy30GVqD9tV9COnDAlFxXCIdCordOrQr3jlQQsP2KjG7bjIH9qCKgHIU3K/p2O3ieiyCRNEItiFeIV+",
+	"mXBpgNDrOmpbwsdjIpDX7arPcGzdbrfrbSsUHmMhkDpeqZaTXvqtzm/qMu/7dgft3O7uqI8VISOCR8LT",
+	"pfDek94192+IRFuKfWls6qnrQUMSke0mtGXtMu9zF7Cw6zS7jpj0YBjpOm7XoUFXMeTka8BF0VWyWNeB",
+	"8nSnATxWa/z7P/8LHgGvO3z3565z/+HeQ1twYeoleGCGv6zD8HsPgtg1yzAx7km5VQhtxwMNShHxCb0l",
+	"XebpSPCPVKGu9JCpbCiqqGVhvj5hbOou6qp9/+NTC2jMXz3NNTHqRfxOkEgTq5D6hIlMK4kx9oek0qjW",
+	"oL9DaPV3uLu7q2L4ucqjwY55VuycnR63z6/b8ExabzMhXbYk6NSqdT2KjwnDY+o0nd1qrbqrtdghyDgJ",
+	"T9fkEGra5fi9bvnNTG/ruLKkliSyzXipFPE3+mih7KL+VUDZLrvpcIICIB6f8QGfSOigqzvCwDIbtb35",
+	"ZZ3xwUAxjYmsql3u1WpFukMy1853OIgLnMEj9eWP2CVo4aHG0fKHOpy/xWxq3gWtI/Zru6VedoupVutB",
+	"LNWFUvVukT4ZiQc6CV9dGxQg5CLH/dw2TZfj9mdIQZ0WtoxBH3ADIzHkkayE9JYEmulmmyujraRjtKv4",
+	"GZMrNlreNtUyM3BQRbqAL8JSKmnecColEVYgDYAEEGekhR2EgyCK4Ul9nWxI49YcDFHmJKVvv+PBdEbT",
+	"nPMFzMR0WW3ene+wf3PR71M/4wtpOj6PIuJLNOSRIKgHdqGpElnHUA62IAJGq7GlWkwngJpVbGNvbxY/",
+	"aqvtcNN4vUzj9fwSoAs6sa90u+C8hsvNpWuUfVmyVi9Bni7xNOQ46HB+hiOdBrNX3y/zMjEZj0Etf0sC",
+	"isFx98VpqVHxdZxylrJSFnN0KyRjhtDeu85c73qw5i8lvxnKZ6guI3dZMquJpPo6M/yVtvCHM3x0vnl/",
+	"lgZeZRvQr00Kn5AClMaXmQLSj0YPHwVbW3Bl+k7GmEYbpP0iSGtgYtZeVYi1UBu6+dkZ5LUuvDJdchSm",
+	"xZq+LjubZsjqZt+/TEg0raIZGwwViBFtO1ETkaDLlAKEtgQhyNM2Za0bxN0VZgQWKqT+XYCMEfcLL7Sr",
+	"p0N2rm/oGMzqS8Z18A0pM+6aR7LMOB2nVGKg7qR+GpQfe2zMYCvMHgf4lX9HErdZ+hFg+KVHn1gQVvqh",
+	"d2L11ySiaulnTFuM8g9kfXzln2snUmbpR86wkO+EvpgPD5VyTSBgPXFT/5yG0ccw1nQOav3d3aPGHjlq",
+	"4L3GQePlwS6uHTZ2a/6Bv3u439/d9feOXvZ3nfLB9zOufCqMKc8QF2QPcBeoG4sE1pc50fjGsPB2Gr9J",
+	"kZMkaVhoIporvH7IBjHWSzNnTbfseMwcJtkZEk1KwS1mKOyX5ZRlmM9rHvVoEBD2nHo+FdLuZpCwM8PD",
+	"ihV+TdKUvKlAzIizmktangUwAGbYVxVdWSZ/lO1g0WXa0wJW+Rm2h8djgiOhm/lCZXWriW8TQaEIRKF8",
+	"gqv+NSkPPaXnExwgPMCUoS2MAhLSHniDUED7fRIR5hNtRNMuk7gVRtzOjlrRMGqqXK56bPHdh1kDHgub",
+	"Hw1bV0NOHUpQSmyur3Y0DyOmFjA5TSfoH9aClz4m+0e9I3zk7xLy8gDvvtyv9Q9rpH8U1Pyj3aPD2uFu",
+	"UAv8/aP60X7DDw5e7h81Do729vxvmjyvduF5JNgIPEadZOE0RVeQdH0cRZSIWdqQ6b3utE2hhLwlmGE7",
+	"bZNafMb9pHRqdinvrs5i+7HSnW4IdPxONzgbm3L/dfOJb18HS5iTBiILVXIZlKVy7Xymwf0i34Luo6M5",
+	"j0K9LUZIIGImpH/1YhdNQvwx/PcOC827wPtqTNeK73UZ1T2uNA+RQ8IQZ1XknfYrb5UYAirbkDM+idQj",
+	"6vcBvSUsj43oNSRsZDXt7LQP73sEWXYjtz4RYdT3awgj+NFN8IUGWUjL1MENfCLnyOPXTZq022zxE+dc",
+	"vuYTZuxJjRK0LCJJSVHtxHlGiqRvbxlFcmO7Txa1vyfSEg832PkVYqeJjipGwDXlk/tvDHGfB/u+J3I5",
+	"6q3GMY3KEgDLNCHQ+XpuLDKYiCsqkEcD08yTShRwIkxYpVKps4KF0W5f6RA1SxImrEAS3nYRl0MS3VFB",
+	"TJQ4CCG58+oQIttr6G1XUStJE4YAUPDH23HmSkXWPiMX9aYJP3ohkPfxFuKCetMus4SYONYMeQqoPWif",
+	"lrYdi3f1CmEkJA6tF6kf/0V8E33ZVWo5mGbM66twkq5lNnDndH8wI8SEy4MkTaWJV7TuL4dk2mUjPEU9",
+	"AnUidelHrOtA6nIH6hFqsrZz5K7LiXwUoWtNrT+32+S3rfyvwfMaG573ZKq6QngT/P/NsrkSXGumifdD",
+	"xdTn0dYPV1tvXGni+VX9BAZXVfp3oOemKQ6xvgCQa+k+NQHaYD6aYUxbOqk81yZtou1zG3N27ebzlA1c",
+	"iNNI8zw0y4PQfRzSG+KiCZM0RN58n1APDfEt6bIxFoIEaKuGIhNBSSVK25Se24KDkRL0uuOEgGxeJ2aB",
+	"22WCMp/E8eR6axCMG/cVjXPrwTiuuXosKCl2HPAmwnFmKTitu0zfVOw46EUceonLIVYiiSBhH+KCW/Dr",
+	"EAtoXTZzhlX0fkhDsPZnO7WKbINXzECIMu8s6MjqIsG1UZLxtHWroCFhMpwiwgIx3yb2hegyeNUriDpG",
+	"3mxL2iaCMHEkuZoBJMTE7RBOq+iYM1OAJ3mngPh9CrHzTdi2mPi+ujadIAh7EWhApF62ghDtlGjUaom9",
+	"Cmca2UIybZ68o9vvPtxdkde3dvegVisfbpPpA3xvRIfnkxSyboJa78Cv4UavXu+9JLv9I1wLSL2/6zf2",
+	"glq/hvE+funvk8N6sO83enWyh3f7B+RlcOgf9Wq43m+Ulz2eRGSI8Ubvp10Qhrlvr+TxtGiNYQopFeE0",
+	"mLvRoIPSssgxZ/2Q6lTYP5LdX5MESwR4ERP+QllgSHAoh78Wxly1mLhTxFNRyjvgHTqTjUMwl0mb+qHT",
+	"uYTGA4kyL/kkblmAJe5hQeZjH78n8gfz9odSLiGxnAin6fCb8nioX16Eh/EWFdcO6S2pLg5OpbeEqeHj",
+	"iPeIddr6fM1hmwyParyDImvnhR73o66M87CjiZPoHpqDko2bXqFWSP7xxvleCAv04/XF+eLjBY2ydXn6",
+	"QiB1Ngq6kwm21OPb1pFD84nsgU/xKCwEcbUcnfIH7s5oYqw1OiPSBUJ8i0MaaAEHxx3xk8xYzfp0Baze",
+	"hIYS/Fm5AG9u9h9qPSvdbLyDBe7XRcfsqnO+i6iUhD3gqP/RentWcNQRwcG0LB0x3Txi2oCw/tVF+7Xd",
+	"1H6Xe4JX+j1fGcWAVSmZFYCm+gRxtDigywlMUlsw9w6s2FjEb0lkFRsFmXcQ8cnYVBxN9B71u3q7V82N",
+	"h70yBT+/yWjY1eI1z3CPhGuEdz5l/GQWAN7OpEk7rhPCopvOG1A8dWHgREa2igXPZ90ooEhybvJTcOKP",
+	"2vunG9auF76owGyV4EWA6k3kYmHkYlynN6Yi+nNx0KJFDIzvpFoQyKdu6vHC+J4dYlcB0KeM3fvdH0uu",
+	"7fyPbDD/oyqpcXAa0KAcEpTIMTufFfQuDEuzyJKJQauid1C3PeTCmF91AXUq0QDfwlc5krl+OCFdT5Si",
+	"VoQMJrTpm4tSet5QoyL4Kg4yeq777xgxfGPje/4omWKoWU3Dieu2l4uPUW9JQlQsIWs7dexloljUEOOK",
+	"chODxGwdxO1qXrCGAfLnC9V4XEHlKSS0p8f4TejAJnTgKwwdWCSSQTuc8qYlGJ4YkdSnBUYkENk2KdVr",
+	"JRZbRVTKJ/xCB5evK237i5jDvtKuXI+e7Tvbe2WZuUxj68ZcVmQumxgCFRNG/XmpuUwNi81lOqQpLukF",
+	"0Tdxg3bMEI4GnDVogIYYqmUEM5Uqiqxt0OnmIda2dSF9BpLLF9xaBvOrgPjTZ8z+vujFKme3scptrHJ5",
+	"VrmJpiizlC4RAXc+q39OgzJ2OTXS2OXSoLs02BGqA+poxyqyi/vEKX1qwCtdTnkE1fbFkI6FG1e3FInq",
+	"m1YCwn6cdjrgcRxVcbpoQj6fSP8rQrSNxe9JLH4FsFts8Xuu++8Y6N9Y/L4Ci18h1KymjoJAsiAfzqKJ",
+	"xnRXReezuWWx7Q5txblkaR7ZdhVdjKhEXixseV2WNrJ8pbPCFG2lUgdfxzQWogA1xYQQ8eN4oAnzjgel",
+	"E7vIA9FF/RFLGurvWCDRKwNxxOsybZTMEHcsbeqOtgYh7+HQBJuk8dcpVd9uIgydA0ikexRY5xRXpIE6",
+	"3WBdwCwTdI8u7hiJYteP6akqh4RGiN+xLvMsAS3dm06OS/acpq5ar35lshcSwZ33uyzt1mrMsTMdYb08",
+	"hqMnNATnGRPl5kXVq2pcd/UJxc1Hzm97GPl9943bXJ8ipnpjpH0WFvUuNs0ukMtvd3egBr9YGOKqh6At",
+	"nXwptnUactqkbsu7Sxu2ac+TGpGltF225WV7JXnbEFuK0fU4UrR/jAekiloCspywzNLpkNyS0NQ867Lk",
+	"fRXh87Eu4aGzpPZqu4UFOPVO52goNBkBA3TqTbI25JQlVvNN8O7d/NnnWhGWe0FuJ7YSZlJo5VXGjE1/",
+	"LTcO7qus0fua4AiwPv8sIBjZPoG4t9lJ+6fT43ZuK7OCU2UhZSSv0FTSE7Ho0QBL/DrkdytcxknyiHUR",
+	"s93mwrgphUi7UuC4azhncX9HAX0qhO5NOA55kDDS3BNTQ2kgMkst1VqtgwdWB78F/cAVIZFTiPrv82jk",
+	"FOxNLz0mD7k9Tfo8inuhbJfcn+kKssb+dK3U3C3ajQIL9vjhCeUJvTKNiPNSxQUjQP2AbMJpbizqhRZ1",
+	"HJPxJC1JfzHD0XZCqu3r+Xb2M3pDUNL7Rj/ixb2wPmcJ9L1WWj5bTEE0f/73f/7Xh/sknxfqSuneG1qT",
+	"0l/rctIL2NF3U+3EWlm0f0qivrK2UDJ9Ue3YbPcLy/PfGv79gezLFtK7preXjXQLCAF0tOqH/E4Upsyp",
+	"yWNOvnocgSXxgc/U+d0IY0/K68x5lsE2dUUIrmjD8YqBP9W1XgjryCzQt0C92Ld8RtmN0pFMnzQlDSHJ",
+	"EZ/I8UQinzNGfMmt4JuTVqf18fXZxfvm8VW71Wkn3C5ZT5F3OYYB52k4SSJ8P64bd7WXL/SDfmtlI/+A",
+	"/swE0YrwbI7N7HxOFcmFXs5WOrmppQL1UXrTFDuTWuqJT3Nrr3a0XZSBkEG4ZY31vlUn4spu+mf2Oi6F",
+	"sGL/Y/F9174IoeuYJGxY/sYb/YhOxRJAsZqUmlqqbBdjno/p6+PaXwaYE6/OxjvzR+P2iZekNLcH9lxR",
+	"wvMStRIGdmDcRrF8PCOOOtFSqmWq5WyUy9LKpXVoNiLYQF+sYLYyqiXDIyJc6OYLLb11Sb0fry/O0TXc",
+	"KNoKItyXqFFr1Cr1xraO/tBhfD4PSPRCdJnWTnWumuAm+qOH/Zs+DUMSIN3NWztS1NP6TVB/GQiaUWa7",
+	"zNMOpY+df1y2i/XZwjZDKfA9FXdMXvA8Wm26v41e+23rtSmOFqN4Drfb+RykIFoqitfGuJP2WbvT9qoo",
+	"SyTmtN9EL15VAc7i50YF/p2owGWAcYEavODWa1+INoIqnG5joww/pjJcDjxWVIgtMrY06tamYe8uT1qG",
+	"hnkm7tbTRed0MWWo/aeTszgjcUDSUbUgpPPrFCm+FNpslO6N0r26KCKKQzoMwraur9udYgEfeYGJEvLQ",
+	"FsQqDaeC+jhENNhWKDth9JcJgUiQ0t4umPFJkfgZdYI/kj6wSfQrrUDMIew8ru70phWDzDQoDDF+H2dP",
+	"2FHErm5hGkdPKjQ0PQ18zHSiC44I8jkTNCARCZqIWTx3r8vicGXE+zGPJgzH1XaVahGRW4JDEmy7cYhi",
+	"/HgNYR2G3OfRcgNBIod+N40jEMtFGQfp6CxS25GPI/zpjLCBHDrNRq3mOiPK4s/13NjYGaqIo4jfCVOX",
+	"GEf+EHz+jNgB3BYN1MdjiOCYROkwUL2eMFj66U2Hi6X3jeD+KGTiNWVBytp7U6iCbQFYGbrxOcaMMlYG",
+	"zfAT+8KpFMYoKOxM3oVmgz+0yeCrsADkQsUyvd/ZUIxvTdUvgIN1FPxLLIclFHxNPizVPhuAM+K3ECUX",
+	"Z7wuUAZsrf5rUQa+BEJsNPmNJl9eJ0h5+07sxlu9h9w8hueaBK4lj4juZ2b8hLFAbwg48iQdESHxaOyh",
+	"gPTxJJRCoTvjdzrLGxyKHpK8yzwzwHuFvABL7FluRmtSMGe8EEgjTvJGmAhtKeWC4ZGpZNJlfUxD9QH8",
+	"omNOmSRR2shiOxOLO2vV0O97IWzzxntIkWRd5p0GZDTmkjB/WnlDpp6LMIqIjCgJkKFN2loJjXcg/Z4R",
+	"vesBkVpj6NNISNNkI0/1+c7c4LXOFl85Pz1dIjS2eqLEE726ZzGhxAdUXE4NYHRjSfkjUc0YKCzCNBN1",
+	"VIps7vQm4c2T0c6WWl8UkwbdHZEyaGcUE1ObmCktj7KAfAICYlOz7ZTKMFLtMkOh0JoEajkZEl+eDiXl",
+	"Mn7+rO+v+dmRZASLnETEaTbq1f1710m4jS4Ld1Cp1yuNg0691qyp//unzrQtmODl4gn29QQfVk6bzZDH",
+	"maRZY3GKv5jNod0Q0w0x/VqI6WSsBLd6za3VarEFaBWyqq2aiwphfN/uKHFuhHgfeTDcEJw4cxiMrHhE",
+	"UE9dnUBb3kB6LvIGUG7dC6X+L/Fywlj+Zs33PfRdLGFBBqEyY3Q1MipYl/Vf7pwJeanR2CwD4b4E3zYV",
+	"SBGeIgPwQGaWoI4IS11WgVTUg84q75SK7ZR+M3nEV/dIn0dk+VvDx99v+Vevt+HcueiIynzgOdSEH3+i",
+	"o8ko+UiZ/piyAcXgB5DOXfAOcUPH+a+wJ6zlTPhQd8AKrE9RoXm+lntdrhJBlGACmtHGAPgoJBxIX2JE",
+	"eJHa77d0XfiUEG7PE3T3acTfWPH3/uyhEcHMlKnTanxWK79qt04W6eQLSb3zlCqvSR54fEPhBrk2wcbr",
+	"YPTK8thOiCURsiLS9vcFLqEzGFhkiMqtXqR4rbbKGa5k43ihu3te5lomXz2lZztGsnw/lcEnfXobbvUo",
+	"sN1KoTpzvI/OmpahRoTvdm7G9MksQMd8NJ5IEijWdv23s7Tz7xCH/QofE4bAwHOLQ+T1Iz7y0L//n/8P",
+	"JSYK1J3Uars+8iT3XATNNSgbQGBPl7HJiETUR7c4nOggHbCpvyFTD229Pr267iCqbdAERyFVx5x5ZLuK",
+	"vJsx9dQoNglD6A3dZXJIIogCgmigreOLd+fxRAzVtldj3DmWJiBsb8b0idh2azCIyACefDLevej9amcF",
+	"pASbpZENX/798uUYvgiYcyHZ5oZMk9LIMTqvzqYVLVKIXxEkoiZK90vQpDGJUG/i3xAJJET/eWq24bnm",
+	"N4FwSAeMBEhyQPZ3jH5CZMz9IdoS3HjiwNdlJhth6DwSyVgz1wRu+1UyY1z0eYaQ4YigkPQl4hNZRS3Z",
+	"ZSMuZGyWMg8XUpYOHZFrfYLfJoGxNlhAZzQAbYjMN0dkIBGYjohBgtVpDAjei5PutTTc0QMf1g7sZ8uA",
+	"anoROfm+lRlxf7m6C+uL86MF3NtGNn8U0OvEgRZWnbMhTg1KnD2VlG6XDF1cTjszMi+yPacsdm4F0YvM",
+	"K7+mAqJPXS8i07PPjPz5c9x0S7tG65Vao1I/6tT3m7WD5v5B9ahxCC237AtRmoPpptU4xPVew98N9sh+",
+	"/6D2MlX4Wz5Y1ceRugKppZt71zH9Vxe/zaQJOs262ioZjeXUafZxKIjrgMARB/yHOP2bTUY9EoFZXP95",
+	"0W+HZKTOEIzvCiQA+BUN7PcF0eZ09fV5+qj6CJfXbOzrT2l2gboldY6Z9WhKFI+ZsPgz/Kw2zMwk8Rci",
+	"mX29CaFFYWZn8I2CTLFK00IbEcqUBslg4JelvM9Y6YPPkIuYDGa/L67uEbednins/8omYVs8Qh6/YySC",
+	"TgA94vMRNKAWcacVrX9jpPu6dFmmKYBpeahb7+v0vIhziSS/IQwIOZXbxTU6bDh4SG/DLN6b7SxquLcW",
+	"pD5LPFrmiH6/iX1/wLS7LNYtwN88gWRntqT5oryauLa/RlmU7dthuvJt60SbxFYmXKslk27U1Lo81e31",
+	"lmfhzCHuJhfnOXJxSoNYcWLO4pusfTE6NitobyDl8VJ1VgCT1VSSbIObpZk79uvihm9bmmbxCLWCEWXb",
+	"j1Wr4wlEC3TK/GpWRXhiMeLLod8mJegPnxL0uPLKjpEuFlr/bKh8a8Z/dX1Vnggj9X7LaL/mJDcc8RGL",
+	"aGaB/YWID/kpmeNKeLNu823jHM/04stpyK3f8kLEfVrDkN8ZZ7y2D4RYSKNPpIX9IjLit0lhv8Je2/No",
+	"XUpHuNKzb5IBngcx9PEjbGDjCTHBfYIOy7mAPytcurOo0OM6CSDuOv9CoHFEBGESECPpOs/IHUidgCcI",
+	"0KSpC95g05IYjfCNUqp1S2KBeNRlGl1EMsZN5svFroCMeFo2E7WCQC1R8BGB6i9DjqjowuApJODrJZvO",
+	"xOMQyz6PRpU7GhB9MlcEB96rNDcV3qxTQ+NQHYFHpMv2ansIC0h81d1HdWnegOtELkQ+UZHbWv9yIgtw",
+	"fU1pWx2603TaJ6edi6v1rHR6Ec8iZJv9F2i3qbllQ+H+SM71IEhxlUfZnuUA78slbSipXUkbPi0WqmH0",
+	"cTp4U8z+UTTo7LGWclvNNupCW4L4EZECjbC4IcH2ps59yTr3c0dpY80ceiyqeO+9b3/3w8XFGy+dDF1e",
+	"XHfifBGTKh1xiFqTHFFZRW3sD1FAQgpDfBxFlIgu8/5eeUOm4xAzUrmmAwapv00k/6oDaSeMfkICmowL",
+	"+Ia4t3Xz25B8Qj+8bR1Xrn9oNfYPtgQdMAXxAB8u6jp6mNTPVfWnHg+m+ouus63/8LoMyl5YKzkx62ya",
+	"eN5k3TQwz6At8x01AXBWj2OfNFFAgonGE4J60y6jcruKvMwSIY43InISMbDIhVPUMyH68RUnsbsX7zqX",
+	"7zofjy/Oz9vHnYuruCxGl5Uv5z+Dfk8UbTfzlufx+M3stNjppzU1OPt4NaYhbvaqNrF534Q3cYYELqGA",
+	"RbLDzmc+A+SLbQyXhIEeYlEMIIpAN4KIj8dKZS8wBOQg7cZT+EyewtXAZ4HHcNml1r4kKVSaVcrIf2/y",
+	"1e/Mi7gqCK1oJpqlS8X2n2tzzWCpwQJ5fzb/89AWFhCUuY1uCBkbPcs4DiHkv9Bj+JVLGF8UrTb+wI0/",
+	"8Ckljp1UnCiMvT63c8sLdQnICcyPtz5J3/HkXsXcWhoSy4nIZB4TNhmp87tsn5+cnn/vuM5J++z0p/ZV",
+	"+8Rxndet07P2ifPhy2Ykx/piuSZ98ZFuWOsjJScniALt/FK1XLsKaISwlGQ0luILsFuDwtEkXNIs82oS",
+	"btpkPhL+qbMsg3twKxuLYUmLYTTJlq/QnxdZBo8v3l62rk6vL87hYUQFIkpiVIIQ4iy2D2pRMm1jqQsp",
+	"KkZpEuGaiGB/iEI+oH6X9ULu37wQCs0DqlOI1ObA6mal0EM/zKTqLVhxMHTLkJhJtNX+m4vO1X++76j/",
+	"b7tddtZx0VmnvQ0+R8pIoNNYJTfR+L2pXkfy4hcCeTD0AtCZRx7aap2fuOjiavsVwghW2mXg+xvyMFBn",
+	"yHQuAPZh5a6eURiTgLVgKLg9JzCkvTyv3p2t08RTocYTCeJq6mex78GeNi07v+mOO9Ek49eLaY/NXnc+",
+	"q3/mjG95ZrQECza2s2fpeFFwm8UmsvwLqz05CekMCSx2AwCP2Oei8PZXk32B32RMWnlGqK+H4T09tG5s",
+	"TJs2FIsZpf56gRraUQM2WuijFHrBgzJKqLqSjQ5aUgeVGjxj6IZ/izVQBcxoEPHJGFmtELHd9w8LQSQK",
+	"qZAC9WkoSaSjLsjola7bImRE8EggMempqXvEFFAapZXUlvRbLdDEOnjwRHypgwfPooepHW06pW5iNG29",
+	"TQKUz+CrxYx2Pks8WBIwASVt8EDHR+l8iX7ER2BHMXhdFC8RI9lGz3sWPS/39ou1vNzbqj01fTLgtbn7",
+	"R1TxCi5+NbFS8bGl+t3XwkafHEw3yt1GuVvETROBs4J9n4jiKIDXph1fXLBoIkjk6iKoka4ztN2E6p9U",
+	"ookgUDyg5yHOkCd8PtaZYdp1kwrSvA/JjjPZYh4OQ2/bVRNDUK2RjZW4rasOiP+R30080Shbei+lWsFk",
+	"Ez8XthQvXVog6c1dFJGgTmTtV13D04WTq4Nfe+6f1MP3Dy8vh8MwKWdGAwC8xlGmUNwh0PYVu56biy0K",
+	"QATYfAGBZ/7wj1Cg7P2Q+kOrmpCNogoZsS+ztRvToTk0YHH9RestvJ+tInIaeDpX8QFVGd+nq/gq8PZ3",
+	"YYlyC2tQpUQWnNjkE/Zl3LxBnWBRlwb452tp0pDARBmTWAqfG8PYChUX7my8yyUTRYYyY8hKxsZVCHNS",
+	"wIvMWckFP0JtoO8mNIR4iJZ6WZY65JQpXZ35PLJ5zC7G+qACrLN81V3zROZLtQoiJWWDNQu3rnzAm3CM",
+	"b9usd2dhezmBZOfzXeolKlODJRkeF2LhbEH9xCz52Zj7nsXctxQqik1/C+7vCYSQIrXDctpsIOPRjIEl",
+	"wGJtf/PSijbJi+KyNpqMPFJRxKeRetAWwUJul2T1D+HTz2LgXIiGGzPnxsz5UOliScm3hfLDprzac1dL",
+	"g3pZ4OB9atbxaGXT8phM1nRTUCYNNpvWSOsyKJKmW/jll0rbwgy1Ayp5UuhshG/U4ClnxEVDOhIk7CPK",
+	"/HASkMDtsnQRcUHgjnkxGk0EFEpLyyn15xX+/DJleQjzsBplP52237ev1tDmNwXKNkrvUwqxNCVLWFcx",
+	"pKwUlwK7iz+JqJwCbeoRHJGoNZFDp/nzB0V+8Ji+IVP7m+EI+8nnD2qC6Da/ha/UreJu4+qC8LfQduGA",
+	"+5ORgm7XmUSh03R2gIaZZc5lasV9CrYueSS5QHc0Ikg31ocmwEZCxWOqhuUYqy+xEHc8CiBHS9dH1V5I",
+	"7VAU9iRqc/MzKEqbLmD+3er48958BeVWdZAfpGktmgRqs+bZ2jMNqdJEUYPAaAvfEPYrzpkxW2Bufub3",
+	"VnuIzJy6dKXFIPRxFb/JAq3515yY8Mbix02gVM6zLSsEsvh5CJQsfjWS03GaY4t+vL44R9eaSBqmQiMI",
+	"qJxbUgWezJsYS4z6Ib8TKKTsJm5mpl8k+XwFM3tqLHEFns2Z+Dvs3/RpGEIxUNMWTS0c/CcmDW80M1ne",
+	"1QKXjicYcLR1R3pDzm9EXBbVrnH2QiRpxzb4zKUdz7/nGJIbqeBMp2BqbIdyasnblxyHjgKfn9oKkM3G",
+	"2VphdXHPb0U65mc4o7eEKcBVG44IDih8Gke8l3l8SHCYi/eKT7YuT18IxO8Ysn6zHh4RdQEf7v9vAAAA",
+	"//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

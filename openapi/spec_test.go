@@ -104,3 +104,34 @@ func TestScopesAgreeWithAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryServerAnswerIsDocumented: responses the server sends for any
+// operation are in the spec, so that generated clients know them: 413 on
+// every operation with a body (the body limit), 503 wherever the database
+// is used (it may be unreachable), 401 and 429 wherever credentials are.
+func TestEveryServerAnswerIsDocumented(t *testing.T) {
+	doc, err := openapi.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	noDatabase := map[string]bool{"getHealthz": true, "getOpenapiYaml": true, "getOpenapiJson": true}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			want := []string{}
+			if op.RequestBody != nil {
+				want = append(want, "400", "413", "415")
+			}
+			if !noDatabase[op.OperationID] {
+				want = append(want, "503")
+			}
+			if op.Security == nil || len(*op.Security) > 0 {
+				want = append(want, "401", "429")
+			}
+			for _, status := range want {
+				if op.Responses.Value(status) == nil {
+					t.Errorf("%s %s (%s) does not document %s", method, path, op.OperationID, status)
+				}
+			}
+		}
+	}
+}

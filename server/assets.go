@@ -26,6 +26,12 @@ func (s *Server) ListAssets(ctx context.Context, req gen.ListAssetsRequestObject
 	if p.TagsIds != nil {
 		f.TagIDs = *p.TagsIds
 	}
+	if p.AssetIds != nil {
+		f.IDs = *p.AssetIds
+	}
+	if p.Type != nil && *p.Type != gen.ListAssetsParamsTypeDEVICE {
+		f.IDs = []string{} // every asset keyplane holds is a DEVICE
+	}
 	switch {
 	case (p.WorkspaceId == nil) == (p.OrganizationId == nil):
 		return nil, invalid(

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/connector"
+	"github.com/keyplane/keyplane/delivery"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
 )
@@ -61,7 +63,7 @@ func (s *Server) CreateOutputConnector(ctx context.Context, req gen.CreateOutput
 	if in.Type != gen.OutputConnectorInputTypeWEBHOOK {
 		return nil, invalid(gen.ProblemError{MemberName: "/type", Message: "only WEBHOOK connectors exist", Code: ptr("enum")})
 	}
-	hook, err := webhookIn(in.WebhookProperties, nil)
+	hook, err := webhookIn(in.WebhookProperties, nil, s.webhookAllowPrivate)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +130,7 @@ func (s *Server) UpdateOutputConnector(ctx context.Context, req gen.UpdateOutput
 	if err != nil {
 		return nil, err
 	}
-	hook, err := webhookIn(in.WebhookProperties, &stored)
+	hook, err := webhookIn(in.WebhookProperties, &stored, s.webhookAllowPrivate)
 	if err != nil {
 		return nil, err
 	}
@@ -182,12 +184,15 @@ func connectorScope(in *gen.OutputConnectorInputScope) string {
 }
 
 // webhookIn validates webhook properties and applies their defaults (POST,
-// application/json, NONE). The secrets of the auth type are required; those
-// of other auth types are dropped. With stored (an update), a secret sent as
+// application/json, NONE). The uri's host must not be a disguised address
+// (a non-canonical number such as 2130706433 or 0x7f000001) nor, unless
+// allowPrivate, a literal special-purpose address (delivery.CheckURL);
+// names are checked when they are dialed. The secrets of the auth type are
+// required; those of other auth types are dropped. With stored (an update), a secret sent as
 // "********" takes its stored value, if the stored connector has one of the
 // same auth type (and, for an auth header, name); otherwise it counts as
 // missing. The signing secret is left to the caller.
-func webhookIn(p gen.WebhookProperties, stored *connector.Webhook) (connector.Webhook, error) {
+func webhookIn(p gen.WebhookProperties, stored *connector.Webhook, allowPrivate bool) (connector.Webhook, error) {
 	const base = "/webhookProperties"
 	w := connector.Webhook{URI: p.Uri, Method: string(gen.WebhookPropertiesMethodPOST),
 		ContentType: string(gen.WebhookPropertiesContentTypeApplicationjson), AuthType: connector.AuthNone}
@@ -206,6 +211,11 @@ func webhookIn(p gen.WebhookProperties, stored *connector.Webhook) (connector.We
 	}
 	if u, err := url.Parse(p.Uri); err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("/uri", "format", "must be an absolute http or https URL with a host")
+	} else if err := delivery.CheckURL(u, allowPrivate); errors.Is(err, delivery.ErrNonCanonicalHost) {
+		bad("/uri", "nonCanonicalHost", "the host is an address in a non-canonical form (one number, octal or hex parts, fewer "+
+			"than four parts): write an IPv4 address as four decimal parts without leading zeros, an IPv6 address in brackets")
+	} else if err != nil {
+		bad("/uri", "privateAddress", "the host is a loopback, private or other special-purpose address, which webhooks may not reach")
 	}
 	seen := map[string]bool{} // canonical names of the headers so far
 	if p.Headers != nil {

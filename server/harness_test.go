@@ -59,7 +59,8 @@ type harness struct {
 	clock  *testClock
 }
 
-func newHarness(t testing.TB, st *store.Store) *harness {
+// newHarness serves st; opts change the server's configuration.
+func newHarness(t testing.TB, st *store.Store, opts ...func(*server.Config)) *harness {
 	t.Helper()
 	secretKey := bytes.Repeat([]byte{7}, auth.KeySize)
 	sealer, err := auth.NewSealer(secretKey)
@@ -73,13 +74,19 @@ func newHarness(t testing.TB, st *store.Store) *harness {
 	}
 	authn := auth.ForStore(st, sealer, tokens, auth.Digest(rootToken))
 	authn.Now = clock.Now
-	e, err := server.New(server.Config{
+	cfg := server.Config{
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Auth:    authn,
 		Sealer:  sealer,
 		Tokens:  tokens,
 		Limiter: authn.Limiter,
-	}, st)
+		// The tests' webhook receivers listen on 127.0.0.1.
+		WebhookAllowPrivate: true,
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	e, err := server.New(cfg, st)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"regexp"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -33,6 +34,25 @@ func assignRequestID() echo.MiddlewareFunc {
 			return false
 		},
 	})
+}
+
+// singleLeadingSlash routes a path that starts with several slashes as the
+// path with one: clients that join a base URL ending in "/" with "/apikeys"
+// send "//apikeys". Only routing changes: r.RequestURI keeps the path as
+// sent, which is what an HMAC signature covers.
+func singleLeadingSlash(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u := c.Request().URL
+		if strings.HasPrefix(u.Path, "//") {
+			routed := *u
+			routed.Path = "/" + strings.TrimLeft(u.Path, "/")
+			if u.RawPath != "" {
+				routed.RawPath = "/" + strings.TrimLeft(u.RawPath, "/")
+			}
+			c.Request().URL = &routed
+		}
+		return next(c)
+	}
 }
 
 type traceIDKey struct{}

@@ -53,8 +53,8 @@ func TestTraceparent(t *testing.T) {
 }
 
 // TestRuntimeResponseValidation runs the server with KEYPLANE_VALIDATE_RESPONSES
-// on: valid responses pass silently, an undocumented one (a 500 from a closed
-// database) is logged, and responses go out unchanged either way.
+// on: valid responses pass silently, an undocumented one (a 500 from a broken
+// schema) is logged, and responses go out unchanged either way.
 func TestRuntimeResponseValidation(t *testing.T) {
 	st := storetest.Open(t, store.SQLite)
 	var logs bytes.Buffer
@@ -83,11 +83,12 @@ func TestRuntimeResponseValidation(t *testing.T) {
 	if strings.Contains(logs.String(), "violates") {
 		t.Fatalf("valid responses flagged: %s", logs.String())
 	}
-	st.Close()
-	if c := get("/apikeys/64b00bc5ba312b6744126a87"); c != 500 {
-		t.Fatalf("closed database: %d", c)
+	// A column the code reads is gone: a bug, answered with an undocumented 500.
+	storetest.Exec(t, st, "ALTER TABLE api_keys DROP COLUMN device_name")
+	if c := get("/apikeys?deviceName=x"); c != 500 {
+		t.Fatalf("broken schema: %d", c)
 	}
-	if !strings.Contains(logs.String(), `"msg":"response violates the spec"`) || !strings.Contains(logs.String(), `"operation":"getApiKey"`) {
+	if !strings.Contains(logs.String(), `"msg":"response violates the spec"`) || !strings.Contains(logs.String(), `"operation":"listApiKeys"`) {
 		t.Fatalf("violation not logged: %s", logs.String())
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,10 +118,23 @@ func problemFor(err error) *Problem {
 			p.Code = codeValidationFailed
 		}
 		return p
+	case errors.Is(err, context.Canceled):
+		return &Problem{Status: statusClientClosedRequest, Detail: "the client closed the request", cause: err}
+	case store.Unavailable(err):
+		return &Problem{Status: http.StatusServiceUnavailable, Detail: "database unavailable; retry later", cause: err,
+			Header: http.Header{"Retry-After": {strconv.Itoa(retryUnavailable)}}}
 	default:
 		return &Problem{Status: http.StatusInternalServerError, cause: err}
 	}
 }
+
+// statusClientClosedRequest is nginx's 499: the client went away before the
+// answer, which is neither its error nor ours. Nobody reads the body.
+const statusClientClosedRequest = 499
+
+// retryUnavailable is the Retry-After of a 503, in seconds: long enough for
+// a database failover or a restart, short enough not to stall clients.
+const retryUnavailable = 5
 
 // handleError is Echo's HTTPErrorHandler: every error, from any layer, leaves
 // as one problem+json body.
@@ -132,7 +146,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 	req := c.Request()
 	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
 	s.countAuthFailure(err)
-	if p.Status >= 500 {
+	switch {
+	case p.Status == statusClientClosedRequest && req.Context().Err() != nil:
+		s.log.InfoContext(req.Context(), "client closed the request", "request_id", reqID, "method", req.Method, "path", req.URL.Path)
+		c.Response().WriteHeader(statusClientClosedRequest)
+		return
+	case p.Status == statusClientClosedRequest:
+		p = &Problem{Status: http.StatusInternalServerError, cause: err} // canceled, but not by the client
+		fallthrough
+	case p.Status >= 500:
 		s.log.ErrorContext(req.Context(), "request failed", "request_id", reqID, "method", req.Method,
 			"path", req.URL.Path, "status", p.Status, "err", err)
 	}
@@ -150,6 +172,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		RequestId: ptr(reqID),
 		ErrorId:   ptr(uuid.NewString()),
 	}
+	body.Message = ptr(body.Title) // akenza's clients read message on every error
 	if p.Detail != "" {
 		body.Detail = ptr(p.Detail)
 		body.Message = ptr(p.Detail)

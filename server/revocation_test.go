@@ -106,6 +106,18 @@ func (s *liveStream) wantClosed(t *testing.T, wants ...closeWant) {
 	t.Fatalf("stream ended with code %d reason %q (%v), want one of %+v", code, ce.Reason, err, wants)
 }
 
+// barrier returns once the server has processed every change committed
+// before it: a sentinel stream closes for the deletion of its key, a change
+// committed after them. The server hears changes on one listener, in commit
+// order, on PostgreSQL, and synchronously after commit on SQLite.
+func (r *revocationEnv) barrier(t *testing.T, ctx context.Context) {
+	t.Helper()
+	sentinel := r.reader(t, "sentinel", nil)
+	s := r.open(t, ctx, keyCred(sentinel))
+	r.h.do(t, req{method: "DELETE", path: "/apikeys/" + sentinel.Id}).want(200)
+	s.wantClosed(t, keyGone("deleted_key")...)
+}
+
 // wantSample backfills a sample and checks that the stream delivers it.
 func (r *revocationEnv) wantSample(t *testing.T, s *liveStream, temperature float64) {
 	t.Helper()
@@ -156,12 +168,14 @@ func keyCred(k gen.ApiKey) streamCred { return streamCred{apiKey: *k.ClientSecre
 
 // revocation is one scenario: setup makes the credential the stream opens
 // with and returns the action (as root) that revokes it, or nil when the
-// credential ends by itself. With no wants the stream must stay open: a
-// sample backfilled after the action still arrives.
+// credential ends by itself. With stillOpen, the stream must have survived
+// the action: a sample backfilled once the server has heard of it still
+// arrives. wants is how the stream must then end (nil: it need not).
 type revocation struct {
-	name  string
-	setup func(t *testing.T, r *revocationEnv) (streamCred, func(t *testing.T))
-	wants []closeWant
+	name      string
+	setup     func(t *testing.T, r *revocationEnv) (streamCred, func(t *testing.T))
+	stillOpen bool
+	wants     []closeWant
 }
 
 func keyGone(reason string) []closeWant {
@@ -212,16 +226,19 @@ var revocations = []revocation{
 		wants: keyGone("rotated_key"),
 	},
 	{
-		// The stream's principal now lives until the end of the grace period:
-		// it closes then, with no further action.
+		// The old secret still works during the grace period; the stream's
+		// principal then lives until its end and closes, with no further
+		// action. (The grace only needs to outlast the barrier and one
+		// sample.)
 		name: "key rotated, old secret's grace ends",
 		setup: func(t *testing.T, r *revocationEnv) (streamCred, func(t *testing.T)) {
 			k := r.reader(t, "graced", nil)
 			return keyCred(k), func(t *testing.T) {
-				r.h.do(t, req{method: "POST", path: "/apikeys/" + k.Id + "/rotate", body: map[string]any{"gracePeriodSeconds": 2}}).want(200)
+				r.h.do(t, req{method: "POST", path: "/apikeys/" + k.Id + "/rotate", body: map[string]any{"gracePeriodSeconds": 4}}).want(200)
 			}
 		},
-		wants: keyGone("rotated_key"),
+		stillOpen: true,
+		wants:     keyGone("rotated_key"),
 	},
 	{
 		// No action: the server's expiry timer (real time) ends the stream.
@@ -307,6 +324,7 @@ var revocations = []revocation{
 				r.h.do(t, req{method: "DELETE", path: "/apikeys/" + other.Id}).want(200)
 			}
 		},
+		stillOpen: true,
 	},
 	{
 		// A change to the stream's own key that takes nothing away: the
@@ -319,6 +337,7 @@ var revocations = []revocation{
 				r.putKey(t, k, true, r.readHere())
 			}
 		},
+		stillOpen: true,
 	},
 	{
 		name: "control: another user removed from the organization",
@@ -330,6 +349,7 @@ var revocations = []revocation{
 				r.h.do(t, req{method: "DELETE", path: "/v3/organizations/" + r.e.org + "/members/" + bystander.Id}).want(204)
 			}
 		},
+		stillOpen: true,
 	},
 }
 
@@ -354,20 +374,14 @@ func TestStreamRevocation(t *testing.T) {
 				if revoke != nil {
 					revoke(t)
 				}
+				if sc.stillOpen {
+					r.barrier(t, ctx)
+					temperature++
+					r.wantSample(t, s, temperature)
+				}
 				if sc.wants != nil {
 					s.wantClosed(t, sc.wants...)
-					return
 				}
-				// Control: by the time a sentinel stream on the same server
-				// closes for a change committed after the action, this
-				// stream has heard of the action too (one listener, in
-				// commit order on PostgreSQL; synchronous on SQLite).
-				sentinel := r.reader(t, "sentinel "+sc.name, nil)
-				ss := r.open(t, ctx, keyCred(sentinel))
-				h.do(t, req{method: "DELETE", path: "/apikeys/" + sentinel.Id}).want(200)
-				ss.wantClosed(t, keyGone("deleted_key")...)
-				temperature++
-				r.wantSample(t, s, temperature)
 			})
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"strconv"
 	"time"
@@ -33,26 +34,29 @@ const (
 
 // BackfillSample serves POST /v3/devices/{deviceId}/backfill.
 func (s *Server) BackfillSample(ctx context.Context, req gen.BackfillSampleRequestObject) (gen.BackfillSampleResponseObject, error) {
-	return s.backfill(ctx, req.DeviceId, req.Params.IdempotencyKey, []gen.SampleInput{*req.Body}, req.Body, false)
+	return s.backfill(ctx, req.DeviceId, req.Params.IdempotencyKey, []gen.SampleInput{*req.Body}, false)
 }
 
 // BackfillSamples serves POST /v3/devices/{deviceId}/backfill/bulk: all or
 // nothing.
 func (s *Server) BackfillSamples(ctx context.Context, req gen.BackfillSamplesRequestObject) (gen.BackfillSamplesResponseObject, error) {
-	return s.backfill(ctx, req.DeviceId, req.Params.IdempotencyKey, *req.Body, req.Body, true)
+	return s.backfill(ctx, req.DeviceId, req.Params.IdempotencyKey, *req.Body, true)
 }
 
 // backfill validates the samples against the device type's schemas and
 // stores them in one transaction.
 //
-// Idempotency: the request hash is SHA-256 over the decoded body encoded
-// again with encoding/json (struct fields in declaration order, map keys
-// sorted, numbers as float64), because the strict handler hands over the
-// decoded body, not its bytes. Whitespace, member order and number spelling
-// (1 vs 1.0) therefore do not make two bodies differ; a different timestamp
-// offset for the same instant does. Only successes are recorded: a request
-// that failed (400) can be retried with the same key.
-func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in []gen.SampleInput, body any, bulk bool) (*backfillResponse, error) {
+// Sample data is kept as sent (json.RawMessage, compacted): numbers are
+// never rounded through float64; it is decoded with json.Number only to be
+// checked against the schema and the rules.
+//
+// Idempotency: the request hash is SHA-256 over a canonical encoding of the
+// samples (members sorted, numbers in their shortest exact spelling), so
+// whitespace, member order and number spelling (1 vs 1.0) do not make two
+// bodies differ; a different timestamp offset for the same instant does.
+// Only successes are recorded: a request that failed (400) can be retried
+// with the same key.
+func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in []gen.SampleInput, bulk bool) (*backfillResponse, error) {
 	d, err := s.dataDevice(ctx, deviceID, auth.Create)
 	if err != nil {
 		return nil, err
@@ -60,14 +64,17 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 	if len(in) == 0 || len(in) > maxBackfill {
 		return nil, invalid(gen.ProblemError{MemberName: "body", Message: fmt.Sprintf("send 1 to %d samples", maxBackfill), Code: ptr("maxItems")})
 	}
+	data := make([]map[string]any, len(in))
+	for i := range in {
+		if data[i], err = decodeData(in[i].Data); err != nil {
+			return nil, err
+		}
+	}
 	var hash []byte
 	if key != nil {
-		enc, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("encode backfill for hashing: %w", err)
+		if hash, err = requestHash(in, data, bulk); err != nil {
+			return nil, err
 		}
-		sum := sha256.Sum256(enc)
-		hash = sum[:]
 		rec, err := s.store.Devices.Idempotency(ctx, d.ID, *key)
 		switch {
 		case err == nil:
@@ -86,7 +93,6 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	samples := make([]store.Sample, len(in))
-	data := make([]map[string]any, len(in))
 	result := gen.BackfillResult{Count: len(in), Samples: make([]struct {
 		Id        string    `json:"id"`
 		Timestamp time.Time `json:"timestamp"`
@@ -99,7 +105,7 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 		if smp.Topic != nil {
 			topic = *smp.Topic
 		}
-		bad, err := schemas.validate(topic, smp.Data)
+		bad, err := schemas.validate(topic, data[i])
 		if err != nil {
 			return nil, err
 		}
@@ -117,9 +123,9 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 		if smp.Timestamp != nil {
 			ts = smp.Timestamp.UTC().Truncate(time.Millisecond)
 		}
-		encoded, err := json.Marshal(smp.Data)
-		if err != nil {
-			return nil, fmt.Errorf("encode sample data: %w", err)
+		var encoded bytes.Buffer
+		if err := json.Compact(&encoded, smp.Data); err != nil {
+			return nil, fmt.Errorf("compact sample data: %w", err)
 		}
 		var meta *string
 		if smp.Meta != nil {
@@ -130,8 +136,7 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 			meta = ptr(string(m))
 		}
 		id := uuid.NewString() // version 4, random
-		samples[i] = store.Sample{ID: id, Topic: topic, Timestamp: ts, DateStored: now, Data: string(encoded), Meta: meta}
-		data[i] = smp.Data
+		samples[i] = store.Sample{ID: id, Topic: topic, Timestamp: ts, DateStored: now, Data: encoded.String(), Meta: meta}
 		result.Samples[i].Id, result.Samples[i].Timestamp, result.Samples[i].Topic = id, ts, topic
 	}
 	if len(errs) > 0 {
@@ -166,6 +171,64 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 	}
 	s.streams.publish(ctx, d, samples)
 	return &backfillResponse{status: http.StatusCreated, body: out}, nil
+}
+
+// decodeData decodes sample data for checks, numbers as json.Number so that
+// none is rounded. The gate has checked that it is an object.
+func decodeData(raw json.RawMessage) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var data map[string]any
+	if err := dec.Decode(&data); err != nil {
+		return nil, fmt.Errorf("decode sample data: %w", err)
+	}
+	return data, nil
+}
+
+// requestHash is the SHA-256 of the samples in a canonical form: what makes
+// two backfills "the same request" for their Idempotency-Key.
+func requestHash(in []gen.SampleInput, data []map[string]any, bulk bool) ([]byte, error) {
+	type canonical struct {
+		Bulk    bool
+		Samples []gen.SampleInput
+		Data    []any
+	}
+	c := canonical{Bulk: bulk, Samples: make([]gen.SampleInput, len(in)), Data: make([]any, len(in))}
+	for i := range in {
+		c.Samples[i] = in[i]
+		c.Samples[i].Data = nil
+		c.Data[i] = canonicalNumbers(data[i])
+	}
+	enc, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode backfill for hashing: %w", err)
+	}
+	sum := sha256.Sum256(enc)
+	return sum[:], nil
+}
+
+// canonicalNumbers copies v with every json.Number in its shortest spelling
+// at 256 bits of precision (1.0 and 1e0 become 1), for hashing only.
+func canonicalNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = canonicalNumbers(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = canonicalNumbers(e)
+		}
+		return out
+	case json.Number:
+		if f, _, err := big.ParseFloat(string(x), 10, 256, big.ToNearestEven); err == nil {
+			return json.Number(f.Text('g', -1))
+		}
+	}
+	return v
 }
 
 // replayed answers a request whose Idempotency-Key is recorded: the first
@@ -224,7 +287,7 @@ func (s *Server) QuerySamples(ctx context.Context, req gen.QuerySamplesRequestOb
 // QuerySamplesGet serves GET /v3/devices/{deviceId}/query.
 func (s *Server) QuerySamplesGet(ctx context.Context, req gen.QuerySamplesGetRequestObject) (gen.QuerySamplesGetResponseObject, error) {
 	p := req.Params
-	q := store.SampleQuery{Topic: defaultTopic, Limit: maxQueryLimit, Gte: p.Gte, Lt: p.Lt}
+	q := store.SampleQuery{Topic: defaultTopic, Limit: maxQueryLimit, Gt: p.Gt, Gte: p.Gte, Lt: p.Lt, Lte: p.Lte}
 	if p.Topic != nil {
 		q.Topic = *p.Topic
 	}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -24,9 +26,13 @@ func (s *Server) QueryKpi(ctx context.Context, req gen.QueryKpiRequestObject) (g
 	}
 	v, err := s.store.Devices.Aggregate(ctx, d.ID, a)
 	if err != nil {
-		return nil, err
+		return nil, aggregateProblem(err)
 	}
-	return gen.QueryKpi200JSONResponse{DeviceId: d.ID, Topic: a.Topic, DataKey: a.DataKey, Kpi: v}, nil
+	out := gen.QueryKpi200JSONResponse{DeviceId: d.ID, Topic: a.Topic, DataKey: a.DataKey}
+	if v != nil {
+		out.Kpi = new(json.Number(*v))
+	}
+	return out, nil
 }
 
 // QueryTimeSeries serves POST /v3/devices/{deviceId}/query/raw/time-series:
@@ -49,14 +55,23 @@ func (s *Server) QueryTimeSeries(ctx context.Context, req gen.QueryTimeSeriesReq
 	}
 	points, err := s.store.Devices.Series(ctx, d.ID, a, bucket)
 	if err != nil {
-		return nil, err
+		return nil, aggregateProblem(err)
 	}
 	out := gen.QueryTimeSeries200JSONResponse{DeviceId: d.ID, Topic: a.Topic, DataKey: a.DataKey,
-		DataPoints: make([]float64, len(points)), Timestamps: make([]time.Time, len(points))}
+		DataPoints: make([]json.Number, len(points)), Timestamps: make([]time.Time, len(points))}
 	for i, p := range points {
-		out.DataPoints[i], out.Timestamps[i] = p.Value, p.Start
+		out.DataPoints[i], out.Timestamps[i] = json.Number(p.Value), p.Start
 	}
 	return out, nil
+}
+
+// aggregateProblem is the documented 400 of an aggregate that SQLite cannot
+// hold in double precision.
+func aggregateProblem(err error) error {
+	if errors.Is(err, store.ErrAggregateRange) {
+		return invalid(gen.ProblemError{MemberName: "/accumulator", Message: err.Error(), Code: ptr("aggregateRange")})
+	}
+	return err
 }
 
 // aggregation authorizes DATA:READ on the device and checks the query.

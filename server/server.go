@@ -41,6 +41,11 @@ type Config struct {
 	// ValidateResponses checks every response against the spec and logs
 	// violations (for staging; tests do it always).
 	ValidateResponses bool
+	// WebhookAllowPrivate lets webhook URIs name loopback, private and other
+	// special-purpose addresses (KEYPLANE_WEBHOOK_ALLOW_PRIVATE; the delivery
+	// worker's AllowPrivate must agree). Otherwise such a literal address is
+	// refused when the connector is written, and names are checked at dial.
+	WebhookAllowPrivate bool
 	// MetricsSeparate takes /metrics off the API: the caller serves
 	// API.Metrics on an address of its own (KEYPLANE_METRICS_ADDR). Otherwise
 	// the API serves /metrics only to a credential holding METRICS:READ
@@ -82,6 +87,8 @@ type Server struct {
 	wake    func()
 	streams *hub
 	schemas *schemaCache
+	// webhookAllowPrivate is Config.WebhookAllowPrivate.
+	webhookAllowPrivate bool
 	// specJSON is the OpenAPI document as JSON, served at /openapi.json.
 	specJSON []byte
 }
@@ -107,7 +114,7 @@ func New(cfg Config, st *store.Store) (*API, error) {
 		return nil, err
 	}
 	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger, metrics: newMetrics(db, st.Connectors),
-		streams: newHub(st, cfg.Logger), schemas: newSchemaCache()}
+		streams: newHub(st, cfg.Logger), schemas: newSchemaCache(), webhookAllowPrivate: cfg.WebhookAllowPrivate}
 	if s.wake = cfg.Wake; s.wake == nil {
 		s.wake = func() {}
 	}
@@ -122,6 +129,7 @@ func New(cfg Config, st *store.Store) (*API, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.Pre(singleLeadingSlash)
 	e.Use(
 		assignRequestID(),
 		traceContext,

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -37,6 +36,7 @@ type hub struct {
 	count  int                             // subscriptions in subs
 	tags   int                             // of which to tags
 	listen context.CancelFunc              // stops the LISTEN loop; nil when not listening
+	ready  chan struct{}                   // closed once the LISTEN loop listens
 }
 
 // subscriber is one WebSocket connection's queue.
@@ -101,10 +101,12 @@ func (h *hub) subscribedTags(ctx context.Context, deviceID string) []string {
 }
 
 // run listens for samples stored by any replica until ctx ends, reconnecting
-// after failures.
-func (h *hub) run(ctx context.Context) {
+// after failures; ready closes when it first listens.
+func (h *hub) run(ctx context.Context, ready chan struct{}) {
+	var once sync.Once
+	listening := func() { once.Do(func() { close(ready) }) }
 	for ctx.Err() == nil {
-		err := h.store.ListenSamples(ctx, func(n store.SampleNotice) { h.load(ctx, n) })
+		err := h.store.ListenSamples(ctx, listening, func(n store.SampleNotice) { h.load(ctx, n) })
 		if ctx.Err() != nil {
 			return
 		}
@@ -171,12 +173,15 @@ func (h *hub) dispatch(d *store.Device, tagKeys []string, samples []store.Sample
 	}
 }
 
-// subscribe adds a subscription to key: a device id, or tagKey(tag id).
-func (h *hub) subscribe(sub *subscriber, key, topic string) {
+// subscribe adds a subscription to key: a device id, or tagKey(tag id). It
+// returns a channel that is closed once samples stored from now on, by any
+// replica, reach the subscriber (nil: at once): only then may the
+// subscription be acknowledged.
+func (h *hub) subscribe(sub *subscriber, key, topic string) <-chan struct{} {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if sub.closed {
-		return
+		return nil
 	}
 	if h.subs[key] == nil {
 		h.subs[key] = map[*subscriber]bool{}
@@ -189,11 +194,15 @@ func (h *hub) subscribe(sub *subscriber, key, topic string) {
 		}
 	}
 	sub.topics[key] = topic
-	if h.listen == nil && h.store.Shared() {
-		ctx, cancel := context.WithCancel(context.Background())
-		h.listen = cancel
-		go h.run(ctx)
+	if !h.store.Shared() {
+		return nil // one process: publish dispatches directly
 	}
+	if h.listen == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		h.listen, h.ready = cancel, make(chan struct{})
+		go h.run(ctx, h.ready)
+	}
+	return h.ready
 }
 
 func (h *hub) unsubscribe(sub *subscriber, key string) {
@@ -217,7 +226,7 @@ func (h *hub) removeLocked(sub *subscriber, key string) {
 	delete(sub.topics, key)
 	if h.count == 0 && h.listen != nil {
 		h.listen()
-		h.listen = nil
+		h.listen, h.ready = nil, nil
 	}
 }
 
@@ -342,8 +351,14 @@ func (s *Server) stream(ctx context.Context, conn *websocket.Conn, authn Authent
 	defer unsubscribe()
 	nudge() // a change between authentication and Subscribe would otherwise go unseen
 
-	var current atomic.Pointer[auth.Principal]
-	current.Store(p)
+	// authz holds the principal as last checked; a subscription is handled
+	// wholly before or wholly after a re-check, never with a principal the
+	// re-check has just replaced.
+	var authz struct {
+		sync.Mutex
+		p *auth.Principal
+	}
+	authz.p = p
 	sub := &subscriber{out: make(chan sampleJSON, streamBuffer), topics: map[string]string{}}
 	defer s.streams.drop(sub)
 	replies := make(chan streamMessage, 16)
@@ -354,8 +369,11 @@ func (s *Server) stream(ctx context.Context, conn *websocket.Conn, authn Authent
 			if err := wsjson.Read(ctx, conn, &m); err != nil {
 				return
 			}
+			authz.Lock()
+			reply := s.handleStreamMessage(auth.WithPrincipal(ctx, authz.p), sub, m)
+			authz.Unlock()
 			select {
-			case replies <- s.handleStreamMessage(auth.WithPrincipal(ctx, current.Load()), sub, m):
+			case replies <- reply:
 			case <-ctx.Done():
 				return
 			}
@@ -404,12 +422,16 @@ func (s *Server) stream(ctx context.Context, conn *websocket.Conn, authn Authent
 			}
 			continue
 		}
-		next, code, reason := s.reauthorize(ctx, authn, current.Load(), sub)
+		authz.Lock()
+		next, code, reason := s.reauthorize(ctx, authn, authz.p, sub)
+		if code == 0 {
+			authz.p = next
+		}
+		authz.Unlock()
 		if code != 0 {
 			conn.Close(code, reason)
 			return
 		}
-		current.Store(next)
 		setExpiry(next.Until())
 	}
 }
@@ -495,6 +517,7 @@ func (s *Server) handleStreamMessage(ctx context.Context, sub *subscriber, m str
 			return fail("no " + what + " " + id)
 		}
 	}
+	var listening []<-chan struct{}
 	for i, want := range m.Subscriptions {
 		if m.Type == "unsubscribe" {
 			s.streams.unsubscribe(sub, keys[i])
@@ -504,7 +527,22 @@ func (s *Server) handleStreamMessage(ctx context.Context, sub *subscriber, m str
 		if topic == "" {
 			topic = "*"
 		}
-		s.streams.subscribe(sub, keys[i], topic)
+		if ready := s.streams.subscribe(sub, keys[i], topic); ready != nil {
+			listening = append(listening, ready)
+		}
+	}
+	// Acknowledge only once every sample stored from now on will arrive.
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, ready := range listening {
+		select {
+		case <-ready:
+		case <-wait.Done():
+			for _, key := range keys {
+				s.streams.unsubscribe(sub, key)
+			}
+			return fail("cannot listen for samples now; subscribe again later")
+		}
 	}
 	return streamMessage{Type: m.Type + "d", ID: m.ID, Subscriptions: m.Subscriptions}
 }

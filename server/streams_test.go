@@ -221,3 +221,42 @@ func TestDataStreamsByTag(t *testing.T) {
 		wantSample(read(), e.dev.ID, 7)
 	})
 }
+
+// TestSubscribedMeansListening: every sample stored after "subscribed" is
+// delivered, also on PostgreSQL, where the replica must be LISTENing before
+// it acknowledges (each round starts the listener afresh: it stops with the
+// last subscriber).
+func TestSubscribedMeansListening(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		e := newDataEnv(t, h)
+		srv := httptest.NewServer(h.e)
+		defer srv.Close()
+		reader := h.create(t, map[string]any{"name": "reader", "organizationId": e.org, "isActive": true,
+			"permissions": []any{map[string]any{"scope": "DATA", "verbs": []string{"READ"}}}})
+		wsURL := "ws" + strings.TrimPrefix(srv.URL, "http") + "/v3/data-streams?xApiKey=" + *reader.ClientSecret
+		for round := range 10 {
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			conn, _, err := websocket.Dial(ctx, wsURL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m streamMsg
+			if err := wsjson.Read(ctx, conn, &m); err != nil || m.Type != "connected" {
+				t.Fatalf("round %d: %v %+v", round, err, m)
+			}
+			if err := wsjson.Write(ctx, conn, map[string]any{"type": "subscribe", "id": 1,
+				"subscriptions": []any{map[string]any{"assetId": e.dev.ID}}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := wsjson.Read(ctx, conn, &m); err != nil || m.Type != "subscribed" {
+				t.Fatalf("round %d: %v %+v", round, err, m)
+			}
+			h.do(t, req{method: "POST", path: e.path("/backfill"), body: map[string]any{"data": map[string]any{"temperature": round}}}).want(201)
+			if err := wsjson.Read(ctx, conn, &m); err != nil || m.Type != "sample_insert" {
+				t.Fatalf("round %d: the sample stored right after subscribed did not arrive: %v %+v", round, err, m)
+			}
+			conn.Close(websocket.StatusNormalClosure, "")
+			cancel()
+		}
+	})
+}

@@ -68,7 +68,9 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		route, params, err := g.router.FindRoute(req)
 		if err != nil {
 			if errors.Is(err, routers.ErrMethodNotAllowed) {
-				return problemf(http.StatusMethodNotAllowed, 0, "%s is not allowed on %s", req.Method, req.URL.Path)
+				p := problemf(http.StatusMethodNotAllowed, 0, "%s is not allowed on %s", req.Method, req.URL.Path)
+				p.Header = http.Header{"Allow": {strings.Join(g.allowed(req), ", ")}}
+				return p
 			}
 			return problemf(http.StatusNotFound, 0, "no operation at %s", req.URL.Path)
 		}
@@ -78,6 +80,20 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return g.serve(c, route, params, next)
 	}
+}
+
+// allowed lists the methods the spec defines on the request's path, for the
+// Allow header of a 405 (RFC 9110 §15.5.6).
+func (g *gate) allowed(req *http.Request) []string {
+	var methods []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := req.Clone(req.Context())
+		probe.Method = m
+		if _, _, err := g.router.FindRoute(probe); err == nil {
+			methods = append(methods, m)
+		}
+	}
+	return methods
 }
 
 // serve authenticates and validates the request of a found route, then
@@ -95,6 +111,9 @@ func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]str
 		ctx = auth.WithPrincipal(ctx, p)
 	}
 	ctx = context.WithValue(ctx, rawQueryKey{}, req.URL.RawQuery)
+	if err := checkInput(req, route, params); err != nil {
+		return err
+	}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: g.opts}
 	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
 		return requestProblem(err)

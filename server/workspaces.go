@@ -25,7 +25,8 @@ func (s *Server) ListWorkspaces(ctx context.Context, req gen.ListWorkspacesReque
 	case len(ids) == 0:
 		return nil, forbidden("requires WORKSPACE:READ in organization %s", org)
 	}
-	wss, total, err := s.store.Organizations.ListWorkspaces(ctx, org, q, ids, deref(req.Params.Search))
+	wss, total, err := s.store.Organizations.ListWorkspaces(ctx, org, q,
+		store.WorkspaceFilter{IDs: ids, Search: deref(req.Params.Search), Name: deref(req.Params.Name)})
 	if err != nil {
 		return nil, err
 	}

@@ -198,6 +198,8 @@ type AssetFilter struct {
 	Now    time.Time
 	// TagIDs, when not empty, keeps devices carrying at least one of these tags.
 	TagIDs []string
+	// IDs, when not nil, keeps only these devices.
+	IDs []string
 }
 
 // ListDevices returns a page of devices matching f.
@@ -206,7 +208,7 @@ func (r *Devices) ListDevices(ctx context.Context, f AssetFilter, q ndata.Query)
 		if f.OrganizationID != "" {
 			db = db.Where("organization_id = ?", f.OrganizationID)
 		}
-		db = nameSearch(restrictIDs(db, "workspace_id", f.Workspaces), f.Search)
+		db = nameSearch(restrictIDs(restrictIDs(db, "workspace_id", f.Workspaces), "id", f.IDs), f.Search)
 		if f.DataFlowID != "" {
 			db = db.Where("data_flow_id = ?", f.DataFlowID)
 		}

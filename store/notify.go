@@ -46,7 +46,9 @@ func (s *Store) NotifySamples(ctx context.Context, n SampleNotice) error {
 
 // ListenSamples calls fn for every sample notice, on a connection of its
 // own, until ctx ends or the connection fails (the caller reconnects).
-func (s *Store) ListenSamples(ctx context.Context, fn func(SampleNotice)) error {
+// listening is called once the connection LISTENs: notices sent from then on
+// reach fn.
+func (s *Store) ListenSamples(ctx context.Context, listening func(), fn func(SampleNotice)) error {
 	conn, err := pgx.Connect(ctx, s.dsn)
 	if err != nil {
 		return fmt.Errorf("listen: connect: %w", err)
@@ -55,6 +57,7 @@ func (s *Store) ListenSamples(ctx context.Context, fn func(SampleNotice)) error 
 	if _, err := conn.Exec(ctx, "LISTEN "+samplesChannel); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	listening()
 	for {
 		note, err := conn.WaitForNotification(ctx)
 		if err != nil {

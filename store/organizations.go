@@ -103,11 +103,23 @@ func (r *Organizations) Delete(ctx context.Context, id string) error {
 	})
 }
 
-// ListWorkspaces returns a page of the organization's workspaces; ids nil
-// means all of them, otherwise only these.
-func (r *Organizations) ListWorkspaces(ctx context.Context, orgID string, q ndata.Query, ids []string, search string) ([]Workspace, int64, error) {
+// WorkspaceFilter selects an organization's workspaces: IDs nil means all of
+// them, otherwise only these; Search matches a substring of the name, any
+// case; Name, when set, the whole name.
+type WorkspaceFilter struct {
+	IDs    []string
+	Search string
+	Name   string
+}
+
+// ListWorkspaces returns a page of the organization's workspaces matching f.
+func (r *Organizations) ListWorkspaces(ctx context.Context, orgID string, q ndata.Query, f WorkspaceFilter) ([]Workspace, int64, error) {
 	return list[Workspace](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
-		return nameSearch(restrictIDs(db.Where("organization_id = ?", orgID), "id", ids), search)
+		db = nameSearch(restrictIDs(db.Where("organization_id = ?", orgID), "id", f.IDs), f.Search)
+		if f.Name != "" {
+			db = db.Where("name = ?", f.Name)
+		}
+		return db
 	})
 }
 

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -225,15 +227,21 @@ type Aggregation struct {
 	From, To    time.Time
 }
 
-// Point is one bucket of a time series: its start and aggregate.
+// Point is one bucket of a time series: its start and aggregate, a decimal.
 type Point struct {
 	Start time.Time
-	Value float64
+	Value string
 }
 
-// Aggregate computes a over the device's samples in SQL; nil when no sample
-// has a numeric value at the key (COUNT too).
-func (r *Devices) Aggregate(ctx context.Context, deviceID string, a Aggregation) (*float64, error) {
+// ErrAggregateRange means an aggregate is beyond the range of a double
+// precision number (about ±1.8e308).
+var ErrAggregateRange = errors.New("the aggregate is beyond the range of a double precision number")
+
+// Aggregate computes a over the device's samples in SQL, as a decimal: exact
+// on PostgreSQL (NUMERIC), in double precision on SQLite; ErrAggregateRange
+// beyond the range of a double. nil when no sample has a numeric value at the key
+// (COUNT too).
+func (r *Devices) Aggregate(ctx context.Context, deviceID string, a Aggregation) (*string, error) {
 	inner, args, err := r.numericValues(deviceID, a, 0, 0)
 	if err != nil {
 		return nil, err
@@ -242,20 +250,58 @@ func (r *Devices) Aggregate(ctx context.Context, deviceID string, a Aggregation)
 	if a.Accumulator == AccFirst {
 		query = "SELECT v FROM (" + inner + ") x ORDER BY ts, id LIMIT 1"
 	} else {
-		query = "SELECT " + sqlAggregates[a.Accumulator] + "(v) FROM (" + inner + ") x"
+		query = "SELECT " + r.aggregate(a.Accumulator) + " FROM (" + inner + ") x"
 	}
-	var v sql.NullFloat64
+	var v sql.NullString
 	err = r.db.WithContext(ctx).Raw(query, args...).Row().Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !v.Valid) {
 		if a.Accumulator == AccCount {
-			return new(float64), nil // no numeric value: a count of 0
+			return new("0"), nil // no numeric value: a count of 0
 		}
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("aggregate samples: %w", err)
 	}
-	return &v.Float64, nil
+	d, err := decimal(v.String)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// aggregate is the SQL aggregate of an accumulator over column v. SQLite's
+// SUM fails on integer overflow, where total() goes on in double precision
+// (but answers 0, not NULL, over no rows).
+func (r *Devices) aggregate(acc Accumulator) string {
+	if acc == AccSum && r.dialect == SQLite {
+		return "CASE WHEN COUNT(v) = 0 THEN NULL ELSE total(v) END"
+	}
+	return sqlAggregates[acc] + "(v)"
+}
+
+// decimal normalizes an aggregate as the database wrote it: a NUMERIC
+// without its trailing zeros, or a double in its shortest form. One beyond
+// the range of a double is ErrAggregateRange: clients read JSON numbers as
+// doubles, and would see infinity.
+func decimal(s string) (string, error) {
+	if f, _ := strconv.ParseFloat(s, 64); math.IsInf(f, 0) || math.IsNaN(f) {
+		return "", ErrAggregateRange
+	}
+	if strings.ContainsAny(s, "eE") { // a double from SQLite
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return "", fmt.Errorf("aggregate %q: %w", s, err)
+		}
+		return strconv.FormatFloat(f, 'g', -1, 64), nil
+	}
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	if s == "" || s == "-" || s == "-0" {
+		return "0", nil
+	}
+	return s, nil
 }
 
 // Series computes a per bucket of the given length, buckets aligned to the
@@ -278,7 +324,7 @@ func (r *Devices) Series(ctx context.Context, deviceID string, a Aggregation, bu
 		query = "SELECT b, v FROM (SELECT b, v, ROW_NUMBER() OVER (PARTITION BY b ORDER BY ts, id) AS rn FROM (" +
 			inner + ") y) x WHERE rn = 1 ORDER BY b"
 	} else {
-		query = "SELECT b, " + sqlAggregates[a.Accumulator] + "(v) FROM (" + inner + ") x GROUP BY b ORDER BY b"
+		query = "SELECT b, " + r.aggregate(a.Accumulator) + " FROM (" + inner + ") x GROUP BY b ORDER BY b"
 	}
 	rows, err := r.db.WithContext(ctx).Raw(query, args...).Rows()
 	if err != nil {
@@ -288,11 +334,15 @@ func (r *Devices) Series(ctx context.Context, deviceID string, a Aggregation, bu
 	out := []Point{}
 	for rows.Next() {
 		var b int64
-		var v float64
+		var v string
 		if err := rows.Scan(&b, &v); err != nil {
 			return nil, fmt.Errorf("sample series: %w", err)
 		}
-		out = append(out, Point{Start: time.Unix(origin+b*secs, 0).UTC(), Value: v})
+		d, err := decimal(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Point{Start: time.Unix(origin+b*secs, 0).UTC(), Value: d})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sample series: %w", err)
@@ -301,10 +351,11 @@ func (r *Devices) Series(ctx context.Context, deviceID string, a Aggregation, bu
 }
 
 // numericValues is the SELECT of the samples in a's interval whose value at
-// a.DataKey is a JSON number: column v (the value as a double), with secs > 0
+// a.DataKey is a JSON number: column v (the value as a NUMERIC on PostgreSQL,
+// exact whatever its size; a double on SQLite), with secs > 0
 // also b, the bucket number counted from origin, and for FIRST ts and id.
 //
-//	PostgreSQL: jsonb_typeof(data #> $path) = 'number', (data #>> $path)::float8,
+//	PostgreSQL: jsonb_typeof(data #> $path) = 'number', (data #>> $path)::numeric,
 //	            floor((date_part('epoch', ts) - $origin) / $secs);
 //	            $path is string_to_array($key, '.'), a text[]
 //	SQLite:     json_type(data, $path) IN ('integer', 'real'), json_extract(data, $path),
@@ -319,7 +370,7 @@ func (r *Devices) numericValues(deviceID string, a Aggregation, origin, secs int
 	var path, value, numeric, bucket string
 	if r.dialect == Postgres {
 		path = a.DataKey
-		value = "(data #>> string_to_array(CAST(? AS text), '.'))::float8"
+		value = "(data #>> string_to_array(CAST(? AS text), '.'))::numeric"
 		numeric = "jsonb_typeof(data #> string_to_array(CAST(? AS text), '.')) = 'number'"
 		// date_part is a double; extract would be a slower numeric.
 		bucket = "floor((date_part('epoch', ts) - ?) / ?)::bigint"

@@ -199,14 +199,14 @@ func TestSampleTimes(t *testing.T) {
 		// Buckets before the epoch floor too.
 		pts, err := st.Devices.Series(ctx, d.ID, store.Aggregation{Topic: "default", DataKey: "v", Accumulator: store.AccSum,
 			From: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC), To: base.Add(time.Hour)}, time.Hour)
-		if err != nil || len(pts) != 2 || !pts[0].Start.Equal(time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC)) || pts[0].Value != 4 ||
-			!pts[1].Start.Equal(base) || pts[1].Value != 6 {
+		if err != nil || len(pts) != 2 || !pts[0].Start.Equal(time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC)) || pts[0].Value != "4" ||
+			!pts[1].Start.Equal(base) || pts[1].Value != "6" {
 			t.Fatalf("series %v %+v", err, pts)
 		}
 		// Second buckets split the sub-second samples from the next second.
 		pts, err = st.Devices.Series(ctx, d.ID, store.Aggregation{Topic: "default", DataKey: "v", Accumulator: store.AccCount,
 			From: base, To: base.Add(time.Minute)}, time.Second)
-		if err != nil || len(pts) != 2 || pts[0].Value != 3 || pts[1].Value != 1 || !pts[1].Start.Equal(base.Add(time.Second)) {
+		if err != nil || len(pts) != 2 || pts[0].Value != "3" || pts[1].Value != "1" || !pts[1].Start.Equal(base.Add(time.Second)) {
 			t.Fatalf("second buckets %v %+v", err, pts)
 		}
 	})

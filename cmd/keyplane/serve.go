@@ -66,7 +66,7 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.validateResponses, "validate-responses", env("KEYPLANE_VALIDATE_RESPONSES", "false") == "true",
 		"check every response against the OpenAPI spec and log violations; for staging (KEYPLANE_VALIDATE_RESPONSES)")
 	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", env("KEYPLANE_WEBHOOK_ALLOW_PRIVATE", "false") == "true",
-		"let webhook deliveries reach loopback, private and link-local addresses (KEYPLANE_WEBHOOK_ALLOW_PRIVATE)")
+		"let webhooks name and reach loopback, private and other special-purpose addresses (KEYPLANE_WEBHOOK_ALLOW_PRIVATE)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", os.Getenv("KEYPLANE_METRICS_ADDR"),
 		"serve /metrics on this address of its own, without credentials; unset, /metrics on the API needs METRICS:READ (KEYPLANE_METRICS_ADDR)")
 	fs.StringVar(&c.logLevel, "log-level", env("KEYPLANE_LOG_LEVEL", "info"), "debug, info, warn or error (KEYPLANE_LOG_LEVEL)")
@@ -148,7 +148,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	api, err := server.New(server.Config{Logger: log, Auth: authn, Sealer: sealer, Tokens: tokens, Limiter: authn.Limiter, Proxies: authn.Proxies,
-		ValidateResponses: cfg.validateResponses, MetricsSeparate: metricsLn != nil, Wake: worker.Wake}, st)
+		ValidateResponses: cfg.validateResponses, MetricsSeparate: metricsLn != nil, WebhookAllowPrivate: cfg.webhookAllowPrivate,
+		Wake: worker.Wake}, st)
 	if err != nil {
 		return err
 	}

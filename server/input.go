@@ -1,0 +1,230 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store/ndata"
+)
+
+// MaxJSONDepth bounds how deeply a request body may nest: deeper documents
+// cost the validator and the handlers stack and time, and no resource of the
+// API comes near it.
+const MaxJSONDepth = 64
+
+// checkInput refuses, before the request is validated against the spec,
+// what must never reach a handler or the database and what a JSON decoder
+// would silently accept or alter: U+0000 or invalid UTF-8 in a path, query
+// or header parameter or anywhere in a JSON body, a body that is not exactly
+// one JSON document, nesting deeper than MaxJSONDepth, and query parameters
+// the operation does not define (never silently ignored). Each refusal is a
+// 400 whose error names the parameter or the body member.
+func checkInput(req *http.Request, route *routers.Route, params map[string]string) error {
+	declared := map[string]bool{}
+	for _, ref := range slices.Concat(route.PathItem.Parameters, route.Operation.Parameters) {
+		p := ref.Value
+		if p.In == openapi3.ParameterInHeader {
+			if err := checkText(p.Name, req.Header.Get(p.Name)); err != nil {
+				return err
+			}
+		}
+		if p.In == openapi3.ParameterInQuery {
+			declared[p.Name] = true
+		}
+	}
+	for name, v := range params {
+		if err := checkText(name, v); err != nil {
+			return err
+		}
+	}
+	query, err := ndata.ParseRawQuery(req.URL.RawQuery) // keeps ';', which NData values use
+	if err != nil {
+		return err
+	}
+	for name, vs := range query {
+		if err := checkText(name, name); err != nil {
+			return err
+		}
+		if !declared[name] {
+			return invalid(gen.ProblemError{MemberName: name, Message: "unknown query parameter", Code: ptr("unknown")})
+		}
+		for _, v := range vs {
+			if err := checkText(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	if route.Operation.RequestBody == nil || req.Body == nil || req.Body == http.NoBody || !isJSON(req.Header.Get("Content-Type")) {
+		return nil
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return fmt.Errorf("read request body: %w", err) // the body limit's 413, or the client went away
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	if pe := checkJSON(body); pe != nil {
+		return invalid(*pe)
+	}
+	return nil
+}
+
+// isJSON reports whether a content type is JSON (application/json or a
+// +json type).
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// checkText refuses U+0000 and invalid UTF-8 in a parameter value.
+func checkText(name, v string) *Problem {
+	switch {
+	case strings.IndexByte(v, 0) >= 0:
+		return invalid(gen.ProblemError{MemberName: name, Message: "must not contain U+0000", Code: ptr("nul")})
+	case !utf8.ValidString(v):
+		return invalid(gen.ProblemError{MemberName: name, Message: "must be valid UTF-8", Code: ptr("utf8")})
+	}
+	return nil
+}
+
+// checkJSON checks that body is one JSON document, valid UTF-8, at most
+// MaxJSONDepth deep, whose strings (keys and values) hold no U+0000 and no
+// lone surrogate escape (which a decoder would turn into U+FFFD). It returns
+// the first problem, named by the JSON pointer of the member.
+func checkJSON(body []byte) *gen.ProblemError {
+	if !utf8.Valid(body) {
+		return &gen.ProblemError{MemberName: "body", Message: "not valid UTF-8", Code: ptr("utf8")}
+	}
+	if !json.Valid(body) {
+		msg := "not valid JSON"
+		var first json.RawMessage
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if dec.Decode(&first) == nil {
+			msg = "data after the JSON document"
+		}
+		return &gen.ProblemError{MemberName: "body", Message: msg, Code: ptr("syntax")}
+	}
+	return walkJSON(body)
+}
+
+// frame is one open object or array while walking a document.
+type frame struct {
+	object bool
+	key    []byte // raw key of the member being read (objects)
+	index  int    // index of the element being read (arrays)
+}
+
+// walkJSON walks a syntactically valid document once, without allocating
+// per value, for what json.Valid lets through.
+func walkJSON(b []byte) *gen.ProblemError {
+	var stack []frame
+	expectKey := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '{', '[':
+			if len(stack) == MaxJSONDepth {
+				return &gen.ProblemError{MemberName: pointer(stack), Message: fmt.Sprintf("nested deeper than %d levels", MaxJSONDepth), Code: ptr("depth")}
+			}
+			stack = append(stack, frame{object: c == '{'})
+			expectKey = c == '{'
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+			expectKey = false
+		case ',':
+			if top := &stack[len(stack)-1]; top.object {
+				expectKey = true
+			} else {
+				top.index++
+			}
+		case '"':
+			end, bad := scanString(b, i)
+			if expectKey {
+				stack[len(stack)-1].key = b[i+1 : end]
+				expectKey = false
+			}
+			if bad != "" {
+				return &gen.ProblemError{MemberName: pointer(stack), Message: bad, Code: ptr("text")}
+			}
+			i = end
+		}
+	}
+	return nil
+}
+
+// scanString reads the string starting at b[start] (a quote) and returns the
+// index of its closing quote, and what is wrong with it, if anything.
+func scanString(b []byte, start int) (end int, bad string) {
+	for i := start + 1; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			return i, bad
+		case '\\':
+			if b[i+1] != 'u' {
+				i++
+				continue
+			}
+			r := hex4(b[i+2 : i+6])
+			switch {
+			case r == 0 && bad == "":
+				bad = "must not contain U+0000"
+			case r >= 0xD800 && r < 0xDC00: // a high surrogate must be followed by a low one
+				if i+11 < len(b) && b[i+6] == '\\' && b[i+7] == 'u' {
+					if lo := hex4(b[i+8 : i+12]); lo >= 0xDC00 && lo < 0xE000 {
+						i += 6
+						break
+					}
+				}
+				if bad == "" {
+					bad = "holds a lone surrogate (not valid Unicode)"
+				}
+			case r >= 0xDC00 && r < 0xE000 && bad == "":
+				bad = "holds a lone surrogate (not valid Unicode)"
+			}
+			i += 5
+		}
+	}
+	return len(b) - 1, bad
+}
+
+func hex4(h []byte) rune {
+	n, err := strconv.ParseUint(string(h), 16, 32)
+	if err != nil {
+		return -1
+	}
+	return rune(n)
+}
+
+// pointer is the JSON pointer of the member being read.
+func pointer(stack []frame) string {
+	var p strings.Builder
+	for _, f := range stack {
+		p.WriteByte('/')
+		if !f.object {
+			p.WriteString(strconv.Itoa(f.index))
+			continue
+		}
+		key := string(f.key)
+		if bytes.IndexByte(f.key, '\\') >= 0 {
+			var s string
+			if json.Unmarshal(append(append([]byte{'"'}, f.key...), '"'), &s) == nil {
+				key = s
+			}
+		}
+		p.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(key))
+	}
+	if p.Len() == 0 {
+		return "body"
+	}
+	return p.String()
+}
