@@ -97,7 +97,9 @@ func (s *Server) PutApiKey(ctx context.Context, req gen.PutApiKeyRequestObject) 
 	if k, err = s.store.APIKeys.Update(ctx, k, version); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "update", "apiKey", k.ID)
+	if err := s.audit(ctx, "update", "apiKey", k.ID); err != nil {
+		return nil, err
+	}
 	return gen.PutApiKey200JSONResponse{Body: apiKeyOut(k, ""), Headers: gen.PutApiKey200ResponseHeaders{ETag: etag(k.Version)}}, nil
 }
 
@@ -147,7 +149,9 @@ func (s *Server) DeleteApiKey(ctx context.Context, req gen.DeleteApiKeyRequestOb
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "apiKey", k.ID)
+	if err := s.audit(ctx, "delete", "apiKey", k.ID); err != nil {
+		return nil, err
+	}
 	return gen.DeleteApiKey200JSONResponse(apiKeyOut(k, "")), nil
 }
 
@@ -181,7 +185,9 @@ func (s *Server) RotateApiKey(ctx context.Context, req gen.RotateApiKeyRequestOb
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "rotate", "apiKey", k.ID)
+	if err := s.audit(ctx, "rotate", "apiKey", k.ID); err != nil {
+		return nil, err
+	}
 	return gen.RotateApiKey200JSONResponse{Body: apiKeyOut(k, secret), Headers: gen.RotateApiKey200ResponseHeaders{ETag: etag(k.Version)}}, nil
 }
 
@@ -280,7 +286,9 @@ func (s *Server) newKey(ctx context.Context, id string, k *store.APIKey) (string
 	if err := s.store.APIKeys.Create(ctx, k); err != nil {
 		return "", err
 	}
-	s.audit(ctx, "create", "apiKey", k.ID)
+	if err := s.audit(ctx, "create", "apiKey", k.ID); err != nil {
+		return "", err
+	}
 	return creds.Secret, nil
 }
 

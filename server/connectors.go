@@ -83,7 +83,9 @@ func (s *Server) CreateOutputConnector(ctx context.Context, req gen.CreateOutput
 	if err := s.store.Connectors.CreateWithID(ctx, c); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "create", "outputConnector", c.ID)
+	if err := s.audit(ctx, "create", "outputConnector", c.ID); err != nil {
+		return nil, err
+	}
 	out, err := connectorOut(c)
 	if err != nil {
 		return nil, err
@@ -143,7 +145,9 @@ func (s *Server) UpdateOutputConnector(ctx context.Context, req gen.UpdateOutput
 	if c, err = s.store.Connectors.Update(ctx, c, version); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "update", "outputConnector", c.ID)
+	if err := s.audit(ctx, "update", "outputConnector", c.ID); err != nil {
+		return nil, err
+	}
 	out, err := connectorOut(c)
 	return gen.UpdateOutputConnector200JSONResponse(out), err
 }
@@ -158,7 +162,9 @@ func (s *Server) DeleteOutputConnector(ctx context.Context, req gen.DeleteOutput
 	if err := s.store.Connectors.Delete(ctx, req.OutputConnectorId); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "outputConnector", req.OutputConnectorId)
+	if err := s.audit(ctx, "delete", "outputConnector", req.OutputConnectorId); err != nil {
+		return nil, err
+	}
 	return gen.DeleteOutputConnector204Response{}, nil
 }
 

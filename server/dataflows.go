@@ -50,7 +50,9 @@ func (s *Server) CreateDataFlow(ctx context.Context, req gen.CreateDataFlowReque
 	if err := s.store.Devices.CreateDataFlow(ctx, f); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "create", "dataFlow", f.ID)
+	if err := s.audit(ctx, "create", "dataFlow", f.ID); err != nil {
+		return nil, err
+	}
 	out, err := s.dataFlowOut(ctx, f)
 	return gen.CreateDataFlow201JSONResponse(out), err
 }
@@ -85,7 +87,9 @@ func (s *Server) UpdateDataFlow(ctx context.Context, req gen.UpdateDataFlowReque
 	if f, err = s.store.Devices.UpdateDataFlow(ctx, f, in.Version); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "update", "dataFlow", f.ID)
+	if err := s.audit(ctx, "update", "dataFlow", f.ID); err != nil {
+		return nil, err
+	}
 	out, err := s.dataFlowOut(ctx, f)
 	return gen.UpdateDataFlow200JSONResponse(out), err
 }
@@ -104,7 +108,9 @@ func (s *Server) DeleteDataFlow(ctx context.Context, req gen.DeleteDataFlowReque
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "dataFlow", req.DataFlowId)
+	if err := s.audit(ctx, "delete", "dataFlow", req.DataFlowId); err != nil {
+		return nil, err
+	}
 	return gen.DeleteDataFlow204Response{}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,8 +60,83 @@ func compileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
 	return c.Compile(url)
 }
 
-// checkSchemas compiles every schema of a device type, naming the first
-// failing topic as /schemas/<topic>.
+// Bounds of a device type's schema, checked before it is compiled, so that
+// no schema a tenant sends costs much to compile or to check a sample with.
+const (
+	maxSchemaBytes    = 32 << 10 // per topic
+	maxSchemaDepth    = 32       // nesting of objects and arrays
+	maxSchemaKeywords = 1000     // object members, all levels together
+	maxPatternLength  = 512      // characters of one regular expression
+	maxPatternInsts   = 5000     // instructions of one compiled regular expression
+)
+
+// schemaBound reports the first bound a schema exceeds ("" when none). The
+// regular expressions of pattern and patternProperties are compiled
+// (RE2: linear in the input) and their programs bounded, as counted
+// repetitions can make a short pattern huge.
+func schemaBound(raw json.RawMessage) string {
+	if len(raw) > maxSchemaBytes {
+		return fmt.Sprintf("larger than %d bytes", maxSchemaBytes)
+	}
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return "not JSON"
+	}
+	keywords := 0
+	var walk func(v any, depth int, key string) string
+	walk = func(v any, depth int, key string) string {
+		if depth > maxSchemaDepth {
+			return fmt.Sprintf("nested deeper than %d levels", maxSchemaDepth)
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			if keywords += len(x); keywords > maxSchemaKeywords {
+				return fmt.Sprintf("more than %d keywords", maxSchemaKeywords)
+			}
+			for k, e := range x {
+				if key == "patternProperties" {
+					if bad := patternBound(k); bad != "" {
+						return bad
+					}
+				}
+				if bad := walk(e, depth+1, k); bad != "" {
+					return bad
+				}
+			}
+		case []any:
+			for _, e := range x {
+				if bad := walk(e, depth+1, ""); bad != "" {
+					return bad
+				}
+			}
+		case string:
+			if key == "pattern" {
+				return patternBound(x)
+			}
+		}
+		return ""
+	}
+	return walk(doc, 0, "")
+}
+
+// patternBound reports what is too costly about a regular expression.
+func patternBound(pattern string) string {
+	if utf8.RuneCountInString(pattern) > maxPatternLength {
+		return fmt.Sprintf("a pattern longer than %d characters", maxPatternLength)
+	}
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return "" // not a valid pattern: the compiler says so
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil || len(prog.Inst) > maxPatternInsts {
+		return fmt.Sprintf("a pattern compiling to more than %d instructions", maxPatternInsts)
+	}
+	return ""
+}
+
+// checkSchemas bounds and compiles every schema of a device type, naming
+// the first failing topic as /schemas/<topic>.
 func checkSchemas(schemas map[string]json.RawMessage) error {
 	topics := make([]string, 0, len(schemas))
 	for t := range schemas {
@@ -69,6 +145,11 @@ func checkSchemas(schemas map[string]json.RawMessage) error {
 	sort.Strings(topics)
 	var errs []gen.ProblemError
 	for _, t := range topics {
+		if bound := schemaBound(schemas[t]); bound != "" {
+			errs = append(errs, gen.ProblemError{MemberName: "/schemas/" + pointerToken(t),
+				Message: "schema past a bound: " + bound, Code: ptr("schemaBound")})
+			continue
+		}
 		if _, err := compileSchema(schemas[t]); err != nil {
 			errs = append(errs, gen.ProblemError{MemberName: "/schemas/" + pointerToken(t),
 				Message: "not a valid JSON Schema: " + schemaCompileMessage(err), Code: ptr("schema")})

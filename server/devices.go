@@ -39,7 +39,9 @@ func (s *Server) CreateDevice(ctx context.Context, req gen.CreateDeviceRequestOb
 	if err := s.store.Devices.CreateDevice(ctx, d, tags...); err != nil {
 		return nil, deviceConflict(err, d.DeviceID)
 	}
-	s.audit(ctx, "create", "device", d.ID)
+	if err := s.audit(ctx, "create", "device", d.ID); err != nil {
+		return nil, err
+	}
 	out, err := s.deviceOut(ctx, d)
 	return gen.CreateDevice201JSONResponse(out), err
 }
@@ -124,7 +126,9 @@ func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestOb
 	if d, err = s.store.Devices.UpdateDevice(ctx, d, in.Version, tags...); err != nil {
 		return nil, deviceConflict(err, in.DeviceId)
 	}
-	s.audit(ctx, "update", "device", d.ID)
+	if err := s.audit(ctx, "update", "device", d.ID); err != nil {
+		return nil, err
+	}
 	out, err := s.deviceOut(ctx, d)
 	return gen.UpdateDevice200JSONResponse(out), err
 }
@@ -137,7 +141,9 @@ func (s *Server) DeleteDevice(ctx context.Context, req gen.DeleteDeviceRequestOb
 	if err := s.store.Devices.DeleteDevice(ctx, req.DeviceId); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "device", req.DeviceId)
+	if err := s.audit(ctx, "delete", "device", req.DeviceId); err != nil {
+		return nil, err
+	}
 	return gen.DeleteDevice204Response{}, nil
 }
 

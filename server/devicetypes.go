@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,9 +30,7 @@ func (s *Server) ListDeviceTypes(ctx context.Context, req gen.ListDeviceTypesReq
 	}
 	items := make([]gen.DeviceType, len(types))
 	for i := range types {
-		if items[i], err = deviceTypeOut(&types[i]); err != nil {
-			return nil, err
-		}
+		items[i] = deviceTypeOut(&types[i])
 	}
 	return gen.ListDeviceTypes200JSONResponse(newPage(items, q, total)), nil
 }
@@ -54,11 +53,10 @@ func (s *Server) CreateDeviceType(ctx context.Context, req gen.CreateDeviceTypeR
 	if err := s.store.Devices.CreateDeviceType(ctx, t); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "create", "deviceType", t.ID)
-	out, err := deviceTypeOut(t)
-	if err != nil {
+	if err := s.audit(ctx, "create", "deviceType", t.ID); err != nil {
 		return nil, err
 	}
+	out := deviceTypeOut(t)
 	return gen.CreateDeviceType201JSONResponse(out), nil
 }
 
@@ -68,10 +66,7 @@ func (s *Server) GetDeviceType(ctx context.Context, req gen.GetDeviceTypeRequest
 	if err != nil {
 		return nil, err
 	}
-	out, err := deviceTypeOut(t)
-	if err != nil {
-		return nil, err
-	}
+	out := deviceTypeOut(t)
 	return gen.GetDeviceType200JSONResponse(out), nil
 }
 
@@ -94,11 +89,10 @@ func (s *Server) UpdateDeviceType(ctx context.Context, req gen.UpdateDeviceTypeR
 	if t, err = s.store.Devices.UpdateDeviceType(ctx, t, in.Version); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "update", "deviceType", t.ID)
-	out, err := deviceTypeOut(t)
-	if err != nil {
+	if err := s.audit(ctx, "update", "deviceType", t.ID); err != nil {
 		return nil, err
 	}
+	out := deviceTypeOut(t)
 	return gen.UpdateDeviceType200JSONResponse(out), nil
 }
 
@@ -115,7 +109,9 @@ func (s *Server) DeleteDeviceType(ctx context.Context, req gen.DeleteDeviceTypeR
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "deviceType", req.DeviceTypeId)
+	if err := s.audit(ctx, "delete", "deviceType", req.DeviceTypeId); err != nil {
+		return nil, err
+	}
 	return gen.DeleteDeviceType204Response{}, nil
 }
 
@@ -131,19 +127,20 @@ func (s *Server) deviceType(ctx context.Context, id string, verb auth.Verb) (*st
 	return t, nil
 }
 
-// schemasIn encodes the per-topic schemas of a request, each of which must
-// compile (400 naming /schemas/<topic> otherwise).
-func schemasIn(in *map[string]map[string]any) (map[string]json.RawMessage, error) {
+// schemasIn takes the per-topic schemas of a request as sent (compacted),
+// each of which must be within bounds and compile (400 naming
+// /schemas/<topic> otherwise).
+func schemasIn(in *map[string]json.RawMessage) (map[string]json.RawMessage, error) {
 	out := map[string]json.RawMessage{}
 	if in == nil {
 		return out, nil
 	}
-	for topic, sch := range *in {
-		raw, err := json.Marshal(sch)
-		if err != nil {
-			return nil, fmt.Errorf("encode schema of topic %q: %w", topic, err)
+	for topic, raw := range *in {
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, raw); err != nil {
+			return nil, fmt.Errorf("compact schema of topic %q: %w", topic, err)
 		}
-		out[topic] = raw
+		out[topic] = compact.Bytes()
 	}
 	if err := checkSchemas(out); err != nil {
 		return nil, err
@@ -151,15 +148,10 @@ func schemasIn(in *map[string]map[string]any) (map[string]json.RawMessage, error
 	return out, nil
 }
 
-func deviceTypeOut(t *store.DeviceType) (gen.DeviceType, error) {
-	schemas := make(map[string]map[string]any, len(t.Schemas))
-	for topic, raw := range t.Schemas {
-		var sch map[string]any
-		if err := json.Unmarshal(raw, &sch); err != nil {
-			return gen.DeviceType{}, fmt.Errorf("device type %s: schema of topic %q: %w", t.ID, topic, err)
-		}
-		schemas[topic] = sch
+func deviceTypeOut(t *store.DeviceType) gen.DeviceType {
+	if t.Schemas == nil {
+		t.Schemas = map[string]json.RawMessage{}
 	}
 	return gen.DeviceType{Id: t.ID, Name: t.Name, Description: t.Description, WorkspaceId: t.WorkspaceID,
-		Schemas: schemas, Version: t.Version, Created: t.CreatedAt.UTC(), Updated: t.UpdatedAt.UTC()}, nil
+		Schemas: t.Schemas, Version: t.Version, Created: t.CreatedAt.UTC(), Updated: t.UpdatedAt.UTC()}
 }

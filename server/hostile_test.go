@@ -3,11 +3,17 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"os"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for the administrator's connection
 
 	"github.com/keyplane/keyplane/server"
 	"github.com/keyplane/keyplane/store"
@@ -171,5 +177,115 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "client closed the request") {
 		t.Errorf("not logged: %s", logs.String())
+	}
+}
+
+// TestSchemaBounds: a device type's schema past a bound is refused before it
+// is compiled, with a 400 that names the topic and the bound.
+func TestSchemaBounds(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		ws := h.workspace(t, h.org(t, "acme"), "main")
+		deep := `{"type":"array"}`
+		for range 40 {
+			deep = `{"type":"array","items":` + deep + `}`
+		}
+		var props []string
+		for i := range 1100 {
+			props = append(props, fmt.Sprintf(`"p%d":{"type":"number"}`, i))
+		}
+		for _, tc := range []struct{ name, schema, bound string }{
+			{"too large", `{"type":"object","description":"` + strings.Repeat("x", 40<<10) + `"}`, "bytes"},
+			{"too deep", deep, "deeper"},
+			{"too many keywords", `{"type":"object","properties":{` + strings.Join(props, ",") + `}}`, "keywords"},
+			{"a long pattern", `{"type":"string","pattern":"` + strings.Repeat("a", 600) + `"}`, "longer"},
+			{"a pattern that compiles huge", `{"type":"string","pattern":"(?:abcdefghij){1000}"}`, "instructions"},
+			{"a huge pattern property", `{"type":"object","patternProperties":{"(?:abcdefghij){1000}":{}}}`, "instructions"},
+		} {
+			r := h.do(t, req{method: "POST", path: "/v3/device-types",
+				body: `{"name":"x","workspaceId":"` + ws + `","schemas":{"default":` + tc.schema + `}}`})
+			p := r.want(400).problem()
+			if p.Errors == nil || (*p.Errors)[0].MemberName != "/schemas/default" || *(*p.Errors)[0].Code != "schemaBound" ||
+				!strings.Contains((*p.Errors)[0].Message, tc.bound) {
+				t.Errorf("%s: %+v", tc.name, p.Errors)
+			}
+		}
+		// A schema's numbers are kept as sent.
+		var dt struct{ Schemas map[string]json.RawMessage }
+		h.do(t, req{method: "POST", path: "/v3/device-types",
+			body: `{"name":"exact","workspaceId":"` + ws + `","schemas":{"default":{"type":"object","properties":{"n":{"type":"integer","maximum":9007199254740993}}}}}`}).
+			want(201).decode(&dt)
+		if !strings.Contains(string(dt.Schemas["default"]), "9007199254740993") {
+			t.Errorf("schema read back %s", dt.Schemas["default"])
+		}
+	})
+}
+
+// TestAuditNeverLost: every audit record fits its columns, whatever the
+// names involved; an audit write that fails fails the request.
+func TestAuditNeverLost(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		long := strings.Repeat("u", 200)
+		h.do(t, req{method: "POST", path: "/api/auth", anonymous: true, body: map[string]any{"userName": long, "password": "x"}}).want(401)
+		org := h.org(t, "acme")
+		u := h.user(t, long)
+		h.member(t, org, u.Id, "OWNER")
+		k := h.create(t, map[string]any{"name": "k", "organizationId": org, "isActive": true, "userName": long, "deviceName": strings.Repeat("d", 200)})
+		h.do(t, req{method: "PUT", path: "/v3/organizations/" + org, apiKey: *k.ClientSecret, body: map[string]any{"name": "renamed"}}).want(200)
+		events, _, err := h.st.Audit.List(t.Context(), mustQuery(t, "$sort=at"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var login, update bool
+		for _, e := range events {
+			login = login || e.Action == "login" && e.ResourceID == long && e.Outcome == "denied"
+			update = update || e.Action == "update" && e.ResourceType == "organization" && strings.HasSuffix(e.Actor, "@"+strings.Repeat("d", 200))
+		}
+		if !login || !update {
+			t.Fatalf("audit records lost: login %v, update by a long actor %v", login, update)
+		}
+		storetest.Exec(t, h.st, "DROP TABLE audit_events")
+		if r := h.do(t, req{method: "POST", path: "/v3/organizations", body: map[string]any{"name": "unaudited"}}); r.Code < 500 {
+			t.Fatalf("a change whose audit record failed answered %d", r.Code)
+		}
+	})
+}
+
+// TestRecoversFromLostConnections: when PostgreSQL terminates every
+// connection (a restart, a failover), requests answer 503 at worst, never
+// 500, and the server recovers by itself.
+func TestRecoversFromLostConnections(t *testing.T) {
+	name := fmt.Sprintf("keyplane_recovery_%d", time.Now().UnixNano())
+	dsn := storetest.DSN(t, store.Postgres) + "&application_name=" + name
+	st, err := store.Open(t.Context(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := newHarness(t, st)
+	h.org(t, "acme")
+	base := os.Getenv("KEYPLANE_TEST_POSTGRES_URL")
+	if base == "" {
+		base = storetest.DefaultPostgresURL
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(t.Context(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", name); err != nil {
+		t.Fatal(err)
+	}
+	recovered := false
+	for range 20 {
+		r := h.do(t, req{method: "GET", path: "/v3/organizations"})
+		if r.Code != 200 && r.Code != 503 {
+			t.Fatalf("after losing its connections: %d %s", r.Code, r.Body)
+		}
+		if recovered = r.Code == 200; recovered {
+			break
+		}
+	}
+	if !recovered {
+		t.Fatal("did not recover within 20 requests")
 	}
 }

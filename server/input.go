@@ -24,6 +24,15 @@ import (
 // API comes near it.
 const MaxJSONDepth = 64
 
+// Bounds of a JSON number in a body. Numbers are kept exactly as sent, and
+// an exact number with a huge exponent (1e1000000000) is huge to compute
+// with (a schema's minimum, a NUMERIC aggregate): within these bounds every
+// number fits PostgreSQL's NUMERIC and costs little.
+const (
+	MaxNumberDigits   = 1000
+	MaxNumberExponent = 1000
+)
+
 // checkInput refuses, before the request is validated against the spec,
 // what must never reach a handler or the database and what a JSON decoder
 // would silently accept or alter: U+0000 or invalid UTF-8 in a path, query
@@ -147,6 +156,12 @@ func walkJSON(b []byte) *gen.ProblemError {
 			} else {
 				top.index++
 			}
+		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			end, bad := scanNumber(b, i)
+			if bad != "" {
+				return &gen.ProblemError{MemberName: pointer(stack), Message: bad, Code: ptr("number")}
+			}
+			i = end
 		case '"':
 			end, bad := scanString(b, i)
 			if expectKey {
@@ -195,6 +210,43 @@ func scanString(b []byte, start int) (end int, bad string) {
 		}
 	}
 	return len(b) - 1, bad
+}
+
+// scanNumber reads the number starting at b[start] and returns the index of
+// its last byte, and what is wrong with it, if anything.
+func scanNumber(b []byte, start int) (end int, bad string) {
+	digits, exponent, inExponent := 0, 0, false
+	sign := 1
+	i := start
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9' && inExponent:
+			if exponent <= MaxNumberExponent {
+				exponent = exponent*10 + int(c-'0')
+			}
+		case c >= '0' && c <= '9':
+			digits++
+		case c == 'e' || c == 'E':
+			inExponent = true
+		case c == '-' && inExponent:
+			sign = -1
+		case c == '-' || c == '+' || c == '.':
+		default:
+			return i - 1, numberBound(digits, sign*exponent)
+		}
+	}
+	return i - 1, numberBound(digits, sign*exponent)
+}
+
+func numberBound(digits, exponent int) string {
+	switch {
+	case digits > MaxNumberDigits:
+		return fmt.Sprintf("a number with more than %d digits", MaxNumberDigits)
+	case exponent > MaxNumberExponent || exponent < -MaxNumberExponent:
+		return fmt.Sprintf("a number with an exponent beyond ±%d", MaxNumberExponent)
+	}
+	return ""
 }
 
 func hex4(h []byte) rune {

@@ -28,6 +28,11 @@ func TestCheckJSON(t *testing.T) {
 		{"not JSON", `{"a":`, "body", "syntax"},
 		{"too deep", deep, "/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0", "depth"},
 		{"as deep as allowed", strings.Repeat("[", MaxJSONDepth) + strings.Repeat("]", MaxJSONDepth), "", ""},
+		{"numbers within bounds", `{"a":[9007199254740993,-1.5e-300,1e400,0.1,` + strings.Repeat("9", MaxNumberDigits) + `]}`, "", ""},
+		{"a huge exponent", `{"a":{"b":1e1000000000}}`, "/a/b", "number"},
+		{"a tiny exponent", `[1E-1001]`, "/0", "number"},
+		{"too many digits", `{"n":` + strings.Repeat("1", MaxNumberDigits+1) + `}`, "/n", "number"},
+		{"digits in a string are text", `{"s":"` + strings.Repeat("1", MaxNumberDigits+1) + `e99999"}`, "", ""},
 	} {
 		got := checkJSON([]byte(tc.body))
 		switch {

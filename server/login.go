@@ -39,7 +39,9 @@ func (s *Server) Login(ctx context.Context, req gen.LoginRequestObject) (gen.Log
 	}
 	if perr := auth.CheckPassword(hash, in.Password); perr != nil || u == nil || !u.IsActive {
 		s.limiter.Fail(now, addr, credential)
-		s.record(ctx, "login", "user", in.UserName, "denied", nil)
+		if err := s.record(ctx, "login", "user", in.UserName, "denied", nil); err != nil {
+			return nil, err
+		}
 		return nil, &auth.Failure{Scheme: "password", Reason: "bad_password", Err: auth.ErrBadCredentials}
 	}
 	refresh, digest, err := newRefreshToken()
@@ -55,7 +57,9 @@ func (s *Server) Login(ctx context.Context, req gen.LoginRequestObject) (gen.Log
 	if err != nil {
 		return nil, err
 	}
-	s.record(auth.WithPrincipal(ctx, auth.NewPrincipal(u.UserName, "password", nil, nil)), "login", "user", u.ID, "success", nil)
+	if err := s.record(auth.WithPrincipal(ctx, auth.NewPrincipal(u.UserName, "password", nil, nil)), "login", "user", u.ID, "success", nil); err != nil {
+		return nil, err
+	}
 	return gen.Login200JSONResponse(res), nil
 }
 
@@ -94,7 +98,9 @@ func (s *Server) Logout(ctx context.Context, _ gen.LogoutRequestObject) (gen.Log
 	if err := s.store.Sessions.Revoke(ctx, p.SessionID); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "logout", "session", p.SessionID)
+	if err := s.audit(ctx, "logout", "session", p.SessionID); err != nil {
+		return nil, err
+	}
 	return gen.Logout204Response{}, nil
 }
 

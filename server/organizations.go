@@ -53,7 +53,9 @@ func (s *Server) CreateOrganization(ctx context.Context, req gen.CreateOrganizat
 	if err := s.store.Organizations.Create(ctx, o, owner); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "create", "organization", o.ID)
+	if err := s.audit(ctx, "create", "organization", o.ID); err != nil {
+		return nil, err
+	}
 	out, err := s.organizationOut(ctx, o)
 	return gen.CreateOrganization201JSONResponse(out), err
 }
@@ -79,7 +81,9 @@ func (s *Server) UpdateOrganization(ctx context.Context, req gen.UpdateOrganizat
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "update", "organization", o.ID)
+	if err := s.audit(ctx, "update", "organization", o.ID); err != nil {
+		return nil, err
+	}
 	out, err := s.organizationOut(ctx, o)
 	return gen.UpdateOrganization200JSONResponse(out), err
 }
@@ -92,7 +96,9 @@ func (s *Server) DeleteOrganization(ctx context.Context, req gen.DeleteOrganizat
 	if err := s.store.Organizations.Delete(ctx, req.OrganizationId); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "organization", req.OrganizationId)
+	if err := s.audit(ctx, "delete", "organization", req.OrganizationId); err != nil {
+		return nil, err
+	}
 	return gen.DeleteOrganization204Response{}, nil
 }
 
@@ -148,7 +154,9 @@ func (s *Server) PutOrganizationMember(ctx context.Context, req gen.PutOrganizat
 	if err := s.store.Users.PutOrganizationMember(ctx, m); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "update", "organizationMember", org+"/"+u.ID)
+	if err := s.audit(ctx, "update", "organizationMember", org+"/"+u.ID); err != nil {
+		return nil, err
+	}
 	return gen.PutOrganizationMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: role, Created: ptr(m.CreatedAt)}, nil
 }
 
@@ -180,7 +188,9 @@ func (s *Server) DeleteOrganizationMember(ctx context.Context, req gen.DeleteOrg
 	if err := s.store.Users.DeleteOrganizationMember(ctx, org, req.UserId); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "organizationMember", org+"/"+req.UserId)
+	if err := s.audit(ctx, "delete", "organizationMember", org+"/"+req.UserId); err != nil {
+		return nil, err
+	}
 	return gen.DeleteOrganizationMember204Response{}, nil
 }
 

@@ -50,7 +50,9 @@ func (s *Server) CreateRole(ctx context.Context, req gen.CreateRoleRequestObject
 		}
 		return nil, err
 	}
-	s.audit(ctx, "create", "role", r.Name)
+	if err := s.audit(ctx, "create", "role", r.Name); err != nil {
+		return nil, err
+	}
 	return gen.CreateRole201JSONResponse{Body: roleOut(r), Headers: gen.CreateRole201ResponseHeaders{ETag: etag(r.Version)}}, nil
 }
 
@@ -68,7 +70,9 @@ func (s *Server) PutRole(ctx context.Context, req gen.PutRoleRequestObject) (gen
 		if err := s.store.Roles.Create(ctx, r); err != nil {
 			return nil, err
 		}
-		s.audit(ctx, "create", "role", r.Name)
+		if err := s.audit(ctx, "create", "role", r.Name); err != nil {
+			return nil, err
+		}
 		return gen.PutRole200JSONResponse{Body: roleOut(r), Headers: gen.PutRole200ResponseHeaders{ETag: etag(r.Version)}}, nil
 	}
 	if err != nil {
@@ -88,7 +92,9 @@ func (s *Server) PutRole(ctx context.Context, req gen.PutRoleRequestObject) (gen
 	if r, err = s.store.Roles.Update(ctx, r, version); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "update", "role", r.Name)
+	if err := s.audit(ctx, "update", "role", r.Name); err != nil {
+		return nil, err
+	}
 	return gen.PutRole200JSONResponse{Body: roleOut(r), Headers: gen.PutRole200ResponseHeaders{ETag: etag(r.Version)}}, nil
 }
 
@@ -108,7 +114,9 @@ func (s *Server) DeleteRole(ctx context.Context, req gen.DeleteRoleRequestObject
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "role", r.Name)
+	if err := s.audit(ctx, "delete", "role", r.Name); err != nil {
+		return nil, err
+	}
 	return gen.DeleteRole200JSONResponse(roleOut(r)), nil
 }
 

@@ -53,7 +53,9 @@ func (s *Server) CreateRule(ctx context.Context, req gen.CreateRuleRequestObject
 	if err := s.store.Connectors.CreateRule(ctx, r, devices); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "create", "rule", r.ID)
+	if err := s.audit(ctx, "create", "rule", r.ID); err != nil {
+		return nil, err
+	}
 	out, err := ruleOut(r)
 	return gen.CreateRule201JSONResponse(out), err
 }
@@ -87,7 +89,9 @@ func (s *Server) UpdateRule(ctx context.Context, req gen.UpdateRuleRequestObject
 	if r, err = s.store.Connectors.UpdateRule(ctx, r, devices, in.Version); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "update", "rule", r.ID)
+	if err := s.audit(ctx, "update", "rule", r.ID); err != nil {
+		return nil, err
+	}
 	out, err := ruleOut(r)
 	return gen.UpdateRule200JSONResponse(out), err
 }
@@ -100,7 +104,9 @@ func (s *Server) DeleteRule(ctx context.Context, req gen.DeleteRuleRequestObject
 	if err := s.store.Connectors.DeleteRule(ctx, req.RuleId); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "rule", req.RuleId)
+	if err := s.audit(ctx, "delete", "rule", req.RuleId); err != nil {
+		return nil, err
+	}
 	return gen.DeleteRule204Response{}, nil
 }
 

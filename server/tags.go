@@ -43,7 +43,9 @@ func (s *Server) CreateTag(ctx context.Context, req gen.CreateTagRequestObject) 
 	if err := s.store.Devices.CreateTag(ctx, t); err != nil {
 		return nil, tagConflict(err, in.Name)
 	}
-	s.audit(ctx, "create", "tag", t.ID)
+	if err := s.audit(ctx, "create", "tag", t.ID); err != nil {
+		return nil, err
+	}
 	return gen.CreateTag201JSONResponse(tagOut(t)), nil
 }
 
@@ -71,7 +73,9 @@ func (s *Server) UpdateTag(ctx context.Context, req gen.UpdateTagRequestObject) 
 	if t, err = s.store.Devices.UpdateTag(ctx, t, in.Version); err != nil {
 		return nil, tagConflict(err, in.Name)
 	}
-	s.audit(ctx, "update", "tag", t.ID)
+	if err := s.audit(ctx, "update", "tag", t.ID); err != nil {
+		return nil, err
+	}
 	return gen.UpdateTag200JSONResponse(tagOut(t)), nil
 }
 
@@ -83,7 +87,9 @@ func (s *Server) DeleteTag(ctx context.Context, req gen.DeleteTagRequestObject) 
 	if err := s.store.Devices.DeleteTag(ctx, req.TagId); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "tag", req.TagId)
+	if err := s.audit(ctx, "delete", "tag", req.TagId); err != nil {
+		return nil, err
+	}
 	return gen.DeleteTag204Response{}, nil
 }
 

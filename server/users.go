@@ -62,7 +62,9 @@ func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject
 		}
 		return nil, err
 	}
-	s.audit(ctx, "create", "user", u.ID)
+	if err := s.audit(ctx, "create", "user", u.ID); err != nil {
+		return nil, err
+	}
 	return gen.CreateUser201JSONResponse{Body: userOut(u), Headers: gen.CreateUser201ResponseHeaders{ETag: etag(u.Version)}}, nil
 }
 
@@ -99,7 +101,9 @@ func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject
 		}
 		return nil, err
 	}
-	s.audit(ctx, "update", "user", u.ID)
+	if err := s.audit(ctx, "update", "user", u.ID); err != nil {
+		return nil, err
+	}
 	return gen.UpdateUser200JSONResponse{Body: userOut(u), Headers: gen.UpdateUser200ResponseHeaders{ETag: etag(u.Version)}}, nil
 }
 
@@ -171,7 +175,9 @@ func (s *Server) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "user", u.ID)
+	if err := s.audit(ctx, "delete", "user", u.ID); err != nil {
+		return nil, err
+	}
 	return gen.DeleteUser200JSONResponse(userOut(u)), nil
 }
 

@@ -48,7 +48,9 @@ func (s *Server) CreateWorkspace(ctx context.Context, req gen.CreateWorkspaceReq
 	if err := s.store.Organizations.CreateWorkspace(ctx, w); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "create", "workspace", w.ID)
+	if err := s.audit(ctx, "create", "workspace", w.ID); err != nil {
+		return nil, err
+	}
 	return gen.CreateWorkspace201JSONResponse(workspaceOut(w)), nil
 }
 
@@ -76,7 +78,9 @@ func (s *Server) UpdateWorkspace(ctx context.Context, req gen.UpdateWorkspaceReq
 	if w, err = s.store.Organizations.UpdateWorkspace(ctx, w, in.Version); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "update", "workspace", w.ID)
+	if err := s.audit(ctx, "update", "workspace", w.ID); err != nil {
+		return nil, err
+	}
 	return gen.UpdateWorkspace200JSONResponse(workspaceOut(w)), nil
 }
 
@@ -88,7 +92,9 @@ func (s *Server) DeleteWorkspace(ctx context.Context, req gen.DeleteWorkspaceReq
 	if err := s.store.Organizations.DeleteWorkspace(ctx, req.WorkspaceId); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "workspace", req.WorkspaceId)
+	if err := s.audit(ctx, "delete", "workspace", req.WorkspaceId); err != nil {
+		return nil, err
+	}
 	return gen.DeleteWorkspace204Response{}, nil
 }
 
@@ -131,7 +137,9 @@ func (s *Server) PutWorkspaceMember(ctx context.Context, req gen.PutWorkspaceMem
 	if err := s.store.Users.PutWorkspaceMember(ctx, m); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "update", "workspaceMember", w.ID+"/"+u.ID)
+	if err := s.audit(ctx, "update", "workspaceMember", w.ID+"/"+u.ID); err != nil {
+		return nil, err
+	}
 	return gen.PutWorkspaceMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: m.Role, Created: ptr(m.CreatedAt)}, nil
 }
 
@@ -153,7 +161,9 @@ func (s *Server) DeleteWorkspaceMember(ctx context.Context, req gen.DeleteWorksp
 	if err := s.store.Users.DeleteWorkspaceMember(ctx, w.ID, req.UserId); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, "delete", "workspaceMember", w.ID+"/"+req.UserId)
+	if err := s.audit(ctx, "delete", "workspaceMember", w.ID+"/"+req.UserId); err != nil {
+		return nil, err
+	}
 	return gen.DeleteWorkspaceMember204Response{}, nil
 }
 

@@ -303,7 +303,34 @@ var migrations = []migration{
 		`UPDATE api_keys SET user_id = (SELECT users.id FROM users WHERE users.user_name = api_keys.user_name) WHERE user_name IS NOT NULL`,
 		`CREATE INDEX api_keys_user ON api_keys (user_id)`,
 	}},
+	{7, "audit columns as wide as what they record", []string{
+		// An actor names a key acting as a user on a device (432 characters at
+		// most) and a failed login records the user name as sent (200): an
+		// audit record must never be lost to a column width.
+		`CREATE TABLE audit_events_wide (
+			id            {{serial}},
+			at            {{time}} NOT NULL,
+			actor         VARCHAR(512) NOT NULL,
+			action        VARCHAR(40) NOT NULL,
+			resource_type VARCHAR(40) NOT NULL,
+			resource_id   VARCHAR(256) NOT NULL,
+			outcome       VARCHAR(20) NOT NULL,
+			request_id    VARCHAR(64) NOT NULL,
+			detail        TEXT
+		)`,
+		`INSERT INTO audit_events_wide (id, at, actor, action, resource_type, resource_id, outcome, request_id, detail)
+			SELECT id, at, actor, action, resource_type, resource_id, outcome, request_id, detail FROM audit_events`,
+		`DROP TABLE audit_events`,
+		`ALTER TABLE audit_events_wide RENAME TO audit_events`,
+		`CREATE INDEX audit_events_at ON audit_events (at, id)`,
+		// The copied ids must not be handed out again (SQLite's AUTOINCREMENT
+		// follows the largest id by itself).
+		postgresOnly + `SELECT setval(pg_get_serial_sequence('audit_events', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM audit_events`,
+	}},
 }
+
+// postgresOnly marks a migration statement that only PostgreSQL runs.
+const postgresOnly = "postgres only: "
 
 var columnTypes = map[Dialect]*strings.Replacer{
 	Postgres: strings.NewReplacer("{{bytes}}", "BYTEA", "{{bool}}", "BOOLEAN", "{{time}}", "TIMESTAMPTZ",
@@ -345,6 +372,10 @@ func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
 				return nil
 			}
 			for _, stmt := range m.ddl {
+				stmt, pgOnly := strings.CutPrefix(stmt, postgresOnly)
+				if pgOnly && s.dialect != Postgres {
+					continue
+				}
 				if err := tx.Exec(columnTypes[s.dialect].Replace(stmt)).Error; err != nil {
 					return err
 				}

@@ -2,6 +2,7 @@
 //
 //	keyplane serve [flags]   run the HTTP API (flags default to KEYPLANE_* env vars)
 //	keyplane keys <command>  manage API keys through the API (list, get, create, update, rotate, delete)
+//	keyplane probe [-url U]  exit 0 when the server's /readyz answers 200 (container health checks)
 //
 // Exit codes: 0 ok, 1 runtime or API error, 2 usage error.
 package main
@@ -34,6 +35,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stdout, stderr)
 	case "keys":
 		err = runKeys(ctx, args[1:], stdout, stderr)
+	case "probe":
+		err = probe(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -72,6 +75,8 @@ Usage:
   keyplane serve [flags]    run the HTTP API; "keyplane serve -h" lists the flags
   keyplane keys <command>   manage API keys through the API: list, get, create, update,
                             rotate, delete; "keyplane keys -h" describes them
+  keyplane probe [-url URL] exit 0 when the server is ready (GET /readyz answers 200),
+                            1 otherwise: the health check of container images
 
 `)
 }

@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/delivery"
@@ -22,52 +24,76 @@ import (
 	"github.com/keyplane/keyplane/store/ndata"
 )
 
-// config is everything `keyplane serve` reads from flags and KEYPLANE_* variables.
+// config is everything `keyplane serve` reads from flags and KEYPLANE_*
+// variables. parseServeFlags is the one place that reads them; it checks
+// every value before serve has a side effect.
 type config struct {
 	addr        string
 	databaseURL string
 	dataDir     string
 	rootToken   string
 	secretKey   string
-	logLevel    string
-	logFormat   string
+	// secretKeyFrom names where secretKey came from (a flag or a variable),
+	// for its errors.
+	secretKeyFrom string
+	logLevel      string
+	logFormat     string
 	// trustForwardedHost makes the HMAC verifier read the signed host from
 	// X-Forwarded-Host, for deployments behind a proxy that rewrites Host.
 	trustForwardedHost bool
 	// validateResponses checks every response against the spec and logs
 	// violations; for staging.
 	validateResponses bool
-	// trustedProxies may name the client in X-Forwarded-For (rate limits).
+	// trustedProxies may name the client in X-Forwarded-For (rate limits);
+	// proxies is its parsed form.
 	trustedProxies string
+	proxies        auth.Proxies
 	// webhookAllowPrivate lets webhooks reach loopback, private and
 	// link-local addresses (refused by default against SSRF).
 	webhookAllowPrivate bool
 	// metricsAddr, when set, serves /metrics there (and not on addr)
 	// without credentials; otherwise /metrics needs METRICS:READ.
 	metricsAddr string
+	// deliveryLease overrides the delivery worker's lease (hidden
+	// KEYPLANE_DELIVERY_LEASE, for tests); zero keeps the worker's default.
+	deliveryLease time.Duration
 }
+
+// psWarning ends the help of flags that carry secrets.
+const psWarning = "; a flag is visible to other users in ps: prefer "
 
 func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
+	var e envReader
+	c.databaseURL, _ = e.secret("KEYPLANE_DATABASE_URL")
+	c.rootToken, _ = e.secret("KEYPLANE_ROOT_TOKEN")
+	var secretKeyVar string
+	c.secretKey, secretKeyVar = e.secret("KEYPLANE_SECRET_KEY")
+	c.deliveryLease = e.duration("KEYPLANE_DELIVERY_LEASE") // hidden: tests shorten the lease
+
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", env("KEYPLANE_ADDR", "127.0.0.1:8080"), "listen address (KEYPLANE_ADDR)")
 	fs.StringVar(&c.dataDir, "data-dir", env("KEYPLANE_DATA_DIR", "."), "directory for the SQLite database and the generated secret key (KEYPLANE_DATA_DIR)")
-	fs.StringVar(&c.databaseURL, "database-url", os.Getenv("KEYPLANE_DATABASE_URL"),
-		"postgres://… for PostgreSQL, or an SQLite file path / sqlite: URL; default <data-dir>/keyplane.db (KEYPLANE_DATABASE_URL)")
-	fs.StringVar(&c.rootToken, "root-token", os.Getenv("KEYPLANE_ROOT_TOKEN"),
-		"root bearer token with every right; generated and printed once when unset (KEYPLANE_ROOT_TOKEN)")
-	fs.StringVar(&c.secretKey, "secret-key", os.Getenv("KEYPLANE_SECRET_KEY"),
-		"32-byte AES key (hex or base64) sealing key secrets; generated into <data-dir>/keyplane.key when unset (KEYPLANE_SECRET_KEY)")
-	fs.BoolVar(&c.trustForwardedHost, "trust-forwarded-host", env("KEYPLANE_TRUST_FORWARDED_HOST", "false") == "true",
+	// Secrets go through secretFlag, so that -h never shows them as defaults.
+	fs.Var(secretFlag{&c.databaseURL}, "database-url",
+		"database `URL`: postgres://… for PostgreSQL, or an SQLite file path / sqlite: URL; default <data-dir>/keyplane.db "+
+			"(KEYPLANE_DATABASE_URL or KEYPLANE_DATABASE_URL_FILE)"+psWarning+"KEYPLANE_DATABASE_URL_FILE for a URL with a password")
+	fs.Var(secretFlag{&c.rootToken}, "root-token",
+		"root bearer `token` with every right; generated and printed once when unset "+
+			"(KEYPLANE_ROOT_TOKEN or KEYPLANE_ROOT_TOKEN_FILE)"+psWarning+"KEYPLANE_ROOT_TOKEN_FILE")
+	fs.Var(secretFlag{&c.secretKey}, "secret-key",
+		"32-byte AES `key` (hex or base64) sealing key secrets; generated into <data-dir>/keyplane.key when unset "+
+			"(KEYPLANE_SECRET_KEY or KEYPLANE_SECRET_KEY_FILE)"+psWarning+"KEYPLANE_SECRET_KEY_FILE")
+	fs.BoolVar(&c.trustForwardedHost, "trust-forwarded-host", e.bool("KEYPLANE_TRUST_FORWARDED_HOST", false),
 		"verify HMAC signatures against X-Forwarded-Host when present; only behind a proxy that sets it (KEYPLANE_TRUST_FORWARDED_HOST)")
-	fs.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("KEYPLANE_TRUSTED_PROXIES"),
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", env("KEYPLANE_TRUSTED_PROXIES", ""),
 		"comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client, for rate limits (KEYPLANE_TRUSTED_PROXIES)")
-	fs.BoolVar(&c.validateResponses, "validate-responses", env("KEYPLANE_VALIDATE_RESPONSES", "false") == "true",
+	fs.BoolVar(&c.validateResponses, "validate-responses", e.bool("KEYPLANE_VALIDATE_RESPONSES", false),
 		"check every response against the OpenAPI spec and log violations; for staging (KEYPLANE_VALIDATE_RESPONSES)")
-	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", env("KEYPLANE_WEBHOOK_ALLOW_PRIVATE", "false") == "true",
+	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", e.bool("KEYPLANE_WEBHOOK_ALLOW_PRIVATE", false),
 		"let webhooks name and reach loopback, private and other special-purpose addresses (KEYPLANE_WEBHOOK_ALLOW_PRIVATE)")
-	fs.StringVar(&c.metricsAddr, "metrics-addr", os.Getenv("KEYPLANE_METRICS_ADDR"),
+	fs.StringVar(&c.metricsAddr, "metrics-addr", env("KEYPLANE_METRICS_ADDR", ""),
 		"serve /metrics on this address of its own, without credentials; unset, /metrics on the API needs METRICS:READ (KEYPLANE_METRICS_ADDR)")
 	fs.StringVar(&c.logLevel, "log-level", env("KEYPLANE_LOG_LEVEL", "info"), "debug, info, warn or error (KEYPLANE_LOG_LEVEL)")
 	fs.StringVar(&c.logFormat, "log-format", env("KEYPLANE_LOG_FORMAT", "text"), "text or json (KEYPLANE_LOG_FORMAT)")
@@ -80,10 +106,87 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return c, usageError{fmt.Errorf("serve takes no arguments, got %q", fs.Args())}
 	}
+	if len(e.errs) > 0 {
+		return c, usageError{errors.Join(e.errs...)}
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	from := func(flagName, envName string) string {
+		if given[flagName] {
+			return "--" + flagName
+		}
+		return envName
+	}
+	c.secretKeyFrom = from("secret-key", secretKeyVar)
+	var err error
+	if c.proxies, err = auth.ParseProxies(c.trustedProxies); err != nil {
+		return c, usageError{fmt.Errorf("%s: %w", from("trusted-proxies", "KEYPLANE_TRUSTED_PROXIES"), err)}
+	}
 	if c.databaseURL == "" {
 		c.databaseURL = filepath.Join(c.dataDir, "keyplane.db")
 	}
 	return c, nil
+}
+
+// envReader reads the KEYPLANE_* variables that need more than env,
+// collecting what is wrong with them so that all are reported at once.
+type envReader struct{ errs []error }
+
+// bool parses name with strconv.ParseBool; unset or empty is def.
+func (e *envReader) bool(name string, def bool) bool {
+	v := env(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s: want true or false, got %q", name, v))
+		return def
+	}
+	return b
+}
+
+// duration parses name as a positive duration; unset or empty is zero.
+func (e *envReader) duration(name string) time.Duration {
+	v := env(name, "")
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s: want a positive duration, got %q", name, v))
+		return 0
+	}
+	return d
+}
+
+// secret returns the value of name or, when name_FILE is set instead, the
+// content of that file without its trailing newline (Docker and Kubernetes
+// secrets are files), and which of the two variables it came from. Its errors
+// name the variables and the path, never the secret.
+func (e *envReader) secret(name string) (value, from string) {
+	fileVar := name + "_FILE"
+	v, path := env(name, ""), env(fileVar, "")
+	switch {
+	case v != "" && path != "":
+		e.errs = append(e.errs, fmt.Errorf("%s and %s are both set: set one", name, fileVar))
+		return "", name
+	case path == "":
+		return v, name
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		// A *PathError names the path and the reason, nothing of the content.
+		e.errs = append(e.errs, fmt.Errorf("%s: %w", fileVar, err))
+		return "", fileVar
+	}
+	v = strings.TrimRightFunc(string(data), unicode.IsSpace)
+	if v == "" {
+		// Falling back to a generated or stored secret would hide the mistake.
+		e.errs = append(e.errs, fmt.Errorf("%s: %s is empty", fileVar, path))
+		return "", fileVar
+	}
+	return v, fileVar
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -115,8 +218,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := checkSecretKey(ctx, st, sealer, secretKey); err != nil {
 		return err
 	}
-	// Bind before anything is generated: a busy port must not cost the
-	// root token printed only once.
+	// Bind before the root token is generated (below): a busy port must not
+	// cost the root token printed only once.
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -129,23 +232,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer metricsLn.Close()
 	}
-	rootDigest, newToken, err := rootTokenDigest(ctx, cfg, st)
-	if err != nil {
-		return err
-	}
-	authn := auth.ForStore(st, sealer, tokens, rootDigest)
-	if authn.Proxies, err = auth.ParseProxies(cfg.trustedProxies); err != nil {
-		return usageError{err}
-	}
+	authn := auth.ForStore(st, sealer, tokens, nil) // the root digest comes last, below
+	authn.Proxies = cfg.proxies
 	if cfg.trustForwardedHost {
 		authn.Verifier.ForwardedHostHeader = "X-Forwarded-Host"
 	}
 	worker := &delivery.Worker{Store: st.Connectors, Sealer: sealer, AllowPrivate: cfg.webhookAllowPrivate,
 		Log: log.With("component", "delivery")}
-	if v := os.Getenv("KEYPLANE_DELIVERY_LEASE"); v != "" { // hidden: tests shorten the lease
-		if worker.Lease, err = time.ParseDuration(v); err != nil || worker.Lease <= 0 {
-			return usageError{fmt.Errorf("KEYPLANE_DELIVERY_LEASE: want a positive duration, got %q", v)}
-		}
+	if cfg.deliveryLease > 0 {
+		worker.Lease = cfg.deliveryLease
 	}
 	api, err := server.New(server.Config{Logger: log, Auth: authn, Sealer: sealer, Tokens: tokens, Limiter: authn.Limiter, Proxies: authn.Proxies,
 		ValidateResponses: cfg.validateResponses, MetricsSeparate: metricsLn != nil, WebhookAllowPrivate: cfg.webhookAllowPrivate,
@@ -153,6 +248,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The last step that can fail before the token is printed: a token
+	// generated here is stored only as a digest, so any error after it
+	// would lose the root token for good.
+	rootDigest, newToken, err := rootTokenDigest(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	authn.RootDigest = rootDigest
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	background := runBackground(bgCtx, st, authn, worker, log)
 	defer func() {
@@ -206,7 +309,7 @@ func loadSecretKey(cfg config, log *slog.Logger) ([]byte, error) {
 	if cfg.secretKey != "" {
 		key, err := auth.ParseKey(cfg.secretKey)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("KEYPLANE_SECRET_KEY: %w", err)}
+			return nil, usageError{fmt.Errorf("%s: %w", cfg.secretKeyFrom, err)}
 		}
 		return key, nil
 	}
@@ -299,18 +402,24 @@ func runBackground(ctx context.Context, st *store.Store, authn *auth.Authenticat
 
 // rootTokenDigest returns the digest of the root token. A configured token
 // wins; otherwise the stored digest; otherwise a token is generated, its digest
-// stored, and the token returned once for printing.
+// stored, and the token returned once for printing. Of replicas starting
+// together on a fresh database, the first to store its digest wins: the others
+// print nothing, rather than a token that no longer works.
 func rootTokenDigest(ctx context.Context, cfg config, st *store.Store) (digest []byte, generated string, err error) {
 	if cfg.rootToken != "" {
 		return auth.Digest(cfg.rootToken), "", nil
 	}
-	stored, err := st.Settings.Get(ctx, store.SettingRootTokenDigest)
-	if err == nil {
+	decode := func(stored string) ([]byte, error) {
 		d, err := hex.DecodeString(stored)
 		if err != nil {
-			return nil, "", fmt.Errorf("stored root token digest: %w", err)
+			return nil, fmt.Errorf("stored root token digest: %w", err)
 		}
-		return d, "", nil
+		return d, nil
+	}
+	stored, err := st.Settings.Get(ctx, store.SettingRootTokenDigest)
+	if err == nil {
+		d, err := decode(stored)
+		return d, "", err
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, "", err
@@ -320,11 +429,15 @@ func rootTokenDigest(ctx context.Context, cfg config, st *store.Store) (digest [
 		return nil, "", err
 	}
 	token := "kp_root_" + random
-	digest = auth.Digest(token)
-	if err := st.Settings.Put(ctx, store.SettingRootTokenDigest, hex.EncodeToString(digest)); err != nil {
+	want := hex.EncodeToString(auth.Digest(token))
+	if stored, err = st.Settings.Claim(ctx, store.SettingRootTokenDigest, want); err != nil {
 		return nil, "", err
 	}
-	return digest, token, nil
+	if stored != want {
+		d, err := decode(stored)
+		return d, "", err
+	}
+	return auth.Digest(token), token, nil
 }
 
 func newLogger(cfg config, w io.Writer) (*slog.Logger, error) {
@@ -348,4 +461,61 @@ func env(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// probe is `keyplane probe`, the container health check (distroless images
+// have neither curl nor wget): it GETs the readiness endpoint and succeeds on
+// a 200 only. The URL defaults to /readyz on the loopback side of
+// KEYPLANE_ADDR, the address `keyplane serve` listens on.
+func probe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	target := fs.String("url", probeURL(env("KEYPLANE_ADDR", "127.0.0.1:8080")), "`URL` to GET; exit 0 on 200, 1 otherwise")
+	timeout := fs.Duration("timeout", 2*time.Second, "time limit for the request")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("probe takes no arguments, got %q", fs.Args())}
+	}
+	if *timeout <= 0 {
+		return usageError{fmt.Errorf("--timeout must be positive, got %v", *timeout)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *target, nil)
+	if err != nil {
+		return usageError{fmt.Errorf("--url: %w", err)}
+	}
+	client := &http.Client{
+		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
+		// A redirect is not ready.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("probe: %w", err)
+	}
+	defer res.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16))
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("probe: GET %s: %s", *target, res.Status)
+	}
+	return nil
+}
+
+// probeURL is the /readyz URL of a server listening on addr: an unspecified
+// host (all interfaces) is reached on the IPv4 loopback.
+func probeURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port = "127.0.0.1", "8080"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/readyz"
 }

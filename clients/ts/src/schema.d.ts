@@ -1691,7 +1691,7 @@ export interface components {
             name: string;
             description?: string;
             workspaceId: components["schemas"]["WorkspaceIdValue"];
-            /** @description Per topic, the JSON Schema (draft 2020-12) of the decoder's output. A topic without a schema accepts any JSON object. */
+            /** @description Per topic, the JSON Schema (draft 2020-12) of the decoder's output, as it was sent. A topic without a schema accepts any JSON object. */
             schemas: {
                 [key: string]: {
                     [key: string]: unknown;
@@ -1727,6 +1727,13 @@ export interface components {
             name: string;
             description?: string;
             workspaceId: components["schemas"]["WorkspaceIdValue"];
+            /**
+             * @description Per topic, a JSON Schema (draft 2020-12 unless `$schema` names another; no
+             *     references outside it). Bounded so that none is costly to compile or to check a
+             *     sample against: at most 32 KiB and 32 levels deep per topic, 1,000 keywords, and
+             *     patterns of at most 512 characters and 5,000 regular-expression instructions. A
+             *     schema past a bound is a 400 that names it (`errors[].code` `schemaBound`).
+             */
             schemas?: {
                 [key: string]: {
                     [key: string]: unknown;
