@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,7 +127,7 @@ func TestServeEnvErrorsTogether(t *testing.T) {
 	wantUsageError(t, err, "KEYPLANE_VALIDATE_RESPONSES", "KEYPLANE_DELIVERY_LEASE")
 
 	// -h still works with a broken environment.
-	if _, err := parseServeFlags([]string{"-h"}, io.Discard); !errors.Is(err, flagErrHelp) {
+	if _, err := parseServeFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v", err)
 	}
 }
@@ -283,7 +285,7 @@ func TestServeHelpHidesSecrets(t *testing.T) {
 	t.Setenv("KEYPLANE_SECRET_KEY", "hidden-secret-key")
 	t.Setenv("KEYPLANE_DATABASE_URL", "postgres://u:hidden-password@db/keyplane")
 	var stderr bytes.Buffer
-	if _, err := parseServeFlags([]string{"-h"}, &stderr); !errors.Is(err, flagErrHelp) {
+	if _, err := parseServeFlags([]string{"-h"}, &stderr); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("-h: %v", err)
 	}
 	if strings.Contains(stderr.String(), "hidden") {
