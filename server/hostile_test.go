@@ -77,7 +77,12 @@ func TestSampleNumbersAreExact(t *testing.T) {
 				t.Errorf("read back %s, want %s in it", res.Body, want)
 			}
 		}
-		h.do(t, req{method: "POST", path: e.path("/backfill"), body: `{"data":{"temperature":2,"count":1e400,"serial":-1e400},"timestamp":"2026-11-26T10:00:01Z"}`}).want(201)
+		// Beyond a double is refused; the largest doubles are stored, and their sum is the documented 400.
+		h.do(t, req{method: "POST", path: e.path("/backfill"), body: `{"data":{"temperature":2,"count":1e400},"timestamp":"2026-11-26T10:00:01Z"}`}).want(400)
+		for _, at := range []string{"10:00:01", "10:00:02"} {
+			h.do(t, req{method: "POST", path: e.path("/backfill"),
+				body: `{"data":{"temperature":2,"count":1.7976931348623157e308,"serial":-1.7976931348623157e308},"timestamp":"2026-11-26T` + at + `Z"}`}).want(201)
+		}
 		interval := map[string]any{"from": "2026-11-26T00:00:00Z", "to": "2026-11-27T00:00:00Z"}
 		for _, key := range []string{"count", "serial", "ratio", "temperature"} {
 			for _, acc := range []string{"MIN", "MAX", "AVG", "SUM", "COUNT", "FIRST"} {

@@ -24,6 +24,6 @@ trap 'rm -rf "$tmp"' EXIT
 cp "$here/go.mod" "$here/go.sum" "$tmp/"
 
 (cd "$here" && "$go" build -mod=readonly -o "$tmp/ogen" github.com/ogen-go/ogen/cmd/ogen)
-"$tmp/ogen" -loglevel "${OGEN_LOGLEVEL:-error}" -target "$tmp/api" -package api -clean "$root/openapi/openapi.yaml"
+"$tmp/ogen" -loglevel "${OGEN_LOGLEVEL:-error}" -config "$here/ogen.yml" -target "$tmp/api" -package api -clean "$root/openapi/openapi.yaml"
 (cd "$tmp" && "$go" build -mod=readonly ./...)
 echo "ogen $(cd "$here" && "$go" list -m -f '{{.Version}}' github.com/ogen-go/ogen): openapi/openapi.yaml generates and compiles"

@@ -3157,13 +3157,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The document, as written. */
+            /** @description The document, as written (a YAML mapping, like the JSON form). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/yaml": string;
+                    "application/yaml": {
+                        [key: string]: unknown;
+                    };
                 };
             };
         };
