@@ -15,6 +15,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for the administrator's connection
 
+	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/server"
 	"github.com/keyplane/keyplane/store"
 	"github.com/keyplane/keyplane/store/storetest"
@@ -293,4 +294,22 @@ func TestRecoversFromLostConnections(t *testing.T) {
 	if !recovered {
 		t.Fatal("did not recover within 20 requests")
 	}
+}
+
+// TestPortosClientsKnowNoOrganizations: a caller bound to one organization
+// that creates a key without organizationId creates it in its own.
+func TestPortosClientsKnowNoOrganizations(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		w := newWorld(t, h)
+		for _, caller := range []string{"key:keyAdmin", "admin"} {
+			var k gen.ApiKey
+			h.do(t, w.as(caller, req{method: "POST", path: "/apikeys", body: map[string]any{"name": "portos", "permissions": []any{}}})).
+				want(201).decode(&k)
+			if k.OrganizationId == nil || *k.OrganizationId != w.orgA {
+				t.Errorf("%s: created in %v, want its organization %s", caller, k.OrganizationId, w.orgA)
+			}
+		}
+		// A caller of several organizations (or of none) must name one.
+		h.do(t, w.as("userAdmin", req{method: "POST", path: "/apikeys", body: map[string]any{"name": "x"}})).want(403)
+	})
 }

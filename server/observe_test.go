@@ -126,26 +126,18 @@ func TestAccessLogAddress(t *testing.T) {
 		{"behind a trusted proxy: the forwarded client", "192.0.2.0/24", "203.0.113.9"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := storetest.Open(t, store.SQLite)
-			var logs bytes.Buffer
-			secret := bytes.Repeat([]byte{7}, auth.KeySize)
-			sealer, _ := auth.NewSealer(secret)
-			tokens, _ := auth.NewTokens(secret, nil)
-			authn := auth.ForStore(st, sealer, tokens, auth.Digest(rootToken))
 			proxies, err := auth.ParseProxies(tc.proxies)
 			if err != nil {
 				t.Fatal(err)
 			}
-			authn.Proxies = proxies
-			api, err := server.New(server.Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Auth: authn, Sealer: sealer,
-				Tokens: tokens, Limiter: authn.Limiter, Proxies: proxies}, st)
-			if err != nil {
-				t.Fatal(err)
-			}
+			var logs bytes.Buffer
+			h := newHarness(t, storetest.Open(t, store.SQLite), func(c *server.Config) {
+				c.Logger, c.Proxies = slog.New(slog.NewJSONHandler(&logs, nil)), proxies
+			})
 			r := httptest.NewRequest("GET", "/healthz", nil) // from 192.0.2.1
 			r.Header.Set("X-Forwarded-For", "203.0.113.9")
 			r.Header.Set("X-Real-Ip", "203.0.113.10")
-			api.ServeHTTP(httptest.NewRecorder(), r)
+			h.e.ServeHTTP(httptest.NewRecorder(), r)
 			var line struct {
 				RemoteIP string `json:"remote_ip"`
 			}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 )
 
@@ -161,14 +160,14 @@ func (c *Changes) dispatch(changes ...Change) {
 func (c *Changes) listen(ctx context.Context, ready chan struct{}) {
 	first := true
 	for ctx.Err() == nil {
-		err := c.listenOnce(ctx, func() {
+		err := listen(ctx, c.dsn, changesChannel, func() {
 			if first {
 				close(ready)
 				first = false
 				return
 			}
 			c.dispatch(Change{Kind: ChangeUnknown})
-		})
+		}, func(ch Change) { c.dispatch(ch) })
 		if ctx.Err() != nil {
 			return
 		}
@@ -179,28 +178,6 @@ func (c *Changes) listen(ctx context.Context, ready chan struct{}) {
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (c *Changes) listenOnce(ctx context.Context, listening func()) error {
-	conn, err := pgx.Connect(ctx, c.dsn)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+changesChannel); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	listening()
-	for {
-		note, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		var ch Change
-		if json.Unmarshal([]byte(note.Payload), &ch) == nil {
-			c.dispatch(ch)
 		}
 	}
 }

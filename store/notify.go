@@ -49,13 +49,20 @@ func (s *Store) NotifySamples(ctx context.Context, n SampleNotice) error {
 // listening is called once the connection LISTENs: notices sent from then on
 // reach fn.
 func (s *Store) ListenSamples(ctx context.Context, listening func(), fn func(SampleNotice)) error {
-	conn, err := pgx.Connect(ctx, s.dsn)
+	return listen(ctx, s.dsn, samplesChannel, listening, fn)
+}
+
+// listen holds a connection LISTENing on channel until ctx ends or the
+// connection fails, calling listening once it listens and fn for every
+// notification whose payload decodes as a T.
+func listen[T any](ctx context.Context, dsn, channel string, listening func(), fn func(T)) error {
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		return fmt.Errorf("listen: connect: %w", err)
+		return fmt.Errorf("listen on %s: connect: %w", channel, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+samplesChannel); err != nil {
-		return fmt.Errorf("listen: %w", err)
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+		return fmt.Errorf("listen on %s: %w", channel, err)
 	}
 	listening()
 	for {
@@ -63,9 +70,9 @@ func (s *Store) ListenSamples(ctx context.Context, listening func(), fn func(Sam
 		if err != nil {
 			return err
 		}
-		var n SampleNotice
-		if json.Unmarshal([]byte(note.Payload), &n) == nil {
-			fn(n)
+		var v T
+		if json.Unmarshal([]byte(note.Payload), &v) == nil {
+			fn(v)
 		}
 	}
 }
