@@ -364,10 +364,7 @@ func connectorOut(c *store.OutputConnector) (gen.OutputConnector, error) {
 	case connector.AuthBearer:
 		p.BearerToken = ptr(masked)
 	case connector.AuthBasic:
-		p.BasicCredentials = &struct {
-			Password string `json:"password"`
-			Username string `json:"username"`
-		}{Password: masked, Username: w.BasicUser}
+		p.BasicCredentials = &gen.BasicCredentials{Password: masked, Username: w.BasicUser}
 	case connector.AuthHeader:
 		names := make(map[string]string, len(w.AuthHeaders))
 		for name := range w.AuthHeaders {

@@ -93,11 +93,7 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	samples := make([]store.Sample, len(in))
-	result := gen.BackfillResult{Count: len(in), Samples: make([]struct {
-		Id        string    `json:"id"`
-		Timestamp time.Time `json:"timestamp"`
-		Topic     string    `json:"topic"`
-	}, len(in))}
+	result := gen.BackfillResult{Count: len(in), Samples: make([]gen.StoredSample, len(in))}
 	var errs []gen.ProblemError
 	for i := range in {
 		smp := &in[i]

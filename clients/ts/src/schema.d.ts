@@ -2066,12 +2066,13 @@ export interface components {
          */
         BackfillResult: {
             count: number;
-            samples: {
-                id: string;
-                /** Format: date-time */
-                timestamp: string;
-                topic: string;
-            }[];
+            samples: components["schemas"]["StoredSample"][];
+        };
+        StoredSample: {
+            id: string;
+            /** Format: date-time */
+            timestamp: string;
+            topic: string;
         };
         /**
          * @example {
@@ -2151,17 +2152,18 @@ export interface components {
             dataKey: string;
             /** @enum {string} */
             accumulator: "MIN" | "MAX" | "AVG" | "SUM" | "COUNT" | "FIRST";
-            interval: {
-                /** Format: date-time */
-                from: string;
-                /** Format: date-time */
-                to: string;
-            };
+            interval: components["schemas"]["TimeInterval"];
             /**
              * @description ISO 8601 duration of a time-series bucket: PT<n>M, PT<n>H or P<n>D (default PT1H).
              * @default PT1H
              */
             bucketInterval?: string;
+        };
+        TimeInterval: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
         };
         /**
          * @example {
@@ -2244,13 +2246,14 @@ export interface components {
             authHeaders?: {
                 [key: string]: string;
             };
-            basicCredentials?: {
-                username: string;
-                /** @description A secret, shown as `********`. */
-                password: string;
-            };
+            basicCredentials?: components["schemas"]["BasicCredentials"];
             /** @description With authType BEARER. A secret, shown as `********`. */
             bearerToken?: string;
+        };
+        BasicCredentials: {
+            username: string;
+            /** @description A secret, shown as `********`. */
+            password: string;
         };
         /**
          * @example {
@@ -2476,19 +2479,21 @@ export interface components {
             /** @enum {string} */
             type: "COMPARISON";
             dataSources: components["schemas"]["RuleDataSource"][];
-            logicBlocks: {
-                conditions: components["schemas"]["RuleCondition"][];
-                actionIds: string[];
-            }[];
+            logicBlocks: components["schemas"]["RuleLogicBlock"][];
+        };
+        RuleLogicBlock: {
+            conditions: components["schemas"]["RuleCondition"][];
+            actionIds: string[];
         };
         RuleAction: {
             id: string;
             name?: string;
             /** @enum {string} */
             type: "OUTPUT_CONNECTOR";
-            configuration: {
-                outputConnectorId: components["schemas"]["OutputConnectorIdValue"];
-            };
+            configuration: components["schemas"]["RuleActionConfiguration"];
+        };
+        RuleActionConfiguration: {
+            outputConnectorId: components["schemas"]["OutputConnectorIdValue"];
         };
         /**
          * @example {
