@@ -32,7 +32,7 @@ type Payload struct {
 }
 
 // Plan returns the deliveries of samples about to be stored for dev (whose
-// data flow is flow), for store.Devices.InsertSamples to write in the
+// data flow is flow), for store.Samples.Insert to write in the
 // samples' transaction. Each sample goes to
 //
 //   - every output connector of the data flow referenced with topic "*" or
@@ -47,7 +47,7 @@ type Payload struct {
 // data[i], when given, is samples[i].Data decoded (the handler has it);
 // otherwise it is decoded here, and only when a rule needs it. Each sample's
 // DateStored must be set: the payload carries it.
-func Plan(ctx context.Context, st *store.Connectors, log *slog.Logger, dev *store.Device, flow *store.DataFlow,
+func Plan(ctx context.Context, st *store.Store, log *slog.Logger, dev *store.Device, flow *store.DataFlow,
 	samples []store.Sample, data []map[string]any) ([]store.Delivery, error) {
 	if log == nil {
 		log = slog.Default()
@@ -70,7 +70,7 @@ func Plan(ctx context.Context, st *store.Connectors, log *slog.Logger, dev *stor
 			want(ref.ID)
 		}
 	}
-	ruleList, err := st.ActiveRulesFor(ctx, dev.ID)
+	ruleList, err := st.Rules.ActiveFor(ctx, dev.ID)
 	if err != nil {
 		return nil, fmt.Errorf("rules of device %s: %w", dev.ID, err)
 	}
@@ -120,7 +120,7 @@ func Plan(ctx context.Context, st *store.Connectors, log *slog.Logger, dev *stor
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	conns, err := st.ByID(ctx, ids)
+	conns, err := st.Connectors.ByID(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("output connectors: %w", err)
 	}

@@ -77,8 +77,10 @@ func JitteredBackoff(n int, u float64) time.Duration {
 // Worker delivers the outbox. Several workers (replicas) may run on one
 // database: claims are disjoint, and a completion is guarded by its lease.
 type Worker struct {
-	Store  *store.Connectors
-	Sealer *auth.Sealer
+	// Deliveries is the outbox; Connectors says where each delivery goes.
+	Deliveries *store.Deliveries
+	Connectors *store.Connectors
+	Sealer     *auth.Sealer
 	// Client sends the requests; nil builds one whose dialer refuses
 	// special-purpose addresses (refusePrivate) unless AllowPrivate.
 	// Redirects are never followed.
@@ -209,7 +211,7 @@ func (w *Worker) Run(ctx context.Context, poll time.Duration) {
 // not waste attempts already on the wire.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.init()
-	claimed, err := w.Store.ClaimDeliveries(ctx, w.Now(), w.Lease, w.Batch)
+	claimed, err := w.Deliveries.Claim(ctx, w.Now(), w.Lease, w.Batch)
 	if err != nil || len(claimed) == 0 {
 		return 0, err
 	}
@@ -222,7 +224,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 			ids = append(ids, d.ConnectorID)
 		}
 	}
-	conns, err := w.Store.ByID(work, ids)
+	conns, err := w.Connectors.ByID(work, ids)
 	if err != nil {
 		// The leases expire and the deliveries are claimed again.
 		return len(claimed), fmt.Errorf("read connectors: %w", err)
@@ -303,7 +305,7 @@ func (w *Worker) deliver(ctx context.Context, d *store.Delivery, t *target) erro
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	applied, err := w.Store.CompleteDelivery(cctx, d.ID, *d.LeaseUntil, o)
+	applied, err := w.Deliveries.Complete(cctx, d.ID, *d.LeaseUntil, o)
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func (s *Server) ListAssetsByFilter(ctx context.Context, req gen.ListAssetsByFil
 
 // assetPage reads one page of the devices f selects.
 func (s *Server) assetPage(ctx context.Context, f store.AssetFilter, q ndata.Query) (gen.DevicePage, error) {
-	devices, total, err := s.store.Devices.ListDevices(ctx, f, q)
+	devices, total, err := s.store.Devices.List(ctx, f, q)
 	if err != nil {
 		return gen.DevicePage{}, err
 	}
@@ -112,7 +112,7 @@ func allowWholeOrganization(ctx context.Context, org string) error {
 // on scope in it: ErrNotFound (404) when it does not exist, 403 when it is
 // out of the caller's reach.
 func (s *Server) workspaceFor(ctx context.Context, id string, scope auth.Scope, verb auth.Verb) (*store.Workspace, error) {
-	w, err := s.store.Organizations.GetWorkspace(ctx, id)
+	w, err := s.store.Workspaces.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (s *Server) workspaceFor(ctx context.Context, id string, scope auth.Scope, 
 // a 403 for everyone else, like a workspace out of reach.
 func (s *Server) listableWorkspace(ctx context.Context, id string, scope auth.Scope, verb auth.Verb) error {
 	t := auth.Target{Scope: scope, Verb: verb, Workspace: id}
-	w, err := s.store.Organizations.GetWorkspace(ctx, id)
+	w, err := s.store.Workspaces.Get(ctx, id)
 	switch {
 	case err == nil:
 		t.Organization = w.OrganizationID

@@ -57,7 +57,7 @@ func newDataEnv(t testing.TB, h *harness) *dataEnv {
 func (h *harness) storeDataFlow(t testing.TB, org, ws, deviceType string) string {
 	t.Helper()
 	f := &store.DataFlow{OrganizationID: org, WorkspaceID: ws, DeviceTypeID: deviceType, Name: "to db", OutputConnectors: []store.ConnectorRef{}}
-	if err := h.st.Devices.CreateDataFlow(t.Context(), f); err != nil {
+	if err := h.st.DataFlows.Create(t.Context(), f); err != nil {
 		t.Fatal(err)
 	}
 	return f.ID
@@ -67,7 +67,7 @@ func (h *harness) storeDevice(t testing.TB, org, ws, flow, physicalID string) *s
 	t.Helper()
 	d := &store.Device{OrganizationID: org, WorkspaceID: ws, DataFlowID: flow, DeviceID: physicalID, Name: physicalID,
 		Connectivity: "HTTP", OnlineTimeout: 3600, Properties: map[string]any{}}
-	if err := h.st.Devices.CreateDevice(t.Context(), d); err != nil {
+	if err := h.st.Devices.Create(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
 	return d
@@ -197,7 +197,7 @@ func TestDeviceTypes(t *testing.T) {
 		if !strings.Contains(*p.Detail, "data flow") {
 			t.Fatalf("in-use problem %+v", p)
 		}
-		if err := h.st.Devices.DeleteDataFlow(t.Context(), flow); err != nil {
+		if err := h.st.DataFlows.Delete(t.Context(), flow); err != nil {
 			t.Fatal(err)
 		}
 		h.do(t, req{method: "DELETE", path: path}).want(204)
@@ -315,7 +315,7 @@ func TestBackfill(t *testing.T) {
 		}
 
 		// The device's last sample time moves forward only.
-		dev, err := h.st.Devices.GetDevice(t.Context(), e.dev.ID)
+		dev, err := h.st.Devices.Get(t.Context(), e.dev.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,11 +325,11 @@ func TestBackfill(t *testing.T) {
 		latest := *dev.LastSampleAt
 		future := time.Now().UTC().Add(time.Hour).Truncate(time.Millisecond)
 		h.do(t, req{method: "POST", path: e.path("/backfill"), body: map[string]any{"data": map[string]any{"temperature": 1}, "timestamp": future}}).want(201)
-		if dev, _ = h.st.Devices.GetDevice(t.Context(), e.dev.ID); !dev.LastSampleAt.Equal(future) {
+		if dev, _ = h.st.Devices.Get(t.Context(), e.dev.ID); !dev.LastSampleAt.Equal(future) {
 			t.Fatalf("last sample at %v, want %v (was %v)", dev.LastSampleAt, future, latest)
 		}
 		h.do(t, req{method: "POST", path: e.path("/backfill"), body: map[string]any{"data": map[string]any{"temperature": 1}, "timestamp": t0}}).want(201)
-		if dev, _ = h.st.Devices.GetDevice(t.Context(), e.dev.ID); !dev.LastSampleAt.Equal(future) {
+		if dev, _ = h.st.Devices.Get(t.Context(), e.dev.ID); !dev.LastSampleAt.Equal(future) {
 			t.Fatalf("an older sample moved last sample at to %v", dev.LastSampleAt)
 		}
 	})

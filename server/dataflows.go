@@ -24,7 +24,7 @@ func (s *Server) ListDataFlows(ctx context.Context, req gen.ListDataFlowsRequest
 	if err := s.listableWorkspace(ctx, req.Params.WorkspaceId, auth.ScopeDataFlow, auth.Read); err != nil {
 		return nil, err
 	}
-	flows, total, err := s.store.Devices.ListDataFlows(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
+	flows, total, err := s.store.DataFlows.List(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (s *Server) CreateDataFlow(ctx context.Context, req gen.CreateDataFlowReque
 	}
 	f := &store.DataFlow{OrganizationID: w.OrganizationID, WorkspaceID: w.ID, DeviceTypeID: in.DeviceTypeId,
 		Name: in.Name, Description: in.Description, OutputConnectors: connectorsIn(in.OutputConnectors)}
-	if err := s.store.Devices.CreateDataFlow(ctx, f); err != nil {
+	if err := s.store.DataFlows.Create(ctx, f); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, "create", "dataFlow", f.ID); err != nil {
@@ -84,7 +84,7 @@ func (s *Server) UpdateDataFlow(ctx context.Context, req gen.UpdateDataFlowReque
 	}
 	f := &store.DataFlow{ID: cur.ID, DeviceTypeID: in.DeviceTypeId, Name: in.Name, Description: in.Description,
 		OutputConnectors: connectorsIn(in.OutputConnectors)}
-	if f, err = s.store.Devices.UpdateDataFlow(ctx, f, in.Version); err != nil {
+	if f, err = s.store.DataFlows.Update(ctx, f, in.Version); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, "update", "dataFlow", f.ID); err != nil {
@@ -100,7 +100,7 @@ func (s *Server) DeleteDataFlow(ctx context.Context, req gen.DeleteDataFlowReque
 	if _, err := s.dataFlowFor(ctx, req.DataFlowId, auth.Delete); err != nil {
 		return nil, err
 	}
-	err := s.store.Devices.DeleteDataFlow(ctx, req.DataFlowId)
+	err := s.store.DataFlows.Delete(ctx, req.DataFlowId)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, &Problem{Status: http.StatusConflict, cause: err,
 			Detail: "the data flow is used by devices; delete them or give them another data flow first"}
@@ -117,7 +117,7 @@ func (s *Server) DeleteDataFlow(ctx context.Context, req gen.DeleteDataFlowReque
 // dataFlowFor reads a data flow the caller may use verb on (DATA_FLOW scope,
 // in the data flow's workspace).
 func (s *Server) dataFlowFor(ctx context.Context, id string, verb auth.Verb) (*store.DataFlow, error) {
-	f, err := s.store.Devices.GetDataFlow(ctx, id)
+	f, err := s.store.DataFlows.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func (s *Server) dataFlowFor(ctx context.Context, id string, verb auth.Verb) (*s
 // deviceTypeIn reads the device type id that a data flow of workspace ws
 // names; one that does not exist there is a 400 naming /deviceTypeId.
 func (s *Server) deviceTypeIn(ctx context.Context, id, ws string) (*store.DeviceType, error) {
-	t, err := s.store.Devices.GetDeviceType(ctx, id)
+	t, err := s.store.DeviceTypes.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && t.WorkspaceID != ws) {
 		return nil, invalid(gen.ProblemError{MemberName: "/deviceTypeId", Message: "no such device type in the workspace", Code: ptr("notFound")})
 	}
@@ -171,7 +171,7 @@ func (s *Server) dataFlowsOut(ctx context.Context, flows ...store.DataFlow) ([]g
 		typeIDs = append(typeIDs, f.DeviceTypeID)
 	}
 	slices.Sort(typeIDs)
-	types, err := s.store.Devices.DeviceTypesByID(ctx, slices.Compact(typeIDs))
+	types, err := s.store.DeviceTypes.ByID(ctx, slices.Compact(typeIDs))
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func (s *Server) ListDeliveries(ctx context.Context, req gen.ListDeliveriesReque
 	if req.Params.Status != nil {
 		status = string(*req.Params.Status)
 	}
-	rows, total, err := s.store.Connectors.ListDeliveries(ctx, c.ID, status, q)
+	rows, total, err := s.store.Deliveries.List(ctx, c.ID, status, q)
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ func (s *Server) ListDeliveries(ctx context.Context, req gen.ListDeliveriesReque
 	for i := range rows {
 		ids[i] = rows[i].ID
 	}
-	attempts, err := s.store.Connectors.DeliveryAttempts(ctx, ids)
+	attempts, err := s.store.Deliveries.Attempts(ctx, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ func (h *harness) worker(t *testing.T) (*delivery.Worker, *testClock) {
 	}
 	clock := &testClock{}
 	clock.Set(time.Now().Add(time.Second))
-	return &delivery.Worker{Store: h.st.Connectors, Sealer: sealer, AllowPrivate: true, Now: clock.Now,
+	return &delivery.Worker{Deliveries: h.st.Deliveries, Connectors: h.st.Connectors, Sealer: sealer, AllowPrivate: true, Now: clock.Now,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, clock
 }
 
@@ -101,12 +101,12 @@ func (h *harness) hook(t *testing.T, ws, name, uri, scope string) gen.OutputConn
 // route points the environment's data flow at connectors.
 func (h *harness) route(t *testing.T, e *dataEnv, refs ...store.ConnectorRef) {
 	t.Helper()
-	f, err := h.st.Devices.GetDataFlow(t.Context(), e.flowID)
+	f, err := h.st.DataFlows.Get(t.Context(), e.flowID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.OutputConnectors = refs
-	if _, err := h.st.Devices.UpdateDataFlow(t.Context(), f, nil); err != nil {
+	if _, err := h.st.DataFlows.Update(t.Context(), f, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -352,7 +352,7 @@ func TestDeliveryLeaseTakeover(t *testing.T) {
 		b.Lease = 30 * time.Second
 
 		// Worker A claims and dies.
-		claimed, err := h.st.Connectors.ClaimDeliveries(t.Context(), clock.Now(), 30*time.Second, 10)
+		claimed, err := h.st.Deliveries.Claim(t.Context(), clock.Now(), 30*time.Second, 10)
 		if err != nil || len(claimed) != 1 {
 			t.Fatalf("claim %v %d", err, len(claimed))
 		}
@@ -367,7 +367,7 @@ func TestDeliveryLeaseTakeover(t *testing.T) {
 		code := 500
 		at := clock.Now()
 		next := at.Add(time.Second)
-		applied, err := h.st.Connectors.CompleteDelivery(t.Context(), a.ID, *a.LeaseUntil, store.DeliveryOutcome{
+		applied, err := h.st.Deliveries.Complete(t.Context(), a.ID, *a.LeaseUntil, store.DeliveryOutcome{
 			Status: store.DeliveryPending, NextAttemptAt: &next, Attempt: store.DeliveryAttempt{At: at, StatusCode: &code}})
 		if err != nil || applied {
 			t.Fatalf("late completion: %v %v", err, applied)

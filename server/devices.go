@@ -36,7 +36,7 @@ func (s *Server) CreateDevice(ctx context.Context, req gen.CreateDeviceRequestOb
 	}
 	d := deviceIn(in)
 	d.OrganizationID, d.WorkspaceID = w.OrganizationID, w.ID
-	if err := s.store.Devices.CreateDevice(ctx, d, tags...); err != nil {
+	if err := s.store.Devices.Create(ctx, d, tags...); err != nil {
 		return nil, deviceConflict(err, d.DeviceID)
 	}
 	if err := s.audit(ctx, "create", "device", d.ID); err != nil {
@@ -64,14 +64,14 @@ func (s *Server) GetDevice(ctx context.Context, req gen.GetDeviceRequestObject) 
 func (s *Server) GetDeviceByDeviceId(ctx context.Context, req gen.GetDeviceByDeviceIdRequestObject) (gen.GetDeviceByDeviceIdResponseObject, error) {
 	var found []store.Device
 	if ws := req.Params.WorkspaceId; ws != nil {
-		d, err := s.store.Devices.DeviceByPhysicalID(ctx, req.Params.DeviceId, *ws)
+		d, err := s.store.Devices.ByPhysicalID(ctx, req.Params.DeviceId, *ws)
 		if err != nil {
 			return nil, err
 		}
 		found = []store.Device{*d}
 	} else {
 		var err error
-		if found, err = s.store.Devices.DevicesByPhysicalID(ctx, req.Params.DeviceId, maxPhysicalMatches); err != nil {
+		if found, err = s.store.Devices.ListByPhysicalID(ctx, req.Params.DeviceId, maxPhysicalMatches); err != nil {
 			return nil, err
 		}
 	}
@@ -123,7 +123,7 @@ func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestOb
 	}
 	d := deviceIn(in)
 	d.ID = cur.ID
-	if d, err = s.store.Devices.UpdateDevice(ctx, d, in.Version, tags...); err != nil {
+	if d, err = s.store.Devices.Update(ctx, d, in.Version, tags...); err != nil {
 		return nil, deviceConflict(err, in.DeviceId)
 	}
 	if err := s.audit(ctx, "update", "device", d.ID); err != nil {
@@ -138,7 +138,7 @@ func (s *Server) DeleteDevice(ctx context.Context, req gen.DeleteDeviceRequestOb
 	if _, err := s.deviceFor(ctx, req.DeviceId, auth.Delete); err != nil {
 		return nil, err
 	}
-	if err := s.store.Devices.DeleteDevice(ctx, req.DeviceId); err != nil {
+	if err := s.store.Devices.Delete(ctx, req.DeviceId); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, "delete", "device", req.DeviceId); err != nil {
@@ -150,7 +150,7 @@ func (s *Server) DeleteDevice(ctx context.Context, req gen.DeleteDeviceRequestOb
 // deviceFor reads a device the caller may use verb on (ASSET scope, in the
 // device's workspace).
 func (s *Server) deviceFor(ctx context.Context, id string, verb auth.Verb) (*store.Device, error) {
-	d, err := s.store.Devices.GetDevice(ctx, id)
+	d, err := s.store.Devices.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +167,7 @@ func deviceTarget(d *store.Device, verb auth.Verb) auth.Target {
 // dataFlowIn checks that a device of workspace ws may name the data flow id:
 // one that does not exist there is a 400 naming /dataFlowId.
 func (s *Server) dataFlowIn(ctx context.Context, id, ws string) error {
-	f, err := s.store.Devices.GetDataFlow(ctx, id)
+	f, err := s.store.DataFlows.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && f.WorkspaceID != ws) {
 		return invalid(gen.ProblemError{MemberName: "/dataFlowId", Message: "no such data flow in the workspace", Code: ptr("notFound")})
 	}
@@ -217,12 +217,12 @@ func (s *Server) devicesOut(ctx context.Context, ds ...store.Device) ([]gen.Devi
 		flowIDs = append(flowIDs, d.DataFlowID)
 		deviceIDs = append(deviceIDs, d.ID)
 	}
-	tags, err := s.store.Devices.TagsOfDevices(ctx, deviceIDs)
+	tags, err := s.store.Tags.OfDevices(ctx, deviceIDs)
 	if err != nil {
 		return nil, err
 	}
 	slices.Sort(flowIDs)
-	flows, err := s.store.Devices.DataFlowsByID(ctx, slices.Compact(flowIDs))
+	flows, err := s.store.DataFlows.ByID(ctx, slices.Compact(flowIDs))
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +231,7 @@ func (s *Server) devicesOut(ctx context.Context, ds ...store.Device) ([]gen.Devi
 		typeIDs = append(typeIDs, f.DeviceTypeID)
 	}
 	slices.Sort(typeIDs)
-	types, err := s.store.Devices.DeviceTypesByID(ctx, slices.Compact(typeIDs))
+	types, err := s.store.DeviceTypes.ByID(ctx, slices.Compact(typeIDs))
 	if err != nil {
 		return nil, err
 	}

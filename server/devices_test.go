@@ -17,12 +17,12 @@ import (
 // are another file's) and returns its id.
 func (h *harness) deviceType(t testing.TB, ws, name string) string {
 	t.Helper()
-	w, err := h.st.Organizations.GetWorkspace(t.Context(), ws)
+	w, err := h.st.Workspaces.Get(t.Context(), ws)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dt := &store.DeviceType{OrganizationID: w.OrganizationID, WorkspaceID: ws, Name: name, Schemas: map[string]json.RawMessage{}}
-	if err := h.st.Devices.CreateDeviceType(t.Context(), dt); err != nil {
+	if err := h.st.DeviceTypes.Create(t.Context(), dt); err != nil {
 		t.Fatal(err)
 	}
 	return dt.ID

@@ -24,7 +24,7 @@ func (s *Server) ListDeviceTypes(ctx context.Context, req gen.ListDeviceTypesReq
 	if err := s.listableWorkspace(ctx, req.Params.WorkspaceId, auth.ScopeDeviceType, auth.Read); err != nil {
 		return nil, err
 	}
-	types, total, err := s.store.Devices.ListDeviceTypes(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
+	types, total, err := s.store.DeviceTypes.List(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func (s *Server) ListDeviceTypes(ctx context.Context, req gen.ListDeviceTypesReq
 // CreateDeviceType serves POST /v3/device-types: every schema must compile.
 func (s *Server) CreateDeviceType(ctx context.Context, req gen.CreateDeviceTypeRequestObject) (gen.CreateDeviceTypeResponseObject, error) {
 	in := req.Body
-	w, err := s.store.Organizations.GetWorkspace(ctx, in.WorkspaceId)
+	w, err := s.store.Workspaces.Get(ctx, in.WorkspaceId)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (s *Server) CreateDeviceType(ctx context.Context, req gen.CreateDeviceTypeR
 		return nil, err
 	}
 	t := &store.DeviceType{OrganizationID: w.OrganizationID, WorkspaceID: w.ID, Name: in.Name, Description: in.Description, Schemas: schemas}
-	if err := s.store.Devices.CreateDeviceType(ctx, t); err != nil {
+	if err := s.store.DeviceTypes.Create(ctx, t); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, "create", "deviceType", t.ID); err != nil {
@@ -86,7 +86,7 @@ func (s *Server) UpdateDeviceType(ctx context.Context, req gen.UpdateDeviceTypeR
 		return nil, err
 	}
 	t := &store.DeviceType{ID: cur.ID, Name: in.Name, Description: in.Description, Schemas: schemas}
-	if t, err = s.store.Devices.UpdateDeviceType(ctx, t, in.Version); err != nil {
+	if t, err = s.store.DeviceTypes.Update(ctx, t, in.Version); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, "update", "deviceType", t.ID); err != nil {
@@ -102,7 +102,7 @@ func (s *Server) DeleteDeviceType(ctx context.Context, req gen.DeleteDeviceTypeR
 	if _, err := s.deviceType(ctx, req.DeviceTypeId, auth.Delete); err != nil {
 		return nil, err
 	}
-	err := s.store.Devices.DeleteDeviceType(ctx, req.DeviceTypeId)
+	err := s.store.DeviceTypes.Delete(ctx, req.DeviceTypeId)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, &Problem{Status: http.StatusConflict, Detail: "the device type is used by a data flow; change or delete the data flow first", cause: err}
 	}
@@ -117,7 +117,7 @@ func (s *Server) DeleteDeviceType(ctx context.Context, req gen.DeleteDeviceTypeR
 
 // deviceType reads a device type the caller may use verb on.
 func (s *Server) deviceType(ctx context.Context, id string, verb auth.Verb) (*store.DeviceType, error) {
-	t, err := s.store.Devices.GetDeviceType(ctx, id)
+	t, err := s.store.DeviceTypes.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -50,9 +50,9 @@ func newMetrics(db *sql.DB, outbox outboxCounter) *metrics {
 	return m
 }
 
-// outboxCounter counts deliveries by status (store.Connectors).
+// outboxCounter counts deliveries by status (store.Deliveries).
 type outboxCounter interface {
-	DeliveryCounts(ctx context.Context) (map[string]int64, error)
+	Counts(ctx context.Context) (map[string]int64, error)
 }
 
 var outboxDesc = prometheus.NewDesc("keyplane_outbox_deliveries",
@@ -67,7 +67,7 @@ func (c outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- outboxDesc
 func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	counts, err := c.outbox.DeliveryCounts(ctx)
+	counts, err := c.outbox.Counts(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(outboxDesc, err)
 		return

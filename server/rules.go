@@ -25,7 +25,7 @@ func (s *Server) ListRules(ctx context.Context, req gen.ListRulesRequestObject) 
 	if err := s.listableWorkspace(ctx, req.Params.WorkspaceId, auth.ScopeRule, auth.Read); err != nil {
 		return nil, err
 	}
-	rows, total, err := s.store.Connectors.ListRules(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
+	rows, total, err := s.store.Rules.List(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (s *Server) CreateRule(ctx context.Context, req gen.CreateRuleRequestObject
 		return nil, err
 	}
 	r.OrganizationID, r.WorkspaceID = w.OrganizationID, w.ID
-	if err := s.store.Connectors.CreateRule(ctx, r, devices); err != nil {
+	if err := s.store.Rules.Create(ctx, r, devices); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, "create", "rule", r.ID); err != nil {
@@ -86,7 +86,7 @@ func (s *Server) UpdateRule(ctx context.Context, req gen.UpdateRuleRequestObject
 		return nil, err
 	}
 	r.ID = cur.ID
-	if r, err = s.store.Connectors.UpdateRule(ctx, r, devices, in.Version); err != nil {
+	if r, err = s.store.Rules.Update(ctx, r, devices, in.Version); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, "update", "rule", r.ID); err != nil {
@@ -101,7 +101,7 @@ func (s *Server) DeleteRule(ctx context.Context, req gen.DeleteRuleRequestObject
 	if _, err := s.ruleFor(ctx, req.RuleId, auth.Delete); err != nil {
 		return nil, err
 	}
-	if err := s.store.Connectors.DeleteRule(ctx, req.RuleId); err != nil {
+	if err := s.store.Rules.Delete(ctx, req.RuleId); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, "delete", "rule", req.RuleId); err != nil {
@@ -113,7 +113,7 @@ func (s *Server) DeleteRule(ctx context.Context, req gen.DeleteRuleRequestObject
 // ruleFor reads a rule the caller may use verb on (RULE scope, in the rule's
 // workspace).
 func (s *Server) ruleFor(ctx context.Context, id string, verb auth.Verb) (*store.Rule, error) {
-	r, err := s.store.Connectors.GetRule(ctx, id)
+	r, err := s.store.Rules.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (s *Server) ruleIn(ctx context.Context, in *gen.RuleInput, ws string) (*sto
 			bad(member, "duplicate", "the device is already an input")
 			continue
 		}
-		d, err := s.store.Devices.GetDevice(ctx, input.Id)
+		d, err := s.store.Devices.Get(ctx, input.Id)
 		switch {
 		case errors.Is(err, store.ErrNotFound) || (err == nil && d.WorkspaceID != ws):
 			bad(member, "notFound", "no such device in the workspace")

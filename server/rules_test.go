@@ -108,7 +108,7 @@ func TestRules(t *testing.T) {
 			t.Fatalf("rule %+v", r)
 		}
 		// The stored rule is indexed by its input and evaluates.
-		active, err := h.st.Connectors.ActiveRulesFor(t.Context(), f.dev1)
+		active, err := h.st.Rules.ActiveFor(t.Context(), f.dev1)
 		if err != nil || len(active) != 1 || active[0].ID != r.Id {
 			t.Fatalf("active rules of dev1 %+v %v", active, err)
 		}
@@ -144,7 +144,7 @@ func TestRules(t *testing.T) {
 			*r2.Logic.LogicBlocks[0].Conditions[0].ChainOperator != "OR" || r2.Logic.LogicBlocks[0].Conditions[1].OperandSecond.Value != false {
 			t.Fatalf("full rule %+v", r2)
 		}
-		if active, _ := h.st.Connectors.ActiveRulesFor(t.Context(), f.dev2); len(active) != 0 {
+		if active, _ := h.st.Rules.ActiveFor(t.Context(), f.dev2); len(active) != 0 {
 			t.Fatalf("an inactive rule is active: %+v", active)
 		}
 
@@ -254,10 +254,10 @@ func TestRules(t *testing.T) {
 		if g.Version != 2 || g.Name != "moved" || !g.Active || g.Description != nil || len(g.Inputs) != 1 || g.Inputs[0].Id != f.dev2 {
 			t.Fatalf("updated %+v", g)
 		}
-		if active, _ := h.st.Connectors.ActiveRulesFor(t.Context(), f.dev2); len(active) != 1 || active[0].ID != r2.Id {
+		if active, _ := h.st.Rules.ActiveFor(t.Context(), f.dev2); len(active) != 1 || active[0].ID != r2.Id {
 			t.Fatalf("dev2's rules after update %+v", active)
 		}
-		if active, _ := h.st.Connectors.ActiveRulesFor(t.Context(), f.dev1); len(active) != 1 || active[0].ID != r.Id {
+		if active, _ := h.st.Rules.ActiveFor(t.Context(), f.dev1); len(active) != 1 || active[0].ID != r.Id {
 			t.Fatalf("dev1's rules after update %+v", active)
 		}
 		h.do(t, req{method: "PUT", path: path, body: moved}).want(409)
@@ -293,7 +293,7 @@ func TestRules(t *testing.T) {
 		h.do(t, req{method: "DELETE", path: "/v3/rules/" + r.Id}).want(204)
 		h.do(t, req{method: "GET", path: "/v3/rules/" + r.Id}).want(404)
 		h.do(t, req{method: "DELETE", path: "/v3/rules/" + r.Id}).want(404)
-		if active, _ := h.st.Connectors.ActiveRulesFor(t.Context(), f.dev1); len(active) != 0 {
+		if active, _ := h.st.Rules.ActiveFor(t.Context(), f.dev1); len(active) != 0 {
 			t.Fatalf("deleted rule still active: %+v", active)
 		}
 

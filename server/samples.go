@@ -75,7 +75,7 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 		if hash, err = requestHash(in, data, bulk); err != nil {
 			return nil, err
 		}
-		rec, err := s.store.Devices.Idempotency(ctx, d.ID, *key)
+		rec, err := s.store.Samples.Idempotency(ctx, d.ID, *key)
 		switch {
 		case err == nil:
 			return replayed(rec, hash)
@@ -83,7 +83,7 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 			return nil, err
 		}
 	}
-	flow, err := s.store.Devices.GetDataFlow(ctx, d.DataFlowID)
+	flow, err := s.store.DataFlows.Get(ctx, d.DataFlowID)
 	if err != nil {
 		return nil, fmt.Errorf("data flow %s of device %s: %w", d.DataFlowID, d.ID, err)
 	}
@@ -151,11 +151,11 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 	}
 	// The outbox rows go into the samples' transaction: a stored sample is
 	// always delivered (at least once), a rejected or replayed one never.
-	deliveries, err := delivery.Plan(ctx, s.store.Connectors, s.log, d, flow, samples, data)
+	deliveries, err := delivery.Plan(ctx, s.store, s.log, d, flow, samples, data)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.store.Devices.InsertSamples(ctx, d.ID, samples, idem, deliveries...)
+	rec, err := s.store.Samples.Insert(ctx, d.ID, samples, idem, deliveries...)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func (r *backfillResponse) VisitBackfillSamplesResponse(w http.ResponseWriter) e
 
 // schemasOfFlow loads the schemas of the data flow's device type.
 func (s *Server) schemasOfFlow(ctx context.Context, flow *store.DataFlow) (*sampleSchemas, error) {
-	t, err := s.store.Devices.GetDeviceType(ctx, flow.DeviceTypeID)
+	t, err := s.store.DeviceTypes.Get(ctx, flow.DeviceTypeID)
 	if err != nil {
 		return nil, fmt.Errorf("device type %s of data flow %s: %w", flow.DeviceTypeID, flow.ID, err)
 	}
@@ -307,7 +307,7 @@ func (s *Server) querySamples(ctx context.Context, deviceID string, q store.Samp
 	if q.Skip < 0 {
 		return nil, invalid(gen.ProblemError{MemberName: "skip", Message: "not negative", Code: ptr("minimum")})
 	}
-	rows, err := s.store.Devices.QuerySamples(ctx, d.ID, q)
+	rows, err := s.store.Samples.Query(ctx, d.ID, q)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +324,7 @@ func (s *Server) ListSampleTopics(ctx context.Context, req gen.ListSampleTopicsR
 	if err != nil {
 		return nil, err
 	}
-	topics, err := s.store.Devices.Topics(ctx, d.ID)
+	topics, err := s.store.Samples.Topics(ctx, d.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -337,7 +337,7 @@ func (s *Server) GetLatestSample(ctx context.Context, req gen.GetLatestSampleReq
 	if err != nil {
 		return nil, err
 	}
-	smp, err := s.store.Devices.LatestSample(ctx, d.ID, deref(req.Params.Topic))
+	smp, err := s.store.Samples.Latest(ctx, d.ID, deref(req.Params.Topic))
 	if errors.Is(err, store.ErrNotFound) {
 		what := "samples"
 		if req.Params.Topic != nil {
@@ -353,7 +353,7 @@ func (s *Server) GetLatestSample(ctx context.Context, req gen.GetLatestSampleReq
 
 // dataDevice reads a device whose data the caller may use verb on.
 func (s *Server) dataDevice(ctx context.Context, id string, verb auth.Verb) (*store.Device, error) {
-	d, err := s.store.Devices.GetDevice(ctx, id)
+	d, err := s.store.Devices.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func (s *Server) QueryKpi(ctx context.Context, req gen.QueryKpiRequestObject) (g
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.store.Devices.Aggregate(ctx, d.ID, a)
+	v, err := s.store.Samples.Aggregate(ctx, d.ID, a)
 	if err != nil {
 		return nil, aggregateProblem(err)
 	}
@@ -53,7 +53,7 @@ func (s *Server) QueryTimeSeries(ctx context.Context, req gen.QueryTimeSeriesReq
 		return nil, invalid(gen.ProblemError{MemberName: "/bucketInterval",
 			Message: fmt.Sprintf("the interval spans %d buckets of %s; at most %d", n, bucket, maxBuckets), Code: ptr("maxBuckets")})
 	}
-	points, err := s.store.Devices.Series(ctx, d.ID, a, bucket)
+	points, err := s.store.Samples.Series(ctx, d.ID, a, bucket)
 	if err != nil {
 		return nil, aggregateProblem(err)
 	}

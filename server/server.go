@@ -113,7 +113,7 @@ func New(cfg Config, st *store.Store) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger, metrics: newMetrics(db, st.Connectors),
+	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger, metrics: newMetrics(db, st.Deliveries),
 		streams: newHub(st, cfg.Logger), schemas: newSchemaCache(), webhookAllowPrivate: cfg.WebhookAllowPrivate}
 	if s.wake = cfg.Wake; s.wake == nil {
 		s.wake = func() {}

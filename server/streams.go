@@ -84,7 +84,7 @@ func (h *hub) subscribedTags(ctx context.Context, deviceID string) []string {
 	if n == 0 {
 		return nil
 	}
-	tags, err := h.store.Devices.TagsOfDevices(ctx, []string{deviceID})
+	tags, err := h.store.Tags.OfDevices(ctx, []string{deviceID})
 	if err != nil {
 		h.log.WarnContext(ctx, "read tags of device", "device", deviceID, "err", err)
 		return nil
@@ -128,11 +128,11 @@ func (h *hub) load(ctx context.Context, n store.SampleNotice) {
 	if !listening && len(tags) == 0 {
 		return
 	}
-	d, err := h.store.Devices.GetDevice(ctx, n.DeviceID)
+	d, err := h.store.Devices.Get(ctx, n.DeviceID)
 	if err != nil {
 		return
 	}
-	samples, err := h.store.Devices.SamplesByID(ctx, n.DeviceID, n.SampleIDs)
+	samples, err := h.store.Samples.ByID(ctx, n.DeviceID, n.SampleIDs)
 	if err != nil {
 		h.log.Warn("load announced samples", "device", n.DeviceID, "err", err)
 		return
@@ -258,7 +258,7 @@ func (h *hub) dropLocked(sub *subscriber) {
 // dataTag reads a tag whose devices' samples the caller may read (DATA:READ
 // in the tag's workspace, as for a device subscription).
 func (s *Server) dataTag(ctx context.Context, id string) (*store.Tag, error) {
-	t, err := s.store.Devices.GetTag(ctx, id)
+	t, err := s.store.Tags.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}

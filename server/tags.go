@@ -21,7 +21,7 @@ func (s *Server) ListTags(ctx context.Context, req gen.ListTagsRequestObject) (g
 	if err := s.listableWorkspace(ctx, req.Params.WorkspaceId, auth.ScopeAsset, auth.Read); err != nil {
 		return nil, err
 	}
-	tags, total, err := s.store.Devices.ListTags(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
+	tags, total, err := s.store.Tags.List(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func (s *Server) CreateTag(ctx context.Context, req gen.CreateTagRequestObject) 
 		return nil, err
 	}
 	t := &store.Tag{OrganizationID: w.OrganizationID, WorkspaceID: w.ID, Name: in.Name, Description: in.Description}
-	if err := s.store.Devices.CreateTag(ctx, t); err != nil {
+	if err := s.store.Tags.Create(ctx, t); err != nil {
 		return nil, tagConflict(err, in.Name)
 	}
 	if err := s.audit(ctx, "create", "tag", t.ID); err != nil {
@@ -70,7 +70,7 @@ func (s *Server) UpdateTag(ctx context.Context, req gen.UpdateTagRequestObject) 
 		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a tag cannot move to another workspace", Code: ptr("immutable")})
 	}
 	t := &store.Tag{ID: cur.ID, Name: in.Name, Description: in.Description}
-	if t, err = s.store.Devices.UpdateTag(ctx, t, in.Version); err != nil {
+	if t, err = s.store.Tags.Update(ctx, t, in.Version); err != nil {
 		return nil, tagConflict(err, in.Name)
 	}
 	if err := s.audit(ctx, "update", "tag", t.ID); err != nil {
@@ -84,7 +84,7 @@ func (s *Server) DeleteTag(ctx context.Context, req gen.DeleteTagRequestObject) 
 	if _, err := s.tagFor(ctx, req.TagId, auth.Delete); err != nil {
 		return nil, err
 	}
-	if err := s.store.Devices.DeleteTag(ctx, req.TagId); err != nil {
+	if err := s.store.Tags.Delete(ctx, req.TagId); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, "delete", "tag", req.TagId); err != nil {
@@ -96,7 +96,7 @@ func (s *Server) DeleteTag(ctx context.Context, req gen.DeleteTagRequestObject) 
 // tagFor reads a tag the caller may use verb on (ASSET scope, in the tag's
 // workspace).
 func (s *Server) tagFor(ctx context.Context, id string, verb auth.Verb) (*store.Tag, error) {
-	t, err := s.store.Devices.GetTag(ctx, id)
+	t, err := s.store.Tags.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (s *Server) tagsIn(ctx context.Context, in *[]gen.DeviceInput_Tags_Item, ws
 	unique := slices.Clone(ids)
 	slices.Sort(unique)
 	unique = slices.Compact(unique)
-	found, err := s.store.Devices.TagsByID(ctx, unique)
+	found, err := s.store.Tags.ByID(ctx, unique)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func (s *Server) ListWorkspaces(ctx context.Context, req gen.ListWorkspacesReque
 	case len(ids) == 0:
 		return nil, forbidden("requires WORKSPACE:READ in organization %s", org)
 	}
-	wss, total, err := s.store.Organizations.ListWorkspaces(ctx, org, q,
+	wss, total, err := s.store.Workspaces.List(ctx, org, q,
 		store.WorkspaceFilter{IDs: ids, Search: deref(req.Params.Search), Name: deref(req.Params.Name)})
 	if err != nil {
 		return nil, err
@@ -45,7 +45,7 @@ func (s *Server) CreateWorkspace(ctx context.Context, req gen.CreateWorkspaceReq
 	}
 	w := &store.Workspace{OrganizationID: in.OrganizationId, Name: in.Name, Description: in.Description,
 		Properties: properties(in.Properties), Settings: properties(in.Settings)}
-	if err := s.store.Organizations.CreateWorkspace(ctx, w); err != nil {
+	if err := s.store.Workspaces.Create(ctx, w); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, "create", "workspace", w.ID); err != nil {
@@ -75,7 +75,7 @@ func (s *Server) UpdateWorkspace(ctx context.Context, req gen.UpdateWorkspaceReq
 	}
 	w := &store.Workspace{ID: cur.ID, Name: in.Name, Description: in.Description,
 		Properties: properties(in.Properties), Settings: properties(in.Settings)}
-	if w, err = s.store.Organizations.UpdateWorkspace(ctx, w, in.Version); err != nil {
+	if w, err = s.store.Workspaces.Update(ctx, w, in.Version); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, "update", "workspace", w.ID); err != nil {
@@ -89,7 +89,7 @@ func (s *Server) DeleteWorkspace(ctx context.Context, req gen.DeleteWorkspaceReq
 	if _, err := s.workspace(ctx, req.WorkspaceId, auth.Delete); err != nil {
 		return nil, err
 	}
-	if err := s.store.Organizations.DeleteWorkspace(ctx, req.WorkspaceId); err != nil {
+	if err := s.store.Workspaces.Delete(ctx, req.WorkspaceId); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, "delete", "workspace", req.WorkspaceId); err != nil {
@@ -179,7 +179,7 @@ func (s *Server) GetWorkspaceAccess(ctx context.Context, req gen.GetWorkspaceAcc
 
 // workspace reads a workspace the caller may use verb on.
 func (s *Server) workspace(ctx context.Context, id string, verb auth.Verb) (*store.Workspace, error) {
-	w, err := s.store.Organizations.GetWorkspace(ctx, id)
+	w, err := s.store.Workspaces.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -51,13 +51,19 @@ func insertDeliveries(tx *gorm.DB, deliveries []Delivery, created time.Time) err
 	return nil
 }
 
-// ClaimDeliveries leases up to n due deliveries (PENDING, next_attempt_at <=
-// now, no lease or an expired one) until now+lease and returns them, oldest
-// due first. On PostgreSQL the selection is FOR UPDATE SKIP LOCKED, so
-// replicas claiming at once get disjoint rows; SQLite serializes writers, so
-// the plain UPDATE … RETURNING is atomic there. The returned rows carry
-// LeaseUntil exactly as stored: CompleteDelivery compares it.
-func (r *Connectors) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int) ([]Delivery, error) {
+// Deliveries is the repository of the outbox: deliveries and their attempts.
+type Deliveries struct {
+	db      *gorm.DB
+	dialect Dialect
+}
+
+// Claim leases up to n due deliveries (PENDING, next_attempt_at <= now, no
+// lease or an expired one) until now+lease and returns them, oldest due
+// first. On PostgreSQL the selection is FOR UPDATE SKIP LOCKED, so replicas
+// claiming at once get disjoint rows; SQLite serializes writers, so the plain
+// UPDATE … RETURNING is atomic there. The returned rows carry LeaseUntil
+// exactly as stored: Complete compares it.
+func (r *Deliveries) Claim(ctx context.Context, now time.Time, lease time.Duration, n int) ([]Delivery, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -90,13 +96,13 @@ type DeliveryOutcome struct {
 	Attempt       DeliveryAttempt
 }
 
-// CompleteDelivery records an attempt of the delivery id claimed with the
+// Complete records an attempt of the delivery id claimed with the
 // lease leaseUntil: one UPDATE guarded by that lease (status, attempts+1,
 // next attempt, delivered at; lease cleared) and, when it applied, the
 // attempt row, in one transaction. It reports false, writing nothing, when
 // the lease is no longer this claim's (it expired and another worker took
 // the delivery over, or the delivery is gone): the newer state stands.
-func (r *Connectors) CompleteDelivery(ctx context.Context, id string, leaseUntil time.Time, o DeliveryOutcome) (bool, error) {
+func (r *Deliveries) Complete(ctx context.Context, id string, leaseUntil time.Time, o DeliveryOutcome) (bool, error) {
 	applied := false
 	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&Delivery{}).Where("id = ? AND lease_until = ? AND status = ?", id, leaseUntil.UTC(), DeliveryPending).
@@ -132,9 +138,9 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-// ListDeliveries returns a page of the connector's deliveries (optionally
+// List returns a page of the connector's deliveries (optionally
 // of one status) and their number.
-func (r *Connectors) ListDeliveries(ctx context.Context, connectorID, status string, q ndata.Query) ([]Delivery, int64, error) {
+func (r *Deliveries) List(ctx context.Context, connectorID, status string, q ndata.Query) ([]Delivery, int64, error) {
 	return list[Delivery](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
 		db = db.Where("connector_id = ?", connectorID)
 		if status != "" {
@@ -144,9 +150,9 @@ func (r *Connectors) ListDeliveries(ctx context.Context, connectorID, status str
 	})
 }
 
-// DeliveryAttempts returns the attempts of the deliveries ids, oldest first,
+// Attempts returns the attempts of the deliveries ids, oldest first,
 // by delivery id: one query for a whole page.
-func (r *Connectors) DeliveryAttempts(ctx context.Context, ids []string) (map[string][]DeliveryAttempt, error) {
+func (r *Deliveries) Attempts(ctx context.Context, ids []string) (map[string][]DeliveryAttempt, error) {
 	out := make(map[string][]DeliveryAttempt, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -161,8 +167,8 @@ func (r *Connectors) DeliveryAttempts(ctx context.Context, ids []string) (map[st
 	return out, nil
 }
 
-// GetDelivery returns the delivery id, or ErrNotFound.
-func (r *Connectors) GetDelivery(ctx context.Context, id string) (*Delivery, error) {
+// Get returns the delivery id, or ErrNotFound.
+func (r *Deliveries) Get(ctx context.Context, id string) (*Delivery, error) {
 	return first[Delivery](ctx, r.db, "id = ?", id)
 }
 
@@ -170,9 +176,9 @@ func (r *Connectors) GetDelivery(ctx context.Context, id string) (*Delivery, err
 // and their attempts stay visible in the delivery log.
 const DeliveryRetention = 7 * 24 * time.Hour
 
-// PruneDeliveries forgets finished deliveries created before cutoff; pending
+// Prune forgets finished deliveries created before cutoff; pending
 // ones are never pruned.
-func (r *Connectors) PruneDeliveries(ctx context.Context, cutoff time.Time) (int64, error) {
+func (r *Deliveries) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
 	res := r.db.WithContext(ctx).Where("status IN ? AND created_at < ?",
 		[]string{DeliveryDelivered, DeliveryFailed}, cutoff.UTC()).Delete(&Delivery{})
 	if res.Error != nil {
@@ -181,9 +187,9 @@ func (r *Connectors) PruneDeliveries(ctx context.Context, cutoff time.Time) (int
 	return res.RowsAffected, nil
 }
 
-// DeliveryCounts counts the outbox by status, for monitoring (a growing
+// Counts counts the outbox by status, for monitoring (a growing
 // PENDING count means receivers are down or workers too few).
-func (r *Connectors) DeliveryCounts(ctx context.Context) (map[string]int64, error) {
+func (r *Deliveries) Counts(ctx context.Context) (map[string]int64, error) {
 	var rows []struct {
 		Status string
 		N      int64
@@ -196,4 +202,40 @@ func (r *Connectors) DeliveryCounts(ctx context.Context) (map[string]int64, erro
 		out[row.Status] = row.N
 	}
 	return out, nil
+}
+
+// Delivery statuses.
+const (
+	DeliveryPending   = "PENDING"
+	DeliveryDelivered = "DELIVERED"
+	DeliveryFailed    = "FAILED"
+)
+
+// Delivery is one sample on its way to one connector: the transactional
+// outbox. It is written in the transaction that stores the sample, and
+// workers claim it (FOR UPDATE SKIP LOCKED plus a lease), so a crash between
+// claim and completion only delays it.
+type Delivery struct {
+	ID            string `gorm:"primaryKey"`
+	ConnectorID   string
+	SampleID      string
+	DeviceID      string
+	RuleID        *string
+	Payload       string // the JSON body sent
+	Status        string
+	Attempts      int
+	NextAttemptAt *time.Time
+	LeaseUntil    *time.Time
+	CreatedAt     time.Time
+	DeliveredAt   *time.Time
+}
+
+// DeliveryAttempt records one try of a delivery.
+type DeliveryAttempt struct {
+	ID         int64 `gorm:"primaryKey"`
+	DeliveryID string
+	At         time.Time
+	StatusCode *int
+	Error      *string
+	DurationMs int64
 }

@@ -49,28 +49,28 @@ func TestDeliveryOutbox(t *testing.T) {
 		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		samples := []store.Sample{newSample(at, `{"a":1}`), newSample(at.Add(time.Second), `{"a":2}`)}
 		rec := &store.IdempotencyRecord{Key: "k", RequestHash: []byte("h"), Status: 201, Response: `{}`}
-		if _, err := st.Devices.InsertSamples(ctx, d.ID, samples, rec, outbox(samples, conn)...); err != nil {
+		if _, err := st.Samples.Insert(ctx, d.ID, samples, rec, outbox(samples, conn)...); err != nil {
 			t.Fatal(err)
 		}
-		rows, total, err := st.Connectors.ListDeliveries(ctx, conn, "", pageAll(t))
+		rows, total, err := st.Deliveries.List(ctx, conn, "", pageAll(t))
 		if err != nil || total != 2 || rows[0].Status != store.DeliveryPending || rows[0].NextAttemptAt == nil || rows[0].Attempts != 0 {
 			t.Fatalf("outbox %v %d %+v", err, total, rows)
 		}
 		// A replay of the key stores nothing: neither samples nor deliveries.
 		again := []store.Sample{newSample(at, `{"a":1}`)}
 		rec2 := &store.IdempotencyRecord{Key: "k", RequestHash: []byte("h"), Status: 201, Response: `{}`}
-		if replay, err := st.Devices.InsertSamples(ctx, d.ID, again, rec2, outbox(again, conn)...); err != nil || replay == nil {
+		if replay, err := st.Samples.Insert(ctx, d.ID, again, rec2, outbox(again, conn)...); err != nil || replay == nil {
 			t.Fatalf("replay %v %+v", err, replay)
 		}
 		// A delivery to a missing connector rolls the samples back too.
 		bad := []store.Sample{newSample(at, `{"a":3}`)}
-		if _, err := st.Devices.InsertSamples(ctx, d.ID, bad, nil, outbox(bad, "09ffffffffffffff")...); err == nil {
+		if _, err := st.Samples.Insert(ctx, d.ID, bad, nil, outbox(bad, "09ffffffffffffff")...); err == nil {
 			t.Fatal("delivery to a missing connector stored")
 		}
-		if _, total, _ := st.Connectors.ListDeliveries(ctx, conn, "", pageAll(t)); total != 2 {
+		if _, total, _ := st.Deliveries.List(ctx, conn, "", pageAll(t)); total != 2 {
 			t.Fatalf("deliveries after replay and failure: %d", total)
 		}
-		if got, _ := st.Devices.QuerySamples(ctx, d.ID, store.SampleQuery{}); len(got) != 2 {
+		if got, _ := st.Samples.Query(ctx, d.ID, store.SampleQuery{}); len(got) != 2 {
 			t.Fatalf("samples after replay and failure: %d", len(got))
 		}
 	})
@@ -89,11 +89,11 @@ func TestDeliveryClaims(t *testing.T) {
 		for i := range 40 {
 			samples = append(samples, newSample(at.Add(time.Duration(i)*time.Second), `{}`))
 		}
-		if _, err := st.Devices.InsertSamples(ctx, d.ID, samples, nil, outbox(samples, conn)...); err != nil {
+		if _, err := st.Samples.Insert(ctx, d.ID, samples, nil, outbox(samples, conn)...); err != nil {
 			t.Fatal(err)
 		}
 		now := time.Now().Add(time.Second)
-		if got, err := st.Connectors.ClaimDeliveries(ctx, now.Add(-time.Hour), time.Minute, 100); err != nil || len(got) != 0 {
+		if got, err := st.Deliveries.Claim(ctx, now.Add(-time.Hour), time.Minute, 100); err != nil || len(got) != 0 {
 			t.Fatalf("claimed before due: %v %d", err, len(got))
 		}
 
@@ -104,7 +104,7 @@ func TestDeliveryClaims(t *testing.T) {
 		for range 8 {
 			wg.Go(func() {
 				for {
-					got, err := st.Connectors.ClaimDeliveries(ctx, now, time.Minute, 3)
+					got, err := st.Deliveries.Claim(ctx, now, time.Minute, 3)
 					if err != nil {
 						t.Error(err)
 						return
@@ -133,11 +133,11 @@ func TestDeliveryClaims(t *testing.T) {
 			}
 		}
 		// Leased: nothing more to claim until the lease expires.
-		if got, _ := st.Connectors.ClaimDeliveries(ctx, now.Add(59*time.Second), time.Minute, 100); len(got) != 0 {
+		if got, _ := st.Deliveries.Claim(ctx, now.Add(59*time.Second), time.Minute, 100); len(got) != 0 {
 			t.Fatalf("claimed %d leased deliveries", len(got))
 		}
 		later := now.Add(61 * time.Second)
-		first, err := st.Connectors.ClaimDeliveries(ctx, later, time.Minute, 1)
+		first, err := st.Deliveries.Claim(ctx, later, time.Minute, 1)
 		if err != nil || len(first) != 1 {
 			t.Fatalf("re-claim after expiry: %v %d", err, len(first))
 		}
@@ -148,24 +148,24 @@ func TestDeliveryClaims(t *testing.T) {
 		ok := store.DeliveryOutcome{Status: store.DeliveryDelivered, DeliveredAt: &done,
 			Attempt: store.DeliveryAttempt{At: done, StatusCode: &code, DurationMs: 3}}
 		// The first claim's late completion is refused; the current one applies, once.
-		if applied, err := st.Connectors.CompleteDelivery(ctx, dl.ID, oldLease, ok); err != nil || applied {
+		if applied, err := st.Deliveries.Complete(ctx, dl.ID, oldLease, ok); err != nil || applied {
 			t.Fatalf("stale lease applied: %v %v", err, applied)
 		}
-		if applied, err := st.Connectors.CompleteDelivery(ctx, dl.ID, *dl.LeaseUntil, ok); err != nil || !applied {
+		if applied, err := st.Deliveries.Complete(ctx, dl.ID, *dl.LeaseUntil, ok); err != nil || !applied {
 			t.Fatalf("complete: %v %v", err, applied)
 		}
-		if applied, _ := st.Connectors.CompleteDelivery(ctx, dl.ID, *dl.LeaseUntil, ok); applied {
+		if applied, _ := st.Deliveries.Complete(ctx, dl.ID, *dl.LeaseUntil, ok); applied {
 			t.Fatal("completed twice")
 		}
-		got, err := st.Connectors.GetDelivery(ctx, dl.ID)
+		got, err := st.Deliveries.Get(ctx, dl.ID)
 		if err != nil || got.Status != store.DeliveryDelivered || got.Attempts != 1 || got.LeaseUntil != nil || got.DeliveredAt == nil {
 			t.Fatalf("delivered row %v %+v", err, got)
 		}
-		attempts, err := st.Connectors.DeliveryAttempts(ctx, []string{dl.ID, "none"})
+		attempts, err := st.Deliveries.Attempts(ctx, []string{dl.ID, "none"})
 		if err != nil || len(attempts[dl.ID]) != 1 || *attempts[dl.ID][0].StatusCode != 200 || len(attempts["none"]) != 0 {
 			t.Fatalf("attempts %v %+v", err, attempts)
 		}
-		if _, total, _ := st.Connectors.ListDeliveries(ctx, conn, store.DeliveryDelivered, pageAll(t)); total != 1 {
+		if _, total, _ := st.Deliveries.List(ctx, conn, store.DeliveryDelivered, pageAll(t)); total != 1 {
 			t.Fatalf("delivered filter %d", total)
 		}
 	})
@@ -181,19 +181,19 @@ func TestPruneDeliveries(t *testing.T) {
 		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		samples := []store.Sample{newSample(at, `{"a":1}`), newSample(at, `{"a":2}`), newSample(at, `{"a":3}`)}
 		rows := outbox(samples, conn)
-		if _, err := st.Devices.InsertSamples(ctx, d.ID, samples, nil, rows...); err != nil {
+		if _, err := st.Samples.Insert(ctx, d.ID, samples, nil, rows...); err != nil {
 			t.Fatal(err)
 		}
 		for i, status := range []string{store.DeliveryDelivered, store.DeliveryFailed} {
 			storetest.Exec(t, st, "UPDATE deliveries SET status = ? WHERE id = ?", status, rows[i].ID)
 		}
-		if n, err := st.Connectors.PruneDeliveries(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		if n, err := st.Deliveries.Prune(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
 			t.Fatalf("pruned %d recent deliveries: %v", n, err)
 		}
-		if n, err := st.Connectors.PruneDeliveries(ctx, time.Now().Add(time.Minute)); err != nil || n != 2 {
+		if n, err := st.Deliveries.Prune(ctx, time.Now().Add(time.Minute)); err != nil || n != 2 {
 			t.Fatalf("pruned %d finished deliveries, want 2: %v", n, err)
 		}
-		left, total, err := st.Connectors.ListDeliveries(ctx, conn, "", pageAll(t))
+		left, total, err := st.Deliveries.List(ctx, conn, "", pageAll(t))
 		if err != nil || total != 1 || left[0].ID != rows[2].ID || left[0].Status != store.DeliveryPending {
 			t.Fatalf("left %v %d %+v", err, total, left)
 		}

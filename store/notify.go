@@ -77,10 +77,10 @@ func listen[T any](ctx context.Context, dsn, channel string, listening func(), f
 	}
 }
 
-// SamplesByID returns the device's samples with these ids, in the order of
+// ByID returns the device's samples with these ids, in the order of
 // ids (the order they were stored in, which a timestamp cannot tell apart
 // within one bulk).
-func (r *Devices) SamplesByID(ctx context.Context, deviceID string, ids []string) ([]Sample, error) {
+func (r *Samples) ByID(ctx context.Context, deviceID string, ids []string) ([]Sample, error) {
 	var out []Sample
 	if err := r.db.WithContext(ctx).Where("device_id = ? AND id IN ?", deviceID, ids).Find(&out).Error; err != nil {
 		return nil, err

@@ -48,8 +48,14 @@ var (
 	WorkspaceFields = OrganizationFields
 )
 
-// Organizations is the repository of organizations and their workspaces.
+// Organizations is the repository of organizations.
 type Organizations struct {
+	db      *gorm.DB
+	changes *Changes
+}
+
+// Workspaces is the repository of workspaces.
+type Workspaces struct {
 	db      *gorm.DB
 	changes *Changes
 }
@@ -112,8 +118,8 @@ type WorkspaceFilter struct {
 	Name   string
 }
 
-// ListWorkspaces returns a page of the organization's workspaces matching f.
-func (r *Organizations) ListWorkspaces(ctx context.Context, orgID string, q ndata.Query, f WorkspaceFilter) ([]Workspace, int64, error) {
+// List returns a page of the organization's workspaces matching f.
+func (r *Workspaces) List(ctx context.Context, orgID string, q ndata.Query, f WorkspaceFilter) ([]Workspace, int64, error) {
 	return list[Workspace](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
 		db = nameSearch(restrictIDs(db.Where("organization_id = ?", orgID), "id", f.IDs), f.Search)
 		if f.Name != "" {
@@ -123,13 +129,13 @@ func (r *Organizations) ListWorkspaces(ctx context.Context, orgID string, q ndat
 	})
 }
 
-// GetWorkspace returns the workspace id, or ErrNotFound.
-func (r *Organizations) GetWorkspace(ctx context.Context, id string) (*Workspace, error) {
+// Get returns the workspace id, or ErrNotFound.
+func (r *Workspaces) Get(ctx context.Context, id string) (*Workspace, error) {
 	return first[Workspace](ctx, r.db, "id = ?", id)
 }
 
-// CreateWorkspace inserts w with a new id.
-func (r *Organizations) CreateWorkspace(ctx context.Context, w *Workspace) error {
+// Create inserts w with a new id.
+func (r *Workspaces) Create(ctx context.Context, w *Workspace) error {
 	id, err := newID("29")
 	if err != nil {
 		return err
@@ -138,15 +144,15 @@ func (r *Organizations) CreateWorkspace(ctx context.Context, w *Workspace) error
 	return insert(ctx, r.db, w)
 }
 
-// UpdateWorkspace writes name, description, properties and settings; with a
+// Update writes name, description, properties and settings; with a
 // version, only if the workspace is still at it.
-func (r *Organizations) UpdateWorkspace(ctx context.Context, w *Workspace, version *int64) (*Workspace, error) {
+func (r *Workspaces) Update(ctx context.Context, w *Workspace, version *int64) (*Workspace, error) {
 	return updateAt(ctx, r.db, w, w.ID, version, func(next int64) { w.Version, w.UpdatedAt = next, now() },
 		"name", "description", "properties", "settings")
 }
 
-// DeleteWorkspace removes the workspace and its memberships.
-func (r *Organizations) DeleteWorkspace(ctx context.Context, id string) error {
+// Delete removes the workspace and its memberships.
+func (r *Workspaces) Delete(ctx context.Context, id string) error {
 	return r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
 		w, err := remove[Workspace](ctx, tx, "id", id, nil)
 		if err != nil {

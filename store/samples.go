@@ -14,6 +14,13 @@ import (
 	"gorm.io/gorm"
 )
 
+// Samples is the repository of samples and of the idempotency records of
+// the backfills that stored them.
+type Samples struct {
+	db      *gorm.DB
+	dialect Dialect
+}
+
 // IdempotencyTTL is how long a backfill's Idempotency-Key is remembered; an
 // older key counts as absent and is replaced by the next request using it.
 const IdempotencyTTL = 24 * time.Hour
@@ -39,14 +46,14 @@ func (IdempotencyRecord) TableName() string { return "idempotency_keys" }
 
 // Idempotency returns the device's record for key, or ErrNotFound when there
 // is none younger than IdempotencyTTL.
-func (r *Devices) Idempotency(ctx context.Context, deviceID, key string) (*IdempotencyRecord, error) {
+func (r *Samples) Idempotency(ctx context.Context, deviceID, key string) (*IdempotencyRecord, error) {
 	return first[IdempotencyRecord](ctx, r.db, `device_id = ? AND "key" = ? AND created_at >= ?`,
 		deviceID, key, now().Add(-IdempotencyTTL))
 }
 
 // PruneIdempotencyKeys deletes the records created before cutoff (for a
-// periodic job; InsertSamples already drops a device's expired keys).
-func (r *Devices) PruneIdempotencyKeys(ctx context.Context, cutoff time.Time) (int64, error) {
+// periodic job; Insert already drops a device's expired keys).
+func (r *Samples) PruneIdempotencyKeys(ctx context.Context, cutoff time.Time) (int64, error) {
 	res := r.db.WithContext(ctx).Where("created_at < ?", cutoff.UTC()).Delete(&IdempotencyRecord{})
 	if res.Error != nil {
 		return 0, fmt.Errorf("prune idempotency keys: %w", res.Error)
@@ -58,7 +65,7 @@ func (r *Devices) PruneIdempotencyKeys(ctx context.Context, cutoff time.Time) (i
 // the primary key while inserting ours.
 var errIdempotencyTaken = errors.New("idempotency key taken")
 
-// InsertSamples stores the device's samples all or nothing, in one
+// Insert stores the device's samples all or nothing, in one
 // transaction that also moves the device's last_sample_at forward to the
 // newest timestamp and, with idem, records the idempotency key and its
 // response. The caller sets each sample's ID, Topic, Timestamp and Data;
@@ -74,7 +81,7 @@ var errIdempotencyTaken = errors.New("idempotency key taken")
 // one racing with this one), nothing is stored and that record is returned
 // as replay, for the caller to compare hashes and answer with. A missing
 // device is ErrNotFound.
-func (r *Devices) InsertSamples(ctx context.Context, deviceID string, samples []Sample, idem *IdempotencyRecord, deliveries ...Delivery) (replay *IdempotencyRecord, err error) {
+func (r *Samples) Insert(ctx context.Context, deviceID string, samples []Sample, idem *IdempotencyRecord, deliveries ...Delivery) (replay *IdempotencyRecord, err error) {
 	if len(samples) == 0 {
 		return nil, nil
 	}
@@ -139,9 +146,9 @@ type SampleQuery struct {
 	Limit, Skip      int
 }
 
-// QuerySamples returns the device's samples matching q, newest first (ties
+// Query returns the device's samples matching q, newest first (ties
 // by id).
-func (r *Devices) QuerySamples(ctx context.Context, deviceID string, q SampleQuery) ([]Sample, error) {
+func (r *Samples) Query(ctx context.Context, deviceID string, q SampleQuery) ([]Sample, error) {
 	db := r.db.WithContext(ctx).Where("device_id = ?", deviceID)
 	if q.Topic != "" && q.Topic != "*" {
 		db = db.Where("topic = ?", q.Topic)
@@ -168,7 +175,7 @@ func (r *Devices) QuerySamples(ctx context.Context, deviceID string, q SampleQue
 }
 
 // Topics returns the topics the device has samples on, sorted.
-func (r *Devices) Topics(ctx context.Context, deviceID string) ([]string, error) {
+func (r *Samples) Topics(ctx context.Context, deviceID string) ([]string, error) {
 	out := []string{}
 	err := r.db.WithContext(ctx).Model(&Sample{}).Where("device_id = ?", deviceID).
 		Distinct("topic").Order("topic").Pluck("topic", &out).Error
@@ -178,9 +185,9 @@ func (r *Devices) Topics(ctx context.Context, deviceID string) ([]string, error)
 	return out, nil
 }
 
-// LatestSample returns the device's newest sample, of one topic or (topic
+// Latest returns the device's newest sample, of one topic or (topic
 // empty) any; ErrNotFound when there is none.
-func (r *Devices) LatestSample(ctx context.Context, deviceID, topic string) (*Sample, error) {
+func (r *Samples) Latest(ctx context.Context, deviceID, topic string) (*Sample, error) {
 	db := r.db.WithContext(ctx).Where("device_id = ?", deviceID)
 	if topic != "" {
 		db = db.Where("topic = ?", topic)
@@ -241,7 +248,7 @@ var ErrAggregateRange = errors.New("the aggregate is beyond the range of a doubl
 // on PostgreSQL (NUMERIC), in double precision on SQLite; ErrAggregateRange
 // beyond the range of a double. nil when no sample has a numeric value at the key
 // (COUNT too).
-func (r *Devices) Aggregate(ctx context.Context, deviceID string, a Aggregation) (*string, error) {
+func (r *Samples) Aggregate(ctx context.Context, deviceID string, a Aggregation) (*string, error) {
 	inner, args, err := r.numericValues(deviceID, a, 0, 0)
 	if err != nil {
 		return nil, err
@@ -273,7 +280,7 @@ func (r *Devices) Aggregate(ctx context.Context, deviceID string, a Aggregation)
 // aggregate is the SQL aggregate of an accumulator over column v. SQLite's
 // SUM fails on integer overflow, where total() goes on in double precision
 // (but answers 0, not NULL, over no rows).
-func (r *Devices) aggregate(acc Accumulator) string {
+func (r *Samples) aggregate(acc Accumulator) string {
 	if acc == AccSum && r.dialect == SQLite {
 		return "CASE WHEN COUNT(v) = 0 THEN NULL ELSE total(v) END"
 	}
@@ -306,7 +313,7 @@ func decimal(s string) (string, error) {
 
 // Series computes a per bucket of the given length, buckets aligned to the
 // Unix epoch, in SQL; buckets without numeric values are left out.
-func (r *Devices) Series(ctx context.Context, deviceID string, a Aggregation, bucket time.Duration) ([]Point, error) {
+func (r *Samples) Series(ctx context.Context, deviceID string, a Aggregation, bucket time.Duration) ([]Point, error) {
 	secs := int64(bucket / time.Second)
 	if secs <= 0 || bucket%time.Second != 0 {
 		return nil, fmt.Errorf("series: bucket %s is not a positive number of seconds", bucket)
@@ -360,7 +367,7 @@ func (r *Devices) Series(ctx context.Context, deviceID string, a Aggregation, bu
 //	            $path is string_to_array($key, '.'), a text[]
 //	SQLite:     json_type(data, $path) IN ('integer', 'real'), json_extract(data, $path),
 //	            (unixepoch(ts) - $origin) / $secs; $path as $."a"."b"
-func (r *Devices) numericValues(deviceID string, a Aggregation, origin, secs int64) (string, []any, error) {
+func (r *Samples) numericValues(deviceID string, a Aggregation, origin, secs int64) (string, []any, error) {
 	if !DataKeyPattern.MatchString(a.DataKey) {
 		return "", nil, fmt.Errorf("aggregate: invalid data key %q", a.DataKey)
 	}

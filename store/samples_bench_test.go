@@ -13,7 +13,7 @@ import (
 	"github.com/keyplane/keyplane/store/storetest"
 )
 
-// BenchmarkBackfillBulk stores 10,000 samples per op through InsertSamples,
+// BenchmarkBackfillBulk stores 10,000 samples per op through Samples.Insert,
 // with an idempotency key, as one bulk backfill does, on PostgreSQL.
 func BenchmarkBackfillBulk(b *testing.B) {
 	const n = 10_000
@@ -31,7 +31,7 @@ func BenchmarkBackfillBulk(b *testing.B) {
 				Data: fmt.Sprintf(`{"temperature":%d.5,"humidity":%d}`, 20+i%10, i%100)}
 		}
 		idem := &store.IdempotencyRecord{Key: fmt.Sprintf("op-%d", op), RequestHash: hash[:], Status: 201, Response: `{"count":10000}`}
-		if replay, err := st.Devices.InsertSamples(ctx, d.ID, samples, idem); err != nil || replay != nil {
+		if replay, err := st.Samples.Insert(ctx, d.ID, samples, idem); err != nil || replay != nil {
 			b.Fatalf("insert: %v %+v", err, replay)
 		}
 	}
@@ -72,7 +72,7 @@ func BenchmarkQueryRange(b *testing.B) {
 	b.Run("range-1h", func(b *testing.B) {
 		from, to := day.Add(5*time.Hour), day.Add(6*time.Hour)
 		for b.Loop() {
-			got, err := st.Devices.QuerySamples(ctx, d.ID, store.SampleQuery{Topic: "default", Gte: &from, Lt: &to, Limit: 8000})
+			got, err := st.Samples.Query(ctx, d.ID, store.SampleQuery{Topic: "default", Gte: &from, Lt: &to, Limit: 8000})
 			if err != nil || len(got) != 3600 {
 				b.Fatalf("range: %v %d", err, len(got))
 			}
@@ -81,7 +81,7 @@ func BenchmarkQueryRange(b *testing.B) {
 	b.Run("series-1d-avg-PT1H", func(b *testing.B) {
 		a := store.Aggregation{Topic: "default", DataKey: "temperature", Accumulator: store.AccAvg, From: day, To: day.Add(24 * time.Hour)}
 		for b.Loop() {
-			pts, err := st.Devices.Series(ctx, d.ID, a, time.Hour)
+			pts, err := st.Samples.Series(ctx, d.ID, a, time.Hour)
 			if err != nil || len(pts) != 24 {
 				b.Fatalf("series: %v %d", err, len(pts))
 			}
@@ -90,7 +90,7 @@ func BenchmarkQueryRange(b *testing.B) {
 	b.Run("kpi-1d-avg", func(b *testing.B) {
 		a := store.Aggregation{Topic: "default", DataKey: "temperature", Accumulator: store.AccAvg, From: day, To: day.Add(24 * time.Hour)}
 		for b.Loop() {
-			v, err := st.Devices.Aggregate(ctx, d.ID, a)
+			v, err := st.Samples.Aggregate(ctx, d.ID, a)
 			if err != nil || v == nil {
 				b.Fatalf("kpi: %v", err)
 			}
@@ -99,7 +99,7 @@ func BenchmarkQueryRange(b *testing.B) {
 	b.Run("series-1d-first-PT1H", func(b *testing.B) {
 		a := store.Aggregation{Topic: "default", DataKey: "temperature", Accumulator: store.AccFirst, From: day, To: day.Add(24 * time.Hour)}
 		for b.Loop() {
-			pts, err := st.Devices.Series(ctx, d.ID, a, time.Hour)
+			pts, err := st.Samples.Series(ctx, d.ID, a, time.Hour)
 			if err != nil || len(pts) != 24 {
 				b.Fatalf("series: %v %d", err, len(pts))
 			}

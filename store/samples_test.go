@@ -25,20 +25,20 @@ func sampleDevice(tb testing.TB, st *store.Store) *store.Device {
 		tb.Fatal(err)
 	}
 	w := &store.Workspace{OrganizationID: o.ID, Name: "main", Properties: map[string]any{}, Settings: map[string]any{}}
-	if err := st.Organizations.CreateWorkspace(ctx, w); err != nil {
+	if err := st.Workspaces.Create(ctx, w); err != nil {
 		tb.Fatal(err)
 	}
 	dt := &store.DeviceType{OrganizationID: o.ID, WorkspaceID: w.ID, Name: "t", Schemas: map[string]json.RawMessage{}}
-	if err := st.Devices.CreateDeviceType(ctx, dt); err != nil {
+	if err := st.DeviceTypes.Create(ctx, dt); err != nil {
 		tb.Fatal(err)
 	}
 	f := &store.DataFlow{OrganizationID: o.ID, WorkspaceID: w.ID, DeviceTypeID: dt.ID, Name: "f", OutputConnectors: []store.ConnectorRef{}}
-	if err := st.Devices.CreateDataFlow(ctx, f); err != nil {
+	if err := st.DataFlows.Create(ctx, f); err != nil {
 		tb.Fatal(err)
 	}
 	d := &store.Device{OrganizationID: o.ID, WorkspaceID: w.ID, DataFlowID: f.ID, DeviceID: "phys", Name: "d",
 		Connectivity: "HTTP", OnlineTimeout: 60, Properties: map[string]any{}}
-	if err := st.Devices.CreateDevice(ctx, d); err != nil {
+	if err := st.Devices.Create(ctx, d); err != nil {
 		tb.Fatal(err)
 	}
 	return d
@@ -56,41 +56,41 @@ func TestInsertSamplesIdempotency(t *testing.T) {
 		rec := func(hash string) *store.IdempotencyRecord {
 			return &store.IdempotencyRecord{Key: "k", RequestHash: []byte(hash), Status: 201, Response: `{"first":"` + hash + `"}`}
 		}
-		if replay, err := st.Devices.InsertSamples(ctx, d.ID, []store.Sample{newSample(at, `{"a":1}`)}, rec("one")); err != nil || replay != nil {
+		if replay, err := st.Samples.Insert(ctx, d.ID, []store.Sample{newSample(at, `{"a":1}`)}, rec("one")); err != nil || replay != nil {
 			t.Fatalf("first insert: %v %+v", err, replay)
 		}
 		// The key is taken: nothing is stored, the first record comes back.
-		replay, err := st.Devices.InsertSamples(ctx, d.ID, []store.Sample{newSample(at, `{"a":2}`)}, rec("two"))
+		replay, err := st.Samples.Insert(ctx, d.ID, []store.Sample{newSample(at, `{"a":2}`)}, rec("two"))
 		if err != nil || replay == nil || string(replay.RequestHash) != "one" || replay.Response != `{"first":"one"}` || replay.Status != 201 {
 			t.Fatalf("second insert: %v %+v", err, replay)
 		}
-		all, err := st.Devices.QuerySamples(ctx, d.ID, store.SampleQuery{Topic: "*"})
+		all, err := st.Samples.Query(ctx, d.ID, store.SampleQuery{Topic: "*"})
 		if err != nil || len(all) != 1 || all[0].Data != `{"a": 1}` && all[0].Data != `{"a":1}` {
 			t.Fatalf("samples %v %+v", err, all)
 		}
-		got, err := st.Devices.Idempotency(ctx, d.ID, "k")
+		got, err := st.Samples.Idempotency(ctx, d.ID, "k")
 		if err != nil || got.Response != `{"first":"one"}` {
 			t.Fatalf("lookup %v %+v", err, got)
 		}
 		// Expired keys are absent and replaced.
-		if _, err := st.Devices.PruneIdempotencyKeys(ctx, time.Now().Add(-time.Hour)); err != nil {
+		if _, err := st.Samples.PruneIdempotencyKeys(ctx, time.Now().Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.Devices.Idempotency(ctx, d.ID, "k"); err != nil {
+		if _, err := st.Samples.Idempotency(ctx, d.ID, "k"); err != nil {
 			t.Fatalf("a fresh key was pruned: %v", err)
 		}
-		n, err := st.Devices.PruneIdempotencyKeys(ctx, time.Now().Add(time.Hour))
+		n, err := st.Samples.PruneIdempotencyKeys(ctx, time.Now().Add(time.Hour))
 		if err != nil || n != 1 {
 			t.Fatalf("prune: %d %v", n, err)
 		}
-		if _, err := st.Devices.Idempotency(ctx, d.ID, "k"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := st.Samples.Idempotency(ctx, d.ID, "k"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("pruned key: %v", err)
 		}
 		// A device that does not exist.
-		if _, err := st.Devices.InsertSamples(ctx, "02ffffffffffffff", []store.Sample{newSample(at, `{}`)}, nil); !errors.Is(err, store.ErrNotFound) {
+		if _, err := st.Samples.Insert(ctx, "02ffffffffffffff", []store.Sample{newSample(at, `{}`)}, nil); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("missing device: %v", err)
 		}
-		if _, err := st.Devices.InsertSamples(ctx, "02ffffffffffffff", []store.Sample{newSample(at, `{}`)}, rec("x")); !errors.Is(err, store.ErrNotFound) {
+		if _, err := st.Samples.Insert(ctx, "02ffffffffffffff", []store.Sample{newSample(at, `{}`)}, rec("x")); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("missing device with a key: %v", err)
 		}
 	})
@@ -111,7 +111,7 @@ func TestInsertSamplesRace(t *testing.T) {
 			wg.Go(func() {
 				samples := []store.Sample{newSample(at, `{"a":1}`), newSample(at.Add(time.Second), `{"a":2}`)}
 				rec := &store.IdempotencyRecord{Key: "race", RequestHash: []byte("h"), Status: 201, Response: fmt.Sprintf(`{"writer":%d}`, i)}
-				replay, err := st.Devices.InsertSamples(ctx, d.ID, samples, rec)
+				replay, err := st.Samples.Insert(ctx, d.ID, samples, rec)
 				if err != nil {
 					errs <- err
 					return
@@ -133,7 +133,7 @@ func TestInsertSamplesRace(t *testing.T) {
 				responses[r.Response] = true
 			}
 		}
-		all, err := st.Devices.QuerySamples(ctx, d.ID, store.SampleQuery{Topic: "*"})
+		all, err := st.Samples.Query(ctx, d.ID, store.SampleQuery{Topic: "*"})
 		if err != nil || stored != 1 || len(responses) != 1 || len(all) != 2 {
 			t.Fatalf("stored by %d writers, replayed %v, %d samples (%v)", stored, responses, len(all), err)
 		}
@@ -160,10 +160,10 @@ func TestSampleTimes(t *testing.T) {
 			// A zone other than UTC is stored as UTC.
 			samples = append(samples, newSample(at.In(time.FixedZone("x", 5*3600)), fmt.Sprintf(`{"v":%d}`, i)))
 		}
-		if _, err := st.Devices.InsertSamples(ctx, d.ID, samples, nil); err != nil {
+		if _, err := st.Samples.Insert(ctx, d.ID, samples, nil); err != nil {
 			t.Fatal(err)
 		}
-		got, err := st.Devices.QuerySamples(ctx, d.ID, store.SampleQuery{Topic: "default"})
+		got, err := st.Samples.Query(ctx, d.ID, store.SampleQuery{Topic: "default"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,23 +188,23 @@ func TestSampleTimes(t *testing.T) {
 			}
 		}
 		gt := base.Add(100 * time.Millisecond)
-		got, err = st.Devices.QuerySamples(ctx, d.ID, store.SampleQuery{Gt: &gt})
+		got, err = st.Samples.Query(ctx, d.ID, store.SampleQuery{Gt: &gt})
 		if err != nil || len(got) != 2 {
 			t.Fatalf("gt 10:00:00.1: %v %d", err, len(got))
 		}
-		dev, err := st.Devices.GetDevice(ctx, d.ID)
+		dev, err := st.Devices.Get(ctx, d.ID)
 		if err != nil || !dev.LastSampleAt.Equal(times[3]) {
 			t.Fatalf("last sample at %v %v", dev.LastSampleAt, err)
 		}
 		// Buckets before the epoch floor too.
-		pts, err := st.Devices.Series(ctx, d.ID, store.Aggregation{Topic: "default", DataKey: "v", Accumulator: store.AccSum,
+		pts, err := st.Samples.Series(ctx, d.ID, store.Aggregation{Topic: "default", DataKey: "v", Accumulator: store.AccSum,
 			From: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC), To: base.Add(time.Hour)}, time.Hour)
 		if err != nil || len(pts) != 2 || !pts[0].Start.Equal(time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC)) || pts[0].Value != "4" ||
 			!pts[1].Start.Equal(base) || pts[1].Value != "6" {
 			t.Fatalf("series %v %+v", err, pts)
 		}
 		// Second buckets split the sub-second samples from the next second.
-		pts, err = st.Devices.Series(ctx, d.ID, store.Aggregation{Topic: "default", DataKey: "v", Accumulator: store.AccCount,
+		pts, err = st.Samples.Series(ctx, d.ID, store.Aggregation{Topic: "default", DataKey: "v", Accumulator: store.AccCount,
 			From: base, To: base.Add(time.Minute)}, time.Second)
 		if err != nil || len(pts) != 2 || pts[0].Value != "3" || pts[1].Value != "1" || !pts[1].Start.Equal(base.Add(time.Second)) {
 			t.Fatalf("second buckets %v %+v", err, pts)

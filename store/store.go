@@ -47,8 +47,10 @@ type Store struct {
 
 	// APIKeys holds the API keys.
 	APIKeys *APIKeys
-	// Organizations holds organizations and their workspaces.
+	// Organizations holds organizations.
 	Organizations *Organizations
+	// Workspaces holds the workspaces of organizations.
+	Workspaces *Workspaces
 	// Users holds users and their memberships.
 	Users *Users
 	// Roles holds the roles that group rights.
@@ -59,10 +61,22 @@ type Store struct {
 	Replays *Replays
 	// Audit is the audit log.
 	Audit *Audit
-	// Devices holds devices, device types, data flows and samples.
+	// DeviceTypes holds device types and their sample schemas.
+	DeviceTypes *DeviceTypes
+	// DataFlows holds data flows (device type → output connectors).
+	DataFlows *DataFlows
+	// Devices holds devices (akenza assets).
 	Devices *Devices
-	// Connectors holds output connectors, rules and deliveries.
+	// Tags holds tags and which devices carry them.
+	Tags *Tags
+	// Samples holds samples and the idempotency records of backfills.
+	Samples *Samples
+	// Connectors holds output connectors.
 	Connectors *Connectors
+	// Rules holds rules and the devices they take input from.
+	Rules *Rules
+	// Deliveries is the outbox: deliveries and their attempts.
+	Deliveries *Deliveries
 	// Settings holds single values the service keeps about itself.
 	Settings *Settings
 	// Changes tells every replica when what someone may do has changed.
@@ -107,13 +121,20 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	s.Changes = newChanges(db, dialect, dsn, log)
 	s.APIKeys = &APIKeys{db: db, changes: s.Changes}
 	s.Organizations = &Organizations{db: db, changes: s.Changes}
+	s.Workspaces = &Workspaces{db: db, changes: s.Changes}
 	s.Users = &Users{db: db, changes: s.Changes, dialect: dialect}
 	s.Roles = &Roles{db: db, changes: s.Changes}
 	s.Sessions = &Sessions{db: db, changes: s.Changes}
 	s.Replays = &Replays{db: db, dialect: dialect}
 	s.Audit = &Audit{db: db}
+	s.DeviceTypes = &DeviceTypes{db: db}
+	s.DataFlows = &DataFlows{db: db}
 	s.Devices = &Devices{db: db, dialect: dialect}
-	s.Connectors = &Connectors{db: db, dialect: dialect}
+	s.Tags = &Tags{db: db}
+	s.Samples = &Samples{db: db, dialect: dialect}
+	s.Connectors = &Connectors{db: db}
+	s.Rules = &Rules{db: db}
+	s.Deliveries = &Deliveries{db: db, dialect: dialect}
 	s.Settings = &Settings{db: db}
 	return s, nil
 }

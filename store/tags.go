@@ -33,25 +33,30 @@ type DeviceTag struct {
 // TagFields are the sortable fields of tag pages.
 var TagFields = OrganizationFields
 
-// ListTags returns a page of the workspace's tags.
-func (r *Devices) ListTags(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]Tag, int64, error) {
+// Tags is the repository of tags and of which devices carry them.
+type Tags struct {
+	db *gorm.DB
+}
+
+// List returns a page of the workspace's tags.
+func (r *Tags) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]Tag, int64, error) {
 	return list[Tag](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
 		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
 	})
 }
 
-// GetTag returns the tag id, or ErrNotFound.
-func (r *Devices) GetTag(ctx context.Context, id string) (*Tag, error) {
+// Get returns the tag id, or ErrNotFound.
+func (r *Tags) Get(ctx context.Context, id string) (*Tag, error) {
 	return first[Tag](ctx, r.db, "id = ?", id)
 }
 
-// TagsByID returns the tags with these ids, by id; unknown ids are absent.
-func (r *Devices) TagsByID(ctx context.Context, ids []string) (map[string]Tag, error) {
+// ByID returns the tags with these ids, by id; unknown ids are absent.
+func (r *Tags) ByID(ctx context.Context, ids []string) (map[string]Tag, error) {
 	return rowsByID(ctx, r.db, ids, func(t *Tag) string { return t.ID })
 }
 
-// CreateTag inserts t with a new id; a name taken in the workspace is ErrConflict.
-func (r *Devices) CreateTag(ctx context.Context, t *Tag) error {
+// Create inserts t with a new id; a name taken in the workspace is ErrConflict.
+func (r *Tags) Create(ctx context.Context, t *Tag) error {
 	id, err := newID("71")
 	if err != nil {
 		return err
@@ -60,22 +65,22 @@ func (r *Devices) CreateTag(ctx context.Context, t *Tag) error {
 	return insert(ctx, r.db, t)
 }
 
-// UpdateTag writes name and description; with a version, only if the tag is
+// Update writes name and description; with a version, only if the tag is
 // still at it. A name taken in the workspace is ErrConflict.
-func (r *Devices) UpdateTag(ctx context.Context, t *Tag, version *int64) (*Tag, error) {
+func (r *Tags) Update(ctx context.Context, t *Tag, version *int64) (*Tag, error) {
 	return updateAt(ctx, r.db, t, t.ID, version, func(next int64) { t.Version, t.UpdatedAt = next, now() },
 		"name", "description")
 }
 
-// DeleteTag removes the tag; its devices lose it (device_tags cascade).
-func (r *Devices) DeleteTag(ctx context.Context, id string) error {
+// Delete removes the tag; its devices lose it (device_tags cascade).
+func (r *Tags) Delete(ctx context.Context, id string) error {
 	_, err := remove[Tag](ctx, r.db, "id", id, nil)
 	return err
 }
 
-// TagsOfDevices returns the tags of each of the devices, by device id and
+// OfDevices returns the tags of each of the devices, by device id and
 // then by tag name, in one query; devices without tags are absent.
-func (r *Devices) TagsOfDevices(ctx context.Context, deviceIDs []string) (map[string][]Tag, error) {
+func (r *Tags) OfDevices(ctx context.Context, deviceIDs []string) (map[string][]Tag, error) {
 	out := make(map[string][]Tag, len(deviceIDs))
 	if len(deviceIDs) == 0 {
 		return out, nil
@@ -99,14 +104,16 @@ func (r *Devices) TagsOfDevices(ctx context.Context, deviceIDs []string) (map[st
 	return out, nil
 }
 
-// setDeviceTags replaces the device's tags with tagIDs (duplicates collapse)
-// in tx.
-func setDeviceTags(ctx context.Context, tx *gorm.DB, deviceID string, tagIDs []string, replace bool) error {
-	if replace {
-		if err := tx.WithContext(ctx).Where("device_id = ?", deviceID).Delete(&DeviceTag{}).Error; err != nil {
-			return fmt.Errorf("clear tags of device %s: %w", deviceID, err)
-		}
+// clearDeviceTags removes the device's tags in tx.
+func clearDeviceTags(ctx context.Context, tx *gorm.DB, deviceID string) error {
+	if err := tx.WithContext(ctx).Where("device_id = ?", deviceID).Delete(&DeviceTag{}).Error; err != nil {
+		return fmt.Errorf("clear tags of device %s: %w", deviceID, err)
 	}
+	return nil
+}
+
+// addDeviceTags gives the device the tags tagIDs (duplicates collapse) in tx.
+func addDeviceTags(ctx context.Context, tx *gorm.DB, deviceID string, tagIDs []string) error {
 	ids := slices.Clone(tagIDs)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)

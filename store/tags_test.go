@@ -18,32 +18,32 @@ func TestDeviceTags(t *testing.T) {
 		newTag := func(name string) *store.Tag {
 			t.Helper()
 			tag := &store.Tag{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID, Name: name}
-			if err := st.Devices.CreateTag(ctx, tag); err != nil {
+			if err := st.Tags.Create(ctx, tag); err != nil {
 				t.Fatal(err)
 			}
 			return tag
 		}
 		b, a := newTag("b"), newTag("a")
-		if err := st.Devices.CreateTag(ctx, &store.Tag{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID, Name: "a"}); !errors.Is(err, store.ErrConflict) {
+		if err := st.Tags.Create(ctx, &store.Tag{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID, Name: "a"}); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("duplicate name: %v", err)
 		}
-		if _, err := st.Devices.UpdateTag(ctx, &store.Tag{ID: b.ID, Name: "a"}, nil); !errors.Is(err, store.ErrConflict) {
+		if _, err := st.Tags.Update(ctx, &store.Tag{ID: b.ID, Name: "a"}, nil); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("rename onto a taken name: %v", err)
 		}
-		if _, err := st.Devices.UpdateTag(ctx, &store.Tag{ID: b.ID, Name: "b2"}, new(int64)); !errors.Is(err, store.ErrVersionMismatch) {
+		if _, err := st.Tags.Update(ctx, &store.Tag{ID: b.ID, Name: "b2"}, new(int64)); !errors.Is(err, store.ErrVersionMismatch) {
 			t.Fatalf("stale update: %v", err)
 		}
 
 		// A second device with both tags (duplicates collapse), the first with one.
 		e := &store.Device{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID, DataFlowID: d.DataFlowID, DeviceID: "e", Name: "e",
 			Connectivity: "HTTP", OnlineTimeout: 60, Properties: map[string]any{}}
-		if err := st.Devices.CreateDevice(ctx, e, b.ID, a.ID, b.ID); err != nil {
+		if err := st.Devices.Create(ctx, e, b.ID, a.ID, b.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.Devices.UpdateDevice(ctx, d, nil, b.ID); err != nil {
+		if _, err := st.Devices.Update(ctx, d, nil, b.ID); err != nil {
 			t.Fatal(err)
 		}
-		tags, err := st.Devices.TagsOfDevices(ctx, []string{d.ID, e.ID, "02ffffffffffffff"})
+		tags, err := st.Tags.OfDevices(ctx, []string{d.ID, e.ID, "02ffffffffffffff"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +54,7 @@ func TestDeviceTags(t *testing.T) {
 		// A device whose insert fails leaves no tags behind.
 		dup := &store.Device{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID, DataFlowID: d.DataFlowID, DeviceID: "e", Name: "dup",
 			Connectivity: "HTTP", OnlineTimeout: 60, Properties: map[string]any{}}
-		if err := st.Devices.CreateDevice(ctx, dup, a.ID); !errors.Is(err, store.ErrConflict) {
+		if err := st.Devices.Create(ctx, dup, a.ID); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("duplicate device: %v", err)
 		}
 
@@ -64,7 +64,7 @@ func TestDeviceTags(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, n, err := st.Devices.ListDevices(ctx, store.AssetFilter{Workspaces: []string{d.WorkspaceID}, TagIDs: ids}, q)
+			_, n, err := st.Devices.List(ctx, store.AssetFilter{Workspaces: []string{d.WorkspaceID}, TagIDs: ids}, q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,20 +75,20 @@ func TestDeviceTags(t *testing.T) {
 		}
 
 		// An update replaces the set; no tags clears it.
-		if _, err := st.Devices.UpdateDevice(ctx, e, nil); err != nil {
+		if _, err := st.Devices.Update(ctx, e, nil); err != nil {
 			t.Fatal(err)
 		}
-		if tags, _ = st.Devices.TagsOfDevices(ctx, []string{e.ID}); len(tags[e.ID]) != 0 {
+		if tags, _ = st.Tags.OfDevices(ctx, []string{e.ID}); len(tags[e.ID]) != 0 {
 			t.Fatalf("cleared tags %+v", tags)
 		}
 		// Deleting a tag removes it from its devices.
-		if err := st.Devices.DeleteTag(ctx, b.ID); err != nil {
+		if err := st.Tags.Delete(ctx, b.ID); err != nil {
 			t.Fatal(err)
 		}
-		if tags, _ = st.Devices.TagsOfDevices(ctx, []string{d.ID}); len(tags[d.ID]) != 0 {
+		if tags, _ = st.Tags.OfDevices(ctx, []string{d.ID}); len(tags[d.ID]) != 0 {
 			t.Fatalf("tags after deleting the tag %+v", tags)
 		}
-		if err := st.Devices.DeleteTag(ctx, b.ID); !errors.Is(err, store.ErrNotFound) {
+		if err := st.Tags.Delete(ctx, b.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("delete twice: %v", err)
 		}
 	})

@@ -237,7 +237,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.trustForwardedHost {
 		authn.Verifier.ForwardedHostHeader = "X-Forwarded-Host"
 	}
-	worker := &delivery.Worker{Store: st.Connectors, Sealer: sealer, AllowPrivate: cfg.webhookAllowPrivate,
+	worker := &delivery.Worker{Deliveries: st.Deliveries, Connectors: st.Connectors, Sealer: sealer, AllowPrivate: cfg.webhookAllowPrivate,
 		Log: log.With("component", "delivery")}
 	if cfg.deliveryLease > 0 {
 		worker.Lease = cfg.deliveryLease
@@ -363,10 +363,10 @@ func prunePast(ctx context.Context, st *store.Store, now time.Time, log *slog.Lo
 	if _, err := st.Replays.Prune(ctx, now); err != nil {
 		log.Warn("prune signature replays", "err", err)
 	}
-	if _, err := st.Devices.PruneIdempotencyKeys(ctx, now.Add(-store.IdempotencyTTL)); err != nil {
+	if _, err := st.Samples.PruneIdempotencyKeys(ctx, now.Add(-store.IdempotencyTTL)); err != nil {
 		log.Warn("prune idempotency keys", "err", err)
 	}
-	if _, err := st.Connectors.PruneDeliveries(ctx, now.Add(-store.DeliveryRetention)); err != nil {
+	if _, err := st.Deliveries.Prune(ctx, now.Add(-store.DeliveryRetention)); err != nil {
 		log.Warn("prune deliveries", "err", err)
 	}
 }

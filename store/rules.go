@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/keyplane/keyplane/store/ndata"
+)
+
+// RuleFields are the sortable fields of rule pages.
+var RuleFields = OrganizationFields
+
+// Rules is the repository of rules and of the devices they take input from.
+type Rules struct {
+	db *gorm.DB
+}
+
+// List returns a page of the workspace's rules.
+func (r *Rules) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]Rule, int64, error) {
+	return list[Rule](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
+		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
+	})
+}
+
+// Get returns the rule id, or ErrNotFound.
+func (r *Rules) Get(ctx context.Context, id string) (*Rule, error) {
+	return first[Rule](ctx, r.db, "id = ?", id)
+}
+
+// Create inserts the rule with a new id and indexes its input devices.
+func (r *Rules) Create(ctx context.Context, rule *Rule, deviceIDs []string) error {
+	id, err := newID("21")
+	if err != nil {
+		return err
+	}
+	rule.ID, rule.Version, rule.CreatedAt, rule.UpdatedAt = id, 1, now(), now()
+	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := insert(ctx, tx, rule); err != nil {
+			return err
+		}
+		return r.indexInputs(ctx, tx, rule.ID, deviceIDs)
+	})
+}
+
+// Update writes the rule and re-indexes its input devices; with a
+// version, only if it is still at it.
+func (r *Rules) Update(ctx context.Context, rule *Rule, deviceIDs []string, version *int64) (*Rule, error) {
+	var out *Rule
+	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		out, err = updateAt(ctx, tx, rule, rule.ID, version, func(next int64) { rule.Version, rule.UpdatedAt = next, now() },
+			"name", "description", "active", "inputs", "logic", "actions")
+		if err != nil {
+			return err
+		}
+		if err := tx.Where("rule_id = ?", rule.ID).Delete(&RuleInput{}).Error; err != nil {
+			return err
+		}
+		return r.indexInputs(ctx, tx, rule.ID, deviceIDs)
+	})
+	return out, err
+}
+
+func (r *Rules) indexInputs(ctx context.Context, tx *gorm.DB, ruleID string, deviceIDs []string) error {
+	seen := map[string]bool{}
+	for _, d := range deviceIDs {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		if err := insert(ctx, tx, &RuleInput{RuleID: ruleID, DeviceID: d}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Delete removes the rule.
+func (r *Rules) Delete(ctx context.Context, id string) error {
+	_, err := remove[Rule](ctx, r.db, "id", id, nil)
+	return err
+}
+
+// ActiveFor returns the active rules that read the device's samples.
+func (r *Rules) ActiveFor(ctx context.Context, deviceID string) ([]Rule, error) {
+	var rules []Rule
+	err := r.db.WithContext(ctx).Where("active = ? AND id IN (?)", true,
+		r.db.Model(&RuleInput{}).Select("rule_id").Where("device_id = ?", deviceID)).Find(&rules).Error
+	return rules, err
+}
+
+// Rule is a COMPARISON rule over the samples of its input devices. Inputs,
+// Logic and Actions are kept as the JSON of the wire format; RuleInput rows
+// index the input devices, so a sample finds its rules with one lookup.
+type Rule struct {
+	ID             string `gorm:"primaryKey"`
+	OrganizationID string
+	WorkspaceID    string
+	Name           string
+	Description    *string
+	Active         bool
+	Inputs         string // JSON
+	Logic          string // JSON
+	Actions        string // JSON
+	Version        int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// RuleInput says that a rule reads a device's samples.
+type RuleInput struct {
+	RuleID   string `gorm:"primaryKey"`
+	DeviceID string `gorm:"primaryKey"`
+}
