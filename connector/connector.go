@@ -1,19 +1,26 @@
-// Package connector is the at-rest format of an output connector's
-// configuration, shared by the HTTP handlers that write it and the delivery
-// worker that reads it.
+// Package connector is what the service knows of its output connectors:
+// the kinds of connector (Kind: WEBHOOK, MQTT, …) and their registry
+// (Kinds), which the HTTP handlers ask to validate, seal and show a
+// connector's properties, and the delivery worker asks to open and deliver
+// to one. A new kind is one file of this package (and its test), one
+// registration, and its properties in the spec.
 //
-// A WEBHOOK connector is stored in two parts (store.OutputConnector):
+// A connector is stored in two parts (store.OutputConnector), whatever its
+// kind:
 //
-//   - Properties: the JSON of its public part (uri, method, content type,
-//     auth type, plain headers, basic username, and the names of its auth
-//     headers with empty values);
-//   - SecretsSealed: the JSON of its secrets (signing secret, bearer token,
-//     basic password, auth header values), sealed with AES-256-GCM
-//     (auth.Sealer) with the connector's id as additional data, so a sealed
-//     blob copied onto another connector does not open.
+//   - Properties: the JSON of its public part;
+//   - SecretsSealed: the JSON of its secrets (the key that signs its
+//     deliveries, passwords, tokens), sealed with AES-256-GCM (auth.Sealer)
+//     with the connector's id as additional data, so a sealed blob copied
+//     onto another connector does not open.
 //
-// Seal writes both parts; Open reads them back into one Webhook; Public reads
-// only the public part (for responses, which mask every secret).
+// For a WEBHOOK (this file), the public part is the uri, method, content
+// type, auth type, plain headers, basic username, and the names of its auth
+// headers with empty values; the secrets are the signing secret, bearer
+// token, basic password and auth header values. Seal writes both parts;
+// Open reads them back into one Webhook; Public reads only the public part
+// (for responses, which mask every secret). WebhookKind (webhook.go) is the
+// Kind over them.
 package connector
 
 import (
@@ -75,18 +82,7 @@ func Seal(sealer *auth.Sealer, w Webhook, connectorID string) (props string, sea
 			pub.AuthHeaders[name] = ""
 		}
 	}
-	p, err := json.Marshal(pub)
-	if err != nil {
-		return "", nil, fmt.Errorf("encode connector properties: %w", err)
-	}
-	s, err := json.Marshal(sec)
-	if err != nil {
-		return "", nil, fmt.Errorf("encode connector secrets: %w", err)
-	}
-	if sealed, err = sealer.Seal(s, []byte(connectorID)); err != nil {
-		return "", nil, fmt.Errorf("seal connector secrets: %w", err)
-	}
-	return string(p), sealed, nil
+	return sealParts(sealer, pub, sec, connectorID)
 }
 
 // Open returns the full configuration of c, secrets included.
@@ -95,13 +91,9 @@ func Open(sealer *auth.Sealer, c *store.OutputConnector) (Webhook, error) {
 	if err != nil {
 		return Webhook{}, err
 	}
-	plain, err := sealer.Open(c.SecretsSealed, []byte(c.ID))
-	if err != nil {
-		return Webhook{}, fmt.Errorf("connector %s: %w", c.ID, err)
-	}
 	var sec secrets
-	if err := json.Unmarshal(plain, &sec); err != nil {
-		return Webhook{}, fmt.Errorf("connector %s: decode secrets: %w", c.ID, err)
+	if err := openSecrets(sealer, c, &sec); err != nil {
+		return Webhook{}, err
 	}
 	w.SigningSecret, w.BearerToken, w.BasicPassword = sec.SigningSecret, sec.BearerToken, sec.BasicPassword
 	w.AuthHeaders = maps.Clone(sec.AuthHeaders)
@@ -122,4 +114,33 @@ func Public(c *store.OutputConnector) (Webhook, error) {
 		w.AuthHeaders[name] = ""
 	}
 	return w, nil
+}
+
+// sealParts encodes pub as a connector's Properties and seals the JSON of
+// sec to the connector connectorID.
+func sealParts(sealer *auth.Sealer, pub, sec any, connectorID string) (props string, sealed []byte, err error) {
+	p, err := json.Marshal(pub)
+	if err != nil {
+		return "", nil, fmt.Errorf("encode connector properties: %w", err)
+	}
+	s, err := json.Marshal(sec)
+	if err != nil {
+		return "", nil, fmt.Errorf("encode connector secrets: %w", err)
+	}
+	if sealed, err = sealer.Seal(s, []byte(connectorID)); err != nil {
+		return "", nil, fmt.Errorf("seal connector secrets: %w", err)
+	}
+	return string(p), sealed, nil
+}
+
+// openSecrets opens the sealed secrets of c into sec.
+func openSecrets(sealer *auth.Sealer, c *store.OutputConnector, sec any) error {
+	plain, err := sealer.Open(c.SecretsSealed, []byte(c.ID))
+	if err != nil {
+		return fmt.Errorf("connector %s: %w", c.ID, err)
+	}
+	if err := json.Unmarshal(plain, sec); err != nil {
+		return fmt.Errorf("connector %s: decode secrets: %w", c.ID, err)
+	}
+	return nil
 }

@@ -9,15 +9,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keyplane/keyplane/connector"
 )
 
-// Headers of a webhook delivery.
+// Headers of a delivery (HTTP headers of a webhook, MQTT v5 user properties
+// of an MQTT publish), for receivers that import this package.
 const (
 	// SignatureHeader carries "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>".
-	SignatureHeader = "X-Keyplane-Signature"
+	SignatureHeader = connector.SignatureHeader
 	// DeliveryHeader carries the delivery id; deliveries are at least once,
 	// so receivers deduplicate by it.
-	DeliveryHeader = "X-Keyplane-Delivery"
+	DeliveryHeader = connector.DeliveryHeader
 )
 
 // DefaultTolerance is how far a signature's timestamp may be from the

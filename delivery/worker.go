@@ -8,18 +8,15 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/connector"
@@ -81,11 +78,13 @@ type Worker struct {
 	Deliveries *store.Deliveries
 	Connectors *store.Connectors
 	Sealer     *auth.Sealer
-	// Client sends the requests; nil builds one whose dialer refuses
-	// special-purpose addresses (refusePrivate) unless AllowPrivate.
+	// Kinds delivers to each kind of connector (connector.NewRegistry).
+	Kinds *connector.Kinds
+	// Client sends webhook requests; nil builds one whose dialer refuses
+	// special-purpose addresses unless AllowPrivate (connector.NewHTTPClient).
 	// Redirects are never followed.
 	Client *http.Client
-	// AllowPrivate lets webhooks reach loopback, private, link-local and
+	// AllowPrivate lets connectors reach loopback, private, link-local and
 	// other special-purpose addresses (tests, on-premises receivers).
 	AllowPrivate bool
 	Log          *slog.Logger
@@ -108,9 +107,9 @@ type Worker struct {
 	// math/rand/v2's Float64.
 	Jitter func() float64
 
-	once   sync.Once
-	wake   chan struct{}
-	client *http.Client
+	once sync.Once
+	wake chan struct{}
+	deps connector.Deps
 }
 
 func (w *Worker) init() {
@@ -141,31 +140,14 @@ func (w *Worker) init() {
 			w.Jitter = rand.Float64
 		}
 		w.AttemptTimeout = min(w.AttemptTimeout, w.Lease/2)
+		client := connector.NewHTTPClient(w.AllowPrivate)
 		if w.Client != nil {
 			c := *w.Client
-			w.client = &c
-		} else {
-			w.client = w.newClient()
+			client = &c
 		}
-		w.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		w.deps = connector.Deps{HTTP: client, AllowPrivate: w.AllowPrivate, Sign: Sign, Now: w.Now}
 	})
-}
-
-func (w *Worker) newClient() *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	if !w.AllowPrivate {
-		dialer.Control = refusePrivate
-	}
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 nil, // a proxy would dial on our behalf, past the address check
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: DefaultAttemptTimeout,
-	}}
 }
 
 // Wake makes a running worker claim now instead of at its next poll; it
@@ -229,49 +211,34 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		// The leases expire and the deliveries are claimed again.
 		return len(claimed), fmt.Errorf("read connectors: %w", err)
 	}
-	hooks := make(map[string]*target, len(ids))
+	targets := make(map[string]*target, len(ids))
 	for _, id := range ids {
 		c, ok := conns[id]
 		if !ok {
-			hooks[id] = &target{err: "connector no longer exists"}
+			targets[id] = &target{err: "connector no longer exists"}
 			continue
 		}
-		h, err := connector.Open(w.Sealer, &c)
+		kind, cfg, err := w.Kinds.Open(w.Sealer, &c)
 		if err != nil {
 			w.Log.Error("open output connector", "connector", id, "err", err)
-			hooks[id] = &target{err: "connector configuration unreadable"}
+			targets[id] = &target{err: "connector configuration unreadable"}
 			continue
 		}
-		hooks[id] = &target{hook: &h}
+		targets[id] = &target{kind: kind, cfg: cfg}
 	}
-
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		slots    = make(chan struct{}, w.Concurrency)
-	)
+	var g errgroup.Group
+	g.SetLimit(w.Concurrency)
 	for i := range claimed {
-		slots <- struct{}{}
-		wg.Add(1)
-		go func(d *store.Delivery) {
-			defer func() { <-slots; wg.Done() }()
-			if err := w.deliver(work, d, hooks[d.ConnectorID]); err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-		}(&claimed[i])
+		d := &claimed[i]
+		g.Go(func() error { return w.deliver(work, d, targets[d.ConnectorID]) })
 	}
-	wg.Wait()
-	return len(claimed), firstErr
+	return len(claimed), g.Wait()
 }
 
-// target is a claimed delivery's webhook, or why it has none.
+// target is where a claimed delivery goes, or why it cannot go anywhere.
 type target struct {
-	hook *connector.Webhook
+	kind connector.Kind
+	cfg  connector.Config
 	err  string
 }
 
@@ -285,17 +252,17 @@ func (w *Worker) deliver(ctx context.Context, d *store.Delivery, t *target) erro
 	}
 	a := store.DeliveryAttempt{At: start.UTC().Truncate(time.Millisecond)}
 	began := time.Now()
-	if t.hook == nil {
+	if t.kind == nil {
 		a.Error = &t.err
 	} else {
-		a.StatusCode, a.Error = w.send(ctx, d, t.hook)
+		a.StatusCode, a.Error = w.send(ctx, d, t)
 	}
 	a.DurationMs = time.Since(began).Milliseconds()
 
 	end := w.Now().UTC().Truncate(time.Millisecond)
 	o := store.DeliveryOutcome{Attempt: a}
 	switch n := d.Attempts + 1; {
-	case a.StatusCode != nil && *a.StatusCode/100 == 2:
+	case a.Error == nil:
 		o.Status, o.DeliveredAt = store.DeliveryDelivered, &end
 	case n >= w.MaxAttempts:
 		o.Status = store.DeliveryFailed
@@ -317,75 +284,17 @@ func (w *Worker) deliver(ctx context.Context, d *store.Delivery, t *target) erro
 	return nil
 }
 
-// send POSTs (or PUTs) the payload; it returns the response status, and an
-// error text (short, without secrets or the URL) when the attempt failed.
-func (w *Worker) send(ctx context.Context, d *store.Delivery, h *connector.Webhook) (*int, *string) {
+// send makes one attempt through the connector's kind, bounded by
+// AttemptTimeout; it returns the status (HTTP kinds) and an error text
+// (short, without secrets or the destination) when the attempt failed.
+func (w *Worker) send(ctx context.Context, d *store.Delivery, t *target) (*int, *string) {
 	ctx, cancel := context.WithTimeout(ctx, w.AttemptTimeout)
 	defer cancel()
-	body := []byte(d.Payload)
-	method := h.Method
-	if method == "" {
-		method = http.MethodPost
-	}
-	u, err := url.Parse(h.URI)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errText("the uri is not an http or https URL")
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+	code, err := t.kind.Deliver(ctx, t.cfg, connector.Message{ID: d.ID, ConnectorID: d.ConnectorID, Payload: []byte(d.Payload)}, w.deps)
 	if err != nil {
-		return nil, errText("cannot build the request")
+		return code, errText(err.Error())
 	}
-	for k, v := range h.Headers {
-		req.Header.Set(k, v)
-	}
-	switch h.AuthType {
-	case connector.AuthBearer:
-		req.Header.Set("Authorization", "Bearer "+h.BearerToken)
-	case connector.AuthBasic:
-		req.SetBasicAuth(h.BasicUser, h.BasicPassword)
-	case connector.AuthHeader:
-		for k, v := range h.AuthHeaders {
-			req.Header.Set(k, v)
-		}
-	}
-	ct := h.ContentType
-	if ct == "" {
-		ct = "application/json"
-	}
-	req.Header.Set("Content-Type", ct)
-	req.Header.Set("User-Agent", "keyplane-webhook/1")
-	req.Header.Set(DeliveryHeader, d.ID)
-	if h.SigningSecret != "" {
-		req.Header.Set(SignatureHeader, Sign(h.SigningSecret, w.Now(), body))
-	}
-	res, err := w.client.Do(req)
-	if err != nil {
-		return nil, errText(describe(err, w.AttemptTimeout))
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-	res.Body.Close()
-	code := res.StatusCode
-	if code/100 == 2 {
-		return &code, nil
-	}
-	return &code, errText(res.Status)
-}
-
-// describe turns a transport error into a short text: no URL (it may hold
-// credentials), no response body.
-func describe(err error, timeout time.Duration) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, ErrPrivateAddress):
-		return "refused: the destination is a loopback, private or other special-purpose address"
-	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
-		return fmt.Sprintf("no response within %s", timeout)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return err.Error()
+	return code, nil
 }
 
 func errText(s string) *string {

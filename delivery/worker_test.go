@@ -13,6 +13,9 @@ import (
 	"github.com/keyplane/keyplane/store"
 )
 
+// webhook is the target of a webhook connector h.
+func webhook(h *connector.Webhook) *target { return &target{kind: connector.WebhookKind{}, cfg: *h} }
+
 // TestSSRFRefusal: without AllowPrivate the worker's dialer refuses
 // 127.0.0.1 (the receiver never sees a request); with it, the request goes.
 func TestSSRFRefusal(t *testing.T) {
@@ -29,12 +32,12 @@ func TestSSRFRefusal(t *testing.T) {
 
 	w := &Worker{}
 	w.init()
-	code, msg := w.send(t.Context(), d, hook)
+	code, msg := w.send(t.Context(), d, webhook(hook))
 	if code != nil || msg == nil || !strings.Contains(*msg, "refused") || strings.Contains(*msg, srv.URL) {
 		t.Fatalf("private address: code %v, error %v", code, deref(msg))
 	}
 	// A name resolving to loopback is refused too (the check is on the dialed IP).
-	code, msg = w.send(t.Context(), d, &connector.Webhook{URI: strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)})
+	code, msg = w.send(t.Context(), d, webhook(&connector.Webhook{URI: strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)}))
 	if code != nil || msg == nil || !strings.Contains(*msg, "refused") {
 		t.Fatalf("localhost: code %v, error %v", code, deref(msg))
 	}
@@ -44,7 +47,7 @@ func TestSSRFRefusal(t *testing.T) {
 
 	allowed := &Worker{AllowPrivate: true}
 	allowed.init()
-	if code, msg := allowed.send(t.Context(), d, hook); code == nil || *code != 200 || msg != nil {
+	if code, msg := allowed.send(t.Context(), d, webhook(hook)); code == nil || *code != 200 || msg != nil {
 		t.Fatalf("allowed: code %v, error %v", code, deref(msg))
 	}
 }
@@ -83,7 +86,7 @@ func TestRequest(t *testing.T) {
 	} {
 		h := c.hook
 		h.URI, h.SigningSecret, h.Headers = srv.URL+"/hook", "sig", map[string]string{"X-Custom": "v", DeliveryHeader: "forged"}
-		code, msg := w.send(t.Context(), d, &h)
+		code, msg := w.send(t.Context(), d, webhook(&h))
 		if code == nil || *code != 202 || msg != nil {
 			t.Fatalf("%s: code %v error %v", h.AuthType, code, deref(msg))
 		}
@@ -95,15 +98,15 @@ func TestRequest(t *testing.T) {
 			t.Fatalf("%s: signature: %v", h.AuthType, err)
 		}
 	}
-	code, msg := w.send(t.Context(), d, &connector.Webhook{URI: srv.URL + "/redirect"})
+	code, msg := w.send(t.Context(), d, webhook(&connector.Webhook{URI: srv.URL + "/redirect"}))
 	if code == nil || *code != 302 || msg == nil || *msg != "302 Found" {
 		t.Fatalf("redirect: code %v error %v", code, deref(msg))
 	}
-	code, msg = w.send(t.Context(), d, &connector.Webhook{URI: "http://user:secret@127.0.0.1:1/x?token=secret"})
+	code, msg = w.send(t.Context(), d, webhook(&connector.Webhook{URI: "http://user:secret@127.0.0.1:1/x?token=secret"}))
 	if code != nil || msg == nil || strings.Contains(*msg, "secret") {
 		t.Fatalf("unreachable: code %v error %v", code, deref(msg))
 	}
-	code, msg = w.send(t.Context(), d, &connector.Webhook{URI: "file:///etc/passwd"})
+	code, msg = w.send(t.Context(), d, webhook(&connector.Webhook{URI: "file:///etc/passwd"}))
 	if code != nil || msg == nil {
 		t.Fatalf("file url: code %v error %v", code, deref(msg))
 	}

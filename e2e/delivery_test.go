@@ -183,7 +183,7 @@ func TestDeliverySurvivesKill(t *testing.T) {
 	}
 	scope := gen.OutputConnectorInputScopeDATAFLOW
 	conn, err := root.CreateOutputConnectorWithResponse(ctx, gen.OutputConnectorInput{Name: "hook", Type: gen.OutputConnectorInputTypeWEBHOOK,
-		Scope: &scope, WorkspaceId: wsID, WebhookProperties: gen.WebhookProperties{Uri: srv.URL + "/hook"}})
+		Scope: &scope, WorkspaceId: wsID, WebhookProperties: &gen.WebhookProperties{Uri: srv.URL + "/hook"}})
 	if err != nil || conn.JSON201 == nil || conn.JSON201.SigningSecret == nil {
 		t.Fatalf("connector: %v %s", err, conn.Body)
 	}

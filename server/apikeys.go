@@ -61,7 +61,7 @@ func (s *Server) CreateApiKey(ctx context.Context, req gen.CreateApiKeyRequestOb
 	}
 	return gen.CreateApiKey201JSONResponse{
 		Body:    apiKeyOut(k, secret),
-		Headers: gen.CreateApiKey201ResponseHeaders{ETag: etag(k.Version), Location: ptr("/apikeys/" + k.ID)},
+		Headers: gen.CreateApiKey201ResponseHeaders{ETag: etag(k.Version), Location: new("/apikeys/" + k.ID)},
 	}, nil
 }
 
@@ -70,7 +70,7 @@ func (s *Server) CreateApiKey(ctx context.Context, req gen.CreateApiKeyRequestOb
 func (s *Server) PutApiKey(ctx context.Context, req gen.PutApiKeyRequestObject) (gen.PutApiKeyResponseObject, error) {
 	in := req.Body
 	if in.Id != nil && *in.Id != req.Id {
-		return nil, invalid(gen.ProblemError{MemberName: "/id", Message: "must equal the id in the path", Code: ptr("mismatch")})
+		return nil, invalid(gen.ProblemError{MemberName: "/id", Message: "must equal the id in the path", Code: new("mismatch")})
 	}
 	k := apiKeyIn(in)
 	current, err := s.store.APIKeys.Get(ctx, req.Id)
@@ -230,7 +230,7 @@ func (s *Server) checkKeyWrite(ctx context.Context, verb auth.Verb, k *store.API
 		}
 	}
 	if k.OrganizationID != nil {
-		missing := invalid(gen.ProblemError{MemberName: "/organizationId", Message: "no such organization", Code: ptr("notFound")})
+		missing := invalid(gen.ProblemError{MemberName: "/organizationId", Message: "no such organization", Code: new("notFound")})
 		if !p.Holds(*k.OrganizationID) { // as for a missing one: ids are not probed across tenants
 			return missing
 		}
@@ -250,7 +250,7 @@ func (s *Server) checkKeyWrite(ctx context.Context, verb auth.Verb, k *store.API
 	if name := deref(k.UserName); name != "" {
 		u, err := s.store.Users.ByName(ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
-			return invalid(gen.ProblemError{MemberName: "/userName", Message: "no such user", Code: ptr("notFound")})
+			return invalid(gen.ProblemError{MemberName: "/userName", Message: "no such user", Code: new("notFound")})
 		}
 		if err != nil {
 			return err
@@ -261,7 +261,7 @@ func (s *Server) checkKeyWrite(ctx context.Context, verb auth.Verb, k *store.API
 	}
 	q, err := auth.KeyAuthority(ctx, s.store.Roles, s.store.Users, k)
 	if errors.Is(err, auth.ErrKeyUserGone) {
-		return invalid(gen.ProblemError{MemberName: "/userName", Message: "the user is inactive", Code: ptr("inactive")})
+		return invalid(gen.ProblemError{MemberName: "/userName", Message: "the user is inactive", Code: new("inactive")})
 	}
 	if err != nil {
 		return err
@@ -318,7 +318,7 @@ func requestedVersion(current int64, ifMatchHeader *string, bodyVersion *int64) 
 
 // etag is the strong validator of a version.
 func etag(version int64) *string {
-	return ptr(`"` + strconv.FormatInt(version, 10) + `"`)
+	return new(`"` + strconv.FormatInt(version, 10) + `"`)
 }
 
 // ifMatch evaluates an If-Match header (RFC 9110 §13.1.1, strong comparison).
@@ -345,7 +345,7 @@ func apiKeyIn(in *gen.ApiKeyInput) *store.APIKey {
 		Permissions:    []store.Permission{},
 	}
 	if in.ExpiresAt != nil {
-		k.ExpiresAt = ptr(in.ExpiresAt.UTC().Truncate(time.Millisecond))
+		k.ExpiresAt = new(in.ExpiresAt.UTC().Truncate(time.Millisecond))
 	}
 	if in.Permissions != nil {
 		for _, p := range *in.Permissions {
@@ -397,12 +397,4 @@ func apiKeyOut(k *store.APIKey, secret string) gen.ApiKey {
 		out.Permissions[i] = gp
 	}
 	return out
-}
-
-// utc returns t in UTC, keeping nil.
-func utc(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	return ptr(t.UTC())
 }

@@ -35,8 +35,8 @@ func (s *Server) ListAssets(ctx context.Context, req gen.ListAssetsRequestObject
 	switch {
 	case (p.WorkspaceId == nil) == (p.OrganizationId == nil):
 		return nil, invalid(
-			gen.ProblemError{MemberName: "workspaceId", Message: "give exactly one of workspaceId and organizationId", Code: ptr("oneOf")},
-			gen.ProblemError{MemberName: "organizationId", Message: "give exactly one of workspaceId and organizationId", Code: ptr("oneOf")})
+			gen.ProblemError{MemberName: "workspaceId", Message: "give exactly one of workspaceId and organizationId", Code: new("oneOf")},
+			gen.ProblemError{MemberName: "organizationId", Message: "give exactly one of workspaceId and organizationId", Code: new("oneOf")})
 	case p.OrganizationId != nil:
 		if err := allowWholeOrganization(ctx, *p.OrganizationId); err != nil {
 			return nil, err
@@ -65,8 +65,8 @@ func (s *Server) ListAssetsByFilter(ctx context.Context, req gen.ListAssetsByFil
 	switch {
 	case (in.WorkspaceIds == nil) == (in.OrganizationId == nil):
 		return nil, invalid(
-			gen.ProblemError{MemberName: "/workspaceIds", Message: "give exactly one of workspaceIds and organizationId", Code: ptr("oneOf")},
-			gen.ProblemError{MemberName: "/organizationId", Message: "give exactly one of workspaceIds and organizationId", Code: ptr("oneOf")})
+			gen.ProblemError{MemberName: "/workspaceIds", Message: "give exactly one of workspaceIds and organizationId", Code: new("oneOf")},
+			gen.ProblemError{MemberName: "/organizationId", Message: "give exactly one of workspaceIds and organizationId", Code: new("oneOf")})
 	case in.OrganizationId != nil:
 		if err := allowWholeOrganization(ctx, *in.OrganizationId); err != nil {
 			return nil, err
@@ -106,20 +106,6 @@ func (s *Server) assetPage(ctx context.Context, f store.AssetFilter, q ndata.Que
 // nothing at organization level.
 func allowWholeOrganization(ctx context.Context, org string) error {
 	return allowFilter(ctx, auth.Target{Scope: auth.ScopeAsset, Verb: auth.Read, Organization: org})
-}
-
-// workspaceFor reads the workspace id and checks that the caller may use verb
-// on scope in it: ErrNotFound (404) when it does not exist, 403 when it is
-// out of the caller's reach.
-func (s *Server) workspaceFor(ctx context.Context, id string, scope auth.Scope, verb auth.Verb) (*store.Workspace, error) {
-	w, err := s.store.Workspaces.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := allow(ctx, auth.Target{Scope: scope, Verb: verb, Organization: w.OrganizationID, Workspace: w.ID}); err != nil {
-		return nil, err
-	}
-	return w, nil
 }
 
 // listableWorkspace checks that the caller may use verb on scope in the

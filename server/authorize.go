@@ -23,6 +23,27 @@ func allow(ctx context.Context, t auth.Target) error {
 	return forbidden("requires %s:%s %s", t.Scope, t.Verb, where(t))
 }
 
+// placed is a resource that lives in a workspace (store.Placement).
+type placed interface{ Place() store.Placement }
+
+// authorized reads the resource id with get and checks that the caller may
+// use verb on scope where the resource lives: the one way handlers read,
+// then authorize (a missing resource and one outside the caller's
+// organizations answer alike).
+func authorized[T placed](ctx context.Context, get func(context.Context, string) (T, error), id string, scope auth.Scope, verb auth.Verb) (T, error) {
+	v, err := get(ctx, id)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	p := v.Place()
+	if err := allow(ctx, auth.Target{Scope: scope, Verb: verb, Organization: p.OrganizationID, Workspace: p.WorkspaceID}); err != nil {
+		var zero T
+		return zero, err
+	}
+	return v, nil
+}
+
 // allowFilter is allow for the organization or workspace a list is filtered
 // by: a 403 whether or not it exists, which tells a caller outside it nothing
 // either.

@@ -56,7 +56,7 @@ func newDataEnv(t testing.TB, h *harness) *dataEnv {
 
 func (h *harness) storeDataFlow(t testing.TB, org, ws, deviceType string) string {
 	t.Helper()
-	f := &store.DataFlow{OrganizationID: org, WorkspaceID: ws, DeviceTypeID: deviceType, Name: "to db", OutputConnectors: []store.ConnectorRef{}}
+	f := &store.DataFlow{Placement: store.Placement{OrganizationID: org, WorkspaceID: ws}, DeviceTypeID: deviceType, Name: "to db", OutputConnectors: []store.ConnectorRef{}}
 	if err := h.st.DataFlows.Create(t.Context(), f); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func (h *harness) storeDataFlow(t testing.TB, org, ws, deviceType string) string
 
 func (h *harness) storeDevice(t testing.TB, org, ws, flow, physicalID string) *store.Device {
 	t.Helper()
-	d := &store.Device{OrganizationID: org, WorkspaceID: ws, DataFlowID: flow, DeviceID: physicalID, Name: physicalID,
+	d := &store.Device{Placement: store.Placement{OrganizationID: org, WorkspaceID: ws}, DataFlowID: flow, DeviceID: physicalID, Name: physicalID,
 		Connectivity: "HTTP", OnlineTimeout: 3600, Properties: map[string]any{}}
 	if err := h.st.Devices.Create(t.Context(), d); err != nil {
 		t.Fatal(err)

@@ -38,14 +38,14 @@ func (s *Server) ListDataFlows(ctx context.Context, req gen.ListDataFlowsRequest
 // CreateDataFlow serves POST /v3/data-flows.
 func (s *Server) CreateDataFlow(ctx context.Context, req gen.CreateDataFlowRequestObject) (gen.CreateDataFlowResponseObject, error) {
 	in := req.Body
-	w, err := s.workspaceFor(ctx, in.WorkspaceId, auth.ScopeDataFlow, auth.Create)
+	w, err := authorized(ctx, s.store.Workspaces.Get, in.WorkspaceId, auth.ScopeDataFlow, auth.Create)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := s.deviceTypeIn(ctx, in.DeviceTypeId, w.ID); err != nil {
 		return nil, err
 	}
-	f := &store.DataFlow{OrganizationID: w.OrganizationID, WorkspaceID: w.ID, DeviceTypeID: in.DeviceTypeId,
+	f := &store.DataFlow{Placement: store.Placement{OrganizationID: w.OrganizationID, WorkspaceID: w.ID}, DeviceTypeID: in.DeviceTypeId,
 		Name: in.Name, Description: in.Description, OutputConnectors: connectorsIn(in.OutputConnectors)}
 	if err := s.store.DataFlows.Create(ctx, f); err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func (s *Server) CreateDataFlow(ctx context.Context, req gen.CreateDataFlowReque
 
 // GetDataFlow serves GET /v3/data-flows/{dataFlowId}.
 func (s *Server) GetDataFlow(ctx context.Context, req gen.GetDataFlowRequestObject) (gen.GetDataFlowResponseObject, error) {
-	f, err := s.dataFlowFor(ctx, req.DataFlowId, auth.Read)
+	f, err := authorized(ctx, s.store.DataFlows.Get, req.DataFlowId, auth.ScopeDataFlow, auth.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -71,13 +71,13 @@ func (s *Server) GetDataFlow(ctx context.Context, req gen.GetDataFlowRequestObje
 // the data flow (absent connectors mean the database connector, as on
 // create). A data flow stays in its workspace.
 func (s *Server) UpdateDataFlow(ctx context.Context, req gen.UpdateDataFlowRequestObject) (gen.UpdateDataFlowResponseObject, error) {
-	cur, err := s.dataFlowFor(ctx, req.DataFlowId, auth.Update)
+	cur, err := authorized(ctx, s.store.DataFlows.Get, req.DataFlowId, auth.ScopeDataFlow, auth.Update)
 	if err != nil {
 		return nil, err
 	}
 	in := req.Body
 	if in.WorkspaceId != cur.WorkspaceID {
-		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a data flow cannot move to another workspace", Code: ptr("immutable")})
+		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a data flow cannot move to another workspace", Code: new("immutable")})
 	}
 	if _, err := s.deviceTypeIn(ctx, in.DeviceTypeId, cur.WorkspaceID); err != nil {
 		return nil, err
@@ -97,7 +97,7 @@ func (s *Server) UpdateDataFlow(ctx context.Context, req gen.UpdateDataFlowReque
 // DeleteDataFlow serves DELETE /v3/data-flows/{dataFlowId}; a data flow that
 // devices still use stays (409).
 func (s *Server) DeleteDataFlow(ctx context.Context, req gen.DeleteDataFlowRequestObject) (gen.DeleteDataFlowResponseObject, error) {
-	if _, err := s.dataFlowFor(ctx, req.DataFlowId, auth.Delete); err != nil {
+	if _, err := authorized(ctx, s.store.DataFlows.Get, req.DataFlowId, auth.ScopeDataFlow, auth.Delete); err != nil {
 		return nil, err
 	}
 	err := s.store.DataFlows.Delete(ctx, req.DataFlowId)
@@ -114,25 +114,12 @@ func (s *Server) DeleteDataFlow(ctx context.Context, req gen.DeleteDataFlowReque
 	return gen.DeleteDataFlow204Response{}, nil
 }
 
-// dataFlowFor reads a data flow the caller may use verb on (DATA_FLOW scope,
-// in the data flow's workspace).
-func (s *Server) dataFlowFor(ctx context.Context, id string, verb auth.Verb) (*store.DataFlow, error) {
-	f, err := s.store.DataFlows.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := allow(ctx, auth.Target{Scope: auth.ScopeDataFlow, Verb: verb, Organization: f.OrganizationID, Workspace: f.WorkspaceID}); err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-
 // deviceTypeIn reads the device type id that a data flow of workspace ws
 // names; one that does not exist there is a 400 naming /deviceTypeId.
 func (s *Server) deviceTypeIn(ctx context.Context, id, ws string) (*store.DeviceType, error) {
 	t, err := s.store.DeviceTypes.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && t.WorkspaceID != ws) {
-		return nil, invalid(gen.ProblemError{MemberName: "/deviceTypeId", Message: "no such device type in the workspace", Code: ptr("notFound")})
+		return nil, invalid(gen.ProblemError{MemberName: "/deviceTypeId", Message: "no such device type in the workspace", Code: new("notFound")})
 	}
 	return t, err
 }
@@ -179,7 +166,7 @@ func (s *Server) dataFlowsOut(ctx context.Context, flows ...store.DataFlow) ([]g
 	for i, f := range flows {
 		connectors := make([]gen.OutputConnectorRef, len(f.OutputConnectors))
 		for j, c := range f.OutputConnectors {
-			connectors[j] = gen.OutputConnectorRef{Id: c.ID, Topic: ptr(c.Topic)}
+			connectors[j] = gen.OutputConnectorRef{Id: c.ID, Topic: new(c.Topic)}
 		}
 		out[i] = gen.DataFlow{Id: f.ID, Name: f.Name, Description: f.Description, WorkspaceId: f.WorkspaceID,
 			DeviceType: gen.NamedRef{Id: f.DeviceTypeID, Name: types[f.DeviceTypeID].Name}, OutputConnectors: connectors,

@@ -14,10 +14,11 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/keyplane/keyplane/store"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/keyplane/keyplane/store"
 
 	"github.com/keyplane/keyplane/gen"
 )
@@ -147,12 +148,12 @@ func checkSchemas(schemas map[string]json.RawMessage) error {
 	for _, t := range topics {
 		if bound := schemaBound(schemas[t]); bound != "" {
 			errs = append(errs, gen.ProblemError{MemberName: "/schemas/" + pointerToken(t),
-				Message: "schema past a bound: " + bound, Code: ptr("schemaBound")})
+				Message: "schema past a bound: " + bound, Code: new("schemaBound")})
 			continue
 		}
 		if _, err := compileSchema(schemas[t]); err != nil {
 			errs = append(errs, gen.ProblemError{MemberName: "/schemas/" + pointerToken(t),
-				Message: "not a valid JSON Schema: " + schemaCompileMessage(err), Code: ptr("schema")})
+				Message: "not a valid JSON Schema: " + schemaCompileMessage(err), Code: new("schema")})
 		}
 	}
 	if len(errs) > 0 {

@@ -52,10 +52,10 @@ func deliveryOut(d *store.Delivery, attempts []store.DeliveryAttempt) gen.Delive
 		RuleId: d.RuleID, Status: gen.DeliveryStatus(d.Status), Created: d.CreatedAt.UTC(),
 		Attempts: make([]gen.DeliveryAttempt, len(attempts))}
 	if d.Status == store.DeliveryPending && d.NextAttemptAt != nil {
-		out.NextAttemptAt = ptr(d.NextAttemptAt.UTC())
+		out.NextAttemptAt = new(d.NextAttemptAt.UTC())
 	}
 	if d.DeliveredAt != nil {
-		out.DeliveredAt = ptr(d.DeliveredAt.UTC())
+		out.DeliveredAt = new(d.DeliveredAt.UTC())
 	}
 	for i, a := range attempts {
 		out.Attempts[i] = gen.DeliveryAttempt{At: a.At.UTC(), StatusCode: a.StatusCode, Error: a.Error, DurationMs: a.DurationMs}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/connector"
 	"github.com/keyplane/keyplane/delivery"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
@@ -72,7 +73,7 @@ func (h *harness) worker(t *testing.T) (*delivery.Worker, *testClock) {
 	}
 	clock := &testClock{}
 	clock.Set(time.Now().Add(time.Second))
-	return &delivery.Worker{Deliveries: h.st.Deliveries, Connectors: h.st.Connectors, Sealer: sealer, AllowPrivate: true, Now: clock.Now,
+	return &delivery.Worker{Deliveries: h.st.Deliveries, Connectors: h.st.Connectors, Kinds: connector.Builtin(), Sealer: sealer, AllowPrivate: true, Now: clock.Now,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, clock
 }
 

@@ -23,7 +23,7 @@ const maxPhysicalMatches = 1000
 // CreateDevice serves POST /v3/devices.
 func (s *Server) CreateDevice(ctx context.Context, req gen.CreateDeviceRequestObject) (gen.CreateDeviceResponseObject, error) {
 	in := req.Body
-	w, err := s.workspaceFor(ctx, in.WorkspaceId, auth.ScopeAsset, auth.Create)
+	w, err := authorized(ctx, s.store.Workspaces.Get, in.WorkspaceId, auth.ScopeAsset, auth.Create)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (s *Server) CreateDevice(ctx context.Context, req gen.CreateDeviceRequestOb
 
 // GetDevice serves GET /v3/devices/{deviceId}.
 func (s *Server) GetDevice(ctx context.Context, req gen.GetDeviceRequestObject) (gen.GetDeviceResponseObject, error) {
-	d, err := s.deviceFor(ctx, req.DeviceId, auth.Read)
+	d, err := authorized(ctx, s.store.Devices.Get, req.DeviceId, auth.ScopeAsset, auth.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (s *Server) GetDeviceByDeviceId(ctx context.Context, req gen.GetDeviceByDev
 		out, err := s.deviceOut(ctx, &readable[0])
 		return gen.GetDeviceByDeviceId200JSONResponse(out), err
 	default:
-		return nil, invalid(gen.ProblemError{MemberName: "workspaceId", Code: ptr("ambiguous"),
+		return nil, invalid(gen.ProblemError{MemberName: "workspaceId", Code: new("ambiguous"),
 			Message: fmt.Sprintf("%d devices have this deviceId; name the workspace", len(readable))})
 	}
 }
@@ -106,13 +106,13 @@ func (s *Server) GetDeviceByDeviceId(ctx context.Context, req gen.GetDeviceByDev
 // device (absent connectivity and onlineTimeout take their defaults, as on
 // create; absent tags mean none). A device stays in its workspace.
 func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestObject) (gen.UpdateDeviceResponseObject, error) {
-	cur, err := s.deviceFor(ctx, req.DeviceId, auth.Update)
+	cur, err := authorized(ctx, s.store.Devices.Get, req.DeviceId, auth.ScopeAsset, auth.Update)
 	if err != nil {
 		return nil, err
 	}
 	in := req.Body
 	if in.WorkspaceId != cur.WorkspaceID {
-		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a device cannot move to another workspace", Code: ptr("immutable")})
+		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a device cannot move to another workspace", Code: new("immutable")})
 	}
 	if err := s.dataFlowIn(ctx, in.DataFlowId, cur.WorkspaceID); err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestOb
 
 // DeleteDevice serves DELETE /v3/devices/{deviceId}; its samples go with it.
 func (s *Server) DeleteDevice(ctx context.Context, req gen.DeleteDeviceRequestObject) (gen.DeleteDeviceResponseObject, error) {
-	if _, err := s.deviceFor(ctx, req.DeviceId, auth.Delete); err != nil {
+	if _, err := authorized(ctx, s.store.Devices.Get, req.DeviceId, auth.ScopeAsset, auth.Delete); err != nil {
 		return nil, err
 	}
 	if err := s.store.Devices.Delete(ctx, req.DeviceId); err != nil {
@@ -147,19 +147,6 @@ func (s *Server) DeleteDevice(ctx context.Context, req gen.DeleteDeviceRequestOb
 	return gen.DeleteDevice204Response{}, nil
 }
 
-// deviceFor reads a device the caller may use verb on (ASSET scope, in the
-// device's workspace).
-func (s *Server) deviceFor(ctx context.Context, id string, verb auth.Verb) (*store.Device, error) {
-	d, err := s.store.Devices.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := allow(ctx, deviceTarget(d, verb)); err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
 func deviceTarget(d *store.Device, verb auth.Verb) auth.Target {
 	return auth.Target{Scope: auth.ScopeAsset, Verb: verb, Organization: d.OrganizationID, Workspace: d.WorkspaceID}
 }
@@ -169,7 +156,7 @@ func deviceTarget(d *store.Device, verb auth.Verb) auth.Target {
 func (s *Server) dataFlowIn(ctx context.Context, id, ws string) error {
 	f, err := s.store.DataFlows.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && f.WorkspaceID != ws) {
-		return invalid(gen.ProblemError{MemberName: "/dataFlowId", Message: "no such data flow in the workspace", Code: ptr("notFound")})
+		return invalid(gen.ProblemError{MemberName: "/dataFlowId", Message: "no such data flow in the workspace", Code: new("notFound")})
 	}
 	return err
 }
@@ -242,11 +229,11 @@ func (s *Server) devicesOut(ctx context.Context, ds ...store.Device) ([]gen.Devi
 		out[i] = gen.Device{Id: d.ID, Name: d.Name, Description: d.Description, Type: gen.AssetTypeDEVICE,
 			WorkspaceId: d.WorkspaceID, OrganizationId: d.OrganizationID, DeviceId: d.DeviceID,
 			Properties: properties(&d.Properties), DataFlowId: d.DataFlowID,
-			Connectivity: gen.DeviceConnectivity(d.Connectivity), OnlineTimeout: ptr(d.OnlineTimeout),
+			Connectivity: gen.DeviceConnectivity(d.Connectivity), OnlineTimeout: new(d.OnlineTimeout),
 			Online: online, OnlineState: state, Version: d.Version, Created: d.CreatedAt.UTC(), Updated: d.UpdatedAt.UTC(),
-			Tags: ptr(tagRefsOut(tags[d.ID]))}
+			Tags: new(tagRefsOut(tags[d.ID]))}
 		if d.LastSampleAt != nil {
-			out[i].LastSampleAt = ptr(d.LastSampleAt.UTC())
+			out[i].LastSampleAt = new(d.LastSampleAt.UTC())
 		}
 		if f, ok := flows[d.DataFlowID]; ok {
 			out[i].DataFlow = &gen.DataFlowSummary{Id: f.ID, Name: f.Name,

@@ -21,7 +21,7 @@ func (h *harness) deviceType(t testing.TB, ws, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dt := &store.DeviceType{OrganizationID: w.OrganizationID, WorkspaceID: ws, Name: name, Schemas: map[string]json.RawMessage{}}
+	dt := &store.DeviceType{Placement: store.Placement{OrganizationID: w.OrganizationID, WorkspaceID: ws}, Name: name, Schemas: map[string]json.RawMessage{}}
 	if err := h.st.DeviceTypes.Create(t.Context(), dt); err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func (s *Server) CreateDeviceType(ctx context.Context, req gen.CreateDeviceTypeR
 	if err != nil {
 		return nil, err
 	}
-	t := &store.DeviceType{OrganizationID: w.OrganizationID, WorkspaceID: w.ID, Name: in.Name, Description: in.Description, Schemas: schemas}
+	t := &store.DeviceType{Placement: store.Placement{OrganizationID: w.OrganizationID, WorkspaceID: w.ID}, Name: in.Name, Description: in.Description, Schemas: schemas}
 	if err := s.store.DeviceTypes.Create(ctx, t); err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (s *Server) CreateDeviceType(ctx context.Context, req gen.CreateDeviceTypeR
 
 // GetDeviceType serves GET /v3/device-types/{deviceTypeId}.
 func (s *Server) GetDeviceType(ctx context.Context, req gen.GetDeviceTypeRequestObject) (gen.GetDeviceTypeResponseObject, error) {
-	t, err := s.deviceType(ctx, req.DeviceTypeId, auth.Read)
+	t, err := authorized(ctx, s.store.DeviceTypes.Get, req.DeviceTypeId, auth.ScopeDeviceType, auth.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -73,13 +73,13 @@ func (s *Server) GetDeviceType(ctx context.Context, req gen.GetDeviceTypeRequest
 // UpdateDeviceType serves PUT /v3/device-types/{deviceTypeId}: name,
 // description and schemas (omitted schemas: none); the workspace is fixed.
 func (s *Server) UpdateDeviceType(ctx context.Context, req gen.UpdateDeviceTypeRequestObject) (gen.UpdateDeviceTypeResponseObject, error) {
-	cur, err := s.deviceType(ctx, req.DeviceTypeId, auth.Update)
+	cur, err := authorized(ctx, s.store.DeviceTypes.Get, req.DeviceTypeId, auth.ScopeDeviceType, auth.Update)
 	if err != nil {
 		return nil, err
 	}
 	in := req.Body
 	if in.WorkspaceId != cur.WorkspaceID {
-		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a device type cannot move to another workspace", Code: ptr("immutable")})
+		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a device type cannot move to another workspace", Code: new("immutable")})
 	}
 	schemas, err := schemasIn(in.Schemas)
 	if err != nil {
@@ -99,7 +99,7 @@ func (s *Server) UpdateDeviceType(ctx context.Context, req gen.UpdateDeviceTypeR
 // DeleteDeviceType serves DELETE /v3/device-types/{deviceTypeId}; one a
 // data flow uses is a 409.
 func (s *Server) DeleteDeviceType(ctx context.Context, req gen.DeleteDeviceTypeRequestObject) (gen.DeleteDeviceTypeResponseObject, error) {
-	if _, err := s.deviceType(ctx, req.DeviceTypeId, auth.Delete); err != nil {
+	if _, err := authorized(ctx, s.store.DeviceTypes.Get, req.DeviceTypeId, auth.ScopeDeviceType, auth.Delete); err != nil {
 		return nil, err
 	}
 	err := s.store.DeviceTypes.Delete(ctx, req.DeviceTypeId)
@@ -113,18 +113,6 @@ func (s *Server) DeleteDeviceType(ctx context.Context, req gen.DeleteDeviceTypeR
 		return nil, err
 	}
 	return gen.DeleteDeviceType204Response{}, nil
-}
-
-// deviceType reads a device type the caller may use verb on.
-func (s *Server) deviceType(ctx context.Context, id string, verb auth.Verb) (*store.DeviceType, error) {
-	t, err := s.store.DeviceTypes.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := allow(ctx, auth.Target{Scope: auth.ScopeDeviceType, Verb: verb, Organization: t.OrganizationID, Workspace: t.WorkspaceID}); err != nil {
-		return nil, err
-	}
-	return t, nil
 }
 
 // schemasIn takes the per-topic schemas of a request as sent (compacted),

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/auth/nws4"
+	"github.com/keyplane/keyplane/connector"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/openapi"
 	"github.com/keyplane/keyplane/server"
@@ -80,6 +81,7 @@ func newHarness(t testing.TB, st *store.Store, opts ...func(*server.Config)) *ha
 		Sealer:  sealer,
 		Tokens:  tokens,
 		Limiter: authn.Limiter,
+		Kinds:   connector.Builtin(),
 		// The tests' webhook receivers listen on 127.0.0.1.
 		WebhookAllowPrivate: true,
 	}

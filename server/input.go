@@ -67,7 +67,7 @@ func checkInput(req *http.Request, route *routers.Route, params map[string]strin
 			return err
 		}
 		if !declared[name] && takesInput {
-			return invalid(gen.ProblemError{MemberName: name, Message: "unknown query parameter", Code: ptr("unknown")})
+			return invalid(gen.ProblemError{MemberName: name, Message: "unknown query parameter", Code: new("unknown")})
 		}
 		for _, v := range vs {
 			if err := checkText(name, v); err != nil {
@@ -106,9 +106,9 @@ func isJSON(mt string) bool {
 func checkText(name, v string) *Problem {
 	switch {
 	case strings.IndexByte(v, 0) >= 0:
-		return invalid(gen.ProblemError{MemberName: name, Message: "must not contain U+0000", Code: ptr("nul")})
+		return invalid(gen.ProblemError{MemberName: name, Message: "must not contain U+0000", Code: new("nul")})
 	case !utf8.ValidString(v):
-		return invalid(gen.ProblemError{MemberName: name, Message: "must be valid UTF-8", Code: ptr("utf8")})
+		return invalid(gen.ProblemError{MemberName: name, Message: "must be valid UTF-8", Code: new("utf8")})
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ func checkText(name, v string) *Problem {
 // the first problem, named by the JSON pointer of the member.
 func checkJSON(body []byte) *gen.ProblemError {
 	if !utf8.Valid(body) {
-		return &gen.ProblemError{MemberName: "body", Message: "not valid UTF-8", Code: ptr("utf8")}
+		return &gen.ProblemError{MemberName: "body", Message: "not valid UTF-8", Code: new("utf8")}
 	}
 	if !json.Valid(body) {
 		msg := "not valid JSON"
@@ -128,7 +128,7 @@ func checkJSON(body []byte) *gen.ProblemError {
 		if dec.Decode(&first) == nil {
 			msg = "data after the JSON document"
 		}
-		return &gen.ProblemError{MemberName: "body", Message: msg, Code: ptr("syntax")}
+		return &gen.ProblemError{MemberName: "body", Message: msg, Code: new("syntax")}
 	}
 	return walkJSON(body)
 }
@@ -149,7 +149,7 @@ func walkJSON(b []byte) *gen.ProblemError {
 		switch c := b[i]; c {
 		case '{', '[':
 			if len(stack) == MaxJSONDepth {
-				return &gen.ProblemError{MemberName: pointer(stack), Message: fmt.Sprintf("nested deeper than %d levels", MaxJSONDepth), Code: ptr("depth")}
+				return &gen.ProblemError{MemberName: pointer(stack), Message: fmt.Sprintf("nested deeper than %d levels", MaxJSONDepth), Code: new("depth")}
 			}
 			stack = append(stack, frame{object: c == '{'})
 			expectKey = c == '{'
@@ -165,7 +165,7 @@ func walkJSON(b []byte) *gen.ProblemError {
 		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 			end, bad := scanNumber(b, i)
 			if bad != "" {
-				return &gen.ProblemError{MemberName: pointer(stack), Message: bad, Code: ptr("number")}
+				return &gen.ProblemError{MemberName: pointer(stack), Message: bad, Code: new("number")}
 			}
 			i = end
 		case '"':
@@ -175,7 +175,7 @@ func walkJSON(b []byte) *gen.ProblemError {
 				expectKey = false
 			}
 			if bad != "" {
-				return &gen.ProblemError{MemberName: pointer(stack), Message: bad, Code: ptr("text")}
+				return &gen.ProblemError{MemberName: pointer(stack), Message: bad, Code: new("text")}
 			}
 			i = end
 		}

@@ -93,7 +93,7 @@ func (s *Server) RefreshToken(ctx context.Context, req gen.RefreshTokenRequestOb
 func (s *Server) Logout(ctx context.Context, _ gen.LogoutRequestObject) (gen.LogoutResponseObject, error) {
 	p := auth.PrincipalFrom(ctx)
 	if p.SessionID == "" {
-		return nil, invalid(gen.ProblemError{MemberName: "Authorization", Message: "only login access tokens can log out", Code: ptr("notASession")})
+		return nil, invalid(gen.ProblemError{MemberName: "Authorization", Message: "only login access tokens can log out", Code: new("notASession")})
 	}
 	if err := s.store.Sessions.Revoke(ctx, p.SessionID); err != nil {
 		return nil, err

@@ -58,15 +58,9 @@ func TestTraceparent(t *testing.T) {
 func TestRuntimeResponseValidation(t *testing.T) {
 	st := storetest.Open(t, store.SQLite)
 	var logs bytes.Buffer
-	secret := bytes.Repeat([]byte{7}, auth.KeySize)
-	sealer, _ := auth.NewSealer(secret)
-	tokens, _ := auth.NewTokens(secret, nil)
-	authn := auth.ForStore(st, sealer, tokens, auth.Digest(rootToken))
-	e, err := server.New(server.Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Auth: authn, Sealer: sealer,
-		Tokens: tokens, Limiter: authn.Limiter, ValidateResponses: true}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newHarness(t, st, func(c *server.Config) {
+		c.Logger, c.ValidateResponses = slog.New(slog.NewJSONHandler(&logs, nil)), true
+	}).e
 	get := func(path string) int {
 		r := httptest.NewRequest("GET", path, nil)
 		r.Header.Set("Authorization", "Bearer "+rootToken)

@@ -44,7 +44,7 @@ func (s *Server) CreateOrganization(ctx context.Context, req gen.CreateOrganizat
 	if req.Body.OwnerId != nil {
 		owner = *req.Body.OwnerId
 		if _, err := s.store.Users.Get(ctx, owner); errors.Is(err, store.ErrNotFound) {
-			return nil, invalid(gen.ProblemError{MemberName: "/ownerId", Message: "no such user", Code: ptr("notFound")})
+			return nil, invalid(gen.ProblemError{MemberName: "/ownerId", Message: "no such user", Code: new("notFound")})
 		} else if err != nil {
 			return nil, err
 		}
@@ -117,7 +117,7 @@ func (s *Server) ListOrganizationMembers(ctx context.Context, req gen.ListOrgani
 	}
 	items := make([]gen.Member, len(members))
 	for i, m := range members {
-		items[i] = gen.Member{UserId: m.UserID, UserName: m.UserName, Role: m.Role, Created: ptr(m.CreatedAt.UTC())}
+		items[i] = gen.Member{UserId: m.UserID, UserName: m.UserName, Role: m.Role, Created: new(m.CreatedAt.UTC())}
 	}
 	return gen.ListOrganizationMembers200JSONResponse(newPage(items, q, total)), nil
 }
@@ -157,7 +157,7 @@ func (s *Server) PutOrganizationMember(ctx context.Context, req gen.PutOrganizat
 	if err := s.audit(ctx, "update", "organizationMember", org+"/"+u.ID); err != nil {
 		return nil, err
 	}
-	return gen.PutOrganizationMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: role, Created: ptr(m.CreatedAt)}, nil
+	return gen.PutOrganizationMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: role, Created: new(m.CreatedAt)}, nil
 }
 
 // DeleteOrganizationMember serves DELETE /v3/organizations/{organizationId}/members/{userId}:
@@ -242,19 +242,4 @@ func (s *Server) organizationsOut(ctx context.Context, orgs ...store.Organizatio
 		}
 	}
 	return out, nil
-}
-
-// properties never returns nil, so the wire shows {} rather than null.
-func properties(m *map[string]any) map[string]any {
-	if m == nil || *m == nil {
-		return map[string]any{}
-	}
-	return *m
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

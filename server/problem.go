@@ -93,7 +93,7 @@ func problemFor(err error) *Problem {
 	case errors.As(err, &nerr):
 		errs := make([]gen.ProblemError, len(nerr.Errors))
 		for i, fe := range nerr.Errors {
-			errs[i] = gen.ProblemError{MemberName: fe.Member, Message: fe.Message, Code: ptr(fe.Code)}
+			errs[i] = gen.ProblemError{MemberName: fe.Member, Message: fe.Message, Code: new(fe.Code)}
 		}
 		return invalid(errs...)
 	case errors.Is(err, store.ErrNotFound):
@@ -159,27 +159,27 @@ func (s *Server) handleError(err error, c echo.Context) {
 			"path", req.URL.Path, "status", p.Status, "err", err)
 	}
 	body := gen.Problem{
-		Type:      ptr("about:blank"),
+		Type:      new("about:blank"),
 		Title:     title(req.Header.Get("Accept-Language"), p.Status),
 		Status:    p.Status,
-		Instance:  ptr(req.URL.Path),
-		TraceId:   ptr(traceID(c)),
+		Instance:  new(req.URL.Path),
+		TraceId:   new(traceID(c)),
 		ErrorCode: nonZero(p.Code),
 		// akenza's error fields, which its clients read.
-		Timestamp: ptr(time.Now().UTC().Truncate(time.Millisecond)),
-		Path:      ptr(req.URL.Path),
-		Error:     ptr(http.StatusText(p.Status)),
-		RequestId: ptr(reqID),
-		ErrorId:   ptr(uuid.NewString()),
+		Timestamp: new(time.Now().UTC().Truncate(time.Millisecond)),
+		Path:      new(req.URL.Path),
+		Error:     new(http.StatusText(p.Status)),
+		RequestId: new(reqID),
+		ErrorId:   new(uuid.NewString()),
 	}
-	body.Message = ptr(body.Title) // akenza's clients read message on every error
+	body.Message = new(body.Title) // akenza's clients read message on every error
 	if p.Detail != "" {
-		body.Detail = ptr(p.Detail)
-		body.Message = ptr(p.Detail)
+		body.Detail = new(p.Detail)
+		body.Message = new(p.Detail)
 	}
 	switch {
 	case p.Status == http.StatusForbidden:
-		body.Message = ptr("Permission denied")
+		body.Message = new("Permission denied")
 		s.auditDenied(req.Context(), p.Detail)
 	case p.denied:
 		s.auditDenied(req.Context(), "outside the caller's organizations")
@@ -208,13 +208,6 @@ func (s *Server) handleError(err error, c echo.Context) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func nonZero(v int) *int {
-	if v == 0 {
-		return nil
-	}
-	return &v
-}
 
 // countAuthFailure counts failed and rate-limited authentications by reason.
 func (s *Server) countAuthFailure(err error) {

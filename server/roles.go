@@ -59,7 +59,7 @@ func (s *Server) CreateRole(ctx context.Context, req gen.CreateRoleRequestObject
 // PutRole serves PUT /roles/{name}: create, or update from a named version.
 func (s *Server) PutRole(ctx context.Context, req gen.PutRoleRequestObject) (gen.PutRoleResponseObject, error) {
 	if req.Body.Name != req.Name {
-		return nil, invalid(gen.ProblemError{MemberName: "/name", Message: "must equal the name in the path", Code: ptr("mismatch")})
+		return nil, invalid(gen.ProblemError{MemberName: "/name", Message: "must equal the name in the path", Code: new("mismatch")})
 	}
 	current, err := s.store.Roles.Get(ctx, req.Name)
 	if errors.Is(err, store.ErrNotFound) {

@@ -41,7 +41,7 @@ func (s *Server) ListRules(ctx context.Context, req gen.ListRulesRequestObject) 
 // CreateRule serves POST /v3/rules.
 func (s *Server) CreateRule(ctx context.Context, req gen.CreateRuleRequestObject) (gen.CreateRuleResponseObject, error) {
 	in := req.Body
-	w, err := s.workspaceFor(ctx, in.WorkspaceId, auth.ScopeRule, auth.Create)
+	w, err := authorized(ctx, s.store.Workspaces.Get, in.WorkspaceId, auth.ScopeRule, auth.Create)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (s *Server) CreateRule(ctx context.Context, req gen.CreateRuleRequestObject
 
 // GetRule serves GET /v3/rules/{ruleId}.
 func (s *Server) GetRule(ctx context.Context, req gen.GetRuleRequestObject) (gen.GetRuleResponseObject, error) {
-	r, err := s.ruleFor(ctx, req.RuleId, auth.Read)
+	r, err := authorized(ctx, s.store.Rules.Get, req.RuleId, auth.ScopeRule, auth.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -73,13 +73,13 @@ func (s *Server) GetRule(ctx context.Context, req gen.GetRuleRequestObject) (gen
 // UpdateRule serves PUT /v3/rules/{ruleId}: the body replaces the rule
 // (absent active means true, as on create); the workspace is fixed.
 func (s *Server) UpdateRule(ctx context.Context, req gen.UpdateRuleRequestObject) (gen.UpdateRuleResponseObject, error) {
-	cur, err := s.ruleFor(ctx, req.RuleId, auth.Update)
+	cur, err := authorized(ctx, s.store.Rules.Get, req.RuleId, auth.ScopeRule, auth.Update)
 	if err != nil {
 		return nil, err
 	}
 	in := req.Body
 	if in.WorkspaceId != cur.WorkspaceID {
-		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a rule cannot move to another workspace", Code: ptr("immutable")})
+		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a rule cannot move to another workspace", Code: new("immutable")})
 	}
 	r, devices, err := s.ruleIn(ctx, in, cur.WorkspaceID)
 	if err != nil {
@@ -98,7 +98,7 @@ func (s *Server) UpdateRule(ctx context.Context, req gen.UpdateRuleRequestObject
 
 // DeleteRule serves DELETE /v3/rules/{ruleId}.
 func (s *Server) DeleteRule(ctx context.Context, req gen.DeleteRuleRequestObject) (gen.DeleteRuleResponseObject, error) {
-	if _, err := s.ruleFor(ctx, req.RuleId, auth.Delete); err != nil {
+	if _, err := authorized(ctx, s.store.Rules.Get, req.RuleId, auth.ScopeRule, auth.Delete); err != nil {
 		return nil, err
 	}
 	if err := s.store.Rules.Delete(ctx, req.RuleId); err != nil {
@@ -110,19 +110,6 @@ func (s *Server) DeleteRule(ctx context.Context, req gen.DeleteRuleRequestObject
 	return gen.DeleteRule204Response{}, nil
 }
 
-// ruleFor reads a rule the caller may use verb on (RULE scope, in the rule's
-// workspace).
-func (s *Server) ruleFor(ctx context.Context, id string, verb auth.Verb) (*store.Rule, error) {
-	r, err := s.store.Rules.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := allow(ctx, auth.Target{Scope: auth.ScopeRule, Verb: verb, Organization: r.OrganizationID, Workspace: r.WorkspaceID}); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
 // ruleIn validates a rule body for workspace ws and maps it to the editable
 // fields of a rule, with the defaults of absent members (active, and each
 // data source's dataTopic "*" and triggerOnUplink true), and the ids of its
@@ -130,7 +117,7 @@ func (s *Server) ruleFor(ctx context.Context, id string, verb auth.Verb) (*store
 func (s *Server) ruleIn(ctx context.Context, in *gen.RuleInput, ws string) (*store.Rule, []string, error) {
 	var errs []gen.ProblemError
 	bad := func(member, code, format string, args ...any) {
-		errs = append(errs, gen.ProblemError{MemberName: member, Message: fmt.Sprintf(format, args...), Code: ptr(code)})
+		errs = append(errs, gen.ProblemError{MemberName: member, Message: fmt.Sprintf(format, args...), Code: new(code)})
 	}
 
 	// Inputs: devices of the workspace, each once.
@@ -189,12 +176,12 @@ func (s *Server) ruleIn(ctx context.Context, in *gen.RuleInput, ws string) (*sto
 			}
 		}
 		if ds.DataTopic == nil {
-			ds.DataTopic = ptr("*")
+			ds.DataTopic = new("*")
 		} else if *ds.DataTopic == "" {
 			bad(base+"/dataTopic", "required", `a topic, or "*" for any`)
 		}
 		if ds.TriggerOnUplink == nil {
-			ds.TriggerOnUplink = ptr(true)
+			ds.TriggerOnUplink = new(true)
 		}
 		if ds.DataKey != nil && !dataKeyPattern.MatchString(*ds.DataKey) {
 			bad(base+"/dataKey", "pattern", "must match %s", dataKeyPattern)

@@ -57,12 +57,12 @@ func (s *Server) BackfillSamples(ctx context.Context, req gen.BackfillSamplesReq
 // Only successes are recorded: a request that failed (400) can be retried
 // with the same key.
 func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in []gen.SampleInput, bulk bool) (*backfillResponse, error) {
-	d, err := s.dataDevice(ctx, deviceID, auth.Create)
+	d, err := authorized(ctx, s.store.Devices.Get, deviceID, auth.ScopeData, auth.Create)
 	if err != nil {
 		return nil, err
 	}
 	if len(in) == 0 || len(in) > maxBackfill {
-		return nil, invalid(gen.ProblemError{MemberName: "body", Message: fmt.Sprintf("send 1 to %d samples", maxBackfill), Code: ptr("maxItems")})
+		return nil, invalid(gen.ProblemError{MemberName: "body", Message: fmt.Sprintf("send 1 to %d samples", maxBackfill), Code: new("maxItems")})
 	}
 	data := make([]map[string]any, len(in))
 	for i := range in {
@@ -129,7 +129,7 @@ func (s *Server) backfill(ctx context.Context, deviceID string, key *string, in 
 			if err != nil {
 				return nil, fmt.Errorf("encode sample meta: %w", err)
 			}
-			meta = ptr(string(m))
+			meta = new(string(m))
 		}
 		id := uuid.NewString() // version 4, random
 		samples[i] = store.Sample{ID: id, Topic: topic, Timestamp: ts, DateStored: now, Data: encoded.String(), Meta: meta}
@@ -297,15 +297,15 @@ func (s *Server) QuerySamplesGet(ctx context.Context, req gen.QuerySamplesGetReq
 }
 
 func (s *Server) querySamples(ctx context.Context, deviceID string, q store.SampleQuery) (samplesResponse, error) {
-	d, err := s.dataDevice(ctx, deviceID, auth.Read)
+	d, err := authorized(ctx, s.store.Devices.Get, deviceID, auth.ScopeData, auth.Read)
 	if err != nil {
 		return nil, err
 	}
 	if q.Limit < 1 || q.Limit > maxQueryLimit {
-		return nil, invalid(gen.ProblemError{MemberName: "limit", Message: fmt.Sprintf("between 1 and %d", maxQueryLimit), Code: ptr("maximum")})
+		return nil, invalid(gen.ProblemError{MemberName: "limit", Message: fmt.Sprintf("between 1 and %d", maxQueryLimit), Code: new("maximum")})
 	}
 	if q.Skip < 0 {
-		return nil, invalid(gen.ProblemError{MemberName: "skip", Message: "not negative", Code: ptr("minimum")})
+		return nil, invalid(gen.ProblemError{MemberName: "skip", Message: "not negative", Code: new("minimum")})
 	}
 	rows, err := s.store.Samples.Query(ctx, d.ID, q)
 	if err != nil {
@@ -320,7 +320,7 @@ func (s *Server) querySamples(ctx context.Context, deviceID string, q store.Samp
 
 // ListSampleTopics serves GET /v3/devices/{deviceId}/query/topics.
 func (s *Server) ListSampleTopics(ctx context.Context, req gen.ListSampleTopicsRequestObject) (gen.ListSampleTopicsResponseObject, error) {
-	d, err := s.dataDevice(ctx, req.DeviceId, auth.Read)
+	d, err := authorized(ctx, s.store.Devices.Get, req.DeviceId, auth.ScopeData, auth.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +333,7 @@ func (s *Server) ListSampleTopics(ctx context.Context, req gen.ListSampleTopicsR
 
 // GetLatestSample serves GET /v3/devices/{deviceId}/query/latest-sample.
 func (s *Server) GetLatestSample(ctx context.Context, req gen.GetLatestSampleRequestObject) (gen.GetLatestSampleResponseObject, error) {
-	d, err := s.dataDevice(ctx, req.DeviceId, auth.Read)
+	d, err := authorized(ctx, s.store.Devices.Get, req.DeviceId, auth.ScopeData, auth.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -349,18 +349,6 @@ func (s *Server) GetLatestSample(ctx context.Context, req gen.GetLatestSampleReq
 		return nil, err
 	}
 	return latestSampleResponse(sampleOut(d, smp)), nil
-}
-
-// dataDevice reads a device whose data the caller may use verb on.
-func (s *Server) dataDevice(ctx context.Context, id string, verb auth.Verb) (*store.Device, error) {
-	d, err := s.store.Devices.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := allow(ctx, auth.Target{Scope: auth.ScopeData, Verb: verb, Organization: d.OrganizationID, Workspace: d.WorkspaceID}); err != nil {
-		return nil, err
-	}
-	return d, nil
 }
 
 // sampleJSON is gen.Sample with data and meta kept as the stored JSON: a
@@ -399,28 +387,4 @@ type latestSampleResponse sampleJSON
 
 func (r latestSampleResponse) VisitGetLatestSampleResponse(w http.ResponseWriter) error {
 	return encodeJSON(w, http.StatusOK, sampleJSON(r))
-}
-
-// encodeJSON writes v as a JSON response.
-func encodeJSON(w http.ResponseWriter, status int, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, status, body)
-}
-
-// writeJSON writes an encoded JSON response.
-func writeJSON(w http.ResponseWriter, status int, body []byte) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, err := w.Write(body)
-	return err
-}
-
-func nonEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }

@@ -51,7 +51,7 @@ func (s *Server) QueryTimeSeries(ctx context.Context, req gen.QueryTimeSeriesReq
 	}
 	if n := store.BucketCount(a.From, a.To, bucket); n > maxBuckets {
 		return nil, invalid(gen.ProblemError{MemberName: "/bucketInterval",
-			Message: fmt.Sprintf("the interval spans %d buckets of %s; at most %d", n, bucket, maxBuckets), Code: ptr("maxBuckets")})
+			Message: fmt.Sprintf("the interval spans %d buckets of %s; at most %d", n, bucket, maxBuckets), Code: new("maxBuckets")})
 	}
 	points, err := s.store.Samples.Series(ctx, d.ID, a, bucket)
 	if err != nil {
@@ -69,14 +69,14 @@ func (s *Server) QueryTimeSeries(ctx context.Context, req gen.QueryTimeSeriesReq
 // hold in double precision.
 func aggregateProblem(err error) error {
 	if errors.Is(err, store.ErrAggregateRange) {
-		return invalid(gen.ProblemError{MemberName: "/accumulator", Message: err.Error(), Code: ptr("aggregateRange")})
+		return invalid(gen.ProblemError{MemberName: "/accumulator", Message: err.Error(), Code: new("aggregateRange")})
 	}
 	return err
 }
 
 // aggregation authorizes DATA:READ on the device and checks the query.
 func (s *Server) aggregation(ctx context.Context, deviceID string, in *gen.AggregationQuery) (*store.Device, store.Aggregation, error) {
-	d, err := s.dataDevice(ctx, deviceID, auth.Read)
+	d, err := authorized(ctx, s.store.Devices.Get, deviceID, auth.ScopeData, auth.Read)
 	if err != nil {
 		return nil, store.Aggregation{}, err
 	}
@@ -86,10 +86,10 @@ func (s *Server) aggregation(ctx context.Context, deviceID string, in *gen.Aggre
 		a.Topic = *in.Topic
 	}
 	if !store.DataKeyPattern.MatchString(a.DataKey) {
-		return nil, a, invalid(gen.ProblemError{MemberName: "/dataKey", Message: "names joined by dots", Code: ptr("pattern")})
+		return nil, a, invalid(gen.ProblemError{MemberName: "/dataKey", Message: "names joined by dots", Code: new("pattern")})
 	}
 	if !a.To.After(a.From) {
-		return nil, a, invalid(gen.ProblemError{MemberName: "/interval/to", Message: "must be after interval.from", Code: ptr("interval")})
+		return nil, a, invalid(gen.ProblemError{MemberName: "/interval/to", Message: "must be after interval.from", Code: new("interval")})
 	}
 	return d, a, nil
 }
@@ -99,7 +99,7 @@ var bucketPattern = regexp.MustCompile(`^(?:PT([0-9]{1,5})([MH])|P([0-9]{1,4})D)
 // bucketInterval parses PT<n>M, PT<n>H or P<n>D (n > 0).
 func bucketInterval(s string) (time.Duration, error) {
 	m := bucketPattern.FindStringSubmatch(s)
-	bad := invalid(gen.ProblemError{MemberName: "/bucketInterval", Message: "PT<n>M, PT<n>H or P<n>D with n at least 1", Code: ptr("pattern")})
+	bad := invalid(gen.ProblemError{MemberName: "/bucketInterval", Message: "PT<n>M, PT<n>H or P<n>D with n at least 1", Code: new("pattern")})
 	if m == nil {
 		return 0, bad
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/connector"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
 )
@@ -41,7 +42,10 @@ type Config struct {
 	// ValidateResponses checks every response against the spec and logs
 	// violations (for staging; tests do it always).
 	ValidateResponses bool
-	// WebhookAllowPrivate lets webhook URIs name loopback, private and other
+	// Kinds are the kinds of output connector (connector.NewRegistry); the
+	// delivery worker must use the same.
+	Kinds *connector.Kinds
+	// WebhookAllowPrivate lets connectors name loopback, private and other
 	// special-purpose addresses (KEYPLANE_WEBHOOK_ALLOW_PRIVATE; the delivery
 	// worker's AllowPrivate must agree). Otherwise such a literal address is
 	// refused when the connector is written, and names are checked at dial.
@@ -87,6 +91,7 @@ type Server struct {
 	wake    func()
 	streams *hub
 	schemas *schemaCache
+	kinds   *connector.Kinds
 	// webhookAllowPrivate is Config.WebhookAllowPrivate.
 	webhookAllowPrivate bool
 	// specJSON is the OpenAPI document as JSON, served at /openapi.json.
@@ -106,15 +111,16 @@ func New(cfg Config, st *store.Store) (*API, error) {
 	if cfg.BulkBodyLimit == "" {
 		cfg.BulkBodyLimit = "16M"
 	}
-	if cfg.Auth == nil || cfg.Sealer == nil || cfg.Tokens == nil {
-		return nil, fmt.Errorf("server: Auth, Sealer and Tokens are required")
+	if cfg.Auth == nil || cfg.Sealer == nil || cfg.Tokens == nil || cfg.Kinds == nil {
+		return nil, fmt.Errorf("server: Auth, Sealer, Tokens and Kinds are required")
 	}
 	db, err := st.SQLDB()
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger, metrics: newMetrics(db, st.Deliveries),
-		streams: newHub(st, cfg.Logger), schemas: newSchemaCache(), webhookAllowPrivate: cfg.WebhookAllowPrivate}
+		streams: newHub(st, cfg.Logger), schemas: newSchemaCache(), kinds: cfg.Kinds,
+		webhookAllowPrivate: cfg.WebhookAllowPrivate}
 	if s.wake = cfg.Wake; s.wake == nil {
 		s.wake = func() {}
 	}

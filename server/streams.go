@@ -255,19 +255,6 @@ func (h *hub) dropLocked(sub *subscriber) {
 	close(sub.out)
 }
 
-// dataTag reads a tag whose devices' samples the caller may read (DATA:READ
-// in the tag's workspace, as for a device subscription).
-func (s *Server) dataTag(ctx context.Context, id string) (*store.Tag, error) {
-	t, err := s.store.Tags.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := allow(ctx, auth.Target{Scope: auth.ScopeData, Verb: auth.Read, Organization: t.OrganizationID, Workspace: t.WorkspaceID}); err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
 // streamMessage is akenza's data-stream protocol, both directions.
 type streamMessage struct {
 	Type          string               `json:"type"`
@@ -468,9 +455,9 @@ func (s *Server) reauthorize(ctx context.Context, authn Authenticator, p *auth.P
 	for _, key := range s.streams.keys(sub) {
 		var err error
 		if tag, ok := strings.CutPrefix(key, tagKeyPrefix); ok {
-			_, err = s.dataTag(actx, tag)
+			_, err = authorized(actx, s.store.Tags.Get, tag, auth.ScopeData, auth.Read)
 		} else {
-			_, err = s.dataDevice(actx, key, auth.Read)
+			_, err = authorized(actx, s.store.Devices.Get, key, auth.ScopeData, auth.Read)
 		}
 		var p *Problem
 		if errors.As(err, &p) && (p.Status == http.StatusForbidden || p.denied) {
@@ -505,9 +492,9 @@ func (s *Server) handleStreamMessage(ctx context.Context, sub *subscriber, m str
 		}
 		var err error
 		if want.TagID != "" {
-			_, err = s.dataTag(ctx, want.TagID)
+			_, err = authorized(ctx, s.store.Tags.Get, want.TagID, auth.ScopeData, auth.Read)
 		} else {
-			_, err = s.dataDevice(ctx, want.AssetID, auth.Read)
+			_, err = authorized(ctx, s.store.Devices.Get, want.AssetID, auth.ScopeData, auth.Read)
 		}
 		if err != nil {
 			var p *Problem

@@ -35,11 +35,11 @@ func (s *Server) ListTags(ctx context.Context, req gen.ListTagsRequestObject) (g
 // CreateTag serves POST /v3/tags; a name taken in the workspace is a 409.
 func (s *Server) CreateTag(ctx context.Context, req gen.CreateTagRequestObject) (gen.CreateTagResponseObject, error) {
 	in := req.Body
-	w, err := s.workspaceFor(ctx, in.WorkspaceId, auth.ScopeAsset, auth.Create)
+	w, err := authorized(ctx, s.store.Workspaces.Get, in.WorkspaceId, auth.ScopeAsset, auth.Create)
 	if err != nil {
 		return nil, err
 	}
-	t := &store.Tag{OrganizationID: w.OrganizationID, WorkspaceID: w.ID, Name: in.Name, Description: in.Description}
+	t := &store.Tag{Placement: store.Placement{OrganizationID: w.OrganizationID, WorkspaceID: w.ID}, Name: in.Name, Description: in.Description}
 	if err := s.store.Tags.Create(ctx, t); err != nil {
 		return nil, tagConflict(err, in.Name)
 	}
@@ -51,7 +51,7 @@ func (s *Server) CreateTag(ctx context.Context, req gen.CreateTagRequestObject) 
 
 // GetTag serves GET /v3/tags/{tagId}.
 func (s *Server) GetTag(ctx context.Context, req gen.GetTagRequestObject) (gen.GetTagResponseObject, error) {
-	t, err := s.tagFor(ctx, req.TagId, auth.Read)
+	t, err := authorized(ctx, s.store.Tags.Get, req.TagId, auth.ScopeAsset, auth.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -61,13 +61,13 @@ func (s *Server) GetTag(ctx context.Context, req gen.GetTagRequestObject) (gen.G
 // UpdateTag serves PUT /v3/tags/{tagId}: name and description (absent: none).
 // A tag stays in its workspace.
 func (s *Server) UpdateTag(ctx context.Context, req gen.UpdateTagRequestObject) (gen.UpdateTagResponseObject, error) {
-	cur, err := s.tagFor(ctx, req.TagId, auth.Update)
+	cur, err := authorized(ctx, s.store.Tags.Get, req.TagId, auth.ScopeAsset, auth.Update)
 	if err != nil {
 		return nil, err
 	}
 	in := req.Body
 	if in.WorkspaceId != cur.WorkspaceID {
-		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a tag cannot move to another workspace", Code: ptr("immutable")})
+		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a tag cannot move to another workspace", Code: new("immutable")})
 	}
 	t := &store.Tag{ID: cur.ID, Name: in.Name, Description: in.Description}
 	if t, err = s.store.Tags.Update(ctx, t, in.Version); err != nil {
@@ -81,7 +81,7 @@ func (s *Server) UpdateTag(ctx context.Context, req gen.UpdateTagRequestObject) 
 
 // DeleteTag serves DELETE /v3/tags/{tagId}; its devices lose it.
 func (s *Server) DeleteTag(ctx context.Context, req gen.DeleteTagRequestObject) (gen.DeleteTagResponseObject, error) {
-	if _, err := s.tagFor(ctx, req.TagId, auth.Delete); err != nil {
+	if _, err := authorized(ctx, s.store.Tags.Get, req.TagId, auth.ScopeAsset, auth.Delete); err != nil {
 		return nil, err
 	}
 	if err := s.store.Tags.Delete(ctx, req.TagId); err != nil {
@@ -91,19 +91,6 @@ func (s *Server) DeleteTag(ctx context.Context, req gen.DeleteTagRequestObject) 
 		return nil, err
 	}
 	return gen.DeleteTag204Response{}, nil
-}
-
-// tagFor reads a tag the caller may use verb on (ASSET scope, in the tag's
-// workspace).
-func (s *Server) tagFor(ctx context.Context, id string, verb auth.Verb) (*store.Tag, error) {
-	t, err := s.store.Tags.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := allow(ctx, auth.Target{Scope: auth.ScopeAsset, Verb: verb, Organization: t.OrganizationID, Workspace: t.WorkspaceID}); err != nil {
-		return nil, err
-	}
-	return t, nil
 }
 
 // tagConflict explains a taken name; other errors pass through.
@@ -136,7 +123,7 @@ func (s *Server) tagsIn(ctx context.Context, in *[]gen.DeviceInput_Tags_Item, ws
 	var errs []gen.ProblemError
 	for i, id := range ids {
 		if t, ok := found[id]; !ok || t.WorkspaceID != ws {
-			errs = append(errs, gen.ProblemError{MemberName: fmt.Sprintf("/tags/%d/id", i), Message: "no such tag in the workspace", Code: ptr("notFound")})
+			errs = append(errs, gen.ProblemError{MemberName: fmt.Sprintf("/tags/%d/id", i), Message: "no such tag in the workspace", Code: new("notFound")})
 		}
 	}
 	if len(errs) > 0 {

@@ -50,7 +50,7 @@ func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject
 	}
 	in := req.Body
 	if in.Password == nil {
-		return nil, invalid(gen.ProblemError{MemberName: "/password", Message: "a new user needs a password", Code: ptr("required")})
+		return nil, invalid(gen.ProblemError{MemberName: "/password", Message: "a new user needs a password", Code: new("required")})
 	}
 	u, err := s.userIn(ctx, in, nil)
 	if err != nil {
@@ -145,11 +145,11 @@ func (s *Server) checkCurrentPassword(ctx context.Context, u *store.User, given 
 		return &auth.RateLimited{RetryAfter: wait}
 	}
 	if given == nil {
-		return invalid(gen.ProblemError{MemberName: "/currentPassword", Message: "changing your own password needs the present one", Code: ptr("required")})
+		return invalid(gen.ProblemError{MemberName: "/currentPassword", Message: "changing your own password needs the present one", Code: new("required")})
 	}
 	if auth.CheckPassword(u.PasswordHash, *given) != nil {
 		s.limiter.Fail(now, addr, credential)
-		return invalid(gen.ProblemError{MemberName: "/currentPassword", Message: "does not match", Code: ptr("mismatch")})
+		return invalid(gen.ProblemError{MemberName: "/currentPassword", Message: "does not match", Code: new("mismatch")})
 	}
 	return nil
 }
@@ -186,7 +186,7 @@ func (s *Server) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject
 func (s *Server) userIn(ctx context.Context, in *gen.UserInput, had []string) (*store.User, error) {
 	u := &store.User{UserName: in.UserName, DisplayName: in.DisplayName, IsActive: in.IsActive == nil || *in.IsActive, Roles: []string{}}
 	if in.Email != nil {
-		u.Email = ptr(string(*in.Email))
+		u.Email = new(string(*in.Email))
 	}
 	if in.Roles != nil {
 		u.Roles = *in.Roles
@@ -218,7 +218,7 @@ func (s *Server) checkRoles(ctx context.Context, names []string) error {
 	}
 	for _, n := range names {
 		if !slices.ContainsFunc(roles, func(r store.Role) bool { return r.Name == n }) {
-			return invalid(gen.ProblemError{MemberName: "/roles", Message: fmt.Sprintf("no role named %s", n), Code: ptr("notFound")})
+			return invalid(gen.ProblemError{MemberName: "/roles", Message: fmt.Sprintf("no role named %s", n), Code: new("notFound")})
 		}
 	}
 	p := auth.PrincipalFrom(ctx)

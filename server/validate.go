@@ -163,7 +163,7 @@ func requestProblem(err error) *Problem {
 			}
 		case rerr.RequestBody != nil && rerr.Reason != "" && strings.Contains(rerr.Reason, "Content-Type"):
 			unsupported = true
-			errs = append(errs, gen.ProblemError{MemberName: "Content-Type", Message: rerr.Reason, Code: ptr("unsupported")})
+			errs = append(errs, gen.ProblemError{MemberName: "Content-Type", Message: rerr.Reason, Code: new("unsupported")})
 		case rerr.RequestBody != nil:
 			errs = append(errs, memberErrors(rerr.Err)...)
 		default:
@@ -202,11 +202,11 @@ func memberErrors(err error) []gen.ProblemError {
 			out = append(out, gen.ProblemError{
 				MemberName: "/" + strings.Join(serr.JSONPointer(), "/"),
 				Message:    serr.Reason,
-				Code:       ptr(serr.SchemaField),
+				Code:       new(serr.SchemaField),
 			})
 			continue
 		}
-		out = append(out, gen.ProblemError{MemberName: "body", Message: "not valid JSON", Code: ptr("syntax")})
+		out = append(out, gen.ProblemError{MemberName: "body", Message: "not valid JSON", Code: new("syntax")})
 	}
 	return out
 }

@@ -56,7 +56,7 @@ func (s *Server) CreateWorkspace(ctx context.Context, req gen.CreateWorkspaceReq
 
 // GetWorkspace serves GET /v3/workspaces/{workspaceId}.
 func (s *Server) GetWorkspace(ctx context.Context, req gen.GetWorkspaceRequestObject) (gen.GetWorkspaceResponseObject, error) {
-	w, err := s.workspace(ctx, req.WorkspaceId, auth.Read)
+	w, err := authorized(ctx, s.store.Workspaces.Get, req.WorkspaceId, auth.ScopeWorkspace, auth.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -65,13 +65,13 @@ func (s *Server) GetWorkspace(ctx context.Context, req gen.GetWorkspaceRequestOb
 
 // UpdateWorkspace serves PUT /v3/workspaces/{workspaceId}.
 func (s *Server) UpdateWorkspace(ctx context.Context, req gen.UpdateWorkspaceRequestObject) (gen.UpdateWorkspaceResponseObject, error) {
-	cur, err := s.workspace(ctx, req.WorkspaceId, auth.Update)
+	cur, err := authorized(ctx, s.store.Workspaces.Get, req.WorkspaceId, auth.ScopeWorkspace, auth.Update)
 	if err != nil {
 		return nil, err
 	}
 	in := req.Body
 	if in.OrganizationId != cur.OrganizationID {
-		return nil, invalid(gen.ProblemError{MemberName: "/organizationId", Message: "a workspace cannot move to another organization", Code: ptr("immutable")})
+		return nil, invalid(gen.ProblemError{MemberName: "/organizationId", Message: "a workspace cannot move to another organization", Code: new("immutable")})
 	}
 	w := &store.Workspace{ID: cur.ID, Name: in.Name, Description: in.Description,
 		Properties: properties(in.Properties), Settings: properties(in.Settings)}
@@ -86,7 +86,7 @@ func (s *Server) UpdateWorkspace(ctx context.Context, req gen.UpdateWorkspaceReq
 
 // DeleteWorkspace serves DELETE /v3/workspaces/{workspaceId}.
 func (s *Server) DeleteWorkspace(ctx context.Context, req gen.DeleteWorkspaceRequestObject) (gen.DeleteWorkspaceResponseObject, error) {
-	if _, err := s.workspace(ctx, req.WorkspaceId, auth.Delete); err != nil {
+	if _, err := authorized(ctx, s.store.Workspaces.Get, req.WorkspaceId, auth.ScopeWorkspace, auth.Delete); err != nil {
 		return nil, err
 	}
 	if err := s.store.Workspaces.Delete(ctx, req.WorkspaceId); err != nil {
@@ -103,7 +103,7 @@ func (s *Server) DeleteWorkspace(ctx context.Context, req gen.DeleteWorkspaceReq
 // hold everything both the old and the new role allow in the workspace (an
 // Editor cannot make himself workspace Admin).
 func (s *Server) PutWorkspaceMember(ctx context.Context, req gen.PutWorkspaceMemberRequestObject) (gen.PutWorkspaceMemberResponseObject, error) {
-	w, err := s.workspace(ctx, req.WorkspaceId, auth.Update)
+	w, err := authorized(ctx, s.store.Workspaces.Get, req.WorkspaceId, auth.ScopeWorkspace, auth.Update)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (s *Server) PutWorkspaceMember(ctx context.Context, req gen.PutWorkspaceMem
 			if !auth.PrincipalFrom(ctx).Can(auth.RightOf(auth.ScopeUser, auth.Read)) {
 				return nil, store.ErrNotFound // as for a user that does not exist
 			}
-			return nil, invalid(gen.ProblemError{MemberName: "userId", Message: "add the user to the organization first", Code: ptr("notMember")})
+			return nil, invalid(gen.ProblemError{MemberName: "userId", Message: "add the user to the organization first", Code: new("notMember")})
 		} else if err != nil {
 			return nil, err
 		}
@@ -140,13 +140,13 @@ func (s *Server) PutWorkspaceMember(ctx context.Context, req gen.PutWorkspaceMem
 	if err := s.audit(ctx, "update", "workspaceMember", w.ID+"/"+u.ID); err != nil {
 		return nil, err
 	}
-	return gen.PutWorkspaceMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: m.Role, Created: ptr(m.CreatedAt)}, nil
+	return gen.PutWorkspaceMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: m.Role, Created: new(m.CreatedAt)}, nil
 }
 
 // DeleteWorkspaceMember serves DELETE /v3/workspaces/{workspaceId}/members/{userId};
 // the caller must hold everything the role allowed.
 func (s *Server) DeleteWorkspaceMember(ctx context.Context, req gen.DeleteWorkspaceMemberRequestObject) (gen.DeleteWorkspaceMemberResponseObject, error) {
-	w, err := s.workspace(ctx, req.WorkspaceId, auth.Update)
+	w, err := authorized(ctx, s.store.Workspaces.Get, req.WorkspaceId, auth.ScopeWorkspace, auth.Update)
 	if err != nil {
 		return nil, err
 	}
@@ -175,18 +175,6 @@ func (s *Server) GetWorkspaceAccess(ctx context.Context, req gen.GetWorkspaceAcc
 		ids = []string{}
 	}
 	return gen.GetWorkspaceAccess200JSONResponse{All: all, Ids: ids}, nil
-}
-
-// workspace reads a workspace the caller may use verb on.
-func (s *Server) workspace(ctx context.Context, id string, verb auth.Verb) (*store.Workspace, error) {
-	w, err := s.store.Workspaces.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := allow(ctx, auth.Target{Scope: auth.ScopeWorkspace, Verb: verb, Organization: w.OrganizationID, Workspace: w.ID}); err != nil {
-		return nil, err
-	}
-	return w, nil
 }
 
 func workspaceOut(w *store.Workspace) gen.Workspace {

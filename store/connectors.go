@@ -13,17 +13,16 @@ import (
 // basic password, auth headers, and the key that signs deliveries) are kept
 // sealed in SecretsSealed; Properties holds the rest as JSON.
 type OutputConnector struct {
-	ID             string `gorm:"primaryKey"`
-	OrganizationID string
-	WorkspaceID    string
-	Name           string
-	Type           string // WEBHOOK
-	Scope          string // DATA_FLOW or RULE_ACTION
-	Properties     string // JSON, secrets removed
-	SecretsSealed  []byte
-	Version        int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID            string `gorm:"primaryKey"`
+	Placement     `gorm:"embedded"`
+	Name          string
+	Type          string // WEBHOOK
+	Scope         string // DATA_FLOW or RULE_ACTION
+	Properties    string // JSON, secrets removed
+	SecretsSealed []byte
+	Version       int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // ConnectorFields are the sortable fields of connector pages.

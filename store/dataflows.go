@@ -19,8 +19,7 @@ type ConnectorRef struct {
 // DataFlow links a device type to output connectors.
 type DataFlow struct {
 	ID               string `gorm:"primaryKey"`
-	OrganizationID   string
-	WorkspaceID      string
+	Placement        `gorm:"embedded"`
 	DeviceTypeID     string
 	Name             string
 	Description      *string

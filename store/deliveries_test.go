@@ -15,7 +15,7 @@ import (
 
 func outboxConnector(tb testing.TB, st *store.Store, d *store.Device) string {
 	tb.Helper()
-	c := &store.OutputConnector{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID, Name: "hook", Type: "WEBHOOK",
+	c := &store.OutputConnector{Placement: store.Placement{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID}, Name: "hook", Type: "WEBHOOK",
 		Scope: "DATA_FLOW", Properties: "{}", SecretsSealed: []byte{1}}
 	if err := st.Connectors.Create(context.Background(), c); err != nil {
 		tb.Fatal(err)

@@ -12,20 +12,19 @@ import (
 
 // Device is an akenza device (an asset of type DEVICE).
 type Device struct {
-	ID             string `gorm:"primaryKey"`
-	OrganizationID string
-	WorkspaceID    string
-	DeviceID       string // the physical id
-	DataFlowID     string
-	Name           string
-	Description    *string
-	Connectivity   string
-	OnlineTimeout  int
-	Properties     map[string]any `gorm:"serializer:json"`
-	LastSampleAt   *time.Time
-	Version        int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID            string `gorm:"primaryKey"`
+	Placement     `gorm:"embedded"`
+	DeviceID      string // the physical id
+	DataFlowID    string
+	Name          string
+	Description   *string
+	Connectivity  string
+	OnlineTimeout int
+	Properties    map[string]any `gorm:"serializer:json"`
+	LastSampleAt  *time.Time
+	Version       int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Sample is one stored data point of a device.

@@ -13,15 +13,14 @@ import (
 // DeviceType names, per topic, the JSON Schema that the data of a device of
 // this type must match.
 type DeviceType struct {
-	ID             string `gorm:"primaryKey"`
-	OrganizationID string
-	WorkspaceID    string
-	Name           string
-	Description    *string
-	Schemas        map[string]json.RawMessage `gorm:"serializer:json"`
-	Version        int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID          string `gorm:"primaryKey"`
+	Placement   `gorm:"embedded"`
+	Name        string
+	Description *string
+	Schemas     map[string]json.RawMessage `gorm:"serializer:json"`
+	Version     int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // DeviceTypes is the repository of device types.

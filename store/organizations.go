@@ -23,6 +23,20 @@ type Organization struct {
 	UpdatedAt   time.Time
 }
 
+// Placement is where a resource lives: the organization and the workspace
+// whose permissions govern it. Every workspace resource embeds it, so one
+// function reads and authorizes them all.
+type Placement struct {
+	OrganizationID string
+	WorkspaceID    string
+}
+
+// Place returns where the resource lives.
+func (p Placement) Place() Placement { return p }
+
+// Place of a workspace is the workspace itself.
+func (w *Workspace) Place() Placement { return Placement{OrganizationID: w.OrganizationID, WorkspaceID: w.ID} }
+
 // Workspace is an akenza workspace, the unit that permissions can be limited to.
 type Workspace struct {
 	ID             string `gorm:"primaryKey"`

@@ -95,18 +95,17 @@ func (r *Rules) ActiveFor(ctx context.Context, deviceID string) ([]Rule, error) 
 // Logic and Actions are kept as the JSON of the wire format; RuleInput rows
 // index the input devices, so a sample finds its rules with one lookup.
 type Rule struct {
-	ID             string `gorm:"primaryKey"`
-	OrganizationID string
-	WorkspaceID    string
-	Name           string
-	Description    *string
-	Active         bool
-	Inputs         string // JSON
-	Logic          string // JSON
-	Actions        string // JSON
-	Version        int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID          string `gorm:"primaryKey"`
+	Placement   `gorm:"embedded"`
+	Name        string
+	Description *string
+	Active      bool
+	Inputs      string // JSON
+	Logic       string // JSON
+	Actions     string // JSON
+	Version     int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // RuleInput says that a rule reads a device's samples.

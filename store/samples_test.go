@@ -28,15 +28,15 @@ func sampleDevice(tb testing.TB, st *store.Store) *store.Device {
 	if err := st.Workspaces.Create(ctx, w); err != nil {
 		tb.Fatal(err)
 	}
-	dt := &store.DeviceType{OrganizationID: o.ID, WorkspaceID: w.ID, Name: "t", Schemas: map[string]json.RawMessage{}}
+	dt := &store.DeviceType{Placement: store.Placement{OrganizationID: o.ID, WorkspaceID: w.ID}, Name: "t", Schemas: map[string]json.RawMessage{}}
 	if err := st.DeviceTypes.Create(ctx, dt); err != nil {
 		tb.Fatal(err)
 	}
-	f := &store.DataFlow{OrganizationID: o.ID, WorkspaceID: w.ID, DeviceTypeID: dt.ID, Name: "f", OutputConnectors: []store.ConnectorRef{}}
+	f := &store.DataFlow{Placement: store.Placement{OrganizationID: o.ID, WorkspaceID: w.ID}, DeviceTypeID: dt.ID, Name: "f", OutputConnectors: []store.ConnectorRef{}}
 	if err := st.DataFlows.Create(ctx, f); err != nil {
 		tb.Fatal(err)
 	}
-	d := &store.Device{OrganizationID: o.ID, WorkspaceID: w.ID, DataFlowID: f.ID, DeviceID: "phys", Name: "d",
+	d := &store.Device{Placement: store.Placement{OrganizationID: o.ID, WorkspaceID: w.ID}, DataFlowID: f.ID, DeviceID: "phys", Name: "d",
 		Connectivity: "HTTP", OnlineTimeout: 60, Properties: map[string]any{}}
 	if err := st.Devices.Create(ctx, d); err != nil {
 		tb.Fatal(err)

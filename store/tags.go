@@ -13,14 +13,13 @@ import (
 
 // Tag groups devices of one workspace; its name is unique in the workspace.
 type Tag struct {
-	ID             string `gorm:"primaryKey"`
-	OrganizationID string
-	WorkspaceID    string
-	Name           string
-	Description    *string
-	Version        int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID          string `gorm:"primaryKey"`
+	Placement   `gorm:"embedded"`
+	Name        string
+	Description *string
+	Version     int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // DeviceTag says that a device carries a tag. Rows go with their device or

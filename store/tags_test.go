@@ -17,14 +17,14 @@ func TestDeviceTags(t *testing.T) {
 		d := sampleDevice(t, st)
 		newTag := func(name string) *store.Tag {
 			t.Helper()
-			tag := &store.Tag{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID, Name: name}
+			tag := &store.Tag{Placement: store.Placement{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID}, Name: name}
 			if err := st.Tags.Create(ctx, tag); err != nil {
 				t.Fatal(err)
 			}
 			return tag
 		}
 		b, a := newTag("b"), newTag("a")
-		if err := st.Tags.Create(ctx, &store.Tag{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID, Name: "a"}); !errors.Is(err, store.ErrConflict) {
+		if err := st.Tags.Create(ctx, &store.Tag{Placement: store.Placement{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID}, Name: "a"}); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("duplicate name: %v", err)
 		}
 		if _, err := st.Tags.Update(ctx, &store.Tag{ID: b.ID, Name: "a"}, nil); !errors.Is(err, store.ErrConflict) {
@@ -35,7 +35,7 @@ func TestDeviceTags(t *testing.T) {
 		}
 
 		// A second device with both tags (duplicates collapse), the first with one.
-		e := &store.Device{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID, DataFlowID: d.DataFlowID, DeviceID: "e", Name: "e",
+		e := &store.Device{Placement: store.Placement{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID}, DataFlowID: d.DataFlowID, DeviceID: "e", Name: "e",
 			Connectivity: "HTTP", OnlineTimeout: 60, Properties: map[string]any{}}
 		if err := st.Devices.Create(ctx, e, b.ID, a.ID, b.ID); err != nil {
 			t.Fatal(err)
@@ -52,7 +52,7 @@ func TestDeviceTags(t *testing.T) {
 		}
 
 		// A device whose insert fails leaves no tags behind.
-		dup := &store.Device{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID, DataFlowID: d.DataFlowID, DeviceID: "e", Name: "dup",
+		dup := &store.Device{Placement: store.Placement{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID}, DataFlowID: d.DataFlowID, DeviceID: "e", Name: "dup",
 			Connectivity: "HTTP", OnlineTimeout: 60, Properties: map[string]any{}}
 		if err := st.Devices.Create(ctx, dup, a.ID); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("duplicate device: %v", err)

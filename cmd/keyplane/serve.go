@@ -18,6 +18,7 @@ import (
 	"unicode"
 
 	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/connector"
 	"github.com/keyplane/keyplane/delivery"
 	"github.com/keyplane/keyplane/server"
 	"github.com/keyplane/keyplane/store"
@@ -237,13 +238,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.trustForwardedHost {
 		authn.Verifier.ForwardedHostHeader = "X-Forwarded-Host"
 	}
-	worker := &delivery.Worker{Deliveries: st.Deliveries, Connectors: st.Connectors, Sealer: sealer, AllowPrivate: cfg.webhookAllowPrivate,
+	kinds := connector.Builtin()
+	defer kinds.Close()
+	worker := &delivery.Worker{Deliveries: st.Deliveries, Connectors: st.Connectors, Kinds: kinds, Sealer: sealer, AllowPrivate: cfg.webhookAllowPrivate,
 		Log: log.With("component", "delivery")}
 	if cfg.deliveryLease > 0 {
 		worker.Lease = cfg.deliveryLease
 	}
 	api, err := server.New(server.Config{Logger: log, Auth: authn, Sealer: sealer, Tokens: tokens, Limiter: authn.Limiter, Proxies: authn.Proxies,
-		ValidateResponses: cfg.validateResponses, MetricsSeparate: metricsLn != nil, WebhookAllowPrivate: cfg.webhookAllowPrivate,
+		ValidateResponses: cfg.validateResponses, MetricsSeparate: metricsLn != nil, Kinds: kinds, WebhookAllowPrivate: cfg.webhookAllowPrivate,
 		Wake: worker.Wake}, st)
 	if err != nil {
 		return err

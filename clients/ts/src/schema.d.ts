@@ -2218,6 +2218,35 @@ export interface components {
          * @example 21a1b2c3d4e5f60c
          */
         RuleIdValue: string;
+        /**
+         * @description Each delivery is published, as JSON, to `topic` on the broker (MQTT v5), with the user
+         *     properties `x-keyplane-delivery` (deduplicate by it: delivery is at least once) and
+         *     `x-keyplane-signature` (as the webhook's X-Keyplane-Signature). With QoS 1 or 2 a
+         *     delivery counts once the broker acknowledges it; a broker that is down is retried.
+         * @example {
+         *       "brokerUrl": "mqtt://broker.example.com:1883",
+         *       "topic": "keyplane/samples",
+         *       "qos": 1
+         *     }
+         */
+        MqttProperties: {
+            /** @description `mqtt://host[:port]` (1883 by default) or `mqtts://host[:port]` (TLS, 8883); the address rules of webhook URIs apply. */
+            brokerUrl: string;
+            /** @description The topic to publish to; no wildcards (`+`, `#`). */
+            topic: string;
+            /**
+             * @default 1
+             * @enum {integer}
+             */
+            qos?: 0 | 1 | 2;
+            /** @default false */
+            retain?: boolean;
+            /** @description The MQTT client id; by default one per connection, derived from the connector id. */
+            clientId?: string;
+            username?: string;
+            /** @description A secret, shown as `********`; send `********` back to keep it. */
+            password?: string;
+        };
         WebhookProperties: {
             /**
              * @default NONE
@@ -2256,6 +2285,8 @@ export interface components {
             password: string;
         };
         /**
+         * @description Where samples go. Each `type` has its properties member: `webhookProperties` for
+         *     WEBHOOK (an HTTP request per delivery), `mqttProperties` for MQTT (an MQTT v5 publish).
          * @example {
          *       "id": "09a1b2c3d4e5f60b",
          *       "name": "Alerts webhook",
@@ -2279,15 +2310,19 @@ export interface components {
             id: components["schemas"]["OutputConnectorIdValue"];
             name: string;
             /** @enum {string} */
-            type: "WEBHOOK";
+            type: "WEBHOOK" | "MQTT";
             /**
              * @description Whether data flows or rule actions route samples to it.
              * @enum {string}
              */
             scope: "DATA_FLOW" | "RULE_ACTION";
             workspaceId: components["schemas"]["WorkspaceIdValue"];
-            webhookProperties: components["schemas"]["WebhookProperties"];
-            /** @description HMAC key of the X-Keyplane-Signature header; in the creating response only. */
+            webhookProperties?: components["schemas"]["WebhookProperties"];
+            mqttProperties?: components["schemas"]["MqttProperties"];
+            /**
+             * @description HMAC key of the signature (the X-Keyplane-Signature header of a webhook, the
+             *     x-keyplane-signature user property of an MQTT publish); in the creating response only.
+             */
             signingSecret?: string;
             /** Format: int64 */
             version: number;
@@ -2297,6 +2332,7 @@ export interface components {
             updated: string;
         };
         /**
+         * @description Name the properties member of the type (`webhookProperties` or `mqttProperties`), and only that one.
          * @example {
          *       "name": "Alerts webhook",
          *       "type": "WEBHOOK",
@@ -2312,14 +2348,15 @@ export interface components {
         OutputConnectorInput: {
             name: string;
             /** @enum {string} */
-            type: "WEBHOOK";
+            type: "WEBHOOK" | "MQTT";
             /**
              * @default DATA_FLOW
              * @enum {string}
              */
             scope?: "DATA_FLOW" | "RULE_ACTION";
             workspaceId: components["schemas"]["WorkspaceIdValue"];
-            webhookProperties: components["schemas"]["WebhookProperties"];
+            webhookProperties?: components["schemas"]["WebhookProperties"];
+            mqttProperties?: components["schemas"]["MqttProperties"];
             /** Format: int64 */
             version?: number;
         };

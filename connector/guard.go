@@ -1,26 +1,35 @@
-package delivery
+package connector
+
+// This file is the address policy of every kind that dials out (SSRF): what
+// a connector's destination may be when it is configured (CheckURL) and
+// what the dialer may connect to when it delivers (RefusePrivate). It lives
+// here, below both the server and the delivery worker, so that a kind's
+// Configure and its Deliver judge addresses alike; package delivery's
+// dial.go holds the same code until it is made to point here.
 
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"strings"
 	"syscall"
+	"time"
 
 	"code.dny.dev/ssrf"
 	"golang.org/x/net/idna"
 )
 
-// ErrPrivateAddress is a webhook destination the worker refuses to dial
+// ErrPrivateAddress is a connector destination the worker refuses to dial
 // without AllowPrivate: any special-purpose address of the IANA IPv4 and
 // IPv6 special-purpose registries (loopback, private, link-local, shared
 // CGNAT, benchmarking, documentation, reserved, broadcast, multicast,
 // NAT64, 6to4, Teredo, ULA, site-local, …), which would let a connector's
-// URI reach the service's own network (SSRF).
+// destination reach the service's own network (SSRF).
 var ErrPrivateAddress = errors.New("destination address is not public")
 
-// ErrNonCanonicalHost is a webhook host that looks like a number but is not
+// ErrNonCanonicalHost is a destination host that looks like a number but is not
 // a canonical dotted quad nor a bracketed IPv6 literal (2130706433,
 // 0x7f000001, 0177.0.0.1, 127.1, …): resolvers read such hosts as
 // addresses, so they only serve to disguise one.
@@ -29,7 +38,7 @@ var ErrNonCanonicalHost = errors.New("host is a non-canonical numeric address")
 // guardian holds the denied ranges: code.dny.dev/ssrf keeps them in step with
 // the IANA registries (every IPv4 special-purpose prefix; for IPv6,
 // everything outside 2000::/3 and the special-purpose prefixes inside it).
-// Ports are not its business here: a webhook may use any port. A Guardian
+// Ports are not its business here: a connector may use any port. A Guardian
 // is immutable and safe for concurrent use.
 var guardian = ssrf.New(ssrf.WithAnyPort())
 
@@ -64,12 +73,12 @@ func PublicAddr(ip netip.Addr) bool {
 	return checkAddr(ip) == nil
 }
 
-// refusePrivate is a net.Dialer Control: it runs after name resolution, on
+// RefusePrivate is a net.Dialer Control: it runs after name resolution, on
 // the address actually dialed and before any packet is sent (the socket
 // exists, connect has not run), so a public name resolving to a
 // special-purpose address (DNS rebinding included) is refused too. Only TCP
 // over IPv4 or IPv6 is dialed.
-func refusePrivate(network, address string, _ syscall.RawConn) error {
+func RefusePrivate(network, address string, _ syscall.RawConn) error {
 	if network != "tcp4" && network != "tcp6" {
 		return fmt.Errorf("%w: network %s", ErrPrivateAddress, network)
 	}
@@ -80,12 +89,13 @@ func refusePrivate(network, address string, _ syscall.RawConn) error {
 	return checkAddr(ap.Addr())
 }
 
-// CheckURL judges the host of a webhook URL as written, when a connector
+// CheckURL judges the host of a destination URL as written (a webhook uri,
+// an MQTT brokerUrl), when a connector
 // is created or updated: a numeric-looking host must be a canonical dotted
 // quad, and an IPv6 literal must be bracketed, else ErrNonCanonicalHost
 // (whatever allowPrivate); an address literal must be public unless
 // allowPrivate, else ErrPrivateAddress. A name passes: what it resolves to
-// is checked when it is dialed (refusePrivate). A non-ASCII host is judged
+// is checked when it is dialed (RefusePrivate). A non-ASCII host is judged
 // as the HTTP client dials it, mapped by IDNA: full-width digits are
 // digits, so "１２７.０.０.１" is a non-canonical 127.0.0.1.
 func CheckURL(u *url.URL, allowPrivate bool) error {
@@ -146,4 +156,14 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// Dialer is the dialer of deliveries: TCP with a 5 s connect timeout and
+// keep-alives, whose Control is RefusePrivate unless allowPrivate.
+func Dialer(allowPrivate bool) *net.Dialer {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		d.Control = RefusePrivate
+	}
+	return d
 }

@@ -1,12 +1,10 @@
-package delivery
+package connector
 
 import (
 	"errors"
-	"math"
 	"net"
 	"net/netip"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 )
@@ -122,23 +120,23 @@ func TestRefusePrivate(t *testing.T) {
 		ip := netip.MustParseAddr(c.addr)
 		for _, port := range []uint16{80, 443, 8080, 9} {
 			address := netip.AddrPortFrom(ip, port).String()
-			if err := refusePrivate(network(ip), address, nil); !errors.Is(err, ErrPrivateAddress) {
-				t.Errorf("%s: refusePrivate(%s) = %v, want ErrPrivateAddress", c.rng, address, err)
+			if err := RefusePrivate(network(ip), address, nil); !errors.Is(err, ErrPrivateAddress) {
+				t.Errorf("%s: RefusePrivate(%s) = %v, want ErrPrivateAddress", c.rng, address, err)
 			}
 		}
 	}
 	for _, a := range publicAddrs {
 		ip := netip.MustParseAddr(a)
 		address := netip.AddrPortFrom(ip, 8443).String()
-		if err := refusePrivate(network(ip), address, nil); err != nil {
-			t.Errorf("refusePrivate(%s) = %v, want nil", address, err)
+		if err := RefusePrivate(network(ip), address, nil); err != nil {
+			t.Errorf("RefusePrivate(%s) = %v, want nil", address, err)
 		}
 	}
 	for _, c := range []struct{ network, address string }{
 		{"udp4", "8.8.8.8:53"}, {"tcp", "8.8.8.8:80"}, {"tcp4", "example.com:80"}, {"tcp4", "8.8.8.8"}, {"tcp4", ""},
 	} {
-		if err := refusePrivate(c.network, c.address, nil); !errors.Is(err, ErrPrivateAddress) {
-			t.Errorf("refusePrivate(%s, %q) = %v, want ErrPrivateAddress", c.network, c.address, err)
+		if err := RefusePrivate(c.network, c.address, nil); !errors.Is(err, ErrPrivateAddress) {
+			t.Errorf("RefusePrivate(%s, %q) = %v, want ErrPrivateAddress", c.network, c.address, err)
 		}
 	}
 }
@@ -153,7 +151,7 @@ func TestDialerRefusesLoopback(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	d := &net.Dialer{Timeout: time.Second, Control: refusePrivate}
+	d := &net.Dialer{Timeout: time.Second, Control: RefusePrivate}
 	for _, a := range []string{
 		netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)).String(),
 		netip.AddrPortFrom(netip.MustParseAddr("::ffff:127.0.0.1"), uint16(port)).String(),
@@ -260,78 +258,5 @@ func TestCheckURL(t *testing.T) {
 				t.Errorf("CheckURL(%s, allowPrivate %v) = %v, want %v", c.uri, allow, got, want)
 			}
 		}
-	}
-}
-
-// TestJitteredBackoff: whatever the jitter, every wait lies between half of
-// Backoff(n) (at least MinBackoff) and Backoff(n), so never outside
-// [1 s, 1 h]; jitter 0 is Backoff(n) itself.
-func TestJitteredBackoff(t *testing.T) {
-	jitters := []float64{0, 1e-9, 0.25, 0.5, 0.75, 0.999999, 1, -0.5, 1.5, math.NaN(), math.Inf(1), math.Inf(-1)}
-	for n := -1; n <= 100; n++ {
-		hi := Backoff(n)
-		lo := max(hi/2, MinBackoff)
-		for _, u := range jitters {
-			d := JitteredBackoff(n, u)
-			if d < lo || d > hi || d < MinBackoff || d > MaxBackoff {
-				t.Errorf("JitteredBackoff(%d, %v) = %s, want within [%s, %s]", n, u, d, lo, hi)
-			}
-		}
-		if d := JitteredBackoff(n, 0); d != hi {
-			t.Errorf("JitteredBackoff(%d, 0) = %s, want %s", n, d, hi)
-		}
-		if d := JitteredBackoff(n, 1); d != lo {
-			t.Errorf("JitteredBackoff(%d, 1) = %s, want %s", n, d, lo)
-		}
-	}
-	for _, c := range []struct {
-		n    int
-		u    float64
-		want time.Duration
-	}{
-		{1, 0.5, time.Second}, {2, 0.5, 1500 * time.Millisecond}, {3, 0.5, 3 * time.Second},
-		{12, 0.5, 1536 * time.Second}, {13, 0.5, 45 * time.Minute}, {50, 0.5, 45 * time.Minute}, {50, 1, 30 * time.Minute},
-	} {
-		if got := JitteredBackoff(c.n, c.u); got != c.want {
-			t.Errorf("JitteredBackoff(%d, %v) = %s, want %s", c.n, c.u, got, c.want)
-		}
-	}
-}
-
-// TestWorkerJitter: the worker draws its jitter from its own source (set
-// by tests, math/rand/v2 by default); the default stays within bounds under
-// concurrent use.
-func TestWorkerJitter(t *testing.T) {
-	w := &Worker{Jitter: func() float64 { return 0.5 }}
-	w.init()
-	if d := JitteredBackoff(3, w.Jitter()); d != 3*time.Second {
-		t.Fatalf("fixed jitter: %s", d)
-	}
-	def := &Worker{}
-	def.init()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	spread := map[time.Duration]bool{}
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 500 {
-				n := (g*500+i)%20 + 1
-				d := JitteredBackoff(n, def.Jitter())
-				if hi := Backoff(n); d < max(hi/2, MinBackoff) || d > hi {
-					t.Errorf("attempt %d: %s outside [%s, %s]", n, d, max(hi/2, MinBackoff), hi)
-				}
-				if n == 20 {
-					mu.Lock()
-					spread[d] = true
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if len(spread) < 2 {
-		t.Fatalf("the default jitter does not spread: %v", spread)
 	}
 }
