@@ -35,7 +35,9 @@ type Placement struct {
 func (p Placement) Place() Placement { return p }
 
 // Place of a workspace is the workspace itself.
-func (w *Workspace) Place() Placement { return Placement{OrganizationID: w.OrganizationID, WorkspaceID: w.ID} }
+func (w *Workspace) Place() Placement {
+	return Placement{OrganizationID: w.OrganizationID, WorkspaceID: w.ID}
+}
 
 // Workspace is an akenza workspace, the unit that permissions can be limited to.
 type Workspace struct {
