@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/ingest"
 	"github.com/keyplane/keyplane/store"
 )
 
@@ -130,7 +131,7 @@ func schemasIn(in *map[string]json.RawMessage) (map[string]json.RawMessage, erro
 		}
 		out[topic] = compact.Bytes()
 	}
-	if err := checkSchemas(out); err != nil {
+	if err := ingest.CheckSchemas(out); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/ingest"
 	"github.com/keyplane/keyplane/store"
 	"github.com/keyplane/keyplane/store/ndata"
 )
@@ -80,6 +81,7 @@ func problemFor(err error) *Problem {
 	var herr *echo.HTTPError
 	var fail *auth.Failure
 	var limited *auth.RateLimited
+	var inv *ingest.Invalid
 	switch {
 	case errors.As(err, &p):
 		return p
@@ -103,6 +105,19 @@ func problemFor(err error) *Problem {
 			Detail: "the resource changed since it was read; read it again and retry", cause: err}
 	case errors.Is(err, store.ErrReferenceGone):
 		return &Problem{Status: http.StatusConflict, Detail: "a resource this request refers to was deleted meanwhile; check it and retry", cause: err}
+	case errors.As(err, &inv):
+		errs := make([]gen.ProblemError, len(inv.Errors))
+		for i, fe := range inv.Errors {
+			errs[i] = gen.ProblemError{MemberName: fe.Member, Message: fe.Message, Code: nonEmpty(fe.Code)}
+		}
+		p := invalid(errs...)
+		if inv.Detail != "" {
+			p.Detail = inv.Detail
+		}
+		p.cause = err
+		return p
+	case errors.Is(err, ingest.ErrKeyReused):
+		return &Problem{Status: http.StatusConflict, Detail: err.Error(), cause: err}
 	case errors.Is(err, store.ErrLastOwner):
 		return &Problem{Status: http.StatusConflict, Detail: "an organization keeps at least one owner: make another member owner first", cause: err}
 	case errors.Is(err, store.ErrPreviousSecretInGrace):

@@ -16,6 +16,7 @@ import (
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/connector"
 	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/ingest"
 	"github.com/keyplane/keyplane/store"
 )
 
@@ -90,8 +91,9 @@ type Server struct {
 	// wake nudges the delivery worker (Config.Wake); never nil.
 	wake    func()
 	streams *hub
-	schemas *schemaCache
-	kinds   *connector.Kinds
+	// ingest stores backfilled samples (package ingest).
+	ingest *ingest.Service
+	kinds  *connector.Kinds
 	// webhookAllowPrivate is Config.WebhookAllowPrivate.
 	webhookAllowPrivate bool
 	// specJSON is the OpenAPI document as JSON, served at /openapi.json.
@@ -119,11 +121,17 @@ func New(cfg Config, st *store.Store) (*API, error) {
 		return nil, err
 	}
 	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger, metrics: newMetrics(db, st.Deliveries),
-		streams: newHub(st, cfg.Logger), schemas: newSchemaCache(), kinds: cfg.Kinds,
+		streams: newHub(st, cfg.Logger), kinds: cfg.Kinds,
 		webhookAllowPrivate: cfg.WebhookAllowPrivate}
 	if s.wake = cfg.Wake; s.wake == nil {
 		s.wake = func() {}
 	}
+	s.ingest = ingest.New(st, cfg.Logger, func(ctx context.Context, d *store.Device, samples []store.Sample, deliveries int) {
+		if deliveries > 0 {
+			s.wake()
+		}
+		s.streams.publish(ctx, d, samples)
+	})
 	g, err := newGate(cfg.Auth, cfg.Proxies, cfg.ValidateResponses, cfg.Logger)
 	if err != nil {
 		return nil, err

@@ -2048,6 +2048,7 @@ export interface components {
              * @description When the sample was measured; default now.
              */
             timestamp?: string;
+            /** @description Kept beside the data, as sent. */
             meta?: {
                 [key: string]: unknown;
             };

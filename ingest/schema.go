@@ -1,12 +1,13 @@
-package server
+package ingest
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp/syntax"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,8 +20,6 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/keyplane/keyplane/store"
-
-	"github.com/keyplane/keyplane/gen"
 )
 
 // A device type holds, per topic, a JSON Schema (draft 2020-12 unless the
@@ -136,28 +135,22 @@ func patternBound(pattern string) string {
 	return ""
 }
 
-// checkSchemas bounds and compiles every schema of a device type, naming
-// the first failing topic as /schemas/<topic>.
-func checkSchemas(schemas map[string]json.RawMessage) error {
-	topics := make([]string, 0, len(schemas))
-	for t := range schemas {
-		topics = append(topics, t)
-	}
-	sort.Strings(topics)
-	var errs []gen.ProblemError
-	for _, t := range topics {
+// CheckSchemas bounds and compiles every schema of a device type (before it
+// is stored), naming each failing topic as /schemas/<topic>: an *Invalid.
+func CheckSchemas(schemas map[string]json.RawMessage) error {
+	var errs []FieldError
+	for _, t := range slices.Sorted(maps.Keys(schemas)) {
+		member := "/schemas/" + pointerToken(t)
 		if bound := schemaBound(schemas[t]); bound != "" {
-			errs = append(errs, gen.ProblemError{MemberName: "/schemas/" + pointerToken(t),
-				Message: "schema past a bound: " + bound, Code: new("schemaBound")})
+			errs = append(errs, FieldError{Member: member, Message: "schema past a bound: " + bound, Code: "schemaBound"})
 			continue
 		}
 		if _, err := compileSchema(schemas[t]); err != nil {
-			errs = append(errs, gen.ProblemError{MemberName: "/schemas/" + pointerToken(t),
-				Message: "not a valid JSON Schema: " + schemaCompileMessage(err), Code: new("schema")})
+			errs = append(errs, FieldError{Member: member, Message: "not a valid JSON Schema: " + schemaCompileMessage(err), Code: "schema"})
 		}
 	}
 	if len(errs) > 0 {
-		return invalid(errs...)
+		return &Invalid{Errors: errs}
 	}
 	return nil
 }
@@ -182,15 +175,25 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// sampleSchemas validates samples against a device type's schemas, compiling
-// each topic's schema on first use.
+// sampleSchemas validates samples against a device type's schemas, every
+// topic's compiled.
 type sampleSchemas struct {
-	raw      map[string]json.RawMessage
 	compiled map[string]*jsonschema.Schema
 }
 
-func newSampleSchemas(raw map[string]json.RawMessage) *sampleSchemas {
-	return &sampleSchemas{raw: raw, compiled: map[string]*jsonschema.Schema{}}
+// newSampleSchemas compiles every topic's schema.
+func newSampleSchemas(raw map[string]json.RawMessage) (*sampleSchemas, error) {
+	s := &sampleSchemas{compiled: make(map[string]*jsonschema.Schema, len(raw))}
+	for topic, r := range raw {
+		sch, err := compileSchema(r)
+		if err != nil {
+			// Stored schemas were checked when written; one that no longer
+			// compiles (a library change) is a server fault.
+			return nil, fmt.Errorf("compile schema of topic %q: %w", topic, err)
+		}
+		s.compiled[topic] = sch
+	}
+	return s, nil
 }
 
 // schemaCacheSize bounds the cache; when full it starts over (device types
@@ -218,15 +221,9 @@ func (c *schemaCache) of(t *store.DeviceType) (*sampleSchemas, error) {
 	if ok {
 		return s, nil
 	}
-	s = newSampleSchemas(t.Schemas)
-	for topic, raw := range t.Schemas {
-		sch, err := compileSchema(raw)
-		if err != nil {
-			// Stored schemas were checked when written; one that no longer
-			// compiles (a library change) is a server fault.
-			return nil, fmt.Errorf("compile schema of topic %q of device type %s: %w", topic, t.ID, err)
-		}
-		s.compiled[topic] = sch
+	s, err := newSampleSchemas(t.Schemas)
+	if err != nil {
+		return nil, fmt.Errorf("device type %s: %w", t.ID, err)
 	}
 	c.mu.Lock()
 	if len(c.entries) >= schemaCacheSize {
@@ -248,17 +245,7 @@ type schemaViolation struct {
 func (s *sampleSchemas) validate(topic string, data map[string]any) (*schemaViolation, error) {
 	sch, ok := s.compiled[topic]
 	if !ok {
-		raw, has := s.raw[topic]
-		if !has {
-			return nil, nil
-		}
-		var err error
-		if sch, err = compileSchema(raw); err != nil {
-			// Stored schemas were checked when written; one that no
-			// longer compiles (a library change) is a server fault.
-			return nil, fmt.Errorf("compile schema of topic %q: %w", topic, err)
-		}
-		s.compiled[topic] = sch
+		return nil, nil // no schema for the topic: any object
 	}
 	err := sch.Validate(any(data))
 	if err == nil {
