@@ -93,7 +93,7 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.validateResponses, "validate-responses", e.bool("KEYPLANE_VALIDATE_RESPONSES", false),
 		"check every response against the OpenAPI spec and log violations; for staging (KEYPLANE_VALIDATE_RESPONSES)")
 	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", e.bool("KEYPLANE_WEBHOOK_ALLOW_PRIVATE", false),
-		"let webhooks name and reach loopback, private and other special-purpose addresses (KEYPLANE_WEBHOOK_ALLOW_PRIVATE)")
+		"let output connectors (webhooks, MQTT brokers) name and reach loopback, private and other special-purpose addresses (KEYPLANE_WEBHOOK_ALLOW_PRIVATE)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", env("KEYPLANE_METRICS_ADDR", ""),
 		"serve /metrics on this address of its own, without credentials; unset, /metrics on the API needs METRICS:READ (KEYPLANE_METRICS_ADDR)")
 	fs.StringVar(&c.logLevel, "log-level", env("KEYPLANE_LOG_LEVEL", "info"), "debug, info, warn or error (KEYPLANE_LOG_LEVEL)")

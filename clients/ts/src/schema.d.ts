@@ -2440,7 +2440,7 @@ export interface components {
         DeliveryAttempt: {
             /** Format: date-time */
             at: string;
-            /** @description The receiver's HTTP status; absent when no response came. */
+            /** @description The receiver's HTTP status (webhooks); absent when no response came, and for MQTT. */
             statusCode?: number;
             error?: string;
             /** Format: int64 */
