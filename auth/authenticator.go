@@ -89,6 +89,9 @@ type Authenticator struct {
 	Verifier *nws4.Verifier
 	Limiter  *Limiter
 	Usage    *Usage
+	// Cache, when set, answers repeated credentials from memory (NewCache);
+	// nil reads every principal from the store.
+	Cache *Cache
 	// RootDigest is the SHA-256 of the root token (the token itself is never kept).
 	RootDigest []byte
 	// Proxies are the reverse proxies trusted to name the client in
@@ -181,7 +184,25 @@ func (a *Authenticator) bearer(ctx context.Context, header string, now time.Time
 	if err != nil {
 		return nil, &Failure{Scheme: "bearer", Reason: "bad_token", Err: err}
 	}
-	return a.sessionPrincipal(ctx, userID, sessionID, expires, now)
+	if !now.Before(expires) {
+		return nil, &Failure{Scheme: "bearer", Reason: "token_expired", Err: ErrBadCredentials}
+	}
+	sk := sessionKey(sessionID)
+	if e, ok := a.Cache.get(sk, now); ok && e.p.UserID == userID {
+		p := *e.p
+		p.cred.until = expires
+		return &p, nil
+	}
+	gen := a.Cache.generation()
+	p, sessionEnds, err := a.session(ctx, userID, sessionID, now)
+	if err != nil {
+		return nil, err
+	}
+	a.Cache.put(sk, cacheEntry{p: p, exp: a.Cache.lifetime(now, sessionEnds), usr: p.UserID,
+		ref: store.Change{Kind: store.ChangeSession, ID: sessionID}}, gen)
+	q := *p
+	q.cred.until = expires
+	return &q, nil
 }
 
 // sessionPrincipal checks that a login session is live and its user active,
@@ -191,37 +212,72 @@ func (a *Authenticator) sessionPrincipal(ctx context.Context, userID, sessionID 
 	if !now.Before(expires) {
 		return nil, &Failure{Scheme: "bearer", Reason: "token_expired", Err: ErrBadCredentials}
 	}
-	if _, err := a.Sessions.Active(ctx, sessionID, now); err != nil {
-		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrSessionEnded) {
-			return nil, &Failure{Scheme: "bearer", Reason: "session_ended", Err: ErrBadCredentials}
-		}
-		return nil, err
-	}
-	u, err := a.Users.Get(ctx, userID)
-	if err != nil || !u.IsActive {
-		return nil, a.userFailure("bearer", err)
-	}
-	grants, err := UserGrants(ctx, a.Roles, a.Users, u)
+	p, _, err := a.session(ctx, userID, sessionID, now)
 	if err != nil {
 		return nil, err
 	}
-	p := NewPrincipal(u.UserName, "bearer", grants, nil)
-	p.UserID, p.SessionID = u.ID, sessionID
 	p.cred.until = expires
 	return p, nil
 }
 
+// session reads a live login session and its active user, and builds the
+// user's principal; it also tells when the session itself ends.
+func (a *Authenticator) session(ctx context.Context, userID, sessionID string, now time.Time) (*Principal, time.Time, error) {
+	s, err := a.Sessions.Active(ctx, sessionID, now)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrSessionEnded) {
+			return nil, time.Time{}, &Failure{Scheme: "bearer", Reason: "session_ended", Err: ErrBadCredentials}
+		}
+		return nil, time.Time{}, err
+	}
+	u, err := a.Users.Get(ctx, userID)
+	if err != nil || !u.IsActive {
+		return nil, time.Time{}, a.userFailure("bearer", err)
+	}
+	grants, err := UserGrants(ctx, a.Roles, a.Users, u)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	p := NewPrincipal(u.UserName, "bearer", grants, nil)
+	p.UserID, p.SessionID = u.ID, sessionID
+	return p, s.ExpiresAt, nil
+}
+
 func (a *Authenticator) apiKey(ctx context.Context, secret string, now time.Time) (*Principal, string, error) {
 	digest := Digest(secret)
+	dk := digestKey(digest)
+	unknown := &Failure{Scheme: "x-api-key", Reason: "unknown_key", Err: ErrBadCredentials}
+	if e, ok := a.Cache.get(dk, now); ok {
+		if e.bad {
+			return nil, "", unknown
+		}
+		return withScheme(e.p, "x-api-key"), e.p.KeyID, nil
+	}
+	gen := a.Cache.generation()
 	k, err := a.Keys.BySecretDigest(ctx, digest, now)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", &Failure{Scheme: "x-api-key", Reason: "unknown_key", Err: ErrBadCredentials}
+		a.Cache.put(dk, cacheEntry{bad: true, exp: now.Add(a.Cache.negativeTTL())}, gen)
+		return nil, "", unknown
 	}
 	if err != nil {
 		return nil, "", err
 	}
 	p, err := a.keyPrincipal(ctx, k, "x-api-key", digest, now)
+	if err == nil {
+		a.Cache.put(dk, a.Cache.keyEntry(p, now), gen)
+	}
 	return p, k.ID, err
+}
+
+// withScheme is p as authenticated by scheme (a cached principal may have
+// been built for the other scheme of the same secret).
+func withScheme(p *Principal, scheme string) *Principal {
+	if p.Scheme == scheme {
+		return p
+	}
+	q := *p
+	q.Scheme = scheme
+	return &q
 }
 
 func (a *Authenticator) hmac(r *http.Request, header, client string, now time.Time) (*Principal, string, error) {
@@ -230,7 +286,7 @@ func (a *Authenticator) hmac(r *http.Request, header, client string, now time.Ti
 	if err != nil {
 		return nil, "", fail("malformed", err)
 	}
-	k, err := a.Keys.ByClientID(r.Context(), authz.Credential)
+	k, err := a.keyByClientID(r.Context(), authz.Credential, now)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", fail("unknown_key", ErrBadCredentials)
 	}
@@ -255,8 +311,32 @@ func (a *Authenticator) hmac(r *http.Request, header, client string, now time.Ti
 	if !fresh {
 		return nil, k.ID, fail("replay", ErrBadCredentials)
 	}
+	dk := digestKey(digest)
+	if e, ok := a.Cache.get(dk, now); ok && !e.bad {
+		return withScheme(e.p, "nws4"), k.ID, nil
+	}
+	gen := a.Cache.generation()
 	p, err := a.keyPrincipal(r.Context(), k, "nws4", digest, now)
+	if err == nil {
+		a.Cache.put(dk, a.Cache.keyEntry(p, now), gen)
+	}
 	return p, k.ID, err
+}
+
+// keyByClientID reads the key of an HMAC credential, from the cache when it
+// can: the row alone, since every signature is still verified with it.
+func (a *Authenticator) keyByClientID(ctx context.Context, clientID string, now time.Time) (*store.APIKey, error) {
+	ck := clientKey(clientID)
+	if e, ok := a.Cache.get(ck, now); ok && e.key != nil {
+		return e.key, nil
+	}
+	gen := a.Cache.generation()
+	k, err := a.Keys.ByClientID(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	a.Cache.put(ck, cacheEntry{key: k, exp: a.Cache.lifetime(now, time.Time{}), ref: store.Change{Kind: store.ChangeKey, ID: k.ID}}, gen)
+	return k, nil
 }
 
 // verifyWithSecrets checks the signature with the key's secret, then with its
@@ -525,7 +605,9 @@ const (
 )
 
 // ForStore wires an Authenticator to the store's repositories, with the
-// hardened NWS4 verifier (±150 s), the failure limiter and batched key usage.
+// hardened NWS4 verifier (±150 s), the failure limiter, batched key usage
+// and a principal cache following the store's changes (it serves once
+// Cache.Run listens).
 func ForStore(st *store.Store, sealer *Sealer, tokens *Tokens, rootDigest []byte) *Authenticator {
 	return &Authenticator{
 		Keys: st.APIKeys, Users: st.Users, Roles: st.Roles, Sessions: st.Sessions, Replays: st.Replays,
@@ -535,5 +617,6 @@ func ForStore(st *store.Store, sealer *Sealer, tokens *Tokens, rootDigest []byte
 		MaxSignedBody: 16 << 20,
 		Limiter:       NewLimiter(FailureBurst, FailureInterval),
 		Usage:         NewUsage(st.APIKeys),
+		Cache:         NewCache(st.Changes),
 	}
 }

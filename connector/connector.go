@@ -75,13 +75,7 @@ func Seal(sealer *auth.Sealer, w Webhook, connectorID string) (props string, sea
 	sec := secrets{SigningSecret: w.SigningSecret, BearerToken: w.BearerToken, BasicPassword: w.BasicPassword, AuthHeaders: w.AuthHeaders}
 	pub := w
 	pub.BearerToken, pub.BasicPassword, pub.SigningSecret = "", "", ""
-	pub.AuthHeaders = nil
-	if len(w.AuthHeaders) > 0 {
-		pub.AuthHeaders = make(map[string]string, len(w.AuthHeaders))
-		for name := range w.AuthHeaders {
-			pub.AuthHeaders[name] = ""
-		}
-	}
+	pub.AuthHeaders = sameKeys(w.AuthHeaders, "")
 	return sealParts(sealer, pub, sec, connectorID)
 }
 
@@ -110,10 +104,22 @@ func Public(c *store.OutputConnector) (Webhook, error) {
 	// Seal never writes secrets here; clearing them anyway keeps a
 	// hand-edited row from leaking one into a response.
 	w.BearerToken, w.BasicPassword, w.SigningSecret = "", "", ""
-	for name := range w.AuthHeaders {
-		w.AuthHeaders[name] = ""
-	}
+	w.AuthHeaders = sameKeys(w.AuthHeaders, "")
 	return w, nil
+}
+
+// sameKeys is a new map of m's names, each with value v (nil for a nil m):
+// the names of the auth headers without their secret values, as stored
+// ("") and as shown (Masked).
+func sameKeys(m map[string]string, v string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for name := range m {
+		out[name] = v
+	}
+	return out
 }
 
 // sealParts encodes pub as a connector's Properties and seals the JSON of

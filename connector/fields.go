@@ -102,6 +102,44 @@ func (o *object) maxLength(member, s string, n int) bool {
 	return true
 }
 
+// requiredStr reads the string member name into dst, reporting it when
+// absent. It reports whether dst holds a string of at most n characters,
+// for the caller to judge further.
+func (o *object) requiredStr(name string, dst *string, n int) bool {
+	if !o.has(name) {
+		o.bad("/"+pointerToken(name), "required", "is required")
+		return false
+	}
+	return o.shortStr(name, dst, n)
+}
+
+// shortStr reads the string member name into dst when present. It reports
+// whether dst holds a string of at most n characters, for the caller to
+// judge further.
+func (o *object) shortStr(name string, dst *string, n int) bool {
+	return o.str(name, dst) && o.maxLength("/"+pointerToken(name), *dst, n)
+}
+
+// maxProperties reports an object of more than n members (what they are:
+// "headers").
+func (o *object) maxProperties(member string, m map[string]string, n int, what string) {
+	if len(m) > n {
+		o.bad(member, "maxProperties", "must have at most %d %s", n, what)
+	}
+}
+
+// keepMasked is the stored value a secret sent as Masked at member stands
+// for: kept, when the stored configuration has one (ok). Otherwise Masked
+// stands for nothing, which is reported as a missing secret (what names
+// it: "password"), and keepMasked returns false.
+func (o *object) keepMasked(member, what, kept string, ok bool) (string, bool) {
+	if !ok {
+		o.bad(member, "required", "there is no stored %s for %q to keep", what, Masked)
+		return "", false
+	}
+	return kept, true
+}
+
 // enum reports a value outside allowed.
 func (o *object) enum(member, v string, allowed ...string) bool {
 	if !slices.Contains(allowed, v) {

@@ -73,6 +73,46 @@ type Config interface {
 	SigningKey() string
 }
 
+// configAs reads cfg as the configuration type T of one kind, given as a T
+// or a non-nil *T; what names the kind in the error ("a WEBHOOK"), for
+// a cfg of another kind is the caller's mistake, not a client's.
+func configAs[T Config](cfg Config, what string) (T, error) {
+	switch c := any(cfg).(type) { // any: *T is no Config to the compiler
+	case T:
+		return c, nil
+	case *T:
+		if c != nil {
+			return *c, nil
+		}
+	}
+	var zero T
+	return zero, fmt.Errorf("connector: a %T is not %s configuration", cfg, what)
+}
+
+// previousOf is the stored configuration of an update as its kind reads it
+// (as), or nil on a create (previous nil): what secrets sent as Masked
+// stand for.
+func previousOf[T Config](previous Config, as func(Config) (T, error)) (*T, error) {
+	if previous == nil {
+		return nil, nil
+	}
+	p, err := as(previous)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// signingKeyFor is the signing key of a configured connector: an update
+// keeps the stored one (previous), so that receivers go on verifying with
+// the key they were shown once; a create draws a new one.
+func signingKeyFor(previous Config) (string, error) {
+	if previous != nil {
+		return previous.SigningKey(), nil
+	}
+	return newSigningKey()
+}
+
 // Message is one delivery of the outbox (store.Delivery).
 type Message struct {
 	// ID is the delivery's id: receivers deduplicate by it, since

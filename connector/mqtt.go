@@ -144,13 +144,9 @@ func (*MQTTKind) Member() string { return "mqttProperties" }
 // wildcards + and #. On an update, a password sent as Masked keeps the
 // stored one.
 func (k *MQTTKind) Configure(props json.RawMessage, previous Config, allowPrivate bool) (Config, error) {
-	var stored *MQTT
-	if previous != nil {
-		p, err := asMQTT(previous)
-		if err != nil {
-			return nil, err
-		}
-		stored = &p
+	stored, err := previousOf(previous, asMQTT)
+	if err != nil {
+		return nil, err
 	}
 	var errs FieldErrors
 	o, ok := readObject(props, "/"+k.Member(), &errs, "brokerUrl", "topic", "qos", "retain", "clientId", "username", "password")
@@ -158,35 +154,65 @@ func (k *MQTTKind) Configure(props json.RawMessage, previous Config, allowPrivat
 		return nil, errs
 	}
 	m := MQTT{QoS: DefaultMQTTQoS}
-	if !o.has("brokerUrl") {
-		o.bad("/brokerUrl", "required", "is required")
-	} else if o.str("brokerUrl", &m.BrokerURL) && o.maxLength("/brokerUrl", m.BrokerURL, maxBrokerURL) {
-		u, err := url.Parse(m.BrokerURL)
-		switch {
-		case err != nil || (u.Scheme != "mqtt" && u.Scheme != "mqtts") || u.Host == "" || u.Hostname() == "":
-			o.bad("/brokerUrl", "format", "must be an mqtt:// or mqtts:// URL with a host")
-		case u.User != nil:
-			o.bad("/brokerUrl", "format", "credentials go in username and password, not in the URL")
-		case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-			o.bad("/brokerUrl", "format", "must have no path, query or fragment")
-		case !validPort(u.Port()):
-			o.bad("/brokerUrl", "format", "the port must be a number from 1 to 65535")
-		default:
-			hostProblem(o, "/brokerUrl", u, allowPrivate)
-		}
+	readBrokerURL(o, &m.BrokerURL, allowPrivate)
+	readTopic(o, &m.Topic)
+	readPublishOptions(o, &m)
+	readBrokerCredentials(o, &m, stored)
+	if len(errs) > 0 {
+		return nil, errs
 	}
-	if !o.has("topic") {
-		o.bad("/topic", "required", "is required")
-	} else if o.str("topic", &m.Topic) && o.maxLength("/topic", m.Topic, maxTopic) {
-		switch {
-		case m.Topic == "":
-			o.bad("/topic", "required", "cannot be empty")
-		case strings.ContainsAny(m.Topic, "+#"):
-			o.bad("/topic", "format", "a topic to publish to cannot contain the wildcards + and #")
-		case strings.ContainsRune(m.Topic, 0):
-			o.bad("/topic", "format", "a topic cannot contain NUL")
-		}
+	if m.SigningSecret, err = signingKeyFor(previous); err != nil {
+		return nil, err
 	}
+	return m, nil
+}
+
+// readBrokerURL reads the required brokerUrl into dst: mqtt:// or mqtts://
+// with a host and a valid port, and none of what a broker address has no
+// use for: credentials (they belong in username and password, where the
+// password is sealed and masked, while the URL is shown as is), a path, a
+// query or a fragment. Its host is judged by the address policy now
+// (hostProblem) as well as when dialed.
+func readBrokerURL(o *object, dst *string, allowPrivate bool) {
+	if !o.requiredStr("brokerUrl", dst, maxBrokerURL) {
+		return
+	}
+	u, err := url.Parse(*dst)
+	switch {
+	case err != nil || (u.Scheme != "mqtt" && u.Scheme != "mqtts") || u.Host == "" || u.Hostname() == "":
+		o.bad("/brokerUrl", "format", "must be an mqtt:// or mqtts:// URL with a host")
+	case u.User != nil:
+		o.bad("/brokerUrl", "format", "credentials go in username and password, not in the URL")
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		o.bad("/brokerUrl", "format", "must have no path, query or fragment")
+	case !validPort(u.Port()):
+		o.bad("/brokerUrl", "format", "the port must be a number from 1 to 65535")
+	default:
+		hostProblem(o, "/brokerUrl", u, allowPrivate)
+	}
+}
+
+// readTopic reads the required topic into dst: a topic name to publish to,
+// so not empty and without the wildcards of topic filters, which brokers
+// refuse in a PUBLISH, nor NUL, which MQTT strings cannot hold.
+func readTopic(o *object, dst *string) {
+	if !o.requiredStr("topic", dst, maxTopic) {
+		return
+	}
+	switch {
+	case *dst == "":
+		o.bad("/topic", "required", "cannot be empty")
+	case strings.ContainsAny(*dst, "+#"):
+		o.bad("/topic", "format", "a topic to publish to cannot contain the wildcards + and #")
+	case strings.ContainsRune(*dst, 0):
+		o.bad("/topic", "format", "a topic cannot contain NUL")
+	}
+}
+
+// readPublishOptions reads what shapes each publish and its session into
+// m: qos (0, 1 or 2, over the default), retain, and clientId (none derives
+// one per connection), which cannot hold control characters.
+func readPublishOptions(o *object, m *MQTT) {
 	var qos float64
 	if o.decode("qos", &qos, "0, 1 or 2") {
 		if qos != 0 && qos != 1 && qos != 2 {
@@ -196,35 +222,28 @@ func (k *MQTTKind) Configure(props json.RawMessage, previous Config, allowPrivat
 		}
 	}
 	o.boolean("retain", &m.Retain)
-	if o.str("clientId", &m.ClientID) && o.maxLength("/clientId", m.ClientID, maxClientID) &&
-		strings.IndexFunc(m.ClientID, isControl) >= 0 {
+	if o.shortStr("clientId", &m.ClientID, maxClientID) && strings.IndexFunc(m.ClientID, isControl) >= 0 {
 		o.bad("/clientId", "format", "a client id cannot contain control characters")
 	}
-	if o.str("username", &m.Username) && o.maxLength("/username", m.Username, maxUsername) &&
-		strings.ContainsRune(m.Username, 0) {
+}
+
+// readBrokerCredentials reads the optional username and password into m.
+// The username cannot hold NUL, which no MQTT string can; the password is
+// binary data to MQTT, only bounded. A password sent as Masked keeps the
+// password of the stored configuration, if it has one.
+func readBrokerCredentials(o *object, m *MQTT, stored *MQTT) {
+	if o.shortStr("username", &m.Username, maxUsername) && strings.ContainsRune(m.Username, 0) {
 		o.bad("/username", "format", "a username cannot contain NUL")
 	}
 	if o.str("password", &m.Password) && m.Password == Masked {
-		if stored != nil && stored.Password != "" {
-			m.Password = stored.Password
-		} else {
-			o.bad("/password", "required", "there is no stored password for %q to keep", Masked)
+		var kept string
+		if stored != nil {
+			kept = stored.Password
 		}
+		m.Password, _ = o.keepMasked("/password", "password", kept, kept != "")
 	} else {
 		o.maxLength("/password", m.Password, maxPassword)
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	if stored != nil {
-		m.SigningSecret = stored.SigningSecret
-	} else {
-		var err error
-		if m.SigningSecret, err = newSigningKey(); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
 }
 
 func validPort(p string) bool {
@@ -237,17 +256,7 @@ func validPort(p string) bool {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-func asMQTT(cfg Config) (MQTT, error) {
-	switch m := cfg.(type) {
-	case MQTT:
-		return m, nil
-	case *MQTT:
-		if m != nil {
-			return *m, nil
-		}
-	}
-	return MQTT{}, fmt.Errorf("connector: a %T is not an MQTT configuration", cfg)
-}
+func asMQTT(cfg Config) (MQTT, error) { return configAs[MQTT](cfg, "an MQTT") }
 
 // Seal splits cfg into its Properties (everything but the password and the
 // signing key, and whether there is a password) and its sealed secrets.
@@ -315,22 +324,51 @@ func (k *MQTTKind) Deliver(ctx context.Context, cfg Config, m Message, deps Deps
 		return nil, err
 	}
 	budget := timeLeft(ctx)
-	key, err := mqttKeyOf(c, m.ConnectorID, deps)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := k.acquire(ctx, key, c, m.ConnectorID, budget)
+	key, conn, err := k.connection(ctx, c, m.ConnectorID, deps, budget)
 	if err != nil {
 		return nil, err
 	}
 	defer k.release(key, conn)
+	res, err := awaitPublish(ctx, conn.client, newPublish(c, m, sig))
+	broken, err := publishError(res, err, c.QoS, budget)
+	if broken {
+		// New deliveries dial anew.
+		k.retire(key, conn)
+	}
+	return nil, err
+}
 
+// connection is the pooled connection of c for a delivery, dialed now if
+// there is none (acquire), and its key in the pool; the caller releases it.
+func (k *MQTTKind) connection(ctx context.Context, c MQTT, connectorID string, deps Deps, budget time.Duration) (mqttKey, *mqttConn, error) {
+	key, err := mqttKeyOf(c, connectorID, deps)
+	if err != nil {
+		return mqttKey{}, nil, err
+	}
+	conn, err := k.acquire(ctx, key, c, connectorID, budget)
+	if err != nil {
+		return mqttKey{}, nil, err
+	}
+	return key, conn, nil
+}
+
+// newPublish is the PUBLISH of m to c's topic: the payload as
+// application/json, with the delivery id and the signature (sig, if any)
+// as user properties, which receivers deduplicate by and verify.
+func newPublish(c MQTT, m Message, sig string) *paho.Publish {
 	pub := &paho.Publish{Topic: c.Topic, QoS: c.QoS, Retain: c.Retain, Payload: m.Payload,
 		Properties: &paho.PublishProperties{ContentType: "application/json"}}
 	pub.Properties.User.Add(MQTTDeliveryProperty, m.ID)
 	if sig != "" {
 		pub.Properties.User.Add(MQTTSignatureProperty, sig)
 	}
+	return pub
+}
+
+// awaitPublish publishes pub on client and waits for the outcome: the
+// broker's acknowledgement (QoS 1 and 2) or the write (QoS 0), the end of
+// ctx, or the end of the connection, whichever comes first.
+func awaitPublish(ctx context.Context, client *paho.Client, pub *paho.Publish) (*paho.PublishResponse, error) {
 	type result struct {
 		res *paho.PublishResponse
 		err error
@@ -339,44 +377,48 @@ func (k *MQTTKind) Deliver(ctx context.Context, cfg Config, m Message, deps Deps
 	// for ctx alone, and let a stalled write end on its own.
 	done := make(chan result, 1)
 	go func() {
-		res, err := conn.client.Publish(ctx, pub)
+		res, err := client.Publish(ctx, pub)
 		done <- result{res, err}
 	}()
 	// A connection that ends fails the publish at once: the session is not
 	// kept, so nothing would resend it (the outbox will).
-	var r result
 	select {
-	case r = <-done:
+	case r := <-done:
+		return r.res, r.err
 	case <-ctx.Done():
-		r.err = ctx.Err()
-	case <-conn.client.Done():
+		return nil, ctx.Err()
+	case <-client.Done():
 		select {
-		case r = <-done:
+		case r := <-done:
+			return r.res, r.err
 		default:
-			r.err = errConnectionLost
+			return nil, errConnectionLost
 		}
 	}
+}
+
+// publishError is Deliver's error for the outcome of a publish at qos
+// (nil when the broker took the message), budget being the time the
+// attempt had; and whether the failure may have broken the connection, so
+// that it must leave the pool. A message the broker refused, or one paho
+// would not send, leaves the connection fine.
+func publishError(res *paho.PublishResponse, err error, qos byte, budget time.Duration) (bool, error) {
 	switch {
-	case r.res != nil && r.res.ReasonCode >= 0x80:
-		// The broker refused the message; the connection is fine.
-		return nil, &deliverError{"the broker refused the message: " + pubackReason(r.res.ReasonCode), nil}
-	case r.err == nil:
-		return nil, nil
-	case errors.Is(r.err, paho.ErrInvalidArguments):
-		return nil, &deliverError{"publish: " + r.err.Error(), r.err}
-	}
-	// The connection may be broken: new deliveries dial anew.
-	k.retire(key, conn)
-	if errors.Is(r.err, context.DeadlineExceeded) || errors.Is(r.err, context.Canceled) {
-		if c.QoS == 0 {
-			return nil, describe(r.err, budget)
+	case res != nil && res.ReasonCode >= 0x80:
+		return false, &deliverError{"the broker refused the message: " + pubackReason(res.ReasonCode), nil}
+	case err == nil:
+		return false, nil
+	case errors.Is(err, paho.ErrInvalidArguments):
+		return false, &deliverError{"publish: " + err.Error(), err}
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		if qos == 0 {
+			return true, describe(err, budget)
 		}
-		return nil, &deliverError{fmt.Sprintf("no acknowledgement from the broker within %s", budget), context.DeadlineExceeded}
+		return true, &deliverError{fmt.Sprintf("no acknowledgement from the broker within %s", budget), context.DeadlineExceeded}
+	case errors.Is(err, errConnectionLost):
+		return true, err
 	}
-	if errors.Is(r.err, errConnectionLost) {
-		return nil, r.err
-	}
-	return nil, &deliverError{"publish: " + r.err.Error(), r.err}
+	return true, &deliverError{"publish: " + err.Error(), err}
 }
 
 // errConnectionLost is a connection that ended before the publish did.
@@ -456,6 +498,22 @@ func (k *MQTTKind) idleTimeout() time.Duration {
 		return k.IdleTimeout
 	}
 	return DefaultMQTTIdleTimeout
+}
+
+// writeTimeout is WriteTimeout, or its default when zero.
+func (k *MQTTKind) writeTimeout() time.Duration {
+	if k.WriteTimeout > 0 {
+		return k.WriteTimeout
+	}
+	return DefaultMQTTWriteTimeout
+}
+
+// keepAlive is KeepAlive, or its default when zero.
+func (k *MQTTKind) keepAlive() uint16 {
+	if k.KeepAlive > 0 {
+		return k.KeepAlive
+	}
+	return DefaultMQTTKeepAlive
 }
 
 // acquire returns the pooled connection of key, dialing it if there is
@@ -636,14 +694,6 @@ func (k *MQTTKind) connect(ctx context.Context, key mqttKey, c MQTT, connectorID
 		}
 		nc = tc
 	}
-	writeTimeout := k.WriteTimeout
-	if writeTimeout <= 0 {
-		writeTimeout = DefaultMQTTWriteTimeout
-	}
-	keepAlive := k.KeepAlive
-	if keepAlive == 0 {
-		keepAlive = DefaultMQTTKeepAlive
-	}
 	clientID := c.ClientID
 	if clientID == "" {
 		if clientID, err = derivedClientID(connectorID); err != nil {
@@ -651,9 +701,9 @@ func (k *MQTTKind) connect(ctx context.Context, key mqttKey, c MQTT, connectorID
 			return nil, err
 		}
 	}
-	client := paho.NewClient(paho.ClientConfig{Conn: &brokerConn{Conn: nc, timeout: writeTimeout}})
+	client := paho.NewClient(paho.ClientConfig{Conn: &brokerConn{Conn: nc, timeout: k.writeTimeout()}})
 	receiveMax := uint16(16) // it subscribes to nothing
-	cp := &paho.Connect{ClientID: clientID, KeepAlive: keepAlive, CleanStart: true,
+	cp := &paho.Connect{ClientID: clientID, KeepAlive: k.keepAlive(), CleanStart: true,
 		Username: c.Username, UsernameFlag: c.Username != "",
 		Password: []byte(c.Password), PasswordFlag: c.Password != "",
 		Properties: &paho.ConnectProperties{ReceiveMaximum: &receiveMax}}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/store"
 )
@@ -95,13 +97,9 @@ const (
 // same auth type (and, for an auth header, name); otherwise it counts as
 // missing.
 func (k WebhookKind) Configure(props json.RawMessage, previous Config, allowPrivate bool) (Config, error) {
-	var stored *Webhook
-	if previous != nil {
-		p, err := asWebhook(previous)
-		if err != nil {
-			return nil, err
-		}
-		stored = &p
+	stored, err := previousOf(previous, asWebhook)
+	if err != nil {
+		return nil, err
 	}
 	var errs FieldErrors
 	o, ok := readObject(props, "/"+k.Member(), &errs, "uri", "method", "contentType", "authType", "headers",
@@ -110,15 +108,40 @@ func (k WebhookKind) Configure(props json.RawMessage, previous Config, allowPriv
 		return nil, errs
 	}
 	w := Webhook{Method: http.MethodPost, ContentType: "application/json", AuthType: AuthNone}
-	if !o.has("uri") {
-		o.bad("/uri", "required", "is required")
-	} else if o.str("uri", &w.URI) && o.maxLength("/uri", w.URI, maxURI) {
-		if u, err := url.Parse(w.URI); err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			o.bad("/uri", "format", "must be an absolute http or https URL with a host")
-		} else {
-			hostProblem(o, "/uri", u, allowPrivate)
-		}
+	readWebhookURI(o, &w.URI, allowPrivate)
+	readRequestOptions(o, &w)
+	seen := map[string]bool{} // canonical names of the headers so far
+	w.Headers = readHeaders(o, w.AuthType, seen)
+	readAuthSecrets(o, &w, storedAuth(stored, w.AuthType), seen)
+	if len(errs) > 0 {
+		return nil, errs
 	}
+	if w.SigningSecret, err = signingKeyFor(previous); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// readWebhookURI reads the required uri into dst: an absolute http or https
+// URL with a host, which is where every delivery goes, so its host is
+// judged by the address policy now (hostProblem) as well as when dialed.
+func readWebhookURI(o *object, dst *string, allowPrivate bool) {
+	if !o.requiredStr("uri", dst, maxURI) {
+		return
+	}
+	u, err := url.Parse(*dst)
+	if err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		o.bad("/uri", "format", "must be an absolute http or https URL with a host")
+		return
+	}
+	hostProblem(o, "/uri", u, allowPrivate)
+}
+
+// readRequestOptions reads method, contentType and authType over w's
+// defaults. An unknown auth type is reported and read as NONE, so that
+// the secrets sent with it are not judged against an auth type that
+// does not exist.
+func readRequestOptions(o *object, w *Webhook) {
 	if o.str("method", &w.Method) {
 		o.enum("/method", w.Method, http.MethodPost, http.MethodPut)
 	}
@@ -126,128 +149,163 @@ func (k WebhookKind) Configure(props json.RawMessage, previous Config, allowPriv
 		o.enum("/contentType", w.ContentType, "application/json")
 	}
 	if o.str("authType", &w.AuthType) && !o.enum("/authType", w.AuthType, AuthBearer, AuthHeader, AuthBasic, AuthNone) {
-		w.AuthType = AuthNone // judge no secrets of an unknown auth type
+		w.AuthType = AuthNone
 	}
-	seen := map[string]bool{} // canonical names of the headers so far
+}
+
+// readHeaders reads the plain headers (nil when absent). Besides what any
+// configured header must be (judgeHeader), a plain header cannot be
+// Authorization when the auth type sets it (BEARER, BASIC): one of the two
+// would be lost. seen collects their names, so that an auth header cannot
+// repeat one.
+func readHeaders(o *object, authType string, seen map[string]bool) map[string]string {
 	var headers map[string]string
-	if o.strMap("headers", &headers) {
-		if len(headers) > maxHeaders {
-			o.bad("/headers", "maxProperties", "must have at most %d headers", maxHeaders)
-		}
-		w.Headers = make(map[string]string, len(headers))
-		for _, name := range sortedKeys(headers) {
-			value, member := headers[name], "/headers/"+pointerToken(name)
-			if msg := headerProblem(name, value, seen); msg != "" {
-				o.bad(member, "header", "%s", msg)
-			} else if http.CanonicalHeaderKey(name) == "Authorization" && (w.AuthType == AuthBearer || w.AuthType == AuthBasic) {
-				o.bad(member, "header", "authType %s sets Authorization", w.AuthType)
-			} else {
-				o.maxLength(member, value, maxHeaderValue)
-			}
-			w.Headers[name] = value
-		}
-	}
-	// storedOf is the stored configuration that Masked stands for, if any.
-	storedOf := func(authType string) *Webhook {
-		if stored != nil && stored.AuthType == authType {
-			return stored
-		}
+	if !o.strMap("headers", &headers) {
 		return nil
 	}
+	o.maxProperties("/headers", headers, maxHeaders, "headers")
+	out := make(map[string]string, len(headers))
+	for _, name := range sortedKeys(headers) {
+		conflict := ""
+		if http.CanonicalHeaderKey(name) == "Authorization" && (authType == AuthBearer || authType == AuthBasic) {
+			conflict = fmt.Sprintf("authType %s sets Authorization", authType)
+		}
+		judgeHeader(o, "/headers/"+pointerToken(name), name, headers[name], seen, conflict)
+		out[name] = headers[name]
+	}
+	return out
+}
+
+// storedAuth is the stored configuration whose secrets Masked may stand
+// for: the stored one if it has authType too, else nil (a secret of
+// another auth type is not this one's to keep).
+func storedAuth(stored *Webhook, authType string) *Webhook {
+	if stored != nil && stored.AuthType == authType {
+		return stored
+	}
+	return nil
+}
+
+// readAuthSecrets reads the secrets of w's auth type into w, each required;
+// the members of other auth types are not read, so their secrets are
+// dropped rather than stored unused. same is the stored configuration of
+// the same auth type on an update (storedAuth), which secrets sent as
+// Masked keep their values from; seen holds the plain headers' names.
+func readAuthSecrets(o *object, w *Webhook, same *Webhook, seen map[string]bool) {
 	switch w.AuthType {
 	case AuthBearer:
-		var token string
-		if o.has("bearerToken") && !o.str("bearerToken", &token) {
-			break
-		}
-		switch {
-		case token == "":
-			o.bad("/bearerToken", "required", "authType BEARER needs a bearerToken")
-		case token == Masked:
-			if st := storedOf(AuthBearer); st != nil && st.BearerToken != "" {
-				w.BearerToken = st.BearerToken
-			} else {
-				o.bad("/bearerToken", "required", "there is no stored bearer token for %q to keep", Masked)
-			}
-		case strings.ContainsAny(token, "\r\n\x00"):
-			o.bad("/bearerToken", "header", "a bearer token cannot contain line breaks or NUL")
-		case o.maxLength("/bearerToken", token, maxBearer):
-			w.BearerToken = token
-		}
+		w.BearerToken = readBearerToken(o, same)
 	case AuthBasic:
-		if !o.has("basicCredentials") {
-			o.bad("/basicCredentials", "required", "authType BASIC needs basicCredentials")
-			break
-		}
-		bc, ok := o.child("basicCredentials", "username", "password")
-		if !ok {
-			break
-		}
-		if !bc.has("username") {
-			bc.bad("/username", "required", "is required")
-		} else if bc.str("username", &w.BasicUser) && bc.maxLength("/username", w.BasicUser, maxBasic) &&
-			strings.Contains(w.BasicUser, ":") {
-			bc.bad("/username", "format", "a basic username cannot contain ':'")
-		}
-		switch {
-		case !bc.has("password"):
-			bc.bad("/password", "required", "is required")
-		case !bc.str("password", &w.BasicPassword):
-		case w.BasicPassword == Masked:
-			if st := storedOf(AuthBasic); st != nil {
-				w.BasicPassword = st.BasicPassword
-			} else {
-				bc.bad("/password", "required", "there is no stored password for %q to keep", Masked)
-			}
-		default:
-			bc.maxLength("/password", w.BasicPassword, maxBasic)
-		}
+		w.BasicUser, w.BasicPassword = readBasicCredentials(o, same)
 	case AuthHeader:
-		var auth map[string]string
-		if o.has("authHeaders") && !o.strMap("authHeaders", &auth) {
-			break
+		w.AuthHeaders = readAuthHeaders(o, same, seen)
+	}
+}
+
+// readBearerToken reads the bearerToken of authType BEARER: required, sent
+// as an Authorization header value, so without line breaks or NUL (which
+// would end or forge headers).
+func readBearerToken(o *object, same *Webhook) string {
+	var token string
+	if o.has("bearerToken") && !o.str("bearerToken", &token) {
+		return ""
+	}
+	switch {
+	case token == "":
+		o.bad("/bearerToken", "required", "authType BEARER needs a bearerToken")
+	case token == Masked:
+		var kept string
+		if same != nil {
+			kept = same.BearerToken
 		}
-		if len(auth) == 0 {
-			o.bad("/authHeaders", "required", "authType HEADER needs authHeaders")
-			break
+		kept, _ = o.keepMasked("/bearerToken", "bearer token", kept, kept != "")
+		return kept
+	case strings.ContainsAny(token, "\r\n\x00"):
+		o.bad("/bearerToken", "header", "a bearer token cannot contain line breaks or NUL")
+	case o.maxLength("/bearerToken", token, maxBearer):
+		return token
+	}
+	return ""
+}
+
+// readBasicCredentials reads the basicCredentials object of authType BASIC:
+// a username, without ':' (which would end it in the encoded "user:pass"),
+// and a password.
+func readBasicCredentials(o *object, same *Webhook) (user, password string) {
+	if !o.has("basicCredentials") {
+		o.bad("/basicCredentials", "required", "authType BASIC needs basicCredentials")
+		return "", ""
+	}
+	bc, ok := o.child("basicCredentials", "username", "password")
+	if !ok {
+		return "", ""
+	}
+	if bc.requiredStr("username", &user, maxBasic) && strings.Contains(user, ":") {
+		bc.bad("/username", "format", "a basic username cannot contain ':'")
+	}
+	switch {
+	case !bc.has("password"):
+		bc.bad("/password", "required", "is required")
+	case !bc.str("password", &password):
+	case password == Masked:
+		var kept string
+		if same != nil {
+			kept = same.BasicPassword
 		}
-		if len(auth) > maxAuthHeaders {
-			o.bad("/authHeaders", "maxProperties", "must have at most %d headers", maxAuthHeaders)
-		}
-		w.AuthHeaders = make(map[string]string, len(auth))
-		for _, name := range sortedKeys(auth) {
-			value, member := auth[name], "/authHeaders/"+pointerToken(name)
-			if value == Masked {
-				kept, ok := "", false
-				if st := storedOf(AuthHeader); st != nil {
-					kept, ok = st.AuthHeaders[name]
-				}
-				if !ok {
-					o.bad(member, "required", "there is no stored value of this header for %q to keep", Masked)
-					continue
-				}
-				value = kept
+		password, _ = bc.keepMasked("/password", "password", kept, same != nil)
+	default:
+		bc.maxLength("/password", password, maxBasic)
+	}
+	return user, password
+}
+
+// readAuthHeaders reads the authHeaders of authType HEADER: at least one,
+// each judged as any configured header (judgeHeader, seen holding the
+// names before), and a value sent as Masked keeps the stored value of the
+// header of that name.
+func readAuthHeaders(o *object, same *Webhook, seen map[string]bool) map[string]string {
+	var auth map[string]string
+	if o.has("authHeaders") && !o.strMap("authHeaders", &auth) {
+		return nil
+	}
+	if len(auth) == 0 {
+		o.bad("/authHeaders", "required", "authType HEADER needs authHeaders")
+		return nil
+	}
+	o.maxProperties("/authHeaders", auth, maxAuthHeaders, "headers")
+	out := make(map[string]string, len(auth))
+	for _, name := range sortedKeys(auth) {
+		value, member := auth[name], "/authHeaders/"+pointerToken(name)
+		if value == Masked {
+			kept, ok := "", false
+			if same != nil {
+				kept, ok = same.AuthHeaders[name]
 			}
-			if msg := headerProblem(name, value, seen); msg != "" {
-				o.bad(member, "header", "%s", msg)
+			if value, ok = o.keepMasked(member, "value of this header", kept, ok); !ok {
 				continue
 			}
-			o.maxLength(member, value, maxHeaderValue)
-			w.AuthHeaders[name] = value
+		}
+		if judgeHeader(o, member, name, value, seen, "") {
+			out[name] = value
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errs
+	return out
+}
+
+// judgeHeader records at member what is wrong with a configured header,
+// plain or auth: what headerProblem finds, else conflict (a reason of the
+// caller's, "" for none), else a value over maxHeaderValue characters. It
+// reports whether the header is sound.
+func judgeHeader(o *object, member, name, value string, seen map[string]bool, conflict string) bool {
+	if msg := headerProblem(name, value, seen); msg != "" {
+		o.bad(member, "header", "%s", msg)
+		return false
 	}
-	if stored != nil {
-		w.SigningSecret = stored.SigningSecret
-	} else {
-		var err error
-		if w.SigningSecret, err = newSigningKey(); err != nil {
-			return nil, err
-		}
+	if conflict != "" {
+		o.bad(member, "header", "%s", conflict)
+		return false
 	}
-	return w, nil
+	return o.maxLength(member, value, maxHeaderValue)
 }
 
 // hostProblem records what CheckURL says of u's host at member.
@@ -263,9 +321,12 @@ func hostProblem(o *object, member string, u *url.URL, allowPrivate bool) {
 
 // headerProblem says what is wrong with a configured header, if anything;
 // seen holds the canonical names of the headers before it (header names are
-// case-insensitive, so "x-key" and "X-Key" are one header).
+// case-insensitive, so "x-key" and "X-Key" are one header). The name must
+// be an RFC 9110 token (httpguts, as net/http checks it when sending). The
+// value may hold no CR, LF or NUL, which would end or forge headers; other
+// control characters are not checked here.
 func headerProblem(name, value string, seen map[string]bool) string {
-	if name == "" || strings.IndexFunc(name, func(r rune) bool { return !isTokenChar(r) }) >= 0 {
+	if !httpguts.ValidHeaderFieldName(name) {
 		return "not a valid header name"
 	}
 	if slices.Contains(reservedHeaders, strings.ToLower(name)) {
@@ -282,23 +343,7 @@ func headerProblem(name, value string, seen map[string]bool) string {
 	return ""
 }
 
-// isTokenChar tells whether r may appear in an HTTP header name (RFC 9110 tchar).
-func isTokenChar(r rune) bool {
-	return r < 0x7f && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
-		strings.ContainsRune("!#$%&'*+-.^_`|~", r))
-}
-
-func asWebhook(cfg Config) (Webhook, error) {
-	switch w := cfg.(type) {
-	case Webhook:
-		return w, nil
-	case *Webhook:
-		if w != nil {
-			return *w, nil
-		}
-	}
-	return Webhook{}, fmt.Errorf("connector: a %T is not a WEBHOOK configuration", cfg)
-}
+func asWebhook(cfg Config) (Webhook, error) { return configAs[Webhook](cfg, "a WEBHOOK") }
 
 // Seal is the package's Seal.
 func (WebhookKind) Seal(sealer *auth.Sealer, cfg Config, connectorID string) (string, []byte, error) {
@@ -336,10 +381,7 @@ func (WebhookKind) Public(c *store.OutputConnector) (json.RawMessage, error) {
 	case AuthBasic:
 		p.BasicCredentials = &basicWire{Username: w.BasicUser, Password: Masked}
 	case AuthHeader:
-		p.AuthHeaders = make(map[string]string, len(w.AuthHeaders))
-		for name := range w.AuthHeaders {
-			p.AuthHeaders[name] = Masked
-		}
+		p.AuthHeaders = sameKeys(w.AuthHeaders, Masked)
 	}
 	return json.Marshal(p)
 }

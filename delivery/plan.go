@@ -86,8 +86,21 @@ func Plan(ctx context.Context, st *store.Store, log *slog.Logger, dev *store.Dev
 		connectors []string
 	}
 	var hits []ruleHit
-	if len(ruleList) > 0 {
-		broken := map[string]bool{}
+	type compiledRule struct {
+		id   string
+		rule *rules.Compiled
+	}
+	compiled := make([]compiledRule, 0, len(ruleList))
+	for j := range ruleList {
+		r := &ruleList[j]
+		c, err := rules.Compile(rules.Rule{ID: r.ID, Active: r.Active, Logic: r.Logic, Actions: r.Actions})
+		if err != nil {
+			log.WarnContext(ctx, "rule skipped: it does not compile", "rule", r.ID, "device", dev.ID, "err", err)
+			continue
+		}
+		compiled = append(compiled, compiledRule{id: r.ID, rule: c})
+	}
+	if len(compiled) > 0 {
 		for i := range samples {
 			s := &samples[i]
 			var d map[string]any
@@ -96,24 +109,15 @@ func Plan(ctx context.Context, st *store.Store, log *slog.Logger, dev *store.Dev
 			} else if err := json.Unmarshal([]byte(s.Data), &d); err != nil {
 				return nil, fmt.Errorf("decode sample %s: %w", s.ID, err)
 			}
-			for j := range ruleList {
-				r := &ruleList[j]
-				if broken[r.ID] {
-					continue
-				}
-				to, err := rules.Evaluate(r, dev.ID, s.Topic, d)
-				if err != nil {
-					broken[r.ID] = true
-					log.WarnContext(ctx, "rule skipped: it does not evaluate", "rule", r.ID, "device", dev.ID, "err", err)
-					continue
-				}
+			for _, r := range compiled {
+				to := r.rule.Evaluate(dev.ID, s.Topic, d)
 				if len(to) == 0 {
 					continue
 				}
 				for _, c := range to {
 					want(c)
 				}
-				hits = append(hits, ruleHit{sample: i, rule: r.ID, connectors: to})
+				hits = append(hits, ruleHit{sample: i, rule: r.id, connectors: to})
 			}
 		}
 	}

@@ -1,15 +1,19 @@
-// Package rules evaluates COMPARISON rules (store.Rule) against one sample.
+// Package rules models COMPARISON rules and evaluates them against samples.
 //
-// A rule's Logic and Actions are stored as the JSON of the wire format
-// (gen.RuleLogic, []gen.RuleAction). For a sample of a device on a topic:
+// The types here are keyplane's own model of a rule, not the wire format: the
+// store keeps a rule's inputs, logic and actions as their JSON (the tags
+// below), and the server maps them to and from the API's types. A rule is
+// compiled once (Compile) and then evaluated per sample (Compiled.Evaluate).
+// For a sample of a device on a topic:
 //
 //   - a data source matches when its inputIds contain the device and its
 //     dataTopic is "*" (the default) or the topic; the sample triggers the
 //     rule when a matching data source has triggerOnUplink (default true);
 //   - a DATA_SOURCE operand reads the sample's data at its dataKey (or else
 //     its data source's), dots walking into nested objects; it has no value
-//     when its data source does not match the sample, the key is missing, or
-//     the value is null, an object or an array;
+//     when its data source does not match the sample (or there is no such
+//     data source), neither has a dataKey, the key is missing, or the value
+//     is null, an object or an array;
 //   - a CONSTANT operand is its value (a number, string or boolean);
 //   - a condition with an operand without a value is false. EQ and NEQ
 //     compare numbers (as float64), strings and booleans; values of
@@ -17,102 +21,345 @@
 //     hold only between two numbers;
 //   - a logic block's conditions fold left to right, each condition's
 //     chainOperator (default AND) joining it to the next:
-//     c1 OP1 c2 OP2 c3 = (c1 OP1 c2) OP2 c3;
-//   - a block that holds yields the output connectors of its actions.
+//     c1 OP1 c2 OP2 c3 = (c1 OP1 c2) OP2 c3; a block without conditions
+//     does not hold;
+//   - a block that holds yields the output connectors of its actions (an
+//     action id no action has yields none).
 //
-// The package is pure: no I/O, no imports of the server.
+// Compile rejects a rule that cannot be given a meaning: a logic type other
+// than COMPARISON, an operator, chain operator, operand type or action type
+// it does not know, a CONSTANT whose value is not a number, string or boolean,
+// or two data sources or two actions with one id.
+//
+// The package is pure: no I/O, and it imports only the standard library.
 package rules
 
 import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/keyplane/keyplane/gen"
-	"github.com/keyplane/keyplane/store"
 )
+
+// InputType is the kind of a rule's input.
+type InputType string
+
+// The input types.
+const (
+	InputDevice InputType = "DEVICE"
+)
+
+// Input is one input of a rule: a device (by its keyplane id, 02…) whose
+// samples the rule reads.
+type Input struct {
+	ID   string    `json:"id"`
+	Type InputType `json:"type"`
+}
+
+// LogicType is the kind of a rule's logic.
+type LogicType string
+
+// The logic types.
+const (
+	LogicComparison LogicType = "COMPARISON"
+)
+
+// Logic is what a rule decides: the data sources it reads and the blocks of
+// conditions that run its actions.
+type Logic struct {
+	Type        LogicType    `json:"type"`
+	DataSources []DataSource `json:"dataSources"`
+	LogicBlocks []Block      `json:"logicBlocks"`
+}
+
+// DataSource is samples of some of the rule's inputs on a topic. A nil
+// DataTopic means "*" (any topic), a nil TriggerOnUplink true.
+type DataSource struct {
+	ID              string   `json:"id"`
+	InputIDs        []string `json:"inputIds"`
+	DataTopic       *string  `json:"dataTopic,omitempty"`
+	DataKey         *string  `json:"dataKey,omitempty"`
+	TriggerOnUplink *bool    `json:"triggerOnUplink,omitempty"`
+}
+
+// Block is a chain of conditions and the actions it runs when it holds.
+type Block struct {
+	Conditions []Condition `json:"conditions"`
+	ActionIDs  []string    `json:"actionIds"`
+}
+
+// Operator compares a condition's two operands.
+type Operator string
+
+// The operators.
+const (
+	EQ  Operator = "EQ"
+	NEQ Operator = "NEQ"
+	GT  Operator = "GT"
+	GTE Operator = "GTE"
+	LT  Operator = "LT"
+	LTE Operator = "LTE"
+)
+
+// ChainOperator joins a condition to the next one of its block.
+type ChainOperator string
+
+// The chain operators; none (the empty string) means AND.
+const (
+	AND ChainOperator = "AND"
+	OR  ChainOperator = "OR"
+)
+
+// Condition is "OperandFirst Operator OperandSecond", joined to the next
+// condition by ChainOperator ("" is AND; the last one's is ignored).
+type Condition struct {
+	OperandFirst  Operand       `json:"operandFirst"`
+	Operator      Operator      `json:"operator"`
+	OperandSecond Operand       `json:"operandSecond"`
+	ChainOperator ChainOperator `json:"chainOperator,omitempty"`
+}
+
+// OperandType is what an operand reads.
+type OperandType string
+
+// The operand types.
+const (
+	OperandDataSource OperandType = "DATA_SOURCE"
+	OperandConstant   OperandType = "CONSTANT"
+)
+
+// Operand is one side of a condition: with DATA_SOURCE, the value at
+// DataKey (default its data source's) in a sample of the data source
+// DataSourceID; with CONSTANT, Value, a JSON number (float64 or
+// json.Number), a string or a bool.
+type Operand struct {
+	Type         OperandType `json:"type"`
+	DataSourceID *string     `json:"dataSourceId,omitempty"`
+	DataKey      *string     `json:"dataKey,omitempty"`
+	Value        any         `json:"value,omitempty"`
+}
+
+// ActionType is what an action does.
+type ActionType string
+
+// The action types.
+const (
+	ActionOutputConnector ActionType = "OUTPUT_CONNECTOR"
+)
+
+// Action sends the sample to an output connector.
+type Action struct {
+	ID            string              `json:"id"`
+	Name          *string             `json:"name,omitempty"`
+	Type          ActionType          `json:"type"`
+	Configuration ActionConfiguration `json:"configuration"`
+}
+
+// ActionConfiguration is where an OUTPUT_CONNECTOR action sends to.
+type ActionConfiguration struct {
+	OutputConnectorID string `json:"outputConnectorId"`
+}
+
+// Rule is what evaluation needs of a stored rule.
+type Rule struct {
+	ID      string
+	Active  bool
+	Logic   Logic
+	Actions []Action
+}
+
+// Compiled is a rule prepared for evaluation: data sources and action
+// references resolved, keys split, constants normalized. It is immutable and
+// safe for concurrent use.
+type Compiled struct {
+	active  bool
+	sources []source
+	blocks  []block
+}
+
+// source is a compiled data source.
+type source struct {
+	inputIDs []string
+	anyTopic bool // dataTopic absent or "*"
+	topic    string
+	trigger  bool
+}
+
+// block is a compiled logic block: its conditions, and the output connectors
+// of its actions, in actionIds order (unknown action ids dropped).
+type block struct {
+	conditions []condition
+	connectors []string
+}
+
+// condition is a compiled condition; or joins it to the next with OR.
+type condition struct {
+	first, second operand
+	op            Operator
+	or            bool
+}
+
+// operand is a compiled operand: a constant (value), or the value at path in
+// the data of the sample of data source source; source < 0 has no value.
+type operand struct {
+	constant bool
+	value    any // float64, string or bool
+	source   int
+	path     []string
+}
+
+// Compile prepares r for evaluation; the error says why it cannot be
+// evaluated (see the package documentation).
+func Compile(r Rule) (*Compiled, error) {
+	fail := func(format string, args ...any) (*Compiled, error) {
+		return nil, fmt.Errorf("rule %s: "+format, append([]any{r.ID}, args...)...)
+	}
+	if r.Logic.Type != LogicComparison {
+		return fail("logic type %q is not %s", r.Logic.Type, LogicComparison)
+	}
+	c := &Compiled{active: r.Active, sources: make([]source, len(r.Logic.DataSources))}
+
+	index := make(map[string]int, len(r.Logic.DataSources))
+	for i, ds := range r.Logic.DataSources {
+		if _, dup := index[ds.ID]; dup {
+			return fail("logic.dataSources[%d]: another data source has id %q", i, ds.ID)
+		}
+		index[ds.ID] = i
+		s := source{inputIDs: slices.Clone(ds.InputIDs), anyTopic: true, trigger: ds.TriggerOnUplink == nil || *ds.TriggerOnUplink}
+		if ds.DataTopic != nil && *ds.DataTopic != "*" {
+			s.anyTopic, s.topic = false, *ds.DataTopic
+		}
+		c.sources[i] = s
+	}
+
+	connectorOf := make(map[string]string, len(r.Actions))
+	for i, a := range r.Actions {
+		if a.Type != ActionOutputConnector {
+			return fail("actions[%d]: unknown action type %q", i, a.Type)
+		}
+		if _, dup := connectorOf[a.ID]; dup {
+			return fail("actions[%d]: another action has id %q", i, a.ID)
+		}
+		connectorOf[a.ID] = a.Configuration.OutputConnectorID
+	}
+
+	c.blocks = make([]block, len(r.Logic.LogicBlocks))
+	for b, lb := range r.Logic.LogicBlocks {
+		cb := block{conditions: make([]condition, len(lb.Conditions))}
+		for k, cond := range lb.Conditions {
+			const at = "logic.logicBlocks[%d].conditions[%d]"
+			switch cond.Operator {
+			case EQ, NEQ, GT, GTE, LT, LTE:
+			default:
+				return fail(at+": unknown operator %q", b, k, cond.Operator)
+			}
+			switch cond.ChainOperator {
+			case "", AND, OR:
+			default:
+				return fail(at+": unknown chain operator %q", b, k, cond.ChainOperator)
+			}
+			first, err := compileOperand(cond.OperandFirst, r.Logic.DataSources, index)
+			if err != nil {
+				return fail(at+".operandFirst: %v", b, k, err)
+			}
+			second, err := compileOperand(cond.OperandSecond, r.Logic.DataSources, index)
+			if err != nil {
+				return fail(at+".operandSecond: %v", b, k, err)
+			}
+			cb.conditions[k] = condition{first: first, second: second, op: cond.Operator, or: cond.ChainOperator == OR}
+		}
+		for _, id := range lb.ActionIDs {
+			if conn, ok := connectorOf[id]; ok {
+				cb.connectors = append(cb.connectors, conn)
+			}
+		}
+		c.blocks[b] = cb
+	}
+	return c, nil
+}
+
+// compileOperand resolves an operand against the rule's data sources.
+func compileOperand(o Operand, sources []DataSource, index map[string]int) (operand, error) {
+	switch o.Type {
+	case OperandConstant:
+		v, ok := scalar(o.Value)
+		if !ok {
+			return operand{}, fmt.Errorf("a CONSTANT's value is a number, string or boolean, not %T %#v", o.Value, o.Value)
+		}
+		return operand{constant: true, value: v}, nil
+	case OperandDataSource:
+		none := operand{source: -1}
+		if o.DataSourceID == nil {
+			return none, nil
+		}
+		i, ok := index[*o.DataSourceID]
+		if !ok {
+			return none, nil
+		}
+		key := o.DataKey
+		if key == nil || *key == "" {
+			key = sources[i].DataKey
+		}
+		if key == nil || *key == "" {
+			return none, nil
+		}
+		return operand{source: i, path: strings.Split(*key, ".")}, nil
+	}
+	return operand{}, fmt.Errorf("unknown operand type %q", o.Type)
+}
 
 // Evaluate returns the ids of the output connectors that a sample of the
 // device deviceID (the device's id, 02…, not its physical deviceId) on topic,
-// with data, sends to under rule: deduplicated, in the order of the logic
+// with data, sends to under the rule: deduplicated, in the order of the logic
 // blocks and, within one, of their actionIds. An inactive rule, or one the
-// sample does not trigger, yields none. The error is a rule whose stored
-// JSON does not decode.
-func Evaluate(rule *store.Rule, deviceID, topic string, data map[string]any) ([]string, error) {
-	if !rule.Active {
-		return nil, nil
+// sample does not trigger, yields none (nil).
+func (c *Compiled) Evaluate(deviceID, topic string, data map[string]any) []string {
+	if !c.active {
+		return nil
 	}
-	var logic gen.RuleLogic
-	if err := json.Unmarshal([]byte(rule.Logic), &logic); err != nil {
-		return nil, fmt.Errorf("rule %s: decode logic: %w", rule.ID, err)
+	// Which data sources this sample feeds, and whether one triggers the rule.
+	var buf [32]bool
+	fed := buf[:0]
+	if len(c.sources) > len(buf) {
+		fed = make([]bool, 0, len(c.sources))
 	}
-	var actions []gen.RuleAction
-	if err := json.Unmarshal([]byte(rule.Actions), &actions); err != nil {
-		return nil, fmt.Errorf("rule %s: decode actions: %w", rule.ID, err)
-	}
-
-	// The data sources this sample feeds, and whether one triggers the rule.
-	sources := map[string]gen.RuleDataSource{}
 	triggered := false
-	for _, ds := range logic.DataSources {
-		if !matches(ds, deviceID, topic) {
-			continue
-		}
-		sources[ds.Id] = ds
-		if ds.TriggerOnUplink == nil || *ds.TriggerOnUplink {
-			triggered = true
-		}
+	for i := range c.sources {
+		s := &c.sources[i]
+		m := (s.anyTopic || s.topic == topic) && slices.Contains(s.inputIDs, deviceID)
+		fed = append(fed, m)
+		triggered = triggered || (m && s.trigger)
 	}
 	if !triggered {
-		return nil, nil
+		return nil
 	}
 
-	connectorOf := make(map[string]string, len(actions))
-	for _, a := range actions {
-		connectorOf[a.Id] = a.Configuration.OutputConnectorId
-	}
 	var out []string
-	seen := map[string]bool{}
-	for _, block := range logic.LogicBlocks {
-		if !holds(block.Conditions, sources, data) {
+	for i := range c.blocks {
+		b := &c.blocks[i]
+		if !holds(b.conditions, fed, data) {
 			continue
 		}
-		for _, id := range block.ActionIds {
-			c, ok := connectorOf[id]
-			if !ok || seen[c] {
-				continue
+		for _, conn := range b.connectors {
+			if !slices.Contains(out, conn) {
+				out = append(out, conn)
 			}
-			seen[c] = true
-			out = append(out, c)
 		}
 	}
-	return out, nil
-}
-
-// matches tells whether the data source reads samples of the device on topic.
-func matches(ds gen.RuleDataSource, deviceID, topic string) bool {
-	if ds.DataTopic != nil && *ds.DataTopic != "*" && *ds.DataTopic != topic {
-		return false
-	}
-	for _, id := range ds.InputIds {
-		if id == deviceID {
-			return true
-		}
-	}
-	return false
+	return out
 }
 
 // holds folds a block's conditions left to right; no conditions is false.
-func holds(conditions []gen.RuleCondition, sources map[string]gen.RuleDataSource, data map[string]any) bool {
+func holds(conditions []condition, fed []bool, data map[string]any) bool {
 	if len(conditions) == 0 {
 		return false
 	}
-	result := compare(conditions[0], sources, data)
+	result := compare(&conditions[0], fed, data)
 	for i := 1; i < len(conditions); i++ {
-		next := compare(conditions[i], sources, data)
-		if op := conditions[i-1].ChainOperator; op != nil && *op == gen.RuleConditionChainOperatorOR {
+		next := compare(&conditions[i], fed, data)
+		if conditions[i-1].or {
 			result = result || next
 		} else {
 			result = result && next
@@ -122,19 +369,19 @@ func holds(conditions []gen.RuleCondition, sources map[string]gen.RuleDataSource
 }
 
 // compare evaluates one condition.
-func compare(c gen.RuleCondition, sources map[string]gen.RuleDataSource, data map[string]any) bool {
-	a, ok := operand(c.OperandFirst, sources, data)
+func compare(c *condition, fed []bool, data map[string]any) bool {
+	a, ok := c.first.resolve(fed, data)
 	if !ok {
 		return false
 	}
-	b, ok := operand(c.OperandSecond, sources, data)
+	b, ok := c.second.resolve(fed, data)
 	if !ok {
 		return false
 	}
-	switch c.Operator {
-	case gen.RuleConditionOperatorEQ:
+	switch c.op {
+	case EQ:
 		return equal(a, b)
-	case gen.RuleConditionOperatorNEQ:
+	case NEQ:
 		return !equal(a, b)
 	}
 	x, xok := a.(float64)
@@ -142,14 +389,14 @@ func compare(c gen.RuleCondition, sources map[string]gen.RuleDataSource, data ma
 	if !xok || !yok {
 		return false
 	}
-	switch c.Operator {
-	case gen.RuleConditionOperatorGT:
+	switch c.op {
+	case GT:
 		return x > y
-	case gen.RuleConditionOperatorGTE:
+	case GTE:
 		return x >= y
-	case gen.RuleConditionOperatorLT:
+	case LT:
 		return x < y
-	case gen.RuleConditionOperatorLTE:
+	case LTE:
 		return x <= y
 	}
 	return false
@@ -171,39 +418,25 @@ func equal(a, b any) bool {
 	return false
 }
 
-// operand resolves an operand to a scalar: a float64, string or bool.
-func operand(o gen.RuleOperand, sources map[string]gen.RuleDataSource, data map[string]any) (any, bool) {
-	switch o.Type {
-	case gen.RuleOperandTypeCONSTANT:
-		return scalar(o.Value)
-	case gen.RuleOperandTypeDATASOURCE:
-		if o.DataSourceId == nil {
-			return nil, false
-		}
-		ds, ok := sources[*o.DataSourceId]
-		if !ok { // its data source does not read this sample
-			return nil, false
-		}
-		key := o.DataKey
-		if key == nil || *key == "" {
-			key = ds.DataKey
-		}
-		if key == nil || *key == "" {
-			return nil, false
-		}
-		v, ok := lookup(data, *key)
-		if !ok {
-			return nil, false
-		}
-		return scalar(v)
+// resolve gives the operand's value for a sample: a float64, string or bool.
+func (o *operand) resolve(fed []bool, data map[string]any) (any, bool) {
+	if o.constant {
+		return o.value, true
 	}
-	return nil, false
+	if o.source < 0 || !fed[o.source] { // its data source does not read this sample
+		return nil, false
+	}
+	v, ok := lookup(data, o.path)
+	if !ok {
+		return nil, false
+	}
+	return scalar(v)
 }
 
-// lookup walks data along the dotted key.
-func lookup(data map[string]any, key string) (any, bool) {
+// lookup walks data along the parts of a dotted key.
+func lookup(data map[string]any, path []string) (any, bool) {
 	var cur any = data
-	for part := range strings.SplitSeq(key, ".") {
+	for _, part := range path {
 		m, ok := cur.(map[string]any)
 		if !ok {
 			return nil, false
@@ -221,9 +454,12 @@ func scalar(v any) (any, bool) {
 	var f float64
 	switch x := v.(type) {
 	case string, bool:
-		return x, true
+		return v, true
 	case float64:
-		f = x
+		if math.IsNaN(x) {
+			return nil, false
+		}
+		return v, true // as JSON decodes numbers: no new interface value
 	case float32:
 		f = float64(x)
 	case int:

@@ -198,27 +198,15 @@ func (s *Server) deviceOut(ctx context.Context, d *store.Device) (gen.Device, er
 // device types and tags in one query each. online and onlineState are as of
 // now.
 func (s *Server) devicesOut(ctx context.Context, ds ...store.Device) ([]gen.Device, error) {
-	flowIDs := make([]string, 0, len(ds))
 	deviceIDs := make([]string, 0, len(ds))
 	for _, d := range ds {
-		flowIDs = append(flowIDs, d.DataFlowID)
 		deviceIDs = append(deviceIDs, d.ID)
 	}
 	tags, err := s.store.Tags.OfDevices(ctx, deviceIDs)
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(flowIDs)
-	flows, err := s.store.DataFlows.ByID(ctx, slices.Compact(flowIDs))
-	if err != nil {
-		return nil, err
-	}
-	typeIDs := make([]string, 0, len(flows))
-	for _, f := range flows {
-		typeIDs = append(typeIDs, f.DeviceTypeID)
-	}
-	slices.Sort(typeIDs)
-	types, err := s.store.DeviceTypes.ByID(ctx, slices.Compact(typeIDs))
+	flows, err := s.flowSummaries(ctx, ds)
 	if err != nil {
 		return nil, err
 	}
@@ -231,14 +219,47 @@ func (s *Server) devicesOut(ctx context.Context, ds ...store.Device) ([]gen.Devi
 			Properties: properties(&d.Properties), DataFlowId: d.DataFlowID,
 			Connectivity: gen.DeviceConnectivity(d.Connectivity), OnlineTimeout: new(d.OnlineTimeout),
 			Online: online, OnlineState: state, Version: d.Version, Created: d.CreatedAt.UTC(), Updated: d.UpdatedAt.UTC(),
-			Tags: new(tagRefsOut(tags[d.ID]))}
+			Tags: new(tagRefsOut(tags[d.ID])), DataFlow: flows[d.DataFlowID]}
 		if d.LastSampleAt != nil {
 			out[i].LastSampleAt = new(d.LastSampleAt.UTC())
 		}
-		if f, ok := flows[d.DataFlowID]; ok {
-			out[i].DataFlow = &gen.DataFlowSummary{Id: f.ID, Name: f.Name,
-				DeviceType: gen.NamedRef{Id: f.DeviceTypeID, Name: types[f.DeviceTypeID].Name}}
+	}
+	return out, nil
+}
+
+// flowSummaries names the data flows (and their device types) of devices,
+// by data flow id: from the devices themselves when their read joined them
+// (Devices.Get), otherwise with one batch lookup of each.
+func (s *Server) flowSummaries(ctx context.Context, ds []store.Device) (map[string]*gen.DataFlowSummary, error) {
+	out := map[string]*gen.DataFlowSummary{}
+	var missing []string
+	for _, d := range ds {
+		switch {
+		case d.FlowName != "":
+			out[d.DataFlowID] = &gen.DataFlowSummary{Id: d.DataFlowID, Name: d.FlowName,
+				DeviceType: gen.NamedRef{Id: d.DeviceTypeID, Name: d.DeviceTypeName}}
+		case !slices.Contains(missing, d.DataFlowID):
+			missing = append(missing, d.DataFlowID)
 		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	flows, err := s.store.DataFlows.ByID(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	typeIDs := make([]string, 0, len(flows))
+	for _, f := range flows {
+		typeIDs = append(typeIDs, f.DeviceTypeID)
+	}
+	slices.Sort(typeIDs)
+	types, err := s.store.DeviceTypes.ByID(ctx, slices.Compact(typeIDs))
+	if err != nil {
+		return nil, err
+	}
+	for id, f := range flows {
+		out[id] = &gen.DataFlowSummary{Id: f.ID, Name: f.Name, DeviceType: gen.NamedRef{Id: f.DeviceTypeID, Name: types[f.DeviceTypeID].Name}}
 	}
 	return out, nil
 }

@@ -75,6 +75,9 @@ func newHarness(t testing.TB, st *store.Store, opts ...func(*server.Config)) *ha
 	}
 	authn := auth.ForStore(st, sealer, tokens, auth.Digest(rootToken))
 	authn.Now = clock.Now
+	if err := authn.Cache.Run(t.Context()); err != nil { // every test runs with the cache on
+		t.Fatal(err)
+	}
 	cfg := server.Config{
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Auth:    authn,

@@ -220,9 +220,9 @@ func (s *Server) organizationOut(ctx context.Context, o *store.Organization) (ge
 
 // organizationsOut maps organizations to the wire format, with their owners.
 func (s *Server) organizationsOut(ctx context.Context, orgs ...store.Organization) ([]gen.Organization, error) {
-	var ownerIDs []string
+	var ownerIDs []string // of the owners the read did not join
 	for _, o := range orgs {
-		if o.OwnerID != nil {
+		if o.OwnerID != nil && o.OwnerName == nil {
 			ownerIDs = append(ownerIDs, *o.OwnerID)
 		}
 	}
@@ -234,10 +234,15 @@ func (s *Server) organizationsOut(ctx context.Context, orgs ...store.Organizatio
 	for i, o := range orgs {
 		out[i] = gen.Organization{Id: o.ID, Name: o.Name, Description: o.Description, Properties: properties(&o.Properties),
 			Version: o.Version, Created: o.CreatedAt.UTC(), Updated: o.UpdatedAt.UTC()}
-		if o.OwnerID == nil {
-			continue
-		}
-		if u, ok := owners[*o.OwnerID]; ok {
+		switch {
+		case o.OwnerID == nil:
+		case o.OwnerName != nil:
+			out[i].Owner = &gen.Owner{Id: *o.OwnerID, Name: *o.OwnerName, Email: o.OwnerEmail}
+		default:
+			u, ok := owners[*o.OwnerID]
+			if !ok {
+				continue
+			}
 			out[i].Owner = &gen.Owner{Id: u.ID, Name: u.UserName, Email: u.Email}
 		}
 	}

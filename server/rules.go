@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/rules"
 	"github.com/keyplane/keyplane/store"
 )
 
@@ -31,9 +32,7 @@ func (s *Server) ListRules(ctx context.Context, req gen.ListRulesRequestObject) 
 	}
 	items := make([]gen.Rule, len(rows))
 	for i := range rows {
-		if items[i], err = ruleOut(&rows[i]); err != nil {
-			return nil, err
-		}
+		items[i] = ruleOut(&rows[i])
 	}
 	return gen.ListRules200JSONResponse(newPage(items, q, total)), nil
 }
@@ -56,8 +55,7 @@ func (s *Server) CreateRule(ctx context.Context, req gen.CreateRuleRequestObject
 	if err := s.audit(ctx, "create", "rule", r.ID); err != nil {
 		return nil, err
 	}
-	out, err := ruleOut(r)
-	return gen.CreateRule201JSONResponse(out), err
+	return gen.CreateRule201JSONResponse(ruleOut(r)), nil
 }
 
 // GetRule serves GET /v3/rules/{ruleId}.
@@ -66,8 +64,7 @@ func (s *Server) GetRule(ctx context.Context, req gen.GetRuleRequestObject) (gen
 	if err != nil {
 		return nil, err
 	}
-	out, err := ruleOut(r)
-	return gen.GetRule200JSONResponse(out), err
+	return gen.GetRule200JSONResponse(ruleOut(r)), nil
 }
 
 // UpdateRule serves PUT /v3/rules/{ruleId}: the body replaces the rule
@@ -92,8 +89,7 @@ func (s *Server) UpdateRule(ctx context.Context, req gen.UpdateRuleRequestObject
 	if err := s.audit(ctx, "update", "rule", r.ID); err != nil {
 		return nil, err
 	}
-	out, err := ruleOut(r)
-	return gen.UpdateRule200JSONResponse(out), err
+	return gen.UpdateRule200JSONResponse(ruleOut(r)), nil
 }
 
 // DeleteRule serves DELETE /v3/rules/{ruleId}.
@@ -164,8 +160,7 @@ func (s *Server) ruleIn(ctx context.Context, in *gen.RuleInput, ws string) (*sto
 
 	// Data sources: unique ids, reading the rule's inputs.
 	sources := map[string]gen.RuleDataSource{}
-	for i := range logic.DataSources {
-		ds := &logic.DataSources[i]
+	for i, ds := range logic.DataSources {
 		base := fmt.Sprintf("/logic/dataSources/%d", i)
 		if _, dup := sources[ds.Id]; dup {
 			bad(base+"/id", "duplicate", "another data source has this id")
@@ -175,18 +170,13 @@ func (s *Server) ruleIn(ctx context.Context, in *gen.RuleInput, ws string) (*sto
 				bad(fmt.Sprintf("%s/inputIds/%d", base, j), "notFound", "not one of the rule's inputs")
 			}
 		}
-		if ds.DataTopic == nil {
-			ds.DataTopic = new("*")
-		} else if *ds.DataTopic == "" {
+		if ds.DataTopic != nil && *ds.DataTopic == "" {
 			bad(base+"/dataTopic", "required", `a topic, or "*" for any`)
-		}
-		if ds.TriggerOnUplink == nil {
-			ds.TriggerOnUplink = new(true)
 		}
 		if ds.DataKey != nil && !dataKeyPattern.MatchString(*ds.DataKey) {
 			bad(base+"/dataKey", "pattern", "must match %s", dataKeyPattern)
 		}
-		sources[ds.Id] = *ds
+		sources[ds.Id] = ds
 	}
 
 	// Logic blocks: conditions over the data sources, running the actions.
@@ -208,17 +198,8 @@ func (s *Server) ruleIn(ctx context.Context, in *gen.RuleInput, ws string) (*sto
 		return nil, nil, invalid(errs...)
 	}
 
-	r := &store.Rule{Name: in.Name, Description: in.Description, Active: in.Active == nil || *in.Active}
-	for _, part := range []struct {
-		to *string
-		v  any
-	}{{&r.Inputs, in.Inputs}, {&r.Logic, logic}, {&r.Actions, in.Actions}} {
-		raw, err := json.Marshal(part.v)
-		if err != nil {
-			return nil, nil, fmt.Errorf("encode rule: %w", err)
-		}
-		*part.to = string(raw)
-	}
+	r := &store.Rule{Name: in.Name, Description: in.Description, Active: in.Active == nil || *in.Active,
+		Inputs: inputsIn(in.Inputs), Logic: logicIn(logic), Actions: actionsIn(in.Actions)}
 	return r, devices, nil
 }
 
@@ -271,16 +252,134 @@ func checkOperand(member string, o gen.RuleOperand, numeric bool, sources map[st
 }
 
 // ruleOut maps a rule to the wire format.
-func ruleOut(r *store.Rule) (gen.Rule, error) {
-	out := gen.Rule{Id: r.ID, Name: r.Name, Description: r.Description, WorkspaceId: r.WorkspaceID, Active: r.Active,
+func ruleOut(r *store.Rule) gen.Rule {
+	return gen.Rule{Id: r.ID, Name: r.Name, Description: r.Description, WorkspaceId: r.WorkspaceID, Active: r.Active,
+		Inputs: inputsOut(r.Inputs), Logic: logicOut(r.Logic), Actions: actionsOut(r.Actions),
 		Version: r.Version, Created: r.CreatedAt.UTC(), Updated: r.UpdatedAt.UTC()}
-	for _, part := range []struct {
-		from string
-		v    any
-	}{{r.Inputs, &out.Inputs}, {r.Logic, &out.Logic}, {r.Actions, &out.Actions}} {
-		if err := json.Unmarshal([]byte(part.from), part.v); err != nil {
-			return gen.Rule{}, fmt.Errorf("rule %s: decode: %w", r.ID, err)
+}
+
+// The mappings between the wire format (gen) and keyplane's model of a rule
+// (package rules), member by member: renaming a member of the API changes
+// these, never the JSON the store keeps. Lists map to lists, never to null.
+
+// inputsIn maps a rule's inputs from the wire format.
+func inputsIn(in []gen.RuleInputRef) []rules.Input {
+	out := make([]rules.Input, len(in))
+	for i, input := range in {
+		out[i] = rules.Input{ID: input.Id, Type: rules.InputType(input.Type)}
+	}
+	return out
+}
+
+// logicIn maps a rule's logic from the wire format, with the defaults of
+// absent members: each data source's dataTopic "*" and triggerOnUplink true.
+func logicIn(in gen.RuleLogic) rules.Logic {
+	out := rules.Logic{Type: rules.LogicType(in.Type),
+		DataSources: make([]rules.DataSource, len(in.DataSources)), LogicBlocks: make([]rules.Block, len(in.LogicBlocks))}
+	for i, ds := range in.DataSources {
+		topic, trigger := clonePtr(ds.DataTopic), clonePtr(ds.TriggerOnUplink)
+		if topic == nil {
+			topic = new("*")
+		}
+		if trigger == nil {
+			trigger = new(true)
+		}
+		out.DataSources[i] = rules.DataSource{ID: ds.Id, InputIDs: cloneStrings(ds.InputIds), DataTopic: topic,
+			DataKey: clonePtr(ds.DataKey), TriggerOnUplink: trigger}
+	}
+	for b, block := range in.LogicBlocks {
+		conditions := make([]rules.Condition, len(block.Conditions))
+		for c, cond := range block.Conditions {
+			conditions[c] = rules.Condition{OperandFirst: operandIn(cond.OperandFirst), Operator: rules.Operator(cond.Operator),
+				OperandSecond: operandIn(cond.OperandSecond)}
+			if cond.ChainOperator != nil {
+				conditions[c].ChainOperator = rules.ChainOperator(*cond.ChainOperator)
+			}
+		}
+		out.LogicBlocks[b] = rules.Block{Conditions: conditions, ActionIDs: cloneStrings(block.ActionIds)}
+	}
+	return out
+}
+
+// operandIn maps an operand from the wire format; a constant keeps its value
+// as decoded (a float64 or json.Number, a string or a bool).
+func operandIn(in gen.RuleOperand) rules.Operand {
+	return rules.Operand{Type: rules.OperandType(in.Type), DataSourceID: clonePtr(in.DataSourceId), DataKey: clonePtr(in.DataKey), Value: in.Value}
+}
+
+// actionsIn maps a rule's actions from the wire format.
+func actionsIn(in []gen.RuleAction) []rules.Action {
+	out := make([]rules.Action, len(in))
+	for i, a := range in {
+		out[i] = rules.Action{ID: a.Id, Name: clonePtr(a.Name), Type: rules.ActionType(a.Type),
+			Configuration: rules.ActionConfiguration{OutputConnectorID: a.Configuration.OutputConnectorId}}
+	}
+	return out
+}
+
+// inputsOut maps a rule's inputs to the wire format.
+func inputsOut(in []rules.Input) []gen.RuleInputRef {
+	out := make([]gen.RuleInputRef, len(in))
+	for i, input := range in {
+		out[i] = gen.RuleInputRef{Id: input.ID, Type: gen.RuleInputRefType(input.Type)}
+	}
+	return out
+}
+
+// logicOut maps a rule's logic to the wire format.
+func logicOut(in rules.Logic) gen.RuleLogic {
+	out := gen.RuleLogic{Type: gen.RuleLogicType(in.Type),
+		DataSources: make([]gen.RuleDataSource, len(in.DataSources)), LogicBlocks: make([]gen.RuleLogicBlock, len(in.LogicBlocks))}
+	for i, ds := range in.DataSources {
+		out.DataSources[i] = gen.RuleDataSource{Id: ds.ID, InputIds: cloneStrings(ds.InputIDs), DataTopic: clonePtr(ds.DataTopic),
+			DataKey: clonePtr(ds.DataKey), TriggerOnUplink: clonePtr(ds.TriggerOnUplink)}
+	}
+	for b, block := range in.LogicBlocks {
+		conditions := make([]gen.RuleCondition, len(block.Conditions))
+		for c, cond := range block.Conditions {
+			conditions[c] = gen.RuleCondition{OperandFirst: operandOut(cond.OperandFirst), Operator: gen.RuleConditionOperator(cond.Operator),
+				OperandSecond: operandOut(cond.OperandSecond)}
+			if cond.ChainOperator != "" {
+				conditions[c].ChainOperator = new(gen.RuleConditionChainOperator(cond.ChainOperator))
+			}
+		}
+		out.LogicBlocks[b] = gen.RuleLogicBlock{Conditions: conditions, ActionIds: cloneStrings(block.ActionIDs)}
+	}
+	return out
+}
+
+// operandOut maps an operand to the wire format. A number shows as the
+// float64 it is read back from the store as, so a rule just written reads
+// as it will on the next GET.
+func operandOut(in rules.Operand) gen.RuleOperand {
+	value := in.Value
+	if n, ok := value.(json.Number); ok {
+		if f, err := n.Float64(); err == nil {
+			value = f
 		}
 	}
-	return out, nil
+	return gen.RuleOperand{Type: gen.RuleOperandType(in.Type), DataSourceId: clonePtr(in.DataSourceID), DataKey: clonePtr(in.DataKey), Value: value}
+}
+
+// actionsOut maps a rule's actions to the wire format.
+func actionsOut(in []rules.Action) []gen.RuleAction {
+	out := make([]gen.RuleAction, len(in))
+	for i, a := range in {
+		out[i] = gen.RuleAction{Id: a.ID, Name: clonePtr(a.Name), Type: gen.RuleActionType(a.Type),
+			Configuration: gen.RuleActionConfiguration{OutputConnectorId: a.Configuration.OutputConnectorID}}
+	}
+	return out
+}
+
+// clonePtr is a pointer to a copy of *p, or nil.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	return new(*p)
+}
+
+// cloneStrings copies a list, nil or not, to a list that is not nil.
+func cloneStrings(s []string) []string {
+	return append(make([]string, 0, len(s)), s...)
 }

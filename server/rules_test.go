@@ -2,12 +2,15 @@ package server_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/rules"
+	"github.com/keyplane/keyplane/store"
+	"github.com/keyplane/keyplane/store/storetest"
 )
 
 // ruleFixture is a workspace with two devices and a RULE_ACTION connector,
@@ -112,9 +115,12 @@ func TestRules(t *testing.T) {
 		if err != nil || len(active) != 1 || active[0].ID != r.Id {
 			t.Fatalf("active rules of dev1 %+v %v", active, err)
 		}
-		got, err := rules.Evaluate(&active[0], f.dev1, "default", map[string]any{"temperature": 31.0})
-		if err != nil || !slices.Equal(got, []string{f.conn}) {
-			t.Fatalf("evaluate %v %v", got, err)
+		compiled, err := rules.Compile(rules.Rule{ID: active[0].ID, Active: active[0].Active, Logic: active[0].Logic, Actions: active[0].Actions})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := compiled.Evaluate(f.dev1, "default", map[string]any{"temperature": 31.0}); !slices.Equal(got, []string{f.conn}) {
+			t.Fatalf("evaluate %v", got)
 		}
 
 		// A fuller rule: two inputs, topics, OR chains, string and boolean constants, nested keys, inactive.
@@ -333,5 +339,180 @@ func TestRulePermissions(t *testing.T) {
 		h.do(t, req{method: "POST", path: "/v3/rules", apiKey: writer, body: f.body("x")}).want(201).decode(&made)
 		h.do(t, req{method: "PUT", path: "/v3/rules/" + made.Id, apiKey: writer, body: f.body("y")}).want(200)
 		h.do(t, req{method: "DELETE", path: "/v3/rules/" + made.Id, apiKey: writer}).want(204)
+	})
+}
+
+// storedRuleJSON reads a rule's inputs, logic and actions columns as stored.
+func storedRuleJSON(t *testing.T, h *harness, id string) (inputs, logic, actions string) {
+	t.Helper()
+	db, err := h.st.SQLDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := "SELECT inputs, logic, actions FROM rules WHERE id = ?"
+	if h.st.Dialect() == store.Postgres {
+		q = "SELECT inputs, logic, actions FROM rules WHERE id = $1"
+	}
+	if err := db.QueryRowContext(t.Context(), q, id).Scan(&inputs, &logic, &actions); err != nil {
+		t.Fatal(err)
+	}
+	return inputs, logic, actions
+}
+
+// sameJSON fails unless got and want are the same JSON value (member order aside).
+func sameJSON(t *testing.T, what string, got, want any) {
+	t.Helper()
+	norm := func(v any) any {
+		raw, ok := v.(string)
+		if !ok {
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw = string(b)
+		}
+		var out any
+		if err := json.Unmarshal([]byte(raw), &out); err != nil {
+			t.Fatalf("%s: %v in %s", what, err, raw)
+		}
+		return out
+	}
+	if g, w := norm(got), norm(want); !reflect.DeepEqual(g, w) {
+		gb, _ := json.Marshal(g)
+		wb, _ := json.Marshal(w)
+		t.Fatalf("%s:\n got %s\nwant %s", what, gb, wb)
+	}
+}
+
+// TestRuleStoredJSON: the rules table keeps the JSON it kept when rules were
+// stored as the wire types' JSON: a row written in that shape reads back
+// through the API unchanged and evaluates, and the API writes that shape.
+func TestRuleStoredJSON(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		f := newRuleFixture(t, h)
+		var r gen.Rule
+		h.do(t, req{method: "POST", path: "/v3/rules", body: f.body("legacy")}).want(201).decode(&r)
+
+		// A row as the server wrote it before (json.Marshal of gen.RuleInputRef,
+		// gen.RuleLogic and []gen.RuleAction).
+		inputs := `[{"id":"` + f.dev1 + `","type":"DEVICE"}]`
+		logic := `{"type":"COMPARISON","dataSources":[{"id":"s1","inputIds":["` + f.dev1 + `"],"dataTopic":"*","dataKey":"temperature","triggerOnUplink":true},` +
+			`{"id":"s2","inputIds":["` + f.dev1 + `"],"dataTopic":"climate","triggerOnUplink":false}],` +
+			`"logicBlocks":[{"conditions":[{"operandFirst":{"type":"DATA_SOURCE","dataSourceId":"s1"},"operator":"GT","operandSecond":{"type":"CONSTANT","value":30},"chainOperator":"OR"},` +
+			`{"operandFirst":{"type":"DATA_SOURCE","dataSourceId":"s2","dataKey":"door.open"},"operator":"EQ","operandSecond":{"type":"CONSTANT","value":true}}],"actionIds":["a1"]},` +
+			`{"conditions":[{"operandFirst":{"type":"CONSTANT","value":"ok"},"operator":"NEQ","operandSecond":{"type":"DATA_SOURCE","dataSourceId":"s1","dataKey":"status"},"chainOperator":"AND"}],"actionIds":["a2"]}]}`
+		actions := `[{"id":"a1","name":"Alert","type":"OUTPUT_CONNECTOR","configuration":{"outputConnectorId":"` + f.conn + `"}},` +
+			`{"id":"a2","type":"OUTPUT_CONNECTOR","configuration":{"outputConnectorId":"` + f.conn + `"}}]`
+		storetest.Exec(t, h.st, "UPDATE rules SET inputs = ?, logic = ?, actions = ? WHERE id = ?", inputs, logic, actions, r.Id)
+
+		var got map[string]any
+		h.do(t, req{method: "GET", path: "/v3/rules/" + r.Id}).want(200).decode(&got)
+		sameJSON(t, "inputs", got["inputs"], inputs)
+		sameJSON(t, "logic", got["logic"], logic)
+		sameJSON(t, "actions", got["actions"], actions)
+		var page map[string]any
+		h.do(t, req{method: "GET", path: "/v3/rules?workspaceId=" + f.ws}).want(200).decode(&page)
+		sameJSON(t, "listed logic", at(page, "content", 0, "logic"), logic)
+
+		active, err := h.st.Rules.ActiveFor(t.Context(), f.dev1)
+		if err != nil || len(active) != 1 {
+			t.Fatalf("active %+v %v", active, err)
+		}
+		compiled, err := rules.Compile(rules.Rule{ID: active[0].ID, Active: active[0].Active, Logic: active[0].Logic, Actions: active[0].Actions})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			topic string
+			data  map[string]any
+			want  []string
+		}{
+			{"default", map[string]any{"temperature": 31.0}, []string{f.conn}},
+			{"default", map[string]any{"temperature": 29.0}, nil},
+			{"climate", map[string]any{"temperature": 29.0, "door": map[string]any{"open": true}}, []string{f.conn}},
+			{"default", map[string]any{"temperature": 29.0, "status": "alarm"}, []string{f.conn}},
+		} {
+			if got := compiled.Evaluate(f.dev1, c.topic, c.data); !slices.Equal(got, c.want) {
+				t.Fatalf("%s %v: got %v, want %v", c.topic, c.data, got, c.want)
+			}
+		}
+
+		// Written back through the API (PUT of what GET showed), the row holds
+		// the same JSON.
+		put := map[string]any{"name": got["name"], "workspaceId": got["workspaceId"], "inputs": got["inputs"], "logic": got["logic"], "actions": got["actions"]}
+		h.do(t, req{method: "PUT", path: "/v3/rules/" + r.Id, body: put}).want(200)
+		gotInputs, gotLogic, gotActions := storedRuleJSON(t, h, r.Id)
+		sameJSON(t, "stored inputs", gotInputs, inputs)
+		sameJSON(t, "stored logic", gotLogic, logic)
+		sameJSON(t, "stored actions", gotActions, actions)
+
+		// What the API writes is what it wrote before: the wire types' JSON,
+		// with the defaults of absent members filled in.
+		body := f.body("defaults")
+		var created gen.Rule
+		h.do(t, req{method: "POST", path: "/v3/rules", body: body}).want(201).decode(&created)
+		var wire gen.RuleInput
+		raw, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &wire); err != nil {
+			t.Fatal(err)
+		}
+		for i := range wire.Logic.DataSources {
+			wire.Logic.DataSources[i].DataTopic = new("*")
+			wire.Logic.DataSources[i].TriggerOnUplink = new(true)
+		}
+		gotInputs, gotLogic, gotActions = storedRuleJSON(t, h, created.Id)
+		sameJSON(t, "new inputs", gotInputs, wire.Inputs)
+		sameJSON(t, "new logic", gotLogic, wire.Logic)
+		sameJSON(t, "new actions", gotActions, wire.Actions)
+		sameJSON(t, "created logic", created.Logic, wire.Logic)
+	})
+}
+
+// TestRuleUndecodable: a stored rule whose JSON does not decode, or that does
+// not compile, is skipped by delivery: its device's samples are stored and
+// the other rules still send.
+func TestRuleUndecodable(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		e := newDataEnv(t, h)
+		alert := h.hook(t, e.ws, "alert", "https://h.example/alert", "RULE_ACTION")
+		rule := func(name string) gen.Rule {
+			var r gen.Rule
+			h.do(t, req{method: "POST", path: "/v3/rules", body: map[string]any{"name": name, "workspaceId": e.ws,
+				"inputs": []any{map[string]any{"id": e.dev.ID, "type": "DEVICE"}},
+				"logic": map[string]any{"type": "COMPARISON",
+					"dataSources": []any{map[string]any{"id": "s1", "inputIds": []string{e.dev.ID}, "dataKey": "temperature"}},
+					"logicBlocks": []any{map[string]any{"actionIds": []string{"a1"}, "conditions": []any{map[string]any{
+						"operandFirst": map[string]any{"type": "DATA_SOURCE", "dataSourceId": "s1"}, "operator": "GT",
+						"operandSecond": map[string]any{"type": "CONSTANT", "value": 30}}}}}},
+				"actions": []any{map[string]any{"id": "a1", "type": "OUTPUT_CONNECTOR", "configuration": map[string]any{"outputConnectorId": alert.Id}}},
+			}}).want(201).decode(&r)
+			return r
+		}
+		good, broken, unknown := rule("good"), rule("broken"), rule("unknown operator")
+		storetest.Exec(t, h.st, "UPDATE rules SET logic = ? WHERE id = ?", `{"type":"COMPARISON","dataSources":[`, broken.Id)
+		storetest.Exec(t, h.st, "UPDATE rules SET logic = ? WHERE id = ?",
+			`{"type":"COMPARISON","dataSources":[{"id":"s1","inputIds":["`+e.dev.ID+`"],"dataKey":"temperature"}],`+
+				`"logicBlocks":[{"conditions":[{"operandFirst":{"type":"DATA_SOURCE","dataSourceId":"s1"},"operator":"LIKE","operandSecond":{"type":"CONSTANT","value":30}}],"actionIds":["a1"]}]}`,
+			unknown.Id)
+
+		active, err := h.st.Rules.ActiveFor(t.Context(), e.dev.ID)
+		ids := []string{}
+		for _, r := range active {
+			ids = append(ids, r.ID)
+		}
+		slices.Sort(ids)
+		want := []string{good.Id, unknown.Id}
+		slices.Sort(want)
+		if err != nil || !slices.Equal(ids, want) {
+			t.Fatalf("active %v %v, want %v", ids, err, want)
+		}
+
+		h.do(t, req{method: "POST", path: e.path("/backfill"), body: map[string]any{"data": map[string]any{"temperature": 35}}}).want(201)
+		if p := h.deliveries(t, alert.Id, ""); p.TotalElements != 1 || p.Content[0].RuleId == nil || *p.Content[0].RuleId != good.Id {
+			t.Fatalf("deliveries %+v", p)
+		}
 	})
 }

@@ -47,7 +47,8 @@ type Change struct {
 
 // Changes announces committed changes to every replica: on PostgreSQL through
 // NOTIFY, sent inside the changing transaction so that it is delivered exactly
-// when the change commits; on SQLite (one process) directly after commit.
+// when the change commits; to this process (and on SQLite, the only one)
+// directly after commit.
 type Changes struct {
 	db      *gorm.DB
 	dialect Dialect
@@ -59,6 +60,7 @@ type Changes struct {
 	stop   context.CancelFunc // ends the LISTEN loop; nil when nobody listens
 	ready  chan struct{}      // closed once the loop first LISTENs
 	failed error              // why the loop could not LISTEN yet, if it could not
+	live   bool               // the loop is LISTENing now
 }
 
 func newChanges(db *gorm.DB, dialect Dialect, dsn string, log *slog.Logger) *Changes {
@@ -92,7 +94,10 @@ func (c *Changes) within(ctx context.Context, fn func(tx *gorm.DB) ([]Change, er
 		}
 		return nil
 	})
-	if err == nil && c.dialect != Postgres {
+	if err == nil {
+		// This process hears its own changes at once, before the request
+		// that made them answers (on PostgreSQL, again when the NOTIFY
+		// arrives: evicting twice is harmless).
 		c.dispatch(changes...)
 	}
 	return err
@@ -120,7 +125,7 @@ func (c *Changes) Subscribe(ctx context.Context, fn func(Change)) (unsubscribe f
 		delete(c.subs, key)
 		if len(c.subs) == 0 && c.stop != nil {
 			c.stop()
-			c.stop, c.ready = nil, nil
+			c.stop, c.ready, c.live = nil, nil, false
 		}
 	}
 	if ready == nil {
@@ -139,6 +144,18 @@ func (c *Changes) Subscribe(ctx context.Context, fn func(Change)) (unsubscribe f
 		}
 		return nil, ctx.Err()
 	}
+}
+
+// Live reports whether every change committed from now on will be heard:
+// always on SQLite, and on PostgreSQL while the listener is connected. A
+// cache must not answer from memory while it is not.
+func (c *Changes) Live() bool {
+	if c.dialect != Postgres {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live
 }
 
 func (c *Changes) dispatch(changes ...Change) {
@@ -161,6 +178,9 @@ func (c *Changes) listen(ctx context.Context, ready chan struct{}) {
 	first := true
 	for ctx.Err() == nil {
 		err := listen(ctx, c.dsn, changesChannel, func() {
+			c.mu.Lock()
+			c.live = true
+			c.mu.Unlock()
 			if first {
 				close(ready)
 				first = false
@@ -172,8 +192,9 @@ func (c *Changes) listen(ctx context.Context, ready chan struct{}) {
 			return
 		}
 		c.mu.Lock()
-		c.failed = err
+		c.failed, c.live = err, false
 		c.mu.Unlock()
+		c.dispatch(Change{Kind: ChangeUnknown})
 		c.log.Warn("change notifications interrupted; reconnecting", "err", err)
 		select {
 		case <-ctx.Done():

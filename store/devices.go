@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,6 +26,12 @@ type Device struct {
 	Version       int64
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// FlowName, DeviceTypeID and DeviceTypeName name the device's data flow
+	// and device type: Get reads them in the device's own statement (the
+	// other reads leave them empty).
+	FlowName       string `gorm:"->"`
+	DeviceTypeID   string `gorm:"->"`
+	DeviceTypeName string `gorm:"->"`
 }
 
 // Sample is one stored data point of a device.
@@ -111,9 +118,22 @@ func (r *Devices) onlineCondition() string {
 	return "last_sample_at IS NOT NULL AND unixepoch(last_sample_at) + online_timeout > unixepoch(?)"
 }
 
-// Get returns the device id, or ErrNotFound.
+// Get returns the device id with the names of its data flow and device
+// type, in one statement, or ErrNotFound.
 func (r *Devices) Get(ctx context.Context, id string) (*Device, error) {
-	return first[Device](ctx, r.db, "id = ?", id)
+	var d Device
+	err := r.db.WithContext(ctx).Table("devices").
+		Select("devices.*, data_flows.name AS flow_name, device_types.id AS device_type_id, device_types.name AS device_type_name").
+		Joins("LEFT JOIN data_flows ON data_flows.id = devices.data_flow_id").
+		Joins("LEFT JOIN device_types ON device_types.id = data_flows.device_type_id").
+		Where("devices.id = ?", id).Take(&d).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read device %s: %w", id, err)
+	}
+	return &d, nil
 }
 
 // ByPhysicalID finds a device by its physical id, in one workspace or

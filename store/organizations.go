@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,6 +22,10 @@ type Organization struct {
 	Version     int64
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// OwnerName and OwnerEmail describe the owner: Get reads them in the
+	// organization's own statement (the other reads leave them nil).
+	OwnerName  *string `gorm:"->"`
+	OwnerEmail *string `gorm:"->"`
 }
 
 // Placement is where a resource lives: the organization and the workspace
@@ -84,9 +89,21 @@ func (r *Organizations) List(ctx context.Context, q ndata.Query, ids []string, s
 	})
 }
 
-// Get returns the organization id, or ErrNotFound.
+// Get returns the organization id with its owner's name and email, in one
+// statement, or ErrNotFound.
 func (r *Organizations) Get(ctx context.Context, id string) (*Organization, error) {
-	return first[Organization](ctx, r.db, "id = ?", id)
+	var o Organization
+	err := r.db.WithContext(ctx).Table("organizations").
+		Select("organizations.*, users.user_name AS owner_name, users.email AS owner_email").
+		Joins("LEFT JOIN users ON users.id = organizations.owner_id").
+		Where("organizations.id = ?", id).Take(&o).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read organization %s: %w", id, err)
+	}
+	return &o, nil
 }
 
 // Create inserts o with a new id and, when ownerID is set, makes that user its Owner.

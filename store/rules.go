@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/keyplane/keyplane/rules"
 	"github.com/keyplane/keyplane/store/ndata"
 )
 
@@ -83,26 +85,44 @@ func (r *Rules) Delete(ctx context.Context, id string) error {
 	return err
 }
 
-// ActiveFor returns the active rules that read the device's samples.
+// ActiveFor returns the active rules that read the device's samples. A rule
+// whose stored JSON does not decode is left out and logged: one broken row
+// must not keep the device's samples from being stored.
 func (r *Rules) ActiveFor(ctx context.Context, deviceID string) ([]Rule, error) {
-	var rules []Rule
-	err := r.db.WithContext(ctx).Where("active = ? AND id IN (?)", true,
-		r.db.Model(&RuleInput{}).Select("rule_id").Where("device_id = ?", deviceID)).Find(&rules).Error
-	return rules, err
+	rows, err := r.db.WithContext(ctx).Model(&Rule{}).Where("active = ? AND id IN (?)", true,
+		r.db.Model(&RuleInput{}).Select("rule_id").Where("device_id = ?", deviceID)).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Rule
+	for rows.Next() {
+		var rule Rule
+		if err := r.db.WithContext(ctx).ScanRows(rows, &rule); err != nil {
+			slog.WarnContext(ctx, "rule skipped: its stored JSON does not decode", "rule", rule.ID, "device", deviceID, "err", err)
+			continue
+		}
+		out = append(out, rule)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Rule is a COMPARISON rule over the samples of its input devices. Inputs,
-// Logic and Actions are kept as the JSON of the wire format; RuleInput rows
-// index the input devices, so a sample finds its rules with one lookup.
+// Logic and Actions are keyplane's model of a rule (package rules), kept as
+// their JSON in TEXT columns; RuleInput rows index the input devices, so a
+// sample finds its rules with one lookup.
 type Rule struct {
 	ID          string `gorm:"primaryKey"`
 	Placement   `gorm:"embedded"`
 	Name        string
 	Description *string
 	Active      bool
-	Inputs      string // JSON
-	Logic       string // JSON
-	Actions     string // JSON
+	Inputs      []rules.Input  `gorm:"serializer:json"`
+	Logic       rules.Logic    `gorm:"serializer:json"`
+	Actions     []rules.Action `gorm:"serializer:json"`
 	Version     int64
 	CreatedAt   time.Time
 	UpdatedAt   time.Time

@@ -387,6 +387,11 @@ func runBackground(ctx context.Context, st *store.Store, authn *auth.Authenticat
 		defer prune.Stop()
 		usage := make(chan struct{})
 		go func() { authn.Usage.Run(ctx, 5*time.Second, log); close(usage) }()
+		go func() { // the principal cache serves once it hears every change
+			if err := authn.Cache.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("principal cache off: cannot follow changes", "err", err)
+			}
+		}()
 		deliveries := make(chan struct{})
 		go func() { worker.Run(ctx, time.Second); close(deliveries) }()
 		for {
