@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -25,6 +27,11 @@ import (
 // Authentication comes first so that an anonymous caller learns nothing about
 // the request shapes.
 type gate struct {
+	// routes are the spec's operations by Echo route ("GET /v3/x/:id"):
+	// Echo has already matched the request, so the gate looks the
+	// operation up instead of matching the path again.
+	routes map[string]*routers.Route
+	// router matches what Echo could not route, to tell 404 from 405.
 	router routers.Router
 	auth   Authenticator
 	opts   *openapi3filter.Options
@@ -44,6 +51,7 @@ func newGate(a Authenticator, proxies auth.Proxies, validateResponses bool, log 
 		return nil, fmt.Errorf("build spec router: %w", err)
 	}
 	g := &gate{
+		routes:  echoRoutes(spec),
 		router:  router,
 		auth:    a,
 		proxies: proxies,
@@ -65,7 +73,7 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		req := c.Request()
-		route, params, err := g.router.FindRoute(req)
+		route, params, err := g.find(c)
 		if err != nil {
 			if errors.Is(err, routers.ErrMethodNotAllowed) {
 				p := problemf(http.StatusMethodNotAllowed, 0, "%s is not allowed on %s", req.Method, req.URL.Path)
@@ -80,6 +88,40 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return g.serve(c, route, params, next)
 	}
+}
+
+// echoRoutes indexes the spec's operations by the Echo route each is
+// registered under ({name} written :name, as the generated code does).
+func echoRoutes(spec *openapi3.T) map[string]*routers.Route {
+	routes := map[string]*routers.Route{}
+	for path, item := range spec.Paths.Map() {
+		echoPath := pathParam.ReplaceAllString(path, ":$1")
+		for method, op := range item.Operations() {
+			routes[method+" "+echoPath] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
+		}
+	}
+	return routes
+}
+
+// pathParam is a path parameter of the spec ({name}).
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+// find is the operation of the request and its path parameters: Echo's
+// match when it found one, else the spec router's answer (404 or 405).
+func (g *gate) find(c echo.Context) (*routers.Route, map[string]string, error) {
+	if route, ok := g.routes[c.Request().Method+" "+c.Path()]; ok {
+		names, values := c.ParamNames(), c.ParamValues()
+		params := make(map[string]string, len(names))
+		for i, name := range names {
+			if v, err := url.PathUnescape(values[i]); err == nil {
+				params[name] = v
+			} else {
+				params[name] = values[i]
+			}
+		}
+		return route, params, nil
+	}
+	return g.router.FindRoute(c.Request())
 }
 
 // allowed lists the methods the spec defines on the request's path, for the
