@@ -185,8 +185,8 @@ func (s *Store) Close() error {
 	if err != nil {
 		return err
 	}
-	if s.Replays != nil && s.Replays.direct != sqlDB {
-		s.Replays.direct.Close()
+	if s.Replays != nil {
+		s.Replays.close()
 	}
 	return sqlDB.Close()
 }
