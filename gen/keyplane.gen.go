@@ -1912,6 +1912,9 @@ type IdempotencyKey = string
 // IfMatch defines model for IfMatch.
 type IfMatch = string
 
+// NDataSkipTotal defines model for NDataSkipTotal.
+type NDataSkipTotal = bool
+
 // OrganizationId Organization identifier (16 hex characters starting with 28).
 //
 // Example: 28a1b2c3d4e5f607
@@ -1941,6 +1944,9 @@ type Size = int
 
 // Skip defines model for Skip.
 type Skip = int
+
+// SkipTotal defines model for SkipTotal.
+type SkipTotal = bool
 
 // Sort defines model for Sort.
 type Sort = []string
@@ -2032,6 +2038,10 @@ type ListApiKeysParams struct {
 	// Count When `true`, the response carries counts only, no `items`.
 	Count *Count `form:"$count,omitempty" json:"$count,omitempty"`
 
+	// SkipTotal When `true`, the matches are not counted (`totalCount` is -1): counting is most of the
+	// cost of a page over many rows. Page on until a page holds fewer than `$take` items.
+	SkipTotal *NDataSkipTotal `form:"$skipTotal,omitempty" json:"$skipTotal,omitempty"`
+
 	// Id NData filter on `id`.
 	Id *FilterId `form:"id,omitempty" json:"id,omitempty"`
 
@@ -2096,6 +2106,10 @@ type ListRolesParams struct {
 	// Count When `true`, the response carries counts only, no `items`.
 	Count *Count `form:"$count,omitempty" json:"$count,omitempty"`
 
+	// SkipTotal When `true`, the matches are not counted (`totalCount` is -1): counting is most of the
+	// cost of a page over many rows. Page on until a page holds fewer than `$take` items.
+	SkipTotal *NDataSkipTotal `form:"$skipTotal,omitempty" json:"$skipTotal,omitempty"`
+
 	// Name NData filter on `name`.
 	Name *FilterName `form:"name,omitempty" json:"name,omitempty"`
 
@@ -2126,6 +2140,10 @@ type ListUsersParams struct {
 
 	// Count When `true`, the response carries counts only, no `items`.
 	Count *Count `form:"$count,omitempty" json:"$count,omitempty"`
+
+	// SkipTotal When `true`, the matches are not counted (`totalCount` is -1): counting is most of the
+	// cost of a page over many rows. Page on until a page holds fewer than `$take` items.
+	SkipTotal *NDataSkipTotal `form:"$skipTotal,omitempty" json:"$skipTotal,omitempty"`
 
 	// Id NData filter on `id`.
 	Id *FilterId `form:"id,omitempty" json:"id,omitempty"`
@@ -2166,6 +2184,11 @@ type ListAssetsParams struct {
 	// Size Page size.
 	Size *Size `form:"size,omitempty" json:"size,omitempty"`
 
+	// SkipTotal When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+	// `last` still says whether another page follows): counting is most of the cost of a
+	// page over many rows.
+	SkipTotal *SkipTotal `form:"skipTotal,omitempty" json:"skipTotal,omitempty"`
+
 	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
 	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
 
@@ -2193,6 +2216,11 @@ type ListAssetsByFilterParams struct {
 	// Size Page size.
 	Size *Size `form:"size,omitempty" json:"size,omitempty"`
 
+	// SkipTotal When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+	// `last` still says whether another page follows): counting is most of the cost of a
+	// page over many rows.
+	SkipTotal *SkipTotal `form:"skipTotal,omitempty" json:"skipTotal,omitempty"`
+
 	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
 	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
 }
@@ -2206,6 +2234,11 @@ type ListDataFlowsParams struct {
 
 	// Size Page size.
 	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// SkipTotal When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+	// `last` still says whether another page follows): counting is most of the cost of a
+	// page over many rows.
+	SkipTotal *SkipTotal `form:"skipTotal,omitempty" json:"skipTotal,omitempty"`
 
 	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
 	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2223,6 +2256,11 @@ type ListDeviceTypesParams struct {
 
 	// Size Page size.
 	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// SkipTotal When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+	// `last` still says whether another page follows): counting is most of the cost of a
+	// page over many rows.
+	SkipTotal *SkipTotal `form:"skipTotal,omitempty" json:"skipTotal,omitempty"`
 
 	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
 	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2291,6 +2329,11 @@ type ListOrganizationsParams struct {
 	// Size Page size.
 	Size *Size `form:"size,omitempty" json:"size,omitempty"`
 
+	// SkipTotal When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+	// `last` still says whether another page follows): counting is most of the cost of a
+	// page over many rows.
+	SkipTotal *SkipTotal `form:"skipTotal,omitempty" json:"skipTotal,omitempty"`
+
 	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
 	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
 
@@ -2306,6 +2349,11 @@ type ListOrganizationMembersParams struct {
 	// Size Page size.
 	Size *Size `form:"size,omitempty" json:"size,omitempty"`
 
+	// SkipTotal When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+	// `last` still says whether another page follows): counting is most of the cost of a
+	// page over many rows.
+	SkipTotal *SkipTotal `form:"skipTotal,omitempty" json:"skipTotal,omitempty"`
+
 	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
 	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
 }
@@ -2320,6 +2368,11 @@ type ListOutputConnectorsParams struct {
 	// Size Page size.
 	Size *Size `form:"size,omitempty" json:"size,omitempty"`
 
+	// SkipTotal When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+	// `last` still says whether another page follows): counting is most of the cost of a
+	// page over many rows.
+	SkipTotal *SkipTotal `form:"skipTotal,omitempty" json:"skipTotal,omitempty"`
+
 	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
 	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
 
@@ -2333,8 +2386,13 @@ type ListDeliveriesParams struct {
 	Page *Page `form:"page,omitempty" json:"page,omitempty"`
 
 	// Size Page size.
-	Size   *Size                       `form:"size,omitempty" json:"size,omitempty"`
-	Status *ListDeliveriesParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// SkipTotal When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+	// `last` still says whether another page follows): counting is most of the cost of a
+	// page over many rows.
+	SkipTotal *SkipTotal                  `form:"skipTotal,omitempty" json:"skipTotal,omitempty"`
+	Status    *ListDeliveriesParamsStatus `form:"status,omitempty" json:"status,omitempty"`
 }
 
 // ListDeliveriesParamsStatus defines parameters for ListDeliveries.
@@ -2349,6 +2407,11 @@ type ListRulesParams struct {
 
 	// Size Page size.
 	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// SkipTotal When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+	// `last` still says whether another page follows): counting is most of the cost of a
+	// page over many rows.
+	SkipTotal *SkipTotal `form:"skipTotal,omitempty" json:"skipTotal,omitempty"`
 
 	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
 	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2366,6 +2429,11 @@ type ListTagsParams struct {
 
 	// Size Page size.
 	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// SkipTotal When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+	// `last` still says whether another page follows): counting is most of the cost of a
+	// page over many rows.
+	SkipTotal *SkipTotal `form:"skipTotal,omitempty" json:"skipTotal,omitempty"`
 
 	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
 	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
@@ -2390,6 +2458,11 @@ type ListWorkspacesParams struct {
 
 	// Size Page size.
 	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// SkipTotal When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+	// `last` still says whether another page follows): counting is most of the cost of a
+	// page over many rows.
+	SkipTotal *SkipTotal `form:"skipTotal,omitempty" json:"skipTotal,omitempty"`
 
 	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
 	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
@@ -5904,6 +5977,18 @@ func NewListApiKeysRequest(server string, params *ListApiKeysParams) (*http.Requ
 
 		}
 
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "$skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Id != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "id", *params.Id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
@@ -6478,6 +6563,18 @@ func NewListRolesRequest(server string, params *ListRolesParams) (*http.Request,
 
 		}
 
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "$skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Name != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
@@ -6765,6 +6862,18 @@ func NewListUsersRequest(server string, params *ListUsersParams) (*http.Request,
 		if params.Count != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "$count", *params.Count, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "$skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -7118,6 +7227,18 @@ func NewListAssetsRequest(server string, params *ListAssetsParams) (*http.Reques
 
 		}
 
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Sort != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
@@ -7279,6 +7400,18 @@ func NewListAssetsByFilterRequestWithBody(server string, params *ListAssetsByFil
 
 		}
 
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Sort != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
@@ -7358,6 +7491,18 @@ func NewListDataFlowsRequest(server string, params *ListDataFlowsParams) (*http.
 		if params.Size != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -7611,6 +7756,18 @@ func NewListDeviceTypesRequest(server string, params *ListDeviceTypesParams) (*h
 		if params.Size != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -8575,6 +8732,18 @@ func NewListOrganizationsRequest(server string, params *ListOrganizationsParams)
 
 		}
 
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Sort != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
@@ -8827,6 +8996,18 @@ func NewListOrganizationMembersRequest(server string, organizationId Organizatio
 
 		}
 
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Sort != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
@@ -8999,6 +9180,18 @@ func NewListOutputConnectorsRequest(server string, params *ListOutputConnectorsP
 		if params.Size != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -9260,6 +9453,18 @@ func NewListDeliveriesRequest(server string, outputConnectorId OutputConnectorId
 
 		}
 
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Status != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
@@ -9337,6 +9542,18 @@ func NewListRulesRequest(server string, params *ListRulesParams) (*http.Request,
 		if params.Size != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -9590,6 +9807,18 @@ func NewListTagsRequest(server string, params *ListTagsParams) (*http.Request, e
 		if params.Size != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -9909,6 +10138,18 @@ func NewListWorkspacesRequest(server string, params *ListWorkspacesParams) (*htt
 		if params.Size != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -30280,6 +30521,13 @@ func (w *ServerInterfaceWrapper) ListApiKeys(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $count: %s", err))
 	}
 
+	// ------------- Optional query parameter "$skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $skipTotal: %s", err))
+	}
+
 	// ------------- Optional query parameter "id" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "id", ctx.QueryParams(), &params.Id, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
@@ -30552,6 +30800,13 @@ func (w *ServerInterfaceWrapper) ListRoles(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $count: %s", err))
 	}
 
+	// ------------- Optional query parameter "$skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $skipTotal: %s", err))
+	}
+
 	// ------------- Optional query parameter "name" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "name", ctx.QueryParams(), &params.Name, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
@@ -30687,6 +30942,13 @@ func (w *ServerInterfaceWrapper) ListUsers(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "$count", ctx.QueryParams(), &params.Count, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $count: %s", err))
+	}
+
+	// ------------- Optional query parameter "$skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $skipTotal: %s", err))
 	}
 
 	// ------------- Optional query parameter "id" -------------
@@ -30854,6 +31116,13 @@ func (w *ServerInterfaceWrapper) ListAssets(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
 	}
 
+	// ------------- Optional query parameter "skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter skipTotal: %s", err))
+	}
+
 	// ------------- Optional query parameter "sort" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
@@ -30928,6 +31197,13 @@ func (w *ServerInterfaceWrapper) ListAssetsByFilter(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
 	}
 
+	// ------------- Optional query parameter "skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter skipTotal: %s", err))
+	}
+
 	// ------------- Optional query parameter "sort" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
@@ -30965,6 +31241,13 @@ func (w *ServerInterfaceWrapper) ListDataFlows(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter skipTotal: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -31068,6 +31351,13 @@ func (w *ServerInterfaceWrapper) ListDeviceTypes(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter skipTotal: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -31476,6 +31766,13 @@ func (w *ServerInterfaceWrapper) ListOrganizations(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
 	}
 
+	// ------------- Optional query parameter "skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter skipTotal: %s", err))
+	}
+
 	// ------------- Optional query parameter "sort" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
@@ -31579,6 +31876,13 @@ func (w *ServerInterfaceWrapper) ListOrganizationMembers(ctx echo.Context) error
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
 	}
 
+	// ------------- Optional query parameter "skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter skipTotal: %s", err))
+	}
+
 	// ------------- Optional query parameter "sort" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
@@ -31664,6 +31968,13 @@ func (w *ServerInterfaceWrapper) ListOutputConnectors(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter skipTotal: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -31769,6 +32080,13 @@ func (w *ServerInterfaceWrapper) ListDeliveries(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
 	}
 
+	// ------------- Optional query parameter "skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter skipTotal: %s", err))
+	}
+
 	// ------------- Optional query parameter "status" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -31806,6 +32124,13 @@ func (w *ServerInterfaceWrapper) ListRules(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter skipTotal: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -31909,6 +32234,13 @@ func (w *ServerInterfaceWrapper) ListTags(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter skipTotal: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -32044,6 +32376,13 @@ func (w *ServerInterfaceWrapper) ListWorkspaces(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter skipTotal: %s", err))
 	}
 
 	// ------------- Optional query parameter "sort" -------------
@@ -46291,339 +46630,342 @@ var swaggerSpec = []string{
 	"ANoCCRCj9+87ryo11EIRmYAsh5SUTYREN1SOQKkSeAwqLBrwKP6ix7QsgjALklF9HsyQkDwiAjEuR5QN",
 	"YcCQSAGjBjQSMlbTXmTfr2bsMYwCOhiQiDCp30cFwmi3flhDb8lMIByp0RMJy2nuohGfRqLWY1Zx0Vp6",
 	"cs6p06mq40kf+hh/PiFsKEfOUbNed50xZfZzI08P7QxAQc854skknMFu/BFmQwIaJ6Jp9d+fRrAnr93F",
-	"Qw+N1YuIQFs8Qt5fPdgNZjNEPlMh1bldkVmijS1sypgKinaz12jmrX+RduRoXQuYfze9KztXonmdTeVk",
-	"Ko85Y8SXPCpexsK4O69k/k3JYs7xMIcK/YtEvNrHggRogocEsem4T6Iio4Eakm8yUBCFP9PxdOwcNerw",
-	"P4Ax/U09viHKJBkq3L51nQsexvpDzqkYfnK3g7DvTvZ/MQ2L1e9I/3jn2eDxZK5LgqM83DnGglQpE4QJ",
-	"qkQmJKZ9DbPWfqbWU3T6Qr91GVYv4sEl/S3n2hUwIEF/K55LPZZ708297FWnrrmRe82XV3SSw04A0NS2",
-	"I+LzKBBIciSu6AQNIj6Gs+iTIWUsdTgREdNQFlq01NPF0LkcFi95lCPAHfPxGCNBJjgChhFSIdViBpSE",
-	"gXARwf7ICEmu/vcICz/+W73MQ4rqVWHMix7TvAf3Q1JDXUo0je9H/Iow1J9pHQMIfEoWrya2h3IS+V+E",
-	"2k36JMAWWIJwwtV29OBGclI4ivAsjx9fTtRz+YfnTSI+IZGc6SOwn1ws/N/hZF6gMqeRPQu1Q/WGkidR",
-	"6iDyMGfdg+jiYSFxkfDbXWkLvDkhLV18lYPP7zRCGvKtQBQ2qnAqInIasUKkkep9uUijcTtN1FdikZJ2",
-	"c03xgkT3NMRP9avvZYw/WNcY/4FHV2KC/WLGcZMacdcbTs2S3HPqy5/gyuz8cxf4SAu4Ve/Soiugy0sc",
-	"XGhpWX3yOZNEuynwZBJSH0Sf7UnE+yEZ/+3fQisQ8YUoeJBgvdIAd4TGUyFRnyAs0ZgLiRR4KUyPIh4d",
-	"A1LvmE/COfpFzRgYSelscKHETsd1xkQB+2kWkMdECJB0nNwpbj8q6BISM1+N2cYTekVmQmGAxHIqnKNd",
-	"oAZUAiD9rP1blDM0wDQk6oxlZADCaQ72/Qauk8P+82DX3yEJDOE+n8qjfojZFVCLUtdwro9Pn/6ih8Nq",
-	"KwHXKoeWq4Exts47aMuLD89DOy7SJy7A3aYP0qvUHPAwsUFI/ftepEJIEFfQv/mI1QJOlPqibkHrJ8kZ",
-	"q5HZEz5MTjhezdMcrNIGBZ9GPrFaIBVoqj2HsDkcRgQHRlkRcICvedSnQUDYPU/QIKtQ1/fpbfufR8cX",
-	"7Va3rW4srZig5gFu9Jv+TrBL9gb79ecWT5yj1FIyuNM0n+Awd3ZwvR409qv7uNms7u4fPK8eHvq4eljv",
-	"93d3D8ge6TedIqxI0OmcRGMqwK0bEEYBFYAWZsYbIIWJ93cHeO+gX682Dnb2GxkA2FEAMCZC4vFE3Xe9",
-	"2ajWm9XGYbexd1TfP9rbrx02D/7lJHCS3mkCKAf4ub9L8AEmB3W8R3YfEVCmcqT4l68kMRf1pxLxqRQ0",
-	"IFoXxmFIomcCCZ9PCNrC2Tt0EUYxpVbiEEY3Ix6SHhsQLKcRqRzBaxT2/Ia1MWDLM4d/hBbO3qsgyuLJ",
-	"DbC5KE0CmkqOvHWdUy5f8ykL7gasyZXtJnfxryDi/0aM9HmI2P/9//87IOz//r8PcsqnPA8fE8kB8O8c",
-	"z0KOgy7nJzjSSu36G1vBBBo7yXbNfEhyjkKY8emYAEAG+ewTEmgzkyDRNQBeSMdUoq0GekdfKuHZyHGa",
-	"5p8rJYsFVL3ptWZkdzq1FI3ZzyUZ20viIJLDbaYON7Wyp+WxSVBKHouds2lluO1+5UVsA9RGsWDh1C9i",
-	"yexePAMiadR6bIjNjE+R4lAuwgJ9ula0JWUxe5j7ah4U3Fcsbj4R82ZoOgmw1Kxa3VgSecQIlSMSgZka",
-	"MaWAxterUaLL+TvMZkaqFfe8F0UbxpjNDAgjnLALyplQqq6MZijEEmybK6hPMyUgde2bI7vSJ6I+y3do",
-	"zTZUGBO8gkRtRqcQlGOPAA+kupYL9aHaUh88JACmQPVLRZ6lhuQEoOlHlIZ7g6nMxpEtqKagnDK1ZB7R",
-	"3+6NhcCMFbJHBFgTDkUW2RqrtYxGcsV6ZbF08UQX/M5sikeIMgjsS+8vS/Ealbm7+vDhQzUtIuUHaWHf",
-	"JxO5ADwIVkdE7iUmoX/6Dq8xDXE/JPe8wgBL3MeCoGnqldlbA8H/t9Sl7dVTUsElicArlH3+aXSYgEwI",
-	"CwjzZ2hLMQe7uUrCyTATNyRyQfaEP5X4gCWiEvmYqREgSSDGb3psy9ceBE3jB1NBAvVgyIV0gdtUdZih",
-	"Xpx+v9SYbghwJYPuPZaP72DpfEyMF9PJhEeSBO9IQHEXBt1T7tlZidqNvTRqx0tAY7UGBCt9YgGSapjw",
-	"0rtXu/aAMxoX8DsqxtYFeB/OqN2C4NuUMX/esVGs2qah+bf9sflgkkva0nBhFQs7zdhu8Glv45nQQoq5",
-	"FBDqJY9IkAqjXilsxgvSQdHDYUSGcEex8RAHWmjD4bm2xFMi4lDf1MVh35+OpyGWYGBo/fzGcZ3+1L8i",
-	"ssMkia6xutTzbuMHxwUiCn54R5LxhESgygIVtSO/OEou0Cr+frXRqDb3k+BLdbY8/dvz1G+36scJ9SEW",
-	"UJukb11nklr73Fq/OIRNx87RL867zqnjOu9a/3Bcs4HL9+8c1zk+e3/adVzndefisut8zDH6z280ZQ6P",
-	"95y5xM7lGTrYrzdQMI00L+MDhCH2tCoIBGbrdx6h825vWq/v+Az+Ie/c+W9+UDT2PPPVK7RlFoDU9MB1",
-	"UxbsrfPuL/Xq4ccvDXfv9pd3P3z8/dx+3r19VckxaqfubDF2QqEpHyBPDfFeoIBLgW5weIUokxwxIhQV",
-	"4/1/E18Cr573oaRt663qv3D1t3r18NPHv231erXMF5W/5i4tDTZLXSJ0TOI7SuAkfVn2L7eEizQxmv8S",
-	"n46bga3U0hKo0Qeh5tc5CCuRLAu7n64Xr8BQ3hdISBxJIJgNiCqhzI/ImOgAf0SuSTQzqo+6hwGPxlhq",
-	"9re/6yz3yLpJvPaiW3jaD6lv4UBRoh/etY6NeFYr8J7s1m9zb1NPc0n8iMh8cVDAb2gLJplE9Fqpcmpy",
-	"tWXvcxVPaPWKzDx0jcMpqdTQeUQEqBYQcsIyiRA9BvKM9pUKG42iRYy8Ze/vFiw7HXcen6w66qrC6lyU",
-	"ygZx5/xeHCqd5C4gHLPDMQ7S9i91JNGUqbuv5c1PiiNuQZYyVjTgodKejNKWQ86GJEpL41oIL7dtWibp",
-	"praWz81NokkXXn2mLh3Dj2r9IrPsWDtOHVCcuOKmwygX3nuChURi6vtEiME0nNdNtnR8AlFIiPo6lMlF",
-	"givJeYyVSj9E/ZkVaSvlj48ZeFj4gS+ELq0dfOQ6k9hkLDJ+76XCSvwMUNU5l/ckIteUT4XG6PYqmMMo",
-	"4tIYv29GhBlLtX6HRX0h+USAZZyyYfmjmxZGVSp0As/UUmTCviKuouasYgcQyJ3Kb0nFOqcTQkyoUvrM",
-	"XUXgi5lFh02mciXHyGPQWNM2Y2S5iaiidlTW0IXVy0x4CrByPZsHkNpXFJeZLDxFYnFEEB0yJWsCmq7k",
-	"T92U4VF7yrT5DXQCAqrZFp9IOqZCUh/5nGmzqT+rPCif6iSLXpPtmCdfGADUESc4vMEzgYaEER3n05+l",
-	"bOu1lVyicHF3Yh9ZgaXuruInKyNZlrCHs4mGPURYoOAFzD5Uzu7HBMwJKFHl/Oyy+wL+eN8FijkVEpFf",
-	"pzjU9ADLURzmc3c2kc1bnMcaRm6sBkqZYSBTFhIhDGMUJrNyfd6x9l2zgktbGo77zbCEdExU/R4cYu1j",
-	"SxP89QR6OPBiOgzq8QXEFap3Z0mgn5+LezoXZEUNMYQA2i3gNJ5Or/17KmE3Cc0y8dD5JHGRDMb3NAfX",
-	"fSDmwFoz00EAVZm7NWpLDquXXOLweNXubVy32jGfSuRBBKa37UEsjldqe3O3ZZOSUwvIvTshiDRZAmuY",
-	"NlKxUkLN1jzMBFYcOB8XLAwPgngiDgdeSauzSyyJpIvxWwuoOqbMfpy/7tucA36J/asBDcMEM1LHaNCi",
-	"4ToCvtMRWhRiTQYNv0EOSHU3eI6ru/0DUj3E9X614TeDHbI72MP7fWch9sMahhoZw9Cc7WfxbmL0XMSZ",
-	"eGElT/ASDG6Xeou3OSeUB6R2ko+5Byiof5xyD61nHJhgIW54FORZabTk4iIx4jdMiYPeX83/vNpqe4em",
-	"pexOtDR+0k0WmLd5m8E/DzdaZsq/81pd33uSCA+Xp0bXgwyaHibBj8chHSv5UxAmeGTFEaeeDZjCiw9I",
-	"HvtIHHc+/yIFz/XDeuZ/KcD8K8QSagF4xZ6ubU5VI4Pg6qF5CrQI5PbQHtYYYQ94aS4WHpPgggwSMW+t",
-	"sg3LNNyFAy+Jp3P5LWZx8+wrvpSyZ3adJL2VYMg32ajgtUN7FxRMg1PZUN7UPeUcWLLmWBdxko0vQ0q7",
-	"kgXKovP7Qn6Tst6grcb+XHy2tk1SNtQ6df0gmzqch3wpwb5+EIv2jQLRPl5oKRU543JKl9koQTYejAqs",
-	"i9R31PiSCiJrVgG5u97xsIiaCCV7OerD02HhCgTsLMcom1mHw/BsAFCzVKPCQ/KOSOzcuov6RuxlLXXI",
-	"MZ9dLbHoFy/u4qOblezMAn5R348ncmYTCSCb1X5QGrH9W6s1kBCi/zwbtEPtqoAvlVJkwzX4YCCIjL8+",
-	"TR5VH3WmWnNPf0pSGExyUWY5AjzqMRGYMvuF+llxAGbeAQOUQBi//E7vA30ksy/4Rt2l+pgujXQ5HY+x",
-	"drnOI/3dGW9Z4/ES7pKaPheYSUivjas47Q2WUh2UJoaAkYtyTiOW3YwP9J1SM5pJlPpefQfZcJn3mXAZ",
-	"7ajXbv69+o5CiYJJdvImOcy+oVmvK4BeLmfuWTkT9qvNOgXzHSYCqeYozaC503w+IIFPmo3mgWPkzedB",
-	"Y3CAD0m12d/xq7vBHqkeDA7r1QZWX6jP+wN1EeSzbOnzVJOyaRi6Obm/it9kGIjSmEyC6pHTbGR+82M9",
-	"pLOG/mXjI5xX7ZPOz+2L9qsc33p882WpkYEgs8U8wewOwmzqlgoeUueoKYzG5QLm2clHpCL8yt7VXafm",
-	"eRngC6OiODU5J+tnGhJ0M+KCgO+LM/TrlExJgKh8gbC2AQ14BIJMFaQ3c2aUiFzLdQItOSuxgJHEUpy3",
-	"T191Tt84bgpWXOd1q3PSfpUTQpFHgPLS2+NVuOmCa2Z6NwG+BGaWES0Lcgs0F6/jxU0RllISiCFvhceo",
-	"iVLupRKfUB22/0O3e470eLR1Q/ojzq9EJb5aMO8xni73NyYueG/Urb/7qdutrTarYZklnMvO8umkGcuB",
-	"/kTSjJE30tJGWvqw0kt5cabkC8vIM4CWC6Y/HRd6TdVkjgJexy1p2EkZhb6+kefWTZemzH06g6aaOad4",
-	"//P6y51Xe8/br+r1eqO5s2t5f45MEOeej21ohyKCLKQsZhT606WESGnn7PSkc9qOB3XpmHCl+u7sKxVt",
-	"3gTt5OQDZjAvwZ9X7Z87x23na5ipMoCRsI+Ts4uW4zqKTjmuhZfjs9Z5bvjd+vJBCqjKaEpWOJ8Dh7Ut",
-	"W8Gyso2X1jCrgEhT8CkTREKKjsnwC7hmz2sJL4uMJK5rSoO4ztErct1+36nUir21a1Qv1eRRG8bXCYkq",
-	"Nv0ZPPiS42nNYMVCZNHp29OzD6doyiQNUxWWtCQB9ZUY0piEeITOXr+GP/sz5GXQSleUMOBpXgrSzaeL",
-	"9pvOZddIOOZ59ZfGzjx4ncPXooh1bIKwCApxvGIUTKHwy82ImhQzEwZmCvliqOVLGanlCh8P4xHOCku5",
-	"drYMXCbigsTD8qpBFw8LTLXS8AB7IYZiLRy263yuDnlVfVk19BWcgMY++rnKh4Qt/vLHNQZn67aapIGs",
-	"gWqhelVKkk7drJstypyh1DE+ZpHvDtblDNlYtC1r0F7LsNycNywvctq0Ybm52rCs17iuWTlf5lktTSwT",
-	"HZaICHPc/76MOAmJNgu/G2d+SG5Z1tyt51rTYn1XQ/ciJTfnpq8hroPT3DtsZkvh7Nfz6EJ50jrGn9Nf",
-	"piNrFsntnAiAh8JGascF0GOIcRXzU4IBhuiriExC7JvQ6JAKWclEiixbYnYzq4WIuZpFczQuj36U9gzM",
-	"xwSbEEQ3Nym6ZITNV3Il6D8TRCqmo0+ogwMt2vgTvgF/QkZHXjeMYj2dOpM8FlO+eWAaTccQHGrIa14F",
-	"wAR3zT2qvaZSwxKx3/4+B1npwYvQdftHDLig9/PYLhoXk6vKp9nrSPIpudo5cv4tOKtd4Jt3purPQs7i",
-	"udJj+IT6mt7+eHl2ii51EvBWEOGBRM16s15tNCsJW/J5AJZObQYGJZhKdIMFRKPXUEu/MQ4jxDatWGeL",
-	"C6gVCzPpNaf0oYRufhchH/Zm7yp+pyGoSARXj64nhwfzcvgiVUnL4UFJORwWu64sfh/y9bB06NFDPu4o",
-	"yH4j1AEvoQ02+N77i16sZ9K/MeNyRKIXiPEeiwgUxlbyqq2zRWWlhl7yKQtIgATX9QsYZ1B4zudChjMk",
-	"OVI4SUOosqU+jYh/hXCPGasLHmLKhDyKywLuNNFb+hI8KjtNFJJrEgoUEDJBk2Q7Dbder6MrMrvhUSDA",
-	"/9JjBupBArdv22s006ik3roHz0ZkOA1xVCWfJxHRpbzUOqIpOPVEDbV6zNC9CRaKCvbVTm1J8LrZLRwU",
-	"lTYlXPzyseZDWrinH4bj8So67bGUZvHHlq2XE8MnlqOtCWojSz+xLP0DwaEcLbKERXc3v1rt1DZP5YHe",
-	"2wmdr4NRUCJheVjJlXpPs1HbL1EEIZXQv17ow5VebE6ZHlM+grxIuTAYt4Zrk3htU+LRCCsaxaZjElFf",
-	"Vw+AnMMtqLeAqOgxMM7XKzV0xtA5F3IYkcufThQhA9I9nkylTrA9ff+ufdE5BsJJPmNfQinF1s9vFC1v",
-	"7CuiPuYR9GTw6RiHogLZZZc/nVAJKwv4tB9CoqlPFb2qoRZLNoT6ZMZZgLAZ90ygCLMh6bEtKO+B/s//",
-	"btQOyE79wDWGeWBjOqdQ2Eo5ivxVEsq85cXvh9K0lvwW+HYMVubw1tNEZ7IVDVZUK0jsCvoJN1XAQF1v",
-	"Hoye8CFlqWK+a6QlLEtkPwXWpNMmNX/b0hkKlKGQD0XcPgNPAyqRjDANK6USFtLJEDHHib/MvKBRb+6u",
-	"FJGWJZOtaosxnw5xWiIdwhx4TiZNKjPTSXWna+we7dWPdg9re/X9f0FR1UFExKjLr4g66avJJ/PNp71B",
-	"3W/ig7hazXz1mlW/A+BcEe1XJrMfR/03Pj2jP3be/9ZpnNKO6LCLPf+4s9+5mvzj5+MfD2tk9uNvwYcO",
-	"PaOd6QndpYOfan4zZP3x63rwjx9DRx8vgEe605rzIx8x9IoTa5tYUqI7osMRRBw6GDLULgiGg03uzbEl",
-	"h+FOsjC6JNvVNNHUG/bumnyevY3FjFr865S4SFA2DCEX/QUin02rFCyRt40ndBtP5WjbvMjL9dTG17Lg",
-	"VKRDRgJQjoVAMMw0WMUCeS1T4g6cQkfoJcERiZCuKWNeqSvL5M9q726ZbAPg/F7kKU1mzXNn5Ga6tsEU",
-	"hWjy3ixgju5km/YtZjjb1nhlw/ssiBWVD3gm0DDkfRwiPRJtQXlDKgWKeGhyN0tJghfq+dwklRQVKhFE",
-	"lyI2ZvF5Z/iOaLGt2GBYVGdZbcs5ctqvOt2zCzNfZwWi5iLkve1peiVfFmt9Zopiq1Fo6+zDafvCRa1X",
-	"7zqnLtKLd9HPnfYH9fW79ruX7YuKqbccl1/Wj+Y+UynEigIZqvwtxg0M0jeptlp8j0+mvhgwenjVZT1g",
-	"hNu9DywmmpIRZ+6mKjW+28C/RlZZaqgbfverlGUMRrnVFtrYH9kIZKi4MJn2QypGRBcoVtK0q0R5D+RV",
-	"D3GtS0DPlwhtvfup20XXexU36cmmLrbHEnhG3ueq7fFctTN5aCsgwVRXJiTg95RHmXVgiUKChUSc+aSi",
-	"DTjpNwk6ZKCbeWjLlFgx0bjPBPpH9a0dd2nHVWrog1rjT/wSNRSJaSKs1BIzZdyO2yfpHWL/ivGbkARD",
-	"sOO8QNj+oqtxChSAzCygfCYlwVw3oC+OHv4+gjq0v0p5tL2tv6qZQTWfj48aBwc7juv8yu0layXSbnfb",
-	"5i4vkOvU6xca+pjpRlzIX44mPJIfPbSlZkrXG4dmP2qkWBjaPbl00cHBwU5Ft8PDQRApISaahgSsaObE",
-	"0fuLjoCiMrNFBaFeWPOlKEgOgMrUy6HBi9RiEWcEzHxJvVMXBSSi1yRI+lD5NnId0WB+PXv7KxSWNbK3",
-	"jRiXfKEr9UiOrgiZIF3yNDX5bv5hwJ2n+/jEMR91t+E2P+ZZ6SIiMWVlmsBnqu3Nn7R25EhusR5J/gIx",
-	"jm5oGPg4CgTa8v7mucj7D29e9SutueXYxRv11bnrCVzbHeTx3XT7yRyDKLH2B6S7YSbGXKjLh3XlpRdJ",
-	"h8kJjvCYgCm4dfoKST4kcmT66+V0otqtH+4vbUWVFxwRZ4stiM0PlDuWd1DpgMK7iJu0IJDZRvD5IB/x",
-	"G2akWS3gx6z9f6ZoXQmNkq0QUuf9ykWrTvzKD+42XhkITO8a5FkcimtPd+lLYdD9YkUf1Tm7xLuaCYJc",
-	"16Wad5qLJCGtkqzjVW3Op83nBfUnXtXm6rT5zHpL+VXXc1CuBNC7Rt4pAMtj3WfMFPN0YzkQ3Yw46hOf",
-	"j4lAAJlJfdykC4+pN6iNyxgerKxbX+yBw/ce1clWtuJVGkK0hncXOLHqufWYWCUN9GnHTSwIWqN2XEer",
-	"4av9KoXacHrhT6YTZzjePTTjxb7AuYbKiBh3i0BDXkOgV3nqXR74W6gUKKUT6VZ4R8gzEnRyi9Buucc+",
-	"tF/+cHb2FrwpkHJoq2Mq6dcqLRVXS+5zT2sBWj1p1DMr3lUWlJM1YtMWc5wt7w9JJIXVBSC4g8MRXrw/",
-	"aX9qHXc7Z6cJFpiN3SnHaf6sAK6mcqSD7pyX7dYFAHAfrKjW/G7Fcx1Lr67ZjJ+vpp/pbaDEOCJHXK3v",
-	"/OyyqxYcUefIGUk50aoSvxJpHW7bKmvO7VeIYishXhT0lnad8YLFYKlxKTt6eagbn5Bc9IDePoGtWCOU",
-	"XA6Z0jpHWqCIT2WCQZIb7SlOM2l1W59en5x9cNwMWOWFvgs6ZJQNiyqKQvHqVMXs2JCgW3HkmQ6QBgtd",
-	"Kt5AIdD/HsuzSGjWZ/vnwlMGFS0evrA+Wbh2JWTE+cKchaYI9qKLYS73JkElSArIO4vHDrPLw8ilISML",
-	"DzxisJ5JwtFAOR+7t7Z4mY9NiwICjMvYINaI3Tucj91bpLrp2L3D1VLm3LLvUMZY6au2bWGWf1kUghjF",
-	"rTxeZm1Lqe8qOhseCh+DDY3rlLnFqMG7MpY78gmx40c78pHp/EOR3rWjDGPCbNOL0iT1LmT2DtToj05c",
-	"snRlVVjbHOo9nSA8J71uAtyePsAtp9zaelpdXhnvFjMx+wn3eYG8+WJ40LgIPBxTGsoqZXHRheSx2tp8",
-	"Jqely19zYoXWCdcpyDw7s1awuTCSdUMKHsKqGmNprnX9cgIJ42B5hlrThF2TkE/itsG61b9AOILQYd0m",
-	"JqRCLlb3NwCYl4VvsO1LQSn0/F8sJuYV411EzbxRaVxdRclgXIxYuQWADaItLfrLI9lhA+4s4lgphpLG",
-	"wi+rrDLx9jLPzU9sjthNggRhI2anOUdpr8tSzCKosic7V93a0MRS201TzaILvCy8EEMS82Bn3buK6evi",
-	"y+YjdfXhmW2mlpjZjV1c8ubcU0wq4a/btmMYYSZrqK3wUTduY1zqbwlE+Oum3otYGotZS48GBmlxqF++",
-	"JsPPJOpnnUu7y8qEq8Ohv06J+dmwpvly5dmdXxBFBX2p+QPsV6nickQESeJxRFzsakwwE4Zspbqla6Ug",
-	"Hf2T8Z/lmXUb+/lsJVMVvb5CcLGKnj7XXJgw3f0Wd/76GD0/qD+3rdmRbocoXOTjKJopEOhzE+BwziPJ",
-	"hW3aku71Zxu6C6/SY3H4rKb18fC4lroaPsFyFD+m/jAt5NWfcWv+eEAnzhSZdwXIIuZXXPMs1bBxoa2Y",
-	"3iGMQD4PyBFqoLmmty5qonSHXhftoJ9xSAOc9Cx30R6yXRxPuH+lvtmPv5lrW1krrtlWEMulz7p8awx9",
-	"tW04kZwAv6RnZX4JOGN/xXKUG3Rmbi53peqh/LhGe8crqvvlMLOkJH9Z245prJlT/iiSLgq5j0N1k0jo",
-	"oksWkS1KqPflh75GuDBnwWqJ8yT2/UUHMTxWiDU/xwvkpVp3ekkzKlN1T+AZpFThMFzdEErv2V2WA5KB",
-	"i5yeIkH+nWoTSHFXqziUwI3Nh5HOTphwSMWw5wsdXo1BBQwiumH3mkA2t+/U6pKn8nZ/oSN/75ZfMB9a",
-	"fR9xP/Ou3JVCZG4OLEF8rfYdAgvQvbKQYgOIMqjAGB4r/WbL0wHqx2Dx89DfUeu88+lt+5/ob+j4ot3q",
-	"tt0e87AQRF4QHMCAy8t2F/0NXbRbryrQjdnDwZgyz+abjLgi65oHwkLmfCxOesq5bqDwpt+30pzy95iP",
-	"/g7r+F0pZ7/rd/weTUPy+1x1zt+T2ny/21oVv08FiX6PeEh+HxPF0UVlS23od72K39+DnfP3VyQkklTy",
-	"245eGLdh2UzfT9dwx3MtyjFTYrM6ZmS6Loe4T0LnyHlLZmgMP0eJK+mKzN7F3+WmFbjz56k/6h3FH/XO",
-	"ctrD6CZpa/Y1WzsV2OyxRPsYq4QujUjnIaTwxO6bJBh+vYj2Zd2g8sTFfOvXkmj27ErTUUbZm13sO/sx",
-	"1W62Vv34pe7u79wWwmW5JlDrtGoqd5A8r9nMfPelR2qhdMElluRuZJqw4Ny0+nqjePXqJmxtI7wO1XA0",
-	"IRHlgXFkERyFlES2I6QNgxWShqEit1SiLTrXKbLHsAnk1UG4fAqN7MXUH6X6TuooWt29Htwhu/XDjCss",
-	"pYPCws5hXaZqX2ZTB/u7CsTnPH/8Bjqo5na2vCIkWS/airPN6yjAM2GjH4tqStVzr3nxEqfhfHUY4wDV",
-	"sfacDejQlP0Ffb9MsXFbYBU35nzyycGdve+ev+9+Oj47PW0fd88uwJSLTUM+bdQsHwmQU9GcsslUphtw",
-	"LGbIZiucqvlDPjQmQyzxJagE+hWFKbhY4u5cdq1Zk2jYVZhWYQsrUDgV0eGQRGfs/SSk7MpQObuSlyH3",
-	"r0zdfF8HkWnm01DPKhCjyU0p7MIseG1Nb8kWOvFy7I5b3dany7P3F2rbrn1SA21Kjjs+O73stqDd+bUm",
-	"nzt1O1y3dn/TdW4/3ia04fjs3XnronN5dppwEqfLORpx+TVKyMaQW5Z8TkPS8mVBt1oct4dcRPYnKPFz",
-	"ASXeY5ZrAXyNrYKrtaCKZgz6q15yAgOXhVx8F4V0sG3Sa87ZnpAbA9n6DvsUuK3HLReocDmgPs48FgNZ",
-	"SgTcu3s1xJXe1wUKX67Uv3FlZre8/DSP549njaPNba9wlximub0svrdoD8eWjq8LFCNM2VlMjL/kiBbQ",
-	"UzTmE+jfnDJtSGXks85ciWNfW6evKunwptYplDC+yC9aPMdrVoHjmR6fy2zWfdZs1q6z/ZPjOqfw3zdd",
-	"+E/bcZ2TLvynvRrmMltJTTG/0qLbexWz2XWDpZOaGytRKyVmrHJnFjCW9XA+EVtS3GXR8lPcEDRHskkt",
-	"PBP9XeR4AWIQL6To+AuDntSP64XTN+bD6ReFynQ4fWOlAzpmuesYLR5Y+C4vbX8dgbmsaPzdysBfV6RN",
-	"7CvN+gqExYvN0PPx9A7Wp3vKquUbEd9Hjl0zfu0bazVYKKYWUk57wHeJ8lmr/UPZAv3F4mDRHk7sZa/J",
-	"d2NKtQZAphj9eoiVIWNrTHgSP7fmhPPnnaJIK8/cSN/pQ8ruYOlV6NWudx8pqn5nYSPNBtY44UTyXueA",
-	"F2MT7dxuajNF52TF2TsLi3N5DEp0SfGyFyjgUqAbHF4hyiRHjAhJAlP3VmRz3SD5QXu+nwlk5ihXUCvL",
-	"Wb+s1gbT/NZN2GpuTG6+RAdbtQ++0OXi+iRykX4S8QgZHlXLB+uiK3myMFiwvW5iX58+9vUyVU4tkcQh",
-	"SubV0iKLCg2ydc1363PlypuN2p5GGHIpeVRg/mzUmju7/1rZ9CMVYrHMhrqy4OP83vKiBeJuEDa5wNSu",
-	"yKUFayd0p8+jvA21ZCOrgkCFOyzzLjEt5QovJm/OHEam08PcNWVLNObSMw3J6/c9Lw3HKyCwFPSVAZg8",
-	"ePQ5lG023brGUyERxGmlW1+pE3kmbP33AddNs2BJNdSRUEpUwFEjUz7+CBk5XdjSns3/tbcDERvgmrNl",
-	"QiGbWtdTgbKic0lxZetdlwHD7ObfkolEfQIFrC3bdu3qa+uvIAPTOeUNIbBJ12m9wQKNCRbTiAQv4pI3",
-	"jN+Ur3WYE4afeMqW61yLTnnjjP/bX1ZGWa3AEPDXr4MhIR1TacMU0gc4hP6LKVSop1AhzHSGfp767bYE",
-	"npg5007keqaT0EHW5ZsbKiKu6CTzjhVO4rntLe3RQ8e6XO3a97x4d4v3lJ+420IDolNaMZrE8dTI50of",
-	"Txuwzy7etE47/2qZlLwPZxdvL89bIH1CBJXjgkyqPuqIK5Ng5riL1jLX6Kyfuv88b5sHbVLa+0tI3Ls4",
-	"g0fftbsXnePLXLk2DkDPyRQpTKWwwkzeb4moUyqM3cSnx38Wh/trXpRIRaVqAj0eq9SGgBS/LK6+1MXD",
-	"O/e6eZ41+AZJ7MIbnQ0zCDl4Br7HBjLpflvfu293Xb9t6mzy+qet5WZ4Pu9myIG6FN97vtrNoFZ3xyYo",
-	"c3D9rTYk+aZMrQUA8mRGBEXxNjaEp7chmAa1i4Wnvw5pXitJVAluHdN7YU1L5CDi43UYfNmxc+uHaeD5",
-	"ovVrwXO9xQ/XaD891B2kyw0O5TpjyRqHkrv3SxLFpepXtwnBEp9zCoD7i9Li3WajdvhxVf+QWN4Cd2uB",
-	"qp/+umG//njfjiOpBecV0ExacUxIhPpT/4pIN2kBggXy3k5o7WpCPURFJtFvnf4Zcz6GpX1Q0oeVotsl",
-	"kWQhePv+nTtSZ5hZXR422YL5a+ZVGNkpp/PEzl6q80RhD4d7FuSkopWJX4Ci+upcUnH9H0sWmL9TDkZq",
-	"/6XF9Hs2IVin/GByPvM41GHa1w9FoeKONCEfIsp0JZwrMhNQB4sNka5kPUYBh5TjdMZlLTcO3lxEfnMX",
-	"k2AGY9DNiAti2yPEBRpT6Us3IxKR8n0S5rNSHq5fQnyYdnvp63cV/BQh1l3qI94fHOcufMiUPl/eZudP",
-	"o4gweV5YhLobV8p8JtAkIpB7bWtWu8gepe6eB31LOCPPBOI3LB6WWc5de/G4zk1EJTlj4SwW1uawbKUv",
-	"M8a6eDX6m7ky3buFwXWFp70CKVeE2RTXAL+w58ttgdMXiI+pVJ+1Ipsu+Y1atnB9prPgnc6/WeYCYgpw",
-	"N7RdUqs6v4RAGq9zbcaZXK7/+TfI5mocHt6uNiPHry7C7ydK/NLNc54o8QvqPqR8+xft1ivHdXS+quM6",
-	"789f6T9etU/auUG4rvMhtyLaGmEjUzn6IS6NWdiodLVNIifIwBZmQz+0W6/aFzUEoCkQjojJzRK51fdr",
-	"eQ0zc84vKfyWtpafnp22U/bruCScXoTjOi9bl51jx9UD8860jwX1jyMC5igcrgSil/Pjb+cK0H1Zejp6",
-	"hTW0tCNBuYYDmSqo6UPJKYhqD2jhp7wjGT0EiMzd6V7endrKrOnFmyKtdsHm4/n7gsKYEc0toDWScoJ4",
-	"BP8K9P7iJEO41VOr+1vMU7Uov69fbA+7ez3+eaNhbEN/OaVhoATKluM6PFMZvaB2+Vx5fUGkEki/n2L7",
-	"i9bHZZX2507sTnX871GAP3X6f4zK/XMHNlfKP97O+t6A+Npa0D9vkevjMFwmMaMxninlSglrJQoVubF8",
-	"rTSzwVROowLFi+YVUPqgG69K5OEw9HSJ+KRuEqIytZzSmlYe5C41QKsj0QtceqKFXpZ4xHopHfO1a3Oo",
-	"UzqlY3VNwWSlf6T2CF+XdJTqZlCWnHybrREWznQpVD9co4SiBgl374sQL/LJ/FeJzPFkvQK/bcll04Fw",
-	"7Q6EcOb+NKJydqnAzBAtKMTTmurCZ3ON6T5X8YRWr8jsyLS61d3edMl+0+8WbZnKeULOQlKpIcXUr8hM",
-	"hyL2deuAa13sSbFc3bMWyAxVk2hlJAGseM6E7Og1JopYwWpX9ug1Kz5CmGX6/OqWdJ5SRVDcRtiDKlLa",
-	"LsulHthjfIC8OPRXkOhaHYD3tv3P85PWafvTxdlZ91P37G37VD8+JIxE0LFMbX8SUahMCc0LsUQAs5o9",
-	"V9weW1qoCigDyDawreRwlAYESt0Y++UO5vTD5W71h3et4+rlD63m3j5KtN2///d//perOyEbOwJ807W+",
-	"kvh38KOpT16PbSl2USUMIlFdW3cR+jfoVSdA8UwgzzYVjAscQ7cFH2BGnRKVose8NKR5phIMvcYSXlND",
-	"ag3IG3EhPRd5n6ssqAZQK0y9QX82FK8qRri5t+9B24gegzuLrDFWm/FtW8z0e8ivUxyaqpoo3r8eSBn6",
-	"P/+7sVdH1nRvX/tMID/k/tULRLA/SrWsoAIAbmJvXx/IGw5DSAQNPbF/hYcEedDDmt2IXU/ffC6WZK50",
-	"EVNuIb9QR9VlgSGJWxcCzDcsMPW9kvJfbsahoS/JVEAUaIwDEncRHeuGn7B7O07nzsCnGZpEXBJfwXCP",
-	"/cd/ICjeJ3oMSraawpXqbBiKK3t6aROGqTf4t38LzjxdgW/LM4UAPQVWVIbaBtVjSWHE/gx5LTju6glm",
-	"wykeApYS5tloXRd54gqKdMKyTqja2RY0H6z0mPqICAugAKBAEl8R5P1FXFGoBfoX9dlLkoaU+IXG+LP6",
-	"o15RAxRpVnjhqctSj6h/j7Dw47/VnagPVRjxAvl8PMZQUto1TQ4VS6poaP4LWCD/rgi/emvcATWcVUzx",
-	"WxRwf6oIPwl0AVM0gF6L4gh58PnvkD7koS0AaypnFcSjHjM/np0f4WjoGSQgv7qIqf8Mpfp/4iJ1XqH6",
-	"gzIXMcrUYVLmbXvwNxwP1lvoMbWHSg39yClDQlExHCKdGAz9Y/QUL6DjhN6oxm1bhBFtQc0F5Cm539OR",
-	"7ET02JQJIhHsQrxAv065NEDo9Ry1LeHjCRHI6/XUZzi2Xq/X8yrQNRMLgdTxSrWc5NKvddh4j3lv2l20",
-	"fb2zrT5WhYwIHgtPlyr8QPqX3L8iEm0p9qWxqa+uB41IRCpH0F20x7wvPcDCnnPUc8S0D8NIz3F7Dg16",
-	"iiHHXwMuip6SxXoOlA/sBPBYvfnf//lf8Ag4r+G7v/ac24+3HtqCC1OT4KEZ/rwBw291NynNMkzEf1wO",
-	"FwL98VCDUkR8Qq9Jj3k6lP0TVagrPWQqT4oaaqUwX58wNnUxdVXF//G5BTTm757mmtBn90aQSBOrkPqE",
-	"iUx3kAn2R6TarNWhZUeYatlxc3NTw/BzjUfDbfOs2D7pHLdPL9vwTFIPNSZdaUnQqdcaehSfEIYn1Dly",
-	"dmr12o7WYkcg48Q8XZNDqDmY4z665leGiAndfDSu/KklibTI8AI6hZlv9NFCWUz9q4CyarZKWS0uoWHF",
-	"4xM+5FMJ/fx1OyFYZrO+u7isEz4cKqYxlTW1y916vUh3iN+1/RIHtgAdPNJY/Ui6RDA81Dxc/VCX83eY",
-	"zcxcYCnfq++UmuwaU63Wg1iqC9nq3SJ9MhIPdUkDdW1QIJKLHC9u+7N2pdqGhEhBnRa2jPMOcAMjMeKR",
-	"rIbQgRiYbpAVAbc8+LcTeK7iZ0yCxX6lSNkJjFBZMdVMM3BQQ7rAMsJSKmnecColEVYhj4EEuk2ybqJs",
-	"+zbD8kmUbEjj1gIMUebEpYlf8mA2p2ku+ALmQqOAUpgwkJfYvzobDKiva59aH6vj8ygivkQjHgmC+mAX",
-	"mimRdQLlegsCSbQau0rJhR3EgJpVbK3TNIsf9fV2qFUNkROMs1dPBeNkq+M6V5NP5ptPe4O638QH5LD/",
-	"PNj1d0hzsO83cD3+vOp38BoClDhHDpn9OOq/8ekZ/bHz/rdO45R2RIdd7PnHnf3O1eQfPx//eFgjsx9/",
-	"Cz506BntTE/oLh38VPObIeuPX9eDf/wYmiOH6ysKIVoVIzRfrzW/RGtRlNC6tws+YLjcXLpG2dcla40S",
-	"5Okcz0KOgy7nJzjSeTy7jb0yk4npZAJq+TsSUAyOu69OS42Kr8OVs5SVMsvRU5ENc4T21k3Y5bbBA7Dm",
-	"ryS/GcpnqC4jN1kyq4mk+jozXPet5+EcH81WJ13koxdpzL0HKXxEClAaX+YKfD8YPXwQbG3Blek7mWAa",
-	"bZD2qyCtgYl5e1Uh1kLt7qMvzjCvoeaF6WKkMM1q+roscJIvrNvv/zol0ayG5mwwVCBGtO1EvYgEPQbt",
-	"dLcEIcjTNmWtG9juF3MCCxVS/y5AxrAd/Avt6smQ7csrOgGz+opxXXxFyoy75JEsM06H+5QY+Br07U5Q",
-	"fuyxMYOt8XYbJ1d+jjj8sfQjwPBLj36VgrDSD70X608Ti6qlnzFtS8o/kPXxlX+uHUuZpR85wUK+F/pi",
-	"Pt5XyjXxdI3YTf1LEo1uYezI2a8PdnYOm7vksIl3m/vN5/s7uH7Q3Kn7+/7Owd5gZ8ffPXw+2HHKx7DP",
-	"ufKpMKY8Q1xQeoC7RN1YJrA+zwlqN4aFdzM7kyIncdaz0EQ0V3j9mI0FbJRmzppupcMac5hkd0Q0KQW3",
-	"mKGwX5dTlmE+r3nUp0FA2FPq+VTIdLeJmJ0ZHlas8GuSpuRNBWJGnNVcMuVZAANghn3V0EXK5I+yHUZ6",
-	"THtawCo/x/bwZEJwJHQnaKh8n+oAfYSgbAaiUP/BVf+azIG+0vMJDhAeYsrQFoZu8H3wBqGADgYkIswn",
-	"2oimXSa2VYltN0hT0TDqVblc9TjFd+9nDXgobH4wbF0POXUoQSmxubHe0dyPmKaAyTlygsFBPXjuY7J3",
-	"2D/Eh/4OIc/38c7zvfrgoE4Gh0HdP9w5PKgf7AT1wN87bBzuNf1g//neYXP/cHfX/67J83oXnkeCjcBj",
-	"1EkWzhJ0BUnXx1FEiZinDU4mJrZt6iXkLcEM226bDOMT7seFaLNLeX9xYu3HSne6IrOak97gfGzK7bfN",
-	"J75/HSxmThqIUqiSy6BSKtf2FxrcLvMt6D5HmvMo1NtihATCMiH9q2ddNDHxx/DfGyw07wLvqzFdK77X",
-	"Y1T3INM8RI4IQ5zVkNcZVN8pMQRUthFnfBqpR9TvQ3pNWB4b0WuI2ch62llnAPM9gCy7kVsfiTDq+zWE",
-	"EfzoJvhCgyxkN+rgBj6VC+Tx2yZN2m22/IlTLl/zKTP2pGYJWhaRuIipduI8IUXSt7eKIrnW7pNF7TdE",
-	"psTDDXZ+g9hpoqOKEfCO8sntd4a4T4N9b4hcjXrrcUyjsgTAMk0IdL6ea0UGE3FFBfJoYJqtUokCToQJ",
-	"q1QqdVawMNrtCx2ilpKECSuQhCsu4nJEohsqiIkSByEk9706hCjtNfQqNdSKs20hABT88ek4c6Uia5+R",
-	"i/qzmB89E8j7dA1xQf1Zj6WEGBtrhjwF1B60t0vawtldvUAYCYnD1ETqx38T30Rf9pRaDqYZM30NTtJN",
-	"mQ3cBd0fzAiWcHmQ66g08arW/eWIzHpsjGeoT6DupC6EiXVVTF01QD1CTfJzjtx1PpUPInTdUevP7Qb6",
-	"fSv/d+B5zQ3PezRVXSG8Cf7/btlcCa4112T9vmLq02jrB+ut1xZseHpVP4bBdZX+beiJamos3F0AyLV0",
-	"d0yANpiP5hjTlk4qz7VJm2j73MapPZaK7KZs6EKcRpLnoVkehO7jkF4RF02ZpCHyFvu4emiEr0mPTbAQ",
-	"JEBbdRSZCEoqUdJG9jQtOBgpQa/bJgRk8zoxC9weE5T5xMaT661BMK7t+2pz68E4rrm6FZQUOw74EcI2",
-	"sxSc1j2mb8o6DvoRh17vcoSVSCJIOIC44Bb8OsICGsHNnWENfRjREKz92U66ItuAFzMQosycBR1zXSS4",
-	"NkoynrTWFTQkTIYzRFggFtv4PhM9BlO9gKhj5M23DD5CECaOJFdvAAkxdjuEsxo65szUsYnnFBC/TyF2",
-	"/gi2Laa+r65NJwjCXgQaEqmXrSBEOyWa9Xpsr8KZRsOQTJsn7+j2yPd3V+T1Fd7Zr9fLh9tk+jTfGtHh",
-	"6SSFrJug3t/367jZbzT6z8nO4BDXA9IY7PjN3aA+qGO8h5/7e+SgEez5zX6D7OKdwT55Hhz4h/06bgya",
-	"5WWPRxEZLN7o/bQLwjD30it5OC1aY5hCSkU4DeZuNOigtCxyzNkgpDoV9s9k99ckISUCPLOEv1AWGBEc",
-	"ytFvhTFXLSZuFPFUlPIGeIfOZOMQzGXSpn7ods+hDUOszEs+tQ0csMR9LMhi7OMbIn8ws9+XcgmJ5VQ4",
-	"Rw6/Ko+HevIiPLRbVFw7pNektjw4lV4TpoZPIt4nqdPW52sO22R41OwOiqydZ3rcj7oyzv2OxibR3TcH",
-	"JRs3vUatkPzjtfleCAv04+XZ6fLjBY2ydd55JpA6GwXd8Qu21OOV1JFDK47sgc/wOCwEcbUcnfIH7s5o",
-	"aqw1OiPSBUJ8jUMaaAFHSQ/q5yQzVrM+XUiqP6WhBH9WLsCbm/2nWs9aN2t38AhXAE1HbiIqJYEwj3+2",
-	"3p2gMZ5MQLxWQjTsVx2zErbHlXvclXp3wV1FBAezsoTI9DOxxAVh/auL9uo7iQEw9wou9DzfGMmBVSmh",
-	"F6Cu9giBuDigqylUXOMv9w5SwbWIX5MoVfQThOZhxKcTU/kzVpzU72p2r5YbUHthCm9+l+G06wV8nuA+",
-	"Ce8QH/qYAZhZAHg3l2ftuE4Iiz5y3oLmqgv0xkJ2qmjvYtqOAoo4aSc/h8d+1O5D3T/4bvGPCszWiX4E",
-	"qN6EPhaGPtp6uZaK6M/FUY8pYmCcL7WCSEB1Uw8XB/jkELsOgD5m8N8f/lhyje9/Zov7n1XLtdFtQINy",
-	"SFAsx2x/UdC7NK4tRZZMEFsNvYf66SEXxn6rC5lTiYb4Gr7KEe31wzHpeqQctyJkMLFR312Y09PGKhXB",
-	"V3GU0lPdf9eI4Rsj4dOH2RRDzXoajq2fXi7ARs0Sx7ikhKxK4hnMhMGoIcaX5cYWjflCipVaXrSHAfKn",
-	"i/V4WEHlMSS0x8f4TezBJvbgG4w9WCaSQVua8qYlGB4bkdSnJUYkENk2Odl3ykxOVWEpnzEMnVS+rbzv",
-	"r2IO+0a7Yz14uvB8D5RV5jKNrRtzWZG5bGoIlCWM+vNKc5kaZs1lOibK1gSD8B3b7x4zhKMhZ00aoBGG",
-	"chvBXKmLImsbdJy5j7XtrpA+B8nlK3atgvl1QPzxU27/WPRinbPbWOU2Vrk8q9xUU5R5SheLgNtf1D+d",
-	"oIxdTo00drkkai+JloTygjpcsobS1YFsTqAa8ELXYx5DuX4xohPh2vKYIlZ9k1JC2Ld5q0NuA7GK801j",
-	"8vlI+l8Rom0sfo9i8SuA3WKL31Pdf9dA/8bi9w1Y/AqhZj11FASSJQl1KZpoTHc1dDqfnGZtd2jLJqMl",
-	"iWiVGjobU4k8K2x5PZY0lHyh08oUbaVSR29bGgthhJpiQoz5sR1o4sTtoOTFLvJAdFF/WElD/W0FEr0y",
-	"EEe8HtNGyQxxxzJN3dHWMOR9HJpgkySAO6HqlSOEofUAiXSTg9Q52ZI2UOgbrAuYZaL20dkNI5F1/Zje",
-	"pnJEaIT4DesxLyWgJXvT2XXxnpPc19TUL0z6Qyy480GPJV1TjTl2rjOrl8dw9AsNwXnCTLtFUfWiZgu3",
-	"PqK4+cAJcvcjv++/c5vrYwRlb4y0T8Ki3lvT7BK5/HpnG4r4i6UxsnoI2tLZm6Ki85iTLndb3k3S8U17",
-	"ntSILKXtsS0v22zJq0AAKkaXk0jR/gkekhpqCUiTwjJLp0NyTUJTNK3H4vmqwucTXQNEp1nt1ncKK3jq",
-	"nS7QUOhSAgboxJuU2pBTllgtdtG7dfPfvtDLsNwEua3cSphJoRdYGTM2/a3cOLivskbvS4IjwPr8s4CI",
-	"5fQJ2OZor9o/d47bub3QCk6VhZSRvEpVcVPFokcDLPHrkN+scRmv4kdSFzHfri60XS1E0tYC2+7dnNkG",
-	"kQIaXQjd3HAS8iBmpLknpobSQGSWWqo3WxcPUy0Al/TlVoREziBtYMCjsVOwN710Sx5ym6IMeGSbqVRK",
-	"7s+0FbnD/nSx1dwtpjsNFuzx4yPKE3plGhEXpYozRoD6AdmE09xY1Ast6tiS8TivSX8xx9G2Q6rt6/l2",
-	"9hN6RVDcPEc/4tlmWl+yBPpWKy1fUkxBHP3y3//5Xx9v44RgKEylm3doTUp/retRL2FHL2faibW2aP+Y",
-	"RH1tbaFk/qPasdnuV5bnvzf8+xPZl1NI75rmYGmkW0IIoCXWIOQ3ojDnTr3ccvL14whSEh/4TJ0/jDD2",
-	"qLzOnGcZbFNXhOCKNhyvGPgTXeuZSB1ZCvRToF7sWz6h7ErpSKbRmpKGkOSIT+VkKpHPGSO+5Kngm1et",
-	"buvT65OzD0fHF+1Wtx1zu3g9Rd5lCwPO43CSWPh+WDfuepMv9YN+b3Un/4T+zBjRivBsgc1sf0kUyaVe",
-	"zlbyclOMBQqs9GcJdsbF2GOf5tZu/bBSlIGQQbhVnfm+Vyfi2m76J/Y6roSwYv9j8X3Xvwqh65okbFj+",
-	"xhv9gE7FEkCxnpSaWKrSLsY8H9O3x7W/DjDHXp2Nd+bPxu1jL0lpbg/suaqE5xVqJQzswriNYvlwRhx1",
-	"oqVUy0TL2SiXpZXL1KGlESEN9MUKZiujWjI8JsKFdsDQE9xNqslcwo2irSDCA4ma9Wa92mhWdPSHDuPz",
-	"eUCiZ6LHtHaqc9UEN9EffexfDWgYkgDpduDakaKe1jNBAWcgaEaZ7TFPO5Q+df953i7WZwv7FCXA91jc",
-	"MZ7gabTaZH8bvfb71msTHC1G8Rxut/0lSEC0VBRvGuNetU/a3bZXQ1kisaD9xnrxugpwFj83KvAfRAUu",
-	"A4xL1OAlt17/SrQRVOFkGxtl+CGV4XLgsaZCnCJjK6Nu0zTs/fmrlqFhnom79XTROV2NGYoH6uQszogN",
-	"SDqsFYR0fpsixddCm43SvVG61xdFRHFIh0HY1uVlu1ss4CMvMFFCHtqCWKXRTFAfh4gGFYWyU0Z/nRKI",
-	"BCnt7YI3PioSP6FO8GfSBzaJfqUViAWEXcTV7f6sapCZBoUhxh9s9kQ6itjVPVBt9KRCQ9MUwcdMJ7rg",
-	"iCCfM0EDEpHgCLEUz93tMRuujPjA8mjCsC3Xq1SLiFwTHJKg4toQRft4HWEdhjzg0WoDQSyHvpzZCMRy",
-	"UcZBMjqL1OnIxzH+fELYUI6co2a97jpjyuznRm5s7BxVxFHEb4QpbIwjfwQ+f0bSAdwpGqiPxxDBCYmS",
-	"YaB6PWKw9OObDpdL7xvB/UHIxGvKgoS192dQRjsFYGXoxheLGWWsDJrhx/aFjhTGKCjSmbxLzQZ/apPB",
-	"N2EByIWKVXq/s6EY35uqXwAHd1Hwz7EclVDwNflIqfbZAJwxv4YoOZvxukQZSGv134oy8DUQYqPJbzT5",
-	"8jpBwtu3rRtv/SZ0ixieaxK4lDwiuiGa8RNagd4QcORJOiZC4vHEQwEZ4GkohUJ3xm90ljc4FD0keY95",
-	"ZoD3AnkBlthLuRlTLwVzxjOBNOLEM8KL0JZSLhgem0omPTbANFQfwC864ZRJEiWNLCqZWNx5q4ae75lI",
-	"mzc+QIok6zGvE5DxhEvC/Fn1LZl5LsIoIjKiJECGNmlrJXTugfR7RvSuh0RqjWFAIyFNk4081eelucFL",
-	"nS2+dn56skTojPVIiSd6dU9iQrEHVFxODWB0Y0n5M1FNCxQpwjQXdVSKbG73p+HVo9HOllpfZEmDbq9I",
-	"GfRDssQ0TcyUlkdZQD4DAUlTs0pCZRip9ZihUOiOBGo1GRJfnw7F5TJ++aLv7+iLI8kYFjmNiHPUbNT2",
-	"bl0n5ja6LNx+tdGoNve7jfpRXf3fv3SmbcELni9/wZ5+wce102Yz5HEuadZYnOwX8zm0G2K6IabfCjGd",
-	"TpTg1qi79XrdWoDWIavaqrmsEMabdhcaoSE+QB4MNwTHZg6DkRWPCeqrqxNoyxtKz0XeEMqte6HU/yVe",
-	"ThjLT6n3vYHGjSUsyCBUZoyuRkYF67L+y10wIa80GptlIDyQ4NumAinCU2QAHsrMEtQRYanLKpCqetBZ",
-	"Z06p2E7pmckDTt0nAx6R1bOGD7/f8lPfbcO576JjKvOB50ATfvyZjqfj+CNl+mPCBhSDH0I6d8Ec4opO",
-	"8qdIv7Ce88L7ugPWYH2KCi3ytdzrcpUIogQT0Iw2BsAHIeFA+mIjwrPEfr+l68InhLCySNDdxxF/reLv",
-	"/dVDY4KZKVOn1fisVn7Rbr1appMvJfXOY6q8Jnng4Q2FG+TaBBvfBaPXlse2QyyJkFWR9M8vcAmdwMAi",
-	"Q1Ru9SLFa7VVznClNI4XursXZa5V8tVjerYtkuX7qQw+6dPbcKsHge1WAtWZ431w1rQKNSJ8s301oY9m",
-	"ATrm48lUkkCxtsufTpLOvyMcDqp8QhgCA881DpE3iPjYQ//9//t/UGyiQL1pvb7jI09yz0XQXIOyIQT2",
-	"9BibjklEfXSNw6kO0gGb+lsy89DW687FZRdRbYMmOAqpOubMI5Ua8q4m1FOj2DQMoTd0j8kRiSAKCKKB",
-	"to7P3p/aFzFUr6zHuHMsTUDY3k7oI7Ht1nAYkSE8+Wi8e9n8amcFpASbpZENX/7j8mULXwTMuZBsc0Vm",
-	"cWlki87rs2lFixTiVwWJqInS/Ro0aUIi1J/6V0QCCdF/dsw2PNf8JhAO6ZCRAEkOyP6e0c+ITLg/QluC",
-	"G08c+LrMy8YYOo9E0mrmmsBVXsRvtEWf5wgZjggKyUAiPpU11JI9NuZCWrOUebiQsnTpmFzqE/w+CUxq",
-	"gwV0RgPQhsh8d0QGEoHpmBgkWJ/GgOC9POleS8NdPfB+7cB+SRlQTS8iJ9+3Mifur1Z3YX02P1rAvW1k",
-	"8wcBva4NtEjVORvhxKDE2WNJ6emSocvLaWdG5kW255TFzq0gepaZ8lsqIPrY9SIyPfvMyF++2KZb2jXa",
-	"qNab1cZht7F3VN8/2tuvHTYPoOVW+kKU5mC6aTUPcKPf9HeCXbI32K8/TxT+lg9W9UmkrkBq6ebWdUz/",
-	"1eWzmTRB56ihtkrGEzlzjgY4FMR1QOCwAf8hTv5m03GfRGAW13+eDdohGaszBOO7AgkAfkUDBwNBtDld",
-	"fX2aPKo+wuUdNff0pyS7QN2SOsfMejQlsmOmzH6Gn9WGmXmJ/ULEb7/bC6FFYWZn8I2CTLFO08I0IpQp",
-	"DZLBwK9LeZ+w0gefIxeWDGa/L67uYdtOzxX2f5EmYVs8Qh6/YSSCTgB94vMxNKAWttOK1r8x0n1deizT",
-	"FMC0PNSt93V6XsS5RJJfEQaEnMpKcY2ONBzcp7dhFu/NdpY13LsTpD5JPFrmiP64iX1/wrS7LNYtwd88",
-	"gWR7vqT5srwaW9tfoyzK9u0wXfkqOtEmtpUJN9WSSTdqap13dHu91Vk4C4i7ycV5ilyc0iBWnJiz/Cbr",
-	"X42OzQvaG0h5uFSdNcBkPZUk2+BmZeZOejrb8G1L0yweoVYwpqzyULU6HkG0QB3m17IqwiOLEV8P/TYp",
-	"QX/6lKCHlVe2jXSx1PqXhsp3Zvw311flkTBS77eM9mtOcsMRH7CIZhbYnwl7yI/JHNfCm7s23zbO8Uwv",
-	"vpyG3HqWZ8L2aQ1DfmOc8do+EGIhjT6RFPaLyJhfx4X9CnttL6J1KR3hQr99kwzwNIihjx9hAxuPiAnu",
-	"I3RYzgX8eeHSnUeFPtdJALbr/DOBJhERhElAjLjrPCM3IHUCniBAkyNd8AablsRojK+UUq1bEgvEox7T",
-	"6CLiMW78vlzsCsiYJ2UzUSsI1BIFHxOo/jLiiIoeDJ5BAr5esulMPAmxHPBoXL2hAdEnc0Fw4L1IclNh",
-	"Zp0aakN1BB6THtut7yIsIPFVdx/VpXkDrhO5EPlMRW5r/fOpLMD1O0rb6tCdI6f9qtM9u7iblU4v4kmE",
-	"bLP/Au02MbdsKNyfybkeBAmu8ijbsxzgfbWkDSW1q0nDp+VCNYw+TgZvitk/iAadPdZSbqv5Rl1oSxA/",
-	"IlKgMRZXJKhs6tyXrHO/cJRprFlAj2UV770P7Zc/nJ299ZKXofOzy67NFzGp0hGHqDXJEZU11Mb+CAUk",
-	"pDDEx1FEiegx7x/Vt2Q2CTEj1Us6ZJD6e4Tk33Ug7ZTRz0hAk3EB3xD3umF+G5HP6Id3rePq5Q+t5t7+",
-	"lqBDpiAe4MNFPUcPk/q5mv7U58FMf9FzKvoPr8eg7EVqJa/MOo9MPG+8bhqYZ9CW+Y6aALhUj2OfHKGA",
-	"BFONJwT1Zz1GZaWGvMwSIY43InIaMbDIhTPUNyH69orj2N2z993z991Px2enp+3j7tmFLYvRY+XL+c+h",
-	"3yNF283N8jQev7mdFjv9tKYGZ29XYxriZq9qE5v3XXgT50jgCgpYJDtsf+FzQL7cxnBOGOghKYoBRBHo",
-	"RhDxyUSp7AWGgByk3XgKn8hTuB74LPEYrrrU+tckhUqzShj5H02++oN5EdcFoTXNRPN0qdj+c2muGSw1",
-	"WCDvr+Z/HtrCAoIyK+iKkInRs4zjEEL+Cz2G37iE8VXRauMP3PgDH1Pi2E7EicLY69N0bnmhLgE5gfnx",
-	"1q+SOR7dq5hbS0NiORWZzGPCpmN1fuft01ed0zeO67xqn3R+bl+0Xzmu87rVOWm/cj5+3Yxkqy+Wa9Jn",
-	"j3TDWh8oOTlGFGjnl6jl2lVAI4SlJOOJFF+B3RoUjqbhimaZF9Nw0ybzgfBPnWUZ3INb2VgMS1oMo2m2",
-	"fIX+vMwyeHz27rx10bk8O4WHERWIKIlRCUKIM2sf1KJk0sZSF1JUjNIkwh0hgv0RCvmQ+j3WD7l/9Uwo",
-	"NA+oTiFSmwOrWyqFHvphxlVvwYqDoVuGxEyirfZPLjpV/3nTVf/fdnvspOuik267Aj5Hykig01glN9H4",
-	"/ZleRzzxM4E8GHoG6MwjD221Tl+56Oyi8gJhBCvtMfD9jXgYqDNkOhcA+7ByV79RGJNAasFQcHtBYEh6",
-	"eV68P7lLE0+FGo8kiKtXP4l9D/a0adn5XXfciaYZv56lPWn2uv1F/bNgfMszo8VYsLGdPUnHi4LbLDaR",
-	"5V9Y/dFJSHdEYLEbAHjAPheFt7+e7Av8JmPSyjNCfTsM7/GhdWNj2rShWM4o9ddL1NCuGrDRQh+k0Ase",
-	"llFC1ZVsdNCSOqjU4GmhG/4t1kAVMKNhxKcTlGqFiNN9/7AQRKKQCinQgIaSRDrqgoxf6LotQkYEjwUS",
-	"0756dZ+YAkrjpJLain6rBZpYFw8fiS918fBJ9DC1o02n1E2MZlpvkwDlc/iaYkbbXyQergiYgJI2eKjj",
-	"o3S+xCDiY7CjGLwuipewSLbR855Ez8u9/WItL/e26o9Nnwx4be7+AVW8gotfT6xUfGylfvetsNFHB9ON",
-	"crdR7pZx01jgrGLfJ6I4CuC1acdnCxZNBYlcXQQ10nWGKkdQ/ZNKNBUEigf0PcQZ8oTPJzozTLtuEkGa",
-	"DyDZcS5bzMNh6FVc9WIIqjWysRK3ddUB8T/yu4nHGmVL76VUK5hs4ufSluKlSwvEvbmLIhLUidx5qkt4",
-	"uvDl6uDv/O6f1cO39y8vh8MwLmdGAwC85mGmUNwB0PY1u56biy0KQATYfAaBZ/7oz1Cg7MOI+qNUNaE0",
-	"iipkxL7M1m5MhubQgOX1F1Oz8EG2ikgn8HSu4j2qMn5IVvFN4O0fwhLlFtagSogsOLHJZ+xL27xBnWBR",
-	"lwb451tp0hDDRBmTWAKfG8PYGhUXbtJ4l0smigxlxpAVj7VVCHNSwIvMWfEFP0BtoJdTGkI8REtNlqUO",
-	"OWVK12c+D2weSxdjvVcB1nm+6t7xRBZLtQoiJWXDOxZuXfuAN+EY37dZ7yaF7eUEku0vN4mXqEwNlni4",
-	"LcTC2ZL6iVnyszH3PYm5byVUFJv+ltzfIwghRWpHymmzgYwHMwaWAIs7+5tXVrSJJ7JlbTQZeaCiiI8j",
-	"9aAtgoWslGT19+HTT2LgXIqGGzPnxsx5X+liRcm3pfLDprzaU1dLg3pZ4OB9bNbxYGXT8phM1nRTUCYN",
-	"NpvUSOsxKJKmW/jll0rbwgy1Ayp5XOhsjK/U4BlnxEUjOhYkHCDK/HAakMDtsWQRtiBw10yMxlMBhdKS",
-	"ckqDRYU/v0xZHsLcr0bZz532h/bFHbT5TYGyjdL7mEIsTcgS1lUMKSvFpcDu4k8jKmdAm/oERyRqTeXI",
-	"OfrloyI/eELfkln6m9EY+/Hnj+oF0XV+C1+pW8Vd2+qC8LfQduGA+9Oxgm7XmUahc+RsAw0zy1zI1LJ9",
-	"CrbOeSS5QDc0Ikg31ocmwEZCxROqhuUYq8+xEDc8CiBHS9dH1V5I7VAU6ZeozS2+QVHaZAGLc6vjz5v5",
-	"Asqt6iA/SNNa9hKozZpna880pEoSRQ0Coy18RdhvOOeN2QJzi2/+kGoPkXmnLl2ZYhD6uIpnSoHW4jSv",
-	"THhj8eMmUCrn2VYqBLL4eQiULJ4aydkkybFFP16enaJLTSQNU6ERBFQuLKkKT+a9GEuMBiG/ESik7Mo2",
-	"M9MTSb5YwSz9aixxFZ7NefFL7F8NaBhCMVDTFk0tHPwnJg1vPPeyvKsFLm1fMORo64b0R5xfCVsWNV3j",
-	"7JmI047T4LOQdrw4zzEkN1LBmU7B1NgO5dTi2Vcch44CX3x1KkA2G2ebCquzPb8V6Vh8wwm9JkwBrtpw",
-	"RHBA4dMk4v3M4yOCw1y8V3yydd55JhC/YSj1W+rhMVEX8PH2/wsAAP//",
+	"Qw+N1YuIQFs8Qt5fPdgNZjNEPlMh1bldkVmijS1sypgKinaz12jmrR8A6fKKTrpc4rCEQm1XqQ5dqY2g",
+	"H5NAsVH1BtDLPXVD1UblSP+q1k4FGnMhjf2jx3zzAaMJVodzTSI0VruN+I2ooXP4kiH1dGgHjXgYCDQg",
+	"N0RBHWbI+4vEV8RDoMKnLnxehxfx/tbU4xcpa45OukAX76aVZudK9NKzqZxM5TFnjPiSR8XLWBh355XM",
+	"vylZjLqXRSD5F4l4tY8FCfRFsem4T6Iik4oakn8RCt/wZzqejp2jRh3+Bxiov6nHV0SZJENF+W5d54KH",
+	"sXaVcyqG297tIOy7k/1fTMNi40Skf7zzbPB4MtclwVEeZTnGglQpE4QJqgRKJKZ9jdHWuqjWU3T6Qr91",
+	"Gc1bpBKX9LecawckFfS34rnUY7k33dzLXnXqmhu516xIVA6zBUBT246Iz6NAIMmRwnY0iPgYzqJPhpSx",
+	"1OFERExDWVtGK4qhczksPiAdbYdkrKDDA26pv1Pnrb6ICKo2XvQYyMkeEpKGIRJ4JtDNiMgRUWyDw7+A",
+	"jQMehvxGFFNjFBPjHsujxoWE9c509ZJHOXrAMR+PMRJkgiOQO0KqlzWgJAyEiwj2R0bWdvW/R1j48d/q",
+	"ZR5SzLMKY170mBZhcD8kNdSl5rT7Eb8iDPVnWlWF3aVUumpiwiqn2P1FqN2kTwD4UQn+CzjQ0YMbCUjh",
+	"KMKzPLHucqKeyz88bxLxCYnkTB+B/eRi4f8OJ/MClTmN7FmoHao3lDyJUgeRR2LWPYguHhZSYQm/3ZUI",
+	"w5sTGtzFVzmE752mXIbPKRCFjSriExE5jVghdVHySj6yaCKY5n4ryY1SmnI9OoJE9/TnTPWr7+XTOVjX",
+	"p/OBR1digv1iDnuTGnHXG07Nktxz6suf4Mrs/HMX+EgLuFXv0hoQoMtLHFxopUt98jmTRHu78GQSUh9k",
+	"xO1JxPshGf/t30LrofGFKHiQYATVAHeExlMhUZ8gLDXdV+ClMD2KeHQMSL1jPgnn6Bc1Y2BEyrPBhdJe",
+	"HNcZEwXsp1lAHhMhQCR0cqe4/aigS0jMfDVmG0/oFZkJhQESy6lwjnaBGlAJgPSzdpNSztAA05CoM5aR",
+	"AQinOdj3G7hODvvPg11/hyQwhPt8Ko/6IWZXQC1KXcO5Pj59+ouOMqv0BlxrrpphA7tsnXfQlhcfnod2",
+	"XKRPXIDXVh+kV6k54Khkg5D6971IhZAg16F/8xGrBZwoJq5uQTPn5IzVyOwJHyYnHK/maQ62paQvPo18",
+	"Yo0JVKCpdkDD5nAYERwYnVfAAb7mUZ8GAWH3PEGDrEJd36e37X8eHV+0W922urG0BoeaB7jRb/o7wS7Z",
+	"G+zXn1s8cY5SS8ngTtN8gsPc2cH1etDYr+7jZrO6u3/wvHp46OPqYb3f3909IHuk33SKsCJBp3MSjamA",
+	"6ICAMAqoALQwM94AKUy8vzvAewf9erVxsLPfyADAjgKAMRESjyfqvuvNRrXerDYOu429o/r+0d5+7bB5",
+	"8C8ngZP0ThNAOcDP/V2CDzA5qOM9svuIgDKVI8W/fCWJuag/lYhPpaAB0QIrDkMSPRNI+HxC0BbO3qGL",
+	"MIoptRKHMLoZ8ZD02IBgOY1I5Qheo7DnN6xtSlueOfwjtHD2XgVRFk9ugM1FaRLQVHLkreuccvmaT1lw",
+	"N2BNrmw3uYt/BRH/N2Kkz0PE/u///98BYf/3/32QUz7lefiYSA6Af+d4FnIcdDk/wZHW/tff2Aom0NhJ",
+	"tmvmQ5JzFMKMT8cEADLIZ5+QQFsrBYmuAfBCOqYSbTXQO/pSCc9GjtM0/1xpoyyg6k2vNSO706mlaMx+",
+	"LsnYXhJOkxxuM3W4qZU9LY9NYpvyWOycaTTDbfcrL2JTsratBgunfhFLZvfiGRCQpdZjI7VmfIoUh3IR",
+	"FujTtaItKcPrw9xX86DgvmJx84mYN0PTSYClZtXqxpIANkYoGBy8T9ceYkoBja9Xo0SX83eYzYxUK+55",
+	"L4o2gH1CgzDCCbugnAml6spohkIswUS+gvo0UwJS1745sit9IuqzfIfWvkWF8eQoSNTeGAqxXfYI8ECq",
+	"a7lQH6ot9cFDAmAKVL9UAGNqSE4co35Eabg3mMpsOOKCagrKKVNL5hH97d5YCMxYIXtEgDXhUGSRrbFa",
+	"y2gkV6xXFksXT3TB78ymeIQog/jQ9P6yFK9RmburDx8+VNMiUn6sH/Z9MpELwINgdUTkXmISQarv8BrT",
+	"EPdDcs8rDLDEfSwImqZemb01EPx/S13aXj0lFVySCJyL2eefRocJyISwgDB/hrYUc7CbqyScDDNxQyIX",
+	"ZE/4U4kPWCIqkY+ZGgGSBGL8pse2fO1q0TR+MBUkUA+GXEgXuE1VR6vqxen3S43phgBXMujeY/n4DpbO",
+	"x8R4MZ1MeCRJ8I4EFHdh0D3lnp2VqN3YS6N2vAQ0VmtAsNInFiCphgkvvXu1aw84o4kkeEfF2HqS78MZ",
+	"tXcZXOQy5s87Nhha2zQ0/7Y/Nh9McklbGi6sYmGnGdsNPu1tPBNaSDGXAkK95BEJUtH4K4XNeEE6tn44",
+	"jMgQ7ig2HuJAC204PNeWeEpE7BFJXRz2/el4GmIJBobWz28c1+lP/SsiO0yS6BqrSz3vNn5wXCCiEM7h",
+	"SDKekAhUWaCiduQXR8kFWsXfrzYa1eZ+EsOrzpanf3ue+u1W/TihPoSUapP0retMUmufW+sXh7Dp2Dn6",
+	"xXnXOXVc513rH45rNnD5/p3jOsdn70+7juu87lxcdp2POUb/+Y2mzOHxnjOX2Lk8Qwf79QYKppHmZRBC",
+	"IOmYVAWB+H79ziN03u1N6/Udn8E/5J07/80PisaeZ756hbbMApCaHrhuyoK9dd79pV49/Pil4e7d/vLu",
+	"h4+/n9vPu7evKjlG7dSdLYbgKDTlA+SpId4LFHAp0A0OrxBlkiNGhKJivP9v4kvg1fM+lLRtvVX9F67+",
+	"Vq8efvr4t61er5b5ovLX3KWlwWapS4SOSXxHCZykL8v+5ZbwJSdG81/i03EzsJVaWgI1+iDU/DqVZSWS",
+	"ZWH30/XiFRjK+wIJiSMJBLMB7lbK/Ei7XxFniFyTaGZUH3UPAx6NsdTsb3/XWe66dpOw/0X/+bQfUt/C",
+	"gaJEP7xrHRvxrFbgPdmt3+bepp7mkvgRkfnioIDf0BZMMonotVLl1OTgYf5cxRNavSIzD13jcEoqNXQe",
+	"EQGqBUQusUw+TY+BPKN9pcIGNWkRI2/Z+7sFy06nL8Qnq466qrA6F6WyuQA5vxdH3CcpMAjH7HCMg7T9",
+	"Sx1JNGXq7mt585PiwG2QpYwVDXiotCejtOWQsyGJ0tK4FsLLbZuWyd2qreVzc5Og5IVXn6lLx/CjWr/I",
+	"LDvWjlMHFPv33XQ07sJ7T7CQSEx9nwgxmIbzusmWDuQgCglRX8dIuEhwJTmPsVLph6g/syJtpfzxMQMP",
+	"Cz/whRivtaO0XGcSm4xFxu+9VFiJnwGqOufynkTkmvKp0BjdXgVzGEVcGuP3zYgwY6nW77CoLySfCLCM",
+	"UzYsf3TTwuBchU7gmVqKTNhXxFXUnFXsAPIBUmlSqZD5dF6RielKn7mrCHwxs+iwyVSu5Bh5DBpr2maM",
+	"LDcRVdSOyhq6sHqZCU8BVq5n8wBS+4riMpPMqUgsjgiiQ6ZkTUDTlfypmzI8ak+ZNr+BTkBANdviE0nH",
+	"VEjqI58zbTb1Z5UH5VOdZNFrsh3z5AsDgDriBIc3eCbQkDCi43z6s5RtvbaSSxQu7k7sIyuw1N1V/GRl",
+	"JMsS9nA20bCHCAsUvIDZh8rZ/ZiAOQElqpyfXXZfwB/vu0Axp0Ii8usUh5oeYDmKw3zuziay4V3zWMPI",
+	"jdVAKTMMZMpCIoRhjMLEwa3PO9a+a1ZwaUujur8ZlpCOiarfg0OsfWxpgr+eQA8HXkyHQT2+gABM9e4s",
+	"CfTzU7pP54KsqCGGEKm4BZzG01naf0+FVyahWSbQMp8kLpLB+J7m4LoPxBxYa2Y6CKAqc7dGbclh9Ung",
+	"/LLd24BRtWM+lciDUFVv2wTBl9re3G3Z3PbUAnLvTggiTbLJGqaNVKyUULM1DzOBFQfOxwULw4Mgnojj",
+	"plfS6uwSSyLpYvzWAqqOKbMf56/7NueAX2L/akDDMMGM1DEatGi4joDvdIQWhViTQcNvkANS3Q2e4+pu",
+	"/4BUD3G9X234zWCH7A728H7fWYj9sIahRsYwNGf7WbybGD0XcSZeWMkTvASD26Xe4m3OCeUBqZ3kY+4B",
+	"Cuofp9xD6xkHJliIGx4FeVYaLbm4SIz4DVPioPdX8z+vttreoWkpuxMtjZ90kwXmbd4WgpiHGy0z5d95",
+	"ra7vPamnAJenRteDDJoeJsGPxyEdK/lTECZ4ZMURp54NmMKLD0ge+0gcdz5RJQXP9cN65n8pwPwrxBJq",
+	"AXjFnq5tal4jg+DqoXkKtAjk9tAe1hhhD3hpSh8ek+CCDBIxb63qH8s03IUDL4mnc4lAZnHz7Cu+lLJn",
+	"dp3kTpZgyDfZqOC1Q3sXFEyDU9lQ3tQ95RxYsuZYF3GSjS9DSruSBcqi00RDfpOy3qCtxv5cfLa2TVI2",
+	"1Dp1/SCbgZ6HfCnBvn4Qi/aNAtE+XmgpFTnjckpXaylBNh6MCqyL1HfU+JJCNGsWk7m73vGwiJoIJXs5",
+	"6sPTYeEKBOwsxyibgojD8GwAULNUo8JD8o5I7Ny6i/pG7GUtdcgxn10tsegXL+7io5uV7MwCflHfjydy",
+	"ZhMJICnaflAasf1bqzWQEKL/PBvYTDH4UilFNlyDDwaCyPjr0+RR9VGn9DX39KckhcEkF2WWI8CjHhOB",
+	"KbNfqJ8VB2DmHTBACYTxy+/0vkwGnM5+ifPfnKN6usLW5XQ8xtrlOo/0d2e8ZY3HS7hLavpcYCYhvTau",
+	"4rQ3WEp1UJoYAkYuyjmNWHYzPtB3Ss1oJlHqe/UdZMNl3mfCZbSjXrv59+o7CiUKJtnJm+Qw+4Zmva4A",
+	"ermcuWflTNivNusUzHeYCKSaozSD5k7z+YAEPmk2mgeOkTefB43BAT4k1WZ/x6/uBnukejA4rFcbWH2h",
+	"Pu8P1EWQz7Klz1NNyqZh6OYkSSt+k2EgSmMymbxHTrOR+c2P9ZDOGvqXjY9wXrVPOj+3L9qvcnzr8c2X",
+	"pUYGgswW8wSzOwizqVsqeEido6YwGpcLmGcnH5GK8Ct7V3edmuelyi+MiuIc7pysn2lI0M2ICwK+L87Q",
+	"r1MyJQGi8gXC2gY04BEIMlWQ3syZUSJyLdcJtOSsxAJGEktx3j591Tl947gpWHGd163OSftVTghFHgHK",
+	"qwMQr8JN1+0z07sJ8CUws4xoWZBboLl4HS9uirCUkkAMeSs8Rk2Uci+V+ITqsP0fut1zpMejrRvSH3F+",
+	"JSrx1YJ5j/F01cgxccF7o2793U/dbm21WQ3LLOFcdpZPJ81YDvQnkmaMvJGWNtLSh5VeyoszJV9YRp4B",
+	"tFww/em40GuqJnMU8DpuScNOyij09Y08t266wmnu0xk01cw5xfuf11/uvNp73n5Vr9cbzZ1dy/tzZII4",
+	"93xsQzsUEWQhZTGj0J8uJURKO2enJ53TdjyoS8eEK9V3Z1+paPMmaCcnHzCDeQn+vGr/3DluO1/DTJUB",
+	"jIR9nJxdtBzXUXTKcS28HJ+1znPD79aXD1JAVUZTssL5HDisbdkKllX/vLSGWQVEmoJPmSASUnRMhl/A",
+	"NXteS3hZZCRxeVwaxOWyXpHr9vtOpVbsrV2jCK4mj9owvk5IVLHpz+DBlxxPawYrFiKLTt+enn04NQWY",
+	"kkJdWpKAMl0MaUxCPEJnr1/Dn/0Z8jJopStKGPA0LwXp5tNF+03nsmskHPO8+ktjZx68zuFrUcQ6NkFY",
+	"BIU4XjEKplAh52ZETYqZCQMz9aAxlISmjNRyhY+H8QhnhaVcO1sGLhNxQeJhedWgi4cFplppeIC9EEOx",
+	"Fg7bdT5Xh7yqvqwa+gpOQGMf/VzlQ8IWf/njGoOz5X9N0kDWQLVQ5islSadu1s3W9s5Q6hgfs8h3B+ty",
+	"hmws2pY1aK9lWG7OG5YXOW3asNxcbVjWa1zXrJwv86yWJpaJDktEhDnuf19GnIREm4XfjTM/JLcsa+7W",
+	"c61psb6roXuRkptz09cQ18Fp7h02s6Vw9ut5dKE8aR3jz+kv05E1i+R2TgTAQ2EjteM6+jHEuIr5KcEA",
+	"Q/RVRCYh9k1odEiFrGQiRZYtMbuZ1ULEXM2iORqXRz9KewbmY4JNCKKbmxRdMsLmK7kS9J8JIhXT0SfU",
+	"wYEWbfwJ34A/IaMjrxtGsZ5OnUkeiynfPDCNpmMIDjXkNa9UYoK75h7VXlOpYYnYb3+fg6z04EXouv0j",
+	"BlzQ+3lsF42LyVXl0+x1JPmUXO0cOf8WnNUu8M07U/VnIWfxXOkxfEJ9TW9/vDw7RZc6CXgriPBAoma9",
+	"Wa82mpWELfk8AEunNgODEkwlusECotFrqKXfGIcRYptWrLPFBZQchpn0mlP6UEI3v4uQD3uzdxW/0xBU",
+	"JIKrR9eTw4N5OXyRqqTl8KCkHA6LXVcWvw/5elg69OghH3cUZL8R6oCX0AYbfO/9RS/WM+nfpkbsC8R4",
+	"j0UE6qsredXW2aKyUkMv+ZQFJECC6/oFjDMoPOdzIcMZkhwpnKQhVNlSn0bEv0K4x4zVBQ8xZUIexWUB",
+	"d5roLX0JHpWdJgrJNQkFCgiZoEmynYZbr9fRFZnd8CgQ4H/pMQP1IIHbt+01mmlUUm/dg2cjMpyGOKqS",
+	"z5OI6FJeah3RFJx6ooZaPWbo3gQLRQX7aqe2snzd7BYOikqbEi5++VjzIS3c0w/D8XgVnfZYSrP4Y8vW",
+	"y4nhE8vR1gS1kaWfWJb+geBQjhZZwqK7m1+tdmqbp/JA7+2EztfBKCiRsDys5Eq9p9mo7ZcogpBK6F8v",
+	"9OFKLzanTI8pH0FepFwYjFvDtUm8tinxaIQVjWLTMYmor6sHQM7hFtRbQFT0GBjn65UaOmPonAs5jMjl",
+	"TyeKkAHpHk+mUifYnr5/177oHAPhJJ+xL6GUYuvnN4qWN/YVUR/zCFp7+HSMQ1GB7LLLn06ohJUFfNoP",
+	"IdHUp4pe1VCLJRtCfTLjLEDYjHsmUITZkPTYFpT3QP/nfzdqB2SnfuAawzywMZ1TKGylHEX+Kgll3vLi",
+	"90NpWkt+C3w7BitzeOtpojPZigYrqhUkdgX9hJsqYKCuNw9GT/iQslQx3zXSEpYlsp8Ca9Jpk5q/bekM",
+	"BcpQyIci7sKCpwGVSEaYhpVSCQvpZIiY48RfZl7QqDd3V4pIy5LJVnVXmU+HOC2RDmEOPCeTJpWZ6aSa",
+	"HDZ2j/bqR7uHtb36/r+gqOogImLU5VdEnfTV5JP55tPeoO438UFcrWa+es2q3wFwroj2K5PZj6P+G5+e",
+	"0R8773/rNE5pR3TYxZ5/3NnvXE3+8fPxj4c1Mvvxt+BDh57RzvSE7tLBTzW/GbL++HU9+MePoaOPF8Aj",
+	"3bDP+ZGPGHrFibVNLCnRHdHhCCIOHQwZahcEw8Em9+bYksNwJ1kYXZLtaloe6A17d00+z97GYkYt/nVK",
+	"XCQoG4aQi/4Ckc+m4w6WyNvGE7qNp3K0bV7k5Xpq42tZcCrSISMBKMdCIBhm+vRigbyWKXEHTqEj9JLg",
+	"iERI15Qxr9SVZfJntXe3TLYBcH4v8pQms+a5M3Izzf9gikI0eW8WMEd3sr0fFzOcbYfFsuF9FsSKygc8",
+	"E2gY8j4OkR6JtqC8IZUCRTw0uZulJMEL9XxukkqKCpUIoksRG7P4vDN8R7TYVmwwLKqzrLblHDntV53u",
+	"2YWZr7MCUXMR8t72NL2SL4u1PjNFsdUotHX24bR94aLWq3edUxfpxbvo5077g/r6Xfvdy/ZFxdRbjssv",
+	"60dzn6kUYkWBDFX+FuMGBumbVFstvscnU18MGD286rIeMMLt3gcWE03JiDN3U5Ua323gXyOrLDXUDb/7",
+	"VcoyBqPcagtt7I9sBDJUXJhM+yEVI6ILFCtp2lWivAfyqoe41iWg50uEtt791O2i672Km7T2UxfbYwk8",
+	"I+9z1bYKr9qZPLQVkGCqKxMS8HvKo8w6sEQhwUIiznxS0Qac9JsEHTLQzTy0ZUqsmGjcZwL9o/rWjru0",
+	"4yo19EGt8Sd+iRqKxDQRVmqJmTLu6u6T9A6xf8X4TUiCIdhxXiBsf9HVOAUKQGYWUD6TkmCuG9AXRw9/",
+	"H0Ed2l+lPNre1l/VzKCaz8dHjYODHcd1fuX2krUSabe7bXOXF8h16vULDX3MdCMu5C9HEx7Jjx7aUjOl",
+	"641Dsx81UiwM7Z5cuujg4GCnorsq4iCIlBATTUMCVjRz4uj9RUdAUZnZooJQL6z5UhQkB0Bl6uXQ4EVq",
+	"sYgzAma+pN6piwIS0WsSJA27fBu5jmgwv569/RUKyxrZ20aMS77QlXokR1eETJAueZqafDf/MODO0318",
+	"4piPuttwmx/zrHQRkZiyMr2yMtX25k9aO3Ikt1iPJH+BGEc3NAx8HAUCbXl/81zk/Yc3r/qV1txy7OKN",
+	"+urc9QSu7Q7y+G66i2mOQZRY+wPSTVUTYy7U5cO68tKLpFHpBEd4TMAU3Dp9hSQfQju0jPSYudHD/aWt",
+	"qPKCI+JssQWx+YFyx/IOKh1QeBdxkxYEMtsIPh/kI37DjDSrBfyYtf/PFK0roVGyFULqvF+5aNWJX/nB",
+	"3cYrA4HpXYM8i0Nx7ekufSkMul+s6KM6Z5d4VzNBkOu6VPNOc5EkpFWSdbyqzfm0+byg/sSr2lydNp9Z",
+	"bym/6noOypUAetfIOwVgeaz7jJlinm4sB6KbEUd94vMxEQggM6mPm3ThMfUGtXEZw4OVdeuLPXD43qM6",
+	"2cpWvEpDiNbw7gInVj23HhOrpIE+7biJBUFr1I7raDV8tV+lUBtOL/zJdOIMx7uHZrzYQDnXUBkR424R",
+	"aMhrCPQqT73LA38LlQKldCLdCu8IeUaCTm4Runb32If2yx/Ozt6CNwVSDm11TCX9WqWl4mrJfe5pLUCr",
+	"J416ZsW7yoJyskZs2mKOs+X9IYmksLoABHdwOMKL9yftT63jbufsNMECs7E75TjNnxXA1VSOdNCd87Ld",
+	"ugAA7oMV1ZrfrXiuY+nVNZvx89X0M70NlBhH5Iir9Z2fXXbVgiPqHDkjKSdaVeJXIq3DbVtlzbn9ClFs",
+	"JcSLgibcrjNesBgsNS5lRy8PdeMTkose0NsnsBVrhJLLIVNa50gLFPGpTDBIcqM9xWkmrW7r0+uTsw+O",
+	"mwGrvNB3QYeMsmFRRVEoXp2qmB0bEnQrjjzTAdJgoUvFGyh0dRf6PIuEZn22fy48ZVDR4uEL65OFa1dC",
+	"RpwvzFloimAvuhjmcm8SVIKkgLyzeOwwuzyMXBoysvDAIwbrmSQcDZTzsXtri5f52LQoIMC4jA1ijdi9",
+	"w/nYvUWqm47dO1wtZc4t+w5ljJW+atsWZvmXRSGIUdzK42XWtpT6rqKz4aHwMdjQuE6ZW4wavCtjuSOf",
+	"EDt+tCMfmc4/FOldO8owJsw2vShNUu9CZu9Ajf7oxCVLV1aFtc2h3tMJwnPS6ybA7ekD3HLKra2n1eWV",
+	"8W4xE7OfcJ8XyJsvhgeNi8DDMaWhrFIWF11IHqutzWdyWrr8NSdWaJ1wnYLMszNrBZsLI1k3pOAhrKox",
+	"luZa1y8nkDAOlmeoNU3YNQn5JG4brFv9C4QjCB3WbWJCKuRidX8DgHlZ+AbbvhSUQs//xWJiXjHeRdTM",
+	"G5XG1VWUDMbFiJVbANgg2tKivzySHTbgziKOlWIoaSz8ssoqE28v89z8xOaI3SRIEDZidppzlPa6LMUs",
+	"gip7snPVrQ1NLLXdNNUsusDLwgsxJDEPdta9q5i+Lr5sPlJXH57ZZmqJmd3YxSVvzj3FpBL+um07hhFm",
+	"sobaCh914zbGpf6WQIS/buq9iKWxmLX0aGCQFof65Wsy/Eyifta5tLusTLg6HPrrlJifDWuaL1ee3fkF",
+	"UVTQl5o/wH6VKi5HRJAkHkfExa7GBDNhyFaqW7pWCtLRPxn/WZ5Zt7Gfz1YyVdHrKwQXq+jpc82FCdPd",
+	"b3Hnr4/R84P6c9uaHel2iMJFPo6imQKBPjcBDuc8klzYpi3pXn+2obvwKj0Wh89qWh8Pj2upq+ETLEfx",
+	"Y+oP00Je/Rm35o8HdOJMkXlXgCxifsU1z1INGxfaiukdwgjk84AcoQaaa3rroiZKd+h10Q76GYc0wEnP",
+	"chftIdvF8YT7V+qb/fibubaVteKabQWxXPqsy7fG0FfbhhPJCfBLelbml4Az9lcsR7lBZ+bmcleqHsqP",
+	"a7R3vKK6Xw4zS0ryl7XtmMaaOeWPIumikPs4VDeJhC66ZBHZooR6X37oa4QLcxasljhPYt9fdBDDY4VY",
+	"83O8QF6qdaeXNKMyVfcEnkFKFQ7D1Q2h9J7dZTkgGbjI6SkS5N+pNoEUd7WKQwnc2HwY6eyECYdUDHu+",
+	"0OHVGFTAIKIbdq8JZHP7Tq0ueSpv9xc68vdu+QXzodX3Efcz78pdKUTm5sASxNdq3yGwAN0rCyk2gCiD",
+	"CozhsdJvtjwdoH4MFj8P/R21zjuf3rb/if6Gji/arW7b7TEPC0HkBcEBDLi8bHfR39BFu/WqAt2YPRyM",
+	"KfNsvsmIK7KueSAsZM7H4qSnnOsGCm/6fSvNKX+P+ejvsI7flXL2u37H79E0JL/PVef8PanN97utVfH7",
+	"VJDo94iH5PcxURxdVLbUhn7Xq/j9Pdg5f39FQiJJJb/t6IVxG5bN9P10DXc816IcMyU2q2NGputyiPsk",
+	"dI6ct2SGxvBzlLiSrsjsXfxdblqBO3+e+qPeUfxR7yynPYxukrZmX7O1U4HNHku0j7FK6NKIdB5CCk/s",
+	"vkmC4deLaF/WDSpPXMy3fi2JZs+uNB1llL3Zxb6zH1PtZmvVj1/q7v7ObSFclmsCtU6rpnIHyfOazcx3",
+	"X3qkFkoXXGJJ7kamCQvOTauvN4pXr27C1jbC61ANRxMSUR4YRxbBUUhJZDtC2jBYIWkYKnJLJdqic50i",
+	"ewybQF4dhMun0MheTP1Rqu+kjqLV3evBHbJbP8y4wlI6KCzsHNZlqvZlNnWwv6tAfM7zx2+gg2puZ8sr",
+	"QpL1oq0427yOAjwTNvqxqKZUPfeaFy9xGs5XhzEOUB1rz9mADk3ZX9D3yxQbtwVWcWPOJ58c3Nn77vn7",
+	"7qfjs9PT9nH37AJMudg05NNGzfKRADkVzSmbTGW6Acdihmy2wqmaP+RDYzLEEl+CSqBfUZiCiyXuzmXX",
+	"mjWJhl2FaRW2sAKFUxEdDkl0xt5PQsquDJWzK3kZcv/K1M33dRCZZj4N9awCMZrclMIuzILX1vSWbKET",
+	"L8fuuNVtfbo8e3+htu3aJzXQpuS447PTy24L2p1fa/K5U7fDdWv3N13n9uNtQhuOz96dty46l2enCSdx",
+	"upyjEZdfo4RsDLllyec0JC1fFnSrxXF7yEVkf4ISPxdQ4j1muRbA19gquFoLqmjGoL/qJScwcFnIxXdR",
+	"SAfbJr3mnO0JuTGQre+wT4HbetxygQqXA+rjzGMxkKVEwL27V0Nc6X1doPDlSv0bV2Z2y8tP83j+eNY4",
+	"2tz2CneJYZrby+J7i/ZwbOn4ukAxwpSdxcT4S45oAT1FYz6B/s0p04ZURj7rzJU49rV1+qqSDm9qnUIJ",
+	"44v8osVzvGYVOJ7p8bnMZt1nzWbtOts/Oa5zCv9904X/tB3XOenCf9qrYS6zldQU8ystur1XMZtdN1g6",
+	"qbmxErVSYsYqd2YBY1kP5xOxJcVdFi0/xQ1BcySb1MIz0d9FjhcgBvFCio6/MOhJ/bheOH1jPpx+UahM",
+	"h9M3VjqgY5a7jtHigYXv8tL21xGYy4rG360M/HVF2sS+0qyvQFi82Aw9H0/vYH26p6xavhHxfeTYNePX",
+	"vrFWg4ViaiHltAd8lyiftdo/lC3QXywOFu3hxF72mnw3plRrAGSK0a+HWBkytsaEJ/Fza044f94pirTy",
+	"zI30nT6k7A6WXoVe7Xr3kaLqdxY20mxgjRNOJO91DngxNtHO7aY2U3ROVpy9s7A4l8egRJcUL3uBAi4F",
+	"usHhFaJMcsSIkCQwdW9FNtcNkh+05/uZQGaOcgW1spz1y2ptMM1v3YSt5sbk5kt0sFX74AtdLq5PIhfp",
+	"JxGPkOFRtXywLrqSJwuDBdvrJvb16WNfL1Pl1BJJHKJkXi0tsqjQIFvXfLc+V6682ajtaYQhl5JHBebP",
+	"Rq25s/uvlU0/UiEWy2yoKws+zu8tL1og7gZhkwtM7YpcWrB2Qnf6PMrbUEs2sioIVLjDMu8S01Ku8GLy",
+	"5sxhZDo9zF1TtkRjLj3TkLx+3/PScLwCAktBXxmAyYNHn0PZZtOtazwVEkGcVrr1lTqRZ8LWfx9w3TQL",
+	"llRDHQmlRAUcNTLl44+QkdOFLe3Z/F97OxCxAa45WyYUsql1PRUoKzqXFFe23nUZMMxu/i2ZSNQnUMDa",
+	"sm3Xrr62/goyMJ1T3hACm3Sd1hss0JhgMY1I8CIuecP4Tflahzlh+ImnbLnOteiUN874v/1lZZTVCgwB",
+	"f/06GBLSMZU2TCF9gEPov5hChXoKFcJMZ+jnqd9uS+CJmTPtRK5nOgkdZF2+uaEi4opOMu9Y4SSe297S",
+	"Hj10rMvVrn3Pi3e3eE/5ibstNCA6pRWjSRxPjXyu9PG0Afvs4k3rtPOvlknJ+3B28fbyvAXSJ0RQOS7I",
+	"pOqjjrgyCWaOu2gtc43O+qn7z/O2edAmpb2/hMS9izN49F27e9E5vsyVa+MA9JxMkcJUCivM5P2WiDql",
+	"wthNfHr8Z3G4v+ZFiVRUqibQ47FKbQhI8cvi6ktdPLxzr5vnWYNvkMQuvNHZMIOQg2fge2wgk+639b37",
+	"dtf126bOJq9/2lpuhufzboYcqEvxveer3QxqdXdsgjIH199qQ5JvytRaACBPZkRQFG9jQ3h6G4JpULtY",
+	"ePrrkOa1kkSV4NYxvRfWtEQOIj5eh8GXHTu3fpgGni9avxY811v8cI3200PdQbrc4FCuM5ascSi5e78k",
+	"UVyqfnWbECzxOacAuL8oLd5tNmqHH1f1D4nlLXC3Fqj66a8b9uuP9+04klpwXgHNpBXHhESoP/WviHST",
+	"FiBYIO/thNauJtRDVGQS/dbpnzHnY1jaByV9WCm6XRJJFoK379+5I3WGmdXlYZMtmL9mXoWRnXI6T+zs",
+	"pTpPFPZwuGdBTipamfgFKKqvziUV1/+xZIH5O+VgpPZfWky/ZxOCdcoPJuczj0Mdpn39UBQq7kgT8iGi",
+	"TFfCuSIzAXWw2BDpStZjFHBIOU5nXNZy4+DNReQ3dzEJZjAG3Yy4ILY9QlygMZW+dDMiESnfJ2E+K+Xh",
+	"+iXEh2m3l75+V8FPEWLdpT7i/cFx7sKHTOnz5W12/jSKCJPnhUWou3GlzGcCTSICude2ZrWL7FHq7nnQ",
+	"t4Qz8kwgfsPiYZnl3LUXj+vcRFSSMxbOYmFtDstW+jJjrItXo7+ZK9O9WxhcV3jaK5ByRZhNcQ3wC3u+",
+	"3BY4fYH4mEr1WSuy6ZLfqGUL12c6C97p/JtlLiCmAHdD2yW1qvNLCKTxOtdmnMnl+p9/g2yuxuHh7Woz",
+	"cvzqIvx+osQv3TzniRK/oO5Dyrd/0W69clxH56s6rvP+/JX+41X7pJ0bhOs6H3Iroq0RNjKVox/i0piF",
+	"jUpX2yRyggxsYTb0Q7v1qn1RQwCaAuGImNwskVt9v5bXMDPn/JLCb2lr+enZaTtlv45LwulFOK7zsnXZ",
+	"OXZcPTDvTPtYUP84ImCOwuFKIHo5P/52rgDdl6Wno1dYQ0s7EpRrOJCpgpo+lJyCqPaAFn7KO5LRQ4DI",
+	"3J3u5d2prcyaXrwp0moXbD6evy8ojBnR3AJaIykniEfwr0DvL04yhFs9tbq/xTxVi/L7+sX2sLvX4583",
+	"GsY29JdTGgZKoGw5rsMzldELapfPldcXRCqB9Psptr9ofVxWaX/uxO5Ux/8eBfhTp//HqNw/d2Bzpfzj",
+	"7azvDYivrQX98xa5Pg7DZRIzGuOZUq6UsFaiUJEby9dKMxtM5TQqULxoXgGlD7rxqkQeDkNPl4hP6iYh",
+	"KlPLKa1p5UHuUgO0OhK9wKUnWuhliUesl9IxX7s2hzqlUzpW1xRMVvpHao/wdUlHqW4GZcnJt9kaYeFM",
+	"l0L1wzVKKGqQcPe+CPEin8x/lcgcT9Yr8NuWXDYdCNfuQAhn7k8jKmeXCswM0YJCPK2pLnw215jucxVP",
+	"aPWKzI5Mq1vd7U2X7Df9btGWqZwn5CwklRpSTP2KzHQoYl+3DrjWxZ4Uy9U9a4HMUDWJVkYSwIrnTMiO",
+	"XmOiiBWsdmWPXrPiI4RZps+vbknnKVUExW2EPagipe2yXOqBPcYHyItDfwWJrtUBeG/b/zw/aZ22P12c",
+	"nXU/dc/etk/140PCSAQdy9T2JxGFypTQvBBLBDCr2XPF7bGlhaqAMoBsA9tKDkdpQKDUjbFf7mBOP1zu",
+	"Vn941zquXv7Qau7to0Tb/ft//+d/uboTsrEjwDdd6yuJfwc/mvrk9diWYhdVwiAS1bV1F6F/g151AhTP",
+	"BPJsU8G4wDF0W/ABZtQpUSl6zEtDmmcqwdBrLOE1NaTWgLwRF9Jzkfe5yoJqALXC1Bv0Z0PxqmKEm3v7",
+	"HrSN6DG4s8gaY7UZ37bFTL+H/DrFoamqieL964GUof/zvxt7dWRN9/a1zwTyQ+5fvUAE+6NUywoqAOAm",
+	"9vb1gbzhMIRE0NAT+1d4SJAHPazZjdj19M3nYknmShcx5RbyC3VUXRYYkrh1IcB8wwJT3ysp/+VmHBr6",
+	"kkwFRIHGOCBxF9GxbvgJu7fjdO4MfJqhScQl8RUM99h//AeC4n2ix6Bkqylcqc6Gobiyp5c2YZh6g3/7",
+	"t+DM0xX4tjxTCNBTYEVlqG1QPZYURuzPkNeC466eYDac4iFgKWGejdZ1kSeuoEgnLOuEqp1tQfPBSo+p",
+	"j4iwAAoACiTxFUHeX8QVhVqgf1GfvSRpSIlfaIw/qz/qFTVAkWaFF566LPWI+vcICz/+W92J+lCFES+Q",
+	"z8djDCWlXdPkULGkiobmv4AF8u+K8Ku3xh1Qw1nFFL9FAfenivCTQBcwRQPotSiOkAef/w7pQx7aArCm",
+	"clZBPOox8+PZ+RGOhp5BAvKri5j6z1Cq/ycuUucVqj8ocxGjTB0mZd62B3/D8WC9hR5Te6jU0I+cMiQU",
+	"FcMh0onB0D9GT/ECOk7ojWrctkUY0RbUXECekvs9HclORI9NmSASwS7EC/TrlEsDhF7PUdsSPp4Qgbxe",
+	"T32GY+v1ej2vAl0zsRBIHa9Uy0ku/VqHjfeY96bdRdvXO9vqY1XIiOCx8HSpwg+kf8n9KyLRlmJfGpv6",
+	"6nrQiESkcgTdRXvM+9IDLOw5Rz1HTPswjPQct+fQoKcYcvw14KLoKVms50D5wE4Aj9Wb//2f/wWPgPMa",
+	"vvtrz7n9eOuhLbgwNQkemuHPGzD8VneT0izDRPzH5XAh0B8PNShFxCf0mvSYp0PZP1GFutJDpvKkqKFW",
+	"CvP1CWNTF1NXVfwfn1tAY/7uaa4JfXZvBIk0sQqpT5jIdAeZYH9Eqs1aHVp2hKmWHTc3NzUMP9d4NNw2",
+	"z4rtk85x+/SyDc8k9VBj0pWWBJ16raFH8QlheEKdI2enVq/taC12BDJOzNM1OYSagznuo2t+ZYiY0M1H",
+	"48qfWpJIiwwvoFOY+UYfLZTF1L8KKKtmq5TV4hIaVjw+4UM+ldDPX7cTgmU267uLyzrhw6FiGlNZU7vc",
+	"rdeLdIf4XdsvcWAL0MEjjdWPpEsEw0PNw9UPdTl/h9nMzAWW8r36TqnJrjHVaj2IpbqQrd4t0icj8VCX",
+	"NFDXBgUiucjx4rY/a1eqbUiIFNRpYcs47wA3MBIjHslqCB2IgekGWRFwy4N/O4HnKn7GJFjsV4qUncAI",
+	"lRVTzTQDBzWkCywjLKWS5g2nUhJhFfIYSKDbJOsmyrZvMyyfRMmGNG4twBBlTlya+CUPZnOa5oIvYC40",
+	"CiiFCQN5if2rs8GA+rr2qfWxOj6PIuJLNOKRIKgPdqGZElknUK63IJBEq7GrlFzYQQyoWcXWOk2z+FFf",
+	"b4da1RA5wTh79VQwTrY6rnM1+WS++bQ3qPtNfEAO+8+DXX+HNAf7fgPX48+rfgevIUCJc+SQ2Y+j/huf",
+	"ntEfO+9/6zROaUd02MWef9zZ71xN/vHz8Y+HNTL78bfgQ4ee0c70hO7SwU81vxmy/vh1PfjHj6E5cri+",
+	"ohCiVTFC8/Va80u0FkUJrXu74AOGy82la5R9XbLWKEGezvEs5Djocn6CI53Hs9vYKzOZmE4moJa/IwHF",
+	"4Lj76rTUqPg6XDlLWSmzHD0V2TBHaG/dhF1uGzwAa/5K8puhfIbqMnKTJbOaSKqvM8N133oezvHRbHXS",
+	"RT56kcbce5DCR6QApfFlrsD3g9HDB8HWFlyZvpMJptEGab8K0hqYmLdXFWIt1O4++uIM8xpqXpguRgrT",
+	"rKavywIn+cK6/f6vUxLNamjOBkMFYkTbTtSLSNBj0E53SxCCPG1T1rqB7X4xJ7BQIfXvAmQM28G/0K6e",
+	"DNm+vKITMKuvGNfFV6TMuEseyTLjdLhPiYFwcGqVXS5xWOaJ16Chd4LyY4+N4WyNt9vIuvJzxAGTpR8B",
+	"EaH06FcpmCz90Hux/jSxcFv6GdPopPwDWa9g+efasVxa+pETLOR7oS/m433lYhOB14gd278k8esWxo6c",
+	"/fpgZ+ewuUsOm3i3ud98vr+D6wfNnbq/7+8c7A12dvzdw+eDHad81Puc858KY/wz5AilB7hLFJRlIu7z",
+	"nDB4Y4p4N7MzKQIU50kLTXZzxd2P2ejBRml2rildOhAyh612R0QTX3CkGZr8dXlrGXb1mkd9GgSEPaVl",
+	"gAqZ7k8RM0DD9YpNBJqkKQlVgZgRgDVfTfkiwGSYYXg1dJFyEqBsT5Ie074ZsOPPMUo8mRAcCd07Gmrl",
+	"p3pGHyEotIEoVIxw1b8m16BPegyqaeAhpgxtYegf3wf/EQroYEAiwnyizW7ayWKbm9gGhTQVP6NelcuH",
+	"j1Oc+n72g4fC5gfD1vWQUwcflBK0G+sdzf2IaQqYnCMnGBzUg+c+JnuH/UN86O8Q8nwf7zzfqw8O6mRw",
+	"GNT9w53Dg/rBTlAP/L3DxuFe0w/2n+8dNvcPd3f975o8r3fheSTYCDxGAWXhLEFXkI19HEWUiHna4GSi",
+	"aNumwkLeEsyw7bbJST7hfly6NruU9xcn1uKstK0rMqs56Q3OR7Pcftt84vvX2mLmpIEohSq5DCqlpG1/",
+	"ocHtMm+E7oykOY9CvS1GSCAsE9K/etapExN/DP+9wULzLvDXGmO34ns9RnXXMs1D5IgwxFkNeZ1B9Z0S",
+	"Q0DJG3HGp5F6RP0+pNeE5bERvYaYjaynz3UGMN8DyLIbufWRCKO+X0MYwfNuwjU0yEI+pA6H4FO5QB6/",
+	"bdKkHW3Lnzjl8jWfMmOBapagZRGJy55qt88TUiR9e6sokmstRVnUfkNkSjzcYOc3iJ0mnqoYAe8on9x+",
+	"Z4j7NNj3hsjVqLcexzQqSwAs0wRN5+u5VmQwMVpUII8Gpj0rlSjgRJhATKVSZwULo92+0EFtKUmYsAJJ",
+	"uOIiLkckuqGCmLhyEEJy36uDjtJ+Rq9SQ604PxdCRsGDn45MVyqy9jK5qD+L+dEzgbxP1xBJ1J/1WEqI",
+	"sdFpyFNA7UFDvKSRnN3VC4SRkDhMTaR+/DfxTbxmT6nlYJox09fgJN2U2cBd0P3BjGAJlwfZkUoTr2rd",
+	"X47IrMfGeIb6BCpV6tKZWNfR1HUG1CPUpEvnyF3nU/kgQtcdtf7c/qHft/J/B57X3PC8R1PVFcKbdIHv",
+	"ls2V4FpzbdnvK6Y+jbZ+sN56bYmHp1f1YxhcV+nfhi6qpirD3QWAXEt3x4R0g/lojjFt6TT0XJu0ic/P",
+	"bbXaY6lYcMqGLkR2JJkhmuVBsD8O6RVx0ZRJGiJvsfOrh0b4mvTYBAtBArRVR5GJuaQSJY1nT9OCg5ES",
+	"9LptCkE2ExSzwO0xQZlPbAS63hqE79pOsTYbH4zjmqtbQUmx44AfIWxzUcHN3WP6pqzjoB9x6A4vR1iJ",
+	"JIKEA4gkbsGvIyygddzcGdbQhxENwdqf7b0rsi17MQMhysxZ0GPXRYJroyTjSTNeQUPCZDhDhAVisfHv",
+	"M9FjMNULiFNG3nyT4SMEgeVIcvUGkBBjt0M4q6Fjzkzlm3hOARH/FKLtj2DbYur76tp0SiHsRaAhkXrZ",
+	"CkK0U6JZr8f2KpxpTQzpt3nyjm6ofH93RV4n4p39er18gE6ms/OtER2eTlLIugnq/X2/jpv9RqP/nOwM",
+	"DnE9II3Bjt/cDeqDOsZ7+Lm/Rw4awZ7f7DfILt4Z7JPnwYF/2K/jxqBZXvZ4FJHB4o3eT7sgcHMvvZKH",
+	"06I1himkVITTYO5Ggw5KyyLHnA1CqpNn/0x2f00SUiLAM0v4C2WBEcGhHP1WGKXVYuJGEU9FKW+Ad+jc",
+	"Nw7hXybR6odu9xwaN8TKvORT2/IBS9zHgixGS74h8gcz+30pl5BYToVz5PCr8nioJy/CQ7tFxbVDek1q",
+	"y8NZ6TVhavgk4n2SOm19vuawTU5Ize6gyNp5psf9qGvp3O9obNrdfbNWspHWa1QXyT9emyGGsEA/Xp6d",
+	"Lj9e0Chb551nAqmzUdAdv2BLPV5JHTk078ge+AyPw0IQV8vRSYLg7oymxlqjcyhdIMTXOKSBFnCU9KB+",
+	"TnJpNevTpaf6UxpK8GflAry52X+q9ax1s3YHj3AF0KbkJqJSEgjz+Gfr3Qka48kExGslRMN+1TErYXtc",
+	"ucddqXcX3FVEcDArS4hMBxRLXBDWv7por76TGABzr+BCz/ONkRxYlRJ6AepqjxC6iwO6mkLFVQFz7yAV",
+	"jov4NYlSZUJBaB5GfDoxtUJjxUn9rmb3arkhuBemVOcmAPcO0asnuE/CO0SUPmbIZhZk3s3lcjuuE8Ki",
+	"j5y3oOvqIsCxWJ4qDLyYGqTAKE4Mys8Tsh+1w1H3KL5bxKQCzHXiJQEPNsGShcGStiavpTv6c3GcZIp8",
+	"GHdNrSB2UN3Uw0UOPjnErgOgjxku+Ic/llxz/Z/ZRv9n1YttPBzQoBwSFEs+218U9C6NhEuRJRP2VkPv",
+	"oUZ7yIWx+Opi6VSiIb6Gr3KUAf1wTLoeKY+uCBlMNNV3Fxj1tNFNRfBVHNf0VPffNYL7xqz49IE5xVCz",
+	"nk5ka7SXC8lRs8RRMSkhq5L4EjOBM2qI8X65sQ1kvlhjpZYXH2KA/OmiQx5WUHkMCe3xMX4TrbCJVvgG",
+	"oxWWiWTQ+qa8MQqGx2Yn9WmJ2QlEto3Z6S5533fIfk7VhimflQz9Xb6t3PKvYkD7Rnt2PXhK8nxnllUG",
+	"No3fGwNbkYFtakiaJaX680oDmxpmDWw67spWKoMQIduFHzOEoyFnTRqgEYYiIMFcAY4i+xz0wbmPfe6u",
+	"kD4HyeXriK2C+XVA/PHTev9Y9GKds9vY8TZ2vDw73lRTlHlKFwuN21/UP52gjCVPjTSWvCQyMInIhKKH",
+	"OiSzhtI1i2zeoRrwQleJHkMTATGiE+Haop0iVpaTAkfYt7mxQ26DvYpzWmPy+UgaYxGibWyEj2IjLIDd",
+	"YhvhU91/10D/xkb4DdgIC6FmPQUWBJIlSXspmmiMfTV0Op8AZ619aMsmvCXJbpUaOhtTiTwrbHk9lrS5",
+	"fKFT1xRtpVJHiFsaC6GKmmJCHPuxHWhi0e2g5MUu8kB0UX9YSUP9bQUSvTIQR7we02bMDHHHMk3d0dYw",
+	"5H0cmoCWJEg8oeqVI4ShIQKJdOuF1DnZsjlQfhzsEZhlMgPQ2Q0jkXUWmY6rckRohPgN6zEvJaAle9MZ",
+	"fPGek/za1NQvTIpFLLjzQY8lvVyNAXeuX6yXx3D0Cw3BecJsvkVR9aJmy8k+orj5wEl49yO/779zK+1j",
+	"BH5vzLpPwqLeW2PuErn8emcbWguIpXG4egja0hmioqJzpZPee1veTdKHTvuq1Igspe2xLS/bAsqrQJAr",
+	"RpeTSNH+CR6SGmoJSMXCMkunQ3JNQlOYrcfi+arC5xNdZ0Sncu3WdwrriuqdLtBQ6J0CJuvE/5TakFOW",
+	"WC329rt189++0GGx3AS5DeZKmEmhQ1kZwzf9rdy4dUzZ+nLL2tQvCY6AROQfHIRQp4/L9nd71f65c9zO",
+	"bedWcAUspIzklc6K+0IWPRpgiV+H/GaNm3sVP5K6tfmOe6FtzCGSzhzYNiDnzPa4FNCrQ+j+jJOQBzHX",
+	"zT0xNZQGIrPUUu3luniY6mK4pLW4ojpyBnkMAx6NnYK96aVbWpLb12XAI9sPplJyf6Yzyh32p6u/5m4x",
+	"3SyxYI8fH1H40CvTWLsogpwxAqQSaCyc5sb8Xmh+x5bmx4lW+os59rcdUm2MzzfKn9ArguL+P/oRz/YD",
+	"+5Kl5rdaw/mS4iDi6Jf//s//+ngbZyhDpSzdf0SrXfprXVJ7Ce96OdMer7X1gG+GA6yth5TM3lTHY87m",
+	"K2sK3xuy/oks1ykK4ZpmaGkMXUI1oAXYIOQ3ojBjUL3csv31YxpSsiR4Y53vU8x7VC5qDr8Maqr7RHCf",
+	"G15ajCmJyvdMpI4shScpvCh2cZ9QdqVUNdOFTslZSHLEp3IylcjnjBFf8lTU0KtWt/Xp9cnZh6Pji3ar",
+	"2475aLyeIie3hQHncdhOLNY/rDd5vcmXumO/txKbf0K3aoxoRXi2wJO2vyQq6lJnayt5uak7A7Vk+rME",
+	"O+O687FrdWu3flgpSp3IINyqtoXfqy9z7WiBJ3Z+roSwYjdo8X3Xvwqh65p8c1j+xin+gL7NEkCxnkib",
+	"2MDSns48V9e3x7W/DjDHzqWNk+jPxu1jZ01pbg/suaqE5xU6KAzswriNFvr1tdD4+EvpoYlKtNFES2ui",
+	"qUNLY00aQ4q10VZGD2V4TIQLjZWhu7qbVNm5hBtFW0GEBxI16816tdGs6IgVHXro84BEz0SPaVVWZ+QJ",
+	"biJW+ti/GtAwJAHSjdW1P0c9rWeCwtZA/Yzm22Oe9mt96v7zvF2s/Bb2b0qA77FYaTzB06jAyf42SvD3",
+	"rQQnOFqM4jmscftLkIBoqcjjNMa9ap+0u22vhrJEYkFVjpXodbXlLH5u9OU/iL5cBhiX6MxLbr3+lWgj",
+	"6M3JNjaa80NqzuXAY03tOUXGVkYKp2nY+/NXLUPDPBMr7OlifLpKNRRV1AllnBEbRHVYKwhD/TZFiq+F",
+	"NhsNfaOhry+KiOLIEoOwrcvLdrdYwEdeYIKVPLQFIVOjmaA+DhENKgplp4z+OiUQkFLaNQZvfFQkfkKd",
+	"4M+kD2ySE0srEAsIu4ir2/1Z1SAzDQrDoj/YjI905LOre8PaIE6FhqZZhI+ZTs7BEUE+Z4IGJCLBEWIp",
+	"nrvbYzbEGvGB5dGEYVvGWKkWEbkmOCRBxbWRkvbxOsI6dHrAo9UGglgOfTmzgZDlIqODZHQWqdMBmGP8",
+	"+YSwoRw5R8163XXGlNnPjdwQ3TmqiKOI3whT8BlH/ggCBBhJB52naKA+HkMEJyRKhoHq9YgB3o9vOlwu",
+	"vW8E9wchE68pCxLW3p9BefEUgJWhG18sZpSxMmiGH9sXOlIYo6BIZx8vNRv8qU0G34QFIBcqVun9zoZi",
+	"fG+qfgEc3EXBP8dyVELB1+Qjpdpno3XG/BpC6myW7hJlIK3VfyvKwNdAiI0mv9Hky+sECW/ftm689Zvz",
+	"LWJ4rkngUvKI6EZxxk9oBXpDwJEn6ZgIiccTDwVkgKehFArdGb/RmengUPSQ5D3mmQHeC+QFWGIv5WZM",
+	"vRTMGc8E0ogTzwgvQltKuWB4bKqv9NgA01B9AL/ohFMmSZQ0+KhkAnfnrRp6vmcibd74AGmdrMe8TkDG",
+	"Ey4J82fVt2TmuQijiMiIkgAZ2qStldDRCEoGMKJ3PSRSawwDGglpmo/kqT4vzQ1e6gz3tXPqkyVCx7BH",
+	"SmnRq3sSE4o9oOIScACjG0vKn4lqWqBIEaa5EKVSZHO7Pw2vHo12ttT6IksadNtJyqBPlCWmaWKmtDzK",
+	"AvIZCEiamlUSKsNIrccMhUJ3JFCryZD4+nQoLvHxyxd9f0dfHEnGsMhpRJyjZqO2d+s6MbfRpez2q41G",
+	"tbnfbdSP6ur//qUTfgte8Hz5C/b0Cz6unb2bIY9zubvG4mS/mE/l3RDTDTH9VojpdKIEt0bdrdfr1gK0",
+	"DlnVVs1lxTvetLvQIA7xAfJguCE4NoEZjKx4TFBfXZ1AW95Qei7yhlBU3gul/i/xcsJYfkq97w00tCxh",
+	"QQahMmN0NTIqWJf1X+6CCXml0dgsA+GBBN82FUgRniID8FBmlqCOCEtd3YFU1YPOOnNKxXZKz0wecOo+",
+	"GfCIrJ41fPj9lp/6bhvOfRcdU5kPPAea8OPPdDwdxx8p0x8TNqAY/BASxQvmEFd0kj9F+oX1nBfe1x2w",
+	"ButTVGiRr+Vel6tEECWYgGa0MQA+CAkH0hcbEZ4l9vstXf0+IYSVRYLuPo74axV/768eGhPMTGk9rcZn",
+	"tfKLduvVMp18Kal3HlPlNZkGD28o3CDXJtj4Lhi9tjy2HWJJhKyKuIRikUvoBAYWGaJyiygpXqutcoYr",
+	"pXG80N29KHOtkq8e07NtkSzfT2XwSZ/ehls9CGy3EqjOHO+Ds6ZVqBHhm+2rCX00C9AxH0+mkgSKtV3+",
+	"dJJ0RB7hcFDlE8IQGHiucYi8QcTHHvrv/9//g2ITBepN6/UdH3mSey6ChiCUDSGwp8fYdEwi6qNrHE51",
+	"kA7Y1N+SmYe2XncuLruIahs0wVFI1TFnHqnUkHc1oZ4axaZhCD2ze0yOSARRQBANtHV89v7UvoihemU9",
+	"xp1jaQLC9nZCH4ltt4bDiAzhyUfj3cvmVzsrICXYLI1s+PIfly9b+CJgzoVkmysyi8s5W3Ren00rWqQQ",
+	"vypIRE2U7tegSRMSof7UvyISSIj+s2O24bnmN4FwSIeMBEhyQPb3jH5GZML9EdoS3HjiwNdlXjbG0C0l",
+	"klYz1wSu8iJ+oy1UPUfIcERQSAYS8amsoZbssTEX0pqlzMOFlKVLx+RSn+D3SWBSGyygMxqANkTmuyMy",
+	"kAhMx8Qgwfo0BgTv5Rn6Whru6oH3a2H2S8qAavonOfm+lTlxf7W6C+uz+dEC7m0jmz8I6HVtoEWqKNoI",
+	"JwYlzh5LSk9XLl1eAjwzMi+yPaeUd24h07PMlH/YOqaPXVwi05TQjPzli+0qpv2ojWq9WW0cdht7R/X9",
+	"o7392mHzAHqKpW9PqRmmXVjzADf6TX8n2CV7g/3688Q60PLBBD+J1H1JLQrduo5pSbt8NpNT6Bw11FbJ",
+	"eCJnztEAh4K4DkgnNjsgxMnfbDrukwhs6PrPs0E7JGN1hmCpV/ADmKII5mAgiLa9q69Pk0fVR7jpo+ae",
+	"/pSkIqhbUueYWY8mW3bMlNnP8LPaMDMvsV+I+O13eyH0YMzsDL5RYCzW6cqYxpoydUQy6Pp1yfQTlgXh",
+	"c7TF0szs98WlQGwn7rnOBS/S9G6LR8jjN4xE0OqgT3w+hp7cwraS0co6RrpxTY9luh6Yno4IWlrrXL6I",
+	"c4kkvyIMqD6VleKCHmk4uE/zxizem+0s6yh4J0h9kuC1zBH9cbMA/4Q5elmsW4K/edLL9nwZ9mVJOLYf",
+	"gUZZlG1MYtoOVnRWTmxYE26q55TuRNU67+j+gatTdhYQd5O48xSJO6VBrDiLZ/lN1r8aHZuXyjeQ8nB5",
+	"PWuAyXr6S7aDz8o0n/R0tqPdlqZZPEKtYExZ5aEKezyCaIE6zK9lVYRHFiO+Hvpt8of+9PlDDyuvbBvp",
+	"YqmpMA2V78z4P3YvmEdCX304ZVRlc+wb9vmA5TmzmPFM2EN+TE66FpLdtRW5cbtnOhPmtCfXszwTtmtt",
+	"GPIb4+bXxoQQC2mUj6RkYETG/DouGVjYeXyRBpRSKC702zdpBk+DGPr4ETaw8YiY4D5Cv+lcwJ+XRN15",
+	"VOhznV5ge/A/E2gSEUGYBMSIe/AzcgMiKuAJAjQ50qV0sGnQjMb4SmngukGzQDzqMY0uIh7jxu/Lxa6A",
+	"jHlSkBO1gkAtUfAxgboyI46o6MHgGaT26yWbPs2TEMsBj8bVGxoQfTIXBAfeiyTrFWbWSac2CEjgMemx",
+	"3fouwgJSanUvVl30N+A6RQyRz1TIPHQ/n8oCXL+jaK4O3Tly2q863bOLu5n09CKeRCI3+y9QhRPbzIbC",
+	"/Znc9kGQ4CqPsh3cAd5Xi+VQrLua9J1aLoHD6ONk8Kam/levqT93B6UcYvPNxdCWIH5EpEBjLK5IUNmU",
+	"2y9Zbn/hKNMotoBLywrvex/aL384O3vrJS9D52eXXZu2YjK2Iw7Bc5IjKmuojf0RCkhIYYiPo4gS0WPe",
+	"P6pvyWwSYkaql3TIIAP5CMm/63jeKaOfkYD+7AK+Ie51w/w2Ip/RD+9ax9XLH1rNvf0tQYdMQTzAh4t6",
+	"jh4m9XM1/anPg5n+oudU9B9ej0H1jdRKXpl1Hpmw4njdNDDPoC3zHTVxeKmOzz45QgEJphpPCOrPeozK",
+	"Sg15mSVCOHFE5DRiYOsLZ6hvMgXsFcchxGfvu+fvu5+Oz05P28fdswtbnaPHyncVmEO/Rwr6m5vlaXyJ",
+	"czstdidqtQ7O3q7GtAfOXtUmRPC78FPOkcAVFLBI0Nj+wueAfLlB4pwwUFpSFAOIItCNIOKTidLvC6wG",
+	"OUi78UE+kQ9yPfBZ4otcdan1r0kKlRqWMPI/mnz1B/NPrgtCa9qU5ulSsbHo0lwzmHWwQN5fzf88tIUF",
+	"xIZW0BUhE6OUGZckZB4U+iK/cQnjq6LVxtO48TQ+psSxnYgThSHgp+kU90JdAlIT88O+XyVzfFv+ytz6",
+	"HxLLqchkSxM2HavDPm+fvuqcvnFc51X7pPNz+6L9ynGd163OSfuV8/HrZlFb5bJcY0F7/hs+/EAJ1TFW",
+	"QQvCRIfXTggaISwlGU+k+Aq82eB7NA1XdAO9mIabPqBPYbNUB18GUeEKN7bIkrbIaJqtz6E/L7M5Hp+9",
+	"O29ddC7PTuFhRAUiShZVIhbizFoetZCa9OnUlSIVCzaZfkeIYH+EQj6kfo/1Q+5fPROKJgRU50ipzYE9",
+	"L1UjABp+xmV9wT6EoR2IxEyirfZPLjpV/3nTVf/fdnvspOuik267Aq5Pykig83QlNxkE/ZleRzzxM4E8",
+	"GHoGuM8jD221Tl+56Oyi8gJhBCvtMXBBjngYqDNkOn8B+7ByV79RGGNDasFQUXxBFEmalV68P7lLl1KF",
+	"Go8k4qtXP4nlEPa06Un6XbcUiqYZ96KlPWlevP1F/bNg1ssz0MVYsLHKPUlLj4LbLDa+5V9Y/dFJSHdE",
+	"YLEbAHjARh6Ft7+eoAz8JmMsyzNvfTsM7/GhdWO92vTZWM4o9ddLdNauGrBRWb+6ytrFwzIaq7q/jcJa",
+	"UmGVGpYtKsC/xeqqgnw0jPh0glKNIXG6CyIWgkgUUiEFGtBQkkgHf5DxC13FRsiI4LFAYtpXr+4TU05q",
+	"nNSVW9F9tkBt6+LhIzGxLh4+idKmdrTpG7uJK00reRKgfA5fU5xr+4vEwxVxG1DgBw91mJbO8RhEfAxG",
+	"F4PXRWEbFsk2SuGTKIW5t1+sEubeVv2x6ZMBr83dP6A+WHDx68mgio+tVAa/FTb66GC60QQ3muAybhoL",
+	"nFXs+0QUByO8Ns0JbUWmqSCRq0vCRrqQUuUIaqFSiaaCQHWEvoc4Q57w+URns2k/TyJI8wEkaM5luHk4",
+	"DL2Kq14Msb1GNlbiti6rIP5Hfm/1WP1s6b2UaoyTTVZd2mC9dO2EuFN5UayDOpE7T3UJTxe+XB38nd/9",
+	"s3r49v7183AYxvXaaACA1zzMVMI7ANq+Zg94c7FFcZAAm88g/s0f/RkqsH0YUX+UKpeURlGFjNiX2UqW",
+	"ydAcGrC8GmVqFj7IlknpBJ7Or7xHjcoPySq+Cbz9/sxWbmFFroQig3ucfMa+tH0v1HEXNbiAf76V/hYx",
+	"AJWxnyXAvLGirVFS4iaNpLk0pciqZqxe8VhbkzEnx73I9hVf8ANUSno5pSFEWrTUZFlSklO0dX1O9cC2",
+	"tHRp2nuVo51nwu4dT2SxcK0gUlI2vGMZ27UPeBPo8X3bAG9S2F5Oetn+cpP4n8oUmYmH20oznC2pJpkl",
+	"Pxvb4JPYBldCRbGdcMn9PYIQUqSjpDw8G8h4MMthCbC4syd7ZcmeeCJbt0eTkQcqEfk4Ug/aIljISklW",
+	"fx8+/STW0KVouLGJbmyi95UuVtS0Wyo/bOrHPXU5OCgIBt7gx2YdD1YXLo/JZE03BXXgYLNJEbgegypw",
+	"uvthfi24LcxQO6CSx5XcxvhKDZ5xRlw0omNBwgGizA+nAQncHksWYcsjd83EaDwVUAkuqRc1WFT48+uw",
+	"5SHM/Yqw/dxpf2hf3EGb31Rg2yi9jynE0oQsYV2mkbJSXArsLv40onIGtKlPcESi1lSOnKNfPirygyf0",
+	"LZmlvxmNsR9//qheEF3ndz+WusvetS2fCH8LbRcOuD8dK+h2nWkUOkfONtAws8yFHDDbtWHrnEeSC3RD",
+	"I4IGPBpjCf2TjYSKJ1QNyzFWn2MhbngUQPaXLgCrXZba+yjSL1GbW3yDorTJAhbnVsefN/MF1JPVEYGQ",
+	"ALbsJVB8Ns/WnunlleSrGgRGW/iKsN9wzhuzFfQW3/wh1Swj805dmzPFIPRxFc+UAq3FaV6ZWMjix01U",
+	"Vc6zrVS8ZPHzEFVZPDWSs0mS6ot+vDw7RZeaSBqmQiOIvlxYUhWezHsxlhgNQn4jUEjZle0DpyeSfLHq",
+	"WvrVWOIqPJvz4pfYvxrQMIRqp6ajnFo4+E9Mgt947mV5Vwtc2r5gyNHWDemPOL8Stu5rui7bMxFnP6fB",
+	"ZyH7eXGeY0ibpIIzndypsR1KwMWzrzgOHV+++OpUNG02KDcVg2fbpSvSsfiGE3pNmAJcteGI4IDCp0nE",
+	"+5nHRwSHuXiv+GTrvPNMIH7DUOq31MNjoi7g4+3/FwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -18,7 +18,7 @@ import (
 // workspace-scoped key asking at organization level gets a 403, as on akenza.
 func (s *Server) ListAssets(ctx context.Context, req gen.ListAssetsRequestObject) (gen.ListAssetsResponseObject, error) {
 	p := req.Params
-	q, err := springQuery(p.Page, p.Size, p.Sort, store.DeviceFields)
+	q, err := springQuery(p.Page, p.Size, p.SkipTotal, p.Sort, store.DeviceFields)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func (s *Server) ListAssets(ctx context.Context, req gen.ListAssetsRequestObject
 // {organizationId} or {workspaceIds} in the body. Every workspace named must
 // be readable.
 func (s *Server) ListAssetsByFilter(ctx context.Context, req gen.ListAssetsByFilterRequestObject) (gen.ListAssetsByFilterResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.DeviceFields)
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.DeviceFields)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ import (
 
 // ListOutputConnectors serves GET /v3/output-connectors?workspaceId=….
 func (s *Server) ListOutputConnectors(ctx context.Context, req gen.ListOutputConnectorsRequestObject) (gen.ListOutputConnectorsResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.ConnectorFields)
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.ConnectorFields)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ const databaseConnector = "0900000000000000"
 
 // ListDataFlows serves GET /v3/data-flows?workspaceId=…
 func (s *Server) ListDataFlows(ctx context.Context, req gen.ListDataFlowsRequestObject) (gen.ListDataFlowsResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.DataFlowFields)
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.DataFlowFields)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 // of the connector's deliveries, newest first, each with its attempts (read
 // in one query for the page).
 func (s *Server) ListDeliveries(ctx context.Context, req gen.ListDeliveriesRequestObject) (gen.ListDeliveriesResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, &[]string{"created,desc"}, store.DeliveryFields)
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, &[]string{"created,desc"}, store.DeliveryFields)
 	if err != nil {
 		return nil, err
 	}

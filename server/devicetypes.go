@@ -18,7 +18,7 @@ import (
 // workspace is not revealed: it is an empty page for a platform-wide
 // caller and a 403 for everyone else, like a workspace out of reach.
 func (s *Server) ListDeviceTypes(ctx context.Context, req gen.ListDeviceTypesRequestObject) (gen.ListDeviceTypesResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.DeviceTypeFields)
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.DeviceTypeFields)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 // ListOrganizations serves GET /v3/organizations: the organizations the
 // caller can read, as a Spring page.
 func (s *Server) ListOrganizations(ctx context.Context, req gen.ListOrganizationsRequestObject) (gen.ListOrganizationsResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.OrganizationFields)
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.OrganizationFields)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (s *Server) DeleteOrganization(ctx context.Context, req gen.DeleteOrganizat
 
 // ListOrganizationMembers serves GET /v3/organizations/{organizationId}/members.
 func (s *Server) ListOrganizationMembers(ctx context.Context, req gen.ListOrganizationMembersRequestObject) (gen.ListOrganizationMembersResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.MemberFields)
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.MemberFields)
 	if err != nil {
 		return nil, err
 	}

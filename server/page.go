@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
 	"github.com/keyplane/keyplane/store/ndata"
 )
 
@@ -23,6 +24,8 @@ type springPage[T any] struct {
 }
 
 // newPage wraps one page of items, read with q, in the Spring Page envelope.
+// An uncounted page (store.UnknownTotal) shows -1 as its totals, and holds
+// one item more than it shows when another page follows.
 func newPage[T any](items []T, q ndata.Query, total int64) springPage[T] {
 	if items == nil {
 		items = []T{}
@@ -30,12 +33,17 @@ func newPage[T any](items []T, q ndata.Query, total int64) springPage[T] {
 	size := max(q.Take, 1)
 	number := q.Skip / size
 	pages := int((total + int64(size) - 1) / int64(size))
+	last := number >= pages-1
+	if total == store.UnknownTotal {
+		pages, last = -1, len(items) <= size
+		items = items[:min(len(items), size)]
+	}
 	sort := gen.SortInfo{Sorted: len(q.Sort) > 0, Unsorted: len(q.Sort) == 0, Empty: len(q.Sort) == 0}
 	return springPage[T]{
 		Content:          items,
 		Empty:            len(items) == 0,
 		First:            number == 0,
-		Last:             number >= pages-1,
+		Last:             last,
 		Number:           number,
 		NumberOfElements: len(items),
 		Pageable: gen.Pageable{Sort: sort, Offset: int64(q.Skip), PageSize: size, PageNumber: number,
@@ -49,10 +57,13 @@ func newPage[T any](items []T, q ndata.Query, total int64) springPage[T] {
 
 // queryResult maps one page of rows to the items and count of a Portos
 // QueryResult: with $count=true the items are absent and count is the number
-// of matches.
+// of matches; an uncounted page ($skipTotal) drops the row read past it.
 func queryResult[M, T any](q ndata.Query, rows []M, total int64, out func(*M) T) (*[]T, int64) {
 	if q.Count {
 		return nil, total
+	}
+	if total == store.UnknownTotal {
+		rows = rows[:min(len(rows), q.Take)]
 	}
 	items := make([]T, len(rows))
 	for i := range rows {
@@ -61,8 +72,9 @@ func queryResult[M, T any](q ndata.Query, rows []M, total int64, out func(*M) T)
 	return &items, int64(len(rows))
 }
 
-// springQuery parses the page, size and sort parameters of an akenza list.
-func springQuery(page *int, size *int, sort *[]string, schema ndata.Schema) (ndata.Query, error) {
+// springQuery parses the page, size, skipTotal and sort parameters of an
+// akenza list.
+func springQuery(page, size *int, skipTotal *bool, sort *[]string, schema ndata.Schema) (ndata.Query, error) {
 	p, sz := 0, 25
 	if page != nil {
 		p = *page
@@ -74,5 +86,7 @@ func springQuery(page *int, size *int, sort *[]string, schema ndata.Schema) (nda
 	if sort != nil {
 		sorts = *sort
 	}
-	return ndata.ParseSpring(p, sz, sorts, schema)
+	q, err := ndata.ParseSpring(p, sz, sorts, schema)
+	q.SkipTotal = skipTotal != nil && *skipTotal
+	return q, err
 }

@@ -19,7 +19,7 @@ var dataKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`)
 
 // ListRules serves GET /v3/rules?workspaceId=….
 func (s *Server) ListRules(ctx context.Context, req gen.ListRulesRequestObject) (gen.ListRulesResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.RuleFields)
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.RuleFields)
 	if err != nil {
 		return nil, err
 	}

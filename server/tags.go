@@ -14,7 +14,7 @@ import (
 
 // ListTags serves GET /v3/tags?workspaceId=…
 func (s *Server) ListTags(ctx context.Context, req gen.ListTagsRequestObject) (gen.ListTagsResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.TagFields)
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.TagFields)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 // ListWorkspaces serves GET /v3/workspaces?organizationId=…: the
 // organization's workspaces the caller can read.
 func (s *Server) ListWorkspaces(ctx context.Context, req gen.ListWorkspacesRequestObject) (gen.ListWorkspacesResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.Sort, store.WorkspaceFields)
+	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.WorkspaceFields)
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,8 @@ func first[T any](ctx context.Context, db *gorm.DB, query string, args ...any) (
 }
 
 // list returns one page of the rows of T matching q and the number of
-// matches; with q.Count it only counts. scope narrows the rows before q
+// matches; with q.Count it only counts; with q.SkipTotal it does not count
+// (UnknownTotal). scope narrows the rows before q
 // applies (e.g. to one organization); nil means all rows.
 func list[T any](ctx context.Context, db *gorm.DB, q ndata.Query, scope func(*gorm.DB) *gorm.DB) ([]T, int64, error) {
 	var zero T
@@ -42,6 +43,18 @@ func list[T any](ctx context.Context, db *gorm.DB, q ndata.Query, scope func(*go
 		base = scope(base)
 	}
 	base = q.Where(base)
+	if q.SkipTotal && !q.Count {
+		// Uncounted: one row more than the page tells whether another follows.
+		var rows []T
+		if q.Take > 0 {
+			more := q
+			more.Take++
+			if err := more.Page(base.Session(&gorm.Session{})).Find(&rows).Error; err != nil {
+				return nil, 0, fmt.Errorf("list %T: %w", zero, err)
+			}
+		}
+		return rows, UnknownTotal, nil
+	}
 	var total int64
 	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
 		return nil, 0, fmt.Errorf("count %T: %w", zero, err)
@@ -55,6 +68,10 @@ func list[T any](ctx context.Context, db *gorm.DB, q ndata.Query, scope func(*go
 	}
 	return rows, total, nil
 }
+
+// UnknownTotal is the total of a list read with ndata.Query.SkipTotal; its
+// rows then hold one more than the page when another page follows.
+const UnknownTotal = -1
 
 // insert creates v; a unique-key violation is ErrConflict.
 func insert(ctx context.Context, db *gorm.DB, v any) error {

@@ -14,6 +14,9 @@ const (
 	paramSkip  = "$skip"
 	paramTake  = "$take"
 	paramCount = "$count"
+	// paramSkipTotal leaves the total out: counting every match is most of
+	// the cost of a page over many rows.
+	paramSkipTotal = "$skipTotal"
 	paramSort  = "$sort"
 )
 
@@ -48,12 +51,16 @@ func Parse(values url.Values, s Schema) (Query, error) {
 			}
 		case strings.EqualFold(key, paramCount):
 			if v, ok := p.single(key, vals, &p.ncount); ok {
-				p.count(key, v)
+				p.q.Count = p.boolean(key, v)
+			}
+		case strings.EqualFold(key, paramSkipTotal):
+			if v, ok := p.single(key, vals, &p.nskiptotal); ok {
+				p.q.SkipTotal = p.boolean(key, v)
 			}
 		case strings.EqualFold(key, paramSort):
 			p.sort(key, vals)
 		case strings.HasPrefix(key, "$"):
-			p.errs.add(key, CodeUnknownField, "unknown parameter %s (reserved parameters are $skip, $take, $count and $sort)", show(key))
+			p.errs.add(key, CodeUnknownField, "unknown parameter %s (reserved parameters are $skip, $take, $count, $skipTotal and $sort)", show(key))
 		default:
 			p.filter(key, vals)
 		}
@@ -76,7 +83,7 @@ type parser struct {
 	q      Query
 	errs   errorList
 
-	nskip, ntake, ncount int  // values seen of each single-valued parameter
+	nskip, ntake, ncount, nskiptotal int // values seen of each single-valued parameter
 	sorted               bool // $sort was given
 	nsort                int  // $sort keys seen
 	nops                 int  // filter operations seen
@@ -118,15 +125,16 @@ func (p *parser) integer(key, v string, lo, hi int64) (int, bool) {
 	return int(n), true
 }
 
-// count parses $count.
-func (p *parser) count(key, v string) {
+// boolean parses the value of a boolean parameter ($count, $skipTotal).
+func (p *parser) boolean(key, v string) bool {
 	switch {
 	case strings.EqualFold(v, "true"):
-		p.q.Count = true
+		return true
 	case strings.EqualFold(v, "false"):
-		p.q.Count = false
+		return false
 	default:
 		p.errs.add(key, CodeInvalidValue, "value %s is not a boolean (true or false)", show(v))
+		return false
 	}
 }
 

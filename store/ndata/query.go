@@ -59,6 +59,10 @@ type Filter struct {
 type Query struct {
 	Skip, Take int
 	Count      bool // $count=true: caller returns only counts, no items
+	// SkipTotal ($skipTotal=true, skipTotal=true on Spring pages) leaves the
+	// total uncounted: a page then reads one row more than it shows, to
+	// tell whether another page follows.
+	SkipTotal bool
 	Sort       []Sort
 	Filters    []Filter
 	TieBreak   string // column appended last to ORDER BY (ascending) unless already in Sort; Parse copies Schema.TieBreak

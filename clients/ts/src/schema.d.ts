@@ -3063,6 +3063,11 @@ export interface components {
         Sort: string[];
         /** @description When `true`, the response carries counts only, no `items`. */
         Count: boolean;
+        /**
+         * @description When `true`, the matches are not counted (`totalCount` is -1): counting is most of the
+         *     cost of a page over many rows. Page on until a page holds fewer than `$take` items.
+         */
+        NDataSkipTotal: boolean;
         /** @description NData filter on `id`. */
         FilterId: components["schemas"]["NDataFilter"];
         /** @description NData filter on `clientId`. */
@@ -3095,6 +3100,12 @@ export interface components {
         Page: number;
         /** @description Page size. */
         Size: number;
+        /**
+         * @description When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+         *     `last` still says whether another page follows): counting is most of the cost of a
+         *     page over many rows.
+         */
+        SkipTotal: boolean;
         /**
          * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
          * @example [
@@ -3262,6 +3273,11 @@ export interface operations {
                 $sort?: components["parameters"]["Sort"];
                 /** @description When `true`, the response carries counts only, no `items`. */
                 $count?: components["parameters"]["Count"];
+                /**
+                 * @description When `true`, the matches are not counted (`totalCount` is -1): counting is most of the
+                 *     cost of a page over many rows. Page on until a page holds fewer than `$take` items.
+                 */
+                $skipTotal?: components["parameters"]["NDataSkipTotal"];
                 /** @description NData filter on `id`. */
                 id?: components["parameters"]["FilterId"];
                 /** @description NData filter on `clientId`. */
@@ -3732,6 +3748,11 @@ export interface operations {
                 $sort?: components["parameters"]["Sort"];
                 /** @description When `true`, the response carries counts only, no `items`. */
                 $count?: components["parameters"]["Count"];
+                /**
+                 * @description When `true`, the matches are not counted (`totalCount` is -1): counting is most of the
+                 *     cost of a page over many rows. Page on until a page holds fewer than `$take` items.
+                 */
+                $skipTotal?: components["parameters"]["NDataSkipTotal"];
                 /** @description NData filter on `id`. */
                 id?: components["parameters"]["FilterId"];
                 /** @description NData filter on `userName`. */
@@ -3974,6 +3995,11 @@ export interface operations {
                 $sort?: components["parameters"]["Sort"];
                 /** @description When `true`, the response carries counts only, no `items`. */
                 $count?: components["parameters"]["Count"];
+                /**
+                 * @description When `true`, the matches are not counted (`totalCount` is -1): counting is most of the
+                 *     cost of a page over many rows. Page on until a page holds fewer than `$take` items.
+                 */
+                $skipTotal?: components["parameters"]["NDataSkipTotal"];
                 /** @description NData filter on `name`. */
                 name?: components["parameters"]["FilterName"];
                 /** @description NData filter on `label`. */
@@ -4199,6 +4225,12 @@ export interface operations {
                 /** @description Page size. */
                 size?: components["parameters"]["Size"];
                 /**
+                 * @description When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+                 *     `last` still says whether another page follows): counting is most of the cost of a
+                 *     page over many rows.
+                 */
+                skipTotal?: components["parameters"]["SkipTotal"];
+                /**
                  * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
                  * @example [
                  *       "name,asc"
@@ -4409,6 +4441,12 @@ export interface operations {
                 /** @description Page size. */
                 size?: components["parameters"]["Size"];
                 /**
+                 * @description When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+                 *     `last` still says whether another page follows): counting is most of the cost of a
+                 *     page over many rows.
+                 */
+                skipTotal?: components["parameters"]["SkipTotal"];
+                /**
                  * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
                  * @example [
                  *       "name,asc"
@@ -4520,6 +4558,12 @@ export interface operations {
                 page?: components["parameters"]["Page"];
                 /** @description Page size. */
                 size?: components["parameters"]["Size"];
+                /**
+                 * @description When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+                 *     `last` still says whether another page follows): counting is most of the cost of a
+                 *     page over many rows.
+                 */
+                skipTotal?: components["parameters"]["SkipTotal"];
                 /**
                  * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
                  * @example [
@@ -4815,6 +4859,12 @@ export interface operations {
                 /** @description Page size. */
                 size?: components["parameters"]["Size"];
                 /**
+                 * @description When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+                 *     `last` still says whether another page follows): counting is most of the cost of a
+                 *     page over many rows.
+                 */
+                skipTotal?: components["parameters"]["SkipTotal"];
+                /**
                  * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
                  * @example [
                  *       "name,asc"
@@ -4976,6 +5026,12 @@ export interface operations {
                 page?: components["parameters"]["Page"];
                 /** @description Page size. */
                 size?: components["parameters"]["Size"];
+                /**
+                 * @description When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+                 *     `last` still says whether another page follows): counting is most of the cost of a
+                 *     page over many rows.
+                 */
+                skipTotal?: components["parameters"]["SkipTotal"];
                 /**
                  * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
                  * @example [
@@ -5295,6 +5351,12 @@ export interface operations {
                 /** @description Page size. */
                 size?: components["parameters"]["Size"];
                 /**
+                 * @description When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+                 *     `last` still says whether another page follows): counting is most of the cost of a
+                 *     page over many rows.
+                 */
+                skipTotal?: components["parameters"]["SkipTotal"];
+                /**
                  * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
                  * @example [
                  *       "name,asc"
@@ -5340,6 +5402,12 @@ export interface operations {
                 page?: components["parameters"]["Page"];
                 /** @description Page size. */
                 size?: components["parameters"]["Size"];
+                /**
+                 * @description When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+                 *     `last` still says whether another page follows): counting is most of the cost of a
+                 *     page over many rows.
+                 */
+                skipTotal?: components["parameters"]["SkipTotal"];
                 /**
                  * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
                  * @example [
@@ -5700,6 +5768,12 @@ export interface operations {
                 /** @description Page size. */
                 size?: components["parameters"]["Size"];
                 /**
+                 * @description When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+                 *     `last` still says whether another page follows): counting is most of the cost of a
+                 *     page over many rows.
+                 */
+                skipTotal?: components["parameters"]["SkipTotal"];
+                /**
                  * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
                  * @example [
                  *       "name,asc"
@@ -5859,6 +5933,12 @@ export interface operations {
                 page?: components["parameters"]["Page"];
                 /** @description Page size. */
                 size?: components["parameters"]["Size"];
+                /**
+                 * @description When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+                 *     `last` still says whether another page follows): counting is most of the cost of a
+                 *     page over many rows.
+                 */
+                skipTotal?: components["parameters"]["SkipTotal"];
                 status?: "PENDING" | "DELIVERED" | "FAILED";
             };
             header?: never;
@@ -5894,6 +5974,12 @@ export interface operations {
                 page?: components["parameters"]["Page"];
                 /** @description Page size. */
                 size?: components["parameters"]["Size"];
+                /**
+                 * @description When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+                 *     `last` still says whether another page follows): counting is most of the cost of a
+                 *     page over many rows.
+                 */
+                skipTotal?: components["parameters"]["SkipTotal"];
                 /**
                  * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
                  * @example [
@@ -6055,6 +6141,12 @@ export interface operations {
                 page?: components["parameters"]["Page"];
                 /** @description Page size. */
                 size?: components["parameters"]["Size"];
+                /**
+                 * @description When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+                 *     `last` still says whether another page follows): counting is most of the cost of a
+                 *     page over many rows.
+                 */
+                skipTotal?: components["parameters"]["SkipTotal"];
                 /**
                  * @description `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
                  * @example [
