@@ -109,7 +109,22 @@ func (r *APIKeys) List(ctx context.Context, q ndata.Query, f *KeyFilter) ([]APIK
 			}
 		}
 	}
-	return list[APIKey](ctx, r.db, q, scope)
+	return countedList[APIKey](ctx, r.db, q, scope, f.counted)
+}
+
+// counted is the total of an unfiltered key list, from the row counters:
+// all keys, or the keys of some organizations (platform keys are not
+// counted apart).
+func (f *KeyFilter) counted(ctx context.Context, db *gorm.DB) (int64, bool, error) {
+	switch {
+	case f == nil:
+		n, err := rowCounts(ctx, db, "api_keys.all", []string{""})
+		return n, err == nil, err
+	case !f.Platform && len(f.Organizations) > 0:
+		n, err := rowCounts(ctx, db, "api_keys.organization", f.Organizations)
+		return n, err == nil, err
+	}
+	return 0, false, nil
 }
 
 // Get returns the key with id, or ErrNotFound.

@@ -12,7 +12,8 @@ import (
 	"github.com/keyplane/keyplane/store/storetest"
 )
 
-func newKey(t *testing.T, st *store.Store, name string) *store.APIKey {
+// newKey stores a key named name, after the changes of with.
+func newKey(t *testing.T, st *store.Store, name string, with ...func(*store.APIKey)) *store.APIKey {
 	t.Helper()
 	c, err := auth.NewCredentials("")
 	if err != nil {
@@ -20,6 +21,9 @@ func newKey(t *testing.T, st *store.Store, name string) *store.APIKey {
 	}
 	k := &store.APIKey{ID: c.ID, ClientID: c.ClientID, SecretDigest: auth.Digest(c.Secret),
 		SecretSealed: []byte("sealed"), Name: name, Permissions: []store.Permission{}}
+	for _, change := range with {
+		change(k)
+	}
 	if err := st.APIKeys.Create(t.Context(), k); err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,15 @@ func first[T any](ctx context.Context, db *gorm.DB, query string, args ...any) (
 // (UnknownTotal). scope narrows the rows before q
 // applies (e.g. to one organization); nil means all rows.
 func list[T any](ctx context.Context, db *gorm.DB, q ndata.Query, scope func(*gorm.DB) *gorm.DB) ([]T, int64, error) {
+	return countedList[T](ctx, db, q, scope, nil)
+}
+
+// countedList is list whose total comes from counted when the query filters
+// nothing (counted reports whether it knows the total of the scope: a row
+// counter kept by triggers), so that an unfiltered page does not count its
+// rows.
+func countedList[T any](ctx context.Context, db *gorm.DB, q ndata.Query, scope func(*gorm.DB) *gorm.DB,
+	counted func(context.Context, *gorm.DB) (int64, bool, error)) ([]T, int64, error) {
 	var zero T
 	base := db.WithContext(ctx).Model(&zero)
 	if scope != nil {
@@ -55,9 +64,17 @@ func list[T any](ctx context.Context, db *gorm.DB, q ndata.Query, scope func(*go
 		}
 		return rows, UnknownTotal, nil
 	}
-	var total int64
-	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("count %T: %w", zero, err)
+	total, known := int64(0), false
+	if counted != nil && len(q.Filters) == 0 {
+		var err error
+		if total, known, err = counted(ctx, db); err != nil {
+			return nil, 0, fmt.Errorf("count %T: %w", zero, err)
+		}
+	}
+	if !known {
+		if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
+			return nil, 0, fmt.Errorf("count %T: %w", zero, err)
+		}
 	}
 	if q.Count || total == 0 || q.Take <= 0 || int64(q.Skip) >= total {
 		return nil, total, nil
@@ -67,6 +84,14 @@ func list[T any](ctx context.Context, db *gorm.DB, q ndata.Query, scope func(*go
 		return nil, 0, fmt.Errorf("list %T: %w", zero, err)
 	}
 	return rows, total, nil
+}
+
+// rowCounts sums the counters name of keys (migration 9 keeps them).
+func rowCounts(ctx context.Context, db *gorm.DB, name string, keys []string) (int64, error) {
+	var n int64
+	err := db.WithContext(ctx).Table("row_counts").Where("name = ? AND key IN ?", name, keys).
+		Select("COALESCE(SUM(n), 0)").Scan(&n).Error
+	return n, err
 }
 
 // UnknownTotal is the total of a list read with ndata.Query.SkipTotal; its

@@ -84,7 +84,7 @@ type AssetFilter struct {
 
 // List returns a page of devices matching f.
 func (r *Devices) List(ctx context.Context, f AssetFilter, q ndata.Query) ([]Device, int64, error) {
-	return list[Device](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
+	return countedList[Device](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
 		if f.OrganizationID != "" {
 			db = db.Where("organization_id = ?", f.OrganizationID)
 		}
@@ -106,7 +106,24 @@ func (r *Devices) List(ctx context.Context, f AssetFilter, q ndata.Query) ([]Dev
 			}
 		}
 		return db
-	})
+	}, f.counted)
+}
+
+// counted is the total of an unfiltered asset page, from the row counters:
+// the devices of an organization, or of some workspaces.
+func (f AssetFilter) counted(ctx context.Context, db *gorm.DB) (int64, bool, error) {
+	if f.Search != "" || f.DataFlowID != "" || f.Online != nil || len(f.TagIDs) > 0 || f.IDs != nil {
+		return 0, false, nil
+	}
+	switch {
+	case f.OrganizationID != "" && f.Workspaces == nil:
+		n, err := rowCounts(ctx, db, "devices.organization", []string{f.OrganizationID})
+		return n, err == nil, err
+	case f.OrganizationID == "" && len(f.Workspaces) > 0:
+		n, err := rowCounts(ctx, db, "devices.workspace", f.Workspaces)
+		return n, err == nil, err
+	}
+	return 0, false, nil
 }
 
 // onlineCondition is "last_sample_at + online_timeout seconds > ?" in the

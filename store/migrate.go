@@ -334,10 +334,78 @@ var migrations = []migration{
 		// (documented in the README's security model).
 		postgresOnly + `ALTER TABLE signature_replays SET UNLOGGED`,
 	}},
+	{9, "row counts for unfiltered pages; indexes for filtered key lists", []string{
+		// The total of an unfiltered page (the devices of a workspace or an
+		// organization, the keys of an organization or of all) is read from a
+		// counter that triggers keep exact, in the transaction of each insert
+		// and delete (cascades included), instead of counting every row.
+		`CREATE TABLE row_counts (
+			name VARCHAR(40) NOT NULL,
+			key  VARCHAR(24) NOT NULL,
+			n    BIGINT NOT NULL,
+			PRIMARY KEY (name, key)
+		)`,
+		`INSERT INTO row_counts (name, key, n) SELECT 'devices.workspace', workspace_id, COUNT(*) FROM devices GROUP BY workspace_id`,
+		`INSERT INTO row_counts (name, key, n) SELECT 'devices.organization', organization_id, COUNT(*) FROM devices GROUP BY organization_id`,
+		`INSERT INTO row_counts (name, key, n) SELECT 'api_keys.organization', organization_id, COUNT(*) FROM api_keys WHERE organization_id IS NOT NULL GROUP BY organization_id`,
+		`INSERT INTO row_counts (name, key, n) SELECT 'api_keys.all', '', COUNT(*) FROM api_keys`,
+		postgresOnly + `CREATE FUNCTION keyplane_count_devices() RETURNS trigger LANGUAGE plpgsql AS $$
+		DECLARE d BIGINT; ws TEXT; org TEXT;
+		BEGIN
+			IF TG_OP = 'INSERT' THEN d := 1; ws := NEW.workspace_id; org := NEW.organization_id;
+			ELSE d := -1; ws := OLD.workspace_id; org := OLD.organization_id; END IF;
+			INSERT INTO row_counts (name, key, n) VALUES ('devices.workspace', ws, d)
+				ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + d;
+			INSERT INTO row_counts (name, key, n) VALUES ('devices.organization', org, d)
+				ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + d;
+			RETURN NULL;
+		END $$`,
+		postgresOnly + `CREATE TRIGGER devices_count AFTER INSERT OR DELETE ON devices FOR EACH ROW EXECUTE FUNCTION keyplane_count_devices()`,
+		postgresOnly + `CREATE FUNCTION keyplane_count_api_keys() RETURNS trigger LANGUAGE plpgsql AS $$
+		DECLARE d BIGINT; org TEXT;
+		BEGIN
+			IF TG_OP = 'INSERT' THEN d := 1; org := NEW.organization_id; ELSE d := -1; org := OLD.organization_id; END IF;
+			INSERT INTO row_counts (name, key, n) VALUES ('api_keys.all', '', d)
+				ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + d;
+			IF org IS NOT NULL THEN
+				INSERT INTO row_counts (name, key, n) VALUES ('api_keys.organization', org, d)
+					ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + d;
+			END IF;
+			RETURN NULL;
+		END $$`,
+		postgresOnly + `CREATE TRIGGER api_keys_count AFTER INSERT OR DELETE ON api_keys FOR EACH ROW EXECUTE FUNCTION keyplane_count_api_keys()`,
+		sqliteOnly + `CREATE TRIGGER devices_count_insert AFTER INSERT ON devices BEGIN
+			INSERT INTO row_counts (name, key, n) VALUES ('devices.workspace', NEW.workspace_id, 1)
+				ON CONFLICT (name, key) DO UPDATE SET n = n + 1;
+			INSERT INTO row_counts (name, key, n) VALUES ('devices.organization', NEW.organization_id, 1)
+				ON CONFLICT (name, key) DO UPDATE SET n = n + 1;
+		END`,
+		sqliteOnly + `CREATE TRIGGER devices_count_delete AFTER DELETE ON devices BEGIN
+			UPDATE row_counts SET n = n - 1 WHERE name = 'devices.workspace' AND key = OLD.workspace_id;
+			UPDATE row_counts SET n = n - 1 WHERE name = 'devices.organization' AND key = OLD.organization_id;
+		END`,
+		sqliteOnly + `CREATE TRIGGER api_keys_count_insert AFTER INSERT ON api_keys BEGIN
+			INSERT INTO row_counts (name, key, n) VALUES ('api_keys.all', '', 1)
+				ON CONFLICT (name, key) DO UPDATE SET n = n + 1;
+			INSERT INTO row_counts (name, key, n) SELECT 'api_keys.organization', NEW.organization_id, 1 WHERE NEW.organization_id IS NOT NULL
+				ON CONFLICT (name, key) DO UPDATE SET n = n + 1;
+		END`,
+		sqliteOnly + `CREATE TRIGGER api_keys_count_delete AFTER DELETE ON api_keys BEGIN
+			UPDATE row_counts SET n = n - 1 WHERE name = 'api_keys.all' AND key = '';
+			UPDATE row_counts SET n = n - 1 WHERE name = 'api_keys.organization' AND key = OLD.organization_id;
+		END`,
+		// A filtered key list (isActive, newest first) counts and pages on an index.
+		`CREATE INDEX api_keys_active_created ON api_keys (is_active, created_at, id)`,
+		`CREATE INDEX api_keys_organization_active ON api_keys (organization_id, is_active, created_at, id)`,
+	}},
 }
 
-// postgresOnly marks a migration statement that only PostgreSQL runs.
-const postgresOnly = "postgres only: "
+// postgresOnly and sqliteOnly mark a migration statement that only one
+// dialect runs (a trigger, a storage option).
+const (
+	postgresOnly = "postgres only: "
+	sqliteOnly   = "sqlite only: "
+)
 
 var columnTypes = map[Dialect]*strings.Replacer{
 	Postgres: strings.NewReplacer("{{bytes}}", "BYTEA", "{{bool}}", "BOOLEAN", "{{time}}", "TIMESTAMPTZ",
@@ -380,7 +448,8 @@ func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
 			}
 			for _, stmt := range m.ddl {
 				stmt, pgOnly := strings.CutPrefix(stmt, postgresOnly)
-				if pgOnly && s.dialect != Postgres {
+				stmt, liteOnly := strings.CutPrefix(stmt, sqliteOnly)
+				if pgOnly && s.dialect != Postgres || liteOnly && s.dialect != SQLite {
 					continue
 				}
 				if err := tx.Exec(columnTypes[s.dialect].Replace(stmt)).Error; err != nil {

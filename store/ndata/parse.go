@@ -17,7 +17,7 @@ const (
 	// paramSkipTotal leaves the total out: counting every match is most of
 	// the cost of a page over many rows.
 	paramSkipTotal = "$skipTotal"
-	paramSort  = "$sort"
+	paramSort      = "$sort"
 )
 
 // Parse reads an NData query from URL query values, checking every field
@@ -83,10 +83,10 @@ type parser struct {
 	q      Query
 	errs   errorList
 
-	nskip, ntake, ncount, nskiptotal int // values seen of each single-valued parameter
-	sorted               bool // $sort was given
-	nsort                int  // $sort keys seen
-	nops                 int  // filter operations seen
+	nskip, ntake, ncount, nskiptotal int  // values seen of each single-valued parameter
+	sorted                           bool // $sort was given
+	nsort                            int  // $sort keys seen
+	nops                             int  // filter operations seen
 }
 
 // single returns the value of a parameter that may be given only once. It

@@ -63,9 +63,9 @@ type Query struct {
 	// total uncounted: a page then reads one row more than it shows, to
 	// tell whether another page follows.
 	SkipTotal bool
-	Sort       []Sort
-	Filters    []Filter
-	TieBreak   string // column appended last to ORDER BY (ascending) unless already in Sort; Parse copies Schema.TieBreak
+	Sort      []Sort
+	Filters   []Filter
+	TieBreak  string // column appended last to ORDER BY (ascending) unless already in Sort; Parse copies Schema.TieBreak
 }
 
 // Limits of a request. They bound the size of the SQL a request can cause.
