@@ -1,123 +1,18 @@
 package server_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
-	"log/slog"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/keyplane/keyplane/auth"
-	"github.com/keyplane/keyplane/connector"
 	"github.com/keyplane/keyplane/delivery"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
 )
-
-// receiver is a webhook endpoint: it records every request and answers
-// with the next queued status (200 once the queue is empty).
-type receiver struct {
-	*httptest.Server
-	mu      sync.Mutex
-	got     []received
-	answers []int
-}
-
-type received struct {
-	path   string
-	header http.Header
-	body   []byte
-}
-
-func newReceiver(t *testing.T, answers ...int) *receiver {
-	r := &receiver{answers: answers}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.got = append(r.got, received{path: req.URL.Path, header: req.Header.Clone(), body: body})
-		code := http.StatusOK
-		if len(r.answers) > 0 {
-			code, r.answers = r.answers[0], r.answers[1:]
-		}
-		r.mu.Unlock()
-		w.WriteHeader(code)
-	}))
-	t.Cleanup(r.Close)
-	return r
-}
-
-func (r *receiver) requests(path string) []received {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []received
-	for _, g := range r.got {
-		if path == "" || g.path == path {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-// worker is a delivery worker on the harness's store with its own settable
-// clock, allowed to reach the local receivers.
-func (h *harness) worker(t *testing.T) (*delivery.Worker, *testClock) {
-	t.Helper()
-	sealer, err := auth.NewSealer(bytes.Repeat([]byte{7}, auth.KeySize)) // the harness's key
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &testClock{}
-	clock.Set(time.Now().Add(time.Second))
-	return &delivery.Worker{Deliveries: h.st.Deliveries, Connectors: h.st.Connectors, Kinds: connector.Builtin(), Sealer: sealer, AllowPrivate: true, Now: clock.Now,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, clock
-}
-
-// runOnce runs one worker batch and checks how many it claimed.
-func runOnce(t *testing.T, w *delivery.Worker, want int) {
-	t.Helper()
-	n, err := w.RunOnce(t.Context())
-	if err != nil || n != want {
-		t.Fatalf("RunOnce: %d claimed (%v), want %d", n, err, want)
-	}
-}
-
-// hook creates a WEBHOOK connector (over HTTP) and returns it with its signing secret.
-func (h *harness) hook(t *testing.T, ws, name, uri, scope string) gen.OutputConnector {
-	t.Helper()
-	var c gen.OutputConnector
-	h.do(t, req{method: "POST", path: "/v3/output-connectors", body: map[string]any{"name": name, "type": "WEBHOOK", "scope": scope,
-		"workspaceId": ws, "webhookProperties": map[string]any{"uri": uri, "authType": "BEARER", "bearerToken": "tok-" + name}}}).
-		want(201).decode(&c)
-	if c.SigningSecret == nil {
-		t.Fatal("no signing secret")
-	}
-	return c
-}
-
-// route points the environment's data flow at connectors.
-func (h *harness) route(t *testing.T, e *dataEnv, refs ...store.ConnectorRef) {
-	t.Helper()
-	f, err := h.st.DataFlows.Get(t.Context(), e.flowID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.OutputConnectors = refs
-	if _, err := h.st.DataFlows.Update(t.Context(), f, nil); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (h *harness) deliveries(t *testing.T, connectorID, query string) gen.DeliveryPage {
-	t.Helper()
-	var p gen.DeliveryPage
-	h.do(t, req{method: "GET", path: "/v3/output-connectors/" + connectorID + "/deliveries" + query}).want(200).decode(&p)
-	return p
-}
 
 // TestDeliveryRetries: a sample reaches a webhook that fails twice, after
 // backoff, signed and authenticated; the attempts show in the delivery log.
@@ -125,7 +20,7 @@ func TestDeliveryRetries(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
 		e := newDataEnv(t, h)
 		rcv := newReceiver(t, 503, 503, 200)
-		c := h.hook(t, e.ws, "a", rcv.URL+"/a", "DATA_FLOW")
+		c := h.newWebhookConnector(t, e.ws, "a", bearerProps(rcv.URL+"/a", "tok-a"))
 		h.route(t, e, store.ConnectorRef{ID: "0900000000000000", Topic: "*"}, store.ConnectorRef{ID: c.Id, Topic: "*"})
 		w, clock := h.worker(t)
 		runOnce(t, w, 0)
@@ -167,49 +62,41 @@ func TestDeliveryRetries(t *testing.T) {
 		if err := json.Unmarshal(got[2].body, &p); err != nil {
 			t.Fatal(err)
 		}
-		if p.ID != res.Samples[0].Id || p.DeviceID != e.dev.DeviceID || p.AkenzaDeviceID != e.dev.ID || p.Topic != "default" ||
-			!p.Timestamp.Equal(res.Samples[0].Timestamp) || p.DateStored.IsZero() || string(p.Data) != `{"temperature":21.5}` ||
-			string(p.Meta) != `{"m":1}` || p.RuleID != "" {
-			t.Fatalf("payload %s", got[2].body)
-		}
+		sample := res.Samples[0]
+		wantFields(t, "payload", eq("id", p.ID, sample.Id), eq("deviceId", p.DeviceID, e.dev.DeviceID), eq("akenzaDeviceId", p.AkenzaDeviceID, e.dev.ID),
+			eq("topic", p.Topic, "default"), holds("timestamp", p.Timestamp.Equal(sample.Timestamp), p.Timestamp, "the sample's"),
+			holds("dateStored", !p.DateStored.IsZero(), p.DateStored, "set"), eq("data", string(p.Data), `{"temperature":21.5}`),
+			eq("meta", string(p.Meta), `{"m":1}`), eq("ruleId", p.RuleID, ""))
 
 		page := h.deliveries(t, c.Id, "")
-		if page.TotalElements != 1 || !page.Sort.Sorted {
-			t.Fatalf("page %+v", page)
-		}
+		wantFields(t, "delivery log", eq("totalElements", page.TotalElements, 1), eq("sort.sorted", page.Sort.Sorted, true))
 		d := page.Content[0]
-		if d.Id != id || d.Status != gen.DeliveryStatusDELIVERED || d.SampleId != p.ID || d.DeviceId != e.dev.ID || d.RuleId != nil ||
-			d.OutputConnectorId != c.Id || d.DeliveredAt == nil || d.NextAttemptAt != nil || len(d.Attempts) != 3 {
-			t.Fatalf("delivery %+v", d)
-		}
+		wantFields(t, "delivery", eq("id", d.Id, id), eq("status", d.Status, gen.DeliveryStatusDELIVERED), eq("sampleId", d.SampleId, p.ID),
+			eq("deviceId", d.DeviceId, e.dev.ID), eq("ruleId", d.RuleId, nil), eq("outputConnectorId", d.OutputConnectorId, c.Id),
+			holds("deliveredAt", d.DeliveredAt != nil, d.DeliveredAt, "set"), eq("nextAttemptAt", d.NextAttemptAt, nil), eq("len(attempts)", len(d.Attempts), 3))
+		var attempts []field
 		for i, code := range []int{503, 503, 200} {
 			a := d.Attempts[i]
-			if a.StatusCode == nil || *a.StatusCode != code || (code != 200) != (a.Error != nil) {
-				t.Fatalf("attempt %d %+v", i, a)
-			}
+			attempts = append(attempts, ptrEq(fmt.Sprintf("[%d].statusCode", i), a.StatusCode, code),
+				eq(fmt.Sprintf("[%d] has an error", i), a.Error != nil, code != 200))
 		}
-		if *d.Attempts[0].Error != "503 Service Unavailable" || !d.Attempts[1].At.After(d.Attempts[0].At) {
-			t.Fatalf("attempts %+v", d.Attempts)
-		}
-		if p := h.deliveries(t, c.Id, "?status=PENDING"); p.TotalElements != 0 {
-			t.Fatalf("pending %+v", p)
-		}
-		if p := h.deliveries(t, c.Id, "?status=DELIVERED&page=0&size=1"); p.TotalElements != 1 || len(p.Content) != 1 {
-			t.Fatalf("delivered %+v", p)
-		}
+		wantFields(t, "attempts", append(attempts, ptrEq("[0].error", d.Attempts[0].Error, "503 Service Unavailable"),
+			holds("[1].at", d.Attempts[1].At.After(d.Attempts[0].At), d.Attempts[1].At, "after [0].at"))...)
+		wantFields(t, "pending deliveries", eq("totalElements", h.deliveries(t, c.Id, "?status=PENDING").TotalElements, 0))
+		delivered := h.deliveries(t, c.Id, "?status=DELIVERED&page=0&size=1")
+		wantFields(t, "delivered deliveries", eq("totalElements", delivered.TotalElements, 1), eq("len(content)", len(delivered.Content), 1))
 		h.do(t, req{method: "GET", path: "/v3/output-connectors/" + c.Id + "/deliveries?status=LOST"}).want(400)
 		h.do(t, req{method: "GET", path: "/v3/output-connectors/09ffffffffffffff/deliveries"}).want(404)
 
 		// Rights: OUTPUT_CONNECTOR:READ in the connector's workspace.
-		key := func(ws, scope string) string {
-			return *h.create(t, map[string]any{"name": "k-" + ws + scope, "organizationId": e.org, "isActive": true, "permissions": []any{
-				map[string]any{"scope": scope, "verbs": []string{"READ"}, "workspaceIds": []string{ws}}}}).ClientSecret
-		}
 		path := "/v3/output-connectors/" + c.Id + "/deliveries"
-		h.do(t, req{method: "GET", path: path, apiKey: key(e.ws, "OUTPUT_CONNECTOR")}).want(200)
-		h.do(t, req{method: "GET", path: path, apiKey: key(e.other, "OUTPUT_CONNECTOR")}).want(403)
-		h.do(t, req{method: "GET", path: path, apiKey: key(e.ws, "DATA")}).want(403)
-		h.do(t, req{method: "GET", path: path, anonymous: true}).want(401)
+		read := []string{"READ"}
+		h.wantAccess(t,
+			access{"OUTPUT_CONNECTOR:READ here", req{method: "GET", path: path, apiKey: h.apiKey(t, e.org, "OUTPUT_CONNECTOR", read, e.ws)}, 200},
+			access{"OUTPUT_CONNECTOR:READ elsewhere", req{method: "GET", path: path, apiKey: h.apiKey(t, e.org, "OUTPUT_CONNECTOR", read, e.other)}, 403},
+			access{"DATA:READ here", req{method: "GET", path: path, apiKey: h.apiKey(t, e.org, "DATA", read, e.ws)}, 403},
+			access{"anonymous", req{method: "GET", path: path, anonymous: true}, 401},
+		)
 	})
 }
 
@@ -220,9 +107,9 @@ func TestDeliveryRouting(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
 		e := newDataEnv(t, h)
 		rcv := newReceiver(t)
-		all := h.hook(t, e.ws, "all", rcv.URL+"/all", "DATA_FLOW")
-		battery := h.hook(t, e.ws, "battery", rcv.URL+"/battery", "DATA_FLOW")
-		alert := h.hook(t, e.ws, "alert", rcv.URL+"/alert", "RULE_ACTION")
+		all := h.newWebhookConnector(t, e.ws, "all", bearerProps(rcv.URL+"/all", "tok-all"))
+		battery := h.newWebhookConnector(t, e.ws, "battery", bearerProps(rcv.URL+"/battery", "tok-battery"))
+		alert := h.newWebhookConnector(t, e.ws, "alert", bearerProps(rcv.URL+"/alert", "tok-alert"), "RULE_ACTION")
 		h.route(t, e, store.ConnectorRef{ID: "0900000000000000", Topic: "*"}, store.ConnectorRef{ID: all.Id, Topic: "*"},
 			store.ConnectorRef{ID: battery.Id, Topic: "battery"}, store.ConnectorRef{ID: "09ffffffffffffff", Topic: "*"},
 			store.ConnectorRef{ID: all.Id, Topic: "default"})
@@ -309,12 +196,12 @@ func TestDeliveryGivesUp(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
 		e := newDataEnv(t, h)
 		rcv := newReceiver(t, 500, 500, 500, 500)
-		c := h.hook(t, e.ws, "a", rcv.URL+"/a", "DATA_FLOW")
+		c := h.newWebhookConnector(t, e.ws, "a", bearerProps(rcv.URL+"/a", "tok-a"))
 		gone := httptest.NewServer(http.NotFoundHandler())
 		gone.Close()
-		down := h.hook(t, e.ws, "down", gone.URL+"/x?token=secret", "DATA_FLOW")
+		down := h.newWebhookConnector(t, e.ws, "down", bearerProps(gone.URL+"/x?token=secret", "tok-down"))
 		h.route(t, e, store.ConnectorRef{ID: c.Id, Topic: "*"}, store.ConnectorRef{ID: down.Id, Topic: "*"})
-		h.do(t, req{method: "POST", path: e.path("/backfill"), body: map[string]any{"data": map[string]any{"temperature": 1}}}).want(201)
+		h.backfillOne(t, e, 1)
 		w, clock := h.worker(t)
 		w.MaxAttempts = 3
 		for i := range 3 {
@@ -346,9 +233,8 @@ func TestDeliveryLeaseTakeover(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
 		e := newDataEnv(t, h)
 		rcv := newReceiver(t)
-		c := h.hook(t, e.ws, "a", rcv.URL+"/a", "DATA_FLOW")
-		h.route(t, e, store.ConnectorRef{ID: c.Id, Topic: "*"})
-		h.do(t, req{method: "POST", path: e.path("/backfill"), body: map[string]any{"data": map[string]any{"temperature": 1}}}).want(201)
+		c := h.routedHook(t, e, "a", rcv.URL+"/a")
+		h.backfillOne(t, e, 1)
 		b, clock := h.worker(t)
 		b.Lease = 30 * time.Second
 
@@ -385,8 +271,7 @@ func TestDeliveryLeaseTakeover(t *testing.T) {
 func TestDeliveryBulk(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
 		e := newDataEnv(t, h)
-		c := h.hook(t, e.ws, "a", "http://127.0.0.1:1/a", "DATA_FLOW")
-		h.route(t, e, store.ConnectorRef{ID: c.Id, Topic: "*"})
+		c := h.routedHook(t, e, "a", "http://127.0.0.1:1/a")
 		body := make([]any, 2_000)
 		for i := range body {
 			body[i] = map[string]any{"data": map[string]any{"temperature": i}}

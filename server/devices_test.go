@@ -1,295 +1,214 @@
 package server_test
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyplane/keyplane/gen"
-	"github.com/keyplane/keyplane/store"
-	"github.com/keyplane/keyplane/store/storetest"
 )
 
-// deviceType creates a device type directly in the store (its HTTP handlers
-// are another file's) and returns its id.
-func (h *harness) deviceType(t testing.TB, ws, name string) string {
-	t.Helper()
-	w, err := h.st.Workspaces.Get(t.Context(), ws)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dt := &store.DeviceType{Placement: store.Placement{OrganizationID: w.OrganizationID, WorkspaceID: ws}, Name: name, Schemas: map[string]json.RawMessage{}}
-	if err := h.st.DeviceTypes.Create(t.Context(), dt); err != nil {
-		t.Fatal(err)
-	}
-	return dt.ID
-}
-
-// dataFlow creates a data flow (as root) with the default connectors.
-func (h *harness) dataFlow(t testing.TB, ws, deviceType, name string) gen.DataFlow {
-	t.Helper()
-	var f gen.DataFlow
-	h.do(t, req{method: "POST", path: "/v3/data-flows",
-		body: map[string]any{"name": name, "workspaceId": ws, "deviceTypeId": deviceType}}).want(201).decode(&f)
-	return f
-}
-
-// device creates a device (as root) with the defaults.
-func (h *harness) device(t testing.TB, ws, flow, physicalID, name string) gen.Device {
-	t.Helper()
-	var d gen.Device
-	h.do(t, req{method: "POST", path: "/v3/devices",
-		body: map[string]any{"name": name, "workspaceId": ws, "dataFlowId": flow, "deviceId": physicalID}}).want(201).decode(&d)
-	return d
-}
-
-// lastSample sets a device's last sample time straight in the database (the
-// backfill that normally sets it is not what these tests are about).
-func (h *harness) lastSample(t testing.TB, id string, at time.Time) {
-	t.Helper()
-	storetest.Exec(t, h.st, "UPDATE devices SET last_sample_at = ? WHERE id = ?", at.UTC(), id)
-}
-
-// wantMember checks a 400's problem names member.
-func wantMember(t testing.TB, r *response, member string) {
-	t.Helper()
-	p := r.want(400).problem()
-	if p.Errors == nil || (*p.Errors)[0].MemberName != member {
-		t.Fatalf("problem %s, want member %s", r.Body, member)
-	}
-}
-
+// TestDataFlows: a data flow's life (create, read, update, list, rights,
+// delete) and the connectors it defaults to.
 func TestDataFlows(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
-		org := h.org(t, "acme")
-		ws := h.workspace(t, org, "main")
-		other := h.workspace(t, org, "other")
+		org, ws, other := h.twoWorkspaces(t)
 		dt := h.deviceType(t, ws, "Climate sensor")
 		foreign := h.deviceType(t, other, "Elsewhere")
+		var f gen.DataFlow
+		var path string
 
-		// Defaults: the database connector, and topic "*" for a ref without one.
-		f := h.dataFlow(t, ws, dt, "to db")
-		if !strings.HasPrefix(f.Id, "08") || f.WorkspaceId != ws || f.DeviceType.Id != dt || f.DeviceType.Name != "Climate sensor" ||
-			len(f.OutputConnectors) != 1 || f.OutputConnectors[0].Id != "0900000000000000" || *f.OutputConnectors[0].Topic != "*" || f.Version != 1 {
-			t.Fatalf("data flow %+v", f)
-		}
-		var g gen.DataFlow
-		h.do(t, req{method: "POST", path: "/v3/data-flows", body: map[string]any{"name": "hooks", "workspaceId": ws, "deviceTypeId": dt,
-			"description": "two", "outputConnectors": []any{map[string]any{"id": "09a1b2c3d4e5f601"}, map[string]any{"id": "09a1b2c3d4e5f602", "topic": "alarm"}}}}).
-			want(201).decode(&g)
-		if len(g.OutputConnectors) != 2 || *g.OutputConnectors[0].Topic != "*" || *g.OutputConnectors[1].Topic != "alarm" || *g.Description != "two" {
-			t.Fatalf("connectors %+v", g.OutputConnectors)
-		}
-		h.do(t, req{method: "POST", path: "/v3/data-flows", body: map[string]any{"name": "none", "workspaceId": ws, "deviceTypeId": dt,
-			"outputConnectors": []any{}}}).want(201).decode(&g)
-		if len(g.OutputConnectors) != 0 {
-			t.Fatalf("explicit empty connectors became %+v", g.OutputConnectors)
-		}
+		step(t, "create: the database connector by default, topic * for a reference without one", func(t *testing.T) {
+			f = h.dataFlow(t, ws, dt, "to db")
+			path = "/v3/data-flows/" + f.Id
+			wantFields(t, "created with defaults", holds("id", strings.HasPrefix(f.Id, "08"), f.Id, "prefix 08"), eq("workspaceId", f.WorkspaceId, ws),
+				eq("deviceType.id", f.DeviceType.Id, dt), eq("deviceType.name", f.DeviceType.Name, "Climate sensor"),
+				eq("len(outputConnectors)", len(f.OutputConnectors), 1), eq("outputConnectors[0].id", nth(f.OutputConnectors, 0).Id, "0900000000000000"),
+				ptrEq("outputConnectors[0].topic", nth(f.OutputConnectors, 0).Topic, "*"), eq("version", f.Version, 1))
+			var g gen.DataFlow
+			h.do(t, req{method: "POST", path: "/v3/data-flows", body: map[string]any{"name": "hooks", "workspaceId": ws, "deviceTypeId": dt,
+				"description": "two", "outputConnectors": []any{map[string]any{"id": "09a1b2c3d4e5f601"}, map[string]any{"id": "09a1b2c3d4e5f602", "topic": "alarm"}}}}).
+				want(201).decode(&g)
+			wantFields(t, "created with connectors", eq("len(outputConnectors)", len(g.OutputConnectors), 2),
+				ptrEq("outputConnectors[0].topic", nth(g.OutputConnectors, 0).Topic, "*"), ptrEq("outputConnectors[1].topic", nth(g.OutputConnectors, 1).Topic, "alarm"),
+				ptrEq("description", g.Description, "two"))
+			g = gen.DataFlow{}
+			h.do(t, req{method: "POST", path: "/v3/data-flows", body: map[string]any{"name": "none", "workspaceId": ws, "deviceTypeId": dt,
+				"outputConnectors": []any{}}}).want(201).decode(&g)
+			wantFields(t, "created with no connectors", eq("len(outputConnectors)", len(g.OutputConnectors), 0))
+		})
 
-		for _, c := range []struct {
-			name   string
-			body   map[string]any
-			status int
-			member string
-		}{
-			{"device type of another workspace", map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": foreign}, 400, "/deviceTypeId"},
-			{"unknown device type", map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": "0dffffffffffffff"}, 400, "/deviceTypeId"},
-			{"unknown workspace", map[string]any{"name": "x", "workspaceId": "29ffffffffffffff", "deviceTypeId": dt}, 404, ""},
-			{"no name", map[string]any{"workspaceId": ws, "deviceTypeId": dt}, 400, ""},
-			{"bad connector id", map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": dt, "outputConnectors": []any{map[string]any{"id": "02a1b2c3d4e5f601"}}}, 400, ""},
-		} {
-			t.Run(c.name, func(t *testing.T) {
-				r := h.do(t, req{method: "POST", path: "/v3/data-flows", body: c.body}).want(c.status)
-				if c.member != "" {
-					wantMember(t, r, c.member)
-				}
-			})
-		}
+		h.wantRefused(t, "POST", "/v3/data-flows",
+			refusal{"device type of another workspace", map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": foreign}, 400, "/deviceTypeId"},
+			refusal{"unknown device type", map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": "0dffffffffffffff"}, 400, "/deviceTypeId"},
+			refusal{"unknown workspace", map[string]any{"name": "x", "workspaceId": "29ffffffffffffff", "deviceTypeId": dt}, 404, ""},
+			refusal{"no name", map[string]any{"workspaceId": ws, "deviceTypeId": dt}, 400, ""},
+			refusal{"bad connector id", map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": dt, "outputConnectors": []any{map[string]any{"id": "02a1b2c3d4e5f601"}}}, 400, ""},
+		)
 
-		h.do(t, req{method: "GET", path: "/v3/data-flows/" + f.Id}).want(200).decode(&g)
-		if g.Id != f.Id || g.DeviceType.Name != "Climate sensor" {
-			t.Fatalf("get %+v", g)
-		}
-		h.do(t, req{method: "GET", path: "/v3/data-flows/08ffffffffffffff"}).want(404)
+		step(t, "read", func(t *testing.T) {
+			var g gen.DataFlow
+			h.do(t, req{method: "GET", path: path}).want(200).decode(&g)
+			wantFields(t, "read", eq("id", g.Id, f.Id), eq("deviceType.name", g.DeviceType.Name, "Climate sensor"))
+			h.do(t, req{method: "GET", path: "/v3/data-flows/08ffffffffffffff"}).want(404)
+		})
 
-		// Update: the version is optional, a stale one is a 409; the workspace stays.
-		dt2 := h.deviceType(t, ws, "Door sensor")
-		path := "/v3/data-flows/" + f.Id
-		h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "renamed", "workspaceId": ws, "deviceTypeId": dt2, "version": 1}}).want(200).decode(&g)
-		if g.Version != 2 || g.Name != "renamed" || g.DeviceType.Id != dt2 || g.DeviceType.Name != "Door sensor" || len(g.OutputConnectors) != 1 {
-			t.Fatalf("updated %+v", g)
-		}
-		h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": dt, "version": 1}}).want(409)
-		h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "again", "workspaceId": ws, "deviceTypeId": dt}}).want(200).decode(&g)
-		if g.Version != 3 || g.DeviceType.Id != dt {
-			t.Fatalf("unversioned update %+v", g)
-		}
-		wantMember(t, h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "x", "workspaceId": other, "deviceTypeId": foreign}}), "/workspaceId")
-		wantMember(t, h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": foreign}}), "/deviceTypeId")
-		h.do(t, req{method: "PUT", path: "/v3/data-flows/08ffffffffffffff", body: map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": dt}}).want(404)
+		step(t, "update: the version is optional, a stale one is a 409; the workspace stays", func(t *testing.T) {
+			dt2 := h.deviceType(t, ws, "Door sensor")
+			var g gen.DataFlow
+			h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "renamed", "workspaceId": ws, "deviceTypeId": dt2, "version": 1}}).want(200).decode(&g)
+			wantFields(t, "updated", eq("version", g.Version, 2), eq("name", g.Name, "renamed"), eq("deviceType.id", g.DeviceType.Id, dt2),
+				eq("deviceType.name", g.DeviceType.Name, "Door sensor"), eq("len(outputConnectors)", len(g.OutputConnectors), 1))
+			h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": dt, "version": 1}}).want(409)
+			h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "again", "workspaceId": ws, "deviceTypeId": dt}}).want(200).decode(&g)
+			wantFields(t, "unversioned update", eq("version", g.Version, 3), eq("deviceType.id", g.DeviceType.Id, dt))
+			wantMembers(t, h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "x", "workspaceId": other, "deviceTypeId": foreign}}), "/workspaceId")
+			wantMembers(t, h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": foreign}}), "/deviceTypeId")
+			h.do(t, req{method: "PUT", path: "/v3/data-flows/08ffffffffffffff", body: map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": dt}}).want(404)
+		})
 
-		// Lists.
-		var page gen.DataFlowPage
-		h.do(t, req{method: "GET", path: "/v3/data-flows?workspaceId=" + ws + "&sort=name,desc"}).want(200).decode(&page)
-		if page.TotalElements != 3 || page.Content[0].Name != "none" || page.Content[2].Name != "again" || !page.Sort.Sorted {
-			t.Fatalf("page %+v", page)
-		}
-		h.do(t, req{method: "GET", path: "/v3/data-flows?workspaceId=" + ws + "&search=HOO"}).want(200).decode(&page)
-		if page.TotalElements != 1 || page.Content[0].Name != "hooks" {
-			t.Fatalf("search %+v", page)
-		}
-		h.do(t, req{method: "GET", path: "/v3/data-flows?workspaceId=" + other}).want(200).decode(&page)
-		if !page.Empty || page.TotalElements != 0 || !page.First || !page.Last {
-			t.Fatalf("empty page %+v", page)
-		}
-		for _, bad := range []string{"", "workspaceId=" + ws + "&size=0", "workspaceId=" + ws + "&size=101", "workspaceId=" + ws + "&sort=colour"} {
-			h.do(t, req{method: "GET", path: "/v3/data-flows?" + bad}).want(400)
-		}
-		// An unknown workspace lists nothing for root (a 403 for others, below).
-		h.do(t, req{method: "GET", path: "/v3/data-flows?workspaceId=29ffffffffffffff"}).want(200).decode(&page)
-		if page.TotalElements != 0 {
-			t.Fatalf("unknown workspace %+v", page)
-		}
+		step(t, "list", func(t *testing.T) {
+			list := func(query string) gen.DataFlowPage {
+				t.Helper()
+				var page gen.DataFlowPage
+				h.do(t, req{method: "GET", path: "/v3/data-flows?" + query}).want(200).decode(&page)
+				return page
+			}
+			page := list("workspaceId=" + ws + "&sort=name,desc")
+			wantFields(t, "by name, descending", eq("totalElements", page.TotalElements, 3), eq("content[0].name", nth(page.Content, 0).Name, "none"),
+				eq("content[2].name", nth(page.Content, 2).Name, "again"), eq("sort.sorted", page.Sort.Sorted, true))
+			page = list("workspaceId=" + ws + "&search=HOO")
+			wantFields(t, "search", eq("totalElements", page.TotalElements, 1), eq("content[0].name", nth(page.Content, 0).Name, "hooks"))
+			page = list("workspaceId=" + other)
+			wantFields(t, "an empty workspace", eq("empty", page.Empty, true), eq("totalElements", page.TotalElements, 0), eq("first", page.First, true),
+				eq("last", page.Last, true))
+			for _, bad := range []string{"", "workspaceId=" + ws + "&size=0", "workspaceId=" + ws + "&size=101", "workspaceId=" + ws + "&sort=colour"} {
+				h.do(t, req{method: "GET", path: "/v3/data-flows?" + bad}).want(400)
+			}
+			// An unknown workspace lists nothing for root (a 403 for others).
+			wantFields(t, "an unknown workspace", eq("totalElements", list("workspaceId=29ffffffffffffff").TotalElements, 0))
+		})
 
 		// A viewer reads but does not create; a workspace editor creates in its workspace only.
-		viewer := h.user(t, "viewer")
-		h.member(t, org, viewer.Id, "VIEWER")
-		vtok := h.login(t, "viewer").TokenId
-		h.do(t, req{method: "GET", path: "/v3/data-flows?workspaceId=" + ws, bearer: vtok}).want(200)
-		h.do(t, req{method: "GET", path: "/v3/data-flows?workspaceId=29ffffffffffffff", bearer: vtok}).want(403)
-		h.do(t, req{method: "GET", path: path, bearer: vtok}).want(200)
-		h.do(t, req{method: "POST", path: "/v3/data-flows", bearer: vtok, body: map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": dt}}).want(403)
-		h.do(t, req{method: "DELETE", path: path, bearer: vtok}).want(403)
-		editor := h.user(t, "editor")
-		h.member(t, org, editor.Id, "MEMBER")
-		h.do(t, req{method: "PUT", path: "/v3/workspaces/" + other + "/members/" + editor.Id, body: map[string]any{"role": "EDITOR"}}).want(200)
-		etok := h.login(t, "editor").TokenId
-		h.do(t, req{method: "POST", path: "/v3/data-flows", bearer: etok, body: map[string]any{"name": "x", "workspaceId": other, "deviceTypeId": foreign}}).want(201)
-		h.do(t, req{method: "POST", path: "/v3/data-flows", bearer: etok, body: map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": dt}}).want(403)
-		h.do(t, req{method: "GET", path: "/v3/data-flows?workspaceId=" + ws, bearer: etok}).want(403)
+		vtok := h.signIn(t, org, "viewer", "VIEWER", nil)
+		etok := h.signIn(t, org, "editor", "MEMBER", map[string]string{other: "EDITOR"})
+		h.wantAccess(t,
+			access{"viewer lists", req{method: "GET", path: "/v3/data-flows?workspaceId=" + ws, bearer: vtok}, 200},
+			access{"viewer lists an unknown workspace", req{method: "GET", path: "/v3/data-flows?workspaceId=29ffffffffffffff", bearer: vtok}, 403},
+			access{"viewer reads", req{method: "GET", path: path, bearer: vtok}, 200},
+			access{"viewer creates", req{method: "POST", path: "/v3/data-flows", bearer: vtok, body: map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": dt}}, 403},
+			access{"viewer deletes", req{method: "DELETE", path: path, bearer: vtok}, 403},
+			access{"editor creates in its workspace", req{method: "POST", path: "/v3/data-flows", bearer: etok, body: map[string]any{"name": "x", "workspaceId": other, "deviceTypeId": foreign}}, 201},
+			access{"editor creates elsewhere", req{method: "POST", path: "/v3/data-flows", bearer: etok, body: map[string]any{"name": "x", "workspaceId": ws, "deviceTypeId": dt}}, 403},
+			access{"editor lists elsewhere", req{method: "GET", path: "/v3/data-flows?workspaceId=" + ws, bearer: etok}, 403},
+		)
 
-		// A data flow in use stays.
-		d := h.device(t, ws, f.Id, "phys-1", "d")
-		p := h.do(t, req{method: "DELETE", path: path}).want(409).problem()
-		if p.Detail == nil || !strings.Contains(*p.Detail, "used by devices") {
-			t.Fatalf("in-use problem %+v", p)
-		}
-		h.do(t, req{method: "DELETE", path: "/v3/devices/" + d.Id}).want(204)
-		h.do(t, req{method: "DELETE", path: path}).want(204)
-		h.do(t, req{method: "GET", path: path}).want(404)
-		h.do(t, req{method: "DELETE", path: path}).want(404)
+		step(t, "a data flow in use stays", func(t *testing.T) {
+			d := h.device(t, ws, f.Id, "phys-1", "d")
+			p := h.do(t, req{method: "DELETE", path: path}).want(409).problem()
+			wantFields(t, "in-use problem", holds("detail", p.Detail != nil && strings.Contains(*p.Detail, "used by devices"), p.Detail, `"used by devices" in it`))
+			h.do(t, req{method: "DELETE", path: "/v3/devices/" + d.Id}).want(204)
+			h.wantDeleted(t, path)
+		})
 
 		wantAudit(t, h, "create:dataFlow", "update:dataFlow", "delete:dataFlow", "create:device", "delete:device")
 	})
 }
 
+// TestDevices: a device's life (create, read, update, rights, delete), its
+// defaults, and physical ids unique per workspace.
 func TestDevices(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
-		org := h.org(t, "acme")
-		ws := h.workspace(t, org, "main")
-		other := h.workspace(t, org, "other")
+		org, ws, other := h.twoWorkspaces(t)
 		flow := h.dataFlow(t, ws, h.deviceType(t, ws, "Climate sensor"), "to db")
 		foreign := h.dataFlow(t, other, h.deviceType(t, other, "Elsewhere"), "elsewhere")
+		var d gen.Device
+		var path string
 
-		// Defaults.
-		d := h.device(t, ws, flow.Id, "70B3D57ED0001234", "sensor")
-		if !strings.HasPrefix(d.Id, "02") || d.Type != gen.AssetTypeDEVICE || d.OrganizationId != org || d.WorkspaceId != ws ||
-			d.DeviceId != "70B3D57ED0001234" || d.Connectivity != "HTTP" || d.OnlineTimeout == nil || *d.OnlineTimeout != 3600 ||
-			d.Online || d.OnlineState != gen.DeviceOnlineStateUNKNOWN || d.LastSampleAt != nil || d.Properties == nil || len(d.Properties) != 0 || d.Version != 1 {
-			t.Fatalf("device %+v", d)
-		}
-		if d.DataFlow == nil || d.DataFlow.Id != flow.Id || d.DataFlow.Name != "to db" || d.DataFlow.DeviceType.Name != "Climate sensor" {
-			t.Fatalf("device's data flow %+v", d.DataFlow)
-		}
-		var e gen.Device
-		h.do(t, req{method: "POST", path: "/v3/devices", body: map[string]any{"name": "lora", "workspaceId": ws, "dataFlowId": flow.Id,
-			"deviceId": "lora-1", "connectivity": "LORA", "onlineTimeout": 60, "properties": map[string]any{"floor": 2}, "description": "d"}}).
-			want(201).decode(&e)
-		if e.Connectivity != "LORA" || *e.OnlineTimeout != 60 || e.Properties["floor"] != float64(2) || *e.Description != "d" {
-			t.Fatalf("explicit device %+v", e)
-		}
-		// Physical ids are unique per workspace.
-		p := h.do(t, req{method: "POST", path: "/v3/devices", body: map[string]any{"name": "dup", "workspaceId": ws, "dataFlowId": flow.Id,
-			"deviceId": "70B3D57ED0001234"}}).want(409).problem()
-		if !strings.Contains(*p.Detail, "70B3D57ED0001234") {
-			t.Fatalf("duplicate problem %+v", p)
-		}
-		h.device(t, other, foreign.Id, "70B3D57ED0001234", "twin")
+		step(t, "create: defaults", func(t *testing.T) {
+			d = h.device(t, ws, flow.Id, "70B3D57ED0001234", "sensor")
+			path = "/v3/devices/" + d.Id
+			wantFields(t, "created", holds("id", strings.HasPrefix(d.Id, "02"), d.Id, "prefix 02"), eq("type", d.Type, gen.AssetTypeDEVICE),
+				eq("organizationId", d.OrganizationId, org), eq("workspaceId", d.WorkspaceId, ws), eq("deviceId", d.DeviceId, "70B3D57ED0001234"),
+				eq("connectivity", d.Connectivity, "HTTP"), ptrEq("onlineTimeout", d.OnlineTimeout, 3600), eq("online", d.Online, false),
+				eq("onlineState", d.OnlineState, gen.DeviceOnlineStateUNKNOWN), eq("lastSampleAt", d.LastSampleAt, nil),
+				holds("properties", d.Properties != nil, d.Properties, "an empty object, not null"), eq("len(properties)", len(d.Properties), 0),
+				eq("version", d.Version, 1),
+				holds("dataFlow", d.DataFlow != nil, d.DataFlow, "its summary"), eq("dataFlow.id", deref(d.DataFlow).Id, flow.Id),
+				eq("dataFlow.name", deref(d.DataFlow).Name, "to db"), eq("dataFlow.deviceType.name", deref(d.DataFlow).DeviceType.Name, "Climate sensor"))
+			var e gen.Device
+			h.do(t, req{method: "POST", path: "/v3/devices", body: map[string]any{"name": "lora", "workspaceId": ws, "dataFlowId": flow.Id,
+				"deviceId": "lora-1", "connectivity": "LORA", "onlineTimeout": 60, "properties": map[string]any{"floor": 2}, "description": "d"}}).
+				want(201).decode(&e)
+			wantFields(t, "created explicitly", eq("connectivity", e.Connectivity, "LORA"), ptrEq("onlineTimeout", e.OnlineTimeout, 60),
+				eq("properties.floor", e.Properties["floor"], any(float64(2))), ptrEq("description", e.Description, "d"))
+		})
 
-		for _, c := range []struct {
-			name   string
-			body   map[string]any
-			status int
-			member string
-		}{
-			{"data flow of another workspace", map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": foreign.Id, "deviceId": "x"}, 400, "/dataFlowId"},
-			{"unknown data flow", map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": "08ffffffffffffff", "deviceId": "x"}, 400, "/dataFlowId"},
-			{"unknown workspace", map[string]any{"name": "x", "workspaceId": "29ffffffffffffff", "dataFlowId": flow.Id, "deviceId": "x"}, 404, ""},
-			{"no physical id", map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": flow.Id}, 400, ""},
-			{"timeout too short", map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": flow.Id, "deviceId": "x", "onlineTimeout": 59}, 400, ""},
-			{"bad connectivity", map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": flow.Id, "deviceId": "x", "connectivity": "SMOKE"}, 400, ""},
-		} {
-			t.Run(c.name, func(t *testing.T) {
-				r := h.do(t, req{method: "POST", path: "/v3/devices", body: c.body}).want(c.status)
-				if c.member != "" {
-					wantMember(t, r, c.member)
-				}
-			})
-		}
+		step(t, "physical ids are unique per workspace", func(t *testing.T) {
+			p := h.do(t, req{method: "POST", path: "/v3/devices", body: map[string]any{"name": "dup", "workspaceId": ws, "dataFlowId": flow.Id,
+				"deviceId": "70B3D57ED0001234"}}).want(409).problem()
+			wantFields(t, "duplicate problem", holds("detail", p.Detail != nil && strings.Contains(*p.Detail, "70B3D57ED0001234"), p.Detail, "the physical id in it"))
+			h.device(t, other, foreign.Id, "70B3D57ED0001234", "twin")
+		})
 
-		path := "/v3/devices/" + d.Id
-		var got gen.Device
-		h.do(t, req{method: "GET", path: path}).want(200).decode(&got)
-		if got.Id != d.Id || got.DataFlow == nil || got.DataFlow.DeviceType.Name != "Climate sensor" {
-			t.Fatalf("get %+v", got)
-		}
-		h.do(t, req{method: "GET", path: "/v3/devices/02ffffffffffffff"}).want(404)
-		h.do(t, req{method: "GET", path: "/v3/devices/not-an-id"}).want(400)
+		h.wantRefused(t, "POST", "/v3/devices",
+			refusal{"data flow of another workspace", map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": foreign.Id, "deviceId": "x"}, 400, "/dataFlowId"},
+			refusal{"unknown data flow", map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": "08ffffffffffffff", "deviceId": "x"}, 400, "/dataFlowId"},
+			refusal{"unknown workspace", map[string]any{"name": "x", "workspaceId": "29ffffffffffffff", "dataFlowId": flow.Id, "deviceId": "x"}, 404, ""},
+			refusal{"no physical id", map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": flow.Id}, 400, ""},
+			refusal{"timeout too short", map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": flow.Id, "deviceId": "x", "onlineTimeout": 59}, 400, ""},
+			refusal{"bad connectivity", map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": flow.Id, "deviceId": "x", "connectivity": "SMOKE"}, 400, ""},
+		)
+
+		step(t, "read", func(t *testing.T) {
+			var got gen.Device
+			h.do(t, req{method: "GET", path: path}).want(200).decode(&got)
+			wantFields(t, "read", eq("id", got.Id, d.Id), eq("dataFlow.deviceType.name", deref(got.DataFlow).DeviceType.Name, "Climate sensor"))
+			h.do(t, req{method: "GET", path: "/v3/devices/02ffffffffffffff"}).want(404)
+			h.do(t, req{method: "GET", path: "/v3/devices/not-an-id"}).want(400)
+		})
 
 		// Update replaces; the version is optional, a stale one is a 409.
-		flow2 := h.dataFlow(t, ws, h.deviceType(t, ws, "Door sensor"), "doors")
-		body := map[string]any{"name": "renamed", "workspaceId": ws, "dataFlowId": flow2.Id, "deviceId": "70B3D57ED0001234", "connectivity": "MQTT", "version": 1}
-		h.do(t, req{method: "PUT", path: path, body: body}).want(200).decode(&got)
-		if got.Version != 2 || got.Name != "renamed" || got.Connectivity != "MQTT" || got.DataFlow.Name != "doors" || got.DataFlow.DeviceType.Name != "Door sensor" {
-			t.Fatalf("updated %+v", got)
-		}
-		h.do(t, req{method: "PUT", path: path, body: body}).want(409)
-		delete(body, "version")
-		body["connectivity"] = "COAP"
-		h.do(t, req{method: "PUT", path: path, body: body}).want(200).decode(&got)
-		if got.Version != 3 || got.Connectivity != "COAP" || *got.OnlineTimeout != 3600 {
-			t.Fatalf("unversioned update %+v", got)
-		}
-		moved := map[string]any{"name": "x", "workspaceId": other, "dataFlowId": foreign.Id, "deviceId": "x"}
-		wantMember(t, h.do(t, req{method: "PUT", path: path, body: moved}), "/workspaceId")
-		wantMember(t, h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": foreign.Id, "deviceId": "x"}}), "/dataFlowId")
-		h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": flow.Id, "deviceId": "lora-1"}}).want(409)
-		h.do(t, req{method: "PUT", path: "/v3/devices/02ffffffffffffff", body: map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": flow.Id, "deviceId": "x"}}).want(404)
+		body := map[string]any{"name": "renamed", "workspaceId": ws, "dataFlowId": "", "deviceId": "70B3D57ED0001234", "connectivity": "MQTT", "version": 1}
+		step(t, "update", func(t *testing.T) {
+			flow2 := h.dataFlow(t, ws, h.deviceType(t, ws, "Door sensor"), "doors")
+			body["dataFlowId"] = flow2.Id
+			var got gen.Device
+			h.do(t, req{method: "PUT", path: path, body: body}).want(200).decode(&got)
+			wantFields(t, "updated", eq("version", got.Version, 2), eq("name", got.Name, "renamed"), eq("connectivity", got.Connectivity, "MQTT"),
+				eq("dataFlow.name", deref(got.DataFlow).Name, "doors"), eq("dataFlow.deviceType.name", deref(got.DataFlow).DeviceType.Name, "Door sensor"))
+			h.do(t, req{method: "PUT", path: path, body: body}).want(409)
+			delete(body, "version")
+			body["connectivity"] = "COAP"
+			got = gen.Device{}
+			h.do(t, req{method: "PUT", path: path, body: body}).want(200).decode(&got)
+			wantFields(t, "unversioned update", eq("version", got.Version, 3), eq("connectivity", got.Connectivity, "COAP"), ptrEq("onlineTimeout", got.OnlineTimeout, 3600))
+			wantMembers(t, h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "x", "workspaceId": other, "dataFlowId": foreign.Id, "deviceId": "x"}}), "/workspaceId")
+			wantMembers(t, h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": foreign.Id, "deviceId": "x"}}), "/dataFlowId")
+			h.do(t, req{method: "PUT", path: path, body: map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": flow.Id, "deviceId": "lora-1"}}).want(409)
+			h.do(t, req{method: "PUT", path: "/v3/devices/02ffffffffffffff", body: map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": flow.Id, "deviceId": "x"}}).want(404)
+		})
 
-		// Rights: a viewer reads only; a workspace-scoped key acts in its workspace only.
-		viewer := h.user(t, "viewer")
-		h.member(t, org, viewer.Id, "VIEWER")
-		vtok := h.login(t, "viewer").TokenId
-		h.do(t, req{method: "GET", path: path, bearer: vtok}).want(200)
-		h.do(t, req{method: "POST", path: "/v3/devices", bearer: vtok, body: map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": flow.Id, "deviceId": "v"}}).want(403)
-		h.do(t, req{method: "PUT", path: path, bearer: vtok, body: body}).want(403)
-		h.do(t, req{method: "DELETE", path: path, bearer: vtok}).want(403)
-		key := *h.create(t, map[string]any{"name": "ws", "organizationId": org, "isActive": true, "permissions": []any{
-			map[string]any{"scope": "ASSET", "verbs": []string{"READ", "CREATE", "DELETE"}, "workspaceIds": []string{other}}}}).ClientSecret
-		h.do(t, req{method: "GET", path: path, apiKey: key}).want(403)
-		var made gen.Device
-		h.do(t, req{method: "POST", path: "/v3/devices", apiKey: key, body: map[string]any{"name": "k", "workspaceId": other, "dataFlowId": foreign.Id, "deviceId": "k"}}).
-			want(201).decode(&made)
-		h.do(t, req{method: "POST", path: "/v3/devices", apiKey: key, body: map[string]any{"name": "k", "workspaceId": ws, "dataFlowId": flow.Id, "deviceId": "k"}}).want(403)
-		h.do(t, req{method: "DELETE", path: "/v3/devices/" + made.Id, apiKey: key}).want(204)
+		// A viewer reads only; a workspace-scoped key acts in its workspace only.
+		vtok := h.signIn(t, org, "viewer", "VIEWER", nil)
+		key := h.apiKey(t, org, "ASSET", []string{"READ", "CREATE", "DELETE"}, other)
+		h.wantAccess(t,
+			access{"viewer reads", req{method: "GET", path: path, bearer: vtok}, 200},
+			access{"viewer creates", req{method: "POST", path: "/v3/devices", bearer: vtok, body: map[string]any{"name": "x", "workspaceId": ws, "dataFlowId": flow.Id, "deviceId": "v"}}, 403},
+			access{"viewer updates", req{method: "PUT", path: path, bearer: vtok, body: body}, 403},
+			access{"viewer deletes", req{method: "DELETE", path: path, bearer: vtok}, 403},
+			access{"key reads elsewhere", req{method: "GET", path: path, apiKey: key}, 403},
+			access{"key creates elsewhere", req{method: "POST", path: "/v3/devices", apiKey: key, body: map[string]any{"name": "k", "workspaceId": ws, "dataFlowId": flow.Id, "deviceId": "k"}}, 403},
+		)
+		step(t, "a key creates and deletes in its workspace", func(t *testing.T) {
+			var made gen.Device
+			h.do(t, req{method: "POST", path: "/v3/devices", apiKey: key, body: map[string]any{"name": "k", "workspaceId": other, "dataFlowId": foreign.Id, "deviceId": "k"}}).
+				want(201).decode(&made)
+			h.do(t, req{method: "DELETE", path: "/v3/devices/" + made.Id, apiKey: key}).want(204)
+		})
 
-		h.do(t, req{method: "DELETE", path: path}).want(204)
-		h.do(t, req{method: "GET", path: path}).want(404)
-		h.do(t, req{method: "DELETE", path: path}).want(404)
-
+		step(t, "delete", func(t *testing.T) { h.wantDeleted(t, path) })
 		wantAudit(t, h, "create:device", "update:device", "delete:device")
 	})
 }
@@ -304,8 +223,7 @@ func TestDeviceByDeviceID(t *testing.T) {
 		a := h.device(t, one, f1.Id, "shared", "a")
 		b := h.device(t, two, f2.Id, "shared", "b")
 		u := h.device(t, one, f1.Id, "only/here?", "u")
-		key := *h.create(t, map[string]any{"name": "ws", "organizationId": org, "isActive": true, "permissions": []any{
-			map[string]any{"scope": "ASSET", "verbs": []string{"READ"}, "workspaceIds": []string{two}}}}).ClientSecret
+		key := h.apiKey(t, org, "ASSET", []string{"READ"}, two)
 
 		lookup := func(physical, ws string) string {
 			q := url.Values{"deviceId": {physical}}
@@ -342,162 +260,135 @@ func TestDeviceByDeviceID(t *testing.T) {
 				}
 			})
 		}
-		wantMember(t, h.do(t, req{method: "GET", path: lookup("shared", "")}), "workspaceId")
+		wantMembers(t, h.do(t, req{method: "GET", path: lookup("shared", "")}), "workspaceId")
 	})
 }
 
-func TestAssets(t *testing.T) {
+// TestAssetPages: GET /v3/assets pages, sorts, searches and filters a
+// workspace's or an organization's devices.
+func TestAssetPages(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
-		org := h.org(t, "acme")
-		ws := h.workspace(t, org, "main")
-		other := h.workspace(t, org, "other")
-		empty := h.workspace(t, org, "empty")
-		elsewhere := h.workspace(t, h.org(t, "other org"), "far")
-		dt := h.deviceType(t, ws, "t")
-		flow := h.dataFlow(t, ws, dt, "f")
-		flow2 := h.dataFlow(t, ws, dt, "g")
-		var ids []string
-		for i := range 7 {
-			f := flow.Id
-			if i == 6 {
-				f = flow2.Id
-			}
-			ids = append(ids, h.device(t, ws, f, fmt.Sprintf("p%d", i), "dev-"+string(rune('a'+i))).Id)
-		}
-		h.device(t, other, h.dataFlow(t, other, h.deviceType(t, other, "t"), "f").Id, "p0", "other-a")
-		h.device(t, elsewhere, h.dataFlow(t, elsewhere, h.deviceType(t, elsewhere, "t"), "f").Id, "p0", "far-a")
-
-		list := func(query string) gen.DevicePage {
-			t.Helper()
-			var page gen.DevicePage
-			h.do(t, req{method: "GET", path: "/v3/assets?" + query}).want(200).decode(&page)
-			return page
-		}
-		// Pages.
-		page := list("workspaceId=" + ws + "&size=3&page=2&sort=name,desc")
-		if page.TotalElements != 7 || page.TotalPages != 3 || page.Number != 2 || !page.Last || page.First || page.NumberOfElements != 1 ||
-			page.Content[0].Name != "dev-a" || !page.Sort.Sorted || page.Pageable.Offset != 6 || page.Content[0].DataFlow == nil {
-			t.Fatalf("last page %+v", page)
-		}
-		page = list("workspaceId=" + ws + "&size=3&sort=name,desc")
-		if page.NumberOfElements != 3 || page.Content[0].Name != "dev-g" || !page.First || page.Last {
-			t.Fatalf("first page %+v", page)
-		}
-		page = list("workspaceId=" + empty)
-		if !page.Empty || len(page.Content) != 0 || page.TotalElements != 0 || page.TotalPages != 0 || !page.First || !page.Last || page.Size != 25 {
-			t.Fatalf("empty page %+v", page)
-		}
-		page = list("workspaceId=" + ws + "&page=9")
-		if !page.Empty || page.TotalElements != 7 {
-			t.Fatalf("page past the end %+v", page)
-		}
+		a := newAssetsEnv(t, h)
+		ws := a.ws
+		h.wantPages(t,
+			pageCase{"the last page", assets("workspaceId=" + ws + "&size=3&page=2&sort=name,desc"), func(p gen.DevicePage) []field {
+				return []field{eq("totalElements", p.TotalElements, 7), eq("totalPages", p.TotalPages, 3), eq("number", p.Number, 2), eq("last", p.Last, true),
+					eq("first", p.First, false), eq("numberOfElements", p.NumberOfElements, 1), eq("content[0].name", nth(p.Content, 0).Name, "dev-a"),
+					eq("sort.sorted", p.Sort.Sorted, true), eq("pageable.offset", p.Pageable.Offset, 6),
+					holds("content[0].dataFlow", nth(p.Content, 0).DataFlow != nil, nth(p.Content, 0).DataFlow, "its summary")}
+			}},
+			pageCase{"the first page", assets("workspaceId=" + ws + "&size=3&sort=name,desc"), func(p gen.DevicePage) []field {
+				return []field{eq("numberOfElements", p.NumberOfElements, 3), eq("content[0].name", nth(p.Content, 0).Name, "dev-g"), eq("first", p.First, true),
+					eq("last", p.Last, false)}
+			}},
+			pageCase{"an empty workspace", assets("workspaceId=" + a.empty), func(p gen.DevicePage) []field {
+				return []field{eq("empty", p.Empty, true), eq("len(content)", len(p.Content), 0), eq("totalElements", p.TotalElements, 0),
+					eq("totalPages", p.TotalPages, 0), eq("first", p.First, true), eq("last", p.Last, true), eq("size", p.Size, 25)}
+			}},
+			pageCase{"a page past the end", assets("workspaceId=" + ws + "&page=9"), func(p gen.DevicePage) []field {
+				return []field{eq("empty", p.Empty, true), eq("totalElements", p.TotalElements, 7)}
+			}},
+			pageCase{"an unknown workspace", assets("workspaceId=29ffffffffffffff"), total(0)},
+			pageCase{"search and type", assets("workspaceId=" + ws + "&search=DEV-C&type=DEVICE"), func(p gen.DevicePage) []field {
+				return []field{eq("totalElements", p.TotalElements, 1), eq("content[0].name", nth(p.Content, 0).Name, "dev-c")}
+			}},
+			pageCase{"by data flow", assets("workspaceId=" + ws + "&dataFlowId=" + a.flow2.Id), func(p gen.DevicePage) []field {
+				return []field{eq("totalElements", p.TotalElements, 1), eq("content[0].id", nth(p.Content, 0).Id, a.ids[6])}
+			}},
+			pageCase{"an organization", assets("organizationId=" + a.org + "&sort=name"), func(p gen.DevicePage) []field {
+				return []field{eq("totalElements", p.TotalElements, 8), eq("content[7].name", nth(p.Content, 7).Name, "other-a")}
+			}},
+		)
 		for _, bad := range []string{"workspaceId=" + ws + "&size=0", "workspaceId=" + ws + "&size=101", "workspaceId=" + ws + "&sort=colour,asc",
-			"workspaceId=" + ws + "&type=SIM_CARD", "", "workspaceId=" + ws + "&organizationId=" + org} {
-			h.do(t, req{method: "GET", path: "/v3/assets?" + bad}).want(400)
+			"workspaceId=" + ws + "&type=SIM_CARD", "", "workspaceId=" + ws + "&organizationId=" + a.org} {
+			t.Run("refused: "+bad, func(t *testing.T) { h.do(t, assets(bad)).want(400) })
 		}
-		if page = list("workspaceId=29ffffffffffffff"); page.TotalElements != 0 {
-			t.Fatalf("unknown workspace %+v", page)
-		}
-
-		// Filters.
-		if page = list("workspaceId=" + ws + "&search=DEV-C&type=DEVICE"); page.TotalElements != 1 || page.Content[0].Name != "dev-c" {
-			t.Fatalf("search %+v", page)
-		}
-		if page = list("workspaceId=" + ws + "&dataFlowId=" + flow2.Id); page.TotalElements != 1 || page.Content[0].Id != ids[6] {
-			t.Fatalf("data flow filter %+v", page)
-		}
-		if page = list("organizationId=" + org + "&sort=name"); page.TotalElements != 8 || page.Content[7].Name != "other-a" {
-			t.Fatalf("organization %+v", page)
-		}
-
-		// Online state: none yet, then one online, one offline.
-		h.lastSample(t, ids[0], time.Now().Add(-time.Minute))
-		h.lastSample(t, ids[1], time.Now().Add(-2*time.Hour))
-		states := map[string]gen.DeviceOnlineState{}
-		for _, d := range list("workspaceId=" + ws).Content {
-			states[d.Id] = d.OnlineState
-			if (d.OnlineState == gen.DeviceOnlineStateONLINE) != d.Online || (d.LastSampleAt == nil) != (d.OnlineState == gen.DeviceOnlineStateUNKNOWN) {
-				t.Errorf("device %s: online %v, state %s, last sample %v", d.Name, d.Online, d.OnlineState, d.LastSampleAt)
-			}
-		}
-		if states[ids[0]] != gen.DeviceOnlineStateONLINE || states[ids[1]] != gen.DeviceOnlineStateOFFLINE || states[ids[2]] != gen.DeviceOnlineStateUNKNOWN {
-			t.Fatalf("states %v", states)
-		}
-		if page = list("workspaceId=" + ws + "&online=true"); page.TotalElements != 1 || page.Content[0].Id != ids[0] {
-			t.Fatalf("online %+v", page)
-		}
-		if page = list("workspaceId=" + ws + "&online=false"); page.TotalElements != 6 {
-			t.Fatalf("offline %+v", page)
-		}
-
-		// POST /v3/assets/list.
-		filter := func(body map[string]any, query string, apiKey string) *response {
-			return h.do(t, req{method: "POST", path: "/v3/assets/list" + query, body: body, apiKey: apiKey})
-		}
-		filter(map[string]any{"organizationId": org}, "?size=2", "").want(200).decode(&page)
-		if page.TotalElements != 8 || page.NumberOfElements != 2 || page.TotalPages != 4 {
-			t.Fatalf("by organization %+v", page)
-		}
-		filter(map[string]any{"workspaceIds": []string{other, empty, other}, "search": "OTHER"}, "", "").want(200).decode(&page)
-		if page.TotalElements != 1 || page.Content[0].Name != "other-a" {
-			t.Fatalf("by workspaces %+v", page)
-		}
-		wantMember(t, filter(map[string]any{}, "", ""), "/workspaceIds")
-		filter(map[string]any{"organizationId": org, "workspaceIds": []string{ws}}, "", "").want(400)
-		filter(map[string]any{"workspaceIds": []string{}}, "", "").want(400)
-		filter(map[string]any{"organizationId": org}, "?size=101", "").want(400)
-		filter(map[string]any{"workspaceIds": []string{other, "29ffffffffffffff"}}, "", "").want(200).decode(&page)
-		if page.TotalElements != 1 {
-			t.Fatalf("with an unknown workspace %+v", page)
-		}
-
-		// A workspace-scoped key lists its workspace, and is denied at organization level.
-		key := *h.create(t, map[string]any{"name": "ws", "organizationId": org, "isActive": true, "permissions": []any{
-			map[string]any{"scope": "ASSET", "verbs": []string{"READ"}, "workspaceIds": []string{other}}}}).ClientSecret
-		h.do(t, req{method: "GET", path: "/v3/assets?workspaceId=" + other, apiKey: key}).want(200).decode(&page)
-		if page.TotalElements != 1 {
-			t.Fatalf("key's workspace %+v", page)
-		}
-		for _, r := range []*response{
-			h.do(t, req{method: "GET", path: "/v3/assets?organizationId=" + org, apiKey: key}),
-			h.do(t, req{method: "GET", path: "/v3/assets?workspaceId=" + ws, apiKey: key}),
-			filter(map[string]any{"organizationId": org}, "", key),
-			filter(map[string]any{"workspaceIds": []string{other, ws}}, "", key),
-		} {
-			if p := r.want(403).problem(); p.Message == nil || *p.Message != "Permission denied" {
-				t.Fatalf("403 message %+v", p)
-			}
-		}
-		filter(map[string]any{"workspaceIds": []string{other}}, "", key).want(200)
-		filter(map[string]any{"workspaceIds": []string{other, "29ffffffffffffff"}}, "", key).want(403)
-		h.do(t, req{method: "GET", path: "/v3/assets?workspaceId=29ffffffffffffff", apiKey: key}).want(403)
-		// An organization-wide key lists the organization.
-		orgKey := *h.create(t, map[string]any{"name": "org", "organizationId": org, "isActive": true, "permissions": []any{
-			map[string]any{"scope": "ASSET", "verbs": []string{"READ"}}}}).ClientSecret
-		h.do(t, req{method: "GET", path: "/v3/assets?organizationId=" + org, apiKey: orgKey}).want(200).decode(&page)
-		if page.TotalElements != 8 {
-			t.Fatalf("org key %+v", page)
-		}
-		h.do(t, req{method: "GET", path: "/v3/assets?workspaceId=" + elsewhere, apiKey: orgKey}).want(403)
 	})
 }
 
-// wantAudit checks that the audit log holds a successful action:type for each want.
-func wantAudit(t *testing.T, h *harness, want ...string) {
-	t.Helper()
-	events, _, err := h.st.Audit.List(t.Context(), mustQuery(t, "$sort=at&$take=1000"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, e := range events {
-		if e.Outcome == "success" {
-			seen[e.Action+":"+e.ResourceType] = true
+// TestAssetsOnline: a device without samples is UNKNOWN, one whose last
+// sample is within its timeout ONLINE, else OFFLINE; lists filter by it.
+func TestAssetsOnline(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		a := newAssetsEnv(t, h)
+		h.lastSample(t, a.ids[0], time.Now().Add(-time.Minute))
+		h.lastSample(t, a.ids[1], time.Now().Add(-2*time.Hour))
+		var page gen.DevicePage
+		h.do(t, assets("workspaceId="+a.ws)).want(200).decode(&page)
+		states := map[string]gen.DeviceOnlineState{}
+		var consistent []field // online and lastSampleAt agree with the state
+		for _, d := range page.Content {
+			states[d.Id] = d.OnlineState
+			consistent = append(consistent, eq(d.Name+".online", d.Online, d.OnlineState == gen.DeviceOnlineStateONLINE),
+				eq(d.Name+".lastSampleAt is null", d.LastSampleAt == nil, d.OnlineState == gen.DeviceOnlineStateUNKNOWN))
 		}
-	}
-	for _, w := range want {
-		if !seen[w] {
-			t.Errorf("audit log lacks %s", w)
+		wantFields(t, "online states", append(consistent, eq("dev-a", states[a.ids[0]], gen.DeviceOnlineStateONLINE),
+			eq("dev-b", states[a.ids[1]], gen.DeviceOnlineStateOFFLINE), eq("dev-c", states[a.ids[2]], gen.DeviceOnlineStateUNKNOWN))...)
+		h.wantPages(t,
+			pageCase{"online", assets("workspaceId=" + a.ws + "&online=true"), func(p gen.DevicePage) []field {
+				return []field{eq("totalElements", p.TotalElements, 1), eq("content[0].id", nth(p.Content, 0).Id, a.ids[0])}
+			}},
+			pageCase{"offline", assets("workspaceId=" + a.ws + "&online=false"), total(6)},
+		)
+	})
+}
+
+// TestAssetList: POST /v3/assets/list takes an organization or a set of
+// workspaces.
+func TestAssetList(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		a := newAssetsEnv(t, h)
+		h.wantPages(t,
+			pageCase{"an organization", assetList("?size=2", map[string]any{"organizationId": a.org}), func(p gen.DevicePage) []field {
+				return []field{eq("totalElements", p.TotalElements, 8), eq("numberOfElements", p.NumberOfElements, 2), eq("totalPages", p.TotalPages, 4)}
+			}},
+			pageCase{"workspaces", assetList("", map[string]any{"workspaceIds": []string{a.other, a.empty, a.other}, "search": "OTHER"}), func(p gen.DevicePage) []field {
+				return []field{eq("totalElements", p.TotalElements, 1), eq("content[0].name", nth(p.Content, 0).Name, "other-a")}
+			}},
+			pageCase{"with an unknown workspace", assetList("", map[string]any{"workspaceIds": []string{a.other, "29ffffffffffffff"}}), total(1)},
+		)
+		t.Run("refused: neither", func(t *testing.T) {
+			wantMembers(t, h.do(t, assetList("", map[string]any{})), "/workspaceIds", "/organizationId")
+		})
+		h.wantRefused(t, "POST", "/v3/assets/list",
+			refusal{"an organization and workspaces", map[string]any{"organizationId": a.org, "workspaceIds": []string{a.ws}}, 400, ""},
+			refusal{"no workspace in the list", map[string]any{"workspaceIds": []string{}}, 400, ""},
+		)
+		h.wantRefused(t, "POST", "/v3/assets/list?size=101", refusal{"size over 100", map[string]any{"organizationId": a.org}, 400, ""})
+	})
+}
+
+// TestAssetRights: a workspace-scoped key lists its workspace, and is denied
+// at organization level; an organization-wide key lists the organization.
+func TestAssetRights(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		a := newAssetsEnv(t, h)
+		key := h.apiKey(t, a.org, "ASSET", []string{"READ"}, a.other)
+		orgKey := h.apiKey(t, a.org, "ASSET", []string{"READ"})
+		as := func(key string, r req) req { r.apiKey = key; return r }
+		h.wantPages(t,
+			pageCase{"a workspace key: its workspace", as(key, assets("workspaceId="+a.other)), total(1)},
+			pageCase{"an organization key: the organization", as(orgKey, assets("organizationId="+a.org)), total(8)},
+		)
+		for _, c := range []struct {
+			name string
+			r    req
+		}{
+			{"the organization", assets("organizationId=" + a.org)},
+			{"another workspace", assets("workspaceId=" + a.ws)},
+			{"POST list: the organization", assetList("", map[string]any{"organizationId": a.org})},
+			{"POST list: its and another workspace", assetList("", map[string]any{"workspaceIds": []string{a.other, a.ws}})},
+		} {
+			t.Run("a workspace key denied: "+c.name, func(t *testing.T) {
+				p := h.do(t, as(key, c.r)).want(403).problem()
+				wantFields(t, "problem", ptrEq("message", p.Message, "Permission denied"))
+			})
 		}
-	}
+		h.wantAccess(t,
+			access{"a workspace key: POST list of its workspace", as(key, assetList("", map[string]any{"workspaceIds": []string{a.other}})), 200},
+			access{"a workspace key: POST list with an unknown workspace", as(key, assetList("", map[string]any{"workspaceIds": []string{a.other, "29ffffffffffffff"}})), 403},
+			access{"a workspace key: an unknown workspace", as(key, assets("workspaceId=29ffffffffffffff")), 403},
+			access{"an organization key: another organization's workspace", as(orgKey, assets("workspaceId="+a.elsewhere)), 403},
+		)
+	})
 }

@@ -95,9 +95,8 @@ func TestWebhookSSRFDeliver(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
 		e := newDataEnv(t, h)
 		rcv := newReceiver(t)
-		c := h.hook(t, e.ws, "loop", rcv.URL+"/loop", "DATA_FLOW")
-		h.route(t, e, store.ConnectorRef{ID: c.Id, Topic: "*"})
-		h.do(t, req{method: "POST", path: e.path("/backfill"), body: map[string]any{"data": map[string]any{"temperature": 1}}}).want(201)
+		c := h.routedHook(t, e, "loop", rcv.URL+"/loop")
+		h.backfillOne(t, e, 1)
 		w, _ := h.worker(t)
 		w.AllowPrivate = false
 		w.MaxAttempts = 1
