@@ -213,71 +213,90 @@ type operand struct {
 // Compile prepares r for evaluation; the error says why it cannot be
 // evaluated (see the package documentation).
 func Compile(r Rule) (*Compiled, error) {
-	fail := func(format string, args ...any) (*Compiled, error) {
-		return nil, fmt.Errorf("rule %s: "+format, append([]any{r.ID}, args...)...)
-	}
 	if r.Logic.Type != LogicComparison {
-		return fail("logic type %q is not %s", r.Logic.Type, LogicComparison)
+		return nil, fmt.Errorf("rule %s: logic type %q is not %s", r.ID, r.Logic.Type, LogicComparison)
 	}
-	c := &Compiled{active: r.Active, sources: make([]source, len(r.Logic.DataSources))}
+	sources, index, err := compileSources(r.Logic.DataSources)
+	if err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+	}
+	connectorOf, err := actionConnectors(r.Actions)
+	if err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+	}
+	c := &Compiled{active: r.Active, sources: sources, blocks: make([]block, len(r.Logic.LogicBlocks))}
+	for b, lb := range r.Logic.LogicBlocks {
+		if c.blocks[b], err = compileBlock(lb, r.Logic.DataSources, index, connectorOf); err != nil {
+			return nil, fmt.Errorf("rule %s: logic.logicBlocks[%d]%w", r.ID, b, err)
+		}
+	}
+	return c, nil
+}
 
-	index := make(map[string]int, len(r.Logic.DataSources))
-	for i, ds := range r.Logic.DataSources {
+// compileSources compiles the data sources, and indexes them by id.
+func compileSources(dataSources []DataSource) ([]source, map[string]int, error) {
+	sources := make([]source, len(dataSources))
+	index := make(map[string]int, len(dataSources))
+	for i, ds := range dataSources {
 		if _, dup := index[ds.ID]; dup {
-			return fail("logic.dataSources[%d]: another data source has id %q", i, ds.ID)
+			return nil, nil, fmt.Errorf("logic.dataSources[%d]: another data source has id %q", i, ds.ID)
 		}
 		index[ds.ID] = i
 		s := source{inputIDs: slices.Clone(ds.InputIDs), anyTopic: true, trigger: ds.TriggerOnUplink == nil || *ds.TriggerOnUplink}
 		if ds.DataTopic != nil && *ds.DataTopic != "*" {
 			s.anyTopic, s.topic = false, *ds.DataTopic
 		}
-		c.sources[i] = s
+		sources[i] = s
 	}
+	return sources, index, nil
+}
 
-	connectorOf := make(map[string]string, len(r.Actions))
-	for i, a := range r.Actions {
+// actionConnectors maps each action's id to the connector it sends to.
+func actionConnectors(actions []Action) (map[string]string, error) {
+	connectorOf := make(map[string]string, len(actions))
+	for i, a := range actions {
 		if a.Type != ActionOutputConnector {
-			return fail("actions[%d]: unknown action type %q", i, a.Type)
+			return nil, fmt.Errorf("actions[%d]: unknown action type %q", i, a.Type)
 		}
 		if _, dup := connectorOf[a.ID]; dup {
-			return fail("actions[%d]: another action has id %q", i, a.ID)
+			return nil, fmt.Errorf("actions[%d]: another action has id %q", i, a.ID)
 		}
 		connectorOf[a.ID] = a.Configuration.OutputConnectorID
 	}
+	return connectorOf, nil
+}
 
-	c.blocks = make([]block, len(r.Logic.LogicBlocks))
-	for b, lb := range r.Logic.LogicBlocks {
-		cb := block{conditions: make([]condition, len(lb.Conditions))}
-		for k, cond := range lb.Conditions {
-			const at = "logic.logicBlocks[%d].conditions[%d]"
-			switch cond.Operator {
-			case EQ, NEQ, GT, GTE, LT, LTE:
-			default:
-				return fail(at+": unknown operator %q", b, k, cond.Operator)
-			}
-			switch cond.ChainOperator {
-			case "", AND, OR:
-			default:
-				return fail(at+": unknown chain operator %q", b, k, cond.ChainOperator)
-			}
-			first, err := compileOperand(cond.OperandFirst, r.Logic.DataSources, index)
-			if err != nil {
-				return fail(at+".operandFirst: %v", b, k, err)
-			}
-			second, err := compileOperand(cond.OperandSecond, r.Logic.DataSources, index)
-			if err != nil {
-				return fail(at+".operandSecond: %v", b, k, err)
-			}
-			cb.conditions[k] = condition{first: first, second: second, op: cond.Operator, or: cond.ChainOperator == OR}
+// compileBlock compiles one logic block: its conditions, and the connectors
+// of the actions it runs. Its errors start with the path below the block.
+func compileBlock(lb Block, sources []DataSource, index map[string]int, connectorOf map[string]string) (block, error) {
+	cb := block{conditions: make([]condition, len(lb.Conditions))}
+	for k, cond := range lb.Conditions {
+		switch cond.Operator {
+		case EQ, NEQ, GT, GTE, LT, LTE:
+		default:
+			return block{}, fmt.Errorf(".conditions[%d]: unknown operator %q", k, cond.Operator)
 		}
-		for _, id := range lb.ActionIDs {
-			if conn, ok := connectorOf[id]; ok {
-				cb.connectors = append(cb.connectors, conn)
-			}
+		switch cond.ChainOperator {
+		case "", AND, OR:
+		default:
+			return block{}, fmt.Errorf(".conditions[%d]: unknown chain operator %q", k, cond.ChainOperator)
 		}
-		c.blocks[b] = cb
+		first, err := compileOperand(cond.OperandFirst, sources, index)
+		if err != nil {
+			return block{}, fmt.Errorf(".conditions[%d].operandFirst: %w", k, err)
+		}
+		second, err := compileOperand(cond.OperandSecond, sources, index)
+		if err != nil {
+			return block{}, fmt.Errorf(".conditions[%d].operandSecond: %w", k, err)
+		}
+		cb.conditions[k] = condition{first: first, second: second, op: cond.Operator, or: cond.ChainOperator == OR}
 	}
-	return c, nil
+	for _, id := range lb.ActionIDs {
+		if conn, ok := connectorOf[id]; ok {
+			cb.connectors = append(cb.connectors, conn)
+		}
+	}
+	return cb, nil
 }
 
 // compileOperand resolves an operand against the rule's data sources.

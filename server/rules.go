@@ -111,96 +111,122 @@ func (s *Server) DeleteRule(ctx context.Context, req gen.DeleteRuleRequestObject
 // data source's dataTopic "*" and triggerOnUplink true), and the ids of its
 // input devices. Every problem found is reported, each naming its member.
 func (s *Server) ruleIn(ctx context.Context, in *gen.RuleInput, ws string) (*store.Rule, []string, error) {
-	var errs []gen.ProblemError
-	bad := func(member, code, format string, args ...any) {
-		errs = append(errs, gen.ProblemError{MemberName: member, Message: fmt.Sprintf(format, args...), Code: new(code)})
-	}
-
-	// Inputs: devices of the workspace, each once.
-	devices := make([]string, 0, len(in.Inputs))
-	isInput := map[string]bool{}
-	for i, input := range in.Inputs {
-		member := fmt.Sprintf("/inputs/%d/id", i)
-		if isInput[input.Id] {
-			bad(member, "duplicate", "the device is already an input")
-			continue
-		}
-		d, err := s.store.Devices.Get(ctx, input.Id)
-		switch {
-		case errors.Is(err, store.ErrNotFound) || (err == nil && d.WorkspaceID != ws):
-			bad(member, "notFound", "no such device in the workspace")
-			continue
-		case err != nil:
-			return nil, nil, err
-		}
-		isInput[input.Id] = true
-		devices = append(devices, input.Id)
-	}
-
-	// Actions: unique ids, each sending to a connector of the workspace.
-	logic := in.Logic
-	actions := map[string]bool{}
-	connectorIDs := make([]string, 0, len(in.Actions))
-	for _, a := range in.Actions {
-		connectorIDs = append(connectorIDs, a.Configuration.OutputConnectorId)
-	}
-	connectors, err := s.store.Connectors.ByID(ctx, connectorIDs)
+	c := ruleCheck{workspace: ws, inputs: map[string]bool{}, actions: map[string]bool{}, sources: map[string]gen.RuleDataSource{}}
+	devices, err := c.checkInputs(ctx, s.store.Devices, in.Inputs)
 	if err != nil {
 		return nil, nil, err
 	}
-	for i, a := range in.Actions {
-		if actions[a.Id] {
-			bad(fmt.Sprintf("/actions/%d/id", i), "duplicate", "another action has this id")
+	if err := c.checkActions(ctx, s.store.Connectors, in.Actions); err != nil {
+		return nil, nil, err
+	}
+	c.checkDataSources(in.Logic.DataSources)
+	c.checkLogicBlocks(in.Logic.LogicBlocks)
+	if len(c.errs) > 0 {
+		return nil, nil, invalid(c.errs...)
+	}
+	r := &store.Rule{Name: in.Name, Description: in.Description, Active: in.Active == nil || *in.Active,
+		Inputs: inputsIn(in.Inputs), Logic: logicIn(in.Logic), Actions: actionsIn(in.Actions)}
+	return r, devices, nil
+}
+
+// ruleCheck collects the field errors of a rule input, part by part, with
+// what the later parts refer to: the inputs, action ids and data sources.
+type ruleCheck struct {
+	workspace string
+	errs      []gen.ProblemError
+	inputs    map[string]bool
+	actions   map[string]bool
+	sources   map[string]gen.RuleDataSource
+}
+
+// bad records a field error.
+func (c *ruleCheck) bad(member, code, format string, args ...any) {
+	c.errs = append(c.errs, gen.ProblemError{MemberName: member, Message: fmt.Sprintf(format, args...), Code: new(code)})
+}
+
+// checkInputs: devices of the workspace, each once. It returns their ids.
+func (c *ruleCheck) checkInputs(ctx context.Context, devices *store.Devices, inputs []gen.RuleInputRef) ([]string, error) {
+	ids := make([]string, 0, len(inputs))
+	for i, input := range inputs {
+		member := fmt.Sprintf("/inputs/%d/id", i)
+		if c.inputs[input.Id] {
+			c.bad(member, "duplicate", "the device is already an input")
+			continue
 		}
-		actions[a.Id] = true
-		if c, ok := connectors[a.Configuration.OutputConnectorId]; !ok || c.WorkspaceID != ws {
-			bad(fmt.Sprintf("/actions/%d/configuration/outputConnectorId", i), "notFound", "no such output connector in the workspace")
+		d, err := devices.Get(ctx, input.Id)
+		switch {
+		case errors.Is(err, store.ErrNotFound) || (err == nil && d.WorkspaceID != c.workspace):
+			c.bad(member, "notFound", "no such device in the workspace")
+			continue
+		case err != nil:
+			return nil, err
+		}
+		c.inputs[input.Id] = true
+		ids = append(ids, input.Id)
+	}
+	return ids, nil
+}
+
+// checkActions: unique ids, each sending to a connector of the workspace.
+func (c *ruleCheck) checkActions(ctx context.Context, connectors *store.Connectors, actions []gen.RuleAction) error {
+	ids := make([]string, 0, len(actions))
+	for _, a := range actions {
+		ids = append(ids, a.Configuration.OutputConnectorId)
+	}
+	found, err := connectors.ByID(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i, a := range actions {
+		if c.actions[a.Id] {
+			c.bad(fmt.Sprintf("/actions/%d/id", i), "duplicate", "another action has this id")
+		}
+		c.actions[a.Id] = true
+		if conn, ok := found[a.Configuration.OutputConnectorId]; !ok || conn.WorkspaceID != c.workspace {
+			c.bad(fmt.Sprintf("/actions/%d/configuration/outputConnectorId", i), "notFound", "no such output connector in the workspace")
 		}
 	}
+	return nil
+}
 
-	// Data sources: unique ids, reading the rule's inputs.
-	sources := map[string]gen.RuleDataSource{}
-	for i, ds := range logic.DataSources {
+// checkDataSources: unique ids, reading the rule's inputs.
+func (c *ruleCheck) checkDataSources(sources []gen.RuleDataSource) {
+	for i, ds := range sources {
 		base := fmt.Sprintf("/logic/dataSources/%d", i)
-		if _, dup := sources[ds.Id]; dup {
-			bad(base+"/id", "duplicate", "another data source has this id")
+		if _, dup := c.sources[ds.Id]; dup {
+			c.bad(base+"/id", "duplicate", "another data source has this id")
 		}
 		for j, id := range ds.InputIds {
-			if !isInput[id] {
-				bad(fmt.Sprintf("%s/inputIds/%d", base, j), "notFound", "not one of the rule's inputs")
+			if !c.inputs[id] {
+				c.bad(fmt.Sprintf("%s/inputIds/%d", base, j), "notFound", "not one of the rule's inputs")
 			}
 		}
 		if ds.DataTopic != nil && *ds.DataTopic == "" {
-			bad(base+"/dataTopic", "required", `a topic, or "*" for any`)
+			c.bad(base+"/dataTopic", "required", `a topic, or "*" for any`)
 		}
 		if ds.DataKey != nil && !dataKeyPattern.MatchString(*ds.DataKey) {
-			bad(base+"/dataKey", "pattern", "must match %s", dataKeyPattern)
+			c.bad(base+"/dataKey", "pattern", "must match %s", dataKeyPattern)
 		}
-		sources[ds.Id] = ds
+		c.sources[ds.Id] = ds
 	}
+}
 
-	// Logic blocks: conditions over the data sources, running the actions.
-	for b, block := range logic.LogicBlocks {
+// checkLogicBlocks: conditions over the data sources, running the actions.
+func (c *ruleCheck) checkLogicBlocks(blocks []gen.RuleLogicBlock) {
+	for b, block := range blocks {
 		base := fmt.Sprintf("/logic/logicBlocks/%d", b)
-		for c, cond := range block.Conditions {
-			member := fmt.Sprintf("%s/conditions/%d", base, c)
+		for i, cond := range block.Conditions {
+			member := fmt.Sprintf("%s/conditions/%d", base, i)
 			numeric := cond.Operator != gen.RuleConditionOperatorEQ && cond.Operator != gen.RuleConditionOperatorNEQ
-			checkOperand(member+"/operandFirst", cond.OperandFirst, numeric, sources, bad)
-			checkOperand(member+"/operandSecond", cond.OperandSecond, numeric, sources, bad)
+			checkOperand(member+"/operandFirst", cond.OperandFirst, numeric, c.sources, c.bad)
+			checkOperand(member+"/operandSecond", cond.OperandSecond, numeric, c.sources, c.bad)
 		}
 		for k, id := range block.ActionIds {
-			if !actions[id] {
-				bad(fmt.Sprintf("%s/actionIds/%d", base, k), "notFound", "no action has this id")
+			if !c.actions[id] {
+				c.bad(fmt.Sprintf("%s/actionIds/%d", base, k), "notFound", "no action has this id")
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return nil, nil, invalid(errs...)
-	}
-
-	r := &store.Rule{Name: in.Name, Description: in.Description, Active: in.Active == nil || *in.Active,
-		Inputs: inputsIn(in.Inputs), Logic: logicIn(logic), Actions: actionsIn(in.Actions)}
-	return r, devices, nil
 }
 
 // checkOperand validates one operand of a condition: a DATA_SOURCE operand
