@@ -14,24 +14,21 @@ import (
 
 // ListOutputConnectors serves GET /v3/output-connectors?workspaceId=….
 func (s *Server) ListOutputConnectors(ctx context.Context, req gen.ListOutputConnectorsRequestObject) (gen.ListOutputConnectorsResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.ConnectorFields)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.listableWorkspace(ctx, req.Params.WorkspaceId, auth.ScopeOutputConnector, auth.Read); err != nil {
-		return nil, err
-	}
-	rows, total, err := s.store.Connectors.List(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
-	if err != nil {
-		return nil, err
-	}
+	page, err := listInWorkspace(ctx, s, workspaceListParams(req.Params), auth.ScopeOutputConnector, store.ConnectorFields,
+		s.store.Connectors.List, s.connectorsOut)
+	return gen.ListOutputConnectors200JSONResponse(page), err
+}
+
+// connectorsOut maps connectors to the wire format.
+func (s *Server) connectorsOut(_ context.Context, rows []store.OutputConnector) ([]gen.OutputConnector, error) {
 	items := make([]gen.OutputConnector, len(rows))
 	for i := range rows {
+		var err error
 		if items[i], err = s.connectorOut(&rows[i]); err != nil {
 			return nil, err
 		}
 	}
-	return gen.ListOutputConnectors200JSONResponse(newPage(items, q, total)), nil
+	return items, nil
 }
 
 // CreateOutputConnector serves POST /v3/output-connectors. The connector's

@@ -17,22 +17,9 @@ const databaseConnector = "0900000000000000"
 
 // ListDataFlows serves GET /v3/data-flows?workspaceId=…
 func (s *Server) ListDataFlows(ctx context.Context, req gen.ListDataFlowsRequestObject) (gen.ListDataFlowsResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.DataFlowFields)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.listableWorkspace(ctx, req.Params.WorkspaceId, auth.ScopeDataFlow, auth.Read); err != nil {
-		return nil, err
-	}
-	flows, total, err := s.store.DataFlows.List(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
-	if err != nil {
-		return nil, err
-	}
-	items, err := s.dataFlowsOut(ctx, flows...)
-	if err != nil {
-		return nil, err
-	}
-	return gen.ListDataFlows200JSONResponse(newPage(items, q, total)), nil
+	page, err := listInWorkspace(ctx, s, workspaceListParams(req.Params), auth.ScopeDataFlow, store.DataFlowFields,
+		s.store.DataFlows.List, s.dataFlowsOut)
+	return gen.ListDataFlows200JSONResponse(page), err
 }
 
 // CreateDataFlow serves POST /v3/data-flows.
@@ -143,7 +130,7 @@ func connectorsIn(in *[]gen.OutputConnectorRef) []store.ConnectorRef {
 
 // dataFlowOut maps one data flow to the wire format, with its device type.
 func (s *Server) dataFlowOut(ctx context.Context, f *store.DataFlow) (gen.DataFlow, error) {
-	out, err := s.dataFlowsOut(ctx, *f)
+	out, err := s.dataFlowsOut(ctx, []store.DataFlow{*f})
 	if err != nil {
 		return gen.DataFlow{}, err
 	}
@@ -152,7 +139,7 @@ func (s *Server) dataFlowOut(ctx context.Context, f *store.DataFlow) (gen.DataFl
 
 // dataFlowsOut maps data flows to the wire format, reading their device
 // types in one query.
-func (s *Server) dataFlowsOut(ctx context.Context, flows ...store.DataFlow) ([]gen.DataFlow, error) {
+func (s *Server) dataFlowsOut(ctx context.Context, flows []store.DataFlow) ([]gen.DataFlow, error) {
 	typeIDs := make([]string, 0, len(flows))
 	for _, f := range flows {
 		typeIDs = append(typeIDs, f.DeviceTypeID)

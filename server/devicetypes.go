@@ -18,22 +18,9 @@ import (
 // workspace is not revealed: it is an empty page for a platform-wide
 // caller and a 403 for everyone else, like a workspace out of reach.
 func (s *Server) ListDeviceTypes(ctx context.Context, req gen.ListDeviceTypesRequestObject) (gen.ListDeviceTypesResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.DeviceTypeFields)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.listableWorkspace(ctx, req.Params.WorkspaceId, auth.ScopeDeviceType, auth.Read); err != nil {
-		return nil, err
-	}
-	types, total, err := s.store.DeviceTypes.List(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
-	if err != nil {
-		return nil, err
-	}
-	items := make([]gen.DeviceType, len(types))
-	for i := range types {
-		items[i] = deviceTypeOut(&types[i])
-	}
-	return gen.ListDeviceTypes200JSONResponse(newPage(items, q, total)), nil
+	page, err := listInWorkspace(ctx, s, workspaceListParams(req.Params), auth.ScopeDeviceType, store.DeviceTypeFields,
+		s.store.DeviceTypes.List, each(deviceTypeOut))
+	return gen.ListDeviceTypes200JSONResponse(page), err
 }
 
 // CreateDeviceType serves POST /v3/device-types: every schema must compile.

@@ -19,22 +19,8 @@ var dataKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`)
 
 // ListRules serves GET /v3/rules?workspaceId=….
 func (s *Server) ListRules(ctx context.Context, req gen.ListRulesRequestObject) (gen.ListRulesResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.RuleFields)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.listableWorkspace(ctx, req.Params.WorkspaceId, auth.ScopeRule, auth.Read); err != nil {
-		return nil, err
-	}
-	rows, total, err := s.store.Rules.List(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
-	if err != nil {
-		return nil, err
-	}
-	items := make([]gen.Rule, len(rows))
-	for i := range rows {
-		items[i] = ruleOut(&rows[i])
-	}
-	return gen.ListRules200JSONResponse(newPage(items, q, total)), nil
+	page, err := listInWorkspace(ctx, s, workspaceListParams(req.Params), auth.ScopeRule, store.RuleFields, s.store.Rules.List, each(ruleOut))
+	return gen.ListRules200JSONResponse(page), err
 }
 
 // CreateRule serves POST /v3/rules.

@@ -14,22 +14,8 @@ import (
 
 // ListTags serves GET /v3/tags?workspaceId=…
 func (s *Server) ListTags(ctx context.Context, req gen.ListTagsRequestObject) (gen.ListTagsResponseObject, error) {
-	q, err := springQuery(req.Params.Page, req.Params.Size, req.Params.SkipTotal, req.Params.Sort, store.TagFields)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.listableWorkspace(ctx, req.Params.WorkspaceId, auth.ScopeAsset, auth.Read); err != nil {
-		return nil, err
-	}
-	tags, total, err := s.store.Tags.List(ctx, req.Params.WorkspaceId, q, deref(req.Params.Search))
-	if err != nil {
-		return nil, err
-	}
-	items := make([]gen.Tag, len(tags))
-	for i := range tags {
-		items[i] = tagOut(&tags[i])
-	}
-	return gen.ListTags200JSONResponse(newPage(items, q, total)), nil
+	page, err := listInWorkspace(ctx, s, workspaceListParams(req.Params), auth.ScopeAsset, store.TagFields, s.store.Tags.List, each(tagOut))
+	return gen.ListTags200JSONResponse(page), err
 }
 
 // CreateTag serves POST /v3/tags; a name taken in the workspace is a 409.
