@@ -18,8 +18,8 @@ RUNS=${RUNS:-3}
 DUR=${DUR:-8s}
 CONN=16
 ROWS=${ROWS:-100000}
-for tool in wrk jq psql taskset; do
-	command -v "$tool" >/dev/null || { echo "bench/http.sh needs $tool (apt-get install wrk jq postgresql-client util-linux)" >&2; exit 1; }
+for tool in wrk jq psql sqlite3 taskset; do
+	command -v "$tool" >/dev/null || { echo "bench/http.sh needs $tool (apt-get install wrk jq postgresql-client sqlite3 util-linux)" >&2; exit 1; }
 done
 
 tmp=$(mktemp -d)
@@ -42,13 +42,21 @@ DSN="$PG&search_path=$schema"
 ROOT=kp_root_bench_0123456789abcdef
 KP=http://127.0.0.1:18080
 BASE=http://127.0.0.1:18081
+LITE=http://127.0.0.1:18082
 
 taskset -c 0 env GOMAXPROCS=1 "$tmp/echobase" -addr 127.0.0.1:18081 >/dev/null 2>&1 &
 pids+=($!)
 taskset -c 0 env GOMAXPROCS=1 KEYPLANE_DATABASE_URL="$DSN" KEYPLANE_ROOT_TOKEN="$ROOT" KEYPLANE_DATA_DIR="$tmp" \
 	KEYPLANE_ADDR=127.0.0.1:18080 KEYPLANE_LOG_LEVEL=error "$tmp/keyplane" serve >"$tmp/keyplane.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do curl -fs "$KP/readyz" >/dev/null 2>&1 && curl -fs "$BASE/hello" >/dev/null 2>&1 && break; sleep 0.1; done
+mkdir "$tmp/lite"
+taskset -c 0 env GOMAXPROCS=1 KEYPLANE_ROOT_TOKEN="$ROOT" KEYPLANE_DATA_DIR="$tmp/lite" \
+	KEYPLANE_ADDR=127.0.0.1:18082 KEYPLANE_LOG_LEVEL=error "$tmp/keyplane" serve >"$tmp/lite.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+	curl -fs "$KP/readyz" >/dev/null 2>&1 && curl -fs "$LITE/readyz" >/dev/null 2>&1 && curl -fs "$BASE/hello" >/dev/null 2>&1 && break
+	sleep 0.1
+done
 
 echo "== data" >&2
 H=(-H "Authorization: Bearer $ROOT" -H 'Content-Type: application/json')
@@ -79,6 +87,20 @@ FROM generate_series(1, $ROWS) i;
 INSERT INTO devices (id, organization_id, workspace_id, device_id, data_flow_id, name, connectivity, online_timeout, properties, version, created_at, updated_at)
 SELECT '02' || substr(md5('dev' || i), 1, 14), '$ORG', '$BIG', 'phys' || i, '$BIGFLOW', 'device ' || i, 'HTTP', 3600, '{}', 1, now(), now()
 FROM generate_series(1, $ROWS) i;
+SQL
+psql -q "$PG" -c "VACUUM ANALYZE $schema.api_keys" -c "VACUUM ANALYZE $schema.devices" >/dev/null
+# The same devices on the SQLite default.
+LORG=$(curl -fsS "${H[@]}" "$LITE/v3/organizations" -d '{"name":"Bench"}' | jq -r .id)
+LWS=$(curl -fsS "${H[@]}" "$LITE/v3/workspaces" -d "{\"name\":\"big\",\"organizationId\":\"$LORG\"}" | jq -r .id)
+LDT=$(curl -fsS "${H[@]}" "$LITE/v3/device-types" -d "{\"name\":\"t\",\"workspaceId\":\"$LWS\"}" | jq -r .id)
+LFLOW=$(curl -fsS "${H[@]}" "$LITE/v3/data-flows" -d "{\"name\":\"f\",\"workspaceId\":\"$LWS\",\"deviceTypeId\":\"$LDT\"}" | jq -r .id)
+sqlite3 "$tmp/lite/keyplane.db" >/dev/null <<SQL
+PRAGMA busy_timeout = 10000;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $ROWS)
+INSERT INTO devices (id, organization_id, workspace_id, device_id, data_flow_id, name, connectivity, online_timeout, properties, version, created_at, updated_at)
+SELECT printf('02%014x', i), '$LORG', '$LWS', 'phys' || i, '$LFLOW', 'device ' || i, 'HTTP', 3600, '{}', 1,
+       strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'), strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')
+FROM n;
 ANALYZE;
 SQL
 
@@ -126,7 +148,10 @@ measure "GET organization, login bearer" "$KP/v3/organizations/$ORG" "Authorizat
 measure_load "GET organization, NWS4 (Go signer)" -url "$KP/v3/organizations/$ORG" -client-id "$CLIENT" -secret "$SECRET"
 measure "GET device, x-api-key" "$KP/v3/devices/$DEV" "x-api-key: $SECRET"
 measure "GET /apikeys isActive=true, -createdAt, \$take=100 ($ROWS keys)" "$KP/apikeys?isActive=true&\$sort=-createdAt&\$take=100" "Authorization: Bearer $ROOT"
+measure "GET /apikeys, the same with \$skipTotal" "$KP/apikeys?isActive=true&\$sort=-createdAt&\$take=100&\$skipTotal=true" "Authorization: Bearer $ROOT"
 measure "GET /v3/assets size=25, name ($ROWS devices)" "$KP/v3/assets?workspaceId=$BIG&size=25&sort=name,asc" "Authorization: Bearer $ROOT"
+measure "GET /v3/assets, the same with skipTotal" "$KP/v3/assets?workspaceId=$BIG&size=25&sort=name,asc&skipTotal=true" "Authorization: Bearer $ROOT"
+measure "GET /v3/assets size=25, name, SQLite ($ROWS devices)" "$LITE/v3/assets?workspaceId=$LWS&size=25&sort=name,asc" "Authorization: Bearer $ROOT"
 
 echo
 printf '| %s | %s | %s | %s |\n' "point" "req/s" "p99" "ratio"
