@@ -349,31 +349,49 @@ var migrations = []migration{
 		`INSERT INTO row_counts (name, key, n) SELECT 'devices.organization', organization_id, COUNT(*) FROM devices GROUP BY organization_id`,
 		`INSERT INTO row_counts (name, key, n) SELECT 'api_keys.organization', organization_id, COUNT(*) FROM api_keys WHERE organization_id IS NOT NULL GROUP BY organization_id`,
 		`INSERT INTO row_counts (name, key, n) SELECT 'api_keys.all', '', COUNT(*) FROM api_keys`,
+		// On PostgreSQL the triggers run once per statement over its
+		// transition table: a row-level upsert of one counter per row would
+		// stack a row version per row in a bulk insert.
 		postgresOnly + `CREATE FUNCTION keyplane_count_devices() RETURNS trigger LANGUAGE plpgsql AS $$
-		DECLARE d BIGINT; ws TEXT; org TEXT;
 		BEGIN
-			IF TG_OP = 'INSERT' THEN d := 1; ws := NEW.workspace_id; org := NEW.organization_id;
-			ELSE d := -1; ws := OLD.workspace_id; org := OLD.organization_id; END IF;
-			INSERT INTO row_counts (name, key, n) VALUES ('devices.workspace', ws, d)
-				ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + d;
-			INSERT INTO row_counts (name, key, n) VALUES ('devices.organization', org, d)
-				ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + d;
-			RETURN NULL;
-		END $$`,
-		postgresOnly + `CREATE TRIGGER devices_count AFTER INSERT OR DELETE ON devices FOR EACH ROW EXECUTE FUNCTION keyplane_count_devices()`,
-		postgresOnly + `CREATE FUNCTION keyplane_count_api_keys() RETURNS trigger LANGUAGE plpgsql AS $$
-		DECLARE d BIGINT; org TEXT;
-		BEGIN
-			IF TG_OP = 'INSERT' THEN d := 1; org := NEW.organization_id; ELSE d := -1; org := OLD.organization_id; END IF;
-			INSERT INTO row_counts (name, key, n) VALUES ('api_keys.all', '', d)
-				ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + d;
-			IF org IS NOT NULL THEN
-				INSERT INTO row_counts (name, key, n) VALUES ('api_keys.organization', org, d)
-					ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + d;
+			IF TG_OP = 'INSERT' THEN
+				INSERT INTO row_counts (name, key, n)
+					SELECT 'devices.workspace', workspace_id, COUNT(*) FROM new_rows GROUP BY workspace_id
+					UNION ALL SELECT 'devices.organization', organization_id, COUNT(*) FROM new_rows GROUP BY organization_id
+					ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + EXCLUDED.n;
+			ELSE
+				INSERT INTO row_counts (name, key, n)
+					SELECT 'devices.workspace', workspace_id, -COUNT(*) FROM old_rows GROUP BY workspace_id
+					UNION ALL SELECT 'devices.organization', organization_id, -COUNT(*) FROM old_rows GROUP BY organization_id
+					ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + EXCLUDED.n;
 			END IF;
 			RETURN NULL;
 		END $$`,
-		postgresOnly + `CREATE TRIGGER api_keys_count AFTER INSERT OR DELETE ON api_keys FOR EACH ROW EXECUTE FUNCTION keyplane_count_api_keys()`,
+		postgresOnly + `CREATE TRIGGER devices_count_insert AFTER INSERT ON devices REFERENCING NEW TABLE AS new_rows
+			FOR EACH STATEMENT EXECUTE FUNCTION keyplane_count_devices()`,
+		postgresOnly + `CREATE TRIGGER devices_count_delete AFTER DELETE ON devices REFERENCING OLD TABLE AS old_rows
+			FOR EACH STATEMENT EXECUTE FUNCTION keyplane_count_devices()`,
+		postgresOnly + `CREATE FUNCTION keyplane_count_api_keys() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF TG_OP = 'INSERT' THEN
+				INSERT INTO row_counts (name, key, n)
+					SELECT 'api_keys.all', '', COUNT(*) FROM new_rows HAVING COUNT(*) > 0
+					UNION ALL SELECT 'api_keys.organization', organization_id, COUNT(*) FROM new_rows
+						WHERE organization_id IS NOT NULL GROUP BY organization_id
+					ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + EXCLUDED.n;
+			ELSE
+				INSERT INTO row_counts (name, key, n)
+					SELECT 'api_keys.all', '', -COUNT(*) FROM old_rows HAVING COUNT(*) > 0
+					UNION ALL SELECT 'api_keys.organization', organization_id, -COUNT(*) FROM old_rows
+						WHERE organization_id IS NOT NULL GROUP BY organization_id
+					ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + EXCLUDED.n;
+			END IF;
+			RETURN NULL;
+		END $$`,
+		postgresOnly + `CREATE TRIGGER api_keys_count_insert AFTER INSERT ON api_keys REFERENCING NEW TABLE AS new_rows
+			FOR EACH STATEMENT EXECUTE FUNCTION keyplane_count_api_keys()`,
+		postgresOnly + `CREATE TRIGGER api_keys_count_delete AFTER DELETE ON api_keys REFERENCING OLD TABLE AS old_rows
+			FOR EACH STATEMENT EXECUTE FUNCTION keyplane_count_api_keys()`,
 		sqliteOnly + `CREATE TRIGGER devices_count_insert AFTER INSERT ON devices BEGIN
 			INSERT INTO row_counts (name, key, n) VALUES ('devices.workspace', NEW.workspace_id, 1)
 				ON CONFLICT (name, key) DO UPDATE SET n = n + 1;
