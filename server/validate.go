@@ -38,8 +38,8 @@ type gate struct {
 	// (PUT /v3/devices/by-device-id to PUT /v3/devices/{deviceId}), which
 	// must be a 405 instead.
 	literal map[string]map[string]bool
-	auth   Authenticator
-	opts   *openapi3filter.Options
+	auth    Authenticator
+	opts    *openapi3filter.Options
 	// responses, when set, validates every response too and logs violations.
 	responses *responseValidator
 	proxies   auth.Proxies

@@ -222,7 +222,7 @@ func TestVerifyKeyCodes(t *testing.T) {
 				header: map[string]string{"Authorization": r.Header.Get("Authorization"), "X-Nd-Date": r.Header.Get("X-Nd-Date"),
 					"X-Nd-Content-Sha256": r.Header.Get("X-Nd-Content-Sha256")}}).want(403)
 			p := map[string]any{"authorization": r.Header.Get("Authorization"), "method": "GET", "url": "/v3/workspaces/" + e.ws,
-				"headers": map[string]any{"host": r.Host, "x-nd-date": r.Header.Get("X-Nd-Date"), "x-nd-content-sha256": r.Header.Get("X-Nd-Content-Sha256")},
+				"headers":    map[string]any{"host": r.Host, "x-nd-date": r.Header.Get("X-Nd-Date"), "x-nd-content-sha256": r.Header.Get("X-Nd-Content-Sha256")},
 				"bodySha256": nws4.BodyHash(nil)}
 			wantVerdict(t, h.verify(t, service, map[string]any{"nws4": p}), gen.VerifyCodeREPLAYED, nil)
 		})
