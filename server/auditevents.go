@@ -17,7 +17,9 @@ func (s *Server) ListAuditEvents(ctx context.Context, req gen.ListAuditEventsReq
 	p := req.Params
 	sort := p.Sort
 	if sort == nil || len(*sort) == 0 {
-		sort = &[]string{"timestamp,desc"}
+		// Newest first; ids follow the order of recording, so events of one
+		// millisecond stay in order too.
+		sort = &[]string{"timestamp,desc", "id,desc"}
 	}
 	q, err := springQuery(p.Page, p.Size, p.SkipTotal, sort, store.AuditFields)
 	if err != nil {

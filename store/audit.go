@@ -38,6 +38,7 @@ type AuditEvent struct {
 // GET /v3/audit-events).
 var AuditFields = ndata.Schema{
 	Fields: map[string]ndata.Field{
+		"id":         {Column: "id", Kind: ndata.Int, Sortable: true},
 		"timestamp":  {Column: "at", Kind: ndata.Time, Sortable: true},
 		"actor":      {Column: "actor", Kind: ndata.String, Sortable: true},
 		"action":     {Column: "action", Kind: ndata.String, Sortable: true},

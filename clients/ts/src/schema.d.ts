@@ -6688,7 +6688,7 @@ export interface operations {
                  */
                 skipTotal?: components["parameters"]["SkipTotal"];
                 /**
-                 * @description `property` or `property,asc|desc` (`timestamp`, `actor`, `action`, `targetType`, `targetId`, `outcome`); repeatable; default `timestamp,desc`. Ties are broken by `id`.
+                 * @description `property` or `property,asc|desc` (`id`, `timestamp`, `actor`, `action`, `targetType`, `targetId`, `outcome`); repeatable; default `timestamp,desc` then `id,desc` (newest first). Other ties are broken by `id`, which follows the order of recording.
                  * @example [
                  *       "timestamp,desc"
                  *     ]
