@@ -153,6 +153,9 @@ func TestPrincipalCovers(t *testing.T) {
 		{"deleting the org", []auth.Grant{{Scope: auth.ScopeOrganization, Verbs: []auth.Verb{auth.Delete}, Organization: org}}, false},
 		{"another org", []auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}, Organization: other}}, false},
 		{"platform-wide", []auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}}}, false},
+		{"verifying keys", []auth.Grant{{Scope: auth.ScopeKey, Verbs: []auth.Verb{auth.Verify}, Organization: org}}, true},
+		{"reading the audit log", []auth.Grant{{Scope: auth.ScopeAudit, Verbs: []auth.Verb{auth.Read}, Organization: org}}, true},
+		{"all of KEY and AUDIT", []auth.Grant{{Scope: auth.ScopeKey, Organization: org}, {Scope: auth.ScopeAudit, Organization: org}}, true},
 	} {
 		if got := admin.CoversGrants(tc.perms); got != tc.want {
 			t.Errorf("%s: Covers = %v, want %v", tc.name, got, tc.want)
@@ -199,6 +202,8 @@ func TestPrincipalCoversPrincipal(t *testing.T) {
 		{"an editor does not cover an admin", role("EDITOR"), role("ADMIN"), false},
 		{"an org editor does not cover a workspace admin", role("EDITOR"), wsRole("ADMIN"), false},
 		{"an org editor covers a workspace editor", role("EDITOR"), wsRole("EDITOR"), true},
+		{"an editor does not cover a key verifier", role("EDITOR"), auth.NewPrincipal("", "", []auth.Grant{{Scope: auth.ScopeKey, Verbs: []auth.Verb{auth.Verify}, Organization: org}}, nil), false},
+		{"an editor does not cover an auditor", role("EDITOR"), auth.NewPrincipal("", "", []auth.Grant{{Scope: auth.ScopeAudit, Verbs: []auth.Verb{auth.Read}, Organization: org}}, nil), false},
 		{"a workspace admin does not cover an org viewer", wsRole("ADMIN"), role("VIEWER"), false},
 		{"an owner of another organization covers nothing here", auth.NewPrincipal("", "", auth.OrganizationRoleGrants("OWNER", other), nil), role("MEMBER"), false},
 		{"an org-wide grant does not cover a platform-wide one", role("OWNER"), platform, false},

@@ -3146,8 +3146,8 @@ type ClientInterface interface {
 	// The requests the key authenticated per UTC day, from `from` to `to` (both included,
 	// at most 366 days; default the last 30 days to today), every day listed (0 when
 	// none), with `lastUsedAt`. A request counts when the key authenticated it, whatever
-	// its answer, and a verification (`POST /v3/keys/verify`) counts when the key proved
-	// itself (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
+	// its answer, and a verification (`POST /v3/keys/verify`) counts when the key
+	// authenticates in it (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
 	// `lastUsedAt`, so they may lag by seconds. Needs `apiKeyRead` in the key's organization.
 	//
 	// Corresponds with GET /apikeys/{id}/usage (the `GetApiKeyUsage` operationId).
@@ -3646,8 +3646,9 @@ type ClientInterface interface {
 	// `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
 	// required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
 	// and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
-	// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A proven key's verification counts as a
-	// use of it (`lastUsedAt`, `GET /apikeys/{id}/usage`).
+	// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+	// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+	// `GET /apikeys/{id}/usage`).
 	//
 	// Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
 	// `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
@@ -3674,8 +3675,9 @@ type ClientInterface interface {
 	// `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
 	// required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
 	// and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
-	// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A proven key's verification counts as a
-	// use of it (`lastUsedAt`, `GET /apikeys/{id}/usage`).
+	// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+	// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+	// `GET /apikeys/{id}/usage`).
 	//
 	// Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
 	// `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
@@ -4344,8 +4346,8 @@ func (c *Client) RotateApiKey(ctx context.Context, id ApiKeyId, body RotateApiKe
 // The requests the key authenticated per UTC day, from `from` to `to` (both included,
 // at most 366 days; default the last 30 days to today), every day listed (0 when
 // none), with `lastUsedAt`. A request counts when the key authenticated it, whatever
-// its answer, and a verification (`POST /v3/keys/verify`) counts when the key proved
-// itself (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
+// its answer, and a verification (`POST /v3/keys/verify`) counts when the key
+// authenticates in it (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
 // `lastUsedAt`, so they may lag by seconds. Needs `apiKeyRead` in the key's organization.
 //
 // Corresponds with GET /apikeys/{id}/usage (the `GetApiKeyUsage` operationId).
@@ -5414,8 +5416,9 @@ func (c *Client) ListSampleTopics(ctx context.Context, deviceId DevicePathId, re
 // `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
 // required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
 // and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
-// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A proven key's verification counts as a
-// use of it (`lastUsedAt`, `GET /apikeys/{id}/usage`).
+// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+// `GET /apikeys/{id}/usage`).
 //
 // Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
 // `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
@@ -5452,8 +5455,9 @@ func (c *Client) VerifyKeyWithBody(ctx context.Context, contentType string, body
 // `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
 // required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
 // and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
-// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A proven key's verification counts as a
-// use of it (`lastUsedAt`, `GET /apikeys/{id}/usage`).
+// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+// `GET /apikeys/{id}/usage`).
 //
 // Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
 // `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
@@ -11471,8 +11475,8 @@ type ClientWithResponsesInterface interface {
 	// The requests the key authenticated per UTC day, from `from` to `to` (both included,
 	// at most 366 days; default the last 30 days to today), every day listed (0 when
 	// none), with `lastUsedAt`. A request counts when the key authenticated it, whatever
-	// its answer, and a verification (`POST /v3/keys/verify`) counts when the key proved
-	// itself (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
+	// its answer, and a verification (`POST /v3/keys/verify`) counts when the key
+	// authenticates in it (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
 	// `lastUsedAt`, so they may lag by seconds. Needs `apiKeyRead` in the key's organization.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -12021,8 +12025,9 @@ type ClientWithResponsesInterface interface {
 	// `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
 	// required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
 	// and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
-	// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A proven key's verification counts as a
-	// use of it (`lastUsedAt`, `GET /apikeys/{id}/usage`).
+	// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+	// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+	// `GET /apikeys/{id}/usage`).
 	//
 	// Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
 	// `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
@@ -12049,8 +12054,9 @@ type ClientWithResponsesInterface interface {
 	// `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
 	// required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
 	// and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
-	// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A proven key's verification counts as a
-	// use of it (`lastUsedAt`, `GET /apikeys/{id}/usage`).
+	// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+	// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+	// `GET /apikeys/{id}/usage`).
 	//
 	// Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
 	// `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
@@ -21575,8 +21581,8 @@ func (c *ClientWithResponses) RotateApiKeyWithResponse(ctx context.Context, id A
 // The requests the key authenticated per UTC day, from `from` to `to` (both included,
 // at most 366 days; default the last 30 days to today), every day listed (0 when
 // none), with `lastUsedAt`. A request counts when the key authenticated it, whatever
-// its answer, and a verification (`POST /v3/keys/verify`) counts when the key proved
-// itself (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
+// its answer, and a verification (`POST /v3/keys/verify`) counts when the key
+// authenticates in it (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
 // `lastUsedAt`, so they may lag by seconds. Needs `apiKeyRead` in the key's organization.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -22467,8 +22473,9 @@ func (c *ClientWithResponses) ListSampleTopicsWithResponse(ctx context.Context, 
 // `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
 // required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
 // and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
-// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A proven key's verification counts as a
-// use of it (`lastUsedAt`, `GET /apikeys/{id}/usage`).
+// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+// `GET /apikeys/{id}/usage`).
 //
 // Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
 // `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
@@ -22501,8 +22508,9 @@ func (c *ClientWithResponses) VerifyKeyWithBodyWithResponse(ctx context.Context,
 // `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
 // required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
 // and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
-// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A proven key's verification counts as a
-// use of it (`lastUsedAt`, `GET /apikeys/{id}/usage`).
+// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+// `GET /apikeys/{id}/usage`).
 //
 // Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
 // `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
@@ -49151,152 +49159,152 @@ var swaggerSpec = []string{
 	"bOAMtgTpt3nyziXcwue7K5bh0Wpv7zUa5QN0YCGJ+JxnlhTSboJHKEpUUvZ4EpHB4I3aT7cgcHM3uZLH",
 	"06IVhkmklIRTY+6LBu2VlkWOGR0Fvkqe/TPZ/RVJSIgArwzhLycLzLlOMM4N2Oon064Ms0pmZqko8ev+",
 	"MfLwwtZZjPK/QM0dwRxUGTIJ2tQN5h6RfBILNGVcoO29PfkUj3sVyRkCLH9qwC+Q/MY8vKjaJrcELyBH",
-	"STHvuwmhUkWmJMqfC6IoFaeOOmbxSGcs3ZmWScv78IWN7iZYKMYLqRWU35FQa8SZqncFFe9y55mF7JZ4",
-	"8E4SjFBFV2uykRPVupMfksXunKrkevAqqYvfhb4QBESnoUpHspGUdAY0uV/NnLU4EeAxGi4kLEhGk5Fp",
-	"Lgn2Vkg0eUwwssheA8Qsaf7LgKNyS+WNVa77x1UbOT/99NNPtXfvaieqVlWiAISuzt1ommxDCACMkw11",
-	"lfWY2qZqluQVx8xbEcBWwYISUCghLn99242C9Qm20ereP2EcbfKWihnOKx4jtkRh2PKL5fURKHInSYqz",
-	"Z/zYhlhJzycEB2LyayER7wAd4yD53oEuoHKZGYTz6sTZb/v9C+i5FxlnBZubbn1Y4CHmpJ5HFL7Vs3+u",
-	"JMoFFnNutS12U16uUpMXgbnZotTCAv+W1FenJ/i3hMrhs5ANSeKi1Plq5qlz/OpmB0Xeq3M17jtVG+3z",
-	"jsakUX9uFmI6c2aDalH5x2syfhHm6Lur87PVxwsWws5F7xVH8mwkikQvqMjHq4kjh76L6QNf4GmwUk5R",
-	"Sd8QvhLOtfVd5cTbIFhD6UPFviVHlz/HtRGUKqO47XDuBwJEmVyA1zf7k1zPRjdrdvAEVwC1KI2UUMHo",
-	"p867UzTFsxmYS6SoAPuVx4wkb6p+xl3JdxfcVUiwtyhLiLSEZIiLFre4jXYb27FDJ/cKLtU8XxnJgVVJ",
-	"kRWgrv4EqRjY89dTqKimee4dJNIrELslYaLJARhBxiGbz3Sng0holL+DyFjPTam41I0GXhIqHpCNcIqH",
-	"JHhAhsBThuCnQeZdpjaHZVsBLLptvQVlQ7UwiWThRFuT5VRPCUZRomd+3qf5qAJIVGXih0XAS8DcJP4d",
-	"8OAl+L0w+N10FDF0R30ujntPkA/tfq8XxILLm3q8SPBnh9hNAPQpw79/98eS6379M/tc/6x2ThPfDDQo",
-	"hwRFks/WJwm9KyObE2RJhzHX0TV0mAoY1x481erJF2iMb+GrHGVAPRyRriey5xQhg46OfbHaPGq0ahF8",
-	"FcepPtf997Xg/uImev5Ay2Ko2UwnMh2myoVYylmiKMeEkFWNY0NSgZByiI5msCMbSLb4brWeF++ngfz5",
-	"ov0eV1B5Cgnt6TH+JfrsJfrsK4w+WyWSQePO8sYoGB6ZneSnFWYnENlezE4PqePxgGoWiVpf5atMQHfK",
-	"r6tWyBcxoH2lHYcfvcREtq/kOgObwu8XA1uRgW2uSZohperzWgObHGYMbCqO1lSehJBPFqpm45giHI4Z",
-	"bfkemmAo6uRlCioV2eegi+fn2OceCukZSC5fF3IdzG8C4k9fpuH3RS82ObsXO96LHS/PjjdXFCVL6SKh",
-	"ceuT/KfnlbHkyZHakhdHescR9lDEVoXY11GyBp3JI5cDjlTV/yk0heETf8ZtU4SZR8pyXLAOu6bWwZiZ",
-	"4N3iGgUR+XwijbEI0V5shE9iIyyA3WIb4XPdf19D/4uN8CuwERZCzWYKLAgkK5KwEzRRG/vq6Cyb0Gys",
-	"fahiEpjj5OVqHZ1PfYEcI2w5Axo36T9SqciStvpCZfwYGguh54piQl7SsRloemfrQfGLbeSA6CL/MJKG",
-	"/NsIJGplII44A6rMmCnijkWSuqPKOGBDHOiAljjpJ6bq1TbC0OCGhKqVTuKcTBk0aCcB9ghMU3HR6PyO",
-	"ktA4i1RKtty9HyJ2RwfUSQho8d5URna057heQmLqI50yFwnubDSgjJJXXL4ZaQOuzoK6MK/KYzjqhZrg",
-	"PGN29rKoelk35cGfUNx85KTqzyO/139wK+1TJPK8mHWfhUVdG2PuCrn8dnsLWsXwlXG4agiqqIx/XlW1",
-	"L+JeqhXnLu4rqnxVckSa0g5oxUm39HOqEOSK0dUslLR/hsekjjocUmuxSNPpgNySQBfaHNBovhr0wIe6",
-	"USo1d6exXVgnWu10iYbmZX8kNmSVJVbLvVrv7fy3L3XMLTdBbsPQEmZS6DhZxvDt/1pu3CambHW5ZW3q",
-	"VwSHQCLyDw5CqJPHZfp1nnR/6B13c9tzFlwBDXxK8kohJhrt5z/qYYHfBOxug5s7iR5J3Fq2g2pgGi3x",
-	"uNMSFiggmAtIiFZ1HDn0XuIqnWkWMC/iurknJof6Hk8ttVS70D4eJ7rSTvHHnnoq0ZRddw+1LWjTaLUh",
-	"S8oq2JtauqEluX26Riw0/b2qJfenO109YH+qmnfuFpPNbwv2+JT5XmplFwXpXueUAKkEGgun+WJ+LzS/",
-	"Y0Pzoxwt9UWG/W0FvjLG5xvlT/0bgqJ+buoRx+SnfkpT83ul4XxKcBDe/vm///O/3t9H+ZlQ+VD1k1Jq",
-	"l/patUhYwbteL5THa2M94KvhABvrISUzJOXx6LP5wprCHw1Z/0SW6wSFsHVzyySGrqIac88XNXKr2iIX",
-	"iM6qi6a2KVSUQ8iO2qQrS7Wt6p+Qqo0CNvYp/MPmAqiDR6hPPJNxqoTlAU1Iyzai5I5w0/R3uDAZz3XU",
-	"xe4Eqt4pYw52BQtRxVi9wcIiP9yQxYAa8zfxqrbu7RiOidB1V+bCZVPd110l1b3iqa5yiU6uyPeOBlQ5",
-	"IHFcrgboZEb4Vy9UR6gkm6zIXwHzfdT71daFiXX6rSlk41PuewT5oto2RhW4HZUQLyYkJGoF8lR9YQ+o",
-	"MiDBzDaaBVhIji4FLB7VNEAVuA1uK/+trcxPidG6oy315AIzK2JzAUuCA4PiP5lkfJ631AE1L6/d+R6p",
-	"I0XOOHLZdOhTopqYHplaDL5eLPdvia3KMpCP+nOhAiQn6yqgLaUF/aH0lEz/at06fqHYtflkY+7+Bo10",
-	"UUXXZRSmT7P8AHik//AZhd8BWSQpiz+pKo4adZzqUaL/blyVIH6zrWaEipiO7+mPlSRyV+voHCyuwic6",
-	"qTWEzlnDhS4gqbo2jFgQsDuF9Cz0CKjiIXFZ6OluZ5Fl72crvQDrfSmJGzrJ50rbU/zxlNCxmFjtVkKC",
-	"NqpYWsJ+mBKRpBfQ/1qw0EbkI3ZFsJAEMqpIpq+qXlDeAX5NbSOx+t1mq0T9ibwFAWGt4ADqdoRsPp7o",
-	"Sl8SXqQ+F9vWqyuXpn0CyQXOICBCPvC/fm7UDnFt9P5Ta+f+L9bma41oVrpiSlzdVfcJKFyeqlbw8NXF",
-	"hTh06brCuVSxydxr2mmseTc2Bb7yNWODtxu+v/hlmSNJ4sPuXnnThCIbpcktkPVz/dCauwcei/BIQJ4w",
-	"MBEuMBX1B1VpqUkCsin4DcmIhaTU7KtqsBTN/aSFWCIGWkbeV/t9Uc6LRW95nPqYUu0HPV/Esja0Tx9J",
-	"plZYnUO+zZjYNo8fTthtIfLR+mOaVJ/UYqUPvwxayPtEcJ8vqFGMGrF75RVPHFkCTRJ4URxOeurTG46w",
-	"6eAviSUSTKoos7lALqOUSHYeR+ifdPqdD29Oz39sH192O/1uZLOK1lMUUGpgwHoaE09kQn/cyM3NJl8Z",
-	"+vhHa0/yJwxhjBCtCM+WeNLWp9gdtDKwsRO/XNfsBWPBcBFjZ9SzLwpjrOw0DqtFacophEsB/k5R76c/",
-	"HpRuHJn7zIGGayGsOOSw+L4bX4TQ9XVtJ1j+SwDqI8YRlgCKzUTa2N+cjCrMCyv7+rj2lwHmKJDrJSDr",
-	"z8bto8Co0twe2HNNCs9rdFAY2IdxL1rol9dCo+MvpYfGKtGLJlpaE00cWhJrkhhSrI12UnooeCdtqKMr",
-	"2Mx37bii5RXcKKp4IR4J1Gq0GrVmq6p8hCrNx2UeCV/xAVWqrHIOcqajw4fYvRn5QUA8xMEYHHkY9UzQ",
-	"FAyon9Z8B9RRMWQf+j9ddIuV38Le1zHwPRUrjSZ4HhU43t+LEvzHVoJjHC1G8RzWuPXJi0G0VJZfEuNO",
-	"uqfdfhdK/CeJxJKqHCnRm2rLafx80Zd/J/pyGWBcoTOvuPXGF6KNoDfH23jRnB9Tcy4HHhtqzwkytjYr",
-	"L0nDri9OOpqGOTovz1GFr1WHLyhgroo3MEpMwsJhvSDl6+sUKb4U2rxo6C8a+uaiCC+O4tYI27m66vaL",
-	"BXzkeDoxwEEVSE+YLLjv4gD5XlWi7Jz6v8wJxMqUdo3BG58UiZ9RJ/gz6QMvhUBKKxBLCLuMq1vDRU0j",
-	"s+8VxlGb4N1UlqENTUajhKk41lbqBSoRHocEuQzCg0PitRFN8NydATXpjIiNDI8mFJuWIVK1CMktwQFE",
-	"ReusJPN4A2GVpjhi4XoDQSSHvl6YpKNy8bdePDqN1EVRZo2GbU19aj43S4RmneEwNAGjHIx0ECBASTLB",
-	"M0ED1fFoIjgjYTysMKDxkZIpn950uFp6fxHcH4VMvPGh+55m7cMFtPJJAFgZuvHJYEYZK4Ni+JF9oSe4",
-	"NgryZKWflWaDP7XJ4KuwAORCxTq933qhGH80Vb8ADh6i4F9gMSmh4CvykVDt09E6U3YLIXWmIs4KZSCp",
-	"1X8tysCXQIgXTf5Fky+vE8S8fcu48VR+yedheK5J4EqwkKgm+9pPaAR6TcCT6V8mcQuaGFN2p6pAgUPR",
-	"QYINqKMHOEfI8bDATsLNmHgpmDNecaQQJ5oRXoQqUrmgeKorHQ7oCPuB/AB+0RnzqSBh3EyvmgrczVo1",
-	"1HyveNK8AcmYmA6o0/PIdMYEoe6i9pYsHBthFBIRJnJOlbUSuodCeS5K1K7HRHePVomnqtFfnurzWt/g",
-	"lUrJ2bh+VbxE6Lb+ROnjanXPYkIxB1Rcbhlg9MWS8meimgYoEoQpE6JUimxuDefBzZPRzo5cX2hIQ1t5",
-	"NCj0ZDXENEnMpJbnU498BAKSpGbVmMpQUh9QTaHQAwnUejLEvzwdipNuP6n7a3+yBJnCIuchsdqtZn33",
-	"3o4zchMtylt7/Waj3ZD/9y+VF1vwgv3VL9hVL3i/caWcFHnM1MnRFifzRTar94WYvhDTr4WYzmdScGs2",
-	"7EajYSxAm5BVZdVcVSjvm24fqWISI+TAcE1wTLEgMLLiKUFDeXUcVZyxcGzkjKGBkxMI9V/i5ISxfJ94",
-	"3zdElLMgg1CZMrpqGRWsy+ove13i/rLRWC8jmUgsCU+RAXgsHiGHOJozm8K8embyiFMnU5dXzRo8/n7L",
-	"T/2wDee+y5/6Ih94DhThxx/96XwaffSp+hizAcngx1CUqWAOfuPP8qdIvrCR88LPdQdswPokFVrma7nX",
-	"lS7J82IAfBQSDqQvMiK8iu33FdVpKiaE1WWCbj+N+GsUf+dvDpoSTHUZa6XGp7Xyy27nZJVOvpLUW0+p",
-	"8upMg8c3FL4g10uw8UMwemN5bCvAgnBR41G58iKX0CkMLDJE5RYslbxWWeVMzaYEjleLq5ZkZa518tVT",
-	"erYNkuX7qTQ+qdN74VaPAtudGKpTx/vorGkdaoT4butm5j+ZBeiYTWdzATX40NX3p6rBguRxExyMamxG",
-	"KAIDzy0OTNm6//7//T8oMlGgwbzR2Hahep2NoPmeT8cQ2DOgdD4loe+iWxzMVZAO2NTfkoWDKm96l1d9",
-	"5CsbNMFh4MtjTj1SrSPnZuZDpTw6DwJ0NyF0QKEgIHzHKEGV4/PrM/MiihrVzRh3jqUJCNvbmf9EbLsz",
-	"HodkDE8+Ge9eNb/cWQEpwXpp5IUv/375soEvAuZcSLa5IYuodYpB583ZtKRFEvFrnIS+jtL9EjRpRkI0",
-	"nLs3RAAJUX/29DYcW//GEQ78MSUeEgyQ/Zr6HxGZMXeCKlDLjwyoLrKqXjbF0JkwFEYzVwSuehS90TSF",
-	"yRAyHBIUkJFAbC7qqCMGdMq4MGYp/XAhZen7U3KlTvCPSWASGyygMwqAXojMH47IQCKwPyUaCTanMSB4",
-	"r87QV9JwXw38vHbBPycMqLpXqZXvW1mqg7pO3YX1mfxoDvf2Ips/Cuj1TaBFoijaBMcGJSg2+iRS+g1Z",
-	"8K1bEvqjRXGKyhsdC2JKQb/iOjSdkxCAvg1ltUMVRjLBAoXEJf4t8cA1qlyiM8y5CokfUDckHqHCxwHy",
-	"BbQV8YlnI+cGxGg5lfOxhmd+Db5QgjMURKZ3fEeP4Ioz6tcPKObRrAm3xtW3nVprd09yWV9wKKBeVVn5",
-	"DHaHg0Aq/M6MhFOfq9Q43YBzQCFOZsICry4/zwJMCXInxL2BfpyJ8r5yE+Z71UgtKmVbMc6VAZ3g0CNy",
-	"zWc/Xu2gcA6mIzjXkNz6bM51aXIpJMj3jEPsQjC7zzw7UdN8FuAFGs9x6LUHFMNBgLcV0gBcl8wEZPK5",
-	"xEbDRbxyJmWlBVKXLTUafWNV6KEHsjIEzMBrgju84MhpNRqObm+EHJd5xGkj54fOae9E3wIUEU5U61W1",
-	"1+WZ8QFNnmrVRs7Zef/Dm/PrM/kwZYjP3Yl8gQ1LUxLdUoMmqSCBh0GCjUqlkEIOZULvpK3ClO4YyDCS",
-	"dKttyAlPeled16ddOZ9PMfSCU5OZsscDCuKj+knVP7aR0/3nRe+ye+LYyHlzfvm6d3LSPXNQBYII7Lit",
-	"Xmp3A+pcdvrdD6e9d72+erZ3Bif14ar3zVmnf33ZdVBligOJQQCjIaNjO6rL/n/+d3O3gTisz0wBuzZS",
-	"joF43bpNIcRl9+K081P3xKkD9ugK39ma9omlckfu2UMO+TjzQ8I7woGDUxWqpTaqslZiDJ2FTGKyue2K",
-	"vv/U4eRtPzr8xIlW66ijXkjly15xdYmamyllm+uOAnNOFNqiihNgLq458TrgioSWJ3jmA/H65Hv3W3OO",
-	"x8RRkKxV5Ruy+AEAxEEV5233p/YP3cvem5+cqtGc1fzJs7IRqY/rCVom9yvvYkCdTwMLmnoNrPbAetv9",
-	"aWDZA+uWhEM+sNo/Dyz19oH1/h56LGpQlYigO1hSpiAZgtScnca2U0edAYWmKzoYZcjEBIJXiA/kNUkm",
-	"JWdwdhqN3F6MaqOqqPSDIkC4+h3qUkuhOBaKKIoosSZPpqY7UEeV0qS6J/k0WZbFsi0g3PJ9N/K1VmO4",
-	"5zZwa9hsDvfJ9ugQNzzSHG27rR2vMWpgvIv33V1y0PR23dawSXbw9miP7HsH7uGwgZujlmVbMRwr2Z2B",
-	"xAKx0HI+Eg6ttnXZ7ZxYdiq/p221DnFz2HK3vR2yO9prHCgBR/KTpQ1L8lxLsxdTId0ARsTfwBMZ7dO8",
-	"zsgt2MRsyzd++65zXLv6tiPZ0XF0s3/dPtlrjLa3D1s75LCFd1p7rf29bdw4aG033D13+2B3tL3t7hzu",
-	"j7b/2jq+glV9qyjAX7dPJoyLv7Z2t19/rFGvpu+6xie4tbsXf+9hQf7aOu4bC9dft09SQThyZKdh/qk3",
-	"Go1/6bmAr/x1++Rg393Hrcbufutgd9Twhgeeuz3cdw933ebuiOzu7O+NdvFwZ2e4vz3cJs3dw8OGdzBs",
-	"4oPtfW/H84ZSGGXe4goWZrUtsj1suDs7rcODkdt0mzuHeDQc7bgHh4d7o+Fha6e1j8lOk+zs7RwOD7d3",
-	"XLxzuHt42BzuH+y2hge7u+lGlxOQWixoLMDrYA2gOGgfNA4alm3lHM3jrCA62/yoKDhHiEwiYsLA3A9Q",
-	"Og8Dq21tqdX+jxkek3+0JDSWbj8aYXskUD+WMpykBtSIxSn0OIvZNqqwEPhtIssxzZqrSdxwoYGDFckA",
-	"6jffs9ojHHAit6A/p9ARqdC9G6Bt2ZcBJ1Id2RQvUzexX2s0a41mv5G6CdsCBmm1rb2dYaMxdHeHeLvZ",
-	"Gu7t7+w0W3v4YF/S1XRvkbbVOkjRjf0UEVKCdx4ZAkkdCNH7+/fRzuBmHnTRRZFjfdVr2fNdgViWdUtK",
-	"jQW0vfEF8l+aPH09xgZ1tVJQiHm8ydXJMpmE7peUlmLTQ6qLz8pQsNTIvPTknN6nuU17zlNT/m4bvz11",
-	"hcBEv+po5M+fLNV1y1PUqllrtGrNw35zt93Ya+/u1Q9bB5JapW6PzoPAtvwCiqRdvB0X4qh01yBlz763",
-	"LdXba81sujCM1W7KrZLpTCw0ZbYtMDGbFG8pipu/6Xw6JCEEQqk/z0fdgExV/7GmhIoxAeBvf7LYaMSJ",
-	"CqCSX5/Fj8qPcNPt1q76FOeTy1uS55haj7I9mTFzaj4rRiK/0S8xX/Do7Q97oZCwldoZfCPBWH68f0gL",
-	"qjLFIFPo+mWp9zPWdmQZ2mKIX/r74nqOquIDz1oSjpL0TsouDrujJITe0EPisilR5hvde1+pkRipTv8D",
-	"mtKq1RQOCv3xRChLSMiYQAKaX03AJFQtrsqYhAPrM3rgp/Feb6dYwDmwHgSpz5KBlDqi328plz9hoZU0",
-	"1q3A3zzpZSvbt3ZVJQXTwFmhLEp3cleZ+k5VlVaIjAHcRlMiWQ+f+DNlrexc9KBzYom6C0uI+1J94Tmq",
-	"L5QGseJSDKtvsvHF6FhWKn+BlMcrzrABmGymv6Rbia6t1ZCcTqWeO6iiaBYLUceb+rT6WNUZn0C0QD3q",
-	"1tMqwhOLEV8O/V6KQPzpi0A8rryypaWLlfEeSah8p8f/vpvnPxH6qsMpoyrrY39hn4/YYyGNGa+4OeSn",
-	"5KQbIdnWpzk0JC5Tb02O1DqB8QCn4gykJgB5FCplX/6uZnnFVZ91hIOA3elYbWVMCDAXWvmI676HZAoO",
-	"c1X3PccGsKxKKDAvpVBcqre/5Io/D2Ko40dYw8YTYsJ6Iqybca+TPiXgG6kzD/CzkqidRQUIS4BQlAgh",
-	"ZiHhhApAjCgyiZI7FX8j8QQBmrRVPVRMNZZM8Y3UwN0JpmPCEQsHVKELj8bEkU652OWRKYu7KqCOB/EV",
-	"nE0JFAedMOTzAQxeQH02tWRE4SxMAFvtzveIOplLgj3nKC5dBDPHgVBx9NZOYwdhDnWRsGqoDpFuHlN1",
-	"PhD56HORh+4Xc1GA6w8UzeWhW22re9Lrn18+zKSnFvEsErnef4EqHNtmXijcnyn22vNiXGWhJhAS+/wQ",
-	"iEwJsRw6LtXi5sGrJXAYfRwPfmmM9sUbo2XuoJRDLNshGlVUUBpHU8xviFd96ZlWsmfa0lEmUWwJl1Z1",
-	"T3N+7L7+9vz8rRO/DF2cX/VN7QFdditkkAElGPJFHXWxO0EeCXwYokLA+YA6/6y91QHLtSgArY3EP1RS",
-	"5pz6HxEnLqMeh2+IfdvUv03IR5SIsatwf0wlxOugxYGlhgn1XF19GjJvob4YWFX1hwmQTazkRK+zrXND",
-	"o3X7nn4GVfR3vk6mwgIFRAowjLqkjTzizRWeEDRcDKgvqnXkpJYIOaEhEfOQgq0vWKChTvc2VxzlgZ5f",
-	"9y+u+x+Oz8/Ousf980tTYnFAy7eGy6DfE2VuZWZ5Hl9iZqfF7kSl1sHZm9Uol1Dmql7yvP4QfsoMCVxD",
-	"AYsEja1PLAPkqw0SF4SC0pKgGEAUgW54IZvNpH5fYDXIQdoXH+Qz+SA3A58Vvsh1l9r4kqRQqmExI/+9",
-	"yVe/M//kpiC0oU0pS5eKjUVX+prBrIM5cv6m/+egCqTWYa+KbgiZaaVMuyQhIrvQF/mVSxhfFK1ePI0v",
-	"nsanlDi2YnGiMAT8LFmnrFCXgPoy+WHfJ/EcX5e/MreIo8BizlMlrwidT+VhX3TPTnpn31i2ddI97f3Q",
-	"veyeWLb1ptM77Z5Y779sKSyjXJbrDm/O/4UPP1JVrAiroI98rMMrJ4QfIiwEmc4E/wK8WeM7pIavNF9e",
-	"zh9SL/zFZvnZyCoPvgyiwhW+2CJL2iLDebrIovq8yuZ4fP7uonPZuzo/g4eRzxGRsihWtQ+M5VEJqdoA",
-	"qWtA+FJANC0a24hgd4ICNvbdAR0GzL15xSVN8HyVIyU3B/a8RKE3NjJ+QflaXR7BZZQLTAWqdL+30Zn8",
-	"zzd9+f9de0BP+zY67Xer4Pr0KfFUsSXBdAbBcKHWEU38iiMHhp4D7rPQQZXO2YmNzi+rR+j/Y+/6etu2",
-	"gfhXIfYSB3CaPncPQ7oFQ4diCxI3flgCmJZom7AkBiQVIwv63QceSYmySFv+ozpo+JQmtY60eLzjHe9+",
-	"P4xgpg8FXEEC2gLiZaH7F3ACMx9qicIkG5wJAy1U6yhizgMPxeT229frMBNtMJ+otkZPR3wl+iSZQ/hO",
-	"74hI9j3ywvKycb1obY/riy9f1Y9WWs+XoKt2QczKnYSXMbCa4eSbf8E+9m5CRgsCk40KcEQ2xuDq73ZQ",
-	"Bn/TSJb50ltvx+H1r60xexXJEjc7Sv3nDTHrSH0ghqw/PGQd4XmXiFWtXwxYOwasUuuy3QrwMxyuKs1H",
-	"c87KJ+Sw+2OXyh4gtFBGhRRoRjNJuC7+IPmvGopUSE5wLpAop0r0lBhM4LwGB9eUwMHALRC2jfC8Jyc2",
-	"wvOTBG3qG72jmC3WlXYI8iRo+dp+dTzX5avE8y11G4DSiue6TEv3eMw4yyHpYvZ1qGzDbrIYFJ4kKPSu",
-	"fjgk9K7Wx77tk1GvuPZHjAcDC7/bGVT5sa3B4Ftxo72raYwEYyS4yZtWB84LnCREhIsRLKq4RWQqBeFD",
-	"jQLNNZDS+ScAlKQSlYIAOsJ0gliBJoC4CEdcfc9TH6TZDBo01zrcJjjLJucArQy1veZsrI7bGlZB/Oa5",
-	"1viTyCr8vNLfpRO76RqG5Pqe3Qs7Ib0H6MswYSVgUO471B08HRQOuLr7yr5XD38/HD8PZ1mF10ZTULwW",
-	"pu9j52a49YUN1UGCbp5B/VuyeA8IbGPAdq7hktbRXTEAjTq7v/6oxwZsRqN0RmGzFmy57q88AKNyXM/i",
-	"Tezbny9tNQwictUWGa7HLVcCdLOo1x1iKYQfb4WksFKgLvmzWpljFm0HSImVu0m9NiWUVTNZr+qzFpPR",
-	"0+Meyn2NHbD6Q5GSPpdUY/1fdYKR3t1THTmX5kLTHgRHu+6Eh3u+kTZwrSBS0mK+J4ztzi84Fnr83DlA",
-	"l5qi2+nl8tUhkegCMlN93CLNsGIDmmTT/MTc4Elyg1u1Ipwn3LB+PRxCQjGKc8MTNeNomcMOarH3TfZW",
-	"yJ5qIIvbo83IkSAi+zn1oAHBQp53dPWH+OmTZEM3bsOYE4050UNPF1sw7TaeHyJ+3Knh4AAQDG6D+3Yd",
-	"R8OF8zmZZuomgAMHX7YGgXsoAAVOU9j7seAGuEDXKZWsQnLL8VJ9+IUVZIgWNBckmyFaJFmZknT4UNST",
-	"sPDIIzOw5p2bEgcvatYO+P04bL4NcxgI2/2X6/H17R7RfERgi0Fvn4dYWpslrGEaW/SMfi8FeZek5FS+",
-	"gG2aEswJvyrl4pdP/z4q86N5It2/LHKcVL8/KgH82dq2poZZEkULnwj/FjovnLKkzJV2Vxx5YMPMNFs9",
-	"YJa1YXDDuGQCrSgnaMZ4juX5hzoLZXhCPcnqGyzEivEUur80AKy+stS3j8IVor5cW4KytPUE2mOr1+8b",
-	"+RbwZHVFIDSAbRIC4LO+XHuDy6vuVzUbGA3wkhT/YY/EJoJeW/LYIctoyNTYnI6D0K8rPJKjWu1h/jC1",
-	"kOHHTVWV59krp14y/LwmJg0OjeTLU93qi/66++dvdKeNpHEqlEP1ZWtKF/CkTzCWGM0ythIoo8XSknnr",
-	"gSRro665orHEF/CsR/BnnCxnNMsA7dTQgquJw/2JafDL14T5lha8tBUwZ2iwItMFY0thcV9dXLYzUXU/",
-	"u+rT6n5uj/M7tE1SwQrd3GlowVkp69G3vA5dX94W7VTTNotynRo8IwJMh2dyC5IsbVNkTcC3zmpes7wO",
-	"vhWaLVhZkg/PlpbRVbUGM59n0guCcJlSqYyNUi4DgTvUxkevZUoKWnPONu1PSqVH7Ff6TAq1BdXjnOCU",
-	"wm9PnE0bL2JBcOa1YGpeVzdfzjRrufN/zsM5Uar0+P3/AAAA//8=",
+	"STHvuwmhUkWmJMqfC6IoFaeOOmbxSGcs3ZmWScv78IWN7iZYKMYLqRWU35FQa8SZqncFFe/y5kmJL4Qr",
+	"5osqumaTjZyo4p38kCx551Ql74MXSo38LvSFICBADVVSko2kvDOgyV1rFq2FigCP0XAhIUKym4xkc0mw",
+	"t0KuyWOFkV32GuBmSf9fBh+VYSrvrXLdP67ayPnpp59+qr17VztRFasSZSB0je5G0+QcQhhgnHKoa63H",
+	"NDdVuSSvRGbeigDCChaUgEUJd/nr224UrE+wjVb3/gmjaZO3VMx2XvEYvSUiw5Zf7K+PQJc7SYKcPePH",
+	"NsdKqj4hOBCTXwtJeQeoGQf59w40ApXRzCCoV6fPftvvX0DnvchEK9jc9OzDAg8xJ/U8ovCtnv1z5VEu",
+	"sJhzq22xm/LSlZq8CMzNFqUuFvi3pL46ScG/JVQOn4VsSBIXpc5Xs1Cd6Vc3OyjyYZ2rcd+pCmmfdzQm",
+	"mfpzcxHT+TMb1IzKP16T94swR99dnZ+tPl6wE3Yueq84kmcjUSR6QUU+Xk0cOXRfTB/4Ak+DldKKSv2G",
+	"IJZwrm3wKjPeBvEaCiAqJi75uvw5rpCgFBrFbYdzPxAg0OQCvL7Zn+R6NrpZs4MnuAKoSGmkhApGP3Xe",
+	"naIpns3AaCJFBdivPGYkeVP1M+5KvrvgrkKCvUVZQqTlJENctNDFbbTb2I7dOrlXcKnm+cpIDqxKCq4A",
+	"dfUnSMjAnr+eQkWVzXPvIJFkgdgtCROtDsAUMg7ZfKb7HURCo/wdRMZ6bmLFpW438JJW8YCchFM8JMED",
+	"8gSeMhA/DTLvMhU6LNsKYNFt6y0oG6qRSSQLJ5qbLCd8SjCK0j3zsz/NRxVGouoTPywOXgLmJlHwgAcv",
+	"IfCFIfCmr4ihO+pzcfR7gnxoJ3y9ICJc3tTjxYM/O8RuAqBPGQT+uz+WXCfsn9nz+me1dpooZ6BBOSQo",
+	"kny2PknoXRnfnCBLOpi5jq6hz1TAuPbjqYZPvkBjfAtf5SgD6uGIdD2RPacIGXSM7IvV5lFjVovgqzha",
+	"9bnuv68F9xdn0fOHWxZDzWY6kekzVS7QUs4SxTomhKxqHCGSCoeUQ3RMgx3ZQLIleKv1vKg/DeTPF/P3",
+	"uILKU0hoT4/xLzFoLzFoX2EM2iqRDNp3ljdGwfDI7CQ/rTA7gcj2YnZ6SDWPB9S0SFT8Kl9rAnpUfl0V",
+	"Q76IAe0r7Tv86IUmst0l1xnYFH6/GNiKDGxzTdIMKVWf1xrY5DBjYFPRtKb+JAR+slC1HMcU4XDMaMv3",
+	"0ARDaScvU1apyD4HvTw/xz73UEjPQHL56pDrYH4TEH/6Yg2/L3qxydm92PFe7Hh5dry5oihZShcJjVuf",
+	"5D89r4wlT47Ulrw43juOs4dStirQvo6SlehMNrkccKRq/0+hNQyf+DNum1LMPFKW47J12DUVD8bMhPAW",
+	"VyqIyOcTaYxFiPZiI3wSG2EB7BbbCJ/r/vsa+l9shF+BjbAQajZTYEEgWZGKnaCJ2thXR2fZtGZj7UMV",
+	"k8YcpzBX6+h86gvkGGHLGdC4Vf+RSkiWtNUXKu/H0FgIQFcUE7KTjs1A00FbD4pfbCMHRBf5h5E05N9G",
+	"IFErA3HEGVBlxkwRdyyS1B1VxgEb4kAHtMSpPzFVr7YRhjY3JFQNdRLnZIqhQVMJsEdgmoqLRud3lITG",
+	"WaQSs+Xu/RCxOzqgTkJAi/em8rKjPcdVExJTH+nEuUhwZ6MBZZS84vLNSBtwdS7UhXlVHsNRL9QE5xlz",
+	"tJdF1cu6KRL+hOLmI6dWfx75vf6DW2mfIp3nxaz7LCzq2hhzV8jlt9tb0DCGr4zDVUNQReX986qqgBF3",
+	"VK04d3F3UeWrkiPSlHZAK066sZ9ThSBXjK5moaT9MzwmddThkGCLRZpOB+SWBLrc5oBG89WgEz5Uj1IJ",
+	"ujuN7cJq0WqnSzQ0L/sjsSGrLLFa7th6b+e/falvbrkJctuGljCTQt/JMoZv/9dy4zYxZavLLWtTvyI4",
+	"BBKRf3AQQp08LtO186T7Q++4m9uks+AKaOBTklcQMdFuP/9RDwv8JmB3G9zcSfRI4tayfVQD026Jx/2W",
+	"sEABwVxAWrSq5sihAxNX6UyzgHkR1809MTnU93hqqaWahvbxONGbdoo/9tRTidbsuoeobUGzRqsNWVJW",
+	"wd7U0g0tye3WNWKh6fJVLbk/3e/qAftTNb1zt5hsgVuwx6fM91IruyhI9zqnBEgl0Fg4zRfze6H5HRua",
+	"H+VoqS8y7G8r8JUxPt8of+rfEBR1dVOPOCZL9VOamt8rDedTgoPw9s///Z//9f4+ys+E+oeqq5RSu9TX",
+	"qlHCCt71eqE8XhvrAV8NB9hYDymZISmPR5/NF9YU/mjI+ieyXCcohK1bXCYxdBXVmHu+qJFb1Ry5QHRW",
+	"vTS1TaGiHEJ21CxdWaptVQWFVG0UsLFP4R82F0AdPEJ94pmMUyUsD2hCWrYRJXeEm9a/w4XJeK6jLnYn",
+	"UPtOGXOwK1iIKsbqDRYW+QFy2o35m3hVW3d4DMdE6Oorc+Gyqe7urpLqXvFUb7lEP1fke0cDqhyQOC5a",
+	"A3QyI/yrF6ojVJJNVuSvgPk+6gBr6/LEOv3WlLPxKfc9gnxRbRujCtyOSogXExIStQJ5qr6wB1QZkGBm",
+	"G80CLCRHlwIWjyoboArcBreV/9ZW5qfEaN3XlnpygZkVsbmAJcGBQQmgTDI+z1vqgJqX1+58j9SRImcc",
+	"uWw69ClRrUyPTEUGXy+W+7fEVsUZyEf9uVABkpN1FdCW0oL+UHpKpou1biC/UOzafLIxd3+Ddrqooqsz",
+	"CtOtWX4APNJ/+IzC74AskpTFn1QtR406TvUo0YU3rkoQv9lWM0JdTMf39MdKErmrdXQOFlfhE53UGkL/",
+	"rOFCl5FUvRtGLAjYnUJ6FnoEVPGQuCz0dM+zyLL3s5VegPW+lMQN/eRzpe0p/nhK6FhMrHYrIUEbVSwt",
+	"YT9MiUjSC+iCLVhoI/IRuyJYSAIZ1SXTV1UvKO8Av6a2kVj9brNVov5E3oKAsFZwAHU7QjYfT3S9Lwkv",
+	"Up+LbevVlUvTPoHkAmcQECEf+F8/N2qHuDZ6/6m1c/8Xa/O1RjQrXTclrvGquwUULk9VK3j46uJCHLqA",
+	"XeFcquRk7jXtNNa8G5syX/mascHbDd9f/LLMkSTxYXevvGlCkY3S5BbI+rl+aM3dA49FeCQgTxiYCBeY",
+	"ivqDqrTUJAHZFPyGZMRCUmr2VTVYiuZ+0kIsEQMtI++r/b4o58WitzxOfUypJoSeL2JZG5qojyRTK6zO",
+	"Id9mTGybxw8n7LYQ+Wj9MU2qT2qx0odfBi3kfSK4zxfUKEaN2L3yiieOLIEmCbwoDic99ekNR9j08ZfE",
+	"EgkmVZTZXCCXUUokO48j9E86/c6HN6fnP7aPL7udfjeyWUXrKQooNTBgPY2JJzKhP27k5maTrwx9/KM1",
+	"KfkThjBGiFaEZ0s8aetT7A5aGdjYiV+uK/eCsWC4iLEz6twXhTFWdhqH1aI05RTCpQB/p6gD1B8PSjeO",
+	"zH3mQMO1EFYcclh8340vQuj6urYTLP8lAPUR4whLAMVmIm3sb05GFeaFlX19XPvLAHMUyPUSkPVn4/ZR",
+	"YFRpbg/suSaF5zU6KAzsw7gXLfTLa6HR8ZfSQ2OV6EUTLa2JJg4tiTVJDCnWRjspPRS8kzbU0RVs5rt2",
+	"XNHyCm4UVbwQjwRqNVqNWrNVVT5ClebjMo+Er/iAKlVWOQc509HhQ+zejPwgIB7iYAyOPIx6JmgNBtRP",
+	"a74D6qgYsg/9ny66xcpvYQfsGPieipVGEzyPChzv70UJ/mMrwTGOFqN4Dmvc+uTFIFoqyy+JcSfd026/",
+	"C4X+k0RiSVWOlOhNteU0fr7oy78TfbkMMK7QmVfceuML0UbQm+NtvGjOj6k5lwOPDbXnBBlbm5WXpGHX",
+	"FycdTcMcnZfnqMLXqs8XFDBXxRsYJSZh4bBekPL1dYoUXwptXjT0Fw19c1GEF0dxa4TtXF11+8UCPnI8",
+	"nRjgoAqkJ0wW3HdxgHyvKlF2Tv1f5gRiZUq7xuCNT4rEz6gT/Jn0gZdCIKUViCWEXcbVreGippHZ9wrj",
+	"qE3wbirL0IZWo1HCVBxrK/UClQiPQ4JcBuHBIfHaiCZ47s6AmnRGxEaGRxOKTcsQqVqE5JbgAKKidVaS",
+	"ebyBsEpTHLFwvYEgkkNfL0zSUbn4Wy8enUbqoiizRsO2pj41n5slQrPOcBiagFEORjoIEKAkmeCZoIHq",
+	"eDQRnJEwHlYY0PhIyZRPbzpcLb2/CO6PQibe+NCDT7P24QJa+SQArAzd+GQwo4yVQTH8yL7QE1wbBXmy",
+	"0s9Ks8Gf2mTwVVgAcqFind5vvVCMP5qqXwAHD1HwL7CYlFDwFflIqPbpaJ0pu4WQOlMRZ4UykNTqvxZl",
+	"4EsgxIsm/6LJl9cJYt6+Zdx4Kr/k8zA81yRwJVhIVKt97Sc0Ar0m4Mn0L5O4Ba2MKbtTVaDAoeggwQbU",
+	"0QOcI+R4WGAn4WZMvBTMGa84UogTzQgvQhWpXFA81ZUOB3SE/UB+AL/ojPlUkDBupldNBe5mrRpqvlc8",
+	"ad6AZExMB9TpeWQ6Y4JQd1F7SxaOjTAKiQgTOafKWgndQ6E8FyVq12Oie0irxFPV6C9P9Xmtb/BKpeRs",
+	"XL8qXiL0XH+i9HG1umcxoZgDKi63DDD6Ykn5M1FNAxQJwpQJUSpFNreG8+DmyWhnR64vNKShrTwaFHqy",
+	"GmKaJGZSy/OpRz4CAUlSs2pMZSipD6imUOiBBGo9GeJfng7FSbef1P21P1mCTGGR85BY7Vazvntvxxm5",
+	"iRblrb1+s9FuyP/7l8qLLXjB/uoX7KoXvN+4Uk6KPGbq5GiLk/kim9X7QkxfiOnXQkznMym4NRt2o9Ew",
+	"FqBNyKqyaq4qlPdNt49UMYkRcmC4JjimWBAYWfGUoKG8Oo4qzlg4NnLG0MDJCYT6L3Fywli+T7zvGyLK",
+	"WZBBqEwZXbWMCtZl9Ze9LnF/2Wisl5FMJJaEp8gAPBaPkEMczZlNYV49M3nEqZOpy6tmDR5/v+WnftiG",
+	"c9/lT32RDzwHivDjj/50Po0++lR9jNmAZPBjKMpUMAe/8Wf5UyRf2Mh54ee6AzZgfZIKLfO13OtKl+R5",
+	"MQA+CgkH0hcZEV7F9vuK6jQVE8LqMkG3n0b8NYq/8zcHTQmmuoy1UuPTWvllt3OySidfSeqtp1R5dabB",
+	"4xsKX5DrJdj4IRi9sTy2FWBBuKjxqFx5kUvoFAYWGaJyC5ZKXquscqZmUwLHq8VVS7Iy1zr56ik92wbJ",
+	"8v1UGp/U6b1wq0eB7U4M1anjfXTWtA41Qny3dTPzn8wCdMyms7mAGnzo6vtT1WBB8rgJDkY1NiMUgYHn",
+	"FgembN1////+HxSZKNBg3mhsu1C9zkbQfM+nYwjsGVA6n5LQd9EtDuYqSAds6m/JwkGVN73Lqz7ylQ2a",
+	"4DDw5TGnHqnWkXMz86FSHp0HAbqbEDqgUBAQvmOUoMrx+fWZeRFFjepmjDvH0gSE7e3MfyK23RmPQzKG",
+	"J5+Md6+aX+6sgJRgvTTywpd/v3zZwBcBcy4k29yQRdQ6xaDz5mxa0iKJ+DVOQl9H6X4JmjQjIRrO3Rsi",
+	"gISoP3t6G46tf+MIB/6YEg8JBsh+Tf2PiMyYO0EVqOVHBlQXWVUvm2LoTBgKo5krAlc9it5omsJkCBkO",
+	"CQrISCA2F3XUEQM6ZVwYs5R+uJCy9P0puVIn+MckMIkNFtAZBUAvROYPR2QgEdifEo0Em9MYELxXZ+gr",
+	"abivBn5eu+CfEwZU3avUyvetLNVBXafuwvpMfjSHe3uRzR8F9Pom0CJRFG2CY4MSFBt9Ein9hiz41i0J",
+	"/dGiOEXljY4FMaWgX3Edms5JCEDfhrLaoQojmWCBQuIS/5Z44BpVLtEZ5lyFxA+oGxKPUOHjAPkC2or4",
+	"xLORcwNitJzK+VjDM78GXyjBGQoi0zu+o0dwxRn16wcU82jWhFvj6ttOrbW7J7msLzgUUK+qrHwGu8NB",
+	"IBV+Z0bCqc9VapxuwDmgECczYYFXl59nAaYEuRPi3kA/zkR5X7kJ871qpBaVsq0Y58qATnDoEbnmsx+v",
+	"dlA4B9MRnGtIbn0257o0uRQS5HvGIXYhmN1nnp2oaT4L8AKN5zj02gOK4SDA2wppAK5LZgIy+Vxio+Ei",
+	"XjmTstICqcuWGo2+sSr00ANZGQJm4DXBHV5w5LQaDUe3N0KOyzzitJHzQ+e0d6JvAYoIJ6r1qtrr8sz4",
+	"gCZPtWoj5+y8/+HN+fWZfJgyxOfuRL7AhqUpiW6pQZNUkMDDIMFGpVJIIYcyoXfSVmFKdwxkGEm61Tbk",
+	"hCe9q87r066cz6cYesGpyUzZ4wEF8VH9pOof28jp/vOid9k9cWzkvDm/fN07OemeOagCQQR23FYvtbsB",
+	"dS47/e6H0967Xl892zuDk/pw1fvmrNO/vuw6qDLFgcQggNGQ0bEd1WX/P/+7udtAHNZnpoBdGynHQLxu",
+	"3aYQ4rJ7cdr5qXvi1AF7dIXvbE37xFK5I/fsIYd8nPkh4R3hwMGpCtVSG1VZKzGGzkImMdncdkXff+pw",
+	"8rYfHX7iRKt11FH3phmYhHVVIjwXmgY0fzqUnq2q1HSuGnfNOVH4jipOgLm45sTrCFgjNEvBMx/I3iff",
+	"u9+aczwmjsIBrWTfkMUPAFoOqjhvuz+1f+he9t785FSNzn1DFpna+TYi9XE9QQXlTuQtDqjzaWBBO7CB",
+	"1R5Yb7s/DSx7YN2ScMgHVvvngaXePrDe30N3Rg3kEoV070vKFA5AeJuz09h26qgzoNCuRYexDJmYQNgL",
+	"8YEwJwmsPBJnp9HI7eKoNqrKUT8odoSr36GitRSnY3GKooiGa8JmqsEDXVXJUKrvkk+TBV0s2wKSL993",
+	"I19rNYZ7bgO3hs3mcJ9sjw5xwyPN0bbb2vEaowbGu3jf3SUHTW/XbQ2bZAdvj/bIvnfgHg4buDlqWbYV",
+	"Y4CS+hnIOhBFLecj4dBqW5fdzollpzKD2lbrEDeHLXfb2yG7o73GgRKNJCda2rAk7LU0YzK11Q1gRJwR",
+	"fJjRPs3rjMSDTbS3fOO37zrHtatvO5KRHUc3+9ftk73GaHv7sLVDDlt4p7XX2t/bxo2D1nbD3XO3D3ZH",
+	"29vuzuH+aPuvreMrWNW3inb8dftkwrj4a2t3+/XHGvVq+q5rfIJbu3vx9x4W5K+t476xjf11+yQVviNH",
+	"dhrmn3qj0fiXngs40l+3Tw723X3cauzutw52Rw1veOC528N993DXbe6OyO7O/t5oFw93dob728Nt0tw9",
+	"PGx4B8MmPtje93Y8byjFWOYtrmBhVtsi28OGu7PTOjwYuU23uXOIR8PRjntweLg3Gh62dlr7mOw0yc7e",
+	"zuHwcHvHxTuHu4eHzeH+wW5reLC7m26ROQF5x4KWBLwOdgSKg/ZB46Bh2VbO0TzOCqKzzY+ngnOEmCYi",
+	"JgwcBQCl8zCw2taWWu3/mOEx+UdLQmPpxqURtkei+GOp0UlqQI1AnUKPs5jhowoLgVMn8iPTTL2axA0X",
+	"Wj9YkfSgfvM9qz3CASdyC/pzCh2RCvq7AdqWfRkwFdXLTXFBdRP7tUaz1mj2G6mbsC1grVbb2tsZNhpD",
+	"d3eIt5ut4d7+zk6ztYcP9iVdTXclaVutgxTd2E8RISWy55EhkPGBEL2/fx/tDG7mQRddFHPWV12aPd8V",
+	"iGWZvqTUWEDDHF8g/6U91NdjplBXKwWFmMebLJ8sk0lojUmhKzZapPr/rAwiS43MS2zO6Zqa2+7nPDXl",
+	"77Zl3FPXFkx0uo5G/vzJUv26PEWtmrVGq9Y87Dd324299u5e/bB1IKlV6vboPAhsyy+gSNo53HEhAkv3",
+	"G1KW8HvbUl3B1symS8pY7abcKpnOxEJTZtsC47RJDpeyuPmbzqdDEkIIlfrzfNQNyFR1LmtKqBgTAP72",
+	"J4uNRpyo0Cv59Vn8qPwIN91u7apPcSa6vCV5jqn1KKuVGTOn5rNiJPIb/RLzBY/e/rAXCglbqZ3BNxKM",
+	"5cf7hzSvKlNGMoWuX5Z6P2NVSJahLYb4pb8vrgSpakXwrA3iKEnvpOzisDtKQugqPSQumxJl+NFd+5Ua",
+	"idE4YEMcDGhKH1dTOCj0xxOhbCghYwIJaJs1AWNStbieYxIOrM/onp/Ge72dYgHnwHoQpD5L7lLqiH6/",
+	"RWD+hCVa0li3An/zpJetbMfbVTUYTOtnhbIo3QNe5fg7VVWUITIGcBtNiWQ9fOLPlJ2zc9GDnoslKjYs",
+	"Ie5L3YbnqNtQGsSKizisvsnGF6NjWan8BVIer6zDBmCymf6SbkK6tspDcjqVtO6giqJZLEQdb+rT6mPV",
+	"dXwC0QL1qFtPqwhPLEZ8OfR7KR/xpy8f8bjyypaWLlZGiiSh8p0e//tuu/9E6KsOp4yqrI/9hX0+YneG",
+	"NGa84uaQn5KTboRkW5/m0Mq4TKU2OVLrBMYDnIpQkJoAZGCoZH/5u5rlFVcd2hEOAnano7yVMSHAXGjl",
+	"I64YH5IpuNpVxfgcG8CyKqHAvJRCcane/pJl/jyIoY4fYQ0bT4gJ64mwbuO9TvqUgG+kzjzAz0qidhYV",
+	"ICwBglgihJiFhBMqADGimCZK7lTkjsQTBGjSVpVUMdVYMsU3UgN3J5iOCUcsHFCFLjwaE8dI5WKXR6Ys",
+	"7seAOh7EV3A2JVBWdMKQzwcweAGV3dSSEYWzMKFvtTvfI+pkLgn2nKO46BHMHIdQxXFfO40dhDlUVMKq",
+	"FTvEyHlMVQhB5KPPRR66X8xFAa4/UDSXh261re5Jr39++TCTnlrEs0jkev8FqnBsm3mhcH+mqG3Pi3GV",
+	"hZpASOzzQyAyJcRy6NVUi9sOr5bAYfRxPPilpdoXb6mWuYNSDrFsb2lUUUFpHE0xvyFe9aXbWslua0tH",
+	"mUSxJVxa1XfN+bH7+tvz87dO/DJ0cX7VN1ULdMGukEHulGDIF3XUxe4EeSTwYYgKHucD6vyz9laHOtei",
+	"ALQ2Ev9Q6Zxz6n9EnLiMehy+IfZtU/82IR9RIsauwv0xlRCvgxYHlhom1HN19WnIvIX6YmBV1R8mtDax",
+	"khO9zrbOKo3W7Xv6GVTR3/k6DQsLFBApwDDqkjbyiDdXeELQcDGgvqjWkZNaImSThkTMQwq2vmCBhjpR",
+	"3FxxlEF6ft2/uO5/OD4/O+se988vTXHGAS3fVC6Dfk+U85WZ5Xl8iZmdFrsTlVoHZ29Wo1xCmat6yRD7",
+	"Q/gpMyRwDQUsEjS2PrEMkK82SFwQCkpLgmIAUQS64YVsNpP6fYHVIAdpX3yQz+SD3Ax8Vvgi111q40uS",
+	"QqmGxYz89yZf/c78k5uC0IY2pSxdKjYWXelrBrMO5sj5m/6fgyqQlIe9KrohZKaVMu2ShIjsQl/kVy5h",
+	"fFG0evE0vngan1Li2IrFicIQ8LNkhbNCXQIq0+SHfZ/Ec3xd/src8o8CizlPFcsidD6Vh33RPTvpnX1j",
+	"2dZJ97T3Q/eye2LZ1ptO77R7Yr3/skW0jHJZrq+8Of8XPvxI9bQirIIO9LEOr5wQfoiwEGQ6E/wL8GaN",
+	"75BUvtJ8eTl/SKXxF5vlZyOrPPgyiApX+GKLLGmLDOfp8ozq8yqb4/H5u4vOZe/q/AweRj5HRMqiWFVN",
+	"MJZHJaRqA6SuHuFLAdE0d2wjgt0JCtjYdwd0GDD35hWXNMHzVY6U3BzY8xIl4tjI+AXla3VhBZdRLjAV",
+	"qNL93kZn8j/f9OX/d+0BPe3b6LTfrYLr06fEU2WaBNMZBMOFWkc08SuOHBh6DrjPQgdVOmcnNjq/rP5/",
+	"7J1fb+MoEMC/CrqXplK63efdh1P3rjrtaXVXtdnm4VopxCYJim0qwI161X73EwPYOIbE+eNLteWp2248",
+	"EDMMzMD85jPCCHr6UMARJHAaEC8Lnb+AE+j5UEsUJtjgdBgKSrW2ImY/8FBMbr9/uw7XsA3GE9XU6GmL",
+	"r0SfJHII3+kdlaB9jxVledk4XrS2x12LL1/Vj1ZYzxegq2ZBjMqdpKJjYDTDwTf/gH3s3YSMFgQ6GxXg",
+	"iHUcg6O/20YZ1ptGsMwX3no7C17/2hqjV7HM4uaFUv95g886Uh+ILuv/7rKO8LyLx6rGLzqsHR1WqXXZ",
+	"TgX4GXZXleajOWflk3U7AZHnFsEHhBbKqJACzWgmCdeXP0j+WUNMheQE5wKJcqpET4mhCec1VlwXEw46",
+	"bgG3bYTnPS1iIzw/idOmvtE78tnivdIOTp4ELV+br87Kdfkq8XzLvQ3gu+K5vqalczxmnOUQdDHzOnRt",
+	"w06y6BSexCn0jn7YJfSO1se+7ZNRrzj2R/QHAwO/2x5UrWNbncG3soz2rqbRE4ye4KbVtNpwXuAkISJ8",
+	"GcHyyC2RqRSEDzU/mmuQ0vknAEpSCTDgyTPh0wliBZoAcRG2uPqcp95IsxkkaK5luE1wlk3OAcoMd3vN",
+	"3lhttzVWQfzqOdb4g8jK/bzS36VTXdQ1huT6nN2LnZDeA/oyXOoSGJT7NnUHTweFA1d3X9n36uEfh/Pz",
+	"cJZVvDaaguK1mL6PnZPh1gc2dA8SdPMM7r8li/dAYBsD27nGJa3TXTGARp3ZX3/UYwM20yidVtisBTzX",
+	"+ZUHMCrHdS/exLz9+cJWwyCRq7bIcDxuqyxANot63aH6hvDjrZQ3rBSoS/ysVuYYRdsBKbFyJ6nXpoSi",
+	"aibqVX3WMhk9Oe6h2NfYgdUfSkr6UlLN+r/qhJHefaU6cizNRdMehKNdX4SHe76RNrhWEClpMd8TY7vz",
+	"C44XPX7uGKBbmqLb7uXy1Ski0QUyU33ckmZYsYEm2TQ/MTZ4ktjgVq0Ixwk3jF8Pm5CQj+Kc8ETNOFrk",
+	"sINa7H2SvRXZUzVkuT3ajBwJEdnPrgcNCBbyvONSf8g6fZJo6MZpGGOiMSZ66O5iC9Nu4/4h8uNOjYMD",
+	"IBicBve9dByNC+dbZJqhmwAHDr5sDYF7KIACp4vf+1lwA1yg65RKVpHccrxUH35hBRmiBc0FyWaIFklW",
+	"piQdPhR1JyweeWQa1nXnpsThRc3aDr+fw+abMIdB2O6/Xo+vb/fw5iOBLTq9fW5iaW2WsMY0tsoz+lcp",
+	"iLskJafyBWzTlGBO+FUpF798+udRmR9dJ9L9yyLHSfX7oxLAn61ta2qYLaJo8Ynwb6HjwilLylxpd1Uj",
+	"D2yY6WYrB8xWbRjcMC6ZQCvKCZoxnmN5/qGOQpk6oZ5g9Q0WYsV4CtlfGgCrjyz16aNwhagv15agLG3d",
+	"gXbb6vX7Wr4Fnqy+EQgJYJuEAHzWF2tv1PKq81XNBEYDvCTFv9gjsUnQa0seO8UyGjI1m9NZIPTrCrfk",
+	"qFa7md/NXcjw4+ZWlefZK+e+ZPh5XZg02DSSL091qi/68+7vv9CdNpJmUaEcbl+2unQBT/oEY4nRLGMr",
+	"gTJaLG0ZcN2QZG3qmisaS3wBz3oEf8HJckazDGinpqC46jicn5gEv3xNmG9oYZW2AuYMDVZkumBsKSz3",
+	"1eWynYkq+9lVn1b2c7ud3yBtkgpW6OROU1CclbJufcvr0PfL26Kd27TNS7nOHTwjAkyHp3MLkixtUmRd",
+	"gG+9Hnpd5XXwvdDVgpUl+fBsyzK6qtaozOfp9IIgXKZUKmOjlMsgcIfa+OixTElB65qzTfuTUukR+40+",
+	"k0JNQfU4Jzil8NsTZ9PGi1gQnHktmOrX1c3XM13v3Pk/5+GcKFV6/PFfAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

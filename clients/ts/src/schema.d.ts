@@ -189,8 +189,8 @@ export interface paths {
          * @description The requests the key authenticated per UTC day, from `from` to `to` (both included,
          *     at most 366 days; default the last 30 days to today), every day listed (0 when
          *     none), with `lastUsedAt`. A request counts when the key authenticated it, whatever
-         *     its answer, and a verification (`POST /v3/keys/verify`) counts when the key proved
-         *     itself (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
+         *     its answer, and a verification (`POST /v3/keys/verify`) counts when the key
+         *     authenticates in it (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
          *     `lastUsedAt`, so they may lag by seconds. Needs `apiKeyRead` in the key's organization.
          */
         get: operations["getApiKeyUsage"];
@@ -1125,8 +1125,9 @@ export interface paths {
          *     `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
          *     required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
          *     and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
-         *     `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A proven key's verification counts as a
-         *     use of it (`lastUsedAt`, `GET /apikeys/{id}/usage`).
+         *     `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+         *     (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+         *     `GET /apikeys/{id}/usage`).
          *
          *     Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
          *     `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
