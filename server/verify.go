@@ -23,8 +23,8 @@ type KeyRateLimiter interface {
 
 // VerifyKey serves POST /v3/keys/verify: whether a credential another
 // service received is a key's, and whether that key holds a permission.
-// Every verdict is a 200; only a body that names no credential, or two, is a
-// 400. The caller must hold KEY:VERIFY in some organization, and sees only
+// Every verdict is a 200; only a malformed body (no credential or two, a
+// permission that is no right) is a 400. The caller must hold KEY:VERIFY in some organization, and sees only
 // the keys of the organizations where it does: any other key is NOT_FOUND,
 // exactly as a key that does not exist, before its signature is even
 // checked.
