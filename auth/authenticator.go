@@ -244,29 +244,49 @@ func (a *Authenticator) session(ctx context.Context, userID, sessionID string, n
 }
 
 func (a *Authenticator) apiKey(ctx context.Context, secret string, now time.Time) (*Principal, string, error) {
+	p, key, err := a.secretPrincipal(ctx, secret, nil, now)
+	if key == nil {
+		return p, "", err
+	}
+	return p, key.ID, err
+}
+
+// secretPrincipal finds the key of an x-api-key secret and builds its
+// principal. visible, when not nil, hides the keys of organizations it
+// refuses: they fail as unknown ones. key is the key the secret belongs to
+// (nil when none, or hidden), also when it may not authenticate.
+func (a *Authenticator) secretPrincipal(ctx context.Context, secret string, visible func(org string) bool, now time.Time) (p *Principal, key *KeyFacts, err error) {
 	digest := Digest(secret)
 	dk := digestKey(digest)
 	unknown := &Failure{Scheme: "x-api-key", Reason: "unknown_key", Err: ErrBadCredentials}
 	if e, ok := a.Cache.get(dk, now); ok {
-		if e.bad {
-			return nil, "", unknown
+		if e.bad || !sees(visible, e.p.key.Organization) {
+			return nil, nil, unknown
 		}
-		return withScheme(e.p, "x-api-key"), e.p.KeyID, nil
+		return withScheme(e.p, "x-api-key"), e.p.key, nil
 	}
 	gen := a.Cache.generation()
 	k, err := a.Keys.BySecretDigest(ctx, digest, now)
 	if errors.Is(err, store.ErrNotFound) {
 		a.Cache.put(dk, cacheEntry{bad: true, exp: now.Add(a.Cache.negativeTTL())}, gen)
-		return nil, "", unknown
+		return nil, nil, unknown
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
-	p, err := a.keyPrincipal(ctx, k, "x-api-key", digest, now)
+	if !sees(visible, deref(k.OrganizationID)) {
+		return nil, nil, unknown
+	}
+	p, err = a.keyPrincipal(ctx, k, "x-api-key", digest, now)
 	if err == nil {
 		a.Cache.put(dk, a.Cache.keyEntry(p, now), gen)
 	}
-	return p, k.ID, err
+	return p, factsOf(k), err
+}
+
+// sees applies a visibility filter to a key's organization; nil sees all.
+func sees(visible func(org string) bool, org string) bool {
+	return visible == nil || visible(org)
 }
 
 // withScheme is p as authenticated by scheme (a cached principal may have
@@ -300,27 +320,53 @@ func (a *Authenticator) hmac(r *http.Request, header, client string, now time.Ti
 	if err != nil {
 		return nil, k.ID, fail("body_unreadable", err)
 	}
-	digest, err := a.verifyWithSecrets(r, authz, body, k, now)
+	p, err := a.signedPrincipal(r.Context(), r, authz, k, nws4.BodyHash(body), a.verifier(now, false), now)
+	return p, k.ID, err
+}
+
+// signedPrincipal checks an NWS4 signature made with key k over r, whose
+// body has bodyHash, accepts it once (the replay guard), and builds the
+// key's principal.
+func (a *Authenticator) signedPrincipal(ctx context.Context, r *http.Request, authz *nws4.Authorization, k *store.APIKey,
+	bodyHash string, v *nws4.Verifier, now time.Time) (*Principal, error) {
+	fail := func(reason string, err error) error { return &Failure{Scheme: "nws4", Reason: reason, Err: err} }
+	digest, err := a.verifyWithSecrets(r, authz, bodyHash, k, v, now)
 	if err != nil {
-		return nil, k.ID, fail(nws4Reason(err), err)
+		return nil, fail(nws4Reason(err), err)
 	}
-	fresh, err := a.Replays.Remember(r.Context(), authz.Signature, now.Add(a.window()))
+	fresh, err := a.Replays.Remember(ctx, authz.Signature, now.Add(a.window()))
 	if err != nil {
-		return nil, k.ID, err
+		return nil, err
 	}
 	if !fresh {
-		return nil, k.ID, fail("replay", ErrBadCredentials)
+		return nil, fail("replay", ErrBadCredentials)
 	}
 	dk := digestKey(digest)
 	if e, ok := a.Cache.get(dk, now); ok && !e.bad {
-		return withScheme(e.p, "nws4"), k.ID, nil
+		return withScheme(e.p, "nws4"), nil
 	}
 	gen := a.Cache.generation()
-	p, err := a.keyPrincipal(r.Context(), k, "nws4", digest, now)
+	p, err := a.keyPrincipal(ctx, k, "nws4", digest, now)
 	if err == nil {
 		a.Cache.put(dk, a.Cache.keyEntry(p, now), gen)
 	}
-	return p, k.ID, err
+	return p, err
+}
+
+// verifier is the configured NWS4 verifier on one clock for the whole
+// authentication. A request presented by another service (presented) was
+// received by that service, not behind keyplane's proxy: its Host is what
+// the service saw, never replaced by a forwarded host.
+func (a *Authenticator) verifier(now time.Time, presented bool) *nws4.Verifier {
+	v := nws4.Verifier{}
+	if a.Verifier != nil {
+		v = *a.Verifier
+	}
+	v.Now = func() time.Time { return now }
+	if presented {
+		v.ForwardedHostHeader = ""
+	}
+	return &v
 }
 
 // keyByClientID reads the key of an HMAC credential, from the cache when it
@@ -339,17 +385,15 @@ func (a *Authenticator) keyByClientID(ctx context.Context, clientID string, now 
 	return k, nil
 }
 
-// verifyWithSecrets checks the signature with the key's secret, then with its
-// previous secret while that is in its grace period, and returns the digest
-// of the secret that verified.
-func (a *Authenticator) verifyWithSecrets(r *http.Request, authz *nws4.Authorization, body []byte, k *store.APIKey, now time.Time) ([]byte, error) {
+// verifyWithSecrets checks the signature over a body of bodyHash with the
+// key's secret, then with its previous secret while that is in its grace
+// period, and returns the digest of the secret that verified.
+func (a *Authenticator) verifyWithSecrets(r *http.Request, authz *nws4.Authorization, bodyHash string, k *store.APIKey, v *nws4.Verifier, now time.Time) ([]byte, error) {
 	secret, err := a.Sealer.Open(k.SecretSealed, []byte(k.ClientID))
 	if err != nil {
 		return nil, fmt.Errorf("open key secret: %w", err)
 	}
-	v := *a.Verifier // one clock for the whole authentication
-	v.Now = func() time.Time { return now }
-	err = v.Verify(r, authz, body, string(secret))
+	err = v.VerifyBodyHash(r, authz, bodyHash, string(secret))
 	if err == nil {
 		return k.SecretDigest, nil
 	}
@@ -360,7 +404,7 @@ func (a *Authenticator) verifyWithSecrets(r *http.Request, authz *nws4.Authoriza
 	if perr != nil {
 		return nil, err
 	}
-	if err := v.Verify(r, authz, body, string(prev)); err != nil {
+	if err := v.VerifyBodyHash(r, authz, bodyHash, string(prev)); err != nil {
 		return nil, err
 	}
 	return k.PrevSecretDigest, nil
@@ -454,7 +498,7 @@ func KeyAuthority(ctx context.Context, roles RoleFinder, users UserFinder, k *st
 			return nil, ErrKeyUserGone
 		}
 		p := NewPrincipal(subject, "", perms, nil)
-		p.KeyID, p.home = k.ID, org
+		p.KeyID, p.home, p.key = k.ID, org, factsOf(k)
 		return p, nil
 	}
 	u, err := users.Get(ctx, *k.UserID)
@@ -480,7 +524,7 @@ func KeyAuthority(ctx context.Context, roles RoleFinder, users UserFinder, k *st
 		subject += "@" + d
 	}
 	p := NewPrincipal(subject, "", grants, limit)
-	p.KeyID, p.UserID, p.home = k.ID, u.ID, org
+	p.KeyID, p.UserID, p.home, p.key = k.ID, u.ID, org, factsOf(k)
 	return p, nil
 }
 

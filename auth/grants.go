@@ -71,7 +71,7 @@ func RightsOfGrants(gs []Grant) []Right {
 			return []Right{Admin}
 		}
 		for _, s := range Scopes {
-			for _, v := range Verbs {
+			for _, v := range VerbsOf(s) {
 				if g.allows(Target{Scope: s, Verb: v}) && !slices.Contains(out, RightOf(s, v)) {
 					out = append(out, RightOf(s, v))
 				}

@@ -32,6 +32,18 @@ type Principal struct {
 	// cred is what proved the principal, so that a long-lived session can
 	// ask later whether it still would (Authenticator.Revalidate).
 	cred credential
+	// key is the key that authenticated, as it was read (nil for users and
+	// the root token).
+	key *KeyFacts
+}
+
+// Key returns the key that authenticated the principal as it was read, or
+// nil when no key did. Treat it as read-only: principals are cached.
+func (p *Principal) Key() *KeyFacts {
+	if p == nil {
+		return nil
+	}
+	return p.key
 }
 
 // credential records how a principal authenticated.
@@ -253,15 +265,15 @@ func (p *Principal) Covers(q *Principal) bool {
 		if g.Scope == AnyScope {
 			scopes = Scopes
 		}
-		verbs := g.Verbs
-		if verbs == nil {
-			verbs = Verbs
-		}
 		places := g.Workspaces
 		if places == nil {
 			places = []string{""}
 		}
 		for _, s := range scopes {
+			verbs := g.Verbs
+			if verbs == nil {
+				verbs = VerbsOf(s)
+			}
 			for _, v := range verbs {
 				for _, ws := range places {
 					t := Target{Scope: s, Verb: v, Organization: g.Organization, Workspace: ws}

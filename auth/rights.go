@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -26,20 +27,61 @@ const (
 	ScopeRole            Scope = "ROLE"
 	// ScopeMetrics is the operational surface (/metrics): only READ means anything.
 	ScopeMetrics Scope = "METRICS"
-	AnyScope     Scope = "*"
+	// ScopeKey is the checking of credentials presented to other services
+	// (POST /v3/keys/verify): its one verb is VERIFY. It is apart from
+	// API_KEY, which manages keys, so that a service can check its callers'
+	// keys without being able to read, create or change any.
+	ScopeKey Scope = "KEY"
+	// ScopeAudit is the audit log: its one verb is READ (only the server
+	// writes it).
+	ScopeAudit Scope = "AUDIT"
+	AnyScope   Scope = "*"
 
 	Read   Verb = "READ"
 	Create Verb = "CREATE"
 	Update Verb = "UPDATE"
 	Delete Verb = "DELETE"
+	// Verify checks a credential (KEY:VERIFY).
+	Verify Verb = "VERIFY"
 )
 
-// Scopes lists every scope; Verbs every verb.
+// Scopes lists every scope; Verbs every verb. Not every verb applies to
+// every scope: VerbsOf tells which do.
 var (
 	Scopes = []Scope{ScopeOrganization, ScopeWorkspace, ScopeAsset, ScopeData, ScopeAPIKey, ScopeRule,
-		ScopeOutputConnector, ScopeDeviceType, ScopeDataFlow, ScopeUser, ScopeRole, ScopeMetrics}
-	Verbs = []Verb{Read, Create, Update, Delete}
+		ScopeOutputConnector, ScopeDeviceType, ScopeDataFlow, ScopeUser, ScopeRole, ScopeMetrics,
+		ScopeKey, ScopeAudit}
+	Verbs = []Verb{Read, Create, Update, Delete, Verify}
 )
+
+// crud are the verbs of the scopes that hold resources.
+var crud = []Verb{Read, Create, Update, Delete}
+
+// VerbsOf lists the verbs that are rights on scope s: READ, CREATE, UPDATE
+// and DELETE on the scopes that hold resources, only VERIFY on KEY and only
+// READ on AUDIT (nil for an unknown scope). A grant of a scope without verbs
+// (an Owner's, an Admin's) covers these, and a permission naming another
+// verb on s is refused, so that "keyRead" or "assetVerify" never exist.
+func VerbsOf(s Scope) []Verb {
+	switch s {
+	case ScopeKey:
+		return []Verb{Verify}
+	case ScopeAudit:
+		return []Verb{Read}
+	}
+	if slices.Contains(Scopes, s) {
+		return crud
+	}
+	return nil
+}
+
+// IsRight reports whether verb v on scope s is a right (VerbsOf).
+func IsRight(s Scope, v Verb) bool { return slices.Contains(VerbsOf(s), v) }
+
+// OrganizationOnly reports whether s is granted for a whole organization
+// only: checking keys and reading the audit log concern no workspace, so a
+// permission limiting them to workspaces would allow nothing.
+func OrganizationOnly(s Scope) bool { return s == ScopeKey || s == ScopeAudit }
 
 // Right is the Portos spelling of a scope and a verb, in camelCase
 // (API_KEY + CREATE = "apiKeyCreate"), or Admin, which holds every right.
@@ -56,6 +98,8 @@ var (
 	APIKeyCreate = RightOf(ScopeAPIKey, Create)
 	APIKeyUpdate = RightOf(ScopeAPIKey, Update)
 	APIKeyDelete = RightOf(ScopeAPIKey, Delete)
+	KeyVerify    = RightOf(ScopeKey, Verify)
+	AuditRead    = RightOf(ScopeAudit, Read)
 )
 
 // RightOf spells scope and verb as a right.
@@ -78,7 +122,7 @@ func ParseRight(r Right) (s Scope, v Verb, ok bool) {
 		return AnyScope, "", true
 	}
 	for _, s := range Scopes {
-		for _, v := range Verbs {
+		for _, v := range VerbsOf(s) {
 			if RightOf(s, v) == r {
 				return s, v, true
 			}

@@ -16,6 +16,8 @@ func TestRightSpelling(t *testing.T) {
 		{auth.ScopeAPIKey, auth.Create, "apiKeyCreate"},
 		{auth.ScopeOutputConnector, auth.Delete, "outputConnectorDelete"},
 		{auth.ScopeAsset, auth.Read, "assetRead"},
+		{auth.ScopeKey, auth.Verify, "keyVerify"},
+		{auth.ScopeAudit, auth.Read, "auditRead"},
 	} {
 		if got := auth.RightOf(tc.scope, tc.verb); got != tc.right {
 			t.Errorf("RightOf(%s, %s) = %s, want %s", tc.scope, tc.verb, got, tc.right)
@@ -25,8 +27,36 @@ func TestRightSpelling(t *testing.T) {
 			t.Errorf("ParseRight(%s) = %s %s %v", tc.right, s, v, ok)
 		}
 	}
-	if _, _, ok := auth.ParseRight("apiKeyFly"); ok {
-		t.Error("unknown right parsed")
+	// Verbs that do not apply to a scope are no rights.
+	for _, r := range []auth.Right{"apiKeyFly", "keyRead", "keyDelete", "assetVerify", "apiKeyVerify", "auditCreate", "auditDelete"} {
+		if _, _, ok := auth.ParseRight(r); ok {
+			t.Errorf("ParseRight(%s) accepted a right that does not exist", r)
+		}
+	}
+}
+
+// TestVerbsOf: every scope has its verbs, KEY only VERIFY and AUDIT only
+// READ; only those are rights.
+func TestVerbsOf(t *testing.T) {
+	for _, s := range auth.Scopes {
+		verbs := auth.VerbsOf(s)
+		if len(verbs) == 0 {
+			t.Errorf("scope %s has no verbs", s)
+		}
+		for _, v := range auth.Verbs {
+			if got, want := auth.IsRight(s, v), slices.Contains(verbs, v); got != want {
+				t.Errorf("IsRight(%s, %s) = %v, want %v", s, v, got, want)
+			}
+		}
+	}
+	if got := auth.VerbsOf(auth.ScopeKey); !slices.Equal(got, []auth.Verb{auth.Verify}) {
+		t.Errorf("VerbsOf(KEY) = %v", got)
+	}
+	if got := auth.VerbsOf(auth.ScopeAudit); !slices.Equal(got, []auth.Verb{auth.Read}) {
+		t.Errorf("VerbsOf(AUDIT) = %v", got)
+	}
+	if auth.IsRight(auth.ScopeAsset, auth.Verify) || auth.VerbsOf("NOPE") != nil {
+		t.Error("a verb outside its scope is a right")
 	}
 }
 
@@ -63,6 +93,12 @@ func TestPrincipalAllowed(t *testing.T) {
 		{"viewer reads assets", viewer, target(auth.ScopeAsset, auth.Read, org, ws2), true},
 		{"viewer cannot write assets", viewer, target(auth.ScopeAsset, auth.Update, org, ws2), false},
 		{"viewer cannot see keys", viewer, target(auth.ScopeAPIKey, auth.Read, org, ""), false},
+		{"owner verifies keys", owner, target(auth.ScopeKey, auth.Verify, org, ""), true},
+		{"admin verifies keys", admin, target(auth.ScopeKey, auth.Verify, org, ""), true},
+		{"admin reads the audit log", admin, target(auth.ScopeAudit, auth.Read, org, ""), true},
+		{"viewer cannot verify keys", viewer, target(auth.ScopeKey, auth.Verify, org, ""), false},
+		{"viewer cannot read the audit log", viewer, target(auth.ScopeAudit, auth.Read, org, ""), false},
+		{"workspace editor cannot read the audit log", wsEditor, target(auth.ScopeAudit, auth.Read, org, ""), false},
 		{"workspace editor in its workspace", wsEditor, target(auth.ScopeData, auth.Create, org, ws1), true},
 		{"workspace editor elsewhere", wsEditor, target(auth.ScopeData, auth.Create, org, ws2), false},
 		{"workspace editor at org level", wsEditor, target(auth.ScopeAsset, auth.Read, org, ""), false},
@@ -117,6 +153,9 @@ func TestPrincipalCovers(t *testing.T) {
 		{"deleting the org", []auth.Grant{{Scope: auth.ScopeOrganization, Verbs: []auth.Verb{auth.Delete}, Organization: org}}, false},
 		{"another org", []auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}, Organization: other}}, false},
 		{"platform-wide", []auth.Grant{{Scope: auth.ScopeAsset, Verbs: []auth.Verb{auth.Read}}}, false},
+		{"verifying keys", []auth.Grant{{Scope: auth.ScopeKey, Verbs: []auth.Verb{auth.Verify}, Organization: org}}, true},
+		{"reading the audit log", []auth.Grant{{Scope: auth.ScopeAudit, Verbs: []auth.Verb{auth.Read}, Organization: org}}, true},
+		{"all of KEY and AUDIT", []auth.Grant{{Scope: auth.ScopeKey, Organization: org}, {Scope: auth.ScopeAudit, Organization: org}}, true},
 	} {
 		if got := admin.CoversGrants(tc.perms); got != tc.want {
 			t.Errorf("%s: Covers = %v, want %v", tc.name, got, tc.want)
@@ -128,6 +167,12 @@ func TestRightsOfGrants(t *testing.T) {
 	got := auth.RightsOfGrants(auth.GrantsOfRights([]string{"apiKeyRead", "assetCreate", "nonsense"}, ""))
 	if !slices.Equal(got, []auth.Right{"assetCreate", "apiKeyRead"}) && !slices.Equal(got, []auth.Right{"apiKeyRead", "assetCreate"}) {
 		t.Fatalf("rights %v", got)
+	}
+	if got := auth.RightsOfGrants(auth.GrantsOfRights([]string{"keyVerify", "auditRead"}, "")); !slices.Equal(got, []auth.Right{"keyVerify", "auditRead"}) {
+		t.Fatalf("rights %v, want keyVerify auditRead", got)
+	}
+	if got := auth.RightsOfGrants([]auth.Grant{{Scope: auth.ScopeKey}}); !slices.Equal(got, []auth.Right{auth.KeyVerify}) {
+		t.Fatalf("a KEY grant of every verb lists %v, want only keyVerify", got)
 	}
 	if got := auth.RightsOfGrants(auth.GrantsOfRights([]string{"admin"}, "")); !slices.Equal(got, []auth.Right{auth.Admin}) {
 		t.Fatalf("admin rights %v", got)
@@ -157,6 +202,8 @@ func TestPrincipalCoversPrincipal(t *testing.T) {
 		{"an editor does not cover an admin", role("EDITOR"), role("ADMIN"), false},
 		{"an org editor does not cover a workspace admin", role("EDITOR"), wsRole("ADMIN"), false},
 		{"an org editor covers a workspace editor", role("EDITOR"), wsRole("EDITOR"), true},
+		{"an editor does not cover a key verifier", role("EDITOR"), auth.NewPrincipal("", "", []auth.Grant{{Scope: auth.ScopeKey, Verbs: []auth.Verb{auth.Verify}, Organization: org}}, nil), false},
+		{"an editor does not cover an auditor", role("EDITOR"), auth.NewPrincipal("", "", []auth.Grant{{Scope: auth.ScopeAudit, Verbs: []auth.Verb{auth.Read}, Organization: org}}, nil), false},
 		{"a workspace admin does not cover an org viewer", wsRole("ADMIN"), role("VIEWER"), false},
 		{"an owner of another organization covers nothing here", auth.NewPrincipal("", "", auth.OrganizationRoleGrants("OWNER", other), nil), role("MEMBER"), false},
 		{"an org-wide grant does not cover a platform-wide one", role("OWNER"), platform, false},

@@ -56,6 +56,24 @@ func (e AggregationQueryAccumulator) Valid() bool {
 	}
 }
 
+// Defines values for AuditOutcome.
+const (
+	AuditOutcomeDenied  AuditOutcome = "denied"
+	AuditOutcomeSuccess AuditOutcome = "success"
+)
+
+// Valid indicates whether the value is a known member of the AuditOutcome enum.
+func (e AuditOutcome) Valid() bool {
+	switch e {
+	case AuditOutcomeDenied:
+		return true
+	case AuditOutcomeSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeliveryStatus.
 const (
 	DeliveryStatusDELIVERED DeliveryStatus = "DELIVERED"
@@ -414,9 +432,11 @@ func (e RuleOperandType) Valid() bool {
 const (
 	ScopeAPIKEY          Scope = "API_KEY"
 	ScopeASSET           Scope = "ASSET"
+	ScopeAUDIT           Scope = "AUDIT"
 	ScopeDATA            Scope = "DATA"
 	ScopeDATAFLOW        Scope = "DATA_FLOW"
 	ScopeDEVICETYPE      Scope = "DEVICE_TYPE"
+	ScopeKEY             Scope = "KEY"
 	ScopeMETRICS         Scope = "METRICS"
 	ScopeORGANIZATION    Scope = "ORGANIZATION"
 	ScopeOUTPUTCONNECTOR Scope = "OUTPUT_CONNECTOR"
@@ -433,11 +453,15 @@ func (e Scope) Valid() bool {
 		return true
 	case ScopeASSET:
 		return true
+	case ScopeAUDIT:
+		return true
 	case ScopeDATA:
 		return true
 	case ScopeDATAFLOW:
 		return true
 	case ScopeDEVICETYPE:
+		return true
+	case ScopeKEY:
 		return true
 	case ScopeMETRICS:
 		return true
@@ -464,6 +488,7 @@ const (
 	VerbDELETE Verb = "DELETE"
 	VerbREAD   Verb = "READ"
 	VerbUPDATE Verb = "UPDATE"
+	VerbVERIFY Verb = "VERIFY"
 )
 
 // Valid indicates whether the value is a known member of the Verb enum.
@@ -476,6 +501,44 @@ func (e Verb) Valid() bool {
 	case VerbREAD:
 		return true
 	case VerbUPDATE:
+		return true
+	case VerbVERIFY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VerifyCode.
+const (
+	VerifyCodeDISABLED         VerifyCode = "DISABLED"
+	VerifyCodeEXPIRED          VerifyCode = "EXPIRED"
+	VerifyCodeFORBIDDEN        VerifyCode = "FORBIDDEN"
+	VerifyCodeINVALIDSIGNATURE VerifyCode = "INVALID_SIGNATURE"
+	VerifyCodeNOTFOUND         VerifyCode = "NOT_FOUND"
+	VerifyCodeRATELIMITED      VerifyCode = "RATE_LIMITED"
+	VerifyCodeREPLAYED         VerifyCode = "REPLAYED"
+	VerifyCodeVALID            VerifyCode = "VALID"
+)
+
+// Valid indicates whether the value is a known member of the VerifyCode enum.
+func (e VerifyCode) Valid() bool {
+	switch e {
+	case VerifyCodeDISABLED:
+		return true
+	case VerifyCodeEXPIRED:
+		return true
+	case VerifyCodeFORBIDDEN:
+		return true
+	case VerifyCodeINVALIDSIGNATURE:
+		return true
+	case VerifyCodeNOTFOUND:
+		return true
+	case VerifyCodeRATELIMITED:
+		return true
+	case VerifyCodeREPLAYED:
+		return true
+	case VerifyCodeVALID:
 		return true
 	default:
 		return false
@@ -707,6 +770,23 @@ type ApiKeyQueryResult struct {
 	TotalCount int64 `json:"totalCount"`
 }
 
+// ApiKeyUsage Example: {"days":[{"date":"2026-11-25","requests":1000},{"date":"2026-11-26","requests":250}],"from":"2026-11-25","id":"64b00bc5ba312b6744126a87","lastUsedAt":"2026-11-26T10:00:00.000Z","to":"2026-11-26","total":1250}
+type ApiKeyUsage struct {
+	// Days Every day from `from` to `to`, oldest first.
+	Days []DayRequests      `json:"days"`
+	From openapi_types.Date `json:"from"`
+
+	// Id The key.
+	Id string `json:"id"`
+
+	// LastUsedAt Last successful authentication.
+	LastUsedAt *time.Time         `json:"lastUsedAt,omitempty"`
+	To         openapi_types.Date `json:"to"`
+
+	// Total The requests of all the days listed.
+	Total int64 `json:"total"`
+}
+
 // AssetFilter Example: {"workspaceIds":["29a1b2c3d4e5f608"]}
 type AssetFilter struct {
 	// OrganizationId Organization identifier (16 hex characters starting with 28).
@@ -716,6 +796,57 @@ type AssetFilter struct {
 	Search         *string              `json:"search,omitempty"`
 	WorkspaceIds   *[]WorkspaceIdValue  `json:"workspaceIds,omitempty"`
 }
+
+// AuditEvent defines model for AuditEvent.
+type AuditEvent struct {
+	// Action `create`, `update`, `delete`, `rotate`, `login`, `logout` or `denied`.
+	Action string `json:"action"`
+
+	// Actor Who acted: a user name, `key:<id>` (`key:<id> as <user>@<device>` for a key acting
+	// as a user), `root`, or, for a failed login, `anonymous`.
+	Actor       string  `json:"actor"`
+	ActorKeyId  *string `json:"actorKeyId,omitempty"`
+	ActorUserId *string `json:"actorUserId,omitempty"`
+
+	// ClientAddress The client's address (behind a trusted proxy, the client it names).
+	ClientAddress *string `json:"clientAddress,omitempty"`
+
+	// Detail Why a request was denied.
+	Detail *string `json:"detail,omitempty"`
+	Id     int64   `json:"id"`
+
+	// OrganizationId Organization identifier (16 hex characters starting with 28).
+	//
+	// Example: 28a1b2c3d4e5f607
+	OrganizationId *OrganizationIdValue `json:"organizationId,omitempty"`
+	Outcome        AuditOutcome         `json:"outcome"`
+	RequestId      string               `json:"requestId"`
+
+	// TargetId Its id (a failed login's user name as sent; a denial's operationId).
+	TargetId string `json:"targetId"`
+
+	// TargetType What was acted on (`apiKey`, `user`, `workspace`, …); `request` for a denial.
+	TargetType string    `json:"targetType"`
+	Timestamp  time.Time `json:"timestamp"`
+}
+
+// AuditEventPage defines model for AuditEventPage.
+type AuditEventPage struct {
+	Content          []AuditEvent `json:"content"`
+	Empty            bool         `json:"empty"`
+	First            bool         `json:"first"`
+	Last             bool         `json:"last"`
+	Number           int          `json:"number"`
+	NumberOfElements int          `json:"numberOfElements"`
+	Pageable         Pageable     `json:"pageable"`
+	Size             int          `json:"size"`
+	Sort             SortInfo     `json:"sort"`
+	TotalElements    int64        `json:"totalElements"`
+	TotalPages       int          `json:"totalPages"`
+}
+
+// AuditOutcome defines model for AuditOutcome.
+type AuditOutcome string
 
 // BackfillResult Example: {"count":1,"samples":[{"id":"3f1c1e8e-4d7a-4b8e-9a0b-1c2d3e4f5a6b","timestamp":"2026-11-26T10:00:00Z","topic":"default"}]}
 type BackfillResult struct {
@@ -794,6 +925,12 @@ type DataFlowSummary struct {
 	DeviceType NamedRef `json:"deviceType"`
 	Id         string   `json:"id"`
 	Name       string   `json:"name"`
+}
+
+// DayRequests defines model for DayRequests.
+type DayRequests struct {
+	Date     openapi_types.Date `json:"date"`
+	Requests int64              `json:"requests"`
 }
 
 // Delivery Example: {"attempts":[{"at":"2026-11-26T10:00:01.000Z","durationMs":12,"error":"503 Service Unavailable","statusCode":503},{"at":"2026-11-26T10:00:03.000Z","durationMs":9,"statusCode":200}],"created":"2026-11-26T10:00:00.500Z","deliveredAt":"2026-11-26T10:00:03.009Z","deviceId":"02d2327fedce2128","id":"7d1f8a9e-2b3c-4d5e-8f90-1a2b3c4d5e6f","nextAttemptAt":null,"outputConnectorId":"09a1b2c3d4e5f60b","ruleId":"21a1b2c3d4e5f60c","sampleId":"3f1c1e8e-4d7a-4b8e-9a0b-1c2d3e4f5a6b","status":"DELIVERED"}
@@ -1322,12 +1459,35 @@ type Pageable struct {
 
 // Permission A grant. Everything not granted is denied.
 type Permission struct {
-	// Scope A feature a permission covers.
+	// Scope A feature a permission covers. `KEY` is checking credentials that other services
+	// received (`POST /v3/keys/verify`, verb `VERIFY` only); `AUDIT` is the audit log (verb
+	// `READ` only). Both apply to a whole organization: a permission of either names no
+	// `workspaceIds`.
 	Scope Scope  `json:"scope"`
 	Verbs []Verb `json:"verbs"`
 
 	// WorkspaceIds Restricts the grant to these workspaces; absent means every workspace of the organization.
 	WorkspaceIds *[]string `json:"workspaceIds,omitempty"`
+}
+
+// PresentedSignature An NWS4-signed request as the service received it. Send the headers the signature
+// names (its `SignedHeaders`), with `host` the Host the request was sent to; others
+// are ignored and need not be sent.
+type PresentedSignature struct {
+	// Authorization The request's `Authorization` header.
+	Authorization string `json:"authorization"`
+
+	// BodySha256 Lower-case hex SHA-256 of the body as received (of nothing for no body).
+	BodySha256 string `json:"bodySha256"`
+
+	// Headers Header names (any case) to values as received; repeated lines joined with `,`.
+	Headers map[string]string `json:"headers"`
+	Method  string            `json:"method"`
+
+	// Url The request-target as received, escaped as on the wire (`/orders?page=2`); an
+	// absolute `http(s)` URL gives its path and query (and its host when `headers` has
+	// no `host`).
+	Url string `json:"url"`
 }
 
 // Problem RFC 7807 problem details, carrying both the Portos fields (`errorCode`, `errors`)
@@ -1371,8 +1531,28 @@ type RefreshRequest struct {
 	RefreshToken string `json:"refreshToken"`
 }
 
+// RequiredPermission A right the verified key must hold, in its organization or in one workspace of it.
+type RequiredPermission struct {
+	// Scope A feature a permission covers. `KEY` is checking credentials that other services
+	// received (`POST /v3/keys/verify`, verb `VERIFY` only); `AUDIT` is the audit log (verb
+	// `READ` only). Both apply to a whole organization: a permission of either names no
+	// `workspaceIds`.
+	Scope Scope `json:"scope"`
+
+	// Verb What is done to a scope: `READ`, `CREATE`, `UPDATE`, `DELETE` on every scope but `KEY`
+	// (only `VERIFY`) and `AUDIT` (only `READ`). A permission naming a verb its scope does
+	// not take is refused (400).
+	Verb Verb `json:"verb"`
+
+	// WorkspaceId Workspace identifier (16 hex characters starting with 29).
+	//
+	// Example: 29a1b2c3d4e5f608
+	WorkspaceId *WorkspaceIdValue `json:"workspaceId,omitempty"`
+}
+
 // Right A right is a scope and a verb in camelCase (`apiKeyCreate` = API_KEY + CREATE,
-// `assetRead` = ASSET + READ), or `admin`, which holds every right.
+// `assetRead` = ASSET + READ, `keyVerify` = KEY + VERIFY, `auditRead` = AUDIT + READ), or
+// `admin`, which holds every right.
 //
 // Example: apiKeyCreate
 type Right = string
@@ -1588,7 +1768,10 @@ type SampleQuery struct {
 	Topic     *string    `json:"topic,omitempty"`
 }
 
-// Scope A feature a permission covers.
+// Scope A feature a permission covers. `KEY` is checking credentials that other services
+// received (`POST /v3/keys/verify`, verb `VERIFY` only); `AUDIT` is the audit log (verb
+// `READ` only). Both apply to a whole organization: a permission of either names no
+// `workspaceIds`.
 type Scope string
 
 // SortInfo defines model for SortInfo.
@@ -1737,8 +1920,49 @@ type UserQueryResult struct {
 	TotalCount int64   `json:"totalCount"`
 }
 
-// Verb defines model for Verb.
+// Verb What is done to a scope: `READ`, `CREATE`, `UPDATE`, `DELETE` on every scope but `KEY`
+// (only `VERIFY`) and `AUDIT` (only `READ`). A permission naming a verb its scope does
+// not take is refused (400).
 type Verb string
+
+// VerifyCode The verdict of a verification (see `POST /v3/keys/verify`).
+type VerifyCode string
+
+// VerifyKeyRequest A credential another service received: exactly one of `key` and `nws4`. With
+// `permission`, the key must also hold it to be `VALID`.
+//
+// Example: {"key":"0b6c0a2b11b7e3f9a0de1f3c24d0f0aa5a7c5e81d5c2b1e4a3f6e7d8c9b0a1f2","permission":{"scope":"ASSET","verb":"READ","workspaceId":"29a1b2c3d4e5f608"}}
+type VerifyKeyRequest struct {
+	// Key The request's `x-api-key` value.
+	Key *string `json:"key,omitempty"`
+
+	// Nws4 An NWS4-signed request as the service received it. Send the headers the signature
+	// names (its `SignedHeaders`), with `host` the Host the request was sent to; others
+	// are ignored and need not be sent.
+	Nws4 *PresentedSignature `json:"nws4,omitempty"`
+
+	// Permission A right the verified key must hold, in its organization or in one workspace of it.
+	Permission *RequiredPermission `json:"permission,omitempty"`
+}
+
+// VerifyKeyResult Example: {"code":"VALID","keyId":"64b00bc5ba312b6744126a87","organizationId":"28a1b2c3d4e5f607","permissions":[{"scope":"ASSET","verbs":["READ"]}],"valid":true}
+type VerifyKeyResult struct {
+	// Code The verdict of a verification (see `POST /v3/keys/verify`).
+	Code      VerifyCode `json:"code"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	KeyId     *string    `json:"keyId,omitempty"`
+
+	// OrganizationId Organization identifier (16 hex characters starting with 28).
+	//
+	// Example: 28a1b2c3d4e5f607
+	OrganizationId *OrganizationIdValue `json:"organizationId,omitempty"`
+
+	// Permissions The key's permissions, as on the key.
+	Permissions *[]Permission `json:"permissions,omitempty"`
+
+	// Valid `true` exactly when `code` is `VALID`.
+	Valid bool `json:"valid"`
+}
 
 // WebhookProperties defines model for WebhookProperties.
 type WebhookProperties struct {
@@ -2091,6 +2315,15 @@ type PutApiKeyParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// GetApiKeyUsageParams defines parameters for GetApiKeyUsage.
+type GetApiKeyUsageParams struct {
+	// From The first day (UTC), `YYYY-MM-DD`.
+	From *openapi_types.Date `form:"from,omitempty" json:"from,omitempty"`
+
+	// To The last day (UTC), `YYYY-MM-DD`; default today.
+	To *openapi_types.Date `form:"to,omitempty" json:"to,omitempty"`
+}
+
 // ListRolesParams defines parameters for ListRoles.
 type ListRolesParams struct {
 	// Skip Number of records to skip from the beginning of the result.
@@ -2223,6 +2456,44 @@ type ListAssetsByFilterParams struct {
 
 	// Sort `property` or `property,asc|desc`; repeatable. Ties are broken by `id`.
 	Sort *SpringSort `form:"sort,omitempty" json:"sort,omitempty"`
+}
+
+// ListAuditEventsParams defines parameters for ListAuditEvents.
+type ListAuditEventsParams struct {
+	OrganizationId *OrganizationIdValue `form:"organizationId,omitempty" json:"organizationId,omitempty"`
+
+	// Page Zero-based page number.
+	Page *Page `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size Page size.
+	Size *Size `form:"size,omitempty" json:"size,omitempty"`
+
+	// SkipTotal When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+	// `last` still says whether another page follows): counting is most of the cost of a
+	// page over many rows.
+	SkipTotal *SkipTotal `form:"skipTotal,omitempty" json:"skipTotal,omitempty"`
+
+	// Sort `property` or `property,asc|desc` (`id`, `timestamp`, `actor`, `action`, `targetType`, `targetId`, `outcome`); repeatable; default `timestamp,desc` then `id,desc` (newest first). Other ties are broken by `id`, which follows the order of recording.
+	Sort *[]string `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Actor Only events of this actor, exactly as shown in `actor`.
+	Actor *string `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// ActorUserId Only events of this user (also through a key acting as the user).
+	ActorUserId *string `form:"actorUserId,omitempty" json:"actorUserId,omitempty"`
+
+	// ActorKeyId Only events of requests authenticated with this key.
+	ActorKeyId *string       `form:"actorKeyId,omitempty" json:"actorKeyId,omitempty"`
+	Action     *string       `form:"action,omitempty" json:"action,omitempty"`
+	TargetType *string       `form:"targetType,omitempty" json:"targetType,omitempty"`
+	TargetId   *string       `form:"targetId,omitempty" json:"targetId,omitempty"`
+	Outcome    *AuditOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// From Only events at or after this instant.
+	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Only events before this instant.
+	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
 }
 
 // ListDataFlowsParams defines parameters for ListDataFlows.
@@ -2536,6 +2807,9 @@ type QueryKpiJSONRequestBody = AggregationQuery
 
 // QueryTimeSeriesJSONRequestBody defines body for QueryTimeSeries for application/json ContentType.
 type QueryTimeSeriesJSONRequestBody = AggregationQuery
+
+// VerifyKeyJSONRequestBody defines body for VerifyKey for application/json ContentType.
+type VerifyKeyJSONRequestBody = VerifyKeyRequest
 
 // CreateOrganizationJSONRequestBody defines body for CreateOrganization for application/json ContentType.
 type CreateOrganizationJSONRequestBody = OrganizationInput
@@ -2867,6 +3141,18 @@ type ClientInterface interface {
 	// Corresponds with POST /apikeys/{id}/rotate (the `RotateApiKey` operationId).
 	RotateApiKey(ctx context.Context, id ApiKeyId, body RotateApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetApiKeyUsage An API key's requests per day
+	//
+	// The requests the key authenticated per UTC day, from `from` to `to` (both included,
+	// at most 366 days; default the last 30 days to today), every day listed (0 when
+	// none), with `lastUsedAt`. A request counts when the key authenticated it, whatever
+	// its answer, and a verification (`POST /v3/keys/verify`) counts when the key
+	// authenticates in it (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
+	// `lastUsedAt`, so they may lag by seconds. Needs `apiKeyRead` in the key's organization.
+	//
+	// Corresponds with GET /apikeys/{id}/usage (the `GetApiKeyUsage` operationId).
+	GetApiKeyUsage(ctx context.Context, id ApiKeyId, params *GetApiKeyUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetHealthz Liveness probe
 	//
 	// Answers 200 while the process serves HTTP. It does not touch the database.
@@ -3044,6 +3330,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v3/assets/list (the `ListAssetsByFilter` operationId).
 	ListAssetsByFilter(ctx context.Context, params *ListAssetsByFilterParams, body ListAssetsByFilterJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAuditEvents List audit events
+	//
+	// Every change (create, update, delete, rotate), login, logout and denied request, as a
+	// Spring page, newest first by default. Each names the actor (and the user and key
+	// that acted), the target, the outcome, the client's address and the request id;
+	// never a secret. With `organizationId`, the events of that organization (its
+	// resources, and requests refused inside it): needs `auditRead` there. Without it,
+	// every event, platform ones included (logins, users, roles, platform keys, and
+	// requests refused outside the caller's organizations): needs `auditRead`
+	// platform-wide. Filters combine (AND); `from` is inclusive, `to` exclusive.
+	//
+	// Corresponds with GET /v3/audit-events (the `ListAuditEvents` operationId).
+	ListAuditEvents(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListDataFlows List a workspace's data flows
 	//
@@ -3329,6 +3629,64 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v3/devices/{deviceId}/query/topics (the `ListSampleTopics` operationId).
 	ListSampleTopics(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyKeyWithBody Verify a credential another service received
+	//
+	// For the platform's other services: a service that received a request passes the
+	// credential it carried, `key` (the `x-api-key` value) or `nws4` (the signed request
+	// as received, with the SHA-256 of its body), and optionally a `permission` the key
+	// must hold. keyplane checks it exactly as it checks its own requests (the same
+	// hardened NWS4 rules, the previous secret in its grace period, and the replay guard:
+	// a signature is accepted once, by keyplane or any verifying service).
+	//
+	// The answer is always `200` with a `code`: `VALID` (the key authenticates and holds
+	// `permission`), `NOT_FOUND` (no such key, or a key of an organization where the
+	// caller may not verify: the two are one answer), `DISABLED` (inactive, or acting as
+	// an inactive user), `EXPIRED`, `FORBIDDEN` (valid, without `permission`),
+	// `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
+	// required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
+	// and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
+	// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+	// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+	// `GET /apikeys/{id}/usage`).
+	//
+	// Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
+	// `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
+	// body naming both or neither credential is a `400`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v3/keys/verify (the `VerifyKey` operationId).
+	VerifyKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyKey Verify a credential another service received
+	//
+	// For the platform's other services: a service that received a request passes the
+	// credential it carried, `key` (the `x-api-key` value) or `nws4` (the signed request
+	// as received, with the SHA-256 of its body), and optionally a `permission` the key
+	// must hold. keyplane checks it exactly as it checks its own requests (the same
+	// hardened NWS4 rules, the previous secret in its grace period, and the replay guard:
+	// a signature is accepted once, by keyplane or any verifying service).
+	//
+	// The answer is always `200` with a `code`: `VALID` (the key authenticates and holds
+	// `permission`), `NOT_FOUND` (no such key, or a key of an organization where the
+	// caller may not verify: the two are one answer), `DISABLED` (inactive, or acting as
+	// an inactive user), `EXPIRED`, `FORBIDDEN` (valid, without `permission`),
+	// `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
+	// required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
+	// and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
+	// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+	// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+	// `GET /apikeys/{id}/usage`).
+	//
+	// Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
+	// `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
+	// body naming both or neither credential is a `400`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v3/keys/verify (the `VerifyKey` operationId).
+	VerifyKey(ctx context.Context, body VerifyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListOrganizations List organizations
 	//
@@ -3983,6 +4341,28 @@ func (c *Client) RotateApiKey(ctx context.Context, id ApiKeyId, body RotateApiKe
 	return c.Client.Do(req)
 }
 
+// GetApiKeyUsage An API key's requests per day
+//
+// The requests the key authenticated per UTC day, from `from` to `to` (both included,
+// at most 366 days; default the last 30 days to today), every day listed (0 when
+// none), with `lastUsedAt`. A request counts when the key authenticated it, whatever
+// its answer, and a verification (`POST /v3/keys/verify`) counts when the key
+// authenticates in it (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
+// `lastUsedAt`, so they may lag by seconds. Needs `apiKeyRead` in the key's organization.
+//
+// Corresponds with GET /apikeys/{id}/usage (the `GetApiKeyUsage` operationId).
+func (c *Client) GetApiKeyUsage(ctx context.Context, id ApiKeyId, params *GetApiKeyUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiKeyUsageRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetHealthz Liveness probe
 //
 // Answers 200 while the process serves HTTP. It does not touch the database.
@@ -4361,6 +4741,30 @@ func (c *Client) ListAssetsByFilterWithBody(ctx context.Context, params *ListAss
 // Corresponds with POST /v3/assets/list (the `ListAssetsByFilter` operationId).
 func (c *Client) ListAssetsByFilter(ctx context.Context, params *ListAssetsByFilterParams, body ListAssetsByFilterJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListAssetsByFilterRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAuditEvents List audit events
+//
+// Every change (create, update, delete, rotate), login, logout and denied request, as a
+// Spring page, newest first by default. Each names the actor (and the user and key
+// that acted), the target, the outcome, the client's address and the request id;
+// never a secret. With `organizationId`, the events of that organization (its
+// resources, and requests refused inside it): needs `auditRead` there. Without it,
+// every event, platform ones included (logins, users, roles, platform keys, and
+// requests refused outside the caller's organizations): needs `auditRead`
+// platform-wide. Filters combine (AND); `from` is inclusive, `to` exclusive.
+//
+// Corresponds with GET /v3/audit-events (the `ListAuditEvents` operationId).
+func (c *Client) ListAuditEvents(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAuditEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4986,6 +5390,84 @@ func (c *Client) QueryTimeSeries(ctx context.Context, deviceId DevicePathId, bod
 // Corresponds with GET /v3/devices/{deviceId}/query/topics (the `ListSampleTopics` operationId).
 func (c *Client) ListSampleTopics(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListSampleTopicsRequest(c.Server, deviceId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyKeyWithBody Verify a credential another service received
+//
+// For the platform's other services: a service that received a request passes the
+// credential it carried, `key` (the `x-api-key` value) or `nws4` (the signed request
+// as received, with the SHA-256 of its body), and optionally a `permission` the key
+// must hold. keyplane checks it exactly as it checks its own requests (the same
+// hardened NWS4 rules, the previous secret in its grace period, and the replay guard:
+// a signature is accepted once, by keyplane or any verifying service).
+//
+// The answer is always `200` with a `code`: `VALID` (the key authenticates and holds
+// `permission`), `NOT_FOUND` (no such key, or a key of an organization where the
+// caller may not verify: the two are one answer), `DISABLED` (inactive, or acting as
+// an inactive user), `EXPIRED`, `FORBIDDEN` (valid, without `permission`),
+// `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
+// required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
+// and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
+// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+// `GET /apikeys/{id}/usage`).
+//
+// Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
+// `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
+// body naming both or neither credential is a `400`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v3/keys/verify (the `VerifyKey` operationId).
+func (c *Client) VerifyKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyKeyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyKey Verify a credential another service received
+//
+// For the platform's other services: a service that received a request passes the
+// credential it carried, `key` (the `x-api-key` value) or `nws4` (the signed request
+// as received, with the SHA-256 of its body), and optionally a `permission` the key
+// must hold. keyplane checks it exactly as it checks its own requests (the same
+// hardened NWS4 rules, the previous secret in its grace period, and the replay guard:
+// a signature is accepted once, by keyplane or any verifying service).
+//
+// The answer is always `200` with a `code`: `VALID` (the key authenticates and holds
+// `permission`), `NOT_FOUND` (no such key, or a key of an organization where the
+// caller may not verify: the two are one answer), `DISABLED` (inactive, or acting as
+// an inactive user), `EXPIRED`, `FORBIDDEN` (valid, without `permission`),
+// `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
+// required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
+// and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
+// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+// `GET /apikeys/{id}/usage`).
+//
+// Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
+// `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
+// body naming both or neither credential is a `400`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v3/keys/verify (the `VerifyKey` operationId).
+func (c *Client) VerifyKey(ctx context.Context, body VerifyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyKeyRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6379,6 +6861,79 @@ func NewRotateApiKeyRequestWithBody(server string, id ApiKeyId, contentType stri
 	return req, nil
 }
 
+// NewGetApiKeyUsageRequest constructs an http.Request for the GetApiKeyUsage method
+func NewGetApiKeyUsageRequest(server string, id ApiKeyId, params *GetApiKeyUsageParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/apikeys/%s/usage", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetHealthzRequest constructs an http.Request for the GetHealthz method
 func NewGetHealthzRequest(server string) (*http.Request, error) {
 	var err error
@@ -7436,6 +7991,216 @@ func NewListAssetsByFilterRequestWithBody(server string, params *ListAssetsByFil
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListAuditEventsRequest constructs an http.Request for the ListAuditEvents method
+func NewListAuditEventsRequest(server string, params *ListAuditEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/audit-events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.OrganizationId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "organizationId", *params.OrganizationId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Page != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Size != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "size", *params.Size, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SkipTotal != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "skipTotal", *params.SkipTotal, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Actor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actor", *params.Actor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ActorUserId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actorUserId", *params.ActorUserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ActorKeyId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actorKeyId", *params.ActorKeyId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Action != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "action", *params.Action, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TargetType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "targetType", *params.TargetType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TargetId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "targetId", *params.TargetId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Outcome != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "outcome", *params.Outcome, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -8676,6 +9441,46 @@ func NewListSampleTopicsRequest(server string, deviceId DevicePathId) (*http.Req
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewVerifyKeyRequest calls the generic VerifyKey builder with application/json body
+func NewVerifyKeyRequest(server string, body VerifyKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewVerifyKeyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewVerifyKeyRequestWithBody constructs an http.Request for the VerifyKey method, with any body, and a specified content type
+func NewVerifyKeyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v3/keys/verify")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -10665,6 +11470,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /apikeys/{id}/rotate (the `RotateApiKey` operationId).
 	RotateApiKeyWithResponse(ctx context.Context, id ApiKeyId, body RotateApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateApiKeyResponse, error)
 
+	// GetApiKeyUsageWithResponse An API key's requests per day
+	//
+	// The requests the key authenticated per UTC day, from `from` to `to` (both included,
+	// at most 366 days; default the last 30 days to today), every day listed (0 when
+	// none), with `lastUsedAt`. A request counts when the key authenticated it, whatever
+	// its answer, and a verification (`POST /v3/keys/verify`) counts when the key
+	// authenticates in it (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
+	// `lastUsedAt`, so they may lag by seconds. Needs `apiKeyRead` in the key's organization.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /apikeys/{id}/usage (the `GetApiKeyUsage` operationId).
+	GetApiKeyUsageWithResponse(ctx context.Context, id ApiKeyId, params *GetApiKeyUsageParams, reqEditors ...RequestEditorFn) (*GetApiKeyUsageResponse, error)
+
 	// GetHealthzWithResponse Liveness probe
 	//
 	// Answers 200 while the process serves HTTP. It does not touch the database.
@@ -10864,6 +11683,22 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v3/assets/list (the `ListAssetsByFilter` operationId).
 	ListAssetsByFilterWithResponse(ctx context.Context, params *ListAssetsByFilterParams, body ListAssetsByFilterJSONRequestBody, reqEditors ...RequestEditorFn) (*ListAssetsByFilterResponse, error)
+
+	// ListAuditEventsWithResponse List audit events
+	//
+	// Every change (create, update, delete, rotate), login, logout and denied request, as a
+	// Spring page, newest first by default. Each names the actor (and the user and key
+	// that acted), the target, the outcome, the client's address and the request id;
+	// never a secret. With `organizationId`, the events of that organization (its
+	// resources, and requests refused inside it): needs `auditRead` there. Without it,
+	// every event, platform ones included (logins, users, roles, platform keys, and
+	// requests refused outside the caller's organizations): needs `auditRead`
+	// platform-wide. Filters combine (AND); `from` is inclusive, `to` exclusive.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v3/audit-events (the `ListAuditEvents` operationId).
+	ListAuditEventsWithResponse(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*ListAuditEventsResponse, error)
 
 	// ListDataFlowsWithResponse List a workspace's data flows
 	//
@@ -11173,6 +12008,64 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v3/devices/{deviceId}/query/topics (the `ListSampleTopics` operationId).
 	ListSampleTopicsWithResponse(ctx context.Context, deviceId DevicePathId, reqEditors ...RequestEditorFn) (*ListSampleTopicsResponse, error)
+
+	// VerifyKeyWithBodyWithResponse Verify a credential another service received
+	//
+	// For the platform's other services: a service that received a request passes the
+	// credential it carried, `key` (the `x-api-key` value) or `nws4` (the signed request
+	// as received, with the SHA-256 of its body), and optionally a `permission` the key
+	// must hold. keyplane checks it exactly as it checks its own requests (the same
+	// hardened NWS4 rules, the previous secret in its grace period, and the replay guard:
+	// a signature is accepted once, by keyplane or any verifying service).
+	//
+	// The answer is always `200` with a `code`: `VALID` (the key authenticates and holds
+	// `permission`), `NOT_FOUND` (no such key, or a key of an organization where the
+	// caller may not verify: the two are one answer), `DISABLED` (inactive, or acting as
+	// an inactive user), `EXPIRED`, `FORBIDDEN` (valid, without `permission`),
+	// `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
+	// required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
+	// and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
+	// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+	// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+	// `GET /apikeys/{id}/usage`).
+	//
+	// Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
+	// `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
+	// body naming both or neither credential is a `400`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/keys/verify (the `VerifyKey` operationId).
+	VerifyKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyKeyResponse, error)
+
+	// VerifyKeyWithResponse Verify a credential another service received
+	//
+	// For the platform's other services: a service that received a request passes the
+	// credential it carried, `key` (the `x-api-key` value) or `nws4` (the signed request
+	// as received, with the SHA-256 of its body), and optionally a `permission` the key
+	// must hold. keyplane checks it exactly as it checks its own requests (the same
+	// hardened NWS4 rules, the previous secret in its grace period, and the replay guard:
+	// a signature is accepted once, by keyplane or any verifying service).
+	//
+	// The answer is always `200` with a `code`: `VALID` (the key authenticates and holds
+	// `permission`), `NOT_FOUND` (no such key, or a key of an organization where the
+	// caller may not verify: the two are one answer), `DISABLED` (inactive, or acting as
+	// an inactive user), `EXPIRED`, `FORBIDDEN` (valid, without `permission`),
+	// `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
+	// required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
+	// and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
+	// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+	// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+	// `GET /apikeys/{id}/usage`).
+	//
+	// Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
+	// `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
+	// body naming both or neither credential is a `400`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v3/keys/verify (the `VerifyKey` operationId).
+	VerifyKeyWithResponse(ctx context.Context, body VerifyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyKeyResponse, error)
 
 	// ListOrganizationsWithResponse List organizations
 	//
@@ -12567,6 +13460,110 @@ func (r RotateApiKeyResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RotateApiKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetApiKeyUsageResponse401Headers the declared response headers of an HTTP 401 response for GetApiKeyUsage
+type GetApiKeyUsageResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetApiKeyUsageResponse429Headers the declared response headers of an HTTP 429 response for GetApiKeyUsage
+type GetApiKeyUsageResponse429Headers struct {
+	RetryAfter *int
+}
+
+// GetApiKeyUsageResponse503Headers the declared response headers of an HTTP 503 response for GetApiKeyUsage
+type GetApiKeyUsageResponse503Headers struct {
+	RetryAfter *int
+}
+
+type GetApiKeyUsageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiKeyUsage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetApiKeyUsageResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetApiKeyUsageResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetApiKeyUsageResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiKeyUsageResponse) GetJSON200() *ApiKeyUsage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetApiKeyUsageResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetApiKeyUsageResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetApiKeyUsageResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetApiKeyUsageResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetApiKeyUsageResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetApiKeyUsageResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiKeyUsageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiKeyUsageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiKeyUsageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiKeyUsageResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14112,6 +15109,103 @@ func (r ListAssetsByFilterResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListAssetsByFilterResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListAuditEventsResponse401Headers the declared response headers of an HTTP 401 response for ListAuditEvents
+type ListAuditEventsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListAuditEventsResponse429Headers the declared response headers of an HTTP 429 response for ListAuditEvents
+type ListAuditEventsResponse429Headers struct {
+	RetryAfter *int
+}
+
+// ListAuditEventsResponse503Headers the declared response headers of an HTTP 503 response for ListAuditEvents
+type ListAuditEventsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListAuditEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AuditEventPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListAuditEventsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListAuditEventsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListAuditEventsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAuditEventsResponse) GetJSON200() *AuditEventPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAuditEventsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAuditEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAuditEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAuditEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAuditEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -16679,6 +17773,117 @@ func (r ListSampleTopicsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListSampleTopicsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// VerifyKeyResponse401Headers the declared response headers of an HTTP 401 response for VerifyKey
+type VerifyKeyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// VerifyKeyResponse429Headers the declared response headers of an HTTP 429 response for VerifyKey
+type VerifyKeyResponse429Headers struct {
+	RetryAfter *int
+}
+
+// VerifyKeyResponse503Headers the declared response headers of an HTTP 503 response for VerifyKey
+type VerifyKeyResponse503Headers struct {
+	RetryAfter *int
+}
+
+type VerifyKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *VerifyKeyResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *VerifyKeyResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *VerifyKeyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *VerifyKeyResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r VerifyKeyResponse) GetJSON200() *VerifyKeyResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r VerifyKeyResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r VerifyKeyResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r VerifyKeyResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r VerifyKeyResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r VerifyKeyResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r VerifyKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r VerifyKeyResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r VerifyKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r VerifyKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r VerifyKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r VerifyKeyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -20371,6 +21576,26 @@ func (c *ClientWithResponses) RotateApiKeyWithResponse(ctx context.Context, id A
 	return ParseRotateApiKeyResponse(rsp)
 }
 
+// GetApiKeyUsageWithResponse An API key's requests per day
+//
+// The requests the key authenticated per UTC day, from `from` to `to` (both included,
+// at most 366 days; default the last 30 days to today), every day listed (0 when
+// none), with `lastUsedAt`. A request counts when the key authenticated it, whatever
+// its answer, and a verification (`POST /v3/keys/verify`) counts when the key
+// authenticates in it (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
+// `lastUsedAt`, so they may lag by seconds. Needs `apiKeyRead` in the key's organization.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /apikeys/{id}/usage (the `GetApiKeyUsage` operationId).
+func (c *ClientWithResponses) GetApiKeyUsageWithResponse(ctx context.Context, id ApiKeyId, params *GetApiKeyUsageParams, reqEditors ...RequestEditorFn) (*GetApiKeyUsageResponse, error) {
+	rsp, err := c.GetApiKeyUsage(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiKeyUsageResponse(rsp)
+}
+
 // GetHealthzWithResponse Liveness probe
 //
 // Answers 200 while the process serves HTTP. It does not touch the database.
@@ -20695,6 +21920,28 @@ func (c *ClientWithResponses) ListAssetsByFilterWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseListAssetsByFilterResponse(rsp)
+}
+
+// ListAuditEventsWithResponse List audit events
+//
+// Every change (create, update, delete, rotate), login, logout and denied request, as a
+// Spring page, newest first by default. Each names the actor (and the user and key
+// that acted), the target, the outcome, the client's address and the request id;
+// never a secret. With `organizationId`, the events of that organization (its
+// resources, and requests refused inside it): needs `auditRead` there. Without it,
+// every event, platform ones included (logins, users, roles, platform keys, and
+// requests refused outside the caller's organizations): needs `auditRead`
+// platform-wide. Filters combine (AND); `from` is inclusive, `to` exclusive.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v3/audit-events (the `ListAuditEvents` operationId).
+func (c *ClientWithResponses) ListAuditEventsWithResponse(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*ListAuditEventsResponse, error) {
+	rsp, err := c.ListAuditEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAuditEventsResponse(rsp)
 }
 
 // ListDataFlowsWithResponse List a workspace's data flows
@@ -21208,6 +22455,76 @@ func (c *ClientWithResponses) ListSampleTopicsWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseListSampleTopicsResponse(rsp)
+}
+
+// VerifyKeyWithBodyWithResponse Verify a credential another service received
+//
+// For the platform's other services: a service that received a request passes the
+// credential it carried, `key` (the `x-api-key` value) or `nws4` (the signed request
+// as received, with the SHA-256 of its body), and optionally a `permission` the key
+// must hold. keyplane checks it exactly as it checks its own requests (the same
+// hardened NWS4 rules, the previous secret in its grace period, and the replay guard:
+// a signature is accepted once, by keyplane or any verifying service).
+//
+// The answer is always `200` with a `code`: `VALID` (the key authenticates and holds
+// `permission`), `NOT_FOUND` (no such key, or a key of an organization where the
+// caller may not verify: the two are one answer), `DISABLED` (inactive, or acting as
+// an inactive user), `EXPIRED`, `FORBIDDEN` (valid, without `permission`),
+// `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
+// required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
+// and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
+// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+// `GET /apikeys/{id}/usage`).
+//
+// Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
+// `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
+// body naming both or neither credential is a `400`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/keys/verify (the `VerifyKey` operationId).
+func (c *ClientWithResponses) VerifyKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyKeyResponse, error) {
+	rsp, err := c.VerifyKeyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyKeyResponse(rsp)
+}
+
+// VerifyKeyWithResponse Verify a credential another service received
+//
+// For the platform's other services: a service that received a request passes the
+// credential it carried, `key` (the `x-api-key` value) or `nws4` (the signed request
+// as received, with the SHA-256 of its body), and optionally a `permission` the key
+// must hold. keyplane checks it exactly as it checks its own requests (the same
+// hardened NWS4 rules, the previous secret in its grace period, and the replay guard:
+// a signature is accepted once, by keyplane or any verifying service).
+//
+// The answer is always `200` with a `code`: `VALID` (the key authenticates and holds
+// `permission`), `NOT_FOUND` (no such key, or a key of an organization where the
+// caller may not verify: the two are one answer), `DISABLED` (inactive, or acting as
+// an inactive user), `EXPIRED`, `FORBIDDEN` (valid, without `permission`),
+// `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
+// required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
+// and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
+// `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+// (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+// `GET /apikeys/{id}/usage`).
+//
+// Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
+// `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
+// body naming both or neither credential is a `400`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v3/keys/verify (the `VerifyKey` operationId).
+func (c *ClientWithResponses) VerifyKeyWithResponse(ctx context.Context, body VerifyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyKeyResponse, error) {
+	rsp, err := c.VerifyKey(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifyKeyResponse(rsp)
 }
 
 // ListOrganizationsWithResponse List organizations
@@ -22866,6 +24183,107 @@ func ParseRotateApiKeyResponse(rsp *http.Response) (*RotateApiKeyResponse, error
 	return response, nil
 }
 
+// ParseGetApiKeyUsageResponse parses an HTTP response from a GetApiKeyUsageWithResponse call
+func ParseGetApiKeyUsageResponse(rsp *http.Response) (*GetApiKeyUsageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiKeyUsageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiKeyUsage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetApiKeyUsageResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetApiKeyUsageResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetApiKeyUsageResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetHealthzResponse parses an HTTP response from a GetHealthzWithResponse call
 func ParseGetHealthzResponse(rsp *http.Response) (*GetHealthzResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -24326,6 +25744,100 @@ func ParseListAssetsByFilterResponse(rsp *http.Response) (*ListAssetsByFilterRes
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListAssetsByFilterResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAuditEventsResponse parses an HTTP response from a ListAuditEventsWithResponse call
+func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAuditEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AuditEventPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListAuditEventsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListAuditEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListAuditEventsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -26833,6 +28345,114 @@ func ParseListSampleTopicsResponse(rsp *http.Response) (*ListSampleTopicsRespons
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListSampleTopicsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseVerifyKeyResponse parses an HTTP response from a VerifyKeyWithResponse call
+func ParseVerifyKeyResponse(rsp *http.Response) (*VerifyKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &VerifyKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest VerifyKeyResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers VerifyKeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers VerifyKeyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers VerifyKeyResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -30240,6 +31860,9 @@ type ServerInterface interface {
 	// RotateApiKey Rotate an API key's secret
 	// (POST /apikeys/{id}/rotate)
 	RotateApiKey(ctx echo.Context, id ApiKeyId) error
+	// GetApiKeyUsage An API key's requests per day
+	// (GET /apikeys/{id}/usage)
+	GetApiKeyUsage(ctx echo.Context, id ApiKeyId, params GetApiKeyUsageParams) error
 	// GetHealthz Liveness probe
 	// (GET /healthz)
 	GetHealthz(ctx echo.Context) error
@@ -30288,6 +31911,9 @@ type ServerInterface interface {
 	// ListAssetsByFilter List assets, filter in the body
 	// (POST /v3/assets/list)
 	ListAssetsByFilter(ctx echo.Context, params ListAssetsByFilterParams) error
+	// ListAuditEvents List audit events
+	// (GET /v3/audit-events)
+	ListAuditEvents(ctx echo.Context, params ListAuditEventsParams) error
 	// ListDataFlows List a workspace's data flows
 	// (GET /v3/data-flows)
 	ListDataFlows(ctx echo.Context, params ListDataFlowsParams) error
@@ -30357,6 +31983,9 @@ type ServerInterface interface {
 	// ListSampleTopics The topics a device has samples on
 	// (GET /v3/devices/{deviceId}/query/topics)
 	ListSampleTopics(ctx echo.Context, deviceId DevicePathId) error
+	// VerifyKey Verify a credential another service received
+	// (POST /v3/keys/verify)
+	VerifyKey(ctx echo.Context) error
 	// ListOrganizations List organizations
 	// (GET /v3/organizations)
 	ListOrganizations(ctx echo.Context, params ListOrganizationsParams) error
@@ -30727,6 +32356,38 @@ func (w *ServerInterfaceWrapper) RotateApiKey(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.RotateApiKey(ctx, id)
+	return err
+}
+
+// GetApiKeyUsage converts echo context to params.
+func (w *ServerInterfaceWrapper) GetApiKeyUsage(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ApiKeyId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetApiKeyUsageParams
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetApiKeyUsage(ctx, id, params)
 	return err
 }
 
@@ -31213,6 +32874,115 @@ func (w *ServerInterfaceWrapper) ListAssetsByFilter(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListAssetsByFilter(ctx, params)
+	return err
+}
+
+// ListAuditEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAuditEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditEventsParams
+	// ------------- Optional query parameter "organizationId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "organizationId", ctx.QueryParams(), &params.OrganizationId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organizationId: %s", err))
+	}
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// ------------- Optional query parameter "skipTotal" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "skipTotal", ctx.QueryParams(), &params.SkipTotal, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter skipTotal: %s", err))
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", ctx.QueryParams(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sort: %s", err))
+	}
+
+	// ------------- Optional query parameter "actor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor", ctx.QueryParams(), &params.Actor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter actor: %s", err))
+	}
+
+	// ------------- Optional query parameter "actorUserId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actorUserId", ctx.QueryParams(), &params.ActorUserId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter actorUserId: %s", err))
+	}
+
+	// ------------- Optional query parameter "actorKeyId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actorKeyId", ctx.QueryParams(), &params.ActorKeyId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter actorKeyId: %s", err))
+	}
+
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", ctx.QueryParams(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter action: %s", err))
+	}
+
+	// ------------- Optional query parameter "targetType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetType", ctx.QueryParams(), &params.TargetType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter targetType: %s", err))
+	}
+
+	// ------------- Optional query parameter "targetId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetId", ctx.QueryParams(), &params.TargetId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter targetId: %s", err))
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", ctx.QueryParams(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter outcome: %s", err))
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAuditEvents(ctx, params)
 	return err
 }
 
@@ -31743,6 +33513,15 @@ func (w *ServerInterfaceWrapper) ListSampleTopics(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListSampleTopics(ctx, deviceId)
+	return err
+}
+
+// VerifyKey converts echo context to params.
+func (w *ServerInterfaceWrapper) VerifyKey(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.VerifyKey(ctx)
 	return err
 }
 
@@ -32573,6 +34352,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/apikeys/:id", wrapper.GetApiKey, options.OperationMiddlewares["getApiKey"]...)
 	router.PUT(options.BaseURL+"/apikeys/:id", wrapper.PutApiKey, options.OperationMiddlewares["putApiKey"]...)
 	router.POST(options.BaseURL+"/apikeys/:id/rotate", wrapper.RotateApiKey, options.OperationMiddlewares["rotateApiKey"]...)
+	router.GET(options.BaseURL+"/apikeys/:id/usage", wrapper.GetApiKeyUsage, options.OperationMiddlewares["getApiKeyUsage"]...)
 	router.DELETE(options.BaseURL+"/api/auth", wrapper.Logout, options.OperationMiddlewares["logout"]...)
 	router.POST(options.BaseURL+"/api/auth", wrapper.Login, options.OperationMiddlewares["login"]...)
 	router.POST(options.BaseURL+"/api/auth/refresh", wrapper.RefreshToken, options.OperationMiddlewares["refreshToken"]...)
@@ -32643,6 +34423,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v3/tags/:tagId", wrapper.DeleteTag, options.OperationMiddlewares["deleteTag"]...)
 	router.GET(options.BaseURL+"/v3/tags/:tagId", wrapper.GetTag, options.OperationMiddlewares["getTag"]...)
 	router.PUT(options.BaseURL+"/v3/tags/:tagId", wrapper.UpdateTag, options.OperationMiddlewares["updateTag"]...)
+	router.POST(options.BaseURL+"/v3/keys/verify", wrapper.VerifyKey, options.OperationMiddlewares["verifyKey"]...)
+	router.GET(options.BaseURL+"/v3/audit-events", wrapper.ListAuditEvents, options.OperationMiddlewares["listAuditEvents"]...)
 
 }
 
@@ -33957,6 +35739,134 @@ type RotateApiKey503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response RotateApiKey503ApplicationProblemPlusJSONResponse) VisitRotateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKeyUsageRequestObject struct {
+	Id     ApiKeyId `json:"id"`
+	Params GetApiKeyUsageParams
+}
+
+type GetApiKeyUsageResponseObject interface {
+	VisitGetApiKeyUsageResponse(w http.ResponseWriter) error
+}
+
+type GetApiKeyUsage200JSONResponse ApiKeyUsage
+
+func (response GetApiKeyUsage200JSONResponse) VisitGetApiKeyUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKeyUsage400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKeyUsage400ApplicationProblemPlusJSONResponse) VisitGetApiKeyUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKeyUsage401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKeyUsage401ApplicationProblemPlusJSONResponse) VisitGetApiKeyUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKeyUsage403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKeyUsage403ApplicationProblemPlusJSONResponse) VisitGetApiKeyUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKeyUsage404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKeyUsage404ApplicationProblemPlusJSONResponse) VisitGetApiKeyUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKeyUsage429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKeyUsage429ApplicationProblemPlusJSONResponse) VisitGetApiKeyUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKeyUsage503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKeyUsage503ApplicationProblemPlusJSONResponse) VisitGetApiKeyUsageResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -35831,6 +37741,117 @@ type ListAssetsByFilter503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response ListAssetsByFilter503ApplicationProblemPlusJSONResponse) VisitListAssetsByFilterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEventsRequestObject struct {
+	Params ListAuditEventsParams
+}
+
+type ListAuditEventsResponseObject interface {
+	VisitListAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type ListAuditEvents200JSONResponse AuditEventPage
+
+func (response ListAuditEvents200JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents400ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents401ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents503ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -39194,6 +41215,149 @@ type ListSampleTopics503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response ListSampleTopics503ApplicationProblemPlusJSONResponse) VisitListSampleTopicsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyKeyRequestObject struct {
+	Body *VerifyKeyJSONRequestBody
+}
+
+type VerifyKeyResponseObject interface {
+	VisitVerifyKeyResponse(w http.ResponseWriter) error
+}
+
+type VerifyKey200JSONResponse VerifyKeyResult
+
+func (response VerifyKey200JSONResponse) VisitVerifyKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyKey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyKey400ApplicationProblemPlusJSONResponse) VisitVerifyKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyKey401ApplicationProblemPlusJSONResponse) VisitVerifyKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyKey403ApplicationProblemPlusJSONResponse) VisitVerifyKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyKey413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyKey413ApplicationProblemPlusJSONResponse) VisitVerifyKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyKey415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyKey415ApplicationProblemPlusJSONResponse) VisitVerifyKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyKey429ApplicationProblemPlusJSONResponse) VisitVerifyKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyKey503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response VerifyKey503ApplicationProblemPlusJSONResponse) VisitVerifyKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -43640,6 +45804,9 @@ type StrictServerInterface interface {
 	// RotateApiKey Rotate an API key's secret
 	// (POST /apikeys/{id}/rotate)
 	RotateApiKey(ctx context.Context, request RotateApiKeyRequestObject) (RotateApiKeyResponseObject, error)
+	// GetApiKeyUsage An API key's requests per day
+	// (GET /apikeys/{id}/usage)
+	GetApiKeyUsage(ctx context.Context, request GetApiKeyUsageRequestObject) (GetApiKeyUsageResponseObject, error)
 	// GetHealthz Liveness probe
 	// (GET /healthz)
 	GetHealthz(ctx context.Context, request GetHealthzRequestObject) (GetHealthzResponseObject, error)
@@ -43688,6 +45855,9 @@ type StrictServerInterface interface {
 	// ListAssetsByFilter List assets, filter in the body
 	// (POST /v3/assets/list)
 	ListAssetsByFilter(ctx context.Context, request ListAssetsByFilterRequestObject) (ListAssetsByFilterResponseObject, error)
+	// ListAuditEvents List audit events
+	// (GET /v3/audit-events)
+	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
 	// ListDataFlows List a workspace's data flows
 	// (GET /v3/data-flows)
 	ListDataFlows(ctx context.Context, request ListDataFlowsRequestObject) (ListDataFlowsResponseObject, error)
@@ -43757,6 +45927,9 @@ type StrictServerInterface interface {
 	// ListSampleTopics The topics a device has samples on
 	// (GET /v3/devices/{deviceId}/query/topics)
 	ListSampleTopics(ctx context.Context, request ListSampleTopicsRequestObject) (ListSampleTopicsResponseObject, error)
+	// VerifyKey Verify a credential another service received
+	// (POST /v3/keys/verify)
+	VerifyKey(ctx context.Context, request VerifyKeyRequestObject) (VerifyKeyResponseObject, error)
 	// ListOrganizations List organizations
 	// (GET /v3/organizations)
 	ListOrganizations(ctx context.Context, request ListOrganizationsRequestObject) (ListOrganizationsResponseObject, error)
@@ -44198,6 +46371,32 @@ func (sh *strictHandler) RotateApiKey(ctx echo.Context, id ApiKeyId) error {
 		return err
 	} else if validResponse, ok := response.(RotateApiKeyResponseObject); ok {
 		return validResponse.VisitRotateApiKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetApiKeyUsage operation middleware
+func (sh *strictHandler) GetApiKeyUsage(ctx echo.Context, id ApiKeyId, params GetApiKeyUsageParams) error {
+	var request GetApiKeyUsageRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetApiKeyUsage(ctx.Request().Context(), request.(GetApiKeyUsageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetApiKeyUsage")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetApiKeyUsageResponseObject); ok {
+		return validResponse.VisitGetApiKeyUsageResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -44703,6 +46902,31 @@ func (sh *strictHandler) ListAssetsByFilter(ctx echo.Context, params ListAssetsB
 		return err
 	} else if validResponse, ok := response.(ListAssetsByFilterResponseObject); ok {
 		return validResponse.VisitListAssetsByFilterResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListAuditEvents operation middleware
+func (sh *strictHandler) ListAuditEvents(ctx echo.Context, params ListAuditEventsParams) error {
+	var request ListAuditEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAuditEvents(ctx.Request().Context(), request.(ListAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAuditEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
+		return validResponse.VisitListAuditEventsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -45529,6 +47753,52 @@ func (sh *strictHandler) ListSampleTopics(ctx echo.Context, deviceId DevicePathI
 		return err
 	} else if validResponse, ok := response.(ListSampleTopicsResponseObject); ok {
 		return validResponse.VisitListSampleTopicsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// VerifyKey operation middleware
+func (sh *strictHandler) VerifyKey(ctx echo.Context) error {
+	var request VerifyKeyRequestObject
+
+	var body VerifyKeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyKey(ctx.Request().Context(), request.(VerifyKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(VerifyKeyResponseObject); ok {
+		return validResponse.VisitVerifyKeyResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -46612,360 +48882,429 @@ func (sh *strictHandler) PutWorkspaceMember(ctx echo.Context, workspaceId Worksp
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P3rchpJuigM30pGrYmwmCkQoIMlOSb2xjJ205YltYTbM9N4u5KqBHJUZNKViWTarYj197uML+KN9X9f",
-	"wPtn7ztZV/JGPplZB6iCQgfL7WZirbaArMrTcz5+cXw+nnBGmBTO0RdnRHBAIviz3cVD9W9AhB/RiaSc",
-	"OUfOpYw4G6JrHNIASx4hPkByRNAVmT0T6JpEgnKGtrxP117lBRKEBYhK1Mf+FaIMeZ1B9R2W/sirOa4j",
-	"/BEZYzUH+YzHk5A4R07PafQcx3XkbKI+ChlRNnRub29dZ4IjPCbSLK81oW/JrBMsLvE9o79OCaIBYZIO",
-	"KIlc1NxFIb8hkY8FQSPyGfkjHGFfvUsthKrHJliOHNdheKwmpoHjOhH5dUojEjhHMpqS/AXv7/br9b6/",
-	"18c7jWZ///nubqO5jw+eO2rBUpJIvft//VKvHuLq4OOX5u7tX3K25zrHfMrk4mY+jAhDnprec+GgIyIm",
-	"nAmCfBxFlAjkqwcF4iycuYhx5FFJxsKL9/XrlESzZGN/gfGZ0w/IAE9D6RwNcChIvLg+5yHBDFb3Ckv8",
-	"OuQ3+rxzzitIBiw7t79EZOAcOf+xnYDdtv5VbCdz/IzDKdHzkmvqk3MsR3k33R0RFMCIZ0JB4CTETF08",
-	"2mJcIioFmoxmgvo4RJ4e1wm8SsGN2wF3X795wfzqu7MJKT639JD7zaxfksz+moaSRMchJUzmnd6pOnA0",
-	"gFGIM+T5ZijADvk8CXlA7ELyQMmOd8quE2bUy3JuXUfIGaDQgEdjJ1lwRLAkQUuWWbEd66Gti9fHaGdn",
-	"5xBJOibCRaQ2rCFvKMlRs97cqdafVxs73Xr9CP7vXxoMymwyXs6D7vJVemMr95n6uezlpN/4wCtXwHYK",
-	"s5RYuB1cft3x6x922VRMQjwru+5kdOmFpyZ40JW3x5iGJdZM1Liyq4XBD7zOzxMaEVEKcYkdW3q98csf",
-	"dM2l6CItTRHpA9PCjmj5kl6XgVhqhnpoy4oLHvBz9Qf59ch+x8ivR/b7//7P/zJk0EgzvzhqmPOx3Gbt",
-	"4h50yye4T8pAe6jGlb0XGPzQ6xTyvSjJp8J4cPkVx69/0GWXpH9sDcLHHpzinUVDzOhvWK2uFIbyzANl",
-	"F5596mG38F6UPuupGVp22Xb8wy74Z626lVjvp+uyK/10/VBr7ARkPOGSMH/2lswWF9lCWhit+iMuCFPK",
-	"ANoCCRCj9+87ryo11EIRmYAsh5SUTYREN1SOQKkSeAwqLBrwKP6ix7QsgjALklF9HsyQkDwiAjEuR5QN",
-	"YcCQSAGjBjQSMlbTXmTfr2bsMYwCOhiQiDCp30cFwmi3flhDb8lMIByp0RMJy2nuohGfRqLWY1Zx0Vp6",
-	"cs6p06mq40kf+hh/PiFsKEfOUbNed50xZfZzI08P7QxAQc854skknMFu/BFmQwIaJ6Jp9d+fRrAnr93F",
-	"Qw+N1YuIQFs8Qt5fPdgNZjNEPlMh1bldkVmijS1sypgKinaz12jmrR8A6fKKTrpc4rCEQm1XqQ5dqY2g",
-	"H5NAsVH1BtDLPXVD1UblSP+q1k4FGnMhjf2jx3zzAaMJVodzTSI0VruN+I2ooXP4kiH1dGgHjXgYCDQg",
-	"N0RBHWbI+4vEV8RDoMKnLnxehxfx/tbU4xcpa45OukAX76aVZudK9NKzqZxM5TFnjPiSR8XLWBh355XM",
-	"vylZjLqXRSD5F4l4tY8FCfRFsem4T6Iik4oakn8RCt/wZzqejp2jRh3+Bxiov6nHV0SZJENF+W5d54KH",
-	"sXaVcyqG297tIOy7k/1fTMNi40Skf7zzbPB4MtclwVEeZTnGglQpE4QJqgRKJKZ9jdHWuqjWU3T6Qr91",
-	"Gc1bpBKX9LecawckFfS34rnUY7k33dzLXnXqmhu516xIVA6zBUBT246Iz6NAIMmRwnY0iPgYzqJPhpSx",
-	"1OFERExDWVtGK4qhczksPiAdbYdkrKDDA26pv1Pnrb6ICKo2XvQYyMkeEpKGIRJ4JtDNiMgRUWyDw7+A",
-	"jQMehvxGFFNjFBPjHsujxoWE9c509ZJHOXrAMR+PMRJkgiOQO0KqlzWgJAyEiwj2R0bWdvW/R1j48d/q",
-	"ZR5SzLMKY170mBZhcD8kNdSl5rT7Eb8iDPVnWlWF3aVUumpiwiqn2P1FqN2kTwD4UQn+CzjQ0YMbCUjh",
-	"KMKzPLHucqKeyz88bxLxCYnkTB+B/eRi4f8OJ/MClTmN7FmoHao3lDyJUgeRR2LWPYguHhZSYQm/3ZUI",
-	"w5sTGtzFVzmE752mXIbPKRCFjSriExE5jVghdVHySj6yaCKY5n4ryY1SmnI9OoJE9/TnTPWr7+XTOVjX",
-	"p/OBR1digv1iDnuTGnHXG07Nktxz6suf4Mrs/HMX+EgLuFXv0hoQoMtLHFxopUt98jmTRHu78GQSUh9k",
-	"xO1JxPshGf/t30LrofGFKHiQYATVAHeExlMhUZ8gLDXdV+ClMD2KeHQMSL1jPgnn6Bc1Y2BEyrPBhdJe",
-	"HNcZEwXsp1lAHhMhQCR0cqe4/aigS0jMfDVmG0/oFZkJhQESy6lwjnaBGlAJgPSzdpNSztAA05CoM5aR",
-	"AQinOdj3G7hODvvPg11/hyQwhPt8Ko/6IWZXQC1KXcO5Pj59+ouOMqv0BlxrrpphA7tsnXfQlhcfnod2",
-	"XKRPXIDXVh+kV6k54Khkg5D6971IhZAg16F/8xGrBZwoJq5uQTPn5IzVyOwJHyYnHK/maQ62paQvPo18",
-	"Yo0JVKCpdkDD5nAYERwYnVfAAb7mUZ8GAWH3PEGDrEJd36e37X8eHV+0W922urG0BoeaB7jRb/o7wS7Z",
-	"G+zXn1s8cY5SS8ngTtN8gsPc2cH1etDYr+7jZrO6u3/wvHp46OPqYb3f3909IHuk33SKsCJBp3MSjamA",
-	"6ICAMAqoALQwM94AKUy8vzvAewf9erVxsLPfyADAjgKAMRESjyfqvuvNRrXerDYOu429o/r+0d5+7bB5",
-	"8C8ngZP0ThNAOcDP/V2CDzA5qOM9svuIgDKVI8W/fCWJuag/lYhPpaAB0QIrDkMSPRNI+HxC0BbO3qGL",
-	"MIoptRKHMLoZ8ZD02IBgOY1I5Qheo7DnN6xtSlueOfwjtHD2XgVRFk9ugM1FaRLQVHLkreuccvmaT1lw",
-	"N2BNrmw3uYt/BRH/N2Kkz0PE/u///98BYf/3/32QUz7lefiYSA6Af+d4FnIcdDk/wZHW/tff2Aom0NhJ",
-	"tmvmQ5JzFMKMT8cEADLIZ5+QQFsrBYmuAfBCOqYSbTXQO/pSCc9GjtM0/1xpoyyg6k2vNSO706mlaMx+",
-	"LsnYXhJOkxxuM3W4qZU9LY9NYpvyWOycaTTDbfcrL2JTsratBgunfhFLZvfiGRCQpdZjI7VmfIoUh3IR",
-	"FujTtaItKcPrw9xX86DgvmJx84mYN0PTSYClZtXqxpIANkYoGBy8T9ceYkoBja9Xo0SX83eYzYxUK+55",
-	"L4o2gH1CgzDCCbugnAml6spohkIswUS+gvo0UwJS1745sit9IuqzfIfWvkWF8eQoSNTeGAqxXfYI8ECq",
-	"a7lQH6ot9cFDAmAKVL9UAGNqSE4co35Eabg3mMpsOOKCagrKKVNL5hH97d5YCMxYIXtEgDXhUGSRrbFa",
-	"y2gkV6xXFksXT3TB78ymeIQog/jQ9P6yFK9RmburDx8+VNMiUn6sH/Z9MpELwINgdUTkXmISQarv8BrT",
-	"EPdDcs8rDLDEfSwImqZemb01EPx/S13aXj0lFVySCJyL2eefRocJyISwgDB/hrYUc7CbqyScDDNxQyIX",
-	"ZE/4U4kPWCIqkY+ZGgGSBGL8pse2fO1q0TR+MBUkUA+GXEgXuE1VR6vqxen3S43phgBXMujeY/n4DpbO",
-	"x8R4MZ1MeCRJ8I4EFHdh0D3lnp2VqN3YS6N2vAQ0VmtAsNInFiCphgkvvXu1aw84o4kkeEfF2HqS78MZ",
-	"tXcZXOQy5s87Nhha2zQ0/7Y/Nh9McklbGi6sYmGnGdsNPu1tPBNaSDGXAkK95BEJUtH4K4XNeEE6tn44",
-	"jMgQ7ig2HuJAC204PNeWeEpE7BFJXRz2/el4GmIJBobWz28c1+lP/SsiO0yS6BqrSz3vNn5wXCCiEM7h",
-	"SDKekAhUWaCiduQXR8kFWsXfrzYa1eZ+EsOrzpanf3ue+u1W/TihPoSUapP0retMUmufW+sXh7Dp2Dn6",
-	"xXnXOXVc513rH45rNnD5/p3jOsdn70+7juu87lxcdp2POUb/+Y2mzOHxnjOX2Lk8Qwf79QYKppHmZRBC",
-	"IOmYVAWB+H79ziN03u1N6/Udn8E/5J07/80PisaeZ756hbbMApCaHrhuyoK9dd79pV49/Pil4e7d/vLu",
-	"h4+/n9vPu7evKjlG7dSdLYbgKDTlA+SpId4LFHAp0A0OrxBlkiNGhKJivP9v4kvg1fM+lLRtvVX9F67+",
-	"Vq8efvr4t61er5b5ovLX3KWlwWapS4SOSXxHCZykL8v+5ZbwJSdG81/i03EzsJVaWgI1+iDU/DqVZSWS",
-	"ZWH30/XiFRjK+wIJiSMJBLMB7lbK/Ei7XxFniFyTaGZUH3UPAx6NsdTsb3/XWe66dpOw/0X/+bQfUt/C",
-	"gaJEP7xrHRvxrFbgPdmt3+bepp7mkvgRkfnioIDf0BZMMonotVLl1OTgYf5cxRNavSIzD13jcEoqNXQe",
-	"EQGqBUQusUw+TY+BPKN9pcIGNWkRI2/Z+7sFy06nL8Qnq466qrA6F6WyuQA5vxdH3CcpMAjH7HCMg7T9",
-	"Sx1JNGXq7mt585PiwG2QpYwVDXiotCejtOWQsyGJ0tK4FsLLbZuWyd2qreVzc5Og5IVXn6lLx/CjWr/I",
-	"LDvWjlMHFPv33XQ07sJ7T7CQSEx9nwgxmIbzusmWDuQgCglRX8dIuEhwJTmPsVLph6g/syJtpfzxMQMP",
-	"Cz/whRivtaO0XGcSm4xFxu+9VFiJnwGqOufynkTkmvKp0BjdXgVzGEVcGuP3zYgwY6nW77CoLySfCLCM",
-	"UzYsf3TTwuBchU7gmVqKTNhXxFXUnFXsAPIBUmlSqZD5dF6RielKn7mrCHwxs+iwyVSu5Bh5DBpr2maM",
-	"LDcRVdSOyhq6sHqZCU8BVq5n8wBS+4riMpPMqUgsjgiiQ6ZkTUDTlfypmzI8ak+ZNr+BTkBANdviE0nH",
-	"VEjqI58zbTb1Z5UH5VOdZNFrsh3z5AsDgDriBIc3eCbQkDCi43z6s5RtvbaSSxQu7k7sIyuw1N1V/GRl",
-	"JMsS9nA20bCHCAsUvIDZh8rZ/ZiAOQElqpyfXXZfwB/vu0Axp0Ii8usUh5oeYDmKw3zuziay4V3zWMPI",
-	"jdVAKTMMZMpCIoRhjMLEwa3PO9a+a1ZwaUujur8ZlpCOiarfg0OsfWxpgr+eQA8HXkyHQT2+gABM9e4s",
-	"CfTzU7pP54KsqCGGEKm4BZzG01naf0+FVyahWSbQMp8kLpLB+J7m4LoPxBxYa2Y6CKAqc7dGbclh9Ung",
-	"/LLd24BRtWM+lciDUFVv2wTBl9re3G3Z3PbUAnLvTggiTbLJGqaNVKyUULM1DzOBFQfOxwULw4Mgnojj",
-	"plfS6uwSSyLpYvzWAqqOKbMf56/7NueAX2L/akDDMMGM1DEatGi4joDvdIQWhViTQcNvkANS3Q2e4+pu",
-	"/4BUD3G9X234zWCH7A728H7fWYj9sIahRsYwNGf7WbybGD0XcSZeWMkTvASD26Xe4m3OCeUBqZ3kY+4B",
-	"Cuofp9xD6xkHJliIGx4FeVYaLbm4SIz4DVPioPdX8z+vttreoWkpuxMtjZ90kwXmbd4WgpiHGy0z5d95",
-	"ra7vPamnAJenRteDDJoeJsGPxyEdK/lTECZ4ZMURp54NmMKLD0ge+0gcdz5RJQXP9cN65n8pwPwrxBJq",
-	"AXjFnq5tal4jg+DqoXkKtAjk9tAe1hhhD3hpSh8ek+CCDBIxb63qH8s03IUDL4mnc4lAZnHz7Cu+lLJn",
-	"dp3kTpZgyDfZqOC1Q3sXFEyDU9lQ3tQ95RxYsuZYF3GSjS9DSruSBcqi00RDfpOy3qCtxv5cfLa2TVI2",
-	"1Dp1/SCbgZ6HfCnBvn4Qi/aNAtE+XmgpFTnjckpXaylBNh6MCqyL1HfU+JJCNGsWk7m73vGwiJoIJXs5",
-	"6sPTYeEKBOwsxyibgojD8GwAULNUo8JD8o5I7Ny6i/pG7GUtdcgxn10tsegXL+7io5uV7MwCflHfjydy",
-	"ZhMJICnaflAasf1bqzWQEKL/PBvYTDH4UilFNlyDDwaCyPjr0+RR9VGn9DX39KckhcEkF2WWI8CjHhOB",
-	"KbNfqJ8VB2DmHTBACYTxy+/0vkwGnM5+ifPfnKN6usLW5XQ8xtrlOo/0d2e8ZY3HS7hLavpcYCYhvTau",
-	"4rQ3WEp1UJoYAkYuyjmNWHYzPtB3Ss1oJlHqe/UdZMNl3mfCZbSjXrv59+o7CiUKJtnJm+Qw+4Zmva4A",
-	"ermcuWflTNivNusUzHeYCKSaozSD5k7z+YAEPmk2mgeOkTefB43BAT4k1WZ/x6/uBnukejA4rFcbWH2h",
-	"Pu8P1EWQz7Klz1NNyqZh6OYkSSt+k2EgSmMymbxHTrOR+c2P9ZDOGvqXjY9wXrVPOj+3L9qvcnzr8c2X",
-	"pUYGgswW8wSzOwizqVsqeEido6YwGpcLmGcnH5GK8Ct7V3edmuelyi+MiuIc7pysn2lI0M2ICwK+L87Q",
-	"r1MyJQGi8gXC2gY04BEIMlWQ3syZUSJyLdcJtOSsxAJGEktx3j591Tl947gpWHGd163OSftVTghFHgHK",
-	"qwMQr8JN1+0z07sJ8CUws4xoWZBboLl4HS9uirCUkkAMeSs8Rk2Uci+V+ITqsP0fut1zpMejrRvSH3F+",
-	"JSrx1YJ5j/F01cgxccF7o2793U/dbm21WQ3LLOFcdpZPJ81YDvQnkmaMvJGWNtLSh5VeyoszJV9YRp4B",
-	"tFww/em40GuqJnMU8DpuScNOyij09Y08t266wmnu0xk01cw5xfuf11/uvNp73n5Vr9cbzZ1dy/tzZII4",
-	"93xsQzsUEWQhZTGj0J8uJURKO2enJ53TdjyoS8eEK9V3Z1+paPMmaCcnHzCDeQn+vGr/3DluO1/DTJUB",
-	"jIR9nJxdtBzXUXTKcS28HJ+1znPD79aXD1JAVUZTssL5HDisbdkKllX/vLSGWQVEmoJPmSASUnRMhl/A",
-	"NXteS3hZZCRxeVwaxOWyXpHr9vtOpVbsrV2jCK4mj9owvk5IVLHpz+DBlxxPawYrFiKLTt+enn04NQWY",
-	"kkJdWpKAMl0MaUxCPEJnr1/Dn/0Z8jJopStKGPA0LwXp5tNF+03nsmskHPO8+ktjZx68zuFrUcQ6NkFY",
-	"BIU4XjEKplAh52ZETYqZCQMz9aAxlISmjNRyhY+H8QhnhaVcO1sGLhNxQeJhedWgi4cFplppeIC9EEOx",
-	"Fg7bdT5Xh7yqvqwa+gpOQGMf/VzlQ8IWf/njGoOz5X9N0kDWQLVQ5islSadu1s3W9s5Q6hgfs8h3B+ty",
-	"hmws2pY1aK9lWG7OG5YXOW3asNxcbVjWa1zXrJwv86yWJpaJDktEhDnuf19GnIREm4XfjTM/JLcsa+7W",
-	"c61psb6roXuRkptz09cQ18Fp7h02s6Vw9ut5dKE8aR3jz+kv05E1i+R2TgTAQ2EjteM6+jHEuIr5KcEA",
-	"Q/RVRCYh9k1odEiFrGQiRZYtMbuZ1ULEXM2iORqXRz9KewbmY4JNCKKbmxRdMsLmK7kS9J8JIhXT0SfU",
-	"wYEWbfwJ34A/IaMjrxtGsZ5OnUkeiynfPDCNpmMIDjXkNa9UYoK75h7VXlOpYYnYb3+fg6z04EXouv0j",
-	"BlzQ+3lsF42LyVXl0+x1JPmUXO0cOf8WnNUu8M07U/VnIWfxXOkxfEJ9TW9/vDw7RZc6CXgriPBAoma9",
-	"Wa82mpWELfk8AEunNgODEkwlusECotFrqKXfGIcRYptWrLPFBZQchpn0mlP6UEI3v4uQD3uzdxW/0xBU",
-	"JIKrR9eTw4N5OXyRqqTl8KCkHA6LXVcWvw/5elg69OghH3cUZL8R6oCX0AYbfO/9RS/WM+nfpkbsC8R4",
-	"j0UE6qsredXW2aKyUkMv+ZQFJECC6/oFjDMoPOdzIcMZkhwpnKQhVNlSn0bEv0K4x4zVBQ8xZUIexWUB",
-	"d5roLX0JHpWdJgrJNQkFCgiZoEmynYZbr9fRFZnd8CgQ4H/pMQP1IIHbt+01mmlUUm/dg2cjMpyGOKqS",
-	"z5OI6FJeah3RFJx6ooZaPWbo3gQLRQX7aqe2snzd7BYOikqbEi5++VjzIS3c0w/D8XgVnfZYSrP4Y8vW",
-	"y4nhE8vR1gS1kaWfWJb+geBQjhZZwqK7m1+tdmqbp/JA7+2EztfBKCiRsDys5Eq9p9mo7ZcogpBK6F8v",
-	"9OFKLzanTI8pH0FepFwYjFvDtUm8tinxaIQVjWLTMYmor6sHQM7hFtRbQFT0GBjn65UaOmPonAs5jMjl",
-	"TyeKkAHpHk+mUifYnr5/177oHAPhJJ+xL6GUYuvnN4qWN/YVUR/zCFp7+HSMQ1GB7LLLn06ohJUFfNoP",
-	"IdHUp4pe1VCLJRtCfTLjLEDYjHsmUITZkPTYFpT3QP/nfzdqB2SnfuAawzywMZ1TKGylHEX+Kgll3vLi",
-	"90NpWkt+C3w7BitzeOtpojPZigYrqhUkdgX9hJsqYKCuNw9GT/iQslQx3zXSEpYlsp8Ca9Jpk5q/bekM",
-	"BcpQyIci7sKCpwGVSEaYhpVSCQvpZIiY48RfZl7QqDd3V4pIy5LJVnVXmU+HOC2RDmEOPCeTJpWZ6aSa",
-	"HDZ2j/bqR7uHtb36/r+gqOogImLU5VdEnfTV5JP55tPeoO438UFcrWa+es2q3wFwroj2K5PZj6P+G5+e",
-	"0R8773/rNE5pR3TYxZ5/3NnvXE3+8fPxj4c1Mvvxt+BDh57RzvSE7tLBTzW/GbL++HU9+MePoaOPF8Aj",
-	"3bDP+ZGPGHrFibVNLCnRHdHhCCIOHQwZahcEw8Em9+bYksNwJ1kYXZLtaloe6A17d00+z97GYkYt/nVK",
-	"XCQoG4aQi/4Ckc+m4w6WyNvGE7qNp3K0bV7k5Xpq42tZcCrSISMBKMdCIBhm+vRigbyWKXEHTqEj9JLg",
-	"iERI15Qxr9SVZfJntXe3TLYBcH4v8pQms+a5M3Izzf9gikI0eW8WMEd3sr0fFzOcbYfFsuF9FsSKygc8",
-	"E2gY8j4OkR6JtqC8IZUCRTw0uZulJMEL9XxukkqKCpUIoksRG7P4vDN8R7TYVmwwLKqzrLblHDntV53u",
-	"2YWZr7MCUXMR8t72NL2SL4u1PjNFsdUotHX24bR94aLWq3edUxfpxbvo5077g/r6Xfvdy/ZFxdRbjssv",
-	"60dzn6kUYkWBDFX+FuMGBumbVFstvscnU18MGD286rIeMMLt3gcWE03JiDN3U5Ua323gXyOrLDXUDb/7",
-	"VcoyBqPcagtt7I9sBDJUXJhM+yEVI6ILFCtp2lWivAfyqoe41iWg50uEtt791O2i672Km7T2UxfbYwk8",
-	"I+9z1bYKr9qZPLQVkGCqKxMS8HvKo8w6sEQhwUIiznxS0Qac9JsEHTLQzTy0ZUqsmGjcZwL9o/rWjru0",
-	"4yo19EGt8Sd+iRqKxDQRVmqJmTLu6u6T9A6xf8X4TUiCIdhxXiBsf9HVOAUKQGYWUD6TkmCuG9AXRw9/",
-	"H0Ed2l+lPNre1l/VzKCaz8dHjYODHcd1fuX2krUSabe7bXOXF8h16vULDX3MdCMu5C9HEx7Jjx7aUjOl",
-	"641Dsx81UiwM7Z5cuujg4GCnorsq4iCIlBATTUMCVjRz4uj9RUdAUZnZooJQL6z5UhQkB0Bl6uXQ4EVq",
-	"sYgzAma+pN6piwIS0WsSJA27fBu5jmgwv569/RUKyxrZ20aMS77QlXokR1eETJAueZqafDf/MODO0318",
-	"4piPuttwmx/zrHQRkZiyMr2yMtX25k9aO3Ikt1iPJH+BGEc3NAx8HAUCbXl/81zk/Yc3r/qV1txy7OKN",
-	"+urc9QSu7Q7y+G66i2mOQZRY+wPSTVUTYy7U5cO68tKLpFHpBEd4TMAU3Dp9hSQfQju0jPSYudHD/aWt",
-	"qPKCI+JssQWx+YFyx/IOKh1QeBdxkxYEMtsIPh/kI37DjDSrBfyYtf/PFK0roVGyFULqvF+5aNWJX/nB",
-	"3cYrA4HpXYM8i0Nx7ekufSkMul+s6KM6Z5d4VzNBkOu6VPNOc5EkpFWSdbyqzfm0+byg/sSr2lydNp9Z",
-	"bym/6noOypUAetfIOwVgeaz7jJlinm4sB6KbEUd94vMxEQggM6mPm3ThMfUGtXEZw4OVdeuLPXD43qM6",
-	"2cpWvEpDiNbw7gInVj23HhOrpIE+7biJBUFr1I7raDV8tV+lUBtOL/zJdOIMx7uHZrzYQDnXUBkR424R",
-	"aMhrCPQqT73LA38LlQKldCLdCu8IeUaCTm4Runb32If2yx/Ozt6CNwVSDm11TCX9WqWl4mrJfe5pLUCr",
-	"J416ZsW7yoJyskZs2mKOs+X9IYmksLoABHdwOMKL9yftT63jbufsNMECs7E75TjNnxXA1VSOdNCd87Ld",
-	"ugAA7oMV1ZrfrXiuY+nVNZvx89X0M70NlBhH5Iir9Z2fXXbVgiPqHDkjKSdaVeJXIq3DbVtlzbn9ClFs",
-	"JcSLgibcrjNesBgsNS5lRy8PdeMTkose0NsnsBVrhJLLIVNa50gLFPGpTDBIcqM9xWkmrW7r0+uTsw+O",
-	"mwGrvNB3QYeMsmFRRVEoXp2qmB0bEnQrjjzTAdJgoUvFGyh0dRf6PIuEZn22fy48ZVDR4uEL65OFa1dC",
-	"RpwvzFloimAvuhjmcm8SVIKkgLyzeOwwuzyMXBoysvDAIwbrmSQcDZTzsXtri5f52LQoIMC4jA1ijdi9",
-	"w/nYvUWqm47dO1wtZc4t+w5ljJW+atsWZvmXRSGIUdzK42XWtpT6rqKz4aHwMdjQuE6ZW4wavCtjuSOf",
-	"EDt+tCMfmc4/FOldO8owJsw2vShNUu9CZu9Ajf7oxCVLV1aFtc2h3tMJwnPS6ybA7ekD3HLKra2n1eWV",
-	"8W4xE7OfcJ8XyJsvhgeNi8DDMaWhrFIWF11IHqutzWdyWrr8NSdWaJ1wnYLMszNrBZsLI1k3pOAhrKox",
-	"luZa1y8nkDAOlmeoNU3YNQn5JG4brFv9C4QjCB3WbWJCKuRidX8DgHlZ+AbbvhSUQs//xWJiXjHeRdTM",
-	"G5XG1VWUDMbFiJVbANgg2tKivzySHTbgziKOlWIoaSz8ssoqE28v89z8xOaI3SRIEDZidppzlPa6LMUs",
-	"gip7snPVrQ1NLLXdNNUsusDLwgsxJDEPdta9q5i+Lr5sPlJXH57ZZmqJmd3YxSVvzj3FpBL+um07hhFm",
-	"sobaCh914zbGpf6WQIS/buq9iKWxmLX0aGCQFof65Wsy/Eyifta5tLusTLg6HPrrlJifDWuaL1ee3fkF",
-	"UVTQl5o/wH6VKi5HRJAkHkfExa7GBDNhyFaqW7pWCtLRPxn/WZ5Zt7Gfz1YyVdHrKwQXq+jpc82FCdPd",
-	"b3Hnr4/R84P6c9uaHel2iMJFPo6imQKBPjcBDuc8klzYpi3pXn+2obvwKj0Wh89qWh8Pj2upq+ETLEfx",
-	"Y+oP00Je/Rm35o8HdOJMkXlXgCxifsU1z1INGxfaiukdwgjk84AcoQaaa3rroiZKd+h10Q76GYc0wEnP",
-	"chftIdvF8YT7V+qb/fibubaVteKabQWxXPqsy7fG0FfbhhPJCfBLelbml4Az9lcsR7lBZ+bmcleqHsqP",
-	"a7R3vKK6Xw4zS0ryl7XtmMaaOeWPIumikPs4VDeJhC66ZBHZooR6X37oa4QLcxasljhPYt9fdBDDY4VY",
-	"83O8QF6qdaeXNKMyVfcEnkFKFQ7D1Q2h9J7dZTkgGbjI6SkS5N+pNoEUd7WKQwnc2HwY6eyECYdUDHu+",
-	"0OHVGFTAIKIbdq8JZHP7Tq0ueSpv9xc68vdu+QXzodX3Efcz78pdKUTm5sASxNdq3yGwAN0rCyk2gCiD",
-	"CozhsdJvtjwdoH4MFj8P/R21zjuf3rb/if6Gji/arW7b7TEPC0HkBcEBDLi8bHfR39BFu/WqAt2YPRyM",
-	"KfNsvsmIK7KueSAsZM7H4qSnnOsGCm/6fSvNKX+P+ejvsI7flXL2u37H79E0JL/PVef8PanN97utVfH7",
-	"VJDo94iH5PcxURxdVLbUhn7Xq/j9Pdg5f39FQiJJJb/t6IVxG5bN9P10DXc816IcMyU2q2NGputyiPsk",
-	"dI6ct2SGxvBzlLiSrsjsXfxdblqBO3+e+qPeUfxR7yynPYxukrZmX7O1U4HNHku0j7FK6NKIdB5CCk/s",
-	"vkmC4deLaF/WDSpPXMy3fi2JZs+uNB1llL3Zxb6zH1PtZmvVj1/q7v7ObSFclmsCtU6rpnIHyfOazcx3",
-	"X3qkFkoXXGJJ7kamCQvOTauvN4pXr27C1jbC61ANRxMSUR4YRxbBUUhJZDtC2jBYIWkYKnJLJdqic50i",
-	"ewybQF4dhMun0MheTP1Rqu+kjqLV3evBHbJbP8y4wlI6KCzsHNZlqvZlNnWwv6tAfM7zx2+gg2puZ8sr",
-	"QpL1oq0427yOAjwTNvqxqKZUPfeaFy9xGs5XhzEOUB1rz9mADk3ZX9D3yxQbtwVWcWPOJ58c3Nn77vn7",
-	"7qfjs9PT9nH37AJMudg05NNGzfKRADkVzSmbTGW6Acdihmy2wqmaP+RDYzLEEl+CSqBfUZiCiyXuzmXX",
-	"mjWJhl2FaRW2sAKFUxEdDkl0xt5PQsquDJWzK3kZcv/K1M33dRCZZj4N9awCMZrclMIuzILX1vSWbKET",
-	"L8fuuNVtfbo8e3+htu3aJzXQpuS447PTy24L2p1fa/K5U7fDdWv3N13n9uNtQhuOz96dty46l2enCSdx",
-	"upyjEZdfo4RsDLllyec0JC1fFnSrxXF7yEVkf4ISPxdQ4j1muRbA19gquFoLqmjGoL/qJScwcFnIxXdR",
-	"SAfbJr3mnO0JuTGQre+wT4HbetxygQqXA+rjzGMxkKVEwL27V0Nc6X1doPDlSv0bV2Z2y8tP83j+eNY4",
-	"2tz2CneJYZrby+J7i/ZwbOn4ukAxwpSdxcT4S45oAT1FYz6B/s0p04ZURj7rzJU49rV1+qqSDm9qnUIJ",
-	"44v8osVzvGYVOJ7p8bnMZt1nzWbtOts/Oa5zCv9904X/tB3XOenCf9qrYS6zldQU8ystur1XMZtdN1g6",
-	"qbmxErVSYsYqd2YBY1kP5xOxJcVdFi0/xQ1BcySb1MIz0d9FjhcgBvFCio6/MOhJ/bheOH1jPpx+UahM",
-	"h9M3VjqgY5a7jtHigYXv8tL21xGYy4rG360M/HVF2sS+0qyvQFi82Aw9H0/vYH26p6xavhHxfeTYNePX",
-	"vrFWg4ViaiHltAd8lyiftdo/lC3QXywOFu3hxF72mnw3plRrAGSK0a+HWBkytsaEJ/Fza044f94pirTy",
-	"zI30nT6k7A6WXoVe7Xr3kaLqdxY20mxgjRNOJO91DngxNtHO7aY2U3ROVpy9s7A4l8egRJcUL3uBAi4F",
-	"usHhFaJMcsSIkCQwdW9FNtcNkh+05/uZQGaOcgW1spz1y2ptMM1v3YSt5sbk5kt0sFX74AtdLq5PIhfp",
-	"JxGPkOFRtXywLrqSJwuDBdvrJvb16WNfL1Pl1BJJHKJkXi0tsqjQIFvXfLc+V6682ajtaYQhl5JHBebP",
-	"Rq25s/uvlU0/UiEWy2yoKws+zu8tL1og7gZhkwtM7YpcWrB2Qnf6PMrbUEs2sioIVLjDMu8S01Ku8GLy",
-	"5sxhZDo9zF1TtkRjLj3TkLx+3/PScLwCAktBXxmAyYNHn0PZZtOtazwVEkGcVrr1lTqRZ8LWfx9w3TQL",
-	"llRDHQmlRAUcNTLl44+QkdOFLe3Z/F97OxCxAa45WyYUsql1PRUoKzqXFFe23nUZMMxu/i2ZSNQnUMDa",
-	"sm3Xrr62/goyMJ1T3hACm3Sd1hss0JhgMY1I8CIuecP4Tflahzlh+ImnbLnOteiUN874v/1lZZTVCgwB",
-	"f/06GBLSMZU2TCF9gEPov5hChXoKFcJMZ+jnqd9uS+CJmTPtRK5nOgkdZF2+uaEi4opOMu9Y4SSe297S",
-	"Hj10rMvVrn3Pi3e3eE/5ibstNCA6pRWjSRxPjXyu9PG0Afvs4k3rtPOvlknJ+3B28fbyvAXSJ0RQOS7I",
-	"pOqjjrgyCWaOu2gtc43O+qn7z/O2edAmpb2/hMS9izN49F27e9E5vsyVa+MA9JxMkcJUCivM5P2WiDql",
-	"wthNfHr8Z3G4v+ZFiVRUqibQ47FKbQhI8cvi6ktdPLxzr5vnWYNvkMQuvNHZMIOQg2fge2wgk+639b37",
-	"dtf126bOJq9/2lpuhufzboYcqEvxveer3QxqdXdsgjIH199qQ5JvytRaACBPZkRQFG9jQ3h6G4JpULtY",
-	"ePrrkOa1kkSV4NYxvRfWtEQOIj5eh8GXHTu3fpgGni9avxY811v8cI3200PdQbrc4FCuM5ascSi5e78k",
-	"UVyqfnWbECzxOacAuL8oLd5tNmqHH1f1D4nlLXC3Fqj66a8b9uuP9+04klpwXgHNpBXHhESoP/WviHST",
-	"FiBYIO/thNauJtRDVGQS/dbpnzHnY1jaByV9WCm6XRJJFoK379+5I3WGmdXlYZMtmL9mXoWRnXI6T+zs",
-	"pTpPFPZwuGdBTipamfgFKKqvziUV1/+xZIH5O+VgpPZfWky/ZxOCdcoPJuczj0Mdpn39UBQq7kgT8iGi",
-	"TFfCuSIzAXWw2BDpStZjFHBIOU5nXNZy4+DNReQ3dzEJZjAG3Yy4ILY9QlygMZW+dDMiESnfJ2E+K+Xh",
-	"+iXEh2m3l75+V8FPEWLdpT7i/cFx7sKHTOnz5W12/jSKCJPnhUWou3GlzGcCTSICude2ZrWL7FHq7nnQ",
-	"t4Qz8kwgfsPiYZnl3LUXj+vcRFSSMxbOYmFtDstW+jJjrItXo7+ZK9O9WxhcV3jaK5ByRZhNcQ3wC3u+",
-	"3BY4fYH4mEr1WSuy6ZLfqGUL12c6C97p/JtlLiCmAHdD2yW1qvNLCKTxOtdmnMnl+p9/g2yuxuHh7Woz",
-	"cvzqIvx+osQv3TzniRK/oO5Dyrd/0W69clxH56s6rvP+/JX+41X7pJ0bhOs6H3Iroq0RNjKVox/i0piF",
-	"jUpX2yRyggxsYTb0Q7v1qn1RQwCaAuGImNwskVt9v5bXMDPn/JLCb2lr+enZaTtlv45LwulFOK7zsnXZ",
-	"OXZcPTDvTPtYUP84ImCOwuFKIHo5P/52rgDdl6Wno1dYQ0s7EpRrOJCpgpo+lJyCqPaAFn7KO5LRQ4DI",
-	"3J3u5d2prcyaXrwp0moXbD6evy8ojBnR3AJaIykniEfwr0DvL04yhFs9tbq/xTxVi/L7+sX2sLvX4583",
-	"GsY29JdTGgZKoGw5rsMzldELapfPldcXRCqB9Psptr9ofVxWaX/uxO5Ux/8eBfhTp//HqNw/d2Bzpfzj",
-	"7azvDYivrQX98xa5Pg7DZRIzGuOZUq6UsFaiUJEby9dKMxtM5TQqULxoXgGlD7rxqkQeDkNPl4hP6iYh",
-	"KlPLKa1p5UHuUgO0OhK9wKUnWuhliUesl9IxX7s2hzqlUzpW1xRMVvpHao/wdUlHqW4GZcnJt9kaYeFM",
-	"l0L1wzVKKGqQcPe+CPEin8x/lcgcT9Yr8NuWXDYdCNfuQAhn7k8jKmeXCswM0YJCPK2pLnw215jucxVP",
-	"aPWKzI5Mq1vd7U2X7Df9btGWqZwn5CwklRpSTP2KzHQoYl+3DrjWxZ4Uy9U9a4HMUDWJVkYSwIrnTMiO",
-	"XmOiiBWsdmWPXrPiI4RZps+vbknnKVUExW2EPagipe2yXOqBPcYHyItDfwWJrtUBeG/b/zw/aZ22P12c",
-	"nXU/dc/etk/140PCSAQdy9T2JxGFypTQvBBLBDCr2XPF7bGlhaqAMoBsA9tKDkdpQKDUjbFf7mBOP1zu",
-	"Vn941zquXv7Qau7to0Tb/ft//+d/uboTsrEjwDdd6yuJfwc/mvrk9diWYhdVwiAS1bV1F6F/g151AhTP",
-	"BPJsU8G4wDF0W/ABZtQpUSl6zEtDmmcqwdBrLOE1NaTWgLwRF9Jzkfe5yoJqALXC1Bv0Z0PxqmKEm3v7",
-	"HrSN6DG4s8gaY7UZ37bFTL+H/DrFoamqieL964GUof/zvxt7dWRN9/a1zwTyQ+5fvUAE+6NUywoqAOAm",
-	"9vb1gbzhMIRE0NAT+1d4SJAHPazZjdj19M3nYknmShcx5RbyC3VUXRYYkrh1IcB8wwJT3ysp/+VmHBr6",
-	"kkwFRIHGOCBxF9GxbvgJu7fjdO4MfJqhScQl8RUM99h//AeC4n2ix6Bkqylcqc6Gobiyp5c2YZh6g3/7",
-	"t+DM0xX4tjxTCNBTYEVlqG1QPZYURuzPkNeC466eYDac4iFgKWGejdZ1kSeuoEgnLOuEqp1tQfPBSo+p",
-	"j4iwAAoACiTxFUHeX8QVhVqgf1GfvSRpSIlfaIw/qz/qFTVAkWaFF566LPWI+vcICz/+W92J+lCFES+Q",
-	"z8djDCWlXdPkULGkiobmv4AF8u+K8Ku3xh1Qw1nFFL9FAfenivCTQBcwRQPotSiOkAef/w7pQx7aArCm",
-	"clZBPOox8+PZ+RGOhp5BAvKri5j6z1Cq/ycuUucVqj8ocxGjTB0mZd62B3/D8WC9hR5Te6jU0I+cMiQU",
-	"FcMh0onB0D9GT/ECOk7ojWrctkUY0RbUXECekvs9HclORI9NmSASwS7EC/TrlEsDhF7PUdsSPp4Qgbxe",
-	"T32GY+v1ej2vAl0zsRBIHa9Uy0ku/VqHjfeY96bdRdvXO9vqY1XIiOCx8HSpwg+kf8n9KyLRlmJfGpv6",
-	"6nrQiESkcgTdRXvM+9IDLOw5Rz1HTPswjPQct+fQoKcYcvw14KLoKVms50D5wE4Aj9Wb//2f/wWPgPMa",
-	"vvtrz7n9eOuhLbgwNQkemuHPGzD8VneT0izDRPzH5XAh0B8PNShFxCf0mvSYp0PZP1GFutJDpvKkqKFW",
-	"CvP1CWNTF1NXVfwfn1tAY/7uaa4JfXZvBIk0sQqpT5jIdAeZYH9Eqs1aHVp2hKmWHTc3NzUMP9d4NNw2",
-	"z4rtk85x+/SyDc8k9VBj0pWWBJ16raFH8QlheEKdI2enVq/taC12BDJOzNM1OYSagznuo2t+ZYiY0M1H",
-	"48qfWpJIiwwvoFOY+UYfLZTF1L8KKKtmq5TV4hIaVjw+4UM+ldDPX7cTgmU267uLyzrhw6FiGlNZU7vc",
-	"rdeLdIf4XdsvcWAL0MEjjdWPpEsEw0PNw9UPdTl/h9nMzAWW8r36TqnJrjHVaj2IpbqQrd4t0icj8VCX",
-	"NFDXBgUiucjx4rY/a1eqbUiIFNRpYcs47wA3MBIjHslqCB2IgekGWRFwy4N/O4HnKn7GJFjsV4qUncAI",
-	"lRVTzTQDBzWkCywjLKWS5g2nUhJhFfIYSKDbJOsmyrZvMyyfRMmGNG4twBBlTlya+CUPZnOa5oIvYC40",
-	"CiiFCQN5if2rs8GA+rr2qfWxOj6PIuJLNOKRIKgPdqGZElknUK63IJBEq7GrlFzYQQyoWcXWOk2z+FFf",
-	"b4da1RA5wTh79VQwTrY6rnM1+WS++bQ3qPtNfEAO+8+DXX+HNAf7fgPX48+rfgevIUCJc+SQ2Y+j/huf",
-	"ntEfO+9/6zROaUd02MWef9zZ71xN/vHz8Y+HNTL78bfgQ4ee0c70hO7SwU81vxmy/vh1PfjHj6E5cri+",
-	"ohCiVTFC8/Va80u0FkUJrXu74AOGy82la5R9XbLWKEGezvEs5Djocn6CI53Hs9vYKzOZmE4moJa/IwHF",
-	"4Lj76rTUqPg6XDlLWSmzHD0V2TBHaG/dhF1uGzwAa/5K8puhfIbqMnKTJbOaSKqvM8N133oezvHRbHXS",
-	"RT56kcbce5DCR6QApfFlrsD3g9HDB8HWFlyZvpMJptEGab8K0hqYmLdXFWIt1O4++uIM8xpqXpguRgrT",
-	"rKavywIn+cK6/f6vUxLNamjOBkMFYkTbTtSLSNBj0E53SxCCPG1T1rqB7X4xJ7BQIfXvAmQM28G/0K6e",
-	"DNm+vKITMKuvGNfFV6TMuEseyTLjdLhPiYFwcGqVXS5xWOaJ16Chd4LyY4+N4WyNt9vIuvJzxAGTpR8B",
-	"EaH06FcpmCz90Hux/jSxcFv6GdPopPwDWa9g+efasVxa+pETLOR7oS/m433lYhOB14gd278k8esWxo6c",
-	"/fpgZ+ewuUsOm3i3ud98vr+D6wfNnbq/7+8c7A12dvzdw+eDHad81Puc858KY/wz5AilB7hLFJRlIu7z",
-	"nDB4Y4p4N7MzKQIU50kLTXZzxd2P2ejBRml2rildOhAyh612R0QTX3CkGZr8dXlrGXb1mkd9GgSEPaVl",
-	"gAqZ7k8RM0DD9YpNBJqkKQlVgZgRgDVfTfkiwGSYYXg1dJFyEqBsT5Ie074ZsOPPMUo8mRAcCd07Gmrl",
-	"p3pGHyEotIEoVIxw1b8m16BPegyqaeAhpgxtYegf3wf/EQroYEAiwnyizW7ayWKbm9gGhTQVP6NelcuH",
-	"j1Oc+n72g4fC5gfD1vWQUwcflBK0G+sdzf2IaQqYnCMnGBzUg+c+JnuH/UN86O8Q8nwf7zzfqw8O6mRw",
-	"GNT9w53Dg/rBTlAP/L3DxuFe0w/2n+8dNvcPd3f975o8r3fheSTYCDxGAWXhLEFXkI19HEWUiHna4GSi",
-	"aNumwkLeEsyw7bbJST7hfly6NruU9xcn1uKstK0rMqs56Q3OR7Pcftt84vvX2mLmpIEohSq5DCqlpG1/",
-	"ocHtMm+E7oykOY9CvS1GSCAsE9K/etapExN/DP+9wULzLvDXGmO34ns9RnXXMs1D5IgwxFkNeZ1B9Z0S",
-	"Q0DJG3HGp5F6RP0+pNeE5bERvYaYjaynz3UGMN8DyLIbufWRCKO+X0MYwfNuwjU0yEI+pA6H4FO5QB6/",
-	"bdKkHW3Lnzjl8jWfMmOBapagZRGJy55qt88TUiR9e6sokmstRVnUfkNkSjzcYOc3iJ0mnqoYAe8on9x+",
-	"Z4j7NNj3hsjVqLcexzQqSwAs0wRN5+u5VmQwMVpUII8Gpj0rlSjgRJhATKVSZwULo92+0EFtKUmYsAJJ",
-	"uOIiLkckuqGCmLhyEEJy36uDjtJ+Rq9SQ604PxdCRsGDn45MVyqy9jK5qD+L+dEzgbxP1xBJ1J/1WEqI",
-	"sdFpyFNA7UFDvKSRnN3VC4SRkDhMTaR+/DfxTbxmT6nlYJox09fgJN2U2cBd0P3BjGAJlwfZkUoTr2rd",
-	"X47IrMfGeIb6BCpV6tKZWNfR1HUG1CPUpEvnyF3nU/kgQtcdtf7c/qHft/J/B57X3PC8R1PVFcKbdIHv",
-	"ls2V4FpzbdnvK6Y+jbZ+sN56bYmHp1f1YxhcV+nfhi6qpirD3QWAXEt3x4R0g/lojjFt6TT0XJu0ic/P",
-	"bbXaY6lYcMqGLkR2JJkhmuVBsD8O6RVx0ZRJGiJvsfOrh0b4mvTYBAtBArRVR5GJuaQSJY1nT9OCg5ES",
-	"9LptCkE2ExSzwO0xQZlPbAS63hqE79pOsTYbH4zjmqtbQUmx44AfIWxzUcHN3WP6pqzjoB9x6A4vR1iJ",
-	"JIKEA4gkbsGvIyygddzcGdbQhxENwdqf7b0rsi17MQMhysxZ0GPXRYJroyTjSTNeQUPCZDhDhAVisfHv",
-	"M9FjMNULiFNG3nyT4SMEgeVIcvUGkBBjt0M4q6Fjzkzlm3hOARH/FKLtj2DbYur76tp0SiHsRaAhkXrZ",
-	"CkK0U6JZr8f2KpxpTQzpt3nyjm6ofH93RV4n4p39er18gE6ms/OtER2eTlLIugnq/X2/jpv9RqP/nOwM",
-	"DnE9II3Bjt/cDeqDOsZ7+Lm/Rw4awZ7f7DfILt4Z7JPnwYF/2K/jxqBZXvZ4FJHB4o3eT7sgcHMvvZKH",
-	"06I1himkVITTYO5Ggw5KyyLHnA1CqpNn/0x2f00SUiLAM0v4C2WBEcGhHP1WGKXVYuJGEU9FKW+Ad+jc",
-	"Nw7hXybR6odu9xwaN8TKvORT2/IBS9zHgixGS74h8gcz+30pl5BYToVz5PCr8nioJy/CQ7tFxbVDek1q",
-	"y8NZ6TVhavgk4n2SOm19vuawTU5Ize6gyNp5psf9qGvp3O9obNrdfbNWspHWa1QXyT9emyGGsEA/Xp6d",
-	"Lj9e0Chb551nAqmzUdAdv2BLPV5JHTk078ge+AyPw0IQV8vRSYLg7oymxlqjcyhdIMTXOKSBFnCU9KB+",
-	"TnJpNevTpaf6UxpK8GflAry52X+q9ax1s3YHj3AF0KbkJqJSEgjz+Gfr3Qka48kExGslRMN+1TErYXtc",
-	"ucddqXcX3FVEcDArS4hMBxRLXBDWv7por76TGABzr+BCz/ONkRxYlRJ6AepqjxC6iwO6mkLFVQFz7yAV",
-	"jov4NYlSZUJBaB5GfDoxtUJjxUn9rmb3arkhuBemVOcmAPcO0asnuE/CO0SUPmbIZhZk3s3lcjuuE8Ki",
-	"j5y3oOvqIsCxWJ4qDLyYGqTAKE4Mys8Tsh+1w1H3KL5bxKQCzHXiJQEPNsGShcGStiavpTv6c3GcZIp8",
-	"GHdNrSB2UN3Uw0UOPjnErgOgjxku+Ic/llxz/Z/ZRv9n1YttPBzQoBwSFEs+218U9C6NhEuRJRP2VkPv",
-	"oUZ7yIWx+Opi6VSiIb6Gr3KUAf1wTLoeKY+uCBlMNNV3Fxj1tNFNRfBVHNf0VPffNYL7xqz49IE5xVCz",
-	"nk5ka7SXC8lRs8RRMSkhq5L4EjOBM2qI8X65sQ1kvlhjpZYXH2KA/OmiQx5WUHkMCe3xMX4TrbCJVvgG",
-	"oxWWiWTQ+qa8MQqGx2Yn9WmJ2QlEto3Z6S5533fIfk7VhimflQz9Xb6t3PKvYkD7Rnt2PXhK8nxnllUG",
-	"No3fGwNbkYFtakiaJaX680oDmxpmDWw67spWKoMQIduFHzOEoyFnTRqgEYYiIMFcAY4i+xz0wbmPfe6u",
-	"kD4HyeXriK2C+XVA/PHTev9Y9GKds9vY8TZ2vDw73lRTlHlKFwuN21/UP52gjCVPjTSWvCQyMInIhKKH",
-	"OiSzhtI1i2zeoRrwQleJHkMTATGiE+Haop0iVpaTAkfYt7mxQ26DvYpzWmPy+UgaYxGibWyEj2IjLIDd",
-	"YhvhU91/10D/xkb4DdgIC6FmPQUWBJIlSXspmmiMfTV0Op8AZ619aMsmvCXJbpUaOhtTiTwrbHk9lrS5",
-	"fKFT1xRtpVJHiFsaC6GKmmJCHPuxHWhi0e2g5MUu8kB0UX9YSUP9bQUSvTIQR7we02bMDHHHMk3d0dYw",
-	"5H0cmoCWJEg8oeqVI4ShIQKJdOuF1DnZsjlQfhzsEZhlMgPQ2Q0jkXUWmY6rckRohPgN6zEvJaAle9MZ",
-	"fPGek/za1NQvTIpFLLjzQY8lvVyNAXeuX6yXx3D0Cw3BecJsvkVR9aJmy8k+orj5wEl49yO/779zK+1j",
-	"BH5vzLpPwqLeW2PuErn8emcbWguIpXG4egja0hmioqJzpZPee1veTdKHTvuq1Igspe2xLS/bAsqrQJAr",
-	"RpeTSNH+CR6SGmoJSMXCMkunQ3JNQlOYrcfi+arC5xNdZ0Sncu3WdwrriuqdLtBQ6J0CJuvE/5TakFOW",
-	"WC329rt189++0GGx3AS5DeZKmEmhQ1kZwzf9rdy4dUzZ+nLL2tQvCY6AROQfHIRQp4/L9nd71f65c9zO",
-	"bedWcAUspIzklc6K+0IWPRpgiV+H/GaNm3sVP5K6tfmOe6FtzCGSzhzYNiDnzPa4FNCrQ+j+jJOQBzHX",
-	"zT0xNZQGIrPUUu3luniY6mK4pLW4ojpyBnkMAx6NnYK96aVbWpLb12XAI9sPplJyf6Yzyh32p6u/5m4x",
-	"3SyxYI8fH1H40CvTWLsogpwxAqQSaCyc5sb8Xmh+x5bmx4lW+os59rcdUm2MzzfKn9ArguL+P/oRz/YD",
-	"+5Kl5rdaw/mS4iDi6Jf//s//+ngbZyhDpSzdf0SrXfprXVJ7Ce96OdMer7X1gG+GA6yth5TM3lTHY87m",
-	"K2sK3xuy/oks1ykK4ZpmaGkMXUI1oAXYIOQ3ojBjUL3csv31YxpSsiR4Y53vU8x7VC5qDr8Maqr7RHCf",
-	"G15ajCmJyvdMpI4shScpvCh2cZ9QdqVUNdOFTslZSHLEp3IylcjnjBFf8lTU0KtWt/Xp9cnZh6Pji3ar",
-	"2475aLyeIie3hQHncdhOLNY/rDd5vcmXumO/txKbf0K3aoxoRXi2wJO2vyQq6lJnayt5uak7A7Vk+rME",
-	"O+O687FrdWu3flgpSp3IINyqtoXfqy9z7WiBJ3Z+roSwYjdo8X3Xvwqh65p8c1j+xin+gL7NEkCxnkib",
-	"2MDSns48V9e3x7W/DjDHzqWNk+jPxu1jZ01pbg/suaqE5xU6KAzswriNFvr1tdD4+EvpoYlKtNFES2ui",
-	"qUNLY00aQ4q10VZGD2V4TIQLjZWhu7qbVNm5hBtFW0GEBxI16816tdGs6IgVHXro84BEz0SPaVVWZ+QJ",
-	"biJW+ti/GtAwJAHSjdW1P0c9rWeCwtZA/Yzm22Oe9mt96v7zvF2s/Bb2b0qA77FYaTzB06jAyf42SvD3",
-	"rQQnOFqM4jmscftLkIBoqcjjNMa9ap+0u22vhrJEYkFVjpXodbXlLH5u9OU/iL5cBhiX6MxLbr3+lWgj",
-	"6M3JNjaa80NqzuXAY03tOUXGVkYKp2nY+/NXLUPDPBMr7OlifLpKNRRV1AllnBEbRHVYKwhD/TZFiq+F",
-	"NhsNfaOhry+KiOLIEoOwrcvLdrdYwEdeYIKVPLQFIVOjmaA+DhENKgplp4z+OiUQkFLaNQZvfFQkfkKd",
-	"4M+kD2ySE0srEAsIu4ir2/1Z1SAzDQrDoj/YjI905LOre8PaIE6FhqZZhI+ZTs7BEUE+Z4IGJCLBEWIp",
-	"nrvbYzbEGvGB5dGEYVvGWKkWEbkmOCRBxbWRkvbxOsI6dHrAo9UGglgOfTmzgZDlIqODZHQWqdMBmGP8",
-	"+YSwoRw5R8163XXGlNnPjdwQ3TmqiKOI3whT8BlH/ggCBBhJB52naKA+HkMEJyRKhoHq9YgB3o9vOlwu",
-	"vW8E9wchE68pCxLW3p9BefEUgJWhG18sZpSxMmiGH9sXOlIYo6BIZx8vNRv8qU0G34QFIBcqVun9zoZi",
-	"fG+qfgEc3EXBP8dyVELB1+Qjpdpno3XG/BpC6myW7hJlIK3VfyvKwNdAiI0mv9Hky+sECW/ftm689Zvz",
-	"LWJ4rkngUvKI6EZxxk9oBXpDwJEn6ZgIiccTDwVkgKehFArdGb/RmengUPSQ5D3mmQHeC+QFWGIv5WZM",
-	"vRTMGc8E0ogTzwgvQltKuWB4bKqv9NgA01B9AL/ohFMmSZQ0+KhkAnfnrRp6vmcibd74AGmdrMe8TkDG",
-	"Ey4J82fVt2TmuQijiMiIkgAZ2qStldDRCEoGMKJ3PSRSawwDGglpmo/kqT4vzQ1e6gz3tXPqkyVCx7BH",
-	"SmnRq3sSE4o9oOIScACjG0vKn4lqWqBIEaa5EKVSZHO7Pw2vHo12ttT6IksadNtJyqBPlCWmaWKmtDzK",
-	"AvIZCEiamlUSKsNIrccMhUJ3JFCryZD4+nQoLvHxyxd9f0dfHEnGsMhpRJyjZqO2d+s6MbfRpez2q41G",
-	"tbnfbdSP6ur//qUTfgte8Hz5C/b0Cz6unb2bIY9zubvG4mS/mE/l3RDTDTH9VojpdKIEt0bdrdfr1gK0",
-	"DlnVVs1lxTvetLvQIA7xAfJguCE4NoEZjKx4TFBfXZ1AW95Qei7yhlBU3gul/i/xcsJYfkq97w00tCxh",
-	"QQahMmN0NTIqWJf1X+6CCXml0dgsA+GBBN82FUgRniID8FBmlqCOCEtd3YFU1YPOOnNKxXZKz0wecOo+",
-	"GfCIrJ41fPj9lp/6bhvOfRcdU5kPPAea8OPPdDwdxx8p0x8TNqAY/BASxQvmEFd0kj9F+oX1nBfe1x2w",
-	"ButTVGiRr+Vel6tEECWYgGa0MQA+CAkH0hcbEZ4l9vstXf0+IYSVRYLuPo74axV/768eGhPMTGk9rcZn",
-	"tfKLduvVMp18Kal3HlPlNZkGD28o3CDXJtj4Lhi9tjy2HWJJhKyKuIRikUvoBAYWGaJyiygpXqutcoYr",
-	"pXG80N29KHOtkq8e07NtkSzfT2XwSZ/ehls9CGy3EqjOHO+Ds6ZVqBHhm+2rCX00C9AxH0+mkgSKtV3+",
-	"dJJ0RB7hcFDlE8IQGHiucYi8QcTHHvrv/9//g2ITBepN6/UdH3mSey6ChiCUDSGwp8fYdEwi6qNrHE51",
-	"kA7Y1N+SmYe2XncuLruIahs0wVFI1TFnHqnUkHc1oZ4axaZhCD2ze0yOSARRQBANtHV89v7UvoihemU9",
-	"xp1jaQLC9nZCH4ltt4bDiAzhyUfj3cvmVzsrICXYLI1s+PIfly9b+CJgzoVkmysyi8s5W3Ren00rWqQQ",
-	"vypIRE2U7tegSRMSof7UvyISSIj+s2O24bnmN4FwSIeMBEhyQPb3jH5GZML9EdoS3HjiwNdlXjbG0C0l",
-	"klYz1wSu8iJ+oy1UPUfIcERQSAYS8amsoZbssTEX0pqlzMOFlKVLx+RSn+D3SWBSGyygMxqANkTmuyMy",
-	"kAhMx8Qgwfo0BgTv5Rn6Whru6oH3a2H2S8qAavonOfm+lTlxf7W6C+uz+dEC7m0jmz8I6HVtoEWqKNoI",
-	"JwYlzh5LSk9XLl1eAjwzMi+yPaeUd24h07PMlH/YOqaPXVwi05TQjPzli+0qpv2ojWq9WW0cdht7R/X9",
-	"o7392mHzAHqKpW9PqRmmXVjzADf6TX8n2CV7g/3688Q60PLBBD+J1H1JLQrduo5pSbt8NpNT6Bw11FbJ",
-	"eCJnztEAh4K4DkgnNjsgxMnfbDrukwhs6PrPs0E7JGN1hmCpV/ADmKII5mAgiLa9q69Pk0fVR7jpo+ae",
-	"/pSkIqhbUueYWY8mW3bMlNnP8LPaMDMvsV+I+O13eyH0YMzsDL5RYCzW6cqYxpoydUQy6Pp1yfQTlgXh",
-	"c7TF0szs98WlQGwn7rnOBS/S9G6LR8jjN4xE0OqgT3w+hp7cwraS0co6RrpxTY9luh6Yno4IWlrrXL6I",
-	"c4kkvyIMqD6VleKCHmk4uE/zxizem+0s6yh4J0h9kuC1zBH9cbMA/4Q5elmsW4K/edLL9nwZ9mVJOLYf",
-	"gUZZlG1MYtoOVnRWTmxYE26q55TuRNU67+j+gatTdhYQd5O48xSJO6VBrDiLZ/lN1r8aHZuXyjeQ8nB5",
-	"PWuAyXr6S7aDz8o0n/R0tqPdlqZZPEKtYExZ5aEKezyCaIE6zK9lVYRHFiO+Hvpt8of+9PlDDyuvbBvp",
-	"YqmpMA2V78z4P3YvmEdCX304ZVRlc+wb9vmA5TmzmPFM2EN+TE66FpLdtRW5cbtnOhPmtCfXszwTtmtt",
-	"GPIb4+bXxoQQC2mUj6RkYETG/DouGVjYeXyRBpRSKC702zdpBk+DGPr4ETaw8YiY4D5Cv+lcwJ+XRN15",
-	"VOhznV5ge/A/E2gSEUGYBMSIe/AzcgMiKuAJAjQ50qV0sGnQjMb4SmngukGzQDzqMY0uIh7jxu/Lxa6A",
-	"jHlSkBO1gkAtUfAxgboyI46o6MHgGaT26yWbPs2TEMsBj8bVGxoQfTIXBAfeiyTrFWbWSac2CEjgMemx",
-	"3fouwgJSanUvVl30N+A6RQyRz1TIPHQ/n8oCXL+jaK4O3Tly2q863bOLu5n09CKeRCI3+y9QhRPbzIbC",
-	"/Znc9kGQ4CqPsh3cAd5Xi+VQrLua9J1aLoHD6ONk8Kam/levqT93B6UcYvPNxdCWIH5EpEBjLK5IUNmU",
-	"2y9Zbn/hKNMotoBLywrvex/aL384O3vrJS9D52eXXZu2YjK2Iw7Bc5IjKmuojf0RCkhIYYiPo4gS0WPe",
-	"P6pvyWwSYkaql3TIIAP5CMm/63jeKaOfkYD+7AK+Ie51w/w2Ip/RD+9ax9XLH1rNvf0tQYdMQTzAh4t6",
-	"jh4m9XM1/anPg5n+oudU9B9ej0H1jdRKXpl1Hpmw4njdNDDPoC3zHTVxeKmOzz45QgEJphpPCOrPeozK",
-	"Sg15mSVCOHFE5DRiYOsLZ6hvMgXsFcchxGfvu+fvu5+Oz05P28fdswtbnaPHyncVmEO/Rwr6m5vlaXyJ",
-	"czstdidqtQ7O3q7GtAfOXtUmRPC78FPOkcAVFLBI0Nj+wueAfLlB4pwwUFpSFAOIItCNIOKTidLvC6wG",
-	"OUi78UE+kQ9yPfBZ4otcdan1r0kKlRqWMPI/mnz1B/NPrgtCa9qU5ulSsbHo0lwzmHWwQN5fzf88tIUF",
-	"xIZW0BUhE6OUGZckZB4U+iK/cQnjq6LVxtO48TQ+psSxnYgThSHgp+kU90JdAlIT88O+XyVzfFv+ytz6",
-	"HxLLqchkSxM2HavDPm+fvuqcvnFc51X7pPNz+6L9ynGd163OSfuV8/HrZlFb5bJcY0F7/hs+/EAJ1TFW",
-	"QQvCRIfXTggaISwlGU+k+Aq82eB7NA1XdAO9mIabPqBPYbNUB18GUeEKN7bIkrbIaJqtz6E/L7M5Hp+9",
-	"O29ddC7PTuFhRAUiShZVIhbizFoetZCa9OnUlSIVCzaZfkeIYH+EQj6kfo/1Q+5fPROKJgRU50ipzYE9",
-	"L1UjABp+xmV9wT6EoR2IxEyirfZPLjpV/3nTVf/fdnvspOuik267Aq5Pykig83QlNxkE/ZleRzzxM4E8",
-	"GHoGuM8jD221Tl+56Oyi8gJhBCvtMXBBjngYqDNkOn8B+7ByV79RGGNDasFQUXxBFEmalV68P7lLl1KF",
-	"Go8k4qtXP4nlEPa06Un6XbcUiqYZ96KlPWlevP1F/bNg1ssz0MVYsLHKPUlLj4LbLDa+5V9Y/dFJSHdE",
-	"YLEbAHjARh6Ft7+eoAz8JmMsyzNvfTsM7/GhdWO92vTZWM4o9ddLdNauGrBRWb+6ytrFwzIaq7q/jcJa",
-	"UmGVGpYtKsC/xeqqgnw0jPh0glKNIXG6CyIWgkgUUiEFGtBQkkgHf5DxC13FRsiI4LFAYtpXr+4TU05q",
-	"nNSVW9F9tkBt6+LhIzGxLh4+idKmdrTpG7uJK00reRKgfA5fU5xr+4vEwxVxG1DgBw91mJbO8RhEfAxG",
-	"F4PXRWEbFsk2SuGTKIW5t1+sEubeVv2x6ZMBr83dP6A+WHDx68mgio+tVAa/FTb66GC60QQ3muAybhoL",
-	"nFXs+0QUByO8Ns0JbUWmqSCRq0vCRrqQUuUIaqFSiaaCQHWEvoc4Q57w+URns2k/TyJI8wEkaM5luHk4",
-	"DL2Kq14Msb1GNlbiti6rIP5Hfm/1WP1s6b2UaoyTTVZd2mC9dO2EuFN5UayDOpE7T3UJTxe+XB38nd/9",
-	"s3r49v7183AYxvXaaACA1zzMVMI7ANq+Zg94c7FFcZAAm88g/s0f/RkqsH0YUX+UKpeURlGFjNiX2UqW",
-	"ydAcGrC8GmVqFj7IlknpBJ7Or7xHjcoPySq+Cbz9/sxWbmFFroQig3ucfMa+tH0v1HEXNbiAf76V/hYx",
-	"AJWxnyXAvLGirVFS4iaNpLk0pciqZqxe8VhbkzEnx73I9hVf8ANUSno5pSFEWrTUZFlSklO0dX1O9cC2",
-	"tHRp2nuVo51nwu4dT2SxcK0gUlI2vGMZ27UPeBPo8X3bAG9S2F5Oetn+cpP4n8oUmYmH20oznC2pJpkl",
-	"Pxvb4JPYBldCRbGdcMn9PYIQUqSjpDw8G8h4MMthCbC4syd7ZcmeeCJbt0eTkQcqEfk4Ug/aIljISklW",
-	"fx8+/STW0KVouLGJbmyi95UuVtS0Wyo/bOrHPXU5OCgIBt7gx2YdD1YXLo/JZE03BXXgYLNJEbgegypw",
-	"uvthfi24LcxQO6CSx5XcxvhKDZ5xRlw0omNBwgGizA+nAQncHksWYcsjd83EaDwVUAkuqRc1WFT48+uw",
-	"5SHM/Yqw/dxpf2hf3EGb31Rg2yi9jynE0oQsYV2mkbJSXArsLv40onIGtKlPcESi1lSOnKNfPirygyf0",
-	"LZmlvxmNsR9//qheEF3ndz+WusvetS2fCH8LbRcOuD8dK+h2nWkUOkfONtAws8yFHDDbtWHrnEeSC3RD",
-	"I4IGPBpjCf2TjYSKJ1QNyzFWn2MhbngUQPaXLgCrXZba+yjSL1GbW3yDorTJAhbnVsefN/MF1JPVEYGQ",
-	"ALbsJVB8Ns/WnunlleSrGgRGW/iKsN9wzhuzFfQW3/wh1Swj805dmzPFIPRxFc+UAq3FaV6ZWMjix01U",
-	"Vc6zrVS8ZPHzEFVZPDWSs0mS6ot+vDw7RZeaSBqmQiOIvlxYUhWezHsxlhgNQn4jUEjZle0DpyeSfLHq",
-	"WvrVWOIqPJvz4pfYvxrQMIRqp6ajnFo4+E9Mgt947mV5Vwtc2r5gyNHWDemPOL8Stu5rui7bMxFnP6fB",
-	"ZyH7eXGeY0ibpIIzndypsR1KwMWzrzgOHV+++OpUNG02KDcVg2fbpSvSsfiGE3pNmAJcteGI4IDCp0nE",
-	"+5nHRwSHuXiv+GTrvPNMIH7DUOq31MNjoi7g4+3/FwAA//8=",
+	"7P3rciJHuigM30pGrZlomCkQoDOKib1pibZxqyVZQvZ4TO+upCqBGhWZuDKRGrcVsf5+l/FFvLH+7wt4",
+	"/+x9J+tK3sgnM+tEFRRqqdW2NbGWW0BW5ek5Hz9ZLpvOGCVUcKv9yZoQ7JEQ/uz28Vj+6xHuhv5M+Ixa",
+	"betKhIyO0S0OfA8LFiI2QmJC0A1ZvOLoloTcZxRVnA+3TvUIcUI95As0xO4N8ilyeqPaOyzciVO3bIu7",
+	"EzLFcg7yEU9nAbHa1sBqDizLtsRiJj9yEfp0bN3f39vWDId4SoReXmfmvyWLnre8xGvq/zInyPcIFf7I",
+	"J6GNWjsoYHckdDEnaEI+IneCQ+zKd8mF+PKxGRYTy7YonsqJfc+yrZD8MvdD4lltEc5J/oL3doaNxtDd",
+	"HeLtZmu4t7+z02zt4YN9Sy5YCBLKd/+vnxu1Q1wbvf/U2rn/S872bOuYzalY3syPE0KRI6d3bDjokPAZ",
+	"o5wgF4ehTzhy5YMcMRosbEQZcnxBptyJ9vXLnISLeGN/gfGp0/fICM8DYbVHOOAkWtyQsYBgCqs7wQK/",
+	"CdidOu+c8/LiAavO7S8hGVlt6z+2YrDbUr/yrXiOH3AwJ2pecuu75AKLSd5N9ycEeTDiFZcQOAswlReP",
+	"KpQJ5AuOZpMF910cIEeN63lOteDGzYCHr1+/ILv6/mJGis8tOeTzZlYviWd/4weChMeBT6jIO70zeeBo",
+	"BKMQo8hx9VCAHfJxFjCPmIXkgZIZb5VdJ8yolmXd2xYXC0ChEQunVrzgkGBBvI4os2Iz1kGVyzfHaHt7",
+	"+xAJf0q4jUh9XEfOWJB2q9HarjX2a83tfqPRhv/7lwKDMpuMlvOouzxJbmztPhM/l72c5BsfeeUS2M5g",
+	"lhILN4PLrzt6/eMu2+ezAC/KrjseXXrhiQkedeXdKfaDEmsmclzZ1cLgR17nx5kfEl4KcYkZW3q90csf",
+	"dc2l6KJfmiL6j0wLe7zjCv+2DMT6eqiDKkZccICfyz/IL23zHSW/tM33//2f/6XJoJZmfrbkMOt9uc2a",
+	"xT3qlk/xkJSB9kCOK3svMPix18nFNS/Jp4JocPkVR69/1GWXpH90A8JHH53inYdjTP1fsVxdKQxlqQfK",
+	"Ljz91ONu4ZqXPuu5Hlp22Wb84y74B6W6lVjvh9uyK/1w+1hr7HlkOmOCUHfxliyWF9lBShituRPGCZXK",
+	"AKqABIjR9XXvpFpHHRSSGchySErZhAt054sJKFUcT0GFRSMWRl8MqJJFEKZePGrIvAXigoWEI8rExKdj",
+	"GDAmgsOokR9yEalpR+n3yxkHFCPPH41ISKhQ7/M5wmincVhHb8mCIxzK0TMBy2ntoAmbh7w+oEZxUVp6",
+	"fM6J06nJ40ke+hR/PCV0LCZWu9Vo2NbUp+ZzM08P7Y1AQc854tksWMBu3AmmYwIaJ/KT6r87D2FPTreP",
+	"xw6ayhcRjiosRM7fHNgNpgtEPvpcyHO7IYtYG1valDYVFO1mt9nKWz8A0tWNP+szgYMSCrVZpTx0qTaC",
+	"fkw8yUblG0Avd+QN1ZrVtvpVrt3naMq40PaPAXX1B4xmWB7OLQnRVO42ZHe8ji7gS4rk04EZNGGBx9GI",
+	"3BEJdZgi5y8C3xAHgQqfuPCsDs+j/W2oxy9T1hyddIkuPkwrTc8V66XnczGbi2NGKXEFC4uXsTTuwSvJ",
+	"vilejLyXZSD5FwlZbYg58dRF0fl0SMIik4ockn8REt/wR386n1rtZgP+BxiovmlEV+RTQcaS8t3b1iUL",
+	"Iu0q51Q0t33YQZh3x/u/nAfFxolQ/fjg2eDxeK4rgsM8ynKMOan5lBPKfSlQIj4fKow21kW5nqLT5+qt",
+	"q2jeMpW48n/NuXZAUu7/WjyXfCz3plu76atOXHMz95olicphtgBoctshcVnocSQYktiORiGbwlkMydin",
+	"NHE4IeHzQNRX0Ypi6FwNi49IR7sBmUrocIBbqu/kecsvQoJqzaMBBTnZQVz4QYA4XnB0NyFiQiTbYPAv",
+	"YOOIBQG748XUGEXEeEDzqHEhYX0wXb1iYY4ecMymU4w4meEQ5I7AV8sa+STwuI0Idida1rbVv23M3ehv",
+	"+TIHSeZZgzFHA6pEGDwMSB31fX3aw5DdEIqGC6Wqwu4SKl0tNmGVU+z+wuVukicA/KgE/wUc6KnBzRik",
+	"cBjiRZ5YdzWTz+UfnjML2YyEYqGOwHyyMXd/g5M5QmVOI30WcofyDSVPotRB5JGYTQ+ij8eFVFjAbw8l",
+	"wvDmmAb38U0O4XunKJfmcxJEYaOS+IREzENaSF2kvJKPLIoIJrnfWnIjlaZcjw4n4Wf6c+bq1Z/l0znY",
+	"1KfzIwtv+Ay7xRz2LjHioTecmCW+58SX38OVmfkzF/hEC7iX71IaEKDLa+xdKqVLfnIZFUR5u/BsFvgu",
+	"yIhbs5ANAzL9+7+50kOjC5HwIMAIqgCujaZzLtCQICwU3ZfgJTE9DFl4DEi9rT9xq/2znNHTIuX56FJq",
+	"L5ZtTYkE9rM0IE8J5yASWrlT3L+X0MUFpq4cs4Vn/g1ZcIkBAos5t9o7QA18AYD0g3KT+oyiEfYDIs9Y",
+	"hBogrNZoz23iBjkc7ns77jaJYQgP2Vy0hwGmN0AtSl3DhTo+dfrLjjKj9HpMaa6KYQO77Fz0UMWJDs9B",
+	"2zZSJ87Ba6sO0qnWLXBU0lHgu597kRIhQa5D/2YTWvcYkUxc3oJizvEZy5HpEz6MTzhazfMcbEdKX2we",
+	"usQYE3yO5soBDZvDQUiwp3VeDgf4hoVD3/MI/cwT1MjK5fV9eNv9qX182e30u/LGkhocah3g5rDlbns7",
+	"ZHe019g3eGK1E0tJ4U5Lf4LD3N7GjYbX3Kvt4VartrN3sF87PHRx7bAxHO7sHJBdMmxZRVgRo9MFCac+",
+	"h+gAj1AfUAFoYWq8BlKYeG9nhHcPho1a82B7r5kCgG0JAFPCBZ7O5H03Ws1ao1VrHvabu+3GXnt3r37Y",
+	"OviXFcNJcqcxoBzgfXeH4ANMDhp4l+w8IaDMxUTyL1dKYjYazgVic8F9jyiBFQcBCV9xxF02I6iC03do",
+	"I4wiSi3FIYzuJiwgAzoiWMxDUm3DayT2/IqVTani6MNvo6Wzd6rIp9HkGthslCQBLSlH3tvWGRNv2Jx6",
+	"DwPW+Mp24rv4lxeyfyNKhixA9P/+///tEfp//99HOeUzloePseQA+HeBFwHDXp+xUxwq7X/zja1hAs3t",
+	"eLt6PiQYQwHM+HxMACCDfHQJ8ZS1kpPwFgAv8Ke+QJUmeue/lsKzluMUzb+Q2ij1fPmmN4qRPejUEjRm",
+	"L5dkbK0Ip4kPt5U43MTKnpfHxrFNeSw2YxpNcdu96lFkSla2VW/p1C8jyeyzeAYEZMn1mEitBZsjyaFs",
+	"hDn6cCtpS8Lw+jj31ToouK9I3Hwm5k3RfOZhoVi1vLE4gI0SHwwOzodbB1GpgEbXq1Ciz9g7TBdaquWf",
+	"eS+SNoB9QoEwwjG78BnlUtUV4QIFWICJfA31aSUEpL55c2hW+kzUZ/UOjX3L59qTIyFReWN8iO0yR4BH",
+	"Ql7LpfxQ68gPDuIAU6D6JQIYE0Ny4hjVI1LDvcO+SIcjLqmmoJxSuWQW+r9+NhYCM5bIHhJgTTjgaWRr",
+	"rtcymvEVq5VF0sUzXfA7vSkWIp9CfGhyf2mK16xm7urHH3+sJUWk/Fg/7LpkJpaAB8HqCM+9xDiCVN3h",
+	"LfYDPAzIZ16hhwUeYk7QPPHK9K2B4P9r4tJ2Gwmp4IqE4FxMP/88OoxHZoR6hLoLVJHMwWyuGnMyTPkd",
+	"CW2QPeFPKT5ggXyBXEzlCJAkEGV3A1pxlatF0fjRnBNPPhgwLmzgNjUVraoWp94vFKZrAlxNofuA5uM7",
+	"WDqfEuP5fDZjoSDeO+L5uA+DPlPu2V6L2s3dJGpHS0BTuQYEK31mAdJXMOEkdy937QBn1JEE73w+NZ7k",
+	"z+GMyrsMLnIR8edtEwytbBqKf5sfW48muSQtDZdGsTDTTM0Gn/c2XnElpOhLAaFesJB4iWj8tcJmtCAV",
+	"Wz8eh2QMdxQZD7GnhDYcXChLvE945BFJXBx23fl0HmABBobOD99YtjWcuzdE9Kgg4S2Wl3rRb35r2UBE",
+	"IZzDEmQ6IyGoskBFzchPlpQLlIq/V2s2a629OIZXni1L/raf+O1e/jjzXQgpVSbpe9uaJdaeWesni9D5",
+	"1Gr/bL3rnVm29a7zT8vWG7i6fmfZ1vH59Vnfsq03vcurvvU+x+if3WjCHB7tOXWJvatzdLDXaCJvHipe",
+	"BiEEwp+SGicQ36/e2UYX/cG80dh2KfxD3tnZb76VNPYi9dUJqugFIDk9cN2EBbty0f+5UTt8/6lp797/",
+	"/O7b979dmM879yfVHKN24s6WQ3AkmrIRcuQQ5wh5THB0h4Mb5FPBECVcUjE2/DdxBfDqrA8laVvv1P6F",
+	"a782aocf3v+9MhjUU19U/5a7tCTYrHSJ+FMS3VEMJ8nLMn/ZJXzJsdH85+h07BRsJZYWQ406CDm/SmVZ",
+	"i2Rp2P1wu3wFmvIeIS5wKIBgNsHd6lM3VO5XxCgityRcaNVH3sOIhVMsFPvb27FWu67tOOx/2X8+Hwa+",
+	"a+BAUqJv33WOtXhWL/Ce7DTuc29TTXNF3JCIfHGQw2+oApPMQv9WqnJycvAwf6zhmV+7IQsH3eJgTqp1",
+	"dBESDqoFRC7RVD7NgII8o3yl3AQ1KREjb9l7OwXLTqYvRCcrj7omsToXpdK5ADm/F0fcxykwCEfscIq9",
+	"pP1LHkk4p/Lu63nzk+LAbZCltBUNeKgwJyO15YDRMQmT0rgSwstt2y+Tu1XfyOdmx0HJS68+l5eO4Ue5",
+	"fp5adqQdJw4o8u/byWjcpfeeYi4Qn7su4Xw0D7K6SUUFchCJhGioYiRsxJmUnKdYqvRjNFwYkbZa/vio",
+	"hoelH9hSjNfGUVq2NYtMxjzl914prETPAFXNuLxnIbn12ZwrjO6ugzmMQia08ftuQqi2VKt3GNTngs04",
+	"WMZ9Oi5/dPPC4FyJTuCZWolM2JXEldetdewA8gESaVKJkPlkXpGO6UqeuS0JfDGz6NHZXKzlGHkMGiva",
+	"po0sd6EvqZ0v6ujS6GU6PAVYuZrNAUgdSopLdTKnJLE4JMgfUylrApqu5U/9hOFRecqU+Q10AgKqWYXN",
+	"hD/1ufBd5DKqzKbuovqofKoXL3pDtqOfPNIAqCJOcHCHFxyNCSUqzme4SNjW62u5ROHiHsQ+0gJLw17H",
+	"T9ZGsqxgD+czBXuIUE/CC5h9fLH4PCagT0CKKhfnV/0j+OO6DxRzzgUiv8xxoOgBFpMozOfhbCId3pXF",
+	"GkrujAbqU81A5jQgnGvGyHUc3Oa8Y+O7pgWXtjKq+6thCcmYqMZncIiNjy1J8DcT6OHAi+kwqMeXEIAp",
+	"350mgW5+SvdZJsjK18QQIhUrwGkclaX9j0R4ZRyapQMt80niMhmM7ikD10Mg5sBaU9NBAFWZu9VqSw6r",
+	"jwPnV+3eBIzKHbO5QA6EqjpbOgi+1PYyt2Vy2xMLKL67a65jv8uaNjy8UNFEHlioY7vDbhy5oGC7cW8v",
+	"j9pLjWrtNu7f20vmDfkq31tdVyBJUZKGkaY2ftQbecaRPXMuVrspJ88ybLW77HV1QVf08EI5aBz5X0cy",
+	"akcwx0Ys8KSMBDkvpQHnBMdusxzoUUeSUZ7K8o6+1ts25AcPF/DLEyF5HSV2JfLjrRMhXCCa4UCxQHlt",
+	"EFicoYclMQYkVDhxWKCZ3lbgkIs8nBOhM7U2QJ5EoKFEIqt1mIpKOrDeL0Hko3AtHiUdrBV00kssyeGW",
+	"gx+X+NzUp+ZjFtrv8w547vmie2vs5eVNQtjNLyegyyQ4NnKUwC3/8khA1F+gZ8FfARv7VP/B5kIFXuuI",
+	"oVwxFrvadJrNDWBSRyJeG2EUBfrZyLkhi7YyUPqeslA6qJLzrdRS1DfyafXd/1RfKOHVPAwpZUYn8+l4",
+	"QDHXc1Zha0xIKhXaeqR2PsNGbeRgyuhiyuZcR83nbzCqM7MJRYEn44DmTR5VKkjH80LCeT4lUENecYTV",
+	"KFQZkokvdTIkwjkYWmch+7iwk8qerx0l1Xq+GiFy6wz8OFkktOE7zHUMWb2YJJeQSh4Ft9lcuExJdSsF",
+	"FYlQ53rsfSrIMMd8InA4Jvlqo+BQXCYNRq94DOISbqVYdYQwnBIOXnHEwLMBK88/eTWj8S5mTx+rQwd8",
+	"QuDNwUopt1XqsPw3olw6qf8IOXqTBkXUavKnjyMpy1ks81hI/BJDFWxDj1IbTJxvfH/JK3m/kiKadD0c",
+	"BOcjkMVWah94TN4RgS0pjmVl88gjWU7YjYnyfQ4RTwuh6tXLO3mf4ojREn6OSbeliHF0iG3LREdbGZKy",
+	"KkkhQ0Cs5mGr3qi36s2Gli53WssYaOXECUcIZmn5JxOiu00ORi3c3Hd3hoc73t4IN4ZNt+Vtk53RLt4b",
+	"7ieve6VIm0QBS8G3tRTjmy/nwqlOZ2IRcUWQRk0Kg5TszN9Kh4LsE/Xn+cikpQFvlhqYiQ1hoxEnKklO",
+	"fn0WPyo/qvzB1q76FOdL6Eym9Ho4+O/NmDk1n+FnqZ1S/RLzBY/e/rAXphLulNQRpdtZ7ea9QanzmH4a",
+	"32d8zzpKO8/N+Rq7NyM/CGLFNwXWoPc1bYvDd0plAp1me9R0m+SA1Ha8fVzbGR6Q2iFuDGtJmFl/7Uq1",
+	"ybh2l6XHSPteZj7Rwkoi/xX406/UFtejv66vpifJI2ivMffd40T012aC3gxzfsdCL88JqwyTNuITdkcl",
+	"P3L+pv/n1Ne7M5WphD7IVBI9accLzNu8qfOWhRtlEl2t0sbl0uDy5OiGlyJbh3Fu03HgT7EAqzVnoRFP",
+	"rEaazuHlBwSLQqAUEUxmjyfguXHYSP0vAZh/A7qkxO01e7o1lTeaKRVEPpTVkZaB3Bza4/oazQGvrNiB",
+	"p8S7JKNY7NuouN8qB9bSgZfE00yev15c1r4QXUrZM7uNS6OUkGzv0kl/G2fuLYlWGqfSmXqJe8o5sHjN",
+	"kavBije+CinNSpYoi6oCE7C7hHMWVZp7mfRLFXrg07FymTUO0gWm8pAvoRo1DiLlqFmgHEULLeUBS0WU",
+	"JYsxliAbj0YFNkXqBzp04jqTG9aKfLhb4XERNTab7OZ4B54PC9cgYG81Rj2byhLx2cdXWGKRW4mgD5O4",
+	"G48vccdfRvJwUkCWP28kcJd7X0bebqTl7UaygO7VfDrFKqIyi/QPZ7xlY0NWcJfE9PnAnMp02UBW9XQ0",
+	"/1q7d5h4f7Gnv7HWoq3fH70udzsk8G91YGsydlUIee+KtuN870ozEkV1xOY7qVK14pza3cY2MsH916ng",
+	"fhVWrIKSdxvbEsMLJtnOm+Qw/YZWAxxIq8XmXSM2w34LXUZyvsNYvlYMsuW1tlv7I+K5pNVsHRjH1L7X",
+	"HB3gQ1JrDbfd2o63S2oHo8NGrYnlF/Lz3kjCFfkoOuo85aR0HgR2TkknyT5T/FAqgLruUNtqNVO/uZFa",
+	"1dtAnTTR3NZJ97T3Q/eye5ITCRzdfFniqiFIbzFPznyAbJ64pYKH5DkqgqlIU4EsUGDbLCIX6bt66NQs",
+	"r7DXMp5HFadyHFzzgKC7CeMEKYsY+mVO5sRDvjhCWHmsRywEuawGwqg+M5/wXNtmDC05KzGAEVs/Lrpn",
+	"J72zbyw7ASu29abTO+2e5FhC8uhpXtWyaBV2ssq4nt6OgS+GmVVEy4DcEgvBm8ScJghLKYFKk7fCY1RE",
+	"Kd9r6RJfJRl/2+9fIDUeVe7IcMLYDa9GVwvBCJQla9xPiQ2xZvLW333f79fXuzSxSBPOVWf5fMKZ4UB/",
+	"IuHsKzGH5opngJZLlkyVxXbry8ksCbyWXdJOlbBxfXmb1b2d7MeQ+3QKTRVzTvD+/cbr7ZPd/e5Jo9Fo",
+	"trZ3DO/PkQmiSllTE4guiSANfBoxCvXpSqh4mPOz095ZNxrU96eESU1+e09qnGW8EinMi/HnpPtD77hr",
+	"fQmrWwowYvZxen7ZsWxL0inLNvByfN65yLWiby4fJICqjOJndI0MOGxsqPNW9Sq4MnZmCUSKgs8pJwIK",
+	"Cuh6JB5T7Hkj4WWZkUTNPHwvKu57Qm67173qCmf0Bi07FHlUdv5NEjiKLZkaDz7lxIWmsGIpD+Ls7dn5",
+	"j2e6XGxcVlhJElBUmCKFSYiF6PzNG/hzuEBOCq1U/TsNnvqlIN18uOx+07vqawlHPy//UtiZB68ZfC3K",
+	"r8U6ZYSgAEcrRt4c6nneTXxdEEMnrejuNRga2PiU1J8uWiAjLOWqsCm4jMUFgcflVYM+HhdYnoXmAeZC",
+	"NMVaOmzb+lgbs5r8sqbpK0RdaXPvxxobE7r8y+/Xtp1uVqJTnNP2tqWixAlJOnGzdroTUYpSR/iYRr4H",
+	"GMtTZGPZVK5AeyM7eStrJ1/mtEk7eWu9nVytcVMreb7Ms16aWCU6rBARMtz/cxlxnMCpF/4wzvyY3LKs",
+	"9V7NtaEB/qF2+2VKrs9NXUNUtbO1e9hKF+7ca+TRhfKkdYo/Jr9M5gEsk9uMCIDH3OSVRl2/IoixJfNT",
+	"0VkX130UklmAXZ3IGfhcVFPhyauWmN7MeiEiU2E1Q+Py6EdpR0c2g1EnTNm5JZxK5gN8Ic+I+jNGpGI6",
+	"+ow6ONCiF/fIV+AeSenIm0aFbKZTp0pdRJQvC0yT+RRS2TR5zSvsHuOuvke510Qhi1jsN79nICs5eBm6",
+	"7n+P8SP+5zmgl42L8VXl0+xNJPmEXG21rX9zRuuX+O6drlG6VGHlQuoxbOa7it5+d3V+hq5UyaKKF+KR",
+	"QK1Gq1FrtqoxW3KZB5ZOZQYGJdhXAbycUFFHHfXGKOkJmyJIqrYVhwYpMJNac0IfiunmHyKCxdzsQ8Xv",
+	"JAQVieDy0c3kcC8rhy9TlaQc7pWUw2Gxm8rin0O+HpcOPXkEywMF2a+EOuAVtMGkCjt/UYt1dLEq3dHi",
+	"CFE2oCGBblBSXjVVgX1RraPXbE494iHOVLU1yiiUyXYZF8ECCYYkTvoB1ASWnybEvUF4QLXVBY+xT7lo",
+	"R0XMt1vorf8aPCrbLRSQWxJw5BEyQ7N4O0270WigG7K4Y6HHwf8yoBrqVe6Zfttus5VEJfnWXXg2JON5",
+	"gMMa+TgLiSo8LNcRzsGpx+uoM6Ca7s0wl1RwKHdq+mA19G7hoHxhCljxn9/XXShi5aiH4XicqsrdKaVZ",
+	"/L5l69XE8JnlaGOCepGln1mW/pbgQEyWWcKyu5vdrHdq66fyQO/tzM9W7Sso6LY6rORGvqfVrO+VKNmW",
+	"KD+2WejDjVpsTlFRXeyOHCVcGJQZw7UuE2UKeKEJJBjS+ZSEvqtqnUGFlApUh0M+H1AwzjeqdXRO0QXj",
+	"YhySq+9PJSED0j2dzYUqB3R2/a572TsGwkk+YldA4ffOD99IWt7ck0R9ykJoROj6UxzwKtTCuPr+1Bew",
+	"Mo/NhwGUxXF9Sa/qqEPjDaEhWTDICVTjXnEUYjomA1qBYoTo//zvZv2AbDcObG2YBzamsoe4qespyV81",
+	"pswVJ3o/NNIw5LfAt6OxMoe3nsU6k6m/tqa2WmxXUE/YiXJr8nrzYPSUjX2aaD2ySeTaqkbXwJpUkRfF",
+	"3yoq4cKnKGBjHvWMxHPPF0iE2A+qpfIvkrkdEceJvky9oNlo7awVkVaVvljXCzKb3XFWIrtDH3hOYlCi",
+	"joyVaMne3GnvNto7h/Xdxt6/IHBvFBI+6bMbIk/6ZvZBf/Nhd9RwW/ggqq2ZrbW57ncAnBui/Mpk8d1k",
+	"+I3rn/vf9a5/7TXP/B7v0ctd97i317uZ/fOH4+8O62Tx3a/ejz3/3O/NT/0df/R93W0FdDh90/D++V1g",
+	"qeMF8Ei2F7e+YxOKTiBpz1+Tqxf64wlEHOq0t0uC4WDje4tTAO+XyOGK2jy6QZvasPPQUlnp21iu/4N/",
+	"mRMbcZ+OA6icdYTIR90fFAvkbOGZv4XnYrKlX5SfRx5dy5JT0R9T4oFyzDmCYUcIithjjpyOLsgNTqE2",
+	"ek1wSEKdOK5fqRPF60VVYdbJNgDO1zxPadJrzpyRnWpVDlMUosm1XkCG7qQ71S/XYzL94MuG9xkQKyp2",
+	"9oqjccCGOEBqJKpArQ9fcBSyQOeLl5IEL+XzuTk3CSpUIoguQWz04vPO8B1RYluxwbCoK4zcltW2uie9",
+	"/vmlnm9dUm0uQn62PU2t5NNyZ4JUCx85ClXOfzzrXtqoc/Kud2YjtXgb/dDr/ii/ftd997p7WdXdYaJm",
+	"MerR3GeqhVhRIEOVv8Wo3VryJuVWi+/x2dQXDUZPkda9CTDC7X4OLL7kQT8gD/rdL0KUMRjl1obrYndi",
+	"IpChPtxsPgx8PiGqnYqUpm1dK2nmuw5iSpeADpUhqrz7vt9Ht7tVO25EDuVOaAzPyPlYuyGLWYApqZmZ",
+	"HFTxiDdXddQJ+D1FO7UOLFBAMBeIUZdUlQEn+SbujynoZg6q6IKQOhr3FUf/rL01467MuGod/SjX+D27",
+	"Qk1JYloIS7VET6mjeORsyR1i94ayu4B4Y7DjHCFsflG9AzjyQGbmUOzfJ16md+knSw2/DqFrxi9CtLe2",
+	"1Fd1Pajusmm7eXCwbdnWL8xcslIizXa3TCr2ErlOvH6paI6ebsK4+Lk9Y6F476CKnCnZHQkq5MiRfGlo",
+	"//TKRgcHB9tV1QPeVGoJ5wEBK5o+cXR92eNQAnOxrCA0CsvDFAXJAVCZgi/eUWKxiFECZr64O4ONPBL6",
+	"t8SL2wu7JnId+V52Pbt7axSWDZLRtRgXf6HqigqGbgiZIdWgITH5Tv5hwJ0nu45GMR8Nu2m33udZ6UIi",
+	"sE/LdPZN1QbPnrRy5AhmsB4JdoQoQ3d+4Lk49DiqOH93bOT8h5NV/Uprbjl28WZjfSp+DNdmB3l8F1rl",
+	"x5W8sgZRYuwPCAai2JgLVcSxqhNruvBCq/QQTwmYgjtnJ0iwMTRvTkmPqRs93FvZODcvOCJKflsSmx8p",
+	"FS7voJIBhQ8RN/2CQGYTweeCfMTuqJZmlYAfsfb/maB1JTRKukZIzfqVi1Yd+5Uf3W28NhDYf2iQZ3Eo",
+	"rjndlS+FQZ8XK/qkztkV3tVUEOSmLtW801wmCUmVZBOvaitbBSAvqD/2qrbWVwFIrbeUX3UzB+VaAH1o",
+	"5J0EsDzWfU516wE7kgPR3YShIXHZlHAEkBl384h7hurq6Mq4rCvfbVr98pHD957UyVa2Pm8SQpSG9xA4",
+	"Meq58ZgYJQ30acuOLQhKo7ZsS6nh6/0qhdpwcuHPphOnON5naMZyP+mEyFxDZUi0u4WjMasj0Ksc+S4H",
+	"/C2+4CihE6nG3W3kaAk6vkWodjegP3Zff3t+/ha8KZByaKoXSunXKC1VW0numaeVAC2f1OqZEe+qS8rJ",
+	"BrFpyznOhvcHJBTc6AIQ3MHgCC+vT7sfOsf93vlZjAV6Yw/KccqeFcDVXEx00bXX3c4lAPAQrKjG/G7E",
+	"cxVLL685KtKW7v2V6sQmxTgiJkyu7+L8qi8XHPpW25oIMVOqErvhSR1uyyhr1v0XiGIrIV5k03jj4q5L",
+	"FoOVxqX06NWhbiy/AiRI0ZDdBwV4uJTLIVNa5UhzFLK5iDFIMK09RWkmnX7nw5vT8x8tOwVWeaHv3B9T",
+	"n46L+h9Aq51Ef5/IkKAaB+aZDpACC9XYSkMh0P8BzbNIKNan7xfmMaho8PDI+GTh2qWQEeULMxosCiq5",
+	"ZnNvYlSCpIC8s3jqMLs8jFwZMrL0wBMG6+kkHAWU2di9jcXLfGxaFhBgXMoGsUHs3mE2dm+Z6iZj9w7X",
+	"S5mZZT+g6YrUV02T9TT/MigEMYqVPF5mbEuJ76oqGx7atIANjamUueWowYcylgfyCb7thtviien8Y5He",
+	"jaMMI8Js0ouSJPUhZPYB1Oj3TlzSdGVdWFsG9Z5PEM5Iry8Bbs8f4JZTPW4zrS6vcUSH6pj9mPscISdb",
+	"2w/arIKHY+4HoubTqOhC/Fh9Yz6T04DybzmxQpuE6xRknp0bK1gmjGTTkILHsKpGWJprXb+aQcI4WJ6h",
+	"Mw6htyRgM2KKCoREzEPKEQ4hdFg1tQx81Ycku72ZWORn4Wts+1TQuCn/F4OJebWFl1Ezb1QSV9dRMhgX",
+	"IVZuPWONaCtrGLNQ9OiIWcs4VoqhJLHw0zqrTLS91HPZifUR23GQIGxE7zTnKM11GYpZBFXmZDPtRDRN",
+	"LLXdJNUsusCrwgvRJDEPdja9q4i+Lr8sG6mrDk9vM7HE1G7M4uI3555i3Ldr0yaD4xBTUUfQOEi1maZM",
+	"qG8JRPjH7SMy8clGzFp5NDBIiUPD8jUZfiDhMONcWtWXRR6O/8uc6J81a8r2h0nv/JJIKugKxR9gv1IV",
+	"FxPCSRyPw6NiV1OCKddkKw7X0UpBMvon5T/LM+s29/LZSqoNTWON4GIUPXWuuTChuucSL1LtN4UNis5+",
+	"vNoBXZ94kVEO86hbou9G5cI8aEp5RXQcrbYtpY0OA6pSRCq+4MhRsYLfqoGOiapwJowLRzUjZlyk2sab",
+	"tDzw3EI6Dh/QRFdL0LUoIR6AsO5/qVsCL+lHUSDiyt5Nr7Jhi47e2pK7+3BvrWIyZN7iaoJbu3s5XavY",
+	"HQlrrpRMpNZ89W2n1trdM/AFbfwxjw+7wkZRW/gRCxFlMKbQlVDU/ji2ARZmZCV2edA8bK3zFlrqRnU2",
+	"UAXTBZK7qkrkgsbOPLmRhDs68Cnh6N/Ml8CmYME2NfCTK9rbyUvR1+bLTzldyd9/atpFODcPV/fuqqlO",
+	"F8kl24hwF8+Ip6rgqGgcPySo4myxUJ7m/5CE+h8tp3qEMB1QPOQsmAuCHKlmV3jVQdeXp2js3xJtK8di",
+	"ArD7y1xSlwq0ABccSVTQHf/0PYF9fUAp03gS51Klr2gT0TONDNFRqrOJISQFvvn0hg0DMs2htG+O0f5B",
+	"Yx/N1AikWhdxG7k4DBcShIdMB1RdsFAwblra6kSyY+ZBvyuVVeZUBzQK11eyZTQ8akUhh8tjjR6Tf0xV",
+	"biA00TJdUaIBvSgzLet6FEXCdnGNxWjZOU3X1Q5hBHKZR9qoia5psru1Z6OW/kpejPy8jX7Age/BHb2B",
+	"bkY22kWXhLN56JJT5t7Ib/aib3Rr+Xc+h7aN9eIakQWxo+qsyzcOVVfbhRPJCShW3chdshLZABFyg1z1",
+	"zeWuVD6UH0e9sm9UnF6VIzxv2mJJPiLyIoOvJiwUNgqYiwN5k4irIm+GsBuUkO/LD7UPcWGOlMhtQdVB",
+	"15c9SX4lYmXnOEIO5BK1hwGmN07cqltX+eR4ASmcOAjWt8tWe7ZX5Zyl4CKn46qXf6fK5Frc8zsKXbIj",
+	"d0WosqFmDFK/UoxTG3DBAKtagW0IZJl9J1YXP5W3+0uVafCwfKZsKsfnmBdS78pfqRr8GYoERP6bQAF/",
+	"5BMPPE/QAnrCAs9GPgW2lgqVZ6H8mlGSFqp98RgKR1k14zHtpknBPP+oIekiB23VAUJYCLxENW2XpzmU",
+	"Z+TiKQmOpYBoWsodqz6R6B+oc9H78Lb7E/o7Or7sdvpde0AdzDkRlwR7MODqqttHf0eX3c6Jauz4g7yk",
+	"hfxNPfhD97L35icbOZACFz13fdIzz1VtxEL5Ym8KbSdVDqK8WqMXwQ4yfncruda0dFqBN/1WSQLEb9Fd",
+	"/AYb+M3DAv+m3vFbOA/Ib5mKzb/F9Vp/M/WLfptzEv4WsoD8NiVSy+PVitzRb2oVv12D7+u3E+ipWf0t",
+	"Oo3for1Xc6XFSx1eUrYixIdbwM30Rb/DFI8Jl3cmEUTZVYYksNrWW4kv8HMYhxzckMW76Lvc9DM7e8bq",
+	"o9pl9FHtNqdvq2r9v2G3/o1LRug9lujraoyVKzOXWACpnpGbP06a2izzaVWP8zyzQr6XZEXWU3qlyWjU",
+	"9M3m6C3630bt8EO99v5Tw97bvi+Ey3KtzTdpQF7uIFlej7VsT/Enagx+Cd0XH8ZeCfUudAP7b6SMlRdf",
+	"nkkf0UrHWA5HMxL6zNMBDwSHgU9CHUAfpUtw4QeBYnuo4ot0UueAYp3woZI12BxavvK5O0EYQWNJCNyU",
+	"mudozo1SvNM4TIVMJGyVsLALWJeu7pra1MHejgTxjLbO7lDAIklRHYjZxw0h8XpRJapK0oA21iZKvqj2",
+	"YH7vj+VLnAfZKmI6UEblZDE68se6PDzYhcs0pTCFuHEzE7sVH9z5df/iuv/h+PzsrHvcP78El5+c+TYK",
+	"Iy0fMZbT+cKns7lI9p1arqSQroQt5w/YWLuWsMBXoMpFPezzSzVggfuZKgx6TbxpVqF7eC+tQOJU6I/H",
+	"JDyn17PApzeaypmVvA6Ye8MTLU/1m3BTPitBzI9vChrnUu+NcdHEW+hFyzE77vQ7H67Ory/ltm3zpALa",
+	"hPx9fH521e+c9aU4pcjndsMMV+1Wv+lb9+/vY9pwfP7uonPZuzo/izmJ1WcMTZj4EqXGI8gtSz7nAem4",
+	"+WGbMTTmOSaeoRTcJbQCiViuAfANtgohOQXVliPQX/eSUxi4KjTvD1FwTV9+dM7mhOwIyDYP7EqA22bc",
+	"cokKlwPq49RjEZAlRMDdh1fNXRuls0Thy7WE0SEv6S2vPs3j7PFscLS5bXgeEuua2cvye4v2cGzo+KZA",
+	"McE+PY+I8acc0UJMoIaOfj9Y95VTiJKPKsMxypHonJ1Uk2GwnTModX+ZX9w+w2vWgeO5Gp/LbDZ9Vm/W",
+	"rLP7vWVbZ/Dfb/rwn65lW6d9+E93PcyltpKYIrvSots7idjs5q3eTG2mtaiVEDPWhb0UMJbNcD4WWxLc",
+	"ZdliV+gRvs+RbBILT2UJFTnogRhECyk6/sLgWPnjZmlXzWza1bJQmUy7aq4NVIpY7iZGi0cWvstL219G",
+	"YC4rGv9hZeAvK9LG9pVWYw3CxtLuGjx9gPXpM2XVjJVo5TYeLsduGOf8lXXYLRRTCymnOeCHRINu1Cao",
+	"bCOXYnGwaA+n5rI35LsRpdoAIBOMfjPESpGxDSY8jZ7bcMLseSco0toz19J38pDSO1h5FWq1m91Hgqo/",
+	"WNhIsoENTjiWvDc54OUYdjO3ndhM0TkZcfbBwmIm302KLgledoQ8Jji6w8EN8qlgiBIuiKfro/N0TjQk",
+	"yamIhVcc6TnKFV5Mc9ZP67XBJL+1Y7aam7uRL9HBVs2DR6qs6JCENlJPIhYizaPq+WBddCXPli4BtteX",
+	"HInnz5G4SpTdjCVxiG46WVmMV6JBuv/FTiPT1qLVrO8qhCFXgoUF5s9mvbW986+1zaESoTGrbKhrCwNn",
+	"95YX5RF1DTJJaLrGUS4t2LjwR/I8yttQSzY8LAgwecAyHxKLVK5Ab/zm1GGkOgJlrildyjeXnilI3ljr",
+	"LA/HayCwFPSVAZg8eHQZlPfXXR0htAXi65ItEuWJvOKmT8iIqeaKsKQ66gkoOc2FildW8cxtpOV0bkpA",
+	"t/7X7jaEf4BrzpSThqobqu4WlJ/OJE+X7YtQBgzTm39LZgINCTQ6MGzbNquvb76CFEznlMGFgDRVz/sO",
+	"czQlmM9D4h1FpdEouytfEzcnXSv2lK3WuZad8toZ//e/rI2OW4Mh4K/fBEMCf+oLE6aQPMAx9OlNoEIj",
+	"gQqBSP62n/jtvgSe6DmTTuRGquPcQdrlmxsqwm/8Weoda5zEme2t7OXmT1VZ843vefnulu8pv8BDB42I",
+	"Kn2A0SwKl0Muk/p4HTlvuz9B2iE095BioRsSsAJKDFZJ4FAgQidQ8AGNo/qdi/OrPtq63d66IQu+dati",
+	"tGwVA+aoEC0H0smrR8iB4KwoxVGVLg/YGFXk8AF1LrudEz26jl4zMVFlC5FgCKO7CQvSiSvt9IbYCBEf",
+	"VqpC+SkbUCeZU+PoSC/jbbn8pnPW+1dHZ6r/eH759uqiA8I2RJ9ZNojg8qOKVtN515a9bBy0tYr+of/T",
+	"RVc/aHK1r68gn/3yHB591+1f9o6vLNtSb4QzyRXqoyytnHTKwnxDI8nl/RbLeaVyvXQSV/RncU6cYsSx",
+	"SFiqcN7TyQnKCpIQFopLFPbx+MEN4fbT1m4vDtz4RqWMjgIGbpE/Ype1ZFPKP7pje1OndeJs8pqMbuRj",
+	"2c/6WHKgLsH099f7WOTqHtgpLAPXX2vXrq/KzlwAIM9mQZEU78WA8vwGFN3Ffbk7w5chzRtVUpBSa083",
+	"KNrQDDsK2XQTBl92bGb9MA08X7R+JXVvtvixKL90UGrKDg7EJmPJBoeSu/crEkb9XNb30sICXzAfAPfn",
+	"VrO+a7ea9cP365psRfIW+JoL7BzJr5vm6/ef25YrseC8KtNxv6oZCdFw7t4QYcd9sjBHztuZX7+Z+VI1",
+	"SWXDb9JkKuNgWdksLHlYCbpdEkmWItc/v71V4gxTq8vDJtNVZsOkEi075bRn2t5NtGcqbHT0mVWrfd5J",
+	"BW9A5xl5Lomkhvclu7A8KAElsf/SYvpndurZpEZvfD5ZHOpRFegAlROjtm1Sb/epKhcndX8oFknHutrC",
+	"FHkMihok04TruUkA+iLyO6DprEgYg+4mjBPTQyiqYpzI57qbkJCUbyaUTcl5vKZC0WGa7SWv35bwU4RY",
+	"Dyki/PngmLlwVZ2ivMHSnYchoeKisFNDPyon/YqjmarzgUxjBxuZo1QtZqG5F6PkFUfsjkbDUst5aMM6",
+	"27oLfUHOabCIhLUMlq115EZYF61GfZPpZbFTGFlYeNprkHJNjFFxowyTLIuYqQJ+hNjUF/KzUmSTfTFQ",
+	"x3R3SbXffdD5t8pcQEQBHoa2Kxo65NfZSeJ1rsE8lcj2P/8OqWzNw8P79Tb06NVF+P1MWW+qw9wzZb39",
+	"oDObs44T06KHEmXhhSTiNlJmYBs5KjVY/nV9caL/OumedvtdaHWkUnhV5vFwLpQhe0ArULzU2J6hOVFk",
+	"eda/wQTVOuokzce6AIHJXxZcv9pjBCqYCCTwDUmmt1V2Go1q2qYs32zZllq5ZVtq4WAeluu2bEutK9fg",
+	"q3J686tw9FWauue7QlU6VjnrqkA2qnBCUL4tPhWi/kPntCfXd3be//Dm/BoC1k96V53Xp135Z/efF71L",
+	"+OvN+eXr3slJ98yyrctOv/vhtPeu14efemfwlg9XvW/OOv3rS7mpy+7Faeen7smKbUHub7m8x6z7IvZH",
+	"mK7mS8Wc2sbBCCH6bAQZ4466e3rHdxyVsjigTnzjjuoSEOX844AzkCaQD5W1hgQ5sFVnqTL7DehNjeGe",
+	"28CtYbM53Cfbo0Pc8EhztO22drzGqIHxLt53d8lB09t1W8Mm2cHboz2y7x24h8MGbo5alm3NUuULTAld",
+	"435QJQEMUK0zty2JqTd54U+ZWlEfa3jm1+CwIIgoE8q022ytT3e54zvry60s1fa6z+5+JdFfLveQq+0m",
+	"YM2Q2LJqiqrtEaHIDVms6pK3b9kWSzU1KWg7Ei1YxVvnXTGPKAdERd/iwI9NSfkFSNYUiTBk5N5Od3At",
+	"J87prW+mP2QP40HddVKnlQe5N2QhJch4mJ0oanVDFqWF/yQgLbNFfQVLPdvknTgRqVGVruSVgE/TEAtr",
+	"baKGer2tbjOPY/6YWyR7gwjRuZh8u1GltAILfE48oanVjb7tdk66l3X0gy6SFhKdhs1zG7LlVEZr5nV3",
+	"iWuBJx3jZ+dn3QQji6qEq0VYtvW6c9U7BtZ21s1lQ0PMffc4dm2vg5DX2fH3mZrkn1aejlqhlDFWNKkr",
+	"14Mu1RgjeSg5PTLMAS399P6zi+kVgEjmTncbK6vdxYvXfTvMgvXHi+uCXgmhn1tTeSLEDLEQ/uXo+vI0",
+	"pabIp9a3PMzK8GF+q/fI+/PwFm1Znh15jF/P/cCT4menLF/JdFzjRAifjv84/deWfW2rmq89CvN5eE+2",
+	"xOn/Ppq5ZQ4s090t2s7mvu/o2jrQUn1Zx8VBsMo+hKZ4gbArYgVvZe1aO7ImSVF/NJeSZb6Z0c+rqQvB",
+	"e1K1c3AQaH0gLqUr9YB4OaVFizzIXelulUeiFrjyRAtjCqIRm2VvZtuZ5FCnZPbm+jLz8Up/Tx3zvizp",
+	"KNXgriw5+Tq75S2d6UqofrzeeUU98x7eKi9a5LNFa8Qyx7O1j/+6JZeXpvQbN6WHM3fnoS8WVxLMNNGC",
+	"mnuduapNm9F7IytRGw3mjca2qxqAqy5u8A10elfFjblYBKRaR/2kcW2ousndqiKRkuUqwwSQGV9OopSR",
+	"GLCiOWOyo9YYK2IFq03VP2+j1zBWL1xI3U2vuI0wRRjkFATfqy7l2o6KZ/6W1OYcG+mUiJAxoQYOqDYx",
+	"qiwfTsJbeQDO2+5PF6eds+6Hy/Pz/of++dvumXp8TCgJoWq43P4s9KFZAfSzxwIBzCr2XLUHdGWdSqAM",
+	"INvAtuLDkRoQKHVT7JY7GCiW/+27znHt6ttOa3cPxdruP/77P//LThW8h2/6JjIg+h1sefKTM6AVyS5q",
+	"hELSiW1KY0NLP7XqGCheceSYPvNRQDg04HMBZnRF8QF1kpDm6KJv/i0WytyD5Bp0bXEbOR9r1Kt5UGMU",
+	"TL/wWVO8GodS4A50EhxQuLPQuB6V0zqq6Z94D/lljgPdaAFF+1cDfYr+z/9u7jaQcVSb177iyA2Ye3OE",
+	"CHYniS6GPgeAm5nbVwfyDYMhJJS/z7B7g8cEORL4tpTxGm4+F0s6mWLoGUy5h1ICKoY8DQxxihrnYL6h",
+	"ni7lGVf6tFPue57sbcDRFHtEHRf4+zH19O7NOJUmC58WaBYyQVwJwwP6H/+BoL4yH1Do4qFri8uzoSgq",
+	"vu4kTRi6JPTf/80ZdVSR5IqjazU7Eqx8ESgb1IDGtauHC+R04Lhrp5iO53gMWEqoYxJzbOTwG6ijDss6",
+	"9eXOKtCPvjqg8iMi1IMazVz5f5y/8BsfyrX/RX524vxgKX6hKf4o/2hU5QBJmiVeOPKy5CPy3zbmbvS3",
+	"vBP5oQYjjpDLplMMXYZs3WhAsiTtxPoL+Nv+AUbIAa3AJ27SJdRJesydT8HQrmrMoxG03+dt5MDnf4CR",
+	"30EVAGtfLKqqRK768fyijcOxo5GA/GIjKv8zFvL/iY3keQXyD5/aiPpUHqZPnS0H/objwWoLAyr3UK2j",
+	"75hPEZdUDAdI1QCBlqJqiiNoQqg2qnDb1MlGFSivhBwp9zsqaY3wAZ1TToTuy3CEfpkzoYHQGVhyW9Dp",
+	"gCNnMJCf4dgGg8HAgXYOM8w5kscr5HLiS79VGWID6nzTVR40+bHGRUjwlDuqxPGPZHjF3BsiUEWyL4VN",
+	"Q3k9aEJCUm0jTiQOOJ8GgIUDqz2w+HwIw8jAsgeW7w0kQ46+BlzkAymLDSyoHtzz4LFG67//87/gEQjV",
+	"gu/+NrDu3987qAIXJifBYz18vwnD71WDYcUydHJf1LEAcvrwWIGSdpsNqKOy1j74EnWFg3RxcF5HnQTm",
+	"qxPGunQ5MDTnf3zsAI35h6O4JkbDkN1xEipiFfguoTzVMHKG3QmpteoN3aoh7uJ4d3dXx/BznYXjLf0s",
+	"3zrtHXfPrrrwTFyyPiJdSUnQatSbahSbEYpnvtW2tuuN+rbSYicg40Q8XZFDKC+cEyxxy26I6RkTpRZB",
+	"cXYlSSRFhiPwFOtv1NFC5XL1K4cKqqYgaT2qlmXE41M2ZnNhSUledZiFZbYaO3n9VsZjyTTmoi53udNo",
+	"FOkO0bu2XmPP+Fzhkeb6R5JdHOCh1uH6h/qMvcPU+HfBUr7b2C412S32lVoPYqnqNaB2i9TJCDzmpuuH",
+	"qgXNeE7MUvejChwyPeohB0wJWzpUBXADIz5hoagFkL6mGwWlRMCKA//2PMeW/IxCK5X1ImXP00JlVVdB",
+	"T8FBHakeGAgLIaV5zamkRFiDlEXiQXCqEnYQ9rzQwJP8OtqQwq0lGPKpFXWPeM28RUbTXPIFZAKBgVLo",
+	"oMfX2L05H418V5U+NxFFlsvCkLgCTVjICRqCXWghRdYZdFQoCJtUauw6JRd2EAFqWrE1IUJp/GhstsOE",
+	"DzQTerrbSISephsYWDezD/qbD7ujhtvCB+RwuO/tuNukNdpzm7gRfV73O8TIAJRYbYssvpsMv3H9c/+7",
+	"3vWvveaZ3+M9ernrHvf2ejezf/5w/N1hnSy++9X7seef+735qb/jj76vu62ADqdvGt4/vwv0kcP1FQXM",
+	"rouIzZZmz6/GXhQTu+ntgjseLjeXrvn0y5K1ZgnydIEXAcNen7FTHKqU3Z3mbpnJ+Hw2A7X8HfF8DI67",
+	"L05LtYqvknPSlNWnhqMn4vgyhPbejtnllsYDsOavJb8pyqepLiV3aTKriKT8OjX8SFn4gwwfTRciX+aj",
+	"l0nM/QxS+IQUoDS+ZHqwPBo9fBRs7cCVqTuZYT98QdovgrQaJrL2qkKshTYd7U/WmIg8AVc1tpWYZjR9",
+	"lecflwYBDVi1d6ujjA3G54gSZTuRLyLegEoFSAchKpuy0g1Mg7KMwOJzoX7nIGNojY8X2tXjIVtXN/4M",
+	"zOprxvXxDSkz7oqFosw4FdxaYiAcnFxlnwkclHniDWjoPa/82GNtONvg7SaOvPwcUXpA6UdARCg9+iQB",
+	"k6UfuuabTxMJt6Wf0b3oyj+Q9gqWf64byaWlHznFXFxzdTHvP1cu1vHmzcix/XOcrWVgrG3tNUbb24et",
+	"HXLYwjutvdb+3jZuHLS2G+6eu32wO9redncO90fbVvkcr4zz3+fa+KfJEUoOsFcoKP6aCM1s0pc2Rbxb",
+	"mJmWIjSLxN336Vj5Zml2rihdMuw/h632J0QRX3CkaZr8ZXlrGXb1hoVD3/MIfU7LgM9FshVVxAA11ys2",
+	"ESiSJiVUCWJaAFZ8NeGLAJNhiuHV0WXCSYDSvcwGVPlmwI6fYZR4NiM45FLchrLyZntgsm0jqKmFfCgO",
+	"Zct/dWbdkAwoFM7CY+xTVMHII4E/BP8R8vzRiISEukSZ3ZSTxfQ2Mz3r/UT8jHxVLh8+TnDqz7MfPBY2",
+	"Pxq2boacKviglKDd3OxoPo+YJoDJalve6KDh7buY7B4OD/Ghu03I/h7e3t9tjA4aZHToNdzD7cODxsG2",
+	"1/Dc3cPm4W7L9fb2dw9be4c7O+4fmjxvduF5JFgLPFoBpcEiRleQjV0chj7hWdpgpaJou7qeUN4S9LCt",
+	"rq7Accrcgnbe15enxuIstS0d1h5vMBvNcv9184k/vtYWMScFRAlUyWVQCSVt65Pv3a/yRqgmiDzKVKpQ",
+	"QjxumJD61TFOnYj4Y/jvHeaKd4G/Vhu77yANyleNZRUPERNCEaN15PRGtXdSDAElb8Iom4fyEfn72L8l",
+	"NI+NqDVEbGQzfa43gvkeQZZ9kVufiDCq+9WEETzvOlxDgSxk/6twCDYXS+Tx6yZNjZ31T5wx8YbNqbZA",
+	"tUrQspBEFc6V2+cZKZK6vXUUyTaWojRqf0NEQjx8wc6vEDt1PFUxAj5QPrn/gyHu82DfN0SsR73NOKZW",
+	"WTxgmTpoOl/PNSKDjtHyOXJ8T3fQ9wXktetATKlSpwULrd0eqaC2hCRMaIEkXLVVmdg7nxMdVw5CSO57",
+	"dV/uhJ8R0vGjahQQMgoe/GRkulSRlZfJRsNFxI9eceR8uIVIouFiQBNCjIlOQ44Eakclzkc9Y82ujhBG",
+	"XOAgMZH88d/E1fGakP0Pphk9fR1O0k6YDewl3R/MCIZwOZAdKTXxmtL9xYQsBnSKF2hIoCi1qpKNVcls",
+	"VVVHPuLr4iA5ctfFXDyK0PVArT+3VfgfW/l/AM9rvfC8J1PVJcLrdIE/LJsrwbW0t+Kdz6cKqz9PTH0e",
+	"bf1gs/WachDPr+pHMLip0r8FDdN1DaKHCwC5lu6eDukG81GGMVVUGnquTVrH5+d2VR/QRCy4T8c2RHYk",
+	"64dIngXB/jjwb4iN5lT4AXKWm7w7aIJvyYDOMIcyOg0U6phLX6C4x/xZUnDQUoJat0khSGeCYurZA8p9",
+	"6hITga62BuG7pim8ycYH47ji6lEVGLxAHmsjbHJRwc09oOqmjONgGDJJQZCYYCmScBKMIJK4A79OoBzF",
+	"0hnW0Y8TPwBrf7rNPk9359f1bfScBe30bcSZMkpSFvfd535AqAgWiFCPL/f4f8UHFKY6gjhl5BDqXehF",
+	"fiO/byNV3UIw+QaQECO3Q7Coo2NGdZ23aE4OEf8+RNu3Ydt87rry2lRKIeyFozERatkSQpRTotVoRPYq",
+	"bOAMtgTpt3nyziXcwue7K5bh0Wpv7zUa5QN0YCGJ+JxnlhTSboJHKEpUUvZ4EpHB4I3aT7cgcHM3uZLH",
+	"06IVhkmklIRTY+6LBu2VlkWOGR0Fvkqe/TPZ/RVJSIgArwzhLycLzLlOMM4N2Oon064Ms0pmZqko8ev+",
+	"MfLwwtZZjPK/QM0dwRxUGTIJ2tQN5h6RfBILNGVcoO29PfkUj3sVyRkCLH9qwC+Q/MY8vKjaJrcELyBH",
+	"STHvuwmhUkWmJMqfC6IoFaeOOmbxSGcs3ZmWScv78IWN7iZYKMYLqRWU35FQa8SZqncFFe/y5kmJL4Qr",
+	"5osqumaTjZyo4p38kCx551Ql74MXSo38LvSFICBADVVSko2kvDOgyV1rFq2FigCP0XAhIUKym4xkc0mw",
+	"t0KuyWOFkV32GuBmSf9fBh+VYSrvrXLdP67ayPnpp59+qr17VztRFasSZSB0je5G0+QcQhhgnHKoa63H",
+	"NDdVuSSvRGbeigDCChaUgEUJd/nr224UrE+wjVb3/gmjaZO3VMx2XvEYvSUiw5Zf7K+PQJc7SYKcPePH",
+	"NsdKqj4hOBCTXwtJeQeoGQf59w40ApXRzCCoV6fPftvvX0DnvchEK9jc9OzDAg8xJ/U8ovCtnv1z5VEu",
+	"sJhzq22xm/LSlZq8CMzNFqUuFvi3pL46ScG/JVQOn4VsSBIXpc5Xs1Cd6Vc3OyjyYZ2rcd+pCmmfdzQm",
+	"mfpzcxHT+TMb1IzKP16T94swR99dnZ+tPl6wE3Yueq84kmcjUSR6QUU+Xk0cOXRfTB/4Ak+DldKKSv2G",
+	"IJZwrm3wKjPeBvEaCiAqJi75uvw5rpCgFBrFbYdzPxAg0OQCvL7Zn+R6NrpZs4MnuAKoSGmkhApGP3Xe",
+	"naIpns3AaCJFBdivPGYkeVP1M+5KvrvgrkKCvUVZQqTlJENctNDFbbTb2I7dOrlXcKnm+cpIDqxKCq4A",
+	"dfUnSMjAnr+eQkWVzXPvIJFkgdgtCROtDsAUMg7ZfKb7HURCo/wdRMZ6bmLFpW438JJW8YCchFM8JMED",
+	"8gSeMhA/DTLvMhU6LNsKYNFt6y0oG6qRSSQLJ5qbLCd8SjCK0j3zsz/NRxVGouoTPywOXgLmJlHwgAcv",
+	"IfCFIfCmr4ihO+pzcfR7gnxoJ3y9ICJc3tTjxYM/O8RuAqBPGQT+uz+WXCfsn9nz+me1dpooZ6BBOSQo",
+	"kny2PknoXRnfnCBLOpi5jq6hz1TAuPbjqYZPvkBjfAtf5SgD6uGIdD2RPacIGXSM7IvV5lFjVovgqzha",
+	"9bnuv68F9xdn0fOHWxZDzWY6kekzVS7QUs4SxTomhKxqHCGSCoeUQ3RMgx3ZQLIleKv1vKg/DeTPF/P3",
+	"uILKU0hoT4/xLzFoLzFoX2EM2iqRDNp3ljdGwfDI7CQ/rTA7gcj2YnZ6SDWPB9S0SFT8Kl9rAnpUfl0V",
+	"Q76IAe0r7Tv86IUmst0l1xnYFH6/GNiKDGxzTdIMKVWf1xrY5DBjYFPRtKb+JAR+slC1HMcU4XDMaMv3",
+	"0ARDaScvU1apyD4HvTw/xz73UEjPQHL56pDrYH4TEH/6Yg2/L3qxydm92PFe7Hh5dry5oihZShcJjVuf",
+	"5D89r4wlT47Ulrw43juOs4dStirQvo6SlehMNrkccKRq/0+hNQyf+DNum1LMPFKW47J12DUVD8bMhPAW",
+	"VyqIyOcTaYxFiPZiI3wSG2EB7BbbCJ/r/vsa+l9shF+BjbAQajZTYEEgWZGKnaCJ2thXR2fZtGZj7UMV",
+	"k8YcpzBX6+h86gvkGGHLGdC4Vf+RSkiWtNUXKu/H0FgIQFcUE7KTjs1A00FbD4pfbCMHRBf5h5E05N9G",
+	"IFErA3HEGVBlxkwRdyyS1B1VxgEb4kAHtMSpPzFVr7YRhjY3JFQNdRLnZIqhQVMJsEdgmoqLRud3lITG",
+	"WaQSs+Xu/RCxOzqgTkJAi/em8rKjPcdVExJTH+nEuUhwZ6MBZZS84vLNSBtwdS7UhXlVHsNRL9QE5xlz",
+	"tJdF1cu6KRL+hOLmI6dWfx75vf6DW2mfIp3nxaz7LCzq2hhzV8jlt9tb0DCGr4zDVUNQReX986qqgBF3",
+	"VK04d3F3UeWrkiPSlHZAK066sZ9ThSBXjK5moaT9MzwmddThkGCLRZpOB+SWBLrc5oBG89WgEz5Uj1IJ",
+	"ujuN7cJq0WqnSzQ0L/sjsSGrLLFa7th6b+e/falvbrkJctuGljCTQt/JMoZv/9dy4zYxZavLLWtTvyI4",
+	"BBKRf3AQQp08LtO186T7Q++4m9uks+AKaOBTklcQMdFuP/9RDwv8JmB3G9zcSfRI4tayfVQD026Jx/2W",
+	"sEABwVxAWrSq5sihAxNX6UyzgHkR1809MTnU93hqqaWahvbxONGbdoo/9tRTidbsuoeobUGzRqsNWVJW",
+	"wd7U0g0tye3WNWKh6fJVLbk/3e/qAftTNb1zt5hsgVuwx6fM91IruyhI9zqnBEgl0Fg4zRfze6H5HRua",
+	"H+VoqS8y7G8r8JUxPt8of+rfEBR1dVOPOCZL9VOamt8rDedTgoPw9s///Z//9f4+ys+E+oeqq5RSu9TX",
+	"qlHCCt71eqE8XhvrAV8NB9hYDymZISmPR5/NF9YU/mjI+ieyXCcohK1bXCYxdBXVmHu+qJFb1Ry5QHRW",
+	"vTS1TaGiHEJ21CxdWaptVQWFVG0UsLFP4R82F0AdPEJ94pmMUyUsD2hCWrYRJXeEm9a/w4XJeK6jLnYn",
+	"UPtOGXOwK1iIKsbqDRYW+QFy2o35m3hVW3d4DMdE6Oorc+Gyqe7urpLqXvFUb7lEP1fke0cDqhyQOC5a",
+	"A3QyI/yrF6ojVJJNVuSvgPk+6gBr6/LEOv3WlLPxKfc9gnxRbRujCtyOSogXExIStQJ5qr6wB1QZkGBm",
+	"G80CLCRHlwIWjyoboArcBreV/9ZW5qfEaN3XlnpygZkVsbmAJcGBQQmgTDI+z1vqgJqX1+58j9SRImcc",
+	"uWw69ClRrUyPTEUGXy+W+7fEVsUZyEf9uVABkpN1FdCW0oL+UHpKpou1biC/UOzafLIxd3+Ddrqooqsz",
+	"CtOtWX4APNJ/+IzC74AskpTFn1QtR406TvUo0YU3rkoQv9lWM0JdTMf39MdKErmrdXQOFlfhE53UGkL/",
+	"rOFCl5FUvRtGLAjYnUJ6FnoEVPGQuCz0dM+zyLL3s5VegPW+lMQN/eRzpe0p/nhK6FhMrHYrIUEbVSwt",
+	"YT9MiUjSC+iCLVhoI/IRuyJYSAIZ1SXTV1UvKO8Av6a2kVj9brNVov5E3oKAsFZwAHU7QjYfT3S9Lwkv",
+	"Up+LbevVlUvTPoHkAmcQECEf+F8/N2qHuDZ6/6m1c/8Xa/O1RjQrXTclrvGquwUULk9VK3j46uJCHLqA",
+	"XeFcquRk7jXtNNa8G5syX/mascHbDd9f/LLMkSTxYXevvGlCkY3S5BbI+rl+aM3dA49FeCQgTxiYCBeY",
+	"ivqDqrTUJAHZFPyGZMRCUmr2VTVYiuZ+0kIsEQMtI++r/b4o58WitzxOfUypJoSeL2JZG5qojyRTK6zO",
+	"Id9mTGybxw8n7LYQ+Wj9MU2qT2qx0odfBi3kfSK4zxfUKEaN2L3yiieOLIEmCbwoDic99ekNR9j08ZfE",
+	"EgkmVZTZXCCXUUokO48j9E86/c6HN6fnP7aPL7udfjeyWUXrKQooNTBgPY2JJzKhP27k5maTrwx9/KM1",
+	"KfkThjBGiFaEZ0s8aetT7A5aGdjYiV+uK/eCsWC4iLEz6twXhTFWdhqH1aI05RTCpQB/p6gD1B8PSjeO",
+	"zH3mQMO1EFYcclh8340vQuj6urYTLP8lAPUR4whLAMVmIm3sb05GFeaFlX19XPvLAHMUyPUSkPVn4/ZR",
+	"YFRpbg/suSaF5zU6KAzsw7gXLfTLa6HR8ZfSQ2OV6EUTLa2JJg4tiTVJDCnWRjspPRS8kzbU0RVs5rt2",
+	"XNHyCm4UVbwQjwRqNVqNWrNVVT5ClebjMo+Er/iAKlVWOQc509HhQ+zejPwgIB7iYAyOPIx6JmgNBtRP",
+	"a74D6qgYsg/9ny66xcpvYQfsGPieipVGEzyPChzv70UJ/mMrwTGOFqN4Dmvc+uTFIFoqyy+JcSfd026/",
+	"C4X+k0RiSVWOlOhNteU0fr7oy78TfbkMMK7QmVfceuML0UbQm+NtvGjOj6k5lwOPDbXnBBlbm5WXpGHX",
+	"FycdTcMcnZfnqMLXqs8XFDBXxRsYJSZh4bBekPL1dYoUXwptXjT0Fw19c1GEF0dxa4TtXF11+8UCPnI8",
+	"nRjgoAqkJ0wW3HdxgHyvKlF2Tv1f5gRiZUq7xuCNT4rEz6gT/Jn0gZdCIKUViCWEXcbVreGippHZ9wrj",
+	"qE3wbirL0IZWo1HCVBxrK/UClQiPQ4JcBuHBIfHaiCZ47s6AmnRGxEaGRxOKTcsQqVqE5JbgAKKidVaS",
+	"ebyBsEpTHLFwvYEgkkNfL0zSUbn4Wy8enUbqoiizRsO2pj41n5slQrPOcBiagFEORjoIEKAkmeCZoIHq",
+	"eDQRnJEwHlYY0PhIyZRPbzpcLb2/CO6PQibe+NCDT7P24QJa+SQArAzd+GQwo4yVQTH8yL7QE1wbBXmy",
+	"0s9Ks8Gf2mTwVVgAcqFind5vvVCMP5qqXwAHD1HwL7CYlFDwFflIqPbpaJ0pu4WQOlMRZ4UykNTqvxZl",
+	"4EsgxIsm/6LJl9cJYt6+Zdx4Kr/k8zA81yRwJVhIVKt97Sc0Ar0m4Mn0L5O4Ba2MKbtTVaDAoeggwQbU",
+	"0QOcI+R4WGAn4WZMvBTMGa84UogTzQgvQhWpXFA81ZUOB3SE/UB+AL/ojPlUkDBupldNBe5mrRpqvlc8",
+	"ad6AZExMB9TpeWQ6Y4JQd1F7SxaOjTAKiQgTOafKWgndQ6E8FyVq12Oie0irxFPV6C9P9Xmtb/BKpeRs",
+	"XL8qXiL0XH+i9HG1umcxoZgDKi63DDD6Ykn5M1FNAxQJwpQJUSpFNreG8+DmyWhnR64vNKShrTwaFHqy",
+	"GmKaJGZSy/OpRz4CAUlSs2pMZSipD6imUOiBBGo9GeJfng7FSbef1P21P1mCTGGR85BY7Vazvntvxxm5",
+	"iRblrb1+s9FuyP/7l8qLLXjB/uoX7KoXvN+4Uk6KPGbq5GiLk/kim9X7QkxfiOnXQkznMym4NRt2o9Ew",
+	"FqBNyKqyaq4qlPdNt49UMYkRcmC4JjimWBAYWfGUoKG8Oo4qzlg4NnLG0MDJCYT6L3Fywli+T7zvGyLK",
+	"WZBBqEwZXbWMCtZl9Ze9LnF/2Wisl5FMJJaEp8gAPBaPkEMczZlNYV49M3nEqZOpy6tmDR5/v+WnftiG",
+	"c9/lT32RDzwHivDjj/50Po0++lR9jNmAZPBjKMpUMAe/8Wf5UyRf2Mh54ee6AzZgfZIKLfO13OtKl+R5",
+	"MQA+CgkH0hcZEV7F9vuK6jQVE8LqMkG3n0b8NYq/8zcHTQmmuoy1UuPTWvllt3OySidfSeqtp1R5dabB",
+	"4xsKX5DrJdj4IRi9sTy2FWBBuKjxqFx5kUvoFAYWGaJyC5ZKXquscqZmUwLHq8VVS7Iy1zr56ik92wbJ",
+	"8v1UGp/U6b1wq0eB7U4M1anjfXTWtA41Qny3dTPzn8wCdMyms7mAGnzo6vtT1WBB8rgJDkY1NiMUgYHn",
+	"FgembN1////+HxSZKNBg3mhsu1C9zkbQfM+nYwjsGVA6n5LQd9EtDuYqSAds6m/JwkGVN73Lqz7ylQ2a",
+	"4DDw5TGnHqnWkXMz86FSHp0HAbqbEDqgUBAQvmOUoMrx+fWZeRFFjepmjDvH0gSE7e3MfyK23RmPQzKG",
+	"J5+Md6+aX+6sgJRgvTTywpd/v3zZwBcBcy4k29yQRdQ6xaDz5mxa0iKJ+DVOQl9H6X4JmjQjIRrO3Rsi",
+	"gISoP3t6G46tf+MIB/6YEg8JBsh+Tf2PiMyYO0EVqOVHBlQXWVUvm2LoTBgKo5krAlc9it5omsJkCBkO",
+	"CQrISCA2F3XUEQM6ZVwYs5R+uJCy9P0puVIn+MckMIkNFtAZBUAvROYPR2QgEdifEo0Em9MYELxXZ+gr",
+	"abivBn5eu+CfEwZU3avUyvetLNVBXafuwvpMfjSHe3uRzR8F9Pom0CJRFG2CY4MSFBt9Ein9hiz41i0J",
+	"/dGiOEXljY4FMaWgX3Edms5JCEDfhrLaoQojmWCBQuIS/5Z44BpVLtEZ5lyFxA+oGxKPUOHjAPkC2or4",
+	"xLORcwNitJzK+VjDM78GXyjBGQoi0zu+o0dwxRn16wcU82jWhFvj6ttOrbW7J7msLzgUUK+qrHwGu8NB",
+	"IBV+Z0bCqc9VapxuwDmgECczYYFXl59nAaYEuRPi3kA/zkR5X7kJ871qpBaVsq0Y58qATnDoEbnmsx+v",
+	"dlA4B9MRnGtIbn0257o0uRQS5HvGIXYhmN1nnp2oaT4L8AKN5zj02gOK4SDA2wppAK5LZgIy+Vxio+Ei",
+	"XjmTstICqcuWGo2+sSr00ANZGQJm4DXBHV5w5LQaDUe3N0KOyzzitJHzQ+e0d6JvAYoIJ6r1qtrr8sz4",
+	"gCZPtWoj5+y8/+HN+fWZfJgyxOfuRL7AhqUpiW6pQZNUkMDDIMFGpVJIIYcyoXfSVmFKdwxkGEm61Tbk",
+	"hCe9q87r066cz6cYesGpyUzZ4wEF8VH9pOof28jp/vOid9k9cWzkvDm/fN07OemeOagCQQR23FYvtbsB",
+	"dS47/e6H0967Xl892zuDk/pw1fvmrNO/vuw6qDLFgcQggNGQ0bEd1WX/P/+7udtAHNZnpoBdGynHQLxu",
+	"3aYQ4rJ7cdr5qXvi1AF7dIXvbE37xFK5I/fsIYd8nPkh4R3hwMGpCtVSG1VZKzGGzkImMdncdkXff+pw",
+	"8rYfHX7iRKt11FH3phmYhHVVIjwXmgY0fzqUnq2q1HSuGnfNOVH4jipOgLm45sTrCFgjNEvBMx/I3iff",
+	"u9+aczwmjsIBrWTfkMUPAFoOqjhvuz+1f+he9t785FSNzn1DFpna+TYi9XE9QQXlTuQtDqjzaWBBO7CB",
+	"1R5Yb7s/DSx7YN2ScMgHVvvngaXePrDe30N3Rg3kEoV070vKFA5AeJuz09h26qgzoNCuRYexDJmYQNgL",
+	"8YEwJwmsPBJnp9HI7eKoNqrKUT8odoSr36GitRSnY3GKooiGa8JmqsEDXVXJUKrvkk+TBV0s2wKSL993",
+	"I19rNYZ7bgO3hs3mcJ9sjw5xwyPN0bbb2vEaowbGu3jf3SUHTW/XbQ2bZAdvj/bIvnfgHg4buDlqWbYV",
+	"Y4CS+hnIOhBFLecj4dBqW5fdzollpzKD2lbrEDeHLXfb2yG7o73GgRKNJCda2rAk7LU0YzK11Q1gRJwR",
+	"fJjRPs3rjMSDTbS3fOO37zrHtatvO5KRHUc3+9ftk73GaHv7sLVDDlt4p7XX2t/bxo2D1nbD3XO3D3ZH",
+	"29vuzuH+aPuvreMrWNW3inb8dftkwrj4a2t3+/XHGvVq+q5rfIJbu3vx9x4W5K+t476xjf11+yQVviNH",
+	"dhrmn3qj0fiXngs40l+3Tw723X3cauzutw52Rw1veOC528N993DXbe6OyO7O/t5oFw93dob728Nt0tw9",
+	"PGx4B8MmPtje93Y8byjFWOYtrmBhVtsi28OGu7PTOjwYuU23uXOIR8PRjntweLg3Gh62dlr7mOw0yc7e",
+	"zuHwcHvHxTuHu4eHzeH+wW5reLC7m26ROQF5x4KWBLwOdgSKg/ZB46Bh2VbO0TzOCqKzzY+ngnOEmCYi",
+	"JgwcBQCl8zCw2taWWu3/mOEx+UdLQmPpxqURtkei+GOp0UlqQI1AnUKPs5jhowoLgVMn8iPTTL2axA0X",
+	"Wj9YkfSgfvM9qz3CASdyC/pzCh2RCvq7AdqWfRkwFdXLTXFBdRP7tUaz1mj2G6mbsC1grVbb2tsZNhpD",
+	"d3eIt5ut4d7+zk6ztYcP9iVdTXclaVutgxTd2E8RISWy55EhkPGBEL2/fx/tDG7mQRddFHPWV12aPd8V",
+	"iGWZvqTUWEDDHF8g/6U91NdjplBXKwWFmMebLJ8sk0lojUmhKzZapPr/rAwiS43MS2zO6Zqa2+7nPDXl",
+	"77Zl3FPXFkx0uo5G/vzJUv26PEWtmrVGq9Y87Dd324299u5e/bB1IKlV6vboPAhsyy+gSNo53HEhAkv3",
+	"G1KW8HvbUl3B1symS8pY7abcKpnOxEJTZtsC47RJDpeyuPmbzqdDEkIIlfrzfNQNyFR1LmtKqBgTAP72",
+	"J4uNRpyo0Cv59Vn8qPwIN91u7apPcSa6vCV5jqn1KKuVGTOn5rNiJPIb/RLzBY/e/rAXCglbqZ3BNxKM",
+	"5cf7hzSvKlNGMoWuX5Z6P2NVSJahLYb4pb8vrgSpakXwrA3iKEnvpOzisDtKQugqPSQumxJl+NFd+5Ua",
+	"idE4YEMcDGhKH1dTOCj0xxOhbCghYwIJaJs1AWNStbieYxIOrM/onp/Ge72dYgHnwHoQpD5L7lLqiH6/",
+	"RWD+hCVa0li3An/zpJetbMfbVTUYTOtnhbIo3QNe5fg7VVWUITIGcBtNiWQ9fOLPlJ2zc9GDnoslKjYs",
+	"Ie5L3YbnqNtQGsSKizisvsnGF6NjWan8BVIer6zDBmCymf6SbkK6tspDcjqVtO6giqJZLEQdb+rT6mPV",
+	"dXwC0QL1qFtPqwhPLEZ8OfR7KR/xpy8f8bjyypaWLlZGiiSh8p0e//tuu/9E6KsOp4yqrI/9hX0+YneG",
+	"NGa84uaQn5KTboRkW5/m0Mq4TKU2OVLrBMYDnIpQkJoAZGCoZH/5u5rlFVcd2hEOAnano7yVMSHAXGjl",
+	"I64YH5IpuNpVxfgcG8CyKqHAvJRCcane/pJl/jyIoY4fYQ0bT4gJ64mwbuO9TvqUgG+kzjzAz0qidhYV",
+	"ICwBglgihJiFhBMqADGimCZK7lTkjsQTBGjSVpVUMdVYMsU3UgN3J5iOCUcsHFCFLjwaE8dI5WKXR6Ys",
+	"7seAOh7EV3A2JVBWdMKQzwcweAGV3dSSEYWzMKFvtTvfI+pkLgn2nKO46BHMHIdQxXFfO40dhDlUVMKq",
+	"FTvEyHlMVQhB5KPPRR66X8xFAa4/UDSXh261re5Jr39++TCTnlrEs0jkev8FqnBsm3mhcH+mqG3Pi3GV",
+	"hZpASOzzQyAyJcRy6NVUi9sOr5bAYfRxPPilpdoXb6mWuYNSDrFsb2lUUUFpHE0xvyFe9aXbWslua0tH",
+	"mUSxJVxa1XfN+bH7+tvz87dO/DJ0cX7VN1ULdMGukEHulGDIF3XUxe4EeSTwYYgKHucD6vyz9laHOtei",
+	"ALQ2Ev9Q6Zxz6n9EnLiMehy+IfZtU/82IR9RIsauwv0xlRCvgxYHlhom1HN19WnIvIX6YmBV1R8mtDax",
+	"khO9zrbOKo3W7Xv6GVTR3/k6DQsLFBApwDDqkjbyiDdXeELQcDGgvqjWkZNaImSThkTMQwq2vmCBhjpR",
+	"3FxxlEF6ft2/uO5/OD4/O+se988vTXHGAS3fVC6Dfk+U85WZ5Xl8iZmdFrsTlVoHZ29Wo1xCmat6yRD7",
+	"Q/gpMyRwDQUsEjS2PrEMkK82SFwQCkpLgmIAUQS64YVsNpP6fYHVIAdpX3yQz+SD3Ax8Vvgi111q40uS",
+	"QqmGxYz89yZf/c78k5uC0IY2pSxdKjYWXelrBrMO5sj5m/6fgyqQlIe9KrohZKaVMu2ShIjsQl/kVy5h",
+	"fFG0evE0vngan1Li2IrFicIQ8LNkhbNCXQIq0+SHfZ/Ec3xd/src8o8CizlPFcsidD6Vh33RPTvpnX1j",
+	"2dZJ97T3Q/eye2LZ1ptO77R7Yr3/skW0jHJZrq+8Of8XPvxI9bQirIIO9LEOr5wQfoiwEGQ6E/wL8GaN",
+	"75BUvtJ8eTl/SKXxF5vlZyOrPPgyiApX+GKLLGmLDOfp8ozq8yqb4/H5u4vOZe/q/AweRj5HRMqiWFVN",
+	"MJZHJaRqA6SuHuFLAdE0d2wjgt0JCtjYdwd0GDD35hWXNMHzVY6U3BzY8xIl4tjI+AXla3VhBZdRLjAV",
+	"qNL93kZn8j/f9OX/d+0BPe3b6LTfrYLr06fEU2WaBNMZBMOFWkc08SuOHBh6DrjPQgdVOmcnNjq/rP5/",
+	"7J1fb+MoEMC/CrqXplK63efdh1P3rjrtaXVXtdnm4VopxCYJim0qwI161X73EwPYOIbE+eNLteWp2248",
+	"EDMMzMD85jPCCHr6UMARJHAaEC8Lnb+AE+j5UEsUJtjgdBgKSrW2ImY/8FBMbr9/uw7XsA3GE9XU6GmL",
+	"r0SfJHII3+kdlaB9jxVledk4XrS2x12LL1/Vj1ZYzxegq2ZBjMqdpKJjYDTDwTf/gH3s3YSMFgQ6GxXg",
+	"iHUcg6O/20YZ1ptGsMwX3no7C17/2hqjV7HM4uaFUv95g886Uh+ILuv/7rKO8LyLx6rGLzqsHR1WqXXZ",
+	"TgX4GXZXleajOWflk3U7AZHnFsEHhBbKqJACzWgmCdeXP0j+WUNMheQE5wKJcqpET4mhCec1VlwXEw46",
+	"bgG3bYTnPS1iIzw/idOmvtE78tnivdIOTp4ELV+br87Kdfkq8XzLvQ3gu+K5vqalczxmnOUQdDHzOnRt",
+	"w06y6BSexCn0jn7YJfSO1se+7ZNRrzj2R/QHAwO/2x5UrWNbncG3soz2rqbRE4ye4KbVtNpwXuAkISJ8",
+	"GcHyyC2RqRSEDzU/mmuQ0vknAEpSCTDgyTPh0wliBZoAcRG2uPqcp95IsxkkaK5luE1wlk3OAcoMd3vN",
+	"3lhttzVWQfzqOdb4g8jK/bzS36VTXdQ1huT6nN2LnZDeA/oyXOoSGJT7NnUHTweFA1d3X9n36uEfh/Pz",
+	"cJZVvDaaguK1mL6PnZPh1gc2dA8SdPMM7r8li/dAYBsD27nGJa3TXTGARp3ZX3/UYwM20yidVtisBTzX",
+	"+ZUHMCrHdS/exLz9+cJWwyCRq7bIcDxuqyxANot63aH6hvDjrZQ3rBSoS/ysVuYYRdsBKbFyJ6nXpoSi",
+	"aibqVX3WMhk9Oe6h2NfYgdUfSkr6UlLN+r/qhJHefaU6cizNRdMehKNdX4SHe76RNrhWEClpMd8TY7vz",
+	"C44XPX7uGKBbmqLb7uXy1Ski0QUyU33ckmZYsYEm2TQ/MTZ4ktjgVq0Ixwk3jF8Pm5CQj+Kc8ETNOFrk",
+	"sINa7H2SvRXZUzVkuT3ajBwJEdnPrgcNCBbyvONSf8g6fZJo6MZpGGOiMSZ66O5iC9Nu4/4h8uNOjYMD",
+	"IBicBve9dByNC+dbZJqhmwAHDr5sDYF7KIACp4vf+1lwA1yg65RKVpHccrxUH35hBRmiBc0FyWaIFklW",
+	"piQdPhR1JyweeWQa1nXnpsThRc3aDr+fw+abMIdB2O6/Xo+vb/fw5iOBLTq9fW5iaW2WsMY0tsoz+lcp",
+	"iLskJafyBWzTlGBO+FUpF798+udRmR9dJ9L9yyLHSfX7oxLAn61ta2qYLaJo8Ynwb6HjwilLylxpd1Uj",
+	"D2yY6WYrB8xWbRjcMC6ZQCvKCZoxnmN5/qGOQpk6oZ5g9Q0WYsV4CtlfGgCrjyz16aNwhagv15agLG3d",
+	"gXbb6vX7Wr4Fnqy+EQgJYJuEAHzWF2tv1PKq81XNBEYDvCTFv9gjsUnQa0seO8UyGjI1m9NZIPTrCrfk",
+	"qFa7md/NXcjw4+ZWlefZK+e+ZPh5XZg02DSSL091qi/68+7vv9CdNpJmUaEcbl+2unQBT/oEY4nRLGMr",
+	"gTJaLG0ZcN2QZG3qmisaS3wBz3oEf8HJckazDGinpqC46jicn5gEv3xNmG9oYZW2AuYMDVZkumBsKSz3",
+	"1eWynYkq+9lVn1b2c7ud3yBtkgpW6OROU1CclbJufcvr0PfL26Kd27TNS7nOHTwjAkyHp3MLkixtUmRd",
+	"gG+9Hnpd5XXwvdDVgpUl+fBsyzK6qtaozOfp9IIgXKZUKmOjlMsgcIfa+OixTElB65qzTfuTUukR+40+",
+	"k0JNQfU4Jzil8NsTZ9PGi1gQnHktmOrX1c3XM13v3Pk/5+GcKFV6/PFfAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -74,34 +74,50 @@ func hasExample(mt *openapi3.MediaType) bool {
 	return false
 }
 
-// TestScopesAgreeWithAuth: the spec's Scope enum and Right pattern and the
-// auth package's list of scopes are one vocabulary; a scope added on one
-// side only would be unusable or unenforced.
+// TestScopesAgreeWithAuth: the spec's Scope and Verb enums and Right
+// pattern and the auth package's scopes, verbs and rights are one
+// vocabulary; a scope or verb added on one side only would be unusable or
+// unenforced, and the pattern admits exactly the rights (a verb on a scope
+// that does not take it, such as keyRead, is none).
 func TestScopesAgreeWithAuth(t *testing.T) {
 	doc, err := openapi.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var inSpec []string
-	for _, v := range doc.Components.Schemas["Scope"].Value.Enum {
-		inSpec = append(inSpec, v.(string))
+	enum := func(schema string) string {
+		var vs []string
+		for _, v := range doc.Components.Schemas[schema].Value.Enum {
+			vs = append(vs, v.(string))
+		}
+		sort.Strings(vs)
+		return strings.Join(vs, ",")
 	}
-	var inAuth []string
+	var scopes, verbs []string
 	for _, s := range auth.Scopes {
-		inAuth = append(inAuth, string(s))
+		scopes = append(scopes, string(s))
 	}
-	sort.Strings(inSpec)
-	sort.Strings(inAuth)
-	if strings.Join(inSpec, ",") != strings.Join(inAuth, ",") {
-		t.Fatalf("Scope enum %v, auth.Scopes %v", inSpec, inAuth)
+	for _, v := range auth.Verbs {
+		verbs = append(verbs, string(v))
+	}
+	sort.Strings(scopes)
+	sort.Strings(verbs)
+	if got, want := enum("Scope"), strings.Join(scopes, ","); got != want {
+		t.Errorf("Scope enum %v, auth.Scopes %v", got, want)
+	}
+	if got, want := enum("Verb"), strings.Join(verbs, ","); got != want {
+		t.Errorf("Verb enum %v, auth.Verbs %v", got, want)
 	}
 	right := regexp.MustCompile(doc.Components.Schemas["Right"].Value.Pattern)
 	for _, s := range auth.Scopes {
 		for _, v := range auth.Verbs {
-			if r := auth.RightOf(s, v); !right.MatchString(string(r)) {
-				t.Errorf("right %s does not match the spec's Right pattern", r)
+			r := auth.RightOf(s, v)
+			if got, want := right.MatchString(string(r)), auth.IsRight(s, v); got != want {
+				t.Errorf("right %s: matches the spec's Right pattern %v, is a right in auth %v", r, got, want)
 			}
 		}
+	}
+	if max := doc.Components.Schemas["Permission"].Value.Properties["verbs"].Value.MaxItems; max == nil || int(*max) != len(auth.Verbs) {
+		t.Errorf("Permission.verbs maxItems %v, want %d verbs", max, len(auth.Verbs))
 	}
 }
 

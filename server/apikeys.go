@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -97,7 +98,7 @@ func (s *Server) PutApiKey(ctx context.Context, req gen.PutApiKeyRequestObject) 
 	if k, err = s.store.APIKeys.Update(ctx, k, version); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "update", "apiKey", k.ID); err != nil {
+	if err := s.audit(ctx, deref(k.OrganizationID), "update", "apiKey", k.ID); err != nil {
 		return nil, err
 	}
 	return gen.PutApiKey200JSONResponse{Body: apiKeyOut(k, ""), Headers: gen.PutApiKey200ResponseHeaders{ETag: etag(k.Version)}}, nil
@@ -149,7 +150,7 @@ func (s *Server) DeleteApiKey(ctx context.Context, req gen.DeleteApiKeyRequestOb
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "delete", "apiKey", k.ID); err != nil {
+	if err := s.audit(ctx, deref(k.OrganizationID), "delete", "apiKey", k.ID); err != nil {
 		return nil, err
 	}
 	return gen.DeleteApiKey200JSONResponse(apiKeyOut(k, "")), nil
@@ -185,7 +186,7 @@ func (s *Server) RotateApiKey(ctx context.Context, req gen.RotateApiKeyRequestOb
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "rotate", "apiKey", k.ID); err != nil {
+	if err := s.audit(ctx, deref(k.OrganizationID), "rotate", "apiKey", k.ID); err != nil {
 		return nil, err
 	}
 	return gen.RotateApiKey200JSONResponse{Body: apiKeyOut(k, secret), Headers: gen.RotateApiKey200ResponseHeaders{ETag: etag(k.Version)}}, nil
@@ -215,7 +216,7 @@ func (s *Server) allowKey(ctx context.Context, verb auth.Verb, k *store.APIKey) 
 	if err != nil {
 		return err
 	}
-	return covers(ctx, q, "the key holds authority the caller does not")
+	return covers(ctx, deref(k.OrganizationID), q, "the key holds authority the caller does not")
 }
 
 // checkKeyWrite checks a key about to be written, and binds it to the user it
@@ -223,6 +224,9 @@ func (s *Server) allowKey(ctx context.Context, verb auth.Verb, k *store.APIKey) 
 // the caller belongs to just one), the caller may use verb on keys there, the
 // user exists, and the caller covers everything the key will be able to do.
 func (s *Server) checkKeyWrite(ctx context.Context, verb auth.Verb, k *store.APIKey) error {
+	if err := checkPermissions(k.Permissions); err != nil {
+		return err
+	}
 	p := auth.PrincipalFrom(ctx)
 	if k.OrganizationID == nil && !p.Holds("") {
 		if org, ok := p.Organization(); ok { // a Portos client knows no organizations
@@ -244,7 +248,7 @@ func (s *Server) checkKeyWrite(ctx context.Context, verb auth.Verb, k *store.API
 		if t.Organization == "" {
 			return forbidden("requires API_KEY:%s platform-wide; name an organizationId", verb)
 		}
-		return forbidden("requires API_KEY:%s in organization %s", verb, t.Organization)
+		return forbiddenIn(t.Organization, "requires API_KEY:%s in organization %s", verb, t.Organization)
 	}
 	k.UserID = nil
 	if name := deref(k.UserName); name != "" {
@@ -266,7 +270,27 @@ func (s *Server) checkKeyWrite(ctx context.Context, verb auth.Verb, k *store.API
 	if err != nil {
 		return err
 	}
-	return covers(ctx, q, "a key cannot be granted permissions its creator does not hold")
+	return covers(ctx, deref(k.OrganizationID), q, "a key cannot be granted permissions its creator does not hold")
+}
+
+// checkPermissions refuses a permission that grants no right: a verb its
+// scope does not take (KEY:READ, ASSET:VERIFY), or workspaces on a scope
+// that concerns a whole organization (KEY, AUDIT), which would allow
+// nothing.
+func checkPermissions(perms []store.Permission) error {
+	for i, p := range perms {
+		for j, v := range p.Verbs {
+			if !auth.IsRight(auth.Scope(p.Scope), auth.Verb(v)) {
+				return invalid(gen.ProblemError{MemberName: fmt.Sprintf("/permissions/%d/verbs/%d", i, j),
+					Message: v + " is no verb of " + p.Scope, Code: new("notARight")})
+			}
+		}
+		if len(p.WorkspaceIDs) > 0 && auth.OrganizationOnly(auth.Scope(p.Scope)) {
+			return invalid(gen.ProblemError{MemberName: fmt.Sprintf("/permissions/%d/workspaceIds", i),
+				Message: p.Scope + " concerns a whole organization", Code: new("organizationOnly")})
+		}
+	}
+	return nil
 }
 
 // newKey generates the key's credentials, seals its secret and stores it,
@@ -286,7 +310,7 @@ func (s *Server) newKey(ctx context.Context, id string, k *store.APIKey) (string
 	if err := s.store.APIKeys.Create(ctx, k); err != nil {
 		return "", err
 	}
-	if err := s.audit(ctx, "create", "apiKey", k.ID); err != nil {
+	if err := s.audit(ctx, deref(k.OrganizationID), "create", "apiKey", k.ID); err != nil {
 		return "", err
 	}
 	return creds.Secret, nil
@@ -377,7 +401,7 @@ func apiKeyOut(k *store.APIKey, secret string) gen.ApiKey {
 		Description:    k.Description,
 		UserName:       k.UserName,
 		DeviceName:     k.DeviceName,
-		Permissions:    make([]gen.Permission, len(k.Permissions)),
+		Permissions:    permissionsOut(k.Permissions),
 		UnderscoreV:    k.Version,
 	}
 	if k.PrevSecretExpiresAt != nil && k.PrevSecretExpiresAt.After(time.Now()) {
@@ -386,7 +410,13 @@ func apiKeyOut(k *store.APIKey, secret string) gen.ApiKey {
 	if secret != "" {
 		out.ClientSecret = &secret
 	}
-	for i, p := range k.Permissions {
+	return out
+}
+
+// permissionsOut maps a key's stored permissions to the wire format.
+func permissionsOut(perms []store.Permission) []gen.Permission {
+	out := make([]gen.Permission, len(perms))
+	for i, p := range perms {
 		gp := gen.Permission{Scope: gen.Scope(p.Scope), Verbs: make([]gen.Verb, len(p.Verbs))}
 		for j, v := range p.Verbs {
 			gp.Verbs[j] = gen.Verb(v)
@@ -394,7 +424,7 @@ func apiKeyOut(k *store.APIKey, secret string) gen.ApiKey {
 		if len(p.WorkspaceIDs) > 0 {
 			gp.WorkspaceIds = &p.WorkspaceIDs
 		}
-		out.Permissions[i] = gp
+		out[i] = gp
 	}
 	return out
 }

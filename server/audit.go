@@ -8,31 +8,39 @@ import (
 	"github.com/keyplane/keyplane/store"
 )
 
-// audit records a change made by the request's principal. An audit write
-// never fails silently: its error fails the request (the change itself has
-// committed, which the client learns by reading it again).
-func (s *Server) audit(ctx context.Context, action, resourceType, resourceID string) error {
-	return s.record(ctx, action, resourceType, resourceID, "success", nil)
+// audit records a change made by the request's principal to a resource of
+// org ("" for a platform resource: users, roles, sessions, platform keys).
+// An audit write never fails silently: its error fails the request (the
+// change itself has committed, which the client learns by reading it again).
+func (s *Server) audit(ctx context.Context, org, action, resourceType, resourceID string) error {
+	return s.record(ctx, org, action, resourceType, resourceID, "success", nil)
 }
 
-// auditDenied records a request refused for lack of rights; the request
-// fails anyway, so a failure to record is logged as an error.
-func (s *Server) auditDenied(ctx context.Context, detail string) {
+// auditDenied records a request refused for lack of rights, once: in org
+// when the caller was refused inside an organization it belongs to, as a
+// platform event otherwise (a caller outside the organization is told
+// nothing of it, and the organization learns nothing of the caller). The
+// target is the operation refused. The request fails anyway, so a failure
+// to record is logged as an error.
+func (s *Server) auditDenied(ctx context.Context, org, operation, detail string) {
 	if auth.PrincipalFrom(ctx) == nil {
 		return
 	}
-	if err := s.record(ctx, "denied", "request", "", "denied", &detail); err != nil {
+	if err := s.record(ctx, org, "denied", "request", operation, "denied", &detail); err != nil {
 		s.log.ErrorContext(ctx, "audit a denial", "request_id", requestID(ctx), "err", err)
 	}
 }
 
-func (s *Server) record(ctx context.Context, action, resourceType, resourceID, outcome string, detail *string) error {
-	actor := "anonymous"
+// record appends one event: the principal as actor (its subject, user and
+// key), the client's address and the request id. Nothing recorded is a
+// secret: subjects, ids, names and the reasons of refusals.
+func (s *Server) record(ctx context.Context, org, action, resourceType, resourceID, outcome string, detail *string) error {
+	e := &store.AuditEvent{Actor: "anonymous", Action: action, ResourceType: resourceType, ResourceID: resourceID,
+		Outcome: outcome, RequestID: requestID(ctx), Detail: detail,
+		OrganizationID: nonEmpty(org), ClientAddress: nonEmpty(clientAddress(ctx))}
 	if p := auth.PrincipalFrom(ctx); p != nil {
-		actor = p.Subject
+		e.Actor, e.ActorUserID, e.ActorKeyID = p.Subject, nonEmpty(p.UserID), nonEmpty(p.KeyID)
 	}
-	e := &store.AuditEvent{Actor: actor, Action: action, ResourceType: resourceType, ResourceID: resourceID,
-		Outcome: outcome, RequestID: requestID(ctx), Detail: detail}
 	if err := s.store.Audit.Record(context.WithoutCancel(ctx), e); err != nil {
 		return fmt.Errorf("audit %s %s %s: %w", action, resourceType, resourceID, err)
 	}

@@ -20,7 +20,7 @@ func allow(ctx context.Context, t auth.Target) error {
 	if !p.Holds(t.Organization) {
 		return hidden()
 	}
-	return forbidden("requires %s:%s %s", t.Scope, t.Verb, where(t))
+	return forbiddenIn(t.Organization, "requires %s:%s %s", t.Scope, t.Verb, where(t))
 }
 
 // placed is a resource that lives in a workspace (store.Placement).
@@ -51,7 +51,17 @@ func allowFilter(ctx context.Context, t auth.Target) error {
 	if auth.PrincipalFrom(ctx).Allowed(t) {
 		return nil
 	}
-	return forbidden("requires %s:%s %s", t.Scope, t.Verb, where(t))
+	return forbiddenIn(refusedIn(ctx, t.Organization), "requires %s:%s %s", t.Scope, t.Verb, where(t))
+}
+
+// refusedIn is the organization whose audit log records a refusal in org:
+// org itself when the caller belongs to it, and otherwise none (a platform
+// event), so that no organization learns of callers from outside.
+func refusedIn(ctx context.Context, org string) string {
+	if auth.PrincipalFrom(ctx).Holds(org) {
+		return org
+	}
+	return ""
 }
 
 // where names the place of a target in a refusal.
@@ -73,12 +83,13 @@ func hidden() *Problem {
 
 // covers fails with 403 unless the caller covers q: whatever hands out or
 // takes away q's authority (a key's secret, a membership, a user's
-// credentials) may be done only by a caller who holds all of it.
-func covers(ctx context.Context, q *auth.Principal, format string, args ...any) error {
+// credentials) may be done only by a caller who holds all of it. org is
+// where the refusal is recorded ("" platform level).
+func covers(ctx context.Context, org string, q *auth.Principal, format string, args ...any) error {
 	if auth.PrincipalFrom(ctx).Covers(q) {
 		return nil
 	}
-	return forbidden(format, args...)
+	return forbiddenIn(org, format, args...)
 }
 
 // authorize fails with 403 unless the caller holds one of the rights

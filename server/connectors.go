@@ -61,7 +61,7 @@ func (s *Server) CreateOutputConnector(ctx context.Context, req gen.CreateOutput
 	if err := s.store.Connectors.CreateWithID(ctx, c); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "create", "outputConnector", c.ID); err != nil {
+	if err := s.audit(ctx, c.OrganizationID, "create", "outputConnector", c.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.connectorOut(c)
@@ -126,7 +126,7 @@ func (s *Server) UpdateOutputConnector(ctx context.Context, req gen.UpdateOutput
 	if c, err = s.store.Connectors.Update(ctx, c, version); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "update", "outputConnector", c.ID); err != nil {
+	if err := s.audit(ctx, c.OrganizationID, "update", "outputConnector", c.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.connectorOut(c)
@@ -137,13 +137,14 @@ func (s *Server) UpdateOutputConnector(ctx context.Context, req gen.UpdateOutput
 // its deliveries go with it (the database cascades). Data flows and rules
 // that name it keep the reference, which delivers nothing.
 func (s *Server) DeleteOutputConnector(ctx context.Context, req gen.DeleteOutputConnectorRequestObject) (gen.DeleteOutputConnectorResponseObject, error) {
-	if _, err := authorized(ctx, s.store.Connectors.Get, req.OutputConnectorId, auth.ScopeOutputConnector, auth.Delete); err != nil {
+	c, err := authorized(ctx, s.store.Connectors.Get, req.OutputConnectorId, auth.ScopeOutputConnector, auth.Delete)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.store.Connectors.Delete(ctx, req.OutputConnectorId); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "delete", "outputConnector", req.OutputConnectorId); err != nil {
+	if err := s.audit(ctx, c.OrganizationID, "delete", "outputConnector", c.ID); err != nil {
 		return nil, err
 	}
 	return gen.DeleteOutputConnector204Response{}, nil

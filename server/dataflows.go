@@ -37,7 +37,7 @@ func (s *Server) CreateDataFlow(ctx context.Context, req gen.CreateDataFlowReque
 	if err := s.store.DataFlows.Create(ctx, f); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "create", "dataFlow", f.ID); err != nil {
+	if err := s.audit(ctx, f.OrganizationID, "create", "dataFlow", f.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.dataFlowOut(ctx, f)
@@ -74,7 +74,7 @@ func (s *Server) UpdateDataFlow(ctx context.Context, req gen.UpdateDataFlowReque
 	if f, err = s.store.DataFlows.Update(ctx, f, in.Version); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "update", "dataFlow", f.ID); err != nil {
+	if err := s.audit(ctx, f.OrganizationID, "update", "dataFlow", f.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.dataFlowOut(ctx, f)
@@ -84,10 +84,11 @@ func (s *Server) UpdateDataFlow(ctx context.Context, req gen.UpdateDataFlowReque
 // DeleteDataFlow serves DELETE /v3/data-flows/{dataFlowId}; a data flow that
 // devices still use stays (409).
 func (s *Server) DeleteDataFlow(ctx context.Context, req gen.DeleteDataFlowRequestObject) (gen.DeleteDataFlowResponseObject, error) {
-	if _, err := authorized(ctx, s.store.DataFlows.Get, req.DataFlowId, auth.ScopeDataFlow, auth.Delete); err != nil {
+	f, err := authorized(ctx, s.store.DataFlows.Get, req.DataFlowId, auth.ScopeDataFlow, auth.Delete)
+	if err != nil {
 		return nil, err
 	}
-	err := s.store.DataFlows.Delete(ctx, req.DataFlowId)
+	err = s.store.DataFlows.Delete(ctx, req.DataFlowId)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, &Problem{Status: http.StatusConflict, cause: err,
 			Detail: "the data flow is used by devices; delete them or give them another data flow first"}
@@ -95,7 +96,7 @@ func (s *Server) DeleteDataFlow(ctx context.Context, req gen.DeleteDataFlowReque
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "delete", "dataFlow", req.DataFlowId); err != nil {
+	if err := s.audit(ctx, f.OrganizationID, "delete", "dataFlow", f.ID); err != nil {
 		return nil, err
 	}
 	return gen.DeleteDataFlow204Response{}, nil

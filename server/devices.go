@@ -39,7 +39,7 @@ func (s *Server) CreateDevice(ctx context.Context, req gen.CreateDeviceRequestOb
 	if err := s.store.Devices.Create(ctx, d, tags...); err != nil {
 		return nil, deviceConflict(err, d.DeviceID)
 	}
-	if err := s.audit(ctx, "create", "device", d.ID); err != nil {
+	if err := s.audit(ctx, d.OrganizationID, "create", "device", d.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.deviceOut(ctx, d)
@@ -126,7 +126,7 @@ func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestOb
 	if d, err = s.store.Devices.Update(ctx, d, in.Version, tags...); err != nil {
 		return nil, deviceConflict(err, in.DeviceId)
 	}
-	if err := s.audit(ctx, "update", "device", d.ID); err != nil {
+	if err := s.audit(ctx, d.OrganizationID, "update", "device", d.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.deviceOut(ctx, d)
@@ -135,13 +135,14 @@ func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestOb
 
 // DeleteDevice serves DELETE /v3/devices/{deviceId}; its samples go with it.
 func (s *Server) DeleteDevice(ctx context.Context, req gen.DeleteDeviceRequestObject) (gen.DeleteDeviceResponseObject, error) {
-	if _, err := authorized(ctx, s.store.Devices.Get, req.DeviceId, auth.ScopeAsset, auth.Delete); err != nil {
+	d, err := authorized(ctx, s.store.Devices.Get, req.DeviceId, auth.ScopeAsset, auth.Delete)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.store.Devices.Delete(ctx, req.DeviceId); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "delete", "device", req.DeviceId); err != nil {
+	if err := s.audit(ctx, d.OrganizationID, "delete", "device", d.ID); err != nil {
 		return nil, err
 	}
 	return gen.DeleteDevice204Response{}, nil

@@ -41,7 +41,7 @@ func (s *Server) CreateDeviceType(ctx context.Context, req gen.CreateDeviceTypeR
 	if err := s.store.DeviceTypes.Create(ctx, t); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "create", "deviceType", t.ID); err != nil {
+	if err := s.audit(ctx, t.OrganizationID, "create", "deviceType", t.ID); err != nil {
 		return nil, err
 	}
 	out := deviceTypeOut(t)
@@ -77,7 +77,7 @@ func (s *Server) UpdateDeviceType(ctx context.Context, req gen.UpdateDeviceTypeR
 	if t, err = s.store.DeviceTypes.Update(ctx, t, in.Version); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "update", "deviceType", t.ID); err != nil {
+	if err := s.audit(ctx, t.OrganizationID, "update", "deviceType", t.ID); err != nil {
 		return nil, err
 	}
 	out := deviceTypeOut(t)
@@ -87,17 +87,18 @@ func (s *Server) UpdateDeviceType(ctx context.Context, req gen.UpdateDeviceTypeR
 // DeleteDeviceType serves DELETE /v3/device-types/{deviceTypeId}; one a
 // data flow uses is a 409.
 func (s *Server) DeleteDeviceType(ctx context.Context, req gen.DeleteDeviceTypeRequestObject) (gen.DeleteDeviceTypeResponseObject, error) {
-	if _, err := authorized(ctx, s.store.DeviceTypes.Get, req.DeviceTypeId, auth.ScopeDeviceType, auth.Delete); err != nil {
+	t, err := authorized(ctx, s.store.DeviceTypes.Get, req.DeviceTypeId, auth.ScopeDeviceType, auth.Delete)
+	if err != nil {
 		return nil, err
 	}
-	err := s.store.DeviceTypes.Delete(ctx, req.DeviceTypeId)
+	err = s.store.DeviceTypes.Delete(ctx, req.DeviceTypeId)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, &Problem{Status: http.StatusConflict, Detail: "the device type is used by a data flow; change or delete the data flow first", cause: err}
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "delete", "deviceType", req.DeviceTypeId); err != nil {
+	if err := s.audit(ctx, t.OrganizationID, "delete", "deviceType", t.ID); err != nil {
 		return nil, err
 	}
 	return gen.DeleteDeviceType204Response{}, nil

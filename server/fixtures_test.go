@@ -729,7 +729,7 @@ func wantProblemMembers(t testing.TB, r *response, members []string, first bool)
 // wantAudit checks that the audit log holds a successful action:type for each want.
 func wantAudit(t testing.TB, h *harness, want ...string) {
 	t.Helper()
-	events, _, err := h.st.Audit.List(t.Context(), mustQuery(t, "$sort=at&$take=1000"))
+	events, _, err := h.st.Audit.List(t.Context(), mustQuery(t, "$sort=timestamp&$take=1000"), store.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -237,7 +237,7 @@ func TestAuditNeverLost(t *testing.T) {
 		h.member(t, org, u.Id, "OWNER")
 		k := h.create(t, map[string]any{"name": "k", "organizationId": org, "isActive": true, "userName": long, "deviceName": strings.Repeat("d", 200)})
 		h.do(t, req{method: "PUT", path: "/v3/organizations/" + org, apiKey: *k.ClientSecret, body: map[string]any{"name": "renamed"}}).want(200)
-		events, _, err := h.st.Audit.List(t.Context(), mustQuery(t, "$sort=at"))
+		events, _, err := h.st.Audit.List(t.Context(), mustQuery(t, "$sort=timestamp"), store.AuditFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}

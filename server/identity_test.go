@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
 )
 
 func TestLoginRefreshLogout(t *testing.T) {
@@ -307,7 +308,7 @@ func TestUsageAndAudit(t *testing.T) {
 		}
 
 		h.do(t, req{method: "DELETE", path: "/v3/organizations/" + org, apiKey: *k.ClientSecret}).want(403)
-		events, _, err := h.st.Audit.List(t.Context(), mustQuery(t, "$sort=at"))
+		events, _, err := h.st.Audit.List(t.Context(), mustQuery(t, "$sort=timestamp"), store.AuditFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -39,7 +39,7 @@ func (s *Server) Login(ctx context.Context, req gen.LoginRequestObject) (gen.Log
 	}
 	if perr := auth.CheckPassword(hash, in.Password); perr != nil || u == nil || !u.IsActive {
 		s.limiter.Fail(now, addr, credential)
-		if err := s.record(ctx, "login", "user", in.UserName, "denied", nil); err != nil {
+		if err := s.record(ctx, "", "login", "user", in.UserName, "denied", nil); err != nil {
 			return nil, err
 		}
 		return nil, &auth.Failure{Scheme: "password", Reason: "bad_password", Err: auth.ErrBadCredentials}
@@ -57,7 +57,9 @@ func (s *Server) Login(ctx context.Context, req gen.LoginRequestObject) (gen.Log
 	if err != nil {
 		return nil, err
 	}
-	if err := s.record(auth.WithPrincipal(ctx, auth.NewPrincipal(u.UserName, "password", nil, nil)), "login", "user", u.ID, "success", nil); err != nil {
+	who := auth.NewPrincipal(u.UserName, "password", nil, nil)
+	who.UserID = u.ID
+	if err := s.record(auth.WithPrincipal(ctx, who), "", "login", "user", u.ID, "success", nil); err != nil {
 		return nil, err
 	}
 	return gen.Login200JSONResponse(res), nil
@@ -98,7 +100,7 @@ func (s *Server) Logout(ctx context.Context, _ gen.LogoutRequestObject) (gen.Log
 	if err := s.store.Sessions.Revoke(ctx, p.SessionID); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "logout", "session", p.SessionID); err != nil {
+	if err := s.audit(ctx, "", "logout", "session", p.SessionID); err != nil {
 		return nil, err
 	}
 	return gen.Logout204Response{}, nil

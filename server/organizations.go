@@ -53,7 +53,7 @@ func (s *Server) CreateOrganization(ctx context.Context, req gen.CreateOrganizat
 	if err := s.store.Organizations.Create(ctx, o, owner); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "create", "organization", o.ID); err != nil {
+	if err := s.audit(ctx, o.ID, "create", "organization", o.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.organizationOut(ctx, o)
@@ -81,7 +81,7 @@ func (s *Server) UpdateOrganization(ctx context.Context, req gen.UpdateOrganizat
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "update", "organization", o.ID); err != nil {
+	if err := s.audit(ctx, o.ID, "update", "organization", o.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.organizationOut(ctx, o)
@@ -96,7 +96,7 @@ func (s *Server) DeleteOrganization(ctx context.Context, req gen.DeleteOrganizat
 	if err := s.store.Organizations.Delete(ctx, req.OrganizationId); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "delete", "organization", req.OrganizationId); err != nil {
+	if err := s.audit(ctx, req.OrganizationId, "delete", "organization", req.OrganizationId); err != nil {
 		return nil, err
 	}
 	return gen.DeleteOrganization204Response{}, nil
@@ -147,14 +147,14 @@ func (s *Server) PutOrganizationMember(ctx context.Context, req gen.PutOrganizat
 		return nil, err
 	}
 	change := slices.Concat(auth.OrganizationRoleGrants(old.Role, org), auth.OrganizationRoleGrants(role, org))
-	if err := covers(ctx, auth.NewPrincipal("", "", change, nil), "changing a membership needs everything both roles allow"); err != nil {
+	if err := covers(ctx, org, auth.NewPrincipal("", "", change, nil), "changing a membership needs everything both roles allow"); err != nil {
 		return nil, err
 	}
 	m := &store.OrganizationMember{OrganizationID: org, UserID: u.ID, Role: role}
 	if err := s.store.Users.PutOrganizationMember(ctx, m); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "update", "organizationMember", org+"/"+u.ID); err != nil {
+	if err := s.audit(ctx, org, "update", "organizationMember", org+"/"+u.ID); err != nil {
 		return nil, err
 	}
 	return gen.PutOrganizationMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: role, Created: new(m.CreatedAt)}, nil
@@ -182,13 +182,13 @@ func (s *Server) DeleteOrganizationMember(ctx context.Context, req gen.DeleteOrg
 			lost = append(lost, auth.WorkspaceRoleGrants(w.Role, org, w.WorkspaceID)...)
 		}
 	}
-	if err := covers(ctx, auth.NewPrincipal("", "", lost, nil), "removing a member needs everything its roles allow"); err != nil {
+	if err := covers(ctx, org, auth.NewPrincipal("", "", lost, nil), "removing a member needs everything its roles allow"); err != nil {
 		return nil, err
 	}
 	if err := s.store.Users.DeleteOrganizationMember(ctx, org, req.UserId); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "delete", "organizationMember", org+"/"+req.UserId); err != nil {
+	if err := s.audit(ctx, org, "delete", "organizationMember", org+"/"+req.UserId); err != nil {
 		return nil, err
 	}
 	return gen.DeleteOrganizationMember204Response{}, nil

@@ -45,6 +45,9 @@ type Problem struct {
 	// denied records the refusal in the audit log even when the status
 	// hides it (a 404 to a caller outside the resource's organization).
 	denied bool
+	// org is the organization a 403 was refused in, whose audit log
+	// records it ("" for a platform-level refusal).
+	org string
 }
 
 func (p *Problem) Error() string {
@@ -69,9 +72,18 @@ func invalid(errs ...gen.ProblemError) *Problem {
 	return p
 }
 
-// forbidden is the 403 for a principal outside the scope of the operation.
+// forbidden is the 403 for a principal outside the scope of the operation,
+// refused at platform level.
 func forbidden(format string, args ...any) *Problem {
 	return problemf(http.StatusForbidden, codeUnauthorized, format, args...)
+}
+
+// forbiddenIn is forbidden inside organization org ("" for platform level),
+// whose audit log records the refusal.
+func forbiddenIn(org, format string, args ...any) *Problem {
+	p := forbidden(format, args...)
+	p.org = org
+	return p
 }
 
 // problemFor maps any error a handler or middleware returns to a Problem.
@@ -192,12 +204,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 		body.Detail = new(p.Detail)
 		body.Message = new(p.Detail)
 	}
+	operation, _ := c.Get(operationKey).(string)
 	switch {
 	case p.Status == http.StatusForbidden:
 		body.Message = new("Permission denied")
-		s.auditDenied(req.Context(), p.Detail)
+		s.auditDenied(req.Context(), p.org, operation, p.Detail)
 	case p.denied:
-		s.auditDenied(req.Context(), "outside the caller's organizations")
+		s.auditDenied(req.Context(), "", operation, "outside the caller's organizations")
 	}
 	if len(p.Errors) > 0 {
 		body.Errors = &p.Errors

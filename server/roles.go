@@ -50,7 +50,7 @@ func (s *Server) CreateRole(ctx context.Context, req gen.CreateRoleRequestObject
 		}
 		return nil, err
 	}
-	if err := s.audit(ctx, "create", "role", r.Name); err != nil {
+	if err := s.audit(ctx, "", "create", "role", r.Name); err != nil {
 		return nil, err
 	}
 	return gen.CreateRole201JSONResponse{Body: roleOut(r), Headers: gen.CreateRole201ResponseHeaders{ETag: etag(r.Version)}}, nil
@@ -70,7 +70,7 @@ func (s *Server) PutRole(ctx context.Context, req gen.PutRoleRequestObject) (gen
 		if err := s.store.Roles.Create(ctx, r); err != nil {
 			return nil, err
 		}
-		if err := s.audit(ctx, "create", "role", r.Name); err != nil {
+		if err := s.audit(ctx, "", "create", "role", r.Name); err != nil {
 			return nil, err
 		}
 		return gen.PutRole200JSONResponse{Body: roleOut(r), Headers: gen.PutRole200ResponseHeaders{ETag: etag(r.Version)}}, nil
@@ -92,7 +92,7 @@ func (s *Server) PutRole(ctx context.Context, req gen.PutRoleRequestObject) (gen
 	if r, err = s.store.Roles.Update(ctx, r, version); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "update", "role", r.Name); err != nil {
+	if err := s.audit(ctx, "", "update", "role", r.Name); err != nil {
 		return nil, err
 	}
 	return gen.PutRole200JSONResponse{Body: roleOut(r), Headers: gen.PutRole200ResponseHeaders{ETag: etag(r.Version)}}, nil
@@ -114,7 +114,7 @@ func (s *Server) DeleteRole(ctx context.Context, req gen.DeleteRoleRequestObject
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "delete", "role", r.Name); err != nil {
+	if err := s.audit(ctx, "", "delete", "role", r.Name); err != nil {
 		return nil, err
 	}
 	return gen.DeleteRole200JSONResponse(roleOut(r)), nil
@@ -140,7 +140,7 @@ func roleIn(ctx context.Context, in *gen.Role, verb auth.Verb) (*store.Role, err
 // a role rights, or taking them from everyone who holds it, is done only by
 // someone who holds them.
 func coversRole(ctx context.Context, r *store.Role) error {
-	return covers(ctx, auth.NewPrincipal("", "", auth.GrantsOfRights(r.Rights, ""), nil),
+	return covers(ctx, "", auth.NewPrincipal("", "", auth.GrantsOfRights(r.Rights, ""), nil),
 		"a role cannot grant rights the caller does not hold")
 }
 

@@ -38,7 +38,7 @@ func (s *Server) CreateRule(ctx context.Context, req gen.CreateRuleRequestObject
 	if err := s.store.Rules.Create(ctx, r, devices); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "create", "rule", r.ID); err != nil {
+	if err := s.audit(ctx, r.OrganizationID, "create", "rule", r.ID); err != nil {
 		return nil, err
 	}
 	return gen.CreateRule201JSONResponse(ruleOut(r)), nil
@@ -72,7 +72,7 @@ func (s *Server) UpdateRule(ctx context.Context, req gen.UpdateRuleRequestObject
 	if r, err = s.store.Rules.Update(ctx, r, devices, in.Version); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "update", "rule", r.ID); err != nil {
+	if err := s.audit(ctx, r.OrganizationID, "update", "rule", r.ID); err != nil {
 		return nil, err
 	}
 	return gen.UpdateRule200JSONResponse(ruleOut(r)), nil
@@ -80,13 +80,14 @@ func (s *Server) UpdateRule(ctx context.Context, req gen.UpdateRuleRequestObject
 
 // DeleteRule serves DELETE /v3/rules/{ruleId}.
 func (s *Server) DeleteRule(ctx context.Context, req gen.DeleteRuleRequestObject) (gen.DeleteRuleResponseObject, error) {
-	if _, err := authorized(ctx, s.store.Rules.Get, req.RuleId, auth.ScopeRule, auth.Delete); err != nil {
+	r, err := authorized(ctx, s.store.Rules.Get, req.RuleId, auth.ScopeRule, auth.Delete)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.store.Rules.Delete(ctx, req.RuleId); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "delete", "rule", req.RuleId); err != nil {
+	if err := s.audit(ctx, r.OrganizationID, "delete", "rule", r.ID); err != nil {
 		return nil, err
 	}
 	return gen.DeleteRule204Response{}, nil

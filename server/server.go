@@ -60,15 +60,21 @@ type Config struct {
 	// delivery worker claims them at once instead of at its next poll; it
 	// must not block (delivery.Worker.Wake).
 	Wake func()
+	// KeyRateLimits, when set, limits each key's requests as verifications
+	// see them (POST /v3/keys/verify answers RATE_LIMITED); nil limits
+	// nothing.
+	KeyRateLimits KeyRateLimiter
 }
 
 // Authenticator turns a request's credentials into a principal; an error
 // means 401. Revalidate tells whether a principal's credential still
 // authenticates, and what it may do now, for sessions that outlive a request.
-// *auth.Authenticator is the production one.
+// VerifyPresented checks a credential another service received, by the same
+// rules (POST /v3/keys/verify). *auth.Authenticator is the production one.
 type Authenticator interface {
 	Authenticate(r *http.Request) (*auth.Principal, error)
 	Revalidate(ctx context.Context, p *auth.Principal) (*auth.Principal, error)
+	VerifyPresented(ctx context.Context, c auth.Presented, visible func(org string) bool) (auth.Verification, error)
 }
 
 // API is keyplane's HTTP surface: the Echo instance that serves the API, and
@@ -96,6 +102,10 @@ type Server struct {
 	kinds  *connector.Kinds
 	// webhookAllowPrivate is Config.WebhookAllowPrivate.
 	webhookAllowPrivate bool
+	// verifier checks credentials presented to other services (Config.Auth).
+	verifier Authenticator
+	// keyLimits is Config.KeyRateLimits (nil: no limits).
+	keyLimits KeyRateLimiter
 	// specJSON is the OpenAPI document as JSON, served at /openapi.json.
 	specJSON []byte
 }
@@ -122,7 +132,7 @@ func New(cfg Config, st *store.Store) (*API, error) {
 	}
 	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger, metrics: newMetrics(db, st.Deliveries),
 		streams: newHub(st, cfg.Logger), kinds: cfg.Kinds,
-		webhookAllowPrivate: cfg.WebhookAllowPrivate}
+		webhookAllowPrivate: cfg.WebhookAllowPrivate, verifier: cfg.Auth, keyLimits: cfg.KeyRateLimits}
 	if s.wake = cfg.Wake; s.wake == nil {
 		s.wake = func() {}
 	}

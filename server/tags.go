@@ -29,7 +29,7 @@ func (s *Server) CreateTag(ctx context.Context, req gen.CreateTagRequestObject) 
 	if err := s.store.Tags.Create(ctx, t); err != nil {
 		return nil, tagConflict(err, in.Name)
 	}
-	if err := s.audit(ctx, "create", "tag", t.ID); err != nil {
+	if err := s.audit(ctx, t.OrganizationID, "create", "tag", t.ID); err != nil {
 		return nil, err
 	}
 	return gen.CreateTag201JSONResponse(tagOut(t)), nil
@@ -59,7 +59,7 @@ func (s *Server) UpdateTag(ctx context.Context, req gen.UpdateTagRequestObject) 
 	if t, err = s.store.Tags.Update(ctx, t, in.Version); err != nil {
 		return nil, tagConflict(err, in.Name)
 	}
-	if err := s.audit(ctx, "update", "tag", t.ID); err != nil {
+	if err := s.audit(ctx, t.OrganizationID, "update", "tag", t.ID); err != nil {
 		return nil, err
 	}
 	return gen.UpdateTag200JSONResponse(tagOut(t)), nil
@@ -67,13 +67,14 @@ func (s *Server) UpdateTag(ctx context.Context, req gen.UpdateTagRequestObject) 
 
 // DeleteTag serves DELETE /v3/tags/{tagId}; its devices lose it.
 func (s *Server) DeleteTag(ctx context.Context, req gen.DeleteTagRequestObject) (gen.DeleteTagResponseObject, error) {
-	if _, err := authorized(ctx, s.store.Tags.Get, req.TagId, auth.ScopeAsset, auth.Delete); err != nil {
+	t, err := authorized(ctx, s.store.Tags.Get, req.TagId, auth.ScopeAsset, auth.Delete)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.store.Tags.Delete(ctx, req.TagId); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "delete", "tag", req.TagId); err != nil {
+	if err := s.audit(ctx, t.OrganizationID, "delete", "tag", t.ID); err != nil {
 		return nil, err
 	}
 	return gen.DeleteTag204Response{}, nil

@@ -62,7 +62,7 @@ func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject
 		}
 		return nil, err
 	}
-	if err := s.audit(ctx, "create", "user", u.ID); err != nil {
+	if err := s.audit(ctx, "", "create", "user", u.ID); err != nil {
 		return nil, err
 	}
 	return gen.CreateUser201JSONResponse{Body: userOut(u), Headers: gen.CreateUser201ResponseHeaders{ETag: etag(u.Version)}}, nil
@@ -101,7 +101,7 @@ func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject
 		}
 		return nil, err
 	}
-	if err := s.audit(ctx, "update", "user", u.ID); err != nil {
+	if err := s.audit(ctx, "", "update", "user", u.ID); err != nil {
 		return nil, err
 	}
 	return gen.UpdateUser200JSONResponse{Body: userOut(u), Headers: gen.UpdateUser200ResponseHeaders{ETag: etag(u.Version)}}, nil
@@ -125,7 +125,7 @@ func (s *Server) checkUserChange(ctx context.Context, current, next *store.User,
 		}
 	}
 	if !itself && (standing || credentials) {
-		if err := covers(ctx, whole, "changing another user's credentials or standing needs everything that user may do"); err != nil {
+		if err := covers(ctx, "", whole, "changing another user's credentials or standing needs everything that user may do"); err != nil {
 			return err
 		}
 	}
@@ -168,14 +168,14 @@ func (s *Server) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject
 	if err != nil {
 		return nil, err
 	}
-	if err := covers(ctx, whole, "deleting a user needs everything that user may do"); err != nil {
+	if err := covers(ctx, "", whole, "deleting a user needs everything that user may do"); err != nil {
 		return nil, err
 	}
 	u, err := s.store.Users.Delete(ctx, req.UserId)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "delete", "user", u.ID); err != nil {
+	if err := s.audit(ctx, "", "delete", "user", u.ID); err != nil {
 		return nil, err
 	}
 	return gen.DeleteUser200JSONResponse(userOut(u)), nil

@@ -33,8 +33,13 @@ type gate struct {
 	routes map[string]*routers.Route
 	// router matches what Echo could not route, to tell 404 from 405.
 	router routers.Router
-	auth   Authenticator
-	opts   *openapi3filter.Options
+	// literal are the methods of each spec path without parameters: Echo
+	// routes a method such a path lacks to a parameter route beside it
+	// (PUT /v3/devices/by-device-id to PUT /v3/devices/{deviceId}), which
+	// must be a 405 instead.
+	literal map[string]map[string]bool
+	auth    Authenticator
+	opts    *openapi3filter.Options
 	// responses, when set, validates every response too and logs violations.
 	responses *responseValidator
 	proxies   auth.Proxies
@@ -52,6 +57,7 @@ func newGate(a Authenticator, proxies auth.Proxies, validateResponses bool, log 
 	}
 	g := &gate{
 		routes:  echoRoutes(spec),
+		literal: literalPaths(spec),
 		router:  router,
 		auth:    a,
 		proxies: proxies,
@@ -74,6 +80,9 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		req := c.Request()
 		route, params, err := g.find(c)
+		if methods, ok := g.literal[req.URL.Path]; err == nil && ok && !methods[req.Method] {
+			err = routers.ErrMethodNotAllowed
+		}
 		if err != nil {
 			if errors.Is(err, routers.ErrMethodNotAllowed) {
 				p := problemf(http.StatusMethodNotAllowed, 0, "%s is not allowed on %s", req.Method, req.URL.Path)
@@ -101,6 +110,21 @@ func echoRoutes(spec *openapi3.T) map[string]*routers.Route {
 		}
 	}
 	return routes
+}
+
+// literalPaths indexes the methods of the spec's paths without parameters.
+func literalPaths(spec *openapi3.T) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for path, item := range spec.Paths.Map() {
+		if strings.Contains(path, "{") {
+			continue
+		}
+		out[path] = map[string]bool{}
+		for method := range item.Operations() {
+			out[path][method] = true
+		}
+	}
+	return out
 }
 
 // pathParam is a path parameter of the spec ({name}).

@@ -23,7 +23,7 @@ func (s *Server) ListWorkspaces(ctx context.Context, req gen.ListWorkspacesReque
 	case all:
 		ids = nil
 	case len(ids) == 0:
-		return nil, forbidden("requires WORKSPACE:READ in organization %s", org)
+		return nil, forbiddenIn(refusedIn(ctx, org), "requires WORKSPACE:READ in organization %s", org)
 	}
 	wss, total, err := s.store.Workspaces.List(ctx, org, q,
 		store.WorkspaceFilter{IDs: ids, Search: deref(req.Params.Search), Name: deref(req.Params.Name)})
@@ -48,7 +48,7 @@ func (s *Server) CreateWorkspace(ctx context.Context, req gen.CreateWorkspaceReq
 	if err := s.store.Workspaces.Create(ctx, w); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "create", "workspace", w.ID); err != nil {
+	if err := s.audit(ctx, w.OrganizationID, "create", "workspace", w.ID); err != nil {
 		return nil, err
 	}
 	return gen.CreateWorkspace201JSONResponse(workspaceOut(w)), nil
@@ -78,7 +78,7 @@ func (s *Server) UpdateWorkspace(ctx context.Context, req gen.UpdateWorkspaceReq
 	if w, err = s.store.Workspaces.Update(ctx, w, in.Version); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "update", "workspace", w.ID); err != nil {
+	if err := s.audit(ctx, w.OrganizationID, "update", "workspace", w.ID); err != nil {
 		return nil, err
 	}
 	return gen.UpdateWorkspace200JSONResponse(workspaceOut(w)), nil
@@ -86,13 +86,14 @@ func (s *Server) UpdateWorkspace(ctx context.Context, req gen.UpdateWorkspaceReq
 
 // DeleteWorkspace serves DELETE /v3/workspaces/{workspaceId}.
 func (s *Server) DeleteWorkspace(ctx context.Context, req gen.DeleteWorkspaceRequestObject) (gen.DeleteWorkspaceResponseObject, error) {
-	if _, err := authorized(ctx, s.store.Workspaces.Get, req.WorkspaceId, auth.ScopeWorkspace, auth.Delete); err != nil {
+	w, err := authorized(ctx, s.store.Workspaces.Get, req.WorkspaceId, auth.ScopeWorkspace, auth.Delete)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.store.Workspaces.Delete(ctx, req.WorkspaceId); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "delete", "workspace", req.WorkspaceId); err != nil {
+	if err := s.audit(ctx, w.OrganizationID, "delete", "workspace", w.ID); err != nil {
 		return nil, err
 	}
 	return gen.DeleteWorkspace204Response{}, nil
@@ -130,14 +131,14 @@ func (s *Server) PutWorkspaceMember(ctx context.Context, req gen.PutWorkspaceMem
 		return nil, err
 	}
 	change := slices.Concat(auth.WorkspaceRoleGrants(oldRole, w.OrganizationID, w.ID), auth.WorkspaceRoleGrants(role, w.OrganizationID, w.ID))
-	if err := covers(ctx, auth.NewPrincipal("", "", change, nil), "changing a membership needs everything both roles allow"); err != nil {
+	if err := covers(ctx, w.OrganizationID, auth.NewPrincipal("", "", change, nil), "changing a membership needs everything both roles allow"); err != nil {
 		return nil, err
 	}
 	m := &store.WorkspaceMember{WorkspaceID: w.ID, UserID: u.ID, OrganizationID: w.OrganizationID, Role: role}
 	if err := s.store.Users.PutWorkspaceMember(ctx, m); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "update", "workspaceMember", w.ID+"/"+u.ID); err != nil {
+	if err := s.audit(ctx, w.OrganizationID, "update", "workspaceMember", w.ID+"/"+u.ID); err != nil {
 		return nil, err
 	}
 	return gen.PutWorkspaceMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: m.Role, Created: new(m.CreatedAt)}, nil
@@ -155,13 +156,13 @@ func (s *Server) DeleteWorkspaceMember(ctx context.Context, req gen.DeleteWorksp
 		return nil, err
 	}
 	lost := auth.WorkspaceRoleGrants(m.Role, w.OrganizationID, w.ID)
-	if err := covers(ctx, auth.NewPrincipal("", "", lost, nil), "removing a member needs everything its role allows"); err != nil {
+	if err := covers(ctx, w.OrganizationID, auth.NewPrincipal("", "", lost, nil), "removing a member needs everything its role allows"); err != nil {
 		return nil, err
 	}
 	if err := s.store.Users.DeleteWorkspaceMember(ctx, w.ID, req.UserId); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, "delete", "workspaceMember", w.ID+"/"+req.UserId); err != nil {
+	if err := s.audit(ctx, w.OrganizationID, "delete", "workspaceMember", w.ID+"/"+req.UserId); err != nil {
 		return nil, err
 	}
 	return gen.DeleteWorkspaceMember204Response{}, nil

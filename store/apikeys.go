@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -205,18 +204,3 @@ func (r *APIKeys) Delete(ctx context.Context, id string, version *int64) (*APIKe
 }
 
 func keyChanged(id string) []Change { return []Change{{Kind: ChangeKey, ID: id}} }
-
-// TouchLastUsed records when keys last authenticated. It takes a batch (key
-// id → time) so that authentication costs no write per request.
-func (r *APIKeys) TouchLastUsed(ctx context.Context, used map[string]time.Time) error {
-	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		for id, at := range used {
-			err := tx.Model(&APIKey{}).Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, at).
-				UpdateColumn("last_used_at", at).Error
-			if err != nil {
-				return fmt.Errorf("touch api key %s: %w", id, err)
-			}
-		}
-		return nil
-	})
-}

@@ -416,6 +416,32 @@ var migrations = []migration{
 		`CREATE INDEX api_keys_active_created ON api_keys (is_active, created_at, id)`,
 		`CREATE INDEX api_keys_organization_active ON api_keys (organization_id, is_active, created_at, id)`,
 	}},
+	{11, "audit events by organization, actor and client; key requests per day", []string{
+		// An audit event belongs to the organization whose resource it
+		// concerns (none: a platform event, such as a login or a user
+		// change), names the key and user that acted, and the client's
+		// address. The indexes serve GET /v3/audit-events, newest first,
+		// within an organization or across all.
+		`ALTER TABLE audit_events ADD COLUMN organization_id VARCHAR(16)`,
+		`ALTER TABLE audit_events ADD COLUMN actor_user_id VARCHAR(24)`,
+		`ALTER TABLE audit_events ADD COLUMN actor_key_id VARCHAR(24)`,
+		`ALTER TABLE audit_events ADD COLUMN client_address VARCHAR(64)`,
+		`CREATE INDEX audit_events_organization_at ON audit_events (organization_id, at, id)`,
+		`CREATE INDEX audit_events_organization_action ON audit_events (organization_id, action, at, id)`,
+		`CREATE INDEX audit_events_organization_target ON audit_events (organization_id, resource_type, resource_id, at, id)`,
+		`CREATE INDEX audit_events_actor ON audit_events (actor, at, id)`,
+		`CREATE INDEX audit_events_actor_user ON audit_events (actor_user_id, at, id)`,
+		`CREATE INDEX audit_events_actor_key ON audit_events (actor_key_id, at, id)`,
+		// Requests per key and UTC day ("2006-01-02", which sorts and
+		// compares as text on both databases), added to in batches: one
+		// upsert per key and day per flush. Deleting the key deletes them.
+		`CREATE TABLE api_key_usage (
+			key_id   VARCHAR(24) NOT NULL REFERENCES api_keys (id) ON DELETE CASCADE,
+			day      VARCHAR(10) NOT NULL,
+			requests BIGINT NOT NULL,
+			PRIMARY KEY (key_id, day)
+		)`,
+	}},
 }
 
 // postgresOnly and sqliteOnly mark a migration statement that only one

@@ -47,6 +47,11 @@ func signingKey(priv, date string) []byte {
 	return mac.Sum(nil)
 }
 
+// BodyHash is the body hash of spec §2.3: the lower-case hex SHA-256 of the
+// body's bytes as sent (the empty body's for nil). A service that has
+// keyplane verify a request it received sends this instead of the body.
+func BodyHash(body []byte) string { return hashHex(body) }
+
 // hashHex returns the lower-case hex SHA-256 of b (spec §2.3).
 func hashHex(b []byte) string {
 	sum := sha256.Sum256(b)

@@ -63,6 +63,15 @@ type Verifier struct {
 // timestamp is in the window. Callers should record a.Signature in a store
 // shared by all servers for Window and reject a signature seen before.
 func (v *Verifier) Verify(r *http.Request, a *Authorization, body []byte, secret string) error {
+	return v.VerifyBodyHash(r, a, hashHex(body), secret)
+}
+
+// VerifyBodyHash is Verify for a caller that holds the body's hash instead of
+// the body: bodyHash is BodyHash of the body as received. It serves a service
+// that asks keyplane to check a request it received (POST /v3/keys/verify),
+// which sends the hash, not the body. A hash that is not 64 lower-case hex
+// digits cannot match any signature (ErrSignature).
+func (v *Verifier) VerifyBodyHash(r *http.Request, a *Authorization, bodyHash, secret string) error {
 	if r == nil || a == nil {
 		return fmt.Errorf("%w: no request or authorization", ErrMalformed)
 	}
@@ -109,7 +118,7 @@ func (v *Verifier) Verify(r *http.Request, a *Authorization, body []byte, secret
 	if !ok {
 		return fmt.Errorf("%w: request has no URL", ErrMalformed)
 	}
-	s := signRequest(requestMethod(r), path, query, fields, hashHex(body), formatTimestamp(t), a.Credential, secret)
+	s := signRequest(requestMethod(r), path, query, fields, bodyHash, formatTimestamp(t), a.Credential, secret)
 	if !hmac.Equal([]byte(s.signature), []byte(a.Signature)) {
 		return ErrSignature
 	}

@@ -369,3 +369,32 @@ func TestVerifyTargetSources(t *testing.T) {
 		t.Errorf("nil verifier on a 2023 request: err = %v, want ErrExpired", err)
 	}
 }
+
+// TestVerifyBodyHash: a verifier holding only the body's hash (a service
+// asking keyplane to check a request it received) accepts exactly what
+// Verify accepts with the body, and a hash of other bytes fails as a
+// tampered body does.
+func TestVerifyBodyHash(t *testing.T) {
+	v0 := vectors[0]
+	if got := BodyHash(v0.body); got != v0.bodyHash {
+		t.Fatalf("BodyHash(V1 body) = %s, want %s", got, v0.bodyHash)
+	}
+	r, a, at := v1Request(t)
+	v := &Verifier{Now: func() time.Time { return at }}
+	for _, tc := range []struct {
+		name string
+		hash string
+		want error
+	}{
+		{"the body's hash", BodyHash(v0.body), nil},
+		{"another body's hash", BodyHash([]byte(`{"name":"Jane"}`)), ErrSignature},
+		{"the empty body's hash", BodyHash(nil), ErrSignature},
+		{"upper-case hex", strings.ToUpper(BodyHash(v0.body)), ErrSignature},
+		{"not a hash", "nope", ErrSignature},
+	} {
+		err := v.VerifyBodyHash(r, a, tc.hash, keyA.Secret)
+		if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("%s: VerifyBodyHash = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}

@@ -113,7 +113,7 @@ func parsePermission(s string) (gen.Permission, error) {
 	for _, v := range strings.Split(parts[1], ",") {
 		verb := gen.Verb(strings.ToUpper(strings.TrimSpace(v)))
 		if !verb.Valid() {
-			return gen.Permission{}, fmt.Errorf("unknown verb %q (want CREATE, READ, UPDATE or DELETE)", v)
+			return gen.Permission{}, fmt.Errorf("unknown verb %q (want CREATE, READ, UPDATE, DELETE or VERIFY)", v)
 		}
 		p.Verbs = append(p.Verbs, verb)
 	}

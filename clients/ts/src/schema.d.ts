@@ -174,6 +174,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/apikeys/{id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Unique identifier, 24 lowercase hex characters. */
+                id: components["parameters"]["ApiKeyId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * An API key's requests per day
+         * @description The requests the key authenticated per UTC day, from `from` to `to` (both included,
+         *     at most 366 days; default the last 30 days to today), every day listed (0 when
+         *     none), with `lastUsedAt`. A request counts when the key authenticated it, whatever
+         *     its answer, and a verification (`POST /v3/keys/verify`) counts when the key
+         *     authenticates in it (`VALID`, `FORBIDDEN`, `RATE_LIMITED`). Counts are written in batches, like
+         *     `lastUsedAt`, so they may lag by seconds. Needs `apiKeyRead` in the key's organization.
+         */
+        get: operations["getApiKeyUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth": {
         parameters: {
             query?: never;
@@ -1072,6 +1100,73 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v3/keys/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify a credential another service received
+         * @description For the platform's other services: a service that received a request passes the
+         *     credential it carried, `key` (the `x-api-key` value) or `nws4` (the signed request
+         *     as received, with the SHA-256 of its body), and optionally a `permission` the key
+         *     must hold. keyplane checks it exactly as it checks its own requests (the same
+         *     hardened NWS4 rules, the previous secret in its grace period, and the replay guard:
+         *     a signature is accepted once, by keyplane or any verifying service).
+         *
+         *     The answer is always `200` with a `code`: `VALID` (the key authenticates and holds
+         *     `permission`), `NOT_FOUND` (no such key, or a key of an organization where the
+         *     caller may not verify: the two are one answer), `DISABLED` (inactive, or acting as
+         *     an inactive user), `EXPIRED`, `FORBIDDEN` (valid, without `permission`),
+         *     `RATE_LIMITED`, `INVALID_SIGNATURE` (malformed, wrong, outside ±150 s, or without the
+         *     required signed headers) or `REPLAYED`. `keyId`, `organizationId`, `permissions`
+         *     and `expiresAt` are shown when the credential proved the key (`VALID`, `FORBIDDEN`,
+         *     `RATE_LIMITED`, `DISABLED`, `EXPIRED`). A verification in which the key authenticates
+         *     (`VALID`, `FORBIDDEN`, `RATE_LIMITED`) counts as a use of it (`lastUsedAt`,
+         *     `GET /apikeys/{id}/usage`).
+         *
+         *     Needs `keyVerify` (`KEY:VERIFY`) in the key's organization, e.g. a service key with
+         *     `{"scope":"KEY","verbs":["VERIFY"]}`; a caller holding it nowhere gets `403`. A
+         *     body naming both or neither credential is a `400`.
+         */
+        post: operations["verifyKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List audit events
+         * @description Every change (create, update, delete, rotate), login, logout and denied request, as a
+         *     Spring page, newest first by default. Each names the actor (and the user and key
+         *     that acted), the target, the outcome, the client's address and the request id;
+         *     never a secret. With `organizationId`, the events of that organization (its
+         *     resources, and requests refused inside it): needs `auditRead` there. Without it,
+         *     every event, platform ones included (logins, users, roles, platform keys, and
+         *     requests refused outside the caller's organizations): needs `auditRead`
+         *     platform-wide. Filters combine (AND); `from` is inclusive, `to` exclusive.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1131,6 +1226,204 @@ export interface components {
              * @description Version; starts at 1 and increments on every update.
              */
             _v: number;
+        };
+        /**
+         * @example {
+         *       "id": "64b00bc5ba312b6744126a87",
+         *       "lastUsedAt": "2026-11-26T10:00:00.000Z",
+         *       "from": "2026-11-25",
+         *       "to": "2026-11-26",
+         *       "total": 1250,
+         *       "days": [
+         *         {
+         *           "date": "2026-11-25",
+         *           "requests": 1000
+         *         },
+         *         {
+         *           "date": "2026-11-26",
+         *           "requests": 250
+         *         }
+         *       ]
+         *     }
+         */
+        ApiKeyUsage: {
+            /** @description The key. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description Last successful authentication.
+             */
+            lastUsedAt?: string;
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            /**
+             * Format: int64
+             * @description The requests of all the days listed.
+             */
+            total: number;
+            /** @description Every day from `from` to `to`, oldest first. */
+            days: components["schemas"]["DayRequests"][];
+        };
+        DayRequests: {
+            /** Format: date */
+            date: string;
+            /** Format: int64 */
+            requests: number;
+        };
+        /**
+         * @description A credential another service received: exactly one of `key` and `nws4`. With
+         *     `permission`, the key must also hold it to be `VALID`.
+         * @example {
+         *       "key": "0b6c0a2b11b7e3f9a0de1f3c24d0f0aa5a7c5e81d5c2b1e4a3f6e7d8c9b0a1f2",
+         *       "permission": {
+         *         "scope": "ASSET",
+         *         "verb": "READ",
+         *         "workspaceId": "29a1b2c3d4e5f608"
+         *       }
+         *     }
+         */
+        VerifyKeyRequest: {
+            /** @description The request's `x-api-key` value. */
+            key?: string;
+            nws4?: components["schemas"]["PresentedSignature"];
+            permission?: components["schemas"]["RequiredPermission"];
+        };
+        /**
+         * @description An NWS4-signed request as the service received it. Send the headers the signature
+         *     names (its `SignedHeaders`), with `host` the Host the request was sent to; others
+         *     are ignored and need not be sent.
+         */
+        PresentedSignature: {
+            /** @description The request's `Authorization` header. */
+            authorization: string;
+            method: string;
+            /**
+             * @description The request-target as received, escaped as on the wire (`/orders?page=2`); an
+             *     absolute `http(s)` URL gives its path and query (and its host when `headers` has
+             *     no `host`).
+             */
+            url: string;
+            /** @description Header names (any case) to values as received; repeated lines joined with `,`. */
+            headers: {
+                [key: string]: string;
+            };
+            /** @description Lower-case hex SHA-256 of the body as received (of nothing for no body). */
+            bodySha256: string;
+        };
+        /** @description A right the verified key must hold, in its organization or in one workspace of it. */
+        RequiredPermission: {
+            scope: components["schemas"]["Scope"];
+            verb: components["schemas"]["Verb"];
+            workspaceId?: components["schemas"]["WorkspaceIdValue"];
+        };
+        /**
+         * @description The verdict of a verification (see `POST /v3/keys/verify`).
+         * @enum {string}
+         */
+        VerifyCode: "VALID" | "NOT_FOUND" | "DISABLED" | "EXPIRED" | "FORBIDDEN" | "RATE_LIMITED" | "INVALID_SIGNATURE" | "REPLAYED";
+        /**
+         * @example {
+         *       "valid": true,
+         *       "code": "VALID",
+         *       "keyId": "64b00bc5ba312b6744126a87",
+         *       "organizationId": "28a1b2c3d4e5f607",
+         *       "permissions": [
+         *         {
+         *           "scope": "ASSET",
+         *           "verbs": [
+         *             "READ"
+         *           ]
+         *         }
+         *       ]
+         *     }
+         */
+        VerifyKeyResult: {
+            /** @description `true` exactly when `code` is `VALID`. */
+            valid: boolean;
+            code: components["schemas"]["VerifyCode"];
+            keyId?: string;
+            organizationId?: components["schemas"]["OrganizationIdValue"];
+            /** @description The key's permissions, as on the key. */
+            permissions?: components["schemas"]["Permission"][];
+            /** Format: date-time */
+            expiresAt?: string;
+        };
+        /** @enum {string} */
+        AuditOutcome: "success" | "denied";
+        AuditEvent: {
+            /** Format: int64 */
+            id: number;
+            /** Format: date-time */
+            timestamp: string;
+            organizationId?: components["schemas"]["OrganizationIdValue"];
+            /**
+             * @description Who acted: a user name, `key:<id>` (`key:<id> as <user>@<device>` for a key acting
+             *     as a user), `root`, or, for a failed login, `anonymous`.
+             */
+            actor: string;
+            actorUserId?: string;
+            actorKeyId?: string;
+            /** @description `create`, `update`, `delete`, `rotate`, `login`, `logout` or `denied`. */
+            action: string;
+            /** @description What was acted on (`apiKey`, `user`, `workspace`, …); `request` for a denial. */
+            targetType: string;
+            /** @description Its id (a failed login's user name as sent; a denial's operationId). */
+            targetId: string;
+            outcome: components["schemas"]["AuditOutcome"];
+            /** @description The client's address (behind a trusted proxy, the client it names). */
+            clientAddress?: string;
+            requestId: string;
+            /** @description Why a request was denied. */
+            detail?: string;
+        };
+        /**
+         * @example {
+         *       "content": [
+         *         {
+         *           "id": 42,
+         *           "timestamp": "2026-11-26T10:00:00.000Z",
+         *           "organizationId": "28a1b2c3d4e5f607",
+         *           "actor": "john.doe",
+         *           "actorUserId": "64b00bc5ba312b6744126a88",
+         *           "action": "rotate",
+         *           "targetType": "apiKey",
+         *           "targetId": "64b00bc5ba312b6744126a87",
+         *           "outcome": "success",
+         *           "clientAddress": "192.0.2.10",
+         *           "requestId": "3e8f2a17c4b94d6fa0b1c2d3e4f5a6b7"
+         *         }
+         *       ],
+         *       "pageable": {
+         *         "sort": {
+         *           "sorted": true,
+         *           "unsorted": false,
+         *           "empty": false
+         *         },
+         *         "offset": 0,
+         *         "pageSize": 25,
+         *         "pageNumber": 0,
+         *         "paged": true,
+         *         "unpaged": false
+         *       },
+         *       "totalPages": 1,
+         *       "totalElements": 1,
+         *       "last": true,
+         *       "number": 0,
+         *       "sort": {
+         *         "sorted": true,
+         *         "unsorted": false,
+         *         "empty": false
+         *       },
+         *       "size": 25,
+         *       "numberOfElements": 1,
+         *       "first": true,
+         *       "empty": false
+         *     }
+         */
+        AuditEventPage: components["schemas"]["PageMeta"] & {
+            content: components["schemas"]["AuditEvent"][];
         };
         /** @description A key as the client writes it. Read-only fields of `ApiKey` may be sent back and are ignored. */
         ApiKeyInput: {
@@ -1235,15 +1528,24 @@ export interface components {
         /** @example keyManager */
         RoleNameValue: string;
         /**
-         * @description A feature a permission covers.
+         * @description A feature a permission covers. `KEY` is checking credentials that other services
+         *     received (`POST /v3/keys/verify`, verb `VERIFY` only); `AUDIT` is the audit log (verb
+         *     `READ` only). Both apply to a whole organization: a permission of either names no
+         *     `workspaceIds`.
          * @enum {string}
          */
-        Scope: "ORGANIZATION" | "WORKSPACE" | "ASSET" | "DATA" | "API_KEY" | "RULE" | "OUTPUT_CONNECTOR" | "DEVICE_TYPE" | "DATA_FLOW" | "USER" | "ROLE" | "METRICS";
-        /** @enum {string} */
-        Verb: "READ" | "CREATE" | "UPDATE" | "DELETE";
+        Scope: "ORGANIZATION" | "WORKSPACE" | "ASSET" | "DATA" | "API_KEY" | "RULE" | "OUTPUT_CONNECTOR" | "DEVICE_TYPE" | "DATA_FLOW" | "USER" | "ROLE" | "METRICS" | "KEY" | "AUDIT";
+        /**
+         * @description What is done to a scope: `READ`, `CREATE`, `UPDATE`, `DELETE` on every scope but `KEY`
+         *     (only `VERIFY`) and `AUDIT` (only `READ`). A permission naming a verb its scope does
+         *     not take is refused (400).
+         * @enum {string}
+         */
+        Verb: "READ" | "CREATE" | "UPDATE" | "DELETE" | "VERIFY";
         /**
          * @description A right is a scope and a verb in camelCase (`apiKeyCreate` = API_KEY + CREATE,
-         *     `assetRead` = ASSET + READ), or `admin`, which holds every right.
+         *     `assetRead` = ASSET + READ, `keyVerify` = KEY + VERIFY, `auditRead` = AUDIT + READ), or
+         *     `admin`, which holds every right.
          * @example apiKeyCreate
          */
         Right: string;
@@ -3617,6 +3919,46 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getApiKeyUsage: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The first day (UTC), `YYYY-MM-DD`.
+                 * @example 2026-11-01
+                 */
+                from?: string;
+                /**
+                 * @description The last day (UTC), `YYYY-MM-DD`; default today.
+                 * @example 2026-11-30
+                 */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Unique identifier, 24 lowercase hex characters. */
+                id: components["parameters"]["ApiKeyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key's requests per day. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyUsage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
@@ -6297,6 +6639,97 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    verifyKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The verdict on the credential, whatever it is. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyKeyResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                organizationId?: components["schemas"]["OrganizationIdValue"];
+                /** @description Zero-based page number. */
+                page?: components["parameters"]["Page"];
+                /** @description Page size. */
+                size?: components["parameters"]["Size"];
+                /**
+                 * @description When `true`, the matches are not counted (`totalElements` and `totalPages` are -1;
+                 *     `last` still says whether another page follows): counting is most of the cost of a
+                 *     page over many rows.
+                 */
+                skipTotal?: components["parameters"]["SkipTotal"];
+                /**
+                 * @description `property` or `property,asc|desc` (`id`, `timestamp`, `actor`, `action`, `targetType`, `targetId`, `outcome`); repeatable; default `timestamp,desc` then `id,desc` (newest first). Other ties are broken by `id`, which follows the order of recording.
+                 * @example [
+                 *       "timestamp,desc"
+                 *     ]
+                 */
+                sort?: string[];
+                /** @description Only events of this actor, exactly as shown in `actor`. */
+                actor?: string;
+                /** @description Only events of this user (also through a key acting as the user). */
+                actorUserId?: string;
+                /** @description Only events of requests authenticated with this key. */
+                actorKeyId?: string;
+                /** @example rotate */
+                action?: string;
+                /** @example apiKey */
+                targetType?: string;
+                targetId?: string;
+                outcome?: components["schemas"]["AuditOutcome"];
+                /** @description Only events at or after this instant. */
+                from?: string;
+                /** @description Only events before this instant. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
