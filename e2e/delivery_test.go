@@ -1,15 +1,11 @@
 package e2e_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,57 +15,6 @@ import (
 	"github.com/keyplane/keyplane/store"
 	"github.com/keyplane/keyplane/store/storetest"
 )
-
-// startEnv runs keyplane serve against dsn with dataDir (and extra
-// environment variables) and waits until it prints its address.
-func startEnv(t *testing.T, dsn, dataDir string, env ...string) *process {
-	t.Helper()
-	cmd := exec.Command(binary, "serve", "-addr", "127.0.0.1:0", "-data-dir", dataDir, "-log-format", "json")
-	cmd.Env = append(append(os.Environ(), "KEYPLANE_DATABASE_URL="+dsn, "KEYPLANE_ROOT_TOKEN="+rootToken), env...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		p.done <- cmd.Wait()
-	}()
-	timeout := time.After(30 * time.Second)
-	for p.url == "" {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("keyplane exited before listening: %v", <-p.done)
-			}
-			if rest, found := strings.CutPrefix(line, "keyplane listening on "); found {
-				p.url = strings.Fields(rest)[0]
-			}
-		case <-timeout:
-			cmd.Process.Kill()
-			t.Fatal("keyplane did not start within 30 s")
-		}
-	}
-	go func() {
-		for range lines {
-		}
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-		}
-	})
-	return p
-}
 
 // holdingReceiver holds every request until released (a receiver that
 // accepted the delivery but never answered); once answering, it answers
@@ -129,23 +74,6 @@ func (h *holdingReceiver) state() (held, samples, ids int) {
 	return h.held, len(h.samples), len(h.ids)
 }
 
-// eventually checks cond whenever wake fires (or, for state the test can
-// only poll, every 50 ms) until it holds; the deadline only bounds a hang.
-func eventually(t *testing.T, within time.Duration, what string, wake <-chan struct{}, cond func() bool) {
-	t.Helper()
-	deadline := time.After(within)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-wake:
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("%s: not within %s", what, within)
-		}
-	}
-}
-
 // TestDeliverySurvivesKill: a worker killed (-9) while a webhook holds its
 // request leaves leased deliveries behind; the restarted binary delivers
 // every sample at least once after the lease expires.
@@ -168,19 +96,7 @@ func TestDeliverySurvivesKill(t *testing.T) {
 
 	p := startEnv(t, dsn, dataDir, env...)
 	root := client(t, p.url, bearer(rootToken))
-	org, err := root.CreateOrganizationWithResponse(ctx, gen.OrganizationInput{Name: "Acme"})
-	if err != nil || org.JSON201 == nil {
-		t.Fatalf("organization: %v %s", err, org.Body)
-	}
-	ws, err := root.CreateWorkspaceWithResponse(ctx, gen.WorkspaceInput{Name: "main", OrganizationId: org.JSON201.Id})
-	if err != nil || ws.JSON201 == nil {
-		t.Fatalf("workspace: %v %s", err, ws.Body)
-	}
-	wsID := ws.JSON201.Id
-	dt, err := root.CreateDeviceTypeWithResponse(ctx, gen.DeviceTypeInput{Name: "climate", WorkspaceId: wsID})
-	if err != nil || dt.JSON201 == nil {
-		t.Fatalf("device type: %v %s", err, dt.Body)
-	}
+	wsID := newWorkspace(t, root).Id
 	scope := gen.OutputConnectorInputScopeDATAFLOW
 	conn, err := root.CreateOutputConnectorWithResponse(ctx, gen.OutputConnectorInput{Name: "hook", Type: gen.OutputConnectorInputTypeWEBHOOK,
 		Scope: &scope, WorkspaceId: wsID, WebhookProperties: &gen.WebhookProperties{Uri: srv.URL + "/hook"}})
@@ -188,21 +104,13 @@ func TestDeliverySurvivesKill(t *testing.T) {
 		t.Fatalf("connector: %v %s", err, conn.Body)
 	}
 	secret := *conn.JSON201.SigningSecret
-	flow, err := root.CreateDataFlowWithResponse(ctx, gen.DataFlowInput{Name: "to hook", WorkspaceId: wsID, DeviceTypeId: dt.JSON201.Id,
-		OutputConnectors: &[]gen.OutputConnectorRef{{Id: "0900000000000000"}, {Id: conn.JSON201.Id}}})
-	if err != nil || flow.JSON201 == nil {
-		t.Fatalf("data flow: %v %s", err, flow.Body)
-	}
-	dev, err := root.CreateDeviceWithResponse(ctx, gen.DeviceInput{Name: "d1", DeviceId: "70B3D57ED0001234", DataFlowId: flow.JSON201.Id, WorkspaceId: wsID})
-	if err != nil || dev.JSON201 == nil {
-		t.Fatalf("device: %v %s", err, dev.Body)
-	}
+	dev := newDevice(t, root, wsID, "70B3D57ED0001234", conn.JSON201.Id)
 	const n = 5
 	in := make([]gen.SampleInput, n)
 	for i := range in {
 		in[i] = gen.SampleInput{Data: json.RawMessage(fmt.Sprintf(`{"temperature":%d}`, 20+i))}
 	}
-	res, err := root.BackfillSamplesWithResponse(ctx, dev.JSON201.Id, &gen.BackfillSamplesParams{}, in)
+	res, err := root.BackfillSamplesWithResponse(ctx, dev.Id, &gen.BackfillSamplesParams{}, in)
 	if err != nil || res.JSON201 == nil || len(res.JSON201.Samples) != n {
 		t.Fatalf("backfill: %v %s", err, res.Body)
 	}

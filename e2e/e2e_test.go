@@ -10,9 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/keyplane/keyplane/auth/nws4"
 	"github.com/keyplane/keyplane/gen"
@@ -41,50 +39,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// process is a running keyplane.
-type process struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan error
-}
-
-// stop sends SIGTERM and expects a clean exit.
-func (p *process) stop(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Fatalf("keyplane exited with %v after SIGTERM", err)
-		}
-	case <-time.After(30 * time.Second):
-		p.cmd.Process.Kill()
-		t.Fatal("keyplane did not stop within 30 s of SIGTERM")
-	}
-}
-
-func client(t *testing.T, url string, editors ...gen.RequestEditorFn) *gen.ClientWithResponses {
-	t.Helper()
-	opts := []gen.ClientOption{}
-	for _, e := range editors {
-		opts = append(opts, gen.WithRequestEditorFn(e))
-	}
-	c, err := gen.NewClientWithResponses(url, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func bearer(token string) gen.RequestEditorFn {
-	return func(_ context.Context, r *http.Request) error {
-		r.Header.Set("Authorization", "Bearer "+token)
-		return nil
-	}
 }
 
 func TestKeyLifecycleThroughTheBinary(t *testing.T) {

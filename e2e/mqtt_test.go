@@ -230,29 +230,10 @@ func TestMQTTConnectorEndToEnd(t *testing.T) {
 	dsn := storetest.DSN(t, store.Postgres)
 	p := startEnv(t, dsn, t.TempDir(), "KEYPLANE_WEBHOOK_ALLOW_PRIVATE=true")
 	root := client(t, p.url, bearer(rootToken))
-	org, err := root.CreateOrganizationWithResponse(ctx, gen.OrganizationInput{Name: "Acme"})
-	if err != nil || org.JSON201 == nil {
-		t.Fatalf("organization: %v %s", err, org.Body)
-	}
-	ws, err := root.CreateWorkspaceWithResponse(ctx, gen.WorkspaceInput{Name: "main", OrganizationId: org.JSON201.Id})
-	if err != nil || ws.JSON201 == nil {
-		t.Fatalf("workspace: %v %s", err, ws.Body)
-	}
-	wsID := ws.JSON201.Id
-	dt, err := root.CreateDeviceTypeWithResponse(ctx, gen.DeviceTypeInput{Name: "climate", WorkspaceId: wsID})
-	if err != nil || dt.JSON201 == nil {
-		t.Fatalf("device type: %v %s", err, dt.Body)
-	}
-	flow, err := root.CreateDataFlowWithResponse(ctx, gen.DataFlowInput{Name: "store", WorkspaceId: wsID, DeviceTypeId: dt.JSON201.Id,
-		OutputConnectors: &[]gen.OutputConnectorRef{{Id: "0900000000000000"}}})
-	if err != nil || flow.JSON201 == nil {
-		t.Fatalf("data flow: %v %s", err, flow.Body)
-	}
-	dev, err := root.CreateDeviceWithResponse(ctx, gen.DeviceInput{Name: "d1", DeviceId: "70B3D57ED0005678", DataFlowId: flow.JSON201.Id, WorkspaceId: wsID})
-	if err != nil || dev.JSON201 == nil {
-		t.Fatalf("device: %v %s", err, dev.Body)
-	}
-	devID, devEUI := dev.JSON201.Id, dev.JSON201.DeviceId
+	ws := newWorkspace(t, root)
+	wsID := ws.Id
+	dev := newDevice(t, root, wsID, "70B3D57ED0005678")
+	devID, devEUI := dev.Id, dev.DeviceId
 
 	scope := gen.OutputConnectorInputScopeRULEACTION
 	qos := gen.MqttPropertiesQosN1

@@ -42,33 +42,12 @@ func TestRevocationAcrossReplicas(t *testing.T) {
 	b := startEnv(t, dsn, t.TempDir(), secretKey1)
 	root := client(t, a.url, bearer(rootToken))
 
-	org, err := root.CreateOrganizationWithResponse(ctx, gen.OrganizationInput{Name: "Acme"})
-	if err != nil || org.JSON201 == nil {
-		t.Fatalf("organization: %v %s", err, org.Body)
-	}
-	ws, err := root.CreateWorkspaceWithResponse(ctx, gen.WorkspaceInput{Name: "main", OrganizationId: org.JSON201.Id})
-	if err != nil || ws.JSON201 == nil {
-		t.Fatalf("workspace: %v %s", err, ws.Body)
-	}
-	wsID := ws.JSON201.Id
-	dt, err := root.CreateDeviceTypeWithResponse(ctx, gen.DeviceTypeInput{Name: "climate", WorkspaceId: wsID})
-	if err != nil || dt.JSON201 == nil {
-		t.Fatalf("device type: %v %s", err, dt.Body)
-	}
-	flow, err := root.CreateDataFlowWithResponse(ctx, gen.DataFlowInput{Name: "to db", WorkspaceId: wsID, DeviceTypeId: dt.JSON201.Id,
-		OutputConnectors: &[]gen.OutputConnectorRef{{Id: "0900000000000000"}}})
-	if err != nil || flow.JSON201 == nil {
-		t.Fatalf("data flow: %v %s", err, flow.Body)
-	}
-	dev, err := root.CreateDeviceWithResponse(ctx, gen.DeviceInput{Name: "d1", DeviceId: "70B3D57ED0001234", DataFlowId: flow.JSON201.Id, WorkspaceId: wsID})
-	if err != nil || dev.JSON201 == nil {
-		t.Fatalf("device: %v %s", err, dev.Body)
-	}
-	devID := dev.JSON201.Id
+	ws := newWorkspace(t, root)
+	devID := newDevice(t, root, ws.Id, "70B3D57ED0001234").Id
 	active := true
 	perms := []gen.Permission{{Scope: gen.ScopeDATA, Verbs: []gen.Verb{gen.VerbREAD}}}
 	created, err := root.CreateApiKeyWithResponse(ctx, gen.ApiKeyInput{Name: "reader", IsActive: &active,
-		OrganizationId: &org.JSON201.Id, Permissions: &perms})
+		OrganizationId: &ws.OrganizationId, Permissions: &perms})
 	if err != nil || created.JSON201 == nil || created.JSON201.ClientSecret == nil {
 		t.Fatalf("create key: %v %s", err, created.Body)
 	}
