@@ -21,8 +21,14 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
 // first returns the row of T matching the condition, or ErrNotFound.
 func first[T any](ctx context.Context, db *gorm.DB, query string, args ...any) (*T, error) {
+	return take[T](db.WithContext(ctx).Where(query, args...))
+}
+
+// take runs q for one row of T (a query that may join and select more than
+// T's table), mapping no row to ErrNotFound.
+func take[T any](q *gorm.DB) (*T, error) {
 	var v T
-	err := db.WithContext(ctx).Where(query, args...).Take(&v).Error
+	err := q.Take(&v).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -138,19 +137,11 @@ func (r *Devices) onlineCondition() string {
 // Get returns the device id with the names of its data flow and device
 // type, in one statement, or ErrNotFound.
 func (r *Devices) Get(ctx context.Context, id string) (*Device, error) {
-	var d Device
-	err := r.db.WithContext(ctx).Table("devices").
+	return take[Device](r.db.WithContext(ctx).Table("devices").
 		Select("devices.*, data_flows.name AS flow_name, device_types.id AS device_type_id, device_types.name AS device_type_name").
 		Joins("LEFT JOIN data_flows ON data_flows.id = devices.data_flow_id").
 		Joins("LEFT JOIN device_types ON device_types.id = data_flows.device_type_id").
-		Where("devices.id = ?", id).Take(&d).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read device %s: %w", id, err)
-	}
-	return &d, nil
+		Where("devices.id = ?", id))
 }
 
 // ByPhysicalID finds a device by its physical id, in one workspace or

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -92,18 +91,10 @@ func (r *Organizations) List(ctx context.Context, q ndata.Query, ids []string, s
 // Get returns the organization id with its owner's name and email, in one
 // statement, or ErrNotFound.
 func (r *Organizations) Get(ctx context.Context, id string) (*Organization, error) {
-	var o Organization
-	err := r.db.WithContext(ctx).Table("organizations").
+	return take[Organization](r.db.WithContext(ctx).Table("organizations").
 		Select("organizations.*, users.user_name AS owner_name, users.email AS owner_email").
 		Joins("LEFT JOIN users ON users.id = organizations.owner_id").
-		Where("organizations.id = ?", id).Take(&o).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read organization %s: %w", id, err)
-	}
-	return &o, nil
+		Where("organizations.id = ?", id))
 }
 
 // Create inserts o with a new id and, when ownerID is set, makes that user its Owner.
