@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -165,7 +166,7 @@ func readHeaders(o *object, authType string, seen map[string]bool) map[string]st
 	}
 	o.maxProperties("/headers", headers, maxHeaders, "headers")
 	out := make(map[string]string, len(headers))
-	for _, name := range sortedKeys(headers) {
+	for _, name := range slices.Sorted(maps.Keys(headers)) {
 		conflict := ""
 		if http.CanonicalHeaderKey(name) == "Authorization" && (authType == AuthBearer || authType == AuthBasic) {
 			conflict = fmt.Sprintf("authType %s sets Authorization", authType)
@@ -274,7 +275,7 @@ func readAuthHeaders(o *object, same *Webhook, seen map[string]bool) map[string]
 	}
 	o.maxProperties("/authHeaders", auth, maxAuthHeaders, "headers")
 	out := make(map[string]string, len(auth))
-	for _, name := range sortedKeys(auth) {
+	for _, name := range slices.Sorted(maps.Keys(auth)) {
 		value, member := auth[name], "/authHeaders/"+pointerToken(name)
 		if value == Masked {
 			kept, ok := "", false

@@ -235,8 +235,6 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // countAuthFailure counts failed and rate-limited authentications by reason.
 func (s *Server) countAuthFailure(err error) {
 	var fail *auth.Failure
