@@ -23,6 +23,10 @@ test-go:
 test-ts:
 	bash clients/ts/run-live.sh
 
+## test-console: the console end to end in headless Chromium (playwright-core) against the built binary; screenshots to docs/console
+test-console: console/node_modules clients/ts/node_modules
+	bash console/e2e/run.sh
+
 ## tooling: install the pinned npm tooling (Redocly, Swagger UI assets, the TS generator, the console's Vite/Preact/playwright-core)
 tooling: node_modules clients/ts/node_modules console/node_modules
 node_modules: package.json package-lock.json

@@ -85,11 +85,11 @@ function Page({ path }: { path: string }): JSX.Element {
 
 /** The organization's entries, each shown only when the caller's rights reach it. */
 function OrgNav({ org, path }: { org: string; path: string }): JSX.Element {
-  const [can, setCan] = useState({ keys: false, audit: false });
+  const [can, setCan] = useState({ keys: false, audit: false, loaded: false });
   useEffect(() => {
     let live = true;
     void Promise.all([reach(org, "API_KEY", "READ"), reach(org, "AUDIT", "READ")]).then(([k, a]) => {
-      if (live) setCan({ keys: reaches(k), audit: reaches(a) });
+      if (live) setCan({ keys: reaches(k), audit: reaches(a), loaded: true });
     });
     return () => {
       live = false;
@@ -97,13 +97,13 @@ function OrgNav({ org, path }: { org: string; path: string }): JSX.Element {
   }, [org]);
   const item = (to: string, label: string, testid: string) => (
     <li>
-      <Link to={to} aria-current={path === to || path.startsWith(to + "/") ? "page" : undefined} data-testid={testid}>
+      <Link to={to} aria-current={path === to || (to !== `/orgs/${org}` && path.startsWith(to + "/")) ? "page" : undefined} data-testid={testid}>
         {label}
       </Link>
     </li>
   );
   return (
-    <nav class="side" aria-label="Organization">
+    <nav class="side" aria-label="Organization" data-loaded={String(can.loaded)}>
       <ul>
         {item(`/orgs/${org}`, "Workspaces", "nav-workspaces")}
         {can.keys ? item(`/orgs/${org}/keys`, "API keys", "nav-keys") : null}

@@ -73,7 +73,7 @@ export function DevicePage({ org, ws, id }: { org: string; ws: string; id: strin
         </dl>
       ) : null}
       <h2>Latest sample</h2>
-      <label>
+      <label class="device-topic">
         Topic
         <select value={topic} onChange={(e) => setTopic(e.currentTarget.value)}>
           {(topics.data?.length ? topics.data : [topic]).map((t) => (

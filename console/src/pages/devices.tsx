@@ -14,7 +14,7 @@ export function DevicesPage({ org, ws }: { org: string; ws: string }): JSX.Eleme
   const [tag, setTag] = useState("");
   const [online, setOnline] = useState("");
   const [page, setPage] = useState(0);
-  const tags = useLoad(() => api.GET("/v3/tags", { params: { query: { workspaceId: ws, size: 200 } } }), [ws]);
+  const tags = useLoad(() => api.GET("/v3/tags", { params: { query: { workspaceId: ws, size: 100 } } }), [ws]);
   const assets = useLoad(
     () =>
       api.GET("/v3/assets", {

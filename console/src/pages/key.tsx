@@ -43,6 +43,8 @@ const graces: [number, string][] = [
 /** The key page. */
 export function KeyPage({ org, id }: { org: string; id: string }): JSX.Element {
   const key = useLoad(() => api.GET("/apikeys/{id}", { params: { path: { id } } }), [id]);
+  const workspaces = useLoad(() => api.GET("/v3/workspaces", { params: { query: { organizationId: org, size: 100 } } }), [org]);
+  const wsName = (wid: string) => workspaces.data?.content.find((w) => w.id === wid)?.name ?? wid;
   const usage = useLoad(() => api.GET("/apikeys/{id}/usage", { params: { path: { id } } }), [id]);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [secret, setSecret] = useState<string | null>(null);
@@ -128,7 +130,7 @@ export function KeyPage({ org, id }: { org: string; id: string }): JSX.Element {
             <ul data-testid="key-permissions">
               {k.permissions.map((p) => (
                 <li key={p.scope}>
-                  <strong>{p.scope}</strong> {p.verbs.join(", ")} {p.workspaceIds ? `in ${p.workspaceIds.join(", ")}` : "in every workspace"}
+                  <strong>{p.scope}</strong> {p.verbs.join(", ")} {p.workspaceIds ? `in ${p.workspaceIds.map(wsName).join(", ")}` : "in every workspace"}
                 </li>
               ))}
             </ul>

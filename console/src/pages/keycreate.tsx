@@ -24,7 +24,7 @@ async function loadReaches(org: string): Promise<Reaches> {
 
 /** Every workspace of org the caller may see (the picker's names). */
 async function loadWorkspaces(org: string): Promise<Workspace[]> {
-  const { data } = await api.GET("/v3/workspaces", { params: { query: { organizationId: org, size: 1000, sort: ["name,asc"] } } });
+  const { data } = await api.GET("/v3/workspaces", { params: { query: { organizationId: org, size: 100, sort: ["name,asc"] } } });
   return data?.content ?? [];
 }
 
