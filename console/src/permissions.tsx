@@ -52,7 +52,6 @@ export function toPermissions(p: Picked): Permission[] | string {
 export function PermissionPicker(props: { reaches: Reaches; workspaces: Workspace[]; value: Picked; onChange: (p: Picked) => void }): JSX.Element {
   const { reaches: r, workspaces, value, onChange } = props;
   const offered = scopes.filter((s) => verbsOf(s).some((v) => reaches(r[s]?.[v])));
-  const set = (s: Scope, row: Row) => onChange({ ...value, [s]: row });
   return (
     <fieldset class="picker">
       <legend>Permissions</legend>
@@ -66,78 +65,79 @@ export function PermissionPicker(props: { reaches: Reaches; workspaces: Workspac
           </tr>
         </thead>
         <tbody>
-          {offered.map((s) => {
-            const row = value[s] ?? { verbs: [], workspaceIds: null };
-            const allowed = allowedWorkspaces(r, s, row.verbs, workspaces);
-            const limited = row.workspaceIds !== null || (!allowed.any && row.verbs.length > 0);
-            const toggleVerb = (v: Verb, on: boolean) => {
-              const verbs = on ? [...row.verbs, v] : row.verbs.filter((x) => x !== v);
-              const next = allowedWorkspaces(r, s, verbs, workspaces);
-              // Narrower verbs narrow the workspaces: keep only those still allowed.
-              let ids = row.workspaceIds;
-              if (!next.any && ids === null) ids = [];
-              if (ids) ids = ids.filter((id) => next.ids.includes(id));
-              set(s, { verbs, workspaceIds: ids });
-            };
-            return (
-              <tr key={s} data-scope={s}>
-                <th scope="row">{s}</th>
-                <td class="verbs">
-                  {verbsOf(s).map((v) => {
-                    const can = reaches(r[s]?.[v]);
-                    return (
-                      <label key={v} class={can ? "" : "disabled"} title={can ? "" : "You do not hold this right"}>
-                        <input type="checkbox" name={`${s}:${v}`} disabled={!can} checked={row.verbs.includes(v)} onChange={(e) => toggleVerb(v, e.currentTarget.checked)} />
-                        {v}
-                      </label>
-                    );
-                  })}
-                </td>
-                <td>
-                  {!workspaceScopes.has(s) ? (
-                    <span class="muted">whole organization</span>
-                  ) : (
-                    <div class="ws-choice">
-                      <label>
-                        <input
-                          type="radio"
-                          name={`${s}-ws`}
-                          checked={!limited}
-                          disabled={!allowed.any}
-                          onChange={() => set(s, { ...row, workspaceIds: null })}
-                        />
-                        All workspaces
-                      </label>
-                      <label>
-                        <input type="radio" name={`${s}-ws`} checked={limited} onChange={() => set(s, { ...row, workspaceIds: row.workspaceIds ?? [] })} />
-                        Only:
-                      </label>
-                      {limited
-                        ? workspaces
-                            .filter((w) => allowed.ids.includes(w.id))
-                            .map((w) => (
-                              <label key={w.id}>
-                                <input
-                                  type="checkbox"
-                                  name={`${s}-ws-${w.id}`}
-                                  checked={row.workspaceIds?.includes(w.id) ?? false}
-                                  onChange={(e) => {
-                                    const ids = row.workspaceIds ?? [];
-                                    set(s, { ...row, workspaceIds: e.currentTarget.checked ? [...ids, w.id] : ids.filter((x) => x !== w.id) });
-                                  }}
-                                />
-                                {w.name}
-                              </label>
-                            ))
-                        : null}
-                    </div>
-                  )}
-                </td>
-              </tr>
-            );
-          })}
+          {offered.map((s) => (
+            <PermissionRow key={s} scope={s} reaches={r} workspaces={workspaces} row={value[s] ?? { verbs: [], workspaceIds: null }} onChange={(row) => onChange({ ...value, [s]: row })} />
+          ))}
         </tbody>
       </table>
     </fieldset>
+  );
+}
+
+/** One scope of the picker: its verbs, and for a workspace scope all workspaces or some. */
+function PermissionRow(props: { scope: Scope; reaches: Reaches; workspaces: Workspace[]; row: Row; onChange: (row: Row) => void }): JSX.Element {
+  const { scope: s, reaches: r, workspaces, row, onChange } = props;
+  const allowed = allowedWorkspaces(r, s, row.verbs, workspaces);
+  const limited = row.workspaceIds !== null || (!allowed.any && row.verbs.length > 0);
+  const toggleVerb = (v: Verb, on: boolean) => {
+    const verbs = on ? [...row.verbs, v] : row.verbs.filter((x) => x !== v);
+    const next = allowedWorkspaces(r, s, verbs, workspaces);
+    // Narrower verbs narrow the workspaces: keep only those still allowed.
+    let ids = row.workspaceIds;
+    if (!next.any && ids === null) ids = [];
+    if (ids) ids = ids.filter((id) => next.ids.includes(id));
+    onChange({ verbs, workspaceIds: ids });
+  };
+  return (
+    <tr data-scope={s}>
+      <th scope="row">{s}</th>
+      <td class="verbs">
+        {verbsOf(s).map((v) => {
+          const can = reaches(r[s]?.[v]);
+          return (
+            <label key={v} class={can ? "" : "disabled"} title={can ? "" : "You do not hold this right"}>
+              <input type="checkbox" name={`${s}:${v}`} disabled={!can} checked={row.verbs.includes(v)} onChange={(e) => toggleVerb(v, e.currentTarget.checked)} />
+              {v}
+            </label>
+          );
+        })}
+      </td>
+      <td>{workspaceScopes.has(s) ? <WorkspaceChoice {...props} allowed={allowed} limited={limited} /> : <span class="muted">whole organization</span>}</td>
+    </tr>
+  );
+}
+
+/** All workspaces, or only the checked ones among those the caller may grant. */
+function WorkspaceChoice(props: { scope: Scope; workspaces: Workspace[]; row: Row; onChange: (row: Row) => void; allowed: { any: boolean; ids: string[] }; limited: boolean }): JSX.Element {
+  const { scope: s, workspaces, row, onChange, allowed, limited } = props;
+  return (
+    <div class="ws-choice">
+      <label>
+        <input type="radio" name={`${s}-ws`} checked={!limited} disabled={!allowed.any} onChange={() => onChange({ ...row, workspaceIds: null })} />
+        All workspaces
+      </label>
+      <label>
+        <input type="radio" name={`${s}-ws`} checked={limited} onChange={() => onChange({ ...row, workspaceIds: row.workspaceIds ?? [] })} />
+        Only:
+      </label>
+      {limited
+        ? workspaces
+            .filter((w) => allowed.ids.includes(w.id))
+            .map((w) => (
+              <label key={w.id}>
+                <input
+                  type="checkbox"
+                  name={`${s}-ws-${w.id}`}
+                  checked={row.workspaceIds?.includes(w.id) ?? false}
+                  onChange={(e) => {
+                    const ids = row.workspaceIds ?? [];
+                    onChange({ ...row, workspaceIds: e.currentTarget.checked ? [...ids, w.id] : ids.filter((x) => x !== w.id) });
+                  }}
+                />
+                {w.name}
+              </label>
+            ))
+        : null}
+    </div>
   );
 }

@@ -40,6 +40,61 @@ export function AuditPage({ org }: { org: string }): JSX.Element {
   const [f, setF] = useState<Filters>(none);
   const [page, setPage] = useState(0);
   const events = useLoad(() => api.GET("/v3/audit-events", { params: { query: auditQuery(org, f, page) } }), [org, f, page]);
+  return (
+    <section>
+      <PageHead title="Audit log" />
+      <AuditFilters value={f} onFilter={(x) => (setF(x), setPage(0))} />
+      <ProblemBox problem={events.problem} />
+      <AuditTable events={events.data?.content} loading={events.loading} />
+      {events.data && events.data.content.length === 0 ? <p class="muted">No event matches.</p> : null}
+      <SpringPager page={page} last={events.data?.last ?? true} onPage={setPage} />
+    </section>
+  );
+}
+
+/** A page of audit events, newest first. */
+function AuditTable({ events, loading }: { events: Schemas["AuditEvent"][] | undefined; loading: boolean }): JSX.Element {
+  return (
+    <div class="table-wrap">
+      <table aria-busy={loading}>
+        <thead>
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">Actor</th>
+            <th scope="col">Action</th>
+            <th scope="col">Target</th>
+            <th scope="col">Outcome</th>
+            <th scope="col">Client</th>
+            <th scope="col">Request</th>
+          </tr>
+        </thead>
+        <tbody>
+          {events?.map((e) => (
+            <tr key={e.id} data-testid="audit-row">
+              <td class="nowrap">{when(e.timestamp)}</td>
+              <td>{e.actor}</td>
+              <td>{e.action}</td>
+              <td>
+                {e.targetType} <code>{e.targetId}</code>
+                {e.detail ? <div class="muted">{e.detail}</div> : null}
+              </td>
+              <td>
+                <span class={e.outcome === "success" ? "badge ok" : "badge bad"}>{e.outcome}</span>
+              </td>
+              <td>{e.clientAddress ?? "—"}</td>
+              <td>
+                <code>{e.requestId}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The filter form; a submit applies the filters. */
+function AuditFilters({ value: f, onFilter }: { value: Filters; onFilter: (f: Filters) => void }): JSX.Element {
   const field = (name: keyof Filters, label: string, time = false) => (
     <label>
       {label}
@@ -47,73 +102,31 @@ export function AuditPage({ org }: { org: string }): JSX.Element {
     </label>
   );
   return (
-    <section>
-      <PageHead title="Audit log" />
-      <form
-        class="filters"
-        role="search"
-        onSubmit={(e) => {
-          e.preventDefault();
-          const d = new FormData(e.currentTarget);
-          const g = (k: keyof Filters) => String(d.get(k) ?? "").trim();
-          setF({ actor: g("actor"), action: g("action"), targetType: g("targetType"), targetId: g("targetId"), outcome: g("outcome") as Outcome | "", from: g("from"), to: g("to") });
-          setPage(0);
-        }}
-      >
-        {field("actor", "Actor")}
-        {field("action", "Action")}
-        {field("targetType", "Target type")}
-        {field("targetId", "Target id")}
-        <label>
-          Outcome
-          <select name="outcome" defaultValue={f.outcome}>
-            <option value="">Any</option>
-            <option value="success">success</option>
-            <option value="denied">denied</option>
-          </select>
-        </label>
-        {field("from", "From", true)}
-        {field("to", "Before", true)}
-        <button type="submit">Filter</button>
-      </form>
-      <ProblemBox problem={events.problem} />
-      <div class="table-wrap">
-        <table aria-busy={events.loading}>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Action</th>
-              <th scope="col">Target</th>
-              <th scope="col">Outcome</th>
-              <th scope="col">Client</th>
-              <th scope="col">Request</th>
-            </tr>
-          </thead>
-          <tbody>
-            {events.data?.content.map((e) => (
-              <tr key={e.id} data-testid="audit-row">
-                <td>{when(e.timestamp)}</td>
-                <td>{e.actor}</td>
-                <td>{e.action}</td>
-                <td>
-                  {e.targetType} <code>{e.targetId}</code>
-                  {e.detail ? <div class="muted">{e.detail}</div> : null}
-                </td>
-                <td>
-                  <span class={e.outcome === "success" ? "badge ok" : "badge bad"}>{e.outcome}</span>
-                </td>
-                <td>{e.clientAddress ?? "—"}</td>
-                <td>
-                  <code>{e.requestId}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {events.data && events.data.content.length === 0 ? <p class="muted">No event matches.</p> : null}
-      <SpringPager page={page} last={events.data?.last ?? true} onPage={setPage} />
-    </section>
+    <form
+      class="filters"
+      role="search"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const d = new FormData(e.currentTarget);
+        const g = (k: keyof Filters) => String(d.get(k) ?? "").trim();
+        onFilter({ actor: g("actor"), action: g("action"), targetType: g("targetType"), targetId: g("targetId"), outcome: g("outcome") as Outcome | "", from: g("from"), to: g("to") });
+      }}
+    >
+      {field("actor", "Actor")}
+      {field("action", "Action")}
+      {field("targetType", "Target type")}
+      {field("targetId", "Target id")}
+      <label>
+        Outcome
+        <select name="outcome" defaultValue={f.outcome}>
+          <option value="">Any</option>
+          <option value="success">success</option>
+          <option value="denied">denied</option>
+        </select>
+      </label>
+      {field("from", "From", true)}
+      {field("to", "Before", true)}
+      <button type="submit">Filter</button>
+    </form>
   );
 }

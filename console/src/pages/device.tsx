@@ -35,20 +35,6 @@ export function DevicePage({ org, ws, id }: { org: string; ws: string; id: strin
   }, [topics.data]);
   const latest = useLoad(() => api.GET("/v3/devices/{deviceId}/query/latest-sample", { params: { path: { deviceId: id }, query: { topic } } }), [id, topic]);
   const keys = latest.data ? numericKeys(latest.data.data) : [];
-  const [dataKey, setDataKey] = useState("");
-  const [range, setRange] = useState(1);
-  const [acc, setAcc] = useState<Accumulator>("AVG");
-  const key = keys.includes(dataKey) ? dataKey : (keys[0] ?? "");
-  const r = ranges[range]!;
-  const series = useLoad(async () => {
-    if (!key) return { data: undefined, error: undefined, response: new Response(null, { status: 204 }) };
-    const to = new Date();
-    const from = new Date(to.getTime() - r.hours * 3600_000);
-    return api.POST("/v3/devices/{deviceId}/query/raw/time-series", {
-      params: { path: { deviceId: id } },
-      body: { topic, dataKey: key, accumulator: acc, interval: { from: from.toISOString(), to: to.toISOString() }, bucketInterval: r.bucket },
-    });
-  }, [id, topic, key, range, acc]);
   const d = device.data;
   return (
     <section>
@@ -89,42 +75,58 @@ export function DevicePage({ org, ws, id }: { org: string; ws: string; id: strin
         </>
       ) : null}
       <h2>Time series</h2>
-      {keys.length === 0 ? (
-        <p class="muted">The latest sample has no numeric value to chart.</p>
-      ) : (
-        <>
-          <div class="filters">
-            <label>
-              Data key
-              <select value={key} onChange={(e) => setDataKey(e.currentTarget.value)}>
-                {keys.map((k) => (
-                  <option key={k}>{k}</option>
-                ))}
-              </select>
-            </label>
-            <label>
-              Range
-              <select value={String(range)} onChange={(e) => setRange(Number(e.currentTarget.value))}>
-                {ranges.map((x, i) => (
-                  <option key={x.label} value={String(i)}>
-                    {x.label}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label>
-              Aggregate
-              <select value={acc} onChange={(e) => setAcc(e.currentTarget.value as Accumulator)}>
-                {(["AVG", "MIN", "MAX", "SUM", "COUNT", "FIRST"] as const).map((a) => (
-                  <option key={a}>{a}</option>
-                ))}
-              </select>
-            </label>
-          </div>
-          <ProblemBox problem={series.problem} />
-          {series.data ? <LineChart label={`${acc} of ${key} per ${r.bucket}`} times={series.data.timestamps} values={series.data.dataPoints} /> : null}
-        </>
-      )}
+      {keys.length === 0 ? <p class="muted">The latest sample has no numeric value to chart.</p> : <TimeSeries id={id} topic={topic} keys={keys} />}
     </section>
+  );
+}
+
+/** A chart of one numeric data key of a topic, aggregated per bucket over a range. */
+function TimeSeries({ id, topic, keys }: { id: string; topic: string; keys: string[] }): JSX.Element {
+  const [dataKey, setDataKey] = useState("");
+  const [range, setRange] = useState(1);
+  const [acc, setAcc] = useState<Accumulator>("AVG");
+  const key = keys.includes(dataKey) ? dataKey : keys[0]!;
+  const r = ranges[range]!;
+  const series = useLoad(() => {
+    const to = new Date();
+    const from = new Date(to.getTime() - r.hours * 3600_000);
+    return api.POST("/v3/devices/{deviceId}/query/raw/time-series", {
+      params: { path: { deviceId: id } },
+      body: { topic, dataKey: key, accumulator: acc, interval: { from: from.toISOString(), to: to.toISOString() }, bucketInterval: r.bucket },
+    });
+  }, [id, topic, key, range, acc]);
+  return (
+    <>
+      <div class="filters">
+        <label>
+          Data key
+          <select value={key} onChange={(e) => setDataKey(e.currentTarget.value)}>
+            {keys.map((k) => (
+              <option key={k}>{k}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Range
+          <select value={String(range)} onChange={(e) => setRange(Number(e.currentTarget.value))}>
+            {ranges.map((x, i) => (
+              <option key={x.label} value={String(i)}>
+                {x.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Aggregate
+          <select value={acc} onChange={(e) => setAcc(e.currentTarget.value as Accumulator)}>
+            {(["AVG", "MIN", "MAX", "SUM", "COUNT", "FIRST"] as const).map((a) => (
+              <option key={a}>{a}</option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <ProblemBox problem={series.problem} />
+      {series.data ? <LineChart label={`${acc} of ${key} per ${r.bucket}`} times={series.data.timestamps} values={series.data.dataPoints} /> : null}
+    </>
   );
 }

@@ -1,6 +1,7 @@
 /** A workspace's devices: online state, search, filters by tag and state. */
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
+import type { Schemas } from "../../../clients/ts/src/client.ts";
 import { api } from "../api.ts";
 import { Link } from "../router.tsx";
 import { PageHead, ProblemBox, useLoad, when } from "../ui.tsx";
@@ -63,35 +64,42 @@ export function DevicesPage({ org, ws }: { org: string; ws: string }): JSX.Eleme
         </label>
       </form>
       <ProblemBox problem={assets.problem ?? tags.problem} />
-      <div class="table-wrap">
-        <table aria-busy={assets.loading}>
-          <thead>
-            <tr>
-              <th scope="col">Device</th>
-              <th scope="col">State</th>
-              <th scope="col">Tags</th>
-              <th scope="col">Last sample</th>
-            </tr>
-          </thead>
-          <tbody>
-            {assets.data?.content.map((d) => (
-              <tr key={d.id} data-testid="device-row">
-                <td>
-                  <Link to={`/orgs/${org}/workspaces/${ws}/devices/${d.id}`}>{d.name}</Link>
-                  <div class="muted">{d.deviceId}</div>
-                </td>
-                <td>
-                  <span class={d.onlineState === "ONLINE" ? "badge ok" : "badge off"}>{d.onlineState.toLowerCase()}</span>
-                </td>
-                <td>{d.tags?.map((t) => <span class="tag" key={t.id}>{t.name}</span>)}</td>
-                <td>{when(d.lastSampleAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DeviceTable org={org} ws={ws} devices={assets.data?.content} loading={assets.loading} />
       {assets.data && assets.data.content.length === 0 ? <p class="muted">No device matches.</p> : null}
       <SpringPager page={page} last={assets.data?.last ?? true} onPage={setPage} />
     </section>
+  );
+}
+
+/** The page of devices: name and physical id, online state, tags, last sample. */
+function DeviceTable({ org, ws, devices, loading }: { org: string; ws: string; devices: Schemas["Device"][] | undefined; loading: boolean }): JSX.Element {
+  return (
+    <div class="table-wrap">
+      <table aria-busy={loading}>
+        <thead>
+          <tr>
+            <th scope="col">Device</th>
+            <th scope="col">State</th>
+            <th scope="col">Tags</th>
+            <th scope="col">Last sample</th>
+          </tr>
+        </thead>
+        <tbody>
+          {devices?.map((d) => (
+            <tr key={d.id} data-testid="device-row">
+              <td>
+                <Link to={`/orgs/${org}/workspaces/${ws}/devices/${d.id}`}>{d.name}</Link>
+                <div class="muted">{d.deviceId}</div>
+              </td>
+              <td>
+                <span class={d.onlineState === "ONLINE" ? "badge ok" : "badge off"}>{d.onlineState.toLowerCase()}</span>
+              </td>
+              <td>{d.tags?.map((t) => <span class="tag" key={t.id}>{t.name}</span>)}</td>
+              <td>{when(d.lastSampleAt)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }

@@ -85,31 +85,40 @@ export function KeyCreatePage({ org }: { org: string }): JSX.Element {
       </PageHead>
       <ProblemBox problem={problem} />
       <form class="stack" onSubmit={submit}>
-        <label>
-          Name
-          <input name="name" required maxLength={200} />
-        </label>
-        <label>
-          Description
-          <input name="description" maxLength={2000} />
-        </label>
-        <label>
-          Acts as user (optional)
-          <input name="userName" maxLength={200} autocomplete="off" />
-        </label>
-        <label>
-          Expires (optional)
-          <input name="expiresAt" type="datetime-local" />
-        </label>
-        <label class="inline">
-          <input name="isActive" type="checkbox" defaultChecked />
-          Active
-        </label>
+        <KeyFields />
         {reaches ? <PermissionPicker reaches={reaches} workspaces={workspaces} value={picked} onChange={setPicked} /> : <p aria-busy="true">Loading what you may grant…</p>}
         <button type="submit" class="primary" disabled={busy || !reaches}>
           Create key
         </button>
       </form>
     </section>
+  );
+}
+
+/** The key's own fields (read from the form on submit). */
+function KeyFields(): JSX.Element {
+  return (
+    <>
+      <label>
+        Name
+        <input name="name" required maxLength={200} />
+      </label>
+      <label>
+        Description
+        <input name="description" maxLength={2000} />
+      </label>
+      <label>
+        Acts as user (optional)
+        <input name="userName" maxLength={200} autocomplete="off" />
+      </label>
+      <label>
+        Expires (optional)
+        <input name="expiresAt" type="datetime-local" />
+      </label>
+      <label class="inline">
+        <input name="isActive" type="checkbox" defaultChecked />
+        Active
+      </label>
+    </>
   );
 }
