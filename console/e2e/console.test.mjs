@@ -191,10 +191,20 @@ test("an admin manages an API key in the console", async (t) => {
     await shot(page, "workspaces");
   });
 
-  await t.test("creates a key that may read assets in HQ only", async () => {
+  await t.test("a refused key shows the problem's field errors", async () => {
     await page.getByTestId("nav-keys").click();
     await page.getByRole("heading", { name: "API keys" }).waitFor();
     await page.getByTestId("new-key").click();
+    await page.getByLabel("Name", { exact: true }).fill("Nobody's key");
+    await page.getByLabel("Acts as user (optional)").fill("nobody");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const alert = page.getByRole("alert");
+    await alert.locator("code", { hasText: "/userName" }).waitFor();
+    assert.match(await alert.innerText(), /400[\s\S]*\/userName: no such user/);
+    await page.getByLabel("Acts as user (optional)").fill("");
+  });
+
+  await t.test("creates a key that may read assets in HQ only", async () => {
     await page.getByLabel("Name", { exact: true }).fill("Dashboard reader");
     await page.getByLabel("Description").fill("Reads the HQ devices");
     const row = page.locator('tr[data-scope="ASSET"]');
@@ -243,6 +253,19 @@ test("an admin manages an API key in the console", async (t) => {
     await page.getByTestId("key-state").waitFor();
   });
 
+  await t.test("sets and clears the expiry; shows usage per day", async () => {
+    await page.getByRole("img", { name: "Requests per day" }).waitFor();
+    await page.getByLabel("Expires at (empty: never)").fill("2099-01-02T03:04");
+    await page.getByRole("button", { name: "Save expiry" }).click();
+    await page.getByTestId("key-state").locator("xpath=..").getByText("2099").waitFor();
+    const expiring = await must(200, "GET", `/apikeys/${keyId}`);
+    assert.equal(Date.parse(expiring.expiresAt), Date.parse("2099-01-02T03:04:00Z"), "expiresAt (the browser is on UTC)");
+    await page.getByLabel("Expires at (empty: never)").fill("");
+    await page.getByRole("button", { name: "Save expiry" }).click();
+    await page.getByTestId("key-state").locator("xpath=..").getByText("2099").waitFor({ state: "detached" });
+    assert.equal((await must(200, "GET", `/apikeys/${keyId}`)).expiresAt, undefined);
+  });
+
   await t.test("rotates without grace: the old secret stops, the new one works", async () => {
     await page.getByTestId("grace").selectOption("0");
     await page.getByTestId("rotate").click();
@@ -284,6 +307,39 @@ test("an admin manages an API key in the console", async (t) => {
     await page.getByRole("button", { name: "Filter" }).click();
     await page.getByTestId("audit-row").filter({ hasText: "workspace" }).first().waitFor();
     await shot(page, "audit");
+  });
+
+  await t.test("a slow call shows the progress bar until it answers", async () => {
+    /** @type {() => void} */
+    let release = () => {};
+    const held = new Promise((ok) => (release = () => ok(undefined)));
+    await page.route("**/v3/audit-events?*", async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.getByLabel("Actor").fill("alice");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.getByRole("progressbar").waitFor();
+    release();
+    await page.getByRole("progressbar").waitFor({ state: "hidden" });
+    await page.unroute("**/v3/audit-events?*");
+  });
+
+  await t.test("an access token near its end is refreshed; nothing is in localStorage", async () => {
+    const before = await page.evaluate(() => JSON.parse(sessionStorage.getItem("keyplane.console.session") ?? "{}"));
+    assert.equal(before.kind, "password");
+    await page.evaluate(() => {
+      const s = JSON.parse(sessionStorage.getItem("keyplane.console.session") ?? "{}");
+      s.expiresAt = new Date().toISOString();
+      sessionStorage.setItem("keyplane.console.session", JSON.stringify(s));
+    });
+    await page.reload();
+    await page.getByTestId("audit-row").first().waitFor();
+    const after = await page.evaluate(() => JSON.parse(sessionStorage.getItem("keyplane.console.session") ?? "{}"));
+    assert.notEqual(after.refreshToken, before.refreshToken, "the refresh token was used");
+    assert.notEqual(after.accessToken, before.accessToken);
+    assert(Date.parse(after.expiresAt) > Date.now(), "the new access token is valid");
+    assert.equal(await page.evaluate(() => localStorage.length), 0, "localStorage is empty");
   });
 
   await t.test("devices, a device's samples and chart, connectors", async () => {
