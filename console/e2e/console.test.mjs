@@ -358,6 +358,7 @@ test("an admin manages an API key in the console", async (t) => {
     await page.getByTestId("latest-sample").waitFor();
     assert.match(await page.getByTestId("latest-sample").innerText(), /temperature/);
     await page.locator("svg.chart path.line").waitFor();
+    assert.match(await page.getByTestId("kpi").innerText(), /AVG of temperature over the range: \d/);
     await shot(page, "device");
 
     await page.setViewportSize({ width: 390, height: 844 });

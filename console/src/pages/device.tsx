@@ -95,6 +95,14 @@ function TimeSeries({ id, topic, keys }: { id: string; topic: string; keys: stri
       body: { topic, dataKey: key, accumulator: acc, interval: { from: from.toISOString(), to: to.toISOString() }, bucketInterval: r.bucket },
     });
   }, [id, topic, key, range, acc]);
+  const kpi = useLoad(() => {
+    const to = new Date();
+    const from = new Date(to.getTime() - r.hours * 3600_000);
+    return api.POST("/v3/devices/{deviceId}/query/raw/kpi", {
+      params: { path: { deviceId: id } },
+      body: { topic, dataKey: key, accumulator: acc, interval: { from: from.toISOString(), to: to.toISOString() } },
+    });
+  }, [id, topic, key, range, acc]);
   return (
     <>
       <div class="filters">
@@ -125,7 +133,12 @@ function TimeSeries({ id, topic, keys }: { id: string; topic: string; keys: stri
           </select>
         </label>
       </div>
-      <ProblemBox problem={series.problem} />
+      <ProblemBox problem={series.problem ?? kpi.problem} />
+      {kpi.data ? (
+        <p class="kpi" data-testid="kpi">
+          {acc} of {key} over the range: <strong>{kpi.data.kpi === null ? "no value" : String(Math.round(kpi.data.kpi * 1000) / 1000)}</strong>
+        </p>
+      ) : null}
       {series.data ? <LineChart label={`${acc} of ${key} per ${r.bucket}`} times={series.data.timestamps} values={series.data.dataPoints} /> : null}
     </>
   );
