@@ -83,6 +83,8 @@ before(async () => {
   for (const [userName, role] of [["alice", "ADMIN"], ["bob", "MEMBER"]]) {
     const u = await must(201, "POST", "/users", { body: { userName, password, displayName: userName === "alice" ? "Alice Admin" : "Bob Member", isActive: true } });
     await must(200, "PUT", `/v3/organizations/${ids.org}/members/${u.id}`, { body: { role } });
+    // The Member views one workspace.
+    if (role === "MEMBER") await must(200, "PUT", `/v3/workspaces/${ids.hq}/members/${u.id}`, { body: { role: "VIEWER" } });
   }
 
   // A device with samples over the last day, a tag, and a webhook connector on its data flow.
@@ -144,13 +146,14 @@ async function openPage() {
 }
 
 /**
- * Writes a screenshot of the page to the screenshots directory.
+ * Writes a screenshot of the page to the screenshots directory. A secret on
+ * the page is masked: a committed picture shows none, not even a test's.
  * @param {import("playwright-core").Page} page
  * @param {string} name
  */
 async function shot(page, name) {
   await page.waitForLoadState("networkidle");
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false, mask: [page.getByTestId("secret")] });
 }
 
 /**
@@ -398,6 +401,8 @@ test("a Member does not see API keys", async (t) => {
   await page.locator('nav.side[data-loaded="true"]').waitFor();
   assert.equal(await page.getByTestId("nav-keys").count(), 0, "no API keys entry");
   assert.equal(await page.getByTestId("nav-audit").count(), 0, "no audit log entry");
+  await page.getByRole("cell", { name: "HQ", exact: true }).waitFor();
+  assert.equal(await page.getByRole("cell", { name: "Lab", exact: true }).count(), 0, "only the workspace the Member views");
   await shot(page, "member");
   // The page itself answers with the API's problem.
   await page.goto(`${base}/console/orgs/${ids.org}/keys`);

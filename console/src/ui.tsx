@@ -70,7 +70,7 @@ export function useLoad<T>(
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // call is a new closure on each render: deps say when it changes.
   }, [...deps, n]);
   const reload = useCallback(() => setN((x) => x + 1), []);
   return { data: state.data, problem: state.problem, loading: state.loading, reload };

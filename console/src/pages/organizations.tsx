@@ -67,7 +67,7 @@ export function OrganizationPage({ org }: { org: string }): JSX.Element {
       <PageHead title={o.data?.name ?? "Organization"} />
       <ProblemBox problem={o.problem} />
       <h2>Workspaces</h2>
-      <ProblemBox problem={ws.problem} />
+      {ws.problem?.status === 403 ? <p class="muted">No workspace of this organization is open to you.</p> : <ProblemBox problem={ws.problem} />}
       <table>
         <thead>
           <tr>
