@@ -15,6 +15,12 @@ export default defineConfig({
   oxc: {
     jsx: { runtime: "automatic", importSource: "preact" },
   },
+  // `npm run dev`: the console from source with reloads, the API of a
+  // keyplane on 127.0.0.1:8080 (`make run`) behind the same origin.
+  server: {
+    host: "127.0.0.1",
+    proxy: { "^/(?!console)": { target: "http://127.0.0.1:8080" } },
+  },
   build: {
     outDir,
     emptyOutDir: true,

@@ -32,7 +32,8 @@ let refreshing: Promise<PasswordSession | null> | null = null;
 /** Exchanges the refresh token once for all the calls that need it at the same time. */
 function refresh(s: PasswordSession): Promise<PasswordSession | null> {
   refreshing ??= (async () => {
-    const { data } = await anonymous.POST("/api/auth/refresh", { body: { refreshToken: s.refreshToken } });
+    // A network failure reads as a refused refresh: the console signs in again.
+    const { data } = await anonymous.POST("/api/auth/refresh", { body: { refreshToken: s.refreshToken } }).catch(() => ({ data: undefined }));
     const next: PasswordSession | null = data
       ? { kind: "password", accessToken: data.tokenId, refreshToken: data.refreshToken, expiresAt: data.expiresAt, user: data.user }
       : null;
