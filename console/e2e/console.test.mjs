@@ -62,11 +62,32 @@ const ids = { org: "", hq: "", lab: "", device: "", connector: "" };
 /** The secret of a key made in the setup, which the pasted-key test signs in with. */
 let readerSecret = "";
 
+/** Resolves when the webhook receiver has answered its first delivery. */
+let delivered = () => {};
+const firstDelivery = new Promise((ok) => (delivered = () => ok(undefined)));
+
 /** A webhook receiver for the connector's deliveries. */
 const receiver = createServer((req, res) => {
   req.resume();
-  req.on("end", () => res.writeHead(204).end());
+  req.on("end", () => {
+    res.writeHead(204).end();
+    delivered();
+  });
 });
+
+/**
+ * Waits until the connector has a delivery recorded as DELIVERED: the receiver
+ * answered, and the worker records the attempt after that answer.
+ */
+async function deliveredRecorded() {
+  await firstDelivery;
+  for (let deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    const page = await must(200, "GET", `/v3/output-connectors/${ids.connector}/deliveries?status=DELIVERED`);
+    if (page.content.length > 0) return;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  assert.fail("no delivery recorded as DELIVERED within 30 s of the receiver's answer");
+}
 
 /** @type {import("playwright-core").Browser} */
 let browser;
@@ -371,9 +392,14 @@ test("an admin manages an API key in the console", async (t) => {
     await shot(page, "phone-keys");
     await page.setViewportSize({ width: 1280, height: 800 });
 
+    await deliveredRecorded();
     await page.goto(`${base}/console/orgs/${ids.org}/workspaces/${ids.hq}/connectors`);
     await page.getByRole("button", { name: /Receiver/ }).click();
-    await page.getByLabel("Status").waitFor();
+    await page.getByLabel("Status").selectOption("DELIVERED");
+    const attempt = page.locator("ol.attempts li").first();
+    await attempt.waitFor();
+    assert.match(await attempt.innerText(), /204 in \d+ ms/, "the attempt shows the receiver's status");
+    await page.getByLabel("Status").selectOption("");
     await shot(page, "connectors");
   });
 
