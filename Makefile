@@ -2,7 +2,7 @@
 GO      ?= go
 PKGS    ?= ./...
 
-.PHONY: run build test test-go test-ts generate check-generate check-ogen lint vet bench fuzz fuzz-api tooling
+.PHONY: run build test test-go test-ts test-console generate check-generate check-ogen lint vet bench fuzz fuzz-api tooling
 
 ## run: start the service on the embedded SQLite (prints the URL and a root token)
 run:
@@ -12,7 +12,7 @@ run:
 build:
 	$(GO) build -o bin/keyplane ./cmd/keyplane
 
-## test: every test: Go (unit, PostgreSQL + SQLite, e2e, docs in Chromium) and the TypeScript client live
+## test: every test: Go (unit, PostgreSQL + SQLite, e2e, docs in Chromium), the TypeScript client live, the console in Chromium
 test: test-go test-ts
 
 ## test-go: the Go tests, against PostgreSQL (KEYPLANE_TEST_POSTGRES_URL) and SQLite
@@ -23,25 +23,33 @@ test-go:
 test-ts:
 	bash clients/ts/run-live.sh
 
-## tooling: install the pinned npm tooling (Redocly, Swagger UI assets, the TS generator)
-tooling: node_modules clients/ts/node_modules
+## test-console: the console end to end in headless Chromium (playwright-core) against the built binary; screenshots to docs/console
+test-console: console/node_modules clients/ts/node_modules
+	bash console/e2e/run.sh
+
+## tooling: install the pinned npm tooling (Redocly, Swagger UI assets, the TS generator, the console's Vite/Preact/playwright-core)
+tooling: node_modules clients/ts/node_modules console/node_modules
 node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch node_modules
 clients/ts/node_modules: clients/ts/package.json clients/ts/package-lock.json
 	npm --prefix clients/ts ci --no-audit --no-fund
 	@touch clients/ts/node_modules
+console/node_modules: console/package.json console/package-lock.json
+	npm --prefix console ci --no-audit --no-fund
+	@touch console/node_modules
 
-## generate: rebuild everything derived from openapi/openapi.yaml (gen/, the TS types, the docs assets)
+## generate: rebuild everything derived from openapi/openapi.yaml (gen/, the TS types, the docs assets, the console's build)
 generate: tooling
 	$(GO) generate ./gen
 	npm --prefix clients/ts run --silent generate
 	bash server/docsui/update.sh
+	bash server/consoleui/build.sh
 
 ## check-generate: fail when a fresh `make generate` changes anything committed
 check-generate: generate
-	@git diff --exit-code --stat -- gen clients/ts/src server/docsui || (echo "generated files are stale: run 'make generate' and commit" >&2; exit 1)
-	@test -z "$$(git status --porcelain -- gen clients/ts/src server/docsui)" || (git status --porcelain -- gen clients/ts/src server/docsui; echo "untracked generated files: run 'make generate' and commit" >&2; exit 1)
+	@git diff --exit-code --stat -- gen clients/ts/src server/docsui server/consoleui || (echo "generated files are stale: run 'make generate' and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- gen clients/ts/src server/docsui server/consoleui)" || (git status --porcelain -- gen clients/ts/src server/docsui server/consoleui; echo "untracked generated files: run 'make generate' and commit" >&2; exit 1)
 
 ## lint: lint the OpenAPI document with Redocly (recommended rules, redocly.yaml)
 lint: node_modules

@@ -167,6 +167,9 @@ func New(cfg Config, st *store.Store) (*API, error) {
 	if err := registerDocs(e); err != nil {
 		return nil, err
 	}
+	if err := registerConsole(e); err != nil {
+		return nil, err
+	}
 	metrics := s.metrics.handler()
 	if !cfg.MetricsSeparate {
 		e.GET("/metrics", guardMetrics(cfg.Auth, metrics))

@@ -188,10 +188,12 @@ func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]str
 	return next(c)
 }
 
-// unguarded are the routes the server serves outside the gate: the docs page
-// and metrics (no credentials), and the data-stream WebSocket, which
+// unguarded are the routes the server serves outside the gate: the docs page,
+// the console's files and metrics (no credentials), and the data-stream WebSocket, which
 // authenticates itself (a browser's WebSocket carries its key in the query).
-var unguarded = map[string]bool{"/docs": true, "/docs/*": true, "/metrics": true, dataStreamsRoute: true}
+var unguarded = map[string]bool{
+	"/docs": true, "/docs/*": true, "/console": true, "/console/*": true, "/metrics": true, dataStreamsRoute: true,
+}
 
 // dataStreamsRoute is akenza's live data WebSocket.
 const dataStreamsRoute = "/v3/data-streams"

@@ -1,0 +1,105 @@
+/** A workspace's devices: online state, search, filters by tag and state. */
+import type { JSX } from "preact";
+import { useState } from "preact/hooks";
+import type { Schemas } from "../../../clients/ts/src/client.ts";
+import { api } from "../api.ts";
+import { Link } from "../router.tsx";
+import { PageHead, ProblemBox, useLoad, when } from "../ui.tsx";
+import { SpringPager } from "./organizations.tsx";
+
+const size = 25;
+
+/** The devices page. */
+export function DevicesPage({ org, ws }: { org: string; ws: string }): JSX.Element {
+  const [search, setSearch] = useState("");
+  const [tag, setTag] = useState("");
+  const [online, setOnline] = useState("");
+  const [page, setPage] = useState(0);
+  const tags = useLoad(() => api.GET("/v3/tags", { params: { query: { workspaceId: ws, size: 100 } } }), [ws]);
+  const assets = useLoad(
+    () =>
+      api.GET("/v3/assets", {
+        params: {
+          query: {
+            workspaceId: ws,
+            page,
+            size,
+            sort: ["name,asc"],
+            ...(search ? { search } : {}),
+            ...(tag ? { "tags.ids": [tag] } : {}),
+            ...(online ? { online: online === "true" } : {}),
+          },
+        },
+      }),
+    [ws, search, tag, online, page],
+  );
+  return (
+    <section>
+      <PageHead title="Devices">
+        <Link to={`/orgs/${org}/workspaces/${ws}/connectors`}>Output connectors</Link>
+      </PageHead>
+      <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          Search
+          <input type="search" value={search} onInput={(e) => (setSearch(e.currentTarget.value), setPage(0))} />
+        </label>
+        <label>
+          Tag
+          <select value={tag} onChange={(e) => (setTag(e.currentTarget.value), setPage(0))}>
+            <option value="">Any</option>
+            {tags.data?.content.map((t) => (
+              <option key={t.id} value={t.id}>
+                {t.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          State
+          <select value={online} onChange={(e) => (setOnline(e.currentTarget.value), setPage(0))}>
+            <option value="">Any</option>
+            <option value="true">Online</option>
+            <option value="false">Offline</option>
+          </select>
+        </label>
+      </form>
+      <ProblemBox problem={assets.problem ?? tags.problem} />
+      <DeviceTable org={org} ws={ws} devices={assets.data?.content} loading={assets.loading} />
+      {assets.data && assets.data.content.length === 0 ? <p class="muted">No device matches.</p> : null}
+      <SpringPager page={page} last={assets.data?.last ?? true} onPage={setPage} />
+    </section>
+  );
+}
+
+/** The page of devices: name and physical id, online state, tags, last sample. */
+function DeviceTable({ org, ws, devices, loading }: { org: string; ws: string; devices: Schemas["Device"][] | undefined; loading: boolean }): JSX.Element {
+  return (
+    <div class="table-wrap">
+      <table aria-busy={loading}>
+        <thead>
+          <tr>
+            <th scope="col">Device</th>
+            <th scope="col">State</th>
+            <th scope="col">Tags</th>
+            <th scope="col">Last sample</th>
+          </tr>
+        </thead>
+        <tbody>
+          {devices?.map((d) => (
+            <tr key={d.id} data-testid="device-row">
+              <td>
+                <Link to={`/orgs/${org}/workspaces/${ws}/devices/${d.id}`}>{d.name}</Link>
+                <div class="muted">{d.deviceId}</div>
+              </td>
+              <td>
+                <span class={d.onlineState === "ONLINE" ? "badge ok" : "badge off"}>{d.onlineState.toLowerCase()}</span>
+              </td>
+              <td>{d.tags?.map((t) => <span class="tag" key={t.id}>{t.name}</span>)}</td>
+              <td>{when(d.lastSampleAt)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,96 @@
+/** An organization's API keys: an NData list with filters and paging. */
+import type { JSX } from "preact";
+import { useState } from "preact/hooks";
+import type { ApiKey, ListApiKeysQuery } from "../../../clients/ts/src/client.ts";
+import { api } from "../api.ts";
+import { Link } from "../router.tsx";
+import { PageHead, Pager, ProblemBox, useLoad, when } from "../ui.tsx";
+
+const take = 20;
+
+/** An NData string literal: quoted, with `"` and `\` escaped. */
+export function literal(s: string): string {
+  return `"${s.replace(/[\\"]/g, (c) => "\\" + c)}"`;
+}
+
+/** The NData query of the list's filters. */
+export function keysQuery(org: string, name: string, active: string, skip: number): ListApiKeysQuery {
+  const q: ListApiKeysQuery = { organizationId: [org], $sort: ["-createdAt"], $take: take, $skip: skip };
+  // A prefix: every name from it (included) up to it followed by the last code point.
+  if (name) q.name = [`gte:${literal(name)};lt:${literal(name + "\u{10FFFF}")}`];
+  if (active) q.isActive = [active];
+  return q;
+}
+
+/** The API keys page. */
+export function KeysPage({ org }: { org: string }): JSX.Element {
+  const [name, setName] = useState("");
+  const [active, setActive] = useState("");
+  const [skip, setSkip] = useState(0);
+  const keys = useLoad(() => api.GET("/apikeys", { params: { query: keysQuery(org, name, active, skip) } }), [org, name, active, skip]);
+  const items = keys.data?.items ?? [];
+  return (
+    <section>
+      <PageHead title="API keys">
+        <Link to={`/orgs/${org}/keys/new`} class="button primary" data-testid="new-key">
+          New API key
+        </Link>
+      </PageHead>
+      <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          Name starts with
+          <input type="search" value={name} onInput={(e) => (setName(e.currentTarget.value), setSkip(0))} />
+        </label>
+        <label>
+          State
+          <select value={active} onChange={(e) => (setActive(e.currentTarget.value), setSkip(0))}>
+            <option value="">All</option>
+            <option value="true">Active</option>
+            <option value="false">Inactive</option>
+          </select>
+        </label>
+      </form>
+      <ProblemBox problem={keys.problem} />
+      <KeyTable org={org} keys={items} loading={keys.loading} />
+      {keys.data && items.length === 0 ? <p class="muted">No API key matches.</p> : null}
+      <Pager skip={skip} take={take} count={keys.data?.count ?? 0} total={keys.data?.totalCount ?? 0} onSkip={setSkip} />
+    </section>
+  );
+}
+
+/** A page of keys: name (and the user it acts as), state, permissions, expiry, last use, creation. */
+function KeyTable({ org, keys, loading }: { org: string; keys: ApiKey[]; loading: boolean }): JSX.Element {
+  return (
+    <div class="table-wrap">
+      <table aria-busy={loading}>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">State</th>
+            <th scope="col">Permissions</th>
+            <th scope="col">Expires</th>
+            <th scope="col">Last used</th>
+            <th scope="col">Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {keys.map((k) => (
+            <tr key={k.id} data-testid="key-row">
+              <td>
+                <Link to={`/orgs/${org}/keys/${k.id}`}>{k.name}</Link>
+                {k.userName ? <div class="muted">as {k.userName}</div> : null}
+              </td>
+              <td>
+                <span class={k.isActive ? "badge ok" : "badge off"}>{k.isActive ? "active" : "inactive"}</span>
+              </td>
+              <td>{k.permissions.length === 0 ? <span class="muted">{k.userName ? "the user's rights" : "none"}</span> : k.permissions.map((p) => `${p.scope}:${p.verbs.join("/")}`).join(", ")}</td>
+              <td>{when(k.expiresAt)}</td>
+              <td>{when(k.lastUsedAt)}</td>
+              <td>{when(k.createdAt)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
