@@ -24,8 +24,8 @@ type Organization struct {
 	RateLimit  *int64
 	RatePeriod *int64
 	Version    int64
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 	// OwnerName and OwnerEmail describe the owner: Get reads them in the
 	// organization's own statement (the other reads leave them nil).
 	OwnerName  *string `gorm:"->"`
