@@ -21,7 +21,9 @@ type memLedger struct {
 	fail   error
 }
 
-func newLedger() *memLedger { return &memLedger{counts: map[string]int64{}, seen: map[string]time.Time{}} }
+func newLedger() *memLedger {
+	return &memLedger{counts: map[string]int64{}, seen: map[string]time.Time{}}
+}
 
 func (l *memLedger) Add(_ context.Context, replica string, windows []store.RateWindow, now time.Time, alive time.Duration) ([]int64, int, error) {
 	l.mu.Lock()
@@ -105,7 +107,7 @@ func TestTakeShared(t *testing.T) {
 			r := limits.Rate{Limit: tc.limit, Period: time.Minute}
 			accepted := int64(0)
 			nextSync := t0.Add(limits.DefaultSyncEvery)
-			for now, i := t0, 0; now.Before(t0.Add(50*time.Second)); now, i = now.Add(tc.every), i+1 {
+			for now, i := t0, 0; now.Before(t0.Add(50 * time.Second)); now, i = now.Add(tc.every), i+1 {
 				for !now.Before(nextSync) {
 					for _, c := range cs {
 						if err := c.Sync(t.Context(), nextSync); err != nil {

@@ -96,6 +96,11 @@ func (k *Keys) Take(ctx context.Context, id string) (d Decision, limited bool, e
 	return k.counter.Take(k.now(), "key:"+id, rate), true, nil
 }
 
+// RateOf is key id's allowance (ok false: none), without spending any.
+func (k *Keys) RateOf(ctx context.Context, id string) (Rate, bool, error) {
+	return k.rate(ctx, id)
+}
+
 // Allow reports whether key id may make one more request, and counts it
 // when it may (server.KeyRateLimiter: POST /v3/keys/verify).
 func (k *Keys) Allow(ctx context.Context, id string) (bool, error) {
