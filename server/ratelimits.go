@@ -44,4 +44,3 @@ func (s *Server) coversRate(ctx context.Context, member string, limit, period *i
 	}
 	return nil
 }
-
