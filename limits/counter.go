@@ -67,6 +67,7 @@ type entry struct {
 	global  int64 // everyone's reported uses at the last reconciliation
 	remote  int64 // others' uses learnt and not yet taken (Remote)
 	seen    time.Time
+	synced  bool // reconciled at least once
 }
 
 // NewCounter returns a counter reconciling through ledger (nil: local) as
@@ -160,14 +161,21 @@ func (c *Counter) Remote(now time.Time, bucket string, period time.Duration) int
 
 // Within tells whether this replica may spend one more use of bucket when
 // available uses are left in a budget it shares with the other replicas
-// (its own uses since the last reconciliation already spent).
+// (its own uses since the last reconciliation already spent). A bucket
+// used here but not yet reconciled gets one use: the others may have spent
+// it already (a guesser moving to this replica learns so at once).
 func (c *Counter) Within(now time.Time, bucket string, period time.Duration, available float64) bool {
 	s, _ := c.slotOf(now, bucket, period)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[s]
-	if !ok {
-		return c.replicas <= 1 || available >= 1
+	switch {
+	case c.replicas <= 1:
+		return available >= 1
+	case !ok:
+		return available >= 1
+	case !e.synced:
+		return e.pending+e.sending < 1
 	}
 	return c.mayShare(e, available+float64(e.pending+e.sending))
 }
@@ -264,7 +272,7 @@ func (c *Counter) Sync(ctx context.Context, now time.Time) error {
 		if others := totals[i] - e.global - e.sending; others > 0 {
 			e.remote += others
 		}
-		e.global, e.sending = totals[i], 0
+		e.global, e.sending, e.synced = totals[i], 0, true
 	}
 	c.replicas, c.synced = replicas, now
 	return nil

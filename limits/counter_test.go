@@ -123,6 +123,7 @@ func TestTakeShared(t *testing.T) {
 			if max := tc.limit * 11 / 10; accepted > max {
 				t.Errorf("accepted %d across %d replicas, want at most %d (1.1 × %d)", accepted, tc.replicas, max, tc.limit)
 			}
+			t.Logf("accepted %d of a limit of %d", accepted, tc.limit)
 			if accepted < tc.limit*9/10 {
 				t.Errorf("accepted %d, want close to the limit %d", accepted, tc.limit)
 			}
