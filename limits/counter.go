@@ -287,6 +287,29 @@ func (c *Counter) forgetOld(now time.Time) {
 	}
 }
 
+// Join announces this replica to the others before it serves: it
+// reconciles, waits until every replica reconciling every interval has
+// heard of it, and reconciles again, so that no replica spends a shared
+// budget as if alone while this one spends it too. Without a ledger it
+// does nothing.
+func (c *Counter) Join(ctx context.Context, interval time.Duration) error {
+	if c.ledger == nil {
+		return nil
+	}
+	if interval <= 0 {
+		interval = DefaultSyncEvery
+	}
+	if err := c.Sync(ctx, time.Now()); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(interval + interval/4):
+	}
+	return c.Sync(ctx, time.Now())
+}
+
 // Run reconciles every interval (DefaultSyncEvery when 0) until ctx ends,
 // prunes the ledger every pruneEvery, and at the end reports its last uses
 // and leaves the ledger (the others stop sharing with it). Errors go to

@@ -424,11 +424,15 @@ func rateCounter(st *store.Store) (*limits.Counter, error) {
 	return limits.NewCounter(st.RateLimits, hex.EncodeToString(id)), nil
 }
 
-// runRateLimits reconciles rate limits every interval and follows changes
-// of allowances until ctx ends; the channel closes after the last
+// runRateLimits joins the replicas sharing rate limits (before this one
+// serves), then reconciles every interval and follows changes of
+// allowances until ctx ends; the channel closes after the last
 // reconciliation.
 func runRateLimits(ctx context.Context, counter *limits.Counter, rates *limits.Keys, interval time.Duration, log *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
+	if err := counter.Join(ctx, interval); err != nil && ctx.Err() == nil {
+		log.Warn("rate limits: cannot join the other replicas yet", "err", err)
+	}
 	if err := rates.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Warn("rate limits: cannot follow changes; allowances refresh every 10 s", "err", err)
 	}
