@@ -208,3 +208,14 @@ func TestBounded(t *testing.T) {
 		t.Errorf("%d windows remembered an hour later, want 0", n)
 	}
 }
+
+// BenchmarkTake is one decision in memory (a key's request), the limiter's
+// whole cost on the request path.
+func BenchmarkTake(b *testing.B) {
+	c := limits.NewCounter(newLedger(), "a")
+	r := limits.Rate{Limit: 1 << 62, Period: time.Hour}
+	now := t0
+	for b.Loop() {
+		c.Take(now, "key:k", r)
+	}
+}
