@@ -211,7 +211,26 @@ func TestKeyAuthorityOnlyGoesDown(t *testing.T) {
 		{"a limited key manager creates a key with a lower limit", "key:keyAdmin",
 			createKey(map[string]any{"rateLimit": map[string]any{"limit": 5, "periodSeconds": 60}}), 201, nil},
 		{"an org admin limits a key acting as a viewer", "admin", putKeyRate("asViewer", 50), 200, nil},
+		{"root limits the organization manager key", "root", putKeyRate("ownerGrade", 10), 200, nil},
+		{"a limited key raises its organization's default above its own", "key:ownerGrade", putOrgRate(1000), 403, orgAPath},
+		{"a limited key removes its organization's default", "key:ownerGrade", putOrgRate(0), 403, orgAPath},
+		{"a limited key sets its organization's default below its own", "key:ownerGrade", putOrgRate(5), 200, nil},
 	})
+}
+
+func orgAPath(w *world) string { return "/v3/organizations/" + w.orgA }
+
+// putOrgRate sets organization A's default to limit per minute (0: none).
+func putOrgRate(limit int) func(t *testing.T, w *world) req {
+	return func(t *testing.T, w *world) req {
+		var o gen.Organization
+		w.h.do(t, req{method: "GET", path: orgAPath(w)}).want(200).decode(&o)
+		body := map[string]any{"name": o.Name, "version": o.Version}
+		if limit > 0 {
+			body["rateLimit"] = map[string]any{"limit": limit, "periodSeconds": 60}
+		}
+		return req{method: "PUT", path: orgAPath(w), body: body}
+	}
 }
 
 // putKeyRate sets key name's limit to limit per minute, keeping the rest.
