@@ -60,8 +60,10 @@ type bucket struct {
 	at     time.Time
 }
 
+// tokensAt is what the bucket holds at now; a clock that went back refills
+// nothing (nor takes anything).
 func (b *bucket) tokensAt(now time.Time) float64 {
-	return min(b.tier.burst, b.tokens+now.Sub(b.at).Seconds()*b.tier.perSecond)
+	return min(b.tier.burst, b.tokens+max(now.Sub(b.at).Seconds(), 0)*b.tier.perSecond)
 }
 
 func (b *bucket) spend(now time.Time, n float64) {
