@@ -4,8 +4,6 @@ import (
 	"math"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Limiter slows down guessing. It counts failed authentications in two kinds
@@ -17,20 +15,59 @@ import (
 // bucket spans addresses: a stranger failing with someone's key from
 // elsewhere never locks its holder out. An address gets a larger allowance
 // than one credential (it may be a NAT or a proxy shared by many clients).
-// The limiter is per replica; a guesser spreading over replicas gains at most
-// their number.
+//
+// Shared (Share), every replica's failures are spent from every replica's
+// buckets: each reports its failures and learns the others' through the
+// rate-limit reconciliation (package limits), and spends only a share of
+// what is left between reconciliations, so a guesser spreading over
+// replicas gains next to nothing. Unshared, the limiter is per replica.
 type Limiter struct {
 	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
+	buckets map[string]*bucket
 	pair    tier
 	address tier
 	swept   time.Time
+	shared  Sharer
 }
 
-// tier is the allowance of one kind of bucket.
+// Sharer carries failures between replicas (*limits.Counter).
+type Sharer interface {
+	// Add reports n local failures of bucket.
+	Add(now time.Time, bucket string, period time.Duration, n int64)
+	// Remote returns the other replicas' failures of bucket learnt since
+	// the last call.
+	Remote(now time.Time, bucket string, period time.Duration) int64
+	// Within tells whether this replica may spend one more of available.
+	Within(now time.Time, bucket string, period time.Duration, available float64) bool
+}
+
+// shareWindow is the window in which replicas count a bucket's failures for
+// each other: others' failures are learnt for at most this long back.
+const shareWindow = time.Minute
+
+// tier is the allowance of one kind of bucket: burst at once, refilling
+// perSecond.
 type tier struct {
-	every rate.Limit
-	burst int
+	perSecond float64
+	burst     float64
+}
+
+// bucket is a token bucket; tokens may go below zero (down to -burst) when
+// other replicas' failures arrive after this one's.
+type bucket struct {
+	tier   tier
+	tokens float64
+	at     time.Time
+}
+
+// tokensAt is what the bucket holds at now; a clock that went back refills
+// nothing (nor takes anything).
+func (b *bucket) tokensAt(now time.Time) float64 {
+	return min(b.tier.burst, b.tokens+max(now.Sub(b.at).Seconds(), 0)*b.tier.perSecond)
+}
+
+func (b *bucket) spend(now time.Time, n float64) {
+	b.tokens, b.at = max(b.tokensAt(now)-n, -b.tier.burst), now
 }
 
 // AddressFactor is how many more failures an address may have than one
@@ -40,10 +77,19 @@ const AddressFactor = 5
 // NewLimiter allows burst failures per credential and address, then one more
 // every interval; an address altogether gets AddressFactor times both.
 func NewLimiter(burst int, interval time.Duration) *Limiter {
+	every := 1 / interval.Seconds()
 	return &Limiter{
-		buckets: map[string]*rate.Limiter{},
-		pair:    tier{every: rate.Every(interval), burst: burst},
-		address: tier{every: rate.Every(interval / AddressFactor), burst: burst * AddressFactor},
+		buckets: map[string]*bucket{},
+		pair:    tier{perSecond: every, burst: float64(burst)},
+		address: tier{perSecond: every * AddressFactor, burst: float64(burst * AddressFactor)},
+	}
+}
+
+// Share makes the limiter count the failures of every replica sharing s.
+// Call it before the limiter is used.
+func (l *Limiter) Share(s Sharer) {
+	if l != nil {
+		l.shared = s
 	}
 }
 
@@ -58,16 +104,36 @@ func (l *Limiter) Blocked(now time.Time, address, credential string) (time.Durat
 	defer l.mu.Unlock()
 	var wait time.Duration
 	for name, t := range l.names(address, credential) {
-		b, ok := l.buckets[name]
-		if !ok {
+		b := l.learn(now, name, t)
+		if b == nil {
 			continue
 		}
-		if tokens := b.TokensAt(now); tokens < 1 {
-			w := time.Duration(math.Ceil((1 - tokens) / float64(t.every) * float64(time.Second)))
-			wait = max(wait, w)
+		tokens := b.tokensAt(now)
+		switch {
+		case tokens < 1:
+			wait = max(wait, time.Duration(math.Ceil((1-tokens)/t.perSecond*float64(time.Second))))
+		case l.shared != nil && !l.shared.Within(now, name, shareWindow, tokens):
+			wait = max(wait, time.Second) // until the next reconciliations tell more
 		}
 	}
 	return wait, wait > 0
+}
+
+// learn returns bucket name after spending the other replicas' failures
+// from it (nil when there is none); l.mu is held.
+func (l *Limiter) learn(now time.Time, name string, t tier) *bucket {
+	b := l.buckets[name]
+	if l.shared == nil {
+		return b
+	}
+	if remote := l.shared.Remote(now, name, shareWindow); remote > 0 {
+		if b == nil {
+			b = &bucket{tier: t, tokens: t.burst, at: now}
+			l.buckets[name] = b
+		}
+		b.spend(now, float64(remote))
+	}
+	return b
 }
 
 // Fail records one failure from the address, and against the credential from
@@ -80,12 +146,15 @@ func (l *Limiter) Fail(now time.Time, address, credential string) {
 	defer l.mu.Unlock()
 	l.sweep(now)
 	for name, t := range l.names(address, credential) {
-		b, ok := l.buckets[name]
-		if !ok {
-			b = rate.NewLimiter(t.every, t.burst)
+		b := l.learn(now, name, t)
+		if b == nil {
+			b = &bucket{tier: t, tokens: t.burst, at: now}
 			l.buckets[name] = b
 		}
-		b.AllowN(now, 1)
+		b.spend(now, 1)
+		if l.shared != nil {
+			l.shared.Add(now, name, shareWindow, 1)
+		}
 	}
 }
 
@@ -106,7 +175,7 @@ func (l *Limiter) sweep(now time.Time) {
 	}
 	l.swept = now
 	for k, b := range l.buckets {
-		if b.TokensAt(now) >= float64(b.Burst()) {
+		if b.tokensAt(now) >= b.tier.burst {
 			delete(l.buckets, k)
 		}
 	}

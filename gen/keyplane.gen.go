@@ -714,6 +714,14 @@ type ApiKey struct {
 	// PreviousSecretExpiresAt After a rotation, when the previous secret stops working.
 	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
 
+	// RateLimit A request allowance: at most `limit` requests per window of `periodSeconds` (windows
+	// are aligned to multiples of `periodSeconds` since the Unix epoch, and shared by every
+	// replica). A key's own limit overrides its organization's default.
+	//
+	//
+	// Example: {"limit":600,"periodSeconds":60}
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+
 	// UserName The user a request made with this key acts as.
 	UserName *string `json:"userName,omitempty"`
 }
@@ -755,7 +763,13 @@ type ApiKeyInput struct {
 
 	// PreviousSecretExpiresAt Ignored.
 	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
-	UserName                *string    `json:"userName,omitempty"`
+
+	// RateLimit The key's own request allowance; without it the key has its organization's default
+	// (`Organization.rateLimit`), if any. Setting it needs the same cover as any other change
+	// of the key, and a caller that is itself a rate-limited key cannot give a key a higher
+	// rate than its own, nor none.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	UserName  *string    `json:"userName,omitempty"`
 }
 
 // ApiKeyQueryResult defines model for ApiKeyQueryResult.
@@ -1279,8 +1293,11 @@ type Organization struct {
 	Name       string                 `json:"name"`
 	Owner      *Owner                 `json:"owner,omitempty"`
 	Properties map[string]interface{} `json:"properties"`
-	Updated    time.Time              `json:"updated"`
-	Version    int64                  `json:"version"`
+
+	// RateLimit The default request allowance of the organization's keys that have none of their own.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	Updated   time.Time  `json:"updated"`
+	Version   int64      `json:"version"`
 }
 
 // OrganizationIdValue Organization identifier (16 hex characters starting with 28).
@@ -1296,6 +1313,10 @@ type OrganizationInput struct {
 	// OwnerId On create, the user who becomes Owner (default the caller, when it is a user).
 	OwnerId    *string                 `json:"ownerId,omitempty"`
 	Properties *map[string]interface{} `json:"properties,omitempty"`
+
+	// RateLimit The default request allowance of the organization's keys (absent: none, on update
+	// too). A caller that is itself a rate-limited key cannot set a higher rate than its own, nor none.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
 
 	// Version On update, the version you read.
 	Version *int64 `json:"version,omitempty"`
@@ -1524,6 +1545,16 @@ type ProblemError struct {
 	// MemberName The parameter, header or JSON pointer of the body member that failed.
 	MemberName string `json:"memberName"`
 	Message    string `json:"message"`
+}
+
+// RateLimit A request allowance: at most `limit` requests per window of `periodSeconds` (windows
+// are aligned to multiples of `periodSeconds` since the Unix epoch, and shared by every
+// replica). A key's own limit overrides its organization's default.
+//
+// Example: {"limit":600,"periodSeconds":60}
+type RateLimit struct {
+	Limit         int64 `json:"limit"`
+	PeriodSeconds int64 `json:"periodSeconds"`
 }
 
 // RefreshRequest defines model for RefreshRequest.
@@ -12473,7 +12504,7 @@ type LogoutResponse401Headers struct {
 
 // LogoutResponse429Headers the declared response headers of an HTTP 429 response for Logout
 type LogoutResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // LogoutResponse503Headers the declared response headers of an HTTP 503 response for Logout
@@ -12556,7 +12587,7 @@ type LoginResponse401Headers struct {
 
 // LoginResponse429Headers the declared response headers of an HTTP 429 response for Login
 type LoginResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // LoginResponse503Headers the declared response headers of an HTTP 503 response for Login
@@ -12660,7 +12691,7 @@ type RefreshTokenResponse401Headers struct {
 
 // RefreshTokenResponse429Headers the declared response headers of an HTTP 429 response for RefreshToken
 type RefreshTokenResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // RefreshTokenResponse503Headers the declared response headers of an HTTP 503 response for RefreshToken
@@ -12764,7 +12795,7 @@ type ListApiKeysResponse401Headers struct {
 
 // ListApiKeysResponse429Headers the declared response headers of an HTTP 429 response for ListApiKeys
 type ListApiKeysResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListApiKeysResponse503Headers the declared response headers of an HTTP 503 response for ListApiKeys
@@ -12867,7 +12898,7 @@ type CreateApiKeyResponse401Headers struct {
 
 // CreateApiKeyResponse429Headers the declared response headers of an HTTP 429 response for CreateApiKey
 type CreateApiKeyResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // CreateApiKeyResponse503Headers the declared response headers of an HTTP 503 response for CreateApiKey
@@ -12980,7 +13011,7 @@ type DeleteApiKeyResponse401Headers struct {
 
 // DeleteApiKeyResponse429Headers the declared response headers of an HTTP 429 response for DeleteApiKey
 type DeleteApiKeyResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // DeleteApiKeyResponse503Headers the declared response headers of an HTTP 503 response for DeleteApiKey
@@ -13096,7 +13127,7 @@ type GetApiKeyResponse401Headers struct {
 
 // GetApiKeyResponse429Headers the declared response headers of an HTTP 429 response for GetApiKey
 type GetApiKeyResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetApiKeyResponse503Headers the declared response headers of an HTTP 503 response for GetApiKey
@@ -13207,7 +13238,7 @@ type PutApiKeyResponse401Headers struct {
 
 // PutApiKeyResponse429Headers the declared response headers of an HTTP 429 response for PutApiKey
 type PutApiKeyResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // PutApiKeyResponse503Headers the declared response headers of an HTTP 503 response for PutApiKey
@@ -13346,7 +13377,7 @@ type RotateApiKeyResponse401Headers struct {
 
 // RotateApiKeyResponse429Headers the declared response headers of an HTTP 429 response for RotateApiKey
 type RotateApiKeyResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // RotateApiKeyResponse503Headers the declared response headers of an HTTP 503 response for RotateApiKey
@@ -13473,7 +13504,7 @@ type GetApiKeyUsageResponse401Headers struct {
 
 // GetApiKeyUsageResponse429Headers the declared response headers of an HTTP 429 response for GetApiKeyUsage
 type GetApiKeyUsageResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetApiKeyUsageResponse503Headers the declared response headers of an HTTP 503 response for GetApiKeyUsage
@@ -13755,7 +13786,7 @@ type ListRolesResponse401Headers struct {
 
 // ListRolesResponse429Headers the declared response headers of an HTTP 429 response for ListRoles
 type ListRolesResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListRolesResponse503Headers the declared response headers of an HTTP 503 response for ListRoles
@@ -13857,7 +13888,7 @@ type CreateRoleResponse401Headers struct {
 
 // CreateRoleResponse429Headers the declared response headers of an HTTP 429 response for CreateRole
 type CreateRoleResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // CreateRoleResponse503Headers the declared response headers of an HTTP 503 response for CreateRole
@@ -13977,7 +14008,7 @@ type DeleteRoleResponse401Headers struct {
 
 // DeleteRoleResponse429Headers the declared response headers of an HTTP 429 response for DeleteRole
 type DeleteRoleResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // DeleteRoleResponse503Headers the declared response headers of an HTTP 503 response for DeleteRole
@@ -14086,7 +14117,7 @@ type GetRoleResponse401Headers struct {
 
 // GetRoleResponse429Headers the declared response headers of an HTTP 429 response for GetRole
 type GetRoleResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetRoleResponse503Headers the declared response headers of an HTTP 503 response for GetRole
@@ -14197,7 +14228,7 @@ type PutRoleResponse401Headers struct {
 
 // PutRoleResponse429Headers the declared response headers of an HTTP 429 response for PutRole
 type PutRoleResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // PutRoleResponse503Headers the declared response headers of an HTTP 503 response for PutRole
@@ -14331,7 +14362,7 @@ type ListUsersResponse401Headers struct {
 
 // ListUsersResponse429Headers the declared response headers of an HTTP 429 response for ListUsers
 type ListUsersResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListUsersResponse503Headers the declared response headers of an HTTP 503 response for ListUsers
@@ -14433,7 +14464,7 @@ type CreateUserResponse401Headers struct {
 
 // CreateUserResponse429Headers the declared response headers of an HTTP 429 response for CreateUser
 type CreateUserResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // CreateUserResponse503Headers the declared response headers of an HTTP 503 response for CreateUser
@@ -14553,7 +14584,7 @@ type DeleteUserResponse401Headers struct {
 
 // DeleteUserResponse429Headers the declared response headers of an HTTP 429 response for DeleteUser
 type DeleteUserResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // DeleteUserResponse503Headers the declared response headers of an HTTP 503 response for DeleteUser
@@ -14662,7 +14693,7 @@ type GetUserResponse401Headers struct {
 
 // GetUserResponse429Headers the declared response headers of an HTTP 429 response for GetUser
 type GetUserResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetUserResponse503Headers the declared response headers of an HTTP 503 response for GetUser
@@ -14773,7 +14804,7 @@ type UpdateUserResponse401Headers struct {
 
 // UpdateUserResponse429Headers the declared response headers of an HTTP 429 response for UpdateUser
 type UpdateUserResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // UpdateUserResponse503Headers the declared response headers of an HTTP 503 response for UpdateUser
@@ -14914,7 +14945,7 @@ type ListAssetsResponse401Headers struct {
 
 // ListAssetsResponse429Headers the declared response headers of an HTTP 429 response for ListAssets
 type ListAssetsResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListAssetsResponse503Headers the declared response headers of an HTTP 503 response for ListAssets
@@ -15011,7 +15042,7 @@ type ListAssetsByFilterResponse401Headers struct {
 
 // ListAssetsByFilterResponse429Headers the declared response headers of an HTTP 429 response for ListAssetsByFilter
 type ListAssetsByFilterResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListAssetsByFilterResponse503Headers the declared response headers of an HTTP 503 response for ListAssetsByFilter
@@ -15122,7 +15153,7 @@ type ListAuditEventsResponse401Headers struct {
 
 // ListAuditEventsResponse429Headers the declared response headers of an HTTP 429 response for ListAuditEvents
 type ListAuditEventsResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListAuditEventsResponse503Headers the declared response headers of an HTTP 503 response for ListAuditEvents
@@ -15219,7 +15250,7 @@ type ListDataFlowsResponse401Headers struct {
 
 // ListDataFlowsResponse429Headers the declared response headers of an HTTP 429 response for ListDataFlows
 type ListDataFlowsResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListDataFlowsResponse503Headers the declared response headers of an HTTP 503 response for ListDataFlows
@@ -15316,7 +15347,7 @@ type CreateDataFlowResponse401Headers struct {
 
 // CreateDataFlowResponse429Headers the declared response headers of an HTTP 429 response for CreateDataFlow
 type CreateDataFlowResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // CreateDataFlowResponse503Headers the declared response headers of an HTTP 503 response for CreateDataFlow
@@ -15434,7 +15465,7 @@ type DeleteDataFlowResponse401Headers struct {
 
 // DeleteDataFlowResponse429Headers the declared response headers of an HTTP 429 response for DeleteDataFlow
 type DeleteDataFlowResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // DeleteDataFlowResponse503Headers the declared response headers of an HTTP 503 response for DeleteDataFlow
@@ -15538,7 +15569,7 @@ type GetDataFlowResponse401Headers struct {
 
 // GetDataFlowResponse429Headers the declared response headers of an HTTP 429 response for GetDataFlow
 type GetDataFlowResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetDataFlowResponse503Headers the declared response headers of an HTTP 503 response for GetDataFlow
@@ -15642,7 +15673,7 @@ type UpdateDataFlowResponse401Headers struct {
 
 // UpdateDataFlowResponse429Headers the declared response headers of an HTTP 429 response for UpdateDataFlow
 type UpdateDataFlowResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // UpdateDataFlowResponse503Headers the declared response headers of an HTTP 503 response for UpdateDataFlow
@@ -15767,7 +15798,7 @@ type ListDeviceTypesResponse401Headers struct {
 
 // ListDeviceTypesResponse429Headers the declared response headers of an HTTP 429 response for ListDeviceTypes
 type ListDeviceTypesResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListDeviceTypesResponse503Headers the declared response headers of an HTTP 503 response for ListDeviceTypes
@@ -15864,7 +15895,7 @@ type CreateDeviceTypeResponse401Headers struct {
 
 // CreateDeviceTypeResponse429Headers the declared response headers of an HTTP 429 response for CreateDeviceType
 type CreateDeviceTypeResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // CreateDeviceTypeResponse503Headers the declared response headers of an HTTP 503 response for CreateDeviceType
@@ -15982,7 +16013,7 @@ type DeleteDeviceTypeResponse401Headers struct {
 
 // DeleteDeviceTypeResponse429Headers the declared response headers of an HTTP 429 response for DeleteDeviceType
 type DeleteDeviceTypeResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // DeleteDeviceTypeResponse503Headers the declared response headers of an HTTP 503 response for DeleteDeviceType
@@ -16086,7 +16117,7 @@ type GetDeviceTypeResponse401Headers struct {
 
 // GetDeviceTypeResponse429Headers the declared response headers of an HTTP 429 response for GetDeviceType
 type GetDeviceTypeResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetDeviceTypeResponse503Headers the declared response headers of an HTTP 503 response for GetDeviceType
@@ -16190,7 +16221,7 @@ type UpdateDeviceTypeResponse401Headers struct {
 
 // UpdateDeviceTypeResponse429Headers the declared response headers of an HTTP 429 response for UpdateDeviceType
 type UpdateDeviceTypeResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // UpdateDeviceTypeResponse503Headers the declared response headers of an HTTP 503 response for UpdateDeviceType
@@ -16315,7 +16346,7 @@ type CreateDeviceResponse401Headers struct {
 
 // CreateDeviceResponse429Headers the declared response headers of an HTTP 429 response for CreateDevice
 type CreateDeviceResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // CreateDeviceResponse503Headers the declared response headers of an HTTP 503 response for CreateDevice
@@ -16440,7 +16471,7 @@ type GetDeviceByDeviceIdResponse401Headers struct {
 
 // GetDeviceByDeviceIdResponse429Headers the declared response headers of an HTTP 429 response for GetDeviceByDeviceId
 type GetDeviceByDeviceIdResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetDeviceByDeviceIdResponse503Headers the declared response headers of an HTTP 503 response for GetDeviceByDeviceId
@@ -16544,7 +16575,7 @@ type DeleteDeviceResponse401Headers struct {
 
 // DeleteDeviceResponse429Headers the declared response headers of an HTTP 429 response for DeleteDevice
 type DeleteDeviceResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // DeleteDeviceResponse503Headers the declared response headers of an HTTP 503 response for DeleteDevice
@@ -16641,7 +16672,7 @@ type GetDeviceResponse401Headers struct {
 
 // GetDeviceResponse429Headers the declared response headers of an HTTP 429 response for GetDevice
 type GetDeviceResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetDeviceResponse503Headers the declared response headers of an HTTP 503 response for GetDevice
@@ -16745,7 +16776,7 @@ type UpdateDeviceResponse401Headers struct {
 
 // UpdateDeviceResponse429Headers the declared response headers of an HTTP 429 response for UpdateDevice
 type UpdateDeviceResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // UpdateDeviceResponse503Headers the declared response headers of an HTTP 503 response for UpdateDevice
@@ -16870,7 +16901,7 @@ type BackfillSampleResponse401Headers struct {
 
 // BackfillSampleResponse429Headers the declared response headers of an HTTP 429 response for BackfillSample
 type BackfillSampleResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // BackfillSampleResponse503Headers the declared response headers of an HTTP 503 response for BackfillSample
@@ -16995,7 +17026,7 @@ type BackfillSamplesResponse401Headers struct {
 
 // BackfillSamplesResponse429Headers the declared response headers of an HTTP 429 response for BackfillSamples
 type BackfillSamplesResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // BackfillSamplesResponse503Headers the declared response headers of an HTTP 503 response for BackfillSamples
@@ -17120,7 +17151,7 @@ type QuerySamplesGetResponse401Headers struct {
 
 // QuerySamplesGetResponse429Headers the declared response headers of an HTTP 429 response for QuerySamplesGet
 type QuerySamplesGetResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // QuerySamplesGetResponse503Headers the declared response headers of an HTTP 503 response for QuerySamplesGet
@@ -17224,7 +17255,7 @@ type QuerySamplesResponse401Headers struct {
 
 // QuerySamplesResponse429Headers the declared response headers of an HTTP 429 response for QuerySamples
 type QuerySamplesResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // QuerySamplesResponse503Headers the declared response headers of an HTTP 503 response for QuerySamples
@@ -17342,7 +17373,7 @@ type GetLatestSampleResponse401Headers struct {
 
 // GetLatestSampleResponse429Headers the declared response headers of an HTTP 429 response for GetLatestSample
 type GetLatestSampleResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetLatestSampleResponse503Headers the declared response headers of an HTTP 503 response for GetLatestSample
@@ -17446,7 +17477,7 @@ type QueryKpiResponse401Headers struct {
 
 // QueryKpiResponse429Headers the declared response headers of an HTTP 429 response for QueryKpi
 type QueryKpiResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // QueryKpiResponse503Headers the declared response headers of an HTTP 503 response for QueryKpi
@@ -17564,7 +17595,7 @@ type QueryTimeSeriesResponse401Headers struct {
 
 // QueryTimeSeriesResponse429Headers the declared response headers of an HTTP 429 response for QueryTimeSeries
 type QueryTimeSeriesResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // QueryTimeSeriesResponse503Headers the declared response headers of an HTTP 503 response for QueryTimeSeries
@@ -17682,7 +17713,7 @@ type ListSampleTopicsResponse401Headers struct {
 
 // ListSampleTopicsResponse429Headers the declared response headers of an HTTP 429 response for ListSampleTopics
 type ListSampleTopicsResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListSampleTopicsResponse503Headers the declared response headers of an HTTP 503 response for ListSampleTopics
@@ -17786,7 +17817,7 @@ type VerifyKeyResponse401Headers struct {
 
 // VerifyKeyResponse429Headers the declared response headers of an HTTP 429 response for VerifyKey
 type VerifyKeyResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // VerifyKeyResponse503Headers the declared response headers of an HTTP 503 response for VerifyKey
@@ -17897,7 +17928,7 @@ type ListOrganizationsResponse401Headers struct {
 
 // ListOrganizationsResponse429Headers the declared response headers of an HTTP 429 response for ListOrganizations
 type ListOrganizationsResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListOrganizationsResponse503Headers the declared response headers of an HTTP 503 response for ListOrganizations
@@ -17987,7 +18018,7 @@ type CreateOrganizationResponse401Headers struct {
 
 // CreateOrganizationResponse429Headers the declared response headers of an HTTP 429 response for CreateOrganization
 type CreateOrganizationResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // CreateOrganizationResponse503Headers the declared response headers of an HTTP 503 response for CreateOrganization
@@ -18098,7 +18129,7 @@ type DeleteOrganizationResponse401Headers struct {
 
 // DeleteOrganizationResponse429Headers the declared response headers of an HTTP 429 response for DeleteOrganization
 type DeleteOrganizationResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // DeleteOrganizationResponse503Headers the declared response headers of an HTTP 503 response for DeleteOrganization
@@ -18195,7 +18226,7 @@ type GetOrganizationResponse401Headers struct {
 
 // GetOrganizationResponse429Headers the declared response headers of an HTTP 429 response for GetOrganization
 type GetOrganizationResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetOrganizationResponse503Headers the declared response headers of an HTTP 503 response for GetOrganization
@@ -18299,7 +18330,7 @@ type UpdateOrganizationResponse401Headers struct {
 
 // UpdateOrganizationResponse429Headers the declared response headers of an HTTP 429 response for UpdateOrganization
 type UpdateOrganizationResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // UpdateOrganizationResponse503Headers the declared response headers of an HTTP 503 response for UpdateOrganization
@@ -18424,7 +18455,7 @@ type ListOrganizationMembersResponse401Headers struct {
 
 // ListOrganizationMembersResponse429Headers the declared response headers of an HTTP 429 response for ListOrganizationMembers
 type ListOrganizationMembersResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListOrganizationMembersResponse503Headers the declared response headers of an HTTP 503 response for ListOrganizationMembers
@@ -18528,7 +18559,7 @@ type DeleteOrganizationMemberResponse401Headers struct {
 
 // DeleteOrganizationMemberResponse429Headers the declared response headers of an HTTP 429 response for DeleteOrganizationMember
 type DeleteOrganizationMemberResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // DeleteOrganizationMemberResponse503Headers the declared response headers of an HTTP 503 response for DeleteOrganizationMember
@@ -18632,7 +18663,7 @@ type PutOrganizationMemberResponse401Headers struct {
 
 // PutOrganizationMemberResponse429Headers the declared response headers of an HTTP 429 response for PutOrganizationMember
 type PutOrganizationMemberResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // PutOrganizationMemberResponse503Headers the declared response headers of an HTTP 503 response for PutOrganizationMember
@@ -18757,7 +18788,7 @@ type ListOutputConnectorsResponse401Headers struct {
 
 // ListOutputConnectorsResponse429Headers the declared response headers of an HTTP 429 response for ListOutputConnectors
 type ListOutputConnectorsResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListOutputConnectorsResponse503Headers the declared response headers of an HTTP 503 response for ListOutputConnectors
@@ -18854,7 +18885,7 @@ type CreateOutputConnectorResponse401Headers struct {
 
 // CreateOutputConnectorResponse429Headers the declared response headers of an HTTP 429 response for CreateOutputConnector
 type CreateOutputConnectorResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // CreateOutputConnectorResponse503Headers the declared response headers of an HTTP 503 response for CreateOutputConnector
@@ -18972,7 +19003,7 @@ type DeleteOutputConnectorResponse401Headers struct {
 
 // DeleteOutputConnectorResponse429Headers the declared response headers of an HTTP 429 response for DeleteOutputConnector
 type DeleteOutputConnectorResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // DeleteOutputConnectorResponse503Headers the declared response headers of an HTTP 503 response for DeleteOutputConnector
@@ -19069,7 +19100,7 @@ type GetOutputConnectorResponse401Headers struct {
 
 // GetOutputConnectorResponse429Headers the declared response headers of an HTTP 429 response for GetOutputConnector
 type GetOutputConnectorResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetOutputConnectorResponse503Headers the declared response headers of an HTTP 503 response for GetOutputConnector
@@ -19173,7 +19204,7 @@ type UpdateOutputConnectorResponse401Headers struct {
 
 // UpdateOutputConnectorResponse429Headers the declared response headers of an HTTP 429 response for UpdateOutputConnector
 type UpdateOutputConnectorResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // UpdateOutputConnectorResponse503Headers the declared response headers of an HTTP 503 response for UpdateOutputConnector
@@ -19298,7 +19329,7 @@ type ListDeliveriesResponse401Headers struct {
 
 // ListDeliveriesResponse429Headers the declared response headers of an HTTP 429 response for ListDeliveries
 type ListDeliveriesResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for ListDeliveries
@@ -19402,7 +19433,7 @@ type ListRulesResponse401Headers struct {
 
 // ListRulesResponse429Headers the declared response headers of an HTTP 429 response for ListRules
 type ListRulesResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListRulesResponse503Headers the declared response headers of an HTTP 503 response for ListRules
@@ -19499,7 +19530,7 @@ type CreateRuleResponse401Headers struct {
 
 // CreateRuleResponse429Headers the declared response headers of an HTTP 429 response for CreateRule
 type CreateRuleResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // CreateRuleResponse503Headers the declared response headers of an HTTP 503 response for CreateRule
@@ -19617,7 +19648,7 @@ type DeleteRuleResponse401Headers struct {
 
 // DeleteRuleResponse429Headers the declared response headers of an HTTP 429 response for DeleteRule
 type DeleteRuleResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // DeleteRuleResponse503Headers the declared response headers of an HTTP 503 response for DeleteRule
@@ -19714,7 +19745,7 @@ type GetRuleResponse401Headers struct {
 
 // GetRuleResponse429Headers the declared response headers of an HTTP 429 response for GetRule
 type GetRuleResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetRuleResponse503Headers the declared response headers of an HTTP 503 response for GetRule
@@ -19818,7 +19849,7 @@ type UpdateRuleResponse401Headers struct {
 
 // UpdateRuleResponse429Headers the declared response headers of an HTTP 429 response for UpdateRule
 type UpdateRuleResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // UpdateRuleResponse503Headers the declared response headers of an HTTP 503 response for UpdateRule
@@ -19943,7 +19974,7 @@ type ListTagsResponse401Headers struct {
 
 // ListTagsResponse429Headers the declared response headers of an HTTP 429 response for ListTags
 type ListTagsResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListTagsResponse503Headers the declared response headers of an HTTP 503 response for ListTags
@@ -20040,7 +20071,7 @@ type CreateTagResponse401Headers struct {
 
 // CreateTagResponse429Headers the declared response headers of an HTTP 429 response for CreateTag
 type CreateTagResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // CreateTagResponse503Headers the declared response headers of an HTTP 503 response for CreateTag
@@ -20165,7 +20196,7 @@ type DeleteTagResponse401Headers struct {
 
 // DeleteTagResponse429Headers the declared response headers of an HTTP 429 response for DeleteTag
 type DeleteTagResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // DeleteTagResponse503Headers the declared response headers of an HTTP 503 response for DeleteTag
@@ -20262,7 +20293,7 @@ type GetTagResponse401Headers struct {
 
 // GetTagResponse429Headers the declared response headers of an HTTP 429 response for GetTag
 type GetTagResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetTagResponse503Headers the declared response headers of an HTTP 503 response for GetTag
@@ -20366,7 +20397,7 @@ type UpdateTagResponse401Headers struct {
 
 // UpdateTagResponse429Headers the declared response headers of an HTTP 429 response for UpdateTag
 type UpdateTagResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // UpdateTagResponse503Headers the declared response headers of an HTTP 503 response for UpdateTag
@@ -20491,7 +20522,7 @@ type GetWorkspaceAccessResponse401Headers struct {
 
 // GetWorkspaceAccessResponse429Headers the declared response headers of an HTTP 429 response for GetWorkspaceAccess
 type GetWorkspaceAccessResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetWorkspaceAccessResponse503Headers the declared response headers of an HTTP 503 response for GetWorkspaceAccess
@@ -20581,7 +20612,7 @@ type ListWorkspacesResponse401Headers struct {
 
 // ListWorkspacesResponse429Headers the declared response headers of an HTTP 429 response for ListWorkspaces
 type ListWorkspacesResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // ListWorkspacesResponse503Headers the declared response headers of an HTTP 503 response for ListWorkspaces
@@ -20678,7 +20709,7 @@ type CreateWorkspaceResponse401Headers struct {
 
 // CreateWorkspaceResponse429Headers the declared response headers of an HTTP 429 response for CreateWorkspace
 type CreateWorkspaceResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // CreateWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for CreateWorkspace
@@ -20796,7 +20827,7 @@ type DeleteWorkspaceResponse401Headers struct {
 
 // DeleteWorkspaceResponse429Headers the declared response headers of an HTTP 429 response for DeleteWorkspace
 type DeleteWorkspaceResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // DeleteWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for DeleteWorkspace
@@ -20893,7 +20924,7 @@ type GetWorkspaceResponse401Headers struct {
 
 // GetWorkspaceResponse429Headers the declared response headers of an HTTP 429 response for GetWorkspace
 type GetWorkspaceResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // GetWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for GetWorkspace
@@ -20997,7 +21028,7 @@ type UpdateWorkspaceResponse401Headers struct {
 
 // UpdateWorkspaceResponse429Headers the declared response headers of an HTTP 429 response for UpdateWorkspace
 type UpdateWorkspaceResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // UpdateWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for UpdateWorkspace
@@ -21122,7 +21153,7 @@ type DeleteWorkspaceMemberResponse401Headers struct {
 
 // DeleteWorkspaceMemberResponse429Headers the declared response headers of an HTTP 429 response for DeleteWorkspaceMember
 type DeleteWorkspaceMemberResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // DeleteWorkspaceMemberResponse503Headers the declared response headers of an HTTP 503 response for DeleteWorkspaceMember
@@ -21219,7 +21250,7 @@ type PutWorkspaceMemberResponse401Headers struct {
 
 // PutWorkspaceMemberResponse429Headers the declared response headers of an HTTP 429 response for PutWorkspaceMember
 type PutWorkspaceMemberResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter int
 }
 
 // PutWorkspaceMemberResponse503Headers the declared response headers of an HTTP 503 response for PutWorkspaceMember
@@ -23251,10 +23282,10 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 		var headers LogoutResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -23352,10 +23383,10 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 		var headers LoginResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -23453,10 +23484,10 @@ func ParseRefreshTokenResponse(rsp *http.Response) (*RefreshTokenResponse, error
 		var headers RefreshTokenResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -23547,10 +23578,10 @@ func ParseListApiKeysResponse(rsp *http.Response) (*ListApiKeysResponse, error) 
 		var headers ListApiKeysResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -23672,10 +23703,10 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 		var headers CreateApiKeyResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -23780,10 +23811,10 @@ func ParseDeleteApiKeyResponse(rsp *http.Response) (*DeleteApiKeyResponse, error
 		var headers DeleteApiKeyResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -23891,10 +23922,10 @@ func ParseGetApiKeyResponse(rsp *http.Response) (*GetApiKeyResponse, error) {
 		var headers GetApiKeyResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -24030,10 +24061,10 @@ func ParsePutApiKeyResponse(rsp *http.Response) (*PutApiKeyResponse, error) {
 		var headers PutApiKeyResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -24162,10 +24193,10 @@ func ParseRotateApiKeyResponse(rsp *http.Response) (*RotateApiKeyResponse, error
 		var headers RotateApiKeyResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -24263,10 +24294,10 @@ func ParseGetApiKeyUsageResponse(rsp *http.Response) (*GetApiKeyUsageResponse, e
 		var headers GetApiKeyUsageResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -24481,10 +24512,10 @@ func ParseListRolesResponse(rsp *http.Response) (*ListRolesResponse, error) {
 		var headers ListRolesResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -24606,10 +24637,10 @@ func ParseCreateRoleResponse(rsp *http.Response) (*CreateRoleResponse, error) {
 		var headers CreateRoleResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -24707,10 +24738,10 @@ func ParseDeleteRoleResponse(rsp *http.Response) (*DeleteRoleResponse, error) {
 		var headers DeleteRoleResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -24818,10 +24849,10 @@ func ParseGetRoleResponse(rsp *http.Response) (*GetRoleResponse, error) {
 		var headers GetRoleResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -24957,10 +24988,10 @@ func ParsePutRoleResponse(rsp *http.Response) (*PutRoleResponse, error) {
 		var headers PutRoleResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -25051,10 +25082,10 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 		var headers ListUsersResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -25176,10 +25207,10 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 		var headers CreateUserResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -25277,10 +25308,10 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		var headers DeleteUserResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -25388,10 +25419,10 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 		var headers GetUserResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -25534,10 +25565,10 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 		var headers UpdateUserResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -25628,10 +25659,10 @@ func ParseListAssetsResponse(rsp *http.Response) (*ListAssetsResponse, error) {
 		var headers ListAssetsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -25736,10 +25767,10 @@ func ParseListAssetsByFilterResponse(rsp *http.Response) (*ListAssetsByFilterRes
 		var headers ListAssetsByFilterResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -25830,10 +25861,10 @@ func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse,
 		var headers ListAuditEventsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -25924,10 +25955,10 @@ func ParseListDataFlowsResponse(rsp *http.Response) (*ListDataFlowsResponse, err
 		var headers ListDataFlowsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -26039,10 +26070,10 @@ func ParseCreateDataFlowResponse(rsp *http.Response) (*CreateDataFlowResponse, e
 		var headers CreateDataFlowResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -26143,10 +26174,10 @@ func ParseDeleteDataFlowResponse(rsp *http.Response) (*DeleteDataFlowResponse, e
 		var headers DeleteDataFlowResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -26244,10 +26275,10 @@ func ParseGetDataFlowResponse(rsp *http.Response) (*GetDataFlowResponse, error) 
 		var headers GetDataFlowResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -26366,10 +26397,10 @@ func ParseUpdateDataFlowResponse(rsp *http.Response) (*UpdateDataFlowResponse, e
 		var headers UpdateDataFlowResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -26460,10 +26491,10 @@ func ParseListDeviceTypesResponse(rsp *http.Response) (*ListDeviceTypesResponse,
 		var headers ListDeviceTypesResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -26575,10 +26606,10 @@ func ParseCreateDeviceTypeResponse(rsp *http.Response) (*CreateDeviceTypeRespons
 		var headers CreateDeviceTypeResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -26679,10 +26710,10 @@ func ParseDeleteDeviceTypeResponse(rsp *http.Response) (*DeleteDeviceTypeRespons
 		var headers DeleteDeviceTypeResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -26780,10 +26811,10 @@ func ParseGetDeviceTypeResponse(rsp *http.Response) (*GetDeviceTypeResponse, err
 		var headers GetDeviceTypeResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -26902,10 +26933,10 @@ func ParseUpdateDeviceTypeResponse(rsp *http.Response) (*UpdateDeviceTypeRespons
 		var headers UpdateDeviceTypeResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -27024,10 +27055,10 @@ func ParseCreateDeviceResponse(rsp *http.Response) (*CreateDeviceResponse, error
 		var headers CreateDeviceResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -27125,10 +27156,10 @@ func ParseGetDeviceByDeviceIdResponse(rsp *http.Response) (*GetDeviceByDeviceIdR
 		var headers GetDeviceByDeviceIdResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -27222,10 +27253,10 @@ func ParseDeleteDeviceResponse(rsp *http.Response) (*DeleteDeviceResponse, error
 		var headers DeleteDeviceResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -27323,10 +27354,10 @@ func ParseGetDeviceResponse(rsp *http.Response) (*GetDeviceResponse, error) {
 		var headers GetDeviceResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -27445,10 +27476,10 @@ func ParseUpdateDeviceResponse(rsp *http.Response) (*UpdateDeviceResponse, error
 		var headers UpdateDeviceResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -27567,10 +27598,10 @@ func ParseBackfillSampleResponse(rsp *http.Response) (*BackfillSampleResponse, e
 		var headers BackfillSampleResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -27689,10 +27720,10 @@ func ParseBackfillSamplesResponse(rsp *http.Response) (*BackfillSamplesResponse,
 		var headers BackfillSamplesResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -27790,10 +27821,10 @@ func ParseQuerySamplesGetResponse(rsp *http.Response) (*QuerySamplesGetResponse,
 		var headers QuerySamplesGetResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -27905,10 +27936,10 @@ func ParseQuerySamplesResponse(rsp *http.Response) (*QuerySamplesResponse, error
 		var headers QuerySamplesResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -28006,10 +28037,10 @@ func ParseGetLatestSampleResponse(rsp *http.Response) (*GetLatestSampleResponse,
 		var headers GetLatestSampleResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -28121,10 +28152,10 @@ func ParseQueryKpiResponse(rsp *http.Response) (*QueryKpiResponse, error) {
 		var headers QueryKpiResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -28236,10 +28267,10 @@ func ParseQueryTimeSeriesResponse(rsp *http.Response) (*QueryTimeSeriesResponse,
 		var headers QueryTimeSeriesResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -28337,10 +28368,10 @@ func ParseListSampleTopicsResponse(rsp *http.Response) (*ListSampleTopicsRespons
 		var headers ListSampleTopicsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -28445,10 +28476,10 @@ func ParseVerifyKeyResponse(rsp *http.Response) (*VerifyKeyResponse, error) {
 		var headers VerifyKeyResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -28532,10 +28563,10 @@ func ParseListOrganizationsResponse(rsp *http.Response) (*ListOrganizationsRespo
 		var headers ListOrganizationsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -28640,10 +28671,10 @@ func ParseCreateOrganizationResponse(rsp *http.Response) (*CreateOrganizationRes
 		var headers CreateOrganizationResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -28737,10 +28768,10 @@ func ParseDeleteOrganizationResponse(rsp *http.Response) (*DeleteOrganizationRes
 		var headers DeleteOrganizationResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -28838,10 +28869,10 @@ func ParseGetOrganizationResponse(rsp *http.Response) (*GetOrganizationResponse,
 		var headers GetOrganizationResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -28960,10 +28991,10 @@ func ParseUpdateOrganizationResponse(rsp *http.Response) (*UpdateOrganizationRes
 		var headers UpdateOrganizationResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -29061,10 +29092,10 @@ func ParseListOrganizationMembersResponse(rsp *http.Response) (*ListOrganization
 		var headers ListOrganizationMembersResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -29165,10 +29196,10 @@ func ParseDeleteOrganizationMemberResponse(rsp *http.Response) (*DeleteOrganizat
 		var headers DeleteOrganizationMemberResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -29287,10 +29318,10 @@ func ParsePutOrganizationMemberResponse(rsp *http.Response) (*PutOrganizationMem
 		var headers PutOrganizationMemberResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -29381,10 +29412,10 @@ func ParseListOutputConnectorsResponse(rsp *http.Response) (*ListOutputConnector
 		var headers ListOutputConnectorsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -29496,10 +29527,10 @@ func ParseCreateOutputConnectorResponse(rsp *http.Response) (*CreateOutputConnec
 		var headers CreateOutputConnectorResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -29593,10 +29624,10 @@ func ParseDeleteOutputConnectorResponse(rsp *http.Response) (*DeleteOutputConnec
 		var headers DeleteOutputConnectorResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -29694,10 +29725,10 @@ func ParseGetOutputConnectorResponse(rsp *http.Response) (*GetOutputConnectorRes
 		var headers GetOutputConnectorResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -29816,10 +29847,10 @@ func ParseUpdateOutputConnectorResponse(rsp *http.Response) (*UpdateOutputConnec
 		var headers UpdateOutputConnectorResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -29917,10 +29948,10 @@ func ParseListDeliveriesResponse(rsp *http.Response) (*ListDeliveriesResponse, e
 		var headers ListDeliveriesResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -30011,10 +30042,10 @@ func ParseListRulesResponse(rsp *http.Response) (*ListRulesResponse, error) {
 		var headers ListRulesResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -30126,10 +30157,10 @@ func ParseCreateRuleResponse(rsp *http.Response) (*CreateRuleResponse, error) {
 		var headers CreateRuleResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -30223,10 +30254,10 @@ func ParseDeleteRuleResponse(rsp *http.Response) (*DeleteRuleResponse, error) {
 		var headers DeleteRuleResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -30324,10 +30355,10 @@ func ParseGetRuleResponse(rsp *http.Response) (*GetRuleResponse, error) {
 		var headers GetRuleResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -30446,10 +30477,10 @@ func ParseUpdateRuleResponse(rsp *http.Response) (*UpdateRuleResponse, error) {
 		var headers UpdateRuleResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -30540,10 +30571,10 @@ func ParseListTagsResponse(rsp *http.Response) (*ListTagsResponse, error) {
 		var headers ListTagsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -30662,10 +30693,10 @@ func ParseCreateTagResponse(rsp *http.Response) (*CreateTagResponse, error) {
 		var headers CreateTagResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -30759,10 +30790,10 @@ func ParseDeleteTagResponse(rsp *http.Response) (*DeleteTagResponse, error) {
 		var headers DeleteTagResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -30860,10 +30891,10 @@ func ParseGetTagResponse(rsp *http.Response) (*GetTagResponse, error) {
 		var headers GetTagResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -30982,10 +31013,10 @@ func ParseUpdateTagResponse(rsp *http.Response) (*UpdateTagResponse, error) {
 		var headers UpdateTagResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -31069,10 +31100,10 @@ func ParseGetWorkspaceAccessResponse(rsp *http.Response) (*GetWorkspaceAccessRes
 		var headers GetWorkspaceAccessResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -31163,10 +31194,10 @@ func ParseListWorkspacesResponse(rsp *http.Response) (*ListWorkspacesResponse, e
 		var headers ListWorkspacesResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -31278,10 +31309,10 @@ func ParseCreateWorkspaceResponse(rsp *http.Response) (*CreateWorkspaceResponse,
 		var headers CreateWorkspaceResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -31375,10 +31406,10 @@ func ParseDeleteWorkspaceResponse(rsp *http.Response) (*DeleteWorkspaceResponse,
 		var headers DeleteWorkspaceResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -31476,10 +31507,10 @@ func ParseGetWorkspaceResponse(rsp *http.Response) (*GetWorkspaceResponse, error
 		var headers GetWorkspaceResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -31598,10 +31629,10 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 		var headers UpdateWorkspaceResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -31695,10 +31726,10 @@ func ParseDeleteWorkspaceMemberResponse(rsp *http.Response) (*DeleteWorkspaceMem
 		var headers DeleteWorkspaceMemberResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -31810,10 +31841,10 @@ func ParsePutWorkspaceMemberResponse(rsp *http.Response) (*PutWorkspaceMemberRes
 		var headers PutWorkspaceMemberResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
@@ -34342,10 +34373,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 		Handler: si,
 	}
 
-	router.GET(options.BaseURL+"/healthz", wrapper.GetHealthz, options.OperationMiddlewares["getHealthz"]...)
-	router.GET(options.BaseURL+"/readyz", wrapper.GetReadyz, options.OperationMiddlewares["getReadyz"]...)
-	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenapiYaml, options.OperationMiddlewares["getOpenapiYaml"]...)
-	router.GET(options.BaseURL+"/openapi.json", wrapper.GetOpenapiJson, options.OperationMiddlewares["getOpenapiJson"]...)
+	router.DELETE(options.BaseURL+"/api/auth", wrapper.Logout, options.OperationMiddlewares["logout"]...)
+	router.POST(options.BaseURL+"/api/auth", wrapper.Login, options.OperationMiddlewares["login"]...)
+	router.POST(options.BaseURL+"/api/auth/refresh", wrapper.RefreshToken, options.OperationMiddlewares["refreshToken"]...)
 	router.GET(options.BaseURL+"/apikeys", wrapper.ListApiKeys, options.OperationMiddlewares["listApiKeys"]...)
 	router.POST(options.BaseURL+"/apikeys", wrapper.CreateApiKey, options.OperationMiddlewares["createApiKey"]...)
 	router.DELETE(options.BaseURL+"/apikeys/:id", wrapper.DeleteApiKey, options.OperationMiddlewares["deleteApiKey"]...)
@@ -34353,19 +34383,47 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PUT(options.BaseURL+"/apikeys/:id", wrapper.PutApiKey, options.OperationMiddlewares["putApiKey"]...)
 	router.POST(options.BaseURL+"/apikeys/:id/rotate", wrapper.RotateApiKey, options.OperationMiddlewares["rotateApiKey"]...)
 	router.GET(options.BaseURL+"/apikeys/:id/usage", wrapper.GetApiKeyUsage, options.OperationMiddlewares["getApiKeyUsage"]...)
-	router.DELETE(options.BaseURL+"/api/auth", wrapper.Logout, options.OperationMiddlewares["logout"]...)
-	router.POST(options.BaseURL+"/api/auth", wrapper.Login, options.OperationMiddlewares["login"]...)
-	router.POST(options.BaseURL+"/api/auth/refresh", wrapper.RefreshToken, options.OperationMiddlewares["refreshToken"]...)
-	router.GET(options.BaseURL+"/users", wrapper.ListUsers, options.OperationMiddlewares["listUsers"]...)
-	router.POST(options.BaseURL+"/users", wrapper.CreateUser, options.OperationMiddlewares["createUser"]...)
-	router.DELETE(options.BaseURL+"/users/:userId", wrapper.DeleteUser, options.OperationMiddlewares["deleteUser"]...)
-	router.GET(options.BaseURL+"/users/:userId", wrapper.GetUser, options.OperationMiddlewares["getUser"]...)
-	router.PUT(options.BaseURL+"/users/:userId", wrapper.UpdateUser, options.OperationMiddlewares["updateUser"]...)
+	router.GET(options.BaseURL+"/healthz", wrapper.GetHealthz, options.OperationMiddlewares["getHealthz"]...)
+	router.GET(options.BaseURL+"/openapi.json", wrapper.GetOpenapiJson, options.OperationMiddlewares["getOpenapiJson"]...)
+	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenapiYaml, options.OperationMiddlewares["getOpenapiYaml"]...)
+	router.GET(options.BaseURL+"/readyz", wrapper.GetReadyz, options.OperationMiddlewares["getReadyz"]...)
 	router.GET(options.BaseURL+"/roles", wrapper.ListRoles, options.OperationMiddlewares["listRoles"]...)
 	router.POST(options.BaseURL+"/roles", wrapper.CreateRole, options.OperationMiddlewares["createRole"]...)
 	router.DELETE(options.BaseURL+"/roles/:name", wrapper.DeleteRole, options.OperationMiddlewares["deleteRole"]...)
 	router.GET(options.BaseURL+"/roles/:name", wrapper.GetRole, options.OperationMiddlewares["getRole"]...)
 	router.PUT(options.BaseURL+"/roles/:name", wrapper.PutRole, options.OperationMiddlewares["putRole"]...)
+	router.GET(options.BaseURL+"/users", wrapper.ListUsers, options.OperationMiddlewares["listUsers"]...)
+	router.POST(options.BaseURL+"/users", wrapper.CreateUser, options.OperationMiddlewares["createUser"]...)
+	router.DELETE(options.BaseURL+"/users/:userId", wrapper.DeleteUser, options.OperationMiddlewares["deleteUser"]...)
+	router.GET(options.BaseURL+"/users/:userId", wrapper.GetUser, options.OperationMiddlewares["getUser"]...)
+	router.PUT(options.BaseURL+"/users/:userId", wrapper.UpdateUser, options.OperationMiddlewares["updateUser"]...)
+	router.GET(options.BaseURL+"/v3/assets", wrapper.ListAssets, options.OperationMiddlewares["listAssets"]...)
+	router.POST(options.BaseURL+"/v3/assets/list", wrapper.ListAssetsByFilter, options.OperationMiddlewares["listAssetsByFilter"]...)
+	router.GET(options.BaseURL+"/v3/audit-events", wrapper.ListAuditEvents, options.OperationMiddlewares["listAuditEvents"]...)
+	router.GET(options.BaseURL+"/v3/data-flows", wrapper.ListDataFlows, options.OperationMiddlewares["listDataFlows"]...)
+	router.POST(options.BaseURL+"/v3/data-flows", wrapper.CreateDataFlow, options.OperationMiddlewares["createDataFlow"]...)
+	router.DELETE(options.BaseURL+"/v3/data-flows/:dataFlowId", wrapper.DeleteDataFlow, options.OperationMiddlewares["deleteDataFlow"]...)
+	router.GET(options.BaseURL+"/v3/data-flows/:dataFlowId", wrapper.GetDataFlow, options.OperationMiddlewares["getDataFlow"]...)
+	router.PUT(options.BaseURL+"/v3/data-flows/:dataFlowId", wrapper.UpdateDataFlow, options.OperationMiddlewares["updateDataFlow"]...)
+	router.GET(options.BaseURL+"/v3/device-types", wrapper.ListDeviceTypes, options.OperationMiddlewares["listDeviceTypes"]...)
+	router.POST(options.BaseURL+"/v3/device-types", wrapper.CreateDeviceType, options.OperationMiddlewares["createDeviceType"]...)
+	router.DELETE(options.BaseURL+"/v3/device-types/:deviceTypeId", wrapper.DeleteDeviceType, options.OperationMiddlewares["deleteDeviceType"]...)
+	router.GET(options.BaseURL+"/v3/device-types/:deviceTypeId", wrapper.GetDeviceType, options.OperationMiddlewares["getDeviceType"]...)
+	router.PUT(options.BaseURL+"/v3/device-types/:deviceTypeId", wrapper.UpdateDeviceType, options.OperationMiddlewares["updateDeviceType"]...)
+	router.POST(options.BaseURL+"/v3/devices", wrapper.CreateDevice, options.OperationMiddlewares["createDevice"]...)
+	router.DELETE(options.BaseURL+"/v3/devices/:deviceId", wrapper.DeleteDevice, options.OperationMiddlewares["deleteDevice"]...)
+	router.GET(options.BaseURL+"/v3/devices/:deviceId", wrapper.GetDevice, options.OperationMiddlewares["getDevice"]...)
+	router.PUT(options.BaseURL+"/v3/devices/:deviceId", wrapper.UpdateDevice, options.OperationMiddlewares["updateDevice"]...)
+	router.POST(options.BaseURL+"/v3/devices/:deviceId/backfill", wrapper.BackfillSample, options.OperationMiddlewares["backfillSample"]...)
+	router.POST(options.BaseURL+"/v3/devices/:deviceId/backfill/bulk", wrapper.BackfillSamples, options.OperationMiddlewares["backfillSamples"]...)
+	router.GET(options.BaseURL+"/v3/devices/:deviceId/query", wrapper.QuerySamplesGet, options.OperationMiddlewares["querySamplesGet"]...)
+	router.POST(options.BaseURL+"/v3/devices/:deviceId/query", wrapper.QuerySamples, options.OperationMiddlewares["querySamples"]...)
+	router.GET(options.BaseURL+"/v3/devices/:deviceId/query/latest-sample", wrapper.GetLatestSample, options.OperationMiddlewares["getLatestSample"]...)
+	router.POST(options.BaseURL+"/v3/devices/:deviceId/query/raw/kpi", wrapper.QueryKpi, options.OperationMiddlewares["queryKpi"]...)
+	router.POST(options.BaseURL+"/v3/devices/:deviceId/query/raw/time-series", wrapper.QueryTimeSeries, options.OperationMiddlewares["queryTimeSeries"]...)
+	router.GET(options.BaseURL+"/v3/devices/:deviceId/query/topics", wrapper.ListSampleTopics, options.OperationMiddlewares["listSampleTopics"]...)
+	router.GET(options.BaseURL+"/v3/devices/by-device-id", wrapper.GetDeviceByDeviceId, options.OperationMiddlewares["getDeviceByDeviceId"]...)
+	router.POST(options.BaseURL+"/v3/keys/verify", wrapper.VerifyKey, options.OperationMiddlewares["verifyKey"]...)
 	router.GET(options.BaseURL+"/v3/organizations", wrapper.ListOrganizations, options.OperationMiddlewares["listOrganizations"]...)
 	router.POST(options.BaseURL+"/v3/organizations", wrapper.CreateOrganization, options.OperationMiddlewares["createOrganization"]...)
 	router.DELETE(options.BaseURL+"/v3/organizations/:organizationId", wrapper.DeleteOrganization, options.OperationMiddlewares["deleteOrganization"]...)
@@ -34374,39 +34432,6 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v3/organizations/:organizationId/members", wrapper.ListOrganizationMembers, options.OperationMiddlewares["listOrganizationMembers"]...)
 	router.DELETE(options.BaseURL+"/v3/organizations/:organizationId/members/:userId", wrapper.DeleteOrganizationMember, options.OperationMiddlewares["deleteOrganizationMember"]...)
 	router.PUT(options.BaseURL+"/v3/organizations/:organizationId/members/:userId", wrapper.PutOrganizationMember, options.OperationMiddlewares["putOrganizationMember"]...)
-	router.GET(options.BaseURL+"/v3/workspaces", wrapper.ListWorkspaces, options.OperationMiddlewares["listWorkspaces"]...)
-	router.POST(options.BaseURL+"/v3/workspaces", wrapper.CreateWorkspace, options.OperationMiddlewares["createWorkspace"]...)
-	router.DELETE(options.BaseURL+"/v3/workspaces/:workspaceId", wrapper.DeleteWorkspace, options.OperationMiddlewares["deleteWorkspace"]...)
-	router.GET(options.BaseURL+"/v3/workspaces/:workspaceId", wrapper.GetWorkspace, options.OperationMiddlewares["getWorkspace"]...)
-	router.PUT(options.BaseURL+"/v3/workspaces/:workspaceId", wrapper.UpdateWorkspace, options.OperationMiddlewares["updateWorkspace"]...)
-	router.DELETE(options.BaseURL+"/v3/workspaces/:workspaceId/members/:userId", wrapper.DeleteWorkspaceMember, options.OperationMiddlewares["deleteWorkspaceMember"]...)
-	router.PUT(options.BaseURL+"/v3/workspaces/:workspaceId/members/:userId", wrapper.PutWorkspaceMember, options.OperationMiddlewares["putWorkspaceMember"]...)
-	router.GET(options.BaseURL+"/v3/workspace-access", wrapper.GetWorkspaceAccess, options.OperationMiddlewares["getWorkspaceAccess"]...)
-	router.GET(options.BaseURL+"/v3/device-types", wrapper.ListDeviceTypes, options.OperationMiddlewares["listDeviceTypes"]...)
-	router.POST(options.BaseURL+"/v3/device-types", wrapper.CreateDeviceType, options.OperationMiddlewares["createDeviceType"]...)
-	router.DELETE(options.BaseURL+"/v3/device-types/:deviceTypeId", wrapper.DeleteDeviceType, options.OperationMiddlewares["deleteDeviceType"]...)
-	router.GET(options.BaseURL+"/v3/device-types/:deviceTypeId", wrapper.GetDeviceType, options.OperationMiddlewares["getDeviceType"]...)
-	router.PUT(options.BaseURL+"/v3/device-types/:deviceTypeId", wrapper.UpdateDeviceType, options.OperationMiddlewares["updateDeviceType"]...)
-	router.GET(options.BaseURL+"/v3/data-flows", wrapper.ListDataFlows, options.OperationMiddlewares["listDataFlows"]...)
-	router.POST(options.BaseURL+"/v3/data-flows", wrapper.CreateDataFlow, options.OperationMiddlewares["createDataFlow"]...)
-	router.DELETE(options.BaseURL+"/v3/data-flows/:dataFlowId", wrapper.DeleteDataFlow, options.OperationMiddlewares["deleteDataFlow"]...)
-	router.GET(options.BaseURL+"/v3/data-flows/:dataFlowId", wrapper.GetDataFlow, options.OperationMiddlewares["getDataFlow"]...)
-	router.PUT(options.BaseURL+"/v3/data-flows/:dataFlowId", wrapper.UpdateDataFlow, options.OperationMiddlewares["updateDataFlow"]...)
-	router.POST(options.BaseURL+"/v3/devices", wrapper.CreateDevice, options.OperationMiddlewares["createDevice"]...)
-	router.GET(options.BaseURL+"/v3/devices/by-device-id", wrapper.GetDeviceByDeviceId, options.OperationMiddlewares["getDeviceByDeviceId"]...)
-	router.DELETE(options.BaseURL+"/v3/devices/:deviceId", wrapper.DeleteDevice, options.OperationMiddlewares["deleteDevice"]...)
-	router.GET(options.BaseURL+"/v3/devices/:deviceId", wrapper.GetDevice, options.OperationMiddlewares["getDevice"]...)
-	router.PUT(options.BaseURL+"/v3/devices/:deviceId", wrapper.UpdateDevice, options.OperationMiddlewares["updateDevice"]...)
-	router.GET(options.BaseURL+"/v3/assets", wrapper.ListAssets, options.OperationMiddlewares["listAssets"]...)
-	router.POST(options.BaseURL+"/v3/assets/list", wrapper.ListAssetsByFilter, options.OperationMiddlewares["listAssetsByFilter"]...)
-	router.POST(options.BaseURL+"/v3/devices/:deviceId/backfill", wrapper.BackfillSample, options.OperationMiddlewares["backfillSample"]...)
-	router.POST(options.BaseURL+"/v3/devices/:deviceId/backfill/bulk", wrapper.BackfillSamples, options.OperationMiddlewares["backfillSamples"]...)
-	router.GET(options.BaseURL+"/v3/devices/:deviceId/query", wrapper.QuerySamplesGet, options.OperationMiddlewares["querySamplesGet"]...)
-	router.POST(options.BaseURL+"/v3/devices/:deviceId/query", wrapper.QuerySamples, options.OperationMiddlewares["querySamples"]...)
-	router.GET(options.BaseURL+"/v3/devices/:deviceId/query/topics", wrapper.ListSampleTopics, options.OperationMiddlewares["listSampleTopics"]...)
-	router.GET(options.BaseURL+"/v3/devices/:deviceId/query/latest-sample", wrapper.GetLatestSample, options.OperationMiddlewares["getLatestSample"]...)
-	router.POST(options.BaseURL+"/v3/devices/:deviceId/query/raw/kpi", wrapper.QueryKpi, options.OperationMiddlewares["queryKpi"]...)
-	router.POST(options.BaseURL+"/v3/devices/:deviceId/query/raw/time-series", wrapper.QueryTimeSeries, options.OperationMiddlewares["queryTimeSeries"]...)
 	router.GET(options.BaseURL+"/v3/output-connectors", wrapper.ListOutputConnectors, options.OperationMiddlewares["listOutputConnectors"]...)
 	router.POST(options.BaseURL+"/v3/output-connectors", wrapper.CreateOutputConnector, options.OperationMiddlewares["createOutputConnector"]...)
 	router.DELETE(options.BaseURL+"/v3/output-connectors/:outputConnectorId", wrapper.DeleteOutputConnector, options.OperationMiddlewares["deleteOutputConnector"]...)
@@ -34423,8 +34448,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v3/tags/:tagId", wrapper.DeleteTag, options.OperationMiddlewares["deleteTag"]...)
 	router.GET(options.BaseURL+"/v3/tags/:tagId", wrapper.GetTag, options.OperationMiddlewares["getTag"]...)
 	router.PUT(options.BaseURL+"/v3/tags/:tagId", wrapper.UpdateTag, options.OperationMiddlewares["updateTag"]...)
-	router.POST(options.BaseURL+"/v3/keys/verify", wrapper.VerifyKey, options.OperationMiddlewares["verifyKey"]...)
-	router.GET(options.BaseURL+"/v3/audit-events", wrapper.ListAuditEvents, options.OperationMiddlewares["listAuditEvents"]...)
+	router.GET(options.BaseURL+"/v3/workspace-access", wrapper.GetWorkspaceAccess, options.OperationMiddlewares["getWorkspaceAccess"]...)
+	router.GET(options.BaseURL+"/v3/workspaces", wrapper.ListWorkspaces, options.OperationMiddlewares["listWorkspaces"]...)
+	router.POST(options.BaseURL+"/v3/workspaces", wrapper.CreateWorkspace, options.OperationMiddlewares["createWorkspace"]...)
+	router.DELETE(options.BaseURL+"/v3/workspaces/:workspaceId", wrapper.DeleteWorkspace, options.OperationMiddlewares["deleteWorkspace"]...)
+	router.GET(options.BaseURL+"/v3/workspaces/:workspaceId", wrapper.GetWorkspace, options.OperationMiddlewares["getWorkspace"]...)
+	router.PUT(options.BaseURL+"/v3/workspaces/:workspaceId", wrapper.UpdateWorkspace, options.OperationMiddlewares["updateWorkspace"]...)
+	router.DELETE(options.BaseURL+"/v3/workspaces/:workspaceId/members/:userId", wrapper.DeleteWorkspaceMember, options.OperationMiddlewares["deleteWorkspaceMember"]...)
+	router.PUT(options.BaseURL+"/v3/workspaces/:workspaceId/members/:userId", wrapper.PutWorkspaceMember, options.OperationMiddlewares["putWorkspaceMember"]...)
 
 }
 
@@ -34443,7 +34474,7 @@ type PreconditionFailedApplicationProblemPlusJSONResponse Problem
 type PreconditionRequiredApplicationProblemPlusJSONResponse Problem
 
 type TooManyRequestsResponseHeaders struct {
-	RetryAfter *int
+	RetryAfter int
 }
 type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -34534,9 +34565,7 @@ func (response Logout429ApplicationProblemPlusJSONResponse) VisitLogoutResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -34661,9 +34690,7 @@ func (response Login429ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -34788,9 +34815,7 @@ func (response RefreshToken429ApplicationProblemPlusJSONResponse) VisitRefreshTo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -34899,9 +34924,7 @@ func (response ListApiKeys429ApplicationProblemPlusJSONResponse) VisitListApiKey
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -35056,9 +35079,7 @@ func (response CreateApiKey429ApplicationProblemPlusJSONResponse) VisitCreateApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -35200,9 +35221,7 @@ func (response DeleteApiKey429ApplicationProblemPlusJSONResponse) VisitDeleteApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -35337,9 +35356,7 @@ func (response GetApiKey429ApplicationProblemPlusJSONResponse) VisitGetApiKeyRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -35540,9 +35557,7 @@ func (response PutApiKey429ApplicationProblemPlusJSONResponse) VisitPutApiKeyRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -35726,9 +35741,7 @@ func (response RotateApiKey429ApplicationProblemPlusJSONResponse) VisitRotateApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -35854,9 +35867,7 @@ func (response GetApiKeyUsage429ApplicationProblemPlusJSONResponse) VisitGetApiK
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -36074,9 +36085,7 @@ func (response ListRoles429ApplicationProblemPlusJSONResponse) VisitListRolesRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -36243,9 +36252,7 @@ func (response CreateRole429ApplicationProblemPlusJSONResponse) VisitCreateRoleR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -36370,9 +36377,7 @@ func (response DeleteRole429ApplicationProblemPlusJSONResponse) VisitDeleteRoleR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -36507,9 +36512,7 @@ func (response GetRole429ApplicationProblemPlusJSONResponse) VisitGetRoleRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -36710,9 +36713,7 @@ func (response PutRole429ApplicationProblemPlusJSONResponse) VisitPutRoleRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -36821,9 +36822,7 @@ func (response ListUsers429ApplicationProblemPlusJSONResponse) VisitListUsersRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -36990,9 +36989,7 @@ func (response CreateUser429ApplicationProblemPlusJSONResponse) VisitCreateUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -37117,9 +37114,7 @@ func (response DeleteUser429ApplicationProblemPlusJSONResponse) VisitDeleteUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -37254,9 +37249,7 @@ func (response GetUser429ApplicationProblemPlusJSONResponse) VisitGetUserRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -37473,9 +37466,7 @@ func (response UpdateUser429ApplicationProblemPlusJSONResponse) VisitUpdateUserR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -37584,9 +37575,7 @@ func (response ListAssets429ApplicationProblemPlusJSONResponse) VisitListAssetsR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -37728,9 +37717,7 @@ func (response ListAssetsByFilter429ApplicationProblemPlusJSONResponse) VisitLis
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -37839,9 +37826,7 @@ func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAu
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -37950,9 +37935,7 @@ func (response ListDataFlows429ApplicationProblemPlusJSONResponse) VisitListData
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -38109,9 +38092,7 @@ func (response CreateDataFlow429ApplicationProblemPlusJSONResponse) VisitCreateD
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -38246,9 +38227,7 @@ func (response DeleteDataFlow429ApplicationProblemPlusJSONResponse) VisitDeleteD
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -38373,9 +38352,7 @@ func (response GetDataFlow429ApplicationProblemPlusJSONResponse) VisitGetDataFlo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -38549,9 +38526,7 @@ func (response UpdateDataFlow429ApplicationProblemPlusJSONResponse) VisitUpdateD
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -38660,9 +38635,7 @@ func (response ListDeviceTypes429ApplicationProblemPlusJSONResponse) VisitListDe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -38819,9 +38792,7 @@ func (response CreateDeviceType429ApplicationProblemPlusJSONResponse) VisitCreat
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -38956,9 +38927,7 @@ func (response DeleteDeviceType429ApplicationProblemPlusJSONResponse) VisitDelet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -39083,9 +39052,7 @@ func (response GetDeviceType429ApplicationProblemPlusJSONResponse) VisitGetDevic
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -39259,9 +39226,7 @@ func (response UpdateDeviceType429ApplicationProblemPlusJSONResponse) VisitUpdat
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -39434,9 +39399,7 @@ func (response CreateDevice429ApplicationProblemPlusJSONResponse) VisitCreateDev
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -39561,9 +39524,7 @@ func (response GetDeviceByDeviceId429ApplicationProblemPlusJSONResponse) VisitGe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -39682,9 +39643,7 @@ func (response DeleteDevice429ApplicationProblemPlusJSONResponse) VisitDeleteDev
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -39809,9 +39768,7 @@ func (response GetDevice429ApplicationProblemPlusJSONResponse) VisitGetDeviceRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -39985,9 +39942,7 @@ func (response UpdateDevice429ApplicationProblemPlusJSONResponse) VisitUpdateDev
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -40162,9 +40117,7 @@ func (response BackfillSample429ApplicationProblemPlusJSONResponse) VisitBackfil
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -40339,9 +40292,7 @@ func (response BackfillSamples429ApplicationProblemPlusJSONResponse) VisitBackfi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -40467,9 +40418,7 @@ func (response QuerySamplesGet429ApplicationProblemPlusJSONResponse) VisitQueryS
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -40627,9 +40576,7 @@ func (response QuerySamples429ApplicationProblemPlusJSONResponse) VisitQuerySamp
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -40755,9 +40702,7 @@ func (response GetLatestSample429ApplicationProblemPlusJSONResponse) VisitGetLat
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -40915,9 +40860,7 @@ func (response QueryKpi429ApplicationProblemPlusJSONResponse) VisitQueryKpiRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -41075,9 +41018,7 @@ func (response QueryTimeSeries429ApplicationProblemPlusJSONResponse) VisitQueryT
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -41202,9 +41143,7 @@ func (response ListSampleTopics429ApplicationProblemPlusJSONResponse) VisitListS
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -41345,9 +41284,7 @@ func (response VerifyKey429ApplicationProblemPlusJSONResponse) VisitVerifyKeyRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -41440,9 +41377,7 @@ func (response ListOrganizations429ApplicationProblemPlusJSONResponse) VisitList
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -41583,9 +41518,7 @@ func (response CreateOrganization429ApplicationProblemPlusJSONResponse) VisitCre
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -41704,9 +41637,7 @@ func (response DeleteOrganization429ApplicationProblemPlusJSONResponse) VisitDel
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -41831,9 +41762,7 @@ func (response GetOrganization429ApplicationProblemPlusJSONResponse) VisitGetOrg
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -42007,9 +41936,7 @@ func (response UpdateOrganization429ApplicationProblemPlusJSONResponse) VisitUpd
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -42135,9 +42062,7 @@ func (response ListOrganizationMembers429ApplicationProblemPlusJSONResponse) Vis
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -42273,9 +42198,7 @@ func (response DeleteOrganizationMember429ApplicationProblemPlusJSONResponse) Vi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -42450,9 +42373,7 @@ func (response PutOrganizationMember429ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -42561,9 +42482,7 @@ func (response ListOutputConnectors429ApplicationProblemPlusJSONResponse) VisitL
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -42720,9 +42639,7 @@ func (response CreateOutputConnector429ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -42841,9 +42758,7 @@ func (response DeleteOutputConnector429ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -42968,9 +42883,7 @@ func (response GetOutputConnector429ApplicationProblemPlusJSONResponse) VisitGet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -43144,9 +43057,7 @@ func (response UpdateOutputConnector429ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -43272,9 +43183,7 @@ func (response ListDeliveries429ApplicationProblemPlusJSONResponse) VisitListDel
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -43383,9 +43292,7 @@ func (response ListRules429ApplicationProblemPlusJSONResponse) VisitListRulesRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -43542,9 +43449,7 @@ func (response CreateRule429ApplicationProblemPlusJSONResponse) VisitCreateRuleR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -43663,9 +43568,7 @@ func (response DeleteRule429ApplicationProblemPlusJSONResponse) VisitDeleteRuleR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -43790,9 +43693,7 @@ func (response GetRule429ApplicationProblemPlusJSONResponse) VisitGetRuleRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -43966,9 +43867,7 @@ func (response UpdateRule429ApplicationProblemPlusJSONResponse) VisitUpdateRuleR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -44077,9 +43976,7 @@ func (response ListTags429ApplicationProblemPlusJSONResponse) VisitListTagsRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -44252,9 +44149,7 @@ func (response CreateTag429ApplicationProblemPlusJSONResponse) VisitCreateTagRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -44373,9 +44268,7 @@ func (response DeleteTag429ApplicationProblemPlusJSONResponse) VisitDeleteTagRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -44500,9 +44393,7 @@ func (response GetTag429ApplicationProblemPlusJSONResponse) VisitGetTagResponse(
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -44676,9 +44567,7 @@ func (response UpdateTag429ApplicationProblemPlusJSONResponse) VisitUpdateTagRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -44771,9 +44660,7 @@ func (response GetWorkspaceAccess429ApplicationProblemPlusJSONResponse) VisitGet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -44882,9 +44769,7 @@ func (response ListWorkspaces429ApplicationProblemPlusJSONResponse) VisitListWor
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -45041,9 +44926,7 @@ func (response CreateWorkspace429ApplicationProblemPlusJSONResponse) VisitCreate
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -45162,9 +45045,7 @@ func (response DeleteWorkspace429ApplicationProblemPlusJSONResponse) VisitDelete
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -45289,9 +45170,7 @@ func (response GetWorkspace429ApplicationProblemPlusJSONResponse) VisitGetWorksp
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -45465,9 +45344,7 @@ func (response UpdateWorkspace429ApplicationProblemPlusJSONResponse) VisitUpdate
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -45587,9 +45464,7 @@ func (response DeleteWorkspaceMember429ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -45748,9 +45623,7 @@ func (response PutWorkspaceMember429ApplicationProblemPlusJSONResponse) VisitPut
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -48882,429 +48755,437 @@ func (sh *strictHandler) PutWorkspaceMember(ctx echo.Context, workspaceId Worksp
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P3rciJHuigM30pGrZlomCkQoDOKib1pibZxqyVZQvZ4TO+upCqBGhWZuDKRGrcVsf5+l/FFvLH+7wt4",
-	"/+x9J+tK3sgnM+tEFRRqqdW2NbGWW0BW5ek5Hz9ZLpvOGCVUcKv9yZoQ7JEQ/uz28Vj+6xHuhv5M+Ixa",
-	"betKhIyO0S0OfA8LFiI2QmJC0A1ZvOLoloTcZxRVnA+3TvUIcUI95As0xO4N8ilyeqPaOyzciVO3bIu7",
-	"EzLFcg7yEU9nAbHa1sBqDizLtsRiJj9yEfp0bN3f39vWDId4SoReXmfmvyWLnre8xGvq/zInyPcIFf7I",
-	"J6GNWjsoYHckdDEnaEI+IneCQ+zKd8mF+PKxGRYTy7YonsqJfc+yrZD8MvdD4lltEc5J/oL3doaNxtDd",
-	"HeLtZmu4t7+z02zt4YN9Sy5YCBLKd/+vnxu1Q1wbvf/U2rn/S872bOuYzalY3syPE0KRI6d3bDjokPAZ",
-	"o5wgF4ehTzhy5YMcMRosbEQZcnxBptyJ9vXLnISLeGN/gfGp0/fICM8DYbVHOOAkWtyQsYBgCqs7wQK/",
-	"CdidOu+c8/LiAavO7S8hGVlt6z+2YrDbUr/yrXiOH3AwJ2pecuu75AKLSd5N9ycEeTDiFZcQOAswlReP",
-	"KpQJ5AuOZpMF910cIEeN63lOteDGzYCHr1+/ILv6/mJGis8tOeTzZlYviWd/4weChMeBT6jIO70zeeBo",
-	"BKMQo8hx9VCAHfJxFjCPmIXkgZIZb5VdJ8yolmXd2xYXC0ChEQunVrzgkGBBvI4os2Iz1kGVyzfHaHt7",
-	"+xAJf0q4jUh9XEfOWJB2q9HarjX2a83tfqPRhv/7lwKDMpuMlvOouzxJbmztPhM/l72c5BsfeeUS2M5g",
-	"lhILN4PLrzt6/eMu2+ezAC/KrjseXXrhiQkedeXdKfaDEmsmclzZ1cLgR17nx5kfEl4KcYkZW3q90csf",
-	"dc2l6KJfmiL6j0wLe7zjCv+2DMT6eqiDKkZccICfyz/IL23zHSW/tM33//2f/6XJoJZmfrbkMOt9uc2a",
-	"xT3qlk/xkJSB9kCOK3svMPix18nFNS/Jp4JocPkVR69/1GWXpH90A8JHH53inYdjTP1fsVxdKQxlqQfK",
-	"Ljz91ONu4ZqXPuu5Hlp22Wb84y74B6W6lVjvh9uyK/1w+1hr7HlkOmOCUHfxliyWF9lBShituRPGCZXK",
-	"AKqABIjR9XXvpFpHHRSSGchySErZhAt054sJKFUcT0GFRSMWRl8MqJJFEKZePGrIvAXigoWEI8rExKdj",
-	"GDAmgsOokR9yEalpR+n3yxkHFCPPH41ISKhQ7/M5wmincVhHb8mCIxzK0TMBy2ntoAmbh7w+oEZxUVp6",
-	"fM6J06nJ40ke+hR/PCV0LCZWu9Vo2NbUp+ZzM08P7Y1AQc854tksWMBu3AmmYwIaJ/KT6r87D2FPTreP",
-	"xw6ayhcRjiosRM7fHNgNpgtEPvpcyHO7IYtYG1valDYVFO1mt9nKWz8A0tWNP+szgYMSCrVZpTx0qTaC",
-	"fkw8yUblG0Avd+QN1ZrVtvpVrt3naMq40PaPAXX1B4xmWB7OLQnRVO42ZHe8ji7gS4rk04EZNGGBx9GI",
-	"3BEJdZgi5y8C3xAHgQqfuPCsDs+j/W2oxy9T1hyddIkuPkwrTc8V66XnczGbi2NGKXEFC4uXsTTuwSvJ",
-	"vilejLyXZSD5FwlZbYg58dRF0fl0SMIik4ockn8REt/wR386n1rtZgP+BxiovmlEV+RTQcaS8t3b1iUL",
-	"Iu0q51Q0t33YQZh3x/u/nAfFxolQ/fjg2eDxeK4rgsM8ynKMOan5lBPKfSlQIj4fKow21kW5nqLT5+qt",
-	"q2jeMpW48n/NuXZAUu7/WjyXfCz3plu76atOXHMz95olicphtgBoctshcVnocSQYktiORiGbwlkMydin",
-	"NHE4IeHzQNRX0Ypi6FwNi49IR7sBmUrocIBbqu/kecsvQoJqzaMBBTnZQVz4QYA4XnB0NyFiQiTbYPAv",
-	"YOOIBQG748XUGEXEeEDzqHEhYX0wXb1iYY4ecMymU4w4meEQ5I7AV8sa+STwuI0Idida1rbVv23M3ehv",
-	"+TIHSeZZgzFHA6pEGDwMSB31fX3aw5DdEIqGC6Wqwu4SKl0tNmGVU+z+wuVukicA/KgE/wUc6KnBzRik",
-	"cBjiRZ5YdzWTz+UfnjML2YyEYqGOwHyyMXd/g5M5QmVOI30WcofyDSVPotRB5JGYTQ+ij8eFVFjAbw8l",
-	"wvDmmAb38U0O4XunKJfmcxJEYaOS+IREzENaSF2kvJKPLIoIJrnfWnIjlaZcjw4n4Wf6c+bq1Z/l0znY",
-	"1KfzIwtv+Ay7xRz2LjHioTecmCW+58SX38OVmfkzF/hEC7iX71IaEKDLa+xdKqVLfnIZFUR5u/BsFvgu",
-	"yIhbs5ANAzL9+7+50kOjC5HwIMAIqgCujaZzLtCQICwU3ZfgJTE9DFl4DEi9rT9xq/2znNHTIuX56FJq",
-	"L5ZtTYkE9rM0IE8J5yASWrlT3L+X0MUFpq4cs4Vn/g1ZcIkBAos5t9o7QA18AYD0g3KT+oyiEfYDIs9Y",
-	"hBogrNZoz23iBjkc7ns77jaJYQgP2Vy0hwGmN0AtSl3DhTo+dfrLjjKj9HpMaa6KYQO77Fz0UMWJDs9B",
-	"2zZSJ87Ba6sO0qnWLXBU0lHgu597kRIhQa5D/2YTWvcYkUxc3oJizvEZy5HpEz6MTzhazfMcbEdKX2we",
-	"usQYE3yO5soBDZvDQUiwp3VeDgf4hoVD3/MI/cwT1MjK5fV9eNv9qX182e30u/LGkhocah3g5rDlbns7",
-	"ZHe019g3eGK1E0tJ4U5Lf4LD3N7GjYbX3Kvt4VartrN3sF87PHRx7bAxHO7sHJBdMmxZRVgRo9MFCac+",
-	"h+gAj1AfUAFoYWq8BlKYeG9nhHcPho1a82B7r5kCgG0JAFPCBZ7O5H03Ws1ao1VrHvabu+3GXnt3r37Y",
-	"OviXFcNJcqcxoBzgfXeH4ANMDhp4l+w8IaDMxUTyL1dKYjYazgVic8F9jyiBFQcBCV9xxF02I6iC03do",
-	"I4wiSi3FIYzuJiwgAzoiWMxDUm3DayT2/IqVTani6MNvo6Wzd6rIp9HkGthslCQBLSlH3tvWGRNv2Jx6",
-	"DwPW+Mp24rv4lxeyfyNKhixA9P/+///tEfp//99HOeUzloePseQA+HeBFwHDXp+xUxwq7X/zja1hAs3t",
-	"eLt6PiQYQwHM+HxMACCDfHQJ8ZS1kpPwFgAv8Ke+QJUmeue/lsKzluMUzb+Q2ij1fPmmN4qRPejUEjRm",
-	"L5dkbK0Ip4kPt5U43MTKnpfHxrFNeSw2YxpNcdu96lFkSla2VW/p1C8jyeyzeAYEZMn1mEitBZsjyaFs",
-	"hDn6cCtpS8Lw+jj31ToouK9I3Hwm5k3RfOZhoVi1vLE4gI0SHwwOzodbB1GpgEbXq1Ciz9g7TBdaquWf",
-	"eS+SNoB9QoEwwjG78BnlUtUV4QIFWICJfA31aSUEpL55c2hW+kzUZ/UOjX3L59qTIyFReWN8iO0yR4BH",
-	"Ql7LpfxQ68gPDuIAU6D6JQIYE0Ny4hjVI1LDvcO+SIcjLqmmoJxSuWQW+r9+NhYCM5bIHhJgTTjgaWRr",
-	"rtcymvEVq5VF0sUzXfA7vSkWIp9CfGhyf2mK16xm7urHH3+sJUWk/Fg/7LpkJpaAB8HqCM+9xDiCVN3h",
-	"LfYDPAzIZ16hhwUeYk7QPPHK9K2B4P9r4tJ2Gwmp4IqE4FxMP/88OoxHZoR6hLoLVJHMwWyuGnMyTPkd",
-	"CW2QPeFPKT5ggXyBXEzlCJAkEGV3A1pxlatF0fjRnBNPPhgwLmzgNjUVraoWp94vFKZrAlxNofuA5uM7",
-	"WDqfEuP5fDZjoSDeO+L5uA+DPlPu2V6L2s3dJGpHS0BTuQYEK31mAdJXMOEkdy937QBn1JEE73w+NZ7k",
-	"z+GMyrsMLnIR8edtEwytbBqKf5sfW48muSQtDZdGsTDTTM0Gn/c2XnElpOhLAaFesJB4iWj8tcJmtCAV",
-	"Wz8eh2QMdxQZD7GnhDYcXChLvE945BFJXBx23fl0HmABBobOD99YtjWcuzdE9Kgg4S2Wl3rRb35r2UBE",
-	"IZzDEmQ6IyGoskBFzchPlpQLlIq/V2s2a629OIZXni1L/raf+O1e/jjzXQgpVSbpe9uaJdaeWesni9D5",
-	"1Gr/bL3rnVm29a7zT8vWG7i6fmfZ1vH59Vnfsq03vcurvvU+x+if3WjCHB7tOXWJvatzdLDXaCJvHipe",
-	"BiEEwp+SGicQ36/e2UYX/cG80dh2KfxD3tnZb76VNPYi9dUJqugFIDk9cN2EBbty0f+5UTt8/6lp797/",
-	"/O7b979dmM879yfVHKN24s6WQ3AkmrIRcuQQ5wh5THB0h4Mb5FPBECVcUjE2/DdxBfDqrA8laVvv1P6F",
-	"a782aocf3v+9MhjUU19U/5a7tCTYrHSJ+FMS3VEMJ8nLMn/ZJXzJsdH85+h07BRsJZYWQ406CDm/SmVZ",
-	"i2Rp2P1wu3wFmvIeIS5wKIBgNsHd6lM3VO5XxCgityRcaNVH3sOIhVMsFPvb27FWu67tOOx/2X8+Hwa+",
-	"a+BAUqJv33WOtXhWL/Ce7DTuc29TTXNF3JCIfHGQw2+oApPMQv9WqnJycvAwf6zhmV+7IQsH3eJgTqp1",
-	"dBESDqoFRC7RVD7NgII8o3yl3AQ1KREjb9l7OwXLTqYvRCcrj7omsToXpdK5ADm/F0fcxykwCEfscIq9",
-	"pP1LHkk4p/Lu63nzk+LAbZCltBUNeKgwJyO15YDRMQmT0rgSwstt2y+Tu1XfyOdmx0HJS68+l5eO4Ue5",
-	"fp5adqQdJw4o8u/byWjcpfeeYi4Qn7su4Xw0D7K6SUUFchCJhGioYiRsxJmUnKdYqvRjNFwYkbZa/vio",
-	"hoelH9hSjNfGUVq2NYtMxjzl914prETPAFXNuLxnIbn12ZwrjO6ugzmMQia08ftuQqi2VKt3GNTngs04",
-	"WMZ9Oi5/dPPC4FyJTuCZWolM2JXEldetdewA8gESaVKJkPlkXpGO6UqeuS0JfDGz6NHZXKzlGHkMGiva",
-	"po0sd6EvqZ0v6ujS6GU6PAVYuZrNAUgdSopLdTKnJLE4JMgfUylrApqu5U/9hOFRecqU+Q10AgKqWYXN",
-	"hD/1ufBd5DKqzKbuovqofKoXL3pDtqOfPNIAqCJOcHCHFxyNCSUqzme4SNjW62u5ROHiHsQ+0gJLw17H",
-	"T9ZGsqxgD+czBXuIUE/CC5h9fLH4PCagT0CKKhfnV/0j+OO6DxRzzgUiv8xxoOgBFpMozOfhbCId3pXF",
-	"GkrujAbqU81A5jQgnGvGyHUc3Oa8Y+O7pgWXtjKq+6thCcmYqMZncIiNjy1J8DcT6OHAi+kwqMeXEIAp",
-	"350mgW5+SvdZJsjK18QQIhUrwGkclaX9j0R4ZRyapQMt80niMhmM7ikD10Mg5sBaU9NBAFWZu9VqSw6r",
-	"jwPnV+3eBIzKHbO5QA6EqjpbOgi+1PYyt2Vy2xMLKL67a65jv8uaNjy8UNFEHlioY7vDbhy5oGC7cW8v",
-	"j9pLjWrtNu7f20vmDfkq31tdVyBJUZKGkaY2ftQbecaRPXMuVrspJ88ybLW77HV1QVf08EI5aBz5X0cy",
-	"akcwx0Ys8KSMBDkvpQHnBMdusxzoUUeSUZ7K8o6+1ts25AcPF/DLEyF5HSV2JfLjrRMhXCCa4UCxQHlt",
-	"EFicoYclMQYkVDhxWKCZ3lbgkIs8nBOhM7U2QJ5EoKFEIqt1mIpKOrDeL0Hko3AtHiUdrBV00kssyeGW",
-	"gx+X+NzUp+ZjFtrv8w547vmie2vs5eVNQtjNLyegyyQ4NnKUwC3/8khA1F+gZ8FfARv7VP/B5kIFXuuI",
-	"oVwxFrvadJrNDWBSRyJeG2EUBfrZyLkhi7YyUPqeslA6qJLzrdRS1DfyafXd/1RfKOHVPAwpZUYn8+l4",
-	"QDHXc1Zha0xIKhXaeqR2PsNGbeRgyuhiyuZcR83nbzCqM7MJRYEn44DmTR5VKkjH80LCeT4lUENecYTV",
-	"KFQZkokvdTIkwjkYWmch+7iwk8qerx0l1Xq+GiFy6wz8OFkktOE7zHUMWb2YJJeQSh4Ft9lcuExJdSsF",
-	"FYlQ53rsfSrIMMd8InA4Jvlqo+BQXCYNRq94DOISbqVYdYQwnBIOXnHEwLMBK88/eTWj8S5mTx+rQwd8",
-	"QuDNwUopt1XqsPw3olw6qf8IOXqTBkXUavKnjyMpy1ks81hI/BJDFWxDj1IbTJxvfH/JK3m/kiKadD0c",
-	"BOcjkMVWah94TN4RgS0pjmVl88gjWU7YjYnyfQ4RTwuh6tXLO3mf4ojREn6OSbeliHF0iG3LREdbGZKy",
-	"KkkhQ0Cs5mGr3qi36s2Gli53WssYaOXECUcIZmn5JxOiu00ORi3c3Hd3hoc73t4IN4ZNt+Vtk53RLt4b",
-	"7ieve6VIm0QBS8G3tRTjmy/nwqlOZ2IRcUWQRk0Kg5TszN9Kh4LsE/Xn+cikpQFvlhqYiQ1hoxEnKklO",
-	"fn0WPyo/qvzB1q76FOdL6Eym9Ho4+O/NmDk1n+FnqZ1S/RLzBY/e/rAXphLulNQRpdtZ7ea9QanzmH4a",
-	"32d8zzpKO8/N+Rq7NyM/CGLFNwXWoPc1bYvDd0plAp1me9R0m+SA1Ha8fVzbGR6Q2iFuDGtJmFl/7Uq1",
-	"ybh2l6XHSPteZj7Rwkoi/xX406/UFtejv66vpifJI2ivMffd40T012aC3gxzfsdCL88JqwyTNuITdkcl",
-	"P3L+pv/n1Ne7M5WphD7IVBI9accLzNu8qfOWhRtlEl2t0sbl0uDy5OiGlyJbh3Fu03HgT7EAqzVnoRFP",
-	"rEaazuHlBwSLQqAUEUxmjyfguXHYSP0vAZh/A7qkxO01e7o1lTeaKRVEPpTVkZaB3Bza4/oazQGvrNiB",
-	"p8S7JKNY7NuouN8qB9bSgZfE00yev15c1r4QXUrZM7uNS6OUkGzv0kl/G2fuLYlWGqfSmXqJe8o5sHjN",
-	"kavBije+CinNSpYoi6oCE7C7hHMWVZp7mfRLFXrg07FymTUO0gWm8pAvoRo1DiLlqFmgHEULLeUBS0WU",
-	"JYsxliAbj0YFNkXqBzp04jqTG9aKfLhb4XERNTab7OZ4B54PC9cgYG81Rj2byhLx2cdXWGKRW4mgD5O4",
-	"G48vccdfRvJwUkCWP28kcJd7X0bebqTl7UaygO7VfDrFKqIyi/QPZ7xlY0NWcJfE9PnAnMp02UBW9XQ0",
-	"/1q7d5h4f7Gnv7HWoq3fH70udzsk8G91YGsydlUIee+KtuN870ozEkV1xOY7qVK14pza3cY2MsH916ng",
-	"fhVWrIKSdxvbEsMLJtnOm+Qw/YZWAxxIq8XmXSM2w34LXUZyvsNYvlYMsuW1tlv7I+K5pNVsHRjH1L7X",
-	"HB3gQ1JrDbfd2o63S2oHo8NGrYnlF/Lz3kjCFfkoOuo85aR0HgR2TkknyT5T/FAqgLruUNtqNVO/uZFa",
-	"1dtAnTTR3NZJ97T3Q/eye5ITCRzdfFniqiFIbzFPznyAbJ64pYKH5DkqgqlIU4EsUGDbLCIX6bt66NQs",
-	"r7DXMp5HFadyHFzzgKC7CeMEKYsY+mVO5sRDvjhCWHmsRywEuawGwqg+M5/wXNtmDC05KzGAEVs/Lrpn",
-	"J72zbyw7ASu29abTO+2e5FhC8uhpXtWyaBV2ssq4nt6OgS+GmVVEy4DcEgvBm8ScJghLKYFKk7fCY1RE",
-	"Kd9r6RJfJRl/2+9fIDUeVe7IcMLYDa9GVwvBCJQla9xPiQ2xZvLW333f79fXuzSxSBPOVWf5fMKZ4UB/",
-	"IuHsKzGH5opngJZLlkyVxXbry8ksCbyWXdJOlbBxfXmb1b2d7MeQ+3QKTRVzTvD+/cbr7ZPd/e5Jo9Fo",
-	"trZ3DO/PkQmiSllTE4guiSANfBoxCvXpSqh4mPOz095ZNxrU96eESU1+e09qnGW8EinMi/HnpPtD77hr",
-	"fQmrWwowYvZxen7ZsWxL0inLNvByfN65yLWiby4fJICqjOJndI0MOGxsqPNW9Sq4MnZmCUSKgs8pJwIK",
-	"Cuh6JB5T7Hkj4WWZkUTNPHwvKu57Qm67173qCmf0Bi07FHlUdv5NEjiKLZkaDz7lxIWmsGIpD+Ls7dn5",
-	"j2e6XGxcVlhJElBUmCKFSYiF6PzNG/hzuEBOCq1U/TsNnvqlIN18uOx+07vqawlHPy//UtiZB68ZfC3K",
-	"r8U6ZYSgAEcrRt4c6nneTXxdEEMnrejuNRga2PiU1J8uWiAjLOWqsCm4jMUFgcflVYM+HhdYnoXmAeZC",
-	"NMVaOmzb+lgbs5r8sqbpK0RdaXPvxxobE7r8y+/Xtp1uVqJTnNP2tqWixAlJOnGzdroTUYpSR/iYRr4H",
-	"GMtTZGPZVK5AeyM7eStrJ1/mtEk7eWu9nVytcVMreb7Ms16aWCU6rBARMtz/cxlxnMCpF/4wzvyY3LKs",
-	"9V7NtaEB/qF2+2VKrs9NXUNUtbO1e9hKF+7ca+TRhfKkdYo/Jr9M5gEsk9uMCIDH3OSVRl2/IoixJfNT",
-	"0VkX130UklmAXZ3IGfhcVFPhyauWmN7MeiEiU2E1Q+Py6EdpR0c2g1EnTNm5JZxK5gN8Ic+I+jNGpGI6",
-	"+ow6ONCiF/fIV+AeSenIm0aFbKZTp0pdRJQvC0yT+RRS2TR5zSvsHuOuvke510Qhi1jsN79nICs5eBm6",
-	"7n+P8SP+5zmgl42L8VXl0+xNJPmEXG21rX9zRuuX+O6drlG6VGHlQuoxbOa7it5+d3V+hq5UyaKKF+KR",
-	"QK1Gq1FrtqoxW3KZB5ZOZQYGJdhXAbycUFFHHfXGKOkJmyJIqrYVhwYpMJNac0IfiunmHyKCxdzsQ8Xv",
-	"JAQVieDy0c3kcC8rhy9TlaQc7pWUw2Gxm8rin0O+HpcOPXkEywMF2a+EOuAVtMGkCjt/UYt1dLEq3dHi",
-	"CFE2oCGBblBSXjVVgX1RraPXbE494iHOVLU1yiiUyXYZF8ECCYYkTvoB1ASWnybEvUF4QLXVBY+xT7lo",
-	"R0XMt1vorf8aPCrbLRSQWxJw5BEyQ7N4O0270WigG7K4Y6HHwf8yoBrqVe6Zfttus5VEJfnWXXg2JON5",
-	"gMMa+TgLiSo8LNcRzsGpx+uoM6Ca7s0wl1RwKHdq+mA19G7hoHxhCljxn9/XXShi5aiH4XicqsrdKaVZ",
-	"/L5l69XE8JnlaGOCepGln1mW/pbgQEyWWcKyu5vdrHdq66fyQO/tzM9W7Sso6LY6rORGvqfVrO+VKNmW",
-	"KD+2WejDjVpsTlFRXeyOHCVcGJQZw7UuE2UKeKEJJBjS+ZSEvqtqnUGFlApUh0M+H1AwzjeqdXRO0QXj",
-	"YhySq+9PJSED0j2dzYUqB3R2/a572TsGwkk+YldA4ffOD99IWt7ck0R9ykJoROj6UxzwKtTCuPr+1Bew",
-	"Mo/NhwGUxXF9Sa/qqEPjDaEhWTDICVTjXnEUYjomA1qBYoTo//zvZv2AbDcObG2YBzamsoe4qespyV81",
-	"pswVJ3o/NNIw5LfAt6OxMoe3nsU6k6m/tqa2WmxXUE/YiXJr8nrzYPSUjX2aaD2ySeTaqkbXwJpUkRfF",
-	"3yoq4cKnKGBjHvWMxHPPF0iE2A+qpfIvkrkdEceJvky9oNlo7awVkVaVvljXCzKb3XFWIrtDH3hOYlCi",
-	"joyVaMne3GnvNto7h/Xdxt6/IHBvFBI+6bMbIk/6ZvZBf/Nhd9RwW/ggqq2ZrbW57ncAnBui/Mpk8d1k",
-	"+I3rn/vf9a5/7TXP/B7v0ctd97i317uZ/fOH4+8O62Tx3a/ejz3/3O/NT/0df/R93W0FdDh90/D++V1g",
-	"qeMF8Ei2F7e+YxOKTiBpz1+Tqxf64wlEHOq0t0uC4WDje4tTAO+XyOGK2jy6QZvasPPQUlnp21iu/4N/",
-	"mRMbcZ+OA6icdYTIR90fFAvkbOGZv4XnYrKlX5SfRx5dy5JT0R9T4oFyzDmCYUcIithjjpyOLsgNTqE2",
-	"ek1wSEKdOK5fqRPF60VVYdbJNgDO1zxPadJrzpyRnWpVDlMUosm1XkCG7qQ71S/XYzL94MuG9xkQKyp2",
-	"9oqjccCGOEBqJKpArQ9fcBSyQOeLl5IEL+XzuTk3CSpUIoguQWz04vPO8B1RYluxwbCoK4zcltW2uie9",
-	"/vmlnm9dUm0uQn62PU2t5NNyZ4JUCx85ClXOfzzrXtqoc/Kud2YjtXgb/dDr/ii/ftd997p7WdXdYaJm",
-	"MerR3GeqhVhRIEOVv8Wo3VryJuVWi+/x2dQXDUZPkda9CTDC7X4OLL7kQT8gD/rdL0KUMRjl1obrYndi",
-	"IpChPtxsPgx8PiGqnYqUpm1dK2nmuw5iSpeADpUhqrz7vt9Ht7tVO25EDuVOaAzPyPlYuyGLWYApqZmZ",
-	"HFTxiDdXddQJ+D1FO7UOLFBAMBeIUZdUlQEn+SbujynoZg6q6IKQOhr3FUf/rL01467MuGod/SjX+D27",
-	"Qk1JYloIS7VET6mjeORsyR1i94ayu4B4Y7DjHCFsflG9AzjyQGbmUOzfJ16md+knSw2/DqFrxi9CtLe2",
-	"1Fd1Pajusmm7eXCwbdnWL8xcslIizXa3TCr2ErlOvH6paI6ebsK4+Lk9Y6F476CKnCnZHQkq5MiRfGlo",
-	"//TKRgcHB9tV1QPeVGoJ5wEBK5o+cXR92eNQAnOxrCA0CsvDFAXJAVCZgi/eUWKxiFECZr64O4ONPBL6",
-	"t8SL2wu7JnId+V52Pbt7axSWDZLRtRgXf6HqigqGbgiZIdWgITH5Tv5hwJ0nu45GMR8Nu2m33udZ6UIi",
-	"sE/LdPZN1QbPnrRy5AhmsB4JdoQoQ3d+4Lk49DiqOH93bOT8h5NV/Uprbjl28WZjfSp+DNdmB3l8F1rl",
-	"x5W8sgZRYuwPCAai2JgLVcSxqhNruvBCq/QQTwmYgjtnJ0iwMTRvTkmPqRs93FvZODcvOCJKflsSmx8p",
-	"FS7voJIBhQ8RN/2CQGYTweeCfMTuqJZmlYAfsfb/maB1JTRKukZIzfqVi1Yd+5Uf3W28NhDYf2iQZ3Eo",
-	"rjndlS+FQZ8XK/qkztkV3tVUEOSmLtW801wmCUmVZBOvaitbBSAvqD/2qrbWVwFIrbeUX3UzB+VaAH1o",
-	"5J0EsDzWfU516wE7kgPR3YShIXHZlHAEkBl384h7hurq6Mq4rCvfbVr98pHD957UyVa2Pm8SQpSG9xA4",
-	"Meq58ZgYJQ30acuOLQhKo7ZsS6nh6/0qhdpwcuHPphOnON5naMZyP+mEyFxDZUi0u4WjMasj0Ksc+S4H",
-	"/C2+4CihE6nG3W3kaAk6vkWodjegP3Zff3t+/ha8KZByaKoXSunXKC1VW0numaeVAC2f1OqZEe+qS8rJ",
-	"BrFpyznOhvcHJBTc6AIQ3MHgCC+vT7sfOsf93vlZjAV6Yw/KccqeFcDVXEx00bXX3c4lAPAQrKjG/G7E",
-	"cxVLL685KtKW7v2V6sQmxTgiJkyu7+L8qi8XHPpW25oIMVOqErvhSR1uyyhr1v0XiGIrIV5k03jj4q5L",
-	"FoOVxqX06NWhbiy/AiRI0ZDdBwV4uJTLIVNa5UhzFLK5iDFIMK09RWkmnX7nw5vT8x8tOwVWeaHv3B9T",
-	"n46L+h9Aq51Ef5/IkKAaB+aZDpACC9XYSkMh0P8BzbNIKNan7xfmMaho8PDI+GTh2qWQEeULMxosCiq5",
-	"ZnNvYlSCpIC8s3jqMLs8jFwZMrL0wBMG6+kkHAWU2di9jcXLfGxaFhBgXMoGsUHs3mE2dm+Z6iZj9w7X",
-	"S5mZZT+g6YrUV02T9TT/MigEMYqVPF5mbEuJ76oqGx7atIANjamUueWowYcylgfyCb7thtviien8Y5He",
-	"jaMMI8Js0ouSJPUhZPYB1Oj3TlzSdGVdWFsG9Z5PEM5Iry8Bbs8f4JZTPW4zrS6vcUSH6pj9mPscISdb",
-	"2w/arIKHY+4HoubTqOhC/Fh9Yz6T04DybzmxQpuE6xRknp0bK1gmjGTTkILHsKpGWJprXb+aQcI4WJ6h",
-	"Mw6htyRgM2KKCoREzEPKEQ4hdFg1tQx81Ycku72ZWORn4Wts+1TQuCn/F4OJebWFl1Ezb1QSV9dRMhgX",
-	"IVZuPWONaCtrGLNQ9OiIWcs4VoqhJLHw0zqrTLS91HPZifUR23GQIGxE7zTnKM11GYpZBFXmZDPtRDRN",
-	"LLXdJNUsusCrwgvRJDEPdja9q4i+Lr8sG6mrDk9vM7HE1G7M4uI3555i3Ldr0yaD4xBTUUfQOEi1maZM",
-	"qG8JRPjH7SMy8clGzFp5NDBIiUPD8jUZfiDhMONcWtWXRR6O/8uc6J81a8r2h0nv/JJIKugKxR9gv1IV",
-	"FxPCSRyPw6NiV1OCKddkKw7X0UpBMvon5T/LM+s29/LZSqoNTWON4GIUPXWuuTChuucSL1LtN4UNis5+",
-	"vNoBXZ94kVEO86hbou9G5cI8aEp5RXQcrbYtpY0OA6pSRCq+4MhRsYLfqoGOiapwJowLRzUjZlyk2sab",
-	"tDzw3EI6Dh/QRFdL0LUoIR6AsO5/qVsCL+lHUSDiyt5Nr7Jhi47e2pK7+3BvrWIyZN7iaoJbu3s5XavY",
-	"HQlrrpRMpNZ89W2n1trdM/AFbfwxjw+7wkZRW/gRCxFlMKbQlVDU/ji2ARZmZCV2edA8bK3zFlrqRnU2",
-	"UAXTBZK7qkrkgsbOPLmRhDs68Cnh6N/Ml8CmYME2NfCTK9rbyUvR1+bLTzldyd9/atpFODcPV/fuqqlO",
-	"F8kl24hwF8+Ip6rgqGgcPySo4myxUJ7m/5CE+h8tp3qEMB1QPOQsmAuCHKlmV3jVQdeXp2js3xJtK8di",
-	"ArD7y1xSlwq0ABccSVTQHf/0PYF9fUAp03gS51Klr2gT0TONDNFRqrOJISQFvvn0hg0DMs2htG+O0f5B",
-	"Yx/N1AikWhdxG7k4DBcShIdMB1RdsFAwblra6kSyY+ZBvyuVVeZUBzQK11eyZTQ8akUhh8tjjR6Tf0xV",
-	"biA00TJdUaIBvSgzLet6FEXCdnGNxWjZOU3X1Q5hBHKZR9qoia5psru1Z6OW/kpejPy8jX7Age/BHb2B",
-	"bkY22kWXhLN56JJT5t7Ib/aib3Rr+Xc+h7aN9eIakQWxo+qsyzcOVVfbhRPJCShW3chdshLZABFyg1z1",
-	"zeWuVD6UH0e9sm9UnF6VIzxv2mJJPiLyIoOvJiwUNgqYiwN5k4irIm+GsBuUkO/LD7UPcWGOlMhtQdVB",
-	"15c9SX4lYmXnOEIO5BK1hwGmN07cqltX+eR4ASmcOAjWt8tWe7ZX5Zyl4CKn46qXf6fK5Frc8zsKXbIj",
-	"d0WosqFmDFK/UoxTG3DBAKtagW0IZJl9J1YXP5W3+0uVafCwfKZsKsfnmBdS78pfqRr8GYoERP6bQAF/",
-	"5BMPPE/QAnrCAs9GPgW2lgqVZ6H8mlGSFqp98RgKR1k14zHtpknBPP+oIekiB23VAUJYCLxENW2XpzmU",
-	"Z+TiKQmOpYBoWsodqz6R6B+oc9H78Lb7E/o7Or7sdvpde0AdzDkRlwR7MODqqttHf0eX3c6Jauz4g7yk",
-	"hfxNPfhD97L35icbOZACFz13fdIzz1VtxEL5Ym8KbSdVDqK8WqMXwQ4yfncruda0dFqBN/1WSQLEb9Fd",
-	"/AYb+M3DAv+m3vFbOA/Ib5mKzb/F9Vp/M/WLfptzEv4WsoD8NiVSy+PVitzRb2oVv12D7+u3E+ipWf0t",
-	"Oo3for1Xc6XFSx1eUrYixIdbwM30Rb/DFI8Jl3cmEUTZVYYksNrWW4kv8HMYhxzckMW76Lvc9DM7e8bq",
-	"o9pl9FHtNqdvq2r9v2G3/o1LRug9lujraoyVKzOXWACpnpGbP06a2izzaVWP8zyzQr6XZEXWU3qlyWjU",
-	"9M3m6C3630bt8EO99v5Tw97bvi+Ey3KtzTdpQF7uIFlej7VsT/Enagx+Cd0XH8ZeCfUudAP7b6SMlRdf",
-	"nkkf0UrHWA5HMxL6zNMBDwSHgU9CHUAfpUtw4QeBYnuo4ot0UueAYp3woZI12BxavvK5O0EYQWNJCNyU",
-	"mudozo1SvNM4TIVMJGyVsLALWJeu7pra1MHejgTxjLbO7lDAIklRHYjZxw0h8XpRJapK0oA21iZKvqj2",
-	"YH7vj+VLnAfZKmI6UEblZDE68se6PDzYhcs0pTCFuHEzE7sVH9z5df/iuv/h+PzsrHvcP78El5+c+TYK",
-	"Iy0fMZbT+cKns7lI9p1arqSQroQt5w/YWLuWsMBXoMpFPezzSzVggfuZKgx6TbxpVqF7eC+tQOJU6I/H",
-	"JDyn17PApzeaypmVvA6Ye8MTLU/1m3BTPitBzI9vChrnUu+NcdHEW+hFyzE77vQ7H67Ory/ltm3zpALa",
-	"hPx9fH521e+c9aU4pcjndsMMV+1Wv+lb9+/vY9pwfP7uonPZuzo/izmJ1WcMTZj4EqXGI8gtSz7nAem4",
-	"+WGbMTTmOSaeoRTcJbQCiViuAfANtgohOQXVliPQX/eSUxi4KjTvD1FwTV9+dM7mhOwIyDYP7EqA22bc",
-	"cokKlwPq49RjEZAlRMDdh1fNXRuls0Thy7WE0SEv6S2vPs3j7PFscLS5bXgeEuua2cvye4v2cGzo+KZA",
-	"McE+PY+I8acc0UJMoIaOfj9Y95VTiJKPKsMxypHonJ1Uk2GwnTModX+ZX9w+w2vWgeO5Gp/LbDZ9Vm/W",
-	"rLP7vWVbZ/Dfb/rwn65lW6d9+E93PcyltpKYIrvSots7idjs5q3eTG2mtaiVEDPWhb0UMJbNcD4WWxLc",
-	"ZdliV+gRvs+RbBILT2UJFTnogRhECyk6/sLgWPnjZmlXzWza1bJQmUy7aq4NVIpY7iZGi0cWvstL219G",
-	"YC4rGv9hZeAvK9LG9pVWYw3CxtLuGjx9gPXpM2XVjJVo5TYeLsduGOf8lXXYLRRTCymnOeCHRINu1Cao",
-	"bCOXYnGwaA+n5rI35LsRpdoAIBOMfjPESpGxDSY8jZ7bcMLseSco0toz19J38pDSO1h5FWq1m91Hgqo/",
-	"WNhIsoENTjiWvDc54OUYdjO3ndhM0TkZcfbBwmIm302KLgledoQ8Jji6w8EN8qlgiBIuiKfro/N0TjQk",
-	"yamIhVcc6TnKFV5Mc9ZP67XBJL+1Y7aam7uRL9HBVs2DR6qs6JCENlJPIhYizaPq+WBddCXPli4BtteX",
-	"HInnz5G4SpTdjCVxiG46WVmMV6JBuv/FTiPT1qLVrO8qhCFXgoUF5s9mvbW986+1zaESoTGrbKhrCwNn",
-	"95YX5RF1DTJJaLrGUS4t2LjwR/I8yttQSzY8LAgwecAyHxKLVK5Ab/zm1GGkOgJlrildyjeXnilI3ljr",
-	"LA/HayCwFPSVAZg8eHQZlPfXXR0htAXi65ItEuWJvOKmT8iIqeaKsKQ66gkoOc2FildW8cxtpOV0bkpA",
-	"t/7X7jaEf4BrzpSThqobqu4WlJ/OJE+X7YtQBgzTm39LZgINCTQ6MGzbNquvb76CFEznlMGFgDRVz/sO",
-	"czQlmM9D4h1FpdEouytfEzcnXSv2lK3WuZad8toZ//e/rI2OW4Mh4K/fBEMCf+oLE6aQPMAx9OlNoEIj",
-	"gQqBSP62n/jtvgSe6DmTTuRGquPcQdrlmxsqwm/8Weoda5zEme2t7OXmT1VZ843vefnulu8pv8BDB42I",
-	"Kn2A0SwKl0Muk/p4HTlvuz9B2iE095BioRsSsAJKDFZJ4FAgQidQ8AGNo/qdi/OrPtq63d66IQu+dati",
-	"tGwVA+aoEC0H0smrR8iB4KwoxVGVLg/YGFXk8AF1LrudEz26jl4zMVFlC5FgCKO7CQvSiSvt9IbYCBEf",
-	"VqpC+SkbUCeZU+PoSC/jbbn8pnPW+1dHZ6r/eH759uqiA8I2RJ9ZNojg8qOKVtN515a9bBy0tYr+of/T",
-	"RVc/aHK1r68gn/3yHB591+1f9o6vLNtSb4QzyRXqoyytnHTKwnxDI8nl/RbLeaVyvXQSV/RncU6cYsSx",
-	"SFiqcN7TyQnKCpIQFopLFPbx+MEN4fbT1m4vDtz4RqWMjgIGbpE/Ype1ZFPKP7pje1OndeJs8pqMbuRj",
-	"2c/6WHKgLsH099f7WOTqHtgpLAPXX2vXrq/KzlwAIM9mQZEU78WA8vwGFN3Ffbk7w5chzRtVUpBSa083",
-	"KNrQDDsK2XQTBl92bGb9MA08X7R+JXVvtvixKL90UGrKDg7EJmPJBoeSu/crEkb9XNb30sICXzAfAPfn",
-	"VrO+a7ea9cP365psRfIW+JoL7BzJr5vm6/ef25YrseC8KtNxv6oZCdFw7t4QYcd9sjBHztuZX7+Z+VI1",
-	"SWXDb9JkKuNgWdksLHlYCbpdEkmWItc/v71V4gxTq8vDJtNVZsOkEi075bRn2t5NtGcqbHT0mVWrfd5J",
-	"BW9A5xl5Lomkhvclu7A8KAElsf/SYvpndurZpEZvfD5ZHOpRFegAlROjtm1Sb/epKhcndX8oFknHutrC",
-	"FHkMihok04TruUkA+iLyO6DprEgYg+4mjBPTQyiqYpzI57qbkJCUbyaUTcl5vKZC0WGa7SWv35bwU4RY",
-	"Dyki/PngmLlwVZ2ivMHSnYchoeKisFNDPyon/YqjmarzgUxjBxuZo1QtZqG5F6PkFUfsjkbDUst5aMM6",
-	"27oLfUHOabCIhLUMlq115EZYF61GfZPpZbFTGFlYeNprkHJNjFFxowyTLIuYqQJ+hNjUF/KzUmSTfTFQ",
-	"x3R3SbXffdD5t8pcQEQBHoa2Kxo65NfZSeJ1rsE8lcj2P/8OqWzNw8P79Tb06NVF+P1MWW+qw9wzZb39",
-	"oDObs44T06KHEmXhhSTiNlJmYBs5KjVY/nV9caL/OumedvtdaHWkUnhV5vFwLpQhe0ArULzU2J6hOVFk",
-	"eda/wQTVOuokzce6AIHJXxZcv9pjBCqYCCTwDUmmt1V2Go1q2qYs32zZllq5ZVtq4WAeluu2bEutK9fg",
-	"q3J686tw9FWauue7QlU6VjnrqkA2qnBCUL4tPhWi/kPntCfXd3be//Dm/BoC1k96V53Xp135Z/efF71L",
-	"+OvN+eXr3slJ98yyrctOv/vhtPeu14efemfwlg9XvW/OOv3rS7mpy+7Faeen7smKbUHub7m8x6z7IvZH",
-	"mK7mS8Wc2sbBCCH6bAQZ4466e3rHdxyVsjigTnzjjuoSEOX844AzkCaQD5W1hgQ5sFVnqTL7DehNjeGe",
-	"28CtYbM53Cfbo0Pc8EhztO22drzGqIHxLt53d8lB09t1W8Mm2cHboz2y7x24h8MGbo5alm3NUuULTAld",
-	"435QJQEMUK0zty2JqTd54U+ZWlEfa3jm1+CwIIgoE8q022ytT3e54zvry60s1fa6z+5+JdFfLveQq+0m",
-	"YM2Q2LJqiqrtEaHIDVms6pK3b9kWSzU1KWg7Ei1YxVvnXTGPKAdERd/iwI9NSfkFSNYUiTBk5N5Od3At",
-	"J87prW+mP2QP40HddVKnlQe5N2QhJch4mJ0oanVDFqWF/yQgLbNFfQVLPdvknTgRqVGVruSVgE/TEAtr",
-	"baKGer2tbjOPY/6YWyR7gwjRuZh8u1GltAILfE48oanVjb7tdk66l3X0gy6SFhKdhs1zG7LlVEZr5nV3",
-	"iWuBJx3jZ+dn3QQji6qEq0VYtvW6c9U7BtZ21s1lQ0PMffc4dm2vg5DX2fH3mZrkn1aejlqhlDFWNKkr",
-	"14Mu1RgjeSg5PTLMAS399P6zi+kVgEjmTncbK6vdxYvXfTvMgvXHi+uCXgmhn1tTeSLEDLEQ/uXo+vI0",
-	"pabIp9a3PMzK8GF+q/fI+/PwFm1Znh15jF/P/cCT4menLF/JdFzjRAifjv84/deWfW2rmq89CvN5eE+2",
-	"xOn/Ppq5ZQ4s090t2s7mvu/o2jrQUn1Zx8VBsMo+hKZ4gbArYgVvZe1aO7ImSVF/NJeSZb6Z0c+rqQvB",
-	"e1K1c3AQaH0gLqUr9YB4OaVFizzIXelulUeiFrjyRAtjCqIRm2VvZtuZ5FCnZPbm+jLz8Up/Tx3zvizp",
-	"KNXgriw5+Tq75S2d6UqofrzeeUU98x7eKi9a5LNFa8Qyx7O1j/+6JZeXpvQbN6WHM3fnoS8WVxLMNNGC",
-	"mnuduapNm9F7IytRGw3mjca2qxqAqy5u8A10elfFjblYBKRaR/2kcW2ousndqiKRkuUqwwSQGV9OopSR",
-	"GLCiOWOyo9YYK2IFq03VP2+j1zBWL1xI3U2vuI0wRRjkFATfqy7l2o6KZ/6W1OYcG+mUiJAxoQYOqDYx",
-	"qiwfTsJbeQDO2+5PF6eds+6Hy/Pz/of++dvumXp8TCgJoWq43P4s9KFZAfSzxwIBzCr2XLUHdGWdSqAM",
-	"INvAtuLDkRoQKHVT7JY7GCiW/+27znHt6ttOa3cPxdruP/77P//LThW8h2/6JjIg+h1sefKTM6AVyS5q",
-	"hELSiW1KY0NLP7XqGCheceSYPvNRQDg04HMBZnRF8QF1kpDm6KJv/i0WytyD5Bp0bXEbOR9r1Kt5UGMU",
-	"TL/wWVO8GodS4A50EhxQuLPQuB6V0zqq6Z94D/lljgPdaAFF+1cDfYr+z/9u7jaQcVSb177iyA2Ye3OE",
-	"CHYniS6GPgeAm5nbVwfyDYMhJJS/z7B7g8cEORL4tpTxGm4+F0s6mWLoGUy5h1ICKoY8DQxxihrnYL6h",
-	"ni7lGVf6tFPue57sbcDRFHtEHRf4+zH19O7NOJUmC58WaBYyQVwJwwP6H/+BoL4yH1Do4qFri8uzoSgq",
-	"vu4kTRi6JPTf/80ZdVSR5IqjazU7Eqx8ESgb1IDGtauHC+R04Lhrp5iO53gMWEqoYxJzbOTwG6ijDss6",
-	"9eXOKtCPvjqg8iMi1IMazVz5f5y/8BsfyrX/RX524vxgKX6hKf4o/2hU5QBJmiVeOPKy5CPy3zbmbvS3",
-	"vBP5oQYjjpDLplMMXYZs3WhAsiTtxPoL+Nv+AUbIAa3AJ27SJdRJesydT8HQrmrMoxG03+dt5MDnf4CR",
-	"30EVAGtfLKqqRK768fyijcOxo5GA/GIjKv8zFvL/iY3keQXyD5/aiPpUHqZPnS0H/objwWoLAyr3UK2j",
-	"75hPEZdUDAdI1QCBlqJqiiNoQqg2qnDb1MlGFSivhBwp9zsqaY3wAZ1TToTuy3CEfpkzoYHQGVhyW9Dp",
-	"gCNnMJCf4dgGg8HAgXYOM8w5kscr5HLiS79VGWID6nzTVR40+bHGRUjwlDuqxPGPZHjF3BsiUEWyL4VN",
-	"Q3k9aEJCUm0jTiQOOJ8GgIUDqz2w+HwIw8jAsgeW7w0kQ46+BlzkAymLDSyoHtzz4LFG67//87/gEQjV",
-	"gu/+NrDu3987qAIXJifBYz18vwnD71WDYcUydHJf1LEAcvrwWIGSdpsNqKOy1j74EnWFg3RxcF5HnQTm",
-	"qxPGunQ5MDTnf3zsAI35h6O4JkbDkN1xEipiFfguoTzVMHKG3QmpteoN3aoh7uJ4d3dXx/BznYXjLf0s",
-	"3zrtHXfPrrrwTFyyPiJdSUnQatSbahSbEYpnvtW2tuuN+rbSYicg40Q8XZFDKC+cEyxxy26I6RkTpRZB",
-	"cXYlSSRFhiPwFOtv1NFC5XL1K4cKqqYgaT2qlmXE41M2ZnNhSUledZiFZbYaO3n9VsZjyTTmoi53udNo",
-	"FOkO0bu2XmPP+Fzhkeb6R5JdHOCh1uH6h/qMvcPU+HfBUr7b2C412S32lVoPYqnqNaB2i9TJCDzmpuuH",
-	"qgXNeE7MUvejChwyPeohB0wJWzpUBXADIz5hoagFkL6mGwWlRMCKA//2PMeW/IxCK5X1ImXP00JlVVdB",
-	"T8FBHakeGAgLIaV5zamkRFiDlEXiQXCqEnYQ9rzQwJP8OtqQwq0lGPKpFXWPeM28RUbTXPIFZAKBgVLo",
-	"oMfX2L05H418V5U+NxFFlsvCkLgCTVjICRqCXWghRdYZdFQoCJtUauw6JRd2EAFqWrE1IUJp/GhstsOE",
-	"DzQTerrbSISephsYWDezD/qbD7ujhtvCB+RwuO/tuNukNdpzm7gRfV73O8TIAJRYbYssvpsMv3H9c/+7",
-	"3vWvveaZ3+M9ernrHvf2ejezf/5w/N1hnSy++9X7seef+735qb/jj76vu62ADqdvGt4/vwv0kcP1FQXM",
-	"rouIzZZmz6/GXhQTu+ntgjseLjeXrvn0y5K1ZgnydIEXAcNen7FTHKqU3Z3mbpnJ+Hw2A7X8HfF8DI67",
-	"L05LtYqvknPSlNWnhqMn4vgyhPbejtnllsYDsOavJb8pyqepLiV3aTKriKT8OjX8SFn4gwwfTRciX+aj",
-	"l0nM/QxS+IQUoDS+ZHqwPBo9fBRs7cCVqTuZYT98QdovgrQaJrL2qkKshTYd7U/WmIg8AVc1tpWYZjR9",
-	"lecflwYBDVi1d6ujjA3G54gSZTuRLyLegEoFSAchKpuy0g1Mg7KMwOJzoX7nIGNojY8X2tXjIVtXN/4M",
-	"zOprxvXxDSkz7oqFosw4FdxaYiAcnFxlnwkclHniDWjoPa/82GNtONvg7SaOvPwcUXpA6UdARCg9+iQB",
-	"k6UfuuabTxMJt6Wf0b3oyj+Q9gqWf64byaWlHznFXFxzdTHvP1cu1vHmzcix/XOcrWVgrG3tNUbb24et",
-	"HXLYwjutvdb+3jZuHLS2G+6eu32wO9redncO90fbVvkcr4zz3+fa+KfJEUoOsFcoKP6aCM1s0pc2Rbxb",
-	"mJmWIjSLxN336Vj5Zml2rihdMuw/h632J0QRX3CkaZr8ZXlrGXb1hoVD3/MIfU7LgM9FshVVxAA11ys2",
-	"ESiSJiVUCWJaAFZ8NeGLAJNhiuHV0WXCSYDSvcwGVPlmwI6fYZR4NiM45FLchrLyZntgsm0jqKmFfCgO",
-	"Zct/dWbdkAwoFM7CY+xTVMHII4E/BP8R8vzRiISEukSZ3ZSTxfQ2Mz3r/UT8jHxVLh8+TnDqz7MfPBY2",
-	"Pxq2boacKviglKDd3OxoPo+YJoDJalve6KDh7buY7B4OD/Ghu03I/h7e3t9tjA4aZHToNdzD7cODxsG2",
-	"1/Dc3cPm4W7L9fb2dw9be4c7O+4fmjxvduF5JFgLPFoBpcEiRleQjV0chj7hWdpgpaJou7qeUN4S9LCt",
-	"rq7Accrcgnbe15enxuIstS0d1h5vMBvNcv9184k/vtYWMScFRAlUyWVQCSVt65Pv3a/yRqgmiDzKVKpQ",
-	"QjxumJD61TFOnYj4Y/jvHeaKd4G/Vhu77yANyleNZRUPERNCEaN15PRGtXdSDAElb8Iom4fyEfn72L8l",
-	"NI+NqDVEbGQzfa43gvkeQZZ9kVufiDCq+9WEETzvOlxDgSxk/6twCDYXS+Tx6yZNjZ31T5wx8YbNqbZA",
-	"tUrQspBEFc6V2+cZKZK6vXUUyTaWojRqf0NEQjx8wc6vEDt1PFUxAj5QPrn/gyHu82DfN0SsR73NOKZW",
-	"WTxgmTpoOl/PNSKDjtHyOXJ8T3fQ9wXktetATKlSpwULrd0eqaC2hCRMaIEkXLVVmdg7nxMdVw5CSO57",
-	"dV/uhJ8R0vGjahQQMgoe/GRkulSRlZfJRsNFxI9eceR8uIVIouFiQBNCjIlOQ44Eakclzkc9Y82ujhBG",
-	"XOAgMZH88d/E1fGakP0Pphk9fR1O0k6YDewl3R/MCIZwOZAdKTXxmtL9xYQsBnSKF2hIoCi1qpKNVcls",
-	"VVVHPuLr4iA5ctfFXDyK0PVArT+3VfgfW/l/AM9rvfC8J1PVJcLrdIE/LJsrwbW0t+Kdz6cKqz9PTH0e",
-	"bf1gs/WachDPr+pHMLip0r8FDdN1DaKHCwC5lu6eDukG81GGMVVUGnquTVrH5+d2VR/QRCy4T8c2RHYk",
-	"64dIngXB/jjwb4iN5lT4AXKWm7w7aIJvyYDOMIcyOg0U6phLX6C4x/xZUnDQUoJat0khSGeCYurZA8p9",
-	"6hITga62BuG7pim8ycYH47ji6lEVGLxAHmsjbHJRwc09oOqmjONgGDJJQZCYYCmScBKMIJK4A79OoBzF",
-	"0hnW0Y8TPwBrf7rNPk9359f1bfScBe30bcSZMkpSFvfd535AqAgWiFCPL/f4f8UHFKY6gjhl5BDqXehF",
-	"fiO/byNV3UIw+QaQECO3Q7Coo2NGdZ23aE4OEf8+RNu3Ydt87rry2lRKIeyFozERatkSQpRTotVoRPYq",
-	"bOAMtgTpt3nyziXcwue7K5bh0Wpv7zUa5QN0YCGJ+JxnlhTSboJHKEpUUvZ4EpHB4I3aT7cgcHM3uZLH",
-	"06IVhkmklIRTY+6LBu2VlkWOGR0Fvkqe/TPZ/RVJSIgArwzhLycLzLlOMM4N2Oon064Ms0pmZqko8ev+",
-	"MfLwwtZZjPK/QM0dwRxUGTIJ2tQN5h6RfBILNGVcoO29PfkUj3sVyRkCLH9qwC+Q/MY8vKjaJrcELyBH",
-	"STHvuwmhUkWmJMqfC6IoFaeOOmbxSGcs3ZmWScv78IWN7iZYKMYLqRWU35FQa8SZqncFFe/y5kmJL4Qr",
-	"5osqumaTjZyo4p38kCx551Ql74MXSo38LvSFICBADVVSko2kvDOgyV1rFq2FigCP0XAhIUKym4xkc0mw",
-	"t0KuyWOFkV32GuBmSf9fBh+VYSrvrXLdP67ayPnpp59+qr17VztRFasSZSB0je5G0+QcQhhgnHKoa63H",
-	"NDdVuSSvRGbeigDCChaUgEUJd/nr224UrE+wjVb3/gmjaZO3VMx2XvEYvSUiw5Zf7K+PQJc7SYKcPePH",
-	"NsdKqj4hOBCTXwtJeQeoGQf59w40ApXRzCCoV6fPftvvX0DnvchEK9jc9OzDAg8xJ/U8ovCtnv1z5VEu",
-	"sJhzq22xm/LSlZq8CMzNFqUuFvi3pL46ScG/JVQOn4VsSBIXpc5Xs1Cd6Vc3OyjyYZ2rcd+pCmmfdzQm",
-	"mfpzcxHT+TMb1IzKP16T94swR99dnZ+tPl6wE3Yueq84kmcjUSR6QUU+Xk0cOXRfTB/4Ak+DldKKSv2G",
-	"IJZwrm3wKjPeBvEaCiAqJi75uvw5rpCgFBrFbYdzPxAg0OQCvL7Zn+R6NrpZs4MnuAKoSGmkhApGP3Xe",
-	"naIpns3AaCJFBdivPGYkeVP1M+5KvrvgrkKCvUVZQqTlJENctNDFbbTb2I7dOrlXcKnm+cpIDqxKCq4A",
-	"dfUnSMjAnr+eQkWVzXPvIJFkgdgtCROtDsAUMg7ZfKb7HURCo/wdRMZ6bmLFpW438JJW8YCchFM8JMED",
-	"8gSeMhA/DTLvMhU6LNsKYNFt6y0oG6qRSSQLJ5qbLCd8SjCK0j3zsz/NRxVGouoTPywOXgLmJlHwgAcv",
-	"IfCFIfCmr4ihO+pzcfR7gnxoJ3y9ICJc3tTjxYM/O8RuAqBPGQT+uz+WXCfsn9nz+me1dpooZ6BBOSQo",
-	"kny2PknoXRnfnCBLOpi5jq6hz1TAuPbjqYZPvkBjfAtf5SgD6uGIdD2RPacIGXSM7IvV5lFjVovgqzha",
-	"9bnuv68F9xdn0fOHWxZDzWY6kekzVS7QUs4SxTomhKxqHCGSCoeUQ3RMgx3ZQLIleKv1vKg/DeTPF/P3",
-	"uILKU0hoT4/xLzFoLzFoX2EM2iqRDNp3ljdGwfDI7CQ/rTA7gcj2YnZ6SDWPB9S0SFT8Kl9rAnpUfl0V",
-	"Q76IAe0r7Tv86IUmst0l1xnYFH6/GNiKDGxzTdIMKVWf1xrY5DBjYFPRtKb+JAR+slC1HMcU4XDMaMv3",
-	"0ARDaScvU1apyD4HvTw/xz73UEjPQHL56pDrYH4TEH/6Yg2/L3qxydm92PFe7Hh5dry5oihZShcJjVuf",
-	"5D89r4wlT47Ulrw43juOs4dStirQvo6SlehMNrkccKRq/0+hNQyf+DNum1LMPFKW47J12DUVD8bMhPAW",
-	"VyqIyOcTaYxFiPZiI3wSG2EB7BbbCJ/r/vsa+l9shF+BjbAQajZTYEEgWZGKnaCJ2thXR2fZtGZj7UMV",
-	"k8YcpzBX6+h86gvkGGHLGdC4Vf+RSkiWtNUXKu/H0FgIQFcUE7KTjs1A00FbD4pfbCMHRBf5h5E05N9G",
-	"IFErA3HEGVBlxkwRdyyS1B1VxgEb4kAHtMSpPzFVr7YRhjY3JFQNdRLnZIqhQVMJsEdgmoqLRud3lITG",
-	"WaQSs+Xu/RCxOzqgTkJAi/em8rKjPcdVExJTH+nEuUhwZ6MBZZS84vLNSBtwdS7UhXlVHsNRL9QE5xlz",
-	"tJdF1cu6KRL+hOLmI6dWfx75vf6DW2mfIp3nxaz7LCzq2hhzV8jlt9tb0DCGr4zDVUNQReX986qqgBF3",
-	"VK04d3F3UeWrkiPSlHZAK066sZ9ThSBXjK5moaT9MzwmddThkGCLRZpOB+SWBLrc5oBG89WgEz5Uj1IJ",
-	"ujuN7cJq0WqnSzQ0L/sjsSGrLLFa7th6b+e/falvbrkJctuGljCTQt/JMoZv/9dy4zYxZavLLWtTvyI4",
-	"BBKRf3AQQp08LtO186T7Q++4m9uks+AKaOBTklcQMdFuP/9RDwv8JmB3G9zcSfRI4tayfVQD026Jx/2W",
-	"sEABwVxAWrSq5sihAxNX6UyzgHkR1809MTnU93hqqaWahvbxONGbdoo/9tRTidbsuoeobUGzRqsNWVJW",
-	"wd7U0g0tye3WNWKh6fJVLbk/3e/qAftTNb1zt5hsgVuwx6fM91IruyhI9zqnBEgl0Fg4zRfze6H5HRua",
-	"H+VoqS8y7G8r8JUxPt8of+rfEBR1dVOPOCZL9VOamt8rDedTgoPw9s///Z//9f4+ys+E+oeqq5RSu9TX",
-	"qlHCCt71eqE8XhvrAV8NB9hYDymZISmPR5/NF9YU/mjI+ieyXCcohK1bXCYxdBXVmHu+qJFb1Ry5QHRW",
-	"vTS1TaGiHEJ21CxdWaptVQWFVG0UsLFP4R82F0AdPEJ94pmMUyUsD2hCWrYRJXeEm9a/w4XJeK6jLnYn",
-	"UPtOGXOwK1iIKsbqDRYW+QFy2o35m3hVW3d4DMdE6Oorc+Gyqe7urpLqXvFUb7lEP1fke0cDqhyQOC5a",
-	"A3QyI/yrF6ojVJJNVuSvgPk+6gBr6/LEOv3WlLPxKfc9gnxRbRujCtyOSogXExIStQJ5qr6wB1QZkGBm",
-	"G80CLCRHlwIWjyoboArcBreV/9ZW5qfEaN3XlnpygZkVsbmAJcGBQQmgTDI+z1vqgJqX1+58j9SRImcc",
-	"uWw69ClRrUyPTEUGXy+W+7fEVsUZyEf9uVABkpN1FdCW0oL+UHpKpou1biC/UOzafLIxd3+Ddrqooqsz",
-	"CtOtWX4APNJ/+IzC74AskpTFn1QtR406TvUo0YU3rkoQv9lWM0JdTMf39MdKErmrdXQOFlfhE53UGkL/",
-	"rOFCl5FUvRtGLAjYnUJ6FnoEVPGQuCz0dM+zyLL3s5VegPW+lMQN/eRzpe0p/nhK6FhMrHYrIUEbVSwt",
-	"YT9MiUjSC+iCLVhoI/IRuyJYSAIZ1SXTV1UvKO8Av6a2kVj9brNVov5E3oKAsFZwAHU7QjYfT3S9Lwkv",
-	"Up+LbevVlUvTPoHkAmcQECEf+F8/N2qHuDZ6/6m1c/8Xa/O1RjQrXTclrvGquwUULk9VK3j46uJCHLqA",
-	"XeFcquRk7jXtNNa8G5syX/mascHbDd9f/LLMkSTxYXevvGlCkY3S5BbI+rl+aM3dA49FeCQgTxiYCBeY",
-	"ivqDqrTUJAHZFPyGZMRCUmr2VTVYiuZ+0kIsEQMtI++r/b4o58WitzxOfUypJoSeL2JZG5qojyRTK6zO",
-	"Id9mTGybxw8n7LYQ+Wj9MU2qT2qx0odfBi3kfSK4zxfUKEaN2L3yiieOLIEmCbwoDic99ekNR9j08ZfE",
-	"EgkmVZTZXCCXUUokO48j9E86/c6HN6fnP7aPL7udfjeyWUXrKQooNTBgPY2JJzKhP27k5maTrwx9/KM1",
-	"KfkThjBGiFaEZ0s8aetT7A5aGdjYiV+uK/eCsWC4iLEz6twXhTFWdhqH1aI05RTCpQB/p6gD1B8PSjeO",
-	"zH3mQMO1EFYcclh8340vQuj6urYTLP8lAPUR4whLAMVmIm3sb05GFeaFlX19XPvLAHMUyPUSkPVn4/ZR",
-	"YFRpbg/suSaF5zU6KAzsw7gXLfTLa6HR8ZfSQ2OV6EUTLa2JJg4tiTVJDCnWRjspPRS8kzbU0RVs5rt2",
-	"XNHyCm4UVbwQjwRqNVqNWrNVVT5ClebjMo+Er/iAKlVWOQc509HhQ+zejPwgIB7iYAyOPIx6JmgNBtRP",
-	"a74D6qgYsg/9ny66xcpvYQfsGPieipVGEzyPChzv70UJ/mMrwTGOFqN4Dmvc+uTFIFoqyy+JcSfd026/",
-	"C4X+k0RiSVWOlOhNteU0fr7oy78TfbkMMK7QmVfceuML0UbQm+NtvGjOj6k5lwOPDbXnBBlbm5WXpGHX",
-	"FycdTcMcnZfnqMLXqs8XFDBXxRsYJSZh4bBekPL1dYoUXwptXjT0Fw19c1GEF0dxa4TtXF11+8UCPnI8",
-	"nRjgoAqkJ0wW3HdxgHyvKlF2Tv1f5gRiZUq7xuCNT4rEz6gT/Jn0gZdCIKUViCWEXcbVreGippHZ9wrj",
-	"qE3wbirL0IZWo1HCVBxrK/UClQiPQ4JcBuHBIfHaiCZ47s6AmnRGxEaGRxOKTcsQqVqE5JbgAKKidVaS",
-	"ebyBsEpTHLFwvYEgkkNfL0zSUbn4Wy8enUbqoiizRsO2pj41n5slQrPOcBiagFEORjoIEKAkmeCZoIHq",
-	"eDQRnJEwHlYY0PhIyZRPbzpcLb2/CO6PQibe+NCDT7P24QJa+SQArAzd+GQwo4yVQTH8yL7QE1wbBXmy",
-	"0s9Ks8Gf2mTwVVgAcqFind5vvVCMP5qqXwAHD1HwL7CYlFDwFflIqPbpaJ0pu4WQOlMRZ4UykNTqvxZl",
-	"4EsgxIsm/6LJl9cJYt6+Zdx4Kr/k8zA81yRwJVhIVKt97Sc0Ar0m4Mn0L5O4Ba2MKbtTVaDAoeggwQbU",
-	"0QOcI+R4WGAn4WZMvBTMGa84UogTzQgvQhWpXFA81ZUOB3SE/UB+AL/ojPlUkDBupldNBe5mrRpqvlc8",
-	"ad6AZExMB9TpeWQ6Y4JQd1F7SxaOjTAKiQgTOafKWgndQ6E8FyVq12Oie0irxFPV6C9P9Xmtb/BKpeRs",
-	"XL8qXiL0XH+i9HG1umcxoZgDKi63DDD6Ykn5M1FNAxQJwpQJUSpFNreG8+DmyWhnR64vNKShrTwaFHqy",
-	"GmKaJGZSy/OpRz4CAUlSs2pMZSipD6imUOiBBGo9GeJfng7FSbef1P21P1mCTGGR85BY7Vazvntvxxm5",
-	"iRblrb1+s9FuyP/7l8qLLXjB/uoX7KoXvN+4Uk6KPGbq5GiLk/kim9X7QkxfiOnXQkznMym4NRt2o9Ew",
-	"FqBNyKqyaq4qlPdNt49UMYkRcmC4JjimWBAYWfGUoKG8Oo4qzlg4NnLG0MDJCYT6L3Fywli+T7zvGyLK",
-	"WZBBqEwZXbWMCtZl9Ze9LnF/2Wisl5FMJJaEp8gAPBaPkEMczZlNYV49M3nEqZOpy6tmDR5/v+WnftiG",
-	"c9/lT32RDzwHivDjj/50Po0++lR9jNmAZPBjKMpUMAe/8Wf5UyRf2Mh54ee6AzZgfZIKLfO13OtKl+R5",
-	"MQA+CgkH0hcZEV7F9vuK6jQVE8LqMkG3n0b8NYq/8zcHTQmmuoy1UuPTWvllt3OySidfSeqtp1R5dabB",
-	"4xsKX5DrJdj4IRi9sTy2FWBBuKjxqFx5kUvoFAYWGaJyC5ZKXquscqZmUwLHq8VVS7Iy1zr56ik92wbJ",
-	"8v1UGp/U6b1wq0eB7U4M1anjfXTWtA41Qny3dTPzn8wCdMyms7mAGnzo6vtT1WBB8rgJDkY1NiMUgYHn",
-	"FgembN1////+HxSZKNBg3mhsu1C9zkbQfM+nYwjsGVA6n5LQd9EtDuYqSAds6m/JwkGVN73Lqz7ylQ2a",
-	"4DDw5TGnHqnWkXMz86FSHp0HAbqbEDqgUBAQvmOUoMrx+fWZeRFFjepmjDvH0gSE7e3MfyK23RmPQzKG",
-	"J5+Md6+aX+6sgJRgvTTywpd/v3zZwBcBcy4k29yQRdQ6xaDz5mxa0iKJ+DVOQl9H6X4JmjQjIRrO3Rsi",
-	"gISoP3t6G46tf+MIB/6YEg8JBsh+Tf2PiMyYO0EVqOVHBlQXWVUvm2LoTBgKo5krAlc9it5omsJkCBkO",
-	"CQrISCA2F3XUEQM6ZVwYs5R+uJCy9P0puVIn+MckMIkNFtAZBUAvROYPR2QgEdifEo0Em9MYELxXZ+gr",
-	"abivBn5eu+CfEwZU3avUyvetLNVBXafuwvpMfjSHe3uRzR8F9Pom0CJRFG2CY4MSFBt9Ein9hiz41i0J",
-	"/dGiOEXljY4FMaWgX3Edms5JCEDfhrLaoQojmWCBQuIS/5Z44BpVLtEZ5lyFxA+oGxKPUOHjAPkC2or4",
-	"xLORcwNitJzK+VjDM78GXyjBGQoi0zu+o0dwxRn16wcU82jWhFvj6ttOrbW7J7msLzgUUK+qrHwGu8NB",
-	"IBV+Z0bCqc9VapxuwDmgECczYYFXl59nAaYEuRPi3kA/zkR5X7kJ871qpBaVsq0Y58qATnDoEbnmsx+v",
-	"dlA4B9MRnGtIbn0257o0uRQS5HvGIXYhmN1nnp2oaT4L8AKN5zj02gOK4SDA2wppAK5LZgIy+Vxio+Ei",
-	"XjmTstICqcuWGo2+sSr00ANZGQJm4DXBHV5w5LQaDUe3N0KOyzzitJHzQ+e0d6JvAYoIJ6r1qtrr8sz4",
-	"gCZPtWoj5+y8/+HN+fWZfJgyxOfuRL7AhqUpiW6pQZNUkMDDIMFGpVJIIYcyoXfSVmFKdwxkGEm61Tbk",
-	"hCe9q87r066cz6cYesGpyUzZ4wEF8VH9pOof28jp/vOid9k9cWzkvDm/fN07OemeOagCQQR23FYvtbsB",
-	"dS47/e6H0967Xl892zuDk/pw1fvmrNO/vuw6qDLFgcQggNGQ0bEd1WX/P/+7udtAHNZnpoBdGynHQLxu",
-	"3aYQ4rJ7cdr5qXvi1AF7dIXvbE37xFK5I/fsIYd8nPkh4R3hwMGpCtVSG1VZKzGGzkImMdncdkXff+pw",
-	"8rYfHX7iRKt11FH3phmYhHVVIjwXmgY0fzqUnq2q1HSuGnfNOVH4jipOgLm45sTrCFgjNEvBMx/I3iff",
-	"u9+aczwmjsIBrWTfkMUPAFoOqjhvuz+1f+he9t785FSNzn1DFpna+TYi9XE9QQXlTuQtDqjzaWBBO7CB",
-	"1R5Yb7s/DSx7YN2ScMgHVvvngaXePrDe30N3Rg3kEoV070vKFA5AeJuz09h26qgzoNCuRYexDJmYQNgL",
-	"8YEwJwmsPBJnp9HI7eKoNqrKUT8odoSr36GitRSnY3GKooiGa8JmqsEDXVXJUKrvkk+TBV0s2wKSL993",
-	"I19rNYZ7bgO3hs3mcJ9sjw5xwyPN0bbb2vEaowbGu3jf3SUHTW/XbQ2bZAdvj/bIvnfgHg4buDlqWbYV",
-	"Y4CS+hnIOhBFLecj4dBqW5fdzollpzKD2lbrEDeHLXfb2yG7o73GgRKNJCda2rAk7LU0YzK11Q1gRJwR",
-	"fJjRPs3rjMSDTbS3fOO37zrHtatvO5KRHUc3+9ftk73GaHv7sLVDDlt4p7XX2t/bxo2D1nbD3XO3D3ZH",
-	"29vuzuH+aPuvreMrWNW3inb8dftkwrj4a2t3+/XHGvVq+q5rfIJbu3vx9x4W5K+t476xjf11+yQVviNH",
-	"dhrmn3qj0fiXngs40l+3Tw723X3cauzutw52Rw1veOC528N993DXbe6OyO7O/t5oFw93dob728Nt0tw9",
-	"PGx4B8MmPtje93Y8byjFWOYtrmBhVtsi28OGu7PTOjwYuU23uXOIR8PRjntweLg3Gh62dlr7mOw0yc7e",
-	"zuHwcHvHxTuHu4eHzeH+wW5reLC7m26ROQF5x4KWBLwOdgSKg/ZB46Bh2VbO0TzOCqKzzY+ngnOEmCYi",
-	"JgwcBQCl8zCw2taWWu3/mOEx+UdLQmPpxqURtkei+GOp0UlqQI1AnUKPs5jhowoLgVMn8iPTTL2axA0X",
-	"Wj9YkfSgfvM9qz3CASdyC/pzCh2RCvq7AdqWfRkwFdXLTXFBdRP7tUaz1mj2G6mbsC1grVbb2tsZNhpD",
-	"d3eIt5ut4d7+zk6ztYcP9iVdTXclaVutgxTd2E8RISWy55EhkPGBEL2/fx/tDG7mQRddFHPWV12aPd8V",
-	"iGWZvqTUWEDDHF8g/6U91NdjplBXKwWFmMebLJ8sk0lojUmhKzZapPr/rAwiS43MS2zO6Zqa2+7nPDXl",
-	"77Zl3FPXFkx0uo5G/vzJUv26PEWtmrVGq9Y87Dd324299u5e/bB1IKlV6vboPAhsyy+gSNo53HEhAkv3",
-	"G1KW8HvbUl3B1symS8pY7abcKpnOxEJTZtsC47RJDpeyuPmbzqdDEkIIlfrzfNQNyFR1LmtKqBgTAP72",
-	"J4uNRpyo0Cv59Vn8qPwIN91u7apPcSa6vCV5jqn1KKuVGTOn5rNiJPIb/RLzBY/e/rAXCglbqZ3BNxKM",
-	"5cf7hzSvKlNGMoWuX5Z6P2NVSJahLYb4pb8vrgSpakXwrA3iKEnvpOzisDtKQugqPSQumxJl+NFd+5Ua",
-	"idE4YEMcDGhKH1dTOCj0xxOhbCghYwIJaJs1AWNStbieYxIOrM/onp/Ge72dYgHnwHoQpD5L7lLqiH6/",
-	"RWD+hCVa0li3An/zpJetbMfbVTUYTOtnhbIo3QNe5fg7VVWUITIGcBtNiWQ9fOLPlJ2zc9GDnoslKjYs",
-	"Ie5L3YbnqNtQGsSKizisvsnGF6NjWan8BVIer6zDBmCymf6SbkK6tspDcjqVtO6giqJZLEQdb+rT6mPV",
-	"dXwC0QL1qFtPqwhPLEZ8OfR7KR/xpy8f8bjyypaWLlZGiiSh8p0e//tuu/9E6KsOp4yqrI/9hX0+YneG",
-	"NGa84uaQn5KTboRkW5/m0Mq4TKU2OVLrBMYDnIpQkJoAZGCoZH/5u5rlFVcd2hEOAnano7yVMSHAXGjl",
-	"I64YH5IpuNpVxfgcG8CyKqHAvJRCcane/pJl/jyIoY4fYQ0bT4gJ64mwbuO9TvqUgG+kzjzAz0qidhYV",
-	"ICwBglgihJiFhBMqADGimCZK7lTkjsQTBGjSVpVUMdVYMsU3UgN3J5iOCUcsHFCFLjwaE8dI5WKXR6Ys",
-	"7seAOh7EV3A2JVBWdMKQzwcweAGV3dSSEYWzMKFvtTvfI+pkLgn2nKO46BHMHIdQxXFfO40dhDlUVMKq",
-	"FTvEyHlMVQhB5KPPRR66X8xFAa4/UDSXh261re5Jr39++TCTnlrEs0jkev8FqnBsm3mhcH+mqG3Pi3GV",
-	"hZpASOzzQyAyJcRy6NVUi9sOr5bAYfRxPPilpdoXb6mWuYNSDrFsb2lUUUFpHE0xvyFe9aXbWslua0tH",
-	"mUSxJVxa1XfN+bH7+tvz87dO/DJ0cX7VN1ULdMGukEHulGDIF3XUxe4EeSTwYYgKHucD6vyz9laHOtei",
-	"ALQ2Ev9Q6Zxz6n9EnLiMehy+IfZtU/82IR9RIsauwv0xlRCvgxYHlhom1HN19WnIvIX6YmBV1R8mtDax",
-	"khO9zrbOKo3W7Xv6GVTR3/k6DQsLFBApwDDqkjbyiDdXeELQcDGgvqjWkZNaImSThkTMQwq2vmCBhjpR",
-	"3FxxlEF6ft2/uO5/OD4/O+se988vTXHGAS3fVC6Dfk+U85WZ5Xl8iZmdFrsTlVoHZ29Wo1xCmat6yRD7",
-	"Q/gpMyRwDQUsEjS2PrEMkK82SFwQCkpLgmIAUQS64YVsNpP6fYHVIAdpX3yQz+SD3Ax8Vvgi111q40uS",
-	"QqmGxYz89yZf/c78k5uC0IY2pSxdKjYWXelrBrMO5sj5m/6fgyqQlIe9KrohZKaVMu2ShIjsQl/kVy5h",
-	"fFG0evE0vngan1Li2IrFicIQ8LNkhbNCXQIq0+SHfZ/Ec3xd/src8o8CizlPFcsidD6Vh33RPTvpnX1j",
-	"2dZJ97T3Q/eye2LZ1ptO77R7Yr3/skW0jHJZrq+8Of8XPvxI9bQirIIO9LEOr5wQfoiwEGQ6E/wL8GaN",
-	"75BUvtJ8eTl/SKXxF5vlZyOrPPgyiApX+GKLLGmLDOfp8ozq8yqb4/H5u4vOZe/q/AweRj5HRMqiWFVN",
-	"MJZHJaRqA6SuHuFLAdE0d2wjgt0JCtjYdwd0GDD35hWXNMHzVY6U3BzY8xIl4tjI+AXla3VhBZdRLjAV",
-	"qNL93kZn8j/f9OX/d+0BPe3b6LTfrYLr06fEU2WaBNMZBMOFWkc08SuOHBh6DrjPQgdVOmcnNjq/rP5/",
-	"7J1fb+MoEMC/CrqXplK63efdh1P3rjrtaXVXtdnm4VopxCYJim0qwI161X73EwPYOIbE+eNLteWp2248",
-	"EDMMzMD85jPCCHr6UMARJHAaEC8Lnb+AE+j5UEsUJtjgdBgKSrW2ImY/8FBMbr9/uw7XsA3GE9XU6GmL",
-	"r0SfJHII3+kdlaB9jxVledk4XrS2x12LL1/Vj1ZYzxegq2ZBjMqdpKJjYDTDwTf/gH3s3YSMFgQ6GxXg",
-	"iHUcg6O/20YZ1ptGsMwX3no7C17/2hqjV7HM4uaFUv95g886Uh+ILuv/7rKO8LyLx6rGLzqsHR1WqXXZ",
-	"TgX4GXZXleajOWflk3U7AZHnFsEHhBbKqJACzWgmCdeXP0j+WUNMheQE5wKJcqpET4mhCec1VlwXEw46",
-	"bgG3bYTnPS1iIzw/idOmvtE78tnivdIOTp4ELV+br87Kdfkq8XzLvQ3gu+K5vqalczxmnOUQdDHzOnRt",
-	"w06y6BSexCn0jn7YJfSO1se+7ZNRrzj2R/QHAwO/2x5UrWNbncG3soz2rqbRE4ye4KbVtNpwXuAkISJ8",
-	"GcHyyC2RqRSEDzU/mmuQ0vknAEpSCTDgyTPh0wliBZoAcRG2uPqcp95IsxkkaK5luE1wlk3OAcoMd3vN",
-	"3lhttzVWQfzqOdb4g8jK/bzS36VTXdQ1huT6nN2LnZDeA/oyXOoSGJT7NnUHTweFA1d3X9n36uEfh/Pz",
-	"cJZVvDaaguK1mL6PnZPh1gc2dA8SdPMM7r8li/dAYBsD27nGJa3TXTGARp3ZX3/UYwM20yidVtisBTzX",
-	"+ZUHMCrHdS/exLz9+cJWwyCRq7bIcDxuqyxANot63aH6hvDjrZQ3rBSoS/ysVuYYRdsBKbFyJ6nXpoSi",
-	"aibqVX3WMhk9Oe6h2NfYgdUfSkr6UlLN+r/qhJHefaU6cizNRdMehKNdX4SHe76RNrhWEClpMd8TY7vz",
-	"C44XPX7uGKBbmqLb7uXy1Ski0QUyU33ckmZYsYEm2TQ/MTZ4ktjgVq0Ixwk3jF8Pm5CQj+Kc8ETNOFrk",
-	"sINa7H2SvRXZUzVkuT3ajBwJEdnPrgcNCBbyvONSf8g6fZJo6MZpGGOiMSZ66O5iC9Nu4/4h8uNOjYMD",
-	"IBicBve9dByNC+dbZJqhmwAHDr5sDYF7KIACp4vf+1lwA1yg65RKVpHccrxUH35hBRmiBc0FyWaIFklW",
-	"piQdPhR1JyweeWQa1nXnpsThRc3aDr+fw+abMIdB2O6/Xo+vb/fw5iOBLTq9fW5iaW2WsMY0tsoz+lcp",
-	"iLskJafyBWzTlGBO+FUpF798+udRmR9dJ9L9yyLHSfX7oxLAn61ta2qYLaJo8Ynwb6HjwilLylxpd1Uj",
-	"D2yY6WYrB8xWbRjcMC6ZQCvKCZoxnmN5/qGOQpk6oZ5g9Q0WYsV4CtlfGgCrjyz16aNwhagv15agLG3d",
-	"gXbb6vX7Wr4Fnqy+EQgJYJuEAHzWF2tv1PKq81XNBEYDvCTFv9gjsUnQa0seO8UyGjI1m9NZIPTrCrfk",
-	"qFa7md/NXcjw4+ZWlefZK+e+ZPh5XZg02DSSL091qi/68+7vv9CdNpJmUaEcbl+2unQBT/oEY4nRLGMr",
-	"gTJaLG0ZcN2QZG3qmisaS3wBz3oEf8HJckazDGinpqC46jicn5gEv3xNmG9oYZW2AuYMDVZkumBsKSz3",
-	"1eWynYkq+9lVn1b2c7ud3yBtkgpW6OROU1CclbJufcvr0PfL26Kd27TNS7nOHTwjAkyHp3MLkixtUmRd",
-	"gG+9Hnpd5XXwvdDVgpUl+fBsyzK6qtaozOfp9IIgXKZUKmOjlMsgcIfa+OixTElB65qzTfuTUukR+40+",
-	"k0JNQfU4Jzil8NsTZ9PGi1gQnHktmOrX1c3XM13v3Pk/5+GcKFV6/PFfAAAA//8=",
+	"7P3rcuM2uigM3wqKa6ZamqHUOvgo19TealudKO22PbacTCbq3YRISMKYAhSCslvpuGr9/S7jq3pr/d8X",
+	"8P7Z+07WlbyFBwBPIiXKbbcziVMzbYkCcXzOeA6fLZfP5pwRFgqr89maEuyRAD72Bngi/3pEuAGdh5Qz",
+	"q2NdhQFnE3SLferhkAeIj1E4JeiGLF8JdEsCQTlDFefjrVM9QoIwD9EQjbB7gyhDTn9ce49Dd+rULdsS",
+	"7pTMsByDfMKzuU+sjjW0mkPLsq1wOZdfRRhQNrHu7+9ta44DPCOhnl53Tt+RZd9bneI1oz8vCKIeYSEd",
+	"UxLYqLWDfH5HAhcLgqbkE3KnOMCu7EtOhMrX5jicWrbF8EwOTD3LtgLy84IGxLM6YbAg+RPe2xk1GiN3",
+	"d4TbzdZob39np9nawwf7lpxwGJJA9v2/fmrUDnFt/OFza+f+TznLs61jvmDh6mJ+mBKGHDm8Y8NGB0TM",
+	"ORMEuTgIKBHIlS8KxJm/tBHjyKEhmQknWtfPCxIs44X9Cdqndt8jY7zwQ6szxr4g0eRGnPsEM5jdCQ7x",
+	"W5/fqf3O2S8vbrBu3/4UkLHVsf7jdQx2r9Wv4nU8xvfYXxA1LrmlLrnA4TTvpAdTgjxo8UpICJz7mMmD",
+	"RxXGQ0RDgebTpaAu9pGj2vU9p1pw4qbBw+evO8jOfrCck+J9Szb5spFVJ/Hob6kfkuDYp4SFebt3Jjcc",
+	"jaEV4gw5rm4KsEM+zX3uETORPFAy7a2y84QR1bSse9sS4RJQaMyDmRVPOCA4JF43LDNj09ZBlcu3x6jd",
+	"bh+ikM6IsBGpT+rImYSk02q02rXGfq3ZHjQaHfjfPxUYlFlkNJ1HXeVJcmEb15n4uezhJHt85JlLYDuD",
+	"UUpM3DQuP++o+8edNhVzHy/LzjtuXXriiQEedea9GaZ+iTkT2a7sbKHxI8/z05wGRJRCXGLalp5v1Pmj",
+	"zrkUXaSlKSJ9ZFrYF103pLdlIJbqpg6qGHHBAX4uP5CfO+YZIz93zPP//s//0mRQSzM/WbKZ9aHcYs3k",
+	"HnXJp3hEykC7L9uVPRdo/NjzFOG1KMmn/Khx+RlH3T/qtEvSP7YF4WOPTvHOgwlm9BcsZ1cKQ3nqhbIT",
+	"T7/1uEu4FqX3eqGblp22af+4E/5eqW4l5vvxtuxMP94+1hz7HpnNeUiYu3xHlquT7CIljNbcKReESWUA",
+	"VUACxOj6un9SraMuCsgcZDkkpWwiQnRHwykoVQLPQIVFYx5ED4ZMySIIMy9uNeLeEomQB0QgxsMpZRNo",
+	"MCGhgFZjGogwUtOO0v3LEYcMI4+OxyQgLFT9UYEw2mkc1tE7shQIB7L1PITptHbQlC8CUR8yo7goLT3e",
+	"58Tu1OT2JDd9hj+dEjYJp1an1WjY1owy872Zp4f2x6Cg52zxfO4vYTXuFLMJAY0T0aT67y4CWJPTG+CJ",
+	"g2ayIyJQhQfI+YsDq8FsicgnKkK5bzdkGWtjK4vSpoKi1ew2W3nzB0C6uqHzAQ+xX0KhNrOUmy7VRtCP",
+	"iSfZqOwB9HJHnlCtWe2oX+XcqUAzLkJt/xgyV3/BaI7l5tySAM3kagN+J+roAh4yJN/2TaMp9z2BxuSO",
+	"SKjDDDl/CvENcRCo8IkDz+rwIlrflnr8KmXN0UlX6OLDtNL0WLFeer4I54vwmDNG3JAHxdNYaffgmWR7",
+	"iicjz2UVSP5JAl4bYUE8dVBsMRuRoMikIpvkH4TEN/yJzhYzq9NswH+AgepJIzoiykIykZTv3rYuuR9p",
+	"Vzm7orntwzbC9B2v/3LhFxsnAvXjg0eD1+OxrggO8ijLMRakRpkgTFApUCKxGCmMNtZFOZ+i3Req13U0",
+	"b5VKXNFfco4dkFTQX4rHkq/lnnRrN33UiWNu5h6zJFE5zBYATS47IC4PPIFCjiS2o3HAZ7AXIzKhjCU2",
+	"JyBi4Yf1dbSiGDrXw+Ij0tGeT2YSOhzgluqZ3G/5ICCo1jwaMpCTHSRC6vtI4KVAd1MSTolkGxz+AjaO",
+	"ue/zO1FMjVFEjIcsjxoXEtYH09UrHuToAcd8NsNIkDkOQO7wqZrWmBLfEzYi2J1qWdtWfztYuNFn2ZmD",
+	"JPOsQZujIVMiDB75pI4GVO/2KOA3hKHRUqmqsLqESleLTVjlFLs/Cbma5A4APyrBfwEH+qpxMwYpHAR4",
+	"mSfWXc3le/mb58wDPidBuFRbYL7ZWLi/ws4coTK7kd4LuULZQ8mdKLUReSRm240Y4EkhFQ7ht4cSYeg5",
+	"psEDfJND+N4ryqX5nARRWKgkPgEJFwErpC5SXslHFkUEk9xvI7mRSlPujY4gwRfe5yxU1190p3Ow7Z3O",
+	"Dzy4EXPsFnPYu0SLh55wYpT4nBMP/w5HZsbPHOATTeBe9qU0IECXN9i7VEqX/OZyFhJ124Xnc5+6ICO+",
+	"ngd85JPZX/8llB4aHYiEhxCMoArgOmi2ECEaEYRDRfcleElMDwIeHANSt/U3YXV+kiN6WqQ8H19K7cWy",
+	"rRmRwH6WBuQZEQJEQit3iPsPErpEiJkr27zGc3pDlkJiQIjDhbA6O0ANaAiA9L26JqWcoTGmPpF7HAYa",
+	"IKzWeM9t4gY5HO17O26bxDCER3wRdkY+ZjdALUodw4XaPrX7qxdlRun1uNJcFcMGdtm96KOKE22eg9o2",
+	"Ujsu4NZWbaRTrVtwUcnGPnW/9CAlQoJch/7Fp6zucSKZuDwFxZzjPZYt0zt8GO9wNJvn2diulL74InCJ",
+	"MSZQgRbqAhoWh/2AYE/rvAI28C0PRtTzCPvCHdTIKuTxfXzX+7FzfNnrDnryxJIaHGod4Oao5ba9HbI7",
+	"3mvsGzyxOomppHCnpb/BZrbbuNHwmnu1Pdxq1Xb2DvZrh4curh02RqOdnQOyS0YtqwgrYnS6IMGMCvAO",
+	"8AijgApAC1PtNZDCwHs7Y7x7MGrUmgftvWYKANoSAGZEhHg2l+fdaDVrjVateTho7nYae53dvfph6+Cf",
+	"VgwnyZXGgHKA990dgg8wOWjgXbLzhICyCKeSf7lSErPRaBEivggF9YgSWLHvk+CVQMLlc4IqOH2GNsIo",
+	"otRSHMLobsp9MmRjgsNFQKod6EZizy9Y2ZQqjt78DlrZe6eKKIsG18BmoyQJaEk58t62znj4li+Y9zBg",
+	"jY9sJz6Lf3oB/xdiZMR9xP7v//9fHmH/9/99lF0+43n4GEsOgH8XeOlz7A04P8WB0v63X9gGJtBsx8vV",
+	"46GQc+TDiM/HBAAyyCeXEE9ZKwUJbgHwfDqjIao00Xv6RgrPWo5TNP9CaqPMo7Knt4qRPWjXEjRmL5dk",
+	"vF7jThNvbiuxuYmZPS+PjX2b8lhsxjSa4rZ71aPIlKxsq97Krl9GktkX8QxwyJLzMZ5aS75AkkPZCAv0",
+	"8VbSloTh9XHOq3VQcF6RuPlMzJuhxdzDoWLV8sRiBzZGKBgcnI+3DmJSAY2OV6HEgPP3mC21VCu+8Fwk",
+	"bQD7hAJhhGN2QTkTUtUNgyXycQgm8g3Up5UQkAam58DM9JmoT3YencTFQSAPQVEgKpCYS0wxVzEGc+4o",
+	"8/gdqoC13flH7RKH5FS+UvuLg7TfIlJjjgiioY0ctb2OMiU5iUEUBZR80JYQb3Z/yPK3H7lSlNMWOCr0",
+	"XZN8U02SgvdZHV3CIeFxSIIhc+BbrSu/OUgA2GvTU8LLMtEox9lSvSTV8DtMwcRXrKGttTeCds3ksnhA",
+	"f/liMgLShKRWAQHein2RphbNzWpSM4ZRNbNIPHomCH2vF8UDRBk4uCbXlybZTbi3SpzjDz/8UEvKePnO",
+	"ith1yTxcATAEsyMi7RS74gKrzvAWUx+PfPKFR+jhEI+wIGiR6DJ9aqC5/JI4tN1GQqy5IgHcjqbffx4l",
+	"zCNzwjzC3CXQB2QWV41ZMWbijgSA7uqjlH9wiGiIXMxkCxCFEON3Q1Zx1V2RYlLjhSCefNHnIrSBXdaU",
+	"u62anOo/VIRAc5CqIdlPSg1WgCWL8WIxn/MgJN574lE8gEZfKLi1N6J2czeJ2tEU0EzOAcFMn1kCpgom",
+	"nOTq5aodYO3aFeI9FTNzFf4lrF1xObjjDyMBo228uZVRRgkg5sfWo4leSVPJpdGMzDAzs8DnPY1XQklZ",
+	"+lBAKwl5QLxEOMFGaTmakAoOmEwCMoEziqyf2FNSJ/Yv1FUCJSK60kkcHHbdxWzh4xAsJN3vv7Fsa7Rw",
+	"b0jYZyEJbrE81ItB81vLBiIK/ihWSGZzEoAuDlTUtPxsSbFB2Sj2as1mrbUXOyHLveXJ3/YTv93LH+fU",
+	"BZ9YZVO/t615Yu6ZuX62CJP8/yfrff/Msq333X9Ytl7A1fV7y7aOz6/PBpZtve1fXg2sDzm3FtmFJuz5",
+	"0ZpTh9i/OkcHe40m8haB4mXgAxHSGakJAgEKqs8OuhgMF41G22Xwh7y3s0++lTT2IvXoBFX0BJAcHrhu",
+	"wgRfuRj81KgdfvjctHfvf3r/7YdfL8z3nfuTao5VPnFmqz5EEk35GDmyiXOEPB4KdIf9G0RZyBEjQlIx",
+	"PvoXcUPg1dlLoOTlQLf2T1z7pVE7/Pjhr5XhsJ56UP1L7tSSYLP2TofOSHRGMZwkD8t8sktchscy5U/R",
+	"7tgp2EpMLYYatRFyfBWLsxHJ0rD78Xb1CDTlPUIixEEIBLMJ98WUuYG6P0acIXJLgqXW3eQ5jHkww6Fi",
+	"f3s71vq7dzuOW1h1AFiMfOoaOJCU6Nv33WMtntULrn92Gve5p6mGuSJuQMJ8cVDAb6gCg8wDeis1FDk4",
+	"XJF/quE5rd2QpYNusb8g1Tq6CIgAzQNcr1gqIGjIQJ5Rl73CKFdKxMib9t5OwbST8RfRzsqtrkmszkWp",
+	"dDBDzu/FIQNxDA/CETucYS9pwJNbEiyYPPt63vik2PMcZCltBgQeGpqdkeq+z9mEBElpXAnh5ZZNywSf",
+	"1be6NLRjr+qVrs/loWP4Uc5fpKYdqdWJDYocFOykO/FKv6dYhEgsXJcIMV74Wd2kojxRiERCNFJOHjYS",
+	"XErOM7xEPp6g0dKItNXy28c0PKz8wFec1LZ2M7OteWTzFqmL+7XCSvQOUNXMnf08ILeUL4TC6N4mmMMo",
+	"4KG23t9NCdOmdtWHQX0R8rkA0z5lk/JbFxjbx0YXrKjhvR07DuciIVzIrUVB7EqSLOrWJiYCYRCJ6LBE",
+	"pEAynEq7siVPypZsoZjF9Nl8EW7kM3lsHSuKqC03dwGVNJKGdXRptDntlQMCgBrNAfgeSTrNdAyrJMw4",
+	"IIhOmJRQAbk3crVBwt6qLgiV1RE0CQIKXYXPQzqjIqQucjlTNi93WX1U7taPJ70ls9JvHmmwVY422L/D",
+	"S4EmhBHl3jRaJq4U6ht5S+HkHsR00mJOw97EhTY68KxhKudzBXuIME/CCxiLaLj8Mtahd0AKOBfnV4Mj",
+	"+HA9ADq7ECEiPy+wr6gIDqeRd9PDmUvaqy2LNYzcGb2VMs12FswnQmh2KrT73/YcZ+uzZgWHttaZ/TfD",
+	"SJKuYI0v4Ctbb1uKTWDfPx+DM0xJhvEhT2FX9np+xyJGgX2f32HmkiNgF3wBNjUjZE2xgEDs5FG8EuZ2",
+	"ccgqTnLb69GMnaqN6BhhtqyjKxIqJ88QsfjiEs8IcsGxEwsIK1AeosokMGRxXgJbUW19x66tfjAr4ktd",
+	"VY5Zg3sB4sGctT1wIiEeK+6BpnQyJcGQwSUC+OrDqu6YDbdDjDOiL8yTXHY73QugvJj5gSXjEpx9Zd9p",
+	"vuPmpw84yzj0Uc2BwCu2AuzdURkB/pZw5Y3dALVTbz4fWuU9EXJkiMkIOChIQanhwFmvDEJpDTNHKouD",
+	"NNat3jgnGwh1wC3aea0DLkotL3NaJo9CYgLFZ3ctdJxBWSuUh5fKc82Dy4TYRLQbe8kogtK4t1db7aVa",
+	"tXYbEpuzlijZFfXW57BIkvGkDaup7VT1Rp4da8/si9VpysGzUpJaXfa4eqDWe3iprtoc+a8jpSMn5I6N",
+	"uO9JegPxVaUB5wTHV7Q50KO2JKPnlmXYmh5uy4QfrouVp/zyOEqsKsz37U+4C4I8jH0ld8hjAyf2DBMq",
+	"iTGgFsCOwwTN8LYCh1zkEYKEOipwC+RJOLVKJLJahykPuAPrwwpEPoqoIKIAl43SZXqKJcWKVUfbFeFi",
+	"Rpn5moX2+7wNXng07N2aq43y1jvs5qeu0Ck5HBs5Sstx4B7eJ+oTqMTwyecTyvQHvgiVk7/2TsvVHbCr",
+	"rdzZOBQuFVPidRBGkVOpjZwbsuwoWzL1lDHZQZWcp1J8UE/k2+rZ/1QPlMZgXobwRaMIUzYZMil4wJhV",
+	"WBoPJZUKbN1S+xLAQm3kYMbZcsYXQkdo5C8wymm0DUWBN2Pn+W1eVXpf1/MCIkQ+JVBNXgmEVStUGZEp",
+	"BZEqDBZgE58H/NPSTmrYVN9pVev5uluYm9Pih+kyYYK4w0L7K9aLSXIJqeRRcJsvQpcrqW6toCIR6ly3",
+	"vU85tOZYukIcTEi+rh4KSGSUBqNXIgZxCbdSrDpCGHYJ+1Iwh0somHn+zqsRzUVwdvex2nTAJwQXb1hZ",
+	"QmwVpi7/RpRLJ5A4Qo5epEERNZv84WOv3XLG5TwWEndiqIJt6FFqgYn9jc8veSQf1lJEExpaTnGSrd+T",
+	"EFtSHMvK5tHlcTlhNybK9zlEPC2Eqq5XV/IhxRGjKfwUk25LEeNoEzuW8cS3MiRlXUBMhoBYzcNWvVFv",
+	"1ZsNLV3utFYx0MrxSY8QzNLyT8YdvE0Oxi3c3Hd3Roc73t4YN0ZNt+W1yc54F++N9pPHvVakTaKApeDb",
+	"WvEnz5dzYVdn83AZcUWQRo0zlpTszGelQ0Gkk/p4PjYhkMCbpQZm3Hj4eCyICsiUj8/iV+VXFava2lXf",
+	"Ys8vHTWXno8AVwvTZsHMd/hZaqdMd2IeiKj3h3WYCu5UUkcU2ml1mvcGpc5j+mmuqeNz1hEBeTfSb7B7",
+	"M6a+Hyu+KbAGva9pWwKeKZUJdJr2uOk2yQGp7Xj7uLYzOiC1Q9wY1ZIws/nYlWqTuYVflR4j7XuV+UQT",
+	"K4n8V+D6cKWWuBn9dS4/PUgeQXuDBXWPE4562wl6cyzEHQ+8vPtyZQ22kZjyOyb5kfMX/Z9T33zzrEwl",
+	"7EGmkuhNO55g3uJNTsEs3Cg79HqVNk7NB4cnWze8FNk6jOPojn06wyFcFQgeGPHEaqTpHF59IeSRt5oi",
+	"gslMBQl4bhw2Uv8lAPMvQJeUuL1hTbcmy0szpYLIl7I60iqQm0173Gths8Frs8PgGfEuyTgW+7ZKJLnu",
+	"rnFlw0viaSanhJ5c1r4QHUrZPbuN0/CUkGzv0gGmW0eJrohWGqfSUaGJc8rZsHjO0f2OFS98HVKamaxQ",
+	"FpVxyOd3iXt0VGnuZUJ9lZcIZRN1T9k4SCczy0O+hGrUOIiUo2aBchRNtNS1Y8r5L5n4swTZeDQqsC1S",
+	"P/AWLc5pumVe0off5TwuosZmk92cK5nnw8INCNhfj1HPprJEfPbxFZZY5FYi6MMk7sbjS9zxw0geTgrI",
+	"8uetBO5y/WXk7UZa3m4kkzVfLWYzrJxfs0j/cMZb1o1nDXdJDJ8PzKmoqi1kVU8HXmy0eweJ/ovdKxob",
+	"Ldq6/6i73OUQn95qH+Skm3EYynNXtB3n3640I1FUO9e+lypVK47f3m20kYnDuE7FYSgPcOU/vttoSwwv",
+	"GKSdN8hhuodWAy6Q1ovNu0ZshvUWXhnJ8Q5j+VoxyJbXarf2x8RzSavZOjAXU/tec3yAD0mtNWq7tR1v",
+	"l9QOxoeNWhPLB/L73ljCFfkUdtV+ykHZwvftnPRhkn2m+KFUAHWOq47VaqZ+cyO1qr+FOmkc762T3mn/",
+	"+95l7yTHaTs6+bLEVUOQXmKenPkA2TxxSgUvyX1UBFORpgJZoMC2WUQu0mf10KF5XhK5VTyPspvlXHAt",
+	"fILuplwQpCxi6OcFWRAP0fAIYXVjPeYByGU1EEb1nlEicm2bMbTkzMQARmz9uOidnfTPvrHsBKzY1ttu",
+	"/7R3kmMJyaOneRnyolnYyYz2eng7Br4YZtYRLQNyKywEb+MenCAspQQqTd4Kt1ERpfxbS5dQFdD+7WBw",
+	"gVR7VLkjoynnN6IaHS04IzCerKcwI8pVRJ76+78PBvXNV5o4TBPOdXv5fMKZ4UB/IOHsN2IOzRXPAC1X",
+	"LJkq4PCWysEsCbyWXdJOlbBxfX2b1b2drP2R+3YKTRVzTvD+/cab9snufu+k0Wg0W+0dw/tzZIIoK9vM",
+	"xAxIIsh8yiJGob5dhcof5vzstH/WixoN6Ixwqcm396TGWeZWIoV5Mf6c9L7vH/esr2F1SwFGzD5Ozy+7",
+	"lm1JOmXZBl6Oz7sXuVb07eWDBFCVUfyMrpEBh60Ndd66uhhXxs4sgUhR8AUTJITkFTr3jccVe95KeFll",
+	"JFHhGOpFiaRPyG3vul9dcxm9RXkYRR6VnX+bWJtiS6bGg885zrgprFgJWTl7d3b+w5lOTRynsFaSBCSw",
+	"ZkhhEuIBOn/7Fj6OlshJoZXKtajBU3cK0s3Hy943/auBlnD0+/KTws48eM3ga1EoNNbRPQT5OJox8haQ",
+	"O/ZuSnXyFR1fpCslYSiWRBmpP523QEZYylVhU3AZiwshnpRXDQZ4UmB5DjUPMAeiKdbKZtvWp9qE1+TD",
+	"mqav4HWlzb2fanxC2Oov/7627XRhHB2Nnra3rSTATkjSiZO101WvUpQ6wsc08j3AWJ4iG6umcgXaW9nJ",
+	"W1k7+SqnTdrJW5vt5GqO21rJ82WezdLEOtFhjYiQ4f5fyojjWFs98Ydx5sfklmWt92qsLQ3wD7Xbr1Jy",
+	"vW/qGKIMsa3dw1Y6SexeI48ulCetM/wp+TAZfLFKbjMiAJ4IEwIcVZiLIMaWzE95Z11cD1BA5j52dcyt",
+	"T0VYTbknr5tiejGbhYhMNt8MjcujH6UvOrLBpjpKzc5NF1YyHuAr3YyojzEiFdPRZ9TBgRa9XI/8Bq5H",
+	"Ujrytl4h2+nUqawkEeXLAtN0MYP4QU1e84oIxLirz1GuNZFzJBb7ze8ZyEo2XoWu+39H/xH6ZRfQq8bF",
+	"+KjyafY2knxCrrY61r8EZ/VLfPde58NdSYZzIfUYPqeuorffXZ2foSuVXariBXgcolaj1ag1W9WYLbnc",
+	"A0unMgODEkyVA68gLKyjruoxCnrCJl+VSkOmouZgJDXnhD4U083fhQeLOdmHit9JCCoSweWr28nhXlYO",
+	"X6UqSTncKymHw2S3lcW/hHw9Lh16cg+WBwqyvxHqgNfQBhOf7fxJTdbRecV09ZQjxPiQBQQqj0l51WSg",
+	"pmG1jt7wBfOIhwRXIbKMM0jJ7nIR+ksUciRxkvpEZcxE7pS4NwgPmba64AmmTISdKGF+u4Xe0Tdwo9Ju",
+	"IZ/cEl8gj5A5msfLadqNRgPdkOUdDzwB9y9DpqFexZ7p3nabrSQqyV534d2ATBY+Dmrk0zwgKsm1nEew",
+	"gEs9UUfdIdN0b46FpIIjuVJTc62hVwsbRUOTa0z89KHuQr4xR70M2+NUVexOKc3i31u2Xk8Mn1mONiao",
+	"F1n6mWXpbwn2w+kqS1i97uY3my+19Vt5oPduTrMJFgty7613K7mR/bSa9b0S2fUSmeK2c324UZPNyf+q",
+	"8xKSo8QVBuPGcK0zeplca5A8ASO2mJGAuiotHaSlqUAiP0TFkIFxvlGto3OGLrgIJwG5+vspUomUJf4s",
+	"QpW56ez6fe+yfwyEk3zCbghFBrrffyNpeXNPEvUZD6DopUtn2BdVSEBy9fdTGsLMPL4Y+ZDByKWSXtVR",
+	"l8ULQiOy5BATqNpBUmdIxFCBvJHo//zvZv2AtBsHtjbMAxtT0UPCpFyQ5K8aU+aKE/UPRVsM+S2429FY",
+	"mcNbz2KdyaTK25AGL7YrqDfsRGY8ebx5MHrKJ5Qlytxs47m2rqg6sCaVWUfxt4oKuKAM+XwiovqkeOHR",
+	"EIUBpn61VPxFMrYj4jjRw1QHzUZrZ6OItC71xaa6o9nojrMS0R16w3MCgxLJe6xE+f/mTme30dk5rO82",
+	"9v4JjnvjgIjpgN8QudM384/6ycfdccNt4YMoDWo2Leqm3wFwboi6VybL76ajb1x6Tr/rX//Sb57Rvuiz",
+	"y133uL/Xv5n/4/vj7w7rZPndL94PfXpO+4tTukPHf6+7LZ+NZm8b3j++8y21vQAeyVL21nd8ytAJBO3R",
+	"DbF6AZ1MweNQh71dEgwbG59bHAJ4v0IO1yRE0sUA1YKdB2c1S53GatIl/POC2EhQNvEhXdkRIp90LVoc",
+	"Iuc1ntPXeBFOX+uO8uPIo2NZuVSkE0Y8UI6FQNDsCEHBBCyQ09W50+FSqIPeEByQQAeO6y51oHjuqObs",
+	"1sk2AM7XIk9p0nPO7JGdKosPQxSiybWeQIbuJEEph5ORmY7TLuveZ0CsKMPcK4EmPh9hH6mWqAK5Pmgo",
+	"UMB9HS9eShK8lO/nxtwkqFAJJ7oEsdGTz9vD90SJbcUGw6IKRHJZVsfqnfQH55d6vE1BtbkI+cX2NDWT",
+	"z6tVMFLlomQrVDn/4ax3aaPuyfv+mY3U5G30fb/3g3z8vvf+Te+yqisRRYWJ1Ku571QLsaJAhip/ilFp",
+	"v+RJyqUWn+OzqS8ajJ4irHsbYITT/RJYfImDfkAc9Pufw7CMwSg3IV8Pu1PjgQxJ+eaLkU/FlKjSPVKa",
+	"tnWupDl1HcSVLgHVUANUef/3wQDd7lbtuOg9pDthMTwj51PthiznPmakZkZyUMUj3kKlvCdw7xl2UvPA",
+	"IfIJFiHizCVVZcBJ9iTohIFu5qCKzsKpvXFfCfSP2jvT7sq0q9bRD3KOf+dXqClJTAthqZboIbUXjxwt",
+	"uULs3jB+5xNvAnacI4TNLybhmwcys4C6DJR4mTq5ny3V/DqAAic/h2Hn9Wv1qK4b1V0+6zQPDtqWbf3M",
+	"zSErJdIs97UJxV4h14nuV5Lm6OGmXIQ/deY8CD84qCJHSlbiggw5sqVYaTo4vbLRwcFBu3qkNAGdqSVY",
+	"+ASsaHrH0fVlX0De0eWqgtAoTA9T5CQHQGUSvnhHickizgiY+eJCGjbySEBviReXsnaN5zqiXnY+u3sb",
+	"FJYtgtG1GBc/UMlcQ45uCJkjVUsjMfhO/mbAmScr3EY+Hw27abc+5FnpAhJiyspUkU6lcc/utLrICbnB",
+	"ehTyI8Q4uqO+5+LAE6ji/NWxkfMfTlb1K6255djFm43NofgxXJsV5PHdM/BeiTJ5ZQ2ixNgfEDREsTEX",
+	"Er5jlZzXVHyGsvwBnhEwBXfPTlDIJ1AoPCU9pk70cG9tkeY854go+G1FbH6kULi8jUo6FD5E3KQFjszG",
+	"g88F+YjfMS3NKgE/Yu3/M0HrSmiUbIOQmr1XLpp1fK/86NfGGx2B6UOdPItdcc3uru0UGn2Zr+gTJHg1",
+	"BHwlvau5d85kcoVM9MBipxjKJzHTkgaI37H6k18ir7kFTjlrbnv1m3fqq6QrqTptc/vbymYryAs+iG9/",
+	"W5uzFaTmW+r+d7uL1I2I9FAPQYkIeSLGOdPVLOxIXkV3U45GxOUzIhBgUFwgJq6jqxPuKyO4ztC3bZbO",
+	"R3Yz/K1gakWFv3UAUW3JWxUKDFnIebWOulunSRYkjPIjo83pkZ/0VrRsQuUkqiiV/CEIY+wp5orLaNVg",
+	"ALHs2OSjTCCWbSm7yeaLsELzRXLiz2bESIkoX2DKkOtJR7DmWpYDou/HBJrwOgJF2JF9OVF28YQSq6r6",
+	"d5CjVZ74FCE94ZD90Hvz7fn5O7j+ghhRgz9SXTFaZtVWqlbmbaXxyDe1Pm3k8eqKNrmFM+FqULoR1nwS",
+	"hMIob+CNw2ELL69Pex+7x4P++VmMBXphDwpKy+4VwNUinOoseW963UsA4BGYvc19idGnVPCDPOYoq166",
+	"rl6qyqGUu0k45XJ+F+dXAznhgFodaxqGc6Xb8huRVLpfG+3auv8Kbocl5MFs3HWcjXfFxLPWGphuvd43",
+	"keen7AS1B8IxIWOSkIoUhLaroHaBAr4IYwwKuVZ3o7ig7qD78e3p+Q+WnQKrvFgFQSeMsklRlRAoY5Wo",
+	"nRVZflRRzjxbjy7cq4rGaSgE+j9keSYkJQPo84VxDCoaPDwyl+hw7FLaigK8OfOXBal3s8FSMSpBFEfe",
+	"Xjy1X2QeRq718Vl54Qm9K3XUlALKrLPl1nJ2PjatCgjQLmU02sLZ8jDrbLlKdZPOloebxe3MtB9QmugM",
+	"z4guC5XhXwaFwKm0ksfLjDEw8ayq0hdAMSMQ37iKcVx183woY3kgnxBtN2iHT0znH4v0bu0WGhFmEw+W",
+	"JKkPIbMPoEb/7sQlTVc2+SFmUO/5BOGM9Prikfj8Hok56f620+ryKn10mQ6yiLnPEXKyyRihhDFcSS2o",
+	"H9Yoi7JkxK/Vt+YzOcVd/5Lj3LWNf1VBqOC5MVtm/H629QF5DDN4hKW51yFXc4jwh6sCKGVE2C3x+ZyY",
+	"LBABCRcBEwgH4OutCsb6VBWOyS5vHi7z0yZobPtcUN4s/xeDiXnJoFdRM69VElc3UTJoFyFWbgJqjWhr",
+	"k07zIOyzMbdWcawUQ0li4edNVploean3sgPrLbZjr05YiF5pzlaa4zIUswiqzM5m6r9omlhquUmqWXSA",
+	"V4UHokliHuxse1YRfV3tLOtarTZPLzMxxdRqzOTinnN3Ma5ut20pzkmAWVhHUOlJlXCHSmvyKYGQjLje",
+	"R8ah3IhZa7cGGilxaFQ+icb3JBhlbgPXFdKRm0N/XhD9s2ZN2YI+6ZVfEkkF3VDxB1ivVMXDKREkdqAS",
+	"UXayGcFMaLIV+1fl2HVTF5559u3mXj5bSdUNamwQXIyip/Y1FyZUZWriRar9trDB0NkPVzug6xMvNmqL",
+	"qKYodaP8bh6Ubr0i2vFZ25bSRochUzE9FRoK5Cjnzm9VQ8e4wThTLkJHFfrmItT1tOPqM3AWIT9StQXF",
+	"kCVqv4KuxQjxAIR1lVhdbntFP4o8R9cW23qV9TN19NJW/BMO9zYqJiPuLa+muLW7l1NmjN+RoOZKyURq",
+	"zVffdmut3T0DX/JNufHRZlf4WC4S8HUM5nxoU3inUlRaPLYBFobQJVZ50DxsbbretdSJ6vCtCmZLJFdV",
+	"lcgFRdNFciEJ/wGfMiLQvziVwKZgwTZFC5Iz2tvJy6mgzZefcyr+f/jctItwbhGsL7ZWU6VJklO2EREu",
+	"nhNPpS1S7lM0IKjivOaB3M3/IQn131pO9QhhNmR4JLi/CAlypJpdEVUHXV+eQjFLbSvH4RRg9+eFpC4V",
+	"KK8fCiRRQZdo1OcE9vUhY1zjSRz8lj6ibUTPNDJEW6n2JoaQFPjm0xs+8sksh9K+PUb7B419NFctkKo1",
+	"JWzk4iBYShAece0Bd8GDkAtT+FlH/h1zDwqUqTBApzpkUXyFki2j5lHtENlcbmv0mvwwU8GcUPXMlLGJ",
+	"GvSjUMLsHWxYJGwXJ8WMpr26G3qF0AK53CMd1ETXLFk53rNRSz+SByO/t9H32KcenNFbKD9lo110SQRf",
+	"BC455e6NfLIXPfleWR/eUwF1NuvFST0LnH3VXpcvr6uOtgc7kuMBrir9u2QtsgEi5Hol65PLnal8Kd/x",
+	"fW2hrzgeLkd43rYmlnwlzHPlvpryILSRz13sy5NEQmXlM4TdoITsLz82IsCFQW1hbs2wLrq+7EvyKxEr",
+	"O8YRciD4qzPyMbtx4jL4Oi2rwEuIucW+v7movFqzvS5IMAUXOSVyvfwzVSbX4sr4ka+ZHV1XBCp8bc4h",
+	"Vi/FOLUBFwywqnbblkCWWXdidvFbeau/TLkYbCOVr3gQxEHcDtz4O3E50DkJ0B1lHr+DSvlzElDu6Xx8",
+	"Dqqon7SkhH0lzIUczRZ+SOfaGzX7lqDGmfea0U+IzLk7VbZsMcWBqiwPsvCQBQRuFsFTIa5FDZNE/JYE",
+	"AfXIuorTK/e0vtoxyEWVmpZ8tmJk9s3+rmaNT+Rt0f9tqtSfGW5dpwd7O5v6y4CNmml2kFy4USFFDwtc",
+	"zMZsfYlZKtVX/kxV4y9QQCHExziY0DHVvixQYH/Kfc9GlK2Aj8R3ysCnOaWM0fAxFNWy6ulj2tuTCl3+",
+	"VkN0VQ65VxsIflXQiS6uLjuSe+TiGfGPpWJhakceq4Kw6G+oe9H/+K73I/orOr7sdQc9e8gcLAQJLwn2",
+	"oMHVVW+A/ooue90TVcH1e3lIS/mbevH73mX/7Y82ciDWNXrv+qRv3qvaiAeyY28G9WVVsLE8WqNPwwoy",
+	"dMBKzjWt1VSgp18rSYD4NTqLX2EBv3o4xL+qPn4NFj75NZOa/dc4MfOvJlHZrwtBgl8D7pNfZyQMqCuq",
+	"FbmiX9Usfr2GO9NfT6B4bvXXaDd+jdZezdUyLrVbUtnULx9vATfTB/0eMzwhQp4ZOI6BPW5EfKtjvZP4",
+	"Aj8HsavKDVm+j57lxpna2T1WX9Uqo69qtTkFmuUs1xXryKWwW+eG0WssUcDZGLnXevBxH2K6I/eQODpy",
+	"uxDHTJHnjeao/Nu1NeGN6Zkm3c7TJ5uj7+q/jdrhx3rtw+eGvde+L4TLv0udM47YLqiiWMIEG+1fuY3k",
+	"ecUUU7X7H+BpbKovJnrJ39sQh+Rh7JUw7yIgt5QvxDdSNs8LJMnEiWlldSKbI8X9taMMwYFPSaAjZSIP",
+	"TxFS31dsD1VomI7eHjKsI7tUVBZfQG1nsXCnCCOoIAuezwIFZLwQxpiy0zhMudokbNwwsYus6BMtSks6",
+	"GSsPv0M+jzQMtSFmHTeExPNFlSj9UAPq1ZtwmKIko/lFflYPceFn0wVqBysVfMnZmE50HQi4TyhTfcZk",
+	"3MfNjM9fvHHn14OL68HH4/Ozs97x4PwSrorlyLeRH3Z5T8OcEjeUzRdhssDcasqUdMp7Ob7PJ/pKEof4",
+	"CkwAqovCnCw4xINMuhU9J9E0s9DF+ldmIHEqoJMJCc7Z9dyn7EZTOTOTNz53b0SitrHuCTfluxLEaHxS",
+	"UCGbeW/N1V68hH40HbPi7qD78er8+lIu2zZvKqBN6G3H52dXg+7ZQIpTiny2G6a5qqv8zcC6/3Af04bj",
+	"8/cX3cv+1flZzEmsAedoysOvUVMggtyy5HPhk66b7+4bQ2PehdYz5Hy8hJo/Ecs1AL7FUsGVqyCtegT6",
+	"mzo5hYbrXDp/F5kV9eFH+2x2yI6AbHuHwAS4bcctV6hwOaA+Tr0WAVlCBNx9eHrsjd5dKxS+XO0n7SqV",
+	"XvL63TzObs8WW5tbb+shPtKZtaz2W7SGY0PHtwWKKabsPCLGn3NEi3AKybJ0/3ArpC4TGfmkQpmjIKPu",
+	"2Uk16T7dPYOaFpf5VSwyvGYTOJ6r9rnMZtt39WLNPHt/t2zrDP79ZgD/9CzbOh3AP73NMJdaSmKI7EyL",
+	"Tu8kYrPb13Q0Sdg2olZCzNjkLlXAWLbD+VhsSXCXVUtvoSfBfY5kk5h4KsyuyLEDiEE0kaLtL3Sqlj9u",
+	"F7fYzMYtrgqVybjF5kYHt4jlbmO0eGThu7y0/XUE5rKi8e9WBv66Im1sX2k1NiBsLO1uwNMHWJ++UFbN",
+	"WInWLuPhcuyW/vG/sVLahWJqIeU0G/wQL+Kt6oGVrdhULA4WreHUHPaWfDeiVFsAZILRb4dYKTK2xYCn",
+	"0XtbDpjd7wRF2rjnWvpOblJ6BWuPQs12u/NIUPUHCxtJNrDFDseS9zYbvBr7YMa2E4sp2icjzj5YWMzE",
+	"SUrRJcHLjpDHQ4HusH+DKAs5YkSExNOFEEQ6qQAEVypPl1cC6THKZVhNc9bPm7XBJL+1Y7aaG/OTL9HB",
+	"Us2LRyp/8IgENlJvIh4gzaPq+WBddCTPFmYDtteX2Jrnj625SuTXjSVx8Io7WZt1W6JButDNTiNTv6bV",
+	"rO8qhCFXIQ8KzJ/Nequ988+NVeASLlXrbKgbM4Bn1/Y5Nw2HLg9mghd1MrNcWrB1hp/kfpS3oZasbFrg",
+	"mPSAaT7Eh61cJu6459RmpEp/ZY4pnbM7l54pSN5a6ywPxxsgsBT0lQGYPHh0OdTx0OVbwbUF/DKTtVDl",
+	"jrwSpiDQmKsqqjClOuqHkFtehMrPXfnBd5CW04XJ9d76X7ttcP+AqzmTNx6ytagEe5BnPhN0X7YAShkw",
+	"TC/+HZmHaESgoolh27aZfX37GaRgOiffNTgyqsT9d1igGcFiERDvKErMw/hd+eTXOWF+8U3Zep1r9VJe",
+	"X8b/9U8bvSo3YAjc12+DIdpBTrkpJDdwAgW5E6jQSKCCHyZ/20/8dl8CTyKnvPgSuZEqLXlQwhlP3NB5",
+	"qo8Nl8SZ5a0t2khnqn7B1ue8enar55SfGKSLxkSlzMBoHrnLIZdLfbyOnHe9HyFcFar4SLHQDQhYASUG",
+	"q+QBkFhEB96IIYujQZyL86sBen3bfn1DluL1rfLRspUPmKNctBxIQ1A9Qg44Z0WhsapGgc8nqCKbD5lz",
+	"2eue6NZ19IaHU5WfFIUcYXQ35X464KmTXhAfI0JhpioEhPEhc5KxWI729DK3LZffdM/6/+zqDAc/nF++",
+	"u7rogrAN3meWDSK4/Kq81XS8vmWvGgdtraJ/HPx40dMvmhj/6yvIg3B5Dq++7w0u+8dXlm2pHmFPcoX6",
+	"KLovJwy3ME7VSHJ5v8VyXqkYQR38F30sjqVUjDgWCUtlyHw6OUFZQRLCQnEu0gGePLjy437a2u3Fjhvf",
+	"qFDjsc/hWuT3WE4xWX32936xve2ldWJv8qoJb3XHsp+9Y8mBugTT3998xyJn98CSgBm4/q2W5/tN2ZkL",
+	"AOTZLCiS4r0YUJ7fgDLAk9x80l+JNG+VgUNKrX1diWxLM+w44LNtGHzZtpn5wzDwftH8ldS93eQnYfmp",
+	"g1JTtrEfbtOWbLEpuWu/IkFUuGlz0Twc4gtOAXB/ajXru3arWT/8sKmaXiRvwV1zgZ0j+bhpHn/40vp7",
+	"iQnnpZOPC9PNSYBGC/eGhHZcEA8L5Lyb0/rNnErVJJVFYZtqcpkLlrVVAZOblaDbJZFkxXP9y+vYJfYw",
+	"Nbs8bDLlo7YMKtGyU04dtvZuog5bYUWzL0xPT0U35bwBJabkviSCGj6ULLf0oACUxPpLi+lfWJJrmyTX",
+	"8f5kcajPlKMDZNyM6jNKvZ0yFZoJ6aRlIzbRWTpmyOOQDCMZXl7PDQLQB5Ff6lBH00IbdDflgphiYVEa",
+	"8EQ8192UBKR81bBsSM7jVQ+LNtMsL3n8toSfIsR6SPLpLwfHzIGrrCblDZbuIggICy8KS7IMonzsrwSa",
+	"q/wwyFRwsZHZSlVLGqr4cUZ0QK9plprOQytT2tZdQENyzvxlJKxlsGzjRW6EddFs1JNM0ZqdQs/Cwt3e",
+	"gJQbfIyKK+KYYFnETRr9I8QhTNokWk8WwEFdU8YpVWf7QfvfKnMAEQV4GNquqdySn58pide5BvNUINv/",
+	"/CuEsjUPD+8329Cjrovw+5mi3lQpyWeKevteRzZnL05MLS5GlIUXgog7SJmBbeSo0GD56friRH866Z32",
+	"Bj2oaaZCeFXk8WgRKkP2kFUg6a2xPUMVssjyrH+DASBvQMJ8rBNXmPjlUOiuPU4g802IQnxDkuFtlZ1G",
+	"o5q2KcueLdtSM7dsS00czMNy3pZtqXnlGnxVTG9+9paBClP3qBuqDNkqZl0lVkcVQQjKt8WnXNS/7572",
+	"5fzOzgcf355fg8P6Sf+q++a0Jz/2/nHRv4RPb88v3/RPTnpnlm1ddge9j6f99/0B/NQ/g14+XvW/OesO",
+	"ri/loi57F6fdH3sna5YFsb/l4h6z1xfxfQTCLHUXEeVG6pgLRqSLzjg3ZOmos2d3YsdRIYtD5sQn7qjq",
+	"ElHMP/YFB2kCUcjINiLIgaU6K5kibkBvaoz23AZujZrN0T5pjw9xwyPNcdtt7XiNcQPjXbzv7pKDprfr",
+	"tkZNsoPb4z2y7x24h6MGbo5bKiVDIn2BSb1srh9USgADVJvMbSti6k2e+1Mmx9inGp7TGmwWOBFlXJl2",
+	"m63N4S53Ymdzmp6VnHD32dWvJfqr6R5ytd0ErBkSW1ZNUTlhIhS5Ict15TD3LdviqapABXV7ogkrf+u8",
+	"IxYR5QCv6Fvs09iUlJ+4ZkOSCENG7u10qeZy4pxe+nb6Q3YzHlRGK7VbeZCr8rwkmtmJZGg3ZFla+E8C",
+	"0ipb1EewUpxRnokTkRqVIU0eCdxpGmJhbQzUUN3b6jTzOOYPucnVt/AQXYTTb7fKsFdggc/xJzQ53tG3",
+	"ve5J77KOvtfJ9QKiw7BFbuXFnIx6zbzySHEO+eTF+Nn5WS/ByKLs8moSlm296V71j4G1nfVy2dAIC+oe",
+	"x1fbmyDkTbb9fSaX/ee1u6NmKGWMNdUoyxWbTBVUSW5KTm0Vs0ErP3344iSMBSCSOdPdxtosifHkdb0X",
+	"M2H99eK6oMZGQHNzcU/DcI54AH8Fur48Takp8q3NtU2zMnxA85HS8N+H12LM8uzoxvjNgvqeFD+7ZflK",
+	"prSiIGFI2eT3U2hx9a5tXZXFR2E+Dy++mNj97V58rmqImQ3LlEeMlrP93Xd0bF3XJUKs6rjY99fZh9AM",
+	"LxF2w1jBW5vz2I6sSVLUHy+kZJlvZqR5uZjBeU+qdg72fa0PxCmYpR4QT6e0aJEHuWuvW+WWqAmu3dFC",
+	"n4KoxXbRm9kyODnUKRm9ubk8QTzTf6eSk1+XdJSqEFmWnJTq7KtXWVzZ07VQ/Xg1F4tqLT68xGI0yWfz",
+	"1ohljsf32fhdSC6x44mGkYd5njQf3/NEzyfpGZL0FDGeJuVdT0p2mPE9aaZ9T5r397Dn7iKg4fJKgpkm",
+	"WpBzr7tQOY0zem9kJeqg4aLRaLuq0r+q/gdPiIMqOim2CJc+qdbRIGlcG6kqhLcqSaRkucowAWSGykGU",
+	"MhIDVjRmTHbUHGNFrGC2qbz5HfQG2uqJh1J30zPuIMwQBjkFwXM0DvjM2FHxnL6W2pxjIx0SEXAeqoZD",
+	"pk2MKspHkOBWboDzrvfjxWn3rPfx8vx88HFw/q53pl6fEEYCyDYvlz8PKBS54MwlCIcIYFax56o9ZGvz",
+	"VAJlANkGlhVvjtSAQKmbYbfcxkCRhW/fd49rV992W7t7KNZ2//bf//lfdqpQAjwZGM+A6Hew5clvzpBV",
+	"JLuoEQZBJ7ZJqQ6lINWsY6B4JZCjYKjvRQ7hULjRBZjRmeiHzElCmqOTvtFbHCpzD5Jz0DnpbeR8qjGv",
+	"5kGOUTD9wndN8WoCUsg7UIFyyODMAnP1qC6to1oQiX7Izwvs6wIdKFq/akgZ+j//u7nbQOai2nT7SiDX",
+	"5+7NESLYnSaqX1IBADc3p6825BsOTUggf59j9wZPCHIk8L1Wxms4+Vws6WaS6Gcw5R5SCSgf8jQwxCFq",
+	"QoD5hnk6lWec6dNOXd+LZE0MgWbYI2q74L4fM0+v3rRTYbLwbYnmAQ+JK2F4yP7jPxDk5RZDBtVfdE56",
+	"uTcMRUn7naQJQ6cS/+u/BGeOSq5dcXSOb0eCFQ19ZYMasjjn+WiJnC5sd+0Us8kCTwBLCXNMYI6NHHED",
+	"+fdhWqdUrqxydoJDXB0y+RUR5kFub6Huf5w/iRsKaf7/JL87cXywFL/QDH+SHxpV2UCSZokXjjws+Yr8",
+	"28HCjT7LM5FfatDiCLl8NsNQncrWBSokS9KXWH+C+7a/gRFyyCrwTZhwCbWTHncXMzC0q9oEaEx9Kft3",
+	"kAPf/wZGfgdVAKxpuKyqFLnqx/OLDg4mjkYC8rONmPxnEsr/ExvJ/fLlB8psxCiTm0mZ89qBz7A9WC1h",
+	"yOQaqnX0HacMCUnFsI9UDhAoRauGOILilWqhCrdNfnVUgfRKyJFyv6OC1ogYsgUTJNT1PI7QzwseaiB0",
+	"hpZcFlTIEMgZDuV32LbhcDh0oAzIHAuB5PaGcjrxod+qCLEhc77pqRs0+bUmwoDgmXBUiuMfyOiKuzck",
+	"RBXJvhQ2jeTxoCkJSLWDBJE44HweAhYOrc7QEosRNCNDyx5a1BtKhhw9BlwUQymLDS3IHtz34LVG67//",
+	"87/gFXDVgmd/GVr3H+4dVIEDk4PgiW6+34Tm96owtWIZOrgvqnQBMX14okBJX5sNmaOi1j5Sibqhg3RS",
+	"eVFH3QTmqx3GOuU9MDTnf3zqAo35m6O4JkajgN8JEihi5VOXMJEqNDrH7pTUWvWGLvERV/+8u7urY/i5",
+	"zoPJa/2ueH3aP+6dXfXgnbjUQUS6kpKg1ag3VSs+JwzPqdWx2vVGva202CnIOBFPV+QQ0gvnOEvc8hti",
+	"ag1FoUWQ1F9JEkmR4QhuivUTtbWQuVz9KiCDqklIWo+yZRnx+JRP+CK0pCSvKhPDNFuNnbw6PZOJZBqL",
+	"sC5XudNoFOkOUV+v32DP3LnCK83NrySrf8BLrcPNLw04f4+Zud8FS/luo11qsFtMlVoPYqmqUaFWi9TO",
+	"hHgiTLUYlQuaixyfpd4n5TgkMRXcwiTUKWFLu6oAbmAkpjwIaz6Er+kCUykRsOLA377n2JKfMSjBs1mk",
+	"7HtaqKzqLOgpOKgjVTsF4TCU0rzmVFIirEHIIvHAOVUJOwh7XmDgST6OFqRwawWGKLOiqiNvuLfMaJor",
+	"dwEZR2CgFNrp8Q12b87HY+qq1OfGo8hyeRAQN0RTHgiCRmAXWkqRdQ6VOArcJpUau0nJhRVEgJpWbI2L",
+	"UBo/GtutMHEHmnE93W0kXE/TBQysm/lH/eTj7rjhtvABORzteztum7TGe24TN6Lvm34HHxmAEqtjkeV3",
+	"09E3Lj2n3/Wvf+k3z2hf9Nnlrnvc3+vfzP/x/fF3h3Wy/O4X74c+Paf9xSndoeO/192Wz0aztw3vH9/5",
+	"esvh+IocZjd5xGZTs+dnYy/yid32dOE6Hg43l65R9nXJWrMEebrAS59jb8D5KQ5UyO5Oc7fMYGIxn4Na",
+	"/p54FMPF3VenpVrFV8E5acpKmeHoCT++DKG9t2N2+VrjAVjzN5LfFOXTVJeRuzSZVURSPk41P1IWfj/D",
+	"R9OJyFf56GUSc7+AFD4hBSiNL5kaLI9GDx8FW7twZOpM5pgGL0j7VZBWw0TWXlWItVCmo/PZmpAwT8BV",
+	"BZElphlNX8X5x6lBQANWZQHrKGODoQIxomwnsiPiDZlUgLQTorIpK93AFLbLCCxUhOp3ATKG1vhEoV09",
+	"bvL66obOway+od0A35Ay7a54EJZpp5xbSzSEjZOzHPAQ+2XeeAsaet8r3/ZYG8626N34kZcfIwoPKP0K",
+	"iAilW58kYLL0S9di+2Ei4bb0O7qGYfkX0reC5d/rRXJp6VdOsQivhTqYD18qF2t/82Z0sf1THK1lYKxj",
+	"7TXG7fZha4cctvBOa6+1v9fGjYNWu+Huue2D3XG77e4c7o/bVvkYr8zlPxXa+KfJEUo2sNcoKHSDh2Y2",
+	"6EubIt4vzUgrHppF4u6HtK98szQ7V5Qu6fafw1YHU6KIL1ykaZr8dXlrGXb1lgcj6nmEPadlgIowWYoq",
+	"YoCa6xWbCBRJkxKqBDEtACu+mriLAJNhiuHV0WXikgCla5kNmbqbATt+hlHi+ZzgQEhxG9LKm+WBybaD",
+	"IKcWopAcypZ/dWTdiAwZJM7CE0wZqmDkEZ+O4P4IeXQ8JgFhLlFmN3XJYmqbBZq104T/jOwqlw8fJzj1",
+	"l9kPHgubHw1bt0NO5XxQStBubrc1X0ZME8BkdSxvfNDw9l1Mdg9Hh/jQbROyv4fb+7uN8UGDjA+9hnvY",
+	"PjxoHLS9hufuHjYPd1uut7e/e9jaO9zZcX/X5Hm7A88jwVrg0Qoo85cxuoJs7OIgoERkaYOV8qLt6XxC",
+	"eVPQzV73dAaOU+4WlIG/vjw1FmepbWm39niBWW+W+982n/j9a20Rc1JAlECVXAaVUNJef6be/brbCFUE",
+	"UUSRShVGiCcME1K/OuZSJyL+GP69w0LxLriv1cbuOwiDoqogseIh4ZQwxFkdOf1x7b0UQ0DJm3LGF4F8",
+	"Rf4+obeE5bERNYeIjWynz/XHMN4jyLIvcusTEUZ1vpowws27dtdQIAvR/8odgi/CFfL42yZNjZ3Nb5zx",
+	"8C1fMG2BapWgZQGJMpyra59npEjq9DZRJNtYitKo/Q0JE+LhC3b+BrFT+1MVI+AD5ZP73xniPg/2fUPC",
+	"zai3HcfUKosHLFM7TefruUZk0D5aVCCHeo7i5jSEuHbtiClV6rRgobXbI+XUlpCECSuQhKu2ShN7RwXR",
+	"fuUghOT2q+tyJ+4ZIRw/ykYBLqNwg5/0TJcqsrplstFoGfGjVwI5H2/Bk2i0HLKEEGO805AjgdpRgfNR",
+	"zVizqiOEkQixnxhI/vgv4mp/TYj+B9OMHr4OO2knzAb2iu4PZgRDuByIjpSaeE3p/uGULIdshpdoRCAp",
+	"tcqSjVXKbJVVR75CdXKQHLnrYhE+itD1QK0/t1T471v5fwDPa73wvCdT1SXC63CB3y2bK8G19G3Feypm",
+	"Cqu/TEx9Hm39YLv5mnQQz6/qRzC4rdL/Ggqm6xxEDxcAci3dfe3SDeajDGOqqDD0XJu09s/Prao+ZAlf",
+	"cMomNnh2JPOHSJ4Fzv7YpzfERgsWUh85q0XeHTTFt2TI5lhAGp0GCrTPJQ1RXGP+LCk4aClBzduEEKQj",
+	"QTHz7CETlLnEeKCrpYH7rikKb6LxwTiuuHqUBQYvkcc7CJtYVLjmHjJ1UubiYBRwSUFQOMVSJBHEH4Mn",
+	"cRd+nUI6ipU9rKMfptQHa3+6zL5IV+fX+W30mAXl9G0kuDJKMh7X3RfUJyz0l4gwT6zW+H8lhgyGOgI/",
+	"ZeQQ5l3oSX4jn3eQym4RctkDSIjRtYO/rKNjznSet2hMAR7/FLztO7BssXBdeWwqpBDWItCEhGraEkLU",
+	"pUSr0YjsVdjAGSwJwm/z5J1LOIUvv65YhUer095rNMo76MBEEv45zywppK8JHiEpUUnZ40lEBoM3aj29",
+	"AsfN3eRMHk+LVhgmkVISTo25Lxq0V1oWOeZs7FMVPPtHsvsrkpAQAV4Zwl9OFlgIHWCc67A1SIZdGWaV",
+	"jMxSXuLXg2Pk4aWtoxjlv0DNnZA7qDLiErSZ6y88IvkkDtGMixC19/bkWyKuVSRH8LH8qQG/QPAb9/Cy",
+	"apvYEryEGCXFvO+mhEkVmZEofs6PvFScOuqaySMdsXRnSiatroOGNrqb4lAxXgitYOKOBFojzmS9K8h4",
+	"lzdOSnwhQjFfVNE5m2zkRBnv5JdkyjunKnkfdCg18ruAhiEBAWqkgpJsJOWdIUuuWrNoLVT4eIJGSwkR",
+	"kt1kJJtLgr01ck0eK4zsstcANyv6/yr4qAhTeW6V68Fx1UbOjz/++GPt/fvaicpYlUgDoXN0N5om5hDc",
+	"AOOQQ51rPaa5qcwleSky82YEEFYwoQQsSrjLn1+7UTC/kG81uw9P6E2bPKVitvNKxOgtERmW/GJ/fQS6",
+	"3E0S5OweP7Y5VlL1KcF+OP2lkJR3gZoJkH/vQCNQEc0cnHp1+Oy3g8EFVN6LTLQhX5iafTjEIyxIPY8o",
+	"fKtH/1J5VIQ4XAirY/Gb8tKVGrwIzM0SpS7m01tSXx+kQG8Jk83nAR+RxEGp/dUsVEf61c0Kiu6wzlW7",
+	"71SGtC/bGhNM/aWxiOn4mS1yRuVvr4n7RVig767Oz9ZvL9gJuxf9VwLJvZEoEnVQka9XE1sO1RfTG77E",
+	"M3+ttKJCv8GJJVhoG7yKjLdBvIYEiIqJS74uf44zJCiFRnHb0YL6IQg0uQCvT/ZHOZ+tTtas4AmOADJS",
+	"GimhgtGP3fenaIbnczCaSFEB1iu3GUneVP2Cs5J9F5xVQLC3LEuItJxkiIsWuoSNdhvt+Fon9wgu1Ti/",
+	"MZIDs5KCK0Bd/QkCMrBHN1OoKLN57hkkgiwQvyVBotQBmEImAV/Mdb2DSGiUv4PIWM8NrLjU5QZewioe",
+	"EJNwikfEf0CcwFM64qdB5n0mQ4dlWz5MumO9A2VDFTKJZOFEcZPVgE8JRlG4Z370p/mq3EhUfuKH+cFL",
+	"wNzGCx7w4MUFvtAF3tQVMXRHfS/2fk+QD30JXy/wCJcn9Xj+4M8OsdsA6FM6gf/bb0vuJewf+eb1j2rt",
+	"NF7OQINySFAk+bz+LKF3rX9zgixpZ+Y6uoY6Uz4X+h5PFXyiIZrgW3iUowyolyPS9UT2nCJk0D6yL1ab",
+	"R/VZLYKvYm/V5zr/gRbcXy6Lnt/dshhqttOJTJ2pco6WcpTI1zEhZFVjD5GUO6Rson0a7MgGkk3BW63n",
+	"ef1pIH8+n7/HFVSeQkJ7eox/8UF78UH7DfqgrRPJoHxneWMUNI/MTvLbGrMTiGwvZqeHZPN4QE6LRMav",
+	"8rkmoEblbytjyFcxoP1G6w4/eqKJbHXJTQY2hd8vBrYiA9tCkzRDStX3jQY22cwY2JQ3rck/CY6fPFAl",
+	"xzFDOJhw1qIemmJI7eRl0ioV2eeglueX2OceCukZSC6fHXITzG8D4k+frOHfi15ss3cvdrwXO16eHW+h",
+	"KEqW0kVC4+vP8k/fK2PJky21JS/294797CGVrXK0r6NkJjoTTS4bHKnc/zMoDSOmdC5sk4pZRMpynLYO",
+	"uybjwYQbF97iTAUR+XwijbEI0V5shE9iIyyA3WIb4XOd/0BD/4uN8DdgIyyEmu0UWBBI1oRiJ2iiNvbV",
+	"0Vk2rNlY+1DFhDHHIczVOjqf0RA5Rthyhiwu1X+kApIlbaWhivsxNBYc0BXFhOikY9PQVNDWjeKObeSA",
+	"6CI/GElDfjYCiZoZiCPOkCkzZoq44zBJ3VFl4vMR9rVDSxz6E1P1agdhKHNDAlVQJ7FPJhkaFJUAewRm",
+	"Kb9odH7HSGAui1Rgtlw9DRC/Y0PmJAS0eG0qLjtac5w1ITH0kQ6ciwR3Ph4yzsgrIXtG2oCrY6EuTFd5",
+	"DEd1qAnOM8Zor4qql3WTJPwJxc1HDq3+MvJ7/Tu30j5FOM+LWfdZWNS1Meaukctv26+hYIxY64ermqCK",
+	"ivsXVZUBI66oWnHu4uqi6q5KtkhT2iGrOOnCfk4VnFwxupoHkvbP8YTUUVdAgC0O03TaJ7fE1+k2hywa",
+	"rwaV8CF7lArQ3Wm0C7NFq5Wu0NC86I/EgqyyxGq1Yuu9nd/7St3ccgPklg0tYSaFupNlDN/0l3LttjFl",
+	"q8Mta1O/IjgAEpG/ceBCndwuU7XzpPd9/7iXW6Sz4AiYTxnJS4iYKLef/6qHQ/zW53dbnNxJ9Eri1LJ1",
+	"VH1TbknE9ZZwiHyCRQhh0Sqbo4AKTEKFM8197kVcN3fHZFPqidRUSxUNHeBJojbtDH/qq7cSpdl1DVHb",
+	"gmKNVgeipKyCtampG1qSW61rzANT5atacn263tUD1qdyeucuMVkCt2CNTxnvpWZ2URDudc4IkEqgsbCb",
+	"L+b3QvM7NjQ/itFSDzLs77VPlTE+3yh/Sm8Iiqq6qVccE6X6OU3N75WG8znBQUTnp//+z//6cB/FZ0L+",
+	"Q1VVSqld6rEqlLCGd71ZqhuvrfWA3wwH2FoPKRkhKbdH781X1hR+b8j6B7JcJyiErUtcJjF0HdVYeDSs",
+	"kVtVHLlAdFa1NLVNoaIuhOyoWLqyVNsqCwqp2sjnE8rgD1+EQB08wijxTMSpEpaHLCEt24iROyJM6d/R",
+	"0kQ811EPu1PIfaeMOdgNeYAqxuoNFhb5BWLajfmbeFVbV3gMJiTU2VcWoctnurq7Cqp7JVK15RL1XBH1",
+	"joZMXUDiOGkN0MmM8K86VFuoJJusyF8B831UAdbW6Yl1+K1JZ0OZoB5BNKx2jFEFTkcFxIdTEhA1A7mr",
+	"NLSHTBmQYGQbzX0cSo4uBSwRZTZAFTgNYav7W1uZnxKtdV1b5skJZmbEFyFMCTYMUgBlgvFF3lSHzHRe",
+	"u6MeqSNFzgRy+WxEGVGlTI9MRgaqJyvoLbFVcgbySX8vVIDkYD0FtKW0oN+VnpKpYq0LyC8VuzbfbCzc",
+	"X6GcLqro7IyhqdYsvwAe6Q+UM/gdkEWSsvibyuWoUcepHiWq8MZZCeKebTUi5MV0qKe/VpLIXa2jc7C4",
+	"hpTooNYA6meNljqNpKrdMOa+z+8U0vPAI6CKB8TlgadrnkWWvZ+s9ASsD6Ukbqgnnyttz/CnU8Im4dTq",
+	"tBIStFHF0hL2w5SIJL2AKtghD2xEPmE39JeSQEZ5yfRR1QvSO8CvqWUkZr/bbJXIP5E3ISCsFexD3o6A",
+	"LyZTne9LwovU52LbenXt1PSdQHKCc3CIkC/8r58atUNcG3/43Nq5/5O1/VwjmpXOmxLneNXVAgqnp7IV",
+	"PHx2cSIOncCucCyVcjL3mHYaG/rGJs1XvmZs8HbL/os7y2xJEh9298qbJhTZKE1ugayf65c2nD3wWITH",
+	"IcQJAxMRIWZh/UFZWmqSgGwLfiMy5gEpNfq6HCxFYz9pIpaIgZaR99V6X5TzYtFbbqfeplQRQo+GsawN",
+	"RdTHkqkVZueQvRkT2/b+wwm7LXg+Wr9Pk+qTWqz05pdBC3meCM7zBTWKUSO+XnklEluWQJMEXhS7k55S",
+	"diMQNnX8JbFEIZcqynwRIpczRiQ7jz30T7qD7se3p+c/dI4ve91BL7JZRfMpcig1MGA9jYknMqE/rufm",
+	"doOvdX38vRUp+QO6MEaIVoRnKzzp9ef4OmitY2M37lxn7gVjwWgZY2dUuS9yY6zsNA6rRWHKKYRLAf5O",
+	"UQWo3x+Ubu2Z+8yOhhshrNjlsPi8G1+F0A10bieY/osD6iP6EZYAiu1E2vi+OelVmOdW9tvj2l8HmCNH",
+	"rheHrD8at48co0pze2DPNSk8b9BBoeEA2r1ooV9fC422v5QeGqtEL5poaU00sWlJrEliSLE22k3poXA7",
+	"aUMe3ZDPqWvHGS2v4ERRxQvwOEStRqtRa7aq6o5Qhfm43CPBKzFkSpVVl4OCa+/wEXZvxtT3iYcEGIOj",
+	"G0Y9EpQGA+qnNd8hc5QP2cfBjxe9YuW3sAJ2DHxPxUqjAZ5HBY7X96IE/76V4BhHi1E8hzW+/uzFIFoq",
+	"yi+JcSe9096gB4n+k0RiRVWOlOhtteU0fr7oy/8m+nIZYFyjM6859cZXoo2gN8fLeNGcH1NzLgceW2rP",
+	"CTK2MSovScOuL066moY5Oi7PUYmvVZ0vSGCukjdwRkzAwmG9IOTrtylSfC20edHQXzT07UURUezFrRG2",
+	"e3XVGxQL+MjxdGCAgyoQnjBdCupiH1GvKlF2wejPCwK+MqWvxqDHJ0XiZ9QJ/kj6wEsikNIKxArCruLq",
+	"69GyppGZeoV+1MZ5NxVlaEOp0ShgKva1lXqBCoTHAUEuB/fggHgdxBI8d2fITDgj4mPDownDpmSIVC0C",
+	"ckuwD17ROirJvN5AWIUpjnmw2UAQyaFvliboqJz/rRe3TiN1kZdZo2FbM8rM92YJ16wzHATGYVSAkQ4c",
+	"BBhJBngmaKDaHk0E5ySImxU6ND5SMOXTmw7XS+8vgvujkIm3FGrwadY+WkIpnwSAlaEbnw1mlLEyKIYf",
+	"2Rf6odBGQZHM9LPWbPCHNhn8JiwAuVCxSe+3XijG703VL4CDhyj4FzicllDwFflIqPZpb50ZvwWXOpMR",
+	"Z40ykNTqfyvKwNdAiBdN/kWTL68TxLz9tbnGU/ElX4bhuSaBq5AHRJXa1/eERqDXBDwZ/mUCt6CUMeN3",
+	"KgsUXCg6KORD5ugGzhFyPBxiJ3HNmOgUzBmvBFKIE40IHaGKVC4YnulMh0M2xtSXX+BedM4pC0kQF9Or",
+	"phx3s1YNNd4rkTRvQDAmZkPm9D0ym/OQMHdZe0eWjo0wCkgYJGJOlbUSqodCei5G1KonRNeQVoGnqtBf",
+	"nurzRp/glQrJ2Tp/VTxFqLn+ROHjanbPYkIxG1Scbhlg9MWS8keimgYoEoQp46JUimy+Hi38myejnV05",
+	"v8CQho660WBQk9UQ0yQxk1oeZR75BAQkSc2qMZVhpD5kmkKhBxKozWRIfH06FAfdflbn1/lshWQGk1wE",
+	"xOq0mvXdezuOyE2UKG/tDZqNTkP+758qLragg/31HeyqDj5snSknRR4zeXK0xck8yEb1vhDTF2L6WyGm",
+	"i7kU3JoNu9FoGAvQNmRVWTXXJcr7pjdAKpnEGDnQXBMckywIjKx4RtBIHp1AFWcSOjZyJlDAyfFD9S9x",
+	"ctxY/p7o7xsSlrMgg1CZMrpqGRWsy+qTvSlwf9VorKeRDCSWhKfIADwJHyGGOBozG8K8fmTyiEMnQ5fX",
+	"jeo//nrLD/2wBef2RWc0zAeeA0X48Sc6W8yir5SprzEbkAx+AkmZCsYQN3SeP0Syw0ZOh196HbAF65NU",
+	"aJWv5R5XOiXPiwHwUUg4kL7IiPAqtt9XVKWpmBBWVwm6/TTir1H8nb84aEYw02mslRqf1sove92TdTr5",
+	"WlJvPaXKqyMNHt9Q+IJcL87GD8HoreWx1z4OiQhrIkpXXnQldAoNiwxRuQlLJa9VVjmTsymB49XirCVZ",
+	"mWuTfPWUN9sGyfLvqTQ+qd174VaPAtvdGKpT2/vorGkTagT47vXNnD6ZBeiYz+aLEHLwoau/n6oCC5LH",
+	"TbE/rvE5YQgMPLfYN2nr/vv/9/+gyESBhotGo+1C9jobQfE9yibg2DNkbDEjAXXRLfYXykkHbOrvyNJB",
+	"lbf9y6sBosoGTXDgU7nNqVeqdeTczClkymML30d3U8KGDBICwjPOCKocn1+fmY4YalS3Y9w5liYgbO/m",
+	"9InYdncyCcgE3nwy3r1ufLmyAlKC9dTIC1/+9+XLBr4ImHMh2OaGLKPSKQadt2fTkhZJxK8JElDtpfs1",
+	"aNKcBGi0cG9ICCREfezrZTi2/k0g7NMJIx4KOSD7NaOfEJlzd4oqkMuPDJlOsqo6m2GoTBiERjNXBK56",
+	"FPVoisJkCBkOCPLJOER8EdZRNxyyGRehMUvplwspy4DOyJXawd8ngUkssIDOKAB6ITK/OyIDgcB0RjQS",
+	"bE9jQPBeH6GvpOGBavhl5YJ/ShhQda1SK/9uZSUP6iZ1F+Zn4qMFnNuLbP4ooDcwjhaJpGhTHBuUINno",
+	"k0jpN2QpXt+SgI6XxSEqb7UviEkF/Upo13RBAgD6DqTVDpQbyRSHKCAuobfEg6tRdSU6x0Iol/ghcwPi",
+	"ERZS7CMaQlkRSjwbOTcgRsuhnE81PKc1eKAEZ0iIzO7Ejm4hFGfU3Q8ZFtGoiWuNq2+7tdbunuSyNBSQ",
+	"QL2qovI5rA77vlT4nTkJZlSo0DhdgHPIwE9myn2vLr/PfcwIcqfEvYF6nIn0vnIR5rkqpBalsq2Yy5Uh",
+	"m+LAI3LOZz9c7aBgAaYj2NeA3FK+EDo1uRQSZD+TALvgzE65Zydyms99vESTBQ68zpBh2Ai4bYUwANcl",
+	"8xAi+Vxio9EynjmXstISqcOWGo0+sSrU0ANZGRxmoBv/Di8FclqNhqPLGyHH5R5xOsj5vnvaP9GnAEmE",
+	"E9l6Ve51uWdiyJK7WrWRc3Y++Pj2/PpMvsw4Egt3KjuwYWpKolsp0CQVJLhhkGCjQimkkMN4qFfSUW5K",
+	"dxxkGEm61TLkgCf9q+6b054cjzIMteDUYCbt8ZCB+Kh+UvmPbeT0/nHRv+ydODZy3p5fvumfnPTOHFQB",
+	"JwI7LquXWt2QOZfdQe/jaf99f6De7Z/BTn286n9z1h1cX/YcVJlhX2IQwGjA2cSO8rL/n//d3G0gAfMz",
+	"Q8CqjZRjIF6XblMIcdm7OO3+2Dtx6oA9OsN3Nqd9YqrCkWv2kEM+zWlARDd0YONUhmqpjaqolRhD5wGX",
+	"mGxOu6LPP7U5ecuPNj+xo9U66qpz0wxMwrpKEZ4LTUOWPxxKj1ZVarpQhbsWgih8RxXHxyK8FsTrhjBH",
+	"KJaC5xTI3mfq3b9eCDwhjsIBrWTfkOX3AFoOqjjvej92vu9d9t/+6FSNzn1Dlpnc+TYi9Uk9QQXlSuQp",
+	"DpnzeWhBObCh1Rla73o/Di17aN2SYCSGVuenoaV6H1of7qE6owZyiUK69iXjCgfAvc3ZabSdOuoOGZRr",
+	"0W4sIx5Owe2FUCDMSQIrt8TZaTRyqziqhap01A/yHRHqd8hoLcXpWJxiKKLhmrCZbPBAV1UwlKq7RFky",
+	"oYtlW0DyZX83slurMdpzG7g1ajZH+6Q9PsQNjzTHbbe14zXGDYx38b67Sw6a3q7bGjXJDm6P98i+d+Ae",
+	"jhq4OW5ZthVjgJL6Ocg64EUtxyPByOpYl73uiWWnIoM6VusQN0ctt+3tkN3xXuNAiUaSE60sWBL2Wpox",
+	"mdzqBjAizgh3mNE6TXdG4sHG21v2+O377nHt6tuuZGTH0cn+uX2y1xi324etHXLYwjutvdb+Xhs3Dlrt",
+	"hrvntg92x+22u3O4P27/uXV8BbP6VtGOP7dPplyEf27ttt98qjGvps+6Jqa4tbsXP/dwSP7cOh4Y29if",
+	"2ycp9x3Zstswf+qNRuOfeizgSH9unxzsu/u41djdbx3sjhve6MBz26N993DXbe6Oye7O/t54F492dkb7",
+	"7VGbNHcPDxvewaiJD9r73o7njaQYy73lFUzM6likPWq4Ozutw4Ox23SbO4d4PBrvuAeHh3vj0WFrp7WP",
+	"yU6T7OztHI4O2zsu3jncPTxsjvYPdlujg93ddInMKcg7FpQkEHWwIzDsdw4aBw3LtnK25nFmEO1tvj8V",
+	"7CP4NJFwyuGiAKB0EfhWx3qtZvs/5nhC/taS0Fi6cGmE7ZEo/lhqdJIaMCNQp9DjLGb4qMID4NSJ+Mg0",
+	"U68mccOF0g9WJD2o36hndcbYF0QuQX9PoSNSTn83QNuynQFTUbXcFBdUJ7FfazRrjeagkToJ2wLWanWs",
+	"vZ1RozFyd0e43WyN9vZ3dpqtPXywL+lquipJx2odpOjGfooIKZE9jwyBjA+E6MP9h2hlcDIPOugin7OB",
+	"qtLsUTdEPMv0JaXGIRTMoSGiL+WhfjtmCnW0UlCIebyJ8skymYTWmBS6YqNFqv7PWieyVMu8wOacqqm5",
+	"5X7OU0P+25aMe+rcgolK11HLnz5bql6Xp6hVs9Zo1ZqHg+Zup7HX2d2rH7YOJLVKnR5b+L5t0QKKpC+H",
+	"uy54YOl6Q8oSfm9bqirYhtF0Shmr05RLJbN5uNSU2bbAOG2Cw6Usbj6zxWxEAnChUh/Pxz2fzFTlsqaE",
+	"igkB4O98tvh4LIhyvZKPz+JX5Vc46U5rV32LI9HlKcl9TM1HWa1MmwUz3xUjkU90J+aBiHp/WIehhK3U",
+	"yuCJBGP59f4hxavKpJFMoevXpd7PmBWSZ2iLIX7p58WZIFWuCJG1QRwl6Z2UXRx+x0gAVaVHxOUzogw/",
+	"umq/UiMxmvh8hP0hS+njaggHBXQyDZUNJeA8RCGUzZqCMalanM8xCQfWF1TPT+O9Xk6xgHNgPQhSnyV2",
+	"KbVF/75JYP6AKVrSWLcGf/Okl9fZirfrcjCY0s8KZVG6BryK8XeqKilDZAwQNpoRyXrElM6VnbN70Yea",
+	"iyUyNqwg7kvehufI21AaxIqTOKw/ycZXo2NZqfwFUh4vrcMWYLKd/pIuQroxy0NyOBW07qCKolk8QF1v",
+	"Rln1sfI6PoFogfrMradVhCcWI74e+r2kj/jDp494XHnltZYu1nqKJKHyvW7/7112/4nQV21OGVVZb/sL",
+	"+3zE6gxpzHglzCY/JSfdCslef15AKeMymdpkS60TmBvglIeC1AQgAkMF+8vf1SivhKrQjrDv8zvt5a2M",
+	"CT4WoVY+4ozxAZnBVbvKGJ9jA1hVJRSYl1IoLlXvL1Hmz4MYavsR1rDxhJiwmQjrMt6bpE8J+EbqzAP8",
+	"rCRqZ1EB3BLAiSVCiHlABGEhIEbk08TInfLckXiCAE06KpMqZhpLZvhGauDuFLMJEYgHQ6bQRURtYh+p",
+	"XOzyyIzH9RhQ1wP/CsFnBNKKTjmiYgiNl5DZTU0ZMdgL4/pWu6MeUTtzSbDnHMVJj2Dk2IUq9vvaaewg",
+	"LCCjElal2MFHzuMqQwgin6gI89D9YhEW4PoDRXO56VbH6p30B+eXDzPpqUk8i0Su11+gCse2mRcK90fy",
+	"2va8GFd5oAmExD4aAJEpIZZDraZaXHZ4vQQOrY/jxi8l1b56SbXMGZS6EMvWlkYV5ZQm0AyLG+JVX6qt",
+	"lay2trKVSRRbwaV1ddecH3pvvj0/f+fEnaGL86uByVqgE3YFHGKnQo5oWEc97E6RR3wKTZTzuBgy5x+1",
+	"d9rVuRY5oHVQ+DcVzrlg9BMSxOXME/CE2LdN/duUfEIJH7uKoBMmIV47LQ4t1SxU79XVtxH3lurB0Kqq",
+	"D8a1NjGTEz3Pjo4qjeZNPf0OquhnVIdh4RD5RAownLmkgzziLRSeEDRaDhkNq/X/j73ra05bV+JfRZOX",
+	"kDu06XP7cIcGbid3coBDSPJwyByELcCDsRhLTiYn0+9+RivJlm0JzL+QNu5MS0lsSbZWq93fan+Lxrkh",
+	"QjZpTHgSR4D1hS9oohLF9RSnGaS9u2H/bvj3Va/b7VwNewNNzjiKqheVKyy/I+V8FXo5TSyx8KTucKJ0",
+	"6+Dd69HIkFBhquoMsd8iTllQgRs0oMvQuHylBSFfD0j0SQROi6ExQCmC3vBjuloJ/96BGlgWbR2DPFEM",
+	"cjvxWROL3DSpX95SFQo3LNvIfzX76heLT24rQltiSkW95AaLbtU0A6yDGRr/R/0ZowYk5WH/Ai0IWSmn",
+	"TIUk4US2Mxb5zi2MN11WdaSxjjQe0+K4zMwJ5xHwrslw5vQlgJnGfuy7nfXxvuKVVvpHjnnCcmRZJEqW",
+	"4mX3O932dffHWfOs3bm5vu8MOu2z5tn/Wtc3nfbZ49uSaGnnslpdef3+6334QHxa6aqCCvSZDy+DEEGM",
+	"MOdkueLsDfZmtd4hqXwtfDlIdmEarzHLvRerePFVFipMYY1FVsQi4yRPzyi/r8Mcr3p/9FuD69teF25G",
+	"AUNE2KJYsiZo5FEaqQqAVOwRgTAQdXHHr4hgb45COgu8UTQJqbc4Z0In+IHMkRIPB3ieQRFHpzouKJpV",
+	"xAoejRjHEUeNzp9N1BX//BiKv53mKLoZNtHNsHMBoc8gIr6kaeJUZRBMXuQ40o7PGRrDpT1Y+zQeo0ar",
+	"226i3uDiG8IIRjqKIAQJPA0oTiKZv4A9GHlTtsgU2GAMGApKlUwRZQ+MovHg7qbjrmHrxBPF0jiSiS+a",
+	"PglyCM/0gUrQfsSKsnGSCy9q3WPuxZev4qME69kAunQV1KjcSSo6OmbTDb7ZJ+zL0VXIcE5gsLUAHLCO",
+	"o3P2tzOUYb/JgWU2eOv9bHjHl9YavarLLK7fKOWP1/isQ3FB7bK+ucs6xLMqHquYv9phreiwcinLeinA",
+	"p9tdFZKPZjFNVtrtBIo8swg+UGihMGCcoWkQchLLwx9k+U2SmDIeE7xkiCUT0fSEKDbhZUYrLosJOx03",
+	"h9s2xLMjbWJDPDuJ0yae6AP5bPW50gpOHgcpL6xXY+e6fOV4tuHcBvC74pk8piVzPKYxXQLoota169iG",
+	"XmS1U3gSp9A6+26X0DpbX46tn5R41XN/QH/QMfHb2aBiH9voDL6XbfToYlp7grUnuG43TQ3OT9jzCHMf",
+	"RtB85JqRKWEkbkr+6FgSKV18BULJgAMZ8PiJxJMxohEaA+MimLgyzpMZ0nQKCZqFDLcxDsPxBZAyw9le",
+	"ZRsLc1vSKrD/WsIaPwhP3c+WfJZKdVELHJLFNbsTd4J/D9SX7lKXwEG5a1e3cLezceDV3bXte3Hzz/35",
+	"83AYpnxtgQ+CV+L0faycDFecWNc5SJDNczj/5s0/AgPbA3A7Z3RJRXZXDESjxurPLrXogPVslEYvdFoi",
+	"PJf5lXtwVD5ko3gX6/b3g62aTkauTCNDeFxXWYBsFvG6XfUN4eO9lDdMBagKfpYJc42ibUEp8WwuUqtO",
+	"caFqCvVKr9WcjJYcdxf29WCQ1e/LlPQ9CSTXf6sSjfT2O9WBsTSTmnYvOtriJtzc8Y2UiWsZ4TyIZjvS",
+	"2G79guuDHr83BmiWpqhmvVy+GkUkqpDMpJdrphkarWGTzKufGhs8CTa4USrcOOGa+TuCEeLyUYwITy0Z",
+	"B0MOK4jFzpHsjZQ9aUeat0eqkQNRRB7H6kENghm/qLjV77NPnwQNXbsMa0y0xkT3tS42cNqttR9q/rhT",
+	"08EBIRhEg4+9dRyMF862yeShGwcPHDxsRgI3ioAFTha/t3PBNXCEOn7AacrktsQLcfELjUgTzYMlI+EU",
+	"BZEXJj7xm6MoG4SmRx6qjmXduQkx+KKmZYffzsNmWzD7kbDdX3ceOoMdvPmaga12eo9pxAaZWsKSprFU",
+	"ntG+SwHu4iVxwF9AN00IjkncSvj87Otfj0L9yDqR5k/mS+yl3x9FA/GT1m15CdNFFDV9IvyfSVzYp16y",
+	"FNKd1sgDHaaGWcoB01UbGn0ac8rQcxATNKXxEvOLzxkKpeqEWsDqPmbsmcY+ZH9JAlgZspTRR2Y2Ih6u",
+	"3ILQtNkAyn2L12/reQB8svJEICSArWsEyGdtWHuulleWr6oWMGrgBYn+wZYW8wx65ZYfjGIZuTYlN6ex",
+	"QcjX5e7JEK1yN211FtJ9uzpVZbm3ZZyXdN8vC5M6u0b8ZZWl+qL/3/a66FYqSbWpBDGcviwN6RPcaWsY",
+	"c4ymIX1mKAyihS4DLjvitMy6ZjaNOf4E91oa/o69xTQIQ2A7VQXFxcAhfqIS/JaFxmxTC7u0bmBGUeOZ",
+	"TOaULpjmfTV52c5Zmv1sik8p+7nczxWkTQaMRjK5UxUUpwnPet/wOuT58nLTxmna/KFc4wyeagJUh2Vw",
+	"c+ItdFJkVoCvWA89q/LauItktWChST4/6bKMpqjlKvNZBj0nCCd+wIWyEcKlKHCbUvnIufRJFGQ1Z/P6",
+	"xw+4pdmb4IlEYgmK22OC/QC+rWI6yb2IOcGhVYOJcbX61+ey3rnxO+PmJRGi9Pjz3wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

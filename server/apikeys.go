@@ -227,6 +227,9 @@ func (s *Server) checkKeyWrite(ctx context.Context, verb auth.Verb, k *store.API
 	if err := checkPermissions(k.Permissions); err != nil {
 		return err
 	}
+	if err := s.coversRate(ctx, "rateLimit", k.RateLimit, k.RatePeriod); err != nil {
+		return err
+	}
 	p := auth.PrincipalFrom(ctx)
 	if k.OrganizationID == nil && !p.Holds("") {
 		if org, ok := p.Organization(); ok { // a Portos client knows no organizations
@@ -368,6 +371,7 @@ func apiKeyIn(in *gen.ApiKeyInput) *store.APIKey {
 		OrganizationID: in.OrganizationId,
 		Permissions:    []store.Permission{},
 	}
+	k.RateLimit, k.RatePeriod = rateIn(in.RateLimit)
 	if in.ExpiresAt != nil {
 		k.ExpiresAt = new(in.ExpiresAt.UTC().Truncate(time.Millisecond))
 	}
@@ -402,6 +406,7 @@ func apiKeyOut(k *store.APIKey, secret string) gen.ApiKey {
 		UserName:       k.UserName,
 		DeviceName:     k.DeviceName,
 		Permissions:    permissionsOut(k.Permissions),
+		RateLimit:      rateOut(k.RateLimit, k.RatePeriod),
 		UnderscoreV:    k.Version,
 	}
 	if k.PrevSecretExpiresAt != nil && k.PrevSecretExpiresAt.After(time.Now()) {

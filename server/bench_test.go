@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyplane/keyplane/auth/nws4"
+	"github.com/keyplane/keyplane/server"
 	"github.com/keyplane/keyplane/store"
 	"github.com/keyplane/keyplane/store/storetest"
 )
@@ -123,4 +124,44 @@ func BenchmarkVerifyKey(b *testing.B) {
 			serve(b, post(body))
 		}
 	})
+}
+
+// BenchmarkRateLimitOverhead measures the rate limiter on the request path:
+// the same x-api-key GET through a server without limiter and through one
+// applying the key's allowance (an ample one, so every request passes),
+// alternating, on one PostgreSQL store. It reports both costs and their
+// ratio (on/off).
+func BenchmarkRateLimitOverhead(b *testing.B) {
+	st := storetest.Open(b, store.Postgres)
+	on := newHarness(b, st)
+	off := newHarness(b, st, func(c *server.Config) { c.RateLimits, c.KeyRateLimits = nil, nil })
+	org := on.org(b, "acme")
+	k := on.create(b, map[string]any{"name": "k", "organizationId": org, "isActive": true,
+		"permissions": []any{map[string]any{"scope": "ORGANIZATION", "verbs": []string{"READ"}}},
+		"rateLimit":   map[string]any{"limit": 1_000_000_000, "periodSeconds": 86400}})
+	path := "/v3/organizations/" + org
+	serve := func(h *harness) time.Duration {
+		r := httptest.NewRequest("GET", path, nil)
+		r.Header.Set("x-api-key", *k.ClientSecret)
+		rec := httptest.NewRecorder()
+		began := time.Now()
+		h.e.ServeHTTP(rec, r)
+		took := time.Since(began)
+		if rec.Code != http.StatusOK || (h == on) != (rec.Header().Get("X-RateLimit-Limit") != "") {
+			b.Fatalf("%d (limit %q): %s", rec.Code, rec.Header().Get("X-RateLimit-Limit"), rec.Body)
+		}
+		return took
+	}
+	serve(on) // warm both caches
+	serve(off)
+	var withLimits, without time.Duration
+	n := 0
+	for b.Loop() {
+		without += serve(off)
+		withLimits += serve(on)
+		n++
+	}
+	b.ReportMetric(float64(without.Nanoseconds())/float64(n), "ns/off")
+	b.ReportMetric(float64(withLimits.Nanoseconds())/float64(n), "ns/on")
+	b.ReportMetric(float64(withLimits)/float64(without), "on/off")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/keyplane/keyplane/auth/nws4"
 	"github.com/keyplane/keyplane/connector"
 	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/limits"
 	"github.com/keyplane/keyplane/openapi"
 	"github.com/keyplane/keyplane/server"
 	"github.com/keyplane/keyplane/store"
@@ -58,6 +59,7 @@ type harness struct {
 	router routers.Router
 	authn  *auth.Authenticator
 	clock  *testClock
+	rates  *limits.Keys
 }
 
 // newHarness serves st; opts change the server's configuration.
@@ -78,13 +80,22 @@ func newHarness(t testing.TB, st *store.Store, opts ...func(*server.Config)) *ha
 	if err := authn.Cache.Run(t.Context()); err != nil { // every test runs with the cache on
 		t.Fatal(err)
 	}
+	// Every test runs with the rate limiter on (keys without an allowance
+	// are not limited), on the harness clock.
+	rates := limits.NewKeys(limits.NewCounter(nil, "test"), st.APIKeys, st.Changes, nil)
+	rates.SetClock(clock.Now)
+	if err := rates.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	cfg := server.Config{
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Auth:    authn,
-		Sealer:  sealer,
-		Tokens:  tokens,
-		Limiter: authn.Limiter,
-		Kinds:   connector.Builtin(),
+		RateLimits:    rates,
+		KeyRateLimits: rates,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Auth:          authn,
+		Sealer:        sealer,
+		Tokens:        tokens,
+		Limiter:       authn.Limiter,
+		Kinds:         connector.Builtin(),
 		// The tests' webhook receivers listen on 127.0.0.1.
 		WebhookAllowPrivate: true,
 	}
@@ -104,7 +115,7 @@ func newHarness(t testing.TB, st *store.Store, opts ...func(*server.Config)) *ha
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{e: e, st: st, router: router, authn: authn, clock: clock}
+	return &harness{e: e, st: st, router: router, authn: authn, clock: clock, rates: rates}
 }
 
 // each runs fn once per database backend, in parallel.

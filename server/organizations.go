@@ -50,6 +50,10 @@ func (s *Server) CreateOrganization(ctx context.Context, req gen.CreateOrganizat
 		}
 	}
 	o := &store.Organization{Name: req.Body.Name, Description: req.Body.Description, Properties: properties(req.Body.Properties)}
+	o.RateLimit, o.RatePeriod = rateIn(req.Body.RateLimit)
+	if err := s.coversRate(ctx, "rateLimit", o.RateLimit, o.RatePeriod); err != nil {
+		return nil, err
+	}
 	if err := s.store.Organizations.Create(ctx, o, owner); err != nil {
 		return nil, err
 	}
@@ -77,6 +81,10 @@ func (s *Server) UpdateOrganization(ctx context.Context, req gen.UpdateOrganizat
 	}
 	o := &store.Organization{ID: req.OrganizationId, Name: req.Body.Name, Description: req.Body.Description,
 		Properties: properties(req.Body.Properties)}
+	o.RateLimit, o.RatePeriod = rateIn(req.Body.RateLimit)
+	if err := s.coversRate(ctx, "rateLimit", o.RateLimit, o.RatePeriod); err != nil {
+		return nil, err
+	}
 	o, err := s.store.Organizations.Update(ctx, o, req.Body.Version)
 	if err != nil {
 		return nil, err
@@ -233,7 +241,7 @@ func (s *Server) organizationsOut(ctx context.Context, orgs ...store.Organizatio
 	out := make([]gen.Organization, len(orgs))
 	for i, o := range orgs {
 		out[i] = gen.Organization{Id: o.ID, Name: o.Name, Description: o.Description, Properties: properties(&o.Properties),
-			Version: o.Version, Created: o.CreatedAt.UTC(), Updated: o.UpdatedAt.UTC()}
+			RateLimit: rateOut(o.RateLimit, o.RatePeriod), Version: o.Version, Created: o.CreatedAt.UTC(), Updated: o.UpdatedAt.UTC()}
 		switch {
 		case o.OwnerID == nil:
 		case o.OwnerName != nil:

@@ -16,6 +16,7 @@ import (
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/ingest"
+	"github.com/keyplane/keyplane/limits"
 	"github.com/keyplane/keyplane/store"
 	"github.com/keyplane/keyplane/store/ndata"
 )
@@ -93,6 +94,7 @@ func problemFor(err error) *Problem {
 	var herr *echo.HTTPError
 	var fail *auth.Failure
 	var limited *auth.RateLimited
+	var exceeded *limits.Exceeded
 	var inv *ingest.Invalid
 	switch {
 	case errors.As(err, &p):
@@ -100,6 +102,9 @@ func problemFor(err error) *Problem {
 	case errors.As(err, &fail):
 		return &Problem{Status: http.StatusUnauthorized, Code: codeUnauthenticated, Detail: fail.Reason, cause: err,
 			Header: http.Header{"Www-Authenticate": auth.Challenges}}
+	case errors.As(err, &exceeded):
+		return &Problem{Status: http.StatusTooManyRequests, Detail: "rate limit exceeded", cause: err,
+			Header: http.Header{"Retry-After": {strconv.FormatInt(max(ceilSeconds(exceeded.Decision.RetryAfter), 1), 10)}}}
 	case errors.As(err, &limited):
 		secs := int(limited.RetryAfter.Round(time.Second) / time.Second)
 		return &Problem{Status: http.StatusTooManyRequests, Detail: "too many failed authentications; retry later", cause: err,

@@ -17,6 +17,7 @@ import (
 	"github.com/keyplane/keyplane/connector"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/ingest"
+	"github.com/keyplane/keyplane/limits"
 	"github.com/keyplane/keyplane/store"
 )
 
@@ -64,6 +65,19 @@ type Config struct {
 	// see them (POST /v3/keys/verify answers RATE_LIMITED); nil limits
 	// nothing.
 	KeyRateLimits KeyRateLimiter
+	// RateLimits, when set, applies each key's request allowance to every
+	// authenticated request (limits.Keys; pass the same as KeyRateLimits so
+	// that verifications and requests spend one budget); nil limits nothing.
+	RateLimits RateLimiter
+}
+
+// RateLimiter decides one request of a key after authentication: limited is
+// false when the key has no allowance. *limits.Keys is the production one.
+type RateLimiter interface {
+	Take(ctx context.Context, keyID string) (d limits.Decision, limited bool, err error)
+	// RateOf is the key's allowance, spending nothing (for the rule that a
+	// limited key gives no key more than its own).
+	RateOf(ctx context.Context, keyID string) (r limits.Rate, limited bool, err error)
 }
 
 // Authenticator turns a request's credentials into a principal; an error
@@ -106,6 +120,8 @@ type Server struct {
 	verifier Authenticator
 	// keyLimits is Config.KeyRateLimits (nil: no limits).
 	keyLimits KeyRateLimiter
+	// rates is Config.RateLimits (nil: no limits).
+	rates RateLimiter
 	// specJSON is the OpenAPI document as JSON, served at /openapi.json.
 	specJSON []byte
 }
@@ -132,7 +148,7 @@ func New(cfg Config, st *store.Store) (*API, error) {
 	}
 	s := &Server{store: st, sealer: cfg.Sealer, tokens: cfg.Tokens, limiter: cfg.Limiter, log: cfg.Logger, metrics: newMetrics(db, st.Deliveries),
 		streams: newHub(st, cfg.Logger), kinds: cfg.Kinds,
-		webhookAllowPrivate: cfg.WebhookAllowPrivate, verifier: cfg.Auth, keyLimits: cfg.KeyRateLimits}
+		webhookAllowPrivate: cfg.WebhookAllowPrivate, verifier: cfg.Auth, keyLimits: cfg.KeyRateLimits, rates: cfg.RateLimits}
 	if s.wake = cfg.Wake; s.wake == nil {
 		s.wake = func() {}
 	}
@@ -142,7 +158,7 @@ func New(cfg Config, st *store.Store) (*API, error) {
 		}
 		s.streams.publish(ctx, d, samples)
 	})
-	g, err := newGate(cfg.Auth, cfg.Proxies, cfg.ValidateResponses, cfg.Logger)
+	g, err := newGate(cfg.Auth, cfg.Proxies, cfg.RateLimits, cfg.ValidateResponses, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -198,7 +198,52 @@ func TestKeyAuthorityOnlyGoesDown(t *testing.T) {
 		}, 400, nil},
 		{"an org admin creates a key acting as a viewer", "admin", createKey(map[string]any{"userName": "viewer"}), 201, nil},
 		{"the owner creates a key that can delete the organization", "owner", createKey(map[string]any{"permissions": orgDelete}), 201, nil},
+		// Rate limits: setting one is a change of the key like any other,
+		// and a rate-limited caller gives no key more than its own.
+		{"a narrow key raises its own limit", "key:narrow", putKeyRate("narrow", 1000), 403, keyPath("narrow")},
+		{"root limits the key manager", "root", putKeyRate("keyAdmin", 10), 200, nil},
+		{"a limited key manager lifts its own limit", "key:keyAdmin", putKeyRate("keyAdmin", 1000), 403, keyPath("keyAdmin")},
+		{"a limited key manager creates a key with a higher limit", "key:keyAdmin",
+			createKey(map[string]any{"rateLimit": map[string]any{"limit": 11, "periodSeconds": 60}}), 403, nil},
+		{"a limited key manager creates a key with a higher rate", "key:keyAdmin",
+			createKey(map[string]any{"rateLimit": map[string]any{"limit": 5, "periodSeconds": 10}}), 403, nil},
+		{"a limited key manager creates a key without a limit", "key:keyAdmin", createKey(map[string]any{}), 403, nil},
+		{"a limited key manager creates a key with a lower limit", "key:keyAdmin",
+			createKey(map[string]any{"rateLimit": map[string]any{"limit": 5, "periodSeconds": 60}}), 201, nil},
+		{"an org admin limits a key acting as a viewer", "admin", putKeyRate("asViewer", 50), 200, nil},
+		{"root limits the organization manager key", "root", putKeyRate("ownerGrade", 10), 200, nil},
+		{"a limited key raises its organization's default above its own", "key:ownerGrade", putOrgRate(1000), 403, orgAPath},
+		{"a limited key removes its organization's default", "key:ownerGrade", putOrgRate(0), 403, orgAPath},
+		{"a limited key sets its organization's default below its own", "key:ownerGrade", putOrgRate(5), 200, nil},
 	})
+}
+
+func orgAPath(w *world) string { return "/v3/organizations/" + w.orgA }
+
+// putOrgRate sets organization A's default to limit per minute (0: none).
+func putOrgRate(limit int) func(t *testing.T, w *world) req {
+	return func(t *testing.T, w *world) req {
+		var o gen.Organization
+		w.h.do(t, req{method: "GET", path: orgAPath(w)}).want(200).decode(&o)
+		body := map[string]any{"name": o.Name, "version": o.Version}
+		if limit > 0 {
+			body["rateLimit"] = map[string]any{"limit": limit, "periodSeconds": 60}
+		}
+		return req{method: "PUT", path: orgAPath(w), body: body}
+	}
+}
+
+// putKeyRate sets key name's limit to limit per minute, keeping the rest.
+func putKeyRate(name string, limit int) func(t *testing.T, w *world) req {
+	return func(t *testing.T, w *world) req {
+		k := w.keys[name]
+		body := map[string]any{"name": k.Name, "isActive": true, "organizationId": w.orgA, "permissions": k.Permissions,
+			"_v": w.version(t, keyPath(name)(w)), "rateLimit": map[string]any{"limit": limit, "periodSeconds": 60}}
+		if k.UserName != nil {
+			body["userName"] = *k.UserName
+		}
+		return req{method: "PUT", path: keyPath(name)(w), body: body}
+	}
 }
 
 // TestUserStandingNeedsCover: changing another person's credentials or

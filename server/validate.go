@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/limits"
 	"github.com/keyplane/keyplane/openapi"
 )
 
@@ -43,9 +46,11 @@ type gate struct {
 	// responses, when set, validates every response too and logs violations.
 	responses *responseValidator
 	proxies   auth.Proxies
+	// rates applies keys' request allowances (nil: none).
+	rates RateLimiter
 }
 
-func newGate(a Authenticator, proxies auth.Proxies, validateResponses bool, log *slog.Logger) (*gate, error) {
+func newGate(a Authenticator, proxies auth.Proxies, rates RateLimiter, validateResponses bool, log *slog.Logger) (*gate, error) {
 	spec, err := openapi.Load()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
@@ -61,6 +66,7 @@ func newGate(a Authenticator, proxies auth.Proxies, validateResponses bool, log 
 		router:  router,
 		auth:    a,
 		proxies: proxies,
+		rates:   rates,
 		opts: &openapi3filter.Options{
 			MultiError:          true,
 			SkipSettingDefaults: true,                                  // handlers apply defaults; the request stays as sent
@@ -174,6 +180,9 @@ func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]str
 		if err != nil {
 			return err
 		}
+		if err := g.limit(c, p); err != nil {
+			return err
+		}
 		ctx = auth.WithPrincipal(ctx, p)
 	}
 	ctx = context.WithValue(ctx, rawQueryKey{}, req.URL.RawQuery)
@@ -186,6 +195,33 @@ func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]str
 	}
 	c.SetRequest(req.WithContext(ctx))
 	return next(c)
+}
+
+// limit applies the allowance of the key p authenticated with (its own, else
+// its organization's): the response carries X-RateLimit-Limit, -Remaining
+// and -Reset, and a request over it is a 429 with Retry-After. Principals
+// that are no key (root, login sessions) have no allowance.
+func (g *gate) limit(c echo.Context, p *auth.Principal) error {
+	if g.rates == nil || p.KeyID == "" {
+		return nil
+	}
+	d, limited, err := g.rates.Take(c.Request().Context(), p.KeyID)
+	if err != nil || !limited {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("X-RateLimit-Limit", strconv.FormatInt(d.Limit, 10))
+	h.Set("X-RateLimit-Remaining", strconv.FormatInt(d.Remaining, 10))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(ceilSeconds(d.Reset), 10))
+	if !d.Allowed {
+		return &limits.Exceeded{Decision: d}
+	}
+	return nil
+}
+
+// ceilSeconds is d in whole seconds, rounded up.
+func ceilSeconds(d time.Duration) int64 {
+	return int64((d + time.Second - 1) / time.Second)
 }
 
 // unguarded are the routes the server serves outside the gate: the docs page,

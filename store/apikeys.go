@@ -46,7 +46,11 @@ type APIKey struct {
 	UserName    *string
 	DeviceName  *string
 	Permissions []Permission `gorm:"serializer:json"`
-	Version     int64
+	// RateLimit and RatePeriod (seconds) are the key's own request
+	// allowance, both set or both nil (then its organization's applies).
+	RateLimit  *int64
+	RatePeriod *int64
+	Version    int64
 }
 
 // APIKeyFields is the NData schema of GET /apikeys: every field of the wire
@@ -70,7 +74,7 @@ var APIKeyFields = ndata.Schema{
 }
 
 // apiKeyWritable are the columns a PUT replaces.
-var apiKeyWritable = []string{"name", "description", "user_id", "user_name", "device_name", "is_active", "permissions", "organization_id", "expires_at"}
+var apiKeyWritable = []string{"name", "description", "user_id", "user_name", "device_name", "is_active", "permissions", "organization_id", "expires_at", "rate_limit", "rate_period"}
 
 // APIKeys is the repository of API keys.
 type APIKeys struct {

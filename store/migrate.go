@@ -416,6 +416,35 @@ var migrations = []migration{
 		`CREATE INDEX api_keys_active_created ON api_keys (is_active, created_at, id)`,
 		`CREATE INDEX api_keys_organization_active ON api_keys (organization_id, is_active, created_at, id)`,
 	}},
+	{10, "rate limits of keys and organizations; shared rate-limit windows", []string{
+		// A key's own request allowance (both set or both null), and its
+		// organization's default for keys without one.
+		`ALTER TABLE api_keys ADD COLUMN rate_limit BIGINT`,
+		`ALTER TABLE api_keys ADD COLUMN rate_period BIGINT`,
+		`ALTER TABLE organizations ADD COLUMN rate_limit BIGINT`,
+		`ALTER TABLE organizations ADD COLUMN rate_period BIGINT`,
+		// What every replica has consumed of a bucket (a key's requests, an
+		// address's failed authentications) in one window, added to every
+		// few hundred milliseconds by each replica; window_start and
+		// expires_at are Unix seconds. Losing it in a crash only forgives
+		// the current windows, so it is unlogged on PostgreSQL.
+		`CREATE TABLE rate_limit_windows (
+			bucket       VARCHAR(300) NOT NULL,
+			window_start BIGINT NOT NULL,
+			count        BIGINT NOT NULL,
+			expires_at   BIGINT NOT NULL,
+			PRIMARY KEY (bucket, window_start)
+		)`,
+		`CREATE INDEX rate_limit_windows_expires ON rate_limit_windows (expires_at)`,
+		postgresOnly + `ALTER TABLE rate_limit_windows SET UNLOGGED`,
+		// The replicas sharing the windows, each seen at its last
+		// reconciliation: how many share a budget.
+		`CREATE TABLE rate_limit_replicas (
+			id      VARCHAR(40) PRIMARY KEY,
+			seen_at BIGINT NOT NULL
+		)`,
+		postgresOnly + `ALTER TABLE rate_limit_replicas SET UNLOGGED`,
+	}},
 	{11, "audit events by organization, actor and client; key requests per day", []string{
 		// An audit event belongs to the organization whose resource it
 		// concerns (none: a platform event, such as a login or a user

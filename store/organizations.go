@@ -18,9 +18,13 @@ type Organization struct {
 	Description *string
 	Properties  map[string]any `gorm:"serializer:json"`
 	OwnerID     *string
-	Version     int64
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// RateLimit and RatePeriod (seconds) are the default request allowance
+	// of the organization's keys, both set or both nil (none).
+	RateLimit  *int64
+	RatePeriod *int64
+	Version    int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 	// OwnerName and OwnerEmail describe the owner: Get reads them in the
 	// organization's own statement (the other reads leave them nil).
 	OwnerName  *string `gorm:"->"`
@@ -118,11 +122,31 @@ func (r *Organizations) Create(ctx context.Context, o *Organization, ownerID str
 	})
 }
 
-// Update writes name, description and properties; with a version, only if
-// the organization is still at it.
+// Update writes name, description, properties and the keys' default rate
+// limit; with a version, only if the organization is still at it. A change
+// of the default is announced (ChangeOrganization), so that every replica
+// applies it to the keys at once.
 func (r *Organizations) Update(ctx context.Context, o *Organization, version *int64) (*Organization, error) {
-	return updateAt(ctx, r.db, o, o.ID, version, func(next int64) { o.Version, o.UpdatedAt = next, now() },
-		"name", "description", "properties")
+	var out *Organization
+	err := r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		before, err := first[Organization](ctx, tx, "id = ?", o.ID)
+		if err != nil {
+			return nil, err
+		}
+		out, err = updateAt(ctx, tx, o, o.ID, version, func(next int64) { o.Version, o.UpdatedAt = next, now() },
+			"name", "description", "properties", "rate_limit", "rate_period")
+		if err != nil || sameRate(before.RateLimit, before.RatePeriod, o.RateLimit, o.RatePeriod) {
+			return nil, err
+		}
+		return []Change{{Kind: ChangeOrganization, ID: o.ID}}, nil
+	})
+	return out, err
+}
+
+// sameRate tells whether two (limit, period) pairs are the same allowance.
+func sameRate(l1, p1, l2, p2 *int64) bool {
+	eq := func(a, b *int64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+	return eq(l1, l2) && eq(p1, p2)
 }
 
 // Delete removes the organization; its workspaces, members and keys go with it.

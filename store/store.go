@@ -79,6 +79,8 @@ type Store struct {
 	Deliveries *Deliveries
 	// Settings holds single values the service keeps about itself.
 	Settings *Settings
+	// RateLimits holds the rate-limit windows every replica shares.
+	RateLimits *RateLimits
 	// Changes tells every replica when what someone may do has changed.
 	Changes *Changes
 }
@@ -136,6 +138,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	s.Audit = &Audit{db: db}
+	s.RateLimits = &RateLimits{db: db}
 	s.DeviceTypes = &DeviceTypes{db: db}
 	s.DataFlows = &DataFlows{db: db}
 	s.Devices = &Devices{db: db, dialect: dialect}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -20,6 +21,7 @@ import (
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/connector"
 	"github.com/keyplane/keyplane/delivery"
+	"github.com/keyplane/keyplane/limits"
 	"github.com/keyplane/keyplane/server"
 	"github.com/keyplane/keyplane/store"
 	"github.com/keyplane/keyplane/store/ndata"
@@ -58,6 +60,11 @@ type config struct {
 	// deliveryLease overrides the delivery worker's lease (hidden
 	// KEYPLANE_DELIVERY_LEASE, for tests); zero keeps the worker's default.
 	deliveryLease time.Duration
+	// keyRateLimit is the allowance of keys without one of their own or of
+	// their organization (KEYPLANE_KEY_RATE_LIMIT, "600/1m"); nil: none.
+	keyRateLimit *limits.Rate
+	// rateLimitSync is how often replicas reconcile rate limits.
+	rateLimitSync time.Duration
 }
 
 // psWarning ends the help of flags that carry secrets.
@@ -71,6 +78,10 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	var secretKeyVar string
 	c.secretKey, secretKeyVar = e.secret("KEYPLANE_SECRET_KEY")
 	c.deliveryLease = e.duration("KEYPLANE_DELIVERY_LEASE") // hidden: tests shorten the lease
+	if c.rateLimitSync = e.duration("KEYPLANE_RATE_LIMIT_SYNC"); c.rateLimitSync == 0 {
+		c.rateLimitSync = limits.DefaultSyncEvery
+	}
+	c.keyRateLimit = e.rate("KEYPLANE_KEY_RATE_LIMIT")
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -148,6 +159,22 @@ func (e *envReader) bool(name string, def bool) bool {
 }
 
 // duration parses name as a positive duration; unset or empty is zero.
+// rate reads an allowance written "limit/period" ("600/1m"); unset is nil.
+func (e *envReader) rate(name string) *limits.Rate {
+	v := env(name, "")
+	if v == "" {
+		return nil
+	}
+	n, p, ok := strings.Cut(v, "/")
+	limit, err := strconv.ParseInt(n, 10, 64)
+	period, perr := time.ParseDuration(p)
+	if !ok || err != nil || perr != nil || limit < 1 || period < time.Second || period%time.Second != 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s: want limit/period in whole seconds (600/1m), got %q", name, v))
+		return nil
+	}
+	return &limits.Rate{Limit: limit, Period: period}
+}
+
 func (e *envReader) duration(name string) time.Duration {
 	v := env(name, "")
 	if v == "" {
@@ -245,7 +272,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg.deliveryLease > 0 {
 		worker.Lease = cfg.deliveryLease
 	}
+	counter, err := rateCounter(st)
+	if err != nil {
+		return err
+	}
+	rates := limits.NewKeys(counter, st.APIKeys, st.Changes, cfg.keyRateLimit)
+	authn.Limiter.Share(counter)
 	api, err := server.New(server.Config{Logger: log, Auth: authn, Sealer: sealer, Tokens: tokens, Limiter: authn.Limiter, Proxies: authn.Proxies,
+		RateLimits: rates, KeyRateLimits: rates,
 		ValidateResponses: cfg.validateResponses, MetricsSeparate: metricsLn != nil, Kinds: kinds, WebhookAllowPrivate: cfg.webhookAllowPrivate,
 		Wake: worker.Wake}, st)
 	if err != nil {
@@ -261,9 +295,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	authn.RootDigest = rootDigest
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	background := runBackground(bgCtx, st, authn, worker, log)
+	limiting := runRateLimits(bgCtx, counter, rates, cfg.rateLimitSync, log)
 	defer func() {
 		stopBackground()
 		<-background // the last usage batch is written before the store closes
+		<-limiting   // and the last rate-limit uses reported
 	}()
 
 	srv := &http.Server{
@@ -372,6 +408,39 @@ func prunePast(ctx context.Context, st *store.Store, now time.Time, log *slog.Lo
 	if _, err := st.Deliveries.Prune(ctx, now.Add(-store.DeliveryRetention)); err != nil {
 		log.Warn("prune deliveries", "err", err)
 	}
+}
+
+// rateCounter is the replica's rate-limit counter: reconciled through
+// PostgreSQL with the other replicas under a fresh replica id, or local on
+// SQLite (one process).
+func rateCounter(st *store.Store) (*limits.Counter, error) {
+	if st.Dialect() != store.Postgres {
+		return limits.NewCounter(nil, "local"), nil
+	}
+	id := make([]byte, 12)
+	if _, err := rand.Read(id); err != nil {
+		return nil, fmt.Errorf("replica id: %w", err)
+	}
+	return limits.NewCounter(st.RateLimits, hex.EncodeToString(id)), nil
+}
+
+// runRateLimits joins the replicas sharing rate limits (before this one
+// serves), then reconciles every interval and follows changes of
+// allowances until ctx ends; the channel closes after the last
+// reconciliation.
+func runRateLimits(ctx context.Context, counter *limits.Counter, rates *limits.Keys, interval time.Duration, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	if err := counter.Join(ctx, interval); err != nil && ctx.Err() == nil {
+		log.Warn("rate limits: cannot join the other replicas yet", "err", err)
+	}
+	if err := rates.Run(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("rate limits: cannot follow changes; allowances refresh every 10 s", "err", err)
+	}
+	go func() {
+		defer close(done)
+		counter.Run(ctx, interval, func(err error) { log.Warn("rate limits", "err", err) })
+	}()
+	return done
 }
 
 // runBackground writes batched key usage, forgets expired HMAC signatures

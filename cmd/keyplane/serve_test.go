@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyplane/keyplane/limits"
 	"github.com/keyplane/keyplane/store"
 )
 
@@ -27,7 +28,7 @@ var serveEnv = []string{
 	"KEYPLANE_SECRET_KEY", "KEYPLANE_SECRET_KEY_FILE",
 	"KEYPLANE_TRUST_FORWARDED_HOST", "KEYPLANE_VALIDATE_RESPONSES", "KEYPLANE_WEBHOOK_ALLOW_PRIVATE",
 	"KEYPLANE_TRUSTED_PROXIES", "KEYPLANE_METRICS_ADDR", "KEYPLANE_LOG_LEVEL", "KEYPLANE_LOG_FORMAT",
-	"KEYPLANE_DELIVERY_LEASE",
+	"KEYPLANE_DELIVERY_LEASE", "KEYPLANE_KEY_RATE_LIMIT", "KEYPLANE_RATE_LIMIT_SYNC",
 }
 
 // clearServeEnv empties the variables `keyplane serve` reads (empty is
@@ -50,6 +51,39 @@ func wantUsageError(t *testing.T, err error, want ...string) {
 	for _, w := range want {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+}
+
+// TestServeRateLimitEnv: KEYPLANE_KEY_RATE_LIMIT is limit/period in whole
+// seconds; anything else stops the start naming the variable.
+func TestServeRateLimitEnv(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  *limits.Rate // nil with ok: unset
+		ok    bool
+	}{
+		{"", nil, true},
+		{"600/1m", &limits.Rate{Limit: 600, Period: time.Minute}, true},
+		{"10/1s", &limits.Rate{Limit: 10, Period: time.Second}, true},
+		{"600", nil, false}, {"0/1m", nil, false}, {"10/500ms", nil, false}, {"10/1.5s", nil, false},
+		{"ten/1m", nil, false}, {"10/", nil, false},
+	} {
+		clearServeEnv(t)
+		t.Setenv("KEYPLANE_KEY_RATE_LIMIT", tc.value)
+		c, err := parseServeFlags(nil, io.Discard)
+		if !tc.ok {
+			wantUsageError(t, err, "KEYPLANE_KEY_RATE_LIMIT")
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.value, err)
+		}
+		if (c.keyRateLimit == nil) != (tc.want == nil) || tc.want != nil && *c.keyRateLimit != *tc.want {
+			t.Errorf("%q: %+v, want %+v", tc.value, c.keyRateLimit, tc.want)
+		}
+		if c.rateLimitSync != limits.DefaultSyncEvery {
+			t.Errorf("%q: reconciles every %s, want the default %s", tc.value, c.rateLimitSync, limits.DefaultSyncEvery)
 		}
 	}
 }
