@@ -234,10 +234,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tokens, err := auth.NewTokens(secretKey, nil)
-	if err != nil {
-		return err
-	}
 	st, err := store.Open(ctx, cfg.databaseURL, log)
 	if err != nil {
 		return err
@@ -248,43 +244,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// Bind before the root token is generated (below): a busy port must not
 	// cost the root token printed only once.
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	defer ln.Close()
-	var metricsLn net.Listener
-	if cfg.metricsAddr != "" {
-		if metricsLn, err = net.Listen("tcp", cfg.metricsAddr); err != nil {
-			return fmt.Errorf("listen for metrics: %w", err)
-		}
-		defer metricsLn.Close()
-	}
-	authn := auth.ForStore(st, sealer, tokens, nil) // the root digest comes last, below
-	authn.Proxies = cfg.proxies
-	if cfg.trustForwardedHost {
-		authn.Verifier.ForwardedHostHeader = "X-Forwarded-Host"
-	}
-	kinds := connector.Builtin()
-	defer kinds.Close()
-	worker := &delivery.Worker{Deliveries: st.Deliveries, Connectors: st.Connectors, Kinds: kinds, Sealer: sealer, AllowPrivate: cfg.webhookAllowPrivate,
-		Log: log.With("component", "delivery")}
-	if cfg.deliveryLease > 0 {
-		worker.Lease = cfg.deliveryLease
-	}
-	counter, err := rateCounter(st)
+	ls, err := listen(cfg)
 	if err != nil {
 		return err
 	}
-	rates := limits.NewKeys(counter, st.APIKeys, st.Changes, cfg.keyRateLimit)
-	authn.Limiter.Share(counter)
-	api, err := server.New(server.Config{Logger: log, Auth: authn, Sealer: sealer, Tokens: tokens, Limiter: authn.Limiter, Proxies: authn.Proxies,
-		RateLimits: rates, KeyRateLimits: rates,
-		ValidateResponses: cfg.validateResponses, MetricsSeparate: metricsLn != nil, Kinds: kinds, WebhookAllowPrivate: cfg.webhookAllowPrivate,
-		Wake: worker.Wake}, st)
+	defer ls.close()
+	in, err := wire(cfg, st, sealer, secretKey, log, ls.metrics != nil)
 	if err != nil {
 		return err
 	}
+	defer in.kinds.Close()
 	// The last step that can fail before the token is printed: a token
 	// generated here is stored only as a digest, so any error after it
 	// would lose the root token for good.
@@ -292,16 +261,108 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	authn.RootDigest = rootDigest
+	in.authn.RootDigest = rootDigest
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	background := runBackground(bgCtx, st, authn, worker, log)
-	limiting := runRateLimits(bgCtx, counter, rates, cfg.rateLimitSync, log)
+	background := runBackground(bgCtx, st, in.authn, in.worker, log)
+	limiting := runRateLimits(bgCtx, in.counter, in.rates, cfg.rateLimitSync, log)
 	defer func() {
 		stopBackground()
 		<-background // the last usage batch is written before the store closes
 		<-limiting   // and the last rate-limit uses reported
 	}()
+	printBanner(stdout, cfg, ls.api.Addr(), st.Dialect(), newToken)
+	return runHTTP(ctx, ls, in.api, stdout, log)
+}
 
+// listeners are the sockets serve binds before anything is printed.
+type listeners struct {
+	api     net.Listener
+	metrics net.Listener // nil unless metrics are served separately
+}
+
+// listen binds the API address and, when configured, the metrics address.
+func listen(cfg config) (*listeners, error) {
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	ls := &listeners{api: ln}
+	if cfg.metricsAddr != "" {
+		if ls.metrics, err = net.Listen("tcp", cfg.metricsAddr); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("listen for metrics: %w", err)
+		}
+	}
+	return ls, nil
+}
+
+func (ls *listeners) close() {
+	ls.api.Close()
+	if ls.metrics != nil {
+		ls.metrics.Close()
+	}
+}
+
+// instance is one process's wired parts: the API and what runs beside it.
+type instance struct {
+	api     *server.API
+	authn   *auth.Authenticator
+	kinds   *connector.Kinds
+	worker  *delivery.Worker
+	counter *limits.Counter
+	rates   *limits.Keys
+}
+
+// wire builds the authenticator, the connector kinds, the delivery worker,
+// the rate limiters and the API over st, as configured.
+func wire(cfg config, st *store.Store, sealer *auth.Sealer, secretKey []byte, log *slog.Logger, metricsSeparate bool) (*instance, error) {
+	tokens, err := auth.NewTokens(secretKey, nil)
+	if err != nil {
+		return nil, err
+	}
+	in := &instance{authn: auth.ForStore(st, sealer, tokens, nil)} // the root digest comes last, in serve
+	in.authn.Proxies = cfg.proxies
+	if cfg.trustForwardedHost {
+		in.authn.Verifier.ForwardedHostHeader = "X-Forwarded-Host"
+	}
+	in.kinds = connector.Builtin()
+	in.worker = &delivery.Worker{Deliveries: st.Deliveries, Connectors: st.Connectors, Kinds: in.kinds, Sealer: sealer,
+		AllowPrivate: cfg.webhookAllowPrivate, Log: log.With("component", "delivery")}
+	if cfg.deliveryLease > 0 {
+		in.worker.Lease = cfg.deliveryLease
+	}
+	if in.counter, err = rateCounter(st); err != nil {
+		in.kinds.Close()
+		return nil, err
+	}
+	in.rates = limits.NewKeys(in.counter, st.APIKeys, st.Changes, cfg.keyRateLimit)
+	in.authn.Limiter.Share(in.counter)
+	in.api, err = server.New(server.Config{Logger: log, Auth: in.authn, Sealer: sealer, Tokens: tokens, Limiter: in.authn.Limiter,
+		Proxies: in.authn.Proxies, RateLimits: in.rates, KeyRateLimits: in.rates,
+		ValidateResponses: cfg.validateResponses, MetricsSeparate: metricsSeparate, Kinds: in.kinds,
+		WebhookAllowPrivate: cfg.webhookAllowPrivate, Wake: in.worker.Wake}, st)
+	if err != nil {
+		in.kinds.Close()
+		return nil, err
+	}
+	return in, nil
+}
+
+// printBanner tells the operator where keyplane listens and, at first
+// start, the root token (the only time it is shown).
+func printBanner(stdout io.Writer, cfg config, addr net.Addr, dialect store.Dialect, newToken string) {
+	fmt.Fprintf(stdout, "keyplane listening on http://%s (database: %s)\n", addr, dialect)
+	if newToken != "" {
+		fmt.Fprintf(stdout, "root token (shown once, stored only as a hash): %s\n", newToken)
+		fmt.Fprintf(stdout, "try: curl -H 'Authorization: Bearer %s' http://%s/apikeys\n", newToken, addr)
+	} else if cfg.rootToken == "" {
+		fmt.Fprintln(stdout, "root token: the one printed at first start (set KEYPLANE_ROOT_TOKEN to replace it)")
+	}
+}
+
+// runHTTP serves the API (and metrics) until ctx ends or a server fails,
+// then shuts down gracefully, letting requests in flight finish.
+func runHTTP(ctx context.Context, ls *listeners, api *server.API, stdout io.Writer, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -310,22 +371,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "keyplane listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
-	if newToken != "" {
-		fmt.Fprintf(stdout, "root token (shown once, stored only as a hash): %s\n", newToken)
-		fmt.Fprintf(stdout, "try: curl -H 'Authorization: Bearer %s' http://%s/apikeys\n", newToken, ln.Addr())
-	} else if cfg.rootToken == "" {
-		fmt.Fprintln(stdout, "root token: the one printed at first start (set KEYPLANE_ROOT_TOKEN to replace it)")
-	}
-
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	if metricsLn != nil {
+	go func() { errc <- srv.Serve(ls.api) }()
+	if ls.metrics != nil {
 		metricsSrv := &http.Server{Handler: api.Metrics, ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		defer metricsSrv.Close()
-		go func() { errc <- metricsSrv.Serve(metricsLn) }()
-		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metricsLn.Addr())
+		go func() { errc <- metricsSrv.Serve(ls.metrics) }()
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", ls.metrics.Addr())
 	}
 	select {
 	case err := <-errc:
