@@ -4,42 +4,78 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"math/big"
 	"time"
 )
 
-// requestHash is the SHA-256 of the samples in a canonical form: what makes
-// two calls "the same request" for their Idempotency-Key.
-func requestHash(in []Sample, data []map[string]any, bulk bool) ([]byte, error) {
-	type canonical struct {
+// hasher computes the request hash a sample at a time: SHA-256 of the
+// samples in a canonical form, what makes two calls "the same request" for
+// their Idempotency-Key. The bytes hashed are those of one JSON document
+// {"Bulk":…,"Samples":[…]} (as the hashes recorded before were computed).
+type hasher struct {
+	h     hash.Hash
+	n     int
+	total []byte
+}
+
+func newHasher(bulk bool) *hasher {
+	h := &hasher{h: sha256.New()}
+	fmt.Fprintf(h.h, `{"Bulk":%t,"Samples":[`, bulk)
+	return h
+}
+
+// add hashes the next sample, whose data decoded is data.
+func (h *hasher) add(s *Sample, data map[string]any) error {
+	c := struct {
 		Topic     string
 		Timestamp *time.Time
 		Data      any
 		Meta      any
+	}{Topic: s.Topic, Timestamp: s.Timestamp, Data: canonicalNumbers(data)}
+	if s.Topic == "" {
+		c.Topic = DefaultTopic
 	}
-	c := struct {
-		Bulk    bool
-		Samples []canonical
-	}{Bulk: bulk, Samples: make([]canonical, len(in))}
-	for i, s := range in {
-		c.Samples[i] = canonical{Topic: s.Topic, Timestamp: s.Timestamp, Data: canonicalNumbers(data[i])}
-		if s.Topic == "" {
-			c.Samples[i].Topic = DefaultTopic
-		}
-		if s.Meta != nil {
-			var meta any
-			if err := json.Unmarshal(s.Meta, &meta); err != nil {
-				return nil, fmt.Errorf("decode sample meta for hashing: %w", err)
-			}
-			c.Samples[i].Meta = meta
+	if s.Meta != nil {
+		if err := json.Unmarshal(s.Meta, &c.Meta); err != nil {
+			return fmt.Errorf("decode sample meta for hashing: %w", err)
 		}
 	}
 	enc, err := json.Marshal(c)
 	if err != nil {
-		return nil, fmt.Errorf("encode samples for hashing: %w", err)
+		return fmt.Errorf("encode samples for hashing: %w", err)
 	}
-	sum := sha256.Sum256(enc)
-	return sum[:], nil
+	if h.n > 0 {
+		h.h.Write([]byte{','})
+	}
+	h.h.Write(enc)
+	h.n++
+	return nil
+}
+
+// sum ends the document and returns the hash (the same on every call).
+func (h *hasher) sum() []byte {
+	if h.total == nil {
+		h.h.Write([]byte("]}"))
+		h.total = h.h.Sum(nil)
+	}
+	return h.total
+}
+
+// requestHash is the hash of all of in, for comparing a call with the
+// record of its key.
+func requestHash(in []Sample, bulk bool) ([]byte, error) {
+	h := newHasher(bulk)
+	for i := range in {
+		data, err := decodeData(in[i].Data)
+		if err != nil {
+			return nil, err
+		}
+		if err := h.add(&in[i], data); err != nil {
+			return nil, err
+		}
+	}
+	return h.sum(), nil
 }
 
 // canonicalNumbers copies v with every json.Number in its shortest spelling
