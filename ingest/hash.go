@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"maps"
 	"math/big"
-	"time"
+	"slices"
+	"strconv"
+	"strings"
 )
 
 // hasher computes the request hash a sample at a time: SHA-256 of the
@@ -17,6 +20,7 @@ type hasher struct {
 	h     hash.Hash
 	n     int
 	total []byte
+	buf   []byte // the encoding of the sample being hashed, reused
 }
 
 func newHasher(bulk bool) *hasher {
@@ -25,32 +29,96 @@ func newHasher(bulk bool) *hasher {
 	return h
 }
 
-// add hashes the next sample, whose data decoded is data.
+// add hashes the next sample, whose data decoded is data: the bytes of
+// json.Marshal of struct{Topic; Timestamp *time.Time; Data, Meta any} with
+// Data's numbers canonical, written without building the canonical copy.
 func (h *hasher) add(s *Sample, data map[string]any) error {
-	c := struct {
-		Topic     string
-		Timestamp *time.Time
-		Data      any
-		Meta      any
-	}{Topic: s.Topic, Timestamp: s.Timestamp, Data: canonicalNumbers(data)}
-	if s.Topic == "" {
-		c.Topic = DefaultTopic
+	b := h.buf[:0]
+	if h.n > 0 {
+		b = append(b, ',')
 	}
-	if s.Meta != nil {
-		if err := json.Unmarshal(s.Meta, &c.Meta); err != nil {
+	topic := s.Topic
+	if topic == "" {
+		topic = DefaultTopic
+	}
+	b = appendString(append(b, `{"Topic":`...), topic)
+	b = append(b, `,"Timestamp":`...)
+	if s.Timestamp == nil {
+		b = append(b, "null"...)
+	} else {
+		ts, err := s.Timestamp.MarshalJSON()
+		if err != nil {
+			return fmt.Errorf("encode sample timestamp for hashing: %w", err)
+		}
+		b = append(b, ts...)
+	}
+	b = appendCanonical(append(b, `,"Data":`...), data)
+	b = append(b, `,"Meta":`...)
+	if s.Meta == nil {
+		b = append(b, "null"...)
+	} else {
+		var meta any
+		if err := json.Unmarshal(s.Meta, &meta); err != nil {
 			return fmt.Errorf("decode sample meta for hashing: %w", err)
 		}
+		enc, err := json.Marshal(meta)
+		if err != nil {
+			return fmt.Errorf("encode sample meta for hashing: %w", err)
+		}
+		b = append(b, enc...)
 	}
-	enc, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("encode samples for hashing: %w", err)
-	}
-	if h.n > 0 {
-		h.h.Write([]byte{','})
-	}
-	h.h.Write(enc)
+	b = append(b, '}')
+	h.h.Write(b)
+	h.buf = b
 	h.n++
 	return nil
+}
+
+// appendCanonical appends v (decoded with json.Number) as json.Marshal
+// writes canonicalNumbers(v): members sorted, numbers canonical.
+func appendCanonical(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case map[string]any:
+		b = append(b, '{')
+		for i, k := range slices.Sorted(maps.Keys(x)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendCanonical(append(appendString(b, k), ':'), x[k])
+		}
+		return append(b, '}')
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendCanonical(b, e)
+		}
+		return append(b, ']')
+	case json.Number:
+		return append(b, canonicalNumber(string(x))...)
+	case string:
+		return appendString(b, x)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case nil:
+		return append(b, "null"...)
+	}
+	enc, _ := json.Marshal(v) // not produced by decodeData
+	return append(b, enc...)
+}
+
+// appendString appends s quoted as json.Marshal quotes it; strings of
+// plain printable ASCII (most keys and values) are copied as they are.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			enc, _ := json.Marshal(s)
+			return append(b, enc...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
 }
 
 // sum ends the document and returns the hash (the same on every call).
@@ -78,26 +146,61 @@ func requestHash(in []Sample, bulk bool) ([]byte, error) {
 	return h.sum(), nil
 }
 
-// canonicalNumbers copies v with every json.Number in its shortest spelling
-// at 256 bits of precision (1.0 and 1e0 become 1), for hashing only.
-func canonicalNumbers(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = canonicalNumbers(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = canonicalNumbers(e)
-		}
-		return out
-	case json.Number:
-		if f, _, err := big.ParseFloat(string(x), 10, 256, big.ToNearestEven); err == nil {
-			return json.Number(f.Text('g', -1))
-		}
+// canonicalNumber is n in its shortest spelling at 256 bits of precision,
+// as big.Float's Text('g', -1) writes it. Decimals without an exponent and
+// with at most fastDigits significant digits (nearly all sample values) are
+// respelled without big.Float, which costs several µs a number: a decimal
+// that short is its own shortest spelling at 256 bits (about 77 digits).
+func canonicalNumber(n string) string {
+	if s, ok := fastCanonical(n); ok {
+		return s
 	}
-	return v
+	if f, _, err := big.ParseFloat(n, 10, 256, big.ToNearestEven); err == nil {
+		return f.Text('g', -1)
+	}
+	return n
+}
+
+// fastDigits bounds the significant digits fastCanonical respells.
+const fastDigits = 60
+
+// fastCanonical respells -?digits(.digits)? like big.Float's 'g' format
+// with the shortest precision: %e when the exponent is below -4 or at least
+// 6 (big's shortest %g), %f otherwise; false for anything else (exponents,
+// zero, long mantissas), which big.Float handles.
+func fastCanonical(n string) (string, bool) {
+	neg := strings.HasPrefix(n, "-")
+	intPart, frac, _ := strings.Cut(strings.TrimPrefix(n, "-"), ".")
+	if intPart == "" || strings.IndexFunc(intPart+frac, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+		return "", false
+	}
+	all := strings.TrimLeft(intPart+frac, "0")
+	exp := len(intPart) - (len(intPart) + len(frac) - len(all)) // value = 0.digits × 10^exp
+	digits := strings.TrimRight(all, "0")
+	if digits == "" || len(digits) > fastDigits {
+		return "", false
+	}
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	switch x := exp - 1; {
+	case x < -4 || x >= 6:
+		b.WriteByte(digits[0])
+		if len(digits) > 1 {
+			b.WriteString("." + digits[1:])
+		}
+		sign := '+'
+		if x < 0 {
+			sign, x = '-', -x
+		}
+		fmt.Fprintf(&b, "e%c%02d", sign, x)
+	case exp <= 0:
+		b.WriteString("0." + strings.Repeat("0", -exp) + digits)
+	case exp >= len(digits):
+		b.WriteString(digits + strings.Repeat("0", exp-len(digits)))
+	default:
+		b.WriteString(digits[:exp] + "." + digits[exp:])
+	}
+	return b.String(), true
 }

@@ -210,8 +210,12 @@ func (c *call) prepare(i int, batch *store.SampleBatch, checkOnly bool) (*FieldE
 	return nil, err
 }
 
-// compact is raw without insignificant whitespace.
+// compact is raw without insignificant whitespace (raw as it is when it
+// holds no whitespace at all, as machines usually send it).
 func compact(raw json.RawMessage) (string, error) {
+	if bytes.IndexAny(raw, " \t\r\n") < 0 {
+		return string(raw), nil
+	}
 	var b bytes.Buffer
 	b.Grow(len(raw))
 	if err := json.Compact(&b, raw); err != nil {
