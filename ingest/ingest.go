@@ -168,18 +168,6 @@ func (s *Service) Store(ctx context.Context, d *store.Device, in []Sample, bulk 
 	return &Result{Status: http.StatusCreated, Body: c.body, Stored: c.samples}, nil
 }
 
-// decodeData decodes sample data for checks, numbers as json.Number so that
-// none is rounded. The gate has checked that it is an object.
-func decodeData(raw json.RawMessage) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var data map[string]any
-	if err := dec.Decode(&data); err != nil {
-		return nil, fmt.Errorf("decode sample data: %w", err)
-	}
-	return data, nil
-}
-
 // replayed answers a call whose Idempotency-Key is recorded: the first
 // response when the requests match, ErrKeyReused when they do not.
 func replayed(rec *store.IdempotencyRecord, hash []byte) (*Result, error) {
