@@ -183,17 +183,21 @@ func (r *Samples) writePostgres(ctx context.Context, w *sampleWriter) error {
 				return pgError("insert deliveries", err)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE devices SET last_sample_at = $2 WHERE id = $1 AND (last_sample_at IS NULL OR last_sample_at < $2)`,
-			w.deviceID, w.newest); err != nil {
-			return fmt.Errorf("update last_sample_at: %w", err)
+		// The closing statements go in one round trip.
+		closing := w.closing()
+		batch := &pgx.Batch{}
+		for _, st := range closing {
+			batch.Queue(dollars(st.query), st.args...)
 		}
-		if err := w.recordKey(func(what, q string, args ...any) error {
-			if _, err := tx.Exec(ctx, dollars(q), args...); err != nil {
-				return pgError(what, err)
+		results := tx.SendBatch(ctx, batch)
+		for _, st := range closing {
+			if _, err := results.Exec(); err != nil {
+				results.Close()
+				return pgError(st.what, err)
 			}
-			return nil
-		}); err != nil {
-			return err
+		}
+		if err := results.Close(); err != nil {
+			return pgError("close the batch", err)
 		}
 		if err := tx.Commit(ctx); err != nil {
 			return pgError("commit samples", err)
@@ -232,24 +236,33 @@ func (c *copyRows) Values() ([]any, error) { return SampleRow(&c.batch[c.i]), ni
 
 func (c *copyRows) Err() error { return c.err }
 
-// recordKey drops the device's expired keys and inserts the record idem
-// returns, if any, with exec (statements with ? placeholders).
-func (w *sampleWriter) recordKey(exec func(what, q string, args ...any) error) error {
+// statement is one SQL statement (? placeholders) and what it does.
+type statement struct {
+	what, query string
+	args        []any
+}
+
+// closing are the statements that end a write: last_sample_at moves
+// forward and, when idem returns a record, the device's expired keys go and
+// the record goes in.
+func (w *sampleWriter) closing() []statement {
+	out := []statement{{"update last_sample_at",
+		`UPDATE devices SET last_sample_at = ? WHERE id = ? AND (last_sample_at IS NULL OR last_sample_at < ?)`,
+		[]any{w.newest, w.deviceID, w.newest}}}
 	if w.idem == nil {
-		return nil
+		return out
 	}
 	rec := w.idem()
 	if rec == nil {
-		return nil
+		return out
 	}
 	rec.DeviceID, rec.CreatedAt = w.deviceID, w.stored
 	w.key = rec
-	if err := exec("drop expired idempotency keys", `DELETE FROM idempotency_keys WHERE device_id = ? AND created_at < ?`,
-		w.deviceID, w.stored.Add(-IdempotencyTTL)); err != nil {
-		return err
-	}
-	return exec("record idempotency key", `INSERT INTO idempotency_keys (device_id, "key", request_hash, status, response, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, rec.DeviceID, rec.Key, rec.RequestHash, rec.Status, rec.Response, rec.CreatedAt)
+	return append(out,
+		statement{"drop expired idempotency keys", `DELETE FROM idempotency_keys WHERE device_id = ? AND created_at < ?`,
+			[]any{w.deviceID, w.stored.Add(-IdempotencyTTL)}},
+		statement{"record idempotency key", `INSERT INTO idempotency_keys (device_id, "key", request_hash, status, response, created_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, []any{rec.DeviceID, rec.Key, rec.RequestHash, rec.Status, rec.Response, rec.CreatedAt}})
 }
 
 // dollars rewrites ? placeholders as PostgreSQL's $n (the statements here
@@ -341,18 +354,10 @@ func (r *Samples) writeSQLite(ctx context.Context, w *sampleWriter) error {
 	if err := deliveries.flush(); err != nil {
 		return err
 	}
-	exec := func(what, q string, args ...any) error {
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return translate(what, err)
+	for _, st := range w.closing() {
+		if _, err := tx.ExecContext(ctx, st.query, st.args...); err != nil {
+			return translate(st.what, err)
 		}
-		return nil
-	}
-	if err := exec("update last_sample_at", `UPDATE devices SET last_sample_at = ? WHERE id = ? AND (last_sample_at IS NULL OR last_sample_at < ?)`,
-		w.newest, w.deviceID, w.newest); err != nil {
-		return err
-	}
-	if err := w.recordKey(exec); err != nil {
-		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit samples: %w", err)
