@@ -18,9 +18,8 @@ import (
 // {"Bulk":…,"Samples":[…]} (as the hashes recorded before were computed).
 type hasher struct {
 	h     hash.Hash
-	n     int
+	wrote bool
 	total []byte
-	buf   []byte // the encoding of the sample being hashed, reused
 }
 
 func newHasher(bulk bool) *hasher {
@@ -29,12 +28,25 @@ func newHasher(bulk bool) *hasher {
 	return h
 }
 
-// add hashes the next sample, whose data decoded is data: the bytes of
-// json.Marshal of struct{Topic; Timestamp *time.Time; Data, Meta any} with
-// Data's numbers canonical, written without building the canonical copy.
-func (h *hasher) add(s *Sample, data map[string]any) error {
-	b := h.buf[:0]
-	if h.n > 0 {
+// write hashes the encoding of the next samples (appendHashed), in the
+// order of the request.
+func (h *hasher) write(part []byte) {
+	if len(part) == 0 {
+		return
+	}
+	if h.wrote {
+		h.h.Write([]byte{','})
+	}
+	h.h.Write(part)
+	h.wrote = true
+}
+
+// appendHashed appends to b (after a comma, unless b is empty) the sample
+// as hashed, whose data decoded is data: the bytes of json.Marshal of
+// struct{Topic; Timestamp *time.Time; Data, Meta any} with Data's numbers
+// canonical, written without building the canonical copy.
+func appendHashed(b []byte, s *Sample, data map[string]any) ([]byte, error) {
+	if len(b) > 0 {
 		b = append(b, ',')
 	}
 	topic := s.Topic
@@ -48,7 +60,7 @@ func (h *hasher) add(s *Sample, data map[string]any) error {
 	} else {
 		ts, err := s.Timestamp.MarshalJSON()
 		if err != nil {
-			return fmt.Errorf("encode sample timestamp for hashing: %w", err)
+			return nil, fmt.Errorf("encode sample timestamp for hashing: %w", err)
 		}
 		b = append(b, ts...)
 	}
@@ -59,19 +71,15 @@ func (h *hasher) add(s *Sample, data map[string]any) error {
 	} else {
 		var meta any
 		if err := json.Unmarshal(s.Meta, &meta); err != nil {
-			return fmt.Errorf("decode sample meta for hashing: %w", err)
+			return nil, fmt.Errorf("decode sample meta for hashing: %w", err)
 		}
 		enc, err := json.Marshal(meta)
 		if err != nil {
-			return fmt.Errorf("encode sample meta for hashing: %w", err)
+			return nil, fmt.Errorf("encode sample meta for hashing: %w", err)
 		}
 		b = append(b, enc...)
 	}
-	b = append(b, '}')
-	h.h.Write(b)
-	h.buf = b
-	h.n++
-	return nil
+	return append(b, '}'), nil
 }
 
 // appendCanonical appends v (decoded with json.Number) as json.Marshal
@@ -133,16 +141,18 @@ func (h *hasher) sum() []byte {
 // requestHash is the hash of all of in, for comparing a call with the
 // record of its key.
 func requestHash(in []Sample, bulk bool) ([]byte, error) {
-	h := newHasher(bulk)
+	var b []byte
 	for i := range in {
 		data, err := decodeData(in[i].Data)
 		if err != nil {
 			return nil, err
 		}
-		if err := h.add(&in[i], data); err != nil {
+		if b, err = appendHashed(b, &in[i], data); err != nil {
 			return nil, err
 		}
 	}
+	h := newHasher(bulk)
+	h.write(b)
 	return h.sum(), nil
 }
 

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,30 +20,36 @@ import (
 )
 
 // chunk is the number of samples checked and planned before they are
-// handed to the database as one batch: while one streams, the next is
-// prepared; at most a few are in memory beyond the request itself.
-const chunk = 1000
+// handed to the database as one batch.
+const chunk = 500
+
+// maxWorkers bounds the goroutines that check and plan chunks at once
+// (also bounded by GOMAXPROCS): at most that many chunks are prepared
+// ahead of the one streaming, beyond the request itself.
+const maxWorkers = 4
 
 // call is one Store call once its device type and rules are read: the
-// samples to store (ids, topics and times assigned up front, so the
-// response is known before any is checked) and what checks and plans them.
+// samples to store and what checks and plans them.
 type call struct {
 	dev     *store.Device
 	in      []Sample
 	bulk    bool
+	now     time.Time
 	schemas *sampleSchemas
 	planner *delivery.Planner
-	// samples are the rows, one per sample; body the response.
+	// samples are the rows, one per sample; body the response, known once
+	// every sample is prepared.
 	samples []store.Sample
+	stored  []StoredSample // what the response says of each, set with it
 	body    []byte
-	// hash, with an Idempotency-Key, hashes the samples as they are checked.
+	// hash, with an Idempotency-Key, hashes the samples in their order.
 	hash *hasher
 	// deliveries counts the outbox rows planned.
 	deliveries int
 }
 
-// newCall reads what checking and planning the samples of d need (its data
-// flow, device type schemas, rules and connectors) and stamps the samples.
+// newCall reads what checking and planning the samples of d need: its data
+// flow, its device type's schemas, its rules and their connectors.
 func (s *Service) newCall(ctx context.Context, d *store.Device, in []Sample, bulk bool) (*call, error) {
 	flow, err := s.st.DataFlows.Get(ctx, d.DataFlowID)
 	if err != nil {
@@ -50,7 +59,7 @@ func (s *Service) newCall(ctx context.Context, d *store.Device, in []Sample, bul
 	if err != nil {
 		return nil, fmt.Errorf("device type %s of data flow %s: %w", flow.DeviceTypeID, flow.ID, err)
 	}
-	c := &call{dev: d, in: in, bulk: bulk}
+	c := &call{dev: d, in: in, bulk: bulk, now: time.Now().UTC().Truncate(time.Millisecond), samples: make([]store.Sample, len(in)), stored: make([]StoredSample, len(in))}
 	if c.schemas, err = s.schemas.of(t); err != nil {
 		return nil, err
 	}
@@ -59,34 +68,7 @@ func (s *Service) newCall(ctx context.Context, d *store.Device, in []Sample, bul
 	if c.planner, err = delivery.NewPlanner(ctx, s.st, s.log, d, flow); err != nil {
 		return nil, err
 	}
-	return c, c.stamp()
-}
-
-// stamp gives every sample its id, topic and times, and builds the
-// response, which depends on nothing else.
-func (c *call) stamp() error {
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	c.samples = make([]store.Sample, len(c.in))
-	result := response{Count: len(c.in), Samples: make([]StoredSample, len(c.in))}
-	for i := range c.in {
-		smp := &c.in[i]
-		topic := smp.Topic
-		if topic == "" {
-			topic = DefaultTopic
-		}
-		ts := now
-		if smp.Timestamp != nil {
-			ts = smp.Timestamp.UTC().Truncate(time.Millisecond)
-		}
-		id := uuid.NewString() // version 4, random
-		c.samples[i] = store.Sample{ID: id, Topic: topic, Timestamp: ts, DateStored: now}
-		result.Samples[i] = StoredSample{ID: id, Timestamp: ts, Topic: topic}
-	}
-	var err error
-	if c.body, err = json.Marshal(result); err != nil {
-		return fmt.Errorf("encode backfill result: %w", err)
-	}
-	return nil
+	return c, nil
 }
 
 // item is what the producer hands the writer: a batch, the end (neither),
@@ -96,7 +78,7 @@ type item struct {
 	err   error
 }
 
-// run checks and plans the samples in one goroutine and streams them into
+// run prepares the samples (produce) in one goroutine and streams them into
 // the database in another; the channel between them holds one batch. A
 // refusal travels in the stream, so that the write ends cleanly (COPY
 // aborted, transaction rolled back, connection reused) and run returns it.
@@ -112,12 +94,7 @@ func (c *call) run(ctx context.Context, st *store.Store, idem func() *store.Idem
 		}
 	}
 	g.Go(func() error {
-		err := c.produce(send)
-		if err != nil {
-			send(item{err: err})
-		} else {
-			send(item{})
-		}
+		send(item{err: c.produce(gctx, send)}) // the refusal, or the end
 		return nil
 	})
 	var replay *store.IdempotencyRecord
@@ -137,42 +114,110 @@ func (c *call) run(ctx context.Context, st *store.Store, idem func() *store.Idem
 	return replay, g.Wait()
 }
 
-// produce checks, hashes and plans the samples a chunk at a time and sends
-// each chunk; after a refused sample it sends nothing more, and goes on
-// checking only to name every failing member (up to maxSchemaErrors).
-func (c *call) produce(send func(item) bool) error {
+// part is one chunk of samples once prepared: its batch, its samples as
+// hashed, its refused members.
+type part struct {
+	batch  *store.SampleBatch
+	hashed []byte
+	errs   []FieldError
+	err    error
+}
+
+// produce prepares the chunks in workers and sends them in order; once a
+// sample is refused it sends nothing more, and goes on only to name every
+// failing member (up to maxSchemaErrors). Workers stay at most one chunk
+// each ahead of the sending.
+func (c *call) produce(ctx context.Context, send func(item) bool) error {
+	n := (len(c.in) + chunk - 1) / chunk
+	parts := make([]chan part, n)
+	for k := range parts {
+		parts[k] = make(chan part, 1)
+	}
+	workers := min(max(runtime.GOMAXPROCS(0), 1), maxWorkers, n)
+	ahead := make(chan struct{}, workers) // a token per chunk prepared and not yet sent
+	stop := make(chan struct{})
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(stop)
+	for range workers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case ahead <- struct{}{}:
+				}
+				k := int(next.Add(1) - 1)
+				if k >= n {
+					return
+				}
+				parts[k] <- c.prepareChunk(k)
+			}
+		})
+	}
 	var errs []FieldError
-	for start := 0; start < len(c.in); start += chunk {
-		end := min(start+chunk, len(c.in))
-		batch := &store.SampleBatch{Samples: c.samples[start:end]}
-		for i := start; i < end; i++ {
-			fe, err := c.prepare(i, batch, len(errs) > 0)
-			if err != nil {
-				return err
-			}
-			if fe != nil && len(errs) < maxSchemaErrors {
-				errs = append(errs, *fe)
-			}
+	for k := range n {
+		var p part
+		select {
+		case p = <-parts[k]:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		if len(errs) == 0 {
-			c.deliveries += len(batch.Deliveries)
-			if !send(item{batch: batch}) {
-				return errors.New("ingest: the write ended early")
-			}
+		<-ahead
+		if p.err != nil {
+			return p.err
+		}
+		errs = append(errs, p.errs[:min(len(p.errs), maxSchemaErrors-len(errs))]...)
+		if len(errs) > 0 {
+			continue
+		}
+		if c.hash != nil {
+			c.hash.write(p.hashed)
+		}
+		c.deliveries += len(p.batch.Deliveries)
+		if !send(item{batch: p.batch}) {
+			return errors.New("ingest: the write ended early")
 		}
 	}
 	if len(errs) > 0 {
 		return &Invalid{Errors: errs, Detail: fmt.Sprintf(
 			"%s: %s (the data must match the device type's schema for its topic; nothing was stored)", errs[0].Member, errs[0].Message)}
 	}
-	return nil
+	return c.respond()
 }
 
-// prepare checks sample i against its topic's schema and, unless refused
-// (or checkOnly), completes its row, hashes it and plans its deliveries
-// into batch. A refusal is the failing member.
-func (c *call) prepare(i int, batch *store.SampleBatch, checkOnly bool) (*FieldError, error) {
+// prepareChunk prepares the samples of chunk k.
+func (c *call) prepareChunk(k int) part {
+	start, end := k*chunk, min((k+1)*chunk, len(c.in))
+	p := part{batch: &store.SampleBatch{Samples: c.samples[start:end]}}
+	for i := start; i < end; i++ {
+		fe, err := c.prepare(i, &p, len(p.errs) > 0)
+		if err != nil {
+			p.err = err
+			return p
+		}
+		if fe != nil && len(p.errs) < maxSchemaErrors {
+			p.errs = append(p.errs, *fe)
+		}
+	}
+	return p
+}
+
+// prepare stamps sample i (id, topic, times), checks it against its
+// topic's schema and, unless refused (or checkOnly), completes its row,
+// hashes it and plans its deliveries into p. A refusal is the failing
+// member.
+func (c *call) prepare(i int, p *part, checkOnly bool) (*FieldError, error) {
 	smp, row := &c.in[i], &c.samples[i]
+	row.ID, row.Topic, row.Timestamp, row.DateStored = uuid.NewString(), smp.Topic, c.now, c.now // version 4, random
+	if row.Topic == "" {
+		row.Topic = DefaultTopic
+	}
+	if smp.Timestamp != nil {
+		row.Timestamp = smp.Timestamp.UTC().Truncate(time.Millisecond)
+	}
+	c.stored[i] = StoredSample{ID: row.ID, Timestamp: row.Timestamp, Topic: row.Topic}
 	data, err := decodeData(smp.Data)
 	if err != nil {
 		return nil, err
@@ -191,23 +236,42 @@ func (c *call) prepare(i int, batch *store.SampleBatch, checkOnly bool) (*FieldE
 	if checkOnly {
 		return nil, nil
 	}
+	if err := c.fill(row, smp); err != nil {
+		return nil, err
+	}
+	if c.hash != nil {
+		if p.hashed, err = appendHashed(p.hashed, smp, data); err != nil {
+			return nil, err
+		}
+	}
+	p.batch.Deliveries, err = c.planner.Deliveries(p.batch.Deliveries, row, data)
+	return nil, err
+}
+
+// fill sets the row's data and meta: the sample's, compacted.
+func (c *call) fill(row *store.Sample, smp *Sample) error {
+	var err error
 	if row.Data, err = compact(smp.Data); err != nil {
-		return nil, fmt.Errorf("compact sample data: %w", err)
+		return fmt.Errorf("compact sample data: %w", err)
 	}
 	if smp.Meta != nil {
 		meta, err := compact(smp.Meta)
 		if err != nil {
-			return nil, fmt.Errorf("compact sample meta: %w", err)
+			return fmt.Errorf("compact sample meta: %w", err)
 		}
 		row.Meta = &meta
 	}
-	if c.hash != nil {
-		if err := c.hash.add(smp, data); err != nil {
-			return nil, err
-		}
+	return nil
+}
+
+// respond builds the response of the stored samples (from c.stored: the
+// rows sent may be changing in the writer meanwhile).
+func (c *call) respond() error {
+	var err error
+	if c.body, err = json.Marshal(response{Count: len(c.stored), Samples: c.stored}); err != nil {
+		return fmt.Errorf("encode backfill result: %w", err)
 	}
-	batch.Deliveries, err = c.planner.Deliveries(batch.Deliveries, row, data)
-	return nil, err
+	return nil
 }
 
 // compact is raw without insignificant whitespace (raw as it is when it
