@@ -190,6 +190,9 @@ func fastCanonical(n string) (string, bool) {
 	if digits == "" || len(digits) > fastDigits {
 		return "", false
 	}
+	if x := exp - 1; x >= -4 && x < 6 && (intPart == "0" || intPart[0] != '0') && !strings.HasSuffix(frac, "0") {
+		return n, true // spelled as %f writes it already (21, 21.5, -0.25)
+	}
 	var b strings.Builder
 	if neg {
 		b.WriteByte('-')
