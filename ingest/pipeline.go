@@ -129,33 +129,8 @@ type part struct {
 // each ahead of the sending.
 func (c *call) produce(ctx context.Context, send func(item) bool) error {
 	n := (len(c.in) + chunk - 1) / chunk
-	parts := make([]chan part, n)
-	for k := range parts {
-		parts[k] = make(chan part, 1)
-	}
-	workers := min(max(runtime.GOMAXPROCS(0), 1), maxWorkers, n)
-	ahead := make(chan struct{}, workers) // a token per chunk prepared and not yet sent
-	stop := make(chan struct{})
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer close(stop)
-	for range workers {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				case ahead <- struct{}{}:
-				}
-				k := int(next.Add(1) - 1)
-				if k >= n {
-					return
-				}
-				parts[k] <- c.prepareChunk(k)
-			}
-		})
-	}
+	parts, ahead, stop := c.prepareAll(n)
+	defer stop()
 	var errs []FieldError
 	for k := range n {
 		var p part
@@ -185,6 +160,39 @@ func (c *call) produce(ctx context.Context, send func(item) bool) error {
 			"%s: %s (the data must match the device type's schema for its topic; nothing was stored)", errs[0].Member, errs[0].Message)}
 	}
 	return c.respond()
+}
+
+// prepareAll starts the workers that prepare the n chunks, in order of
+// their index, into parts[k]. A worker takes a token from ahead before each
+// chunk; the sender gives one back per chunk it takes. stop ends the
+// workers and waits for them.
+func (c *call) prepareAll(n int) (parts []chan part, ahead chan struct{}, stop func()) {
+	parts = make([]chan part, n)
+	for k := range parts {
+		parts[k] = make(chan part, 1)
+	}
+	workers := min(max(runtime.GOMAXPROCS(0), 1), maxWorkers, n)
+	ahead = make(chan struct{}, workers)
+	done := make(chan struct{})
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				case ahead <- struct{}{}:
+				}
+				k := int(next.Add(1) - 1)
+				if k >= n {
+					return
+				}
+				parts[k] <- c.prepareChunk(k)
+			}
+		})
+	}
+	return parts, ahead, func() { close(done); wg.Wait() }
 }
 
 // prepareChunk prepares the samples of chunk k.
