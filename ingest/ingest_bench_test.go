@@ -2,15 +2,12 @@ package ingest_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/keyplane/keyplane/ingest"
 	"github.com/keyplane/keyplane/store"
@@ -44,10 +41,6 @@ func BenchmarkIngestVsCopy(b *testing.B) {
 func benchIngest(b *testing.B, dialect store.Dialect, outbox bool) {
 	st := storetest.Open(b, dialect)
 	e := newEnv(b, st, outbox)
-	db, err := st.SQLDB()
-	if err != nil {
-		b.Fatal(err)
-	}
 	ctx := context.Background()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var inStore, inBaseline time.Duration
@@ -71,13 +64,8 @@ func benchIngest(b *testing.B, dialect store.Dialect, outbox bool) {
 		}
 		baseline := func() time.Duration {
 			start := time.Now()
-			var err error
-			if dialect == store.Postgres {
-				err = copyRows(ctx, db, rows, deliveries)
-			} else {
-				err = insertRows(ctx, db, rows, deliveries)
-			}
-			if err != nil {
+			if err := storetest.WriteRows(ctx, st, storetest.Table{Name: "samples", Columns: store.SampleColumns(), Rows: rows},
+				storetest.Table{Name: "deliveries", Columns: store.DeliveryColumns(), Rows: deliveries}); err != nil {
 				b.Fatalf("baseline: %v", err)
 			}
 			return time.Since(start)
@@ -120,66 +108,4 @@ func baselineRows(e *env, in []ingest.Sample, from time.Time) ([][]any, [][]any)
 		}
 	}
 	return rows, deliveries
-}
-
-var deliveryColumns = []string{"id", "connector_id", "sample_id", "device_id", "rule_id", "payload", "status",
-	"attempts", "next_attempt_at", "lease_until", "created_at", "delivered_at"}
-
-// copyRows is the PostgreSQL baseline: pgx CopyFrom of the rows, in one
-// transaction.
-func copyRows(ctx context.Context, db *sql.DB, rows, deliveries [][]any) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		tx, err := dc.(*stdlib.Conn).Conn().Begin(ctx)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"samples"}, store.SampleColumns(), pgx.CopyFromRows(rows)); err != nil {
-			return err
-		}
-		if len(deliveries) > 0 {
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"deliveries"}, deliveryColumns, pgx.CopyFromRows(deliveries)); err != nil {
-				return err
-			}
-		}
-		return tx.Commit(ctx)
-	})
-}
-
-// insertRows is the SQLite baseline: one prepared single-row INSERT per
-// table, executed per row, in one transaction.
-func insertRows(ctx context.Context, db *sql.DB, rows, deliveries [][]any) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for _, t := range []struct {
-		query string
-		rows  [][]any
-	}{
-		{"INSERT INTO samples (id, device_id, topic, ts, date_stored, data, meta) VALUES (?, ?, ?, ?, ?, ?, ?)", rows},
-		{"INSERT INTO deliveries (id, connector_id, sample_id, device_id, rule_id, payload, status, attempts, next_attempt_at, lease_until, created_at, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", deliveries},
-	} {
-		if len(t.rows) == 0 {
-			continue
-		}
-		stmt, err := tx.PrepareContext(ctx, t.query)
-		if err != nil {
-			return err
-		}
-		for _, r := range t.rows {
-			if _, err := stmt.ExecContext(ctx, r...); err != nil {
-				stmt.Close()
-				return err
-			}
-		}
-		stmt.Close()
-	}
-	return tx.Commit()
 }

@@ -39,6 +39,9 @@ var (
 // SampleRow, for a benchmark's raw COPY of the same rows.
 func SampleColumns() []string { return sampleColumns }
 
+// DeliveryColumns are the columns of the deliveries table, for the same.
+func DeliveryColumns() []string { return deliveryColumns }
+
 // SampleRow is the row of s as a write sends it (COPY on PostgreSQL, a
 // multi-row INSERT on SQLite).
 func SampleRow(s *Sample) []any {
