@@ -11,6 +11,7 @@
 # ratio is the median over the ops of baseline time / Store time, so 1.0 means
 # as fast as the hand-written write. The machine may be shared: the two are
 # measured alternately in every op, and only the ratio compares.
+# BenchmarkBackfillBulkHTTP does the same through the whole server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(go test ./ingest -run '^$' -bench 'BenchmarkIngestVsCopy' -count "${COUNT:-3}" -benchtime "${BENCHTIME:-8x}")
@@ -33,3 +34,10 @@ echo "$out" | awk '
       printf "%-26s %14.0f %14.0f %7.3f  (%s )\n", m, s[m] / n[m], c[m] / n[m], sum[m] / n[m], r[m]
     }
   }'
+# The same over HTTP: a bulk backfill through the whole server (gate, handler,
+# Store) against pgx CopyFrom of as many rows, PostgreSQL.
+http=$(go test ./server -run '^$' -bench 'BenchmarkBackfillBulkHTTP' -count "${COUNT:-3}" -benchtime "${BENCHTIME:-8x}")
+echo "$http" | grep -E '^Benchmark'
+echo "$http" | awk '
+  /^Benchmark/ { for (i = 3; i < NF; i += 2) if ($(i+1) == "ratio") { sum += $i; n++; r = r " " $i } }
+  END { if (!n) { print "no results"; exit 1 } printf "%-26s %38.3f  (%s )\n", "http bulk backfill / copy", sum / n, r }'
