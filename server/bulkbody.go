@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,9 +35,6 @@ const bulkOperation = "backfillSamples"
 // decodedBodyKey is where the gate leaves a body it decoded, for the binder.
 const decodedBodyKey = "keyplane.decodedBody"
 
-// sampleMembers are the members a SampleInput may have.
-var sampleMembers = map[string]bool{"data": true, "topic": true, "timestamp": true, "meta": true}
-
 // topicPattern and the bounds are SampleInput's topic in the spec.
 var topicPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
@@ -68,9 +66,9 @@ func decodeBulk(req *http.Request, body []byte) (gen.BackfillSamplesJSONRequestB
 	if len(body) == 0 {
 		return nil, invalid(gen.ProblemError{MemberName: "body", Message: "value is required but missing", Code: new("required")})
 	}
-	var items []map[string]json.RawMessage
-	if err := json.Unmarshal(body, &items); err != nil || items == nil {
-		return nil, bulkShapeProblem(body)
+	items, ok := splitList(body)
+	if !ok {
+		return nil, invalid(gen.ProblemError{MemberName: "/", Message: "value must be an array", Code: new("type")})
 	}
 	if len(items) < 1 || len(items) > ingest.MaxSamples {
 		code, msg := "minItems", "minimum number of items is 1"
@@ -81,12 +79,8 @@ func decodeBulk(req *http.Request, body []byte) (gen.BackfillSamplesJSONRequestB
 	}
 	out := make(gen.BackfillSamplesJSONRequestBody, len(items))
 	var errs []gen.ProblemError
-	for i, m := range items {
-		if m == nil {
-			errs = append(errs, gen.ProblemError{MemberName: "/" + strconv.Itoa(i), Message: "value must be an object", Code: new("type")})
-			continue
-		}
-		errs = append(errs, sampleEnvelope(&out[i], "/"+strconv.Itoa(i), m)...)
+	for i, item := range items {
+		errs = append(errs, sampleEnvelope(&out[i], "/"+strconv.Itoa(i), item)...)
 		if len(errs) >= maxBulkErrors {
 			break
 		}
@@ -100,51 +94,50 @@ func decodeBulk(req *http.Request, body []byte) (gen.BackfillSamplesJSONRequestB
 // maxBulkErrors caps the member errors of a refused envelope.
 const maxBulkErrors = 100
 
-// bulkShapeProblem names what makes a body that does not decode as a list
-// of objects wrong: its root, or the first element that is no object.
-func bulkShapeProblem(body []byte) *Problem {
-	var elems []json.RawMessage
-	if err := json.Unmarshal(body, &elems); err != nil || elems == nil {
-		return invalid(gen.ProblemError{MemberName: "/", Message: "value must be an array", Code: new("type")})
-	}
-	for i, e := range elems {
-		if !isObject(e) {
-			return invalid(gen.ProblemError{MemberName: "/" + strconv.Itoa(i), Message: "value must be an object", Code: new("type")})
-		}
-	}
-	return invalid(gen.ProblemError{MemberName: "body", Message: "not valid JSON", Code: new("syntax")})
-}
-
-// sampleEnvelope checks one SampleInput's members and decodes them into s;
-// at names it ("/3").
-func sampleEnvelope(s *gen.SampleInput, at string, m map[string]json.RawMessage) []gen.ProblemError {
+// sampleEnvelope checks one SampleInput (item, raw) and decodes its members
+// into s; at names it ("/3").
+func sampleEnvelope(s *gen.SampleInput, at string, item []byte) []gen.ProblemError {
 	var errs []gen.ProblemError
 	bad := func(member, code, msg string) {
 		errs = append(errs, gen.ProblemError{MemberName: at + member, Message: msg, Code: new(code)})
 	}
-	for k := range m {
-		if !sampleMembers[k] {
+	if !isObject(item) {
+		bad("", "type", "value must be an object")
+		return errs
+	}
+	var data, topic, timestamp, meta json.RawMessage // nil: absent
+	eachMember(item, func(k string, v []byte) {
+		switch k {
+		case "data":
+			data = v
+		case "topic":
+			topic = v
+		case "timestamp":
+			timestamp = v
+		case "meta":
+			meta = v
+		default:
 			bad("", "additionalProperties", fmt.Sprintf("property %q is unsupported", k))
 		}
-	}
-	switch data, ok := m["data"]; {
-	case !ok:
+	})
+	switch {
+	case data == nil:
 		bad("/data", "required", `property "data" is missing`)
 	case !isObject(data):
 		bad("/data", "type", "value must be an object")
 	default:
 		s.Data = data
 	}
-	if meta, ok := m["meta"]; ok {
+	if meta != nil {
 		if isObject(meta) {
 			s.Meta = &meta
 		} else {
 			bad("/meta", "type", "value must be an object")
 		}
 	}
-	if raw, ok := m["topic"]; ok {
-		var topic string
-		switch err := json.Unmarshal(raw, &topic); {
+	if topic != nil {
+		topic, err := jsonString(topic)
+		switch {
 		case err != nil:
 			bad("/topic", "type", "value must be a string")
 		case topic == "":
@@ -157,9 +150,8 @@ func sampleEnvelope(s *gen.SampleInput, at string, m map[string]json.RawMessage)
 			s.Topic = &topic
 		}
 	}
-	if raw, ok := m["timestamp"]; ok {
-		var ts string
-		if err := json.Unmarshal(raw, &ts); err != nil {
+	if timestamp != nil {
+		if ts, err := jsonString(timestamp); err != nil {
 			bad("/timestamp", "type", "value must be a string")
 		} else if t, err := time.Parse(time.RFC3339Nano, ts); err != nil || !dateTime.MatchString(ts) {
 			bad("/timestamp", "format", `string doesn't match the format "date-time"`)
@@ -168,6 +160,16 @@ func sampleEnvelope(s *gen.SampleInput, at string, m map[string]json.RawMessage)
 		}
 	}
 	return errs
+}
+
+// jsonString decodes a raw JSON string; one without escapes is its bytes.
+func jsonString(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
 }
 
 // isObject reports whether a raw JSON value (as decoded, without
@@ -189,4 +191,88 @@ func (b *decodedBinder) Bind(i any, c echo.Context) error {
 		}
 	}
 	return b.BindBody(c, i)
+}
+
+// splitList returns the elements of a JSON list, raw (slices of body, which
+// checkInput has checked to be one valid JSON document); false when the
+// root is not a list.
+func splitList(body []byte) ([][]byte, bool) {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '[' {
+		return nil, false
+	}
+	var out [][]byte
+	i = skipSpace(body, i+1)
+	for i < len(body) && body[i] != ']' {
+		end := skipValue(body, i)
+		out = append(out, body[i:end])
+		i = skipSpace(body, end)
+		if i < len(body) && body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+	}
+	return out, true
+}
+
+// eachMember calls fn with each member of a valid JSON object: its name
+// (decoded) and its raw value.
+func eachMember(obj []byte, fn func(name string, value []byte)) {
+	i := skipSpace(obj, 1)
+	for i < len(obj) && obj[i] == '"' {
+		end := skipValue(obj, i)
+		name, err := jsonString(obj[i:end])
+		if err != nil {
+			return // not possible in a valid document
+		}
+		i = skipSpace(obj, end)
+		i = skipSpace(obj, i+1) // the colon
+		end = skipValue(obj, i)
+		fn(name, obj[i:end])
+		i = skipSpace(obj, end)
+		if i < len(obj) && obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the valid JSON value starting at i.
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		for i++; i < len(b); i++ {
+			switch b[i] {
+			case '\\':
+				i++
+			case '"':
+				return i + 1
+			}
+		}
+		return i
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = skipValue(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	}
+	for i < len(b) && b[i] != ',' && b[i] != ']' && b[i] != '}' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
 }

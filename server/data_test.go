@@ -707,6 +707,12 @@ func TestBackfillBulkEnvelope(t *testing.T) {
 		if n := len(h.samples(t, e, map[string]any{"topic": "*"})); n != 0 {
 			t.Fatalf("refused envelopes stored %d samples", n)
 		}
+		// Whitespace anywhere and escaped member names are JSON like any other.
+		spaced := []byte("\n [ {\"d\\u0061ta\" :\t{ \"temperature\" : 3 } , \"topic\" : \"sp\\u0061ced\" } ,\r\n{\"data\":{\"temperature\":4},\"topic\":\"spaced\"} ] ")
+		h.post(t, e, "/backfill/bulk", spaced).want(201)
+		if got := h.samples(t, e, map[string]any{"topic": "spaced"}); len(got) != 2 {
+			t.Fatalf("the spaced bulk stored %d samples on its topic, want 2", len(got))
+		}
 		// The accepted envelope reaches the handler as decoded by the gate.
 		var res gen.BackfillResult
 		h.post(t, e, "/backfill/bulk", []any{map[string]any{"data": map[string]any{"temperature": 2}, "topic": "t.1",
