@@ -136,30 +136,50 @@ func sampleEnvelope(s *gen.SampleInput, at string, item []byte) []gen.ProblemErr
 		}
 	}
 	if topic != nil {
-		topic, err := jsonString(topic)
-		switch {
-		case err != nil:
-			bad("/topic", "type", "value must be a string")
-		case topic == "":
-			bad("/topic", "minLength", "minimum string length is 1")
-		case utf8.RuneCountInString(topic) > maxTopicLength:
-			bad("/topic", "maxLength", fmt.Sprintf("maximum string length is %d", maxTopicLength))
-		case !topicPattern.MatchString(topic):
-			bad("/topic", "pattern", fmt.Sprintf("string doesn't match the regular expression %q", topicPattern.String()))
-		default:
-			s.Topic = &topic
+		if v, code, msg := envelopeTopic(topic); code != "" {
+			bad("/topic", code, msg)
+		} else {
+			s.Topic = &v
 		}
 	}
 	if timestamp != nil {
-		if ts, err := jsonString(timestamp); err != nil {
-			bad("/timestamp", "type", "value must be a string")
-		} else if t, err := time.Parse(time.RFC3339Nano, ts); err != nil || !dateTime.MatchString(ts) {
-			bad("/timestamp", "format", `string doesn't match the format "date-time"`)
+		if v, code, msg := envelopeTimestamp(timestamp); code != "" {
+			bad("/timestamp", code, msg)
 		} else {
-			s.Timestamp = &t
+			s.Timestamp = &v
 		}
 	}
 	return errs
+}
+
+// envelopeTopic decodes and checks a sample's topic as the spec says; a
+// refusal has a code and message.
+func envelopeTopic(raw []byte) (topic, code, msg string) {
+	topic, err := jsonString(raw)
+	switch {
+	case err != nil:
+		return "", "type", "value must be a string"
+	case topic == "":
+		return "", "minLength", "minimum string length is 1"
+	case utf8.RuneCountInString(topic) > maxTopicLength:
+		return "", "maxLength", fmt.Sprintf("maximum string length is %d", maxTopicLength)
+	case !topicPattern.MatchString(topic):
+		return "", "pattern", fmt.Sprintf("string doesn't match the regular expression %q", topicPattern.String())
+	}
+	return topic, "", ""
+}
+
+// envelopeTimestamp decodes and checks a sample's timestamp: a date-time
+// both as kin-openapi's format check and as Go's RFC 3339 parser read it.
+func envelopeTimestamp(raw []byte) (t time.Time, code, msg string) {
+	ts, err := jsonString(raw)
+	if err != nil {
+		return t, "type", "value must be a string"
+	}
+	if t, err = time.Parse(time.RFC3339Nano, ts); err != nil || !dateTime.MatchString(ts) {
+		return t, "format", `string doesn't match the format "date-time"`
+	}
+	return t, "", ""
 }
 
 // jsonString decodes a raw JSON string; one without escapes is its bytes.
