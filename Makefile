@@ -68,6 +68,7 @@ vet:
 bench:
 	bash bench/ndata.sh
 	bash bench/auth.sh
+	bash bench/ingest.sh
 
 ## fuzz-api: the generative spec walk for longer (20 rounds of every operation, mutated; both databases)
 fuzz-api:

@@ -17,12 +17,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/keyplane/keyplane/delivery"
 	"github.com/keyplane/keyplane/store"
 )
 
@@ -123,6 +119,11 @@ func New(st *store.Store, log *slog.Logger, stored func(ctx context.Context, d *
 // repeated call with the same samples answers as the first did, and one with
 // others is ErrKeyReused.
 //
+// The samples are checked and their deliveries planned a chunk at a time
+// by one goroutine while the previous chunk streams into the database
+// (store.Samples.Write) in another; a refused sample ends the stream, and
+// the transaction stores nothing.
+//
 // Idempotency: the request hash is SHA-256 over a canonical encoding of the
 // samples (members sorted, numbers in their shortest exact spelling), so
 // whitespace, member order and number spelling (1 vs 1.0) do not make two
@@ -132,133 +133,39 @@ func (s *Service) Store(ctx context.Context, d *store.Device, in []Sample, bulk 
 	if len(in) == 0 || len(in) > MaxSamples {
 		return nil, &Invalid{Errors: []FieldError{{Member: "body", Message: fmt.Sprintf("send 1 to %d samples", MaxSamples), Code: "maxItems"}}}
 	}
-	data := make([]map[string]any, len(in))
-	for i := range in {
-		var err error
-		if data[i], err = decodeData(in[i].Data); err != nil {
-			return nil, err
-		}
-	}
-	var hash []byte
 	if key != nil {
-		var err error
-		if hash, err = requestHash(in, data, bulk); err != nil {
-			return nil, err
-		}
 		rec, err := s.st.Samples.Idempotency(ctx, d.ID, *key)
 		switch {
 		case err == nil:
+			hash, err := requestHash(in, bulk)
+			if err != nil {
+				return nil, err
+			}
 			return replayed(rec, hash)
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}
 	}
-	flow, err := s.st.DataFlows.Get(ctx, d.DataFlowID)
-	if err != nil {
-		return nil, fmt.Errorf("data flow %s of device %s: %w", d.DataFlowID, d.ID, err)
-	}
-	samples, body, err := s.prepare(ctx, flow, in, data, bulk)
+	c, err := s.newCall(ctx, d, in, bulk)
 	if err != nil {
 		return nil, err
 	}
-	var idem *store.IdempotencyRecord
+	var idem func() *store.IdempotencyRecord
 	if key != nil {
-		idem = &store.IdempotencyRecord{Key: *key, RequestHash: hash, Status: http.StatusCreated, Response: string(body)}
+		c.hash = newHasher(bulk)
+		idem = func() *store.IdempotencyRecord {
+			return &store.IdempotencyRecord{Key: *key, RequestHash: c.hash.sum(), Status: http.StatusCreated, Response: string(c.body)}
+		}
 	}
-	// The outbox rows go into the samples' transaction: a stored sample is
-	// always delivered (at least once), a refused or replayed one never.
-	deliveries, err := delivery.Plan(ctx, s.st, s.log, d, flow, samples, data)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := s.st.Samples.Insert(ctx, d.ID, samples, idem, deliveries...)
+	rec, err := c.run(ctx, s.st, idem)
 	if err != nil {
 		return nil, err
 	}
 	if rec != nil { // a concurrent request with the same key committed first
-		return replayed(rec, hash)
+		return replayed(rec, c.hash.sum())
 	}
-	s.stored(ctx, d, samples, len(deliveries))
-	return &Result{Status: http.StatusCreated, Body: body, Stored: samples}, nil
-}
-
-// prepare checks each sample against its topic's schema and builds the rows
-// to store and the response; the refusal names every failing member (up to
-// maxSchemaErrors).
-func (s *Service) prepare(ctx context.Context, flow *store.DataFlow, in []Sample, data []map[string]any, bulk bool) ([]store.Sample, []byte, error) {
-	t, err := s.st.DeviceTypes.Get(ctx, flow.DeviceTypeID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("device type %s of data flow %s: %w", flow.DeviceTypeID, flow.ID, err)
-	}
-	schemas, err := s.schemas.of(t)
-	if err != nil {
-		return nil, nil, err
-	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	samples := make([]store.Sample, len(in))
-	result := response{Count: len(in), Samples: make([]StoredSample, len(in))}
-	var errs []FieldError
-	for i := range in {
-		smp := &in[i]
-		topic := smp.Topic
-		if topic == "" {
-			topic = DefaultTopic
-		}
-		bad, err := schemas.validate(topic, data[i])
-		if err != nil {
-			return nil, nil, err
-		}
-		if bad != nil {
-			member := "/data" + bad.Pointer
-			if bulk {
-				member = "/" + strconv.Itoa(i) + member
-			}
-			if len(errs) < maxSchemaErrors {
-				errs = append(errs, FieldError{Member: member, Message: bad.Message, Code: bad.Keyword})
-			}
-			continue
-		}
-		ts := now
-		if smp.Timestamp != nil {
-			ts = smp.Timestamp.UTC().Truncate(time.Millisecond)
-		}
-		var encoded bytes.Buffer
-		if err := json.Compact(&encoded, smp.Data); err != nil {
-			return nil, nil, fmt.Errorf("compact sample data: %w", err)
-		}
-		var meta *string
-		if smp.Meta != nil {
-			var m bytes.Buffer
-			if err := json.Compact(&m, smp.Meta); err != nil {
-				return nil, nil, fmt.Errorf("compact sample meta: %w", err)
-			}
-			meta = new(m.String())
-		}
-		id := uuid.NewString() // version 4, random
-		samples[i] = store.Sample{ID: id, Topic: topic, Timestamp: ts, DateStored: now, Data: encoded.String(), Meta: meta}
-		result.Samples[i] = StoredSample{ID: id, Timestamp: ts, Topic: topic}
-	}
-	if len(errs) > 0 {
-		return nil, nil, &Invalid{Errors: errs, Detail: fmt.Sprintf(
-			"%s: %s (the data must match the device type's schema for its topic; nothing was stored)", errs[0].Member, errs[0].Message)}
-	}
-	body, err := json.Marshal(result)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encode backfill result: %w", err)
-	}
-	return samples, body, nil
-}
-
-// decodeData decodes sample data for checks, numbers as json.Number so that
-// none is rounded. The gate has checked that it is an object.
-func decodeData(raw json.RawMessage) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var data map[string]any
-	if err := dec.Decode(&data); err != nil {
-		return nil, fmt.Errorf("decode sample data: %w", err)
-	}
-	return data, nil
+	s.stored(ctx, d, c.samples, c.deliveries)
+	return &Result{Status: http.StatusCreated, Body: c.body, Stored: c.samples}, nil
 }
 
 // replayed answers a call whose Idempotency-Key is recorded: the first

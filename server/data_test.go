@@ -667,3 +667,58 @@ func TestSchemaChangeApplies(t *testing.T) {
 		h.do(t, req{method: "POST", path: e.path("/backfill"), body: map[string]any{"data": map[string]any{"x": "y"}}}).want(201)
 	})
 }
+
+// TestBackfillBulkEnvelope: the gate checks a bulk backfill's envelope
+// itself (kin-openapi does not walk its 10,000 samples); each refusal names
+// the member that broke the spec's SampleInput, as the spec walk of other
+// bodies does, and stores nothing.
+func TestBackfillBulkEnvelope(t *testing.T) {
+	each(t, func(t *testing.T, h *harness) {
+		e := newDataEnv(t, h)
+		ok := map[string]any{"data": map[string]any{"temperature": 1}}
+		for _, tc := range []struct {
+			name   string
+			body   any
+			member string
+		}{
+			{"root not a list", map[string]any{"data": map[string]any{}}, "/"},
+			{"null root", []byte("null"), "/"},
+			{"element not an object", []any{ok, 3}, "/1"},
+			{"null element", []any{ok, nil}, "/1"},
+			{"unknown member", []any{ok, map[string]any{"data": map[string]any{}, "Data": 1}}, "/1"},
+			{"data missing", []any{map[string]any{"topic": "x"}}, "/0/data"},
+			{"data a list", []any{map[string]any{"data": []any{1}}}, "/0/data"},
+			{"data null", []any{map[string]any{"data": nil}}, "/0/data"},
+			{"meta a string", []any{map[string]any{"data": map[string]any{}, "meta": "m"}}, "/0/meta"},
+			{"topic a number", []any{ok, map[string]any{"data": map[string]any{}, "topic": 7}}, "/1/topic"},
+			{"topic empty", []any{map[string]any{"data": map[string]any{}, "topic": ""}}, "/0/topic"},
+			{"topic too long", []any{map[string]any{"data": map[string]any{}, "topic": strings.Repeat("a", 201)}}, "/0/topic"},
+			{"topic off pattern", []any{map[string]any{"data": map[string]any{}, "topic": "a b"}}, "/0/topic"},
+			{"timestamp not a date-time", []any{map[string]any{"data": map[string]any{}, "timestamp": "2026-01-01"}}, "/0/timestamp"},
+			{"timestamp without offset", []any{map[string]any{"data": map[string]any{}, "timestamp": "2026-01-01T00:00:00"}}, "/0/timestamp"},
+			{"timestamp a number", []any{map[string]any{"data": map[string]any{}, "timestamp": 1}}, "/0/timestamp"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				wantMember(t, h.post(t, e, "/backfill/bulk", tc.body), tc.member)
+			})
+		}
+		h.do(t, req{method: "POST", path: e.path("/backfill/bulk"), header: map[string]string{"Content-Type": "text/plain"},
+			body: []byte(`[{"data":{}}]`)}).want(415)
+		if n := len(h.samples(t, e, map[string]any{"topic": "*"})); n != 0 {
+			t.Fatalf("refused envelopes stored %d samples", n)
+		}
+		// Whitespace anywhere and escaped member names are JSON like any other.
+		spaced := []byte("\n [ {\"d\\u0061ta\" :\t{ \"temperature\" : 3 } , \"topic\" : \"sp\\u0061ced\" } ,\r\n{\"data\":{\"temperature\":4},\"topic\":\"spaced\"} ] ")
+		h.post(t, e, "/backfill/bulk", spaced).want(201)
+		if got := h.samples(t, e, map[string]any{"topic": "spaced"}); len(got) != 2 {
+			t.Fatalf("the spaced bulk stored %d samples on its topic, want 2", len(got))
+		}
+		// The accepted envelope reaches the handler as decoded by the gate.
+		var res gen.BackfillResult
+		h.post(t, e, "/backfill/bulk", []any{map[string]any{"data": map[string]any{"temperature": 2}, "topic": "t.1",
+			"timestamp": "2026-01-01T00:00:00.5+01:00", "meta": map[string]any{"m": true}}}).want(201).decode(&res)
+		got := h.samples(t, e, map[string]any{"topic": "t.1"})
+		wantFields(t, "sample", eq("count", res.Count, 1), eq("stored", len(got), 1),
+			holds("timestamp", len(got) == 1 && got[0].Timestamp.Equal(time.Date(2025, 12, 31, 23, 0, 0, 5e8, time.UTC)), got, "as sent"))
+	})
+}

@@ -38,14 +38,15 @@ const MaxNumberDigits = 1000
 // or header parameter or anywhere in a JSON body, a body that is not exactly
 // one JSON document, nesting deeper than MaxJSONDepth, and query parameters
 // the operation does not define (never silently ignored). Each refusal is a
-// 400 whose error names the parameter or the body member.
-func checkInput(req *http.Request, route *routers.Route, params map[string]string) error {
+// 400 whose error names the parameter or the body member. It returns the
+// JSON body it read (nil when there is none, or it is not JSON).
+func checkInput(req *http.Request, route *routers.Route, params map[string]string) ([]byte, error) {
 	declared := map[string]bool{}
 	for _, ref := range slices.Concat(route.PathItem.Parameters, route.Operation.Parameters) {
 		p := ref.Value
 		if p.In == openapi3.ParameterInHeader {
 			if err := checkText(p.Name, req.Header.Get(p.Name)); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if p.In == openapi3.ParameterInQuery {
@@ -54,46 +55,46 @@ func checkInput(req *http.Request, route *routers.Route, params map[string]strin
 	}
 	for name, v := range params {
 		if err := checkText(name, v); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	query, err := ndata.ParseRawQuery(req.URL.RawQuery) // keeps ';', which NData values use
 	if err != nil {
-		return err
+		return nil, err
 	}
 	takesInput := route.Operation.Responses.Value("400") != nil // probes and documents ignore a cache-buster
 	for name, vs := range query {
 		if err := checkText(name, name); err != nil {
-			return err
+			return nil, err
 		}
 		if !declared[name] && takesInput {
-			return invalid(gen.ProblemError{MemberName: name, Message: "unknown query parameter", Code: new("unknown")})
+			return nil, invalid(gen.ProblemError{MemberName: name, Message: "unknown query parameter", Code: new("unknown")})
 		}
 		for _, v := range vs {
 			if err := checkText(name, v); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	if route.Operation.RequestBody == nil || req.Body == nil || req.Body == http.NoBody {
-		return nil
+		return nil, nil
 	}
 	// Media types are case-insensitive (RFC 9110 §8.3.1): Application/JSON
 	// is JSON. The validator and the handlers compare them as written.
 	mt, params, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	if err != nil || !isJSON(mt) {
-		return nil // the validator answers 415
+		return nil, nil // the validator answers 415
 	}
 	req.Header.Set("Content-Type", mime.FormatMediaType(mt, params))
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
-		return fmt.Errorf("read request body: %w", err) // the body limit's 413, or the client went away
+		return nil, fmt.Errorf("read request body: %w", err) // the body limit's 413, or the client went away
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	if pe := checkJSON(body); pe != nil {
-		return invalid(*pe)
+		return nil, invalid(*pe)
 	}
-	return nil
+	return body, nil
 }
 
 // isJSON reports whether a media type (lower case, without parameters) is

@@ -2,13 +2,12 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/delivery"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/ingest"
 	"github.com/keyplane/keyplane/store"
@@ -160,24 +159,11 @@ func (s *Server) GetLatestSample(ctx context.Context, req gen.GetLatestSampleReq
 
 // sampleJSON is gen.Sample with data and meta kept as the stored JSON: a
 // page of 8,000 samples is written without decoding each one into a map.
-type sampleJSON struct {
-	Timestamp      time.Time       `json:"timestamp"`
-	DateStored     time.Time       `json:"dateStored"`
-	DeviceID       string          `json:"deviceId"`
-	AkenzaDeviceID string          `json:"akenzaDeviceId"`
-	Topic          string          `json:"topic"`
-	Data           json.RawMessage `json:"data"`
-	Meta           json.RawMessage `json:"meta,omitempty"`
-}
+// It is the wire shape deliveries carry too.
+type sampleJSON = delivery.Sample
 
-func sampleOut(d *store.Device, smp *store.Sample) sampleJSON {
-	out := sampleJSON{Timestamp: smp.Timestamp.UTC(), DateStored: smp.DateStored.UTC(), DeviceID: d.DeviceID,
-		AkenzaDeviceID: d.ID, Topic: smp.Topic, Data: json.RawMessage(smp.Data)}
-	if smp.Meta != nil {
-		out.Meta = json.RawMessage(*smp.Meta)
-	}
-	return out
-}
+// sampleOut is the sample smp of d as the API shows it.
+var sampleOut = delivery.WireSample
 
 // samplesResponse answers both sample queries.
 type samplesResponse []sampleJSON

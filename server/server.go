@@ -169,6 +169,7 @@ func New(cfg Config, st *store.Store) (*API, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.Binder = &decodedBinder{}
 	e.Pre(singleLeadingSlash)
 	e.Use(
 		assignRequestID(),

@@ -43,6 +43,8 @@ type gate struct {
 	literal map[string]map[string]bool
 	auth    Authenticator
 	opts    *openapi3filter.Options
+	// bulkOpts skip the body of the bulk backfill, which decodeBulk checks.
+	bulkOpts *openapi3filter.Options
 	// responses, when set, validates every response too and logs violations.
 	responses *responseValidator
 	proxies   auth.Proxies
@@ -73,6 +75,9 @@ func newGate(a Authenticator, proxies auth.Proxies, rates RateLimiter, validateR
 			AuthenticationFunc:  openapi3filter.NoopAuthenticationFunc, // done before, by g.auth
 		},
 	}
+	bulkOpts := *g.opts
+	bulkOpts.ExcludeRequestBody = true
+	g.bulkOpts = &bulkOpts
 	if validateResponses {
 		g.responses = &responseValidator{log: log}
 	}
@@ -186,12 +191,24 @@ func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]str
 		ctx = auth.WithPrincipal(ctx, p)
 	}
 	ctx = context.WithValue(ctx, rawQueryKey{}, req.URL.RawQuery)
-	if err := checkInput(req, route, params); err != nil {
+	body, err := checkInput(req, route, params)
+	if err != nil {
 		return err
 	}
-	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: g.opts}
+	opts, bulk := g.opts, route.Operation.OperationID == bulkOperation
+	if bulk {
+		opts = g.bulkOpts
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
 	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
 		return requestProblem(err)
+	}
+	if bulk {
+		samples, err := decodeBulk(req, body)
+		if err != nil {
+			return err
+		}
+		c.Set(decodedBodyKey, samples)
 	}
 	c.SetRequest(req.WithContext(ctx))
 	return next(c)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -17,39 +16,6 @@ var DeliveryFields = ndata.Schema{Fields: map[string]ndata.Field{
 	"id":      {Column: "id", Kind: ndata.String, Sortable: true},
 	"created": {Column: "created_at", Kind: ndata.Time, Sortable: true},
 }, TieBreak: "id"}
-
-// deliveryBatch is the number of deliveries per INSERT statement (12
-// parameters a row, well under both databases' limits).
-const deliveryBatch = 1000
-
-// insertDeliveries writes the outbox rows of a backfill inside its
-// transaction: status PENDING, due at created (now), with defaults for the
-// fields the planner left empty.
-func insertDeliveries(tx *gorm.DB, deliveries []Delivery, created time.Time) error {
-	if len(deliveries) == 0 {
-		return nil
-	}
-	for i := range deliveries {
-		d := &deliveries[i]
-		if d.ID == "" {
-			return errors.New("insert deliveries: a delivery without id")
-		}
-		d.Status, d.Attempts, d.LeaseUntil, d.DeliveredAt = DeliveryPending, 0, nil, nil
-		d.CreatedAt = created
-		if d.NextAttemptAt == nil {
-			d.NextAttemptAt = &created
-		}
-	}
-	err := tx.CreateInBatches(deliveries, deliveryBatch).Error
-	if errors.Is(err, gorm.ErrForeignKeyViolated) {
-		// A connector deleted between planning and this insert.
-		return fmt.Errorf("insert deliveries: an output connector was deleted meanwhile: %w", ErrReferenceGone)
-	}
-	if err != nil {
-		return fmt.Errorf("insert deliveries: %w", err)
-	}
-	return nil
-}
 
 // Deliveries is the repository of the outbox: deliveries and their attempts.
 type Deliveries struct {

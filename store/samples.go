@@ -25,10 +25,6 @@ type Samples struct {
 // older key counts as absent and is replaced by the next request using it.
 const IdempotencyTTL = 24 * time.Hour
 
-// sampleBatch is the number of samples per INSERT statement (7 parameters a
-// row, well under PostgreSQL's 65,535 and SQLite's 32,766 limits).
-const sampleBatch = 1000
-
 // IdempotencyRecord is the first answer to a backfill sent with an
 // Idempotency-Key: a retry with the same key and request hash gets Response
 // back (with Status) and stores nothing.
@@ -64,79 +60,6 @@ func (r *Samples) PruneIdempotencyKeys(ctx context.Context, cutoff time.Time) (i
 // errIdempotencyTaken is a concurrent (or earlier) request's key, found by
 // the primary key while inserting ours.
 var errIdempotencyTaken = errors.New("idempotency key taken")
-
-// Insert stores the device's samples all or nothing, in one
-// transaction that also moves the device's last_sample_at forward to the
-// newest timestamp and, with idem, records the idempotency key and its
-// response. The caller sets each sample's ID, Topic, Timestamp and Data;
-// DeviceID is set here, and DateStored unless the caller set it (the
-// deliveries' payloads carry it).
-//
-// The deliveries (the outbox: the samples on their way to output
-// connectors, each with its ID, ConnectorID, SampleID, DeviceID, RuleID and
-// Payload) are written in the same transaction, PENDING and due now, so a
-// stored sample is never left undelivered and a rolled-back one never sent.
-//
-// When the key is already recorded (a request that committed first, even
-// one racing with this one), nothing is stored and that record is returned
-// as replay, for the caller to compare hashes and answer with. A missing
-// device is ErrNotFound.
-func (r *Samples) Insert(ctx context.Context, deviceID string, samples []Sample, idem *IdempotencyRecord, deliveries ...Delivery) (replay *IdempotencyRecord, err error) {
-	if len(samples) == 0 {
-		return nil, nil
-	}
-	stored := now()
-	newest := samples[0].Timestamp
-	for i := range samples {
-		s := &samples[i]
-		s.DeviceID, s.Timestamp = deviceID, s.Timestamp.UTC()
-		if s.DateStored.IsZero() {
-			s.DateStored = stored
-		} else {
-			s.DateStored = s.DateStored.UTC()
-		}
-		if s.Timestamp.After(newest) {
-			newest = s.Timestamp
-		}
-	}
-	err = r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if idem != nil {
-			// The key goes in first: a concurrent duplicate then waits on the
-			// primary key here, before either writes any sample.
-			if err := tx.Where("device_id = ? AND created_at < ?", deviceID, stored.Add(-IdempotencyTTL)).
-				Delete(&IdempotencyRecord{}).Error; err != nil {
-				return fmt.Errorf("drop expired idempotency keys: %w", err)
-			}
-			idem.DeviceID, idem.CreatedAt = deviceID, stored
-			err := tx.Create(idem).Error
-			switch {
-			case errors.Is(err, gorm.ErrDuplicatedKey):
-				return errIdempotencyTaken
-			case errors.Is(err, gorm.ErrForeignKeyViolated):
-				return ErrNotFound
-			case err != nil:
-				return fmt.Errorf("record idempotency key: %w", err)
-			}
-		}
-		err := tx.CreateInBatches(samples, sampleBatch).Error
-		switch {
-		case errors.Is(err, gorm.ErrForeignKeyViolated):
-			return ErrNotFound
-		case err != nil:
-			return fmt.Errorf("insert samples: %w", err)
-		}
-		res := tx.Model(&Device{}).Where("id = ? AND (last_sample_at IS NULL OR last_sample_at < ?)", deviceID, newest).
-			UpdateColumn("last_sample_at", newest)
-		if res.Error != nil {
-			return fmt.Errorf("update last_sample_at: %w", res.Error)
-		}
-		return insertDeliveries(tx, deliveries, stored)
-	})
-	if errors.Is(err, errIdempotencyTaken) {
-		return r.Idempotency(ctx, deviceID, idem.Key)
-	}
-	return nil, err
-}
 
 // SampleQuery selects a device's samples: one topic ("*" or empty: all),
 // optional time bounds, and a page (newest first; Limit 0: no limit).
