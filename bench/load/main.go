@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyplane/keyplane/auth/nws4"
@@ -41,14 +43,26 @@ func main() {
 		rt = &nws4.Transport{Base: base, Credentials: nws4.Credentials{ClientID: *clientID, Secret: *secret}}
 	}
 	c := &http.Client{Transport: rt}
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	var seq atomic.Int64
 	var wg sync.WaitGroup
 	for range *conc {
 		wg.Go(func() {
 			var mine []time.Duration
 			bad := 0
 			for time.Now().Before(deadline) {
+				req, err := http.NewRequest(http.MethodGet, *url, nil)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "load:", err)
+					os.Exit(2)
+				}
+				// A signed id of its own makes every request's signature
+				// unique: above 1,000 requests/s one signer's millisecond
+				// timestamps run ahead of the clock, and a second run would
+				// otherwise repeat the first one's signatures (replays).
+				req.Header.Set("X-Request-Id", fmt.Sprintf("%s-%d", run, seq.Add(1)))
 				start := time.Now()
-				res, err := c.Get(*url)
+				res, err := c.Do(req)
 				if err != nil {
 					bad++
 					continue
