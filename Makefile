@@ -13,7 +13,7 @@ build:
 	$(GO) build -o bin/keyplane ./cmd/keyplane
 
 ## test: every test: Go (unit, PostgreSQL + SQLite, e2e, docs in Chromium), the TypeScript client live, the console in Chromium
-test: test-go test-ts
+test: test-go test-ts test-console
 
 ## test-go: the Go tests, against PostgreSQL (KEYPLANE_TEST_POSTGRES_URL) and SQLite
 test-go:

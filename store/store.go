@@ -153,7 +153,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 
 func dialectorFor(dsn string) (Dialect, gorm.Dialector) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return Postgres, postgres.Open(customPlans(dsn))
+		return Postgres, postgres.Open(dsn)
 	}
 	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
 	if path == "" {
@@ -165,27 +165,6 @@ func dialectorFor(dsn string) (Dialect, gorm.Dialector) {
 		sep = "&"
 	}
 	return SQLite, sqlite.Open(path + sep + pragmas.Encode())
-}
-
-// customPlans asks PostgreSQL to plan every execution of a prepared
-// statement for its values (plan_cache_mode=force_custom_plan) unless the
-// DSN says otherwise. pgx prepares and caches each statement; after five
-// executions PostgreSQL may switch to a generic plan that cannot see a
-// filter's values, and for the counts of filtered lists over 100k keys that
-// plan was measured 1.4× slower than planning each time (BenchmarkAPIKeysList),
-// while planning a single-row read costs microseconds.
-func customPlans(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return dsn // pgx reports the malformed DSN
-	}
-	q := u.Query()
-	if q.Has("plan_cache_mode") {
-		return dsn
-	}
-	q.Set("plan_cache_mode", "force_custom_plan")
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // Dialect reports which database the store runs on.

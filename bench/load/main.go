@@ -43,37 +43,11 @@ func main() {
 		rt = &nws4.Transport{Base: base, Credentials: nws4.Credentials{ClientID: *clientID, Secret: *secret}}
 	}
 	c := &http.Client{Transport: rt}
-	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	var seq atomic.Int64
+	client := &loadClient{c: c, url: *url, deadline: deadline, run: strconv.FormatInt(time.Now().UnixNano(), 36)}
 	var wg sync.WaitGroup
 	for range *conc {
 		wg.Go(func() {
-			var mine []time.Duration
-			bad := 0
-			for time.Now().Before(deadline) {
-				req, err := http.NewRequest(http.MethodGet, *url, nil)
-				if err != nil {
-					fmt.Fprintln(os.Stderr, "load:", err)
-					os.Exit(2)
-				}
-				// A signed id of its own makes every request's signature
-				// unique: above 1,000 requests/s one signer's millisecond
-				// timestamps run ahead of the clock, and a second run would
-				// otherwise repeat the first one's signatures (replays).
-				req.Header.Set("X-Request-Id", fmt.Sprintf("%s-%d", run, seq.Add(1)))
-				start := time.Now()
-				res, err := c.Do(req)
-				if err != nil {
-					bad++
-					continue
-				}
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode != http.StatusOK {
-					bad++
-				}
-				mine = append(mine, time.Since(start))
-			}
+			mine, bad := client.loop()
 			mu.Lock()
 			latencies = append(latencies, mine...)
 			failures += bad
@@ -90,4 +64,43 @@ func main() {
 	}
 	fmt.Printf("requests/s %.0f p50 %s p99 %s non-200 %d\n",
 		float64(len(latencies))/dur.Seconds(), pct(0.5).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), failures)
+}
+
+// loadClient is what the concurrent clients share.
+type loadClient struct {
+	c        *http.Client
+	url      string
+	deadline time.Time
+	run      string       // this run's prefix of request ids
+	seq      atomic.Int64 // the last request id's number
+}
+
+// loop sends GETs until the deadline: the latency of each answered request
+// and how many failed or were not 200.
+func (l *loadClient) loop() (latencies []time.Duration, bad int) {
+	for time.Now().Before(l.deadline) {
+		req, err := http.NewRequest(http.MethodGet, l.url, nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(2)
+		}
+		// A signed id of its own makes every request's signature unique:
+		// above 1,000 requests/s one signer's millisecond timestamps run
+		// ahead of the clock, and a second run would otherwise repeat the
+		// first one's signatures (replays).
+		req.Header.Set("X-Request-Id", fmt.Sprintf("%s-%d", l.run, l.seq.Add(1)))
+		start := time.Now()
+		res, err := l.c.Do(req)
+		if err != nil {
+			bad++
+			continue
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			bad++
+		}
+		latencies = append(latencies, time.Since(start))
+	}
+	return latencies, bad
 }
