@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"iter"
 	"net/http"
 	"slices"
 
@@ -138,15 +139,21 @@ func (s *Server) dataFlowOut(ctx context.Context, f *store.DataFlow) (gen.DataFl
 	return out[0], nil
 }
 
+// deviceTypesOf reads the device types of data flows, each once, in one
+// query.
+func (s *Server) deviceTypesOf(ctx context.Context, flows iter.Seq[store.DataFlow]) (map[string]store.DeviceType, error) {
+	var ids []string
+	for f := range flows {
+		ids = append(ids, f.DeviceTypeID)
+	}
+	slices.Sort(ids)
+	return s.store.DeviceTypes.ByID(ctx, slices.Compact(ids))
+}
+
 // dataFlowsOut maps data flows to the wire format, reading their device
 // types in one query.
 func (s *Server) dataFlowsOut(ctx context.Context, flows []store.DataFlow) ([]gen.DataFlow, error) {
-	typeIDs := make([]string, 0, len(flows))
-	for _, f := range flows {
-		typeIDs = append(typeIDs, f.DeviceTypeID)
-	}
-	slices.Sort(typeIDs)
-	types, err := s.store.DeviceTypes.ByID(ctx, slices.Compact(typeIDs))
+	types, err := s.deviceTypesOf(ctx, slices.Values(flows))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -250,12 +251,7 @@ func (s *Server) flowSummaries(ctx context.Context, ds []store.Device) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	typeIDs := make([]string, 0, len(flows))
-	for _, f := range flows {
-		typeIDs = append(typeIDs, f.DeviceTypeID)
-	}
-	slices.Sort(typeIDs)
-	types, err := s.store.DeviceTypes.ByID(ctx, slices.Compact(typeIDs))
+	types, err := s.deviceTypesOf(ctx, maps.Values(flows))
 	if err != nil {
 		return nil, err
 	}
