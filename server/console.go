@@ -1,15 +1,11 @@
 package server
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -34,18 +30,11 @@ var consoleTypes = map[string]string{
 	".png":  "image/png",
 }
 
-// consoleFile is one file of the built console.
-type consoleFile struct {
-	body  []byte
-	ctype string
-	etag  string
-}
-
 // consoleSite is the built console: index.html and the content-hashed files
 // under assets/, by their path below /console/.
 type consoleSite struct {
-	index *consoleFile
-	files map[string]*consoleFile
+	index *staticFile
+	files map[string]*staticFile
 }
 
 // loadConsole indexes the files of consoleui's dist/.
@@ -54,7 +43,7 @@ func loadConsole(fsys fs.FS) (*consoleSite, error) {
 	if err != nil {
 		return nil, err
 	}
-	site := &consoleSite{files: map[string]*consoleFile{}}
+	site := &consoleSite{files: map[string]*staticFile{}}
 	err = fs.WalkDir(dist, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -67,8 +56,7 @@ func loadConsole(fsys fs.FS) (*consoleSite, error) {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(body)
-		site.files[p] = &consoleFile{body: body, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		site.files[p] = newStaticFile(body, ctype)
 		return nil
 	})
 	if err != nil {
@@ -97,17 +85,11 @@ func registerConsole(e *echo.Echo) error {
 	return nil
 }
 
-func consoleHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", consoleCSP)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
-}
-
 // servePage serves index.html; never cached, so that a new release's asset
 // names reach the browser.
 func (s *consoleSite) servePage(c echo.Context) error {
 	h := c.Response().Header()
-	consoleHeaders(h)
+	pageHeaders(h, consoleCSP)
 	h.Set("Cache-Control", "no-store")
 	return c.Blob(http.StatusOK, s.index.ctype, s.index.body)
 }
@@ -124,11 +106,6 @@ func (s *consoleSite) serveFile(c echo.Context) error {
 		}
 		return s.servePage(c)
 	}
-	h := c.Response().Header()
-	consoleHeaders(h)
-	h.Set("Content-Type", f.ctype)
-	h.Set("ETag", f.etag)
-	h.Set("Cache-Control", docsAssetCache)
-	http.ServeContent(c.Response(), c.Request(), path.Base(name), time.Time{}, bytes.NewReader(f.body))
+	f.serve(c, consoleCSP, staticAssetCache)
 	return nil
 }

@@ -2,14 +2,11 @@ package server
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -23,10 +20,6 @@ import (
 const docsCSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// docsAssetCache is the Cache-Control of an asset requested by the URL the
-// page uses, which names its content's hash: that URL never changes content.
-const docsAssetCache = "public, max-age=31536000, immutable"
-
 // docsTypes are the content types of the files in docsui, by extension (not
 // mime.TypeByExtension, which reads the machine's MIME tables); the licence
 // files have none.
@@ -38,24 +31,16 @@ var docsTypes = map[string]string{
 	"":     "text/plain; charset=utf-8",
 }
 
-// docsAsset is one file served under /docs/.
-type docsAsset struct {
-	body    []byte
-	ctype   string
-	etag    string // strong validator: the content hash
-	version string // the ?v= of the page's URL for it
-}
-
 type docsSite struct {
-	page   []byte                // the HTML of /docs
-	assets map[string]*docsAsset // by name under /docs/
+	page   []byte                 // the HTML of /docs
+	assets map[string]*staticFile // by name under /docs/
 }
 
 // loadDocs indexes the files of docsui by base name (init.js, and dist/'s
 // Swagger UI files) and renders the page, whose asset URLs carry a hash of the
 // content so that browsers can cache them for good.
 func loadDocs(fsys fs.FS) (*docsSite, error) {
-	site := &docsSite{assets: map[string]*docsAsset{}}
+	site := &docsSite{assets: map[string]*staticFile{}}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || p == "index.html" {
 			return err
@@ -72,9 +57,7 @@ func loadDocs(fsys fs.FS) (*docsSite, error) {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(body)
-		v := hex.EncodeToString(sum[:8])
-		site.assets[name] = &docsAsset{body: body, ctype: ctype, etag: `"` + v + `"`, version: v}
+		site.assets[name] = newStaticFile(body, ctype)
 		return nil
 	})
 	if err != nil {
@@ -86,7 +69,7 @@ func loadDocs(fsys fs.FS) (*docsSite, error) {
 			if a == nil {
 				return "", fmt.Errorf("no asset %s", name)
 			}
-			return "/docs/" + name + "?v=" + a.version, nil
+			return "/docs/" + name + "?v=" + a.hash, nil
 		},
 	}).ParseFS(fsys, "index.html")
 	if err != nil {
@@ -114,17 +97,11 @@ func registerDocs(e *echo.Echo) error {
 	return nil
 }
 
-func docsHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", docsCSP)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
-}
-
 // servePage serves the HTML; never cached, so that a new release's asset
 // URLs reach the browser.
 func (s *docsSite) servePage(c echo.Context) error {
 	h := c.Response().Header()
-	docsHeaders(h)
+	pageHeaders(h, docsCSP)
 	h.Set("Cache-Control", "no-store")
 	return c.Blob(http.StatusOK, "text/html; charset=utf-8", s.page)
 }
@@ -141,15 +118,10 @@ func (s *docsSite) serveAsset(c echo.Context) error {
 	if a == nil {
 		return problemf(http.StatusNotFound, 0, "no page at %s", c.Request().URL.Path)
 	}
-	h := c.Response().Header()
-	docsHeaders(h)
-	h.Set("Content-Type", a.ctype)
-	h.Set("ETag", a.etag)
-	if c.QueryParam("v") == a.version {
-		h.Set("Cache-Control", docsAssetCache)
-	} else {
-		h.Set("Cache-Control", "no-cache")
+	cache := "no-cache"
+	if c.QueryParam("v") == a.hash {
+		cache = staticAssetCache
 	}
-	http.ServeContent(c.Response(), c.Request(), name, time.Time{}, bytes.NewReader(a.body))
+	a.serve(c, docsCSP, cache)
 	return nil
 }
