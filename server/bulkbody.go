@@ -7,14 +7,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"reflect"
 	"regexp"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/labstack/echo/v4"
 
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/ingest"
@@ -195,23 +193,6 @@ func jsonString(raw []byte) (string, error) {
 // isObject reports whether a raw JSON value (as decoded, without
 // surrounding whitespace) is an object.
 func isObject(raw json.RawMessage) bool { return len(raw) > 0 && raw[0] == '{' }
-
-// decodedBinder binds a body the gate decoded already (decodeBulk) into
-// the generated handler's request body, and decodes every other body as
-// Echo's binder does for the generated handlers (the body only).
-type decodedBinder struct{ echo.DefaultBinder }
-
-// Bind implements echo.Binder.
-func (b *decodedBinder) Bind(i any, c echo.Context) error {
-	if v := c.Get(decodedBodyKey); v != nil {
-		dst := reflect.ValueOf(i)
-		if src := reflect.ValueOf(v); dst.Kind() == reflect.Pointer && src.Type().AssignableTo(dst.Type().Elem()) {
-			dst.Elem().Set(src)
-			return nil
-		}
-	}
-	return b.BindBody(c, i)
-}
 
 // splitList returns the elements of a JSON list, raw (slices of body, which
 // checkInput has checked to be one valid JSON document); false when the

@@ -218,7 +218,7 @@ func (s *Server) devicesOut(ctx context.Context, ds ...store.Device) ([]gen.Devi
 		online, state := onlineState(&d, now)
 		out[i] = gen.Device{Id: d.ID, Name: d.Name, Description: d.Description, Type: gen.AssetTypeDEVICE,
 			WorkspaceId: d.WorkspaceID, OrganizationId: d.OrganizationID, DeviceId: d.DeviceID,
-			Properties: properties(&d.Properties), DataFlowId: d.DataFlowID,
+			Properties: object(d.Properties), DataFlowId: d.DataFlowID,
 			Connectivity: gen.DeviceConnectivity(d.Connectivity), OnlineTimeout: new(d.OnlineTimeout),
 			Online: online, OnlineState: state, Version: d.Version, Created: d.CreatedAt.UTC(), Updated: d.UpdatedAt.UTC(),
 			Tags: new(tagRefsOut(tags[d.ID])), DataFlow: flows[d.DataFlowID]}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,47 @@ func TestSampleNumbersAreExact(t *testing.T) {
 			if kpi.Kpi != "9007199254740993" {
 				t.Errorf("MIN of count %s, want 9007199254740993", kpi.Kpi)
 			}
+		}
+	})
+}
+
+// TestObjectNumbersAreExact: numbers inside the client's own JSON objects
+// (properties, settings) read back with the digits that were sent, on create
+// and on update, from the single read and from the list.
+func TestObjectNumbersAreExact(t *testing.T) {
+	const exact = `{"big":12345678901234567890,"wide":9007199254740993,"tenth":0.1000000000000000055511151231257827,"nested":{"n":[1e2,-0.0]}}`
+	wants := []string{`"big":12345678901234567890`, `"wide":9007199254740993`, `"tenth":0.1000000000000000055511151231257827`, `"n":[1e2,-0.0]`}
+	each(t, func(t *testing.T, h *harness) {
+		e := newDataEnv(t, h)
+		cases := []struct {
+			name, create, path, list string
+			body                     string
+			members                  []string
+		}{
+			{"organization", "/v3/organizations", "/v3/organizations/", "/v3/organizations",
+				`{"name":"exact","properties":` + exact + `}`, []string{"properties"}},
+			{"workspace", "/v3/workspaces", "/v3/workspaces/", "/v3/workspaces?organizationId=" + e.org,
+				`{"name":"exact","organizationId":"` + e.org + `","properties":` + exact + `,"settings":` + exact + `}`, []string{"properties", "settings"}},
+			{"device", "/v3/devices", "/v3/devices/", "/v3/assets?workspaceId=" + e.ws,
+				`{"name":"exact","workspaceId":"` + e.ws + `","deviceId":"EXACT01","dataFlowId":"` + e.flowID + `","properties":` + exact + `}`, []string{"properties"}},
+		}
+		for _, c := range cases {
+			var created struct {
+				ID      string `json:"id"`
+				Version int64  `json:"version"`
+			}
+			h.do(t, req{method: "POST", path: c.create, body: json.RawMessage(c.body)}).want(201).decode(&created)
+			check := func(how string, body []byte) {
+				for _, want := range wants {
+					if got := bytes.Count(body, []byte(want)); got < len(c.members) {
+						t.Errorf("%s %s: %s appears %d times in %s, want %d (once in each of %v)", c.name, how, want, got, body, len(c.members), c.members)
+					}
+				}
+			}
+			check("GET", h.do(t, req{method: "GET", path: c.path + created.ID}).want(200).Body)
+			check("list", h.do(t, req{method: "GET", path: c.list}).want(200).Body)
+			update := strings.Replace(c.body, `{"name":"exact"`, `{"name":"exact again","version":`+strconv.FormatInt(created.Version, 10), 1)
+			check("PUT", h.do(t, req{method: "PUT", path: c.path + created.ID, body: json.RawMessage(update)}).want(200).Body)
 		}
 	})
 }

@@ -240,7 +240,7 @@ func (s *Server) organizationsOut(ctx context.Context, orgs ...store.Organizatio
 	}
 	out := make([]gen.Organization, len(orgs))
 	for i, o := range orgs {
-		out[i] = gen.Organization{Id: o.ID, Name: o.Name, Description: o.Description, Properties: properties(&o.Properties),
+		out[i] = gen.Organization{Id: o.ID, Name: o.Name, Description: o.Description, Properties: object(o.Properties),
 			RateLimit: rateOut(o.RateLimit, o.RatePeriod), Version: o.Version, Created: o.CreatedAt.UTC(), Updated: o.UpdatedAt.UTC()}
 		switch {
 		case o.OwnerID == nil:

@@ -170,6 +170,7 @@ func New(cfg Config, st *store.Store) (*API, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Binder = &decodedBinder{}
+	e.JSONSerializer = exactJSON{}
 	e.Pre(singleLeadingSlash)
 	e.Use(
 		assignRequestID(),

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/keyplane/keyplane/store"
 )
 
 // The small conversions between the generated wire types and the store's,
@@ -24,6 +26,14 @@ func properties(m *map[string]any) map[string]any {
 		return map[string]any{}
 	}
 	return *m
+}
+
+// object is a stored JSON object as the wire shows it: {} when absent.
+func object(m store.JSONObject) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
 }
 
 // utc returns t in UTC, keeping nil.

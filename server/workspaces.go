@@ -180,6 +180,6 @@ func (s *Server) GetWorkspaceAccess(ctx context.Context, req gen.GetWorkspaceAcc
 
 func workspaceOut(w *store.Workspace) gen.Workspace {
 	return gen.Workspace{Id: w.ID, Name: w.Name, Description: w.Description, OrganizationId: w.OrganizationID,
-		Properties: properties(&w.Properties), Settings: properties(&w.Settings), Version: w.Version,
+		Properties: object(w.Properties), Settings: object(w.Settings), Version: w.Version,
 		Created: w.CreatedAt.UTC(), Updated: w.UpdatedAt.UTC()}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -20,7 +21,7 @@ type Device struct {
 	Description   *string
 	Connectivity  string
 	OnlineTimeout int
-	Properties    map[string]any `gorm:"serializer:json"`
+	Properties    JSONObject
 	LastSampleAt  *time.Time
 	Version       int64
 	CreatedAt     time.Time
@@ -81,8 +82,56 @@ type AssetFilter struct {
 	IDs []string
 }
 
-// List returns a page of devices matching f.
+// List returns a page of devices matching f, each with the names of its
+// data flow and device type (as Get reads them).
 func (r *Devices) List(ctx context.Context, f AssetFilter, q ndata.Query) ([]Device, int64, error) {
+	ds, total, err := r.page(ctx, f, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	return ds, total, r.nameFlows(ctx, ds)
+}
+
+// nameFlows fills in the data flow and device type names of ds with one
+// statement over their distinct data flows.
+func (r *Devices) nameFlows(ctx context.Context, ds []Device) error {
+	var ids []any
+	for _, d := range ds {
+		if !slices.Contains(ids, any(d.DataFlowID)) {
+			ids = append(ids, d.DataFlowID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := r.db.Statement.ConnPool.QueryContext(ctx, `SELECT f.id, f.name, COALESCE(t.id, ''), COALESCE(t.name, '')
+		FROM data_flows f LEFT JOIN device_types t ON t.id = f.device_type_id WHERE f.id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return fmt.Errorf("data flows of devices: %w", err)
+	}
+	defer rows.Close()
+	type names struct{ flow, typeID, typeName string }
+	flows := make(map[string]names, len(ids))
+	for rows.Next() {
+		var id string
+		var n names
+		if err := rows.Scan(&id, &n.flow, &n.typeID, &n.typeName); err != nil {
+			return fmt.Errorf("data flows of devices: %w", err)
+		}
+		flows[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("data flows of devices: %w", err)
+	}
+	for i := range ds {
+		n := flows[ds[i].DataFlowID]
+		ds[i].FlowName, ds[i].DeviceTypeID, ds[i].DeviceTypeName = n.flow, n.typeID, n.typeName
+	}
+	return nil
+}
+
+// page is one page of the devices matching f and their total.
+func (r *Devices) page(ctx context.Context, f AssetFilter, q ndata.Query) ([]Device, int64, error) {
 	return countedList[Device](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
 		if f.OrganizationID != "" {
 			db = db.Where("organization_id = ?", f.OrganizationID)
@@ -110,8 +159,8 @@ func (r *Devices) List(ctx context.Context, f AssetFilter, q ndata.Query) ([]Dev
 
 // counted is the total of an unfiltered asset page, from the row counters:
 // the devices of an organization, or of some workspaces.
-func (f AssetFilter) counted(ctx context.Context, db *gorm.DB) (int64, bool, error) {
-	if f.Search != "" || f.DataFlowID != "" || f.Online != nil || len(f.TagIDs) > 0 || f.IDs != nil {
+func (f AssetFilter) counted(ctx context.Context, db *gorm.DB, filters []ndata.Filter) (int64, bool, error) {
+	if len(filters) > 0 || f.Search != "" || f.DataFlowID != "" || f.Online != nil || len(f.TagIDs) > 0 || f.IDs != nil {
 		return 0, false, nil
 	}
 	switch {
@@ -137,11 +186,19 @@ func (r *Devices) onlineCondition() string {
 // Get returns the device id with the names of its data flow and device
 // type, in one statement, or ErrNotFound.
 func (r *Devices) Get(ctx context.Context, id string) (*Device, error) {
-	return take[Device](r.db.WithContext(ctx).Table("devices").
-		Select("devices.*, data_flows.name AS flow_name, device_types.id AS device_type_id, device_types.name AS device_type_name").
-		Joins("LEFT JOIN data_flows ON data_flows.id = devices.data_flow_id").
-		Joins("LEFT JOIN device_types ON device_types.id = data_flows.device_type_id").
-		Where("devices.id = ?", id))
+	var d Device
+	err := scanRow(r.db.WithContext(ctx), `SELECT d.id, d.organization_id, d.workspace_id, d.device_id, d.data_flow_id, d.name,
+		d.description, d.connectivity, d.online_timeout, d.properties, d.last_sample_at, d.version, d.created_at, d.updated_at,
+		COALESCE(f.name, ''), COALESCE(t.id, ''), COALESCE(t.name, '')
+		FROM devices d LEFT JOIN data_flows f ON f.id = d.data_flow_id LEFT JOIN device_types t ON t.id = f.device_type_id
+		WHERE d.id = $1`, []any{id},
+		&d.ID, &d.OrganizationID, &d.WorkspaceID, &d.DeviceID, &d.DataFlowID, &d.Name,
+		&d.Description, &d.Connectivity, &d.OnlineTimeout, &d.Properties, &d.LastSampleAt, &d.Version, &d.CreatedAt, &d.UpdatedAt,
+		&d.FlowName, &d.DeviceTypeID, &d.DeviceTypeName)
+	if err != nil {
+		return nil, fmt.Errorf("read device: %w", err)
+	}
+	return &d, nil
 }
 
 // ByPhysicalID finds a device by its physical id, in one workspace or

@@ -22,6 +22,14 @@ type Tag struct {
 	UpdatedAt   time.Time
 }
 
+// tagColumns are the columns of a tag (as t), in the order of Tag.columns.
+const tagColumns = "t.id, t.organization_id, t.workspace_id, t.name, t.description, t.version, t.created_at, t.updated_at"
+
+// columns are the fields a hand-written read of tagColumns scans into.
+func (t *Tag) columns() []any {
+	return []any{&t.ID, &t.OrganizationID, &t.WorkspaceID, &t.Name, &t.Description, &t.Version, &t.CreatedAt, &t.UpdatedAt}
+}
+
 // DeviceTag says that a device carries a tag. Rows go with their device or
 // tag (ON DELETE CASCADE).
 type DeviceTag struct {
@@ -84,21 +92,27 @@ func (r *Tags) OfDevices(ctx context.Context, deviceIDs []string) (map[string][]
 	if len(deviceIDs) == 0 {
 		return out, nil
 	}
-	var rows []struct {
-		DeviceID string
-		Tag      `gorm:"embedded"`
+	args := make([]any, len(deviceIDs))
+	for i, id := range deviceIDs {
+		args[i] = id
 	}
-	err := r.db.WithContext(ctx).Table("tags").
-		Select("device_tags.device_id, tags.*").
-		Joins("JOIN device_tags ON device_tags.tag_id = tags.id").
-		Where("device_tags.device_id IN ?", deviceIDs).
-		Order("tags.name, tags.id").
-		Scan(&rows).Error
+	rows, err := r.db.Statement.ConnPool.QueryContext(ctx, `SELECT dt.device_id, `+tagColumns+`
+		FROM tags t JOIN device_tags dt ON dt.tag_id = t.id
+		WHERE dt.device_id IN (`+placeholders(len(args))+`) ORDER BY t.name, t.id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tags of devices: %w", err)
 	}
-	for _, row := range rows {
-		out[row.DeviceID] = append(out[row.DeviceID], row.Tag)
+	defer rows.Close()
+	for rows.Next() {
+		var device string
+		var t Tag
+		if err := rows.Scan(append([]any{&device}, t.columns()...)...); err != nil {
+			return nil, fmt.Errorf("tags of devices: %w", err)
+		}
+		out[device] = append(out[device], t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("tags of devices: %w", err)
 	}
 	return out, nil
 }
