@@ -115,19 +115,44 @@ func (r *APIKeys) List(ctx context.Context, q ndata.Query, f *KeyFilter) ([]APIK
 	return countedList[APIKey](ctx, r.db, q, scope, f.counted)
 }
 
-// counted is the total of an unfiltered key list, from the row counters:
-// all keys, or the keys of some organizations (platform keys are not
-// counted apart).
-func (f *KeyFilter) counted(ctx context.Context, db *gorm.DB) (int64, bool, error) {
+// counted is the total of a key list from the row counters: all keys, or
+// the keys of some organizations (platform keys are not counted apart),
+// unfiltered or filtered on isActive alone (inactive: all less active).
+func (f *KeyFilter) counted(ctx context.Context, db *gorm.DB, filters []ndata.Filter) (int64, bool, error) {
+	var scope string
+	var keys []string
 	switch {
 	case f == nil:
-		n, err := rowCounts(ctx, db, "api_keys.all", []string{""})
-		return n, err == nil, err
+		scope, keys = "all", []string{""}
 	case !f.Platform && len(f.Organizations) > 0:
-		n, err := rowCounts(ctx, db, "api_keys.organization", f.Organizations)
+		scope, keys = "organization", f.Organizations
+	default:
+		return 0, false, nil
+	}
+	if len(filters) == 0 {
+		n, err := rowCounts(ctx, db, "api_keys."+scope, keys)
 		return n, err == nil, err
 	}
-	return 0, false, nil
+	active, only := activeFilter(filters)
+	if !only {
+		return 0, false, nil
+	}
+	n, err := rowCounts(ctx, db, "api_keys.active."+scope, keys)
+	if err != nil || active {
+		return n, err == nil, err
+	}
+	total, err := rowCounts(ctx, db, "api_keys."+scope, keys)
+	return total - n, err == nil, err
+}
+
+// activeFilter reports whether filters are the one filter isActive equal to
+// a value, and that value.
+func activeFilter(filters []ndata.Filter) (active, only bool) {
+	if len(filters) != 1 || filters[0].Column != "is_active" || filters[0].Op != ndata.OpEq || len(filters[0].Values) != 1 {
+		return false, false
+	}
+	active, only = filters[0].Values[0].(bool)
+	return active, only
 }
 
 // Get returns the key with id, or ErrNotFound.

@@ -25,7 +25,8 @@ func TestRowCounts(t *testing.T) {
 			}
 		}
 		newKey(t, st, "org", func(k *store.APIKey) { k.OrganizationID = &a.OrganizationID })
-		platform := newKey(t, st, "platform")
+		toggled := newKey(t, st, "org, toggled", func(k *store.APIKey) { k.OrganizationID = &a.OrganizationID; k.IsActive = true })
+		platform := newKey(t, st, "platform", func(k *store.APIKey) { k.IsActive = true })
 
 		// unfiltered is a page's total from the counters; filtered the same
 		// page with a filter that keeps every row, so counted row by row.
@@ -34,10 +35,15 @@ func TestRowCounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		keysFiltered, err := ndata.Parse(url.Values{"name": {"neq:no such name"}}, store.APIKeyFields)
-		if err != nil {
-			t.Fatal(err)
+		parse := func(v url.Values) ndata.Query {
+			t.Helper()
+			q, err := ndata.Parse(v, store.APIKeyFields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return q
 		}
+		keysFiltered := parse(url.Values{"name": {"neq:no such name"}})
 		type page struct {
 			name  string
 			count func(ndata.Query) (int64, error)
@@ -84,10 +90,29 @@ func TestRowCounts(t *testing.T) {
 				if got != counted || got != want[name] {
 					t.Errorf("%s: %s: total %d from the counters, %d counted, want %d", step, name, got, counted, want[name])
 				}
+				for _, active := range []string{"true", "false"} {
+					got, counted := keys(f, parse(url.Values{"isActive": {active}})), keys(f, parse(url.Values{"isActive": {active}, "name": {"neq:no such name"}}))
+					if w := want[name+", isActive="+active]; got != counted || got != w {
+						t.Errorf("%s: %s, isActive=%s: total %d from the counters, %d counted, want %d", step, name, active, got, counted, w)
+					}
+				}
 			}
 		}
 		check("created", map[string]int64{"organization a's assets": 4, "organization b's assets": 1,
-			"workspace a's assets": 4, "both workspaces' assets": 5, "all keys": 2, "organization a's keys": 1})
+			"workspace a's assets": 4, "both workspaces' assets": 5, "all keys": 3, "organization a's keys": 2,
+			"all keys, isActive=true": 2, "all keys, isActive=false": 1,
+			"organization a's keys, isActive=true": 1, "organization a's keys, isActive=false": 1})
+
+		for _, active := range []bool{false, true, false} {
+			toggled.IsActive = active
+			if _, err := st.APIKeys.Update(ctx, toggled, toggled.Version); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check("a key deactivated, activated, deactivated", map[string]int64{"organization a's assets": 4, "organization b's assets": 1,
+			"workspace a's assets": 4, "both workspaces' assets": 5, "all keys": 3, "organization a's keys": 2,
+			"all keys, isActive=true": 1, "all keys, isActive=false": 2,
+			"organization a's keys, isActive=true": 0, "organization a's keys, isActive=false": 2})
 
 		if err := st.Devices.Delete(ctx, a.ID); err != nil {
 			t.Fatal(err)
@@ -96,13 +121,14 @@ func TestRowCounts(t *testing.T) {
 			t.Fatal(err)
 		}
 		check("one device and the platform key deleted", map[string]int64{"organization a's assets": 3,
-			"organization b's assets": 1, "workspace a's assets": 3, "both workspaces' assets": 4, "all keys": 1, "organization a's keys": 1})
+			"organization b's assets": 1, "workspace a's assets": 3, "both workspaces' assets": 4, "all keys": 2, "organization a's keys": 2,
+			"all keys, isActive=false": 2, "organization a's keys, isActive=false": 2})
 
 		if err := st.Workspaces.Delete(ctx, a.WorkspaceID); err != nil {
 			t.Fatal(err)
 		}
 		check("workspace a deleted", map[string]int64{"organization b's assets": 1, "both workspaces' assets": 1,
-			"all keys": 1, "organization a's keys": 1})
+			"all keys": 2, "organization a's keys": 2, "all keys, isActive=false": 2, "organization a's keys, isActive=false": 2})
 
 		if err := st.Organizations.Delete(ctx, a.OrganizationID); err != nil {
 			t.Fatal(err)

@@ -482,6 +482,68 @@ var migrations = []migration{
 			ALTER TABLE idempotency_keys ALTER COLUMN response SET STORAGE EXTERNAL;
 		END $$`,
 	}},
+	{13, "counters of active keys", []string{
+		// A key list filtered on isActive alone (the console's default, and
+		// the common integration query) reads its total from counters of
+		// the active keys, all and per organization, kept exact in the
+		// transaction of each insert, delete and update; inactive is the
+		// total less the active. Counting half of 100,000 keys row by row
+		// was 11 ms a request.
+		`INSERT INTO row_counts (name, key, n) SELECT 'api_keys.active.all', '', COUNT(*) FROM api_keys WHERE is_active`,
+		`INSERT INTO row_counts (name, key, n) SELECT 'api_keys.active.organization', organization_id, COUNT(*) FROM api_keys
+			WHERE is_active AND organization_id IS NOT NULL GROUP BY organization_id`,
+		postgresOnly + `CREATE FUNCTION keyplane_count_active_api_keys() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF TG_OP = 'INSERT' THEN
+				INSERT INTO row_counts (name, key, n)
+					SELECT k.name, k.key, COUNT(*) FROM new_rows r
+					CROSS JOIN LATERAL (VALUES ('api_keys.active.all', ''), ('api_keys.active.organization', r.organization_id)) AS k (name, key)
+					WHERE r.is_active AND k.key IS NOT NULL GROUP BY k.name, k.key
+					ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + EXCLUDED.n;
+			ELSIF TG_OP = 'DELETE' THEN
+				INSERT INTO row_counts (name, key, n)
+					SELECT k.name, k.key, -COUNT(*) FROM old_rows r
+					CROSS JOIN LATERAL (VALUES ('api_keys.active.all', ''), ('api_keys.active.organization', r.organization_id)) AS k (name, key)
+					WHERE r.is_active AND k.key IS NOT NULL GROUP BY k.name, k.key
+					ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + EXCLUDED.n;
+			ELSE
+				INSERT INTO row_counts (name, key, n)
+					SELECT k.name, k.key, SUM(c.d) FROM (
+						SELECT organization_id, 1 AS d FROM new_rows WHERE is_active
+						UNION ALL SELECT organization_id, -1 FROM old_rows WHERE is_active
+					) c
+					CROSS JOIN LATERAL (VALUES ('api_keys.active.all', ''), ('api_keys.active.organization', c.organization_id)) AS k (name, key)
+					WHERE k.key IS NOT NULL GROUP BY k.name, k.key HAVING SUM(c.d) <> 0
+					ON CONFLICT (name, key) DO UPDATE SET n = row_counts.n + EXCLUDED.n;
+			END IF;
+			RETURN NULL;
+		END $$`,
+		postgresOnly + `CREATE TRIGGER api_keys_count_active_insert AFTER INSERT ON api_keys REFERENCING NEW TABLE AS new_rows
+			FOR EACH STATEMENT EXECUTE FUNCTION keyplane_count_active_api_keys()`,
+		postgresOnly + `CREATE TRIGGER api_keys_count_active_delete AFTER DELETE ON api_keys REFERENCING OLD TABLE AS old_rows
+			FOR EACH STATEMENT EXECUTE FUNCTION keyplane_count_active_api_keys()`,
+		postgresOnly + `CREATE TRIGGER api_keys_count_active_update AFTER UPDATE ON api_keys REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+			FOR EACH STATEMENT EXECUTE FUNCTION keyplane_count_active_api_keys()`,
+		sqliteOnly + `CREATE TRIGGER api_keys_count_active_insert AFTER INSERT ON api_keys WHEN NEW.is_active BEGIN
+			INSERT INTO row_counts (name, key, n) VALUES ('api_keys.active.all', '', 1)
+				ON CONFLICT (name, key) DO UPDATE SET n = n + 1;
+			INSERT INTO row_counts (name, key, n) SELECT 'api_keys.active.organization', NEW.organization_id, 1 WHERE NEW.organization_id IS NOT NULL
+				ON CONFLICT (name, key) DO UPDATE SET n = n + 1;
+		END`,
+		sqliteOnly + `CREATE TRIGGER api_keys_count_active_delete AFTER DELETE ON api_keys WHEN OLD.is_active BEGIN
+			UPDATE row_counts SET n = n - 1 WHERE name = 'api_keys.active.all' AND key = '';
+			UPDATE row_counts SET n = n - 1 WHERE name = 'api_keys.active.organization' AND key = OLD.organization_id;
+		END`,
+		sqliteOnly + `CREATE TRIGGER api_keys_count_active_update AFTER UPDATE OF is_active, organization_id ON api_keys
+			WHEN OLD.is_active IS NOT NEW.is_active OR OLD.organization_id IS NOT NEW.organization_id BEGIN
+			UPDATE row_counts SET n = n - 1 WHERE OLD.is_active AND name = 'api_keys.active.all' AND key = '';
+			UPDATE row_counts SET n = n - 1 WHERE OLD.is_active AND name = 'api_keys.active.organization' AND key = OLD.organization_id;
+			INSERT INTO row_counts (name, key, n) SELECT 'api_keys.active.all', '', 1 WHERE NEW.is_active
+				ON CONFLICT (name, key) DO UPDATE SET n = n + 1;
+			INSERT INTO row_counts (name, key, n) SELECT 'api_keys.active.organization', NEW.organization_id, 1 WHERE NEW.is_active AND NEW.organization_id IS NOT NULL
+				ON CONFLICT (name, key) DO UPDATE SET n = n + 1;
+		END`,
+	}},
 }
 
 // postgresOnly and sqliteOnly mark a migration statement that only one
