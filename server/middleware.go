@@ -94,6 +94,18 @@ func observe(log *slog.Logger, m *metrics, proxies auth.Proxies) echo.Middleware
 				}
 			}
 			m.observe(operation, v.Status, v.Latency.Seconds())
+			level := slog.LevelInfo
+			switch {
+			case v.Status >= 500:
+				level = slog.LevelError
+			case operation == "getHealthz" || operation == "getReadyz":
+				// A load balancer probing every second would drown the
+				// access log; failures of /readyz still log as errors.
+				level = slog.LevelDebug
+			}
+			if !log.Enabled(c.Request().Context(), level) {
+				return nil
+			}
 			attrs := []slog.Attr{
 				slog.String("request_id", v.RequestID),
 				slog.String("trace_id", traceID(c)),
@@ -106,10 +118,6 @@ func observe(log *slog.Logger, m *metrics, proxies auth.Proxies) echo.Middleware
 			}
 			if p := auth.PrincipalFrom(c.Request().Context()); p != nil {
 				attrs = append(attrs, slog.String("principal", p.Subject))
-			}
-			level := slog.LevelInfo
-			if v.Status >= 500 {
-				level = slog.LevelError
 			}
 			log.LogAttrs(context.Background(), level, "request", attrs...)
 			return nil

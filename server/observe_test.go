@@ -128,7 +128,7 @@ func TestAccessLogAddress(t *testing.T) {
 			h := newHarness(t, storetest.Open(t, store.SQLite), func(c *server.Config) {
 				c.Logger, c.Proxies = slog.New(slog.NewJSONHandler(&logs, nil)), proxies
 			})
-			r := httptest.NewRequest("GET", "/healthz", nil) // from 192.0.2.1
+			r := httptest.NewRequest("GET", "/apikeys", nil) // from 192.0.2.1, answered 401
 			r.Header.Set("X-Forwarded-For", "203.0.113.9")
 			r.Header.Set("X-Real-Ip", "203.0.113.10")
 			h.e.ServeHTTP(httptest.NewRecorder(), r)
@@ -142,5 +142,29 @@ func TestAccessLogAddress(t *testing.T) {
 				t.Fatalf("remote_ip %q, want %q", line.RemoteIP, tc.want)
 			}
 		})
+	}
+}
+
+// TestProbesLogAtDebug: at the default level the access log leaves out the
+// load balancer's probes and keeps every other request.
+func TestProbesLogAtDebug(t *testing.T) {
+	for _, tc := range []struct {
+		path  string
+		level slog.Level
+		lines int
+	}{
+		{"/healthz", slog.LevelInfo, 0},
+		{"/readyz", slog.LevelInfo, 0},
+		{"/apikeys", slog.LevelInfo, 1},
+		{"/healthz", slog.LevelDebug, 1},
+	} {
+		var logs bytes.Buffer
+		h := newHarness(t, storetest.Open(t, store.SQLite), func(c *server.Config) {
+			c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: tc.level}))
+		})
+		h.e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", tc.path, nil))
+		if got := bytes.Count(logs.Bytes(), []byte(`"msg":"request"`)); got != tc.lines {
+			t.Errorf("GET %s at level %s: %d access log lines, want %d: %s", tc.path, tc.level, got, tc.lines, logs.String())
+		}
 	}
 }
