@@ -10,6 +10,7 @@
 #
 #   bash bench/http.sh            # RUNS=3 DUR=8s
 #   RUNS=1 DUR=3s bash bench/http.sh
+#   ONLY='Echo|root|x-api' bash bench/http.sh   # only the points matching the regex (and bare Echo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ RUNS=${RUNS:-3}
 DUR=${DUR:-8s}
 CONN=16
 ROWS=${ROWS:-100000}
+ONLY=${ONLY:-.}
 for tool in wrk jq psql sqlite3 taskset; do
 	command -v "$tool" >/dev/null || { echo "bench/http.sh needs $tool (apt-get install wrk jq postgresql-client sqlite3 util-linux)" >&2; exit 1; }
 done
@@ -109,6 +111,7 @@ results=()
 measure() {
 	local name=$1 url=$2
 	shift 2
+	[[ $name =~ $ONLY || $name == "bare Echo v4 hello" ]] || return 0
 	local hdrs=()
 	for h in "$@"; do hdrs+=(-H "$h"); done
 	local runs=()
@@ -127,6 +130,7 @@ measure() {
 measure_load() {
 	local name=$1
 	shift
+	[[ $name =~ $ONLY ]] || return 0
 	local runs=()
 	for _ in $(seq 1 "$RUNS"); do
 		local out

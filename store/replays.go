@@ -48,10 +48,13 @@ type replayResult struct {
 }
 
 // Group commit sizes: a statement holds at most maxReplayBatch signatures,
-// and replayBatchers statements may run at once.
+// and replayBatchers statements may run at once. One at a time makes the
+// groups largest: the signatures arriving while a statement runs all go into
+// the next (with four, 16 concurrent clients formed groups of one or two and
+// cost a statement nearly per request; BenchmarkRequest/nws4-16-clients).
 const (
 	maxReplayBatch = 256
-	replayBatchers = 4
+	replayBatchers = 1
 )
 
 // Remember records signature until expires and reports whether it was new.
