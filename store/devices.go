@@ -34,6 +34,16 @@ type Device struct {
 	DeviceTypeName string `gorm:"->"`
 }
 
+func (*Device) selectColumns() string {
+	return "id, organization_id, workspace_id, device_id, data_flow_id, name, description, connectivity, online_timeout, " +
+		"properties, last_sample_at, version, created_at, updated_at"
+}
+
+func (d *Device) columns() []any {
+	return []any{&d.ID, &d.OrganizationID, &d.WorkspaceID, &d.DeviceID, &d.DataFlowID, &d.Name, &d.Description,
+		&d.Connectivity, &d.OnlineTimeout, &d.Properties, &d.LastSampleAt, &d.Version, &d.CreatedAt, &d.UpdatedAt}
+}
+
 // Sample is one stored data point of a device.
 type Sample struct {
 	ID         string `gorm:"primaryKey"`
@@ -105,7 +115,7 @@ func (r *Devices) nameFlows(ctx context.Context, ds []Device) error {
 		return nil
 	}
 	rows, err := r.db.Statement.ConnPool.QueryContext(ctx, `SELECT f.id, f.name, COALESCE(t.id, ''), COALESCE(t.name, '')
-		FROM data_flows f LEFT JOIN device_types t ON t.id = f.device_type_id WHERE f.id IN (`+placeholders(len(ids))+`)`, ids...)
+		FROM data_flows f LEFT JOIN device_types t ON t.id = f.device_type_id WHERE f.id IN (`+placeholders(1, len(ids))+`)`, ids...)
 	if err != nil {
 		return fmt.Errorf("data flows of devices: %w", err)
 	}

@@ -22,10 +22,11 @@ type Tag struct {
 	UpdatedAt   time.Time
 }
 
-// tagColumns are the columns of a tag (as t), in the order of Tag.columns.
-const tagColumns = "t.id, t.organization_id, t.workspace_id, t.name, t.description, t.version, t.created_at, t.updated_at"
+// tagColumns are the columns Tag.columns scans.
+const tagColumns = "tags.id, tags.organization_id, tags.workspace_id, tags.name, tags.description, tags.version, tags.created_at, tags.updated_at"
 
-// columns are the fields a hand-written read of tagColumns scans into.
+func (*Tag) selectColumns() string { return tagColumns }
+
 func (t *Tag) columns() []any {
 	return []any{&t.ID, &t.OrganizationID, &t.WorkspaceID, &t.Name, &t.Description, &t.Version, &t.CreatedAt, &t.UpdatedAt}
 }
@@ -96,9 +97,9 @@ func (r *Tags) OfDevices(ctx context.Context, deviceIDs []string) (map[string][]
 	for i, id := range deviceIDs {
 		args[i] = id
 	}
-	rows, err := r.db.Statement.ConnPool.QueryContext(ctx, `SELECT dt.device_id, `+tagColumns+`
-		FROM tags t JOIN device_tags dt ON dt.tag_id = t.id
-		WHERE dt.device_id IN (`+placeholders(len(args))+`) ORDER BY t.name, t.id`, args...)
+	rows, err := r.db.Statement.ConnPool.QueryContext(ctx, `SELECT device_tags.device_id, `+tagColumns+`
+		FROM tags JOIN device_tags ON device_tags.tag_id = tags.id
+		WHERE device_tags.device_id IN (`+placeholders(1, len(args))+`) ORDER BY tags.name, tags.id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tags of devices: %w", err)
 	}
