@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
 )
 
@@ -103,4 +104,13 @@ func authorize(ctx context.Context, rights ...auth.Right) error {
 		names[i] = string(r)
 	}
 	return forbidden("requires right %s", strings.Join(names, " or "))
+}
+
+// stays fails with a 400 naming /workspaceId unless an update's body names
+// the workspace the resource (what, "a tag") lives in: resources never move.
+func stays(what, sent, current string) error {
+	if sent != current {
+		return invalid(gen.ProblemError{MemberName: "/workspaceId", Message: what + " cannot move to another workspace", Code: new("immutable")})
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"iter"
-	"net/http"
 	"slices"
 
 	"github.com/keyplane/keyplane/auth"
@@ -35,10 +34,8 @@ func (s *Server) CreateDataFlow(ctx context.Context, req gen.CreateDataFlowReque
 	}
 	f := &store.DataFlow{Placement: store.Placement{OrganizationID: w.OrganizationID, WorkspaceID: w.ID}, DeviceTypeID: in.DeviceTypeId,
 		Name: in.Name, Description: in.Description, OutputConnectors: connectorsIn(in.OutputConnectors)}
-	if err := s.store.DataFlows.Create(ctx, f); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, f.OrganizationID, "create", "dataFlow", f.ID); err != nil {
+	err = s.store.DataFlows.Create(ctx, f)
+	if err := s.audited(ctx, err, f.OrganizationID, "create", "dataFlow", f.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.dataFlowOut(ctx, f)
@@ -64,18 +61,16 @@ func (s *Server) UpdateDataFlow(ctx context.Context, req gen.UpdateDataFlowReque
 		return nil, err
 	}
 	in := req.Body
-	if in.WorkspaceId != cur.WorkspaceID {
-		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a data flow cannot move to another workspace", Code: new("immutable")})
+	if err := stays("a data flow", in.WorkspaceId, cur.WorkspaceID); err != nil {
+		return nil, err
 	}
 	if _, err := s.deviceTypeIn(ctx, in.DeviceTypeId, cur.WorkspaceID); err != nil {
 		return nil, err
 	}
 	f := &store.DataFlow{ID: cur.ID, DeviceTypeID: in.DeviceTypeId, Name: in.Name, Description: in.Description,
 		OutputConnectors: connectorsIn(in.OutputConnectors)}
-	if f, err = s.store.DataFlows.Update(ctx, f, in.Version); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, f.OrganizationID, "update", "dataFlow", f.ID); err != nil {
+	f, err = s.store.DataFlows.Update(ctx, f, in.Version)
+	if err := s.audited(ctx, err, cur.OrganizationID, "update", "dataFlow", cur.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.dataFlowOut(ctx, f)
@@ -85,19 +80,10 @@ func (s *Server) UpdateDataFlow(ctx context.Context, req gen.UpdateDataFlowReque
 // DeleteDataFlow serves DELETE /v3/data-flows/{dataFlowId}; a data flow that
 // devices still use stays (409).
 func (s *Server) DeleteDataFlow(ctx context.Context, req gen.DeleteDataFlowRequestObject) (gen.DeleteDataFlowResponseObject, error) {
-	f, err := authorized(ctx, s.store.DataFlows.Get, req.DataFlowId, auth.ScopeDataFlow, auth.Delete)
-	if err != nil {
-		return nil, err
+	del := func(ctx context.Context, id string) error {
+		return conflict(s.store.DataFlows.Delete(ctx, id), "the data flow is used by devices; delete them or give them another data flow first")
 	}
-	err = s.store.DataFlows.Delete(ctx, req.DataFlowId)
-	if errors.Is(err, store.ErrConflict) {
-		return nil, &Problem{Status: http.StatusConflict, cause: err,
-			Detail: "the data flow is used by devices; delete them or give them another data flow first"}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, f.OrganizationID, "delete", "dataFlow", f.ID); err != nil {
+	if err := remove(ctx, s, s.store.DataFlows.Get, del, req.DataFlowId, auth.ScopeDataFlow, "dataFlow"); err != nil {
 		return nil, err
 	}
 	return gen.DeleteDataFlow204Response{}, nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"time"
 
@@ -37,10 +36,8 @@ func (s *Server) CreateDevice(ctx context.Context, req gen.CreateDeviceRequestOb
 	}
 	d := deviceIn(in)
 	d.OrganizationID, d.WorkspaceID = w.OrganizationID, w.ID
-	if err := s.store.Devices.Create(ctx, d, tags...); err != nil {
-		return nil, deviceConflict(err, d.DeviceID)
-	}
-	if err := s.audit(ctx, d.OrganizationID, "create", "device", d.ID); err != nil {
+	err = s.store.Devices.Create(ctx, d, tags...)
+	if err := s.audited(ctx, deviceConflict(err, d.DeviceID), d.OrganizationID, "create", "device", d.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.deviceOut(ctx, d)
@@ -112,8 +109,8 @@ func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestOb
 		return nil, err
 	}
 	in := req.Body
-	if in.WorkspaceId != cur.WorkspaceID {
-		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a device cannot move to another workspace", Code: new("immutable")})
+	if err := stays("a device", in.WorkspaceId, cur.WorkspaceID); err != nil {
+		return nil, err
 	}
 	if err := s.dataFlowIn(ctx, in.DataFlowId, cur.WorkspaceID); err != nil {
 		return nil, err
@@ -124,10 +121,8 @@ func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestOb
 	}
 	d := deviceIn(in)
 	d.ID = cur.ID
-	if d, err = s.store.Devices.Update(ctx, d, in.Version, tags...); err != nil {
-		return nil, deviceConflict(err, in.DeviceId)
-	}
-	if err := s.audit(ctx, d.OrganizationID, "update", "device", d.ID); err != nil {
+	d, err = s.store.Devices.Update(ctx, d, in.Version, tags...)
+	if err := s.audited(ctx, deviceConflict(err, in.DeviceId), cur.OrganizationID, "update", "device", cur.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.deviceOut(ctx, d)
@@ -136,14 +131,7 @@ func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestOb
 
 // DeleteDevice serves DELETE /v3/devices/{deviceId}; its samples go with it.
 func (s *Server) DeleteDevice(ctx context.Context, req gen.DeleteDeviceRequestObject) (gen.DeleteDeviceResponseObject, error) {
-	d, err := authorized(ctx, s.store.Devices.Get, req.DeviceId, auth.ScopeAsset, auth.Delete)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.Devices.Delete(ctx, req.DeviceId); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, d.OrganizationID, "delete", "device", d.ID); err != nil {
+	if err := remove(ctx, s, s.store.Devices.Get, s.store.Devices.Delete, req.DeviceId, auth.ScopeAsset, "device"); err != nil {
 		return nil, err
 	}
 	return gen.DeleteDevice204Response{}, nil
@@ -179,11 +167,7 @@ func deviceIn(in *gen.DeviceInput) *store.Device {
 
 // deviceConflict explains a taken physical id; other errors pass through.
 func deviceConflict(err error, deviceID string) error {
-	if errors.Is(err, store.ErrConflict) {
-		return &Problem{Status: http.StatusConflict, cause: err,
-			Detail: fmt.Sprintf("a device with deviceId %q already exists in the workspace", deviceID)}
-	}
-	return err
+	return conflict(err, "a device with deviceId %q already exists in the workspace", deviceID)
 }
 
 // deviceOut maps one device to the wire format, with its data flow and

@@ -54,10 +54,8 @@ func (s *Server) CreateOrganization(ctx context.Context, req gen.CreateOrganizat
 	if err := s.coversRate(ctx, "rateLimit", o.RateLimit, o.RatePeriod); err != nil {
 		return nil, err
 	}
-	if err := s.store.Organizations.Create(ctx, o, owner); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, o.ID, "create", "organization", o.ID); err != nil {
+	err := s.store.Organizations.Create(ctx, o, owner)
+	if err := s.audited(ctx, err, o.ID, "create", "organization", o.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.organizationOut(ctx, o)
@@ -86,10 +84,7 @@ func (s *Server) UpdateOrganization(ctx context.Context, req gen.UpdateOrganizat
 		return nil, err
 	}
 	o, err := s.store.Organizations.Update(ctx, o, req.Body.Version)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, o.ID, "update", "organization", o.ID); err != nil {
+	if err := s.audited(ctx, err, req.OrganizationId, "update", "organization", req.OrganizationId); err != nil {
 		return nil, err
 	}
 	out, err := s.organizationOut(ctx, o)
@@ -101,10 +96,8 @@ func (s *Server) DeleteOrganization(ctx context.Context, req gen.DeleteOrganizat
 	if _, err := s.organization(ctx, req.OrganizationId, auth.Delete); err != nil {
 		return nil, err
 	}
-	if err := s.store.Organizations.Delete(ctx, req.OrganizationId); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, req.OrganizationId, "delete", "organization", req.OrganizationId); err != nil {
+	err := s.store.Organizations.Delete(ctx, req.OrganizationId)
+	if err := s.audited(ctx, err, req.OrganizationId, "delete", "organization", req.OrganizationId); err != nil {
 		return nil, err
 	}
 	return gen.DeleteOrganization204Response{}, nil
@@ -159,10 +152,8 @@ func (s *Server) PutOrganizationMember(ctx context.Context, req gen.PutOrganizat
 		return nil, err
 	}
 	m := &store.OrganizationMember{OrganizationID: org, UserID: u.ID, Role: role}
-	if err := s.store.Users.PutOrganizationMember(ctx, m); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, org, "update", "organizationMember", org+"/"+u.ID); err != nil {
+	err = s.store.Users.PutOrganizationMember(ctx, m)
+	if err := s.audited(ctx, err, org, "update", "organizationMember", org+"/"+u.ID); err != nil {
 		return nil, err
 	}
 	return gen.PutOrganizationMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: role, Created: new(m.CreatedAt)}, nil
@@ -193,10 +184,8 @@ func (s *Server) DeleteOrganizationMember(ctx context.Context, req gen.DeleteOrg
 	if err := covers(ctx, org, auth.NewPrincipal("", "", lost, nil), "removing a member needs everything its roles allow"); err != nil {
 		return nil, err
 	}
-	if err := s.store.Users.DeleteOrganizationMember(ctx, org, req.UserId); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, org, "delete", "organizationMember", org+"/"+req.UserId); err != nil {
+	err = s.store.Users.DeleteOrganizationMember(ctx, org, req.UserId)
+	if err := s.audited(ctx, err, org, "delete", "organizationMember", org+"/"+req.UserId); err != nil {
 		return nil, err
 	}
 	return gen.DeleteOrganizationMember204Response{}, nil
