@@ -35,9 +35,7 @@ type Connectors struct {
 
 // List returns a page of the workspace's connectors.
 func (r *Connectors) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]OutputConnector, int64, error) {
-	return list[OutputConnector](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
-		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
-	})
+	return listIn[OutputConnector](ctx, r.db, workspaceID, q, search)
 }
 
 // Get returns the connector id, or ErrNotFound.
@@ -52,12 +50,7 @@ func (r *Connectors) ByID(ctx context.Context, ids []string) (map[string]OutputC
 
 // Create inserts c with a new id.
 func (r *Connectors) Create(ctx context.Context, c *OutputConnector) error {
-	id, err := newID("09")
-	if err != nil {
-		return err
-	}
-	c.ID, c.Version, c.CreatedAt, c.UpdatedAt = id, 1, now(), now()
-	return insert(ctx, r.db, c)
+	return insertNew(ctx, r.db, c, "09", func(id string, at time.Time) { c.ID, c.Version, c.CreatedAt, c.UpdatedAt = id, 1, at, at })
 }
 
 // Update writes the connector's name, scope, properties and secrets; with a

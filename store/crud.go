@@ -119,6 +119,14 @@ func rowCounts(ctx context.Context, db *gorm.DB, name string, keys []string) (in
 	return n, err
 }
 
+// listIn is list over the rows of T in one workspace whose name contains
+// search ("" any): the list of every resource that lives in a workspace.
+func listIn[T any](ctx context.Context, db *gorm.DB, workspaceID string, q ndata.Query, search string) ([]T, int64, error) {
+	return list[T](ctx, db, q, func(db *gorm.DB) *gorm.DB {
+		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
+	})
+}
+
 // UnknownTotal is the total of a list read with ndata.Query.SkipTotal; its
 // rows then hold one more than the page when another page follows.
 const UnknownTotal = -1
@@ -136,6 +144,27 @@ func insert(ctx context.Context, db *gorm.DB, v any) error {
 		return fmt.Errorf("create %T: %w", v, err)
 	}
 	return nil
+}
+
+// stampNew gives a new row of a resource its identity: stamp writes to it a
+// new id with prefix (newID) and the time it is created, which is also its
+// first update (the caller sets version 1 with them).
+func stampNew(prefix string, stamp func(id string, at time.Time)) error {
+	id, err := newID(prefix)
+	if err != nil {
+		return err
+	}
+	stamp(id, now())
+	return nil
+}
+
+// insertNew inserts v, a new row, after stampNew (prefix, stamp) gave it its
+// identity.
+func insertNew(ctx context.Context, db *gorm.DB, v any, prefix string, stamp func(id string, at time.Time)) error {
+	if err := stampNew(prefix, stamp); err != nil {
+		return err
+	}
+	return insert(ctx, db, v)
 }
 
 // updateVersion writes the columns of v to the row key = id, provided it is

@@ -36,9 +36,7 @@ type DataFlows struct {
 
 // List returns a page of the workspace's data flows.
 func (r *DataFlows) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]DataFlow, int64, error) {
-	return list[DataFlow](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
-		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
-	})
+	return listIn[DataFlow](ctx, r.db, workspaceID, q, search)
 }
 
 // Get returns the data flow id, or ErrNotFound.
@@ -48,12 +46,7 @@ func (r *DataFlows) Get(ctx context.Context, id string) (*DataFlow, error) {
 
 // Create inserts f with a new id.
 func (r *DataFlows) Create(ctx context.Context, f *DataFlow) error {
-	id, err := newID("08")
-	if err != nil {
-		return err
-	}
-	f.ID, f.Version, f.CreatedAt, f.UpdatedAt = id, 1, now(), now()
-	return insert(ctx, r.db, f)
+	return insertNew(ctx, r.db, f, "08", func(id string, at time.Time) { f.ID, f.Version, f.CreatedAt, f.UpdatedAt = id, 1, at, at })
 }
 
 // Update writes name, description, device type and connectors; with

@@ -30,9 +30,7 @@ type DeviceTypes struct {
 
 // List returns a page of the workspace's device types.
 func (r *DeviceTypes) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]DeviceType, int64, error) {
-	return list[DeviceType](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
-		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
-	})
+	return listIn[DeviceType](ctx, r.db, workspaceID, q, search)
 }
 
 // Get returns the device type id, or ErrNotFound.
@@ -42,12 +40,7 @@ func (r *DeviceTypes) Get(ctx context.Context, id string) (*DeviceType, error) {
 
 // Create inserts t with a new id.
 func (r *DeviceTypes) Create(ctx context.Context, t *DeviceType) error {
-	id, err := newID("0d")
-	if err != nil {
-		return err
-	}
-	t.ID, t.Version, t.CreatedAt, t.UpdatedAt = id, 1, now(), now()
-	return insert(ctx, r.db, t)
+	return insertNew(ctx, r.db, t, "0d", func(id string, at time.Time) { t.ID, t.Version, t.CreatedAt, t.UpdatedAt = id, 1, at, at })
 }
 
 // Update writes name, description and schemas; with a version,

@@ -21,9 +21,7 @@ type Rules struct {
 
 // List returns a page of the workspace's rules.
 func (r *Rules) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]Rule, int64, error) {
-	return list[Rule](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
-		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
-	})
+	return listIn[Rule](ctx, r.db, workspaceID, q, search)
 }
 
 // Get returns the rule id, or ErrNotFound.
@@ -33,11 +31,9 @@ func (r *Rules) Get(ctx context.Context, id string) (*Rule, error) {
 
 // Create inserts the rule with a new id and indexes its input devices.
 func (r *Rules) Create(ctx context.Context, rule *Rule, deviceIDs []string) error {
-	id, err := newID("21")
-	if err != nil {
+	if err := stampNew("21", func(id string, at time.Time) { rule.ID, rule.Version, rule.CreatedAt, rule.UpdatedAt = id, 1, at, at }); err != nil {
 		return err
 	}
-	rule.ID, rule.Version, rule.CreatedAt, rule.UpdatedAt = id, 1, now(), now()
 	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := insert(ctx, tx, rule); err != nil {
 			return err

@@ -39,9 +39,7 @@ type Tags struct {
 
 // List returns a page of the workspace's tags.
 func (r *Tags) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]Tag, int64, error) {
-	return list[Tag](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
-		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
-	})
+	return listIn[Tag](ctx, r.db, workspaceID, q, search)
 }
 
 // Get returns the tag id, or ErrNotFound.
@@ -56,12 +54,7 @@ func (r *Tags) ByID(ctx context.Context, ids []string) (map[string]Tag, error) {
 
 // Create inserts t with a new id; a name taken in the workspace is ErrConflict.
 func (r *Tags) Create(ctx context.Context, t *Tag) error {
-	id, err := newID("71")
-	if err != nil {
-		return err
-	}
-	t.ID, t.Version, t.CreatedAt, t.UpdatedAt = id, 1, now(), now()
-	return insert(ctx, r.db, t)
+	return insertNew(ctx, r.db, t, "71", func(id string, at time.Time) { t.ID, t.Version, t.CreatedAt, t.UpdatedAt = id, 1, at, at })
 }
 
 // Update writes name and description; with a version, only if the tag is
