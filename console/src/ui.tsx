@@ -1,6 +1,6 @@
 /**
- * The console's shared pieces: problem display, the progress bar, paging,
- * confirmation dialogs, a copy button and a hook that loads data.
+ * The console's shared pieces: problem display, the progress bar, tables,
+ * paging, confirmation dialogs, a copy button and a hook that loads data.
  */
 import type { ComponentChildren, JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
@@ -26,6 +26,29 @@ export function ProblemBox({ problem }: { problem: Problem | null | undefined })
       ) : null}
     </div>
   );
+}
+
+/**
+ * A table with one header row, columns, over its rows (the children). wrap
+ * frames it in a card that scrolls sideways on narrow screens; busy marks it
+ * as loading (aria-busy) while its rows are being replaced.
+ */
+export function Table({ columns, wrap, busy, children }: { columns: string[]; wrap?: boolean; busy?: boolean; children: ComponentChildren }): JSX.Element {
+  const table = (
+    <table aria-busy={busy}>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th key={c} scope="col">
+              {c}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+  return wrap ? <div class="table-wrap">{table}</div> : table;
 }
 
 /** A bar at the top of the page while an API call has taken longer than 200 ms. */

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import type { Schemas } from "../../../clients/ts/src/client.ts";
 import { api } from "../api.ts";
 import { Link } from "../router.tsx";
-import { PageHead, ProblemBox, useLoad, when } from "../ui.tsx";
+import { PageHead, ProblemBox, Table, useLoad, when } from "../ui.tsx";
 import { SpringPager } from "./organizations.tsx";
 
 type Status = Schemas["Delivery"]["status"];
@@ -56,38 +56,26 @@ function Deliveries({ id }: { id: string }): JSX.Element {
         </select>
       </label>
       <ProblemBox problem={list.problem} />
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Created</th>
-              <th scope="col">Status</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Next attempt</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data?.content.map((d) => (
-              <tr key={d.id}>
-                <td>{when(d.created)}</td>
-                <td>
-                  <span class={d.status === "DELIVERED" ? "badge ok" : d.status === "FAILED" ? "badge bad" : "badge"}>{d.status.toLowerCase()}</span>
-                </td>
-                <td>
-                  <ol class="attempts">
-                    {d.attempts.map((a, i) => (
-                      <li key={i}>
-                        {when(a.at)}: {a.statusCode ?? "no status"} in {a.durationMs} ms{a.error ? ` — ${a.error}` : ""}
-                      </li>
-                    ))}
-                  </ol>
-                </td>
-                <td>{when(d.nextAttemptAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table wrap columns={["Created", "Status", "Attempts", "Next attempt"]}>
+        {list.data?.content.map((d) => (
+          <tr key={d.id}>
+            <td>{when(d.created)}</td>
+            <td>
+              <span class={d.status === "DELIVERED" ? "badge ok" : d.status === "FAILED" ? "badge bad" : "badge"}>{d.status.toLowerCase()}</span>
+            </td>
+            <td>
+              <ol class="attempts">
+                {d.attempts.map((a, i) => (
+                  <li key={i}>
+                    {when(a.at)}: {a.statusCode ?? "no status"} in {a.durationMs} ms{a.error ? ` — ${a.error}` : ""}
+                  </li>
+                ))}
+              </ol>
+            </td>
+            <td>{when(d.nextAttemptAt)}</td>
+          </tr>
+        ))}
+      </Table>
       {list.data && list.data.content.length === 0 ? <p class="muted">No delivery.</p> : null}
       <SpringPager page={page} last={list.data?.last ?? true} onPage={setPage} />
     </div>

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import type { Schemas } from "../../../clients/ts/src/client.ts";
 import { api } from "../api.ts";
 import { Link } from "../router.tsx";
-import { PageHead, ProblemBox, useLoad, when } from "../ui.tsx";
+import { PageHead, ProblemBox, Table, useLoad, when } from "../ui.tsx";
 import { SpringPager } from "./organizations.tsx";
 
 const size = 25;
@@ -74,32 +74,20 @@ export function DevicesPage({ org, ws }: { org: string; ws: string }): JSX.Eleme
 /** The page of devices: name and physical id, online state, tags, last sample. */
 function DeviceTable({ org, ws, devices, loading }: { org: string; ws: string; devices: Schemas["Device"][] | undefined; loading: boolean }): JSX.Element {
   return (
-    <div class="table-wrap">
-      <table aria-busy={loading}>
-        <thead>
-          <tr>
-            <th scope="col">Device</th>
-            <th scope="col">State</th>
-            <th scope="col">Tags</th>
-            <th scope="col">Last sample</th>
-          </tr>
-        </thead>
-        <tbody>
-          {devices?.map((d) => (
-            <tr key={d.id} data-testid="device-row">
-              <td>
-                <Link to={`/orgs/${org}/workspaces/${ws}/devices/${d.id}`}>{d.name}</Link>
-                <div class="muted">{d.deviceId}</div>
-              </td>
-              <td>
-                <span class={d.onlineState === "ONLINE" ? "badge ok" : "badge off"}>{d.onlineState.toLowerCase()}</span>
-              </td>
-              <td>{d.tags?.map((t) => <span class="tag" key={t.id}>{t.name}</span>)}</td>
-              <td>{when(d.lastSampleAt)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table wrap columns={["Device", "State", "Tags", "Last sample"]} busy={loading}>
+      {devices?.map((d) => (
+        <tr key={d.id} data-testid="device-row">
+          <td>
+            <Link to={`/orgs/${org}/workspaces/${ws}/devices/${d.id}`}>{d.name}</Link>
+            <div class="muted">{d.deviceId}</div>
+          </td>
+          <td>
+            <span class={d.onlineState === "ONLINE" ? "badge ok" : "badge off"}>{d.onlineState.toLowerCase()}</span>
+          </td>
+          <td>{d.tags?.map((t) => <span class="tag" key={t.id}>{t.name}</span>)}</td>
+          <td>{when(d.lastSampleAt)}</td>
+        </tr>
+      ))}
+    </Table>
   );
 }
