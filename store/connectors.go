@@ -3,10 +3,6 @@ package store
 import (
 	"context"
 	"time"
-
-	"gorm.io/gorm"
-
-	"github.com/keyplane/keyplane/store/ndata"
 )
 
 // OutputConnector is where samples go: a webhook. Its secrets (bearer token,
@@ -30,17 +26,7 @@ var ConnectorFields = OrganizationFields
 
 // Connectors is the repository of output connectors.
 type Connectors struct {
-	db *gorm.DB
-}
-
-// List returns a page of the workspace's connectors.
-func (r *Connectors) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]OutputConnector, int64, error) {
-	return listIn[OutputConnector](ctx, r.db, workspaceID, q, search)
-}
-
-// Get returns the connector id, or ErrNotFound.
-func (r *Connectors) Get(ctx context.Context, id string) (*OutputConnector, error) {
-	return first[OutputConnector](ctx, r.db, "id = ?", id)
+	inWorkspace[OutputConnector]
 }
 
 // ByID returns the connectors among ids, by id.

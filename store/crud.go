@@ -119,12 +119,24 @@ func rowCounts(ctx context.Context, db *gorm.DB, name string, keys []string) (in
 	return n, err
 }
 
-// listIn is list over the rows of T in one workspace whose name contains
-// search ("" any): the list of every resource that lives in a workspace.
-func listIn[T any](ctx context.Context, db *gorm.DB, workspaceID string, q ndata.Query, search string) ([]T, int64, error) {
-	return list[T](ctx, db, q, func(db *gorm.DB) *gorm.DB {
+// inWorkspace is the reading half of the repository of a resource that
+// lives in a workspace (tags, data flows, device types, connectors, rules):
+// each repository embeds it for List and Get, and writes its own rows.
+type inWorkspace[T any] struct {
+	db *gorm.DB
+}
+
+// List returns a page of the workspace's rows whose name contains search
+// ("" any).
+func (r *inWorkspace[T]) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]T, int64, error) {
+	return list[T](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
 		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
 	})
+}
+
+// Get returns the row id, or ErrNotFound.
+func (r *inWorkspace[T]) Get(ctx context.Context, id string) (*T, error) {
+	return first[T](ctx, r.db, "id = ?", id)
 }
 
 // UnknownTotal is the total of a list read with ndata.Query.SkipTotal; its

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-
-	"github.com/keyplane/keyplane/store/ndata"
 )
 
 // ConnectorRef routes a data flow's samples (of one topic, or "*") to an
@@ -31,17 +29,7 @@ type DataFlow struct {
 
 // DataFlows is the repository of data flows.
 type DataFlows struct {
-	db *gorm.DB
-}
-
-// List returns a page of the workspace's data flows.
-func (r *DataFlows) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]DataFlow, int64, error) {
-	return listIn[DataFlow](ctx, r.db, workspaceID, q, search)
-}
-
-// Get returns the data flow id, or ErrNotFound.
-func (r *DataFlows) Get(ctx context.Context, id string) (*DataFlow, error) {
-	return first[DataFlow](ctx, r.db, "id = ?", id)
+	inWorkspace[DataFlow]
 }
 
 // Create inserts f with a new id.

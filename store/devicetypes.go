@@ -4,10 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"time"
-
-	"gorm.io/gorm"
-
-	"github.com/keyplane/keyplane/store/ndata"
 )
 
 // DeviceType names, per topic, the JSON Schema that the data of a device of
@@ -25,17 +21,7 @@ type DeviceType struct {
 
 // DeviceTypes is the repository of device types.
 type DeviceTypes struct {
-	db *gorm.DB
-}
-
-// List returns a page of the workspace's device types.
-func (r *DeviceTypes) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]DeviceType, int64, error) {
-	return listIn[DeviceType](ctx, r.db, workspaceID, q, search)
-}
-
-// Get returns the device type id, or ErrNotFound.
-func (r *DeviceTypes) Get(ctx context.Context, id string) (*DeviceType, error) {
-	return first[DeviceType](ctx, r.db, "id = ?", id)
+	inWorkspace[DeviceType]
 }
 
 // Create inserts t with a new id.

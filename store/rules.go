@@ -8,7 +8,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/keyplane/keyplane/rules"
-	"github.com/keyplane/keyplane/store/ndata"
 )
 
 // RuleFields are the sortable fields of rule pages.
@@ -16,17 +15,7 @@ var RuleFields = OrganizationFields
 
 // Rules is the repository of rules and of the devices they take input from.
 type Rules struct {
-	db *gorm.DB
-}
-
-// List returns a page of the workspace's rules.
-func (r *Rules) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]Rule, int64, error) {
-	return listIn[Rule](ctx, r.db, workspaceID, q, search)
-}
-
-// Get returns the rule id, or ErrNotFound.
-func (r *Rules) Get(ctx context.Context, id string) (*Rule, error) {
-	return first[Rule](ctx, r.db, "id = ?", id)
+	inWorkspace[Rule]
 }
 
 // Create inserts the rule with a new id and indexes its input devices.

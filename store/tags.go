@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-
-	"github.com/keyplane/keyplane/store/ndata"
 )
 
 // Tag groups devices of one workspace; its name is unique in the workspace.
@@ -34,17 +32,7 @@ var TagFields = OrganizationFields
 
 // Tags is the repository of tags and of which devices carry them.
 type Tags struct {
-	db *gorm.DB
-}
-
-// List returns a page of the workspace's tags.
-func (r *Tags) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]Tag, int64, error) {
-	return listIn[Tag](ctx, r.db, workspaceID, q, search)
-}
-
-// Get returns the tag id, or ErrNotFound.
-func (r *Tags) Get(ctx context.Context, id string) (*Tag, error) {
-	return first[Tag](ctx, r.db, "id = ?", id)
+	inWorkspace[Tag]
 }
 
 // ByID returns the tags with these ids, by id; unknown ids are absent.
