@@ -106,11 +106,18 @@ func authorize(ctx context.Context, rights ...auth.Right) error {
 	return forbidden("requires right %s", strings.Join(names, " or "))
 }
 
-// stays fails with a 400 naming /workspaceId unless an update's body names
-// the workspace the resource (what, "a tag") lives in: resources never move.
-func stays(what, sent, current string) error {
-	if sent != current {
-		return invalid(gen.ProblemError{MemberName: "/workspaceId", Message: what + " cannot move to another workspace", Code: new("immutable")})
+// updatable reads the resource id for an update whose body names
+// workspace: authorized for scope's Update where the resource lives, and a
+// 400 naming /workspaceId when the body would move it (what, "a tag") to
+// another workspace, which no resource does.
+func updatable[T placed](ctx context.Context, get func(context.Context, string) (T, error), id string, scope auth.Scope, what, workspace string) (T, error) {
+	cur, err := authorized(ctx, get, id, scope, auth.Update)
+	if err != nil {
+		return cur, err // the zero T
 	}
-	return nil
+	if cur.Place().WorkspaceID != workspace {
+		var zero T
+		return zero, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: what + " cannot move to another workspace", Code: new("immutable")})
+	}
+	return cur, nil
 }

@@ -87,12 +87,9 @@ func (s *Server) GetOutputConnector(ctx context.Context, req gen.GetOutputConnec
 // stored secrets from (or the version sent): a concurrent change is a 409
 // rather than a secret restored from before it.
 func (s *Server) UpdateOutputConnector(ctx context.Context, req gen.UpdateOutputConnectorRequestObject) (gen.UpdateOutputConnectorResponseObject, error) {
-	cur, err := authorized(ctx, s.store.Connectors.Get, req.OutputConnectorId, auth.ScopeOutputConnector, auth.Update)
-	if err != nil {
-		return nil, err
-	}
 	in := req.Body
-	if err := stays("a connector", in.WorkspaceId, cur.WorkspaceID); err != nil {
+	cur, err := updatable(ctx, s.store.Connectors.Get, req.OutputConnectorId, auth.ScopeOutputConnector, "a connector", in.WorkspaceId)
+	if err != nil {
 		return nil, err
 	}
 	if string(in.Type) != cur.Type {

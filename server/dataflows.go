@@ -56,12 +56,9 @@ func (s *Server) GetDataFlow(ctx context.Context, req gen.GetDataFlowRequestObje
 // the data flow (absent connectors mean the database connector, as on
 // create). A data flow stays in its workspace.
 func (s *Server) UpdateDataFlow(ctx context.Context, req gen.UpdateDataFlowRequestObject) (gen.UpdateDataFlowResponseObject, error) {
-	cur, err := authorized(ctx, s.store.DataFlows.Get, req.DataFlowId, auth.ScopeDataFlow, auth.Update)
-	if err != nil {
-		return nil, err
-	}
 	in := req.Body
-	if err := stays("a data flow", in.WorkspaceId, cur.WorkspaceID); err != nil {
+	cur, err := updatable(ctx, s.store.DataFlows.Get, req.DataFlowId, auth.ScopeDataFlow, "a data flow", in.WorkspaceId)
+	if err != nil {
 		return nil, err
 	}
 	if _, err := s.deviceTypeIn(ctx, in.DeviceTypeId, cur.WorkspaceID); err != nil {

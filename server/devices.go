@@ -104,12 +104,9 @@ func (s *Server) GetDeviceByDeviceId(ctx context.Context, req gen.GetDeviceByDev
 // device (absent connectivity and onlineTimeout take their defaults, as on
 // create; absent tags mean none). A device stays in its workspace.
 func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestObject) (gen.UpdateDeviceResponseObject, error) {
-	cur, err := authorized(ctx, s.store.Devices.Get, req.DeviceId, auth.ScopeAsset, auth.Update)
-	if err != nil {
-		return nil, err
-	}
 	in := req.Body
-	if err := stays("a device", in.WorkspaceId, cur.WorkspaceID); err != nil {
+	cur, err := updatable(ctx, s.store.Devices.Get, req.DeviceId, auth.ScopeAsset, "a device", in.WorkspaceId)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.dataFlowIn(ctx, in.DataFlowId, cur.WorkspaceID); err != nil {

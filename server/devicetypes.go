@@ -52,12 +52,9 @@ func (s *Server) GetDeviceType(ctx context.Context, req gen.GetDeviceTypeRequest
 // UpdateDeviceType serves PUT /v3/device-types/{deviceTypeId}: name,
 // description and schemas (omitted schemas: none); the workspace is fixed.
 func (s *Server) UpdateDeviceType(ctx context.Context, req gen.UpdateDeviceTypeRequestObject) (gen.UpdateDeviceTypeResponseObject, error) {
-	cur, err := authorized(ctx, s.store.DeviceTypes.Get, req.DeviceTypeId, auth.ScopeDeviceType, auth.Update)
-	if err != nil {
-		return nil, err
-	}
 	in := req.Body
-	if err := stays("a device type", in.WorkspaceId, cur.WorkspaceID); err != nil {
+	cur, err := updatable(ctx, s.store.DeviceTypes.Get, req.DeviceTypeId, auth.ScopeDeviceType, "a device type", in.WorkspaceId)
+	if err != nil {
 		return nil, err
 	}
 	schemas, err := schemasIn(in.Schemas)

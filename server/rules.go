@@ -54,12 +54,9 @@ func (s *Server) GetRule(ctx context.Context, req gen.GetRuleRequestObject) (gen
 // UpdateRule serves PUT /v3/rules/{ruleId}: the body replaces the rule
 // (absent active means true, as on create); the workspace is fixed.
 func (s *Server) UpdateRule(ctx context.Context, req gen.UpdateRuleRequestObject) (gen.UpdateRuleResponseObject, error) {
-	cur, err := authorized(ctx, s.store.Rules.Get, req.RuleId, auth.ScopeRule, auth.Update)
-	if err != nil {
-		return nil, err
-	}
 	in := req.Body
-	if err := stays("a rule", in.WorkspaceId, cur.WorkspaceID); err != nil {
+	cur, err := updatable(ctx, s.store.Rules.Get, req.RuleId, auth.ScopeRule, "a rule", in.WorkspaceId)
+	if err != nil {
 		return nil, err
 	}
 	r, devices, err := s.ruleIn(ctx, in, cur.WorkspaceID)

@@ -43,12 +43,9 @@ func (s *Server) GetTag(ctx context.Context, req gen.GetTagRequestObject) (gen.G
 // UpdateTag serves PUT /v3/tags/{tagId}: name and description (absent: none).
 // A tag stays in its workspace.
 func (s *Server) UpdateTag(ctx context.Context, req gen.UpdateTagRequestObject) (gen.UpdateTagResponseObject, error) {
-	cur, err := authorized(ctx, s.store.Tags.Get, req.TagId, auth.ScopeAsset, auth.Update)
-	if err != nil {
-		return nil, err
-	}
 	in := req.Body
-	if err := stays("a tag", in.WorkspaceId, cur.WorkspaceID); err != nil {
+	cur, err := updatable(ctx, s.store.Tags.Get, req.TagId, auth.ScopeAsset, "a tag", in.WorkspaceId)
+	if err != nil {
 		return nil, err
 	}
 	t, err := s.store.Tags.Update(ctx, &store.Tag{ID: cur.ID, Name: in.Name, Description: in.Description}, in.Version)
