@@ -49,12 +49,11 @@ func (s *Server) CreateOrganization(ctx context.Context, req gen.CreateOrganizat
 			return nil, err
 		}
 	}
-	o := &store.Organization{Name: req.Body.Name, Description: req.Body.Description, Properties: properties(req.Body.Properties)}
-	o.RateLimit, o.RatePeriod = rateIn(req.Body.RateLimit)
-	if err := s.coversRate(ctx, "rateLimit", o.RateLimit, o.RatePeriod); err != nil {
+	o, err := s.organizationIn(ctx, req.Body)
+	if err != nil {
 		return nil, err
 	}
-	err := s.store.Organizations.Create(ctx, o, owner)
+	err = s.store.Organizations.Create(ctx, o, owner)
 	if err := s.audited(ctx, err, o.ID, "create", "organization", o.ID); err != nil {
 		return nil, err
 	}
@@ -77,13 +76,12 @@ func (s *Server) UpdateOrganization(ctx context.Context, req gen.UpdateOrganizat
 	if _, err := s.organization(ctx, req.OrganizationId, auth.Update); err != nil {
 		return nil, err
 	}
-	o := &store.Organization{ID: req.OrganizationId, Name: req.Body.Name, Description: req.Body.Description,
-		Properties: properties(req.Body.Properties)}
-	o.RateLimit, o.RatePeriod = rateIn(req.Body.RateLimit)
-	if err := s.coversRate(ctx, "rateLimit", o.RateLimit, o.RatePeriod); err != nil {
+	o, err := s.organizationIn(ctx, req.Body)
+	if err != nil {
 		return nil, err
 	}
-	o, err := s.store.Organizations.Update(ctx, o, req.Body.Version)
+	o.ID = req.OrganizationId
+	o, err = s.store.Organizations.Update(ctx, o, req.Body.Version)
 	if err := s.audited(ctx, err, req.OrganizationId, "update", "organization", req.OrganizationId); err != nil {
 		return nil, err
 	}
@@ -189,6 +187,17 @@ func (s *Server) DeleteOrganizationMember(ctx context.Context, req gen.DeleteOrg
 		return nil, err
 	}
 	return gen.DeleteOrganizationMember204Response{}, nil
+}
+
+// organizationIn maps a body to the editable fields of an organization; a
+// rate limit beyond the caller's own is refused (coversRate).
+func (s *Server) organizationIn(ctx context.Context, in *gen.OrganizationInput) (*store.Organization, error) {
+	o := &store.Organization{Name: in.Name, Description: in.Description, Properties: properties(in.Properties)}
+	o.RateLimit, o.RatePeriod = rateIn(in.RateLimit)
+	if err := s.coversRate(ctx, "rateLimit", o.RateLimit, o.RatePeriod); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // organization reads an organization the caller may use verb on.

@@ -11,18 +11,10 @@ import (
 
 // ListRoles serves GET /roles (NData).
 func (s *Server) ListRoles(ctx context.Context, _ gen.ListRolesRequestObject) (gen.ListRolesResponseObject, error) {
-	q, err := listQuery(ctx, store.RoleFields)
+	items, count, total, err := platformList(ctx, store.RoleFields, auth.ScopeRole, s.store.Roles.List, roleOut)
 	if err != nil {
 		return nil, err
 	}
-	if err := authorize(ctx, auth.RightOf(auth.ScopeRole, auth.Read)); err != nil {
-		return nil, err
-	}
-	roles, total, err := s.store.Roles.List(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	items, count := queryResult(q, roles, total, roleOut)
 	return gen.ListRoles200JSONResponse{Items: items, Count: count, TotalCount: total}, nil
 }
 

@@ -13,18 +13,10 @@ import (
 
 // ListUsers serves GET /users (NData).
 func (s *Server) ListUsers(ctx context.Context, _ gen.ListUsersRequestObject) (gen.ListUsersResponseObject, error) {
-	q, err := listQuery(ctx, store.UserFields)
+	items, count, total, err := platformList(ctx, store.UserFields, auth.ScopeUser, s.store.Users.List, userOut)
 	if err != nil {
 		return nil, err
 	}
-	if err := authorize(ctx, auth.RightOf(auth.ScopeUser, auth.Read)); err != nil {
-		return nil, err
-	}
-	users, total, err := s.store.Users.List(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	items, count := queryResult(q, users, total, userOut)
 	return gen.ListUsers200JSONResponse{Items: items, Count: count, TotalCount: total}, nil
 }
 
