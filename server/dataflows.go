@@ -115,11 +115,7 @@ func connectorsIn(in *[]gen.OutputConnectorRef) []store.ConnectorRef {
 
 // dataFlowOut maps one data flow to the wire format, with its device type.
 func (s *Server) dataFlowOut(ctx context.Context, f *store.DataFlow) (gen.DataFlow, error) {
-	out, err := s.dataFlowsOut(ctx, []store.DataFlow{*f})
-	if err != nil {
-		return gen.DataFlow{}, err
-	}
-	return out[0], nil
+	return only(s.dataFlowsOut(ctx, []store.DataFlow{*f}))
 }
 
 // deviceTypesOf reads the device types of data flows, each once, in one

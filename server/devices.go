@@ -27,14 +27,10 @@ func (s *Server) CreateDevice(ctx context.Context, req gen.CreateDeviceRequestOb
 	if err != nil {
 		return nil, err
 	}
-	if err := s.dataFlowIn(ctx, in.DataFlowId, w.ID); err != nil {
-		return nil, err
-	}
-	tags, err := s.tagsIn(ctx, in.Tags, w.ID)
+	d, tags, err := s.deviceIn(ctx, in, w.ID)
 	if err != nil {
 		return nil, err
 	}
-	d := deviceIn(in)
 	d.OrganizationID, d.WorkspaceID = w.OrganizationID, w.ID
 	err = s.store.Devices.Create(ctx, d, tags...)
 	if err := s.audited(ctx, deviceConflict(err, d.DeviceID), d.OrganizationID, "create", "device", d.ID); err != nil {
@@ -109,14 +105,10 @@ func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestOb
 	if err != nil {
 		return nil, err
 	}
-	if err := s.dataFlowIn(ctx, in.DataFlowId, cur.WorkspaceID); err != nil {
-		return nil, err
-	}
-	tags, err := s.tagsIn(ctx, in.Tags, cur.WorkspaceID)
+	d, tags, err := s.deviceIn(ctx, in, cur.WorkspaceID)
 	if err != nil {
 		return nil, err
 	}
-	d := deviceIn(in)
 	d.ID = cur.ID
 	d, err = s.store.Devices.Update(ctx, d, in.Version, tags...)
 	if err := s.audited(ctx, deviceConflict(err, in.DeviceId), cur.OrganizationID, "update", "device", cur.ID); err != nil {
@@ -148,9 +140,17 @@ func (s *Server) dataFlowIn(ctx context.Context, id, ws string) error {
 	return err
 }
 
-// deviceIn maps a device body to the editable fields of a device, with
-// the defaults of absent members.
-func deviceIn(in *gen.DeviceInput) *store.Device {
+// deviceIn validates a device body for workspace ws (its data flow and its
+// tags must be there) and maps it to the editable fields of a device, with
+// the defaults of absent members, and the ids of its tags.
+func (s *Server) deviceIn(ctx context.Context, in *gen.DeviceInput, ws string) (*store.Device, []string, error) {
+	if err := s.dataFlowIn(ctx, in.DataFlowId, ws); err != nil {
+		return nil, nil, err
+	}
+	tags, err := s.tagsIn(ctx, in.Tags, ws)
+	if err != nil {
+		return nil, nil, err
+	}
 	d := &store.Device{DeviceID: in.DeviceId, DataFlowID: in.DataFlowId, Name: in.Name, Description: in.Description,
 		Connectivity: string(gen.DeviceConnectivityHTTP), OnlineTimeout: defaultOnlineTimeout, Properties: properties(in.Properties)}
 	if in.Connectivity != nil {
@@ -159,7 +159,7 @@ func deviceIn(in *gen.DeviceInput) *store.Device {
 	if in.OnlineTimeout != nil {
 		d.OnlineTimeout = *in.OnlineTimeout
 	}
-	return d
+	return d, tags, nil
 }
 
 // deviceConflict explains a taken physical id; other errors pass through.
@@ -170,11 +170,7 @@ func deviceConflict(err error, deviceID string) error {
 // deviceOut maps one device to the wire format, with its data flow and
 // device type.
 func (s *Server) deviceOut(ctx context.Context, d *store.Device) (gen.Device, error) {
-	out, err := s.devicesOut(ctx, *d)
-	if err != nil {
-		return gen.Device{}, err
-	}
-	return out[0], nil
+	return only(s.devicesOut(ctx, *d))
 }
 
 // devicesOut maps devices to the wire format, reading their data flows,

@@ -217,11 +217,7 @@ func (s *Server) orgAction(ctx context.Context, org string, scope auth.Scope, ve
 
 // organizationOut maps one organization to the wire format, with its owner.
 func (s *Server) organizationOut(ctx context.Context, o *store.Organization) (gen.Organization, error) {
-	out, err := s.organizationsOut(ctx, *o)
-	if err != nil {
-		return gen.Organization{}, err
-	}
-	return out[0], nil
+	return only(s.organizationsOut(ctx, *o))
 }
 
 // organizationsOut maps organizations to the wire format, with their owners.

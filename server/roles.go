@@ -20,10 +20,7 @@ func (s *Server) ListRoles(ctx context.Context, _ gen.ListRolesRequestObject) (g
 
 // GetRole serves GET /roles/{name}.
 func (s *Server) GetRole(ctx context.Context, req gen.GetRoleRequestObject) (gen.GetRoleResponseObject, error) {
-	if err := authorize(ctx, auth.RightOf(auth.ScopeRole, auth.Read)); err != nil {
-		return nil, err
-	}
-	r, err := s.store.Roles.Get(ctx, req.Name)
+	r, err := s.role(ctx, req.Name, auth.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -75,10 +72,7 @@ func (s *Server) PutRole(ctx context.Context, req gen.PutRoleRequestObject) (gen
 
 // DeleteRole serves DELETE /roles/{name}.
 func (s *Server) DeleteRole(ctx context.Context, req gen.DeleteRoleRequestObject) (gen.DeleteRoleResponseObject, error) {
-	if err := authorize(ctx, auth.RightOf(auth.ScopeRole, auth.Delete)); err != nil {
-		return nil, err
-	}
-	current, err := s.store.Roles.Get(ctx, req.Name)
+	current, err := s.role(ctx, req.Name, auth.Delete)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +84,14 @@ func (s *Server) DeleteRole(ctx context.Context, req gen.DeleteRoleRequestObject
 		return nil, err
 	}
 	return gen.DeleteRole200JSONResponse(roleOut(r)), nil
+}
+
+// role reads the role name for a caller who may use verb on roles.
+func (s *Server) role(ctx context.Context, name string, verb auth.Verb) (*store.Role, error) {
+	if err := authorize(ctx, auth.RightOf(auth.ScopeRole, verb)); err != nil {
+		return nil, err
+	}
+	return s.store.Roles.Get(ctx, name)
 }
 
 // createRole creates the role of a body (POST, or PUT of a name that is not
