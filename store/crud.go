@@ -258,3 +258,16 @@ func remove[T any](ctx context.Context, db *gorm.DB, key, id string, version *in
 	})
 	return deleted, err
 }
+
+// removeAnnounced is remove (without a version) in a transaction of c that
+// announces changed: the deletion of a row that principals are made of (a
+// user, a role), which every replica must hear of.
+func removeAnnounced[T any](ctx context.Context, c *Changes, key, id string, changed []Change) (*T, error) {
+	var deleted *T
+	err := c.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		var err error
+		deleted, err = remove[T](ctx, tx, key, id, nil)
+		return changed, err
+	})
+	return deleted, err
+}
