@@ -1,6 +1,6 @@
 /**
  * The console's shared pieces: problem display, the progress bar, tables,
- * paging, confirmation dialogs, a copy button and a hook that loads data.
+ * filter fields, paging, confirmation dialogs, a copy button and a hook that loads data.
  */
 import type { ComponentChildren, JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
@@ -49,6 +49,32 @@ export function Table({ columns, wrap, busy, children }: { columns: string[]; wr
     </table>
   );
   return wrap ? <div class="table-wrap">{table}</div> : table;
+}
+
+/** A labelled search field; onSearch gets the text at each edit. */
+export function SearchField(props: { label: string; value: string; onSearch: (text: string) => void; class?: string }): JSX.Element {
+  return (
+    <label class={props.class}>
+      {props.label}
+      <input type="search" value={props.value} onInput={(e) => props.onSearch(e.currentTarget.value)} />
+    </label>
+  );
+}
+
+/** A labelled choice among options, [value, label] pairs; onChoose gets the value chosen. */
+export function Choice(props: { label: string; value: string; options: [string, string][]; onChoose: (value: string) => void }): JSX.Element {
+  return (
+    <label>
+      {props.label}
+      <select value={props.value} onChange={(e) => props.onChoose(e.currentTarget.value)}>
+        {props.options.map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
 }
 
 /** A bar at the top of the page while an API call has taken longer than 200 ms. */

@@ -4,10 +4,13 @@ import { useState } from "preact/hooks";
 import type { Schemas } from "../../../clients/ts/src/client.ts";
 import { api } from "../api.ts";
 import { Link } from "../router.tsx";
-import { PageHead, ProblemBox, Table, useLoad, when } from "../ui.tsx";
+import { Choice, PageHead, ProblemBox, Table, useLoad, when } from "../ui.tsx";
 import { SpringPager } from "./organizations.tsx";
 
 type Status = Schemas["Delivery"]["status"];
+
+/** The choices of the Status filter of deliveries. */
+const statuses: [string, string][] = [["", "Any"], ["PENDING", "PENDING"], ["DELIVERED", "DELIVERED"], ["FAILED", "FAILED"]];
 
 /** The connectors page. */
 export function ConnectorsPage({ org, ws }: { org: string; ws: string }): JSX.Element {
@@ -46,15 +49,7 @@ function Deliveries({ id }: { id: string }): JSX.Element {
   );
   return (
     <div class="deliveries">
-      <label>
-        Status
-        <select value={status} onChange={(e) => (setStatus(e.currentTarget.value as Status | ""), setPage(0))}>
-          <option value="">Any</option>
-          <option>PENDING</option>
-          <option>DELIVERED</option>
-          <option>FAILED</option>
-        </select>
-      </label>
+      <Choice label="Status" value={status} options={statuses} onChoose={(v) => (setStatus(v as Status | ""), setPage(0))} />
       <ProblemBox problem={list.problem} />
       <Table wrap columns={["Created", "Status", "Attempts", "Next attempt"]}>
         {list.data?.content.map((d) => (

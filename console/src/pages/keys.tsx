@@ -4,9 +4,12 @@ import { useState } from "preact/hooks";
 import type { ApiKey, ListApiKeysQuery } from "../../../clients/ts/src/client.ts";
 import { api } from "../api.ts";
 import { Link } from "../router.tsx";
-import { PageHead, Pager, ProblemBox, Table, useLoad, when } from "../ui.tsx";
+import { Choice, PageHead, Pager, ProblemBox, SearchField, Table, useLoad, when } from "../ui.tsx";
 
 const take = 20;
+
+/** The choices of the State filter (isActive). */
+const activeStates: [string, string][] = [["", "All"], ["true", "Active"], ["false", "Inactive"]];
 
 /** An NData string literal: quoted, with `"` and `\` escaped. */
 export function literal(s: string): string {
@@ -37,18 +40,8 @@ export function KeysPage({ org }: { org: string }): JSX.Element {
         </Link>
       </PageHead>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Name starts with
-          <input type="search" value={name} onInput={(e) => (setName(e.currentTarget.value), setSkip(0))} />
-        </label>
-        <label>
-          State
-          <select value={active} onChange={(e) => (setActive(e.currentTarget.value), setSkip(0))}>
-            <option value="">All</option>
-            <option value="true">Active</option>
-            <option value="false">Inactive</option>
-          </select>
-        </label>
+        <SearchField label="Name starts with" value={name} onSearch={(v) => (setName(v), setSkip(0))} />
+        <Choice label="State" value={active} options={activeStates} onChoose={(v) => (setActive(v), setSkip(0))} />
       </form>
       <ProblemBox problem={keys.problem} />
       <KeyTable org={org} keys={items} loading={keys.loading} />

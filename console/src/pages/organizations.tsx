@@ -3,7 +3,7 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { api } from "../api.ts";
 import { Link } from "../router.tsx";
-import { PageHead, ProblemBox, Table, useLoad } from "../ui.tsx";
+import { PageHead, ProblemBox, SearchField, Table, useLoad } from "../ui.tsx";
 
 const pageSize = 20;
 
@@ -18,10 +18,7 @@ export function OrganizationsPage(): JSX.Element {
   return (
     <section>
       <PageHead title="Organizations" />
-      <label class="search">
-        Search
-        <input type="search" value={search} onInput={(e) => (setSearch(e.currentTarget.value), setPage(0))} />
-      </label>
+      <SearchField class="search" label="Search" value={search} onSearch={(v) => (setSearch(v), setPage(0))} />
       <ProblemBox problem={orgs.problem} />
       <ul class="cards" aria-busy={orgs.loading}>
         {orgs.data?.content.map((o) => (
