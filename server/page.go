@@ -68,11 +68,17 @@ func queryResult[M, T any](q ndata.Query, rows []M, total int64, out func(*M) T)
 	if total == store.UnknownTotal {
 		rows = rows[:min(len(rows), q.Take)]
 	}
+	items := mapRows(rows, out)
+	return &items, int64(len(rows))
+}
+
+// mapRows maps rows to the wire format one at a time, never to nil.
+func mapRows[M, T any](rows []M, out func(*M) T) []T {
 	items := make([]T, len(rows))
 	for i := range rows {
 		items[i] = out(&rows[i])
 	}
-	return &items, int64(len(rows))
+	return items
 }
 
 // platformList serves the NData list of a platform resource (users, roles):

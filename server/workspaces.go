@@ -30,11 +30,7 @@ func (s *Server) ListWorkspaces(ctx context.Context, req gen.ListWorkspacesReque
 	if err != nil {
 		return nil, err
 	}
-	items := make([]gen.Workspace, len(wss))
-	for i := range wss {
-		items[i] = workspaceOut(&wss[i])
-	}
-	return gen.ListWorkspaces200JSONResponse(newPage(items, q, total)), nil
+	return gen.ListWorkspaces200JSONResponse(newPage(mapRows(wss, workspaceOut), q, total)), nil
 }
 
 // CreateWorkspace serves POST /v3/workspaces.
