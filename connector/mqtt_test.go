@@ -20,7 +20,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/keyplane/keyplane/connector"
-	"github.com/keyplane/keyplane/connector/mqtttest"
+	"github.com/keyplane/keyplane/connector/connectortest"
 	"github.com/keyplane/keyplane/store"
 )
 
@@ -206,7 +206,7 @@ func unique(prefix string) string {
 // subscribe subscribes to topic with QoS 2, so that each delivery arrives at
 // the QoS it was published with.
 func subscribe(t *testing.T, addr, topic string) <-chan *paho.Publish {
-	return mqtttest.Subscribe(t, addr, topic, 2)
+	return connectortest.SubscribeMQTT(t, addr, topic, 2)
 }
 
 // receive waits for the next message, failing after an upper bound.

@@ -17,7 +17,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
-	"github.com/keyplane/keyplane/connector/mqtttest"
+	"github.com/keyplane/keyplane/connector/connectortest"
 	"github.com/keyplane/keyplane/delivery"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
@@ -283,7 +283,7 @@ func TestMQTTConnectorEndToEnd(t *testing.T) {
 	}
 
 	// 1. A hot sample reaches a subscriber, signed; the log says DELIVERED.
-	got := mqtttest.Subscribe(t, broker.addr, topic, 1)
+	got := connectortest.SubscribeMQTT(t, broker.addr, topic, 1)
 	hot := backfill(`{"temperature":35}`)
 	msg := receiveMQTT(t, got, 30*time.Second, "the sample at 35", func(m *paho.Publish) bool {
 		pl, _, ok := samplePayload(m)
@@ -319,7 +319,7 @@ func TestMQTTConnectorEndToEnd(t *testing.T) {
 	// 3. Broker back on the same port: a retry publishes it; a subscriber
 	// sees it (live, or retained if it connected after the publish).
 	broker.start(t)
-	got = mqtttest.Subscribe(t, broker.addr, topic, 1)
+	got = connectortest.SubscribeMQTT(t, broker.addr, topic, 1)
 	msg = receiveMQTT(t, got, 30*time.Second, "the sample at 36 after the broker's restart", func(m *paho.Publish) bool {
 		pl, _, ok := samplePayload(m)
 		return ok && pl.ID == hotter
@@ -342,7 +342,7 @@ func TestMQTTConnectorEndToEnd(t *testing.T) {
 	t.Logf("delivered after %d attempts (the subscriber got it %s)", n, map[bool]string{true: "retained", false: "live"}[msg.Retain])
 
 	// Retained: a subscriber connecting now gets it first, flagged so.
-	late := receiveMQTT(t, mqtttest.Subscribe(t, broker.addr, topic, 1), 10*time.Second, "the retained message", func(*paho.Publish) bool { return true })
+	late := receiveMQTT(t, connectortest.SubscribeMQTT(t, broker.addr, topic, 1), 10*time.Second, "the retained message", func(*paho.Publish) bool { return true })
 	if !late.Retain || check(late, hotter, 36) != id {
 		t.Fatalf("retained %+v: %s", late, late.Payload)
 	}

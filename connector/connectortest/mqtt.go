@@ -1,7 +1,4 @@
-// Package mqtttest is the receiving end of MQTT deliveries in tests: a plain
-// paho client subscribed to a topic, as a receiver outside keyplane would
-// be. The connector's tests and the end-to-end tests both read with it.
-package mqtttest
+package connectortest
 
 import (
 	"context"
@@ -14,13 +11,13 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 )
 
-// Subscribe connects a plain paho client to the broker at addr and
+// SubscribeMQTT connects a plain paho client to the broker at addr and
 // subscribes to topic with qos: when it returns, the broker has
 // acknowledged the subscription, so whatever is published from then on (and
 // the topic's retained message) arrives on the channel. The channel holds
 // 100 messages; more are dropped rather than block the client. The client
 // disconnects when the test ends.
-func Subscribe(t testing.TB, addr, topic string, qos byte) <-chan *paho.Publish {
+func SubscribeMQTT(t testing.TB, addr, topic string, qos byte) <-chan *paho.Publish {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
