@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/connector"
+	"github.com/keyplane/keyplane/store"
 )
 
 // testSign is delivery.Sign, written out: package delivery is not imported,
@@ -95,4 +97,64 @@ func noSecret(t *testing.T, s string, secrets ...string) {
 			t.Fatalf("secret %q readable in %s", sec, s)
 		}
 	}
+}
+
+// configureCase is one body given to a kind's Configure on create, and the
+// field errors it must yield.
+type configureCase struct {
+	name         string
+	props        any // a map, a literal string of JSON, or nil for no body
+	allowPrivate bool
+	want         string // "member code, …"; "" means valid
+}
+
+// checkConfigure runs each case through k.Configure as a create.
+func checkConfigure(t *testing.T, k connector.Kind, cases []configureCase) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var raw []byte
+			if c.props != nil {
+				raw = props(t, c.props)
+			}
+			_, err := k.Configure(raw, nil, c.allowPrivate)
+			if c.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if got := members(fieldErrors(t, err)); got != c.want {
+				t.Fatalf("errors %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+// sealRoundTrip seals cfg with k as the connector 09aaaaaaaaaaaaaa and checks
+// what every kind promises of it: no secret (a value starting "secret-") is
+// readable in the properties or the sealed bytes, the row opens to cfg
+// again, its public view is want, and it opens under no other id. It
+// returns the row as sealed.
+func sealRoundTrip(t *testing.T, sealer *auth.Sealer, k connector.Kind, cfg connector.Config, want string) *store.OutputConnector {
+	t.Helper()
+	p, sealed, err := k.Seal(sealer, cfg, "09aaaaaaaaaaaaaa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	noSecret(t, p+string(sealed), "secret-")
+	row := &store.OutputConnector{ID: "09aaaaaaaaaaaaaa", Type: k.Name(), Properties: p, SecretsSealed: sealed}
+	opened, err := k.Open(sealer, row)
+	if err != nil || !reflect.DeepEqual(opened, cfg) {
+		t.Fatalf("opened %+v %v, want %+v", opened, err, cfg)
+	}
+	pub, err := k.Public(row)
+	if err != nil || string(pub) != want {
+		t.Fatalf("public %s %v, want %s", pub, err, want)
+	}
+	other := *row
+	other.ID = "09bbbbbbbbbbbbbb"
+	if _, err := k.Open(sealer, &other); err == nil {
+		t.Fatal("opened under another id")
+	}
+	return row
 }

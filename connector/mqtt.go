@@ -80,15 +80,26 @@ func (MQTT) Kind() string { return "MQTT" }
 // SigningKey is the key of the x-keyplane-signature user property.
 func (m MQTT) SigningKey() string { return m.SigningSecret }
 
+// mqttShown is what anyone who may read an MQTT connector sees of it: the
+// public part kept at rest and shown in responses.
+type mqttShown struct {
+	BrokerURL string `json:"brokerUrl"`
+	Topic     string `json:"topic"`
+	QoS       byte   `json:"qos"`
+	Retain    bool   `json:"retain"`
+	ClientID  string `json:"clientId,omitempty"`
+	Username  string `json:"username,omitempty"`
+}
+
+// shown is the public part of m.
+func (m MQTT) shown() mqttShown {
+	return mqttShown{BrokerURL: m.BrokerURL, Topic: m.Topic, QoS: m.QoS, Retain: m.Retain, ClientID: m.ClientID, Username: m.Username}
+}
+
 // mqttProps is the at-rest public part of an MQTT connector.
 type mqttProps struct {
-	BrokerURL   string `json:"brokerUrl"`
-	Topic       string `json:"topic"`
-	QoS         byte   `json:"qos"`
-	Retain      bool   `json:"retain"`
-	ClientID    string `json:"clientId,omitempty"`
-	Username    string `json:"username,omitempty"`
-	HasPassword bool   `json:"hasPassword,omitempty"`
+	mqttShown
+	HasPassword bool `json:"hasPassword,omitempty"`
 }
 
 // mqttSecrets is the sealed part of an MQTT connector.
@@ -99,13 +110,8 @@ type mqttSecrets struct {
 
 // mqttWire is mqttProperties in responses.
 type mqttWire struct {
-	BrokerURL string `json:"brokerUrl"`
-	Topic     string `json:"topic"`
-	QoS       byte   `json:"qos"`
-	Retain    bool   `json:"retain"`
-	ClientID  string `json:"clientId,omitempty"`
-	Username  string `json:"username,omitempty"`
-	Password  string `json:"password,omitempty"`
+	mqttShown
+	Password string `json:"password,omitempty"`
 }
 
 // MQTTKind is the MQTT kind: each delivery's payload is published to the
@@ -265,8 +271,7 @@ func (*MQTTKind) Seal(sealer *auth.Sealer, cfg Config, connectorID string) (stri
 	if err != nil {
 		return "", nil, err
 	}
-	pub := mqttProps{BrokerURL: m.BrokerURL, Topic: m.Topic, QoS: m.QoS, Retain: m.Retain, ClientID: m.ClientID,
-		Username: m.Username, HasPassword: m.Password != ""}
+	pub := mqttProps{mqttShown: m.shown(), HasPassword: m.Password != ""}
 	return sealParts(sealer, pub, mqttSecrets{Password: m.Password, SigningSecret: m.SigningSecret}, connectorID)
 }
 
@@ -299,7 +304,7 @@ func (*MQTTKind) Public(c *store.OutputConnector) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := mqttWire{BrokerURL: p.BrokerURL, Topic: p.Topic, QoS: p.QoS, Retain: p.Retain, ClientID: p.ClientID, Username: p.Username}
+	w := mqttWire{mqttShown: p.mqttShown}
 	if p.HasPassword {
 		w.Password = Masked
 	}

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/keyplane/keyplane/connector"
+	"github.com/keyplane/keyplane/connector/connectortest"
 	"github.com/keyplane/keyplane/store"
 )
 
@@ -63,12 +63,7 @@ func TestMQTTConfigure(t *testing.T) {
 		}
 		return p
 	}
-	for _, c := range []struct {
-		name         string
-		props        any
-		allowPrivate bool
-		want         string
-	}{
+	checkConfigure(t, k, []configureCase{
 		{"qos 0", base(map[string]any{"qos": 0}), false, ""},
 		{"qos 1.0", `{"brokerUrl":"mqtt://b.example","topic":"t","qos":1.0}`, false, ""},
 		{"retain false", base(map[string]any{"retain": false}), false, ""},
@@ -121,24 +116,7 @@ func TestMQTTConfigure(t *testing.T) {
 		{"long password", base(map[string]any{"password": strings.Repeat("p", 4001)}), false, "/mqttProperties/password maxLength"},
 		{"every mistake at once", map[string]any{"brokerUrl": "http://x", "topic": "#", "qos": 9, "password": 1}, false,
 			"/mqttProperties/brokerUrl format, /mqttProperties/topic format, /mqttProperties/qos enum, /mqttProperties/password type"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			var raw []byte
-			if c.props != nil {
-				raw = props(t, c.props)
-			}
-			_, err := k.Configure(raw, nil, c.allowPrivate)
-			if c.want == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if got := members(fieldErrors(t, err)); got != c.want {
-				t.Fatalf("errors %s, want %s", got, c.want)
-			}
-		})
-	}
+	})
 }
 
 // TestMQTTUpdate: "********" keeps the stored password, a new one replaces
@@ -189,24 +167,7 @@ func TestMQTTSealPublic(t *testing.T) {
 		{connector.MQTT{BrokerURL: "mqtt://b.example", Topic: "a", QoS: 0, SigningSecret: "secret-sig"},
 			`{"brokerUrl":"mqtt://b.example","topic":"a","qos":0,"retain":false}`},
 	} {
-		p, sealed, err := k.Seal(sealer, c.m, "09aaaaaaaaaaaaaa")
-		if err != nil {
-			t.Fatal(err)
-		}
-		noSecret(t, p+string(sealed), "secret-")
-		row := &store.OutputConnector{ID: "09aaaaaaaaaaaaaa", Type: "MQTT", Properties: p, SecretsSealed: sealed}
-		opened, err := k.Open(sealer, row)
-		if err != nil || !reflect.DeepEqual(opened, c.m) {
-			t.Fatalf("opened %+v %v, want %+v", opened, err, c.m)
-		}
-		pub, err := k.Public(row)
-		if err != nil || string(pub) != c.want {
-			t.Fatalf("public %s %v, want %s", pub, err, c.want)
-		}
-		row.ID = "09bbbbbbbbbbbbbb"
-		if _, err := k.Open(sealer, row); err == nil {
-			t.Fatal("opened under another id")
-		}
+		sealRoundTrip(t, sealer, k, c.m, c.want)
 	}
 	if _, _, err := k.Seal(sealer, connector.Webhook{}, "09aaaaaaaaaaaaaa"); err == nil {
 		t.Fatal("sealed a webhook as MQTT")
@@ -242,31 +203,10 @@ func unique(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-// subscribe connects a plain paho client to the broker and subscribes to
-// topic: when it returns, the broker has acknowledged the subscription, so
-// whatever is published from then on arrives on the channel.
+// subscribe subscribes to topic with QoS 2, so that each delivery arrives at
+// the QoS it was published with.
 func subscribe(t *testing.T, addr, topic string) <-chan *paho.Publish {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan *paho.Publish, 100)
-	c := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
-		func(p paho.PublishReceived) (bool, error) {
-			got <- p.Packet
-			return true, nil
-		}}})
-	if _, err := c.Connect(ctx, &paho.Connect{ClientID: unique("kptest"), CleanStart: true, KeepAlive: 30}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
-	if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: 2}}}); err != nil {
-		t.Fatal(err)
-	}
-	return got
+	return connectortest.SubscribeMQTT(t, addr, topic, 2)
 }
 
 // receive waits for the next message, failing after an upper bound.

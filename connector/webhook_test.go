@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyplane/keyplane/connector"
+	"github.com/keyplane/keyplane/connector/connectortest"
 	"github.com/keyplane/keyplane/store"
 )
 
@@ -38,12 +39,7 @@ func TestWebhookConfigure(t *testing.T) {
 		t.Fatal("two creates drew one signing secret")
 	}
 
-	for _, c := range []struct {
-		name         string
-		props        any
-		allowPrivate bool
-		want         string // "member code, …"; "" means valid
-	}{
+	checkConfigure(t, k, []configureCase{
 		{"all of it", map[string]any{"uri": "https://h.example/x", "method": "PUT", "contentType": "application/json", "authType": "BEARER",
 			"bearerToken": "t", "headers": map[string]any{"X-A": "1"}}, false, ""},
 		{"private allowed", map[string]any{"uri": "http://127.0.0.1:8080/"}, true, ""},
@@ -106,24 +102,7 @@ func TestWebhookConfigure(t *testing.T) {
 			"authHeaders": map[string]any{"x-key": "b"}}, false, "/webhookProperties/authHeaders/x-key header"},
 		{"every mistake at once", map[string]any{"uri": "ftp://h", "method": "GET", "authType": "BEARER"}, false,
 			"/webhookProperties/uri format, /webhookProperties/method enum, /webhookProperties/bearerToken required"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			var raw []byte
-			if c.props != nil {
-				raw = props(t, c.props)
-			}
-			_, err := k.Configure(raw, nil, c.allowPrivate)
-			if c.want == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if got := members(fieldErrors(t, err)); got != c.want {
-				t.Fatalf("errors %s, want %s", got, c.want)
-			}
-		})
-	}
+	})
 
 	// Secrets of other auth types are not kept.
 	cfg, err = k.Configure(props(t, map[string]any{"uri": "https://h.example/", "bearerToken": "ignored",
@@ -198,26 +177,9 @@ func TestWebhookSealPublic(t *testing.T) {
 			AuthHeaders: map[string]string{"X-Key": "secret-h"}, SigningSecret: "secret-s"},
 			`{"uri":"https://h.example/","method":"POST","contentType":"application/json","authType":"HEADER","headers":{},"authHeaders":{"X-Key":"********"}}`},
 	} {
-		p, sealed, err := k.Seal(sealer, c.w, "09aaaaaaaaaaaaaa")
-		if err != nil {
-			t.Fatal(err)
-		}
-		noSecret(t, p+string(sealed), "secret-")
-		row := &store.OutputConnector{ID: "09aaaaaaaaaaaaaa", Type: "WEBHOOK", Properties: p, SecretsSealed: sealed}
-		opened, err := k.Open(sealer, row)
-		if err != nil || !reflect.DeepEqual(opened, c.w) {
-			t.Fatalf("opened %+v %v, want %+v", opened, err, c.w)
-		}
+		row := sealRoundTrip(t, sealer, k, c.w, c.want)
 		if old, err := connector.Open(sealer, row); err != nil || !reflect.DeepEqual(old, c.w) {
 			t.Fatalf("connector.Open %+v %v", old, err)
-		}
-		pub, err := k.Public(row)
-		if err != nil || string(pub) != c.want {
-			t.Fatalf("public %s %v, want %s", pub, err, c.want)
-		}
-		row.ID = "09bbbbbbbbbbbbbb"
-		if _, err := k.Open(sealer, row); err == nil {
-			t.Fatal("opened under another id")
 		}
 	}
 	if _, _, err := k.Seal(sealer, connector.MQTT{}, "09aaaaaaaaaaaaaa"); err == nil {
@@ -264,26 +226,15 @@ func TestWebhookDeliver(t *testing.T) {
 	k := connector.WebhookKind{}
 	deps := connector.Deps{HTTP: connector.NewHTTPClient(true), Sign: testSign, Now: func() time.Time { return at }}
 	m := connector.Message{ID: "d-42", ConnectorID: "09aaaaaaaaaaaaaa", Payload: []byte(`{"id":"s1"}`)}
-	for _, c := range []struct {
-		hook  connector.Webhook
-		check func(r *http.Request) bool
-	}{
-		{connector.Webhook{AuthType: connector.AuthBearer, BearerToken: "tok"}, func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer tok" }},
-		{connector.Webhook{AuthType: connector.AuthBasic, BasicUser: "u", BasicPassword: "p"}, func(r *http.Request) bool {
-			u, p, ok := r.BasicAuth()
-			return ok && u == "u" && p == "p"
-		}},
-		{connector.Webhook{AuthType: connector.AuthHeader, AuthHeaders: map[string]string{"X-Api-Key": "k"}}, func(r *http.Request) bool { return r.Header.Get("X-Api-Key") == "k" }},
-		{connector.Webhook{AuthType: connector.AuthNone, Method: "PUT"}, func(r *http.Request) bool { return r.Method == "PUT" && r.Header.Get("Authorization") == "" }},
-	} {
-		h := c.hook
+	for _, c := range connectortest.WebhookAuths() {
+		h := c.Hook
 		h.URI, h.SigningSecret, h.Headers = srv.URL+"/hook", "sig", map[string]string{"X-Custom": "v", connector.DeliveryHeader: "forged"}
 		code, err := k.Deliver(t.Context(), h, m, deps)
 		if code == nil || *code != 202 || err != nil {
 			t.Fatalf("%s: code %v error %v", h.AuthType, code, err)
 		}
 		mu.Lock()
-		if !c.check(got) || got.Header.Get("X-Custom") != "v" || got.Header.Get(connector.DeliveryHeader) != "d-42" ||
+		if !c.Check(got) || got.Header.Get("X-Custom") != "v" || got.Header.Get(connector.DeliveryHeader) != "d-42" ||
 			got.Header.Get("Content-Type") != "application/json" || string(body) != string(m.Payload) {
 			t.Fatalf("%s: request %v %s", h.AuthType, got.Header, body)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyplane/keyplane/connector"
+	"github.com/keyplane/keyplane/connector/connectortest"
 	"github.com/keyplane/keyplane/store"
 )
 
@@ -72,25 +73,14 @@ func TestRequest(t *testing.T) {
 	w := &Worker{AllowPrivate: true, Now: func() time.Time { return at }}
 	w.init()
 	d := &store.Delivery{ID: "d-42", Payload: `{"id":"s1"}`}
-	for _, c := range []struct {
-		hook  connector.Webhook
-		check func(r *http.Request) bool
-	}{
-		{connector.Webhook{AuthType: connector.AuthBearer, BearerToken: "tok"}, func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer tok" }},
-		{connector.Webhook{AuthType: connector.AuthBasic, BasicUser: "u", BasicPassword: "p"}, func(r *http.Request) bool {
-			u, p, ok := r.BasicAuth()
-			return ok && u == "u" && p == "p"
-		}},
-		{connector.Webhook{AuthType: connector.AuthHeader, AuthHeaders: map[string]string{"X-Api-Key": "k"}}, func(r *http.Request) bool { return r.Header.Get("X-Api-Key") == "k" }},
-		{connector.Webhook{AuthType: connector.AuthNone, Method: "PUT"}, func(r *http.Request) bool { return r.Method == "PUT" && r.Header.Get("Authorization") == "" }},
-	} {
-		h := c.hook
+	for _, c := range connectortest.WebhookAuths() {
+		h := c.Hook
 		h.URI, h.SigningSecret, h.Headers = srv.URL+"/hook", "sig", map[string]string{"X-Custom": "v", DeliveryHeader: "forged"}
 		code, msg := w.send(t.Context(), d, webhook(&h))
 		if code == nil || *code != 202 || msg != nil {
 			t.Fatalf("%s: code %v error %v", h.AuthType, code, deref(msg))
 		}
-		if !c.check(got) || got.Header.Get("X-Custom") != "v" || got.Header.Get(DeliveryHeader) != "d-42" ||
+		if !c.Check(got) || got.Header.Get("X-Custom") != "v" || got.Header.Get(DeliveryHeader) != "d-42" ||
 			got.Header.Get("Content-Type") != "application/json" || string(body) != d.Payload {
 			t.Fatalf("%s: request %v %s", h.AuthType, got.Header, body)
 		}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/store"
+	"github.com/keyplane/keyplane/store/storetest"
 )
 
 // process is a running keyplane.
@@ -61,6 +63,14 @@ func bearer(token string) gen.RequestEditorFn {
 		r.Header.Set("Authorization", "Bearer "+token)
 		return nil
 	}
+}
+
+// twoReplicas starts two replicas of keyplane on one fresh PostgreSQL
+// database, with one secret key, each in a data directory of its own.
+func twoReplicas(t *testing.T) (a, b *process) {
+	t.Helper()
+	dsn := storetest.DSN(t, store.Postgres)
+	return startEnv(t, dsn, t.TempDir(), secretKey1), startEnv(t, dsn, t.TempDir(), secretKey1)
 }
 
 // startEnv runs keyplane serve against dsn with dataDir (and extra

@@ -9,8 +9,6 @@ import (
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
-	"github.com/keyplane/keyplane/store"
-	"github.com/keyplane/keyplane/store/storetest"
 )
 
 // TestRateLimitSharedAcrossReplicas: a key limited to L requests per window,
@@ -19,9 +17,7 @@ import (
 // X-RateLimit-* headers).
 func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 	ctx := t.Context()
-	dsn := storetest.DSN(t, store.Postgres)
-	a := startEnv(t, dsn, t.TempDir(), secretKey1)
-	b := startEnv(t, dsn, t.TempDir(), secretKey1)
+	a, b := twoReplicas(t)
 	root := client(t, a.url, bearer(rootToken))
 	org, err := root.CreateOrganizationWithResponse(ctx, gen.OrganizationInput{Name: "Acme"})
 	if err != nil || org.JSON201 == nil {
@@ -77,9 +73,7 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 // sent in turns to two replicas, get 401 at most 1.1 × as often as one
 // replica's allowance for as long as they took (the rest 429).
 func TestFailureLimitSharedAcrossReplicas(t *testing.T) {
-	dsn := storetest.DSN(t, store.Postgres)
-	a := startEnv(t, dsn, t.TempDir(), secretKey1)
-	b := startEnv(t, dsn, t.TempDir(), secretKey1)
+	a, b := twoReplicas(t)
 	statuses := map[int]int{}
 	began := time.Now()
 	for i := range 1000 {

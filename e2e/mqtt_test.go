@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/keyplane/keyplane/connector/connectortest"
 	"github.com/keyplane/keyplane/delivery"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
@@ -145,37 +145,6 @@ func (m *mosquitto) kill(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("mosquitto did not exit within 10 s of SIGKILL")
 	}
-}
-
-// mqttSubscribe connects a plain paho client to the broker at addr and
-// subscribes to topic with QoS 1: when it returns, the broker has
-// acknowledged the subscription, so whatever is published from then on (and
-// the topic's retained message) arrives on the channel.
-func mqttSubscribe(t *testing.T, addr, topic string) <-chan *paho.Publish {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan *paho.Publish, 100)
-	c := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
-		func(p paho.PublishReceived) (bool, error) {
-			select {
-			case got <- p.Packet:
-			default: // the test reads far fewer; never block the client
-			}
-			return true, nil
-		}}})
-	if _, err := c.Connect(ctx, &paho.Connect{ClientID: "kpe2e" + randomHex(6), CleanStart: true, KeepAlive: 30}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
-	if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: 1}}}); err != nil {
-		t.Fatal(err)
-	}
-	return got
 }
 
 func randomHex(n int) string {
@@ -314,7 +283,7 @@ func TestMQTTConnectorEndToEnd(t *testing.T) {
 	}
 
 	// 1. A hot sample reaches a subscriber, signed; the log says DELIVERED.
-	got := mqttSubscribe(t, broker.addr, topic)
+	got := connectortest.SubscribeMQTT(t, broker.addr, topic, 1)
 	hot := backfill(`{"temperature":35}`)
 	msg := receiveMQTT(t, got, 30*time.Second, "the sample at 35", func(m *paho.Publish) bool {
 		pl, _, ok := samplePayload(m)
@@ -350,7 +319,7 @@ func TestMQTTConnectorEndToEnd(t *testing.T) {
 	// 3. Broker back on the same port: a retry publishes it; a subscriber
 	// sees it (live, or retained if it connected after the publish).
 	broker.start(t)
-	got = mqttSubscribe(t, broker.addr, topic)
+	got = connectortest.SubscribeMQTT(t, broker.addr, topic, 1)
 	msg = receiveMQTT(t, got, 30*time.Second, "the sample at 36 after the broker's restart", func(m *paho.Publish) bool {
 		pl, _, ok := samplePayload(m)
 		return ok && pl.ID == hotter
@@ -373,7 +342,7 @@ func TestMQTTConnectorEndToEnd(t *testing.T) {
 	t.Logf("delivered after %d attempts (the subscriber got it %s)", n, map[bool]string{true: "retained", false: "live"}[msg.Retain])
 
 	// Retained: a subscriber connecting now gets it first, flagged so.
-	late := receiveMQTT(t, mqttSubscribe(t, broker.addr, topic), 10*time.Second, "the retained message", func(*paho.Publish) bool { return true })
+	late := receiveMQTT(t, connectortest.SubscribeMQTT(t, broker.addr, topic, 1), 10*time.Second, "the retained message", func(*paho.Publish) bool { return true })
 	if !late.Retain || check(late, hotter, 36) != id {
 		t.Fatalf("retained %+v: %s", late, late.Payload)
 	}

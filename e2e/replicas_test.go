@@ -37,9 +37,7 @@ type streamMessage struct {
 // PostgreSQL's LISTEN/NOTIFY).
 func TestRevocationAcrossReplicas(t *testing.T) {
 	ctx := t.Context()
-	dsn := storetest.DSN(t, store.Postgres)
-	a := startEnv(t, dsn, t.TempDir(), secretKey1)
-	b := startEnv(t, dsn, t.TempDir(), secretKey1)
+	a, b := twoReplicas(t)
 	root := client(t, a.url, bearer(rootToken))
 
 	ws := newWorkspace(t, root)

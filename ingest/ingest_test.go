@@ -29,15 +29,7 @@ type env struct {
 func newEnv(tb testing.TB, st *store.Store, withOutbox bool) *env {
 	tb.Helper()
 	ctx := context.Background()
-	o := &store.Organization{Name: "acme", Properties: map[string]any{}}
-	if err := st.Organizations.Create(ctx, o, ""); err != nil {
-		tb.Fatal(err)
-	}
-	w := &store.Workspace{OrganizationID: o.ID, Name: "main", Properties: map[string]any{}, Settings: map[string]any{}}
-	if err := st.Workspaces.Create(ctx, w); err != nil {
-		tb.Fatal(err)
-	}
-	at := store.Placement{OrganizationID: o.ID, WorkspaceID: w.ID}
+	at := storetest.Workspace(tb, st)
 	e := &env{st: st, svc: ingest.New(st, nil, nil)}
 	refs := []store.ConnectorRef{}
 	if withOutbox {

@@ -128,11 +128,8 @@ func (s *Server) putCreatesKey(ctx context.Context, req gen.PutApiKeyRequestObje
 
 // DeleteApiKey serves DELETE /apikeys/{id} and returns the deleted key.
 func (s *Server) DeleteApiKey(ctx context.Context, req gen.DeleteApiKeyRequestObject) (gen.DeleteApiKeyResponseObject, error) {
-	current, err := s.store.APIKeys.Get(ctx, req.Id)
+	current, err := s.key(ctx, req.Id, auth.Delete)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.allowKey(ctx, auth.Delete, current); err != nil {
 		return nil, err
 	}
 	var version *int64
@@ -160,11 +157,8 @@ func (s *Server) DeleteApiKey(ctx context.Context, req gen.DeleteApiKeyRequestOb
 // one working for the grace period. It hands out a working secret, so the
 // caller must cover everything the key may do.
 func (s *Server) RotateApiKey(ctx context.Context, req gen.RotateApiKeyRequestObject) (gen.RotateApiKeyResponseObject, error) {
-	current, err := s.store.APIKeys.Get(ctx, req.Id)
+	current, err := s.key(ctx, req.Id, auth.Update)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.allowKey(ctx, auth.Update, current); err != nil {
 		return nil, err
 	}
 	grace, endGrace := 24*time.Hour, false
@@ -200,6 +194,18 @@ func keyTarget(verb auth.Verb, org *string) auth.Target {
 		t.Organization = *org
 	}
 	return t
+}
+
+// key reads the key id for a change with verb (allowKey).
+func (s *Server) key(ctx context.Context, id string, verb auth.Verb) (*store.APIKey, error) {
+	k, err := s.store.APIKeys.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allowKey(ctx, verb, k); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 // allowKey checks that the caller may use verb on the stored key k and

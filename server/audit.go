@@ -46,3 +46,26 @@ func (s *Server) record(ctx context.Context, org, action, resourceType, resource
 	}
 	return nil
 }
+
+// audited records action on the resource id of kind in org once the write
+// that ended in err has succeeded; a failed write records nothing and its
+// error passes on. It is the one step after every write a handler makes:
+// write, then audit, never one without the other.
+func (s *Server) audited(ctx context.Context, err error, org, action, kind, id string) error {
+	if err != nil {
+		return err
+	}
+	return s.audit(ctx, org, action, kind, id)
+}
+
+// remove is the whole of deleting a resource that lives in a workspace: read
+// the resource id with get, authorize scope's Delete where it lives, delete it
+// with del and record the deletion as kind in its organization's audit log.
+func remove[T placed](ctx context.Context, s *Server, get func(context.Context, string) (T, error), del func(context.Context, string) error,
+	id string, scope auth.Scope, kind string) error {
+	v, err := authorized(ctx, get, id, scope, auth.Delete)
+	if err != nil {
+		return err
+	}
+	return s.audited(ctx, del(ctx, id), v.Place().OrganizationID, "delete", kind, id)
+}

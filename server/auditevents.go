@@ -47,11 +47,7 @@ func (s *Server) ListAuditEvents(ctx context.Context, req gen.ListAuditEventsReq
 	if err != nil {
 		return nil, err
 	}
-	items := make([]gen.AuditEvent, len(events))
-	for i := range events {
-		items[i] = auditEventOut(&events[i])
-	}
-	return gen.ListAuditEvents200JSONResponse(newPage(items, q, total)), nil
+	return gen.ListAuditEvents200JSONResponse(newPage(mapRows(events, auditEventOut), q, total)), nil
 }
 
 // auditEventOut maps a recorded event to the wire format.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/keyplane/keyplane/auth"
+	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
 )
 
@@ -103,4 +104,20 @@ func authorize(ctx context.Context, rights ...auth.Right) error {
 		names[i] = string(r)
 	}
 	return forbidden("requires right %s", strings.Join(names, " or "))
+}
+
+// updatable reads the resource id for an update whose body names
+// workspace: authorized for scope's Update where the resource lives, and a
+// 400 naming /workspaceId when the body would move it (what, "a tag") to
+// another workspace, which no resource does.
+func updatable[T placed](ctx context.Context, get func(context.Context, string) (T, error), id string, scope auth.Scope, what, workspace string) (T, error) {
+	cur, err := authorized(ctx, get, id, scope, auth.Update)
+	if err != nil {
+		return cur, err // the zero T
+	}
+	if cur.Place().WorkspaceID != workspace {
+		var zero T
+		return zero, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: what + " cannot move to another workspace", Code: new("immutable")})
+	}
+	return cur, nil
 }

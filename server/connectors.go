@@ -58,10 +58,8 @@ func (s *Server) CreateOutputConnector(ctx context.Context, req gen.CreateOutput
 	}
 	c := &store.OutputConnector{ID: id, Placement: store.Placement{OrganizationID: w.OrganizationID, WorkspaceID: w.ID}, Name: in.Name,
 		Type: kind.Name(), Scope: connectorScope(in.Scope), Properties: properties, SecretsSealed: sealed}
-	if err := s.store.Connectors.CreateWithID(ctx, c); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, c.OrganizationID, "create", "outputConnector", c.ID); err != nil {
+	err = s.store.Connectors.CreateWithID(ctx, c)
+	if err := s.audited(ctx, err, c.OrganizationID, "create", "outputConnector", c.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.connectorOut(c)
@@ -89,13 +87,10 @@ func (s *Server) GetOutputConnector(ctx context.Context, req gen.GetOutputConnec
 // stored secrets from (or the version sent): a concurrent change is a 409
 // rather than a secret restored from before it.
 func (s *Server) UpdateOutputConnector(ctx context.Context, req gen.UpdateOutputConnectorRequestObject) (gen.UpdateOutputConnectorResponseObject, error) {
-	cur, err := authorized(ctx, s.store.Connectors.Get, req.OutputConnectorId, auth.ScopeOutputConnector, auth.Update)
+	in := req.Body
+	cur, err := updatable(ctx, s.store.Connectors.Get, req.OutputConnectorId, auth.ScopeOutputConnector, "a connector", in.WorkspaceId)
 	if err != nil {
 		return nil, err
-	}
-	in := req.Body
-	if in.WorkspaceId != cur.WorkspaceID {
-		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a connector cannot move to another workspace", Code: new("immutable")})
 	}
 	if string(in.Type) != cur.Type {
 		return nil, invalid(gen.ProblemError{MemberName: "/type", Message: "a connector's type cannot change", Code: new("immutable")})
@@ -123,10 +118,8 @@ func (s *Server) UpdateOutputConnector(ctx context.Context, req gen.UpdateOutput
 		return nil, err
 	}
 	c := &store.OutputConnector{ID: cur.ID, Name: in.Name, Scope: connectorScope(in.Scope), Properties: properties, SecretsSealed: sealed}
-	if c, err = s.store.Connectors.Update(ctx, c, version); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, c.OrganizationID, "update", "outputConnector", c.ID); err != nil {
+	c, err = s.store.Connectors.Update(ctx, c, version)
+	if err := s.audited(ctx, err, cur.OrganizationID, "update", "outputConnector", cur.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.connectorOut(c)
@@ -137,14 +130,7 @@ func (s *Server) UpdateOutputConnector(ctx context.Context, req gen.UpdateOutput
 // its deliveries go with it (the database cascades). Data flows and rules
 // that name it keep the reference, which delivers nothing.
 func (s *Server) DeleteOutputConnector(ctx context.Context, req gen.DeleteOutputConnectorRequestObject) (gen.DeleteOutputConnectorResponseObject, error) {
-	c, err := authorized(ctx, s.store.Connectors.Get, req.OutputConnectorId, auth.ScopeOutputConnector, auth.Delete)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.Connectors.Delete(ctx, req.OutputConnectorId); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, c.OrganizationID, "delete", "outputConnector", c.ID); err != nil {
+	if err := remove(ctx, s, s.store.Connectors.Get, s.store.Connectors.Delete, req.OutputConnectorId, auth.ScopeOutputConnector, "outputConnector"); err != nil {
 		return nil, err
 	}
 	return gen.DeleteOutputConnector204Response{}, nil

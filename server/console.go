@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"path"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -19,16 +18,6 @@ import (
 // origin, so connect-src 'self' is all it needs.
 const consoleCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-
-// consoleTypes are the content types of the console's files, by extension
-// (not mime.TypeByExtension, which reads the machine's MIME tables).
-var consoleTypes = map[string]string{
-	".html": "text/html; charset=utf-8",
-	".js":   "text/javascript; charset=utf-8",
-	".css":  "text/css; charset=utf-8",
-	".svg":  "image/svg+xml",
-	".png":  "image/png",
-}
 
 // consoleSite is the built console: index.html and the content-hashed files
 // under assets/, by their path below /console/.
@@ -48,16 +37,8 @@ func loadConsole(fsys fs.FS) (*consoleSite, error) {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		ctype, ok := consoleTypes[path.Ext(p)]
-		if !ok {
-			return fmt.Errorf("%s: no content type for %q", p, path.Ext(p))
-		}
-		body, err := fs.ReadFile(dist, p)
-		if err != nil {
-			return err
-		}
-		site.files[p] = newStaticFile(body, ctype)
-		return nil
+		site.files[p], err = readStatic(dist, p)
+		return err
 	})
 	if err != nil {
 		return nil, err

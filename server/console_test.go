@@ -20,28 +20,13 @@ func TestConsolePage(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, storetest.Open(t, store.SQLite))
 
-	page := h.do(t, req{method: "GET", path: "/console", anonymous: true}).want(200)
-	if ct := page.Hdr.Get("Content-Type"); ct != "text/html; charset=utf-8" {
-		t.Errorf("/console content type %q", ct)
-	}
-	csp := page.Hdr.Get("Content-Security-Policy")
-	for _, want := range []string{"default-src 'self'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
-		if !strings.Contains(csp, want) {
-			t.Errorf("CSP %q lacks %q", csp, want)
-		}
-	}
+	page, csp := checkPage(t, h, "/console", "default-src 'self'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'")
 	for _, loose := range []string{"unsafe-inline", "unsafe-eval", "http:", "https:", "*"} {
 		if strings.Contains(csp, loose) {
 			t.Errorf("CSP %q allows %q", csp, loose)
 		}
 	}
-	if got := page.Hdr.Get("Cache-Control"); got != "no-store" {
-		t.Errorf("/console Cache-Control %q, want no-store", got)
-	}
 	body := string(page.Body)
-	if strings.Contains(body, "<script>") || strings.Contains(body, "style=") {
-		t.Errorf("/console has inline script or style:\n%s", body)
-	}
 
 	loaded := map[string]bool{}
 	for _, m := range consoleRefs.FindAllStringSubmatch(body, -1) {
@@ -53,20 +38,7 @@ func TestConsolePage(t *testing.T) {
 			t.Errorf("/console loads %q, want /console/assets/NAME-HASH.EXT", u)
 			continue
 		}
-		res := h.do(t, req{method: "GET", path: u, anonymous: true}).want(200)
-		loaded[res.Hdr.Get("Content-Type")] = true
-		if got := res.Hdr.Get("Cache-Control"); got != "public, max-age=31536000, immutable" {
-			t.Errorf("%s: Cache-Control %q", u, got)
-		}
-		if got := res.Hdr.Get("Content-Security-Policy"); got != csp {
-			t.Errorf("%s: CSP %q", u, got)
-		}
-		etag := res.Hdr.Get("ETag")
-		if etag == "" {
-			t.Errorf("%s: no ETag", u)
-			continue
-		}
-		h.do(t, req{method: "GET", path: u, anonymous: true, header: map[string]string{"If-None-Match": etag}}).want(304)
+		loaded[checkAsset(t, h, u, csp).Hdr.Get("Content-Type")] = true
 	}
 	for _, ct := range []string{"text/javascript; charset=utf-8", "text/css; charset=utf-8"} {
 		if !loaded[ct] {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"iter"
-	"net/http"
 	"slices"
 
 	"github.com/keyplane/keyplane/auth"
@@ -35,10 +34,8 @@ func (s *Server) CreateDataFlow(ctx context.Context, req gen.CreateDataFlowReque
 	}
 	f := &store.DataFlow{Placement: store.Placement{OrganizationID: w.OrganizationID, WorkspaceID: w.ID}, DeviceTypeID: in.DeviceTypeId,
 		Name: in.Name, Description: in.Description, OutputConnectors: connectorsIn(in.OutputConnectors)}
-	if err := s.store.DataFlows.Create(ctx, f); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, f.OrganizationID, "create", "dataFlow", f.ID); err != nil {
+	err = s.store.DataFlows.Create(ctx, f)
+	if err := s.audited(ctx, err, f.OrganizationID, "create", "dataFlow", f.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.dataFlowOut(ctx, f)
@@ -59,23 +56,18 @@ func (s *Server) GetDataFlow(ctx context.Context, req gen.GetDataFlowRequestObje
 // the data flow (absent connectors mean the database connector, as on
 // create). A data flow stays in its workspace.
 func (s *Server) UpdateDataFlow(ctx context.Context, req gen.UpdateDataFlowRequestObject) (gen.UpdateDataFlowResponseObject, error) {
-	cur, err := authorized(ctx, s.store.DataFlows.Get, req.DataFlowId, auth.ScopeDataFlow, auth.Update)
+	in := req.Body
+	cur, err := updatable(ctx, s.store.DataFlows.Get, req.DataFlowId, auth.ScopeDataFlow, "a data flow", in.WorkspaceId)
 	if err != nil {
 		return nil, err
-	}
-	in := req.Body
-	if in.WorkspaceId != cur.WorkspaceID {
-		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a data flow cannot move to another workspace", Code: new("immutable")})
 	}
 	if _, err := s.deviceTypeIn(ctx, in.DeviceTypeId, cur.WorkspaceID); err != nil {
 		return nil, err
 	}
 	f := &store.DataFlow{ID: cur.ID, DeviceTypeID: in.DeviceTypeId, Name: in.Name, Description: in.Description,
 		OutputConnectors: connectorsIn(in.OutputConnectors)}
-	if f, err = s.store.DataFlows.Update(ctx, f, in.Version); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, f.OrganizationID, "update", "dataFlow", f.ID); err != nil {
+	f, err = s.store.DataFlows.Update(ctx, f, in.Version)
+	if err := s.audited(ctx, err, cur.OrganizationID, "update", "dataFlow", cur.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.dataFlowOut(ctx, f)
@@ -85,19 +77,10 @@ func (s *Server) UpdateDataFlow(ctx context.Context, req gen.UpdateDataFlowReque
 // DeleteDataFlow serves DELETE /v3/data-flows/{dataFlowId}; a data flow that
 // devices still use stays (409).
 func (s *Server) DeleteDataFlow(ctx context.Context, req gen.DeleteDataFlowRequestObject) (gen.DeleteDataFlowResponseObject, error) {
-	f, err := authorized(ctx, s.store.DataFlows.Get, req.DataFlowId, auth.ScopeDataFlow, auth.Delete)
-	if err != nil {
-		return nil, err
+	del := func(ctx context.Context, id string) error {
+		return conflict(s.store.DataFlows.Delete(ctx, id), "the data flow is used by devices; delete them or give them another data flow first")
 	}
-	err = s.store.DataFlows.Delete(ctx, req.DataFlowId)
-	if errors.Is(err, store.ErrConflict) {
-		return nil, &Problem{Status: http.StatusConflict, cause: err,
-			Detail: "the data flow is used by devices; delete them or give them another data flow first"}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, f.OrganizationID, "delete", "dataFlow", f.ID); err != nil {
+	if err := remove(ctx, s, s.store.DataFlows.Get, del, req.DataFlowId, auth.ScopeDataFlow, "dataFlow"); err != nil {
 		return nil, err
 	}
 	return gen.DeleteDataFlow204Response{}, nil
@@ -132,11 +115,7 @@ func connectorsIn(in *[]gen.OutputConnectorRef) []store.ConnectorRef {
 
 // dataFlowOut maps one data flow to the wire format, with its device type.
 func (s *Server) dataFlowOut(ctx context.Context, f *store.DataFlow) (gen.DataFlow, error) {
-	out, err := s.dataFlowsOut(ctx, []store.DataFlow{*f})
-	if err != nil {
-		return gen.DataFlow{}, err
-	}
-	return out[0], nil
+	return only(s.dataFlowsOut(ctx, []store.DataFlow{*f}))
 }
 
 // deviceTypesOf reads the device types of data flows, each once, in one

@@ -40,10 +40,7 @@ func (s *Server) ListDeliveries(ctx context.Context, req gen.ListDeliveriesReque
 	if err != nil {
 		return nil, err
 	}
-	items := make([]gen.Delivery, len(rows))
-	for i := range rows {
-		items[i] = deliveryOut(&rows[i], attempts[rows[i].ID])
-	}
+	items := mapRows(rows, func(d *store.Delivery) gen.Delivery { return deliveryOut(d, attempts[d.ID]) })
 	return gen.ListDeliveries200JSONResponse(newPage(items, q, total)), nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"time"
 
@@ -28,19 +27,13 @@ func (s *Server) CreateDevice(ctx context.Context, req gen.CreateDeviceRequestOb
 	if err != nil {
 		return nil, err
 	}
-	if err := s.dataFlowIn(ctx, in.DataFlowId, w.ID); err != nil {
-		return nil, err
-	}
-	tags, err := s.tagsIn(ctx, in.Tags, w.ID)
+	d, tags, err := s.deviceIn(ctx, in, w.ID)
 	if err != nil {
 		return nil, err
 	}
-	d := deviceIn(in)
 	d.OrganizationID, d.WorkspaceID = w.OrganizationID, w.ID
-	if err := s.store.Devices.Create(ctx, d, tags...); err != nil {
-		return nil, deviceConflict(err, d.DeviceID)
-	}
-	if err := s.audit(ctx, d.OrganizationID, "create", "device", d.ID); err != nil {
+	err = s.store.Devices.Create(ctx, d, tags...)
+	if err := s.audited(ctx, deviceConflict(err, d.DeviceID), d.OrganizationID, "create", "device", d.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.deviceOut(ctx, d)
@@ -107,27 +100,18 @@ func (s *Server) GetDeviceByDeviceId(ctx context.Context, req gen.GetDeviceByDev
 // device (absent connectivity and onlineTimeout take their defaults, as on
 // create; absent tags mean none). A device stays in its workspace.
 func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestObject) (gen.UpdateDeviceResponseObject, error) {
-	cur, err := authorized(ctx, s.store.Devices.Get, req.DeviceId, auth.ScopeAsset, auth.Update)
-	if err != nil {
-		return nil, err
-	}
 	in := req.Body
-	if in.WorkspaceId != cur.WorkspaceID {
-		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a device cannot move to another workspace", Code: new("immutable")})
-	}
-	if err := s.dataFlowIn(ctx, in.DataFlowId, cur.WorkspaceID); err != nil {
-		return nil, err
-	}
-	tags, err := s.tagsIn(ctx, in.Tags, cur.WorkspaceID)
+	cur, err := updatable(ctx, s.store.Devices.Get, req.DeviceId, auth.ScopeAsset, "a device", in.WorkspaceId)
 	if err != nil {
 		return nil, err
 	}
-	d := deviceIn(in)
-	d.ID = cur.ID
-	if d, err = s.store.Devices.Update(ctx, d, in.Version, tags...); err != nil {
-		return nil, deviceConflict(err, in.DeviceId)
+	d, tags, err := s.deviceIn(ctx, in, cur.WorkspaceID)
+	if err != nil {
+		return nil, err
 	}
-	if err := s.audit(ctx, d.OrganizationID, "update", "device", d.ID); err != nil {
+	d.ID = cur.ID
+	d, err = s.store.Devices.Update(ctx, d, in.Version, tags...)
+	if err := s.audited(ctx, deviceConflict(err, in.DeviceId), cur.OrganizationID, "update", "device", cur.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.deviceOut(ctx, d)
@@ -136,14 +120,7 @@ func (s *Server) UpdateDevice(ctx context.Context, req gen.UpdateDeviceRequestOb
 
 // DeleteDevice serves DELETE /v3/devices/{deviceId}; its samples go with it.
 func (s *Server) DeleteDevice(ctx context.Context, req gen.DeleteDeviceRequestObject) (gen.DeleteDeviceResponseObject, error) {
-	d, err := authorized(ctx, s.store.Devices.Get, req.DeviceId, auth.ScopeAsset, auth.Delete)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.Devices.Delete(ctx, req.DeviceId); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, d.OrganizationID, "delete", "device", d.ID); err != nil {
+	if err := remove(ctx, s, s.store.Devices.Get, s.store.Devices.Delete, req.DeviceId, auth.ScopeAsset, "device"); err != nil {
 		return nil, err
 	}
 	return gen.DeleteDevice204Response{}, nil
@@ -163,9 +140,17 @@ func (s *Server) dataFlowIn(ctx context.Context, id, ws string) error {
 	return err
 }
 
-// deviceIn maps a device body to the editable fields of a device, with
-// the defaults of absent members.
-func deviceIn(in *gen.DeviceInput) *store.Device {
+// deviceIn validates a device body for workspace ws (its data flow and its
+// tags must be there) and maps it to the editable fields of a device, with
+// the defaults of absent members, and the ids of its tags.
+func (s *Server) deviceIn(ctx context.Context, in *gen.DeviceInput, ws string) (*store.Device, []string, error) {
+	if err := s.dataFlowIn(ctx, in.DataFlowId, ws); err != nil {
+		return nil, nil, err
+	}
+	tags, err := s.tagsIn(ctx, in.Tags, ws)
+	if err != nil {
+		return nil, nil, err
+	}
 	d := &store.Device{DeviceID: in.DeviceId, DataFlowID: in.DataFlowId, Name: in.Name, Description: in.Description,
 		Connectivity: string(gen.DeviceConnectivityHTTP), OnlineTimeout: defaultOnlineTimeout, Properties: properties(in.Properties)}
 	if in.Connectivity != nil {
@@ -174,26 +159,18 @@ func deviceIn(in *gen.DeviceInput) *store.Device {
 	if in.OnlineTimeout != nil {
 		d.OnlineTimeout = *in.OnlineTimeout
 	}
-	return d
+	return d, tags, nil
 }
 
 // deviceConflict explains a taken physical id; other errors pass through.
 func deviceConflict(err error, deviceID string) error {
-	if errors.Is(err, store.ErrConflict) {
-		return &Problem{Status: http.StatusConflict, cause: err,
-			Detail: fmt.Sprintf("a device with deviceId %q already exists in the workspace", deviceID)}
-	}
-	return err
+	return conflict(err, "a device with deviceId %q already exists in the workspace", deviceID)
 }
 
 // deviceOut maps one device to the wire format, with its data flow and
 // device type.
 func (s *Server) deviceOut(ctx context.Context, d *store.Device) (gen.Device, error) {
-	out, err := s.devicesOut(ctx, *d)
-	if err != nil {
-		return gen.Device{}, err
-	}
-	return out[0], nil
+	return only(s.devicesOut(ctx, *d))
 }
 
 // devicesOut maps devices to the wire format, reading their data flows,

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
@@ -26,11 +24,8 @@ func (s *Server) ListDeviceTypes(ctx context.Context, req gen.ListDeviceTypesReq
 // CreateDeviceType serves POST /v3/device-types: every schema must compile.
 func (s *Server) CreateDeviceType(ctx context.Context, req gen.CreateDeviceTypeRequestObject) (gen.CreateDeviceTypeResponseObject, error) {
 	in := req.Body
-	w, err := s.store.Workspaces.Get(ctx, in.WorkspaceId)
+	w, err := authorized(ctx, s.store.Workspaces.Get, in.WorkspaceId, auth.ScopeDeviceType, auth.Create)
 	if err != nil {
-		return nil, err
-	}
-	if err := allow(ctx, auth.Target{Scope: auth.ScopeDeviceType, Verb: auth.Create, Organization: w.OrganizationID, Workspace: w.ID}); err != nil {
 		return nil, err
 	}
 	schemas, err := schemasIn(in.Schemas)
@@ -38,14 +33,11 @@ func (s *Server) CreateDeviceType(ctx context.Context, req gen.CreateDeviceTypeR
 		return nil, err
 	}
 	t := &store.DeviceType{Placement: store.Placement{OrganizationID: w.OrganizationID, WorkspaceID: w.ID}, Name: in.Name, Description: in.Description, Schemas: schemas}
-	if err := s.store.DeviceTypes.Create(ctx, t); err != nil {
+	err = s.store.DeviceTypes.Create(ctx, t)
+	if err := s.audited(ctx, err, t.OrganizationID, "create", "deviceType", t.ID); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, t.OrganizationID, "create", "deviceType", t.ID); err != nil {
-		return nil, err
-	}
-	out := deviceTypeOut(t)
-	return gen.CreateDeviceType201JSONResponse(out), nil
+	return gen.CreateDeviceType201JSONResponse(deviceTypeOut(t)), nil
 }
 
 // GetDeviceType serves GET /v3/device-types/{deviceTypeId}.
@@ -54,51 +46,35 @@ func (s *Server) GetDeviceType(ctx context.Context, req gen.GetDeviceTypeRequest
 	if err != nil {
 		return nil, err
 	}
-	out := deviceTypeOut(t)
-	return gen.GetDeviceType200JSONResponse(out), nil
+	return gen.GetDeviceType200JSONResponse(deviceTypeOut(t)), nil
 }
 
 // UpdateDeviceType serves PUT /v3/device-types/{deviceTypeId}: name,
 // description and schemas (omitted schemas: none); the workspace is fixed.
 func (s *Server) UpdateDeviceType(ctx context.Context, req gen.UpdateDeviceTypeRequestObject) (gen.UpdateDeviceTypeResponseObject, error) {
-	cur, err := authorized(ctx, s.store.DeviceTypes.Get, req.DeviceTypeId, auth.ScopeDeviceType, auth.Update)
+	in := req.Body
+	cur, err := updatable(ctx, s.store.DeviceTypes.Get, req.DeviceTypeId, auth.ScopeDeviceType, "a device type", in.WorkspaceId)
 	if err != nil {
 		return nil, err
-	}
-	in := req.Body
-	if in.WorkspaceId != cur.WorkspaceID {
-		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a device type cannot move to another workspace", Code: new("immutable")})
 	}
 	schemas, err := schemasIn(in.Schemas)
 	if err != nil {
 		return nil, err
 	}
-	t := &store.DeviceType{ID: cur.ID, Name: in.Name, Description: in.Description, Schemas: schemas}
-	if t, err = s.store.DeviceTypes.Update(ctx, t, in.Version); err != nil {
+	t, err := s.store.DeviceTypes.Update(ctx, &store.DeviceType{ID: cur.ID, Name: in.Name, Description: in.Description, Schemas: schemas}, in.Version)
+	if err := s.audited(ctx, err, cur.OrganizationID, "update", "deviceType", cur.ID); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, t.OrganizationID, "update", "deviceType", t.ID); err != nil {
-		return nil, err
-	}
-	out := deviceTypeOut(t)
-	return gen.UpdateDeviceType200JSONResponse(out), nil
+	return gen.UpdateDeviceType200JSONResponse(deviceTypeOut(t)), nil
 }
 
 // DeleteDeviceType serves DELETE /v3/device-types/{deviceTypeId}; one a
 // data flow uses is a 409.
 func (s *Server) DeleteDeviceType(ctx context.Context, req gen.DeleteDeviceTypeRequestObject) (gen.DeleteDeviceTypeResponseObject, error) {
-	t, err := authorized(ctx, s.store.DeviceTypes.Get, req.DeviceTypeId, auth.ScopeDeviceType, auth.Delete)
-	if err != nil {
-		return nil, err
+	del := func(ctx context.Context, id string) error {
+		return conflict(s.store.DeviceTypes.Delete(ctx, id), "the device type is used by a data flow; change or delete the data flow first")
 	}
-	err = s.store.DeviceTypes.Delete(ctx, req.DeviceTypeId)
-	if errors.Is(err, store.ErrConflict) {
-		return nil, &Problem{Status: http.StatusConflict, Detail: "the device type is used by a data flow; change or delete the data flow first", cause: err}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, t.OrganizationID, "delete", "deviceType", t.ID); err != nil {
+	if err := remove(ctx, s, s.store.DeviceTypes.Get, del, req.DeviceTypeId, auth.ScopeDeviceType, "deviceType"); err != nil {
 		return nil, err
 	}
 	return gen.DeleteDeviceType204Response{}, nil

@@ -20,17 +20,6 @@ import (
 const docsCSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; " +
 	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// docsTypes are the content types of the files in docsui, by extension (not
-// mime.TypeByExtension, which reads the machine's MIME tables); the licence
-// files have none.
-var docsTypes = map[string]string{
-	".js":  "text/javascript; charset=utf-8",
-	".css": "text/css; charset=utf-8",
-	".png": "image/png",
-	".txt": "text/plain; charset=utf-8",
-	"":     "text/plain; charset=utf-8",
-}
-
 type docsSite struct {
 	page   []byte                 // the HTML of /docs
 	assets map[string]*staticFile // by name under /docs/
@@ -46,19 +35,11 @@ func loadDocs(fsys fs.FS) (*docsSite, error) {
 			return err
 		}
 		name := path.Base(p)
-		ctype, ok := docsTypes[path.Ext(name)]
-		if !ok {
-			return fmt.Errorf("%s: no content type for %q", p, path.Ext(name))
-		}
 		if site.assets[name] != nil {
 			return fmt.Errorf("%s: two files named %s", p, name)
 		}
-		body, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		site.assets[name] = newStaticFile(body, ctype)
-		return nil
+		site.assets[name], err = readStatic(fsys, p)
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -24,36 +24,69 @@ import (
 // docsRefs finds the URLs that the docs page loads.
 var docsRefs = regexp.MustCompile(`(?:src|href)="([^"]+)"`)
 
+// checkPage reads the page p (the docs, the console) anonymously and checks
+// what both promise: HTML, never cached, no inline script or style, the
+// security headers, and a CSP with each of want. It returns the page and its
+// CSP.
+func checkPage(t *testing.T, h *harness, p string, want ...string) (*response, string) {
+	t.Helper()
+	page := h.do(t, req{method: "GET", path: p, anonymous: true}).want(200)
+	if ct := page.Hdr.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+		t.Errorf("%s content type %q", p, ct)
+	}
+	csp := page.Hdr.Get("Content-Security-Policy")
+	for _, w := range want {
+		if !strings.Contains(csp, w) {
+			t.Errorf("CSP %q lacks %q", csp, w)
+		}
+	}
+	if got := page.Hdr.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("%s X-Content-Type-Options %q", p, got)
+	}
+	if got := page.Hdr.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("%s Cache-Control %q, want no-store", p, got)
+	}
+	if body := string(page.Body); strings.Contains(body, "<script>") || strings.Contains(body, "style=") {
+		t.Errorf("%s has inline script or style:\n%s", p, body)
+	}
+	return page, csp
+}
+
+// checkAsset reads the asset u of a page whose CSP is csp and checks that it
+// is cacheable for good (its URL names its content's hash), under the page's
+// security headers, and answers a conditional request by its ETag.
+func checkAsset(t *testing.T, h *harness, u, csp string) *response {
+	t.Helper()
+	res := h.do(t, req{method: "GET", path: u, anonymous: true}).want(200)
+	if got := res.Hdr.Get("Cache-Control"); got != "public, max-age=31536000, immutable" {
+		t.Errorf("%s: Cache-Control %q", u, got)
+	}
+	if got := res.Hdr.Get("Content-Security-Policy"); got != csp {
+		t.Errorf("%s: CSP %q", u, got)
+	}
+	if got := res.Hdr.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("%s: X-Content-Type-Options %q", u, got)
+	}
+	if etag := res.Hdr.Get("ETag"); etag == "" {
+		t.Errorf("%s: no ETag", u)
+	} else {
+		h.do(t, req{method: "GET", path: u, anonymous: true, header: map[string]string{"If-None-Match": etag}}).want(304)
+	}
+	return res
+}
+
 // TestDocsPage checks the page and its assets over plain HTTP, anonymously.
 func TestDocsPage(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, storetest.Open(t, store.SQLite))
 
-	page := h.do(t, req{method: "GET", path: "/docs", anonymous: true}).want(200)
-	if ct := page.Hdr.Get("Content-Type"); ct != "text/html; charset=utf-8" {
-		t.Errorf("/docs content type %q", ct)
-	}
-	csp := page.Hdr.Get("Content-Security-Policy")
-	for _, want := range []string{"default-src 'self'", "img-src 'self' data:", "style-src 'self' 'unsafe-inline'"} {
-		if !strings.Contains(csp, want) {
-			t.Errorf("CSP %q lacks %q", csp, want)
-		}
-	}
+	page, csp := checkPage(t, h, "/docs", "default-src 'self'", "img-src 'self' data:", "style-src 'self' 'unsafe-inline'")
 	if strings.Contains(csp, "script-src") || strings.Contains(csp, "unsafe-eval") {
 		t.Errorf("CSP %q loosens scripts", csp)
-	}
-	if got := page.Hdr.Get("X-Content-Type-Options"); got != "nosniff" {
-		t.Errorf("/docs X-Content-Type-Options %q", got)
-	}
-	if got := page.Hdr.Get("Cache-Control"); got != "no-store" {
-		t.Errorf("/docs Cache-Control %q, want no-store", got)
 	}
 	body := string(page.Body)
 	if !strings.Contains(body, "<title>keyplane API</title>") {
 		t.Errorf("/docs has no title:\n%s", body)
-	}
-	if strings.Contains(body, "<script>") || strings.Contains(body, "style=") {
-		t.Errorf("/docs has inline script or style:\n%s", body)
 	}
 
 	// Every URL of the page is a local asset, served with its type and
@@ -67,22 +100,10 @@ func TestDocsPage(t *testing.T) {
 			t.Errorf("/docs loads %q, want /docs/NAME?v=HASH", u)
 			continue
 		}
-		res := h.do(t, req{method: "GET", path: u, anonymous: true}).want(200)
+		res := checkAsset(t, h, u, csp)
 		if want := types[path.Ext(strings.SplitN(u, "?", 2)[0])]; res.Hdr.Get("Content-Type") != want {
 			t.Errorf("%s: content type %q, want %q", u, res.Hdr.Get("Content-Type"), want)
 		}
-		if got := res.Hdr.Get("Cache-Control"); got != "public, max-age=31536000, immutable" {
-			t.Errorf("%s: Cache-Control %q", u, got)
-		}
-		if got := res.Hdr.Get("X-Content-Type-Options"); got != "nosniff" {
-			t.Errorf("%s: X-Content-Type-Options %q", u, got)
-		}
-		etag := res.Hdr.Get("ETag")
-		if etag == "" {
-			t.Errorf("%s: no ETag", u)
-			continue
-		}
-		h.do(t, req{method: "GET", path: u, anonymous: true, header: map[string]string{"If-None-Match": etag}}).want(304)
 	}
 	for _, want := range []string{"swagger-ui-bundle.js", "swagger-ui.css", "init.js"} {
 		if !refs[want] {

@@ -49,15 +49,12 @@ func (s *Server) CreateOrganization(ctx context.Context, req gen.CreateOrganizat
 			return nil, err
 		}
 	}
-	o := &store.Organization{Name: req.Body.Name, Description: req.Body.Description, Properties: properties(req.Body.Properties)}
-	o.RateLimit, o.RatePeriod = rateIn(req.Body.RateLimit)
-	if err := s.coversRate(ctx, "rateLimit", o.RateLimit, o.RatePeriod); err != nil {
+	o, err := s.organizationIn(ctx, req.Body)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.store.Organizations.Create(ctx, o, owner); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, o.ID, "create", "organization", o.ID); err != nil {
+	err = s.store.Organizations.Create(ctx, o, owner)
+	if err := s.audited(ctx, err, o.ID, "create", "organization", o.ID); err != nil {
 		return nil, err
 	}
 	out, err := s.organizationOut(ctx, o)
@@ -79,17 +76,13 @@ func (s *Server) UpdateOrganization(ctx context.Context, req gen.UpdateOrganizat
 	if _, err := s.organization(ctx, req.OrganizationId, auth.Update); err != nil {
 		return nil, err
 	}
-	o := &store.Organization{ID: req.OrganizationId, Name: req.Body.Name, Description: req.Body.Description,
-		Properties: properties(req.Body.Properties)}
-	o.RateLimit, o.RatePeriod = rateIn(req.Body.RateLimit)
-	if err := s.coversRate(ctx, "rateLimit", o.RateLimit, o.RatePeriod); err != nil {
-		return nil, err
-	}
-	o, err := s.store.Organizations.Update(ctx, o, req.Body.Version)
+	o, err := s.organizationIn(ctx, req.Body)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, o.ID, "update", "organization", o.ID); err != nil {
+	o.ID = req.OrganizationId
+	o, err = s.store.Organizations.Update(ctx, o, req.Body.Version)
+	if err := s.audited(ctx, err, req.OrganizationId, "update", "organization", req.OrganizationId); err != nil {
 		return nil, err
 	}
 	out, err := s.organizationOut(ctx, o)
@@ -101,10 +94,8 @@ func (s *Server) DeleteOrganization(ctx context.Context, req gen.DeleteOrganizat
 	if _, err := s.organization(ctx, req.OrganizationId, auth.Delete); err != nil {
 		return nil, err
 	}
-	if err := s.store.Organizations.Delete(ctx, req.OrganizationId); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, req.OrganizationId, "delete", "organization", req.OrganizationId); err != nil {
+	err := s.store.Organizations.Delete(ctx, req.OrganizationId)
+	if err := s.audited(ctx, err, req.OrganizationId, "delete", "organization", req.OrganizationId); err != nil {
 		return nil, err
 	}
 	return gen.DeleteOrganization204Response{}, nil
@@ -159,10 +150,8 @@ func (s *Server) PutOrganizationMember(ctx context.Context, req gen.PutOrganizat
 		return nil, err
 	}
 	m := &store.OrganizationMember{OrganizationID: org, UserID: u.ID, Role: role}
-	if err := s.store.Users.PutOrganizationMember(ctx, m); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, org, "update", "organizationMember", org+"/"+u.ID); err != nil {
+	err = s.store.Users.PutOrganizationMember(ctx, m)
+	if err := s.audited(ctx, err, org, "update", "organizationMember", org+"/"+u.ID); err != nil {
 		return nil, err
 	}
 	return gen.PutOrganizationMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: role, Created: new(m.CreatedAt)}, nil
@@ -193,13 +182,22 @@ func (s *Server) DeleteOrganizationMember(ctx context.Context, req gen.DeleteOrg
 	if err := covers(ctx, org, auth.NewPrincipal("", "", lost, nil), "removing a member needs everything its roles allow"); err != nil {
 		return nil, err
 	}
-	if err := s.store.Users.DeleteOrganizationMember(ctx, org, req.UserId); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, org, "delete", "organizationMember", org+"/"+req.UserId); err != nil {
+	err = s.store.Users.DeleteOrganizationMember(ctx, org, req.UserId)
+	if err := s.audited(ctx, err, org, "delete", "organizationMember", org+"/"+req.UserId); err != nil {
 		return nil, err
 	}
 	return gen.DeleteOrganizationMember204Response{}, nil
+}
+
+// organizationIn maps a body to the editable fields of an organization; a
+// rate limit beyond the caller's own is refused (coversRate).
+func (s *Server) organizationIn(ctx context.Context, in *gen.OrganizationInput) (*store.Organization, error) {
+	o := &store.Organization{Name: in.Name, Description: in.Description, Properties: properties(in.Properties)}
+	o.RateLimit, o.RatePeriod = rateIn(in.RateLimit)
+	if err := s.coversRate(ctx, "rateLimit", o.RateLimit, o.RatePeriod); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // organization reads an organization the caller may use verb on.
@@ -219,11 +217,7 @@ func (s *Server) orgAction(ctx context.Context, org string, scope auth.Scope, ve
 
 // organizationOut maps one organization to the wire format, with its owner.
 func (s *Server) organizationOut(ctx context.Context, o *store.Organization) (gen.Organization, error) {
-	out, err := s.organizationsOut(ctx, *o)
-	if err != nil {
-		return gen.Organization{}, err
-	}
-	return out[0], nil
+	return only(s.organizationsOut(ctx, *o))
 }
 
 // organizationsOut maps organizations to the wire format, with their owners.

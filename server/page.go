@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+
+	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store"
 	"github.com/keyplane/keyplane/store/ndata"
@@ -65,11 +68,37 @@ func queryResult[M, T any](q ndata.Query, rows []M, total int64, out func(*M) T)
 	if total == store.UnknownTotal {
 		rows = rows[:min(len(rows), q.Take)]
 	}
+	items := mapRows(rows, out)
+	return &items, int64(len(rows))
+}
+
+// mapRows maps rows to the wire format one at a time, never to nil.
+func mapRows[M, T any](rows []M, out func(*M) T) []T {
 	items := make([]T, len(rows))
 	for i := range rows {
 		items[i] = out(&rows[i])
 	}
-	return &items, int64(len(rows))
+	return items
+}
+
+// platformList serves the NData list of a platform resource (users, roles):
+// the request's query over fields, the caller's right to read scope
+// platform-wide, one page of list, and its rows mapped with out.
+func platformList[M, T any](ctx context.Context, fields ndata.Schema, scope auth.Scope,
+	list func(context.Context, ndata.Query) ([]M, int64, error), out func(*M) T) (items *[]T, count, total int64, err error) {
+	q, err := listQuery(ctx, fields)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if err := authorize(ctx, auth.RightOf(scope, auth.Read)); err != nil {
+		return nil, 0, 0, err
+	}
+	rows, total, err := list(ctx, q)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	items, count = queryResult(q, rows, total, out)
+	return items, count, total, nil
 }
 
 // springQuery parses the page, size, skipTotal and sort parameters of an

@@ -73,6 +73,15 @@ func invalid(errs ...gen.ProblemError) *Problem {
 	return p
 }
 
+// conflict explains a conflict (a name taken, a resource still in use) with
+// a detail made of format and args; other errors pass through.
+func conflict(err error, format string, args ...any) error {
+	if errors.Is(err, store.ErrConflict) {
+		return &Problem{Status: http.StatusConflict, Detail: fmt.Sprintf(format, args...), cause: err}
+	}
+	return err
+}
+
 // forbidden is the 403 for a principal outside the scope of the operation,
 // refused at platform level.
 func forbidden(format string, args ...any) *Problem {

@@ -139,6 +139,15 @@ func (r *revocationEnv) reader(t *testing.T, name string, extra map[string]any) 
 	return r.h.create(t, in)
 }
 
+// userReader makes a user, a Viewer of the organization, and a reader key
+// named key acting as that user.
+func (r *revocationEnv) userReader(t *testing.T, user, key string) (gen.User, gen.ApiKey) {
+	t.Helper()
+	u := r.h.user(t, user)
+	r.h.member(t, r.e.org, u.Id, "VIEWER")
+	return u, r.reader(t, key, map[string]any{"userName": u.UserName})
+}
+
 func (r *revocationEnv) readHere() []any {
 	return []any{map[string]any{"scope": "DATA", "verbs": []string{"READ"}, "workspaceIds": []string{r.e.ws}}}
 }
@@ -252,9 +261,7 @@ var revocations = []revocation{
 	{
 		name: "key acting as a user, user deactivated",
 		setup: func(t *testing.T, r *revocationEnv) (streamCred, func(t *testing.T)) {
-			u := r.h.user(t, "keyholder")
-			r.h.member(t, r.e.org, u.Id, "VIEWER")
-			k := r.reader(t, "as-user", map[string]any{"userName": u.UserName})
+			u, k := r.userReader(t, "keyholder", "as-user")
 			return keyCred(k), func(t *testing.T) {
 				r.h.do(t, req{method: "PUT", path: "/users/" + u.Id, body: map[string]any{"userName": u.UserName, "isActive": false, "_v": u.UnderscoreV}}).want(200)
 			}
@@ -264,9 +271,7 @@ var revocations = []revocation{
 	{
 		name: "key acting as a user, user removed from the organization",
 		setup: func(t *testing.T, r *revocationEnv) (streamCred, func(t *testing.T)) {
-			u := r.h.user(t, "keyholder2")
-			r.h.member(t, r.e.org, u.Id, "VIEWER")
-			k := r.reader(t, "as-user-2", map[string]any{"userName": u.UserName})
+			u, k := r.userReader(t, "keyholder2", "as-user-2")
 			return keyCred(k), func(t *testing.T) {
 				r.h.do(t, req{method: "DELETE", path: "/v3/organizations/" + r.e.org + "/members/" + u.Id}).want(204)
 			}

@@ -11,27 +11,16 @@ import (
 
 // ListRoles serves GET /roles (NData).
 func (s *Server) ListRoles(ctx context.Context, _ gen.ListRolesRequestObject) (gen.ListRolesResponseObject, error) {
-	q, err := listQuery(ctx, store.RoleFields)
+	items, count, total, err := platformList(ctx, store.RoleFields, auth.ScopeRole, s.store.Roles.List, roleOut)
 	if err != nil {
 		return nil, err
 	}
-	if err := authorize(ctx, auth.RightOf(auth.ScopeRole, auth.Read)); err != nil {
-		return nil, err
-	}
-	roles, total, err := s.store.Roles.List(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	items, count := queryResult(q, roles, total, roleOut)
 	return gen.ListRoles200JSONResponse{Items: items, Count: count, TotalCount: total}, nil
 }
 
 // GetRole serves GET /roles/{name}.
 func (s *Server) GetRole(ctx context.Context, req gen.GetRoleRequestObject) (gen.GetRoleResponseObject, error) {
-	if err := authorize(ctx, auth.RightOf(auth.ScopeRole, auth.Read)); err != nil {
-		return nil, err
-	}
-	r, err := s.store.Roles.Get(ctx, req.Name)
+	r, err := s.role(ctx, req.Name, auth.Read)
 	if err != nil {
 		return nil, err
 	}
@@ -40,18 +29,9 @@ func (s *Server) GetRole(ctx context.Context, req gen.GetRoleRequestObject) (gen
 
 // CreateRole serves POST /roles.
 func (s *Server) CreateRole(ctx context.Context, req gen.CreateRoleRequestObject) (gen.CreateRoleResponseObject, error) {
-	r, err := roleIn(ctx, req.Body, auth.Create)
+	r, err := s.createRole(ctx, req.Body)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.store.Roles.Create(ctx, r); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, problemf(409, 0, "a role named %s exists", r.Name)
-		}
-		return nil, err
-	}
-	if err := s.audit(ctx, "", "create", "role", r.Name); err != nil {
-		return nil, err
+		return nil, conflict(err, "a role named %s exists", req.Body.Name)
 	}
 	return gen.CreateRole201JSONResponse{Body: roleOut(r), Headers: gen.CreateRole201ResponseHeaders{ETag: etag(r.Version)}}, nil
 }
@@ -63,14 +43,8 @@ func (s *Server) PutRole(ctx context.Context, req gen.PutRoleRequestObject) (gen
 	}
 	current, err := s.store.Roles.Get(ctx, req.Name)
 	if errors.Is(err, store.ErrNotFound) {
-		r, err := roleIn(ctx, req.Body, auth.Create)
+		r, err := s.createRole(ctx, req.Body)
 		if err != nil {
-			return nil, err
-		}
-		if err := s.store.Roles.Create(ctx, r); err != nil {
-			return nil, err
-		}
-		if err := s.audit(ctx, "", "create", "role", r.Name); err != nil {
 			return nil, err
 		}
 		return gen.PutRole200JSONResponse{Body: roleOut(r), Headers: gen.PutRole200ResponseHeaders{ETag: etag(r.Version)}}, nil
@@ -89,10 +63,8 @@ func (s *Server) PutRole(ctx context.Context, req gen.PutRoleRequestObject) (gen
 	if err != nil {
 		return nil, err
 	}
-	if r, err = s.store.Roles.Update(ctx, r, version); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, "", "update", "role", r.Name); err != nil {
+	r, err = s.store.Roles.Update(ctx, r, version)
+	if err := s.audited(ctx, err, "", "update", "role", req.Name); err != nil {
 		return nil, err
 	}
 	return gen.PutRole200JSONResponse{Body: roleOut(r), Headers: gen.PutRole200ResponseHeaders{ETag: etag(r.Version)}}, nil
@@ -100,10 +72,7 @@ func (s *Server) PutRole(ctx context.Context, req gen.PutRoleRequestObject) (gen
 
 // DeleteRole serves DELETE /roles/{name}.
 func (s *Server) DeleteRole(ctx context.Context, req gen.DeleteRoleRequestObject) (gen.DeleteRoleResponseObject, error) {
-	if err := authorize(ctx, auth.RightOf(auth.ScopeRole, auth.Delete)); err != nil {
-		return nil, err
-	}
-	current, err := s.store.Roles.Get(ctx, req.Name)
+	current, err := s.role(ctx, req.Name, auth.Delete)
 	if err != nil {
 		return nil, err
 	}
@@ -111,13 +80,28 @@ func (s *Server) DeleteRole(ctx context.Context, req gen.DeleteRoleRequestObject
 		return nil, err
 	}
 	r, err := s.store.Roles.Delete(ctx, req.Name)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, "", "delete", "role", r.Name); err != nil {
+	if err := s.audited(ctx, err, "", "delete", "role", req.Name); err != nil {
 		return nil, err
 	}
 	return gen.DeleteRole200JSONResponse(roleOut(r)), nil
+}
+
+// role reads the role name for a caller who may use verb on roles.
+func (s *Server) role(ctx context.Context, name string, verb auth.Verb) (*store.Role, error) {
+	if err := authorize(ctx, auth.RightOf(auth.ScopeRole, verb)); err != nil {
+		return nil, err
+	}
+	return s.store.Roles.Get(ctx, name)
+}
+
+// createRole creates the role of a body (POST, or PUT of a name that is not
+// taken) and records it.
+func (s *Server) createRole(ctx context.Context, in *gen.Role) (*store.Role, error) {
+	r, err := roleIn(ctx, in, auth.Create)
+	if err != nil {
+		return nil, err
+	}
+	return r, s.audited(ctx, s.store.Roles.Create(ctx, r), "", "create", "role", r.Name)
 }
 
 // roleIn checks the caller may use verb on roles and holds every right the

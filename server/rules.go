@@ -35,10 +35,8 @@ func (s *Server) CreateRule(ctx context.Context, req gen.CreateRuleRequestObject
 		return nil, err
 	}
 	r.OrganizationID, r.WorkspaceID = w.OrganizationID, w.ID
-	if err := s.store.Rules.Create(ctx, r, devices); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, r.OrganizationID, "create", "rule", r.ID); err != nil {
+	err = s.store.Rules.Create(ctx, r, devices)
+	if err := s.audited(ctx, err, r.OrganizationID, "create", "rule", r.ID); err != nil {
 		return nil, err
 	}
 	return gen.CreateRule201JSONResponse(ruleOut(r)), nil
@@ -56,23 +54,18 @@ func (s *Server) GetRule(ctx context.Context, req gen.GetRuleRequestObject) (gen
 // UpdateRule serves PUT /v3/rules/{ruleId}: the body replaces the rule
 // (absent active means true, as on create); the workspace is fixed.
 func (s *Server) UpdateRule(ctx context.Context, req gen.UpdateRuleRequestObject) (gen.UpdateRuleResponseObject, error) {
-	cur, err := authorized(ctx, s.store.Rules.Get, req.RuleId, auth.ScopeRule, auth.Update)
+	in := req.Body
+	cur, err := updatable(ctx, s.store.Rules.Get, req.RuleId, auth.ScopeRule, "a rule", in.WorkspaceId)
 	if err != nil {
 		return nil, err
-	}
-	in := req.Body
-	if in.WorkspaceId != cur.WorkspaceID {
-		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a rule cannot move to another workspace", Code: new("immutable")})
 	}
 	r, devices, err := s.ruleIn(ctx, in, cur.WorkspaceID)
 	if err != nil {
 		return nil, err
 	}
 	r.ID = cur.ID
-	if r, err = s.store.Rules.Update(ctx, r, devices, in.Version); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, r.OrganizationID, "update", "rule", r.ID); err != nil {
+	r, err = s.store.Rules.Update(ctx, r, devices, in.Version)
+	if err := s.audited(ctx, err, cur.OrganizationID, "update", "rule", cur.ID); err != nil {
 		return nil, err
 	}
 	return gen.UpdateRule200JSONResponse(ruleOut(r)), nil
@@ -80,14 +73,7 @@ func (s *Server) UpdateRule(ctx context.Context, req gen.UpdateRuleRequestObject
 
 // DeleteRule serves DELETE /v3/rules/{ruleId}.
 func (s *Server) DeleteRule(ctx context.Context, req gen.DeleteRuleRequestObject) (gen.DeleteRuleResponseObject, error) {
-	r, err := authorized(ctx, s.store.Rules.Get, req.RuleId, auth.ScopeRule, auth.Delete)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.Rules.Delete(ctx, req.RuleId); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, r.OrganizationID, "delete", "rule", r.ID); err != nil {
+	if err := remove(ctx, s, s.store.Rules.Get, s.store.Rules.Delete, req.RuleId, auth.ScopeRule, "rule"); err != nil {
 		return nil, err
 	}
 	return gen.DeleteRule204Response{}, nil

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"io/fs"
 	"net/http"
+	"path"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -29,6 +32,34 @@ func newStaticFile(body []byte, ctype string) *staticFile {
 	sum := sha256.Sum256(body)
 	h := hex.EncodeToString(sum[:8])
 	return &staticFile{body: body, ctype: ctype, etag: `"` + h + `"`, hash: h}
+}
+
+// staticTypes are the content types of the files of the docs and the
+// console, by extension (not mime.TypeByExtension, which reads the machine's
+// MIME tables); the licence files of the docs have none.
+var staticTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".svg":  "image/svg+xml",
+	".png":  "image/png",
+	".txt":  "text/plain; charset=utf-8",
+	"":      "text/plain; charset=utf-8",
+}
+
+// readStatic reads the file p of fsys, its content type from staticTypes by
+// its extension. A file of a type not in it is an error: a build that adds one
+// fails the start rather than serve it as something else.
+func readStatic(fsys fs.FS, p string) (*staticFile, error) {
+	ctype, ok := staticTypes[path.Ext(p)]
+	if !ok {
+		return nil, fmt.Errorf("%s: no content type for %q", p, path.Ext(p))
+	}
+	body, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return nil, err
+	}
+	return newStaticFile(body, ctype), nil
 }
 
 // pageHeaders are the security headers of every page the binary serves,

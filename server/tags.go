@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 
 	"github.com/keyplane/keyplane/auth"
@@ -26,10 +24,8 @@ func (s *Server) CreateTag(ctx context.Context, req gen.CreateTagRequestObject) 
 		return nil, err
 	}
 	t := &store.Tag{Placement: store.Placement{OrganizationID: w.OrganizationID, WorkspaceID: w.ID}, Name: in.Name, Description: in.Description}
-	if err := s.store.Tags.Create(ctx, t); err != nil {
-		return nil, tagConflict(err, in.Name)
-	}
-	if err := s.audit(ctx, t.OrganizationID, "create", "tag", t.ID); err != nil {
+	err = s.store.Tags.Create(ctx, t)
+	if err := s.audited(ctx, tagConflict(err, in.Name), t.OrganizationID, "create", "tag", t.ID); err != nil {
 		return nil, err
 	}
 	return gen.CreateTag201JSONResponse(tagOut(t)), nil
@@ -47,19 +43,13 @@ func (s *Server) GetTag(ctx context.Context, req gen.GetTagRequestObject) (gen.G
 // UpdateTag serves PUT /v3/tags/{tagId}: name and description (absent: none).
 // A tag stays in its workspace.
 func (s *Server) UpdateTag(ctx context.Context, req gen.UpdateTagRequestObject) (gen.UpdateTagResponseObject, error) {
-	cur, err := authorized(ctx, s.store.Tags.Get, req.TagId, auth.ScopeAsset, auth.Update)
+	in := req.Body
+	cur, err := updatable(ctx, s.store.Tags.Get, req.TagId, auth.ScopeAsset, "a tag", in.WorkspaceId)
 	if err != nil {
 		return nil, err
 	}
-	in := req.Body
-	if in.WorkspaceId != cur.WorkspaceID {
-		return nil, invalid(gen.ProblemError{MemberName: "/workspaceId", Message: "a tag cannot move to another workspace", Code: new("immutable")})
-	}
-	t := &store.Tag{ID: cur.ID, Name: in.Name, Description: in.Description}
-	if t, err = s.store.Tags.Update(ctx, t, in.Version); err != nil {
-		return nil, tagConflict(err, in.Name)
-	}
-	if err := s.audit(ctx, t.OrganizationID, "update", "tag", t.ID); err != nil {
+	t, err := s.store.Tags.Update(ctx, &store.Tag{ID: cur.ID, Name: in.Name, Description: in.Description}, in.Version)
+	if err := s.audited(ctx, tagConflict(err, in.Name), cur.OrganizationID, "update", "tag", cur.ID); err != nil {
 		return nil, err
 	}
 	return gen.UpdateTag200JSONResponse(tagOut(t)), nil
@@ -67,14 +57,7 @@ func (s *Server) UpdateTag(ctx context.Context, req gen.UpdateTagRequestObject) 
 
 // DeleteTag serves DELETE /v3/tags/{tagId}; its devices lose it.
 func (s *Server) DeleteTag(ctx context.Context, req gen.DeleteTagRequestObject) (gen.DeleteTagResponseObject, error) {
-	t, err := authorized(ctx, s.store.Tags.Get, req.TagId, auth.ScopeAsset, auth.Delete)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.Tags.Delete(ctx, req.TagId); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, t.OrganizationID, "delete", "tag", t.ID); err != nil {
+	if err := remove(ctx, s, s.store.Tags.Get, s.store.Tags.Delete, req.TagId, auth.ScopeAsset, "tag"); err != nil {
 		return nil, err
 	}
 	return gen.DeleteTag204Response{}, nil
@@ -82,11 +65,7 @@ func (s *Server) DeleteTag(ctx context.Context, req gen.DeleteTagRequestObject) 
 
 // tagConflict explains a taken name; other errors pass through.
 func tagConflict(err error, name string) error {
-	if errors.Is(err, store.ErrConflict) {
-		return &Problem{Status: http.StatusConflict, cause: err,
-			Detail: fmt.Sprintf("a tag named %q already exists in the workspace", name)}
-	}
-	return err
+	return conflict(err, "a tag named %q already exists in the workspace", name)
 }
 
 // tagsIn checks the tags of a device body against the device's workspace ws

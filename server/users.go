@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -14,18 +13,10 @@ import (
 
 // ListUsers serves GET /users (NData).
 func (s *Server) ListUsers(ctx context.Context, _ gen.ListUsersRequestObject) (gen.ListUsersResponseObject, error) {
-	q, err := listQuery(ctx, store.UserFields)
+	items, count, total, err := platformList(ctx, store.UserFields, auth.ScopeUser, s.store.Users.List, userOut)
 	if err != nil {
 		return nil, err
 	}
-	if err := authorize(ctx, auth.RightOf(auth.ScopeUser, auth.Read)); err != nil {
-		return nil, err
-	}
-	users, total, err := s.store.Users.List(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	items, count := queryResult(q, users, total, userOut)
 	return gen.ListUsers200JSONResponse{Items: items, Count: count, TotalCount: total}, nil
 }
 
@@ -56,13 +47,8 @@ func (s *Server) CreateUser(ctx context.Context, req gen.CreateUserRequestObject
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.Users.Create(ctx, u); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, problemf(409, 0, "user name %s is taken", u.UserName)
-		}
-		return nil, err
-	}
-	if err := s.audit(ctx, "", "create", "user", u.ID); err != nil {
+	err = conflict(s.store.Users.Create(ctx, u), "user name %s is taken", u.UserName)
+	if err := s.audited(ctx, err, "", "create", "user", u.ID); err != nil {
 		return nil, err
 	}
 	return gen.CreateUser201JSONResponse{Body: userOut(u), Headers: gen.CreateUser201ResponseHeaders{ETag: etag(u.Version)}}, nil
@@ -95,13 +81,8 @@ func (s *Server) UpdateUser(ctx context.Context, req gen.UpdateUserRequestObject
 	if err := s.checkUserChange(ctx, current, u, req.Body); err != nil {
 		return nil, err
 	}
-	if u, err = s.store.Users.Update(ctx, u, version); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, problemf(409, 0, "user name %s is taken", req.Body.UserName)
-		}
-		return nil, err
-	}
-	if err := s.audit(ctx, "", "update", "user", u.ID); err != nil {
+	u, err = s.store.Users.Update(ctx, u, version)
+	if err := s.audited(ctx, conflict(err, "user name %s is taken", req.Body.UserName), "", "update", "user", req.UserId); err != nil {
 		return nil, err
 	}
 	return gen.UpdateUser200JSONResponse{Body: userOut(u), Headers: gen.UpdateUser200ResponseHeaders{ETag: etag(u.Version)}}, nil
@@ -172,10 +153,7 @@ func (s *Server) DeleteUser(ctx context.Context, req gen.DeleteUserRequestObject
 		return nil, err
 	}
 	u, err := s.store.Users.Delete(ctx, req.UserId)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, "", "delete", "user", u.ID); err != nil {
+	if err := s.audited(ctx, err, "", "delete", "user", req.UserId); err != nil {
 		return nil, err
 	}
 	return gen.DeleteUser200JSONResponse(userOut(u)), nil

@@ -76,3 +76,13 @@ func nonEmpty(s string) *string {
 	}
 	return &s
 }
+
+// only is the one item that a mapping of many rows (devicesOut, …) made of a
+// single row, or its error: one row maps exactly as it does in a list.
+func only[T any](items []T, err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return items[0], nil
+}

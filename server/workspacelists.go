@@ -48,11 +48,5 @@ func listInWorkspace[M, W any](ctx context.Context, s *Server, p workspaceListPa
 
 // each maps rows one at a time, for listInWorkspace.
 func each[M, W any](out func(*M) W) func(context.Context, []M) ([]W, error) {
-	return func(_ context.Context, rows []M) ([]W, error) {
-		items := make([]W, len(rows))
-		for i := range rows {
-			items[i] = out(&rows[i])
-		}
-		return items, nil
-	}
+	return func(_ context.Context, rows []M) ([]W, error) { return mapRows(rows, out), nil }
 }

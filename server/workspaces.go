@@ -30,11 +30,7 @@ func (s *Server) ListWorkspaces(ctx context.Context, req gen.ListWorkspacesReque
 	if err != nil {
 		return nil, err
 	}
-	items := make([]gen.Workspace, len(wss))
-	for i := range wss {
-		items[i] = workspaceOut(&wss[i])
-	}
-	return gen.ListWorkspaces200JSONResponse(newPage(items, q, total)), nil
+	return gen.ListWorkspaces200JSONResponse(newPage(mapRows(wss, workspaceOut), q, total)), nil
 }
 
 // CreateWorkspace serves POST /v3/workspaces.
@@ -45,10 +41,8 @@ func (s *Server) CreateWorkspace(ctx context.Context, req gen.CreateWorkspaceReq
 	}
 	w := &store.Workspace{OrganizationID: in.OrganizationId, Name: in.Name, Description: in.Description,
 		Properties: properties(in.Properties), Settings: properties(in.Settings)}
-	if err := s.store.Workspaces.Create(ctx, w); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, w.OrganizationID, "create", "workspace", w.ID); err != nil {
+	err := s.store.Workspaces.Create(ctx, w)
+	if err := s.audited(ctx, err, w.OrganizationID, "create", "workspace", w.ID); err != nil {
 		return nil, err
 	}
 	return gen.CreateWorkspace201JSONResponse(workspaceOut(w)), nil
@@ -75,10 +69,8 @@ func (s *Server) UpdateWorkspace(ctx context.Context, req gen.UpdateWorkspaceReq
 	}
 	w := &store.Workspace{ID: cur.ID, Name: in.Name, Description: in.Description,
 		Properties: properties(in.Properties), Settings: properties(in.Settings)}
-	if w, err = s.store.Workspaces.Update(ctx, w, in.Version); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, w.OrganizationID, "update", "workspace", w.ID); err != nil {
+	w, err = s.store.Workspaces.Update(ctx, w, in.Version)
+	if err := s.audited(ctx, err, cur.OrganizationID, "update", "workspace", cur.ID); err != nil {
 		return nil, err
 	}
 	return gen.UpdateWorkspace200JSONResponse(workspaceOut(w)), nil
@@ -86,14 +78,7 @@ func (s *Server) UpdateWorkspace(ctx context.Context, req gen.UpdateWorkspaceReq
 
 // DeleteWorkspace serves DELETE /v3/workspaces/{workspaceId}.
 func (s *Server) DeleteWorkspace(ctx context.Context, req gen.DeleteWorkspaceRequestObject) (gen.DeleteWorkspaceResponseObject, error) {
-	w, err := authorized(ctx, s.store.Workspaces.Get, req.WorkspaceId, auth.ScopeWorkspace, auth.Delete)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.Workspaces.Delete(ctx, req.WorkspaceId); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, w.OrganizationID, "delete", "workspace", w.ID); err != nil {
+	if err := remove(ctx, s, s.store.Workspaces.Get, s.store.Workspaces.Delete, req.WorkspaceId, auth.ScopeWorkspace, "workspace"); err != nil {
 		return nil, err
 	}
 	return gen.DeleteWorkspace204Response{}, nil
@@ -135,10 +120,8 @@ func (s *Server) PutWorkspaceMember(ctx context.Context, req gen.PutWorkspaceMem
 		return nil, err
 	}
 	m := &store.WorkspaceMember{WorkspaceID: w.ID, UserID: u.ID, OrganizationID: w.OrganizationID, Role: role}
-	if err := s.store.Users.PutWorkspaceMember(ctx, m); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, w.OrganizationID, "update", "workspaceMember", w.ID+"/"+u.ID); err != nil {
+	err = s.store.Users.PutWorkspaceMember(ctx, m)
+	if err := s.audited(ctx, err, w.OrganizationID, "update", "workspaceMember", w.ID+"/"+u.ID); err != nil {
 		return nil, err
 	}
 	return gen.PutWorkspaceMember200JSONResponse{UserId: u.ID, UserName: u.UserName, Role: m.Role, Created: new(m.CreatedAt)}, nil
@@ -159,10 +142,8 @@ func (s *Server) DeleteWorkspaceMember(ctx context.Context, req gen.DeleteWorksp
 	if err := covers(ctx, w.OrganizationID, auth.NewPrincipal("", "", lost, nil), "removing a member needs everything its role allows"); err != nil {
 		return nil, err
 	}
-	if err := s.store.Users.DeleteWorkspaceMember(ctx, w.ID, req.UserId); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, w.OrganizationID, "delete", "workspaceMember", w.ID+"/"+req.UserId); err != nil {
+	err = s.store.Users.DeleteWorkspaceMember(ctx, w.ID, req.UserId)
+	if err := s.audited(ctx, err, w.OrganizationID, "delete", "workspaceMember", w.ID+"/"+req.UserId); err != nil {
 		return nil, err
 	}
 	return gen.DeleteWorkspaceMember204Response{}, nil

@@ -3,10 +3,6 @@ package store
 import (
 	"context"
 	"time"
-
-	"gorm.io/gorm"
-
-	"github.com/keyplane/keyplane/store/ndata"
 )
 
 // OutputConnector is where samples go: a webhook. Its secrets (bearer token,
@@ -30,19 +26,7 @@ var ConnectorFields = OrganizationFields
 
 // Connectors is the repository of output connectors.
 type Connectors struct {
-	db *gorm.DB
-}
-
-// List returns a page of the workspace's connectors.
-func (r *Connectors) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]OutputConnector, int64, error) {
-	return list[OutputConnector](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
-		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
-	})
-}
-
-// Get returns the connector id, or ErrNotFound.
-func (r *Connectors) Get(ctx context.Context, id string) (*OutputConnector, error) {
-	return first[OutputConnector](ctx, r.db, "id = ?", id)
+	inWorkspace[OutputConnector]
 }
 
 // ByID returns the connectors among ids, by id.
@@ -52,12 +36,7 @@ func (r *Connectors) ByID(ctx context.Context, ids []string) (map[string]OutputC
 
 // Create inserts c with a new id.
 func (r *Connectors) Create(ctx context.Context, c *OutputConnector) error {
-	id, err := newID("09")
-	if err != nil {
-		return err
-	}
-	c.ID, c.Version, c.CreatedAt, c.UpdatedAt = id, 1, now(), now()
-	return insert(ctx, r.db, c)
+	return insertNew(ctx, r.db, c, "09", func(id string, at time.Time) { c.ID, c.Version, c.CreatedAt, c.UpdatedAt = id, 1, at, at })
 }
 
 // Update writes the connector's name, scope, properties and secrets; with a

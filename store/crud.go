@@ -193,6 +193,26 @@ func rowCounts(ctx context.Context, db *gorm.DB, name string, keys []string) (in
 	return n, err
 }
 
+// inWorkspace is the reading half of the repository of a resource that
+// lives in a workspace (tags, data flows, device types, connectors, rules):
+// each repository embeds it for List and Get, and writes its own rows.
+type inWorkspace[T any] struct {
+	db *gorm.DB
+}
+
+// List returns a page of the workspace's rows whose name contains search
+// ("" any).
+func (r *inWorkspace[T]) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]T, int64, error) {
+	return list[T](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
+		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
+	})
+}
+
+// Get returns the row id, or ErrNotFound.
+func (r *inWorkspace[T]) Get(ctx context.Context, id string) (*T, error) {
+	return first[T](ctx, r.db, "id = ?", id)
+}
+
 // UnknownTotal is the total of a list read with ndata.Query.SkipTotal; its
 // rows then hold one more than the page when another page follows.
 const UnknownTotal = -1
@@ -210,6 +230,27 @@ func insert(ctx context.Context, db *gorm.DB, v any) error {
 		return fmt.Errorf("create %T: %w", v, err)
 	}
 	return nil
+}
+
+// stampNew gives a new row of a resource its identity: stamp writes to it a
+// new id with prefix (newID) and the time it is created, which is also its
+// first update (the caller sets version 1 with them).
+func stampNew(prefix string, stamp func(id string, at time.Time)) error {
+	id, err := newID(prefix)
+	if err != nil {
+		return err
+	}
+	stamp(id, now())
+	return nil
+}
+
+// insertNew inserts v, a new row, after stampNew (prefix, stamp) gave it its
+// identity.
+func insertNew(ctx context.Context, db *gorm.DB, v any, prefix string, stamp func(id string, at time.Time)) error {
+	if err := stampNew(prefix, stamp); err != nil {
+		return err
+	}
+	return insert(ctx, db, v)
 }
 
 // updateVersion writes the columns of v to the row key = id, provided it is
@@ -288,6 +329,19 @@ func remove[T any](ctx context.Context, db *gorm.DB, key, id string, version *in
 		}
 		deleted = row
 		return nil
+	})
+	return deleted, err
+}
+
+// removeAnnounced is remove (without a version) in a transaction of c that
+// announces changed: the deletion of a row that principals are made of (a
+// user, a role), which every replica must hear of.
+func removeAnnounced[T any](ctx context.Context, c *Changes, key, id string, changed []Change) (*T, error) {
+	var deleted *T
+	err := c.within(ctx, func(tx *gorm.DB) ([]Change, error) {
+		var err error
+		deleted, err = remove[T](ctx, tx, key, id, nil)
+		return changed, err
 	})
 	return deleted, err
 }

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-
-	"github.com/keyplane/keyplane/store/ndata"
 )
 
 // ConnectorRef routes a data flow's samples (of one topic, or "*") to an
@@ -31,29 +29,12 @@ type DataFlow struct {
 
 // DataFlows is the repository of data flows.
 type DataFlows struct {
-	db *gorm.DB
-}
-
-// List returns a page of the workspace's data flows.
-func (r *DataFlows) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]DataFlow, int64, error) {
-	return list[DataFlow](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
-		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
-	})
-}
-
-// Get returns the data flow id, or ErrNotFound.
-func (r *DataFlows) Get(ctx context.Context, id string) (*DataFlow, error) {
-	return first[DataFlow](ctx, r.db, "id = ?", id)
+	inWorkspace[DataFlow]
 }
 
 // Create inserts f with a new id.
 func (r *DataFlows) Create(ctx context.Context, f *DataFlow) error {
-	id, err := newID("08")
-	if err != nil {
-		return err
-	}
-	f.ID, f.Version, f.CreatedAt, f.UpdatedAt = id, 1, now(), now()
-	return insert(ctx, r.db, f)
+	return insertNew(ctx, r.db, f, "08", func(id string, at time.Time) { f.ID, f.Version, f.CreatedAt, f.UpdatedAt = id, 1, at, at })
 }
 
 // Update writes name, description, device type and connectors; with

@@ -13,14 +13,17 @@ import (
 	"github.com/keyplane/keyplane/store/storetest"
 )
 
-func outboxConnector(tb testing.TB, st *store.Store, d *store.Device) string {
+// outboxDevice is a sampleDevice and the id of a webhook connector of its
+// workspace, for deliveries to go to.
+func outboxDevice(tb testing.TB, st *store.Store) (*store.Device, string) {
 	tb.Helper()
-	c := &store.OutputConnector{Placement: store.Placement{OrganizationID: d.OrganizationID, WorkspaceID: d.WorkspaceID}, Name: "hook", Type: "WEBHOOK",
+	d := sampleDevice(tb, st)
+	c := &store.OutputConnector{Placement: d.Placement, Name: "hook", Type: "WEBHOOK",
 		Scope: "DATA_FLOW", Properties: "{}", SecretsSealed: []byte{1}}
 	if err := st.Connectors.Create(context.Background(), c); err != nil {
 		tb.Fatal(err)
 	}
-	return c.ID
+	return d, c.ID
 }
 
 func outbox(samples []store.Sample, connectorID string) []store.Delivery {
@@ -44,8 +47,7 @@ func pageAll(t *testing.T) ndata.Query {
 func TestDeliveryOutbox(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		d := sampleDevice(t, st)
-		conn := outboxConnector(t, st, d)
+		d, conn := outboxDevice(t, st)
 		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		samples := []store.Sample{newSample(at, `{"a":1}`), newSample(at.Add(time.Second), `{"a":2}`)}
 		rec := &store.IdempotencyRecord{Key: "k", RequestHash: []byte("h"), Status: 201, Response: `{}`}
@@ -82,8 +84,7 @@ func TestDeliveryOutbox(t *testing.T) {
 func TestDeliveryClaims(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		d := sampleDevice(t, st)
-		conn := outboxConnector(t, st, d)
+		d, conn := outboxDevice(t, st)
 		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		var samples []store.Sample
 		for i := range 40 {
@@ -176,8 +177,7 @@ func TestDeliveryClaims(t *testing.T) {
 func TestPruneDeliveries(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		d := sampleDevice(t, st)
-		conn := outboxConnector(t, st, d)
+		d, conn := outboxDevice(t, st)
 		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		samples := []store.Sample{newSample(at, `{"a":1}`), newSample(at, `{"a":2}`), newSample(at, `{"a":3}`)}
 		rows := outbox(samples, conn)

@@ -4,10 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"time"
-
-	"gorm.io/gorm"
-
-	"github.com/keyplane/keyplane/store/ndata"
 )
 
 // DeviceType names, per topic, the JSON Schema that the data of a device of
@@ -25,29 +21,12 @@ type DeviceType struct {
 
 // DeviceTypes is the repository of device types.
 type DeviceTypes struct {
-	db *gorm.DB
-}
-
-// List returns a page of the workspace's device types.
-func (r *DeviceTypes) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]DeviceType, int64, error) {
-	return list[DeviceType](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
-		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
-	})
-}
-
-// Get returns the device type id, or ErrNotFound.
-func (r *DeviceTypes) Get(ctx context.Context, id string) (*DeviceType, error) {
-	return first[DeviceType](ctx, r.db, "id = ?", id)
+	inWorkspace[DeviceType]
 }
 
 // Create inserts t with a new id.
 func (r *DeviceTypes) Create(ctx context.Context, t *DeviceType) error {
-	id, err := newID("0d")
-	if err != nil {
-		return err
-	}
-	t.ID, t.Version, t.CreatedAt, t.UpdatedAt = id, 1, now(), now()
-	return insert(ctx, r.db, t)
+	return insertNew(ctx, r.db, t, "0d", func(id string, at time.Time) { t.ID, t.Version, t.CreatedAt, t.UpdatedAt = id, 1, at, at })
 }
 
 // Update writes name, description and schemas; with a version,

@@ -76,13 +76,7 @@ func (r *Roles) Update(ctx context.Context, role *Role, version int64) (*Role, e
 
 // Delete removes the role and returns it.
 func (r *Roles) Delete(ctx context.Context, name string) (*Role, error) {
-	var deleted *Role
-	err := r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
-		var err error
-		deleted, err = remove[Role](ctx, tx, "name", name, nil)
-		return roleChanged(name), err
-	})
-	return deleted, err
+	return removeAnnounced[Role](ctx, r.changes, "name", name, roleChanged(name))
 }
 
 func roleChanged(name string) []Change { return []Change{{Kind: ChangeRole, ID: name}} }

@@ -8,7 +8,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/keyplane/keyplane/rules"
-	"github.com/keyplane/keyplane/store/ndata"
 )
 
 // RuleFields are the sortable fields of rule pages.
@@ -16,28 +15,14 @@ var RuleFields = OrganizationFields
 
 // Rules is the repository of rules and of the devices they take input from.
 type Rules struct {
-	db *gorm.DB
-}
-
-// List returns a page of the workspace's rules.
-func (r *Rules) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]Rule, int64, error) {
-	return list[Rule](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
-		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
-	})
-}
-
-// Get returns the rule id, or ErrNotFound.
-func (r *Rules) Get(ctx context.Context, id string) (*Rule, error) {
-	return first[Rule](ctx, r.db, "id = ?", id)
+	inWorkspace[Rule]
 }
 
 // Create inserts the rule with a new id and indexes its input devices.
 func (r *Rules) Create(ctx context.Context, rule *Rule, deviceIDs []string) error {
-	id, err := newID("21")
-	if err != nil {
+	if err := stampNew("21", func(id string, at time.Time) { rule.ID, rule.Version, rule.CreatedAt, rule.UpdatedAt = id, 1, at, at }); err != nil {
 		return err
 	}
-	rule.ID, rule.Version, rule.CreatedAt, rule.UpdatedAt = id, 1, now(), now()
 	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := insert(ctx, tx, rule); err != nil {
 			return err

@@ -20,23 +20,16 @@ import (
 func sampleDevice(tb testing.TB, st *store.Store) *store.Device {
 	tb.Helper()
 	ctx := context.Background()
-	o := &store.Organization{Name: "acme", Properties: map[string]any{}}
-	if err := st.Organizations.Create(ctx, o, ""); err != nil {
-		tb.Fatal(err)
-	}
-	w := &store.Workspace{OrganizationID: o.ID, Name: "main", Properties: map[string]any{}, Settings: map[string]any{}}
-	if err := st.Workspaces.Create(ctx, w); err != nil {
-		tb.Fatal(err)
-	}
-	dt := &store.DeviceType{Placement: store.Placement{OrganizationID: o.ID, WorkspaceID: w.ID}, Name: "t", Schemas: map[string]json.RawMessage{}}
+	at := storetest.Workspace(tb, st)
+	dt := &store.DeviceType{Placement: at, Name: "t", Schemas: map[string]json.RawMessage{}}
 	if err := st.DeviceTypes.Create(ctx, dt); err != nil {
 		tb.Fatal(err)
 	}
-	f := &store.DataFlow{Placement: store.Placement{OrganizationID: o.ID, WorkspaceID: w.ID}, DeviceTypeID: dt.ID, Name: "f", OutputConnectors: []store.ConnectorRef{}}
+	f := &store.DataFlow{Placement: at, DeviceTypeID: dt.ID, Name: "f", OutputConnectors: []store.ConnectorRef{}}
 	if err := st.DataFlows.Create(ctx, f); err != nil {
 		tb.Fatal(err)
 	}
-	d := &store.Device{Placement: store.Placement{OrganizationID: o.ID, WorkspaceID: w.ID}, DataFlowID: f.ID, DeviceID: "phys", Name: "d",
+	d := &store.Device{Placement: at, DataFlowID: f.ID, DeviceID: "phys", Name: "d",
 		Connectivity: "HTTP", OnlineTimeout: 60, Properties: map[string]any{}}
 	if err := st.Devices.Create(ctx, d); err != nil {
 		tb.Fatal(err)

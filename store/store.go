@@ -139,13 +139,13 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	}
 	s.Audit = &Audit{db: db}
 	s.RateLimits = &RateLimits{db: db}
-	s.DeviceTypes = &DeviceTypes{db: db}
-	s.DataFlows = &DataFlows{db: db}
+	s.DeviceTypes = &DeviceTypes{inWorkspace[DeviceType]{db}}
+	s.DataFlows = &DataFlows{inWorkspace[DataFlow]{db}}
 	s.Devices = &Devices{db: db, dialect: dialect}
-	s.Tags = &Tags{db: db}
+	s.Tags = &Tags{inWorkspace[Tag]{db}}
 	s.Samples = &Samples{db: db, dialect: dialect}
-	s.Connectors = &Connectors{db: db}
-	s.Rules = &Rules{db: db}
+	s.Connectors = &Connectors{inWorkspace[OutputConnector]{db}}
+	s.Rules = &Rules{inWorkspace[Rule]{db}}
 	s.Deliveries = &Deliveries{db: db, dialect: dialect}
 	s.Settings = &Settings{db: db}
 	return s, nil

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-
-	"github.com/keyplane/keyplane/store/ndata"
 )
 
 // Tag groups devices of one workspace; its name is unique in the workspace.
@@ -43,19 +41,7 @@ var TagFields = OrganizationFields
 
 // Tags is the repository of tags and of which devices carry them.
 type Tags struct {
-	db *gorm.DB
-}
-
-// List returns a page of the workspace's tags.
-func (r *Tags) List(ctx context.Context, workspaceID string, q ndata.Query, search string) ([]Tag, int64, error) {
-	return list[Tag](ctx, r.db, q, func(db *gorm.DB) *gorm.DB {
-		return nameSearch(db.Where("workspace_id = ?", workspaceID), search)
-	})
-}
-
-// Get returns the tag id, or ErrNotFound.
-func (r *Tags) Get(ctx context.Context, id string) (*Tag, error) {
-	return first[Tag](ctx, r.db, "id = ?", id)
+	inWorkspace[Tag]
 }
 
 // ByID returns the tags with these ids, by id; unknown ids are absent.
@@ -65,12 +51,7 @@ func (r *Tags) ByID(ctx context.Context, ids []string) (map[string]Tag, error) {
 
 // Create inserts t with a new id; a name taken in the workspace is ErrConflict.
 func (r *Tags) Create(ctx context.Context, t *Tag) error {
-	id, err := newID("71")
-	if err != nil {
-		return err
-	}
-	t.ID, t.Version, t.CreatedAt, t.UpdatedAt = id, 1, now(), now()
-	return insert(ctx, r.db, t)
+	return insertNew(ctx, r.db, t, "71", func(id string, at time.Time) { t.ID, t.Version, t.CreatedAt, t.UpdatedAt = id, 1, at, at })
 }
 
 // Update writes name and description; with a version, only if the tag is

@@ -150,13 +150,7 @@ func (r *Users) Update(ctx context.Context, u *User, version int64) (*User, erro
 // Delete removes the user and returns it; its memberships, sessions and the
 // keys that act as it go with it.
 func (r *Users) Delete(ctx context.Context, id string) (*User, error) {
-	var deleted *User
-	err := r.changes.within(ctx, func(tx *gorm.DB) ([]Change, error) {
-		var err error
-		deleted, err = remove[User](ctx, tx, "id", id, nil)
-		return userChanged(id), err
-	})
-	return deleted, err
+	return removeAnnounced[User](ctx, r.changes, "id", id, userChanged(id))
 }
 
 func userChanged(id string) []Change { return []Change{{Kind: ChangeUser, ID: id}} }

@@ -33,12 +33,7 @@ func keysServer(t *testing.T) (base, token string) {
 	t.Helper()
 	lines, base, stop := startServe(t, t.TempDir())
 	t.Cleanup(stop)
-	for _, l := range lines {
-		if rest, ok := strings.CutPrefix(l, "root token (shown once, stored only as a hash): "); ok {
-			token = rest
-		}
-	}
-	if token == "" {
+	if token = printedRootToken(lines); token == "" {
 		t.Fatalf("no root token printed: %v", lines)
 	}
 	return base, token

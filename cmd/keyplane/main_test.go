@@ -66,34 +66,43 @@ func startServe(t *testing.T, dir string) (lines []string, base string, stop fun
 	}
 }
 
+// printedRootToken is the root token that a first start printed among its
+// lines of output, or "".
+func printedRootToken(lines []string) string {
+	for _, l := range lines {
+		if rest, ok := strings.CutPrefix(l, "root token (shown once, stored only as a hash): "); ok {
+			return rest
+		}
+	}
+	return ""
+}
+
+// getStatus is the status of GET base+path, with token as bearer unless "".
+func getStatus(t *testing.T, base, path, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
 func TestServeBootstrapsOnce(t *testing.T) {
 	dir := t.TempDir()
 	lines, base, stop := startServe(t, dir)
-	var token string
-	for _, l := range lines {
-		if rest, ok := strings.CutPrefix(l, "root token (shown once, stored only as a hash): "); ok {
-			token = rest
-		}
-	}
+	token := printedRootToken(lines)
 	if !strings.HasPrefix(token, "kp_root_") {
 		t.Fatalf("no root token printed: %v", lines)
 	}
-	get := func(base, path, token string) int {
-		req, _ := http.NewRequest("GET", base+path, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
-	}
-	if c := get(base, "/readyz", ""); c != 200 {
+	if c := getStatus(t, base, "/readyz", ""); c != 200 {
 		t.Fatalf("readyz %d", c)
 	}
-	if c := get(base, "/apikeys", token); c != 200 {
+	if c := getStatus(t, base, "/apikeys", token); c != 200 {
 		t.Fatalf("apikeys with the printed token: %d", c)
 	}
 	stop()
@@ -104,10 +113,10 @@ func TestServeBootstrapsOnce(t *testing.T) {
 	if strings.Contains(strings.Join(lines, "\n"), "kp_root_") {
 		t.Fatalf("token printed again: %v", lines)
 	}
-	if c := get(base, "/apikeys", token); c != 200 {
+	if c := getStatus(t, base, "/apikeys", token); c != 200 {
 		t.Fatalf("apikeys after restart: %d", c)
 	}
-	if c := get(base, "/apikeys", token+"x"); c != 401 {
+	if c := getStatus(t, base, "/apikeys", token+"x"); c != 401 {
 		t.Fatalf("wrong token: %d", c)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "keyplane.key")); err != nil {

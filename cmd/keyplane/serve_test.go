@@ -378,24 +378,12 @@ func TestServeBusyPortKeepsRootToken(t *testing.T) {
 			// The next start, on a free port, prints the token that would have been lost.
 			lines, base, stop := startServe(t, dir)
 			defer stop()
-			var token string
-			for _, l := range lines {
-				if rest, ok := strings.CutPrefix(l, "root token (shown once, stored only as a hash): "); ok {
-					token = rest
-				}
-			}
+			token := printedRootToken(lines)
 			if !strings.HasPrefix(token, "kp_root_") {
 				t.Fatalf("no root token printed on the second start: %v", lines)
 			}
-			req, _ := http.NewRequest("GET", base+"/apikeys", nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Body.Close()
-			if res.StatusCode != 200 {
-				t.Errorf("apikeys with the printed token: %d", res.StatusCode)
+			if c := getStatus(t, base, "/apikeys", token); c != 200 {
+				t.Errorf("apikeys with the printed token: %d", c)
 			}
 		})
 	}

@@ -8,6 +8,7 @@
 import type { JSX } from "preact";
 import type { Permission, Workspace } from "../../clients/ts/src/client.ts";
 import { reaches, scopes, verbsOf, workspaceScopes, type Reach, type Scope, type Verb } from "./reach.ts";
+import { Table } from "./ui.tsx";
 
 /** One scope's choice in the picker. */
 export interface Row {
@@ -56,20 +57,11 @@ export function PermissionPicker(props: { reaches: Reaches; workspaces: Workspac
     <fieldset class="picker">
       <legend>Permissions</legend>
       {offered.length === 0 ? <p class="muted">You may grant nothing in this organization.</p> : null}
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Scope</th>
-            <th scope="col">Verbs</th>
-            <th scope="col">Workspaces</th>
-          </tr>
-        </thead>
-        <tbody>
-          {offered.map((s) => (
-            <PermissionRow key={s} scope={s} reaches={r} workspaces={workspaces} row={value[s] ?? { verbs: [], workspaceIds: null }} onChange={(row) => onChange({ ...value, [s]: row })} />
-          ))}
-        </tbody>
-      </table>
+      <Table columns={["Scope", "Verbs", "Workspaces"]}>
+        {offered.map((s) => (
+          <PermissionRow key={s} scope={s} reaches={r} workspaces={workspaces} row={value[s] ?? { verbs: [], workspaceIds: null }} onChange={(row) => onChange({ ...value, [s]: row })} />
+        ))}
+      </Table>
     </fieldset>
   );
 }

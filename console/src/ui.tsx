@@ -1,6 +1,6 @@
 /**
- * The console's shared pieces: problem display, the progress bar, paging,
- * confirmation dialogs, a copy button and a hook that loads data.
+ * The console's shared pieces: problem display, the progress bar, tables,
+ * filter fields, paging, confirmation dialogs, a copy button and a hook that loads data.
  */
 import type { ComponentChildren, JSX } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
@@ -25,6 +25,55 @@ export function ProblemBox({ problem }: { problem: Problem | null | undefined })
         </ul>
       ) : null}
     </div>
+  );
+}
+
+/**
+ * A table with one header row, columns, over its rows (the children). wrap
+ * frames it in a card that scrolls sideways on narrow screens; busy marks it
+ * as loading (aria-busy) while its rows are being replaced.
+ */
+export function Table({ columns, wrap, busy, children }: { columns: string[]; wrap?: boolean; busy?: boolean; children: ComponentChildren }): JSX.Element {
+  const table = (
+    <table aria-busy={busy}>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th key={c} scope="col">
+              {c}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+  return wrap ? <div class="table-wrap">{table}</div> : table;
+}
+
+/** A labelled search field; onSearch gets the text at each edit. */
+export function SearchField(props: { label: string; value: string; onSearch: (text: string) => void; class?: string }): JSX.Element {
+  return (
+    <label class={props.class}>
+      {props.label}
+      <input type="search" value={props.value} onInput={(e) => props.onSearch(e.currentTarget.value)} />
+    </label>
+  );
+}
+
+/** A labelled choice among options, [value, label] pairs; onChoose gets the value chosen. */
+export function Choice(props: { label: string; value: string; options: [string, string][]; onChoose: (value: string) => void }): JSX.Element {
+  return (
+    <label>
+      {props.label}
+      <select value={props.value} onChange={(e) => props.onChoose(e.currentTarget.value)}>
+        {props.options.map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
 

@@ -3,7 +3,7 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import type { operations, Schemas } from "../../../clients/ts/src/client.ts";
 import { api } from "../api.ts";
-import { PageHead, ProblemBox, useLoad, when } from "../ui.tsx";
+import { PageHead, ProblemBox, Table, useLoad, when } from "../ui.tsx";
 import { SpringPager } from "./organizations.tsx";
 
 type Query = NonNullable<operations["listAuditEvents"]["parameters"]["query"]>;
@@ -55,41 +55,26 @@ export function AuditPage({ org }: { org: string }): JSX.Element {
 /** A page of audit events, newest first. */
 function AuditTable({ events, loading }: { events: Schemas["AuditEvent"][] | undefined; loading: boolean }): JSX.Element {
   return (
-    <div class="table-wrap">
-      <table aria-busy={loading}>
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Actor</th>
-            <th scope="col">Action</th>
-            <th scope="col">Target</th>
-            <th scope="col">Outcome</th>
-            <th scope="col">Client</th>
-            <th scope="col">Request</th>
-          </tr>
-        </thead>
-        <tbody>
-          {events?.map((e) => (
-            <tr key={e.id} data-testid="audit-row">
-              <td class="nowrap">{when(e.timestamp)}</td>
-              <td>{e.actor}</td>
-              <td>{e.action}</td>
-              <td>
-                {e.targetType} <code>{e.targetId}</code>
-                {e.detail ? <div class="muted">{e.detail}</div> : null}
-              </td>
-              <td>
-                <span class={e.outcome === "success" ? "badge ok" : "badge bad"}>{e.outcome}</span>
-              </td>
-              <td>{e.clientAddress ?? "—"}</td>
-              <td>
-                <code>{e.requestId}</code>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table wrap columns={["When", "Actor", "Action", "Target", "Outcome", "Client", "Request"]} busy={loading}>
+      {events?.map((e) => (
+        <tr key={e.id} data-testid="audit-row">
+          <td class="nowrap">{when(e.timestamp)}</td>
+          <td>{e.actor}</td>
+          <td>{e.action}</td>
+          <td>
+            {e.targetType} <code>{e.targetId}</code>
+            {e.detail ? <div class="muted">{e.detail}</div> : null}
+          </td>
+          <td>
+            <span class={e.outcome === "success" ? "badge ok" : "badge bad"}>{e.outcome}</span>
+          </td>
+          <td>{e.clientAddress ?? "—"}</td>
+          <td>
+            <code>{e.requestId}</code>
+          </td>
+        </tr>
+      ))}
+    </Table>
   );
 }
 

@@ -4,10 +4,13 @@ import { useState } from "preact/hooks";
 import type { Schemas } from "../../../clients/ts/src/client.ts";
 import { api } from "../api.ts";
 import { Link } from "../router.tsx";
-import { PageHead, ProblemBox, useLoad, when } from "../ui.tsx";
+import { Choice, PageHead, ProblemBox, Table, useLoad, when } from "../ui.tsx";
 import { SpringPager } from "./organizations.tsx";
 
 type Status = Schemas["Delivery"]["status"];
+
+/** The choices of the Status filter of deliveries. */
+const statuses: [string, string][] = [["", "Any"], ["PENDING", "PENDING"], ["DELIVERED", "DELIVERED"], ["FAILED", "FAILED"]];
 
 /** The connectors page. */
 export function ConnectorsPage({ org, ws }: { org: string; ws: string }): JSX.Element {
@@ -46,48 +49,28 @@ function Deliveries({ id }: { id: string }): JSX.Element {
   );
   return (
     <div class="deliveries">
-      <label>
-        Status
-        <select value={status} onChange={(e) => (setStatus(e.currentTarget.value as Status | ""), setPage(0))}>
-          <option value="">Any</option>
-          <option>PENDING</option>
-          <option>DELIVERED</option>
-          <option>FAILED</option>
-        </select>
-      </label>
+      <Choice label="Status" value={status} options={statuses} onChoose={(v) => (setStatus(v as Status | ""), setPage(0))} />
       <ProblemBox problem={list.problem} />
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Created</th>
-              <th scope="col">Status</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Next attempt</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data?.content.map((d) => (
-              <tr key={d.id}>
-                <td>{when(d.created)}</td>
-                <td>
-                  <span class={d.status === "DELIVERED" ? "badge ok" : d.status === "FAILED" ? "badge bad" : "badge"}>{d.status.toLowerCase()}</span>
-                </td>
-                <td>
-                  <ol class="attempts">
-                    {d.attempts.map((a, i) => (
-                      <li key={i}>
-                        {when(a.at)}: {a.statusCode ?? "no status"} in {a.durationMs} ms{a.error ? ` — ${a.error}` : ""}
-                      </li>
-                    ))}
-                  </ol>
-                </td>
-                <td>{when(d.nextAttemptAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table wrap columns={["Created", "Status", "Attempts", "Next attempt"]}>
+        {list.data?.content.map((d) => (
+          <tr key={d.id}>
+            <td>{when(d.created)}</td>
+            <td>
+              <span class={d.status === "DELIVERED" ? "badge ok" : d.status === "FAILED" ? "badge bad" : "badge"}>{d.status.toLowerCase()}</span>
+            </td>
+            <td>
+              <ol class="attempts">
+                {d.attempts.map((a, i) => (
+                  <li key={i}>
+                    {when(a.at)}: {a.statusCode ?? "no status"} in {a.durationMs} ms{a.error ? ` — ${a.error}` : ""}
+                  </li>
+                ))}
+              </ol>
+            </td>
+            <td>{when(d.nextAttemptAt)}</td>
+          </tr>
+        ))}
+      </Table>
       {list.data && list.data.content.length === 0 ? <p class="muted">No delivery.</p> : null}
       <SpringPager page={page} last={list.data?.last ?? true} onPage={setPage} />
     </div>

@@ -4,10 +4,13 @@ import { useState } from "preact/hooks";
 import type { Schemas } from "../../../clients/ts/src/client.ts";
 import { api } from "../api.ts";
 import { Link } from "../router.tsx";
-import { PageHead, ProblemBox, useLoad, when } from "../ui.tsx";
+import { Choice, PageHead, ProblemBox, SearchField, Table, useLoad, when } from "../ui.tsx";
 import { SpringPager } from "./organizations.tsx";
 
 const size = 25;
+
+/** The choices of the State filter (the online query parameter). */
+const onlineStates: [string, string][] = [["", "Any"], ["true", "Online"], ["false", "Offline"]];
 
 /** The devices page. */
 export function DevicesPage({ org, ws }: { org: string; ws: string }): JSX.Element {
@@ -39,29 +42,9 @@ export function DevicesPage({ org, ws }: { org: string; ws: string }): JSX.Eleme
         <Link to={`/orgs/${org}/workspaces/${ws}/connectors`}>Output connectors</Link>
       </PageHead>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Search
-          <input type="search" value={search} onInput={(e) => (setSearch(e.currentTarget.value), setPage(0))} />
-        </label>
-        <label>
-          Tag
-          <select value={tag} onChange={(e) => (setTag(e.currentTarget.value), setPage(0))}>
-            <option value="">Any</option>
-            {tags.data?.content.map((t) => (
-              <option key={t.id} value={t.id}>
-                {t.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          State
-          <select value={online} onChange={(e) => (setOnline(e.currentTarget.value), setPage(0))}>
-            <option value="">Any</option>
-            <option value="true">Online</option>
-            <option value="false">Offline</option>
-          </select>
-        </label>
+        <SearchField label="Search" value={search} onSearch={(v) => (setSearch(v), setPage(0))} />
+        <Choice label="Tag" value={tag} options={[["", "Any"], ...(tags.data?.content.map((t): [string, string] => [t.id, t.name]) ?? [])]} onChoose={(v) => (setTag(v), setPage(0))} />
+        <Choice label="State" value={online} options={onlineStates} onChoose={(v) => (setOnline(v), setPage(0))} />
       </form>
       <ProblemBox problem={assets.problem ?? tags.problem} />
       <DeviceTable org={org} ws={ws} devices={assets.data?.content} loading={assets.loading} />
@@ -74,32 +57,20 @@ export function DevicesPage({ org, ws }: { org: string; ws: string }): JSX.Eleme
 /** The page of devices: name and physical id, online state, tags, last sample. */
 function DeviceTable({ org, ws, devices, loading }: { org: string; ws: string; devices: Schemas["Device"][] | undefined; loading: boolean }): JSX.Element {
   return (
-    <div class="table-wrap">
-      <table aria-busy={loading}>
-        <thead>
-          <tr>
-            <th scope="col">Device</th>
-            <th scope="col">State</th>
-            <th scope="col">Tags</th>
-            <th scope="col">Last sample</th>
-          </tr>
-        </thead>
-        <tbody>
-          {devices?.map((d) => (
-            <tr key={d.id} data-testid="device-row">
-              <td>
-                <Link to={`/orgs/${org}/workspaces/${ws}/devices/${d.id}`}>{d.name}</Link>
-                <div class="muted">{d.deviceId}</div>
-              </td>
-              <td>
-                <span class={d.onlineState === "ONLINE" ? "badge ok" : "badge off"}>{d.onlineState.toLowerCase()}</span>
-              </td>
-              <td>{d.tags?.map((t) => <span class="tag" key={t.id}>{t.name}</span>)}</td>
-              <td>{when(d.lastSampleAt)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table wrap columns={["Device", "State", "Tags", "Last sample"]} busy={loading}>
+      {devices?.map((d) => (
+        <tr key={d.id} data-testid="device-row">
+          <td>
+            <Link to={`/orgs/${org}/workspaces/${ws}/devices/${d.id}`}>{d.name}</Link>
+            <div class="muted">{d.deviceId}</div>
+          </td>
+          <td>
+            <span class={d.onlineState === "ONLINE" ? "badge ok" : "badge off"}>{d.onlineState.toLowerCase()}</span>
+          </td>
+          <td>{d.tags?.map((t) => <span class="tag" key={t.id}>{t.name}</span>)}</td>
+          <td>{when(d.lastSampleAt)}</td>
+        </tr>
+      ))}
+    </Table>
   );
 }

@@ -4,9 +4,12 @@ import { useState } from "preact/hooks";
 import type { ApiKey, ListApiKeysQuery } from "../../../clients/ts/src/client.ts";
 import { api } from "../api.ts";
 import { Link } from "../router.tsx";
-import { PageHead, Pager, ProblemBox, useLoad, when } from "../ui.tsx";
+import { Choice, PageHead, Pager, ProblemBox, SearchField, Table, useLoad, when } from "../ui.tsx";
 
 const take = 20;
+
+/** The choices of the State filter (isActive). */
+const activeStates: [string, string][] = [["", "All"], ["true", "Active"], ["false", "Inactive"]];
 
 /** An NData string literal: quoted, with `"` and `\` escaped. */
 export function literal(s: string): string {
@@ -37,18 +40,8 @@ export function KeysPage({ org }: { org: string }): JSX.Element {
         </Link>
       </PageHead>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Name starts with
-          <input type="search" value={name} onInput={(e) => (setName(e.currentTarget.value), setSkip(0))} />
-        </label>
-        <label>
-          State
-          <select value={active} onChange={(e) => (setActive(e.currentTarget.value), setSkip(0))}>
-            <option value="">All</option>
-            <option value="true">Active</option>
-            <option value="false">Inactive</option>
-          </select>
-        </label>
+        <SearchField label="Name starts with" value={name} onSearch={(v) => (setName(v), setSkip(0))} />
+        <Choice label="State" value={active} options={activeStates} onChoose={(v) => (setActive(v), setSkip(0))} />
       </form>
       <ProblemBox problem={keys.problem} />
       <KeyTable org={org} keys={items} loading={keys.loading} />
@@ -61,36 +54,22 @@ export function KeysPage({ org }: { org: string }): JSX.Element {
 /** A page of keys: name (and the user it acts as), state, permissions, expiry, last use, creation. */
 function KeyTable({ org, keys, loading }: { org: string; keys: ApiKey[]; loading: boolean }): JSX.Element {
   return (
-    <div class="table-wrap">
-      <table aria-busy={loading}>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">State</th>
-            <th scope="col">Permissions</th>
-            <th scope="col">Expires</th>
-            <th scope="col">Last used</th>
-            <th scope="col">Created</th>
-          </tr>
-        </thead>
-        <tbody>
-          {keys.map((k) => (
-            <tr key={k.id} data-testid="key-row">
-              <td>
-                <Link to={`/orgs/${org}/keys/${k.id}`}>{k.name}</Link>
-                {k.userName ? <div class="muted">as {k.userName}</div> : null}
-              </td>
-              <td>
-                <span class={k.isActive ? "badge ok" : "badge off"}>{k.isActive ? "active" : "inactive"}</span>
-              </td>
-              <td>{k.permissions.length === 0 ? <span class="muted">{k.userName ? "the user's rights" : "none"}</span> : k.permissions.map((p) => `${p.scope}:${p.verbs.join("/")}`).join(", ")}</td>
-              <td>{when(k.expiresAt)}</td>
-              <td>{when(k.lastUsedAt)}</td>
-              <td>{when(k.createdAt)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table wrap columns={["Name", "State", "Permissions", "Expires", "Last used", "Created"]} busy={loading}>
+      {keys.map((k) => (
+        <tr key={k.id} data-testid="key-row">
+          <td>
+            <Link to={`/orgs/${org}/keys/${k.id}`}>{k.name}</Link>
+            {k.userName ? <div class="muted">as {k.userName}</div> : null}
+          </td>
+          <td>
+            <span class={k.isActive ? "badge ok" : "badge off"}>{k.isActive ? "active" : "inactive"}</span>
+          </td>
+          <td>{k.permissions.length === 0 ? <span class="muted">{k.userName ? "the user's rights" : "none"}</span> : k.permissions.map((p) => `${p.scope}:${p.verbs.join("/")}`).join(", ")}</td>
+          <td>{when(k.expiresAt)}</td>
+          <td>{when(k.lastUsedAt)}</td>
+          <td>{when(k.createdAt)}</td>
+        </tr>
+      ))}
+    </Table>
   );
 }

@@ -3,7 +3,7 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { api } from "../api.ts";
 import { Link } from "../router.tsx";
-import { PageHead, ProblemBox, useLoad } from "../ui.tsx";
+import { PageHead, ProblemBox, SearchField, Table, useLoad } from "../ui.tsx";
 
 const pageSize = 20;
 
@@ -18,10 +18,7 @@ export function OrganizationsPage(): JSX.Element {
   return (
     <section>
       <PageHead title="Organizations" />
-      <label class="search">
-        Search
-        <input type="search" value={search} onInput={(e) => (setSearch(e.currentTarget.value), setPage(0))} />
-      </label>
+      <SearchField class="search" label="Search" value={search} onSearch={(v) => (setSearch(v), setPage(0))} />
       <ProblemBox problem={orgs.problem} />
       <ul class="cards" aria-busy={orgs.loading}>
         {orgs.data?.content.map((o) => (
@@ -68,29 +65,20 @@ export function OrganizationPage({ org }: { org: string }): JSX.Element {
       <ProblemBox problem={o.problem} />
       <h2>Workspaces</h2>
       {ws.problem?.status === 403 ? <p class="muted">No workspace of this organization is open to you.</p> : <ProblemBox problem={ws.problem} />}
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Workspace</th>
-            <th scope="col">Id</th>
-            <th scope="col">Open</th>
+      <Table columns={["Workspace", "Id", "Open"]}>
+        {ws.data?.content.map((w) => (
+          <tr key={w.id}>
+            <td>{w.name}</td>
+            <td>
+              <code>{w.id}</code>
+            </td>
+            <td class="links">
+              <Link to={`/orgs/${org}/workspaces/${w.id}/devices`}>Devices</Link>
+              <Link to={`/orgs/${org}/workspaces/${w.id}/connectors`}>Output connectors</Link>
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {ws.data?.content.map((w) => (
-            <tr key={w.id}>
-              <td>{w.name}</td>
-              <td>
-                <code>{w.id}</code>
-              </td>
-              <td class="links">
-                <Link to={`/orgs/${org}/workspaces/${w.id}/devices`}>Devices</Link>
-                <Link to={`/orgs/${org}/workspaces/${w.id}/connectors`}>Output connectors</Link>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </Table>
       {ws.data && ws.data.content.length === 0 ? <p class="muted">No workspace you may see.</p> : null}
       <SpringPager page={page} last={ws.data?.last ?? true} onPage={setPage} />
     </section>
