@@ -33,6 +33,16 @@ type KeyFacts struct {
 	Organization string
 	Permissions  []store.Permission
 	ExpiresAt    *time.Time
+	// Allowance is the key's request allowance, its own or else its
+	// organization's default; nil when neither has one. It is read with the
+	// key, so a cached principal carries it and a change to either evicts it.
+	Allowance *Allowance
+}
+
+// Allowance is a request budget: Limit requests per Period.
+type Allowance struct {
+	Limit  int64
+	Period time.Duration
 }
 
 // factsOf is what k is, copied so that later changes to k do not show.
@@ -40,6 +50,9 @@ func factsOf(k *store.APIKey) *KeyFacts {
 	f := &KeyFacts{ID: k.ID, Organization: deref(k.OrganizationID), Permissions: k.Permissions}
 	if k.ExpiresAt != nil {
 		f.ExpiresAt = new(*k.ExpiresAt)
+	}
+	if limit, period, ok := k.Allowance(); ok {
+		f.Allowance = &Allowance{Limit: limit, Period: time.Duration(period) * time.Second}
 	}
 	return f
 }

@@ -2,7 +2,6 @@ package keyverify_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/keyplane/keyplane/auth/nws4"
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/keyverify"
+	"github.com/keyplane/keyplane/limits"
 	"github.com/keyplane/keyplane/server"
 	"github.com/keyplane/keyplane/store"
 	"github.com/keyplane/keyplane/store/storetest"
@@ -41,7 +41,7 @@ type world struct {
 // limitAfter allows n requests, then none (the rate-limit seam).
 type limitAfter struct{ n atomic.Int32 }
 
-func (l *limitAfter) Allow(context.Context, string) (bool, error) { return l.n.Add(-1) >= 0, nil }
+func (l *limitAfter) Allow(string, *limits.Rate) bool { return l.n.Add(-1) >= 0 }
 
 func newWorld(t *testing.T, st *store.Store) *world {
 	t.Helper()

@@ -82,11 +82,8 @@ func newHarness(t testing.TB, st *store.Store, opts ...func(*server.Config)) *ha
 	}
 	// Every test runs with the rate limiter on (keys without an allowance
 	// are not limited), on the harness clock.
-	rates := limits.NewKeys(limits.NewCounter(nil, "test"), st.APIKeys, st.Changes, nil)
+	rates := limits.NewKeys(limits.NewCounter(nil, "test"), nil)
 	rates.SetClock(clock.Now)
-	if err := rates.Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 	cfg := server.Config{
 		RateLimits:    rates,
 		KeyRateLimits: rates,

@@ -96,5 +96,24 @@ func TestRateLimits(t *testing.T) {
 		if got, _ := strconv.Atoi(res.Hdr.Get("X-RateLimit-Remaining")); got != 8 {
 			t.Errorf("after the default changed: remaining %d, want 8 (2 used in this window)", got)
 		}
+		// A key's own new limit applies at once too (its cached principal
+		// carried the old one), and removing it falls back to the default.
+		for i, tc := range []struct {
+			name      string
+			rateLimit any
+			want      string
+		}{
+			{"own limit raised", map[string]any{"limit": 7, "periodSeconds": 60}, "7"},
+			{"own limit removed (absent from the PUT)", nil, "10"},
+		} {
+			body := map[string]any{"name": "own", "isActive": true, "_v": own.UnderscoreV + int64(i), "organizationId": org, "permissions": read}
+			if tc.rateLimit != nil {
+				body["rateLimit"] = tc.rateLimit
+			}
+			h.do(t, req{method: "PUT", path: "/apikeys/" + own.Id, body: body}).want(200)
+			if got := get(*own.ClientSecret).want(200).Hdr.Get("X-RateLimit-Limit"); got != tc.want {
+				t.Errorf("%s: X-RateLimit-Limit %q, want %s", tc.name, got, tc.want)
+			}
+		}
 	})
 }

@@ -71,13 +71,15 @@ type Config struct {
 	RateLimits RateLimiter
 }
 
-// RateLimiter decides one request of a key after authentication: limited is
-// false when the key has no allowance. *limits.Keys is the production one.
+// RateLimiter decides one request of a key after authentication, with the
+// allowance the key was read with (own; nil: none of its own or of its
+// organization): limited is false when the key has no allowance.
+// *limits.Keys is the production one.
 type RateLimiter interface {
-	Take(ctx context.Context, keyID string) (d limits.Decision, limited bool, err error)
+	Take(keyID string, own *limits.Rate) (d limits.Decision, limited bool)
 	// RateOf is the key's allowance, spending nothing (for the rule that a
 	// limited key gives no key more than its own).
-	RateOf(ctx context.Context, keyID string) (r limits.Rate, limited bool, err error)
+	RateOf(own *limits.Rate) (r limits.Rate, limited bool)
 }
 
 // Authenticator turns a request's credentials into a principal; an error

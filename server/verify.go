@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/limits"
 )
 
 // KeyRateLimiter decides whether a key may make one more request: the seam
@@ -17,8 +18,9 @@ import (
 // nothing.
 type KeyRateLimiter interface {
 	// Allow reports whether the key may make one more request now, and
-	// spends that request of its allowance when it may.
-	Allow(ctx context.Context, keyID string) (bool, error)
+	// spends that request of its allowance (own, as in RateLimiter) when it
+	// may.
+	Allow(keyID string, own *limits.Rate) bool
 }
 
 // VerifyKey serves POST /v3/keys/verify: whether a credential another
@@ -57,11 +59,7 @@ func (s *Server) VerifyKey(ctx context.Context, req gen.VerifyKeyRequestObject) 
 		}
 	}
 	if code == gen.VerifyCodeVALID && s.keyLimits != nil {
-		ok, err := s.keyLimits.Allow(ctx, v.Key.ID)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
+		if !s.keyLimits.Allow(v.Key.ID, allowanceOf(v.Key)) {
 			code = gen.VerifyCodeRATELIMITED
 		}
 	}

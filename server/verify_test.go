@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/keyplane/keyplane/auth/nws4"
 	"github.com/keyplane/keyplane/gen"
+	"github.com/keyplane/keyplane/limits"
 	"github.com/keyplane/keyplane/server"
 	"github.com/keyplane/keyplane/store"
 	"github.com/keyplane/keyplane/store/storetest"
@@ -424,8 +424,8 @@ func TestVerifyKeyCountsAsUse(t *testing.T) {
 // is RATE_LIMITED (and shown); a key that fails otherwise never reaches it.
 func TestVerifyKeyRateLimited(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		limits := &countedLimits{allow: 1}
-		h := newHarness(t, st, func(c *server.Config) { c.KeyRateLimits = limits })
+		counted := &countedLimits{allow: 1}
+		h := newHarness(t, st, func(c *server.Config) { c.KeyRateLimits = counted })
 		e := newVerifyEnv(t, h)
 		service := req{apiKey: *e.service.ClientSecret}
 		key := map[string]any{"key": *e.reader.ClientSecret}
@@ -436,7 +436,7 @@ func TestVerifyKeyRateLimited(t *testing.T) {
 		wantVerdict(t, h.verify(t, service, map[string]any{"key": *e.disabled.ClientSecret}), gen.VerifyCodeDISABLED, &e.disabled)
 		wantVerdict(t, h.verify(t, service, map[string]any{"key": *e.reader.ClientSecret, "permission": map[string]any{"scope": "ASSET", "verb": "DELETE"}}),
 			gen.VerifyCodeFORBIDDEN, &e.reader)
-		if got := limits.asked(); len(got) != 3 || got[0] != e.reader.Id {
+		if got := counted.asked(); len(got) != 3 || got[0] != e.reader.Id {
 			t.Errorf("the limiter was asked about %v, want the valid key 3 times", got)
 		}
 	})
@@ -449,11 +449,11 @@ type countedLimits struct {
 	keys  []string
 }
 
-func (l *countedLimits) Allow(_ context.Context, keyID string) (bool, error) {
+func (l *countedLimits) Allow(keyID string, _ *limits.Rate) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.keys = append(l.keys, keyID)
-	return len(l.keys) <= l.allow, nil
+	return len(l.keys) <= l.allow
 }
 
 func (l *countedLimits) asked() []string {

@@ -51,6 +51,24 @@ type APIKey struct {
 	RateLimit  *int64
 	RatePeriod *int64
 	Version    int64
+	// OrgRateLimit and OrgRatePeriod are the default allowance of the key's
+	// organization: Get, BySecretDigest and ByClientID read them in the
+	// key's own statement (see Allowance).
+	OrgRateLimit  *int64 `gorm:"->"`
+	OrgRatePeriod *int64 `gorm:"->"`
+}
+
+// Allowance is the key's request allowance: its own, else its
+// organization's default (as read with the key); ok is false when neither
+// has one.
+func (k *APIKey) Allowance() (limit, periodSeconds int64, ok bool) {
+	switch {
+	case k.RateLimit != nil && k.RatePeriod != nil:
+		return *k.RateLimit, *k.RatePeriod, true
+	case k.OrgRateLimit != nil && k.OrgRatePeriod != nil:
+		return *k.OrgRateLimit, *k.OrgRatePeriod, true
+	}
+	return 0, 0, false
 }
 
 // APIKeyFields is the NData schema of GET /apikeys: every field of the wire
@@ -157,18 +175,27 @@ func activeFilter(filters []ndata.Filter) (active, only bool) {
 
 // Get returns the key with id, or ErrNotFound.
 func (r *APIKeys) Get(ctx context.Context, id string) (*APIKey, error) {
-	return first[APIKey](ctx, r.db, "id = ?", id)
+	return r.one(ctx, "api_keys.id = ?", id)
+}
+
+// one is the key matching the condition, with its organization's default
+// allowance, or ErrNotFound.
+func (r *APIKeys) one(ctx context.Context, query string, args ...any) (*APIKey, error) {
+	return take[APIKey](r.db.WithContext(ctx).Table("api_keys").
+		Select("api_keys.*, organizations.rate_limit AS org_rate_limit, organizations.rate_period AS org_rate_period").
+		Joins("LEFT JOIN organizations ON organizations.id = api_keys.organization_id").
+		Where(query, args...))
 }
 
 // BySecretDigest finds the key whose current secret, or previous secret still
 // in its grace period, has this SHA-256 digest: one indexed lookup, no scan.
 func (r *APIKeys) BySecretDigest(ctx context.Context, digest []byte, at time.Time) (*APIKey, error) {
-	return first[APIKey](ctx, r.db, "secret_digest = ? OR (prev_secret_digest = ? AND prev_secret_expires_at > ?)", digest, digest, at)
+	return r.one(ctx, "api_keys.secret_digest = ? OR (api_keys.prev_secret_digest = ? AND api_keys.prev_secret_expires_at > ?)", digest, digest, at)
 }
 
 // ByClientID finds a key by its public HMAC credential.
 func (r *APIKeys) ByClientID(ctx context.Context, clientID string) (*APIKey, error) {
-	return first[APIKey](ctx, r.db, "client_id = ?", clientID)
+	return r.one(ctx, "api_keys.client_id = ?", clientID)
 }
 
 // Create inserts k at version 1. A key with the same id (or, impossibly, the

@@ -125,25 +125,3 @@ func (r *RateLimits) Leave(ctx context.Context, replica string) error {
 	}
 	return nil
 }
-
-// RateLimit returns the request allowance of key id: its own, else its
-// organization's default; ok is false when it has none. A key that does not
-// exist is ErrNotFound.
-func (r *APIKeys) RateLimit(ctx context.Context, id string) (limit, periodSeconds int64, ok bool, err error) {
-	var row struct {
-		Limit, Period *int64
-	}
-	res := r.db.WithContext(ctx).Raw(`SELECT COALESCE(k.rate_limit, o.rate_limit) AS "limit",
-		CASE WHEN k.rate_limit IS NOT NULL THEN k.rate_period ELSE o.rate_period END AS period
-		FROM api_keys k LEFT JOIN organizations o ON o.id = k.organization_id WHERE k.id = ?`, id).Scan(&row)
-	if res.Error != nil {
-		return 0, 0, false, fmt.Errorf("read rate limit of key %s: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return 0, 0, false, ErrNotFound
-	}
-	if row.Limit == nil || row.Period == nil {
-		return 0, 0, false, nil
-	}
-	return *row.Limit, *row.Period, true, nil
-}

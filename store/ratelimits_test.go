@@ -63,7 +63,7 @@ func TestRateLimitWindows(t *testing.T) {
 }
 
 // TestKeyRateLimit: a key's own limit wins over its organization's default;
-// without either it has none.
+// without either it has none. Every read that authenticates a key carries it.
 func TestKeyRateLimit(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := t.Context()
@@ -86,13 +86,23 @@ func TestKeyRateLimit(t *testing.T) {
 			{"organization default", inherits.ID, 100, 60, true},
 			{"no organization, no limit", none.ID, 0, 0, false},
 		} {
-			l, p, ok, err := st.APIKeys.RateLimit(ctx, tc.id)
-			if err != nil || l != tc.limit || p != tc.period || ok != tc.ok {
-				t.Errorf("%s: (%d, %d, %v, %v), want (%d, %d, %v)", tc.name, l, p, ok, err, tc.limit, tc.period, tc.ok)
+			byID, err := st.APIKeys.Get(ctx, tc.id)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if _, _, _, err := st.APIKeys.RateLimit(ctx, "000000000000000000000000"); err != store.ErrNotFound {
-			t.Errorf("missing key: %v, want ErrNotFound", err)
+			bySecret, err := st.APIKeys.BySecretDigest(ctx, byID.SecretDigest, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			byClient, err := st.APIKeys.ByClientID(ctx, byID.ClientID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for read, k := range map[string]*store.APIKey{"Get": byID, "BySecretDigest": bySecret, "ByClientID": byClient} {
+				if l, p, ok := k.Allowance(); l != tc.limit || p != tc.period || ok != tc.ok {
+					t.Errorf("%s, read with %s: allowance (%d, %d, %v), want (%d, %d, %v)", tc.name, read, l, p, ok, tc.limit, tc.period, tc.ok)
+				}
+			}
 		}
 	})
 }

@@ -264,7 +264,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	in.authn.RootDigest = rootDigest
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	background := runBackground(bgCtx, st, in.authn, in.worker, log)
-	limiting := runRateLimits(bgCtx, in.counter, in.rates, cfg.rateLimitSync, log)
+	limiting := runRateLimits(bgCtx, in.counter, cfg.rateLimitSync, log)
 	defer func() {
 		stopBackground()
 		<-background // the last usage batch is written before the store closes
@@ -335,7 +335,7 @@ func wire(cfg config, st *store.Store, sealer *auth.Sealer, secretKey []byte, lo
 		in.kinds.Close()
 		return nil, err
 	}
-	in.rates = limits.NewKeys(in.counter, st.APIKeys, st.Changes, cfg.keyRateLimit)
+	in.rates = limits.NewKeys(in.counter, cfg.keyRateLimit)
 	in.authn.Limiter.Share(in.counter)
 	in.api, err = server.New(server.Config{Logger: log, Auth: in.authn, Sealer: sealer, Tokens: tokens, Limiter: in.authn.Limiter,
 		Proxies: in.authn.Proxies, RateLimits: in.rates, KeyRateLimits: in.rates,
@@ -478,16 +478,12 @@ func rateCounter(st *store.Store) (*limits.Counter, error) {
 }
 
 // runRateLimits joins the replicas sharing rate limits (before this one
-// serves), then reconciles every interval and follows changes of
-// allowances until ctx ends; the channel closes after the last
-// reconciliation.
-func runRateLimits(ctx context.Context, counter *limits.Counter, rates *limits.Keys, interval time.Duration, log *slog.Logger) <-chan struct{} {
+// serves), then reconciles every interval until ctx ends; the channel
+// closes after the last reconciliation.
+func runRateLimits(ctx context.Context, counter *limits.Counter, interval time.Duration, log *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
 	if err := counter.Join(ctx, interval); err != nil && ctx.Err() == nil {
 		log.Warn("rate limits: cannot join the other replicas yet", "err", err)
-	}
-	if err := rates.Run(ctx); err != nil && ctx.Err() == nil {
-		log.Warn("rate limits: cannot follow changes; allowances refresh every 10 s", "err", err)
 	}
 	go func() {
 		defer close(done)
