@@ -9,35 +9,40 @@ import (
 // The gate leaves what handlers need of the raw request in the context: the
 // strict handlers receive only typed parameters.
 
-type rawQueryKey struct{}
+// requestFacts is what the gate keeps of the raw request, in one context
+// value (one allocation, not one per fact).
+type requestFacts struct {
+	id            string // the request id, for audit records
+	clientAddress string // the peer, or the forwarded client behind a trusted proxy
+	rawQuery      string // the query as sent, for NData lists
+}
 
-type requestIDKey struct{}
+type requestFactsKey struct{}
 
-type clientAddressKey struct{}
+func withRequestFacts(ctx context.Context, f *requestFacts) context.Context {
+	return context.WithValue(ctx, requestFactsKey{}, f)
+}
+
+// factsFrom is the request's facts; zero outside the gate.
+func factsFrom(ctx context.Context) requestFacts {
+	if f, ok := ctx.Value(requestFactsKey{}).(*requestFacts); ok {
+		return *f
+	}
+	return requestFacts{}
+}
 
 // clientAddress is the client's address as the gate saw it: the peer, or
 // the forwarded client behind a trusted proxy (auth.Proxies.ClientIP).
-func clientAddress(ctx context.Context) string {
-	addr, _ := ctx.Value(clientAddressKey{}).(string)
-	return addr
-}
-
-func withRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
-}
+func clientAddress(ctx context.Context) string { return factsFrom(ctx).clientAddress }
 
 // requestID is the id of the request, for audit records.
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+func requestID(ctx context.Context) string { return factsFrom(ctx).id }
 
 // listQuery parses the request's NData query for a list endpoint. The strict
 // handlers receive only typed parameters, so the gate keeps the raw query in
 // the context for this.
 func listQuery(ctx context.Context, schema ndata.Schema) (ndata.Query, error) {
-	raw, _ := ctx.Value(rawQueryKey{}).(string)
-	values, err := ndata.ParseRawQuery(raw)
+	values, err := ndata.ParseRawQuery(factsFrom(ctx).rawQuery)
 	if err != nil {
 		return ndata.Query{}, err
 	}

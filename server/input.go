@@ -8,12 +8,10 @@ import (
 	"math"
 	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/keyplane/keyplane/gen"
@@ -40,17 +38,10 @@ const MaxNumberDigits = 1000
 // the operation does not define (never silently ignored). Each refusal is a
 // 400 whose error names the parameter or the body member. It returns the
 // JSON body it read (nil when there is none, or it is not JSON).
-func checkInput(req *http.Request, route *routers.Route, params map[string]string) ([]byte, error) {
-	declared := map[string]bool{}
-	for _, ref := range slices.Concat(route.PathItem.Parameters, route.Operation.Parameters) {
-		p := ref.Value
-		if p.In == openapi3.ParameterInHeader {
-			if err := checkText(p.Name, req.Header.Get(p.Name)); err != nil {
-				return nil, err
-			}
-		}
-		if p.In == openapi3.ParameterInQuery {
-			declared[p.Name] = true
+func checkInput(req *http.Request, route *routers.Route, op *operation, params map[string]string) ([]byte, error) {
+	for _, name := range op.headers {
+		if err := checkText(name, req.Header.Get(name)); err != nil {
+			return nil, err
 		}
 	}
 	for name, v := range params {
@@ -62,12 +53,11 @@ func checkInput(req *http.Request, route *routers.Route, params map[string]strin
 	if err != nil {
 		return nil, err
 	}
-	takesInput := route.Operation.Responses.Value("400") != nil // probes and documents ignore a cache-buster
 	for name, vs := range query {
 		if err := checkText(name, name); err != nil {
 			return nil, err
 		}
-		if !declared[name] && takesInput {
+		if !op.query[name] && op.strictQuery {
 			return nil, invalid(gen.ProblemError{MemberName: name, Message: "unknown query parameter", Code: new("unknown")})
 		}
 		for _, v := range vs {

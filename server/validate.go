@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +33,8 @@ type gate struct {
 	// Echo has already matched the request, so the gate looks the
 	// operation up instead of matching the path again.
 	routes map[string]*routers.Route
+	// operations are the per-operation facts the gate checks, by operation.
+	operations map[*openapi3.Operation]*operation
 	// router matches what Echo could not route, to tell 404 from 405.
 	router routers.Router
 	// literal are the methods of each spec path without parameters: Echo
@@ -63,12 +64,13 @@ func newGate(a Authenticator, proxies auth.Proxies, rates RateLimiter, validateR
 		return nil, fmt.Errorf("build spec router: %w", err)
 	}
 	g := &gate{
-		routes:  echoRoutes(spec),
-		literal: literalPaths(spec),
-		router:  router,
-		auth:    a,
-		proxies: proxies,
-		rates:   rates,
+		routes:     echoRoutes(spec),
+		operations: operationsOf(spec),
+		literal:    literalPaths(spec),
+		router:     router,
+		auth:       a,
+		proxies:    proxies,
+		rates:      rates,
 		opts: &openapi3filter.Options{
 			MultiError:          true,
 			SkipSettingDefaults: true,                                  // handlers apply defaults; the request stays as sent
@@ -178,9 +180,10 @@ func (g *gate) allowed(req *http.Request) []string {
 func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]string, next echo.HandlerFunc) error {
 	req := c.Request()
 	ctx := req.Context()
-	ctx = withRequestID(ctx, c.Response().Header().Get(echo.HeaderXRequestID))
-	ctx = context.WithValue(ctx, clientAddressKey{}, g.proxies.ClientIP(req))
-	if secured(route) {
+	ctx = withRequestFacts(ctx, &requestFacts{id: c.Response().Header().Get(echo.HeaderXRequestID),
+		clientAddress: g.proxies.ClientIP(req), rawQuery: req.URL.RawQuery})
+	op := g.operationOf(route)
+	if op.secured {
 		p, err := g.auth.Authenticate(req)
 		if err != nil {
 			return err
@@ -190,8 +193,7 @@ func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]str
 		}
 		ctx = auth.WithPrincipal(ctx, p)
 	}
-	ctx = context.WithValue(ctx, rawQueryKey{}, req.URL.RawQuery)
-	body, err := checkInput(req, route, params)
+	body, err := checkInput(req, route, op, params)
 	if err != nil {
 		return err
 	}
@@ -199,9 +201,11 @@ func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]str
 	if bulk {
 		opts = g.bulkOpts
 	}
-	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
-	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
-		return requestProblem(err)
+	if op.validated {
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			return requestProblem(err)
+		}
 	}
 	if bulk {
 		samples, err := decodeBulk(req, body)
@@ -222,9 +226,9 @@ func (g *gate) limit(c echo.Context, p *auth.Principal) error {
 	if g.rates == nil || p.KeyID == "" {
 		return nil
 	}
-	d, limited, err := g.rates.Take(c.Request().Context(), p.KeyID)
-	if err != nil || !limited {
-		return err
+	d, limited := g.rates.Take(p.KeyID, allowanceOf(p.Key()))
+	if !limited {
+		return nil
 	}
 	h := c.Response().Header()
 	h.Set("X-RateLimit-Limit", strconv.FormatInt(d.Limit, 10))
@@ -250,20 +254,6 @@ var unguarded = map[string]bool{
 
 // dataStreamsRoute is akenza's live data WebSocket.
 const dataStreamsRoute = "/v3/data-streams"
-
-// secured reports whether the operation demands credentials.
-func secured(route *routers.Route) bool {
-	reqs := route.Spec.Security
-	if route.Operation.Security != nil {
-		reqs = *route.Operation.Security
-	}
-	for _, r := range reqs {
-		if len(r) == 0 { // an empty requirement means anonymous access is allowed
-			return false
-		}
-	}
-	return len(reqs) > 0
-}
 
 // requestProblem turns kin-openapi's validation errors into a 400 (or 415)
 // problem whose errors name each failing parameter or body member. Messages
