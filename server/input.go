@@ -49,6 +49,9 @@ func checkInput(req *http.Request, route *routers.Route, op *operation, params m
 			return nil, err
 		}
 	}
+	if req.URL.RawQuery == "" {
+		return checkBody(req, route)
+	}
 	query, err := ndata.ParseRawQuery(req.URL.RawQuery) // keeps ';', which NData values use
 	if err != nil {
 		return nil, err
@@ -66,6 +69,12 @@ func checkInput(req *http.Request, route *routers.Route, op *operation, params m
 			}
 		}
 	}
+	return checkBody(req, route)
+}
+
+// checkBody reads a JSON body and checks it as checkInput says; it returns
+// nil when there is none or it is not JSON (the validator answers 415).
+func checkBody(req *http.Request, route *routers.Route) ([]byte, error) {
 	if route.Operation.RequestBody == nil || req.Body == nil || req.Body == http.NoBody {
 		return nil, nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"regexp"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -36,32 +35,13 @@ func assignRequestID() echo.MiddlewareFunc {
 	})
 }
 
-// singleLeadingSlash routes a path that starts with several slashes as the
-// path with one: clients that join a base URL ending in "/" with "/apikeys"
-// send "//apikeys". Only routing changes: r.RequestURI keeps the path as
-// sent, which is what an HMAC signature covers.
-func singleLeadingSlash(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		u := c.Request().URL
-		if strings.HasPrefix(u.Path, "//") {
-			routed := *u
-			routed.Path = "/" + strings.TrimLeft(u.Path, "/")
-			if u.RawPath != "" {
-				routed.RawPath = "/" + strings.TrimLeft(u.RawPath, "/")
-			}
-			c.Request().URL = &routed
-		}
-		return next(c)
-	}
-}
-
 type traceIDKey struct{}
 
 // traceContext accepts a W3C traceparent header, so that logs and problem
 // bodies carry the caller's trace id; without one, the request id stands in.
 func traceContext(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if m := traceparent.FindStringSubmatch(c.Request().Header.Get("traceparent")); m != nil && m[1] != "00000000000000000000000000000000" {
+		if m := traceparent.FindStringSubmatch(c.Request().Header.Get("Traceparent")); m != nil && m[1] != "00000000000000000000000000000000" {
 			req := c.Request()
 			c.SetRequest(req.WithContext(context.WithValue(req.Context(), traceIDKey{}, m[1])))
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -102,6 +103,23 @@ type API struct {
 	Metrics http.Handler
 }
 
+// ServeHTTP serves r with Echo, routing a path that starts with several
+// slashes as the path with one: clients that join a base URL ending in "/"
+// with "/apikeys" send "//apikeys". Only routing changes: r.RequestURI keeps
+// the path as sent, which is what an HMAC signature covers. (Done here, not
+// as Echo "pre" middleware, which Echo would wrap around every request.)
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if u := r.URL; strings.HasPrefix(u.Path, "//") {
+		routed := *u
+		routed.Path = "/" + strings.TrimLeft(u.Path, "/")
+		if u.RawPath != "" {
+			routed.RawPath = "/" + strings.TrimLeft(u.RawPath, "/")
+		}
+		r.URL = &routed
+	}
+	a.Echo.ServeHTTP(w, r)
+}
+
 // Server implements gen.StrictServerInterface over a store.
 type Server struct {
 	store   *store.Store
@@ -173,7 +191,6 @@ func New(cfg Config, st *store.Store) (*API, error) {
 	e.HTTPErrorHandler = s.handleError
 	e.Binder = &decodedBinder{}
 	e.JSONSerializer = exactJSON{}
-	e.Pre(singleLeadingSlash)
 	e.Use(
 		assignRequestID(),
 		traceContext,

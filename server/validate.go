@@ -148,6 +148,9 @@ var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 func (g *gate) find(c echo.Context) (*routers.Route, map[string]string, error) {
 	if route, ok := g.routes[c.Request().Method+" "+c.Path()]; ok {
 		names, values := c.ParamNames(), c.ParamValues()
+		if len(names) == 0 {
+			return route, nil, nil
+		}
 		params := make(map[string]string, len(names))
 		for i, name := range names {
 			if v, err := url.PathUnescape(values[i]); err == nil {
