@@ -145,7 +145,7 @@ measure_load() {
 }
 
 echo "== warm-up" >&2
-taskset -c 1 wrk -t2 -c$CONN -d2s -H "Authorization: Bearer $ROOT" "$KP/v3/organizations/$ORG" >/dev/null
+taskset -c 1 wrk -t2 -c$CONN -d5s -H "Authorization: Bearer $ROOT" "$KP/v3/organizations/$ORG" >/dev/null
 echo "== load ($RUNS × $DUR, $CONN connections)" >&2
 measure "bare Echo v4 hello" "$BASE/hello"
 measure "keyplane /healthz" "$KP/healthz"

