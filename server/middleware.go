@@ -2,11 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"regexp"
+	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/keyplane/keyplane/auth"
 )
@@ -22,32 +23,7 @@ var traceparent = regexp.MustCompile(`^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[
 // kept; anything else is replaced, so logs never carry arbitrary client text.
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// assignRequestID assigns each request an id (a valid one sent by the client is
-// kept), echoed as X-Request-Id and carried by logs and problems.
-func assignRequestID() echo.MiddlewareFunc {
-	return middleware.RequestIDWithConfig(middleware.RequestIDConfig{
-		Skipper: func(c echo.Context) bool {
-			if id := c.Request().Header.Get(echo.HeaderXRequestID); id != "" && !requestIDPattern.MatchString(id) {
-				c.Request().Header.Del(echo.HeaderXRequestID)
-			}
-			return false
-		},
-	})
-}
-
 type traceIDKey struct{}
-
-// traceContext accepts a W3C traceparent header, so that logs and problem
-// bodies carry the caller's trace id; without one, the request id stands in.
-func traceContext(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if m := traceparent.FindStringSubmatch(c.Request().Header.Get("Traceparent")); m != nil && m[1] != "00000000000000000000000000000000" {
-			req := c.Request()
-			c.SetRequest(req.WithContext(context.WithValue(req.Context(), traceIDKey{}, m[1])))
-		}
-		return next(c)
-	}
-}
 
 // traceID is the request's W3C trace id, or its request id.
 func traceID(c echo.Context) string {
@@ -57,50 +33,80 @@ func traceID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
 
-// observe writes one structured log line and the metrics of each request.
-// It logs the path, never the query or headers, which may carry credentials,
-// and the client address the rate limits use (the peer, or the client named
-// by a trusted proxy), never a header anyone could forge.
+// observe gives each request its id (a valid one the client sent is kept),
+// echoed as X-Request-Id and carried by logs and problems; accepts a W3C
+// traceparent, so that logs and problem bodies carry the caller's trace id
+// (without one, the request id stands in); and, once the request is
+// answered, writes its metrics and one structured log line. One middleware
+// rather than three: Echo wraps each around every request.
+//
+// The log line names the path, never the query or headers, which may carry
+// credentials, and the client address the rate limits use (the peer, or the
+// client named by a trusted proxy), never a header anyone could forge.
 func observe(log *slog.Logger, m *metrics, proxies auth.Proxies) echo.MiddlewareFunc {
-	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true, LogRequestID: true,
-		LogError: true, HandleError: true,
-		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			operation, _ := c.Get(operationKey).(string)
-			if operation == "" {
-				operation = "unmatched"
-				if unguarded[c.Path()] {
-					operation = c.Path()
-				}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			req := c.Request()
+			id := req.Header.Get(echo.HeaderXRequestID)
+			if id == "" || !requestIDPattern.MatchString(id) {
+				id = rand.Text()
 			}
-			m.observe(operation, v.Status, v.Latency.Seconds())
-			level := slog.LevelInfo
-			switch {
-			case v.Status >= 500:
-				level = slog.LevelError
-			case operation == "getHealthz" || operation == "getReadyz":
-				// A load balancer probing every second would drown the
-				// access log; failures of /readyz still log as errors.
-				level = slog.LevelDebug
+			c.Response().Header().Set(echo.HeaderXRequestID, id)
+			if t := traceparent.FindStringSubmatch(req.Header.Get("Traceparent")); t != nil && t[1] != "00000000000000000000000000000000" {
+				c.SetRequest(req.WithContext(context.WithValue(req.Context(), traceIDKey{}, t[1])))
 			}
-			if !log.Enabled(c.Request().Context(), level) {
-				return nil
+			err := next(c)
+			if err != nil {
+				c.Error(err)
 			}
-			attrs := []slog.Attr{
-				slog.String("request_id", v.RequestID),
-				slog.String("trace_id", traceID(c)),
-				slog.String("operation", operation),
-				slog.String("method", v.Method),
-				slog.String("path", v.URIPath),
-				slog.Int("status", v.Status),
-				slog.Duration("latency", v.Latency),
-				slog.String("remote_ip", proxies.ClientIP(c.Request())),
-			}
-			if p := auth.PrincipalFrom(c.Request().Context()); p != nil {
-				attrs = append(attrs, slog.String("principal", p.Subject))
-			}
-			log.LogAttrs(context.Background(), level, "request", attrs...)
-			return nil
-		},
-	})
+			logRequest(c, log, m, proxies, id, time.Since(start))
+			return err
+		}
+	}
+}
+
+// logRequest records one answered request: its metrics, and its log line
+// when the level is enabled (probes log at debug, failures as errors).
+func logRequest(c echo.Context, log *slog.Logger, m *metrics, proxies auth.Proxies, id string, latency time.Duration) {
+	operation, _ := c.Get(operationKey).(string)
+	if operation == "" {
+		operation = "unmatched"
+		if unguarded[c.Path()] {
+			operation = c.Path()
+		}
+	}
+	status := c.Response().Status
+	m.observe(operation, status, latency.Seconds())
+	level := slog.LevelInfo
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case operation == "getHealthz" || operation == "getReadyz":
+		// A load balancer probing every second would drown the access
+		// log; failures of /readyz still log as errors.
+		level = slog.LevelDebug
+	}
+	req := c.Request()
+	if !log.Enabled(req.Context(), level) {
+		return
+	}
+	path := req.URL.Path
+	if path == "" {
+		path = "/"
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", id),
+		slog.String("trace_id", traceID(c)),
+		slog.String("operation", operation),
+		slog.String("method", req.Method),
+		slog.String("path", path),
+		slog.Int("status", status),
+		slog.Duration("latency", latency),
+		slog.String("remote_ip", proxies.ClientIP(req)),
+	}
+	if p := auth.PrincipalFrom(req.Context()); p != nil {
+		attrs = append(attrs, slog.String("principal", p.Subject))
+	}
+	log.LogAttrs(context.Background(), level, "request", attrs...)
 }

@@ -192,8 +192,6 @@ func New(cfg Config, st *store.Store) (*API, error) {
 	e.Binder = &decodedBinder{}
 	e.JSONSerializer = exactJSON{}
 	e.Use(
-		assignRequestID(),
-		traceContext,
 		observe(cfg.Logger, s.metrics, cfg.Proxies),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: cfg.BodyLimit, Skipper: isBulk}),
