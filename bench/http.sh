@@ -5,18 +5,19 @@
 # wrk cannot sign), 16 connections, the median of RUNS runs of DUR each, on
 # PostgreSQL. It prints one table: requests per second, p99 latency, and the
 # ratio each point is judged by (to bare Echo, or to the root bearer on the
-# same operation). PostgreSQL at KEYPLANE_BENCH_POSTGRES_URL (default: the
+# same operation), the median of ratios each taken against a run of the
+# reference made just before. PostgreSQL at KEYPLANE_BENCH_POSTGRES_URL (default: the
 # machine's), in a schema of its own, dropped at the end.
 #
-#   bash bench/http.sh            # RUNS=3 DUR=8s
+#   bash bench/http.sh            # RUNS=3 DUR=6s
 #   RUNS=1 DUR=3s bash bench/http.sh
-#   ONLY='Echo|root|x-api' bash bench/http.sh   # only the points matching the regex (and bare Echo)
+#   ONLY='healthz|NWS4' bash bench/http.sh   # only the points matching the regex
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PG=${KEYPLANE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 RUNS=${RUNS:-3}
-DUR=${DUR:-8s}
+DUR=${DUR:-6s}
 CONN=16
 ROWS=${ROWS:-100000}
 ONLY=${ONLY:-.}
@@ -108,72 +109,81 @@ FROM n;
 ANALYZE;
 SQL
 
-# measure NAME URL HEADER...: the median requests/s and its p99 over $RUNS runs of wrk.
-results=()
-measure() {
-	local name=$1 url=$2
-	shift 2
-	[[ $name =~ $ONLY || $name == "bare Echo v4 hello" ]] || return 0
+# wrk_run URL HEADER…: one wrk run, "requests/s p99".
+wrk_run() {
+	local url=$1
+	shift
 	local hdrs=()
 	for h in "$@"; do hdrs+=(-H "$h"); done
-	local runs=()
-	for _ in $(seq 1 "$RUNS"); do
-		local out rps p99
-		out=$(taskset -c 1 wrk -t2 -c$CONN -d"$DUR" --latency "${hdrs[@]}" "$url")
-		rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
-		p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-		if echo "$out" | grep -q 'Non-2xx'; then echo "warning: $name answered non-2xx" >&2; fi
-		runs+=("$rps $p99")
-	done
-	results+=("$name|$(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p")")
-	echo "   $name: ${results[-1]#*|}" >&2
+	local out
+	out=$(taskset -c 1 wrk -t2 -c$CONN -d"$DUR" --latency "${hdrs[@]}" "$url")
+	if echo "$out" | grep -q 'Non-2xx'; then echo "warning: $url answered non-2xx" >&2; fi
+	echo "$out" | awk '/^Requests\/sec/ {r = $2} $1 == "99%" {p = $2} END {print r, p}'
 }
-# measure_load NAME ARGS…: the same with bench/load (NWS4).
-measure_load() {
-	local name=$1
-	shift
+# load_run ARGS…: one run of bench/load (NWS4, which wrk cannot sign).
+load_run() {
+	local out
+	out=$(taskset -c 1 "$tmp/load" -c $CONN -d "$DUR" "$@")
+	if ! echo "$out" | grep -q 'non-200 0$'; then echo "warning: NWS4 answered non-200: $out" >&2; fi
+	echo "$out" | awk '{print $2, $6}'
+}
+# The references the ratios are taken against.
+bare() { wrk_run "$BASE/hello"; }
+root_get() { wrk_run "$KP/v3/organizations/$ORG" "Authorization: Bearer $ROOT"; }
+median() { sort -n | sed -n "$(((RUNS + 1) / 2))p"; }
+
+# point NAME REF COMMAND…: $RUNS runs of COMMAND, each right after a run of
+# its reference REF (bare, root_get, or none); the median requests/s and p99,
+# and the median of the per-pair ratios. The machine's speed drifts over
+# minutes here (±20 %), so a point is compared with a reference measured
+# beside it, not with one measured at the start.
+results=()
+point() {
+	local name=$1 ref=$2
+	shift 2
 	[[ $name =~ $ONLY ]] || return 0
-	local runs=()
+	local runs=() ratios=() r p
 	for _ in $(seq 1 "$RUNS"); do
-		local out
-		out=$(taskset -c 1 "$tmp/load" -c $CONN -d "$DUR" "$@")
-		if ! echo "$out" | grep -q 'non-200 0$'; then echo "warning: $name answered non-200: $out" >&2; fi
-		runs+=("$(echo "$out" | awk '{print $2, $6}')")
+		r=""
+		if [[ $ref != none ]]; then r=$($ref); fi
+		p=$("$@")
+		runs+=("$p")
+		if [[ -n $r ]]; then ratios+=("$(awk -v a="${p%% *}" -v b="${r%% *}" 'BEGIN {printf "%.3f", a / b}')"); fi
 	done
-	results+=("$name|$(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p")")
+	local ratio=""
+	if [[ ${#ratios[@]} -gt 0 ]]; then
+		ratio=$(printf '%s\n' "${ratios[@]}" | median)
+		case $ref in
+		bare) ratio="$(printf '%.2f' "$ratio") × bare Echo" ;;
+		root_get) ratio="$(printf '%.2f' "$ratio") × root bearer" ;;
+		esac
+	fi
+	results+=("$name|$(printf '%s\n' "${runs[@]}" | median)|$ratio")
 	echo "   $name: ${results[-1]#*|}" >&2
 }
 
 echo "== warm-up" >&2
 taskset -c 1 wrk -t2 -c$CONN -d5s -H "Authorization: Bearer $ROOT" "$KP/v3/organizations/$ORG" >/dev/null
-echo "== load ($RUNS × $DUR, $CONN connections)" >&2
-measure "bare Echo v4 hello" "$BASE/hello"
-measure "keyplane /healthz" "$KP/healthz"
-measure "GET organization, root bearer" "$KP/v3/organizations/$ORG" "Authorization: Bearer $ROOT"
-measure "GET organization, x-api-key" "$KP/v3/organizations/$ORG" "x-api-key: $SECRET"
-measure "GET organization, key acting as a user" "$KP/v3/organizations/$ORG" "x-api-key: $AS_USER"
-measure "GET organization, login bearer" "$KP/v3/organizations/$ORG" "Authorization: Bearer $LOGIN"
-measure_load "GET organization, NWS4 (Go signer)" -url "$KP/v3/organizations/$ORG" -client-id "$CLIENT" -secret "$SECRET"
-measure "GET device, x-api-key" "$KP/v3/devices/$DEV" "x-api-key: $SECRET"
-measure "GET /apikeys isActive=true, -createdAt, \$take=100 ($ROWS keys)" "$KP/apikeys?isActive=true&\$sort=-createdAt&\$take=100" "Authorization: Bearer $ROOT"
-measure "GET /apikeys, the same with \$skipTotal" "$KP/apikeys?isActive=true&\$sort=-createdAt&\$take=100&\$skipTotal=true" "Authorization: Bearer $ROOT"
-measure "GET /v3/assets size=25, name ($ROWS devices)" "$KP/v3/assets?workspaceId=$BIG&size=25&sort=name,asc" "Authorization: Bearer $ROOT"
-measure "GET /v3/assets, the same with skipTotal" "$KP/v3/assets?workspaceId=$BIG&size=25&sort=name,asc&skipTotal=true" "Authorization: Bearer $ROOT"
-measure "GET /v3/assets size=25, name, SQLite ($ROWS devices)" "$LITE/v3/assets?workspaceId=$LWS&size=25&sort=name,asc" "Authorization: Bearer $ROOT"
+echo "== load ($RUNS × $DUR per point and per reference, $CONN connections)" >&2
+point "bare Echo v4 hello" none bare
+point "keyplane /healthz" bare wrk_run "$KP/healthz"
+point "GET organization, root bearer" bare root_get
+point "GET organization, x-api-key" root_get wrk_run "$KP/v3/organizations/$ORG" "x-api-key: $SECRET"
+point "GET organization, key acting as a user" root_get wrk_run "$KP/v3/organizations/$ORG" "x-api-key: $AS_USER"
+point "GET organization, login bearer" root_get wrk_run "$KP/v3/organizations/$ORG" "Authorization: Bearer $LOGIN"
+point "GET organization, NWS4 (Go signer)" root_get load_run -url "$KP/v3/organizations/$ORG" -client-id "$CLIENT" -secret "$SECRET"
+point "GET device, x-api-key" none wrk_run "$KP/v3/devices/$DEV" "x-api-key: $SECRET"
+point "GET /apikeys isActive=true, -createdAt, \$take=100 ($ROWS keys)" none wrk_run "$KP/apikeys?isActive=true&\$sort=-createdAt&\$take=100" "Authorization: Bearer $ROOT"
+point "GET /apikeys, the same with \$skipTotal" none wrk_run "$KP/apikeys?isActive=true&\$sort=-createdAt&\$take=100&\$skipTotal=true" "Authorization: Bearer $ROOT"
+point "GET /v3/assets size=25, name ($ROWS devices)" none wrk_run "$KP/v3/assets?workspaceId=$BIG&size=25&sort=name,asc" "Authorization: Bearer $ROOT"
+point "GET /v3/assets, the same with skipTotal" none wrk_run "$KP/v3/assets?workspaceId=$BIG&size=25&sort=name,asc&skipTotal=true" "Authorization: Bearer $ROOT"
+point "GET /v3/assets size=25, name, SQLite ($ROWS devices)" none wrk_run "$LITE/v3/assets?workspaceId=$LWS&size=25&sort=name,asc" "Authorization: Bearer $ROOT"
 
 echo
 printf '| %s | %s | %s | %s |\n' "point" "req/s" "p99" "ratio"
 printf '|---|---|---|---|\n'
-value() { for r in "${results[@]}"; do [[ ${r%%|*} == "$1" ]] && { echo "${r#*|}" | awk '{print $1}'; return; }; done; }
-echo_base=$(value "bare Echo v4 hello")
-root=$(value "GET organization, root bearer")
 for r in "${results[@]}"; do
-	name=${r%%|*}
-	read -r rps p99 <<<"${r#*|}"
-	case $name in
-	"keyplane /healthz" | "GET organization, root bearer") ratio=$(awk -v a="$rps" -v b="$echo_base" 'BEGIN {printf "%.2f × bare Echo", a / b}') ;;
-	"GET organization, "*) ratio=$(awk -v a="$rps" -v b="$root" 'BEGIN {printf "%.2f × root bearer", a / b}') ;;
-	*) ratio="" ;;
-	esac
+	IFS='|' read -r name measured ratio <<<"$r"
+	read -r rps p99 <<<"$measured"
 	printf '| %s | %.0f | %s | %s |\n' "$name" "$rps" "$p99" "$ratio"
 done
