@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/keyplane/keyplane/auth"
 	"github.com/keyplane/keyplane/connector"
@@ -186,6 +185,10 @@ func New(cfg Config, st *store.Store) (*API, error) {
 		return nil, err
 	}
 
+	bodyLimit, err := limitBody(cfg.BodyLimit, cfg.BulkBodyLimit)
+	if err != nil {
+		return nil, err
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -193,9 +196,7 @@ func New(cfg Config, st *store.Store) (*API, error) {
 	e.JSONSerializer = exactJSON{}
 	e.Use(
 		observe(cfg.Logger, s.metrics, cfg.Proxies),
-		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
-		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: cfg.BodyLimit, Skipper: isBulk}),
-		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: cfg.BulkBodyLimit, Skipper: not(isBulk)}),
+		bodyLimit,
 		g.middleware,
 	)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
@@ -234,5 +235,3 @@ func guardMetrics(authn Authenticator, metrics http.Handler) echo.HandlerFunc {
 const bulkRoute = "/v3/devices/:deviceId/backfill/bulk"
 
 func isBulk(c echo.Context) bool { return c.Path() == bulkRoute }
-
-func not(f middleware.Skipper) middleware.Skipper { return func(c echo.Context) bool { return !f(c) } }
