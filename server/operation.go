@@ -23,6 +23,11 @@ type operation struct {
 	// validated: kin-openapi has something to check (parameters or a
 	// body); without, validating the request would find nothing.
 	validated bool
+	// unsecured is the operation without security requirements, what the
+	// gate has kin-openapi validate: the gate authenticated the request
+	// already, and kin-openapi's pass over the security schemes (with a
+	// no-op authenticator) found nothing and cost 2% of a GET.
+	unsecured *openapi3.Operation
 }
 
 // operationsOf indexes the operations of spec.
@@ -48,7 +53,18 @@ func newOperation(spec *openapi3.T, item *openapi3.PathItem, op *openapi3.Operat
 		}
 	}
 	o.validated = len(params) > 0 || op.RequestBody != nil
+	unsecured := *op
+	unsecured.Security = &openapi3.SecurityRequirements{}
+	o.unsecured = &unsecured
 	return o
+}
+
+// validationRoute is route as the gate has kin-openapi validate it: with
+// the operation's unsecured copy.
+func (o *operation) validationRoute(route *routers.Route) *routers.Route {
+	r := *route
+	r.Operation = o.unsecured
+	return &r
 }
 
 // operationOf is the facts of route's operation.

@@ -205,7 +205,7 @@ func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]str
 		opts = g.bulkOpts
 	}
 	if op.validated {
-		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op.validationRoute(route), Options: opts}
 		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
 			return requestProblem(err)
 		}
