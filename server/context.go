@@ -12,6 +12,7 @@ import (
 // requestFacts is what the gate keeps of the raw request, in one context
 // value (one allocation, not one per fact).
 type requestFacts struct {
+	operation     string // the spec's operationId, for logs, metrics and audit records
 	id            string // the request id, for audit records
 	clientAddress string // the peer, or the forwarded client behind a trusted proxy
 	rawQuery      string // the query as sent, for NData lists

@@ -60,6 +60,24 @@ type harness struct {
 	authn  *auth.Authenticator
 	clock  *testClock
 	rates  *limits.Keys
+
+	signMu     sync.Mutex
+	lastSigned time.Time // the latest NWS4 timestamp do signed with
+}
+
+// signTime is the timestamp of the next request do signs: the clock's time,
+// but at least a millisecond after the previous one, so that two equal
+// requests sent within a millisecond are two signatures, not a replay
+// (NWS4 timestamps have millisecond precision).
+func (h *harness) signTime() time.Time {
+	h.signMu.Lock()
+	defer h.signMu.Unlock()
+	at := h.clock.Now().Truncate(time.Millisecond)
+	if !at.After(h.lastSigned) {
+		at = h.lastSigned.Add(time.Millisecond)
+	}
+	h.lastSigned = at
+	return at
 }
 
 // newHarness serves st; opts change the server's configuration.
@@ -206,7 +224,7 @@ func (h *harness) do(t testing.TB, r req) *response {
 	if r.hmac != nil {
 		at := r.signAt
 		if at.IsZero() {
-			at = h.clock.Now()
+			at = h.signTime()
 		}
 		if err := nws4.Sign(hr, data, *r.hmac, at); err != nil {
 			t.Fatal(err)

@@ -15,10 +15,6 @@ import (
 	"github.com/keyplane/keyplane/auth"
 )
 
-// operationKey is where the gate leaves the operationId of the request in the
-// Echo context, for logs and metrics.
-const operationKey = "keyplane.operation"
-
 // traceparent is the W3C trace context header: version-traceid-parentid-flags.
 var traceparent = regexp.MustCompile(`^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$`)
 
@@ -85,7 +81,7 @@ func observe(log *slog.Logger, m *metrics, proxies auth.Proxies) echo.Middleware
 // logRequest records one answered request: its metrics, and its log line
 // when the level is enabled (probes log at debug, failures as errors).
 func logRequest(c echo.Context, log *slog.Logger, m *metrics, proxies auth.Proxies, id string, latency time.Duration) {
-	operation, _ := c.Get(operationKey).(string)
+	operation := factsFrom(c.Request().Context()).operation
 	if operation == "" {
 		operation = "unmatched"
 		if unguarded[c.Path()] {

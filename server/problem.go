@@ -218,7 +218,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		body.Detail = new(p.Detail)
 		body.Message = new(p.Detail)
 	}
-	operation, _ := c.Get(operationKey).(string)
+	operation := factsFrom(req.Context()).operation
 	switch {
 	case p.Status == http.StatusForbidden:
 		body.Message = new("Permission denied")

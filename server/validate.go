@@ -29,10 +29,10 @@ import (
 // Authentication comes first so that an anonymous caller learns nothing about
 // the request shapes.
 type gate struct {
-	// routes are the spec's operations by Echo route ("GET /v3/x/:id"):
+	// routes are the spec's operations by Echo route (GET, /v3/x/:id):
 	// Echo has already matched the request, so the gate looks the
 	// operation up instead of matching the path again.
-	routes map[string]*routers.Route
+	routes map[routeKey]*routers.Route
 	// operations are the per-operation facts the gate checks, by operation.
 	operations map[*openapi3.Operation]*operation
 	// router matches what Echo could not route, to tell 404 from 405.
@@ -104,7 +104,8 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return problemf(http.StatusNotFound, 0, "no operation at %s", req.URL.Path)
 		}
-		c.Set(operationKey, route.Operation.OperationID)
+		c.SetRequest(req.WithContext(withRequestFacts(req.Context(), &requestFacts{operation: route.Operation.OperationID,
+			id: c.Response().Header().Get(echo.HeaderXRequestID), clientAddress: g.proxies.ClientIP(req), rawQuery: req.URL.RawQuery})))
 		if g.responses != nil {
 			return g.responses.check(c, route, params, func() error { return g.serve(c, route, params, next) })
 		}
@@ -112,14 +113,17 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// routeKey is a method and an Echo route path.
+type routeKey struct{ method, path string }
+
 // echoRoutes indexes the spec's operations by the Echo route each is
 // registered under ({name} written :name, as the generated code does).
-func echoRoutes(spec *openapi3.T) map[string]*routers.Route {
-	routes := map[string]*routers.Route{}
+func echoRoutes(spec *openapi3.T) map[routeKey]*routers.Route {
+	routes := map[routeKey]*routers.Route{}
 	for path, item := range spec.Paths.Map() {
 		echoPath := pathParam.ReplaceAllString(path, ":$1")
 		for method, op := range item.Operations() {
-			routes[method+" "+echoPath] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
+			routes[routeKey{method, echoPath}] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
 		}
 	}
 	return routes
@@ -146,7 +150,7 @@ var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 // find is the operation of the request and its path parameters: Echo's
 // match when it found one, else the spec router's answer (404 or 405).
 func (g *gate) find(c echo.Context) (*routers.Route, map[string]string, error) {
-	if route, ok := g.routes[c.Request().Method+" "+c.Path()]; ok {
+	if route, ok := g.routes[routeKey{c.Request().Method, c.Path()}]; ok {
 		names, values := c.ParamNames(), c.ParamValues()
 		if len(names) == 0 {
 			return route, nil, nil
@@ -182,9 +186,7 @@ func (g *gate) allowed(req *http.Request) []string {
 // calls the handler.
 func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]string, next echo.HandlerFunc) error {
 	req := c.Request()
-	ctx := req.Context()
-	ctx = withRequestFacts(ctx, &requestFacts{id: c.Response().Header().Get(echo.HeaderXRequestID),
-		clientAddress: g.proxies.ClientIP(req), rawQuery: req.URL.RawQuery})
+	ctx := req.Context() // with the request's facts (middleware)
 	op := g.operationOf(route)
 	if op.secured {
 		p, err := g.auth.Authenticate(req)
@@ -195,6 +197,8 @@ func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]str
 			return err
 		}
 		ctx = auth.WithPrincipal(ctx, p)
+		c.SetRequest(req.WithContext(ctx))
+		req = c.Request()
 	}
 	body, err := checkInput(req, route, op, params)
 	if err != nil {
@@ -217,7 +221,6 @@ func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]str
 		}
 		c.Set(decodedBodyKey, samples)
 	}
-	c.SetRequest(req.WithContext(ctx))
 	return next(c)
 }
 
