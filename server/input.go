@@ -12,7 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/keyplane/keyplane/gen"
 	"github.com/keyplane/keyplane/store/ndata"
@@ -38,7 +38,7 @@ const MaxNumberDigits = 1000
 // the operation does not define (never silently ignored). Each refusal is a
 // 400 whose error names the parameter or the body member. It returns the
 // JSON body it read (nil when there is none, or it is not JSON).
-func checkInput(req *http.Request, route *routers.Route, op *operation, params map[string]string) ([]byte, error) {
+func checkInput(req *http.Request, op *operation, params map[string]string) ([]byte, error) {
 	for _, name := range op.headers {
 		if err := checkText(name, req.Header.Get(name)); err != nil {
 			return nil, err
@@ -50,7 +50,7 @@ func checkInput(req *http.Request, route *routers.Route, op *operation, params m
 		}
 	}
 	if req.URL.RawQuery == "" {
-		return checkBody(req, route)
+		return checkBody(req, op.route.Operation)
 	}
 	query, err := ndata.ParseRawQuery(req.URL.RawQuery) // keeps ';', which NData values use
 	if err != nil {
@@ -69,13 +69,13 @@ func checkInput(req *http.Request, route *routers.Route, op *operation, params m
 			}
 		}
 	}
-	return checkBody(req, route)
+	return checkBody(req, op.route.Operation)
 }
 
 // checkBody reads a JSON body and checks it as checkInput says; it returns
 // nil when there is none or it is not JSON (the validator answers 415).
-func checkBody(req *http.Request, route *routers.Route) ([]byte, error) {
-	if route.Operation.RequestBody == nil || req.Body == nil || req.Body == http.NoBody {
+func checkBody(req *http.Request, op *openapi3.Operation) ([]byte, error) {
+	if op.RequestBody == nil || req.Body == nil || req.Body == http.NoBody {
 		return nil, nil
 	}
 	// Media types are case-insensitive (RFC 9110 §8.3.1): Application/JSON

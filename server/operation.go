@@ -7,9 +7,16 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 )
 
-// operation is what the gate asks of a spec operation on every request,
-// worked out once when the server starts instead of per request.
+// operation is a spec operation as the gate serves it, with what the gate
+// asks of it on every request worked out once, when the server starts.
 type operation struct {
+	// route is kin-openapi's route of the operation (the response
+	// validator checks against it); validation is the same route with the
+	// operation's security requirements removed, which is what kin-openapi
+	// validates requests against: the gate authenticated the request
+	// already, and kin-openapi's pass over the security schemes (with a
+	// no-op authenticator) found nothing and cost 2% of a GET.
+	route, validation *routers.Route
 	// secured: a credential is required (some security requirement, none of
 	// them empty).
 	secured bool
@@ -23,27 +30,12 @@ type operation struct {
 	// validated: kin-openapi has something to check (parameters or a
 	// body); without, validating the request would find nothing.
 	validated bool
-	// unsecured is the operation without security requirements, what the
-	// gate has kin-openapi validate: the gate authenticated the request
-	// already, and kin-openapi's pass over the security schemes (with a
-	// no-op authenticator) found nothing and cost 2% of a GET.
-	unsecured *openapi3.Operation
 }
 
-// operationsOf indexes the operations of spec.
-func operationsOf(spec *openapi3.T) map[*openapi3.Operation]*operation {
-	out := map[*openapi3.Operation]*operation{}
-	for _, item := range spec.Paths.Map() {
-		for _, op := range item.Operations() {
-			out[op] = newOperation(spec, item, op)
-		}
-	}
-	return out
-}
-
-func newOperation(spec *openapi3.T, item *openapi3.PathItem, op *openapi3.Operation) *operation {
-	o := &operation{query: map[string]bool{}, secured: secured(spec, op), strictQuery: op.Responses.Value("400") != nil}
-	params := slices.Concat(item.Parameters, op.Parameters)
+func newOperation(route *routers.Route) *operation {
+	op := route.Operation
+	o := &operation{route: route, query: map[string]bool{}, secured: secured(route.Spec, op), strictQuery: op.Responses.Value("400") != nil}
+	params := slices.Concat(route.PathItem.Parameters, op.Parameters)
 	for _, ref := range params {
 		switch ref.Value.In {
 		case openapi3.ParameterInHeader:
@@ -55,24 +47,10 @@ func newOperation(spec *openapi3.T, item *openapi3.PathItem, op *openapi3.Operat
 	o.validated = len(params) > 0 || op.RequestBody != nil
 	unsecured := *op
 	unsecured.Security = &openapi3.SecurityRequirements{}
-	o.unsecured = &unsecured
+	validation := *route
+	validation.Operation = &unsecured
+	o.validation = &validation
 	return o
-}
-
-// validationRoute is route as the gate has kin-openapi validate it: with
-// the operation's unsecured copy.
-func (o *operation) validationRoute(route *routers.Route) *routers.Route {
-	r := *route
-	r.Operation = o.unsecured
-	return &r
-}
-
-// operationOf is the facts of route's operation.
-func (g *gate) operationOf(route *routers.Route) *operation {
-	if op, ok := g.operations[route.Operation]; ok {
-		return op
-	}
-	return newOperation(route.Spec, route.PathItem, route.Operation)
 }
 
 // secured reports whether op needs a credential: some security requirement

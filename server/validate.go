@@ -32,9 +32,7 @@ type gate struct {
 	// routes are the spec's operations by Echo route (GET, /v3/x/:id):
 	// Echo has already matched the request, so the gate looks the
 	// operation up instead of matching the path again.
-	routes map[routeKey]*routers.Route
-	// operations are the per-operation facts the gate checks, by operation.
-	operations map[*openapi3.Operation]*operation
+	routes map[routeKey]*operation
 	// router matches what Echo could not route, to tell 404 from 405.
 	router routers.Router
 	// literal are the methods of each spec path without parameters: Echo
@@ -64,13 +62,12 @@ func newGate(a Authenticator, proxies auth.Proxies, rates RateLimiter, validateR
 		return nil, fmt.Errorf("build spec router: %w", err)
 	}
 	g := &gate{
-		routes:     echoRoutes(spec),
-		operations: operationsOf(spec),
-		literal:    literalPaths(spec),
-		router:     router,
-		auth:       a,
-		proxies:    proxies,
-		rates:      rates,
+		routes:  echoRoutes(spec),
+		literal: literalPaths(spec),
+		router:  router,
+		auth:    a,
+		proxies: proxies,
+		rates:   rates,
 		opts: &openapi3filter.Options{
 			MultiError:          true,
 			SkipSettingDefaults: true,                                  // handlers apply defaults; the request stays as sent
@@ -92,7 +89,7 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		req := c.Request()
-		route, params, err := g.find(c)
+		op, params, err := g.find(c)
 		if methods, ok := g.literal[req.URL.Path]; err == nil && ok && !methods[req.Method] {
 			err = routers.ErrMethodNotAllowed
 		}
@@ -104,12 +101,12 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return problemf(http.StatusNotFound, 0, "no operation at %s", req.URL.Path)
 		}
-		c.SetRequest(req.WithContext(withRequestFacts(req.Context(), &requestFacts{operation: route.Operation.OperationID,
+		c.SetRequest(req.WithContext(withRequestFacts(req.Context(), &requestFacts{operation: op.route.Operation.OperationID,
 			id: c.Response().Header().Get(echo.HeaderXRequestID), clientAddress: g.proxies.ClientIP(req), rawQuery: req.URL.RawQuery})))
 		if g.responses != nil {
-			return g.responses.check(c, route, params, func() error { return g.serve(c, route, params, next) })
+			return g.responses.check(c, op.route, params, func() error { return g.serve(c, op, params, next) })
 		}
-		return g.serve(c, route, params, next)
+		return g.serve(c, op, params, next)
 	}
 }
 
@@ -118,12 +115,12 @@ type routeKey struct{ method, path string }
 
 // echoRoutes indexes the spec's operations by the Echo route each is
 // registered under ({name} written :name, as the generated code does).
-func echoRoutes(spec *openapi3.T) map[routeKey]*routers.Route {
-	routes := map[routeKey]*routers.Route{}
+func echoRoutes(spec *openapi3.T) map[routeKey]*operation {
+	routes := map[routeKey]*operation{}
 	for path, item := range spec.Paths.Map() {
 		echoPath := pathParam.ReplaceAllString(path, ":$1")
 		for method, op := range item.Operations() {
-			routes[routeKey{method, echoPath}] = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
+			routes[routeKey{method, echoPath}] = newOperation(&routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op})
 		}
 	}
 	return routes
@@ -149,11 +146,11 @@ var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
 // find is the operation of the request and its path parameters: Echo's
 // match when it found one, else the spec router's answer (404 or 405).
-func (g *gate) find(c echo.Context) (*routers.Route, map[string]string, error) {
-	if route, ok := g.routes[routeKey{c.Request().Method, c.Path()}]; ok {
+func (g *gate) find(c echo.Context) (*operation, map[string]string, error) {
+	if op, ok := g.routes[routeKey{c.Request().Method, c.Path()}]; ok {
 		names, values := c.ParamNames(), c.ParamValues()
 		if len(names) == 0 {
-			return route, nil, nil
+			return op, nil, nil
 		}
 		params := make(map[string]string, len(names))
 		for i, name := range names {
@@ -163,9 +160,13 @@ func (g *gate) find(c echo.Context) (*routers.Route, map[string]string, error) {
 				params[name] = values[i]
 			}
 		}
-		return route, params, nil
+		return op, params, nil
 	}
-	return g.router.FindRoute(c.Request())
+	route, params, err := g.router.FindRoute(c.Request())
+	if err != nil {
+		return nil, nil, err
+	}
+	return newOperation(route), params, nil
 }
 
 // allowed lists the methods the spec defines on the request's path, for the
@@ -184,10 +185,9 @@ func (g *gate) allowed(req *http.Request) []string {
 
 // serve authenticates and validates the request of a found route, then
 // calls the handler.
-func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]string, next echo.HandlerFunc) error {
+func (g *gate) serve(c echo.Context, op *operation, params map[string]string, next echo.HandlerFunc) error {
 	req := c.Request()
 	ctx := req.Context() // with the request's facts (middleware)
-	op := g.operationOf(route)
 	if op.secured {
 		p, err := g.auth.Authenticate(req)
 		if err != nil {
@@ -200,16 +200,16 @@ func (g *gate) serve(c echo.Context, route *routers.Route, params map[string]str
 		c.SetRequest(req.WithContext(ctx))
 		req = c.Request()
 	}
-	body, err := checkInput(req, route, op, params)
+	body, err := checkInput(req, op, params)
 	if err != nil {
 		return err
 	}
-	opts, bulk := g.opts, route.Operation.OperationID == bulkOperation
+	opts, bulk := g.opts, op.route.Operation.OperationID == bulkOperation
 	if bulk {
 		opts = g.bulkOpts
 	}
 	if op.validated {
-		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op.validationRoute(route), Options: opts}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op.validation, Options: opts}
 		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
 			return requestProblem(err)
 		}
