@@ -47,26 +47,50 @@ func take[T any](q *gorm.DB) (*T, error) {
 // server CPU (BenchmarkRequest). Placeholders are $1, $2…, which PostgreSQL
 // and SQLite both take; columns scan into the model's own field types, so a
 // value reads back as through GORM.
-func scanRow(db *gorm.DB, query string, args []any, dst ...any) error {
-	err := db.Statement.ConnPool.QueryRowContext(db.Statement.Context, query, args...).Scan(dst...)
+func scanRow(ctx context.Context, db *gorm.DB, query string, args []any, dst ...any) error {
+	err := db.Statement.ConnPool.QueryRowContext(ctx, query, args...).Scan(dst...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
 	}
 	return err
 }
 
-// placeholders is "$first, $first+1, …" for n parameters: the IN list of a
-// hand-written statement.
-func placeholders(first, n int) string {
+// inList is the IN list of a hand-written statement for values, numbered
+// from parameter $first ("$first, $first+1, …"), and its arguments.
+func inList(first int, values []string) (string, []any) {
 	var b strings.Builder
-	for i := range n {
+	args := make([]any, len(values))
+	for i, v := range values {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteByte('$')
 		b.WriteString(strconv.Itoa(first + i))
+		args[i] = v
 	}
-	return b.String()
+	return b.String(), args
+}
+
+// queryRows runs a hand-written statement on the pool and scans each row
+// of its answer with scan (scanEach).
+func queryRows(ctx context.Context, db *gorm.DB, query string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := db.Statement.ConnPool.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	return scanEach(rows, scan)
+}
+
+// scanEach calls scan for each row of rows, then closes them; the first
+// error of either ends it.
+func scanEach(rows *sql.Rows, scan func(*sql.Rows) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // list returns one page of the rows of T matching q and the number of
@@ -146,16 +170,16 @@ func find[T any](q *gorm.DB) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []T
-	for rows.Next() {
+	err = scanEach(rows, func(rows *sql.Rows) error {
 		var v T
 		if err := rows.Scan(any(&v).(scanned).columns()...); err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, v)
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
 // countFiltered counts the rows of q. On PostgreSQL the count is planned for
@@ -182,14 +206,10 @@ func rowCounts(ctx context.Context, db *gorm.DB, name string, keys []string) (in
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	args := make([]any, 0, 1+len(keys))
-	args = append(args, name)
-	for _, k := range keys {
-		args = append(args, k)
-	}
+	in, args := inList(2, keys)
 	var n int64
-	err := db.WithContext(ctx).Statement.ConnPool.QueryRowContext(ctx,
-		`SELECT COALESCE(SUM(n), 0) FROM row_counts WHERE name = $1 AND key IN (`+placeholders(2, len(keys))+`)`, args...).Scan(&n)
+	err := db.Statement.ConnPool.QueryRowContext(ctx,
+		`SELECT COALESCE(SUM(n), 0) FROM row_counts WHERE name = $1 AND key IN (`+in+`)`, append([]any{name}, args...)...).Scan(&n)
 	return n, err
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"time"
@@ -34,10 +35,12 @@ type Device struct {
 	DeviceTypeName string `gorm:"->"`
 }
 
-func (*Device) selectColumns() string {
-	return "id, organization_id, workspace_id, device_id, data_flow_id, name, description, connectivity, online_timeout, " +
-		"properties, last_sample_at, version, created_at, updated_at"
-}
+// deviceColumns are the columns Device.columns scans.
+const deviceColumns = "devices.id, devices.organization_id, devices.workspace_id, devices.device_id, devices.data_flow_id, " +
+	"devices.name, devices.description, devices.connectivity, devices.online_timeout, devices.properties, " +
+	"devices.last_sample_at, devices.version, devices.created_at, devices.updated_at"
+
+func (*Device) selectColumns() string { return deviceColumns }
 
 func (d *Device) columns() []any {
 	return []any{&d.ID, &d.OrganizationID, &d.WorkspaceID, &d.DeviceID, &d.DataFlowID, &d.Name, &d.Description,
@@ -105,32 +108,28 @@ func (r *Devices) List(ctx context.Context, f AssetFilter, q ndata.Query) ([]Dev
 // nameFlows fills in the data flow and device type names of ds with one
 // statement over their distinct data flows.
 func (r *Devices) nameFlows(ctx context.Context, ds []Device) error {
-	var ids []any
+	var ids []string
 	for _, d := range ds {
-		if !slices.Contains(ids, any(d.DataFlowID)) {
-			ids = append(ids, d.DataFlowID)
-		}
+		ids = append(ids, d.DataFlowID)
 	}
-	if len(ids) == 0 {
+	slices.Sort(ids)
+	if ids = slices.Compact(ids); len(ids) == 0 {
 		return nil
 	}
-	rows, err := r.db.Statement.ConnPool.QueryContext(ctx, `SELECT f.id, f.name, COALESCE(t.id, ''), COALESCE(t.name, '')
-		FROM data_flows f LEFT JOIN device_types t ON t.id = f.device_type_id WHERE f.id IN (`+placeholders(1, len(ids))+`)`, ids...)
-	if err != nil {
-		return fmt.Errorf("data flows of devices: %w", err)
-	}
-	defer rows.Close()
 	type names struct{ flow, typeID, typeName string }
 	flows := make(map[string]names, len(ids))
-	for rows.Next() {
+	in, args := inList(1, ids)
+	err := queryRows(ctx, r.db, `SELECT f.id, f.name, COALESCE(t.id, ''), COALESCE(t.name, '')
+		FROM data_flows f LEFT JOIN device_types t ON t.id = f.device_type_id WHERE f.id IN (`+in+`)`, args, func(rows *sql.Rows) error {
 		var id string
 		var n names
 		if err := rows.Scan(&id, &n.flow, &n.typeID, &n.typeName); err != nil {
-			return fmt.Errorf("data flows of devices: %w", err)
+			return err
 		}
 		flows[id] = n
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("data flows of devices: %w", err)
 	}
 	for i := range ds {
@@ -197,14 +196,9 @@ func (r *Devices) onlineCondition() string {
 // type, in one statement, or ErrNotFound.
 func (r *Devices) Get(ctx context.Context, id string) (*Device, error) {
 	var d Device
-	err := scanRow(r.db.WithContext(ctx), `SELECT d.id, d.organization_id, d.workspace_id, d.device_id, d.data_flow_id, d.name,
-		d.description, d.connectivity, d.online_timeout, d.properties, d.last_sample_at, d.version, d.created_at, d.updated_at,
-		COALESCE(f.name, ''), COALESCE(t.id, ''), COALESCE(t.name, '')
-		FROM devices d LEFT JOIN data_flows f ON f.id = d.data_flow_id LEFT JOIN device_types t ON t.id = f.device_type_id
-		WHERE d.id = $1`, []any{id},
-		&d.ID, &d.OrganizationID, &d.WorkspaceID, &d.DeviceID, &d.DataFlowID, &d.Name,
-		&d.Description, &d.Connectivity, &d.OnlineTimeout, &d.Properties, &d.LastSampleAt, &d.Version, &d.CreatedAt, &d.UpdatedAt,
-		&d.FlowName, &d.DeviceTypeID, &d.DeviceTypeName)
+	err := scanRow(ctx, r.db, `SELECT `+deviceColumns+`, COALESCE(f.name, ''), COALESCE(t.id, ''), COALESCE(t.name, '')
+		FROM devices LEFT JOIN data_flows f ON f.id = devices.data_flow_id LEFT JOIN device_types t ON t.id = f.device_type_id
+		WHERE devices.id = $1`, []any{id}, append(d.columns(), &d.FlowName, &d.DeviceTypeID, &d.DeviceTypeName)...)
 	if err != nil {
 		return nil, fmt.Errorf("read device: %w", err)
 	}

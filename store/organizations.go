@@ -97,7 +97,7 @@ func (r *Organizations) List(ctx context.Context, q ndata.Query, ids []string, s
 // written out by hand (see scanRow).
 func (r *Organizations) Get(ctx context.Context, id string) (*Organization, error) {
 	var o Organization
-	err := scanRow(r.db.WithContext(ctx), `SELECT o.id, o.name, o.description, o.properties, o.owner_id, o.rate_limit, o.rate_period,
+	err := scanRow(ctx, r.db, `SELECT o.id, o.name, o.description, o.properties, o.owner_id, o.rate_limit, o.rate_period,
 		o.version, o.created_at, o.updated_at, u.user_name, u.email
 		FROM organizations o LEFT JOIN users u ON u.id = o.owner_id WHERE o.id = $1`, []any{id},
 		&o.ID, &o.Name, &o.Description, &o.Properties, &o.OwnerID, &o.RateLimit, &o.RatePeriod,
@@ -187,7 +187,7 @@ func (r *Workspaces) List(ctx context.Context, orgID string, q ndata.Query, f Wo
 // Get returns the workspace id, or ErrNotFound.
 func (r *Workspaces) Get(ctx context.Context, id string) (*Workspace, error) {
 	var w Workspace
-	err := scanRow(r.db.WithContext(ctx), `SELECT id, organization_id, name, description, properties, settings, version, created_at, updated_at
+	err := scanRow(ctx, r.db, `SELECT id, organization_id, name, description, properties, settings, version, created_at, updated_at
 		FROM workspaces WHERE id = $1`, []any{id},
 		&w.ID, &w.OrganizationID, &w.Name, &w.Description, &w.Properties, &w.Settings, &w.Version, &w.CreatedAt, &w.UpdatedAt)
 	if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"time"
@@ -74,26 +75,19 @@ func (r *Tags) OfDevices(ctx context.Context, deviceIDs []string) (map[string][]
 	if len(deviceIDs) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(deviceIDs))
-	for i, id := range deviceIDs {
-		args[i] = id
-	}
-	rows, err := r.db.Statement.ConnPool.QueryContext(ctx, `SELECT device_tags.device_id, `+tagColumns+`
+	in, args := inList(1, deviceIDs)
+	err := queryRows(ctx, r.db, `SELECT device_tags.device_id, `+tagColumns+`
 		FROM tags JOIN device_tags ON device_tags.tag_id = tags.id
-		WHERE device_tags.device_id IN (`+placeholders(1, len(args))+`) ORDER BY tags.name, tags.id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("tags of devices: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+		WHERE device_tags.device_id IN (`+in+`) ORDER BY tags.name, tags.id`, args, func(rows *sql.Rows) error {
 		var device string
 		var t Tag
 		if err := rows.Scan(append([]any{&device}, t.columns()...)...); err != nil {
-			return nil, fmt.Errorf("tags of devices: %w", err)
+			return err
 		}
 		out[device] = append(out[device], t)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("tags of devices: %w", err)
 	}
 	return out, nil
