@@ -58,21 +58,18 @@ func observe(log *slog.Logger, m *metrics, proxies auth.Proxies) echo.Middleware
 				c.SetRequest(req.WithContext(context.WithValue(req.Context(), traceIDKey{}, t[1])))
 			}
 			defer func() {
-				r := recover()
-				if r == nil {
-					return
+				if r := recover(); r != nil {
+					if r == http.ErrAbortHandler { // net/http's way to abort a response: not ours to catch
+						panic(r)
+					}
+					c.Error(fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
+					err = nil
 				}
-				if r == http.ErrAbortHandler { // net/http's way to abort a response: not ours to catch
-					panic(r)
-				}
-				c.Error(fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
 				logRequest(c, log, m, proxies, id, time.Since(start))
-				err = nil
 			}()
 			if err = next(c); err != nil {
 				c.Error(err)
 			}
-			logRequest(c, log, m, proxies, id, time.Since(start))
 			return err
 		}
 	}
