@@ -314,28 +314,14 @@ type swRaw string
 // swEncode marshals v, writing swRaw values verbatim.
 func swEncode(v any) []byte {
 	var raws []swRaw
-	var walk func(any) any
-	walk = func(v any) any {
-		switch x := v.(type) {
-		case swRaw:
-			raws = append(raws, x)
+	v = swMap(v, nil, func(_ []string, leaf any) any {
+		if r, ok := leaf.(swRaw); ok {
+			raws = append(raws, r)
 			return fmt.Sprintf("\x01specwalk-swRaw-%d\x01", len(raws)-1)
-		case map[string]any:
-			out := make(map[string]any, len(x))
-			for k, e := range x {
-				out[k] = walk(e)
-			}
-			return out
-		case []any:
-			out := make([]any, len(x))
-			for i, e := range x {
-				out[i] = walk(e)
-			}
-			return out
 		}
-		return v
-	}
-	data, err := json.Marshal(walk(v))
+		return leaf
+	})
+	data, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
 	}
@@ -345,29 +331,37 @@ func swEncode(v any) []byte {
 	return data
 }
 
-// swCopy copies a decoded JSON value (maps, slices, scalars).
-func swCopy(v any) any {
+// swMap is the one walk over a decoded JSON value (maps, slices, scalars):
+// it returns a copy of v with every leaf replaced by fn(path, leaf), path
+// being the object keys down to the leaf. A []string (spec enums) comes
+// back as []any.
+func swMap(v any, path []string, fn func(path []string, leaf any) any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = swCopy(e)
+			out[k] = swMap(e, append(slices.Clip(path), k), fn)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = swCopy(e)
+			out[i] = swMap(e, path, fn)
 		}
 		return out
 	case []string:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = e
+			out[i] = fn(path, e)
 		}
 		return out
 	}
-	return v
+	return fn(path, v)
+}
+
+// swCopy copies a decoded JSON value.
+func swCopy(v any) any {
+	return swMap(v, nil, func(_ []string, leaf any) any { return leaf })
 }
 
 func swSameJSON(a, b any) bool {
@@ -376,53 +370,28 @@ func swSameJSON(a, b any) bool {
 	return string(x) == string(y)
 }
 
-// swMapStrings returns v with every string leaf replaced by fn(path, leaf);
-// path is the keys down to the leaf.
+// swMapStrings returns v with every string leaf replaced by fn(path, leaf).
 func swMapStrings(v any, path []string, fn func(path []string, s string) any) any {
-	switch x := v.(type) {
-	case string:
-		return fn(path, x)
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = swMapStrings(e, append(slices.Clip(path), k), fn)
+	return swMap(v, path, func(path []string, leaf any) any {
+		if s, ok := leaf.(string); ok {
+			return fn(path, s)
 		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = swMapStrings(e, path, fn)
-		}
-		return out
-	}
-	return v
+		return leaf
+	})
 }
 
 // swMapNumbers returns v with every number leaf replaced by r.
 func swMapNumbers(v any, r swRaw) (any, bool) {
 	found := false
-	var walk func(any) any
-	walk = func(v any) any {
-		switch x := v.(type) {
+	v = swMap(v, nil, func(_ []string, leaf any) any {
+		switch leaf.(type) {
 		case float64, int, int64:
 			found = true
 			return r
-		case map[string]any:
-			out := make(map[string]any, len(x))
-			for k, e := range x {
-				out[k] = walk(e)
-			}
-			return out
-		case []any:
-			out := make([]any, len(x))
-			for i, e := range x {
-				out[i] = walk(e)
-			}
-			return out
 		}
-		return v
-	}
-	return walk(v), found
+		return leaf
+	})
+	return v, found
 }
 
 // swFreeForm reports whether an object schema takes properties it does not name.
