@@ -58,6 +58,9 @@ func (ps Proxies) ClientIP(r *http.Request) string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
+	if len(ps) == 0 { // no proxy trusted: the peer, without parsing it
+		return host
+	}
 	peer, err := netip.ParseAddr(host)
 	if err != nil || !ps.trusts(peer) {
 		return host

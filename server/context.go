@@ -9,9 +9,11 @@ import (
 // The gate leaves what handlers need of the raw request in the context: the
 // strict handlers receive only typed parameters.
 
-// requestFacts is what the gate keeps of the raw request, in one context
-// value (one allocation, not one per fact).
+// requestFacts is what the gate keeps of the raw request. It is itself the
+// request's context (its parent's, with the facts as a value): one
+// allocation, not one per fact and another for the context holding them.
 type requestFacts struct {
+	context.Context
 	operation     string // the spec's operationId, for logs, metrics and audit records
 	id            string // the request id, for audit records
 	clientAddress string // the peer, or the forwarded client behind a trusted proxy
@@ -20,8 +22,12 @@ type requestFacts struct {
 
 type requestFactsKey struct{}
 
-func withRequestFacts(ctx context.Context, f *requestFacts) context.Context {
-	return context.WithValue(ctx, requestFactsKey{}, f)
+// Value is the facts for requestFactsKey, else the parent's value.
+func (f *requestFacts) Value(key any) any {
+	if key == (requestFactsKey{}) {
+		return f
+	}
+	return f.Context.Value(key)
 }
 
 // factsFrom is the request's facts; zero outside the gate.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,21 @@ type metrics struct {
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	authFailures *prometheus.CounterVec
+	// series holds each (operation, status) pair's counter and latency
+	// observer once looked up: the vectors' lookup hashes the label values
+	// under a lock, twice per request.
+	series sync.Map // requestSeries → *requestObservers
+}
+
+// requestSeries names one pair of series of requests.
+type requestSeries struct {
+	operation string
+	status    int
+}
+
+type requestObservers struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 func newMetrics(db *sql.DB, outbox outboxCounter) *metrics {
@@ -79,8 +95,17 @@ func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 
 // observe records one finished request.
 func (m *metrics) observe(operation string, status int, seconds float64) {
-	m.requests.WithLabelValues(operation, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(operation).Observe(seconds)
+	key := requestSeries{operation, status}
+	o, ok := m.series.Load(key)
+	if !ok {
+		o, _ = m.series.LoadOrStore(key, &requestObservers{
+			count:   m.requests.WithLabelValues(operation, strconv.Itoa(status)),
+			latency: m.latency.WithLabelValues(operation),
+		})
+	}
+	obs := o.(*requestObservers)
+	obs.count.Inc()
+	obs.latency.Observe(seconds)
 }
 
 // handler serves the registry in the Prometheus text format.

@@ -101,8 +101,8 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return problemf(http.StatusNotFound, 0, "no operation at %s", req.URL.Path)
 		}
-		c.SetRequest(req.WithContext(withRequestFacts(req.Context(), &requestFacts{operation: op.route.Operation.OperationID,
-			id: c.Response().Header().Get(echo.HeaderXRequestID), clientAddress: g.proxies.ClientIP(req), rawQuery: req.URL.RawQuery})))
+		c.SetRequest(req.WithContext(&requestFacts{Context: req.Context(), operation: op.route.Operation.OperationID,
+			id: c.Response().Header().Get(echo.HeaderXRequestID), clientAddress: g.proxies.ClientIP(req), rawQuery: req.URL.RawQuery}))
 		if g.responses != nil {
 			return g.responses.check(c, op.route, params, func() error { return g.serve(c, op, params, next) })
 		}
