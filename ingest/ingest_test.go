@@ -145,6 +145,36 @@ func TestStoreReplay(t *testing.T) {
 	})
 }
 
+// TestStoreResponse: the body is the spec's BackfillResult as encoding/json
+// writes it (count, then each stored sample in order), written chunk by
+// chunk, whatever the number of samples against the chunks.
+func TestStoreResponse(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, false)
+		base := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+		for i, n := range []int{1, 499, 500, 501, 1_234} {
+			res, err := e.svc.Store(t.Context(), e.dev, samples(n, base.Add(time.Duration(i)*time.Hour)), true, nil)
+			if err != nil {
+				t.Fatalf("%d samples: %v", n, err)
+			}
+			want := struct {
+				Count   int                   `json:"count"`
+				Samples []ingest.StoredSample `json:"samples"`
+			}{Count: n}
+			for _, s := range res.Stored {
+				want.Samples = append(want.Samples, ingest.StoredSample{ID: s.ID, Timestamp: s.Timestamp, Topic: s.Topic})
+			}
+			wantBody, err := json.Marshal(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Stored) != n || string(res.Body) != string(wantBody) {
+				t.Fatalf("%d samples: body %.200s…, want %.200s…", n, res.Body, wantBody)
+			}
+		}
+	})
+}
+
 // TestStoreExact: what a sample holds reads back as sent through the
 // database's bulk path (COPY on PostgreSQL): numbers beyond a double's
 // precision, unicode and escapes, meta.
