@@ -39,8 +39,11 @@ console/node_modules: console/package.json console/package-lock.json
 	npm --prefix console ci --no-audit --no-fund
 	@touch console/node_modules
 
-## generate: rebuild everything derived from openapi/openapi.yaml (gen/, the TS types, the docs assets, the console's build)
+## generate: bundle openapi/src/ into openapi/openapi.yaml, then rebuild everything derived from it (gen/, the TS types, the docs assets, the console's build)
 generate: tooling
+	{ echo '# Bundled from openapi/src/ by `make generate` (Redocly): edit the files there, not this one.'; \
+	  npx --no-install redocly bundle openapi/src/openapi.yaml; } > openapi/openapi.yaml.tmp
+	mv openapi/openapi.yaml.tmp openapi/openapi.yaml
 	$(GO) generate ./gen
 	npm --prefix clients/ts run --silent generate
 	bash server/docsui/update.sh
@@ -48,12 +51,12 @@ generate: tooling
 
 ## check-generate: fail when a fresh `make generate` changes anything committed
 check-generate: generate
-	@git diff --exit-code --stat -- gen clients/ts/src server/docsui server/consoleui || (echo "generated files are stale: run 'make generate' and commit" >&2; exit 1)
-	@test -z "$$(git status --porcelain -- gen clients/ts/src server/docsui server/consoleui)" || (git status --porcelain -- gen clients/ts/src server/docsui server/consoleui; echo "untracked generated files: run 'make generate' and commit" >&2; exit 1)
+	@git diff --exit-code --stat -- openapi/openapi.yaml gen clients/ts/src server/docsui server/consoleui || (echo "generated files are stale: run 'make generate' and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- openapi/openapi.yaml gen clients/ts/src server/docsui server/consoleui)" || (git status --porcelain -- openapi/openapi.yaml gen clients/ts/src server/docsui server/consoleui; echo "untracked generated files: run 'make generate' and commit" >&2; exit 1)
 
-## lint: lint the OpenAPI document with Redocly (recommended rules, redocly.yaml)
+## lint: lint the OpenAPI source (openapi/src/) with Redocly (recommended rules, redocly.yaml)
 lint: node_modules
-	npx --no-install redocly lint openapi/openapi.yaml
+	npx --no-install redocly lint openapi/src/openapi.yaml
 
 ## check-ogen: the spec also generates with ogen (pinned in tools/ogencheck/go.mod) and its output compiles
 check-ogen:

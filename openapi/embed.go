@@ -1,6 +1,10 @@
 // Package openapi holds the API's source of truth, openapi.yaml, and embeds it
-// so the server can publish it exactly as written (GET /openapi.yaml).
-// The code generated from it lives in package gen.
+// so the server can publish it byte for byte (GET /openapi.yaml).
+//
+// openapi.yaml is one document because every tool reads one (oapi-codegen,
+// kin-openapi, ogen, the TypeScript generator); people write it in src/, one
+// file per path and per component, and `make generate` bundles src/ into it
+// with Redocly. The code generated from it lives in package gen.
 package openapi
 
 import (

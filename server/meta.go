@@ -11,7 +11,7 @@ import (
 	"github.com/keyplane/keyplane/openapi"
 )
 
-// GetOpenapiYaml serves the OpenAPI document exactly as written.
+// GetOpenapiYaml serves the OpenAPI document byte for byte (openapi/openapi.yaml).
 func (s *Server) GetOpenapiYaml(context.Context, gen.GetOpenapiYamlRequestObject) (gen.GetOpenapiYamlResponseObject, error) {
 	return gen.GetOpenapiYaml200ApplicationyamlResponse{Body: bytes.NewReader(openapi.YAML), ContentLength: int64(len(openapi.YAML))}, nil
 }
