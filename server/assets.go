@@ -34,9 +34,7 @@ func (s *Server) ListAssets(ctx context.Context, req gen.ListAssetsRequestObject
 	}
 	switch {
 	case (p.WorkspaceId == nil) == (p.OrganizationId == nil):
-		return nil, invalid(
-			gen.ProblemError{MemberName: "workspaceId", Message: "give exactly one of workspaceId and organizationId", Code: new("oneOf")},
-			gen.ProblemError{MemberName: "organizationId", Message: "give exactly one of workspaceId and organizationId", Code: new("oneOf")})
+		return nil, exactlyOne("workspaceId", "organizationId")
 	case p.OrganizationId != nil:
 		if err := allowWholeOrganization(ctx, *p.OrganizationId); err != nil {
 			return nil, err
@@ -64,9 +62,7 @@ func (s *Server) ListAssetsByFilter(ctx context.Context, req gen.ListAssetsByFil
 	f := store.AssetFilter{Search: deref(in.Search), Now: time.Now()}
 	switch {
 	case (in.WorkspaceIds == nil) == (in.OrganizationId == nil):
-		return nil, invalid(
-			gen.ProblemError{MemberName: "/workspaceIds", Message: "give exactly one of workspaceIds and organizationId", Code: new("oneOf")},
-			gen.ProblemError{MemberName: "/organizationId", Message: "give exactly one of workspaceIds and organizationId", Code: new("oneOf")})
+		return nil, exactlyOne("/workspaceIds", "/organizationId")
 	case in.OrganizationId != nil:
 		if err := allowWholeOrganization(ctx, *in.OrganizationId); err != nil {
 			return nil, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -71,6 +72,15 @@ func invalid(errs ...gen.ProblemError) *Problem {
 		p.Detail = errs[0].MemberName + ": " + errs[0].Message
 	}
 	return p
+}
+
+// exactlyOne is the 400 of a request that gives both or neither of two
+// members that exclude each other (a, b: their names as the errors show
+// them, JSON pointers for body members).
+func exactlyOne(a, b string) *Problem {
+	msg := fmt.Sprintf("give exactly one of %s and %s", strings.TrimPrefix(a, "/"), strings.TrimPrefix(b, "/"))
+	return invalid(gen.ProblemError{MemberName: a, Message: msg, Code: new("oneOf")},
+		gen.ProblemError{MemberName: b, Message: msg, Code: new("oneOf")})
 }
 
 // conflict explains a conflict (a name taken, a resource still in use) with

@@ -70,9 +70,7 @@ func (s *Server) VerifyKey(ctx context.Context, req gen.VerifyKeyRequestObject) 
 func presentedIn(in *gen.VerifyKeyRequest) (auth.Presented, error) {
 	switch {
 	case (in.Key == nil) == (in.Nws4 == nil):
-		msg := "give exactly one of key and nws4"
-		return auth.Presented{}, invalid(gen.ProblemError{MemberName: "/key", Message: msg, Code: new("oneOf")},
-			gen.ProblemError{MemberName: "/nws4", Message: msg, Code: new("oneOf")})
+		return auth.Presented{}, exactlyOne("/key", "/nws4")
 	case in.Key != nil:
 		return auth.Presented{APIKey: *in.Key}, nil
 	}
