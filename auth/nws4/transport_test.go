@@ -84,12 +84,7 @@ func TestTransportRoundTrip(t *testing.T) {
 				req.Header[k] = append([]string(nil), vv...)
 			}
 			before := req.Header.Clone()
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			msg, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, msg := send(t, client, req)
 			if resp.StatusCode != http.StatusNoContent {
 				t.Fatalf("status %s: %s", resp.Status, msg)
 			}
@@ -107,26 +102,39 @@ func TestTransportRoundTrip(t *testing.T) {
 func TestTransportFailure(t *testing.T) {
 	srv, _ := verifyingServer(t, keyA, &Verifier{})
 	client := &http.Client{Transport: &Transport{Credentials: Credentials{ClientID: keyA.ClientID, Secret: "wrong"}}}
-	resp, err := client.Get(srv.URL + "/x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp, _ := send(t, client, get(t, srv.URL+"/x"))
 	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != Challenge {
 		t.Fatalf("status %s, challenge %q", resp.Status, resp.Header.Get("WWW-Authenticate"))
 	}
 
 	// A clock off by more than 150 s is refused by the server.
 	client = &http.Client{Transport: &Transport{Credentials: keyA, Now: func() time.Time { return time.Now().Add(-3 * time.Minute) }}}
-	resp, err = client.Get(srv.URL + "/x")
+	resp, msg := send(t, client, get(t, srv.URL+"/x"))
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(msg, "expired") {
+		t.Fatalf("status %s: %s", resp.Status, msg)
+	}
+}
+
+// send sends req with client: its response, the body read and closed.
+func send(t *testing.T, client *http.Client, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	msg, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(msg), "expired") {
-		t.Fatalf("status %s: %s", resp.Status, msg)
+	return resp, string(msg)
+}
+
+// get is a GET of target.
+func get(t *testing.T, target string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return req
 }
 
 type errReader struct{ closed bool }
@@ -190,12 +198,7 @@ func TestRequestEditor(t *testing.T) {
 		if !strings.HasPrefix(req.Header.Get("Authorization"), Scheme+" Credential%3D"+keyB.ClientID) {
 			t.Fatalf("Authorization = %q", req.Header.Get("Authorization"))
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, msg := send(t, http.DefaultClient, req)
 		if resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("status %s: %s", resp.Status, msg)
 		}
