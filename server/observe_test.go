@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -105,7 +106,19 @@ func TestRequestIDs(t *testing.T) {
 			t.Errorf("sent %q: got %q, kept=%v", tc.sent, got, tc.kept)
 		}
 	}
+	// The ids the server makes: 26 characters of the base32 alphabet, each
+	// new.
+	made := map[string]bool{}
+	for range 200 {
+		id := h.do(t, req{method: "GET", path: "/healthz", anonymous: true}).Hdr.Get("X-Request-Id")
+		if !madeID.MatchString(id) || made[id] {
+			t.Fatalf("made id %q: want 26 base32 characters, never repeated", id)
+		}
+		made[id] = true
+	}
 }
+
+var madeID = regexp.MustCompile(`^[A-Z2-7]{26}$`)
 
 // TestAccessLogAddress: the access log names the client the rate limits
 // see (the peer, or the client a trusted proxy forwards), never whatever a
