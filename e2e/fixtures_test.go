@@ -7,7 +7,6 @@ package e2e_test
 import (
 	"bufio"
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,7 @@ type process struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan error
+	logs *watchedBuffer // its log (stderr), JSON lines
 }
 
 // stop sends SIGTERM and expects a clean exit.
@@ -83,11 +83,11 @@ func startEnv(t *testing.T, dsn, dataDir string, env ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = io.Discard
+	p := &process{cmd: cmd, done: make(chan error, 1), logs: &watchedBuffer{}}
+	cmd.Stderr = p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stdout)

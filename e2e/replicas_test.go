@@ -123,8 +123,8 @@ func refusedStart(t *testing.T, dsn, dataDir string, env ...string) (stdout, std
 	return "", "", nil
 }
 
-// watchedBuffer collects a process's output and closes seen once it
-// contains marker.
+// watchedBuffer collects a process's output and, given a marker, closes
+// seen once it contains it.
 type watchedBuffer struct {
 	mu     sync.Mutex
 	buf    bytes.Buffer
@@ -137,7 +137,7 @@ func (w *watchedBuffer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n, err := w.buf.Write(p)
-	if !w.closed && strings.Contains(w.buf.String(), w.marker) {
+	if w.seen != nil && !w.closed && strings.Contains(w.buf.String(), w.marker) {
 		w.closed = true
 		close(w.seen)
 	}
