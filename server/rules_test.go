@@ -99,210 +99,223 @@ func at(v any, path ...any) any {
 func TestRules(t *testing.T) {
 	each(t, func(t *testing.T, h *harness) {
 		f := newRuleFixture(t, h)
-
-		// Create: defaults (active, dataTopic "*", triggerOnUplink), the wire shape kept.
-		var r gen.Rule
-		h.do(t, req{method: "POST", path: "/v3/rules", body: f.body("too hot")}).want(201).decode(&r)
-		ds := r.Logic.DataSources[0]
-		if !strings.HasPrefix(r.Id, "21") || !r.Active || r.Version != 1 || r.WorkspaceId != f.ws || r.Name != "too hot" ||
-			len(r.Inputs) != 1 || r.Inputs[0].Id != f.dev1 || *ds.DataTopic != "*" || !*ds.TriggerOnUplink || *ds.DataKey != "temperature" ||
-			r.Logic.Type != "COMPARISON" || len(r.Logic.LogicBlocks) != 1 || r.Logic.LogicBlocks[0].Conditions[0].OperandSecond.Value != 30.0 ||
-			len(r.Actions) != 1 || r.Actions[0].Configuration.OutputConnectorId != f.conn || *r.Actions[0].Name != "Alert" {
-			t.Fatalf("rule %+v", r)
-		}
-		// The stored rule is indexed by its input and evaluates.
-		active, err := h.st.Rules.ActiveFor(t.Context(), f.dev1)
-		if err != nil || len(active) != 1 || active[0].ID != r.Id {
-			t.Fatalf("active rules of dev1 %+v %v", active, err)
-		}
-		compiled, err := rules.Compile(rules.Rule{ID: active[0].ID, Active: active[0].Active, Logic: active[0].Logic, Actions: active[0].Actions})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := compiled.Evaluate(f.dev1, "default", map[string]any{"temperature": 31.0}); !slices.Equal(got, []string{f.conn}) {
-			t.Fatalf("evaluate %v", got)
-		}
-
-		// A fuller rule: two inputs, topics, OR chains, string and boolean constants, nested keys, inactive.
-		full := edit(t, f.body("full"), func(b map[string]any) {
-			b["active"] = false
-			b["description"] = "two devices"
-			b["inputs"] = []any{map[string]any{"id": f.dev1, "type": "DEVICE"}, map[string]any{"id": f.dev2, "type": "DEVICE"}}
-			l := b["logic"].(map[string]any)
-			l["dataSources"] = []any{
-				map[string]any{"id": "s1", "inputIds": []string{f.dev1, f.dev2}, "dataTopic": "climate", "triggerOnUplink": false},
-				map[string]any{"id": "s2", "inputIds": []string{f.dev2}, "dataKey": "door.open"},
+		active := func(t *testing.T, device string) []string {
+			t.Helper()
+			rs, err := h.st.Rules.ActiveFor(t.Context(), device)
+			if err != nil {
+				t.Fatal(err)
 			}
-			l["logicBlocks"] = []any{map[string]any{
-				"conditions": []any{
-					map[string]any{"operandFirst": map[string]any{"type": "DATA_SOURCE", "dataSourceId": "s1", "dataKey": "status"}, "operator": "EQ",
-						"operandSecond": map[string]any{"type": "CONSTANT", "value": "alarm"}, "chainOperator": "OR"},
-					map[string]any{"operandFirst": map[string]any{"type": "DATA_SOURCE", "dataSourceId": "s2"}, "operator": "NEQ",
-						"operandSecond": map[string]any{"type": "CONSTANT", "value": false}},
-				},
-				"actionIds": []string{"a1", "a2"},
-			}}
-			b["actions"] = append(b["actions"].([]any), map[string]any{"id": "a2", "type": "OUTPUT_CONNECTOR", "configuration": map[string]any{"outputConnectorId": f.conn}})
-		})
-		var r2 gen.Rule
-		h.do(t, req{method: "POST", path: "/v3/rules", body: full}).want(201).decode(&r2)
-		if r2.Active || *r2.Description != "two devices" || *r2.Logic.DataSources[0].DataTopic != "climate" || *r2.Logic.DataSources[0].TriggerOnUplink ||
-			*r2.Logic.LogicBlocks[0].Conditions[0].ChainOperator != "OR" || r2.Logic.LogicBlocks[0].Conditions[1].OperandSecond.Value != false {
-			t.Fatalf("full rule %+v", r2)
-		}
-		if active, _ := h.st.Rules.ActiveFor(t.Context(), f.dev2); len(active) != 0 {
-			t.Fatalf("an inactive rule is active: %+v", active)
+			ids := []string{}
+			for _, r := range rs {
+				ids = append(ids, r.ID)
+			}
+			return ids
 		}
 
-		// Rejected rules, each naming its member.
-		for _, c := range []struct {
-			name   string
-			fn     func(b map[string]any)
-			status int
-			member string
-		}{
-			{"device of another workspace", func(b map[string]any) {
+		var r gen.Rule
+		step(t, "create: defaults (active, dataTopic *, triggerOnUplink), the wire shape kept", func(t *testing.T) {
+			h.do(t, req{method: "POST", path: "/v3/rules", body: f.body("too hot")}).want(201).decode(&r)
+			ds := nth(r.Logic.DataSources, 0)
+			wantFields(t, "created rule", holds("id", strings.HasPrefix(r.Id, "21"), r.Id, "prefix 21"), eq("active", r.Active, true),
+				eq("version", r.Version, int64(1)), eq("workspaceId", r.WorkspaceId, f.ws), eq("name", r.Name, "too hot"),
+				eq("len(inputs)", len(r.Inputs), 1), eq("inputs[0].id", nth(r.Inputs, 0).Id, f.dev1),
+				ptrEq("dataSources[0].dataTopic", ds.DataTopic, "*"), ptrEq("dataSources[0].triggerOnUplink", ds.TriggerOnUplink, true),
+				ptrEq("dataSources[0].dataKey", ds.DataKey, "temperature"), eq("logic.type", string(r.Logic.Type), "COMPARISON"),
+				eq("len(logicBlocks)", len(r.Logic.LogicBlocks), 1),
+				deepEq("logicBlocks[0].conditions[0].operandSecond.value", nth(nth(r.Logic.LogicBlocks, 0).Conditions, 0).OperandSecond.Value, any(30.0)),
+				eq("len(actions)", len(r.Actions), 1), eq("actions[0].configuration.outputConnectorId", nth(r.Actions, 0).Configuration.OutputConnectorId, f.conn),
+				ptrEq("actions[0].name", nth(r.Actions, 0).Name, "Alert"))
+		})
+		step(t, "the stored rule is indexed by its input and evaluates", func(t *testing.T) {
+			stored, err := h.st.Rules.ActiveFor(t.Context(), f.dev1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantFields(t, "active rules of dev1", deepEq("ids", active(t, f.dev1), []string{r.Id}))
+			compiled, err := rules.Compile(rules.Rule{ID: stored[0].ID, Active: stored[0].Active, Logic: stored[0].Logic, Actions: stored[0].Actions})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantFields(t, "evaluated on 31", deepEq("connectors", compiled.Evaluate(f.dev1, "default", map[string]any{"temperature": 31.0}), []string{f.conn}))
+		})
+
+		var r2 gen.Rule
+		step(t, "create: two inputs, topics, OR chains, string and boolean constants, nested keys, inactive", func(t *testing.T) {
+			full := edit(t, f.body("full"), func(b map[string]any) {
+				b["active"] = false
+				b["description"] = "two devices"
+				b["inputs"] = []any{map[string]any{"id": f.dev1, "type": "DEVICE"}, map[string]any{"id": f.dev2, "type": "DEVICE"}}
+				l := b["logic"].(map[string]any)
+				l["dataSources"] = []any{
+					map[string]any{"id": "s1", "inputIds": []string{f.dev1, f.dev2}, "dataTopic": "climate", "triggerOnUplink": false},
+					map[string]any{"id": "s2", "inputIds": []string{f.dev2}, "dataKey": "door.open"},
+				}
+				l["logicBlocks"] = []any{map[string]any{
+					"conditions": []any{
+						map[string]any{"operandFirst": map[string]any{"type": "DATA_SOURCE", "dataSourceId": "s1", "dataKey": "status"}, "operator": "EQ",
+							"operandSecond": map[string]any{"type": "CONSTANT", "value": "alarm"}, "chainOperator": "OR"},
+						map[string]any{"operandFirst": map[string]any{"type": "DATA_SOURCE", "dataSourceId": "s2"}, "operator": "NEQ",
+							"operandSecond": map[string]any{"type": "CONSTANT", "value": false}},
+					},
+					"actionIds": []string{"a1", "a2"},
+				}}
+				b["actions"] = append(b["actions"].([]any), map[string]any{"id": "a2", "type": "OUTPUT_CONNECTOR", "configuration": map[string]any{"outputConnectorId": f.conn}})
+			})
+			h.do(t, req{method: "POST", path: "/v3/rules", body: full}).want(201).decode(&r2)
+			ds, conds := nth(r2.Logic.DataSources, 0), nth(r2.Logic.LogicBlocks, 0).Conditions
+			var chain *string
+			if c := nth(conds, 0).ChainOperator; c != nil {
+				chain = new(string(*c))
+			}
+			wantFields(t, "full rule", eq("active", r2.Active, false), ptrEq("description", r2.Description, "two devices"),
+				ptrEq("dataSources[0].dataTopic", ds.DataTopic, "climate"), ptrEq("dataSources[0].triggerOnUplink", ds.TriggerOnUplink, false),
+				ptrEq("conditions[0].chainOperator", chain, "OR"),
+				deepEq("conditions[1].operandSecond.value", nth(conds, 1).OperandSecond.Value, any(false)),
+				deepEq("active rules of dev2", active(t, f.dev2), []string{}))
+		})
+
+		// Refused rules, each naming its member (among the others it makes
+		// wrong, which a refusal lists too).
+		bad := func(fn func(b map[string]any)) map[string]any { return edit(t, f.body("bad"), fn) }
+		for _, c := range []refusal{
+			{"device of another workspace", bad(func(b map[string]any) {
 				b["inputs"] = []any{map[string]any{"id": f.foreign, "type": "DEVICE"}}
-			}, 400, "/inputs/0/id"},
-			{"unknown device", func(b map[string]any) {
+			}), 400, "/inputs/0/id"},
+			{"unknown device", bad(func(b map[string]any) {
 				b["inputs"] = append(b["inputs"].([]any), map[string]any{"id": "02ffffffffffffff", "type": "DEVICE"})
-			}, 400, "/inputs/1/id"},
-			{"duplicate input", func(b map[string]any) {
+			}), 400, "/inputs/1/id"},
+			{"duplicate input", bad(func(b map[string]any) {
 				b["inputs"] = append(b["inputs"].([]any), map[string]any{"id": f.dev1, "type": "DEVICE"})
-			}, 400, "/inputs/1/id"},
-			{"data source reads a non-input", func(b map[string]any) {
+			}), 400, "/inputs/1/id"},
+			{"data source reads a non-input", bad(func(b map[string]any) {
 				at(b, "logic", "dataSources", 0).(map[string]any)["inputIds"] = []string{f.dev1, f.dev2}
-			}, 400, "/logic/dataSources/0/inputIds/1"},
-			{"duplicate data source", func(b map[string]any) {
+			}), 400, "/logic/dataSources/0/inputIds/1"},
+			{"duplicate data source", bad(func(b map[string]any) {
 				l := b["logic"].(map[string]any)
 				l["dataSources"] = append(l["dataSources"].([]any), map[string]any{"id": "s1", "inputIds": []string{f.dev1}})
-			}, 400, "/logic/dataSources/1/id"},
-			{"empty data topic", func(b map[string]any) {
+			}), 400, "/logic/dataSources/1/id"},
+			{"empty data topic", bad(func(b map[string]any) {
 				at(b, "logic", "dataSources", 0).(map[string]any)["dataTopic"] = ""
-			}, 400, "/logic/dataSources/0/dataTopic"},
-			{"bad data source key", func(b map[string]any) {
+			}), 400, "/logic/dataSources/0/dataTopic"},
+			{"bad data source key", bad(func(b map[string]any) {
 				at(b, "logic", "dataSources", 0).(map[string]any)["dataKey"] = "a..b"
-			}, 400, "/logic/dataSources/0/dataKey"},
-			{"unknown data source", func(b map[string]any) {
+			}), 400, "/logic/dataSources/0/dataKey"},
+			{"unknown data source", bad(func(b map[string]any) {
 				at(b, "logic", "logicBlocks", 0, "conditions", 0, "operandFirst").(map[string]any)["dataSourceId"] = "s9"
-			}, 400, "/logic/logicBlocks/0/conditions/0/operandFirst/dataSourceId"},
-			{"data source operand without id", func(b map[string]any) {
+			}), 400, "/logic/logicBlocks/0/conditions/0/operandFirst/dataSourceId"},
+			{"data source operand without id", bad(func(b map[string]any) {
 				delete(at(b, "logic", "logicBlocks", 0, "conditions", 0, "operandFirst").(map[string]any), "dataSourceId")
-			}, 400, "/logic/logicBlocks/0/conditions/0/operandFirst/dataSourceId"},
-			{"no data key anywhere", func(b map[string]any) {
+			}), 400, "/logic/logicBlocks/0/conditions/0/operandFirst/dataSourceId"},
+			{"no data key anywhere", bad(func(b map[string]any) {
 				delete(at(b, "logic", "dataSources", 0).(map[string]any), "dataKey")
-			}, 400, "/logic/logicBlocks/0/conditions/0/operandFirst/dataKey"},
-			{"bad operand key", func(b map[string]any) {
+			}), 400, "/logic/logicBlocks/0/conditions/0/operandFirst/dataKey"},
+			{"bad operand key", bad(func(b map[string]any) {
 				at(b, "logic", "logicBlocks", 0, "conditions", 0, "operandFirst").(map[string]any)["dataKey"] = "temp-erature"
-			}, 400, "/logic/logicBlocks/0/conditions/0/operandFirst/dataKey"},
-			{"non-numeric constant with GT", func(b map[string]any) {
+			}), 400, "/logic/logicBlocks/0/conditions/0/operandFirst/dataKey"},
+			{"non-numeric constant with GT", bad(func(b map[string]any) {
 				at(b, "logic", "logicBlocks", 0, "conditions", 0, "operandSecond").(map[string]any)["value"] = "30"
-			}, 400, "/logic/logicBlocks/0/conditions/0/operandSecond/value"},
-			{"boolean constant with LTE", func(b map[string]any) {
+			}), 400, "/logic/logicBlocks/0/conditions/0/operandSecond/value"},
+			{"boolean constant with LTE", bad(func(b map[string]any) {
 				c := at(b, "logic", "logicBlocks", 0, "conditions", 0).(map[string]any)
 				c["operator"] = "LTE"
 				c["operandSecond"].(map[string]any)["value"] = true
-			}, 400, "/logic/logicBlocks/0/conditions/0/operandSecond/value"},
-			{"constant without value", func(b map[string]any) {
+			}), 400, "/logic/logicBlocks/0/conditions/0/operandSecond/value"},
+			{"constant without value", bad(func(b map[string]any) {
 				delete(at(b, "logic", "logicBlocks", 0, "conditions", 0, "operandSecond").(map[string]any), "value")
-			}, 400, "/logic/logicBlocks/0/conditions/0/operandSecond/value"},
-			{"object constant", func(b map[string]any) {
+			}), 400, "/logic/logicBlocks/0/conditions/0/operandSecond/value"},
+			{"object constant", bad(func(b map[string]any) {
 				c := at(b, "logic", "logicBlocks", 0, "conditions", 0).(map[string]any)
 				c["operator"] = "EQ"
 				c["operandSecond"].(map[string]any)["value"] = map[string]any{"a": 1}
-			}, 400, "/logic/logicBlocks/0/conditions/0/operandSecond/value"},
-			{"unknown action", func(b map[string]any) {
+			}), 400, "/logic/logicBlocks/0/conditions/0/operandSecond/value"},
+			{"unknown action", bad(func(b map[string]any) {
 				at(b, "logic", "logicBlocks", 0).(map[string]any)["actionIds"] = []string{"a1", "a7"}
-			}, 400, "/logic/logicBlocks/0/actionIds/1"},
-			{"duplicate action", func(b map[string]any) {
+			}), 400, "/logic/logicBlocks/0/actionIds/1"},
+			{"duplicate action", bad(func(b map[string]any) {
 				b["actions"] = append(b["actions"].([]any), at(b, "actions", 0))
-			}, 400, "/actions/1/id"},
-			{"connector of another workspace", func(b map[string]any) {
+			}), 400, "/actions/1/id"},
+			{"connector of another workspace", bad(func(b map[string]any) {
 				at(b, "actions", 0, "configuration").(map[string]any)["outputConnectorId"] = f.foreignConn
-			}, 400, "/actions/0/configuration/outputConnectorId"},
-			{"unknown connector", func(b map[string]any) {
+			}), 400, "/actions/0/configuration/outputConnectorId"},
+			{"unknown connector", bad(func(b map[string]any) {
 				at(b, "actions", 0, "configuration").(map[string]any)["outputConnectorId"] = "09ffffffffffffff"
-			}, 400, "/actions/0/configuration/outputConnectorId"},
-			{"unknown operator", func(b map[string]any) {
+			}), 400, "/actions/0/configuration/outputConnectorId"},
+			{"unknown operator", bad(func(b map[string]any) {
 				at(b, "logic", "logicBlocks", 0, "conditions", 0).(map[string]any)["operator"] = "LIKE"
-			}, 400, ""},
-			{"no inputs", func(b map[string]any) { b["inputs"] = []any{} }, 400, ""},
-			{"unknown workspace", func(b map[string]any) { b["workspaceId"] = "29ffffffffffffff" }, 404, ""},
+			}), 400, ""},
+			{"no inputs", bad(func(b map[string]any) { b["inputs"] = []any{} }), 400, ""},
+			{"unknown workspace", bad(func(b map[string]any) { b["workspaceId"] = "29ffffffffffffff" }), 404, ""},
 		} {
-			t.Run(c.name, func(t *testing.T) {
-				res := h.do(t, req{method: "POST", path: "/v3/rules", body: edit(t, f.body("bad"), c.fn)}).want(c.status)
+			t.Run("refused: "+c.name, func(t *testing.T) {
+				res := h.do(t, req{method: "POST", path: "/v3/rules", body: c.body}).want(c.status)
 				if c.member != "" {
 					wantMember(t, res, c.member)
 				}
 			})
 		}
-		// Every problem is reported, not only the first.
-		both := edit(t, f.body("bad"), func(b map[string]any) {
-			b["inputs"] = []any{map[string]any{"id": f.foreign, "type": "DEVICE"}}
-			at(b, "actions", 0, "configuration").(map[string]any)["outputConnectorId"] = f.foreignConn
+		step(t, "every problem is reported, not only the first", func(t *testing.T) {
+			both := bad(func(b map[string]any) {
+				b["inputs"] = []any{map[string]any{"id": f.foreign, "type": "DEVICE"}}
+				at(b, "actions", 0, "configuration").(map[string]any)["outputConnectorId"] = f.foreignConn
+			})
+			wantMembers(t, h.do(t, req{method: "POST", path: "/v3/rules", body: both}),
+				"/inputs/0/id", "/actions/0/configuration/outputConnectorId", "/logic/dataSources/0/inputIds/0")
 		})
-		wantMembers(t, h.do(t, req{method: "POST", path: "/v3/rules", body: both}),
-			"/inputs/0/id", "/actions/0/configuration/outputConnectorId", "/logic/dataSources/0/inputIds/0")
 
-		// Get, update (re-indexes inputs; active defaults to true), stale version, no move.
 		path := "/v3/rules/" + r2.Id
-		var g gen.Rule
-		h.do(t, req{method: "GET", path: path}).want(200).decode(&g)
-		if g.Id != r2.Id || g.Version != 1 || len(g.Inputs) != 2 || g.Logic.LogicBlocks[0].ActionIds[1] != "a2" {
-			t.Fatalf("get %+v", g)
-		}
+		step(t, "get", func(t *testing.T) {
+			var g gen.Rule
+			h.do(t, req{method: "GET", path: path}).want(200).decode(&g)
+			wantFields(t, "got rule", eq("id", g.Id, r2.Id), eq("version", g.Version, int64(1)), eq("len(inputs)", len(g.Inputs), 2),
+				eq("logicBlocks[0].actionIds[1]", nth(nth(g.Logic.LogicBlocks, 0).ActionIds, 1), "a2"))
+		})
 		moved := edit(t, f.body("moved"), func(b map[string]any) {
 			b["inputs"] = []any{map[string]any{"id": f.dev2, "type": "DEVICE"}}
 			at(b, "logic", "dataSources", 0).(map[string]any)["inputIds"] = []string{f.dev2}
 			b["version"] = 1
 		})
-		h.do(t, req{method: "PUT", path: path, body: moved}).want(200).decode(zeroFirst(&g))
-		if g.Version != 2 || g.Name != "moved" || !g.Active || g.Description != nil || len(g.Inputs) != 1 || g.Inputs[0].Id != f.dev2 {
-			t.Fatalf("updated %+v", g)
-		}
-		if active, _ := h.st.Rules.ActiveFor(t.Context(), f.dev2); len(active) != 1 || active[0].ID != r2.Id {
-			t.Fatalf("dev2's rules after update %+v", active)
-		}
-		if active, _ := h.st.Rules.ActiveFor(t.Context(), f.dev1); len(active) != 1 || active[0].ID != r.Id {
-			t.Fatalf("dev1's rules after update %+v", active)
-		}
-		h.do(t, req{method: "PUT", path: path, body: moved}).want(409)
 		unversioned := edit(t, moved, func(b map[string]any) { delete(b, "version"); b["active"] = false })
-		h.do(t, req{method: "PUT", path: path, body: unversioned}).want(200).decode(zeroFirst(&g))
-		if g.Version != 3 || g.Active {
-			t.Fatalf("unversioned update %+v", g)
-		}
-		elsewhere := edit(t, unversioned, func(b map[string]any) { b["workspaceId"] = f.other })
-		wantMember(t, h.do(t, req{method: "PUT", path: path, body: elsewhere}), "/workspaceId")
-		bad := edit(t, unversioned, func(b map[string]any) { b["inputs"] = []any{map[string]any{"id": f.foreign, "type": "DEVICE"}} })
-		wantMember(t, h.do(t, req{method: "PUT", path: path, body: bad}), "/inputs/0/id")
-		h.do(t, req{method: "PUT", path: "/v3/rules/21ffffffffffffff", body: unversioned}).want(404)
-		h.do(t, req{method: "GET", path: "/v3/rules/21ffffffffffffff"}).want(404)
-
-		// Lists.
-		var page gen.RulePage
-		h.do(t, req{method: "GET", path: "/v3/rules?workspaceId=" + f.ws + "&sort=name"}).want(200).decode(zeroFirst(&page))
-		if page.TotalElements != 2 || page.Content[0].Name != "moved" || page.Content[1].Name != "too hot" {
-			t.Fatalf("page %+v", page)
-		}
-		h.do(t, req{method: "GET", path: "/v3/rules?workspaceId=" + f.ws + "&search=HOT"}).want(200).decode(zeroFirst(&page))
-		if page.TotalElements != 1 || page.Content[0].Id != r.Id {
-			t.Fatalf("search %+v", page)
-		}
-		h.do(t, req{method: "GET", path: "/v3/rules?workspaceId=" + f.other}).want(200).decode(zeroFirst(&page))
-		if page.TotalElements != 0 || !page.Empty {
-			t.Fatalf("other workspace %+v", page)
-		}
-		h.do(t, req{method: "GET", path: "/v3/rules"}).want(400)
-
-		// Delete: the rule and its index go.
-		h.do(t, req{method: "DELETE", path: "/v3/rules/" + r.Id}).want(204)
-		h.do(t, req{method: "GET", path: "/v3/rules/" + r.Id}).want(404)
-		h.do(t, req{method: "DELETE", path: "/v3/rules/" + r.Id}).want(404)
-		if active, _ := h.st.Rules.ActiveFor(t.Context(), f.dev1); len(active) != 0 {
-			t.Fatalf("deleted rule still active: %+v", active)
-		}
-
+		step(t, "update: re-indexes the inputs, active defaults to true; a stale version is a 409", func(t *testing.T) {
+			var g gen.Rule
+			h.do(t, req{method: "PUT", path: path, body: moved}).want(200).decode(&g)
+			wantFields(t, "updated rule", eq("version", g.Version, int64(2)), eq("name", g.Name, "moved"), eq("active", g.Active, true),
+				eq("description", g.Description, (*string)(nil)), eq("len(inputs)", len(g.Inputs), 1), eq("inputs[0].id", nth(g.Inputs, 0).Id, f.dev2),
+				deepEq("active rules of dev2", active(t, f.dev2), []string{r2.Id}), deepEq("active rules of dev1", active(t, f.dev1), []string{r.Id}))
+			h.do(t, req{method: "PUT", path: path, body: moved}).want(409)
+			h.do(t, req{method: "PUT", path: path, body: unversioned}).want(200).decode(zeroFirst(&g))
+			wantFields(t, "unversioned update", eq("version", g.Version, int64(3)), eq("active", g.Active, false))
+		})
+		step(t, "update: no move to another workspace, the same checks as create, 404 for an unknown rule", func(t *testing.T) {
+			elsewhere := edit(t, unversioned, func(b map[string]any) { b["workspaceId"] = f.other })
+			wantMember(t, h.do(t, req{method: "PUT", path: path, body: elsewhere}), "/workspaceId")
+			foreign := edit(t, unversioned, func(b map[string]any) { b["inputs"] = []any{map[string]any{"id": f.foreign, "type": "DEVICE"}} })
+			wantMember(t, h.do(t, req{method: "PUT", path: path, body: foreign}), "/inputs/0/id")
+			h.do(t, req{method: "PUT", path: "/v3/rules/21ffffffffffffff", body: unversioned}).want(404)
+			h.do(t, req{method: "GET", path: "/v3/rules/21ffffffffffffff"}).want(404)
+		})
+		step(t, "lists: sorted, searched, per workspace; the workspace is required", func(t *testing.T) {
+			names := func(p gen.RulePage) []string {
+				out := []string{}
+				for _, r := range p.Content {
+					out = append(out, r.Name)
+				}
+				return out
+			}
+			var page gen.RulePage
+			h.do(t, req{method: "GET", path: "/v3/rules?workspaceId=" + f.ws + "&sort=name"}).want(200).decode(&page)
+			wantFields(t, "sorted page", eq("totalElements", page.TotalElements, int64(2)), deepEq("names", names(page), []string{"moved", "too hot"}))
+			h.do(t, req{method: "GET", path: "/v3/rules?workspaceId=" + f.ws + "&search=HOT"}).want(200).decode(zeroFirst(&page))
+			wantFields(t, "searched page", eq("totalElements", page.TotalElements, int64(1)), eq("content[0].id", nth(page.Content, 0).Id, r.Id))
+			h.do(t, req{method: "GET", path: "/v3/rules?workspaceId=" + f.other}).want(200).decode(zeroFirst(&page))
+			wantFields(t, "other workspace's page", eq("totalElements", page.TotalElements, int64(0)), eq("empty", page.Empty, true))
+			h.do(t, req{method: "GET", path: "/v3/rules"}).want(400)
+		})
+		step(t, "delete: the rule and its index go", func(t *testing.T) {
+			h.do(t, req{method: "DELETE", path: "/v3/rules/" + r.Id}).want(204)
+			h.do(t, req{method: "GET", path: "/v3/rules/" + r.Id}).want(404)
+			h.do(t, req{method: "DELETE", path: "/v3/rules/" + r.Id}).want(404)
+			wantFields(t, "after delete", deepEq("active rules of dev1", active(t, f.dev1), []string{}))
+		})
 		wantAudit(t, h, "create:rule", "update:rule", "delete:rule")
 	})
 }
