@@ -77,10 +77,9 @@ func TestAPIKeyLifecycle(t *testing.T) {
 			"permissions": []any{map[string]any{"scope": "ASSET", "verbs": []string{"READ"}}},
 		}}).want(200)
 		ures.decode(&updated)
-		if updated.UnderscoreV != 2 || updated.Name != "renamed" || updated.IsActive || updated.ClientSecret != nil ||
-			len(updated.Permissions) != 1 || updated.Permissions[0].Scope != gen.ScopeASSET || updated.Description != nil {
-			t.Fatalf("update result %s", ures.Body)
-		}
+		wantFields(t, "updated key", eq("_v", updated.UnderscoreV, int64(2)), eq("name", updated.Name, "renamed"), eq("isActive", updated.IsActive, false),
+			eq("clientSecret", updated.ClientSecret, (*string)(nil)), eq("len(permissions)", len(updated.Permissions), 1),
+			eq("permissions[0].scope", nth(updated.Permissions, 0).Scope, gen.ScopeASSET), eq("description", updated.Description, (*string)(nil)))
 		if ures.Hdr.Get("ETag") != `"2"` {
 			t.Fatalf("ETag after update %q", ures.Hdr.Get("ETag"))
 		}

@@ -100,18 +100,16 @@ func TestOrganizationsAndWorkspaces(t *testing.T) {
 		owner := h.user(t, "owner")
 		var org gen.Organization
 		h.do(t, req{method: "POST", path: "/v3/organizations", body: map[string]any{"name": "Acme", "ownerId": owner.Id}}).want(201).decode(&org)
-		if !strings.HasPrefix(org.Id, "28") || len(org.Id) != 16 || org.Owner == nil || org.Owner.Name != "owner" || org.Version != 1 {
-			t.Fatalf("org %+v", org)
-		}
+		wantFields(t, "created organization", holds("id", strings.HasPrefix(org.Id, "28") && len(org.Id) == 16, org.Id, "16 characters from 28"),
+			eq("owner.name", deref(org.Owner).Name, "owner"), eq("version", org.Version, int64(1)))
 		other := h.org(t, "Other")
 		tok := h.login(t, "owner").TokenId
 
 		// The owner sees its organization only.
 		var page gen.OrganizationPage
 		h.do(t, req{method: "GET", path: "/v3/organizations", bearer: tok}).want(200).decode(&page)
-		if page.TotalElements != 1 || page.Content[0].Id != org.Id || !page.First || !page.Last || page.Size != 25 {
-			t.Fatalf("owner's page %+v", page)
-		}
+		wantFields(t, "owner's page", eq("totalElements", page.TotalElements, int64(1)), eq("content[0].id", nth(page.Content, 0).Id, org.Id),
+			eq("first", page.First, true), eq("last", page.Last, true), eq("size", page.Size, 25))
 		h.do(t, req{method: "GET", path: "/v3/organizations/" + other, bearer: tok}).want(404) // not its business: as if missing
 
 		var names []string
@@ -123,10 +121,9 @@ func TestOrganizationsAndWorkspaces(t *testing.T) {
 		}
 		var wp gen.WorkspacePage
 		h.do(t, req{method: "GET", path: "/v3/workspaces?organizationId=" + org.Id + "&size=3&page=2&sort=name,desc", bearer: tok}).want(200).decode(&wp)
-		if wp.TotalElements != 7 || wp.TotalPages != 3 || wp.Number != 2 || !wp.Last || wp.First || wp.NumberOfElements != 1 ||
-			wp.Content[0].Name != "ws-a" || !wp.Sort.Sorted || wp.Pageable.Offset != 6 {
-			t.Fatalf("last page %+v", wp)
-		}
+		wantFields(t, "last page", eq("totalElements", wp.TotalElements, int64(7)), eq("totalPages", wp.TotalPages, 3), eq("number", wp.Number, 2),
+			eq("last", wp.Last, true), eq("first", wp.First, false), eq("numberOfElements", wp.NumberOfElements, 1),
+			eq("content[0].name", nth(wp.Content, 0).Name, "ws-a"), eq("sort.sorted", wp.Sort.Sorted, true), eq("pageable.offset", wp.Pageable.Offset, int64(6)))
 		h.do(t, req{method: "GET", path: "/v3/workspaces?organizationId=" + org.Id + "&page=9", bearer: tok}).want(200).decode(&wp)
 		if !wp.Empty || len(wp.Content) != 0 || wp.TotalElements != 7 {
 			t.Fatalf("page past the end %+v", wp)
@@ -255,9 +252,9 @@ func TestRotation(t *testing.T) {
 		old := *k.ClientSecret
 		var rotated gen.ApiKey
 		h.do(t, req{method: "POST", path: "/apikeys/" + k.Id + "/rotate", body: map[string]any{"gracePeriodSeconds": 60}}).want(200).decode(&rotated)
-		if rotated.ClientSecret == nil || *rotated.ClientSecret == old || rotated.ClientId != k.ClientId || rotated.PreviousSecretExpiresAt == nil || rotated.UnderscoreV != 2 {
-			t.Fatalf("rotated %+v", rotated)
-		}
+		wantFields(t, "rotated key", holds("clientSecret", rotated.ClientSecret != nil && *rotated.ClientSecret != old, rotated.ClientSecret, "a new secret"),
+			eq("clientId", rotated.ClientId, k.ClientId), holds("previousSecretExpiresAt", rotated.PreviousSecretExpiresAt != nil, rotated.PreviousSecretExpiresAt, "set"),
+			eq("_v", rotated.UnderscoreV, int64(2)))
 		path := "/v3/organizations/" + org
 		h.do(t, req{method: "GET", path: path, apiKey: old}).want(200)
 		h.do(t, req{method: "GET", path: path, apiKey: *rotated.ClientSecret}).want(200)
