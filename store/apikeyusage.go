@@ -68,6 +68,22 @@ func (r *APIKeys) RecordUsage(ctx context.Context, b UsageBatch) error {
 	})
 }
 
+// UsageRetention is how long a key's requests per day are kept: more than
+// a year, so that the widest range GET /apikeys/{id}/usage reads (366 days)
+// ending today is always whole, and bounded, so that the table does not
+// grow with every day of every key forever.
+const UsageRetention = 400 * 24 * time.Hour
+
+// PruneUsage forgets the requests per day of the days before the UTC day
+// of t.
+func (r *APIKeys) PruneUsage(ctx context.Context, t time.Time) (int64, error) {
+	res := r.db.WithContext(ctx).Where("day < ?", t.UTC().Format(DayFormat)).Delete(&keyUsageRow{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("prune key usage: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
 // Usage returns the requests of key id per day from the day from to the day
 // to (DayFormat, both included), only the days with requests, oldest first.
 func (r *APIKeys) Usage(ctx context.Context, id, from, to string) ([]DayCount, error) {

@@ -12,6 +12,42 @@ import (
 // TestRecordUsage: batches add up per key and day (replicas flushing the
 // same key add their counts), lastUsedAt never goes back, and a key deleted
 // before its batch is written is skipped without failing the batch.
+// TestPruneUsage: the days before the cutoff's go, that day and later stay,
+// for every key.
+func TestPruneUsage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := t.Context()
+		a, b := newKey(t, st, "a"), newKey(t, st, "b")
+		counts := map[store.KeyDay]int64{}
+		for _, d := range []string{"2025-10-30", "2025-10-31", "2025-11-01", "2026-11-26"} {
+			counts[store.KeyDay{KeyID: a.ID, Day: d}] = 1
+			counts[store.KeyDay{KeyID: b.ID, Day: d}] = 2
+		}
+		if err := st.APIKeys.RecordUsage(ctx, store.UsageBatch{Requests: counts}); err != nil {
+			t.Fatal(err)
+		}
+		// 23:30 in UTC-5 is the 1st of November in UTC: days before the 1st go.
+		cutoff := time.Date(2025, 10, 31, 23, 30, 0, 0, time.FixedZone("", -5*3600))
+		n, err := st.APIKeys.PruneUsage(ctx, cutoff)
+		if err != nil || n != 4 {
+			t.Fatalf("pruned %d rows, %v; want 4 (two days of two keys)", n, err)
+		}
+		for _, k := range []struct {
+			id   string
+			each int64
+		}{{a.ID, 1}, {b.ID, 2}} {
+			got, err := st.APIKeys.Usage(ctx, k.id, "2025-01-01", "2026-12-31")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []store.DayCount{{Day: "2025-11-01", Requests: k.each}, {Day: "2026-11-26", Requests: k.each}}
+			if !slices.Equal(got, want) {
+				t.Errorf("key %s after pruning: %v, want %v", k.id, got, want)
+			}
+		}
+	})
+}
+
 func TestRecordUsage(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := t.Context()

@@ -544,6 +544,11 @@ var migrations = []migration{
 				ON CONFLICT (name, key) DO UPDATE SET n = n + 1;
 		END`,
 	}},
+	{14, "key requests per day by day, for their retention", []string{
+		// The pruner forgets days past UsageRetention every minute: by
+		// day, without reading the whole table.
+		`CREATE INDEX api_key_usage_day ON api_key_usage (day)`,
+	}},
 }
 
 // postgresOnly and sqliteOnly mark a migration statement that only one

@@ -449,8 +449,8 @@ var errSecretKeyMismatch = errors.New("KEYPLANE_SECRET_KEY is not the key this d
 	"every replica sharing a database must use the same secret key")
 
 // prunePast forgets what has outlived its use: expired HMAC signatures,
-// idempotency keys past their 24 hours, and finished deliveries past their
-// retention.
+// idempotency keys past their 24 hours, finished deliveries and keys'
+// requests per day past their retention.
 func prunePast(ctx context.Context, st *store.Store, now time.Time, log *slog.Logger) {
 	if _, err := st.Replays.Prune(ctx, now); err != nil {
 		log.Warn("prune signature replays", "err", err)
@@ -460,6 +460,9 @@ func prunePast(ctx context.Context, st *store.Store, now time.Time, log *slog.Lo
 	}
 	if _, err := st.Deliveries.Prune(ctx, now.Add(-store.DeliveryRetention)); err != nil {
 		log.Warn("prune deliveries", "err", err)
+	}
+	if _, err := st.APIKeys.PruneUsage(ctx, now.Add(-store.UsageRetention)); err != nil {
+		log.Warn("prune key usage", "err", err)
 	}
 }
 
