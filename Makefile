@@ -2,7 +2,7 @@
 GO      ?= go
 PKGS    ?= ./...
 
-.PHONY: run build test test-go test-ts test-console generate check-generate check-ogen lint vet bench fuzz fuzz-api tooling
+.PHONY: run build test test-go test-ts test-console screenshots generate check-generate check-ogen lint vet bench fuzz fuzz-api tooling
 
 ## run: start the service on the embedded SQLite (prints the URL and a root token)
 run:
@@ -23,9 +23,13 @@ test-go:
 test-ts:
 	bash clients/ts/run-live.sh
 
-## test-console: the console end to end in headless Chromium (playwright-core) against the built binary; screenshots to docs/console
+## test-console: the console end to end in headless Chromium (playwright-core) against the built binary
 test-console: console/node_modules clients/ts/node_modules
 	bash console/e2e/run.sh
+
+## screenshots: the console end to end, writing its screenshots to docs/console (the README shows them)
+screenshots: console/node_modules clients/ts/node_modules
+	KEYPLANE_UPDATE_SCREENSHOTS=1 bash console/e2e/run.sh
 
 ## tooling: install the pinned npm tooling (Redocly, Swagger UI assets, the TS generator, the console's Vite/Preact/playwright-core)
 tooling: node_modules clients/ts/node_modules console/node_modules

@@ -2,8 +2,10 @@
 # Runs the console's end-to-end test: builds keyplane, serves it on a fresh
 # SQLite database in a temporary directory with a random root token (the
 # bootstrap admin credential), then drives headless Chromium through the
-# console with playwright-core (console.test.mjs, Node's test runner). The
-# screenshots go to docs/console/.
+# console with playwright-core (console.test.mjs, Node's test runner). Its
+# screenshots go to a temporary directory, or, with
+# KEYPLANE_UPDATE_SCREENSHOTS=1 (`make screenshots`), to docs/console/: a
+# test run leaves the tree as it was.
 #
 #   bash console/e2e/run.sh       # from anywhere; `make test-console` runs it
 #
@@ -45,6 +47,8 @@ kp_serve KEYPLANE_DATABASE_URL="sqlite:$kp_tmp/data/keyplane.db" KEYPLANE_WEBHOO
 
 echo "== node --test console/e2e/console.test.mjs against $kp_url"
 cd "$repo_root"
+shots="$kp_tmp/screenshots"
+if [[ ${KEYPLANE_UPDATE_SCREENSHOTS:-} == 1 ]]; then shots="$repo_root/docs/console"; fi
 KEYPLANE_URL="$kp_url" KEYPLANE_TOKEN="$kp_token" KEYPLANE_CHROMIUM="$chromium" \
-  KEYPLANE_SCREENSHOTS="$repo_root/docs/console" \
+  KEYPLANE_SCREENSHOTS="$shots" \
   node --test --test-reporter=spec console/e2e/console.test.mjs
