@@ -54,8 +54,8 @@ func take[T any](q *gorm.DB) (*T, error) {
 // a GET organization.
 func scanRow(ctx context.Context, db *gorm.DB, query string, args []any, dst ...any) error {
 	var err error
-	if pool, ok := db.Statement.ConnPool.(*sql.DB); ok && isPgx(pool) {
-		err = pgxRow(ctx, pool, query, args, dst)
+	if pool, ok := pgxPool(db); ok {
+		err = withPgx(ctx, pool, func(c *pgx.Conn) error { return c.QueryRow(ctx, query, args...).Scan(dst...) })
 	} else {
 		err = db.Statement.ConnPool.QueryRowContext(ctx, query, args...).Scan(dst...)
 	}
@@ -65,20 +65,26 @@ func scanRow(ctx context.Context, db *gorm.DB, query string, args []any, dst ...
 	return err
 }
 
-// isPgx reports whether pool's connections are pgx's (PostgreSQL).
-func isPgx(pool *sql.DB) bool { _, ok := pool.Driver().(*stdlib.Driver); return ok }
+// pgxPool is db's pool when its connections are pgx's (PostgreSQL, and
+// not inside a transaction).
+func pgxPool(db *gorm.DB) (*sql.DB, bool) {
+	pool, ok := db.Statement.ConnPool.(*sql.DB)
+	if !ok {
+		return nil, false
+	}
+	_, ok = pool.Driver().(*stdlib.Driver)
+	return pool, ok
+}
 
-// pgxRow runs a single-row query with pgx on a connection taken from pool,
-// scanning into dst as pgx does (sql.Scanner destinations included).
-func pgxRow(ctx context.Context, pool *sql.DB, query string, args []any, dst []any) error {
+// withPgx runs fn on a pgx connection taken from pool (and given back);
+// pgx scans into the same destinations, sql.Scanner ones included.
+func withPgx(ctx context.Context, pool *sql.DB, fn func(*pgx.Conn) error) error {
 	conn, err := pool.Conn(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("connection: %w", err)
 	}
 	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		return dc.(*stdlib.Conn).Conn().QueryRow(ctx, query, args...).Scan(dst...)
-	})
+	return conn.Raw(func(dc any) error { return fn(dc.(*stdlib.Conn).Conn()) })
 }
 
 // inList is the IN list of a hand-written statement for values, numbered
@@ -97,14 +103,33 @@ func inList(first int, values []string) (string, []any) {
 	return b.String(), args
 }
 
+// rowScanner is a row of an answer: *sql.Rows, or pgx.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
 // queryRows runs a hand-written statement on the pool and scans each row
-// of its answer with scan (scanEach).
-func queryRows(ctx context.Context, db *gorm.DB, query string, args []any, scan func(*sql.Rows) error) error {
-	rows, err := db.Statement.ConnPool.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
+// of its answer with scan; on PostgreSQL through pgx itself, as scanRow.
+func queryRows(ctx context.Context, db *gorm.DB, query string, args []any, scan func(rowScanner) error) error {
+	pool, ok := pgxPool(db)
+	if !ok {
+		rows, err := db.Statement.ConnPool.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		return scanEach(rows, func(rows *sql.Rows) error { return scan(rows) })
 	}
-	return scanEach(rows, scan)
+	return withPgx(ctx, pool, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
 }
 
 // scanEach calls scan for each row of rows, then closes them; the first

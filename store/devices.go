@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"time"
@@ -120,7 +119,7 @@ func (r *Devices) nameFlows(ctx context.Context, ds []Device) error {
 	flows := make(map[string]names, len(ids))
 	in, args := inList(1, ids)
 	err := queryRows(ctx, r.db, `SELECT f.id, f.name, COALESCE(t.id, ''), COALESCE(t.name, '')
-		FROM data_flows f LEFT JOIN device_types t ON t.id = f.device_type_id WHERE f.id IN (`+in+`)`, args, func(rows *sql.Rows) error {
+		FROM data_flows f LEFT JOIN device_types t ON t.id = f.device_type_id WHERE f.id IN (`+in+`)`, args, func(rows rowScanner) error {
 		var id string
 		var n names
 		if err := rows.Scan(&id, &n.flow, &n.typeID, &n.typeName); err != nil {

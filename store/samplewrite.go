@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 )
 
@@ -159,13 +158,8 @@ func (r *Samples) writePostgres(ctx context.Context, w *sampleWriter) error {
 	if err != nil {
 		return fmt.Errorf("write samples: %w", err)
 	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("write samples: connection: %w", err)
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		tx, err := dc.(*stdlib.Conn).Conn().Begin(ctx)
+	return withPgx(ctx, sqlDB, func(c *pgx.Conn) error {
+		tx, err := c.Begin(ctx)
 		if err != nil {
 			return fmt.Errorf("write samples: begin: %w", err)
 		}

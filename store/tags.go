@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"time"
@@ -78,7 +77,7 @@ func (r *Tags) OfDevices(ctx context.Context, deviceIDs []string) (map[string][]
 	in, args := inList(1, deviceIDs)
 	err := queryRows(ctx, r.db, `SELECT device_tags.device_id, `+tagColumns+`
 		FROM tags JOIN device_tags ON device_tags.tag_id = tags.id
-		WHERE device_tags.device_id IN (`+in+`) ORDER BY tags.name, tags.id`, args, func(rows *sql.Rows) error {
+		WHERE device_tags.device_id IN (`+in+`) ORDER BY tags.name, tags.id`, args, func(rows rowScanner) error {
 		var device string
 		var t Tag
 		if err := rows.Scan(append([]any{&device}, t.columns()...)...); err != nil {
