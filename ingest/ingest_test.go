@@ -72,7 +72,7 @@ func (e *env) counts(t testing.TB) (samples, deliveries int64) {
 }
 
 // TestStoreAllOrNothing: a bad sample at the end of a full bulk (its last
-// chunk streams after 9 others were written) stores nothing of the call,
+// chunk streams after 39 others were written) stores nothing of the call,
 // and loses nothing stored before.
 func TestStoreAllOrNothing(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
@@ -89,7 +89,7 @@ func TestStoreAllOrNothing(t *testing.T) {
 		}{
 			{"last of 10,000", 9_999, "/9999/data/temperature"},
 			{"first of 10,000", 0, "/0/data/temperature"},
-			{"first of the second chunk", 1_000, "/1000/data/temperature"},
+			{"first of the second chunk", 250, "/250/data/temperature"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				in := samples(ingest.MaxSamples, base.Add(time.Hour))
@@ -152,7 +152,7 @@ func TestStoreResponse(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st, false)
 		base := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-		for i, n := range []int{1, 499, 500, 501, 1_234} {
+		for i, n := range []int{1, 249, 250, 251, 1_234} {
 			res, err := e.svc.Store(t.Context(), e.dev, samples(n, base.Add(time.Duration(i)*time.Hour)), true, nil)
 			if err != nil {
 				t.Fatalf("%d samples: %v", n, err)

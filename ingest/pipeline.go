@@ -20,8 +20,10 @@ import (
 )
 
 // chunk is the number of samples checked and planned before they are
-// handed to the database as one batch.
-const chunk = 500
+// handed to the database as one batch. Smaller chunks start the COPY sooner
+// and keep it fed: 250 measured 0.80–0.83 × a bare COPY on PostgreSQL where
+// 500 measured 0.78–0.79 and 2,000 0.69–0.77 (bench/ingest.sh).
+const chunk = 250
 
 // maxWorkers bounds the goroutines that check and plan chunks at once
 // (also bounded by GOMAXPROCS): at most that many chunks are prepared
