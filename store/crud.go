@@ -106,6 +106,13 @@ func inList(first int, values []string) (string, []any) {
 // rowScanner is a row of an answer: *sql.Rows, or pgx.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
 
+// rowSet is an answer's rows, as *sql.Rows and pgx.Rows both are.
+type rowSet interface {
+	rowScanner
+	Next() bool
+	Err() error
+}
+
 // queryRows runs a hand-written statement on the pool and scans each row
 // of its answer with scan; on PostgreSQL through pgx itself, as scanRow.
 func queryRows(ctx context.Context, db *gorm.DB, query string, args []any, scan func(rowScanner) error) error {
@@ -115,7 +122,8 @@ func queryRows(ctx context.Context, db *gorm.DB, query string, args []any, scan 
 		if err != nil {
 			return err
 		}
-		return scanEach(rows, func(rows *sql.Rows) error { return scan(rows) })
+		defer rows.Close()
+		return scanEach(rows, scan)
 	}
 	return withPgx(ctx, pool, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, query, args...)
@@ -123,19 +131,13 @@ func queryRows(ctx context.Context, db *gorm.DB, query string, args []any, scan 
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+		return scanEach(rows, scan)
 	})
 }
 
-// scanEach calls scan for each row of rows, then closes them; the first
-// error of either ends it.
-func scanEach(rows *sql.Rows, scan func(*sql.Rows) error) error {
-	defer rows.Close()
+// scanEach calls scan for each row of rows; the first error of either ends
+// it. The caller closes rows.
+func scanEach(rows rowSet, scan func(rowScanner) error) error {
 	for rows.Next() {
 		if err := scan(rows); err != nil {
 			return err
@@ -221,8 +223,9 @@ func find[T any](q *gorm.DB) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer rows.Close()
 	var out []T
-	err = scanEach(rows, func(rows *sql.Rows) error {
+	err = scanEach(rows, func(rows rowScanner) error {
 		var v T
 		if err := rows.Scan(any(&v).(scanned).columns()...); err != nil {
 			return err
@@ -259,8 +262,7 @@ func rowCounts(ctx context.Context, db *gorm.DB, name string, keys []string) (in
 	}
 	in, args := inList(2, keys)
 	var n int64
-	err := db.Statement.ConnPool.QueryRowContext(ctx,
-		`SELECT COALESCE(SUM(n), 0) FROM row_counts WHERE name = $1 AND key IN (`+in+`)`, append([]any{name}, args...)...).Scan(&n)
+	err := scanRow(ctx, db, `SELECT COALESCE(SUM(n), 0) FROM row_counts WHERE name = $1 AND key IN (`+in+`)`, append([]any{name}, args...), &n)
 	return n, err
 }
 
