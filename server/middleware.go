@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -78,7 +79,8 @@ func observe(log *slog.Logger, m *metrics, proxies auth.Proxies) echo.Middleware
 // logRequest records one answered request: its metrics, and its log line
 // when the level is enabled (probes log at debug, failures as errors).
 func logRequest(c echo.Context, log *slog.Logger, m *metrics, proxies auth.Proxies, id string, latency time.Duration) {
-	operation := factsFrom(c.Request().Context()).operation
+	facts := factsFrom(c.Request().Context())
+	operation := facts.operation
 	if operation == "" {
 		operation = "unmatched"
 		if unguarded[c.Path()] {
@@ -112,7 +114,7 @@ func logRequest(c echo.Context, log *slog.Logger, m *metrics, proxies auth.Proxi
 		slog.String("path", path),
 		slog.Int("status", status),
 		slog.Duration("latency", latency),
-		slog.String("remote_ip", proxies.ClientIP(req)),
+		slog.String("remote_ip", cmp.Or(facts.clientAddress, proxies.ClientIP(req))), // the gate's, when it saw the request
 	}
 	if p := auth.PrincipalFrom(req.Context()); p != nil {
 		attrs = append(attrs, slog.String("principal", p.Subject))
